@@ -1,0 +1,153 @@
+/* mod-generate: streams text from a mod.h model, then prints speed and routing statistics. */
+#define _POSIX_C_SOURCE 200809L
+#define MOD_IMPLEMENTATION
+#include "../mod.h"
+#include "cli.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: mod-generate MODEL -p PROMPT [options]\n"
+        "  -p, --prompt TEXT     text to continue (may be empty if the model has a BOS token)\n"
+        "  -n N                  tokens to generate (default 128; 0 runs the prompt only)\n"
+        "  -t TEMP               temperature, >= 0 (default 0.8; 0 = greedy)\n"
+        "  --top-k K             keep the K most likely tokens (default 40; 0 = off)\n"
+        "  --top-p P             nucleus sampling, in (0, 1] (default 0.95; 1 = off)\n"
+        "  -s, --seed N          random seed (default 42)\n"
+        "  --routing causal|topk rule for the prompt (default causal); generation is always causal\n"
+        "  --capacity C          override every routed block's capacity, in (0, 1]\n"
+        "  --threshold T         override the causal routing threshold\n"
+        "  --ctx N               context length (default: the model's max_seq_len)\n"
+        "  --threads N           threads (default: all)\n"
+        "  --no-stats            do not print the statistics line\n"
+        "  -h, --help            this text\n");
+}
+
+int main(int argc, char **argv) {
+    const char *path = NULL, *prompt = NULL;
+    int n_gen = 128, top_k = 40, threads = 0, ctx = 0, stats = 1, i, n_prompt = 0, generated = 0;
+    float temp = 0.8f, top_p = 0.95f, capacity = 0.0f, threshold = 0.0f;
+    int have_threshold = 0;
+    uint64_t seed = 42;
+    mod_routing routing = MOD_ROUTING_CAUSAL;
+    mod_model *model = NULL;
+    mod_session *s = NULL;
+    mod_session_desc sd;
+    mod_error err;
+    mod_sampler smp;
+    mod_result r;
+    int32_t *toks = NULL;
+    size_t plen;
+    double t0, t1, t2;
+    int status = 1;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0, takes = 1;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        else if (!strcmp(a, "--no-stats")) { stats = 0; takes = 0; }
+        else if (a[0] != '-' || !a[1]) {
+            if (path) { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
+            path = a; takes = 0;
+        }
+        else if (!v) { fprintf(stderr, "error: %s needs a value\n", a); return 2; }
+        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) prompt = v;
+        else if (!strcmp(a, "-n")) bad = cli_int(v, 0, INT_MAX, &n_gen);
+        else if (!strcmp(a, "-t") || !strcmp(a, "--temperature")) bad = cli_float(v, 0.0, 1e6, &temp);
+        else if (!strcmp(a, "--top-k")) bad = cli_int(v, 0, INT_MAX, &top_k);
+        else if (!strcmp(a, "--top-p")) bad = cli_float(v, 1e-9, 1.0, &top_p);
+        else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) bad = cli_u64(v, &seed);
+        else if (!strcmp(a, "--routing")) {
+            if (!strcmp(v, "causal")) routing = MOD_ROUTING_CAUSAL;
+            else if (!strcmp(v, "topk")) routing = MOD_ROUTING_TOPK;
+            else bad = 1;
+        }
+        else if (!strcmp(a, "--capacity")) bad = cli_float(v, 1e-9, 1.0, &capacity);
+        else if (!strcmp(a, "--threshold")) { bad = cli_float(v, -1e30, 1e30, &threshold); have_threshold = 1; }
+        else if (!strcmp(a, "--ctx")) bad = cli_int(v, 1, 1 << 24, &ctx);
+        else if (!strcmp(a, "--threads")) bad = cli_int(v, 1, 1024, &threads);
+        else { fprintf(stderr, "error: unknown option '%s' (see --help)\n", a); return 2; }
+        if (bad) { fprintf(stderr, "error: invalid value '%s' for %s (see --help)\n", v, a); return 2; }
+        i += takes;
+    }
+    if (!path) { usage(stderr); return 2; }
+    if (!prompt) { fprintf(stderr, "error: no prompt; give one with -p (see --help)\n"); return 2; }
+
+    if (mod_model_load_file(&model, path, NULL, &err) != MOD_OK) {
+        fprintf(stderr, "error: %s: %s\n", path, err.message);
+        return 1;
+    }
+    memset(&sd, 0, sizeof sd);
+    sd.max_tokens = ctx;
+    sd.prompt_routing = routing;
+    sd.capacity = capacity;
+    sd.override_threshold = have_threshold;
+    sd.threshold = threshold;
+    sd.threads = threads;
+    if ((r = mod_session_create(&s, model, &sd)) != MOD_OK) {
+        fprintf(stderr, "error: cannot create a session: %s\n", mod_result_string(r));
+        goto done;
+    }
+    plen = strlen(prompt);
+    if (plen > (size_t)INT_MAX - 2 || !(toks = (int32_t *)malloc((plen + 2) * sizeof *toks))) {
+        fprintf(stderr, "error: prompt too long\n");
+        goto done;
+    }
+    r = mod_tokenize(model, prompt, plen, mod_token_bos(model) >= 0, toks, (int)plen + 2, &n_prompt);
+    if (r != MOD_OK) { fprintf(stderr, "error: cannot tokenize the prompt: %s\n", mod_result_string(r)); goto done; }
+    if (n_prompt == 0) { fprintf(stderr, "error: the prompt is empty and the model has no BOS token\n"); goto done; }
+    fwrite(prompt, 1, plen, stdout);
+    fflush(stdout);
+
+    t0 = cli_now();
+    if ((r = mod_prefill(s, toks, n_prompt, NULL)) != MOD_OK) {
+        fprintf(stderr, "\nerror: %s\n", mod_session_error(s));
+        goto done;
+    }
+    t1 = cli_now();
+    mod_sampler_init(&smp, temp, top_k, top_p, seed);
+    for (generated = 0; generated < n_gen; generated++) {
+        int32_t tok;
+        size_t len;
+        const char *piece;
+        if ((r = mod_sample(s, &smp, &tok)) != MOD_OK) { fprintf(stderr, "\nerror: %s\n", mod_session_error(s)); goto done; }
+        if (tok == mod_token_eos(model)) break;
+        piece = mod_token_bytes(model, tok, &len);
+        if (piece && len) fwrite(piece, 1, len, stdout);
+        fflush(stdout);
+        if (generated + 1 == n_gen) { generated++; break; }
+        r = mod_decode(s, tok);
+        if (r == MOD_ERR_CONTEXT_FULL) {
+            generated++;
+            fprintf(stderr, "\n[context full after %d tokens]", mod_session_position(s));
+            break;
+        }
+        if (r != MOD_OK) { fprintf(stderr, "\nerror: %s\n", mod_session_error(s)); goto done; }
+    }
+    t2 = cli_now();
+    printf("\n");
+    if (stats) {
+        const mod_config *c = mod_model_config(model);
+        mod_block_stats all;
+        int l;
+        fprintf(stderr, "prompt: %d tok, %.1f tok/s | generated: %d tok, %.1f tok/s",
+                n_prompt, n_prompt / (t1 - t0 > 0 ? t1 - t0 : 1e-9),
+                generated, generated / (t2 - t1 > 0 ? t2 - t1 : 1e-9));
+        if (c->n_routed) {
+            fprintf(stderr, " | processed:");
+            for (l = 0; l < c->n_layers; l++) {
+                mod_block_stats b;
+                mod_session_stats(s, l, &b);
+                if (b.routed)
+                    fprintf(stderr, " L%d %.0f%%", l, b.tokens_seen ? 100.0 * (double)b.tokens_processed / (double)b.tokens_seen : 0.0);
+            }
+        }
+        mod_session_stats(s, -1, &all);
+        fprintf(stderr, " | FLOPs %.0f%% of dense\n", all.flops_dense > 0 ? 100.0 * all.flops / all.flops_dense : 100.0);
+    }
+    status = 0;
+done:
+    free(toks);
+    mod_session_free(s);
+    mod_model_free(model);
+    return status;
+}

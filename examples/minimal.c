@@ -1,0 +1,38 @@
+/* The shortest complete program: load a model, continue a prompt, print the text. */
+#define MOD_IMPLEMENTATION
+#include "../mod.h"
+#include <stdio.h>
+#include <string.h>
+
+int main(int argc, char **argv) {
+    const char *prompt = argc > 2 ? argv[2] : "In the beginning";
+    mod_model *model;
+    mod_session *session;
+    mod_session_desc desc = {0};
+    mod_sampler sampler;
+    mod_error err;
+    int32_t tokens[512], token;
+    int n, i;
+
+    if (argc < 2) { fprintf(stderr, "usage: minimal MODEL [PROMPT]\n"); return 2; }
+    if (mod_model_load_file(&model, argv[1], NULL, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
+    desc.max_tokens = 512;
+    if (mod_session_create(&session, model, &desc)) { fprintf(stderr, "cannot create session\n"); return 1; }
+    if (mod_tokenize(model, prompt, strlen(prompt), mod_token_bos(model) >= 0, tokens, 512, &n) ||
+        mod_prefill(session, tokens, n, NULL)) {
+        fprintf(stderr, "cannot run the prompt\n");
+        return 1;
+    }
+    mod_sampler_init(&sampler, 0.8f, 40, 0.95f, 42);
+    printf("%s", prompt);
+    for (i = 0; i < 64 && mod_sample(session, &sampler, &token) == MOD_OK; i++) {
+        size_t len;
+        const char *piece = mod_token_bytes(model, token, &len);
+        fwrite(piece, 1, len, stdout);
+        if (mod_decode(session, token) != MOD_OK) break;
+    }
+    printf("\n");
+    mod_session_free(session);
+    mod_model_free(model);
+    return 0;
+}

@@ -1,0 +1,2054 @@
+/* mod.h - v0.1.0 - Mixture-of-Depths transformer inference in one C header. MIT or public domain.
+
+   QUICK START
+     Define MOD_IMPLEMENTATION in exactly one C or C++ file before including this header:
+
+       #define MOD_IMPLEMENTATION
+       #include "mod.h"
+
+       mod_model *model; mod_session *s; mod_error err; int32_t toks[256], tok; int n, i;
+       mod_sampler smp;
+       if (mod_model_load_file(&model, "model.mod", NULL, &err)) { puts(err.message); return 1; }
+       mod_session_create(&s, model, &(mod_session_desc){ .max_tokens = 512 });
+       mod_tokenize(model, "In the beginning", 16, 1, toks, 256, &n);
+       mod_prefill(s, toks, n, NULL);
+       mod_sampler_init(&smp, 0.8f, 40, 0.95f, 42);
+       for (i = 0; i < 64 && mod_sample(s, &smp, &tok) == MOD_OK; i++) {
+           size_t len; const char *piece = mod_token_bytes(model, tok, &len);
+           fwrite(piece, 1, len, stdout);
+           if (mod_decode(s, tok) != MOD_OK) break;
+       }
+       mod_session_free(s); mod_model_free(model);
+
+   WHAT IT RUNS
+     Llama-style decoder-only transformers in which some blocks are Mixture-of-Depths blocks
+     (Raposo et al., 2024): a router scores each token and only the selected tokens go through
+     the block's attention and MLP; every other token passes by on the residual stream,
+     bit-for-bit unchanged. Selection is either top-k over the tokens of a call (training
+     semantics) or causal (router logit or a small predictor above a threshold, generation
+     semantics). The exact computation is specified in MODEL.md; the file format in
+     docs/FORMAT.md.
+
+   CONFIGURATION (define before including the implementation)
+     MOD_NO_STDIO          no file API (mod_model_load_file is not compiled); no stdio use at all.
+     MOD_MALLOC(sz)        allocator; define MOD_MALLOC and MOD_FREE together or neither.
+     MOD_FREE(p)
+     MOD_ASSERT(x)         checks of internal invariants (never of input); default: assert().
+     MOD_NO_OPENMP         ignore OpenMP even when compiled with -fopenmp.
+     MOD_NO_MMAP           load files with plain reads even where mmap exists.
+
+   MEMORY
+     A model borrows the bytes it was loaded from: mod_model_load_memory copies nothing, so a
+     const array in flash works as is; the buffer must outlive the model and be 16-byte aligned.
+     The model itself needs a small struct (mod_model_memory_required) that comes from MOD_MALLOC
+     or from the caller's arena (mod_model_desc.arena).
+     A session owns everything that changes: per-block KV caches, activations, logits, sampler
+     scratch. Its size is fixed at creation (mod_session_memory_required reports the exact bytes)
+     and comes from MOD_MALLOC or from the caller's arena. Nothing is allocated per token.
+
+   ERRORS
+     Every fallible function returns a mod_result (MOD_OK is 0); mod_result_string() turns it
+     into a sentence. Loaders also fill an optional mod_error with a message naming what is
+     wrong and where; sessions keep their last message (mod_session_error). The library never
+     prints, exits or aborts on bad input.
+
+   THREADS
+     A model is read-only after loading and may be shared by any number of sessions on any
+     number of threads. A session must be used by one thread at a time. With OpenMP, a session
+     splits its own work over mod_session_desc.threads threads; results are bit-identical for
+     every thread count.
+
+   SECURITY
+     Model files are untrusted input. Every count, length, offset and shape is checked with
+     overflow-safe arithmetic against the bytes actually present before anything is used; a bad
+     file yields MOD_ERR_* and a message, never an out-of-bounds access.
+
+   LICENSE
+     See the end of the file.
+*/
+#ifndef MOD_H
+#define MOD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MOD_VERSION_MAJOR 0
+#define MOD_VERSION_MINOR 1
+#define MOD_VERSION_PATCH 0
+#define MOD_VERSION_STRING "0.1.0"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef MOD_API
+#define MOD_API extern
+#endif
+
+/* Result codes: one list gives both the enum and the sentences. */
+#define MOD_RESULT_LIST(X) \
+    X(MOD_OK,                    "success") \
+    X(MOD_ERR_INVALID_ARGUMENT,  "an argument is invalid") \
+    X(MOD_ERR_OUT_OF_MEMORY,     "out of memory, or the arena is too small") \
+    X(MOD_ERR_IO,                "the file could not be opened or read") \
+    X(MOD_ERR_BAD_MAGIC,         "not a mod.h model file (bad magic)") \
+    X(MOD_ERR_BAD_VERSION,       "the model file version is not supported") \
+    X(MOD_ERR_TRUNCATED,         "the model file is truncated") \
+    X(MOD_ERR_CORRUPT,           "the model file is malformed") \
+    X(MOD_ERR_CHECKSUM,          "the model file checksum does not match") \
+    X(MOD_ERR_UNSUPPORTED,       "the model uses a feature this build does not support") \
+    X(MOD_ERR_ALIGNMENT,         "the model buffer is not 16-byte aligned") \
+    X(MOD_ERR_CONTEXT_FULL,      "the session's context is full") \
+    X(MOD_ERR_BATCH_TOO_LARGE,   "more tokens in one call than the session's batch size") \
+    X(MOD_ERR_BUFFER_TOO_SMALL,  "the output buffer is too small") \
+    X(MOD_ERR_NO_TOKENIZER,      "the model file has no tokenizer") \
+    X(MOD_ERR_TOKENIZE,          "the text cannot be tokenized with this vocabulary") \
+    X(MOD_ERR_BAD_TOKEN,         "a token id is outside the vocabulary") \
+    X(MOD_ERR_NUMERIC,           "a value is NaN or infinite")
+
+typedef enum mod_result {
+#define MOD__ENUM(id, text) id,
+    MOD_RESULT_LIST(MOD__ENUM)
+#undef MOD__ENUM
+    MOD_RESULT_COUNT
+} mod_result;
+
+/* A result plus a message naming what went wrong and where. */
+typedef struct mod_error {
+    mod_result code;
+    char message[240];
+} mod_error;
+
+MOD_API const char *mod_result_string(mod_result r);
+MOD_API const char *mod_version(void); /* MOD_VERSION_STRING of the compiled implementation */
+
+/* ---- model ---------------------------------------------------------------------------- */
+
+typedef enum mod_router_input { MOD_ROUTER_INPUT_RESIDUAL = 0, MOD_ROUTER_INPUT_NORMED = 1 } mod_router_input;
+typedef enum mod_router_scale { MOD_ROUTER_SCALE_IDENTITY = 0, MOD_ROUTER_SCALE_SIGMOID = 1 } mod_router_scale;
+typedef enum mod_combine { MOD_COMBINE_DELTA = 0, MOD_COMBINE_MLP = 1 } mod_combine;
+typedef enum mod_positions { MOD_POSITIONS_ABSOLUTE = 0, MOD_POSITIONS_COMPACTED = 1 } mod_positions;
+typedef enum mod_decision { MOD_DECISION_ROUTER = 0, MOD_DECISION_PREDICTOR = 1 } mod_decision;
+typedef enum mod_dtype { MOD_DTYPE_F32 = 0, MOD_DTYPE_F16 = 1, MOD_DTYPE_BF16 = 2, MOD_DTYPE_COUNT } mod_dtype;
+
+/* Everything the model file says about the architecture (see docs/FORMAT.md). */
+typedef struct mod_config {
+    int vocab_size, dim, n_layers, n_heads, n_kv_heads, head_dim, hidden_dim, max_seq_len;
+    float norm_eps, rope_theta;
+    int tied_embeddings;
+    mod_router_input router_input;
+    mod_router_scale router_scale;
+    mod_combine combine;
+    mod_positions positions;
+    mod_decision decision;
+    int predictor_hidden; /* 0: the predictor is a single linear layer */
+    float threshold;
+    int n_routed;         /* number of routed blocks */
+} mod_config;
+
+typedef struct mod_model mod_model;
+
+#define MOD_LOAD_VERIFY_CHECKSUM 1u /* hash the whole file at load time */
+
+typedef struct mod_model_desc {
+    unsigned flags;    /* MOD_LOAD_* */
+    void *arena;       /* optional: memory for the model struct (see mod_model_memory_required) */
+    size_t arena_size;
+} mod_model_desc;
+
+/* Loads a model in place from bytes that stay valid (and unchanged) while the model lives.
+   desc may be NULL; err may be NULL. */
+MOD_API mod_result mod_model_load_memory(mod_model **model, const void *data, size_t size,
+                                         const mod_model_desc *desc, mod_error *err);
+#ifndef MOD_NO_STDIO
+/* Maps (or reads) a file. The arena of desc, if any, holds only the model struct. */
+MOD_API mod_result mod_model_load_file(mod_model **model, const char *path,
+                                       const mod_model_desc *desc, mod_error *err);
+#endif
+/* Bytes of arena a model loaded from these bytes needs (validates the header first). */
+MOD_API mod_result mod_model_memory_required(const void *data, size_t size, size_t *bytes,
+                                             mod_error *err);
+MOD_API void mod_model_free(mod_model *model);
+MOD_API const mod_config *mod_model_config(const mod_model *model);
+MOD_API int mod_model_layer_routed(const mod_model *model, int layer);   /* 1 routed, 0 dense, -1 bad layer */
+MOD_API float mod_model_layer_capacity(const mod_model *model, int layer); /* 0 for dense blocks */
+MOD_API uint64_t mod_model_parameters(const mod_model *model);
+MOD_API uint64_t mod_model_checksum(const mod_model *model); /* the stored checksum */
+
+/* ---- sessions ------------------------------------------------------------------------- */
+
+typedef enum mod_routing {
+    MOD_ROUTING_DEFAULT = 0, /* causal */
+    MOD_ROUTING_CAUSAL = 1,  /* each token by router logit / predictor vs. threshold */
+    MOD_ROUTING_TOPK = 2     /* top-k of the tokens of each prefill call, by capacity */
+} mod_routing;
+
+/* Zero means "default" for every field. */
+typedef struct mod_session_desc {
+    int max_tokens;          /* context length; default the model's max_seq_len */
+    int max_batch;           /* most tokens per mod_prefill call; default max_tokens */
+    mod_routing prompt_routing; /* rule for mod_prefill; mod_decode is always causal */
+    float capacity;          /* > 0: overrides every routed block's capacity, in (0, 1] */
+    int override_threshold;  /* non-zero: use threshold below instead of the model's */
+    float threshold;
+    int threads;             /* OpenMP threads; default: omp_get_max_threads() */
+    void *arena;             /* optional caller memory (see mod_session_memory_required) */
+    size_t arena_size;
+} mod_session_desc;
+
+typedef struct mod_session mod_session;
+
+MOD_API mod_result mod_session_memory_required(const mod_model *model, const mod_session_desc *desc,
+                                               size_t *bytes);
+MOD_API mod_result mod_session_create(mod_session **session, const mod_model *model,
+                                      const mod_session_desc *desc);
+MOD_API void mod_session_free(mod_session *session);
+MOD_API void mod_session_reset(mod_session *session); /* forget all tokens and statistics */
+
+/* Runs n tokens through the model with the session's prompt routing rule, appending them to
+   the context. logits: NULL, or room for n * vocab_size floats (row i = logits after token i).
+   The last token's logits are always available from mod_session_logits. */
+MOD_API mod_result mod_prefill(mod_session *session, const int32_t *tokens, int n, float *logits);
+/* Runs one token (causal routing). */
+MOD_API mod_result mod_decode(mod_session *session, int32_t token);
+MOD_API const float *mod_session_logits(const mod_session *session); /* vocab_size floats, or NULL */
+MOD_API int mod_session_position(const mod_session *session);     /* tokens in the context */
+MOD_API const char *mod_session_error(const mod_session *session); /* last error message */
+
+/* The positions of the tokens held in a block's KV cache, in the order they were processed. */
+MOD_API mod_result mod_session_cache(const mod_session *session, int layer, int *count,
+                                     const int32_t **positions);
+
+typedef struct mod_block_stats {
+    int routed;                 /* 1 for a routed block */
+    uint64_t tokens_seen;       /* tokens that reached the block */
+    uint64_t tokens_processed;  /* tokens that went through its attention and MLP */
+    int kv_entries;             /* entries in its KV cache now */
+    double flops;               /* floating-point operations spent in the block */
+    double flops_dense;         /* what a dense block of the same shape would have spent */
+} mod_block_stats;
+
+/* layer in [0, n_layers): one block; layer == -1: the whole model (embedding lookup excluded,
+   output projection included in both counts). */
+MOD_API mod_result mod_session_stats(const mod_session *session, int layer, mod_block_stats *stats);
+
+/* ---- sampling ------------------------------------------------------------------------- */
+
+typedef struct mod_sampler {
+    float temperature; /* 0: greedy (lowest id on ties) */
+    int top_k;         /* 0: off */
+    float top_p;       /* 1: off; in (0, 1] */
+    uint64_t state;    /* random state, from the seed */
+} mod_sampler;
+
+MOD_API void mod_sampler_init(mod_sampler *sampler, float temperature, int top_k, float top_p,
+                              uint64_t seed);
+/* Draws a token from the session's last logits. Same seed, same logits: same tokens. */
+MOD_API mod_result mod_sample(mod_session *session, mod_sampler *sampler, int32_t *token);
+
+/* ---- tokenizer ------------------------------------------------------------------------ */
+
+/* Encodes len bytes of text. A buffer of len + 2 tokens is always enough; with less,
+   MOD_ERR_BUFFER_TOO_SMALL may be returned and *n_tokens is set to len + 2. */
+MOD_API mod_result mod_tokenize(const mod_model *model, const char *text, size_t len, int add_bos,
+                                int32_t *tokens, int capacity, int *n_tokens);
+/* Decodes tokens into out (not NUL-terminated); *len receives the bytes needed even when
+   MOD_ERR_BUFFER_TOO_SMALL is returned. */
+MOD_API mod_result mod_detokenize(const mod_model *model, const int32_t *tokens, int n, char *out,
+                                  size_t capacity, size_t *len);
+/* The raw bytes of one token (none for control tokens and ids without text), for streaming. */
+MOD_API const char *mod_token_bytes(const mod_model *model, int32_t token, size_t *len);
+MOD_API int32_t mod_token_bos(const mod_model *model); /* -1 if none */
+MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MOD_H */
+
+/* ======================================================================================= */
+#ifdef MOD_IMPLEMENTATION
+#ifndef MOD__IMPLEMENTED
+#define MOD__IMPLEMENTED
+
+#include <string.h>
+#include <math.h>
+#include <float.h>
+#include <stdarg.h>
+
+#if defined(MOD_MALLOC) != defined(MOD_FREE)
+#error "define MOD_MALLOC and MOD_FREE together, or neither"
+#endif
+#ifndef MOD_MALLOC
+#include <stdlib.h>
+#define MOD_MALLOC(sz) malloc(sz)
+#define MOD_FREE(p) free(p)
+#endif
+#ifndef MOD_ASSERT
+#include <assert.h>
+#define MOD_ASSERT(x) assert(x)
+#endif
+
+#if defined(_OPENMP) && !defined(MOD_NO_OPENMP)
+#define MOD__OPENMP 1
+#include <omp.h>
+#endif
+
+#if !defined(MOD_NO_STDIO)
+#include <stdio.h>
+#if !defined(MOD_NO_MMAP) && (defined(__unix__) || defined(__APPLE__))
+#define MOD__MMAP 1
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+#endif
+#endif
+
+#ifdef __cplusplus
+#define MOD__CAST(T, x) static_cast<T>(x)
+#else
+#define MOD__CAST(T, x) ((T)(x))
+#endif
+
+#define MOD__ALIGN 64
+#define MOD__HEADER_SIZE 160
+#define MOD__DIR_ENTRY 64
+#define MOD__NO_LAYER 0xFFFFFFFFu
+#define MOD__MAX_TOKEN_LEN 1024
+
+/* Limits on what a file may declare; generous for real models, small enough that every size
+   product below fits comfortably in 64 bits. */
+#define MOD__MAX_DIM (1 << 20)
+#define MOD__MAX_LAYERS 4096
+#define MOD__MAX_VOCAB (1 << 24)
+#define MOD__MAX_SEQ (1 << 24)
+
+const char *mod_result_string(mod_result r) {
+    static const char *const text[] = {
+#define MOD__TEXT(id, t) t,
+        MOD_RESULT_LIST(MOD__TEXT)
+#undef MOD__TEXT
+    };
+    if ((int)r < 0 || (int)r >= (int)MOD_RESULT_COUNT) return "unknown result code";
+    return text[r];
+}
+
+const char *mod_version(void) { return MOD_VERSION_STRING; }
+
+/* ---- messages: a tiny formatter so that error text needs no stdio -------------------- */
+
+/* Supports %s, %d (int), %u (unsigned), %U (uint64_t), %%. */
+static void mod__vformat(char *out, size_t cap, const char *fmt, va_list ap) {
+    size_t n = 0;
+    if (cap == 0) return;
+    while (*fmt && n + 1 < cap) {
+        char num[24];
+        const char *s;
+        if (*fmt != '%') { out[n++] = *fmt++; continue; }
+        fmt++;
+        if (*fmt == 's') {
+            s = va_arg(ap, const char *);
+            if (!s) s = "(null)";
+        } else if (*fmt == 'd' || *fmt == 'u' || *fmt == 'U') {
+            uint64_t v;
+            int neg = 0, k = 0, m;
+            if (*fmt == 'd') {
+                int64_t iv = va_arg(ap, int);
+                neg = iv < 0;
+                v = neg ? MOD__CAST(uint64_t, -iv) : MOD__CAST(uint64_t, iv);
+            } else if (*fmt == 'u') {
+                v = va_arg(ap, unsigned);
+            } else {
+                v = va_arg(ap, uint64_t);
+            }
+            do { num[k++] = MOD__CAST(char, '0' + (int)(v % 10)); v /= 10; } while (v);
+            if (neg) num[k++] = '-';
+            for (m = 0; m < k / 2; m++) { char t = num[m]; num[m] = num[k - 1 - m]; num[k - 1 - m] = t; }
+            num[k] = 0;
+            s = num;
+        } else {
+            s = *fmt == '%' ? "%" : "?";
+        }
+        if (*fmt) fmt++;
+        while (*s && n + 1 < cap) out[n++] = *s++;
+    }
+    out[n] = 0;
+}
+
+static mod_result mod__fail(mod_error *err, mod_result code, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        err->code = code;
+        mod__vformat(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* ---- little-endian reads and checked arithmetic -------------------------------------- */
+
+static uint32_t mod__u32(const unsigned char *p) {
+    return MOD__CAST(uint32_t, p[0]) | MOD__CAST(uint32_t, p[1]) << 8 |
+           MOD__CAST(uint32_t, p[2]) << 16 | MOD__CAST(uint32_t, p[3]) << 24;
+}
+static uint64_t mod__u64(const unsigned char *p) {
+    return MOD__CAST(uint64_t, mod__u32(p)) | MOD__CAST(uint64_t, mod__u32(p + 4)) << 32;
+}
+static float mod__f32(const unsigned char *p) {
+    uint32_t u = mod__u32(p);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static int mod__is_little_endian(void) {
+    const uint32_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+/* a * b, or 0 with *ok cleared when it does not fit in 64 bits */
+static uint64_t mod__mul(uint64_t a, uint64_t b, int *ok) {
+    if (a && b > UINT64_MAX / a) { *ok = 0; return 0; }
+    return a * b;
+}
+static uint64_t mod__add(uint64_t a, uint64_t b, int *ok) {
+    if (b > UINT64_MAX - a) { *ok = 0; return 0; }
+    return a + b;
+}
+/* [off, off + len) lies inside [0, size) */
+static int mod__in_bounds(uint64_t off, uint64_t len, uint64_t size) {
+    return off <= size && len <= size - off;
+}
+
+static uint64_t mod__fnv1a(const unsigned char *p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t i;
+    for (i = 0; i < n; i++) { h ^= p[i]; h *= 0x100000001b3ull; }
+    return h;
+}
+
+/* ---- number formats -------------------------------------------------------------------- */
+
+static float mod__f16_to_f32(uint16_t h) {
+    uint32_t sign = MOD__CAST(uint32_t, h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, u;
+    float f;
+    if (exp == 0) {
+        /* zero or subnormal: exact in float */
+        f = MOD__CAST(float, man) * (1.0f / 16777216.0f);
+        return sign ? -f : f;
+    }
+    if (exp == 31) u = sign | 0x7f800000u | (man << 13);
+    else u = sign | ((exp + 112) << 23) | (man << 13);
+    memcpy(&f, &u, 4);
+    return f;
+}
+static float mod__bf16_to_f32(uint16_t h) {
+    uint32_t u = MOD__CAST(uint32_t, h) << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static size_t mod__dtype_size(int dtype) { return dtype == MOD_DTYPE_F32 ? 4 : 2; }
+
+/* ---- one bump allocator for models and sessions --------------------------------------- */
+
+/* With base == NULL it only measures, so the same code computes "memory required". */
+typedef struct mod__arena {
+    unsigned char *base;
+    size_t size, used;
+    int overflow;
+} mod__arena;
+
+static void *mod__take(mod__arena *a, size_t n) {
+    size_t start = (a->used + (MOD__ALIGN - 1)) & ~MOD__CAST(size_t, MOD__ALIGN - 1);
+    if (start < a->used || n > SIZE_MAX - start) { a->overflow = 1; return NULL; }
+    a->used = start + n;
+    if (!a->base) return NULL;
+    if (a->used > a->size) { a->overflow = 1; return NULL; }
+    return a->base + start;
+}
+static unsigned char *mod__align_ptr(void *p) {
+    uintptr_t u = (uintptr_t)p;
+    u = (u + (MOD__ALIGN - 1)) & ~MOD__CAST(uintptr_t, MOD__ALIGN - 1);
+    return (unsigned char *)u;
+}
+
+/* ======================================================================================= */
+/* Model: the file's view, validated once, then used in place                             */
+/* ======================================================================================= */
+
+typedef struct mod__tensor {
+    const void *data; /* NULL when absent */
+    int dtype;
+    int rows, cols;   /* a 1-D tensor has rows == 1 */
+} mod__tensor;
+
+typedef struct mod__layer {
+    int routed;
+    float capacity;
+    mod__tensor attn_norm, wq, wk, wv, wo, bq, bk, bv;
+    mod__tensor mlp_norm, w_gate, w_up, w_down;
+    mod__tensor router, router_bias;
+    mod__tensor pred_w1, pred_b1, pred_w2, pred_b2;
+} mod__layer;
+
+typedef struct mod__vocab {
+    int kind;              /* 1 byte-level BPE, 2 scored BPE */
+    int vocab_size;        /* model vocab size (>= n_tokens) */
+    int n_tokens, n_merges, n_sorted;
+    int32_t bos, eos;      /* -1 if none */
+    int pretokenizer;      /* 0 none, 1 GPT-2 style */
+    unsigned flags;        /* bit 0: dummy prefix space */
+    int max_token_len;
+    const uint32_t *offsets;  /* n_tokens + 1 */
+    const float *scores;      /* n_tokens */
+    const uint8_t *types;     /* n_tokens: 0 normal, 1 byte, 2 control */
+    const uint32_t *sorted;   /* n_sorted ids of normal tokens in bytewise order */
+    const uint32_t *merges;   /* n_merges x (left, right, result, rank), sorted by (left,right) */
+    const char *strings;
+    int32_t byte_token[256];  /* the token of each single byte, -1 if none */
+} mod__vocab;
+
+enum { MOD__TOKEN_NORMAL = 0, MOD__TOKEN_BYTE = 1, MOD__TOKEN_CONTROL = 2 };
+
+struct mod_model {
+    mod_config cfg;
+    const unsigned char *bytes;
+    size_t size;
+    uint64_t checksum;
+    mod__tensor embed, out_norm, output;
+    mod__layer *layers;
+    int has_vocab;
+    mod__vocab vocab;
+    void *self_alloc;      /* MOD_MALLOC block holding this struct, if any */
+    void *file_buffer;     /* MOD_MALLOC block holding the file, if read */
+    void *map;             /* mmap'ed file, if mapped */
+    size_t map_size;
+};
+
+enum {
+    MOD__ROLE_EMBED, MOD__ROLE_OUT_NORM, MOD__ROLE_OUTPUT,
+    MOD__ROLE_ATTN_NORM, MOD__ROLE_Q, MOD__ROLE_K, MOD__ROLE_V, MOD__ROLE_O,
+    MOD__ROLE_Q_BIAS, MOD__ROLE_K_BIAS, MOD__ROLE_V_BIAS,
+    MOD__ROLE_MLP_NORM, MOD__ROLE_GATE, MOD__ROLE_UP, MOD__ROLE_DOWN,
+    MOD__ROLE_ROUTER, MOD__ROLE_ROUTER_BIAS,
+    MOD__ROLE_PRED_W1, MOD__ROLE_PRED_B1, MOD__ROLE_PRED_W2, MOD__ROLE_PRED_B2,
+    MOD__ROLE_COUNT
+};
+
+static const char *const mod__role_names[MOD__ROLE_COUNT] = {
+    "token_embedding", "output_norm", "output", "attn_norm", "attn_q", "attn_k", "attn_v",
+    "attn_o", "attn_q_bias", "attn_k_bias", "attn_v_bias", "mlp_norm", "mlp_gate", "mlp_up",
+    "mlp_down", "router", "router_bias", "predictor_w1", "predictor_b1", "predictor_w2",
+    "predictor_b2"
+};
+
+static mod__tensor *mod__slot(mod_model *m, int role, int layer) {
+    mod__layer *l = layer >= 0 ? &m->layers[layer] : NULL;
+    switch (role) {
+    case MOD__ROLE_EMBED: return &m->embed;
+    case MOD__ROLE_OUT_NORM: return &m->out_norm;
+    case MOD__ROLE_OUTPUT: return &m->output;
+    case MOD__ROLE_ATTN_NORM: return &l->attn_norm;
+    case MOD__ROLE_Q: return &l->wq;
+    case MOD__ROLE_K: return &l->wk;
+    case MOD__ROLE_V: return &l->wv;
+    case MOD__ROLE_O: return &l->wo;
+    case MOD__ROLE_Q_BIAS: return &l->bq;
+    case MOD__ROLE_K_BIAS: return &l->bk;
+    case MOD__ROLE_V_BIAS: return &l->bv;
+    case MOD__ROLE_MLP_NORM: return &l->mlp_norm;
+    case MOD__ROLE_GATE: return &l->w_gate;
+    case MOD__ROLE_UP: return &l->w_up;
+    case MOD__ROLE_DOWN: return &l->w_down;
+    case MOD__ROLE_ROUTER: return &l->router;
+    case MOD__ROLE_ROUTER_BIAS: return &l->router_bias;
+    case MOD__ROLE_PRED_W1: return &l->pred_w1;
+    case MOD__ROLE_PRED_B1: return &l->pred_b1;
+    case MOD__ROLE_PRED_W2: return &l->pred_w2;
+    default: return &l->pred_b2;
+    }
+}
+
+/* The shape a role must have in this model: dims[0] rows (0 for a 1-D tensor) x dims[1]. */
+static void mod__expected_shape(const mod_config *c, int role, uint64_t *rows, uint64_t *cols) {
+    uint64_t d = (uint64_t)c->dim, qd = (uint64_t)c->n_heads * (uint64_t)c->head_dim;
+    uint64_t kvd = (uint64_t)c->n_kv_heads * (uint64_t)c->head_dim, F = (uint64_t)c->hidden_dim;
+    uint64_t Fp = (uint64_t)c->predictor_hidden;
+    *rows = 0;
+    switch (role) {
+    case MOD__ROLE_EMBED: case MOD__ROLE_OUTPUT: *rows = (uint64_t)c->vocab_size; *cols = d; break;
+    case MOD__ROLE_Q: *rows = qd; *cols = d; break;
+    case MOD__ROLE_K: case MOD__ROLE_V: *rows = kvd; *cols = d; break;
+    case MOD__ROLE_O: *rows = d; *cols = qd; break;
+    case MOD__ROLE_Q_BIAS: *cols = qd; break;
+    case MOD__ROLE_K_BIAS: case MOD__ROLE_V_BIAS: *cols = kvd; break;
+    case MOD__ROLE_GATE: case MOD__ROLE_UP: *rows = F; *cols = d; break;
+    case MOD__ROLE_DOWN: *rows = d; *cols = F; break;
+    case MOD__ROLE_ROUTER_BIAS: case MOD__ROLE_PRED_B2: *cols = 1; break;
+    case MOD__ROLE_PRED_W1: *rows = Fp ? Fp : 1; *cols = d; break;
+    case MOD__ROLE_PRED_B1: *cols = Fp ? Fp : 1; break;
+    case MOD__ROLE_PRED_W2: *cols = Fp; break;
+    default: *cols = d; break; /* norms, router */
+    }
+}
+
+/* Is this (role, layer) called for by the config? 1 required, 2 optional, 0 not allowed. */
+static int mod__role_wanted(const mod_config *c, const mod__layer *l, int role) {
+    int pred = c->decision == MOD_DECISION_PREDICTOR;
+    switch (role) {
+    case MOD__ROLE_EMBED: case MOD__ROLE_OUT_NORM: return 1;
+    case MOD__ROLE_OUTPUT: return c->tied_embeddings ? 0 : 1;
+    case MOD__ROLE_Q_BIAS: case MOD__ROLE_K_BIAS: case MOD__ROLE_V_BIAS: return 2;
+    case MOD__ROLE_ROUTER: return l->routed ? 1 : 0;
+    case MOD__ROLE_ROUTER_BIAS: return l->routed ? 2 : 0;
+    case MOD__ROLE_PRED_W1: case MOD__ROLE_PRED_B1: return l->routed && pred ? 1 : 0;
+    case MOD__ROLE_PRED_W2: case MOD__ROLE_PRED_B2:
+        return l->routed && pred && c->predictor_hidden > 0 ? 1 : 0;
+    default: return 1;
+    }
+}
+
+typedef struct mod__header {
+    uint64_t checksum, file_size;
+    uint32_t n_tensors;
+    uint64_t layer_off, dir_off, tok_off, tok_size, data_off, data_size;
+} mod__header;
+
+static mod_result mod__parse_header(const unsigned char *p, size_t size, mod__header *h,
+                                    mod_config *c, mod_error *err) {
+    uint32_t u[16];
+    int i, ok = 1;
+    if (!mod__is_little_endian())
+        return mod__fail(err, MOD_ERR_UNSUPPORTED, "this build runs on little-endian machines only");
+    if (size < 8) return mod__fail(err, MOD_ERR_TRUNCATED, "file is %U bytes, too short for a header", (uint64_t)size);
+    if (memcmp(p, "MODH", 4) != 0) return mod__fail(err, MOD_ERR_BAD_MAGIC, "bad magic: the file does not start with \"MODH\"");
+    if (mod__u32(p + 4) != 1)
+        return mod__fail(err, MOD_ERR_BAD_VERSION, "file version %u; this library reads version 1", mod__u32(p + 4));
+    if (size < MOD__HEADER_SIZE) return mod__fail(err, MOD_ERR_TRUNCATED, "file is %U bytes, too short for the 160-byte header", (uint64_t)size);
+    if (mod__u32(p + 24) != MOD__HEADER_SIZE)
+        return mod__fail(err, MOD_ERR_CORRUPT, "header_size is %u, version 1 requires 160", mod__u32(p + 24));
+    h->checksum = mod__u64(p + 8);
+    h->file_size = mod__u64(p + 16);
+    h->n_tensors = mod__u32(p + 28);
+    h->layer_off = mod__u64(p + 32);
+    h->dir_off = mod__u64(p + 40);
+    h->tok_off = mod__u64(p + 48);
+    h->tok_size = mod__u64(p + 56);
+    h->data_off = mod__u64(p + 64);
+    h->data_size = mod__u64(p + 72);
+    if (h->file_size > size)
+        return mod__fail(err, MOD_ERR_TRUNCATED, "file is truncated: header says %U bytes, %U present", h->file_size, (uint64_t)size);
+    if (h->file_size < size)
+        return mod__fail(err, MOD_ERR_CORRUPT, "header says %U bytes but %U are present", h->file_size, (uint64_t)size);
+    for (i = 0; i < 16; i++) u[i] = mod__u32(p + 80 + 4 * i);
+    for (i = 0; i < 3; i++)
+        if (mod__u32(p + 148 + 4 * i) != 0) return mod__fail(err, MOD_ERR_CORRUPT, "reserved header field at offset %d is not zero", 148 + 4 * i);
+    memset(c, 0, sizeof *c);
+    if (u[0] < 1 || u[0] > MOD__MAX_VOCAB) return mod__fail(err, MOD_ERR_CORRUPT, "vocab_size %u is out of range [1, %d]", u[0], MOD__MAX_VOCAB);
+    if (u[1] < 2 || u[1] > MOD__MAX_DIM) return mod__fail(err, MOD_ERR_CORRUPT, "dim %u is out of range [2, %d]", u[1], MOD__MAX_DIM);
+    if (u[2] < 1 || u[2] > MOD__MAX_LAYERS) return mod__fail(err, MOD_ERR_CORRUPT, "n_layers %u is out of range [1, %d]", u[2], MOD__MAX_LAYERS);
+    if (u[3] < 1 || u[3] > u[1] || u[1] % u[3]) return mod__fail(err, MOD_ERR_CORRUPT, "n_heads %u does not divide dim %u", u[3], u[1]);
+    if ((u[1] / u[3]) % 2) return mod__fail(err, MOD_ERR_CORRUPT, "head size %u (dim / n_heads) is odd; RoPE needs it even", u[1] / u[3]);
+    if (u[4] < 1 || u[4] > u[3] || u[3] % u[4]) return mod__fail(err, MOD_ERR_CORRUPT, "n_kv_heads %u does not divide n_heads %u", u[4], u[3]);
+    if (u[5] < 1 || u[5] > MOD__MAX_DIM * 4u) return mod__fail(err, MOD_ERR_CORRUPT, "hidden_dim %u is out of range", u[5]);
+    if (u[6] < 1 || u[6] > MOD__MAX_SEQ) return mod__fail(err, MOD_ERR_CORRUPT, "max_seq_len %u is out of range [1, %d]", u[6], MOD__MAX_SEQ);
+    c->vocab_size = (int)u[0]; c->dim = (int)u[1]; c->n_layers = (int)u[2];
+    c->n_heads = (int)u[3]; c->n_kv_heads = (int)u[4]; c->head_dim = c->dim / c->n_heads;
+    c->hidden_dim = (int)u[5]; c->max_seq_len = (int)u[6];
+    c->norm_eps = mod__f32(p + 108);
+    c->rope_theta = mod__f32(p + 112);
+    if (!(c->norm_eps > 0.0f && c->norm_eps < 1.0f)) return mod__fail(err, MOD_ERR_CORRUPT, "norm_eps is not in (0, 1)");
+    if (!(c->rope_theta > 0.0f && c->rope_theta <= 1e30f)) return mod__fail(err, MOD_ERR_CORRUPT, "rope_theta is not a positive finite number");
+    if (u[9] > 1) return mod__fail(err, MOD_ERR_CORRUPT, "tied_embeddings is %u, must be 0 or 1", u[9]);
+    if (u[10] > 1) return mod__fail(err, MOD_ERR_CORRUPT, "router_input is %u, must be 0 (residual) or 1 (normed)", u[10]);
+    if (u[11] > 1) return mod__fail(err, MOD_ERR_CORRUPT, "router_scale is %u, must be 0 (identity) or 1 (sigmoid)", u[11]);
+    if (u[12] > 1) return mod__fail(err, MOD_ERR_CORRUPT, "combine is %u, must be 0 (delta) or 1 (mlp)", u[12]);
+    if (u[13] > 1) return mod__fail(err, MOD_ERR_CORRUPT, "positions is %u, must be 0 (absolute) or 1 (compacted)", u[13]);
+    if (u[14] > 1) return mod__fail(err, MOD_ERR_CORRUPT, "decision is %u, must be 0 (router) or 1 (predictor)", u[14]);
+    if (u[15] > MOD__MAX_DIM * 4u) return mod__fail(err, MOD_ERR_CORRUPT, "predictor_hidden %u is out of range", u[15]);
+    c->tied_embeddings = (int)u[9];
+    c->router_input = MOD__CAST(mod_router_input, u[10]);
+    c->router_scale = MOD__CAST(mod_router_scale, u[11]);
+    c->combine = MOD__CAST(mod_combine, u[12]);
+    c->positions = MOD__CAST(mod_positions, u[13]);
+    c->decision = MOD__CAST(mod_decision, u[14]);
+    c->predictor_hidden = (int)u[15];
+    c->threshold = mod__f32(p + 144);
+    if (!(c->threshold >= -FLT_MAX && c->threshold <= FLT_MAX)) return mod__fail(err, MOD_ERR_CORRUPT, "threshold is not finite");
+    if (h->n_tensors > 3u + 21u * u[2]) return mod__fail(err, MOD_ERR_CORRUPT, "n_tensors %u is more than %u blocks can have", h->n_tensors, u[2]);
+    /* sections: inside the file, aligned, not overlapping */
+    {
+        uint64_t lay_len = 8ull * u[2], dir_len = (uint64_t)MOD__DIR_ENTRY * h->n_tensors;
+        uint64_t off[4], len[4];
+        const char *names[4] = { "layer table", "tensor directory", "tokenizer", "tensor data" };
+        int a, b;
+        off[0] = h->layer_off; len[0] = lay_len;
+        off[1] = h->dir_off; len[1] = dir_len;
+        off[2] = h->tok_off; len[2] = h->tok_size;
+        off[3] = h->data_off; len[3] = h->data_size;
+        if (h->tok_size == 0 && h->tok_off != 0) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer_offset is set but tokenizer_size is 0");
+        for (a = 0; a < 4; a++) {
+            uint64_t align = a == 3 ? MOD__ALIGN : 8;
+            if (a == 2 && len[a] == 0) continue;
+            if (off[a] % align) return mod__fail(err, MOD_ERR_CORRUPT, "%s offset %U is not a multiple of %U", names[a], off[a], align);
+            if (off[a] < MOD__HEADER_SIZE && len[a] > 0) return mod__fail(err, MOD_ERR_CORRUPT, "%s overlaps the header", names[a]);
+            if (!mod__in_bounds(off[a], len[a], h->file_size))
+                return mod__fail(err, MOD_ERR_TRUNCATED, "%s [%U, +%U) runs past the end of the file", names[a], off[a], len[a]);
+        }
+        for (a = 0; a < 4; a++)
+            for (b = a + 1; b < 4; b++) {
+                if (len[a] == 0 || len[b] == 0) continue;
+                if (off[a] < off[b] + len[b] && off[b] < off[a] + len[a])
+                    return mod__fail(err, MOD_ERR_CORRUPT, "%s and %s overlap", names[a], names[b]);
+            }
+    }
+    (void)ok;
+    return MOD_OK;
+}
+
+static size_t mod__model_struct_bytes(const mod_config *c) {
+    mod__arena a;
+    memset(&a, 0, sizeof a);
+    mod__take(&a, sizeof(mod_model));
+    mod__take(&a, sizeof(mod__layer) * (size_t)c->n_layers);
+    return a.used + MOD__ALIGN; /* room to align the caller's arena */
+}
+
+mod_result mod_model_memory_required(const void *data, size_t size, size_t *bytes, mod_error *err) {
+    mod__header h;
+    mod_config c;
+    mod_result r;
+    if (!data || !bytes) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "data and bytes must not be NULL");
+    r = mod__parse_header(MOD__CAST(const unsigned char *, data), size, &h, &c, err);
+    if (r) return r;
+    *bytes = mod__model_struct_bytes(&c);
+    return MOD_OK;
+}
+
+static mod_result mod__load_layers(mod_model *m, const unsigned char *p, const mod__header *h, mod_error *err) {
+    mod_config *c = &m->cfg;
+    int i;
+    for (i = 0; i < c->n_layers; i++) {
+        const unsigned char *e = p + h->layer_off + 8u * (unsigned)i;
+        uint32_t routed = mod__u32(e);
+        float cap = mod__f32(e + 4);
+        if (routed > 1) return mod__fail(err, MOD_ERR_CORRUPT, "layer %d: routed is %u, must be 0 or 1", i, routed);
+        if (routed && !(cap > 0.0f && cap <= 1.0f)) return mod__fail(err, MOD_ERR_CORRUPT, "layer %d: capacity is not in (0, 1]", i);
+        if (!routed && cap != 0.0f) return mod__fail(err, MOD_ERR_CORRUPT, "layer %d: a dense block must have capacity 0", i);
+        m->layers[i].routed = (int)routed;
+        m->layers[i].capacity = cap;
+        c->n_routed += (int)routed;
+    }
+    return MOD_OK;
+}
+
+static mod_result mod__load_tensors(mod_model *m, const unsigned char *p, const mod__header *h, mod_error *err) {
+    const mod_config *c = &m->cfg;
+    const unsigned char *data = p + h->data_off;
+    uint64_t prev_end = 0;
+    uint32_t t;
+    int i, role;
+    for (t = 0; t < h->n_tensors; t++) {
+        const unsigned char *e = p + h->dir_off + (uint64_t)MOD__DIR_ENTRY * t;
+        uint32_t r = mod__u32(e), layer = mod__u32(e + 4), dtype = mod__u32(e + 8), nd = mod__u32(e + 12);
+        uint64_t dims[4], off = mod__u64(e + 48), nbytes = mod__u64(e + 56), want_rows, want_cols, count;
+        int ok = 1, global;
+        mod__tensor *slot;
+        const char *name;
+        for (i = 0; i < 4; i++) dims[i] = mod__u64(e + 16 + 8 * i);
+        if (r >= MOD__ROLE_COUNT) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u: unknown role %u", t, r);
+        name = mod__role_names[r];
+        global = r <= MOD__ROLE_OUTPUT;
+        if (global && layer != MOD__NO_LAYER) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): a model-wide tensor must have layer 0xFFFFFFFF", t, name);
+        if (!global && layer >= (uint32_t)c->n_layers) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): layer %u is out of range", t, name, layer);
+        if (dtype >= MOD_DTYPE_COUNT) return mod__fail(err, MOD_ERR_UNSUPPORTED, "tensor %u (%s): unsupported dtype %u", t, name, dtype);
+        if (nd < 1 || nd > 2) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): n_dims %u, must be 1 or 2", t, name, nd);
+        for (i = (int)nd; i < 4; i++)
+            if (dims[i] != 0) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): unused dims must be 0", t, name);
+        mod__expected_shape(c, (int)r, &want_rows, &want_cols);
+        if (want_rows ? (nd != 2 || dims[0] != want_rows || dims[1] != want_cols) : (nd != 1 || dims[0] != want_cols)) {
+            if (want_rows)
+                return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s, layer %d): shape must be [%U, %U]", t, name, global ? -1 : (int)layer, want_rows, want_cols);
+            return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s, layer %d): shape must be [%U]", t, name, global ? -1 : (int)layer, want_cols);
+        }
+        if (!want_rows && dtype != MOD_DTYPE_F32) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): one-dimensional tensors must be f32", t, name);
+        count = mod__mul(want_rows ? want_rows : 1, want_cols, &ok);
+        count = mod__mul(count, mod__dtype_size((int)dtype), &ok);
+        if (!ok || count != nbytes) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): size %U bytes does not match its shape and dtype", t, name, nbytes);
+        if (off % MOD__ALIGN) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): offset %U is not a multiple of 64", t, name, off);
+        if (!mod__in_bounds(off, nbytes, h->data_size)) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): data [%U, +%U) lies outside the data section", t, name, off, nbytes);
+        if (off < prev_end) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): overlaps the previous tensor or is out of offset order", t, name);
+        prev_end = off + nbytes;
+        if (!global && !mod__role_wanted(c, &m->layers[layer], (int)r))
+            return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): not expected in layer %u with this configuration", t, name, layer);
+        if (global && !mod__role_wanted(c, NULL, (int)r))
+            return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): not expected with tied embeddings", t, name);
+        slot = mod__slot(m, (int)r, global ? -1 : (int)layer);
+        if (slot->data) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s, layer %d) appears twice", t, name, global ? -1 : (int)layer);
+        slot->data = data + off;
+        slot->dtype = (int)dtype;
+        slot->rows = want_rows ? (int)want_rows : 1;
+        slot->cols = (int)want_cols;
+    }
+    /* everything required is present; biases come as a set */
+    for (role = 0; role <= MOD__ROLE_OUTPUT; role++)
+        if (mod__role_wanted(c, NULL, role) == 1 && !mod__slot(m, role, -1)->data)
+            return mod__fail(err, MOD_ERR_CORRUPT, "missing tensor %s", mod__role_names[role]);
+    for (i = 0; i < c->n_layers; i++) {
+        mod__layer *l = &m->layers[i];
+        int nb;
+        for (role = MOD__ROLE_ATTN_NORM; role < MOD__ROLE_COUNT; role++)
+            if (mod__role_wanted(c, l, role) == 1 && !mod__slot(m, role, i)->data)
+                return mod__fail(err, MOD_ERR_CORRUPT, "missing tensor %s in layer %d", mod__role_names[role], i);
+        nb = (l->bq.data != NULL) + (l->bk.data != NULL) + (l->bv.data != NULL);
+        if (nb != 0 && nb != 3) return mod__fail(err, MOD_ERR_CORRUPT, "layer %d has some but not all of the q/k/v biases", i);
+    }
+    return MOD_OK;
+}
+
+/* Compares the bytes of two tokens: memcmp order, a proper prefix first. */
+static int mod__bytes_cmp(const char *a, size_t an, const char *b, size_t bn) {
+    int d = memcmp(a, b, an < bn ? an : bn);
+    if (d) return d;
+    return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mod__header *h, mod_error *err) {
+    mod__vocab *v = &m->vocab;
+    const unsigned char *s = p + h->tok_off;
+    uint64_t size = h->tok_size, pos = 48, need, strings_size;
+    uint32_t n_tokens, n_merges, n_sorted, i, max_len = 0;
+    int ok = 1;
+    int32_t bos, eos;
+    memset(v, 0, sizeof *v);
+    if (size < 48) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: section is %U bytes, shorter than its 48-byte header", size);
+    v->kind = (int)mod__u32(s);
+    n_tokens = mod__u32(s + 4);
+    n_merges = mod__u32(s + 8);
+    bos = MOD__CAST(int32_t, mod__u32(s + 12));
+    eos = MOD__CAST(int32_t, mod__u32(s + 16));
+    v->pretokenizer = (int)mod__u32(s + 20);
+    v->flags = mod__u32(s + 24);
+    n_sorted = mod__u32(s + 28);
+    strings_size = mod__u64(s + 32);
+    v->max_token_len = (int)mod__u32(s + 40);
+    if (v->kind != 1 && v->kind != 2) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: unknown kind %d", v->kind);
+    if (n_tokens < 1 || n_tokens > (uint32_t)m->cfg.vocab_size) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: n_tokens %u is not in [1, vocab_size]", n_tokens);
+    if (v->kind == 2 && n_merges) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: scored BPE has no merge table, n_merges is %u", n_merges);
+    if (v->pretokenizer > 1 || (v->kind == 2 && v->pretokenizer)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: bad pretokenizer %d", v->pretokenizer);
+    if (v->flags > 1) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved flag bits are set");
+    if (mod__u32(s + 44) != 0) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved field is not zero");
+    if (v->max_token_len < 1 || v->max_token_len > MOD__MAX_TOKEN_LEN) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: max_token_len %d is not in [1, 1024]", v->max_token_len);
+    if (bos < -1 || bos >= (int32_t)n_tokens || eos < -1 || eos >= (int32_t)n_tokens) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: bos or eos id out of range");
+    if (n_sorted > n_tokens) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: n_sorted %u exceeds n_tokens", n_sorted);
+    /* array sizes: every term is bounded by 2^24 * 16, so no overflow, but check anyway */
+    need = pos;
+    v->offsets = MOD__CAST(const uint32_t *, MOD__CAST(const void *, s + need));
+    need = mod__add(need, mod__mul(4, (uint64_t)n_tokens + 1, &ok), &ok);
+    v->scores = MOD__CAST(const float *, MOD__CAST(const void *, s + (ok && need <= size ? need : 0)));
+    need = mod__add(need, 4ull * n_tokens, &ok);
+    v->types = MOD__CAST(const uint8_t *, MOD__CAST(const void *, s + (ok && need <= size ? need : 0)));
+    need = mod__add(need, ((uint64_t)n_tokens + 3) & ~3ull, &ok);
+    v->sorted = MOD__CAST(const uint32_t *, MOD__CAST(const void *, s + (ok && need <= size ? need : 0)));
+    need = mod__add(need, 4ull * n_sorted, &ok);
+    v->merges = MOD__CAST(const uint32_t *, MOD__CAST(const void *, s + (ok && need <= size ? need : 0)));
+    need = mod__add(need, mod__mul(16, n_merges, &ok), &ok);
+    v->strings = MOD__CAST(const char *, MOD__CAST(const void *, s + (ok && need <= size ? need : 0)));
+    need = mod__add(need, strings_size, &ok);
+    if (!ok || need > size) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: its arrays need %U bytes, the section has %U", need, size);
+    v->n_tokens = (int)n_tokens; v->n_merges = (int)n_merges; v->n_sorted = (int)n_sorted;
+    v->bos = bos; v->eos = eos; v->vocab_size = m->cfg.vocab_size;
+    for (i = 0; i < 256; i++) v->byte_token[i] = -1;
+    if (v->offsets[0] != 0 || v->offsets[n_tokens] != strings_size) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: string offsets do not span the string blob");
+    for (i = 0; i < n_tokens; i++) {
+        uint32_t a = v->offsets[i], b = v->offsets[i + 1], len;
+        unsigned ty = v->types[i];
+        if (b < a) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: token %u has a decreasing string offset", i);
+        len = b - a;
+        if (len > (uint32_t)v->max_token_len) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: token %u is %u bytes, longer than max_token_len", i, len);
+        if (len > max_len) max_len = len;
+        if (ty > MOD__TOKEN_CONTROL) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: token %u has unknown type %u", i, ty);
+        if (ty == MOD__TOKEN_NORMAL && len == 0) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: normal token %u is empty", i);
+        if (ty == MOD__TOKEN_BYTE) {
+            unsigned char byte;
+            if (len != 1) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: byte token %u is not exactly one byte", i);
+            byte = MOD__CAST(unsigned char, v->strings[a]);
+            if (v->kind == 2 && v->byte_token[byte] < 0) v->byte_token[byte] = (int32_t)i;
+        }
+        if (!(v->scores[i] >= -FLT_MAX && v->scores[i] <= FLT_MAX)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: token %u has a non-finite score", i);
+    }
+    (void)max_len;
+    for (i = 0; i < n_sorted; i++) {
+        uint32_t id = v->sorted[i];
+        if (id >= n_tokens || v->types[id] != MOD__TOKEN_NORMAL) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: sorted index entry %u is not a normal token", i);
+        if (i > 0) {
+            uint32_t pid = v->sorted[i - 1];
+            if (mod__bytes_cmp(v->strings + v->offsets[pid], v->offsets[pid + 1] - v->offsets[pid],
+                               v->strings + v->offsets[id], v->offsets[id + 1] - v->offsets[id]) >= 0)
+                return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: sorted index is not strictly ordered at entry %u", i);
+        }
+        if (v->kind == 1 && v->offsets[id + 1] - v->offsets[id] == 1)
+            v->byte_token[MOD__CAST(unsigned char, v->strings[v->offsets[id]])] = (int32_t)id;
+    }
+    {   /* every normal token must be in the index, or lookups would miss it */
+        uint32_t normal = 0;
+        for (i = 0; i < n_tokens; i++) normal += v->types[i] == MOD__TOKEN_NORMAL;
+        if (normal != n_sorted) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: %u normal tokens but %u in the sorted index", normal, n_sorted);
+    }
+    for (i = 0; i < n_merges; i++) {
+        const uint32_t *e = v->merges + 4 * (size_t)i;
+        uint32_t la, lb, lr;
+        if (e[0] >= n_tokens || e[1] >= n_tokens || e[2] >= n_tokens) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: merge %u names a token id out of range", i);
+        if (v->types[e[0]] != MOD__TOKEN_NORMAL || v->types[e[1]] != MOD__TOKEN_NORMAL || v->types[e[2]] != MOD__TOKEN_NORMAL)
+            return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: merge %u involves a non-normal token", i);
+        if (i > 0 && (e[-4] > e[0] || (e[-4] == e[0] && e[-3] >= e[1]))) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: merges are not ordered by (left, right) at %u", i);
+        la = v->offsets[e[0] + 1] - v->offsets[e[0]];
+        lb = v->offsets[e[1] + 1] - v->offsets[e[1]];
+        lr = v->offsets[e[2] + 1] - v->offsets[e[2]];
+        if (lr != la + lb || memcmp(v->strings + v->offsets[e[2]], v->strings + v->offsets[e[0]], la) != 0 ||
+            memcmp(v->strings + v->offsets[e[2]] + la, v->strings + v->offsets[e[1]], lb) != 0)
+            return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: merge %u: result is not left followed by right", i);
+    }
+    return MOD_OK;
+}
+
+mod_result mod_model_load_memory(mod_model **out, const void *data, size_t size,
+                                 const mod_model_desc *desc, mod_error *err) {
+    const unsigned char *p = MOD__CAST(const unsigned char *, data);
+    mod_model_desc d;
+    mod__header h;
+    mod_config c;
+    mod__arena a;
+    mod_model *m;
+    void *block = NULL;
+    mod_result r;
+    size_t need;
+    if (err) { err->code = MOD_OK; err->message[0] = 0; }
+    if (!out) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "model output pointer is NULL");
+    *out = NULL;
+    if (!data) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "data is NULL");
+    if ((uintptr_t)data % 16) return mod__fail(err, MOD_ERR_ALIGNMENT, "model bytes start at an address that is not 16-byte aligned");
+    memset(&d, 0, sizeof d);
+    if (desc) d = *desc;
+    if (d.flags & ~MOD_LOAD_VERIFY_CHECKSUM) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "unknown load flags");
+    r = mod__parse_header(p, size, &h, &c, err);
+    if (r) return r;
+    if ((d.flags & MOD_LOAD_VERIFY_CHECKSUM) && mod__fnv1a(p + 16, (size_t)h.file_size - 16) != h.checksum)
+        return mod__fail(err, MOD_ERR_CHECKSUM, "checksum mismatch: the file is damaged");
+    need = mod__model_struct_bytes(&c);
+    memset(&a, 0, sizeof a);
+    if (d.arena) {
+        unsigned char *base = mod__align_ptr(d.arena);
+        size_t lost = (size_t)(base - MOD__CAST(unsigned char *, d.arena));
+        if (d.arena_size < need || lost > d.arena_size) return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "model arena is %U bytes, %U needed", (uint64_t)d.arena_size, (uint64_t)need);
+        a.base = base; a.size = d.arena_size - lost;
+    } else {
+        block = MOD_MALLOC(need);
+        if (!block) return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "cannot allocate %U bytes for the model", (uint64_t)need);
+        a.base = mod__align_ptr(block); a.size = need - MOD__ALIGN;
+    }
+    m = MOD__CAST(mod_model *, mod__take(&a, sizeof *m));
+    memset(m, 0, sizeof *m);
+    m->layers = MOD__CAST(mod__layer *, mod__take(&a, sizeof(mod__layer) * (size_t)c.n_layers));
+    MOD_ASSERT(m && m->layers && !a.overflow);
+    memset(m->layers, 0, sizeof(mod__layer) * (size_t)c.n_layers);
+    m->cfg = c;
+    m->bytes = p;
+    m->size = size;
+    m->checksum = h.checksum;
+    m->self_alloc = block;
+    r = mod__load_layers(m, p, &h, err);
+    if (!r) r = mod__load_tensors(m, p, &h, err);
+    if (!r && h.tok_size) {
+        r = mod__load_vocab(m, p, &h, err);
+        m->has_vocab = r == MOD_OK;
+    }
+    if (r) {
+        if (block) MOD_FREE(block);
+        return r;
+    }
+    *out = m;
+    return MOD_OK;
+}
+
+#ifndef MOD_NO_STDIO
+mod_result mod_model_load_file(mod_model **out, const char *path, const mod_model_desc *desc, mod_error *err) {
+    mod_result r;
+    FILE *f;
+    void *buf;
+    unsigned char *aligned;
+    long len;
+    size_t size, got;
+    if (err) { err->code = MOD_OK; err->message[0] = 0; }
+    if (!out || !path) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "model pointer and path must not be NULL");
+    *out = NULL;
+#ifdef MOD__MMAP
+    {
+        int fd = open(path, O_RDONLY);
+        struct stat st;
+        if (fd < 0) return mod__fail(err, MOD_ERR_IO, "cannot open %s", path);
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            return mod__fail(err, MOD_ERR_IO, "%s is not a regular file", path);
+        }
+        if (st.st_size > 0 && (uint64_t)st.st_size <= (uint64_t)SIZE_MAX) {
+            void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (map != MAP_FAILED) {
+                close(fd);
+                r = mod_model_load_memory(out, map, (size_t)st.st_size, desc, err);
+                if (r) { munmap(map, (size_t)st.st_size); return r; }
+                (*out)->map = map;
+                (*out)->map_size = (size_t)st.st_size;
+                return MOD_OK;
+            }
+        }
+        close(fd); /* empty file or mmap refused: read it instead */
+    }
+#endif
+    f = fopen(path, "rb");
+    if (!f) return mod__fail(err, MOD_ERR_IO, "cannot open %s", path);
+    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return mod__fail(err, MOD_ERR_IO, "cannot determine the size of %s", path);
+    }
+    size = (size_t)len;
+    if (size > SIZE_MAX - MOD__ALIGN || !(buf = MOD_MALLOC(size + MOD__ALIGN))) {
+        fclose(f);
+        return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "cannot allocate %U bytes to read %s", (uint64_t)size, path);
+    }
+    aligned = mod__align_ptr(buf);
+    got = size ? fread(aligned, 1, size, f) : 0;
+    fclose(f);
+    if (got != size) {
+        MOD_FREE(buf);
+        return mod__fail(err, MOD_ERR_IO, "read error on %s", path);
+    }
+    r = mod_model_load_memory(out, aligned, size, desc, err);
+    if (r) { MOD_FREE(buf); return r; }
+    (*out)->file_buffer = buf;
+    return MOD_OK;
+}
+#endif
+
+void mod_model_free(mod_model *m) {
+    void *self, *buf;
+    if (!m) return;
+    self = m->self_alloc;
+    buf = m->file_buffer;
+#ifdef MOD__MMAP
+    if (m->map) munmap(m->map, m->map_size);
+#endif
+    if (buf) MOD_FREE(buf);
+    if (self) MOD_FREE(self);
+}
+
+const mod_config *mod_model_config(const mod_model *m) { return m ? &m->cfg : NULL; }
+int mod_model_layer_routed(const mod_model *m, int layer) {
+    if (!m || layer < 0 || layer >= m->cfg.n_layers) return -1;
+    return m->layers[layer].routed;
+}
+float mod_model_layer_capacity(const mod_model *m, int layer) {
+    if (!m || layer < 0 || layer >= m->cfg.n_layers) return 0.0f;
+    return m->layers[layer].capacity;
+}
+uint64_t mod_model_checksum(const mod_model *m) { return m ? m->checksum : 0; }
+uint64_t mod_model_parameters(const mod_model *m) {
+    uint64_t n = 0;
+    int i, role;
+    if (!m) return 0;
+    for (role = 0; role <= MOD__ROLE_OUTPUT; role++) {
+        const mod__tensor *t = mod__slot((mod_model *)m, role, -1);
+        if (t->data) n += (uint64_t)t->rows * (uint64_t)t->cols;
+    }
+    for (i = 0; i < m->cfg.n_layers; i++)
+        for (role = MOD__ROLE_ATTN_NORM; role < MOD__ROLE_COUNT; role++) {
+            const mod__tensor *t = mod__slot((mod_model *)m, role, i);
+            if (t->data) n += (uint64_t)t->rows * (uint64_t)t->cols;
+        }
+    return n;
+}
+
+/* ======================================================================================= */
+/* Sessions: KV caches, scratch, and the forward pass                                      */
+/* ======================================================================================= */
+
+#ifdef MOD__OPENMP
+#define MOD__PRAGMA(x) _Pragma(#x)
+#define MOD__THREAD_ID() omp_get_thread_num()
+#else
+#define MOD__PRAGMA(x)
+#define MOD__THREAD_ID() 0
+#endif
+
+/* Below this many multiply-adds a loop is not worth waking threads for. */
+#define MOD__PARALLEL_WORK 32768
+
+typedef struct mod__prob { float p; int32_t id; } mod__prob;
+
+/* One block's key/value cache; a routed block only holds the tokens it processed. */
+typedef struct mod__cache {
+    float *k, *v;     /* [max_tokens, kv_dim], keys already rotated */
+    int32_t *pos;     /* context position of each entry */
+    int n;
+    uint64_t seen, processed;
+    double flops, flops_dense;
+} mod__cache;
+
+struct mod_session {
+    const mod_model *m;
+    int max_tokens, max_batch, threads, pos, has_logits;
+    mod_routing prompt_routing;
+    float capacity;          /* 0: the model's */
+    float threshold;
+    void *block;             /* MOD_MALLOC block, NULL when the caller gave an arena */
+    mod__cache *cache;
+    float *x, *xs, *xn, *q, *att, *h, *hb, *hb2, *pbuf, *router, *decide;
+    int32_t *sel, *order;
+    unsigned char *flag;
+    double *inv_freq;        /* RoPE frequencies, [head_dim / 2] */
+    float *scores;           /* [threads, max_tokens] attention scores */
+    float *wrow;             /* [threads, wrow_len] weight rows converted to f32 */
+    int wrow_len;
+    float *logits;           /* [vocab] after the last token */
+    mod__prob *probs;        /* [vocab] sampler scratch */
+    double out_flops, out_flops_dense;
+    uint64_t tokens;
+    char err[240];
+};
+
+static mod_result mod__serr(mod_session *s, mod_result code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    mod__vformat(s->err, sizeof s->err, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static void *mod__take_n(mod__arena *a, size_t count, size_t elsize) {
+    if (elsize && count > SIZE_MAX / elsize) { a->overflow = 1; return NULL; }
+    return mod__take(a, count * elsize);
+}
+
+/* Carves a session's buffers out of an arena into s: the same code measures (a->base == NULL,
+   s a scratch struct) and places. */
+static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *m, int T, int B, int nth) {
+    const mod_config *c = &m->cfg;
+    size_t d = (size_t)c->dim, kvd = (size_t)c->n_kv_heads * (size_t)c->head_dim;
+    size_t F = (size_t)c->hidden_dim, Fp = c->predictor_hidden > 0 ? (size_t)c->predictor_hidden : 1;
+    size_t V = (size_t)c->vocab_size, wl = d > F ? d : F, i;
+    mod__cache *cache;
+    if (Fp > wl) wl = Fp;
+    memset(s, 0, sizeof *s);
+    s->cache = cache = MOD__CAST(mod__cache *, mod__take_n(a, (size_t)c->n_layers, sizeof(mod__cache)));
+    for (i = 0; i < (size_t)c->n_layers; i++) {
+        float *k = MOD__CAST(float *, mod__take_n(a, (size_t)T * kvd, sizeof(float)));
+        float *v = MOD__CAST(float *, mod__take_n(a, (size_t)T * kvd, sizeof(float)));
+        int32_t *pos = MOD__CAST(int32_t *, mod__take_n(a, (size_t)T, sizeof(int32_t)));
+        if (cache) { memset(&cache[i], 0, sizeof cache[i]); cache[i].k = k; cache[i].v = v; cache[i].pos = pos; }
+    }
+    s->x = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
+    s->xs = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
+    s->xn = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
+    s->q = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
+    s->att = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
+    s->h = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
+    s->hb = MOD__CAST(float *, mod__take_n(a, (size_t)B * F, sizeof(float)));
+    s->hb2 = MOD__CAST(float *, mod__take_n(a, (size_t)B * F, sizeof(float)));
+    s->pbuf = c->decision == MOD_DECISION_PREDICTOR && c->n_routed
+                  ? MOD__CAST(float *, mod__take_n(a, (size_t)B * Fp, sizeof(float))) : NULL;
+    s->router = MOD__CAST(float *, mod__take_n(a, (size_t)B, sizeof(float)));
+    s->decide = MOD__CAST(float *, mod__take_n(a, (size_t)B, sizeof(float)));
+    s->sel = MOD__CAST(int32_t *, mod__take_n(a, (size_t)B, sizeof(int32_t)));
+    s->order = MOD__CAST(int32_t *, mod__take_n(a, (size_t)B, sizeof(int32_t)));
+    s->flag = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B, 1));
+    s->inv_freq = MOD__CAST(double *, mod__take_n(a, (size_t)c->head_dim / 2, sizeof(double)));
+    s->scores = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)T, sizeof(float)));
+    s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * wl, sizeof(float)));
+    s->wrow_len = (int)wl;
+    s->logits = MOD__CAST(float *, mod__take_n(a, V, sizeof(float)));
+    s->probs = MOD__CAST(mod__prob *, mod__take_n(a, V, sizeof(mod__prob)));
+}
+
+typedef struct mod__session_params {
+    int T, B, nth;
+    mod_routing routing;
+    float capacity, threshold;
+} mod__session_params;
+
+static mod_result mod__session_params_from(const mod_model *m, const mod_session_desc *desc,
+                                           mod__session_params *p) {
+    mod_session_desc d;
+    memset(&d, 0, sizeof d);
+    if (desc) d = *desc;
+    if (!m) return MOD_ERR_INVALID_ARGUMENT;
+    if (d.max_tokens < 0 || d.max_tokens > MOD__MAX_SEQ || d.max_batch < 0 || d.threads < 0)
+        return MOD_ERR_INVALID_ARGUMENT;
+    if ((int)d.prompt_routing < 0 || (int)d.prompt_routing > (int)MOD_ROUTING_TOPK) return MOD_ERR_INVALID_ARGUMENT;
+    if (d.capacity != d.capacity || d.capacity < 0.0f || d.capacity > 1.0f) return MOD_ERR_INVALID_ARGUMENT;
+    if (d.override_threshold && !(d.threshold >= -FLT_MAX && d.threshold <= FLT_MAX)) return MOD_ERR_NUMERIC;
+    p->T = d.max_tokens ? d.max_tokens : m->cfg.max_seq_len;
+    p->B = d.max_batch ? d.max_batch : p->T;
+    if (p->B > p->T) p->B = p->T;
+    p->routing = d.prompt_routing == MOD_ROUTING_DEFAULT ? MOD_ROUTING_CAUSAL : d.prompt_routing;
+    p->capacity = d.capacity;
+    p->threshold = d.override_threshold ? d.threshold : m->cfg.threshold;
+#ifdef MOD__OPENMP
+    p->nth = d.threads ? d.threads : omp_get_max_threads();
+#else
+    p->nth = 1;
+#endif
+    if (p->nth < 1) p->nth = 1;
+    if (p->nth > 1024) p->nth = 1024;
+    return MOD_OK;
+}
+
+mod_result mod_session_memory_required(const mod_model *m, const mod_session_desc *desc, size_t *bytes) {
+    mod__session_params p;
+    mod__arena a;
+    mod_session scratch;
+    mod_result r = mod__session_params_from(m, desc, &p);
+    if (r) return r;
+    if (!bytes) return MOD_ERR_INVALID_ARGUMENT;
+    memset(&a, 0, sizeof a);
+    mod__take(&a, sizeof(mod_session));
+    mod__session_layout(&a, &scratch, m, p.T, p.B, p.nth);
+    if (a.overflow || a.used > SIZE_MAX - MOD__ALIGN) return MOD_ERR_OUT_OF_MEMORY;
+    *bytes = a.used + MOD__ALIGN;
+    return MOD_OK;
+}
+
+mod_result mod_session_create(mod_session **out, const mod_model *m, const mod_session_desc *desc) {
+    mod__session_params p;
+    mod__arena a;
+    mod_session *s;
+    size_t need;
+    void *block = NULL;
+    mod_result r;
+    int i;
+    if (!out) return MOD_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    r = mod_session_memory_required(m, desc, &need);
+    if (r) return r;
+    mod__session_params_from(m, desc, &p);
+    memset(&a, 0, sizeof a);
+    if (desc && desc->arena) {
+        unsigned char *base = mod__align_ptr(desc->arena);
+        size_t lost = (size_t)(base - MOD__CAST(unsigned char *, desc->arena));
+        if (desc->arena_size < need || lost > desc->arena_size) return MOD_ERR_OUT_OF_MEMORY;
+        a.base = base; a.size = desc->arena_size - lost;
+    } else {
+        block = MOD_MALLOC(need);
+        if (!block) return MOD_ERR_OUT_OF_MEMORY;
+        a.base = mod__align_ptr(block); a.size = need - MOD__ALIGN;
+    }
+    s = MOD__CAST(mod_session *, mod__take(&a, sizeof(mod_session)));
+    MOD_ASSERT(s != NULL);
+    mod__session_layout(&a, s, m, p.T, p.B, p.nth);
+    MOD_ASSERT(!a.overflow);
+    s->m = m;
+    s->block = block;
+    s->max_tokens = p.T; s->max_batch = p.B; s->threads = p.nth;
+    s->prompt_routing = p.routing; s->capacity = p.capacity; s->threshold = p.threshold;
+    for (i = 0; i < m->cfg.head_dim / 2; i++)
+        s->inv_freq[i] = pow((double)m->cfg.rope_theta, -2.0 * i / (double)m->cfg.head_dim);
+    *out = s;
+    return MOD_OK;
+}
+
+void mod_session_free(mod_session *s) {
+    if (s && s->block) MOD_FREE(s->block);
+}
+
+void mod_session_reset(mod_session *s) {
+    int i;
+    if (!s) return;
+    for (i = 0; i < s->m->cfg.n_layers; i++) {
+        mod__cache *c = &s->cache[i];
+        c->n = 0; c->seen = c->processed = 0; c->flops = c->flops_dense = 0;
+    }
+    s->pos = 0; s->has_logits = 0; s->out_flops = s->out_flops_dense = 0; s->tokens = 0;
+    s->err[0] = 0;
+}
+
+/* ---- kernels --------------------------------------------------------------------------- */
+
+/* Eight independent sums in a fixed order: vectorizable, and the same result for a row
+   whatever the batch it is part of. */
+static float mod__dot(const float *a, const float *b, int n) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 += a[i] * b[i]; s1 += a[i + 1] * b[i + 1]; s2 += a[i + 2] * b[i + 2]; s3 += a[i + 3] * b[i + 3];
+        s4 += a[i + 4] * b[i + 4]; s5 += a[i + 5] * b[i + 5]; s6 += a[i + 6] * b[i + 6]; s7 += a[i + 7] * b[i + 7];
+    }
+    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* Row `row` of a weight matrix as f32: in place for f32, converted into buf otherwise. */
+static const float *mod__row(const mod__tensor *t, int row, float *buf) {
+    size_t off = (size_t)row * (size_t)t->cols;
+    int i;
+    if (t->dtype == MOD_DTYPE_F32) return MOD__CAST(const float *, t->data) + off;
+    if (t->dtype == MOD_DTYPE_F16) {
+        const uint16_t *p = MOD__CAST(const uint16_t *, t->data) + off;
+        for (i = 0; i < t->cols; i++) buf[i] = mod__f16_to_f32(p[i]);
+    } else {
+        const uint16_t *p = MOD__CAST(const uint16_t *, t->data) + off;
+        for (i = 0; i < t->cols; i++) buf[i] = mod__bf16_to_f32(p[i]);
+    }
+    return buf;
+}
+
+/* y[n, rows] = x[n, cols] W^T (+ bias). Parallel over output rows: every element is computed
+   the same way on any number of threads. */
+static void mod__matmul(mod_session *s, float *y, const float *x, int n, const mod__tensor *w,
+                        const mod__tensor *bias) {
+    const int rows = w->rows, cols = w->cols;
+    const float *b = bias && bias->data ? MOD__CAST(const float *, bias->data) : NULL;
+    int o;
+    int parallel = (double)rows * n * cols > MOD__PARALLEL_WORK && s->threads > 1;
+    (void)parallel;
+    MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(static))
+    for (o = 0; o < rows; o++) {
+        const float *wr = mod__row(w, o, s->wrow + (size_t)MOD__THREAD_ID() * (size_t)s->wrow_len);
+        const float bo = b ? b[o] : 0.0f;
+        int t;
+        for (t = 0; t < n; t++) y[(size_t)t * rows + o] = mod__dot(x + (size_t)t * cols, wr, cols) + bo;
+    }
+}
+
+static void mod__rmsnorm(float *out, const float *x, const float *g, int n, float eps) {
+    float ss = 0.0f, inv;
+    int i;
+    for (i = 0; i < n; i++) ss += x[i] * x[i];
+    inv = 1.0f / sqrtf(ss / (float)n + eps);
+    for (i = 0; i < n; i++) out[i] = x[i] * inv * g[i];
+}
+
+static void mod__rmsnorm_rows(float *out, const float *x, int rows, const mod__tensor *g, int n, float eps) {
+    int r;
+    for (r = 0; r < rows; r++)
+        mod__rmsnorm(out + (size_t)r * n, x + (size_t)r * n, MOD__CAST(const float *, g->data), n, eps);
+}
+
+static float mod__silu(float x) { return x / (1.0f + expf(-x)); }
+static float mod__sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* RoPE, "rotate half": element i of a head pairs with element i + hd/2. */
+static void mod__rope(float *v, int n_heads, int hd, int pos, const double *inv_freq) {
+    int i, h, half = hd / 2;
+    for (i = 0; i < half; i++) {
+        double ang = (double)pos * inv_freq[i];
+        float c = (float)cos(ang), sn = (float)sin(ang);
+        for (h = 0; h < n_heads; h++) {
+            float *p = v + (size_t)h * hd;
+            float a = p[i], b = p[i + half];
+            p[i] = a * c - b * sn;
+            p[i + half] = a * sn + b * c;
+        }
+    }
+}
+
+static void mod__softmax(float *x, int n) {
+    float mx = x[0], sum = 0.0f;
+    int i;
+    for (i = 1; i < n; i++) if (x[i] > mx) mx = x[i];
+    for (i = 0; i < n; i++) { x[i] = expf(x[i] - mx); sum += x[i]; }
+    for (i = 0; i < n; i++) x[i] /= sum;
+}
+
+/* ---- the router and token selection ---------------------------------------------------- */
+
+/* Router scores (and the causal decision values) of n tokens, in fp32. */
+static void mod__route(mod_session *s, const mod__layer *l, const float *x, int n) {
+    const mod_config *c = &s->m->cfg;
+    const float *u = x;
+    const float rb = l->router_bias.data ? *MOD__CAST(const float *, l->router_bias.data) : 0.0f;
+    const float *w = MOD__CAST(const float *, l->router.data);
+    int i, d = c->dim;
+    if (c->router_input == MOD_ROUTER_INPUT_NORMED) {
+        mod__rmsnorm_rows(s->xn, x, n, &l->attn_norm, d, c->norm_eps);
+        u = s->xn;
+    }
+    for (i = 0; i < n; i++) s->router[i] = mod__dot(w, u + (size_t)i * d, d) + rb;
+    if (c->decision == MOD_DECISION_ROUTER) {
+        memcpy(s->decide, s->router, sizeof(float) * (size_t)n);
+        return;
+    }
+    mod__matmul(s, s->pbuf, u, n, &l->pred_w1, &l->pred_b1);
+    if (c->predictor_hidden == 0) {
+        memcpy(s->decide, s->pbuf, sizeof(float) * (size_t)n);
+        return;
+    }
+    {
+        const int Fp = c->predictor_hidden;
+        const float *w2 = MOD__CAST(const float *, l->pred_w2.data);
+        const float b2 = *MOD__CAST(const float *, l->pred_b2.data);
+        for (i = 0; i < n; i++) {
+            float *hp = s->pbuf + (size_t)i * Fp;
+            int j;
+            for (j = 0; j < Fp; j++) hp[j] = mod__silu(hp[j]);
+            s->decide[i] = mod__dot(w2, hp, Fp) + b2;
+        }
+    }
+}
+
+/* Does token a rank above token b? Higher score first, the lower index on ties; NaN lowest. */
+static int mod__ranks_above(const float *r, int32_t a, int32_t b) {
+    float ra = r[a], rb = r[b];
+    if (ra != ra) return rb != rb && a < b;
+    if (rb != rb) return 1;
+    return ra > rb || (ra == rb && a < b);
+}
+
+static void mod__sift(const float *r, int32_t *h, int root, int n) {
+    for (;;) {
+        int child = 2 * root + 1;
+        int32_t t;
+        if (child >= n) return;
+        /* a min-heap in rank order, so the heap sort leaves the best token first */
+        if (child + 1 < n && mod__ranks_above(r, h[child], h[child + 1])) child++;
+        if (!mod__ranks_above(r, h[root], h[child])) return;
+        t = h[root]; h[root] = h[child]; h[child] = t;
+        root = child;
+    }
+}
+
+/* k for capacity c over n tokens: min(n, max(1, ceil(c * n - 1e-6))). */
+static int mod__topk_count(float capacity, int n) {
+    double k = ceil((double)capacity * (double)n - 1e-6);
+    if (k < 1.0) k = 1.0;
+    if (k > (double)n) k = (double)n;
+    return (int)k;
+}
+
+/* Fills s->sel with the selected token indices in ascending order; returns how many. */
+static int mod__select(mod_session *s, const mod__layer *l, int n, int topk) {
+    int i, k = 0;
+    if (topk) {
+        int32_t *h = s->order;
+        int want = mod__topk_count(s->capacity > 0.0f ? s->capacity : l->capacity, n);
+        for (i = 0; i < n; i++) h[i] = i;
+        for (i = n / 2 - 1; i >= 0; i--) mod__sift(s->router, h, i, n);
+        for (i = n - 1; i > 0; i--) {
+            int32_t t = h[0]; h[0] = h[i]; h[i] = t;
+            mod__sift(s->router, h, 0, i);
+        }
+        /* heap sort of a worst-at-root heap leaves h in rank order, best first */
+        for (i = 0; i < n; i++) s->flag[i] = 0;
+        for (i = 0; i < want; i++) s->flag[h[i]] = 1;
+        for (i = 0; i < n; i++) if (s->flag[i]) s->sel[k++] = i;
+        MOD_ASSERT(k == want);
+    } else {
+        for (i = 0; i < n; i++) if (s->decide[i] > s->threshold) s->sel[k++] = i;
+    }
+    return k;
+}
+
+/* ---- one block on the selected tokens -------------------------------------------------- */
+
+static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
+    const mod_config *c = &s->m->cfg;
+    const int H = c->n_heads, hd = c->head_dim, kvd = c->n_kv_heads * hd, qd = H * hd;
+    const int group = H / c->n_kv_heads, base = cache->n;
+    const float scale = 1.0f / sqrtf((float)hd);
+    int job;
+    int parallel = (double)ns * H * (base + ns) * hd > MOD__PARALLEL_WORK && s->threads > 1;
+    (void)parallel;
+    MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, 4))
+    for (job = 0; job < ns * H; job++) {
+        const int j = job / H, h = job % H, kvh = h / group, T = base + j + 1;
+        const float *q = s->q + (size_t)j * qd + (size_t)h * hd;
+        float *sc = s->scores + (size_t)MOD__THREAD_ID() * (size_t)s->max_tokens;
+        float *out = s->att + (size_t)j * qd + (size_t)h * hd;
+        int t, i;
+        for (t = 0; t < T; t++) sc[t] = mod__dot(q, cache->k + (size_t)t * kvd + (size_t)kvh * hd, hd) * scale;
+        mod__softmax(sc, T);
+        for (i = 0; i < hd; i++) out[i] = 0.0f;
+        for (t = 0; t < T; t++) {
+            const float *v = cache->v + (size_t)t * kvd + (size_t)kvh * hd;
+            const float p = sc[t];
+            for (i = 0; i < hd; i++) out[i] += p * v[i];
+        }
+    }
+}
+
+/* Runs the block on ns gathered rows xs (context positions ctx[j], RoPE positions from the
+   position mode). Leaves h = xs + attention in s->h and the MLP output in s->q. */
+static void mod__block(mod_session *s, const mod__layer *l, mod__cache *cache, const float *xs,
+                       int ns, int first_pos, const int32_t *sel) {
+    const mod_config *c = &s->m->cfg;
+    const int d = c->dim, hd = c->head_dim, kvd = c->n_kv_heads * hd, F = c->hidden_dim;
+    const int base = cache->n, compacted = l->routed && c->positions == MOD_POSITIONS_COMPACTED;
+    float *knew = cache->k + (size_t)base * kvd, *vnew = cache->v + (size_t)base * kvd;
+    int j;
+    size_t i, nd = (size_t)ns * (size_t)d, nf = (size_t)ns * (size_t)F;
+    mod__rmsnorm_rows(s->xn, xs, ns, &l->attn_norm, d, c->norm_eps);
+    mod__matmul(s, s->q, s->xn, ns, &l->wq, &l->bq);
+    mod__matmul(s, knew, s->xn, ns, &l->wk, &l->bk);
+    mod__matmul(s, vnew, s->xn, ns, &l->wv, &l->bv);
+    for (j = 0; j < ns; j++) {
+        const int ctx = first_pos + (sel ? sel[j] : j);
+        const int rope_pos = compacted ? base + j : ctx;
+        mod__rope(s->q + (size_t)j * d, c->n_heads, hd, rope_pos, s->inv_freq);
+        mod__rope(knew + (size_t)j * kvd, c->n_kv_heads, hd, rope_pos, s->inv_freq);
+        cache->pos[base + j] = ctx;
+    }
+    mod__attention(s, cache, ns);
+    cache->n = base + ns;
+    mod__matmul(s, s->h, s->att, ns, &l->wo, NULL);
+    for (i = 0; i < nd; i++) s->h[i] += xs[i];
+    mod__rmsnorm_rows(s->xn, s->h, ns, &l->mlp_norm, d, c->norm_eps);
+    mod__matmul(s, s->hb, s->xn, ns, &l->w_gate, NULL);
+    mod__matmul(s, s->hb2, s->xn, ns, &l->w_up, NULL);
+    for (i = 0; i < nf; i++) s->hb[i] = mod__silu(s->hb[i]) * s->hb2[i];
+    mod__matmul(s, s->q, s->hb, ns, &l->w_down, NULL);
+}
+
+/* FLOPs of one token through a block's attention and MLP, seeing `visible` cache entries. */
+static double mod__token_flops(const mod_config *c, int visible) {
+    double d = c->dim, qd = (double)c->n_heads * c->head_dim, kvd = (double)c->n_kv_heads * c->head_dim;
+    return 2.0 * d * (qd + 2.0 * kvd) + 2.0 * qd * d + 6.0 * d * c->hidden_dim + 4.0 * qd * visible;
+}
+
+/* n tokens through every block, starting at context position s->pos. */
+static void mod__forward(mod_session *s, const int32_t *tokens, int n, int topk) {
+    const mod_model *m = s->m;
+    const mod_config *c = &m->cfg;
+    const int d = c->dim;
+    int li, b, j;
+    for (b = 0; b < n; b++) {
+        const float *e = mod__row(&m->embed, tokens[b], s->wrow);
+        memcpy(s->x + (size_t)b * d, e, sizeof(float) * (size_t)d);
+    }
+    for (li = 0; li < c->n_layers; li++) {
+        const mod__layer *l = &m->layers[li];
+        mod__cache *cache = &s->cache[li];
+        int ns = n, base = cache->n;
+        double dense = 0.0, spent = 0.0;
+        for (b = 0; b < n; b++) dense += mod__token_flops(c, s->pos + b + 1);
+        if (!l->routed) {
+            mod__block(s, l, cache, s->x, n, s->pos, NULL);
+            size_t e, nd = (size_t)n * (size_t)d;
+            for (e = 0; e < nd; e++) s->x[e] = s->h[e] + s->q[e];
+            spent = dense;
+        } else {
+            const float *gate = s->router;
+            mod__route(s, l, s->x, n);
+            ns = mod__select(s, l, n, topk);
+            spent = (double)n * 2.0 * d;
+            if (c->decision == MOD_DECISION_PREDICTOR)
+                spent += (double)n * (c->predictor_hidden ? 2.0 * d * c->predictor_hidden + 4.0 * c->predictor_hidden : 2.0 * d);
+            for (j = 0; j < ns; j++) {
+                memcpy(s->xs + (size_t)j * d, s->x + (size_t)s->sel[j] * d, sizeof(float) * (size_t)d);
+                spent += mod__token_flops(c, base + j + 1);
+            }
+            if (ns > 0) mod__block(s, l, cache, s->xs, ns, s->pos, s->sel);
+            /* combine and scatter back; every other token keeps its x exactly */
+            for (j = 0; j < ns; j++) {
+                float *x = s->x + (size_t)s->sel[j] * d;
+                const float *h = s->h + (size_t)j * d, *mlp = s->q + (size_t)j * d;
+                float g = gate[s->sel[j]];
+                int i;
+                if (c->router_scale == MOD_ROUTER_SCALE_SIGMOID) g = mod__sigmoid(g);
+                if (c->combine == MOD_COMBINE_DELTA)
+                    for (i = 0; i < d; i++) x[i] = x[i] + g * ((h[i] + mlp[i]) - x[i]);
+                else
+                    for (i = 0; i < d; i++) x[i] = h[i] + g * mlp[i];
+            }
+        }
+        cache->seen += (uint64_t)n;
+        cache->processed += (uint64_t)ns;
+        cache->flops += spent;
+        cache->flops_dense += dense;
+    }
+    s->pos += n;
+    s->tokens += (uint64_t)n;
+}
+
+static const mod__tensor *mod__output_weights(const mod_model *m) {
+    return m->cfg.tied_embeddings ? &m->embed : &m->output;
+}
+
+static mod_result mod__run(mod_session *s, const int32_t *tokens, int n, float *logits, int topk) {
+    const mod_model *m;
+    const mod_config *c;
+    int i;
+    if (!s) return MOD_ERR_INVALID_ARGUMENT;
+    m = s->m; c = &m->cfg;
+    if (!tokens || n <= 0) return mod__serr(s, MOD_ERR_INVALID_ARGUMENT, "no tokens given (n = %d)", n);
+    for (i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->vocab_size)
+            return mod__serr(s, MOD_ERR_BAD_TOKEN, "token %d at index %d is outside the vocabulary [0, %d)", (int)tokens[i], i, c->vocab_size);
+    if (n > s->max_tokens - s->pos)
+        return mod__serr(s, MOD_ERR_CONTEXT_FULL, "context full: %d tokens held, %d more do not fit in %d", s->pos, n, s->max_tokens);
+    if (topk && n > s->max_batch)
+        return mod__serr(s, MOD_ERR_BATCH_TOO_LARGE, "top-k routing needs the whole prompt in one batch: %d tokens, batch size %d", n, s->max_batch);
+    /* causal routing gives the same result in any chunking, so long prompts go in pieces */
+    for (i = 0; i < n;) {
+        const int chunk = n - i < s->max_batch ? n - i : s->max_batch;
+        const mod__tensor *w = mod__output_weights(m);
+        const float *g = MOD__CAST(const float *, m->out_norm.data);
+        int b;
+        mod__forward(s, tokens + i, chunk, topk);
+        if (logits) {
+            for (b = 0; b < chunk; b++)
+                mod__rmsnorm(s->xn + (size_t)b * c->dim, s->x + (size_t)b * c->dim, g, c->dim, c->norm_eps);
+            mod__matmul(s, logits + (size_t)i * c->vocab_size, s->xn, chunk, w, NULL);
+            memcpy(s->logits, logits + ((size_t)i + chunk - 1) * c->vocab_size, sizeof(float) * (size_t)c->vocab_size);
+            s->out_flops += 2.0 * c->dim * c->vocab_size * chunk;
+        } else if (i + chunk == n) {
+            mod__rmsnorm(s->xn, s->x + (size_t)(chunk - 1) * c->dim, g, c->dim, c->norm_eps);
+            mod__matmul(s, s->logits, s->xn, 1, w, NULL);
+            s->out_flops += 2.0 * c->dim * c->vocab_size;
+        }
+        i += chunk;
+    }
+    s->has_logits = 1;
+    return MOD_OK;
+}
+
+mod_result mod_prefill(mod_session *s, const int32_t *tokens, int n, float *logits) {
+    if (!s) return MOD_ERR_INVALID_ARGUMENT;
+    return mod__run(s, tokens, n, logits, s->prompt_routing == MOD_ROUTING_TOPK);
+}
+
+mod_result mod_decode(mod_session *s, int32_t token) {
+    return mod__run(s, &token, 1, NULL, 0);
+}
+
+const float *mod_session_logits(const mod_session *s) { return s && s->has_logits ? s->logits : NULL; }
+int mod_session_position(const mod_session *s) { return s ? s->pos : 0; }
+const char *mod_session_error(const mod_session *s) { return s ? s->err : ""; }
+
+mod_result mod_session_cache(const mod_session *s, int layer, int *count, const int32_t **positions) {
+    if (!s || layer < 0 || layer >= s->m->cfg.n_layers) return MOD_ERR_INVALID_ARGUMENT;
+    if (count) *count = s->cache[layer].n;
+    if (positions) *positions = s->cache[layer].pos;
+    return MOD_OK;
+}
+
+mod_result mod_session_stats(const mod_session *s, int layer, mod_block_stats *st) {
+    int i;
+    if (!s || !st || layer < -1 || layer >= s->m->cfg.n_layers) return MOD_ERR_INVALID_ARGUMENT;
+    memset(st, 0, sizeof *st);
+    if (layer >= 0) {
+        const mod__cache *c = &s->cache[layer];
+        st->routed = s->m->layers[layer].routed;
+        st->tokens_seen = c->seen;
+        st->tokens_processed = c->processed;
+        st->kv_entries = c->n;
+        st->flops = c->flops;
+        st->flops_dense = c->flops_dense;
+        return MOD_OK;
+    }
+    st->routed = s->m->cfg.n_routed > 0;
+    st->tokens_seen = st->tokens_processed = s->tokens;
+    st->flops = st->flops_dense = s->out_flops;
+    for (i = 0; i < s->m->cfg.n_layers; i++) {
+        st->kv_entries += s->cache[i].n;
+        st->flops += s->cache[i].flops;
+        st->flops_dense += s->cache[i].flops_dense;
+    }
+    return MOD_OK;
+}
+
+/* ======================================================================================= */
+/* Sampling                                                                                */
+/* ======================================================================================= */
+
+static uint64_t mod__splitmix(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void mod_sampler_init(mod_sampler *smp, float temperature, int top_k, float top_p, uint64_t seed) {
+    if (!smp) return;
+    smp->temperature = temperature;
+    smp->top_k = top_k;
+    smp->top_p = top_p;
+    smp->state = seed;
+}
+
+/* Higher probability first, the lower id on ties. */
+static int mod__prob_above(const mod__prob *a, const mod__prob *b) {
+    return a->p > b->p || (a->p == b->p && a->id < b->id);
+}
+
+static void mod__prob_sift(mod__prob *h, int root, int n) {
+    for (;;) {
+        int child = 2 * root + 1;
+        mod__prob t;
+        if (child >= n) return;
+        if (child + 1 < n && mod__prob_above(&h[child], &h[child + 1])) child++;
+        if (!mod__prob_above(&h[root], &h[child])) return;
+        t = h[root]; h[root] = h[child]; h[child] = t;
+        root = child;
+    }
+}
+
+/* Sorts best first (heap sort with the worst at the root). */
+static void mod__prob_sort(mod__prob *p, int n) {
+    int i;
+    for (i = n / 2 - 1; i >= 0; i--) mod__prob_sift(p, i, n);
+    for (i = n - 1; i > 0; i--) {
+        mod__prob t = p[0]; p[0] = p[i]; p[i] = t;
+        mod__prob_sift(p, 0, i);
+    }
+}
+
+mod_result mod_sample(mod_session *s, mod_sampler *smp, int32_t *token) {
+    const float *logits;
+    mod__prob *p;
+    int V, i, n = 0, best = -1;
+    float t, mx = -FLT_MAX, top_p;
+    double sum = 0.0, u, acc = 0.0;
+    if (!s || !smp || !token) return MOD_ERR_INVALID_ARGUMENT;
+    if (!s->has_logits) return mod__serr(s, MOD_ERR_INVALID_ARGUMENT, "nothing to sample from: no token has been run yet");
+    t = smp->temperature;
+    top_p = smp->top_p == 0.0f ? 1.0f : smp->top_p;
+    if (!(t >= 0.0f && t <= FLT_MAX)) return mod__serr(s, MOD_ERR_INVALID_ARGUMENT, "temperature must be a finite number >= 0");
+    if (!(top_p > 0.0f && top_p <= 1.0f)) return mod__serr(s, MOD_ERR_INVALID_ARGUMENT, "top_p must be in (0, 1]");
+    if (smp->top_k < 0) return mod__serr(s, MOD_ERR_INVALID_ARGUMENT, "top_k must be >= 0");
+    logits = s->logits;
+    V = s->m->cfg.vocab_size;
+    for (i = 0; i < V; i++)
+        if (logits[i] == logits[i] && (best < 0 || logits[i] > mx)) { mx = logits[i]; best = i; }
+    if (best < 0) return mod__serr(s, MOD_ERR_NUMERIC, "every logit is NaN");
+    if (t == 0.0f || smp->top_k == 1) { *token = best; return MOD_OK; }
+    p = s->probs;
+    for (i = 0; i < V; i++) {
+        /* NaN logits get probability 0; +inf logits dominate through mx */
+        float e = logits[i] == logits[i] ? (float)exp(((double)logits[i] - mx) / t) : 0.0f;
+        if (e != e) e = 0.0f;
+        p[i].p = e; p[i].id = i;
+        sum += e;
+    }
+    n = V;
+    if ((smp->top_k > 0 && smp->top_k < V) || top_p < 1.0f) {
+        mod__prob_sort(p, V);
+        if (smp->top_k > 0 && smp->top_k < n) n = smp->top_k;
+        sum = 0.0;
+        for (i = 0; i < n; i++) sum += p[i].p;
+        if (top_p < 1.0f) {
+            double limit = top_p * sum, run = 0.0;
+            for (i = 0; i < n; i++) {
+                run += p[i].p;
+                if (run >= limit) { n = i + 1; break; }
+            }
+            sum = 0.0;
+            for (i = 0; i < n; i++) sum += p[i].p;
+        }
+    }
+    u = (double)(mod__splitmix(&smp->state) >> 11) * (1.0 / 9007199254740992.0) * sum;
+    for (i = 0; i < n; i++) {
+        acc += p[i].p;
+        if (u < acc) { *token = p[i].id; return MOD_OK; }
+    }
+    /* rounding can leave u just past the last sum: take the last candidate with mass */
+    for (i = n - 1; i > 0 && p[i].p == 0.0f; i--) {}
+    *token = p[i].id;
+    return MOD_OK;
+}
+
+/* ======================================================================================= */
+/* Tokenizer: the public face; the encoder itself follows                                 */
+/* ======================================================================================= */
+
+/* ---- tokenizer ------------------------------------------------------------------------
+   Encoding merges in place inside the caller's token array and decoding copies token bytes
+   straight into the caller's buffer, so the tokenizer needs no memory of its own. */
+
+/* Raw bytes of a normal or byte token; "" for control tokens and ids without text. */
+static const char *mod__vocab_piece(const mod__vocab *v, int32_t id, size_t *len)
+{
+    *len = 0;
+    if (id < 0 || id >= v->vocab_size) return NULL;
+    if (id >= v->n_tokens || v->types[id] == 2) return "";
+    *len = v->offsets[id + 1] - v->offsets[id];
+    return v->strings + v->offsets[id];
+}
+
+/* memcmp-order comparison of the n bytes s with a||b, without building a||b. */
+static int mod__tok_cmp(const char *s, size_t n, const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t k = n < alen ? n : alen;
+    int c = k ? memcmp(s, a, k) : 0;
+    if (c) return c;
+    if (n <= alen) return n < alen + blen ? -1 : 0;
+    s += alen;
+    n -= alen;
+    k = n < blen ? n : blen;
+    c = k ? memcmp(s, b, k) : 0;
+    if (c) return c;
+    return n < blen ? -1 : n > blen;
+}
+
+static int32_t mod__vocab_lookup(const mod__vocab *v, const char *a, size_t alen, const char *b, size_t blen)
+{
+    int lo = 0, hi = v->n_sorted - 1;
+    if (alen + blen > (size_t)v->max_token_len) return -1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        uint32_t id = v->sorted[mid];
+        int c = mod__tok_cmp(v->strings + v->offsets[id], v->offsets[id + 1] - v->offsets[id],
+                             a, alen, b, blen);
+        if (c == 0) return (int32_t)id;
+        if (c < 0) lo = mid + 1; else hi = mid - 1;
+    }
+    return -1;
+}
+
+enum { MOD__TOK_SPACE, MOD__TOK_LETTER, MOD__TOK_DIGIT, MOD__TOK_OTHER };
+
+/* ASCII classes of the GPT-2 pattern; bytes >= 0x80 are letters so UTF-8 words stay whole. */
+static int mod__tok_class(int c)
+{
+    if (c == ' ' || (c >= '\t' && c <= '\r')) return MOD__TOK_SPACE;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80) return MOD__TOK_LETTER;
+    if (c >= '0' && c <= '9') return MOD__TOK_DIGIT;
+    return MOD__TOK_OTHER;
+}
+
+/* Byte i of the text being encoded: the dummy prefix space when pre is 1, then the caller's
+   bytes. The prefix must join the first word, so the pretokenizer has to see it. */
+static int mod__tok_byte(const char *s, size_t pre, size_t i)
+{
+    return i < pre ? ' ' : (unsigned char)s[i - pre];
+}
+
+/* End of the GPT-2 piece that starts at i < n (n counts the prefix). */
+static size_t mod__tok_gpt2_split(const char *s, size_t pre, size_t n, size_t i)
+{
+    int c = mod__tok_byte(s, pre, i), cls;
+    size_t j;
+    if (c == '\'' && i + 1 < n) {
+        int c1 = mod__tok_byte(s, pre, i + 1), c2 = i + 2 < n ? mod__tok_byte(s, pre, i + 2) : 0;
+        if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd') return i + 2;
+        if (((c1 == 'r' || c1 == 'v') && c2 == 'e') || (c1 == 'l' && c2 == 'l')) return i + 3;
+    }
+    /* " ?letters", " ?digits" and " ?others" differ only in the class of the first non-space */
+    j = c == ' ' && i + 1 < n ? i + 1 : i;
+    cls = mod__tok_class(mod__tok_byte(s, pre, j));
+    if (cls != MOD__TOK_SPACE) {
+        while (j < n && mod__tok_class(mod__tok_byte(s, pre, j)) == cls) j++;
+        return j;
+    }
+    for (j = i; j < n && mod__tok_class(mod__tok_byte(s, pre, j)) == MOD__TOK_SPACE; j++) {}
+    /* "\s+(?!\S)" leaves the last space before a word to the word; "\s+" takes a lone one */
+    return j < n && j - i > 1 ? j - 1 : j;
+}
+
+/* The merge rule (left, right, result, rank) of a pair, or NULL. */
+static const uint32_t *mod__tok_rule(const mod__vocab *v, uint32_t l, uint32_t r)
+{
+    int lo = 0, hi = v->n_merges;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        const uint32_t *m = v->merges + (size_t)4 * mid;
+        if (m[0] < l || (m[0] == l && m[1] < r)) lo = mid + 1; else hi = mid;
+    }
+    if (lo < v->n_merges) {
+        const uint32_t *m = v->merges + (size_t)4 * lo;
+        if (m[0] == l && m[1] == r) return m;
+    }
+    return NULL;
+}
+
+/* Replaces t[i], t[i + 1] by id; returns the new count. */
+static int mod__tok_join(int32_t *t, int n, int i, int32_t id)
+{
+    t[i] = id;
+    memmove(t + i + 1, t + i + 2, (size_t)(n - i - 2) * sizeof *t);
+    return n - 1;
+}
+
+/* Kind 1 on one piece. Quadratic in the piece length, which the pretokenizer keeps to a word;
+   without a pretokenizer the whole text is one piece. */
+static int mod__tok_merge_ranked(const mod__vocab *v, int32_t *t, int n)
+{
+    for (;;) {
+        const uint32_t *best = NULL;
+        int i, at = 0;
+        for (i = 0; i + 1 < n; i++) {
+            const uint32_t *m = mod__tok_rule(v, (uint32_t)t[i], (uint32_t)t[i + 1]);
+            if (m && (!best || m[3] < best[3])) { best = m; at = i; }
+        }
+        if (!best) return n;
+        n = mod__tok_join(t, n, at, (int32_t)best[2]);
+    }
+}
+
+/* Kind 2, llama2.c's loop: every merge rescans all pairs, so it is quadratic in the length of
+   the text. Byte tokens join by their byte like any other token, as the format defines tokens
+   by their bytes (in llama2.c their "<0xXX>" text never matches; this only matters for bytes
+   that fell back because of invalid UTF-8). */
+static int mod__tok_merge_scored(const mod__vocab *v, int32_t *t, int n)
+{
+    for (;;) {
+        int i, at = 0;
+        int32_t best = -1;
+        for (i = 0; i + 1 < n; i++) {
+            size_t la, lb;
+            const char *a = mod__vocab_piece(v, t[i], &la), *b = mod__vocab_piece(v, t[i + 1], &lb);
+            int32_t id = mod__vocab_lookup(v, a, la, b, lb);
+            if (id >= 0 && (best < 0 || v->scores[id] > v->scores[best])) { best = id; at = i; }
+        }
+        if (best < 0) return n;
+        n = mod__tok_join(t, n, at, best);
+    }
+}
+
+/* Kind 2: one character's normal token, else one byte token per byte. */
+static mod_result mod__tok_push_char(const mod__vocab *v, const char *s, size_t n, int32_t *out, int *t)
+{
+    int32_t id = mod__vocab_lookup(v, s, n, "", 0);
+    size_t k;
+    if (id >= 0) {
+        out[(*t)++] = id;
+        return MOD_OK;
+    }
+    for (k = 0; k < n; k++) {
+        if ((id = v->byte_token[(unsigned char)s[k]]) < 0) return MOD_ERR_TOKENIZE;
+        out[(*t)++] = id;
+    }
+    return MOD_OK;
+}
+
+/* Every text byte yields at most one token before merging, plus BOS and the prefix space: a
+   buffer of len + 2 tokens holds the unmerged tokens, and merging only shrinks them. */
+static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_t len, int add_bos,
+                                    int32_t *out, int cap, int *n_out)
+{
+    size_t pre = (v->flags & 1) && len > 0, n = len + pre, i, e, k;
+    int t = 0;
+    *n_out = 0;
+    if (cap < 2 || len > (size_t)cap - 2) {
+        size_t int_max = (unsigned)-1 >> 1;
+        *n_out = len < int_max - 2 ? (int)len + 2 : (int)int_max;
+        return MOD_ERR_BUFFER_TOO_SMALL;
+    }
+    if (add_bos) {
+        if (v->bos < 0) return MOD_ERR_TOKENIZE;
+        out[t++] = v->bos;
+    }
+    if (v->kind == 1) {
+        for (i = 0; i < n; i = e) {
+            int m = 0;
+            e = v->pretokenizer == 1 ? mod__tok_gpt2_split(text, pre, n, i) : n;
+            for (k = i; k < e; k++) {
+                int32_t id = v->byte_token[mod__tok_byte(text, pre, k)];
+                if (id < 0) return MOD_ERR_TOKENIZE;
+                out[t + m++] = id;
+            }
+            t += mod__tok_merge_ranked(v, out + t, m);
+        }
+    } else {
+        int first = t;
+        mod_result r;
+        /* llama2.c adds the prefix as a token of its own, so it never starts a character */
+        if (pre && (r = mod__tok_push_char(v, " ", 1, out, &t)) != MOD_OK) return r;
+        for (i = 0; i < len; i = e) {
+            /* llama2.c's characters: a byte and up to three continuation bytes, valid or not */
+            for (e = i + 1; e < len && e - i < 4 && ((unsigned char)text[e] & 0xC0) == 0x80; e++) {}
+            if ((r = mod__tok_push_char(v, text + i, e - i, out, &t)) != MOD_OK) return r;
+        }
+        t = first + mod__tok_merge_scored(v, out + first, t - first);
+    }
+    *n_out = t;
+    return MOD_OK;
+}
+
+/* Writes the whole pieces that fit, so nothing lands past cap; *len is always the full size. */
+static mod_result mod__vocab_decode(const mod__vocab *v, const int32_t *tokens, int n, char *out,
+                                    size_t cap, size_t *len)
+{
+    size_t need = 0;
+    int i, drop_space = v->flags & 1;
+    *len = 0;
+    for (i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= v->vocab_size) return MOD_ERR_BAD_TOKEN;
+    for (i = 0; i < n; i++) {
+        size_t l;
+        const char *p = mod__vocab_piece(v, tokens[i], &l);
+        if (l == 0) continue;
+        if (drop_space && p[0] == ' ') { p++; l--; }
+        drop_space = 0;
+        if (l > (size_t)-1 - need) { *len = (size_t)-1; return MOD_ERR_BUFFER_TOO_SMALL; }
+        if (l && need + l <= cap) memcpy(out + need, p, l);
+        need += l;
+    }
+    *len = need;
+    return need <= cap ? MOD_OK : MOD_ERR_BUFFER_TOO_SMALL;
+}
+
+
+mod_result mod_tokenize(const mod_model *m, const char *text, size_t len, int add_bos,
+                        int32_t *tokens, int capacity, int *n_tokens) {
+    if (n_tokens) *n_tokens = 0;
+    if (!m || (!text && len) || !tokens || !n_tokens || capacity < 0) return MOD_ERR_INVALID_ARGUMENT;
+    if (!m->has_vocab) return MOD_ERR_NO_TOKENIZER;
+    return mod__vocab_encode(&m->vocab, text ? text : "", len, add_bos, tokens, capacity, n_tokens);
+}
+
+mod_result mod_detokenize(const mod_model *m, const int32_t *tokens, int n, char *out,
+                          size_t capacity, size_t *len) {
+    if (len) *len = 0;
+    if (!m || (!tokens && n) || n < 0 || (!out && capacity) || !len) return MOD_ERR_INVALID_ARGUMENT;
+    if (!m->has_vocab) return MOD_ERR_NO_TOKENIZER;
+    return mod__vocab_decode(&m->vocab, tokens, n, out, capacity, len);
+}
+
+const char *mod_token_bytes(const mod_model *m, int32_t token, size_t *len) {
+    size_t dummy;
+    if (!len) len = &dummy;
+    *len = 0;
+    if (!m || !m->has_vocab) return NULL;
+    return mod__vocab_piece(&m->vocab, token, len);
+}
+
+int32_t mod_token_bos(const mod_model *m) { return m && m->has_vocab ? m->vocab.bos : -1; }
+int32_t mod_token_eos(const mod_model *m) { return m && m->has_vocab ? m->vocab.eos : -1; }
+
+#endif /* MOD__IMPLEMENTED */
+#endif /* MOD_IMPLEMENTATION */
+
+/*
+   REVISION HISTORY
+     0.1.0  first release: model file v1, loader, routed and dense blocks, KV caches,
+            sampling, byte-level and scored BPE tokenizers.
+
+   LICENSE
+   This software is available under two licences; choose whichever you prefer.
+
+   ALTERNATIVE A - MIT License
+   Copyright (c) 2026 the mod.h authors
+   Permission is hereby granted, free of charge, to any person obtaining a copy of this
+   software and associated documentation files (the "Software"), to deal in the Software
+   without restriction, including without limitation the rights to use, copy, modify, merge,
+   publish, distribute, sublicense, and/or sell copies of the Software, and to permit persons
+   to whom the Software is furnished to do so, subject to the following conditions:
+   The above copyright notice and this permission notice shall be included in all copies or
+   substantial portions of the Software.
+   THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED,
+   INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR
+   PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE
+   FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR
+   OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER
+   DEALINGS IN THE SOFTWARE.
+
+   ALTERNATIVE B - Public Domain (www.unlicense.org)
+   This is free and unencumbered software released into the public domain. Anyone is free to
+   copy, modify, publish, use, compile, sell, or distribute this software, either in source
+   code form or as a compiled binary, for any purpose, commercial or non-commercial, and by
+   any means. In jurisdictions that recognize copyright laws, the author or authors of this
+   software dedicate any and all copyright interest in the software to the public domain.
+*/

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Runs every test program and the end-to-end program tests; sums their counts.
+# usage: tests/run.sh BUILD_DIR
+B=${1:-build}
+total_pass=0
+total_fail=0
+status=0
+for t in "$B"/test_kernels "$B"/test_model "$B"/test_load "$B"/test_tokenizer "$B"/test_ref_selfcheck tests/test_programs.sh; do
+    name=$(basename "$t")
+    if [ ! -e "$t" ]; then
+        echo "== $name: missing"
+        total_fail=$((total_fail + 1)); status=1
+        continue
+    fi
+    echo "== $name"
+    case "$t" in
+        *.sh) out=$(sh "$t" "$B" 2>&1) ;;
+        *) out=$("$t" 2>&1) ;;
+    esac
+    rc=$?
+    echo "$out" | grep -v '^ok ' | tail -n 25
+    last=$(echo "$out" | tail -n 1)
+    p=$(echo "$last" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+    f=$(echo "$last" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+    if [ -z "$p" ]; then
+        echo "   ($name did not report its counts; exit status $rc)"
+        p=0; f=1
+    fi
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+done
+[ "$total_fail" -eq 0 ] || status=1
+echo "$total_pass passed, $total_fail failed"
+exit $status

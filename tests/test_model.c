@@ -1,0 +1,710 @@
+/* The engine against the independent double-precision reference (tests/ref.h), and the
+   invariants of MODEL.md: selection, pass-through, dense equivalence, causal decoding,
+   caches, sessions, sampling. */
+#define MOD_IMPLEMENTATION
+#include "../mod.h"
+#include "mkmodel.h"
+#include "ref.h"
+#include <stdio.h>
+
+static int passed, failed;
+
+static void check(int ok, const char *what) {
+    if (ok) passed++;
+    else { failed++; printf("FAIL: %s\n", what); }
+}
+
+typedef struct built {
+    unsigned char *buf;
+    size_t size;
+    mod_model *model;
+} built;
+
+static int build(const mkm_opts *o, built *b) {
+    mod_error err;
+    memset(b, 0, sizeof *b);
+    if (mkm_build(o, &b->buf, &b->size) != 0) { printf("mkm_build failed\n"); return -1; }
+    if (mod_model_load_memory(&b->model, b->buf, b->size, NULL, &err) != MOD_OK) {
+        printf("load failed: %s\n", err.message);
+        free(b->buf);
+        return -1;
+    }
+    return 0;
+}
+
+static void unbuild(built *b) {
+    mod_model_free(b->model);
+    free(b->buf);
+}
+
+static void make_tokens(int *t, int32_t *t32, int n, int V, unsigned seed) {
+    int i;
+    for (i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        t[i] = (int)((seed >> 8) % (unsigned)V);
+        if (t32) t32[i] = t[i];
+    }
+}
+
+/* max |a - b| / max |b| over n values */
+static double rel_diff(const float *a, const double *b, size_t n) {
+    double md = 0, mx = 1e-30;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]);
+        if (!(e <= md)) md = e; /* NaN propagates as failure */
+        if (fabs(b[i]) > mx) mx = fabs(b[i]);
+    }
+    return md / mx;
+}
+
+static double rel_diff_f(const float *a, const float *b, size_t n) {
+    double md = 0, mx = 1e-30;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - (double)b[i]);
+        if (!(e <= md)) md = e;
+        if (fabs((double)b[i]) > mx) mx = fabs((double)b[i]);
+    }
+    return md / mx;
+}
+
+/* ---- engine vs. reference ------------------------------------------------------------ */
+
+typedef struct variant {
+    const char *name;
+    void (*apply)(mkm_opts *o);
+} variant;
+
+static void v_default(mkm_opts *o) { (void)o; }
+static void v_mha(mkm_opts *o) { o->n_kv_heads = o->n_heads; }
+static void v_mqa(mkm_opts *o) { o->n_kv_heads = 1; }
+static void v_bias(mkm_opts *o) { o->qkv_bias = 1; }
+static void v_tied(mkm_opts *o) { o->tied = 1; }
+static void v_normed(mkm_opts *o) { o->router_input = 1; }
+static void v_sigmoid(mkm_opts *o) { o->router_scale = 1; }
+static void v_combine_mlp(mkm_opts *o) { o->combine = 1; }
+static void v_compacted(mkm_opts *o) { o->positions = 1; }
+static void v_pred_mlp(mkm_opts *o) { o->decision = 1; o->predictor_hidden = 12; }
+static void v_pred_linear(mkm_opts *o) { o->decision = 1; o->predictor_hidden = 0; o->router_input = 1; }
+static void v_no_router_bias(mkm_opts *o) { o->router_bias = 0; o->threshold = 0.3f; }
+static void v_capacities(mkm_opts *o) {
+    int i;
+    for (i = 0; i < o->n_layers; i++) { o->routed[i] = i > 0; o->capacity[i] = 0.1f + 0.3f * (float)i; }
+    o->capacity[o->n_layers - 1] = 1.0f;
+}
+static void v_all_dense(mkm_opts *o) { int i; for (i = 0; i < o->n_layers; i++) o->routed[i] = 0; }
+static void v_all_routed(mkm_opts *o) {
+    int i;
+    for (i = 0; i < o->n_layers; i++) { o->routed[i] = 1; o->capacity[i] = 0.125f; }
+    o->combine = 1; o->router_scale = 1; o->positions = 1;
+}
+static void v_odd_shapes(mkm_opts *o) { o->dim = 36; o->n_heads = 6; o->n_kv_heads = 3; o->hidden_dim = 50; o->rope_theta = 500000.0f; }
+static void v_everything(mkm_opts *o) {
+    o->qkv_bias = 1; o->tied = 1; o->router_input = 1; o->router_scale = 1; o->combine = 1;
+    o->positions = 1; o->decision = 1; o->predictor_hidden = 8; o->n_kv_heads = 1; o->threshold = -0.2f;
+}
+
+static const variant variants[] = {
+    { "default (GQA, residual, identity, delta, absolute, router)", v_default },
+    { "MHA", v_mha }, { "MQA", v_mqa }, { "q/k/v biases", v_bias }, { "tied output", v_tied },
+    { "normed router input", v_normed }, { "sigmoid gate", v_sigmoid }, { "combine mlp", v_combine_mlp },
+    { "compacted positions", v_compacted }, { "predictor MLP", v_pred_mlp },
+    { "linear predictor", v_pred_linear }, { "no router bias, threshold 0.3", v_no_router_bias },
+    { "per-block capacities", v_capacities }, { "all dense", v_all_dense },
+    { "all routed at 12.5%", v_all_routed }, { "odd shapes, theta 5e5", v_odd_shapes },
+    { "every knob at once", v_everything },
+};
+
+static void test_against_reference(void) {
+    const int n = 24;
+    size_t vi;
+    int dtype, rule, checks = 0;
+    for (vi = 0; vi < sizeof variants / sizeof variants[0]; vi++)
+        for (dtype = 0; dtype < 3; dtype++)
+            for (rule = 0; rule < 2; rule++) {
+                mkm_opts o;
+                built b;
+                mod_session *s;
+                mod_session_desc d;
+                int toks[64], V;
+                int32_t t32[64];
+                double *ref;
+                float *lg;
+                char what[200];
+                mkm_defaults(&o);
+                o.seed = 100 + vi;
+                o.dtype = dtype;
+                variants[vi].apply(&o);
+                if (build(&o, &b)) { check(0, variants[vi].name); continue; }
+                V = mod_model_config(b.model)->vocab_size;
+                make_tokens(toks, t32, n, V, (unsigned)vi);
+                ref = (double *)malloc(sizeof(double) * (size_t)n * V);
+                lg = (float *)malloc(sizeof(float) * (size_t)n * V);
+                memset(&d, 0, sizeof d);
+                d.prompt_routing = rule == 0 ? MOD_ROUTING_TOPK : MOD_ROUTING_CAUSAL;
+                d.threads = 1 + (int)(vi % 2);
+                if (ref_forward(b.buf, b.size, toks, n, rule == 0 ? REF_RULE_TOPK : REF_RULE_CAUSAL, 0, 0, 0, ref) != 0 ||
+                    mod_session_create(&s, b.model, &d) != MOD_OK) {
+                    check(0, "reference or session failed");
+                } else {
+                    double e;
+                    mod_result r = mod_prefill(s, t32, n, lg);
+                    e = r == MOD_OK ? rel_diff(lg, ref, (size_t)n * V) : 1.0;
+                    /* f32 tolerance from the spec of the converter issue; f16/bf16 weights are
+                       the same numbers in both, so the same bound holds */
+                    snprintf(what, sizeof what, "vs reference: %s, dtype %d, %s: rel diff %.3g",
+                             variants[vi].name, dtype, rule ? "causal" : "top-k", e);
+                    check(e <= 1e-4, what);
+                    checks++;
+                    mod_session_free(s);
+                }
+                free(ref); free(lg);
+                unbuild(&b);
+            }
+    printf("reference: %d model/rule/dtype combinations compared\n", checks);
+}
+
+/* capacity and threshold overrides reach the computation */
+static void test_overrides(void) {
+    mkm_opts o;
+    built b;
+    const int n = 20;
+    int toks[32], V, k;
+    int32_t t32[32];
+    const float caps[] = { 0.05f, 0.3f, 1.0f };
+    mkm_defaults(&o);
+    o.seed = 9;
+    if (build(&o, &b)) { check(0, "build"); return; }
+    V = mod_model_config(b.model)->vocab_size;
+    make_tokens(toks, t32, n, V, 3);
+    for (k = 0; k < 4; k++) {
+        mod_session *s;
+        mod_session_desc d;
+        double *ref = (double *)malloc(sizeof(double) * (size_t)n * V);
+        float *lg = (float *)malloc(sizeof(float) * (size_t)n * V);
+        char what[128];
+        memset(&d, 0, sizeof d);
+        if (k < 3) {
+            d.prompt_routing = MOD_ROUTING_TOPK;
+            d.capacity = caps[k];
+            ref_forward(b.buf, b.size, toks, n, REF_RULE_TOPK, caps[k], 0, 0, ref);
+        } else {
+            d.override_threshold = 1;
+            d.threshold = -0.7f;
+            ref_forward(b.buf, b.size, toks, n, REF_RULE_CAUSAL, 0, 1, -0.7f, ref);
+        }
+        mod_session_create(&s, b.model, &d);
+        mod_prefill(s, t32, n, lg);
+        snprintf(what, sizeof what, "override %d matches the reference", k);
+        check(rel_diff(lg, ref, (size_t)n * V) <= 1e-4, what);
+        mod_session_free(s);
+        free(ref); free(lg);
+    }
+    unbuild(&b);
+}
+
+/* ---- selection ------------------------------------------------------------------------- */
+
+static void test_topk_selection(void) {
+    mkm_opts o;
+    built b;
+    int n, caseno;
+    int32_t t32[64];
+    int toks[64];
+    /* equal router scores everywhere: ties go to the lower index */
+    mkm_defaults(&o);
+    o.router_const = 1;
+    o.router_const_bias = 0.5f;
+    o.seed = 4;
+    if (build(&o, &b)) { check(0, "build"); return; }
+    make_tokens(toks, t32, 40, mod_model_config(b.model)->vocab_size, 5);
+    for (caseno = 0; caseno < 5; caseno++) {
+        const float cap[] = { 0.3f, 0.125f, 1e-6f, 1.0f, 0.5f };
+        const int len[] = { 10, 8, 17, 13, 7 };
+        const int want[] = { 3, 1, 1, 13, 4 }; /* ceil(c*S - 1e-6), at least 1 */
+        mod_session *s;
+        mod_session_desc d;
+        int count = -1, i, ok;
+        const int32_t *pos = NULL;
+        char what[128];
+        memset(&d, 0, sizeof d);
+        d.prompt_routing = MOD_ROUTING_TOPK;
+        d.capacity = cap[caseno];
+        n = len[caseno];
+        mod_session_create(&s, b.model, &d);
+        mod_prefill(s, t32, n, NULL);
+        mod_session_cache(s, 1, &count, &pos);
+        ok = count == want[caseno];
+        for (i = 0; ok && i < count; i++) ok = pos[i] == i;
+        snprintf(what, sizeof what, "top-k with ties: c=%g S=%d keeps the first %d tokens (got %d)", cap[caseno], n, want[caseno], count);
+        check(ok, what);
+        mod_session_free(s);
+    }
+    unbuild(&b);
+
+    /* distinct scores: the selected set and its order are those of the reference */
+    mkm_defaults(&o);
+    o.seed = 21;
+    o.n_layers = 2;
+    o.routed[0] = 1; o.routed[1] = 1;
+    o.capacity[0] = 0.3f; o.capacity[1] = 0.6f;
+    if (build(&o, &b)) { check(0, "build"); return; }
+    n = 33;
+    make_tokens(toks, t32, n, mod_model_config(b.model)->vocab_size, 8);
+    {
+        unsigned char sel[2 * 64];
+        mod_session *s;
+        mod_session_desc d;
+        int l;
+        memset(&d, 0, sizeof d);
+        d.prompt_routing = MOD_ROUTING_TOPK;
+        ref_selection(b.buf, b.size, toks, n, REF_RULE_TOPK, 0, 0, 0, NULL, sel);
+        mod_session_create(&s, b.model, &d);
+        mod_prefill(s, t32, n, NULL);
+        for (l = 0; l < 2; l++) {
+            int count, i, j = 0, ok = 1;
+            const int32_t *pos;
+            mod_session_cache(s, l, &count, &pos);
+            for (i = 0; i < n; i++)
+                if (sel[l * n + i]) { ok = ok && j < count && pos[j] == i; j++; }
+            check(ok && j == count && count == (int)ceil((l ? 0.6 : 0.3) * n - 1e-6),
+                  "top-k selects the reference's tokens, in ascending order");
+        }
+        mod_session_free(s);
+    }
+    unbuild(&b);
+}
+
+/* Tokens a routed block skips leave it bit-for-bit unchanged. */
+static void test_skipped_unchanged(void) {
+    int rule, combine;
+    for (rule = 0; rule < 2; rule++)
+        for (combine = 0; combine < 2; combine++) {
+            mkm_opts o;
+            built b;
+            mod_session *s;
+            mod_session_desc d;
+            int toks[32], n = 30, i, skipped = 0, same = 1, changed = 1;
+            int32_t t32[32];
+            unsigned char sel[32];
+            float *emb;
+            const mod_config *c;
+            mkm_defaults(&o);
+            o.seed = 50 + rule;
+            o.n_layers = 1;
+            o.routed[0] = 1;
+            o.capacity[0] = 0.4f;
+            o.combine = combine;
+            if (build(&o, &b)) { check(0, "build"); continue; }
+            c = mod_model_config(b.model);
+            make_tokens(toks, t32, n, c->vocab_size, 11);
+            memset(&d, 0, sizeof d);
+            d.prompt_routing = rule ? MOD_ROUTING_CAUSAL : MOD_ROUTING_TOPK;
+            mod_session_create(&s, b.model, &d);
+            mod_prefill(s, t32, n, NULL);
+            ref_selection(b.buf, b.size, toks, n, rule ? REF_RULE_CAUSAL : REF_RULE_TOPK, 0, 0, 0, NULL, sel);
+            emb = (float *)malloc(sizeof(float) * (size_t)c->dim);
+            for (i = 0; i < n; i++) {
+                /* the residual stream after the only block, vs. the token's embedding */
+                const float *e = mod__row(&b.model->embed, t32[i], emb);
+                int eq = memcmp(s->x + (size_t)i * c->dim, e, sizeof(float) * (size_t)c->dim) == 0;
+                if (!sel[i]) { skipped++; same = same && eq; }
+                else changed = changed && !eq;
+            }
+            check(skipped > 0 && same, "skipped tokens are bit-for-bit unchanged");
+            check(changed, "selected tokens are changed by the block");
+            free(emb);
+            mod_session_free(s);
+            unbuild(&b);
+        }
+}
+
+/* A routed block that takes every token with gate 1 is the dense block. */
+static void test_dense_equivalence(void) {
+    int rule;
+    for (rule = 0; rule < 2; rule++) {
+        mkm_opts o;
+        built routed, dense;
+        mod_session *s1, *s2;
+        mod_session_desc d;
+        const int n = 20;
+        int toks[32], V;
+        int32_t t32[32];
+        float *a, *bb;
+        char what[128];
+        mkm_defaults(&o);
+        o.seed = 77;
+        o.router_const = 1;
+        o.router_const_bias = 1.0f;
+        o.capacity[1] = o.capacity[3] = 1.0f;
+        if (build(&o, &routed)) { check(0, "build"); continue; }
+        o.routed[1] = o.routed[3] = 0;
+        if (build(&o, &dense)) { check(0, "build"); unbuild(&routed); continue; }
+        V = mod_model_config(routed.model)->vocab_size;
+        make_tokens(toks, t32, n, V, 2);
+        a = (float *)malloc(sizeof(float) * (size_t)n * V);
+        bb = (float *)malloc(sizeof(float) * (size_t)n * V);
+        memset(&d, 0, sizeof d);
+        d.prompt_routing = rule ? MOD_ROUTING_CAUSAL : MOD_ROUTING_TOPK;
+        mod_session_create(&s1, routed.model, &d);
+        mod_session_create(&s2, dense.model, &d);
+        mod_prefill(s1, t32, n, a);
+        mod_prefill(s2, t32, n, bb);
+        snprintf(what, sizeof what, "routed block with gate 1 and every token = dense block (%s): %.3g",
+                 rule ? "causal" : "top-k, capacity 1", rel_diff_f(a, bb, (size_t)n * V));
+        check(rel_diff_f(a, bb, (size_t)n * V) <= 1e-5, what);
+        free(a); free(bb);
+        mod_session_free(s1); mod_session_free(s2);
+        unbuild(&routed); unbuild(&dense);
+    }
+}
+
+/* ---- causal decoding ----------------------------------------------------------------- */
+
+static void test_causal_incremental(void) {
+    int variant;
+    for (variant = 0; variant < 8; variant++) {
+        mkm_opts o;
+        built b;
+        mod_session *all, *one;
+        mod_session_desc d;
+        const int n = 26;
+        int toks[32], V, i, l, caches_ok = 1;
+        int32_t t32[32];
+        unsigned char *sel;
+        float *full, *step;
+        char what[160];
+        mkm_defaults(&o);
+        o.seed = 300 + variant;
+        o.positions = variant & 1;
+        o.decision = (variant >> 1) & 1;
+        o.predictor_hidden = variant & 4 ? 0 : 10;
+        o.n_kv_heads = variant & 4 ? 1 : 2;
+        o.qkv_bias = variant & 2 ? 1 : 0;
+        if (build(&o, &b)) { check(0, "build"); continue; }
+        V = mod_model_config(b.model)->vocab_size;
+        make_tokens(toks, t32, n, V, (unsigned)variant + 40);
+        full = (float *)malloc(sizeof(float) * (size_t)n * V);
+        step = (float *)malloc(sizeof(float) * (size_t)n * V);
+        sel = (unsigned char *)malloc((size_t)o.n_layers * n);
+        memset(&d, 0, sizeof d);
+        mod_session_create(&all, b.model, &d);
+        mod_session_create(&one, b.model, &d);
+        mod_prefill(all, t32, n, full);
+        for (i = 0; i < n; i++) {
+            mod_decode(one, t32[i]);
+            memcpy(step + (size_t)i * V, mod_session_logits(one), sizeof(float) * (size_t)V);
+        }
+        snprintf(what, sizeof what, "causal: all at once == one at a time (%s positions, %s, %s): %.3g",
+                 o.positions ? "compacted" : "absolute",
+                 o.decision ? (o.predictor_hidden ? "predictor MLP" : "linear predictor") : "router",
+                 o.n_kv_heads == 1 ? "MQA" : "GQA", rel_diff_f(step, full, (size_t)n * V));
+        check(rel_diff_f(step, full, (size_t)n * V) <= 1e-6, what);
+        /* the caches hold exactly the tokens the reference says each block processed */
+        ref_selection(b.buf, b.size, toks, n, REF_RULE_CAUSAL, 0, 0, 0, NULL, sel);
+        for (l = 0; l < o.n_layers; l++) {
+            int c1 = -1, c2 = -1, j = 0, k;
+            const int32_t *p1 = NULL, *p2 = NULL;
+            mod_session_cache(all, l, &c1, &p1);
+            mod_session_cache(one, l, &c2, &p2);
+            for (k = 0; k < n; k++)
+                if (sel[l * n + k]) { caches_ok = caches_ok && j < c1 && j < c2 && p1[j] == k && p2[j] == k; j++; }
+            caches_ok = caches_ok && c1 == j && c2 == j;
+        }
+        check(caches_ok, "routed caches hold exactly the processed tokens");
+        free(full); free(step); free(sel);
+        mod_session_free(all); mod_session_free(one);
+        unbuild(&b);
+    }
+}
+
+/* A top-k prompt followed by causal decoding, against the reference's mixed rule. */
+static void test_topk_prompt_then_decode(void) {
+    mkm_opts o;
+    built b;
+    mod_session *s;
+    mod_session_desc d;
+    const int n = 24, np = 16;
+    int toks[32], V, i;
+    int32_t t32[32];
+    double *ref;
+    float *lg;
+    mkm_defaults(&o);
+    o.seed = 808;
+    if (build(&o, &b)) { check(0, "build"); return; }
+    V = mod_model_config(b.model)->vocab_size;
+    make_tokens(toks, t32, n, V, 99);
+    ref = (double *)malloc(sizeof(double) * (size_t)n * V);
+    lg = (float *)malloc(sizeof(float) * (size_t)n * V);
+    ref_forward_ex(b.buf, b.size, toks, n, REF_RULE_PREFILL, np, 0, 0, 0, ref, NULL);
+    memset(&d, 0, sizeof d);
+    d.prompt_routing = MOD_ROUTING_TOPK;
+    mod_session_create(&s, b.model, &d);
+    mod_prefill(s, t32, np, lg);
+    for (i = np; i < n; i++) {
+        mod_decode(s, t32[i]);
+        memcpy(lg + (size_t)i * V, mod_session_logits(s), sizeof(float) * (size_t)V);
+    }
+    check(rel_diff(lg, ref, (size_t)n * V) <= 1e-4, "top-k prompt then causal decoding matches the reference");
+    free(ref); free(lg);
+    mod_session_free(s);
+    unbuild(&b);
+}
+
+/* ---- sessions -------------------------------------------------------------------------- */
+
+static void test_sessions(void) {
+    mkm_opts o;
+    built b;
+    mod_session *s, *t;
+    mod_session_desc d;
+    const int n = 30;
+    int toks[40], V;
+    int32_t t32[40];
+    float *a, *c;
+    size_t need;
+    unsigned char *arena;
+    mod_result r;
+    mkm_defaults(&o);
+    o.seed = 5;
+    o.dim = 64; o.hidden_dim = 96; o.n_heads = 8; o.n_kv_heads = 4; o.max_seq_len = 128;
+    if (build(&o, &b)) { check(0, "build"); return; }
+    V = mod_model_config(b.model)->vocab_size;
+    make_tokens(toks, t32, n, V, 6);
+    a = (float *)malloc(sizeof(float) * (size_t)n * V);
+    c = (float *)malloc(sizeof(float) * (size_t)n * V);
+
+    /* thread counts give bit-identical results */
+    memset(&d, 0, sizeof d);
+    d.threads = 1;
+    mod_session_create(&s, b.model, &d);
+    mod_prefill(s, t32, n, a);
+    d.threads = 2;
+    mod_session_create(&t, b.model, &d);
+    mod_prefill(t, t32, n, c);
+    check(memcmp(a, c, sizeof(float) * (size_t)n * V) == 0, "1 and 2 threads: identical logits");
+    mod_session_free(t);
+
+    /* reset gives a fresh session */
+    mod_session_reset(s);
+    mod_prefill(s, t32, n, c);
+    check(memcmp(a, c, sizeof(float) * (size_t)n * V) == 0, "reset session reproduces its first run");
+
+    /* a causal prompt split over batches equals one batch */
+    memset(&d, 0, sizeof d);
+    d.threads = 1;
+    d.max_batch = 7;
+    mod_session_create(&t, b.model, &d);
+    mod_prefill(t, t32, n, c);
+    check(memcmp(a, c, sizeof(float) * (size_t)n * V) == 0, "causal prefill in batches of 7 == one batch");
+    d.prompt_routing = MOD_ROUTING_TOPK;
+    mod_session_free(t);
+    mod_session_create(&t, b.model, &d);
+    check(mod_prefill(t, t32, n, c) == MOD_ERR_BATCH_TOO_LARGE, "top-k prompt larger than the batch is refused");
+    check(mod_session_position(t) == 0, "refused prompt leaves the session empty");
+    mod_session_free(t);
+
+    /* arena: the reported size is exact and enough */
+    memset(&d, 0, sizeof d);
+    d.threads = 1;
+    d.max_tokens = 40;
+    mod_session_memory_required(b.model, &d, &need);
+    arena = (unsigned char *)malloc(need);
+    d.arena = arena;
+    d.arena_size = need - 1;
+    check(mod_session_create(&t, b.model, &d) == MOD_ERR_OUT_OF_MEMORY, "arena one byte short is refused");
+    d.arena_size = need;
+    r = mod_session_create(&t, b.model, &d);
+    check(r == MOD_OK, "session in an arena of exactly the reported size");
+    if (r == MOD_OK) {
+        mod_prefill(t, t32, n, c);
+        check(memcmp(a, c, sizeof(float) * (size_t)n * V) == 0, "arena session gives the same logits");
+        mod_session_free(t);
+    }
+    free(arena);
+
+    /* context limits and bad input leave the session usable */
+    memset(&d, 0, sizeof d);
+    d.max_tokens = 8;
+    mod_session_create(&t, b.model, &d);
+    check(mod_prefill(t, t32, 9, NULL) == MOD_ERR_CONTEXT_FULL, "prompt longer than the context: MOD_ERR_CONTEXT_FULL");
+    check(mod_prefill(t, t32, 8, NULL) == MOD_OK, "prompt filling the context exactly");
+    memcpy(c, mod_session_logits(t), sizeof(float) * (size_t)V);
+    check(mod_decode(t, t32[8]) == MOD_ERR_CONTEXT_FULL, "decode into a full context: MOD_ERR_CONTEXT_FULL");
+    check(mod_session_position(t) == 8 && memcmp(c, mod_session_logits(t), sizeof(float) * (size_t)V) == 0,
+          "a refused decode changes nothing");
+    check(strlen(mod_session_error(t)) > 0, "the refusal has a message");
+    mod_session_reset(t);
+    check(mod_decode(t, -1) == MOD_ERR_BAD_TOKEN && mod_decode(t, V) == MOD_ERR_BAD_TOKEN, "token ids outside the vocabulary");
+    check(mod_prefill(t, t32, 0, NULL) == MOD_ERR_INVALID_ARGUMENT && mod_prefill(t, NULL, 3, NULL) == MOD_ERR_INVALID_ARGUMENT,
+          "empty prompt and NULL tokens are refused");
+    check(mod_session_position(t) == 0 && mod_session_logits(t) == NULL, "nothing ran");
+    mod_session_free(t);
+
+    /* descriptor validation */
+    memset(&d, 0, sizeof d);
+    d.capacity = 1.5f;
+    check(mod_session_create(&t, b.model, &d) == MOD_ERR_INVALID_ARGUMENT, "capacity 1.5 refused");
+    d.capacity = -0.1f;
+    check(mod_session_create(&t, b.model, &d) == MOD_ERR_INVALID_ARGUMENT, "negative capacity refused");
+    d.capacity = (float)NAN;
+    check(mod_session_create(&t, b.model, &d) == MOD_ERR_INVALID_ARGUMENT, "NaN capacity refused");
+    memset(&d, 0, sizeof d);
+    d.override_threshold = 1;
+    d.threshold = (float)INFINITY;
+    check(mod_session_create(&t, b.model, &d) == MOD_ERR_NUMERIC, "infinite threshold refused");
+    memset(&d, 0, sizeof d);
+    d.threads = -1;
+    check(mod_session_create(&t, b.model, &d) == MOD_ERR_INVALID_ARGUMENT, "negative threads refused");
+    memset(&d, 0, sizeof d);
+    d.max_tokens = -5;
+    check(mod_session_create(&t, b.model, &d) == MOD_ERR_INVALID_ARGUMENT, "negative max_tokens refused");
+    memset(&d, 0, sizeof d);
+    d.prompt_routing = (mod_routing)7;
+    check(mod_session_create(&t, b.model, &d) == MOD_ERR_INVALID_ARGUMENT, "unknown routing refused");
+
+    /* statistics */
+    {
+        mod_block_stats st, all;
+        int l, ok = 1;
+        double sum = 0;
+        mod_session_reset(s);
+        mod_prefill(s, t32, n, NULL);
+        for (l = 0; l < o.n_layers; l++) {
+            mod_session_stats(s, l, &st);
+            sum += st.flops;
+            if (st.routed) ok = ok && st.tokens_seen == (uint64_t)n && st.tokens_processed < (uint64_t)n && st.flops < st.flops_dense;
+            else ok = ok && st.tokens_processed == (uint64_t)n && st.flops == st.flops_dense && st.kv_entries == n;
+        }
+        mod_session_stats(s, -1, &all);
+        check(ok, "per-block statistics: routed blocks process and spend less, dense blocks all");
+        check(all.flops > sum && all.flops < all.flops_dense, "model statistics add the blocks and the output");
+        check(mod_session_stats(s, o.n_layers, &st) == MOD_ERR_INVALID_ARGUMENT, "stats of a missing layer refused");
+    }
+    mod_session_free(s);
+    free(a); free(c);
+    unbuild(&b);
+}
+
+/* ---- sampling -------------------------------------------------------------------------- */
+
+static void test_sampling(void) {
+    mkm_opts o;
+    built b;
+    mod_session *s;
+    mod_session_desc d;
+    mod_sampler sm;
+    int32_t t32[4] = { 1, 2, 3, 4 }, tok, seq1[64], seq2[64], seq3[64];
+    int V, i, best = 0, ok;
+    float *lg;
+    mkm_defaults(&o);
+    o.seed = 31;
+    o.init_scale = 0.3f;
+    if (build(&o, &b)) { check(0, "build"); return; }
+    V = mod_model_config(b.model)->vocab_size;
+    memset(&d, 0, sizeof d);
+    mod_session_create(&s, b.model, &d);
+    mod_sampler_init(&sm, 0.0f, 0, 1.0f, 1);
+    check(mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "sampling before any token is refused");
+    mod_prefill(s, t32, 4, NULL);
+    lg = s->logits;
+    for (i = 1; i < V; i++) if (lg[i] > lg[best]) best = i;
+    check(mod_sample(s, &sm, &tok) == MOD_OK && tok == best, "temperature 0 is the argmax");
+    mod_sampler_init(&sm, 1.0f, 1, 1.0f, 123);
+    check(mod_sample(s, &sm, &tok) == MOD_OK && tok == best, "top-k 1 is the argmax");
+
+    /* reproducible from the seed, and the seed matters */
+    mod_sampler_init(&sm, 1.0f, 0, 1.0f, 42);
+    for (i = 0; i < 64; i++) mod_sample(s, &sm, &seq1[i]);
+    mod_sampler_init(&sm, 1.0f, 0, 1.0f, 42);
+    for (i = 0; i < 64; i++) mod_sample(s, &sm, &seq2[i]);
+    mod_sampler_init(&sm, 1.0f, 0, 1.0f, 43);
+    for (i = 0; i < 64; i++) mod_sample(s, &sm, &seq3[i]);
+    check(memcmp(seq1, seq2, sizeof seq1) == 0, "same seed, same tokens");
+    check(memcmp(seq1, seq3, sizeof seq1) != 0, "another seed, other tokens");
+
+    /* frequencies follow softmax(logits / T); support limited by top-k and top-p */
+    {
+        const int draws = 60000;
+        const float T = 0.7f;
+        double *p = (double *)calloc((size_t)V, sizeof(double)), sum = 0, mx = lg[best], worst = 0;
+        int *count = (int *)calloc((size_t)V, sizeof(int));
+        for (i = 0; i < V; i++) { p[i] = exp(((double)lg[i] - mx) / T); sum += p[i]; }
+        mod_sampler_init(&sm, T, 0, 1.0f, 7);
+        for (i = 0; i < draws; i++) { mod_sample(s, &sm, &tok); count[tok]++; }
+        for (i = 0; i < V; i++) {
+            double e = p[i] / sum * draws, sd = sqrt(e + 1.0);
+            double z = fabs(count[i] - e) / sd;
+            if (z > worst) worst = z;
+        }
+        check(worst < 5.5, "sample frequencies agree with softmax(logits / T) (max z < 5.5)");
+
+        /* top-k 5: only the 5 most likely ids appear */
+        {
+            int order[8], k, j;
+            for (k = 0; k < 5; k++) {
+                int bi = -1;
+                for (j = 0; j < V; j++) {
+                    int used = 0, m;
+                    for (m = 0; m < k; m++) used |= order[m] == j;
+                    if (!used && (bi < 0 || lg[j] > lg[bi])) bi = j;
+                }
+                order[k] = bi;
+            }
+            mod_sampler_init(&sm, 1.5f, 5, 1.0f, 8);
+            ok = 1;
+            for (i = 0; i < 4000; i++) {
+                int in = 0;
+                mod_sample(s, &sm, &tok);
+                for (k = 0; k < 5; k++) in |= tok == order[k];
+                ok = ok && in;
+            }
+            check(ok, "top-k 5 samples only the 5 most likely tokens");
+        }
+        /* top-p: only tokens inside the smallest set with mass >= p (computed here by sorting) */
+        {
+            double *sorted = (double *)malloc(sizeof(double) * (size_t)V), acc = 0, cut;
+            int j, m;
+            const float pp = 0.5f;
+            for (j = 0; j < V; j++) sorted[j] = p[j] / sum;
+            for (j = 1; j < V; j++)
+                for (m = j; m > 0 && sorted[m] > sorted[m - 1]; m--) { double t = sorted[m]; sorted[m] = sorted[m - 1]; sorted[m - 1] = t; }
+            for (j = 0; j < V; j++) { acc += sorted[j]; if (acc >= pp) break; }
+            cut = sorted[j < V ? j : V - 1];
+            mod_sampler_init(&sm, T, 0, pp, 9);
+            ok = 1;
+            for (i = 0; i < 4000; i++) {
+                mod_sample(s, &sm, &tok);
+                ok = ok && p[tok] / sum >= cut * (1 - 1e-5);
+            }
+            check(ok, "top-p 0.5 samples only inside the nucleus");
+            free(sorted);
+        }
+        free(p); free(count);
+    }
+    mod_sampler_init(&sm, -1.0f, 0, 1.0f, 1);
+    check(mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "negative temperature refused");
+    mod_sampler_init(&sm, (float)NAN, 0, 1.0f, 1);
+    check(mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "NaN temperature refused");
+    mod_sampler_init(&sm, 1.0f, 0, 1.5f, 1);
+    check(mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "top-p 1.5 refused");
+    mod_sampler_init(&sm, 1.0f, -3, 1.0f, 1);
+    check(mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "negative top-k refused");
+    mod_session_free(s);
+    unbuild(&b);
+}
+
+int main(void) {
+    test_against_reference();
+    test_overrides();
+    test_topk_selection();
+    test_skipped_unchanged();
+    test_dense_equivalence();
+    test_causal_incremental();
+    test_topk_prompt_then_decode();
+    test_sessions();
+    test_sampling();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}

@@ -1,0 +1,76 @@
+#!/bin/sh
+# The programs end to end on generated models: generation, evaluation against the reference,
+# and clear errors on bad input.
+B=${1:-build}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
+expect() { # expect DESCRIPTION COMMAND... : command succeeds
+    d=$1; shift
+    if "$@" >"$T/out" 2>"$T/err"; then ok "$d"; else bad "$d (exit $?): $(head -c 300 "$T/err")"; fi
+}
+refuse() { # refuse DESCRIPTION PATTERN COMMAND... : command fails and stderr matches PATTERN
+    d=$1; pat=$2; shift 2
+    if "$@" >"$T/out" 2>"$T/err"; then bad "$d: succeeded"; 
+    elif grep -qi -- "$pat" "$T/err"; then ok "$d"; 
+    else bad "$d: message was: $(head -c 300 "$T/err")"; fi
+}
+
+"$B/mkmodel" "$T/bpe.mod" --seed 3 --tokenizer bpe --merges 100 --dim 32 --layers 4 --heads 4 --kv-heads 2 --hidden 64 --seq 64 --mod-layers odd --capacity 0.5 >/dev/null || bad "mkmodel bpe"
+"$B/mkmodel" "$T/scored.mod" --seed 4 --tokenizer scored --merges 60 --dim 32 --layers 3 --heads 2 --kv-heads 1 --hidden 48 --seq 64 --mod-layers 1 --decision predictor --predictor-hidden 8 --positions compacted --dtype f16 >/dev/null || bad "mkmodel scored"
+
+# generation
+expect "mod-generate runs (bpe model)" "$B/mod-generate" "$T/bpe.mod" -p "hello world" -n 20 -s 1
+grep -q "generated:" "$T/err" && grep -q "processed: L1" "$T/err" && ok "stats line with per-block shares" || bad "stats line: $(cat "$T/err")"
+cp "$T/out" "$T/gen1"
+"$B/mod-generate" "$T/bpe.mod" -p "hello world" -n 20 -s 1 >"$T/gen2" 2>/dev/null
+cmp -s "$T/gen1" "$T/gen2" && ok "same seed, same text" || bad "same seed gave different text"
+"$B/mod-generate" "$T/bpe.mod" -p "hello world" -n 20 -t 0 --threads 1 >"$T/g1" 2>/dev/null
+"$B/mod-generate" "$T/bpe.mod" -p "hello world" -n 20 -t 0 --threads 2 >"$T/g2" 2>/dev/null
+cmp -s "$T/g1" "$T/g2" && ok "greedy text identical with 1 and 2 threads" || bad "thread count changed greedy text"
+expect "mod-generate with top-k prompt routing and overrides" "$B/mod-generate" "$T/bpe.mod" -p "abc" -n 8 --routing topk --capacity 0.25 --threshold 0.5 --top-k 5 --top-p 0.9
+expect "mod-generate on a scored-BPE, predictor, f16 model" "$B/mod-generate" "$T/scored.mod" -p "The end" -n 10
+expect "mod-generate -n 0 runs only the prompt" "$B/mod-generate" "$T/bpe.mod" -p "x" -n 0
+expect "mod-generate --help" "$B/mod-generate" --help
+"$B/mod-generate" "$T/bpe.mod" -p "a b c" -n 200 --ctx 24 >/dev/null 2>"$T/err"
+[ $? -eq 0 ] && grep -q "context full" "$T/err" && ok "generation stops cleanly at a full context" || bad "context full: $(cat "$T/err")"
+expect "examples/minimal runs" "$B/minimal" "$T/bpe.mod" "hi"
+
+refuse "missing model file" "cannot open" "$B/mod-generate" "$T/nope.mod" -p x
+refuse "no prompt" "prompt" "$B/mod-generate" "$T/bpe.mod"
+refuse "negative temperature" "invalid value" "$B/mod-generate" "$T/bpe.mod" -p x -t -1
+refuse "top-p 0" "invalid value" "$B/mod-generate" "$T/bpe.mod" -p x --top-p 0
+refuse "negative token count" "invalid value" "$B/mod-generate" "$T/bpe.mod" -p x -n -3
+refuse "NaN capacity" "invalid value" "$B/mod-generate" "$T/bpe.mod" -p x --capacity nan
+refuse "zero threads" "invalid value" "$B/mod-generate" "$T/bpe.mod" -p x --threads 0
+refuse "unknown option" "unknown option" "$B/mod-generate" "$T/bpe.mod" -p x --frobnicate 3
+refuse "prompt longer than the context" "context full" "$B/mod-generate" "$T/bpe.mod" -p "a b c d e f g h i j k l m n o p q r s t u v w x y z" --ctx 8
+head -c 1000 "$T/bpe.mod" >"$T/trunc.mod"
+refuse "truncated model file" "truncated" "$B/mod-generate" "$T/trunc.mod" -p x
+printf 'GGUF and some other bytes that are long enough to be a header, but not ours, no.......................................................................................................' >"$T/bad.mod"
+refuse "foreign file" "magic" "$B/mod-generate" "$T/bad.mod" -p x
+
+# evaluation against the reference
+TOKS=5,17,3,99,42,7,7,250,1,0,33,64,128,255,300,12,19,23,5,5,6,200,201,202,14,88
+for rule in causal topk; do
+    expect "mod-eval --tokens ($rule)" "$B/mod-eval" "$T/bpe.mod" --tokens $TOKS --routing $rule --dump-logits "$T/l_$rule.bin"
+    grep -q "perplexity:" "$T/out" && grep -q "routing ($rule): L1" "$T/out" && ok "mod-eval prints perplexity and routing ($rule)" || bad "mod-eval output: $(cat "$T/out")"
+    expect "mod-eval logits agree with the reference ($rule)" "$B/check_logits" "$T/bpe.mod" "$T/l_$rule.bin" $rule 100000 $TOKS
+done
+expect "mod-eval in windows of 8 (causal)" "$B/mod-eval" "$T/bpe.mod" --tokens $TOKS --ctx 8 --dump-logits "$T/lw.bin"
+grep -q "windows of 8" "$T/out" && ok "windowed evaluation reported" || bad "windows: $(cat "$T/out")"
+expect "windowed logits agree with the reference" "$B/check_logits" "$T/bpe.mod" "$T/lw.bin" causal 8 $TOKS
+expect "mod-eval logits of the f16 predictor model agree with the reference" sh -c "'$B/mod-eval' '$T/scored.mod' --tokens 3,70,80,90,100,110,120,4,5,6,71 --dump-logits '$T/ls.bin' >/dev/null && '$B/check_logits' '$T/scored.mod' '$T/ls.bin' causal 100000 3,70,80,90,100,110,120,4,5,6,71"
+printf 'In the beginning God created the heaven and the earth. And the earth was without form, and void.\n' >"$T/text.txt"
+expect "mod-eval --text" "$B/mod-eval" "$T/bpe.mod" --text "$T/text.txt" --ctx 16
+refuse "mod-eval token outside the vocabulary" "outside the vocabulary" "$B/mod-eval" "$T/bpe.mod" --tokens 1,2,100000
+refuse "mod-eval malformed token list" "comma-separated" "$B/mod-eval" "$T/bpe.mod" --tokens 1,,2
+refuse "mod-eval needs exactly one input" "exactly one" "$B/mod-eval" "$T/bpe.mod"
+"$B/mod-eval" "$T/bpe.mod" --tokens 1,2,3 --dump-logits "$T/nodir/x.bin" >/dev/null 2>&1
+[ ! -e "$T/nodir/x.bin" ] && ok "unwritable dump path fails without output" || bad "dump path"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,915 @@
+/* Unit tests of the tokenizer: hand-checked cases, plus random texts compared against naive
+   reference encoders written independently of the library.
+
+   Before the tokenizer is part of mod.h:
+     gcc -std=c99 -O2 -Wall -Wextra -pedantic -DMOD_TOKENIZER_SHIM tests/test_tokenizer.c -o /tmp/tt -lm
+   after:
+     gcc -std=c99 -O2 -Wall -Wextra -pedantic tests/test_tokenizer.c -o /tmp/tt -lm */
+#ifdef MOD_TOKENIZER_SHIM
+#include "../wip/tok_shim.h"
+#else
+#define MOD_IMPLEMENTATION
+#include "../mod.h"
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- checks -------------------------------------------------------------------------- */
+
+static int g_pass, g_fail, grp_pass, grp_fail;
+
+static void check(int ok, const char *what)
+{
+    if (ok) { g_pass++; grp_pass++; return; }
+    g_fail++; grp_fail++;
+    printf("FAIL: %s\n", what);
+}
+
+static void group_end(const char *name)
+{
+    printf("%-28s %d passed, %d failed\n", name, grp_pass, grp_fail);
+    grp_pass = grp_fail = 0;
+}
+
+/* Printable form of bytes: writes at most 4n + 1 chars to o, returns the length. */
+static size_t escape(char *o, const char *s, size_t n)
+{
+    size_t i, k = 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7F && c != '\\') o[k++] = (char)c;
+        else k += (size_t)sprintf(o + k, "\\x%02X", c);
+    }
+    o[k] = 0;
+    return k;
+}
+
+/* escape() into one of a few rotating buffers, for messages. */
+static const char *show(const char *s, size_t n)
+{
+    static char buf[4][2048];
+    static int which;
+    char *o = buf[which++ & 3];
+    escape(o, s, n < 500 ? n : 500);
+    return o;
+}
+
+#define RESULT_NAME(id, text) #id,
+static const char *const result_names[] = {MOD_RESULT_LIST(RESULT_NAME)};
+#undef RESULT_NAME
+
+static const char *result_name(mod_result r) { return r >= 0 && r < MOD_RESULT_COUNT ? result_names[r] : "?"; }
+
+/* ---- vocabulary builder -------------------------------------------------------------- */
+
+enum { NORMAL = 0, BYTE = 1, CONTROL = 2 };
+#define MAXT 1200
+#define MAXM 600
+#define MAXS 20000
+
+typedef struct tb {
+    mod__vocab v;
+    uint32_t offsets[MAXT + 1];
+    float scores[MAXT];
+    uint8_t types[MAXT];
+    uint32_t sorted[MAXT];
+    uint32_t merges[MAXM * 4];
+    char strings[MAXS];
+    uint32_t rules[MAXM][4]; /* merges in the order they were added, for the reference */
+    int n_rules;
+} tb;
+
+static void tb_init(tb *b, int kind, int pretokenizer, unsigned flags)
+{
+    memset(b, 0, sizeof *b);
+    b->v.kind = kind;
+    b->v.pretokenizer = pretokenizer;
+    b->v.flags = flags;
+    b->v.bos = b->v.eos = -1;
+}
+
+static size_t tb_len(const tb *b, int id) { return b->offsets[id + 1] - b->offsets[id]; }
+static const char *tb_str(const tb *b, int id) { return b->strings + b->offsets[id]; }
+
+/* Normal token with these bytes, by linear search; -1 if none. */
+static int tb_find(const tb *b, const char *s, size_t n)
+{
+    int i;
+    for (i = 0; i < b->v.n_tokens; i++)
+        if (b->types[i] == NORMAL && tb_len(b, i) == n && memcmp(tb_str(b, i), s, n) == 0) return i;
+    return -1;
+}
+
+static int tb_add(tb *b, const char *s, size_t n, int type, float score)
+{
+    int id = b->v.n_tokens++;
+    if (id >= MAXT || b->offsets[id] + n > MAXS) { printf("builder overflow\n"); exit(2); }
+    memcpy(b->strings + b->offsets[id], s, n);
+    b->offsets[id + 1] = b->offsets[id] + (uint32_t)n;
+    b->types[id] = (uint8_t)type;
+    b->scores[id] = score;
+    return id;
+}
+
+static int tb_addz(tb *b, const char *s, int type, float score) { return tb_add(b, s, strlen(s), type, score); }
+
+/* Adds the rule l + r -> l||r (creating the result token if needed); returns the result. */
+static int tb_rule(tb *b, int l, int r, uint32_t rank)
+{
+    char buf[64];
+    size_t ll = tb_len(b, l), lr = tb_len(b, r);
+    int res;
+    memcpy(buf, tb_str(b, l), ll);
+    memcpy(buf + ll, tb_str(b, r), lr);
+    res = tb_find(b, buf, ll + lr);
+    if (res < 0) res = tb_add(b, buf, ll + lr, NORMAL, 0);
+    b->rules[b->n_rules][0] = (uint32_t)l;
+    b->rules[b->n_rules][1] = (uint32_t)r;
+    b->rules[b->n_rules][2] = (uint32_t)res;
+    b->rules[b->n_rules][3] = rank;
+    b->n_rules++;
+    return res;
+}
+
+static int tb_rule_s(tb *b, const char *l, const char *r, uint32_t rank)
+{
+    return tb_rule(b, tb_find(b, l, strlen(l)), tb_find(b, r, strlen(r)), rank);
+}
+
+static int tb_has_rule(const tb *b, int l, int r)
+{
+    int i;
+    for (i = 0; i < b->n_rules; i++)
+        if (b->rules[i][0] == (uint32_t)l && b->rules[i][1] == (uint32_t)r) return 1;
+    return 0;
+}
+
+static int bytes_less(const tb *b, uint32_t x, uint32_t y)
+{
+    size_t lx = tb_len(b, (int)x), ly = tb_len(b, (int)y), k = lx < ly ? lx : ly;
+    int c = memcmp(tb_str(b, (int)x), tb_str(b, (int)y), k);
+    return c < 0 || (c == 0 && lx < ly);
+}
+
+/* Fills the derived arrays as FORMAT.md lays them out; extra ids without text follow. */
+static void tb_finish(tb *b, int32_t bos, int32_t eos, int extra)
+{
+    int i, j, n = 0, len_max = 1;
+    for (i = 0; i < b->v.n_tokens; i++) {
+        if ((int)tb_len(b, i) > len_max) len_max = (int)tb_len(b, i);
+        if (b->types[i] != NORMAL) continue;
+        for (j = n++; j > 0 && bytes_less(b, (uint32_t)i, b->sorted[j - 1]); j--) b->sorted[j] = b->sorted[j - 1];
+        b->sorted[j] = (uint32_t)i;
+    }
+    for (i = 0; i < b->n_rules; i++) {
+        const uint32_t *r = b->rules[i];
+        for (j = i; j > 0 && (b->merges[4 * (j - 1)] > r[0] ||
+                              (b->merges[4 * (j - 1)] == r[0] && b->merges[4 * (j - 1) + 1] > r[1])); j--)
+            memcpy(b->merges + 4 * j, b->merges + 4 * (j - 1), 4 * sizeof b->merges[0]);
+        memcpy(b->merges + 4 * j, r, 4 * sizeof b->merges[0]);
+    }
+    for (i = 0; i < 256; i++) b->v.byte_token[i] = -1;
+    for (i = 0; i < b->v.n_tokens; i++)
+        if (tb_len(b, i) == 1 && b->types[i] == (b->v.kind == 1 ? NORMAL : BYTE))
+            b->v.byte_token[(unsigned char)tb_str(b, i)[0]] = i;
+    b->v.n_sorted = n;
+    b->v.n_merges = b->n_rules;
+    b->v.vocab_size = b->v.n_tokens + extra;
+    b->v.bos = bos;
+    b->v.eos = eos;
+    b->v.max_token_len = len_max;
+    b->v.offsets = b->offsets;
+    b->v.scores = b->scores;
+    b->v.types = b->types;
+    b->v.sorted = b->sorted;
+    b->v.merges = b->merges;
+    b->v.strings = b->strings;
+}
+
+/* Tokens as text: pieces joined by '|', byte tokens as <XX>, control tokens as [text], other
+   other bytes escaped. */
+static const char *render(const tb *b, const int32_t *t, int n)
+{
+    static char buf[8192];
+    size_t k = 0;
+    int i;
+    buf[0] = 0;
+    for (i = 0; i < n && k + 600 < sizeof buf; i++) {
+        if (i) buf[k++] = '|';
+        if (t[i] < 0 || t[i] >= b->v.n_tokens) k += (size_t)sprintf(buf + k, "#%d", (int)t[i]);
+        else if (b->types[t[i]] == BYTE) k += (size_t)sprintf(buf + k, "<%02X>", (unsigned char)tb_str(b, t[i])[0]);
+        else {
+            int control = b->types[t[i]] == CONTROL;
+            if (control) buf[k++] = '[';
+            k += escape(buf + k, tb_str(b, t[i]), tb_len(b, t[i]));
+            if (control) buf[k++] = ']';
+        }
+    }
+    return buf;
+}
+
+/* ---- reference encoders -------------------------------------------------------------- */
+/* Deliberately naive and shaped differently from the library: the pretokenizer tries the
+   regex alternatives one by one with explicit backtracking, lookups are linear scans, and
+   merging re-examines every pair against every rule. */
+
+#define MAXTEXT 512
+
+static int r_space(int c) { return c != 0 && strchr(" \t\n\v\f\r", c) != NULL; }
+static int r_digit(int c) { return c != 0 && strchr("0123456789", c) != NULL; }
+static int r_letter(int c)
+{
+    return c >= 128 || (c != 0 && strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", c) != NULL);
+}
+static int r_other(int c) { return !r_space(c) && !r_letter(c) && !r_digit(c); }
+
+/* End of "X+" matched from s[from], or 0 when X does not match there. */
+static size_t r_run(const unsigned char *s, size_t n, size_t from, int (*cls)(int))
+{
+    size_t k = from;
+    while (k < n && cls(s[k])) k++;
+    return k > from ? k : 0;
+}
+
+/* " ?X+": the optional space is greedy, so it is tried first, then dropped. */
+static size_t r_opt_space(const unsigned char *s, size_t n, int (*cls)(int))
+{
+    size_t k;
+    if (n > 0 && s[0] == ' ' && (k = r_run(s, n, 1, cls)) != 0) return k;
+    return r_run(s, n, 0, cls);
+}
+
+/* Length of the GPT-2 match at the start of s[0..n), n > 0. */
+static size_t r_match(const unsigned char *s, size_t n)
+{
+    static const char *const contractions[] = {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"};
+    size_t i, k, run;
+    for (i = 0; i < sizeof contractions / sizeof contractions[0]; i++) {
+        size_t l = strlen(contractions[i]);
+        if (l <= n && memcmp(s, contractions[i], l) == 0) return l;
+    }
+    if ((k = r_opt_space(s, n, r_letter)) != 0) return k;
+    if ((k = r_opt_space(s, n, r_digit)) != 0) return k;
+    if ((k = r_opt_space(s, n, r_other)) != 0) return k;
+    for (run = 0; run < n && r_space(s[run]); run++) {}
+    for (k = run; k >= 1; k--)                     /* \s+(?!\S), backtracking */
+        if (k == n || r_space(s[k])) return k;
+    if (run) return run;                           /* \s+ */
+    return 1;
+}
+
+static int r_single_byte_token(const tb *b, unsigned char c, int type)
+{
+    int i;
+    for (i = 0; i < b->v.n_tokens; i++)
+        if (b->types[i] == type && tb_len(b, i) == 1 && (unsigned char)tb_str(b, i)[0] == c) return i;
+    return -1;
+}
+
+/* Kind 1; returns the token count or -1 when the text cannot be encoded. */
+static int ref_encode1(const tb *b, const unsigned char *text, size_t len, int32_t *out)
+{
+    unsigned char s[MAXTEXT + 1];
+    size_t n = 0, i = 0, k;
+    int total = 0;
+    if ((b->v.flags & 1) && len) s[n++] = ' ';
+    memcpy(s + n, text, len);
+    n += len;
+    while (i < n) {
+        size_t plen = b->v.pretokenizer == 1 ? r_match(s + i, n - i) : n - i;
+        int32_t t[MAXTEXT + 1];
+        int m = 0, j, r;
+        for (k = 0; k < plen; k++)
+            if ((t[m++] = r_single_byte_token(b, s[i + k], NORMAL)) < 0) return -1;
+        for (;;) {
+            int at = -1, rule = -1;
+            for (j = 0; j + 1 < m; j++)
+                for (r = 0; r < b->n_rules; r++)
+                    if (b->rules[r][0] == (uint32_t)t[j] && b->rules[r][1] == (uint32_t)t[j + 1] &&
+                        (rule < 0 || b->rules[r][3] < b->rules[rule][3])) { at = j; rule = r; }
+            if (rule < 0) break;
+            t[at] = (int32_t)b->rules[rule][2];
+            for (j = at + 1; j + 1 < m; j++) t[j] = t[j + 1];
+            m--;
+        }
+        memcpy(out + total, t, (size_t)m * sizeof t[0]);
+        total += m;
+        i += plen;
+    }
+    return total;
+}
+
+/* Kind 2, following llama2.c's encode() step by step. */
+static int ref_char2(const tb *b, const unsigned char *s, size_t n, int32_t *out, int *nt)
+{
+    int id = tb_find(b, (const char *)s, n);
+    size_t i;
+    if (id >= 0) { out[(*nt)++] = id; return 1; }
+    for (i = 0; i < n; i++) {
+        if ((id = r_single_byte_token(b, s[i], BYTE)) < 0) return 0;
+        out[(*nt)++] = id;
+    }
+    return 1;
+}
+
+static int ref_encode2(const tb *b, const unsigned char *text, size_t len, int32_t *out)
+{
+    unsigned char str[8], cat[2 * 64];
+    size_t i, str_len = 0;
+    int n = 0;
+    if ((b->v.flags & 1) && len && !ref_char2(b, (const unsigned char *)" ", 1, out, &n)) return -1;
+    for (i = 0; i < len; i++) {
+        if ((text[i] & 0xC0) != 0x80) str_len = 0;
+        str[str_len++] = text[i];
+        if (i + 1 < len && (text[i + 1] & 0xC0) == 0x80 && str_len < 4) continue;
+        if (!ref_char2(b, str, str_len, out, &n)) return -1;
+        str_len = 0;
+    }
+    for (;;) {
+        float best_score = -1e30f;
+        int best_id = -1, best_idx = -1, j;
+        for (j = 0; j + 1 < n; j++) {
+            size_t la = tb_len(b, out[j]), lb = tb_len(b, out[j + 1]);
+            int id;
+            memcpy(cat, tb_str(b, out[j]), la);
+            memcpy(cat + la, tb_str(b, out[j + 1]), lb);
+            id = tb_find(b, (const char *)cat, la + lb);
+            if (id != -1 && b->scores[id] > best_score) {
+                best_score = b->scores[id];
+                best_id = id;
+                best_idx = j;
+            }
+        }
+        if (best_idx == -1) break;
+        out[best_idx] = best_id;
+        for (j = best_idx + 1; j < n - 1; j++) out[j] = out[j + 1];
+        n--;
+    }
+    return n;
+}
+
+/* ---- random generation --------------------------------------------------------------- */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+static int rnd_to(int n) { return (int)(rnd() % (uint32_t)n); }
+
+static size_t put_utf8(unsigned char *o, uint32_t cp)
+{
+    if (cp < 0x80) { o[0] = (unsigned char)cp; return 1; }
+    if (cp < 0x800) { o[0] = (unsigned char)(0xC0 | cp >> 6); o[1] = (unsigned char)(0x80 | (cp & 63)); return 2; }
+    if (cp < 0x10000) {
+        o[0] = (unsigned char)(0xE0 | cp >> 12); o[1] = (unsigned char)(0x80 | (cp >> 6 & 63));
+        o[2] = (unsigned char)(0x80 | (cp & 63));
+        return 3;
+    }
+    o[0] = (unsigned char)(0xF0 | cp >> 18); o[1] = (unsigned char)(0x80 | (cp >> 12 & 63));
+    o[2] = (unsigned char)(0x80 | (cp >> 6 & 63)); o[3] = (unsigned char)(0x80 | (cp & 63));
+    return 4;
+}
+
+/* Pieces that random texts are glued from, so that merges, contractions and fallbacks occur. */
+static const char *const focus[] = {
+    "a", "b", "c", "s", "l", "e", "r", "t", " ", " ", "  ", "'", "'s", "'ll", "'re", "1", "2",
+    "\n", "\t", "!", ".", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\x80", "\xC3", "\0",
+};
+#define N_FOCUS (int)(sizeof focus / sizeof focus[0])
+
+static size_t focus_len(int i) { return focus[i][0] ? strlen(focus[i]) : 1; }
+
+/* mode 0: uniform bytes; 1: focus pieces; 2: valid UTF-8 of every length. */
+static size_t gen_text(unsigned char *o, int mode)
+{
+    size_t n = 0, want = (size_t)rnd_to(41);
+    while (n < want) {
+        if (mode == 0) o[n++] = (unsigned char)rnd();
+        else if (mode == 1) {
+            int i = rnd_to(N_FOCUS);
+            memcpy(o + n, focus[i], focus_len(i));
+            n += focus_len(i);
+        } else {
+            uint32_t cp;
+            switch (rnd_to(4)) {
+            case 0: cp = (uint32_t)rnd_to(0x80); break;
+            case 1: cp = 0x80 + (uint32_t)rnd_to(0x800 - 0x80); break;
+            case 2: cp = 0x800 + (uint32_t)rnd_to(0x10000 - 0x800); if (cp >= 0xD800 && cp < 0xE000) cp = 'x'; break;
+            default: cp = 0x10000 + (uint32_t)rnd_to(0x110000 - 0x10000); break;
+            }
+            n += put_utf8(o + n, cp);
+        }
+    }
+    return n;
+}
+
+/* Kind 1: every byte a token (in shuffled id order), one control token, random rules over
+   the focus pieces with ranks in a small range (ties, and ranks that disagree with the
+   order in which results were built). Bytes >= 0xF5 are left out when `holes`. */
+static void build_random1(tb *b, int pretokenizer, unsigned flags, int holes)
+{
+    int perm[256], i, pool[MAXT], n_pool = 0, tries;
+    tb_init(b, 1, pretokenizer, flags);
+    for (i = 0; i < 256; i++) perm[i] = i;
+    for (i = 255; i > 0; i--) { int j = rnd_to(i + 1), t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
+    tb_addz(b, "<|endoftext|>", CONTROL, 0);
+    for (i = 0; i < 256; i++) {
+        char c = (char)perm[i];
+        if (holes && perm[i] >= 0xF5) continue;
+        tb_add(b, &c, 1, NORMAL, 0);
+    }
+    for (i = 0; i < N_FOCUS; i++) {
+        size_t k;
+        for (k = 0; k < focus_len(i); k++) {
+            int id = tb_find(b, focus[i] + k, 1);
+            if (id >= 0) pool[n_pool++] = id;
+        }
+    }
+    for (tries = 0; b->n_rules < 400 && tries < 20000; tries++) {
+        int l = pool[rnd_to(n_pool)], r = pool[rnd_to(n_pool)], res;
+        if (tb_len(b, l) + tb_len(b, r) > 10 || tb_has_rule(b, l, r)) continue;
+        res = tb_rule(b, l, r, (uint32_t)rnd_to(120));
+        if (n_pool < MAXT) pool[n_pool++] = res;
+    }
+    tb_finish(b, -1, 0, 3);
+}
+
+/* Kind 2, llama2.c layout: <unk> <s> </s>, 256 byte tokens, then normal tokens: some single
+   characters (not all, so some fall back), odd byte strings that llama2.c's character
+   grouping can produce, and random concatenations with small integer scores (ties). */
+static void build_random2(tb *b, unsigned flags, int holes)
+{
+    static const char *const chars[] = {
+        " ", "a", "b", "c", "s", "l", "e", "'", "1", "\n", "!", "\xC3\xA9", "\xF0\x9F\x98\x80",
+        "\xC3", "\x80\x80", "a\x80", "\xC3\xA9\x80", "\0",
+    };
+    int i, n_chars = (int)(sizeof chars / sizeof chars[0]), tries, made = 0;
+    tb_init(b, 2, 0, flags);
+    tb_addz(b, "<unk>", CONTROL, 0);
+    tb_addz(b, "<s>", CONTROL, 0);
+    tb_addz(b, "</s>", CONTROL, 0);
+    for (i = 0; i < 256; i++) {
+        char c = (char)i;
+        if (!(holes && i >= 0xF5)) tb_add(b, &c, 1, BYTE, 0);
+    }
+    for (i = 0; i < n_chars; i++) tb_add(b, chars[i], chars[i][0] ? strlen(chars[i]) : 1, NORMAL, (float)(rnd_to(9) - 4));
+    for (tries = 0; made < 250 && tries < 20000; tries++) {
+        char buf[32];
+        size_t n = 0;
+        int parts = 2 + rnd_to(3), p;
+        for (p = 0; p < parts; p++) {
+            int f = rnd_to(N_FOCUS);
+            memcpy(buf + n, focus[f], focus_len(f));
+            n += focus_len(f);
+        }
+        if (tb_find(b, buf, n) >= 0) continue;
+        tb_add(b, buf, n, NORMAL, (float)(rnd_to(21) - 10));
+        made++;
+    }
+    tb_finish(b, 1, 2, 2);
+}
+
+/* ---- hand-checked cases -------------------------------------------------------------- */
+
+/* Splits text with the library's pretokenizer and compares with pieces joined by '|'. */
+static void expect_split(const char *text, size_t len, size_t pre, const char *want, size_t wlen)
+{
+    char got[1024], msg[2048];
+    size_t n = len + pre, i = 0, k = 0, e;
+    while (i < n) {
+        e = mod__tok_gpt2_split(text, pre, n, i);
+        if (e <= i || e > n) { memcpy(got, "<bad end>", 9); k = 9; break; }
+        if (i) got[k++] = '|';
+        for (; i < e; i++) got[k++] = (char)mod__tok_byte(text, pre, i);
+    }
+    snprintf(msg, sizeof msg, "split \"%s\" (prefix %d): got \"%s\", want \"%s\"", show(text, len), (int)pre,
+             show(got, k), show(want, wlen));
+    check(k == wlen && memcmp(got, want, k) == 0, msg);
+}
+#define SPLIT(text, want) expect_split(text, sizeof text - 1, 0, want, sizeof want - 1)
+#define SPLIT_PRE(text, want) expect_split(text, sizeof text - 1, 1, want, sizeof want - 1)
+
+static void test_pretokenizer(void)
+{
+    SPLIT("", "");
+    SPLIT("Hello world", "Hello| world");
+    SPLIT("I'm here", "I|'m| here");
+    SPLIT("they'll've'd", "they|'ll|'ve|'d");
+    SPLIT("don't WE'RE", "don|'t| WE|'|RE");
+    SPLIT("'s's", "'s|'s");
+    SPLIT("'", "'");
+    SPLIT("'l'r're'll", "'|l|'|r|'re|'ll");
+    SPLIT(" 's", " '|s");
+    SPLIT("!'s", "!'|s");
+    SPLIT(" hello", " hello");
+    SPLIT("abc123def", "abc|123|def");
+    SPLIT("a 12 34", "a| 12| 34");
+    SPLIT("1,000.5", "1|,|000|.|5");
+    SPLIT(" $100!", " $|100|!");
+    SPLIT("hello!!! world...", "hello|!!!| world|...");
+    SPLIT("@@@ abc", "@@@| abc");
+    SPLIT("a   b", "a|  | b");
+    SPLIT("  hello", " | hello");
+    SPLIT("a  ", "a|  ");
+    SPLIT("hi  \t", "hi|  \t");
+    SPLIT("   ", "   ");
+    SPLIT(" ", " ");
+    SPLIT("a\n\nb", "a|\n|\n|b");
+    SPLIT("a \nb", "a| |\n|b");
+    SPLIT("a\r\n b", "a|\r\n| b");
+    SPLIT("\r\n\r\n", "\r\n\r\n");
+    SPLIT("x\t y", "x|\t| y");
+    SPLIT("x\v\fy", "x|\v|\f|y");
+    SPLIT("caf\xC3\xA9 na\xC3\xAFve", "caf\xC3\xA9| na\xC3\xAFve");
+    SPLIT("\x80!\xFF", "\x80|!|\xFF");
+    SPLIT("ab\xE2\x82\xAC" "12", "ab\xE2\x82\xAC|12");
+    SPLIT("a\0b", "a|\0|b");
+    SPLIT(" \0 ", " \0| ");
+    SPLIT("\x01\x02 \x7F", "\x01\x02| \x7F");
+    SPLIT_PRE("hello", " hello");
+    SPLIT_PRE(" hello", " | hello");
+    SPLIT_PRE("'s", " '|s");
+    SPLIT_PRE("12", " 12");
+    group_end("pretokenizer");
+}
+
+static void expect_enc(const tb *b, const char *text, size_t len, int add_bos, const char *want)
+{
+    int32_t out[256];
+    int n = -1;
+    mod_result r = mod__vocab_encode(&b->v, text, len, add_bos, out, 256, &n);
+    char msg[1024];
+    const char *got = r == MOD_OK ? render(b, out, n) : result_name(r), *w = show(want, strlen(want));
+    snprintf(msg, sizeof msg, "encode \"%s\": got \"%s\", want \"%s\"", show(text, len), got, w);
+    check(strcmp(got, w) == 0, msg);
+}
+#define ENC(b, text, want) expect_enc(b, text, sizeof text - 1, 0, want)
+
+static void expect_dec(const tb *b, const int32_t *t, int n, const char *want)
+{
+    char out[256], msg[512];
+    size_t len = 12345;
+    mod_result r = mod__vocab_decode(&b->v, t, n, out, sizeof out, &len);
+    snprintf(msg, sizeof msg, "decode %s: got \"%s\" (%d), want \"%s\"", render(b, t, n),
+             show(out, r == MOD_OK ? len : 0), (int)r, show(want, strlen(want)));
+    check(r == MOD_OK && len == strlen(want) && memcmp(out, want, len) == 0, msg);
+}
+
+static tb g_a, g_b, g_c;
+
+static void test_lookup(void)
+{
+    tb *b = &g_a;
+    size_t len;
+    const char *p;
+    tb_init(b, 2, 0, 0);
+    tb_addz(b, "<s>", CONTROL, 0);
+    tb_addz(b, "b", NORMAL, 0);
+    tb_addz(b, "abc", NORMAL, 0);
+    tb_addz(b, "a", NORMAL, 0);
+    tb_addz(b, "ab", NORMAL, 0);
+    tb_add(b, "\xFF", 1, BYTE, 0);
+    tb_add(b, "a\0", 2, NORMAL, 0);
+    tb_addz(b, "\xC3\xA9", NORMAL, 0);
+    tb_finish(b, 0, -1, 2);
+    check(mod__vocab_lookup(&b->v, "a", 1, "b", 1) == 4, "lookup a|b");
+    check(mod__vocab_lookup(&b->v, "ab", 2, "", 0) == 4, "lookup ab|");
+    check(mod__vocab_lookup(&b->v, "", 0, "ab", 2) == 4, "lookup |ab");
+    check(mod__vocab_lookup(&b->v, "a", 1, "bc", 2) == 2, "lookup a|bc");
+    check(mod__vocab_lookup(&b->v, "ab", 2, "c", 1) == 2, "lookup ab|c");
+    check(mod__vocab_lookup(&b->v, "a", 1, "", 0) == 3, "lookup a");
+    check(mod__vocab_lookup(&b->v, "b", 1, "", 0) == 1, "lookup b");
+    check(mod__vocab_lookup(&b->v, "a", 1, "\0", 1) == 6, "lookup a|NUL");
+    check(mod__vocab_lookup(&b->v, "\xC3", 1, "\xA9", 1) == 7, "lookup split UTF-8");
+    check(mod__vocab_lookup(&b->v, "abc", 3, "d", 1) == -1, "lookup abcd (longer than any token)");
+    check(mod__vocab_lookup(&b->v, "ab", 2, "d", 1) == -1, "lookup abd");
+    check(mod__vocab_lookup(&b->v, "", 0, "", 0) == -1, "lookup empty");
+    check(mod__vocab_lookup(&b->v, "c", 1, "", 0) == -1, "lookup c");
+    check(mod__vocab_lookup(&b->v, "\xFF", 1, "", 0) == -1, "lookup finds no byte token");
+    check(mod__vocab_lookup(&b->v, "<s>", 3, "", 0) == -1, "lookup finds no control token");
+    p = mod__vocab_piece(&b->v, 2, &len);
+    check(p && len == 3 && memcmp(p, "abc", 3) == 0, "piece of a normal token");
+    p = mod__vocab_piece(&b->v, 5, &len);
+    check(p && len == 1 && p[0] == '\xFF', "piece of a byte token");
+    p = mod__vocab_piece(&b->v, 0, &len);
+    check(p && len == 0 && p[0] == 0, "piece of a control token is empty");
+    p = mod__vocab_piece(&b->v, 9, &len);
+    check(p && len == 0, "piece of an id without text is empty");
+    len = 7;
+    check(mod__vocab_piece(&b->v, 10, &len) == NULL && len == 0, "piece of id vocab_size is NULL");
+    len = 7;
+    check(mod__vocab_piece(&b->v, -1, &len) == NULL && len == 0, "piece of id -1 is NULL");
+    group_end("lookup and piece");
+}
+
+static void bytes_vocab(tb *b, int pretokenizer, unsigned flags)
+{
+    int i;
+    tb_init(b, 1, pretokenizer, flags);
+    for (i = 0; i < 256; i++) {
+        char c = (char)(255 - i);
+        tb_add(b, &c, 1, NORMAL, 0);
+    }
+}
+
+static void test_kind1(void)
+{
+    tb *b = &g_a;
+    bytes_vocab(b, 0, 0);
+    tb_rule_s(b, "b", "c", 0);
+    tb_rule_s(b, "a", "b", 1);
+    tb_rule_s(b, "d", "e", 5);
+    tb_rule_s(b, "e", "f", 5);
+    tb_rule_s(b, "x", "x", 2);
+    tb_rule_s(b, "xx", "xx", 3);
+    tb_rule_s(b, "h", "e", 10);
+    tb_rule_s(b, "l", "l", 2);
+    tb_rule_s(b, "ll", "o", 3);
+    tb_rule_s(b, "he", "llo", 11);
+    tb_rule_s(b, "a", " ", 0);
+    tb_rule_s(b, "q", "r", 7);
+    tb_rule_s(b, "p", "qr", 6); /* a rule ranked before the rule that builds its right side */
+    tb_rule_s(b, "r", "s", 8);
+    tb_finish(b, -1, -1, 0);
+    ENC(b, "abc", "a|bc");        /* the rank decides, not the position */
+    ENC(b, "def", "de|f");        /* equal ranks: leftmost */
+    ENC(b, "defdef", "de|f|de|f");
+    ENC(b, "xxx", "xx|x");
+    ENC(b, "xxxxx", "xxxx|x");
+    ENC(b, "hello", "hello");
+    ENC(b, "pqrs", "pqr|s");      /* q r (7) before r s (8), then p qr (6) */
+    ENC(b, "a bc", "a |bc");      /* no pretokenizer: one piece */
+    ENC(b, "", "");
+    ENC(b, "\x01\xFF", "\x01|\xFF");
+
+    bytes_vocab(b, 1, 0);
+    tb_rule_s(b, "b", "c", 0);
+    tb_rule_s(b, "a", " ", 0);
+    tb_rule_s(b, " ", "a", 4);
+    tb_rule_s(b, "'", "s", 1);
+    tb_rule_s(b, "s", " ", 1);
+    tb_finish(b, -1, -1, 0);
+    ENC(b, "a bc", "a| |bc");     /* merges stay inside pieces */
+    ENC(b, "abc abc", "a|bc| a|bc");
+    ENC(b, "it's a", "i|t|'s| a");
+    ENC(b, "s  a", "s| | a");
+
+    bytes_vocab(b, 1, 1);         /* the prefix space joins the first word */
+    tb_rule_s(b, "b", "c", 0);
+    tb_rule_s(b, " ", "a", 4);
+    tb_finish(b, -1, -1, 0);
+    ENC(b, "abc", " a|bc");
+    ENC(b, " abc", " | a|bc");
+    ENC(b, "", "");
+    {
+        int32_t t[3];
+        t[0] = tb_find(b, " a", 2); t[1] = tb_find(b, "bc", 2); t[2] = tb_find(b, " a", 2);
+        expect_dec(b, t, 3, "abc a");
+    }
+    group_end("kind 1 merges");
+}
+
+static void test_kind2(void)
+{
+    tb *b = &g_a;
+    int i;
+    tb_init(b, 2, 0, 1);
+    tb_addz(b, "<unk>", CONTROL, 0);
+    tb_addz(b, "<s>", CONTROL, 0);
+    tb_addz(b, "</s>", CONTROL, 0);
+    for (i = 0; i < 256; i++) {
+        char c = (char)i;
+        tb_add(b, &c, 1, BYTE, 0);
+    }
+    tb_addz(b, " ", NORMAL, 0);
+    tb_addz(b, "a", NORMAL, 0); tb_addz(b, "b", NORMAL, 0); tb_addz(b, "c", NORMAL, 0);
+    tb_addz(b, "h", NORMAL, 0); tb_addz(b, "e", NORMAL, 0); tb_addz(b, "l", NORMAL, 0);
+    tb_addz(b, "o", NORMAL, 0); tb_addz(b, "x", NORMAL, 0); tb_addz(b, "y", NORMAL, 0);
+    tb_addz(b, "z", NORMAL, 0);
+    tb_addz(b, "ab", NORMAL, 1); tb_addz(b, "bc", NORMAL, 2); tb_addz(b, " a", NORMAL, 0.5f);
+    tb_addz(b, "he", NORMAL, 3); tb_addz(b, "ll", NORMAL, 4); tb_addz(b, "llo", NORMAL, 5);
+    tb_addz(b, "hello", NORMAL, 6); tb_addz(b, " hello", NORMAL, 7);
+    tb_addz(b, "xy", NORMAL, 1); tb_addz(b, "yz", NORMAL, 1);
+    tb_addz(b, "\xC3\xA9", NORMAL, 0); tb_addz(b, " \xC3\xA9", NORMAL, 1);
+    tb_addz(b, "\xF0\x9F\x99\x82", NORMAL, 0);
+    tb_addz(b, "\x80\x80", NORMAL, -1);
+    tb_finish(b, 1, 2, 0);
+
+    ENC(b, "hello", " hello");
+    ENC(b, "abc", " a|bc");
+    ENC(b, "xyz", " |xy|z");                        /* equal scores: leftmost */
+    ENC(b, "hello hello", " hello| hello");
+    ENC(b, "\xC3\xA9", " \xC3\xA9");
+    ENC(b, "\xE2\x82\xAC", " |<E2>|<82>|<AC>");     /* 3-byte character not in the vocabulary */
+    ENC(b, "\xF0\x9F\x98\x80", " |<F0>|<9F>|<98>|<80>");
+    ENC(b, "\xF0\x9F\x99\x82", " |\xF0\x9F\x99\x82");
+    ENC(b, "\xFF", " |<FF>");                       /* never valid UTF-8 */
+    ENC(b, "\xC3" "a", " |<C3>|a");                 /* truncated sequence */
+    ENC(b, "\x80\x80", " |\x80\x80");               /* stray continuations form one character */
+    ENC(b, "a\x80", " a|<80>");                     /* "a\x80" is one character; its bytes fall back */
+    ENC(b, "\xF0\x9F\x98\x80\x80", " |<F0>|<9F>|<98>|\x80\x80"); /* at most 4 bytes per character */
+    ENC(b, "a\0b", " a|<00>|b");
+    ENC(b, "q", " |<71>");
+    ENC(b, "", "");
+    expect_enc(b, "", 0, 1, "[<s>]");
+    expect_enc(b, "hello", 5, 1, "[<s>]| hello");
+    {
+        int32_t t[6];
+        t[0] = 1; t[1] = tb_find(b, " hello", 6); t[2] = tb_find(b, " hello", 6);
+        expect_dec(b, t, 3, "hello hello");
+        t[0] = 1; t[1] = 0; t[2] = tb_find(b, " ", 1); t[3] = tb_find(b, " a", 2);
+        expect_dec(b, t, 4, " a");                  /* only one space is dropped */
+        t[0] = 3 + 0xC3; t[1] = 3 + 0xA9; t[2] = 3 + ' ';
+        expect_dec(b, t, 3, "\xC3\xA9 ");
+        t[0] = 3 + ' '; t[1] = tb_find(b, "x", 1);
+        expect_dec(b, t, 2, "x");                   /* a space from a byte token is dropped too */
+    }
+    b->v.flags = 0;
+    ENC(b, "hello", "hello");
+    ENC(b, "abc", "a|bc");                          /* without the prefix, b+c outscores a+b */
+    ENC(b, " abc", " a|bc");
+    ENC(b, "\x80\x80", "\x80\x80");
+    {
+        int32_t t[2];
+        t[0] = tb_find(b, " hello", 6); t[1] = 2;
+        expect_dec(b, t, 2, " hello");
+    }
+    group_end("kind 2 (llama2.c)");
+}
+
+static void test_errors(void)
+{
+    tb *b = &g_a;
+    int32_t out[64], toks[8];
+    char text[40], buf[64];
+    int n, i;
+    size_t len;
+    mod_result r;
+
+    /* kind 2 without byte tokens: a character outside the vocabulary cannot be encoded */
+    tb_init(b, 2, 0, 1);
+    tb_addz(b, "<s>", CONTROL, 0);
+    tb_addz(b, " ", NORMAL, 0);
+    tb_addz(b, "a", NORMAL, 0);
+    tb_finish(b, -1, -1, 5);
+    check(mod__vocab_encode(&b->v, "aq", 2, 0, out, 64, &n) == MOD_ERR_TOKENIZE, "kind 2: no byte token");
+    check(mod__vocab_encode(&b->v, "a", 1, 1, out, 64, &n) == MOD_ERR_TOKENIZE, "add_bos without a BOS token");
+    check(mod__vocab_encode(&b->v, "a", 1, 0, out, 64, &n) == MOD_OK && n == 2, "kind 2 without byte tokens");
+    b->v.flags = 0;
+    check(mod__vocab_encode(&b->v, " ", 1, 0, out, 64, &n) == MOD_OK && n == 1 && out[0] == 1, "kind 2: one space");
+
+    /* decoding: ranges, control tokens, ids without text */
+    toks[0] = 0; toks[1] = 2; toks[2] = 6; toks[3] = 1;
+    r = mod__vocab_decode(&b->v, toks, 4, buf, sizeof buf, &len);
+    check(r == MOD_OK && len == 2 && memcmp(buf, "a ", 2) == 0, "control tokens and ids >= n_tokens decode to nothing");
+    toks[2] = 8;
+    check(mod__vocab_decode(&b->v, toks, 4, buf, sizeof buf, &len) == MOD_ERR_BAD_TOKEN, "decode id == vocab_size");
+    toks[2] = -1;
+    check(mod__vocab_decode(&b->v, toks, 4, buf, sizeof buf, &len) == MOD_ERR_BAD_TOKEN, "decode id -1");
+    toks[2] = (int32_t)0x80000000u;
+    check(mod__vocab_decode(&b->v, toks, 4, buf, sizeof buf, &len) == MOD_ERR_BAD_TOKEN, "decode INT32_MIN");
+    check(mod__vocab_decode(&b->v, toks, 0, buf, 0, &len) == MOD_OK && len == 0, "decode nothing");
+
+    /* kind 1 without a token for some byte */
+    tb_init(b, 1, 1, 0);
+    tb_addz(b, "a", NORMAL, 0);
+    tb_addz(b, " ", NORMAL, 0);
+    tb_addz(b, "<|end|>", CONTROL, 0);
+    tb_finish(b, 2, 2, 0);
+    check(mod__vocab_encode(&b->v, "a b", 3, 0, out, 64, &n) == MOD_ERR_TOKENIZE, "kind 1: byte without a token");
+    check(mod__vocab_encode(&b->v, "a a", 3, 1, out, 64, &n) == MOD_OK && n == 4 && out[0] == 2, "kind 1 add_bos");
+
+    /* buffer sizes: len + 2 always fits, less is refused up front, nothing written past cap */
+    build_random2(b, 1, 0);
+    for (i = 0; i < 30; i++) text[i] = (char)(0xE0 + i % 8); /* falls back to one byte token each */
+    for (i = 0; i < 64; i++) out[i] = 0x5A5A5A5A;
+    r = mod__vocab_encode(&b->v, text, 30, 1, out, 32, &n);
+    check(r == MOD_OK && n == 32, "worst case fills exactly len + 2");
+    check(out[32] == 0x5A5A5A5A, "encode wrote past cap");
+    for (i = 0; i < 64; i++) out[i] = 0x5A5A5A5A;
+    r = mod__vocab_encode(&b->v, text, 30, 0, out, 31, &n);
+    check(r == MOD_ERR_BUFFER_TOO_SMALL && n == 32, "cap len + 1 is too small, n = len + 2");
+    check(out[31] == 0x5A5A5A5A, "refused encode wrote");
+    check(mod__vocab_encode(&b->v, "", 0, 0, out, 1, &n) == MOD_ERR_BUFFER_TOO_SMALL && n == 2, "empty text, cap 1");
+    check(mod__vocab_encode(&b->v, "", 0, 0, out, 0, &n) == MOD_ERR_BUFFER_TOO_SMALL && n == 2, "empty text, cap 0");
+    check(mod__vocab_encode(&b->v, "ab", 2, 0, out, -5, &n) == MOD_ERR_BUFFER_TOO_SMALL && n == 4, "negative cap");
+    check(mod__vocab_encode(&b->v, text, (size_t)-1, 0, out, 64, &n) == MOD_ERR_BUFFER_TOO_SMALL && n > 0,
+          "huge len is refused without reading");
+    check(mod__vocab_encode(&b->v, "", 0, 1, out, 2, &n) == MOD_OK && n == 1 && out[0] == 1, "empty text with BOS");
+
+    r = mod__vocab_encode(&b->v, text, 30, 0, out, 64, &n);
+    memset(buf, '#', sizeof buf);
+    check(mod__vocab_decode(&b->v, out, n, buf, 10, &len) == MOD_ERR_BUFFER_TOO_SMALL && len == 30,
+          "decode: too small reports the size");
+    check(buf[10] == '#', "decode wrote past cap");
+    check(memcmp(buf, text, 10) == 0, "decode: the pieces that fit are written");
+    check(mod__vocab_decode(&b->v, out, n, buf, 30, &len) == MOD_OK && len == 30 && memcmp(buf, text, 30) == 0,
+          "decode: exact capacity");
+    check(mod__vocab_decode(&b->v, out, n, NULL, 0, &len) == MOD_ERR_BUFFER_TOO_SMALL && len == 30,
+          "decode: size query with no buffer");
+    group_end("errors and buffers");
+}
+
+/* ---- random comparisons -------------------------------------------------------------- */
+
+static void compare_random(const tb *b, const char *name, int rounds)
+{
+    static const char *const modes[] = {"bytes", "focus", "utf-8"};
+    unsigned char text[MAXTEXT];
+    int32_t got[MAXTEXT + 2], want[MAXTEXT + 2];
+    char msg[4096], gs[2048];
+    int i;
+    for (i = 0; i < rounds; i++) {
+        int mode = i % 3, bos = rnd_to(4) == 0 && b->v.bos >= 0, n = -1, wn;
+        size_t len = gen_text(text, mode);
+        mod_result r = mod__vocab_encode(&b->v, (const char *)text, len, bos, got, MAXTEXT + 2, &n);
+        want[0] = b->v.bos;
+        wn = b->v.kind == 1 ? ref_encode1(b, text, len, want + bos) : ref_encode2(b, text, len, want + bos);
+        if (wn >= 0) wn += bos;
+        if (wn < 0 ? r == MOD_ERR_TOKENIZE : (r == MOD_OK && n == wn && memcmp(got, want, (size_t)n * sizeof got[0]) == 0)) {
+            check(1, "");
+            continue;
+        }
+        snprintf(gs, sizeof gs, "%s", r == MOD_OK ? render(b, got, n) : result_name(r));
+        snprintf(msg, sizeof msg, "%s, %s text \"%s\": got \"%s\", reference \"%s\"", name, modes[mode],
+                 show((const char *)text, len), gs, wn < 0 ? "error" : render(b, want, wn));
+        check(0, msg);
+    }
+}
+
+static void round_trip(const tb *b, const char *name, int rounds)
+{
+    unsigned char text[MAXTEXT];
+    int32_t toks[MAXTEXT + 2];
+    char back[MAXTEXT], msg[2048];
+    int i;
+    for (i = 0; i < rounds; i++) {
+        size_t len = gen_text(text, i % 3), blen = 0;
+        int n = 0, ok = mod__vocab_encode(&b->v, (const char *)text, len, b->v.bos >= 0, toks, MAXTEXT + 2, &n) == MOD_OK &&
+                        mod__vocab_decode(&b->v, toks, n, back, sizeof back, &blen) == MOD_OK;
+        ok = ok && blen == len && memcmp(back, text, len) == 0;
+        if (ok) { check(1, ""); continue; }
+        snprintf(msg, sizeof msg, "%s round trip \"%s\" -> \"%s\"", name, show((const char *)text, len), show(back, blen));
+        check(0, msg);
+    }
+}
+
+static void test_random(void)
+{
+    build_random1(&g_a, 1, 0, 0);
+    build_random1(&g_b, 0, 1, 0);
+    build_random1(&g_c, 1, 1, 1);
+    compare_random(&g_a, "kind 1 gpt2", 3000);
+    compare_random(&g_b, "kind 1 none+prefix", 1500);
+    compare_random(&g_c, "kind 1 gpt2+prefix, holes", 1500);
+    group_end("kind 1 vs reference");
+    round_trip(&g_a, "kind 1 gpt2", 2000);
+    round_trip(&g_b, "kind 1 none+prefix", 2000);
+    group_end("kind 1 round trip");
+
+    build_random2(&g_a, 1, 0);
+    build_random2(&g_b, 0, 0);
+    build_random2(&g_c, 1, 1);
+    compare_random(&g_a, "kind 2 prefix", 3000);
+    compare_random(&g_b, "kind 2", 1500);
+    compare_random(&g_c, "kind 2 prefix, holes", 1500);
+    group_end("kind 2 vs reference");
+    round_trip(&g_a, "kind 2 prefix", 2000);
+    round_trip(&g_b, "kind 2", 2000);
+    group_end("kind 2 round trip");
+}
+
+/* Long inputs stay fast in kind 1: the pretokenizer keeps the quadratic merge per word. */
+static void test_long(void)
+{
+    static char text[200000];
+    static int32_t toks[200002];
+    static char back[200000];
+    size_t i, len = sizeof text, blen;
+    int n;
+    build_random1(&g_a, 1, 0, 0);
+    for (i = 0; i < len; i++) text[i] = "abc 'sle\n1!"[rnd_to(11)];
+    check(mod__vocab_encode(&g_a.v, text, len, 0, toks, (int)len + 2, &n) == MOD_OK, "long text encodes");
+    check(mod__vocab_decode(&g_a.v, toks, n, back, len, &blen) == MOD_OK && blen == len && memcmp(back, text, len) == 0,
+          "long text round trip");
+    group_end("long input");
+}
+
+int main(void)
+{
+    test_lookup();
+    test_pretokenizer();
+    test_kind1();
+    test_kind2();
+    test_errors();
+    test_random();
+    test_long();
+    printf("%d passed, %d failed\n", g_pass, g_fail);
+    return g_fail ? 1 : 0;
+}

@@ -1,0 +1,196 @@
+/* mod-eval: teacher-forced negative log-likelihood and perplexity of a model on tokens or text,
+   with routing statistics, and optionally every logit. */
+#define _POSIX_C_SOURCE 200809L
+#define MOD_IMPLEMENTATION
+#include "../mod.h"
+#include "../examples/cli.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: mod-eval MODEL (--tokens 1,2,3 | --text FILE) [options]\n"
+        "  --tokens LIST         comma-separated token ids\n"
+        "  --text FILE           text to tokenize (a BOS token is prepended if the model has one)\n"
+        "  --routing topk|causal rule for routed blocks (default causal)\n"
+        "  --capacity C          override every routed block's capacity, in (0, 1]\n"
+        "  --threshold T         override the causal routing threshold\n"
+        "  --ctx N               window length (default: the model's max_seq_len); longer inputs\n"
+        "                        are scored in consecutive windows of N tokens\n"
+        "  --threads N           threads (default: all)\n"
+        "  --dump-logits FILE    write float32 little-endian logits, S rows of V, row-major\n"
+        "  -h, --help            this text\n");
+}
+
+static int parse_tokens(const char *s, int32_t **out, int *n) {
+    size_t cap = 16;
+    int count = 0;
+    int32_t *t = (int32_t *)malloc(cap * sizeof *t);
+    if (!t) return -1;
+    while (*s) {
+        char *end;
+        long v;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (end == s || errno || v < INT32_MIN || v > INT32_MAX || (*end && *end != ',')) { free(t); return -1; }
+        if ((size_t)count == cap) {
+            int32_t *nt = (int32_t *)realloc(t, 2 * cap * sizeof *t);
+            if (!nt) { free(t); return -1; }
+            t = nt; cap *= 2;
+        }
+        t[count++] = (int32_t)v;
+        s = *end ? end + 1 : end;
+        if (*end && !*s) { free(t); return -1; } /* trailing comma */
+    }
+    *out = t; *n = count;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *path = NULL, *tokens_arg = NULL, *text_path = NULL, *dump_path = NULL;
+    int threads = 0, ctx = 0, i, n = 0, status = 1, have_threshold = 0;
+    float capacity = 0.0f, threshold = 0.0f;
+    mod_routing routing = MOD_ROUTING_CAUSAL;
+    mod_model *model = NULL;
+    mod_session *s = NULL;
+    mod_session_desc sd;
+    mod_error err;
+    mod_result r;
+    int32_t *toks = NULL;
+    float *logits = NULL;
+    FILE *dump = NULL;
+    char *dump_tmp = NULL;
+    double nll = 0.0;
+    long scored = 0;
+    uint64_t *seen = NULL, *processed = NULL;
+    const mod_config *c;
+    int V, W, start;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (a[0] != '-' || !a[1]) {
+            if (path) { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
+            path = a;
+            continue;
+        }
+        if (!v) { fprintf(stderr, "error: %s needs a value\n", a); return 2; }
+        if (!strcmp(a, "--tokens")) tokens_arg = v;
+        else if (!strcmp(a, "--text")) text_path = v;
+        else if (!strcmp(a, "--dump-logits")) dump_path = v;
+        else if (!strcmp(a, "--routing")) {
+            if (!strcmp(v, "causal")) routing = MOD_ROUTING_CAUSAL;
+            else if (!strcmp(v, "topk")) routing = MOD_ROUTING_TOPK;
+            else bad = 1;
+        }
+        else if (!strcmp(a, "--capacity")) bad = cli_float(v, 1e-9, 1.0, &capacity);
+        else if (!strcmp(a, "--threshold")) { bad = cli_float(v, -1e30, 1e30, &threshold); have_threshold = 1; }
+        else if (!strcmp(a, "--ctx")) bad = cli_int(v, 1, 1 << 24, &ctx);
+        else if (!strcmp(a, "--threads")) bad = cli_int(v, 1, 1024, &threads);
+        else { fprintf(stderr, "error: unknown option '%s' (see --help)\n", a); return 2; }
+        if (bad) { fprintf(stderr, "error: invalid value '%s' for %s (see --help)\n", v, a); return 2; }
+        i++;
+    }
+    if (!path || (!tokens_arg) == (!text_path)) {
+        fprintf(stderr, "error: give a model and exactly one of --tokens or --text\n");
+        usage(stderr);
+        return 2;
+    }
+    if (mod_model_load_file(&model, path, NULL, &err) != MOD_OK) {
+        fprintf(stderr, "error: %s: %s\n", path, err.message);
+        return 1;
+    }
+    c = mod_model_config(model);
+    V = c->vocab_size;
+    if (tokens_arg) {
+        if (parse_tokens(tokens_arg, &toks, &n) != 0) { fprintf(stderr, "error: --tokens must be a comma-separated list of integers\n"); goto done; }
+    } else {
+        size_t len;
+        char *text = cli_read_file(text_path, &len);
+        if (!text) goto done;
+        if (len > (size_t)INT_MAX - 2 || !(toks = (int32_t *)malloc((len + 2) * sizeof *toks))) {
+            free(text);
+            fprintf(stderr, "error: %s is too large\n", text_path);
+            goto done;
+        }
+        r = mod_tokenize(model, text, len, mod_token_bos(model) >= 0, toks, (int)len + 2, &n);
+        free(text);
+        if (r != MOD_OK) { fprintf(stderr, "error: cannot tokenize %s: %s\n", text_path, mod_result_string(r)); goto done; }
+    }
+    if (n < 1) { fprintf(stderr, "error: no tokens to evaluate\n"); goto done; }
+    for (i = 0; i < n; i++)
+        if (toks[i] < 0 || toks[i] >= V) { fprintf(stderr, "error: token %d at index %d is outside the vocabulary [0, %d)\n", (int)toks[i], i, V); goto done; }
+
+    memset(&sd, 0, sizeof sd);
+    sd.max_tokens = ctx ? ctx : c->max_seq_len;
+    sd.prompt_routing = routing;
+    sd.capacity = capacity;
+    sd.override_threshold = have_threshold;
+    sd.threshold = threshold;
+    sd.threads = threads;
+    W = sd.max_tokens;
+    if ((r = mod_session_create(&s, model, &sd)) != MOD_OK) { fprintf(stderr, "error: cannot create a session: %s\n", mod_result_string(r)); goto done; }
+    logits = (float *)malloc((size_t)(n < W ? n : W) * (size_t)V * sizeof *logits);
+    seen = (uint64_t *)calloc((size_t)c->n_layers, sizeof *seen);
+    processed = (uint64_t *)calloc((size_t)c->n_layers, sizeof *processed);
+    if (!logits || !seen || !processed) { fprintf(stderr, "error: out of memory\n"); goto done; }
+    if (dump_path) {
+        size_t pl = strlen(dump_path);
+        dump_tmp = (char *)malloc(pl + 8);
+        if (!dump_tmp) { fprintf(stderr, "error: out of memory\n"); goto done; }
+        memcpy(dump_tmp, dump_path, pl);
+        memcpy(dump_tmp + pl, ".tmp", 5);
+        if (!(dump = fopen(dump_tmp, "wb"))) { fprintf(stderr, "error: cannot write %s: %s\n", dump_tmp, strerror(errno)); goto done; }
+    }
+    for (start = 0; start < n; start += W) {
+        const int len = n - start < W ? n - start : W;
+        int l, t;
+        mod_session_reset(s);
+        if ((r = mod_prefill(s, toks + start, len, logits)) != MOD_OK) { fprintf(stderr, "error: %s\n", mod_session_error(s)); goto done; }
+        for (t = 0; t + 1 < len; t++) {
+            const float *row = logits + (size_t)t * V;
+            double mx = row[0], sum = 0.0;
+            int k;
+            for (k = 1; k < V; k++) if (row[k] > mx) mx = row[k];
+            for (k = 0; k < V; k++) sum += exp((double)row[k] - mx);
+            nll += mx + log(sum) - (double)row[toks[start + t + 1]];
+            scored++;
+        }
+        for (l = 0; l < c->n_layers; l++) {
+            mod_block_stats b;
+            mod_session_stats(s, l, &b);
+            seen[l] += b.tokens_seen;
+            processed[l] += b.tokens_processed;
+        }
+        if (dump && fwrite(logits, sizeof *logits, (size_t)len * (size_t)V, dump) != (size_t)len * (size_t)V) {
+            fprintf(stderr, "error: write error on %s\n", dump_tmp);
+            goto done;
+        }
+    }
+    if (dump) {
+        int bad = fclose(dump) != 0;
+        dump = NULL;
+        if (bad || rename(dump_tmp, dump_path) != 0) { fprintf(stderr, "error: cannot write %s\n", dump_path); goto done; }
+    }
+    printf("tokens: %d, scored: %ld, windows of %d\n", n, scored, W);
+    if (scored) printf("mean nll: %.6f\nperplexity: %.4f\n", nll / (double)scored, exp(nll / (double)scored));
+    else printf("mean nll: n/a (a window needs at least 2 tokens)\n");
+    if (c->n_routed) {
+        int l;
+        printf("routing (%s):", routing == MOD_ROUTING_TOPK ? "topk" : "causal");
+        for (l = 0; l < c->n_layers; l++)
+            if (mod_model_layer_routed(model, l) == 1)
+                printf(" L%d %.1f%%", l, seen[l] ? 100.0 * (double)processed[l] / (double)seen[l] : 0.0);
+        printf("\n");
+    }
+    status = 0;
+done:
+    if (dump) { fclose(dump); remove(dump_tmp); }
+    free(dump_tmp);
+    free(seen);
+    free(processed);
+    free(logits);
+    free(toks);
+    mod_session_free(s);
+    mod_model_free(model);
+    return status;
+}

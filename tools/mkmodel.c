@@ -1,0 +1,261 @@
+/* mkmodel: writes a random-weight model file (docs/FORMAT.md) for tests and experiments. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mkmodel.h"
+
+static const char usage[] =
+    "usage: mkmodel OUT [options]\n"
+    "Writes a model file with random weights (docs/FORMAT.md) to OUT.\n"
+    "\n"
+    "  --seed N              PRNG seed (default 1)\n"
+    "  --vocab N             vocab size; 0 = tokenizer's token count, or 300 (default 0)\n"
+    "  --dim N               model width (default 32)\n"
+    "  --layers N            blocks, 1..64 (default 4)\n"
+    "  --heads N             query heads (default 4)\n"
+    "  --kv-heads N          key/value heads (default 2)\n"
+    "  --hidden N            MLP hidden width (default 64)\n"
+    "  --seq N               max_seq_len (default 64)\n"
+    "  --eps E               RMSNorm epsilon (default 1e-5)\n"
+    "  --theta T             RoPE base (default 10000)\n"
+    "  --tied 0|1            output projection is the embedding (default 0)\n"
+    "  --qkv-bias 0|1        q/k/v biases in every block (default 0)\n"
+    "  --mod-layers L        routed blocks: none, odd, even, all or a list such as 1,3 (default 1,3)\n"
+    "  --capacity C          capacity of every routed block, or C1,C2,.. one per routed block\n"
+    "                        (default 0.5)\n"
+    "  --router-input residual|normed      (default residual)\n"
+    "  --router-scale identity|sigmoid     (default identity)\n"
+    "  --combine delta|mlp                 (default delta)\n"
+    "  --positions absolute|compacted      (default absolute)\n"
+    "  --decision router|predictor         (default router)\n"
+    "  --predictor-hidden N  predictor MLP width; 0 = linear predictor (default 16)\n"
+    "  --threshold T         causal-rule threshold tau (default 0)\n"
+    "  --router-bias 0|1     routed blocks have a router bias (default 1)\n"
+    "  --router-const B      router weights 0 and router bias B: every score is B\n"
+    "  --init-scale S        std of the model matrices; 0 = automatic (default 0)\n"
+    "  --dtype f32|f16|bf16  dtype of the matrices (default f32)\n"
+    "  --tokenizer none|bpe|scored         (default none)\n"
+    "  --merges N            bpe merges / scored multi-character tokens (default 64)\n"
+    "  --help                this text\n";
+
+static int fail(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "mkmodel: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+static int parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_float(const char *s, float *out)
+{
+    char *end;
+    double v;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || v != v) return -1;
+    *out = (float)v;
+    return 0;
+}
+
+static int parse_enum(const char *s, const char *a, const char *b, int *out)
+{
+    if (strcmp(s, a) == 0) *out = 0;
+    else if (strcmp(s, b) == 0) *out = 1;
+    else return -1;
+    return 0;
+}
+
+static int set_layers(mkm_opts *o, const char *s)
+{
+    int i;
+    for (i = 0; i < MKM_MAX_LAYERS; i++) o->routed[i] = 0;
+    if (strcmp(s, "none") == 0) return 0;
+    if (strcmp(s, "odd") == 0 || strcmp(s, "even") == 0 || strcmp(s, "all") == 0) {
+        for (i = 0; i < o->n_layers; i++)
+            o->routed[i] = s[0] == 'a' || (i % 2 == 1) == (s[0] == 'o');
+        return 0;
+    }
+    while (*s) {
+        char *end;
+        long v;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno || end == s || v < 0 || v >= o->n_layers || (*end && *end != ',')) return -1;
+        if (o->routed[v]) return -1;
+        o->routed[v] = 1;
+        s = *end ? end + 1 : end;
+        if (*end && !*s) return -1;
+    }
+    return 0;
+}
+
+static int set_capacity(mkm_opts *o, const char *s)
+{
+    float c[MKM_MAX_LAYERS];
+    int n = 0, i, k = 0, n_routed = 0;
+    while (*s) {
+        char *end;
+        double v;
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno || end == s || (*end && *end != ',') || n >= MKM_MAX_LAYERS) return -1;
+        c[n++] = (float)v;
+        s = *end ? end + 1 : end;
+        if (*end && !*s) return -1;
+    }
+    for (i = 0; i < o->n_layers; i++) n_routed += o->routed[i];
+    if (n == 0 || (n != 1 && n != n_routed)) return -1;
+    for (i = 0; i < o->n_layers; i++) {
+        o->capacity[i] = 0.5f;
+        if (o->routed[i]) o->capacity[i] = c[n == 1 ? 0 : k++];
+    }
+    return 0;
+}
+
+/* Writes buf to path through a temporary file in the same directory and a rename, so path
+ * never holds a partial file. */
+static int write_atomic(const char *path, const unsigned char *buf, size_t size)
+{
+    size_t len = strlen(path);
+    char *tmp = (char *)malloc(len + 16);
+    FILE *f;
+    int fd, ok;
+    if (!tmp) return -1;
+    memcpy(tmp, path, len);
+    memcpy(tmp + len, ".tmp.XXXXXX", 12);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        fprintf(stderr, "mkmodel: cannot create a temporary file next to %s: %s\n", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    fchmod(fd, 0644);
+    f = fdopen(fd, "wb");
+    if (!f) {
+        close(fd);
+        remove(tmp);
+        free(tmp);
+        return -1;
+    }
+    ok = fwrite(buf, 1, size, f) == size;
+    ok = fflush(f) == 0 && ok;
+    ok = fsync(fileno(f)) == 0 && ok;
+    ok = fclose(f) == 0 && ok;
+    if (!ok) fprintf(stderr, "mkmodel: writing %s failed: %s\n", tmp, strerror(errno));
+    if (ok && rename(tmp, path) != 0) {
+        fprintf(stderr, "mkmodel: cannot rename %s to %s: %s\n", tmp, path, strerror(errno));
+        ok = 0;
+    }
+    if (!ok) remove(tmp);
+    free(tmp);
+    return ok ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    mkm_opts o;
+    const char *out = NULL, *layers = NULL, *capacity = NULL, *why;
+    unsigned char *buf;
+    size_t size;
+    int i, rc;
+
+    mkm_defaults(&o);
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        int bad = 0;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (a[0] != '-' || a[1] == '\0') {
+            if (out) return fail("more than one output path (%s, %s)", out, a);
+            out = a;
+            continue;
+        }
+        if (i + 1 >= argc) return fail("%s needs a value%s", a, "");
+        v = argv[++i];
+        if (strcmp(a, "--seed") == 0) {
+            char *end;
+            errno = 0;
+            o.seed = (uint64_t)strtoull(v, &end, 0);
+            bad = errno || end == v || *end || v[0] == '-';
+        }
+        else if (strcmp(a, "--vocab") == 0) bad = parse_int(v, 0, 0x7FFFFFFF, &o.vocab_size);
+        else if (strcmp(a, "--dim") == 0) bad = parse_int(v, 1, 1 << 20, &o.dim);
+        else if (strcmp(a, "--layers") == 0) bad = parse_int(v, 1, MKM_MAX_LAYERS, &o.n_layers);
+        else if (strcmp(a, "--heads") == 0) bad = parse_int(v, 1, 1 << 16, &o.n_heads);
+        else if (strcmp(a, "--kv-heads") == 0) bad = parse_int(v, 1, 1 << 16, &o.n_kv_heads);
+        else if (strcmp(a, "--hidden") == 0) bad = parse_int(v, 1, 1 << 22, &o.hidden_dim);
+        else if (strcmp(a, "--seq") == 0) bad = parse_int(v, 1, 0x7FFFFFFF, &o.max_seq_len);
+        else if (strcmp(a, "--eps") == 0) bad = parse_float(v, &o.norm_eps);
+        else if (strcmp(a, "--theta") == 0) bad = parse_float(v, &o.rope_theta);
+        else if (strcmp(a, "--tied") == 0) bad = parse_int(v, 0, 1, &o.tied);
+        else if (strcmp(a, "--qkv-bias") == 0) bad = parse_int(v, 0, 1, &o.qkv_bias);
+        else if (strcmp(a, "--mod-layers") == 0) layers = v;
+        else if (strcmp(a, "--capacity") == 0) capacity = v;
+        else if (strcmp(a, "--router-input") == 0) bad = parse_enum(v, "residual", "normed", &o.router_input);
+        else if (strcmp(a, "--router-scale") == 0) bad = parse_enum(v, "identity", "sigmoid", &o.router_scale);
+        else if (strcmp(a, "--combine") == 0) bad = parse_enum(v, "delta", "mlp", &o.combine);
+        else if (strcmp(a, "--positions") == 0) bad = parse_enum(v, "absolute", "compacted", &o.positions);
+        else if (strcmp(a, "--decision") == 0) bad = parse_enum(v, "router", "predictor", &o.decision);
+        else if (strcmp(a, "--predictor-hidden") == 0) bad = parse_int(v, 0, 1 << 20, &o.predictor_hidden);
+        else if (strcmp(a, "--threshold") == 0) bad = parse_float(v, &o.threshold);
+        else if (strcmp(a, "--router-bias") == 0) bad = parse_int(v, 0, 1, &o.router_bias);
+        else if (strcmp(a, "--router-const") == 0) {
+            bad = parse_float(v, &o.router_const_bias);
+            o.router_const = 1;
+        }
+        else if (strcmp(a, "--init-scale") == 0) bad = parse_float(v, &o.init_scale);
+        else if (strcmp(a, "--dtype") == 0) {
+            if (strcmp(v, "f32") == 0) o.dtype = MKM_DTYPE_F32;
+            else if (strcmp(v, "f16") == 0) o.dtype = MKM_DTYPE_F16;
+            else if (strcmp(v, "bf16") == 0) o.dtype = MKM_DTYPE_BF16;
+            else bad = 1;
+        }
+        else if (strcmp(a, "--tokenizer") == 0) {
+            if (strcmp(v, "none") == 0) o.tokenizer = MKM_TOKENIZER_NONE;
+            else if (strcmp(v, "bpe") == 0) o.tokenizer = MKM_TOKENIZER_BPE;
+            else if (strcmp(v, "scored") == 0) o.tokenizer = MKM_TOKENIZER_SCORED;
+            else bad = 1;
+        }
+        else if (strcmp(a, "--merges") == 0) bad = parse_int(v, 0, MKM_MAX_MERGES, &o.n_merges);
+        else return fail("unknown option %s%s (see --help)", a, "");
+        if (bad) return fail("bad value for %s: '%s' (see --help)", a, v);
+    }
+    if (!out) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (layers && set_layers(&o, layers) != 0)
+        return fail("bad --mod-layers '%s': none, odd, even, all or distinct indices below --layers%s", layers, "");
+    if (!layers) {
+        /* the default routed set is 1,3: keep it inside the model */
+        for (i = o.n_layers; i < MKM_MAX_LAYERS; i++) o.routed[i] = 0;
+    }
+    if (capacity && set_capacity(&o, capacity) != 0)
+        return fail("bad --capacity '%s': one number, or one per routed block%s", capacity, "");
+    why = mkm_check(&o);
+    if (why) return fail("%s%s", why, "");
+    rc = mkm_build(&o, &buf, &size);
+    if (rc != 0) return fail("cannot build the model: %s%s", rc == -2 ? "out of memory" : "invalid options", "");
+    rc = write_atomic(out, buf, size);
+    free(buf);
+    return rc == 0 ? 0 : 1;
+}

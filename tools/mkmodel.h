@@ -1,0 +1,1024 @@
+/* mkmodel.h - in-memory writer of random-weight model files (docs/FORMAT.md, version 1).
+ *
+ * Header-only; every function is static. Typical use:
+ *
+ *     mkm_opts o; unsigned char *buf; size_t size;
+ *     mkm_defaults(&o);
+ *     o.seed = 7;
+ *     if (mkm_build(&o, &buf, &size) != 0) ... mkm_check(&o) says why ...
+ *     ... use buf[0 .. size) ...
+ *     free(buf);
+ *
+ * Every tensor draws its values from its own PRNG stream, seeded from (seed, role, layer), so
+ * two builds that differ only in which blocks are routed, in dtype, biases or decision share
+ * the values of every tensor they have in common (up to dtype rounding).
+ */
+#ifndef MKMODEL_H
+#define MKMODEL_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MKM_FN static __attribute__((unused))
+#else
+#define MKM_FN static
+#endif
+
+#define MKM_MAX_LAYERS 64
+#define MKM_MAX_MERGES 20000
+#define MKM_MODEL_WIDE 0xFFFFFFFFu
+
+/* Section sizes. */
+#define MKM_HEADER_SIZE 160
+#define MKM_LAYER_ENTRY_SIZE 8
+#define MKM_DIR_ENTRY_SIZE 64
+#define MKM_TOK_HEADER_SIZE 48
+
+/* Header field offsets. */
+#define MKM_OFF_MAGIC 0
+#define MKM_OFF_VERSION 4
+#define MKM_OFF_CHECKSUM 8
+#define MKM_OFF_FILE_SIZE 16
+#define MKM_OFF_HEADER_SIZE 24
+#define MKM_OFF_N_TENSORS 28
+#define MKM_OFF_LAYER_TABLE 32
+#define MKM_OFF_TENSOR_DIR 40
+#define MKM_OFF_TOKENIZER 48
+#define MKM_OFF_TOKENIZER_SIZE 56
+#define MKM_OFF_DATA 64
+#define MKM_OFF_DATA_SIZE 72
+#define MKM_OFF_VOCAB 80
+#define MKM_OFF_DIM 84
+#define MKM_OFF_N_LAYERS 88
+#define MKM_OFF_N_HEADS 92
+#define MKM_OFF_N_KV_HEADS 96
+#define MKM_OFF_HIDDEN 100
+#define MKM_OFF_MAX_SEQ 104
+#define MKM_OFF_NORM_EPS 108
+#define MKM_OFF_ROPE_THETA 112
+#define MKM_OFF_TIED 116
+#define MKM_OFF_ROUTER_INPUT 120
+#define MKM_OFF_ROUTER_SCALE 124
+#define MKM_OFF_COMBINE 128
+#define MKM_OFF_POSITIONS 132
+#define MKM_OFF_DECISION 136
+#define MKM_OFF_PREDICTOR_HIDDEN 140
+#define MKM_OFF_THRESHOLD 144
+#define MKM_OFF_RESERVED 148 /* u32[3] */
+
+/* Field offsets inside one layer table entry. */
+#define MKM_LT_ROUTED 0
+#define MKM_LT_CAPACITY 4
+
+/* Field offsets inside one tensor directory entry. */
+#define MKM_TD_ROLE 0
+#define MKM_TD_LAYER 4
+#define MKM_TD_DTYPE 8
+#define MKM_TD_N_DIMS 12
+#define MKM_TD_DIMS 16 /* u64[4] */
+#define MKM_TD_OFFSET 48
+#define MKM_TD_SIZE 56
+
+/* Field offsets inside the tokenizer section header. */
+#define MKM_TK_KIND 0
+#define MKM_TK_N_TOKENS 4
+#define MKM_TK_N_MERGES 8
+#define MKM_TK_BOS 12
+#define MKM_TK_EOS 16
+#define MKM_TK_PRETOKENIZER 20
+#define MKM_TK_FLAGS 24
+#define MKM_TK_N_SORTED 28
+#define MKM_TK_STRINGS_SIZE 32
+#define MKM_TK_MAX_TOKEN_LEN 40
+#define MKM_TK_RESERVED 44
+
+enum {
+    MKM_ROLE_TOKEN_EMBEDDING = 0,
+    MKM_ROLE_OUTPUT_NORM = 1,
+    MKM_ROLE_OUTPUT = 2,
+    MKM_ROLE_ATTN_NORM = 3,
+    MKM_ROLE_ATTN_Q = 4,
+    MKM_ROLE_ATTN_K = 5,
+    MKM_ROLE_ATTN_V = 6,
+    MKM_ROLE_ATTN_O = 7,
+    MKM_ROLE_ATTN_Q_BIAS = 8,
+    MKM_ROLE_ATTN_K_BIAS = 9,
+    MKM_ROLE_ATTN_V_BIAS = 10,
+    MKM_ROLE_MLP_NORM = 11,
+    MKM_ROLE_MLP_GATE = 12,
+    MKM_ROLE_MLP_UP = 13,
+    MKM_ROLE_MLP_DOWN = 14,
+    MKM_ROLE_ROUTER = 15,
+    MKM_ROLE_ROUTER_BIAS = 16,
+    MKM_ROLE_PREDICTOR_W1 = 17,
+    MKM_ROLE_PREDICTOR_B1 = 18,
+    MKM_ROLE_PREDICTOR_W2 = 19,
+    MKM_ROLE_PREDICTOR_B2 = 20,
+    MKM_N_ROLES = 21
+};
+
+enum { MKM_DTYPE_F32 = 0, MKM_DTYPE_F16 = 1, MKM_DTYPE_BF16 = 2 };
+enum { MKM_TOKENIZER_NONE = 0, MKM_TOKENIZER_BPE = 1, MKM_TOKENIZER_SCORED = 2 };
+
+typedef struct mkm_opts {
+    int vocab_size;  /* V; 0 = automatic: n_tokens of the tokenizer, or 300 without one */
+    int dim;         /* d */
+    int n_layers;    /* L, 1..MKM_MAX_LAYERS */
+    int n_heads;     /* H; dim / n_heads must be even */
+    int n_kv_heads;  /* Hkv; n_heads % n_kv_heads == 0 */
+    int hidden_dim;  /* F */
+    int max_seq_len;
+    float norm_eps;
+    float rope_theta;
+    int tied;        /* 1: no output tensor, the embedding is the output projection */
+    int qkv_bias;    /* 1: every block has q/k/v biases */
+    int routed[MKM_MAX_LAYERS];     /* per layer: 1 routed (MoD) block, 0 dense */
+    float capacity[MKM_MAX_LAYERS]; /* per layer, used for routed blocks only, in (0, 1] */
+    int router_input;     /* 0 residual, 1 normed */
+    int router_scale;     /* 0 identity, 1 sigmoid */
+    int combine;          /* 0 delta, 1 mlp */
+    int positions;        /* 0 absolute, 1 compacted */
+    int decision;         /* 0 router, 1 predictor */
+    int predictor_hidden; /* Fp; 0 = linear predictor */
+    float threshold;      /* tau of the causal rule */
+    int router_bias;      /* 1: routed blocks get a router bias */
+    /* 1: every router weight is 0 and every routed block has a router bias equal to
+     * router_const_bias, so r_i = router_const_bias for all tokens. The predictor (decision
+     * predictor) is made constant too: P(u) = router_const_bias. */
+    int router_const;
+    float router_const_bias;
+    int dtype;            /* 0 f32, 1 f16, 2 bf16: matrices only; 1-D tensors are always f32 */
+    uint64_t seed;
+    /* Standard deviation of the embedding, attention, MLP and output matrices; <= 0 picks one
+     * per matrix (1/sqrt(fan_in), embedding 0.5). Router and predictor weights are always
+     * scaled so that their scores are of order 1 with mixed signs. */
+    float init_scale;
+    int tokenizer;        /* 0 none, 1 byte-level BPE, 2 scored BPE */
+    int n_merges;         /* kind 1: merge rules; kind 2: multi-character tokens */
+} mkm_opts;
+
+/* ---- little-endian field access ---- */
+
+MKM_FN void mkm_put_u32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+MKM_FN void mkm_put_u64(unsigned char *p, uint64_t v)
+{
+    mkm_put_u32(p, (uint32_t)v);
+    mkm_put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+MKM_FN void mkm_put_f32(unsigned char *p, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    mkm_put_u32(p, u);
+}
+
+MKM_FN uint32_t mkm_get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+MKM_FN uint64_t mkm_get_u64(const unsigned char *p)
+{
+    return (uint64_t)mkm_get_u32(p) | ((uint64_t)mkm_get_u32(p + 4) << 32);
+}
+
+MKM_FN float mkm_get_f32(const unsigned char *p)
+{
+    uint32_t u = mkm_get_u32(p);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* FNV-1a 64 over bytes [16, size). */
+MKM_FN uint64_t mkm_fnv1a(const unsigned char *buf, size_t size)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    size_t i;
+    for (i = 16; i < size; i++) {
+        h ^= buf[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+/* Recomputes the checksum of a (possibly edited) file, stores it and returns it. */
+MKM_FN uint64_t mkm_checksum(unsigned char *buf, size_t size)
+{
+    uint64_t h = mkm_fnv1a(buf, size);
+    if (size >= 16) mkm_put_u64(buf + MKM_OFF_CHECKSUM, h);
+    return h;
+}
+
+/* Byte offset of the directory entry of tensor (role, layer), or 0 when there is none.
+ * layer is a block index, or -1 (or MKM_MODEL_WIDE) for a model-wide tensor. */
+MKM_FN size_t mkm_tensor_entry(const unsigned char *buf, size_t size, int role, int layer)
+{
+    uint32_t want_layer = layer < 0 ? MKM_MODEL_WIDE : (uint32_t)layer;
+    uint64_t dir, n, i;
+    if (size < MKM_HEADER_SIZE) return 0;
+    dir = mkm_get_u64(buf + MKM_OFF_TENSOR_DIR);
+    n = mkm_get_u32(buf + MKM_OFF_N_TENSORS);
+    for (i = 0; i < n; i++) {
+        uint64_t e = dir + i * MKM_DIR_ENTRY_SIZE;
+        if (e + MKM_DIR_ENTRY_SIZE > size) return 0;
+        if (mkm_get_u32(buf + e + MKM_TD_ROLE) == (uint32_t)role &&
+            mkm_get_u32(buf + e + MKM_TD_LAYER) == want_layer)
+            return (size_t)e;
+    }
+    return 0;
+}
+
+/* Absolute byte offset of the data of tensor (role, layer), or 0 when there is none. */
+MKM_FN size_t mkm_tensor_data(const unsigned char *buf, size_t size, int role, int layer)
+{
+    size_t e = mkm_tensor_entry(buf, size, role, layer);
+    if (!e) return 0;
+    return (size_t)(mkm_get_u64(buf + MKM_OFF_DATA) + mkm_get_u64(buf + e + MKM_TD_OFFSET));
+}
+
+/* Byte offset of layer `layer`'s entry in the layer table. */
+MKM_FN size_t mkm_layer_entry(const unsigned char *buf, int layer)
+{
+    return (size_t)(mkm_get_u64(buf + MKM_OFF_LAYER_TABLE) + (uint64_t)layer * MKM_LAYER_ENTRY_SIZE);
+}
+
+/* ---- options ---- */
+
+MKM_FN void mkm_defaults(mkm_opts *o)
+{
+    int i;
+    memset(o, 0, sizeof *o);
+    o->vocab_size = 0;
+    o->dim = 32;
+    o->n_layers = 4;
+    o->n_heads = 4;
+    o->n_kv_heads = 2;
+    o->hidden_dim = 64;
+    o->max_seq_len = 64;
+    o->norm_eps = 1e-5f;
+    o->rope_theta = 10000.0f;
+    o->tied = 0;
+    o->qkv_bias = 0;
+    for (i = 0; i < MKM_MAX_LAYERS; i++) {
+        o->routed[i] = (i == 1 || i == 3);
+        o->capacity[i] = 0.5f;
+    }
+    o->router_input = 0;
+    o->router_scale = 0;
+    o->combine = 0;
+    o->positions = 0;
+    o->decision = 0;
+    o->predictor_hidden = 16;
+    o->threshold = 0.0f;
+    o->router_bias = 1;
+    o->router_const = 0;
+    o->router_const_bias = 1.0f;
+    o->dtype = MKM_DTYPE_F32;
+    o->seed = 1;
+    o->init_scale = 0.0f;
+    o->tokenizer = MKM_TOKENIZER_NONE;
+    o->n_merges = 64;
+}
+
+/* Number of tokens the tokenizer section describes (0 without a tokenizer). */
+MKM_FN int mkm_n_tokens(const mkm_opts *o)
+{
+    if (o->tokenizer == MKM_TOKENIZER_BPE) return 256 + o->n_merges + 2;
+    /* <unk> <s> </s>, 256 byte tokens, 95 printable ASCII, 2 multi-byte UTF-8 characters */
+    if (o->tokenizer == MKM_TOKENIZER_SCORED) return 3 + 256 + 95 + 2 + o->n_merges;
+    return 0;
+}
+
+/* The vocab_size the file will have. */
+MKM_FN int mkm_vocab_size(const mkm_opts *o)
+{
+    if (o->vocab_size > 0) return o->vocab_size;
+    return o->tokenizer ? mkm_n_tokens(o) : 300;
+}
+
+/* NULL when the options are buildable, else a message saying what is wrong. */
+MKM_FN const char *mkm_check(const mkm_opts *o)
+{
+    int i;
+    if (o->dim <= 0 || o->n_heads <= 0 || o->n_kv_heads <= 0 || o->hidden_dim <= 0 ||
+        o->max_seq_len <= 0)
+        return "dim, heads, kv heads, hidden dim and max_seq_len must be > 0";
+    if (o->n_layers <= 0 || o->n_layers > MKM_MAX_LAYERS) return "n_layers must be in 1..64";
+    if (o->dim % o->n_heads != 0) return "dim must be a multiple of n_heads";
+    if ((o->dim / o->n_heads) % 2 != 0) return "head dim (dim / n_heads) must be even";
+    if (o->n_heads % o->n_kv_heads != 0) return "n_heads must be a multiple of n_kv_heads";
+    if (o->vocab_size < 0) return "vocab_size must be >= 0 (0 = automatic)";
+    if (!(o->norm_eps > 0.0f) || !(o->rope_theta > 0.0f)) return "norm_eps and rope_theta must be > 0";
+    if (o->tied != 0 && o->tied != 1) return "tied must be 0 or 1";
+    if (o->qkv_bias != 0 && o->qkv_bias != 1) return "qkv_bias must be 0 or 1";
+    if (o->router_bias != 0 && o->router_bias != 1) return "router_bias must be 0 or 1";
+    if (o->router_input < 0 || o->router_input > 1) return "router_input must be 0 (residual) or 1 (normed)";
+    if (o->router_scale < 0 || o->router_scale > 1) return "router_scale must be 0 (identity) or 1 (sigmoid)";
+    if (o->combine < 0 || o->combine > 1) return "combine must be 0 (delta) or 1 (mlp)";
+    if (o->positions < 0 || o->positions > 1) return "positions must be 0 (absolute) or 1 (compacted)";
+    if (o->decision < 0 || o->decision > 1) return "decision must be 0 (router) or 1 (predictor)";
+    if (o->predictor_hidden < 0) return "predictor_hidden must be >= 0";
+    if (o->threshold != o->threshold) return "threshold must be a number";
+    if (o->dtype < 0 || o->dtype > 2) return "dtype must be 0 (f32), 1 (f16) or 2 (bf16)";
+    if (o->tokenizer < 0 || o->tokenizer > 2) return "tokenizer must be 0 (none), 1 (bpe) or 2 (scored)";
+    if (o->n_merges < 0 || o->n_merges > MKM_MAX_MERGES) return "n_merges must be in 0..20000";
+    for (i = 0; i < o->n_layers; i++) {
+        if (o->routed[i] != 0 && o->routed[i] != 1) return "routed[] entries must be 0 or 1";
+        if (o->routed[i]) {
+            if (!(o->capacity[i] > 0.0f && o->capacity[i] <= 1.0f))
+                return "capacity of a routed layer must be in (0, 1]";
+        }
+    }
+    if (o->tokenizer && o->vocab_size > 0 && o->vocab_size < mkm_n_tokens(o))
+        return "vocab_size is smaller than the tokenizer's token count";
+    return NULL;
+}
+
+/* ---- random numbers ---- */
+
+MKM_FN uint64_t mkm__mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+typedef struct { uint64_t s; } mkm__rng;
+
+MKM_FN uint64_t mkm__next(mkm__rng *r)
+{
+    r->s += UINT64_C(0x9E3779B97F4A7C15);
+    return mkm__mix(r->s);
+}
+
+MKM_FN double mkm__uniform(mkm__rng *r)
+{
+    return (double)(mkm__next(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Unit-variance, roughly normal (sum of four uniforms); no libm, so identical everywhere. */
+MKM_FN double mkm__normal(mkm__rng *r)
+{
+    double s = mkm__uniform(r) + mkm__uniform(r) + mkm__uniform(r) + mkm__uniform(r);
+    return (s - 2.0) * 1.7320508075688772;
+}
+
+MKM_FN mkm__rng mkm__stream(uint64_t seed, uint64_t kind, uint64_t layer)
+{
+    mkm__rng r;
+    r.s = mkm__mix(seed ^ mkm__mix((kind << 32) ^ (layer + 0x5151))) ^ UINT64_C(0x243F6A8885A308D3);
+    return r;
+}
+
+/* ---- float conversion (round to nearest even) ---- */
+
+MKM_FN uint16_t mkm_f32_to_f16(float f)
+{
+    uint32_t x, sign, mant;
+    int32_t e;
+    memcpy(&x, &f, 4);
+    sign = (x >> 16) & 0x8000u;
+    e = (int32_t)((x >> 23) & 0xFFu);
+    mant = x & 0x7FFFFFu;
+    if (e == 255) return (uint16_t)(sign | 0x7C00u | (mant ? 0x200u : 0u));
+    e = e - 127 + 15;
+    if (e >= 31) return (uint16_t)(sign | 0x7C00u);
+    if (e <= 0) {
+        uint32_t shift, rem, half, m;
+        if (e < -10) return (uint16_t)sign;
+        mant |= 0x800000u;
+        shift = (uint32_t)(14 - e);
+        rem = mant & ((1u << shift) - 1u);
+        half = 1u << (shift - 1u);
+        m = mant >> shift;
+        if (rem > half || (rem == half && (m & 1u))) m++;
+        return (uint16_t)(sign | m);
+    } else {
+        uint32_t h = sign | ((uint32_t)e << 10) | (mant >> 13);
+        uint32_t rem = mant & 0x1FFFu;
+        if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++;
+        return (uint16_t)h;
+    }
+}
+
+MKM_FN uint16_t mkm_f32_to_bf16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7F800000u) == 0x7F800000u && (x & 0x7FFFFFu)) return (uint16_t)((x >> 16) | 0x40u);
+    x += 0x7FFFu + ((x >> 16) & 1u);
+    return (uint16_t)(x >> 16);
+}
+
+/* ---- growable byte buffer ---- */
+
+typedef struct { unsigned char *p; size_t n, cap; int err; } mkm__buf;
+
+MKM_FN void mkm__append(mkm__buf *b, const void *src, size_t n)
+{
+    if (b->err) return;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        unsigned char *q;
+        while (cap < b->n + n) cap *= 2;
+        q = (unsigned char *)realloc(b->p, cap);
+        if (!q) { b->err = 1; return; }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+
+/* ---- tokenizer construction ---- */
+
+static const char mkm__sample_text[] =
+    "The quick brown fox jumps over the lazy dog. It's a sunny day, and the children are "
+    "playing in the park while their parents talk about the weather. We'll meet again at "
+    "the station at 10:30, then we're going to the market to buy 12 apples, 3 loaves of "
+    "bread and some cheese. She said that she'd rather stay at home and read a book about "
+    "the history of the city. In the beginning there was nothing but the sea and the sky; "
+    "then the land rose from the water, and the first people built their houses on the "
+    "hills. They've been living there for 2000 years, and they're still telling the same "
+    "stories to their children every evening.\n"
+    "def main():\n    return 0\n"
+    "A small cafe\xC3\xA9 in the old town sells coffee for 3 \xE2\x82\xAC and the owner is "
+    "na\xC3\xAFve about the prices. The weather is nice, the water is warm, and the "
+    "people of the town are kind to the visitors who come there in the summer. I'm sure "
+    "you'll like it: there is music in the evening, there are boats on the river, and the "
+    "food is good. Is it true? Yes, it is true! The end.\n";
+
+typedef struct {
+    mkm__buf strings;
+    uint32_t *off;   /* n + 1 */
+    float *score;
+    unsigned char *type;
+    uint32_t (*merge)[4];
+    int n, cap, n_merges;
+    int *hash;       /* open addressing over normal tokens, -1 = empty */
+    int hash_cap;
+    int err;
+} mkm__tok;
+
+MKM_FN uint32_t mkm__hash_bytes(const unsigned char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    size_t i;
+    for (i = 0; i < n; i++) { h ^= s[i]; h *= 16777619u; }
+    return h;
+}
+
+/* Id of the normal token with these bytes, or -1. */
+MKM_FN int mkm__tok_find(const mkm__tok *t, const unsigned char *s, size_t n)
+{
+    uint32_t i = mkm__hash_bytes(s, n) & (uint32_t)(t->hash_cap - 1);
+    while (t->hash[i] >= 0) {
+        int id = t->hash[i];
+        size_t len = t->off[id + 1] - t->off[id];
+        if (len == n && memcmp(t->strings.p + t->off[id], s, n) == 0) return id;
+        i = (i + 1) & (uint32_t)(t->hash_cap - 1);
+    }
+    return -1;
+}
+
+MKM_FN int mkm__tok_add(mkm__tok *t, const unsigned char *s, size_t n, int type, float score)
+{
+    int id = t->n;
+    if (t->err || id >= t->cap) { t->err = 1; return -1; }
+    mkm__append(&t->strings, s, n);
+    if (t->strings.err) { t->err = 1; return -1; }
+    t->off[id] = (uint32_t)(t->strings.n - n);
+    t->off[id + 1] = (uint32_t)t->strings.n;
+    t->type[id] = (unsigned char)type;
+    t->score[id] = score;
+    t->n++;
+    if (type == 0) {
+        uint32_t i = mkm__hash_bytes(s, n) & (uint32_t)(t->hash_cap - 1);
+        while (t->hash[i] >= 0) i = (i + 1) & (uint32_t)(t->hash_cap - 1);
+        t->hash[i] = id;
+    }
+    return id;
+}
+
+MKM_FN int mkm__is_space(int c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+MKM_FN int mkm__is_letter(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+}
+
+MKM_FN int mkm__is_digit(int c) { return c >= '0' && c <= '9'; }
+
+/* Splits the sample text into training pieces (token ids, pieces separated by -1).
+ * kind 1: an approximation of the GPT-2 split, one token per byte.
+ * kind 2: words with one leading space, one token per UTF-8 character when the vocabulary has
+ * it; characters it lacks become separators, so no merge ever involves a byte token. */
+MKM_FN int *mkm__pieces(const mkm__tok *t, int kind, size_t *count)
+{
+    const unsigned char *s = (const unsigned char *)mkm__sample_text;
+    size_t n = sizeof mkm__sample_text - 1, i = 0, k = 0;
+    int *out = (int *)malloc((3 * n + 4) * sizeof(int));
+    if (!out) return NULL;
+    if (kind == 1) {
+        while (i < n) {
+            size_t j = i;
+            if (s[j] == ' ' && j + 1 < n && !mkm__is_space(s[j + 1])) j++;
+            if (mkm__is_letter(s[j])) while (j < n && mkm__is_letter(s[j])) j++;
+            else if (mkm__is_digit(s[j])) while (j < n && mkm__is_digit(s[j])) j++;
+            else if (!mkm__is_space(s[j]))
+                while (j < n && !mkm__is_space(s[j]) && !mkm__is_letter(s[j]) && !mkm__is_digit(s[j])) j++;
+            else while (j < n && mkm__is_space(s[j])) j++;
+            for (; i < j; i++) out[k++] = s[i];
+            out[k++] = -1;
+        }
+    } else {
+        while (i < n) {
+            while (i < n && mkm__is_space(s[i])) i++;
+            if (i >= n) break;
+            out[k++] = mkm__tok_find(t, (const unsigned char *)" ", 1);
+            while (i < n && !mkm__is_space(s[i])) {
+                size_t len = 1;
+                int id;
+                if (s[i] >= 0xF0) len = 4;
+                else if (s[i] >= 0xE0) len = 3;
+                else if (s[i] >= 0xC0) len = 2;
+                if (i + len > n) len = n - i;
+                id = mkm__tok_find(t, s + i, len);
+                out[k++] = id; /* -1 when missing: acts as a separator */
+                i += len;
+            }
+            out[k++] = -1;
+        }
+    }
+    *count = k;
+    return out;
+}
+
+/* Sorts ids[0..n) with cmp(ctx, a, b) (stable merge sort). */
+MKM_FN int mkm__sort(uint32_t *ids, size_t n, const void *ctx,
+                     int (*cmp)(const void *, uint32_t, uint32_t))
+{
+    uint32_t *tmp;
+    size_t w, i;
+    if (n < 2) return 0;
+    tmp = (uint32_t *)malloc(n * sizeof *tmp);
+    if (!tmp) return -1;
+    for (w = 1; w < n; w *= 2) {
+        for (i = 0; i < n; i += 2 * w) {
+            size_t a = i, am = i + w < n ? i + w : n, b = am, bm = i + 2 * w < n ? i + 2 * w : n, k = i;
+            while (a < am && b < bm) tmp[k++] = cmp(ctx, ids[b], ids[a]) < 0 ? ids[b++] : ids[a++];
+            while (a < am) tmp[k++] = ids[a++];
+            while (b < bm) tmp[k++] = ids[b++];
+        }
+        memcpy(ids, tmp, n * sizeof *ids);
+    }
+    free(tmp);
+    return 0;
+}
+
+MKM_FN int mkm__cmp_bytes(const void *ctx, uint32_t a, uint32_t b)
+{
+    const mkm__tok *t = (const mkm__tok *)ctx;
+    size_t la = t->off[a + 1] - t->off[a], lb = t->off[b + 1] - t->off[b];
+    int c = memcmp(t->strings.p + t->off[a], t->strings.p + t->off[b], la < lb ? la : lb);
+    if (c) return c;
+    return la < lb ? -1 : la > lb ? 1 : 0;
+}
+
+MKM_FN int mkm__cmp_merge(const void *ctx, uint32_t a, uint32_t b)
+{
+    const mkm__tok *t = (const mkm__tok *)ctx;
+    if (t->merge[a][0] != t->merge[b][0]) return t->merge[a][0] < t->merge[b][0] ? -1 : 1;
+    if (t->merge[a][1] != t->merge[b][1]) return t->merge[a][1] < t->merge[b][1] ? -1 : 1;
+    return 0;
+}
+
+MKM_FN int mkm__cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Adds one token made of left||right if that string is new and not too long; returns its id. */
+MKM_FN int mkm__tok_concat(mkm__tok *t, int left, int right, int type, float score, size_t max_len)
+{
+    size_t ll = t->off[left + 1] - t->off[left], lr = t->off[right + 1] - t->off[right];
+    unsigned char tmp[64];
+    if (ll + lr > max_len || ll + lr > sizeof tmp) return -1;
+    memcpy(tmp, t->strings.p + t->off[left], ll);
+    memcpy(tmp + ll, t->strings.p + t->off[right], lr);
+    if (mkm__tok_find(t, tmp, ll + lr) >= 0) return -1;
+    return mkm__tok_add(t, tmp, ll + lr, type, score);
+}
+
+/* Creates `count` new normal tokens by BPE training on the sample text (most frequent
+ * adjacent pair whose concatenation is new; ties to the smaller (left, right)), then, once the
+ * text offers no more pairs, from random pairs of normal tokens. Records merges for kind 1. */
+MKM_FN int mkm__train(mkm__tok *t, int kind, int count, uint64_t seed)
+{
+    size_t n, i, k, np;
+    int *seq = mkm__pieces(t, kind, &n);
+    uint64_t *pairs;
+    mkm__rng rng = mkm__stream(seed, 1000, 0);
+    int made = 0, first_normal = kind == 1 ? 0 : 259;
+    if (!seq) return -1;
+    pairs = (uint64_t *)malloc((n + 1) * sizeof *pairs);
+    if (!pairs) { free(seq); return -1; }
+    while (made < count) {
+        int left = -1, right = -1, id = -1;
+        size_t best = 0;
+        np = 0;
+        for (i = 0; i + 1 < n; i++)
+            if (seq[i] >= 0 && seq[i + 1] >= 0)
+                pairs[np++] = ((uint64_t)(uint32_t)seq[i] << 32) | (uint32_t)seq[i + 1];
+        qsort(pairs, np, sizeof *pairs, mkm__cmp_u64);
+        for (i = 0; i < np; i = k) {
+            for (k = i; k < np && pairs[k] == pairs[i]; k++) {}
+            if (k - i > best) {
+                int a = (int)(pairs[i] >> 32), b = (int)(uint32_t)pairs[i];
+                size_t la = t->off[a + 1] - t->off[a], lb = t->off[b + 1] - t->off[b];
+                unsigned char tmp[64];
+                if (la + lb > 32) continue;
+                memcpy(tmp, t->strings.p + t->off[a], la);
+                memcpy(tmp + la, t->strings.p + t->off[b], lb);
+                if (mkm__tok_find(t, tmp, la + lb) >= 0) continue;
+                best = k - i;
+                left = a;
+                right = b;
+            }
+        }
+        if (best > 0) {
+            id = mkm__tok_concat(t, left, right, 0, 0.0f, 32);
+            if (id < 0) break;
+            /* apply the merge to the training sequence */
+            for (i = 0, k = 0; i < n; i++) {
+                if (i + 1 < n && seq[i] == left && seq[i + 1] == right) { seq[k++] = id; i++; }
+                else seq[k++] = seq[i];
+            }
+            n = k;
+        } else {
+            int tries;
+            for (tries = 0; tries < 100000 && id < 0; tries++) {
+                int range = t->n - first_normal;
+                left = first_normal + (int)(mkm__next(&rng) % (uint64_t)range);
+                right = first_normal + (int)(mkm__next(&rng) % (uint64_t)range);
+                if (t->type[left] != 0 || t->type[right] != 0) continue;
+                id = mkm__tok_concat(t, left, right, 0, 0.0f, 16);
+            }
+            if (id < 0) break;
+        }
+        if (kind == 1) {
+            t->merge[made][0] = (uint32_t)left;
+            t->merge[made][1] = (uint32_t)right;
+            t->merge[made][2] = (uint32_t)id;
+            t->merge[made][3] = (uint32_t)made;
+        } else {
+            t->score[id] = (float)(count - made); /* earlier (more frequent) merges first */
+        }
+        made++;
+    }
+    free(pairs);
+    free(seq);
+    if (made < count || t->err) return -1;
+    t->n_merges = kind == 1 ? made : 0;
+    return 0;
+}
+
+MKM_FN void mkm__tok_free(mkm__tok *t)
+{
+    free(t->strings.p);
+    free(t->off);
+    free(t->score);
+    free(t->type);
+    free(t->merge);
+    free(t->hash);
+}
+
+/* Serialises the tokenizer section of `kind` into *out. */
+MKM_FN int mkm__build_tokenizer(const mkm_opts *o, mkm__buf *out)
+{
+    mkm__tok t;
+    int i, n_sorted = 0, bos, eos, rc = -1;
+    uint32_t *sorted = NULL, *morder = NULL, max_len = 0;
+    unsigned char hdr[MKM_TOK_HEADER_SIZE], w[16];
+    static const unsigned char zero[4] = {0, 0, 0, 0};
+    memset(&t, 0, sizeof t);
+    t.cap = mkm_n_tokens(o);
+    t.hash_cap = 1;
+    while (t.hash_cap < 2 * t.cap) t.hash_cap *= 2;
+    t.off = (uint32_t *)calloc((size_t)t.cap + 1, sizeof *t.off);
+    t.score = (float *)calloc((size_t)t.cap, sizeof *t.score);
+    t.type = (unsigned char *)calloc((size_t)t.cap, 1);
+    t.merge = (uint32_t(*)[4])calloc((size_t)o->n_merges + 1, sizeof *t.merge);
+    t.hash = (int *)malloc((size_t)t.hash_cap * sizeof *t.hash);
+    if (!t.off || !t.score || !t.type || !t.merge || !t.hash) goto done;
+    for (i = 0; i < t.hash_cap; i++) t.hash[i] = -1;
+
+    if (o->tokenizer == MKM_TOKENIZER_BPE) {
+        for (i = 0; i < 256; i++) {
+            unsigned char c = (unsigned char)i;
+            mkm__tok_add(&t, &c, 1, 0, 0.0f);
+        }
+        if (mkm__train(&t, 1, o->n_merges, o->seed) != 0) goto done;
+        bos = mkm__tok_add(&t, (const unsigned char *)"<|bos|>", 7, 2, 0.0f);
+        eos = mkm__tok_add(&t, (const unsigned char *)"<|eos|>", 7, 2, 0.0f);
+    } else {
+        mkm__tok_add(&t, (const unsigned char *)"<unk>", 5, 2, 0.0f);
+        bos = mkm__tok_add(&t, (const unsigned char *)"<s>", 3, 2, 0.0f);
+        eos = mkm__tok_add(&t, (const unsigned char *)"</s>", 4, 2, 0.0f);
+        for (i = 0; i < 256; i++) {
+            unsigned char c = (unsigned char)i;
+            mkm__tok_add(&t, &c, 1, 1, 0.0f);
+        }
+        for (i = 0x20; i < 0x7F; i++) {
+            unsigned char c = (unsigned char)i;
+            mkm__tok_add(&t, &c, 1, 0, 0.0f);
+        }
+        mkm__tok_add(&t, (const unsigned char *)"\xC3\xA9", 2, 0, 0.0f);     /* e acute */
+        mkm__tok_add(&t, (const unsigned char *)"\xE2\x82\xAC", 3, 0, 0.0f); /* euro sign */
+        if (mkm__train(&t, 2, o->n_merges, o->seed) != 0) goto done;
+    }
+    if (t.err || t.n != t.cap) goto done;
+
+    sorted = (uint32_t *)malloc((size_t)t.n * sizeof *sorted);
+    morder = (uint32_t *)malloc(((size_t)t.n_merges + 1) * sizeof *morder);
+    if (!sorted || !morder) goto done;
+    for (i = 0; i < t.n; i++) {
+        uint32_t len = t.off[i + 1] - t.off[i];
+        if (len > max_len) max_len = len;
+        if (t.type[i] == 0) sorted[n_sorted++] = (uint32_t)i;
+    }
+    for (i = 0; i < t.n_merges; i++) morder[i] = (uint32_t)i;
+    if (mkm__sort(sorted, (size_t)n_sorted, &t, mkm__cmp_bytes) != 0) goto done;
+    if (mkm__sort(morder, (size_t)t.n_merges, &t, mkm__cmp_merge) != 0) goto done;
+
+    memset(hdr, 0, sizeof hdr);
+    mkm_put_u32(hdr + MKM_TK_KIND, (uint32_t)o->tokenizer);
+    mkm_put_u32(hdr + MKM_TK_N_TOKENS, (uint32_t)t.n);
+    mkm_put_u32(hdr + MKM_TK_N_MERGES, (uint32_t)t.n_merges);
+    mkm_put_u32(hdr + MKM_TK_BOS, (uint32_t)bos);
+    mkm_put_u32(hdr + MKM_TK_EOS, (uint32_t)eos);
+    mkm_put_u32(hdr + MKM_TK_PRETOKENIZER, o->tokenizer == MKM_TOKENIZER_BPE ? 1u : 0u);
+    mkm_put_u32(hdr + MKM_TK_FLAGS, o->tokenizer == MKM_TOKENIZER_SCORED ? 1u : 0u);
+    mkm_put_u32(hdr + MKM_TK_N_SORTED, (uint32_t)n_sorted);
+    mkm_put_u64(hdr + MKM_TK_STRINGS_SIZE, (uint64_t)t.strings.n);
+    mkm_put_u32(hdr + MKM_TK_MAX_TOKEN_LEN, max_len);
+    mkm__append(out, hdr, sizeof hdr);
+    for (i = 0; i <= t.n; i++) { mkm_put_u32(w, t.off[i]); mkm__append(out, w, 4); }
+    for (i = 0; i < t.n; i++) { mkm_put_f32(w, t.score[i]); mkm__append(out, w, 4); }
+    mkm__append(out, t.type, (size_t)t.n);
+    if (t.n % 4) mkm__append(out, zero, (size_t)(4 - t.n % 4));
+    for (i = 0; i < n_sorted; i++) { mkm_put_u32(w, sorted[i]); mkm__append(out, w, 4); }
+    for (i = 0; i < t.n_merges; i++) {
+        int j;
+        for (j = 0; j < 4; j++) mkm_put_u32(w + 4 * j, t.merge[morder[i]][j]);
+        mkm__append(out, w, 16);
+    }
+    mkm__append(out, t.strings.p, t.strings.n);
+    rc = out->err ? -1 : 0;
+done:
+    free(sorted);
+    free(morder);
+    mkm__tok_free(&t);
+    return rc;
+}
+
+/* ---- weights ---- */
+
+typedef struct {
+    int role, layer; /* layer -1: model-wide */
+    int dtype, n_dims;
+    uint64_t dims[2], count, offset, size;
+} mkm__tensor;
+
+/* Fills v[0..count) with the values of tensor (role, layer). */
+MKM_FN void mkm__values(const mkm_opts *o, const mkm__tensor *t, float *v)
+{
+    mkm__rng r = mkm__stream(o->seed, (uint64_t)t->role, (uint64_t)(t->layer + 1));
+    double d = (double)o->dim, s = 0.0, base = 0.0;
+    uint64_t i, fan_in = t->n_dims == 2 ? t->dims[1] : 1;
+    int constant = o->router_const;
+    switch (t->role) {
+    case MKM_ROLE_TOKEN_EMBEDDING: s = o->init_scale > 0 ? o->init_scale : 1.0; break;
+    case MKM_ROLE_OUTPUT_NORM:
+        /* a tied output is the embedding (std 1 over d columns): smaller gains keep the
+         * logits from being one-hot on the input token */
+        base = o->tied ? 0.3 : 1.0; s = 0.1 * base; break;
+    case MKM_ROLE_ATTN_NORM: case MKM_ROLE_MLP_NORM: base = 1.0; s = 0.1; break;
+    case MKM_ROLE_ATTN_Q_BIAS: case MKM_ROLE_ATTN_K_BIAS: case MKM_ROLE_ATTN_V_BIAS: s = 0.1; break;
+    case MKM_ROLE_ROUTER:
+        s = constant ? 0.0 : 1.0 / sqrt(d);
+        break;
+    case MKM_ROLE_ROUTER_BIAS:
+        if (constant) base = o->router_const_bias; else s = 0.2;
+        break;
+    case MKM_ROLE_PREDICTOR_W1:
+        s = (constant && o->predictor_hidden == 0) ? 0.0 : 1.0 / sqrt(d);
+        break;
+    case MKM_ROLE_PREDICTOR_B1:
+        if (constant && o->predictor_hidden == 0) base = o->router_const_bias; else s = 0.2;
+        break;
+    case MKM_ROLE_PREDICTOR_W2: s = constant ? 0.0 : 2.5 / sqrt((double)o->predictor_hidden); break;
+    case MKM_ROLE_PREDICTOR_B2:
+        if (constant) base = o->router_const_bias; else s = 0.2;
+        break;
+    default: s = o->init_scale > 0 ? o->init_scale : 1.0 / sqrt((double)fan_in); break;
+    }
+    for (i = 0; i < t->count; i++) v[i] = (float)(base + s * mkm__normal(&r));
+    if (t->role == MKM_ROLE_PREDICTOR_W2 && t->count > 1) {
+        /* silu(z) has a positive mean, so zero-sum output weights keep P(u) centred on 0 */
+        double mean = 0.0;
+        for (i = 0; i < t->count; i++) mean += v[i];
+        mean /= (double)t->count;
+        for (i = 0; i < t->count; i++) v[i] = (float)(v[i] - mean);
+    }
+}
+
+MKM_FN void mkm__plan_add(mkm__tensor *ts, int *n, int role, int layer, int dtype, uint64_t d0, uint64_t d1)
+{
+    mkm__tensor *t = &ts[(*n)++];
+    memset(t, 0, sizeof *t);
+    t->role = role;
+    t->layer = layer;
+    t->n_dims = d1 ? 2 : 1;
+    t->dtype = t->n_dims == 2 ? dtype : MKM_DTYPE_F32;
+    t->dims[0] = d0;
+    t->dims[1] = d1;
+    t->count = d1 ? d0 * d1 : d0;
+    t->size = t->count * (t->dtype == MKM_DTYPE_F32 ? 4u : 2u);
+}
+
+/* Builds a model file into a malloc'd buffer. Returns 0 on success, -1 on invalid options
+ * (mkm_check says why), -2 when out of memory. */
+MKM_FN int mkm_build(const mkm_opts *o, unsigned char **out, size_t *size)
+{
+    mkm__tensor *ts;
+    mkm__buf tok;
+    int n = 0, l, i, dt = o->dtype;
+    uint64_t V, d, hd, qd, kvd, F, layer_off, dir_off, tok_off, data_off, data_size = 0, file_size;
+    unsigned char *b;
+    float *vals = NULL;
+    uint64_t max_count = 0;
+
+    *out = NULL;
+    *size = 0;
+    if (mkm_check(o)) return -1;
+    V = (uint64_t)mkm_vocab_size(o);
+    d = (uint64_t)o->dim;
+    hd = d / (uint64_t)o->n_heads;
+    qd = hd * (uint64_t)o->n_heads;
+    kvd = hd * (uint64_t)o->n_kv_heads;
+    F = (uint64_t)o->hidden_dim;
+
+    memset(&tok, 0, sizeof tok);
+    if (o->tokenizer && mkm__build_tokenizer(o, &tok) != 0) {
+        free(tok.p);
+        return -2;
+    }
+
+    ts = (mkm__tensor *)malloc((size_t)(3 + 21 * o->n_layers) * sizeof *ts);
+    if (!ts) { free(tok.p); return -2; }
+    mkm__plan_add(ts, &n, MKM_ROLE_TOKEN_EMBEDDING, -1, dt, V, d);
+    mkm__plan_add(ts, &n, MKM_ROLE_OUTPUT_NORM, -1, dt, d, 0);
+    if (!o->tied) mkm__plan_add(ts, &n, MKM_ROLE_OUTPUT, -1, dt, V, d);
+    for (l = 0; l < o->n_layers; l++) {
+        mkm__plan_add(ts, &n, MKM_ROLE_ATTN_NORM, l, dt, d, 0);
+        mkm__plan_add(ts, &n, MKM_ROLE_ATTN_Q, l, dt, qd, d);
+        mkm__plan_add(ts, &n, MKM_ROLE_ATTN_K, l, dt, kvd, d);
+        mkm__plan_add(ts, &n, MKM_ROLE_ATTN_V, l, dt, kvd, d);
+        mkm__plan_add(ts, &n, MKM_ROLE_ATTN_O, l, dt, d, qd);
+        if (o->qkv_bias) {
+            mkm__plan_add(ts, &n, MKM_ROLE_ATTN_Q_BIAS, l, dt, qd, 0);
+            mkm__plan_add(ts, &n, MKM_ROLE_ATTN_K_BIAS, l, dt, kvd, 0);
+            mkm__plan_add(ts, &n, MKM_ROLE_ATTN_V_BIAS, l, dt, kvd, 0);
+        }
+        mkm__plan_add(ts, &n, MKM_ROLE_MLP_NORM, l, dt, d, 0);
+        mkm__plan_add(ts, &n, MKM_ROLE_MLP_GATE, l, dt, F, d);
+        mkm__plan_add(ts, &n, MKM_ROLE_MLP_UP, l, dt, F, d);
+        mkm__plan_add(ts, &n, MKM_ROLE_MLP_DOWN, l, dt, d, F);
+        if (!o->routed[l]) continue;
+        mkm__plan_add(ts, &n, MKM_ROLE_ROUTER, l, dt, d, 0);
+        if (o->router_bias || o->router_const) mkm__plan_add(ts, &n, MKM_ROLE_ROUTER_BIAS, l, dt, 1, 0);
+        if (o->decision == 1) {
+            uint64_t fp = (uint64_t)o->predictor_hidden;
+            if (fp) {
+                mkm__plan_add(ts, &n, MKM_ROLE_PREDICTOR_W1, l, dt, fp, d);
+                mkm__plan_add(ts, &n, MKM_ROLE_PREDICTOR_B1, l, dt, fp, 0);
+                mkm__plan_add(ts, &n, MKM_ROLE_PREDICTOR_W2, l, dt, fp, 0);
+                mkm__plan_add(ts, &n, MKM_ROLE_PREDICTOR_B2, l, dt, 1, 0);
+            } else {
+                mkm__plan_add(ts, &n, MKM_ROLE_PREDICTOR_W1, l, dt, 1, d);
+                mkm__plan_add(ts, &n, MKM_ROLE_PREDICTOR_B1, l, dt, 1, 0);
+            }
+        }
+    }
+    for (i = 0; i < n; i++) {
+        ts[i].offset = data_size;
+        data_size = (data_size + ts[i].size + 63) & ~(uint64_t)63;
+        if (ts[i].count > max_count) max_count = ts[i].count;
+    }
+    if (n > 0) data_size = ts[n - 1].offset + ts[n - 1].size;
+
+    layer_off = MKM_HEADER_SIZE;
+    dir_off = (layer_off + (uint64_t)o->n_layers * MKM_LAYER_ENTRY_SIZE + 7) & ~(uint64_t)7;
+    tok_off = (dir_off + (uint64_t)n * MKM_DIR_ENTRY_SIZE + 7) & ~(uint64_t)7;
+    data_off = ((o->tokenizer ? tok_off + tok.n : tok_off) + 63) & ~(uint64_t)63;
+    file_size = data_off + data_size;
+
+    b = (unsigned char *)calloc((size_t)file_size, 1);
+    vals = (float *)malloc((size_t)max_count * sizeof *vals);
+    if (!b || !vals) {
+        free(b);
+        free(vals);
+        free(ts);
+        free(tok.p);
+        return -2;
+    }
+
+    memcpy(b + MKM_OFF_MAGIC, "MODH", 4);
+    mkm_put_u32(b + MKM_OFF_VERSION, 1);
+    mkm_put_u64(b + MKM_OFF_FILE_SIZE, file_size);
+    mkm_put_u32(b + MKM_OFF_HEADER_SIZE, MKM_HEADER_SIZE);
+    mkm_put_u32(b + MKM_OFF_N_TENSORS, (uint32_t)n);
+    mkm_put_u64(b + MKM_OFF_LAYER_TABLE, layer_off);
+    mkm_put_u64(b + MKM_OFF_TENSOR_DIR, dir_off);
+    mkm_put_u64(b + MKM_OFF_TOKENIZER, o->tokenizer ? tok_off : 0);
+    mkm_put_u64(b + MKM_OFF_TOKENIZER_SIZE, o->tokenizer ? (uint64_t)tok.n : 0);
+    mkm_put_u64(b + MKM_OFF_DATA, data_off);
+    mkm_put_u64(b + MKM_OFF_DATA_SIZE, data_size);
+    mkm_put_u32(b + MKM_OFF_VOCAB, (uint32_t)V);
+    mkm_put_u32(b + MKM_OFF_DIM, (uint32_t)d);
+    mkm_put_u32(b + MKM_OFF_N_LAYERS, (uint32_t)o->n_layers);
+    mkm_put_u32(b + MKM_OFF_N_HEADS, (uint32_t)o->n_heads);
+    mkm_put_u32(b + MKM_OFF_N_KV_HEADS, (uint32_t)o->n_kv_heads);
+    mkm_put_u32(b + MKM_OFF_HIDDEN, (uint32_t)F);
+    mkm_put_u32(b + MKM_OFF_MAX_SEQ, (uint32_t)o->max_seq_len);
+    mkm_put_f32(b + MKM_OFF_NORM_EPS, o->norm_eps);
+    mkm_put_f32(b + MKM_OFF_ROPE_THETA, o->rope_theta);
+    mkm_put_u32(b + MKM_OFF_TIED, (uint32_t)o->tied);
+    mkm_put_u32(b + MKM_OFF_ROUTER_INPUT, (uint32_t)o->router_input);
+    mkm_put_u32(b + MKM_OFF_ROUTER_SCALE, (uint32_t)o->router_scale);
+    mkm_put_u32(b + MKM_OFF_COMBINE, (uint32_t)o->combine);
+    mkm_put_u32(b + MKM_OFF_POSITIONS, (uint32_t)o->positions);
+    mkm_put_u32(b + MKM_OFF_DECISION, (uint32_t)o->decision);
+    mkm_put_u32(b + MKM_OFF_PREDICTOR_HIDDEN, (uint32_t)o->predictor_hidden);
+    mkm_put_f32(b + MKM_OFF_THRESHOLD, o->threshold);
+
+    for (l = 0; l < o->n_layers; l++) {
+        unsigned char *e = b + layer_off + (uint64_t)l * MKM_LAYER_ENTRY_SIZE;
+        mkm_put_u32(e + MKM_LT_ROUTED, (uint32_t)o->routed[l]);
+        mkm_put_f32(e + MKM_LT_CAPACITY, o->routed[l] ? o->capacity[l] : 0.0f);
+    }
+
+    for (i = 0; i < n; i++) {
+        const mkm__tensor *t = &ts[i];
+        unsigned char *e = b + dir_off + (uint64_t)i * MKM_DIR_ENTRY_SIZE;
+        unsigned char *p = b + data_off + t->offset;
+        uint64_t j;
+        mkm_put_u32(e + MKM_TD_ROLE, (uint32_t)t->role);
+        mkm_put_u32(e + MKM_TD_LAYER, t->layer < 0 ? MKM_MODEL_WIDE : (uint32_t)t->layer);
+        mkm_put_u32(e + MKM_TD_DTYPE, (uint32_t)t->dtype);
+        mkm_put_u32(e + MKM_TD_N_DIMS, (uint32_t)t->n_dims);
+        mkm_put_u64(e + MKM_TD_DIMS, t->dims[0]);
+        if (t->n_dims == 2) mkm_put_u64(e + MKM_TD_DIMS + 8, t->dims[1]);
+        mkm_put_u64(e + MKM_TD_OFFSET, t->offset);
+        mkm_put_u64(e + MKM_TD_SIZE, t->size);
+        mkm__values(o, t, vals);
+        for (j = 0; j < t->count; j++) {
+            if (t->dtype == MKM_DTYPE_F32) {
+                mkm_put_f32(p + 4 * j, vals[j]);
+            } else {
+                uint16_t h = t->dtype == MKM_DTYPE_F16 ? mkm_f32_to_f16(vals[j]) : mkm_f32_to_bf16(vals[j]);
+                p[2 * j] = (unsigned char)h;
+                p[2 * j + 1] = (unsigned char)(h >> 8);
+            }
+        }
+    }
+    if (o->tokenizer) memcpy(b + tok_off, tok.p, tok.n);
+
+    mkm_checksum(b, (size_t)file_size);
+    free(vals);
+    free(ts);
+    free(tok.p);
+    *out = b;
+    *size = (size_t)file_size;
+    return 0;
+}
+
+#endif /* MKMODEL_H */
