@@ -1760,7 +1760,7 @@ mod_result mod_sample(mod_session *s, mod_sampler *smp, int32_t *token) {
 }
 
 /* ======================================================================================= */
-/* Tokenizer: the public face; the encoder itself follows                                 */
+/* Tokenizer                                                                               */
 /* ======================================================================================= */
 
 /* ---- tokenizer ------------------------------------------------------------------------
@@ -1853,11 +1853,11 @@ static const uint32_t *mod__tok_rule(const mod__vocab *v, uint32_t l, uint32_t r
     int lo = 0, hi = v->n_merges;
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
-        const uint32_t *m = v->merges + (size_t)4 * mid;
+        const uint32_t *m = v->merges + 4 * (size_t)mid;
         if (m[0] < l || (m[0] == l && m[1] < r)) lo = mid + 1; else hi = mid;
     }
     if (lo < v->n_merges) {
-        const uint32_t *m = v->merges + (size_t)4 * lo;
+        const uint32_t *m = v->merges + 4 * (size_t)lo;
         if (m[0] == l && m[1] == r) return m;
     }
     return NULL;
@@ -1888,9 +1888,8 @@ static int mod__tok_merge_ranked(const mod__vocab *v, int32_t *t, int n)
 }
 
 /* Kind 2, llama2.c's loop: every merge rescans all pairs, so it is quadratic in the length of
-   the text. Byte tokens join by their byte like any other token, as the format defines tokens
-   by their bytes (in llama2.c their "<0xXX>" text never matches; this only matters for bytes
-   that fell back because of invalid UTF-8). */
+   the text. Byte-fallback tokens never merge, as in llama2.c and SentencePiece (there their
+   "<0xXX>" text matches nothing). */
 static int mod__tok_merge_scored(const mod__vocab *v, int32_t *t, int n)
 {
     for (;;) {
@@ -1898,8 +1897,12 @@ static int mod__tok_merge_scored(const mod__vocab *v, int32_t *t, int n)
         int32_t best = -1;
         for (i = 0; i + 1 < n; i++) {
             size_t la, lb;
-            const char *a = mod__vocab_piece(v, t[i], &la), *b = mod__vocab_piece(v, t[i + 1], &lb);
-            int32_t id = mod__vocab_lookup(v, a, la, b, lb);
+            const char *a, *b;
+            int32_t id;
+            if (v->types[t[i]] == 1 || v->types[t[i + 1]] == 1) continue;
+            a = mod__vocab_piece(v, t[i], &la);
+            b = mod__vocab_piece(v, t[i + 1], &lb);
+            id = mod__vocab_lookup(v, a, la, b, lb);
             if (id >= 0 && (best < 0 || v->scores[id] > v->scores[best])) { best = id; at = i; }
         }
         if (best < 0) return n;
@@ -1954,7 +1957,7 @@ static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_
     } else {
         int first = t;
         mod_result r;
-        /* llama2.c adds the prefix as a token of its own, so it never starts a character */
+        /* llama2.c adds the prefix on its own, so it never takes in continuation bytes after it */
         if (pre && (r = mod__tok_push_char(v, " ", 1, out, &t)) != MOD_OK) return r;
         for (i = 0; i < len; i = e) {
             /* llama2.c's characters: a byte and up to three continuation bytes, valid or not */

@@ -432,7 +432,8 @@ done:
     return rc;
 }
 
-/* Logits [n * vocab_size] of tokens[0..n) under rule REF_RULE_TOPK (0) or REF_RULE_CAUSAL (1).
+/* Logits [n * vocab_size] (row-major; NULL to skip) of tokens[0..n) under rule REF_RULE_TOPK (0)
+ * or REF_RULE_CAUSAL (1).
  * capacity_override <= 0 keeps the file's per-layer capacity; threshold_override replaces the
  * file's threshold when threshold_override_set is non-zero. Returns 0 on success. */
 REF_FN int ref_forward(const unsigned char *file, size_t size, const int *tokens, int n, int rule,

@@ -10,8 +10,11 @@
  *     free(buf);
  *
  * Every tensor draws its values from its own PRNG stream, seeded from (seed, role, layer), so
- * two builds that differ only in which blocks are routed, in dtype, biases or decision share
- * the values of every tensor they have in common (up to dtype rounding).
+ * two builds that differ only in which blocks are routed, capacities, dtype, q/k/v or router
+ * biases, the routing knobs or the tokenizer share the values of every tensor they have in
+ * common (up to dtype rounding; a different vocab size adds or drops trailing embedding and
+ * output rows). The exceptions: router_const changes the router and predictor tensors, tied
+ * changes the output norm gains, init_scale and the other sizes change everything.
  */
 #ifndef MKMODEL_H
 #define MKMODEL_H
