@@ -19,7 +19,7 @@ HEADERS  := mod.h examples/cli.h
 RUN_MODEL  ?= $(B)/random.mod
 RUN_PROMPT ?= In the beginning
 
-.PHONY: all test run clean check-header
+.PHONY: all test run clean check-header test-sanitize fuzz fuzz-smoke
 all: $(PROGRAMS) $(TESTS)
 
 $(B):
@@ -59,6 +59,27 @@ check-header: | $(B)
 
 test: all check-header
 	sh tests/run.sh $(B)
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, then the programs under
+# valgrind memcheck (no errors, no leaks).
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g
+test-sanitize:
+	$(MAKE) B=build/asan OPT="-O1" OPENMP= CFLAGS="$(SANFLAGS)" all
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 sh tests/run.sh build/asan
+	$(MAKE) all
+	sh tests/valgrind.sh $(B)
+
+# libFuzzer harnesses (clang). `make fuzz` runs each for FUZZ_SECONDS (default 900) over a
+# scratch copy of its committed seed corpus; `make fuzz-smoke` runs each for 30 s.
+FUZZERS := $(B)/fuzz/fuzz_model $(B)/fuzz/fuzz_tokenizer
+FUZZ_SECONDS ?= 900
+$(B)/fuzz/%: tests/fuzz/%.c mod.h tools/mkmodel.h
+	mkdir -p $(B)/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itools -o $@ $< -lm
+fuzz: $(FUZZERS)
+	sh tests/fuzz/run.sh $(B) $(FUZZ_SECONDS)
+fuzz-smoke: $(FUZZERS)
+	sh tests/fuzz/run.sh $(B) 30
 
 clean:
 	rm -rf $(B)

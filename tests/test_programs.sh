@@ -60,6 +60,9 @@ for rule in causal topk; do
     grep -q "perplexity:" "$T/out" && grep -q "routing ($rule): L1" "$T/out" && ok "mod-eval prints perplexity and routing ($rule)" || bad "mod-eval output: $(cat "$T/out")"
     expect "mod-eval logits agree with the reference ($rule)" "$B/check_logits" "$T/bpe.mod" "$T/l_$rule.bin" $rule 100000 $TOKS
 done
+expect "mod-eval --incremental" "$B/mod-eval" "$T/bpe.mod" --tokens $TOKS --incremental --dump-logits "$T/l_inc.bin"
+expect "incremental logits agree with the reference" "$B/check_logits" "$T/bpe.mod" "$T/l_inc.bin" causal 100000 $TOKS
+refuse "--incremental with top-k routing" "cannot be combined" "$B/mod-eval" "$T/bpe.mod" --tokens 1,2 --incremental --routing topk
 expect "mod-eval in windows of 8 (causal)" "$B/mod-eval" "$T/bpe.mod" --tokens $TOKS --ctx 8 --dump-logits "$T/lw.bin"
 grep -q "windows of 8" "$T/out" && ok "windowed evaluation reported" || bad "windows: $(cat "$T/out")"
 expect "windowed logits agree with the reference" "$B/check_logits" "$T/bpe.mod" "$T/lw.bin" causal 8 $TOKS

@@ -17,6 +17,8 @@ static void usage(FILE *f) {
         "                        are scored in consecutive windows of N tokens\n"
         "  --threads N           threads (default: all)\n"
         "  --dump-logits FILE    write float32 little-endian logits, S rows of V, row-major\n"
+        "  --incremental         feed the tokens one at a time (causal decoding) instead of one\n"
+        "                        prefill call; the logits must agree with --routing causal\n"
         "  -h, --help            this text\n");
 }
 
@@ -46,7 +48,7 @@ static int parse_tokens(const char *s, int32_t **out, int *n) {
 
 int main(int argc, char **argv) {
     const char *path = NULL, *tokens_arg = NULL, *text_path = NULL, *dump_path = NULL;
-    int threads = 0, ctx = 0, i, n = 0, status = 1, have_threshold = 0;
+    int threads = 0, ctx = 0, i, n = 0, status = 1, have_threshold = 0, incremental = 0;
     float capacity = 0.0f, threshold = 0.0f;
     mod_routing routing = MOD_ROUTING_CAUSAL;
     mod_model *model = NULL;
@@ -68,6 +70,7 @@ int main(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--incremental")) { incremental = 1; continue; }
         if (a[0] != '-' || !a[1]) {
             if (path) { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
             path = a;
@@ -89,6 +92,10 @@ int main(int argc, char **argv) {
         else { fprintf(stderr, "error: unknown option '%s' (see --help)\n", a); return 2; }
         if (bad) { fprintf(stderr, "error: invalid value '%s' for %s (see --help)\n", v, a); return 2; }
         i++;
+    }
+    if (incremental && routing == MOD_ROUTING_TOPK) {
+        fprintf(stderr, "error: --incremental decodes causally; it cannot be combined with --routing topk\n");
+        return 2;
     }
     if (!path || (!tokens_arg) == (!text_path)) {
         fprintf(stderr, "error: give a model and exactly one of --tokens or --text\n");
@@ -145,7 +152,15 @@ int main(int argc, char **argv) {
         const int len = n - start < W ? n - start : W;
         int l, t;
         mod_session_reset(s);
-        if ((r = mod_prefill(s, toks + start, len, logits)) != MOD_OK) { fprintf(stderr, "error: %s\n", mod_session_error(s)); goto done; }
+        if (incremental) {
+            for (t = 0; t < len; t++) {
+                if ((r = mod_decode(s, toks[start + t])) != MOD_OK) { fprintf(stderr, "error: %s\n", mod_session_error(s)); goto done; }
+                memcpy(logits + (size_t)t * V, mod_session_logits(s), sizeof(float) * (size_t)V);
+            }
+        } else if ((r = mod_prefill(s, toks + start, len, logits)) != MOD_OK) {
+            fprintf(stderr, "error: %s\n", mod_session_error(s));
+            goto done;
+        }
         for (t = 0; t + 1 < len; t++) {
             const float *row = logits + (size_t)t * V;
             double mx = row[0], sum = 0.0;

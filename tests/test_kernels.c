@@ -1,0 +1,742 @@
+/* Every numeric kernel of mod.h against a naive double-precision version written here:
+   mod__dot, mod__matmul (f32 / f16 / bf16 weights, with and without bias, 1 vs 2 threads),
+   mod__row, mod__rmsnorm(_rows), mod__rope, mod__softmax, mod__silu, mod__sigmoid,
+   mod__f16_to_f32, mod__bf16_to_f32, mod__topk_count, plus the checked-arithmetic helpers
+   and the FNV-1a checksum. Attention is covered by the model tests.
+
+   Tolerances are stated next to each test, relative to the magnitude of the inputs; u is the
+   unit roundoff of binary32, 2^-24.
+
+   Build: cc -std=c99 -Wall -Wextra -pedantic -O2 -fopenmp -Itools -Itests \
+              -o build/test_kernels tests/test_kernels.c -lm */
+#define MOD_IMPLEMENTATION
+#include "../mod.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mkmodel.h"
+
+#define U (1.0 / 16777216.0) /* 2^-24 */
+
+/* ---- checks ---------------------------------------------------------------------------- */
+
+static int g_pass, g_fail, grp_pass, grp_fail, grp_shown;
+
+/* Counts a check; prints a failure (at most 12 per group, then only counts them). */
+static void check(int ok, const char *fmt, ...)
+{
+    va_list ap;
+    if (ok) { g_pass++; grp_pass++; return; }
+    g_fail++; grp_fail++;
+    if (++grp_shown > 12) return;
+    printf("FAIL: ");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+}
+
+static void group_end(const char *name)
+{
+    if (grp_shown > 12) printf("      (%d more failures not shown)\n", grp_shown - 12);
+    printf("-- %-30s %d passed, %d failed\n", name, grp_pass, grp_fail);
+    grp_pass = grp_fail = grp_shown = 0;
+}
+
+/* ---- random numbers -------------------------------------------------------------------- */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)
+{
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static double unif(void) { return (double)(rnd() >> 11) * (1.0 / 9007199254740992.0); } /* [0, 1) */
+static float sym(void) { return (float)(2.0 * unif() - 1.0); }                          /* [-1, 1) */
+
+static void fill(float *v, size_t n, double scale)
+{
+    size_t i;
+    for (i = 0; i < n; i++) v[i] = (float)(scale * sym());
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) { printf("out of memory\n"); exit(2); }
+    return p;
+}
+
+static uint32_t fbits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
+/* ---- independent decoders (ldexp based, no bit moving into a float) -------------------- */
+
+static double ref_f16(uint16_t h)
+{
+    int sign = (h >> 15) & 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    double v;
+    if (e == 0) v = ldexp((double)m, -24);               /* subnormal: m * 2^-14 * 2^-10 */
+    else if (e == 31) v = m ? NAN : INFINITY;
+    else v = ldexp((double)(1024 + m), e - 25);          /* (1 + m/1024) * 2^(e-15) */
+    return sign ? -v : v;
+}
+
+static double ref_bf16(uint16_t h)
+{
+    int sign = (h >> 15) & 1, e = (h >> 7) & 0xff, m = h & 0x7f;
+    double v;
+    if (e == 0) v = ldexp((double)m, -133);              /* m * 2^-126 * 2^-7 */
+    else if (e == 255) v = m ? NAN : INFINITY;
+    else v = ldexp((double)(128 + m), e - 134);          /* (1 + m/128) * 2^(e-127) */
+    return sign ? -v : v;
+}
+
+/* ---- number formats ------------------------------------------------------------------- */
+
+static void test_f16(void)
+{
+    uint32_t h;
+    int nan_ok = 1;
+    for (h = 0; h < 65536; h++) {
+        float got = mod__f16_to_f32((uint16_t)h);
+        double want = ref_f16((uint16_t)h);
+        if (want != want) {
+            /* NaN stays NaN, keeps its sign and its payload in the top mantissa bits */
+            int ok = got != got && (fbits(got) >> 31) == (h >> 15) && ((fbits(got) >> 13) & 0x3ff) == (h & 0x3ff);
+            check(ok, "f16 0x%04x: got 0x%08x, want a NaN with the same sign and payload", (unsigned)h, (unsigned)fbits(got));
+            nan_ok &= ok;
+        } else {
+            /* exact, including the sign of zero */
+            float wf = (float)want;
+            check(fbits(got) == fbits(wf), "f16 0x%04x: got %.9g (0x%08x), want %.9g (0x%08x)", (unsigned)h,
+                  (double)got, (unsigned)fbits(got), want, (unsigned)fbits(wf));
+        }
+    }
+    check(mod__f16_to_f32(0x7c00) == INFINITY && mod__f16_to_f32(0xfc00) == -INFINITY, "f16 infinities");
+    check(mod__f16_to_f32(0x7bff) == 65504.0f && mod__f16_to_f32(0x0001) == 5.9604644775390625e-8f &&
+              mod__f16_to_f32(0x3c00) == 1.0f && mod__f16_to_f32(0xc000) == -2.0f,
+          "f16 hand-checked values (65504, 2^-24, 1, -2)");
+    (void)nan_ok;
+    group_end("f16 -> f32 (all 65536)");
+}
+
+static void test_bf16(void)
+{
+    uint32_t h;
+    for (h = 0; h < 65536; h++) {
+        float got = mod__bf16_to_f32((uint16_t)h);
+        double want = ref_bf16((uint16_t)h);
+        if (want != want) {
+            check(got != got && (fbits(got) >> 31) == (h >> 15), "bf16 0x%04x: got 0x%08x, want NaN", (unsigned)h, (unsigned)fbits(got));
+        } else {
+            float wf = (float)want;
+            check(fbits(got) == fbits(wf), "bf16 0x%04x: got %.9g, want %.9g", (unsigned)h, (double)got, want);
+        }
+    }
+    check(mod__bf16_to_f32(0x3f80) == 1.0f && mod__bf16_to_f32(0xc040) == -3.0f && mod__bf16_to_f32(0x7f80) == INFINITY,
+          "bf16 hand-checked values (1, -3, inf)");
+    group_end("bf16 -> f32 (all 65536)");
+}
+
+/* ---- dot product ------------------------------------------------------------------------ */
+
+/* Tolerance: the worst-case error of the library's order (8 lanes of about n/8 terms, a
+   3-level combine, up to 7 tail terms, each product rounded once) is below
+   (n/8 + 12) u sum|a_i b_i|; we also never allow more than 1e-5 sum|a_i b_i|. */
+static double dot_tol(int n, double sabs)
+{
+    double t = ((double)n / 8.0 + 12.0) * U * sabs * 1.01;
+    return t < 1e-5 * sabs ? t : 1e-5 * sabs;
+}
+
+static void test_dot(void)
+{
+    static const int big[] = { 127, 128, 129, 255, 1000, 4096, 4103, 65537, 1 << 20 };
+    static const double scales[] = { 1.0, 1e-3, 1e3 };
+    int n, k, s, trial;
+    float *a = (float *)xmalloc(sizeof(float) * (1 << 20)), *b = (float *)xmalloc(sizeof(float) * (1 << 20));
+    for (k = 0; k <= 70 + (int)(sizeof big / sizeof big[0]); k++) {
+        n = k <= 70 ? k : big[k - 71];
+        for (s = 0; s < 3; s++)
+            for (trial = 0; trial < (n > 10000 ? 1 : 3); trial++) {
+                double ref = 0.0, sabs = 0.0;
+                float got;
+                int i;
+                fill(a, (size_t)n, scales[s]);
+                fill(b, (size_t)n, 1.0);
+                for (i = 0; i < n; i++) {
+                    ref += (double)a[i] * (double)b[i];
+                    sabs += fabs((double)a[i] * (double)b[i]);
+                }
+                got = mod__dot(a, b, n);
+                if (n == 0) check(got == 0.0f && !signbit(got), "dot of length 0 is %g, want +0", (double)got);
+                else check(fabs((double)got - ref) <= dot_tol(n, sabs), "dot n=%d scale %g: got %.9g, want %.12g (|diff| %.3g > tol %.3g)", n,
+                           scales[s], (double)got, ref, fabs((double)got - ref), dot_tol(n, sabs));
+                check(fbits(got) == fbits(mod__dot(b, a, n)), "dot n=%d is not symmetric in its arguments", n);
+            }
+    }
+    /* small integers: every partial sum is an exact float, so the result is exact */
+    for (n = 0; n <= 4096; n += (n < 70 ? 1 : 401)) {
+        double ref = 0.0;
+        int i;
+        for (i = 0; i < n; i++) {
+            a[i] = (float)((int)(rnd() % 17) - 8);
+            b[i] = (float)((int)(rnd() % 17) - 8);
+            ref += (double)a[i] * b[i];
+        }
+        check((double)mod__dot(a, b, n) == ref, "dot of small integers n=%d: got %.9g, want %.9g exactly", n, (double)mod__dot(a, b, n), ref);
+    }
+    /* one large term among small ones: no cancellation trouble hidden by the tolerance */
+    for (n = 1; n <= 70; n++) {
+        int i, at = (int)(rnd() % (uint64_t)n);
+        double ref = 0.0, sabs = 0.0;
+        for (i = 0; i < n; i++) { a[i] = 1e-4f * sym(); b[i] = sym(); }
+        a[at] = 1000.0f;
+        b[at] = 0.5f;
+        for (i = 0; i < n; i++) { ref += (double)a[i] * b[i]; sabs += fabs((double)a[i] * b[i]); }
+        check(fabs((double)mod__dot(a, b, n) - ref) <= dot_tol(n, sabs), "dot n=%d with one dominant term", n);
+    }
+    free(a);
+    free(b);
+    group_end("mod__dot");
+}
+
+/* ---- matmul ----------------------------------------------------------------------------- */
+
+typedef struct wmat {
+    mod__tensor t;
+    void *data;
+    double *dec; /* decoded weights, [rows, cols] */
+} wmat;
+
+static void wmat_make(wmat *w, int dtype, int rows, int cols, double scale)
+{
+    size_t n = (size_t)rows * (size_t)cols, i;
+    w->dec = (double *)xmalloc(sizeof(double) * n);
+    w->data = xmalloc(n * (dtype == MOD_DTYPE_F32 ? 4 : 2));
+    for (i = 0; i < n; i++) {
+        float f = (float)(scale * sym());
+        if (dtype == MOD_DTYPE_F32) {
+            ((float *)w->data)[i] = f;
+            w->dec[i] = f;
+        } else {
+            uint16_t h = dtype == MOD_DTYPE_F16 ? mkm_f32_to_f16(f) : mkm_f32_to_bf16(f);
+            ((uint16_t *)w->data)[i] = h;
+            w->dec[i] = dtype == MOD_DTYPE_F16 ? ref_f16(h) : ref_bf16(h);
+        }
+    }
+    memset(&w->t, 0, sizeof w->t);
+    w->t.data = w->data;
+    w->t.dtype = dtype;
+    w->t.rows = rows;
+    w->t.cols = cols;
+}
+
+static void wmat_free(wmat *w)
+{
+    free(w->data);
+    free(w->dec);
+}
+
+static mod_session *make_session(mod_model **model, unsigned char **file, int threads)
+{
+    mkm_opts o;
+    size_t size;
+    mod_session *s = NULL;
+    mod_session_desc sd;
+    mod_error err;
+    mkm_defaults(&o);
+    o.dim = 16;
+    o.n_layers = 1;
+    o.n_heads = 2;
+    o.n_kv_heads = 1;
+    o.hidden_dim = 256; /* the session's row scratch holds 256 floats per thread */
+    o.routed[0] = 0;
+    o.rope_theta = 500000.0f;
+    if (mkm_build(&o, file, &size) != 0 || mod_model_load_memory(model, *file, size, NULL, &err) != MOD_OK) {
+        printf("test setup: cannot build or load the tiny model\n");
+        exit(2);
+    }
+    memset(&sd, 0, sizeof sd);
+    sd.max_tokens = 4;
+    sd.threads = threads;
+    if (mod_session_create(&s, *model, &sd) != MOD_OK) {
+        printf("test setup: cannot create a session\n");
+        exit(2);
+    }
+    return s;
+}
+
+/* Tolerance of y = x . w + b: the dot bound over cols terms, plus one rounding for the bias,
+   relative to sum|x_i w_i| + |b|. */
+static void test_matmul(void)
+{
+    static const int shapes[][2] = { { 1, 1 }, { 1, 2 }, { 3, 7 }, { 16, 33 }, { 33, 31 }, { 64, 65 }, { 7, 129 },
+                                     { 5, 255 }, { 128, 256 }, { 300, 150 }, { 1000, 17 }, { 2, 256 } };
+    static const int ns[] = { 1, 3, 17 };
+    static const char *const dn[] = { "f32", "f16", "bf16" };
+    unsigned char *f1, *f2;
+    mod_model *m1, *m2;
+    mod_session *s1 = make_session(&m1, &f1, 1), *s2 = make_session(&m2, &f2, 2);
+    int si, dt, bi, ni, bad_threads = 0, bad_batch = 0, combos = 0;
+    check(s1->wrow_len >= 256 && s2->threads == 2, "session scratch: wrow_len %d, threads %d", s1->wrow_len, s2->threads);
+    for (si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++)
+        for (dt = 0; dt < 3; dt++)
+            for (bi = 0; bi < 2; bi++) {
+                const int rows = shapes[si][0], cols = shapes[si][1];
+                wmat w;
+                float *bias = (float *)xmalloc(sizeof(float) * (size_t)rows);
+                mod__tensor bt;
+                wmat_make(&w, dt, rows, cols, 1.0 / sqrt((double)cols));
+                fill(bias, (size_t)rows, 0.5);
+                memset(&bt, 0, sizeof bt);
+                bt.data = bias;
+                bt.dtype = MOD_DTYPE_F32;
+                bt.rows = 1;
+                bt.cols = rows;
+                for (ni = 0; ni < 3; ni++) {
+                    const int n = ns[ni];
+                    float *x = (float *)xmalloc(sizeof(float) * (size_t)n * cols);
+                    float *y1 = (float *)xmalloc(sizeof(float) * (size_t)n * rows);
+                    float *y2 = (float *)xmalloc(sizeof(float) * (size_t)n * rows);
+                    float *y3 = (float *)xmalloc(sizeof(float) * (size_t)rows);
+                    int t, o, worst_o = -1, worst_t = -1;
+                    double worst = 0.0, worst_tol = 0.0, worst_ref = 0.0;
+                    fill(x, (size_t)n * cols, ni == 2 ? 100.0 : 1.0);
+                    mod__matmul(s1, y1, x, n, &w.t, bi ? &bt : NULL);
+                    mod__matmul(s2, y2, x, n, &w.t, bi ? &bt : NULL);
+                    combos++;
+                    if (memcmp(y1, y2, sizeof(float) * (size_t)n * rows) != 0) bad_threads++;
+                    check(memcmp(y1, y2, sizeof(float) * (size_t)n * rows) == 0,
+                          "matmul %s %dx%d n=%d bias %d: 1 and 2 threads differ", dn[dt], rows, cols, n, bi);
+                    for (t = 0; t < n; t++)
+                        for (o = 0; o < rows; o++) {
+                            double ref = bi ? (double)bias[o] : 0.0, sabs = bi ? fabs((double)bias[o]) : 0.0, tol, e;
+                            int i;
+                            for (i = 0; i < cols; i++) {
+                                double p = (double)x[(size_t)t * cols + i] * w.dec[(size_t)o * cols + i];
+                                ref += p;
+                                sabs += fabs(p);
+                            }
+                            tol = dot_tol(cols, sabs) + U * sabs;
+                            e = fabs((double)y1[(size_t)t * rows + o] - ref);
+                            if (!(e <= tol) || e / (tol + 1e-300) > worst / (worst_tol + 1e-300)) {
+                                if (!(e <= worst) || !(e <= tol)) { worst = e; worst_tol = tol; worst_o = o; worst_t = t; worst_ref = ref; }
+                            }
+                        }
+                    check(worst <= worst_tol, "matmul %s %dx%d n=%d bias %d: y[%d][%d] = %.9g, want %.12g (|diff| %.3g > tol %.3g)",
+                          dn[dt], rows, cols, n, bi, worst_t, worst_o,
+                          worst_t >= 0 ? (double)y1[(size_t)worst_t * rows + worst_o] : 0.0, worst_ref, worst, worst_tol);
+                    /* a row's result does not depend on the batch it is part of */
+                    for (t = 0; t < n; t++) {
+                        mod__matmul(s2, y3, x + (size_t)t * cols, 1, &w.t, bi ? &bt : NULL);
+                        if (memcmp(y3, y1 + (size_t)t * rows, sizeof(float) * (size_t)rows) != 0) {
+                            bad_batch++;
+                            check(0, "matmul %s %dx%d bias %d: row %d of a batch of %d differs from the same row alone",
+                                  dn[dt], rows, cols, bi, t, n);
+                            break;
+                        }
+                    }
+                    free(x); free(y1); free(y2); free(y3);
+                }
+                free(bias);
+                wmat_free(&w);
+            }
+    printf("   matmul: %d combinations, %d differ between 1 and 2 threads, %d batch-dependent\n", combos, bad_threads, bad_batch);
+    /* mod__row: the weight row as f32, decoded exactly */
+    for (dt = 0; dt < 3; dt++) {
+        wmat w;
+        float buf[256];
+        const float *r;
+        int i, row, ok = 1;
+        wmat_make(&w, dt, 9, 203, 3.0);
+        for (row = 0; row < 9; row++) {
+            r = mod__row(&w.t, row, buf);
+            for (i = 0; i < 203; i++) ok &= fbits(r[i]) == fbits((float)w.dec[(size_t)row * 203 + i]);
+            if (dt == MOD_DTYPE_F32) ok &= r == (const float *)w.data + (size_t)row * 203;
+        }
+        check(ok, "mod__row %s: rows are not the exact decoded weights%s", dn[dt], dt == 0 ? " (or f32 is copied)" : "");
+        wmat_free(&w);
+    }
+    mod_session_free(s1);
+    mod_session_free(s2);
+    mod_model_free(m1);
+    mod_model_free(m2);
+    free(f1);
+    free(f2);
+    group_end("mod__matmul / mod__row");
+}
+
+/* ---- RMSNorm ----------------------------------------------------------------------------- */
+
+/* Tolerance: |out_i - ref_i| <= (n/2 + 8) u |x_i g_i| / sqrt(mean(x^2) + eps): the sum of
+   squares is accumulated in float (relative error up to n u), halved by the square root, plus
+   a few single roundings. */
+static void test_rmsnorm(void)
+{
+    static const int ns[] = { 1, 2, 3, 7, 8, 16, 64, 65, 1000, 4096 };
+    static const float epss[] = { 1e-5f, 1e-6f, 0.5f };
+    static const double scales[] = { 1.0, 1e-3, 1e3, 1e-5 };
+    int a, b, c;
+    for (a = 0; a < (int)(sizeof ns / sizeof ns[0]); a++)
+        for (b = 0; b < 3; b++)
+            for (c = 0; c < 4; c++) {
+                const int n = ns[a];
+                const float eps = epss[b];
+                float *x = (float *)xmalloc(sizeof(float) * (size_t)n), *g = (float *)xmalloc(sizeof(float) * (size_t)n);
+                float *out = (float *)xmalloc(sizeof(float) * (size_t)n);
+                double ss = 0.0, inv, worst = 0.0, wt = 0.0;
+                int i, wi = 0, ok = 1;
+                fill(x, (size_t)n, scales[c]);
+                for (i = 0; i < n; i++) g[i] = (float)(1.0 + 0.5 * sym()) * (i % 5 == 4 ? -1.0f : 1.0f);
+                mod__rmsnorm(out, x, g, n, eps);
+                for (i = 0; i < n; i++) ss += (double)x[i] * x[i];
+                inv = 1.0 / sqrt(ss / n + (double)eps);
+                for (i = 0; i < n; i++) {
+                    double ref = (double)x[i] * inv * g[i], tol = ((double)n / 2.0 + 8.0) * U * fabs((double)x[i] * g[i]) * inv;
+                    double e = fabs((double)out[i] - ref);
+                    if (!(e <= tol)) { ok = 0; if (!(e <= worst)) { worst = e; wt = tol; wi = i; } }
+                }
+                check(ok, "rmsnorm n=%d eps %g scale %g: out[%d] = %.9g, want %.12g (|diff| %.3g > tol %.3g)", n, (double)eps,
+                      scales[c], wi, (double)out[wi], (double)x[wi] * inv * g[wi], worst, wt);
+                /* in place gives the same bits */
+                {
+                    float *y = (float *)xmalloc(sizeof(float) * (size_t)n);
+                    memcpy(y, x, sizeof(float) * (size_t)n);
+                    mod__rmsnorm(y, y, g, n, eps);
+                    check(memcmp(y, out, sizeof(float) * (size_t)n) == 0, "rmsnorm n=%d in place differs", n);
+                    free(y);
+                }
+                free(x); free(g); free(out);
+            }
+    {
+        /* all-zero input: zero output (eps keeps it finite) */
+        float x[32], g[32], out[32];
+        int i, ok = 1;
+        for (i = 0; i < 32; i++) { x[i] = 0.0f; g[i] = 1.0f + (float)i; }
+        mod__rmsnorm(out, x, g, 32, 1e-5f);
+        for (i = 0; i < 32; i++) ok &= out[i] == 0.0f;
+        check(ok, "rmsnorm of zeros is not zero");
+    }
+    {
+        /* mod__rmsnorm_rows: every row as mod__rmsnorm alone */
+        float x[5 * 48], out[5 * 48], one[48], g[48];
+        mod__tensor gt;
+        int r, ok = 1;
+        fill(x, 5 * 48, 2.0);
+        fill(g, 48, 1.0);
+        memset(&gt, 0, sizeof gt);
+        gt.data = g; gt.dtype = MOD_DTYPE_F32; gt.rows = 1; gt.cols = 48;
+        mod__rmsnorm_rows(out, x, 5, &gt, 48, 1e-5f);
+        for (r = 0; r < 5; r++) {
+            mod__rmsnorm(one, x + 48 * r, g, 48, 1e-5f);
+            ok &= memcmp(one, out + 48 * r, sizeof one) == 0;
+        }
+        check(ok, "mod__rmsnorm_rows differs from mod__rmsnorm per row");
+    }
+    group_end("mod__rmsnorm");
+}
+
+/* ---- RoPE ---------------------------------------------------------------------------------- */
+
+/* Reference: rotate-half RoPE in double, angle = p * theta^(-2i/hd) from pow(). The kernel gets
+   frequencies computed here as exp(-(2i/hd) log theta).
+   Tolerance: |out - ref| <= 4 u (|a| + |b|) for each pair (a, b): cos and sin rounded to float,
+   two products and a sum; the angle itself is exact to about 1e-12. */
+static int rope_case(int hd, int heads, double theta, int pos, int check_identity)
+{
+    double inv[128];
+    float v[3 * 256], orig[3 * 256];
+    int i, h, half = hd / 2, ok = 1;
+    for (i = 0; i < half; i++) inv[i] = exp(-(2.0 * i / hd) * log(theta));
+    fill(v, (size_t)heads * hd, 1.0);
+    memcpy(orig, v, sizeof(float) * (size_t)heads * hd);
+    mod__rope(v, heads, hd, pos, inv);
+    for (h = 0; h < heads; h++)
+        for (i = 0; i < half; i++) {
+            double a = orig[h * hd + i], b = orig[h * hd + i + half];
+            double ang = (double)pos * pow(theta, -2.0 * i / (double)hd);
+            double r0 = a * cos(ang) - b * sin(ang), r1 = a * sin(ang) + b * cos(ang);
+            double tol = 4.0 * U * (fabs(a) + fabs(b)) + 1e-12;
+            double e0 = fabs((double)v[h * hd + i] - r0), e1 = fabs((double)v[h * hd + i + half] - r1);
+            if (!(e0 <= tol && e1 <= tol)) {
+                if (ok)
+                    check(0, "rope hd=%d heads=%d theta=%g pos=%d: pair (%d, %d) of head %d = (%.9g, %.9g), want (%.9g, %.9g)",
+                          hd, heads, theta, pos, i, i + half, h, (double)v[h * hd + i], (double)v[h * hd + i + half], r0, r1);
+                ok = 0;
+            }
+        }
+    if (check_identity)
+        check(memcmp(v, orig, sizeof(float) * (size_t)heads * hd) == 0, "rope at position 0 is not the identity (hd=%d)", hd);
+    return ok;
+}
+
+static void test_rope(void)
+{
+    static const int hds[] = { 2, 4, 8, 16, 64, 128, 256 };
+    static const double thetas[] = { 10000.0, 500000.0 };
+    int a, t, p, heads, all_ok;
+    for (t = 0; t < 2; t++) {
+        /* every position 0..4096, head size 64, two heads */
+        all_ok = 1;
+        for (p = 0; p <= 4096; p++) all_ok &= rope_case(64, 2, thetas[t], p, p == 0);
+        check(all_ok, "rope theta %g: some positions in 0..4096 fail (see above)", thetas[t]);
+        for (a = 0; a < (int)(sizeof hds / sizeof hds[0]); a++)
+            for (heads = 1; heads <= 3; heads += 2) {
+                static const int ps[] = { 0, 1, 2, 3, 7, 31, 100, 1000, 2047, 4095, 4096, 65535, 1 << 20 };
+                int k;
+                all_ok = 1;
+                for (k = 0; k < (int)(sizeof ps / sizeof ps[0]); k++) all_ok &= rope_case(hds[a], heads, thetas[t], ps[k], ps[k] == 0);
+                check(all_ok, "rope theta %g hd %d heads %d", thetas[t], hds[a], heads);
+            }
+    }
+    {
+        /* the session's frequencies are theta^(-2i/hd) */
+        unsigned char *f;
+        mod_model *m;
+        mod_session *s = make_session(&m, &f, 1);
+        const mod_config *c = mod_model_config(m);
+        int i, ok = 1;
+        for (i = 0; i < c->head_dim / 2; i++) {
+            double want = exp(-(2.0 * i / c->head_dim) * log((double)c->rope_theta));
+            ok &= fabs(s->inv_freq[i] - want) <= 1e-13 * want;
+        }
+        check(ok, "session inv_freq differs from theta^(-2i/hd)");
+        mod_session_free(s);
+        mod_model_free(m);
+        free(f);
+    }
+    group_end("mod__rope");
+}
+
+/* ---- softmax ------------------------------------------------------------------------------- */
+
+/* Reference: exp(x_i - max) / sum in double. Tolerance per element:
+   (n + 10 + |x_i - max|) u p_i + 1e-38: the float subtraction x_i - max (relative error u,
+   amplified by |x_i - max| through exp), expf, the float sum of n terms, the division; the
+   absolute term covers results that underflow float. */
+static int softmax_case(const float *in, int n, const char *what)
+{
+    float *x = (float *)xmalloc(sizeof(float) * (size_t)n);
+    double mx = -INFINITY, sum = 0.0, total = 0.0;
+    int i, ok = 1;
+    memcpy(x, in, sizeof(float) * (size_t)n);
+    mod__softmax(x, n);
+    for (i = 0; i < n; i++) if (in[i] > mx) mx = in[i];
+    for (i = 0; i < n; i++) sum += exp((double)in[i] - mx);
+    for (i = 0; i < n; i++) {
+        double d = (double)in[i] - mx;
+        double p = exp(d) / sum;
+        double tol = ((double)n + 10.0 + (isinf(d) ? 0.0 : fabs(d))) * U * p + 1e-38;
+        total += x[i];
+        if (!(fabs((double)x[i] - p) <= tol && x[i] >= 0.0f && x[i] <= 1.0f)) {
+            if (ok) check(0, "softmax %s n=%d: p[%d] = %.9g, want %.12g", what, n, i, (double)x[i], p);
+            ok = 0;
+        }
+    }
+    if (ok && !(fabs(total - 1.0) <= (n + 10.0) * U * 2)) {
+        check(0, "softmax %s n=%d: outputs sum to %.12g", what, n, total);
+        ok = 0;
+    }
+    free(x);
+    return ok;
+}
+
+static void test_softmax(void)
+{
+    float v[1000];
+    int n, k, ok;
+    ok = 1;
+    for (n = 1; n <= 100; n++)
+        for (k = 0; k < 5; k++) {
+            fill(v, (size_t)n, 10.0);
+            ok &= softmax_case(v, n, "random [-10, 10]");
+        }
+    check(ok, "softmax random inputs");
+    ok = 1;
+    for (n = 1; n <= 200; n += 7) {
+        int i;
+        for (i = 0; i < n; i++) v[i] = 1000.0f + 30.0f * sym();
+        ok &= softmax_case(v, n, "around 1000");
+        for (i = 0; i < n; i++) v[i] = -1e4f + 100.0f * sym();
+        ok &= softmax_case(v, n, "around -1e4");
+        for (i = 0; i < n; i++) v[i] = 1e30f * sym();
+        ok &= softmax_case(v, n, "+-1e30");
+    }
+    check(ok, "softmax large inputs");
+    {
+        static const float cases[][3] = { { FLT_MAX, FLT_MAX, FLT_MAX }, { FLT_MAX, -FLT_MAX, 0.0f }, { 88.0f, 89.0f, 90.0f },
+                                          { -1e30f, 0.0f, 1e30f }, { 0.0f, -200.0f, -87.0f }, { 100.0f, 0.0f, -100.0f } };
+        int c;
+        for (c = 0; c < 6; c++) check(softmax_case(cases[c], 3, "hand case"), "softmax hand case %d", c);
+    }
+    for (n = 1; n <= 1000; n += (n < 20 ? 1 : 97)) {
+        /* equal inputs: exactly 1/n each (each exp is 1, the sum n is exact) */
+        int i, eq = 1;
+        float want = 1.0f / (float)n;
+        for (i = 0; i < n; i++) v[i] = 3.25f;
+        mod__softmax(v, n);
+        for (i = 0; i < n; i++) eq &= v[i] == want;
+        check(eq, "softmax of %d equal inputs: p[0] = %.9g, want %.9g", n, (double)v[0], (double)want);
+        for (i = 0; i < n; i++) v[i] = -1e20f;
+        mod__softmax(v, n);
+        eq = 1;
+        for (i = 0; i < n; i++) eq &= v[i] == want;
+        check(eq, "softmax of %d equal inputs -1e20", n);
+    }
+    v[0] = 5.0f;
+    mod__softmax(v, 1);
+    check(v[0] == 1.0f, "softmax of one input is %g", (double)v[0]);
+    group_end("mod__softmax");
+}
+
+/* ---- activations ---------------------------------------------------------------------------- */
+
+/* Reference in double. Tolerance: 6 u |ref| + 1e-38 (expf within about 1 ulp, one addition,
+   one division; -x is exact, so there is no amplification; the absolute term covers
+   results below the float range). */
+static void test_activations(void)
+{
+    static const float special[] = { 0.0f, -0.0f, 1e-30f, -1e-30f, FLT_MIN, -FLT_MIN, 1e-40f, 1e30f, -1e30f, FLT_MAX,
+                                     -FLT_MAX, 87.0f, -87.0f, 88.7f, -88.7f, 103.0f, -103.0f, 16.6f, -16.6f, 1e-8f };
+    int i, ok_sig = 1, ok_silu = 1, count = 0;
+    for (i = -200000; i <= 200000 + (int)(sizeof special / sizeof special[0]); i++) {
+        float x = i <= 200000 ? (float)i * 5e-4f : special[i - 200001];
+        double sg = 1.0 / (1.0 + exp(-(double)x)), sl = (double)x * sg;
+        float gs = mod__sigmoid(x), gl = mod__silu(x);
+        count++;
+        if (!(fabs((double)gs - sg) <= 6.0 * U * fabs(sg) + 1e-38)) {
+            if (ok_sig) check(0, "sigmoid(%.9g) = %.9g, want %.12g", (double)x, (double)gs, sg);
+            ok_sig = 0;
+        }
+        if (!(fabs((double)gl - sl) <= 6.0 * U * fabs(sl) + 1e-38)) {
+            if (ok_silu) check(0, "silu(%.9g) = %.9g, want %.12g", (double)x, (double)gl, sl);
+            ok_silu = 0;
+        }
+    }
+    check(ok_sig, "sigmoid over %d inputs in [-100, 100] and special values", count);
+    check(ok_silu, "silu over %d inputs in [-100, 100] and special values", count);
+    check(mod__sigmoid(INFINITY) == 1.0f && mod__sigmoid(-INFINITY) == 0.0f, "sigmoid(+-inf) = %g, %g",
+          (double)mod__sigmoid(INFINITY), (double)mod__sigmoid(-INFINITY));
+    check(mod__silu(INFINITY) == INFINITY, "silu(inf) = %g", (double)mod__silu(INFINITY));
+    check(mod__sigmoid(NAN) != mod__sigmoid(NAN) && mod__silu(NAN) != mod__silu(NAN), "NaN in, NaN out");
+    check(mod__sigmoid(0.0f) == 0.5f && mod__silu(0.0f) == 0.0f, "sigmoid(0) = 0.5, silu(0) = 0");
+    /* symmetry: sigmoid(-x) = 1 - sigmoid(x), silu(x) - silu(-x) = x */
+    {
+        int ok = 1;
+        for (i = 1; i <= 2000; i++) {
+            float x = (float)i * 0.01f;
+            ok &= fabs((double)mod__sigmoid(-x) - (1.0 - (double)mod__sigmoid(x))) <= 4.0 * U;
+            ok &= fabs((double)mod__silu(x) - (double)mod__silu(-x) - x) <= 8.0 * U * x;
+        }
+        check(ok, "sigmoid / silu symmetries");
+    }
+    group_end("mod__silu / mod__sigmoid");
+}
+
+/* ---- top-k count ------------------------------------------------------------------------------ */
+
+/* MODEL.md: k = min(S, max(1, ceil(c S - 1e-6))), in double, with c the stored float. Computed
+   here without ceil: the smallest integer k with k >= c S - 1e-6. */
+static int ref_topk(float c, int S)
+{
+    double x = (double)c * (double)S - 1e-6;
+    long k = (long)x; /* truncation toward zero */
+    if ((double)k < x) k++;
+    if (k < 1) k = 1;
+    if (k > S) k = S;
+    return (int)k;
+}
+
+static void test_topk(void)
+{
+    static const struct { float c; int S, k; } hand[] = {
+        { 0.3f, 10, 3 }, { 0.125f, 8, 1 }, { 0.125f, 1, 1 }, { 1e-9f, 1, 1 }, { 1e-9f, 1000, 1 }, { 0.5f, 7, 4 },
+        { 0.2f, 5, 1 }, { 0.7f, 10, 7 }, { 0.1f, 10, 1 }, { 0.6f, 5, 3 }, { 0.125f, 9, 2 }, { 0.25f, 4, 1 },
+        { 0.25f, 5, 2 }, { 0.5f, 1, 1 }, { 0.999f, 1000, 999 }, { 0.3f, 3, 1 }, { 0.9f, 10, 9 }, { 0.125f, 64, 8 },
+        { 0.125f, 65, 9 }, { 1.0f, 1, 1 }
+    };
+    static const int Ss[] = { 1, 2, 3, 7, 10, 100, 4096, 1 << 20, 16777216 };
+    int i;
+    for (i = 0; i < (int)(sizeof hand / sizeof hand[0]); i++) {
+        int got = mod__topk_count(hand[i].c, hand[i].S);
+        check(got == hand[i].k, "topk_count(c=%g, S=%d) = %d, want %d", (double)hand[i].c, hand[i].S, got, hand[i].k);
+    }
+    for (i = 0; i < (int)(sizeof Ss / sizeof Ss[0]); i++) {
+        check(mod__topk_count(1.0f, Ss[i]) == Ss[i], "topk_count(1.0, %d) = %d", Ss[i], mod__topk_count(1.0f, Ss[i]));
+        check(mod__topk_count(1e-9f, Ss[i]) == 1, "topk_count(1e-9, %d) = %d", Ss[i], mod__topk_count(1e-9f, Ss[i]));
+    }
+    {
+        int ok = 1, shown = 0;
+        for (i = 0; i < 200000; i++) {
+            float c = (float)(unif() * 0.999999 + 1e-6);
+            int S = 1 + (int)(rnd() % (i % 4 == 0 ? 100000u : 64u)), got, want;
+            if (i % 7 == 0) c = (float)((1 + rnd() % 16) / 16.0); /* exact binary fractions */
+            got = mod__topk_count(c, S);
+            want = ref_topk(c, S);
+            if (got != want) {
+                ok = 0;
+                if (shown++ < 5) check(0, "topk_count(c=%.9g, S=%d) = %d, want %d", (double)c, S, got, want);
+            }
+            if (!(got >= 1 && got <= S)) ok = 0;
+        }
+        check(ok, "topk_count over 200000 random (c, S)");
+    }
+    group_end("mod__topk_count");
+}
+
+/* ---- helpers: checked arithmetic and the checksum ------------------------------------------- */
+
+static void test_helpers(void)
+{
+    int ok;
+    ok = 1;
+    check(mod__mul(0, UINT64_MAX, &ok) == 0 && ok, "mul 0 * max");
+    ok = 1;
+    check(mod__mul((uint64_t)1 << 32, (uint64_t)1 << 31, &ok) == (uint64_t)1 << 63 && ok, "mul 2^32 * 2^31");
+    ok = 1;
+    mod__mul((uint64_t)1 << 32, (uint64_t)1 << 32, &ok);
+    check(!ok, "mul 2^32 * 2^32 overflows");
+    ok = 1;
+    mod__mul(UINT64_MAX, 2, &ok);
+    check(!ok, "mul max * 2 overflows");
+    ok = 1;
+    check(mod__add(UINT64_MAX - 1, 1, &ok) == UINT64_MAX && ok, "add max-1 + 1");
+    ok = 1;
+    mod__add(UINT64_MAX, 1, &ok);
+    check(!ok, "add max + 1 overflows");
+    ok = 1;
+    mod__add(1, UINT64_MAX, &ok);
+    check(!ok, "add 1 + max overflows");
+    check(mod__in_bounds(0, 10, 10) && mod__in_bounds(10, 0, 10) && !mod__in_bounds(11, 0, 10) && !mod__in_bounds(5, 6, 10) &&
+              !mod__in_bounds(UINT64_MAX - 3, 8, 10) && !mod__in_bounds(4, UINT64_MAX, 10),
+          "in_bounds boundaries");
+    /* FNV-1a 64 test vectors */
+    check(mod__fnv1a((const unsigned char *)"", 0) == 0xcbf29ce484222325ull, "fnv1a(\"\")");
+    check(mod__fnv1a((const unsigned char *)"a", 1) == 0xaf63dc4c8601ec8cull, "fnv1a(\"a\")");
+    check(mod__fnv1a((const unsigned char *)"foobar", 6) == 0x85944171f73967e8ull, "fnv1a(\"foobar\")");
+    group_end("arithmetic helpers, fnv1a");
+}
+
+int main(void)
+{
+    test_f16();
+    test_bf16();
+    test_dot();
+    test_matmul();
+    test_rmsnorm();
+    test_rope();
+    test_softmax();
+    test_activations();
+    test_topk();
+    test_helpers();
+    printf("%d passed, %d failed\n", g_pass, g_fail);
+    return g_fail ? 1 : 0;
+}

@@ -1,0 +1,29 @@
+#!/bin/sh
+# The programs under valgrind memcheck: no errors, no leaks.
+B=${1:-build}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+pass=0; fail=0
+run() {
+    d=$1; shift
+    if $VG "$@" >"$T/out" 2>"$T/err"; then echo "ok $d"; pass=$((pass + 1));
+    else echo "FAIL: $d"; tail -n 20 "$T/err"; fail=$((fail + 1)); fi
+}
+"$B/mkmodel" "$T/m.mod" --seed 5 --tokenizer bpe --merges 50 --dim 16 --layers 2 --heads 2 --kv-heads 1 --hidden 32 --seq 32 --mod-layers 1 >/dev/null
+run "mod-generate" "$B/mod-generate" "$T/m.mod" -p "hello there" -n 8 --threads 1
+run "mod-generate, top-k prompt" "$B/mod-generate" "$T/m.mod" -p "hello there" -n 8 --routing topk --threads 1
+run "mod-eval with dump" "$B/mod-eval" "$T/m.mod" --tokens 1,2,3,4,5,6 --dump-logits "$T/l.bin" --threads 1
+printf 'In the beginning God created the heaven and the earth.\n' >"$T/t.txt"
+run "mod-eval on text in windows" "$B/mod-eval" "$T/m.mod" --text "$T/t.txt" --ctx 16 --threads 1
+run "minimal" "$B/minimal" "$T/m.mod" "abc"
+# failing runs must be clean too: exit 1 from the program, never 99 from valgrind
+head -c 3000 "$T/m.mod" >"$T/trunc.mod"
+for args in "$T/none.mod -p x" "$T/trunc.mod -p x" "$T/m.mod -p x -t -1"; do
+    # shellcheck disable=SC2086
+    $VG "$B/mod-generate" $args >/dev/null 2>"$T/err"
+    if [ $? -eq 99 ]; then echo "FAIL: memcheck on error path: $args"; tail -n 20 "$T/err"; fail=$((fail + 1));
+    else echo "ok error path clean: $args"; pass=$((pass + 1)); fi
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
