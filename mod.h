@@ -192,6 +192,9 @@ typedef struct mod_session_desc {
     int override_threshold;  /* non-zero: use threshold below instead of the model's */
     float threshold;
     int threads;             /* OpenMP threads; default: omp_get_max_threads() */
+    int routed_cache_tokens; /* KV entries reserved per routed block; default max_tokens.
+                                Smaller saves memory; a call that would overflow one fails
+                                with MOD_ERR_CONTEXT_FULL and changes nothing. */
     void *arena;             /* optional caller memory (see mod_session_memory_required) */
     size_t arena_size;
 } mod_session_desc;
@@ -1091,9 +1094,9 @@ typedef struct mod__prob { float p; int32_t id; } mod__prob;
 
 /* One block's key/value cache; a routed block only holds the tokens it processed. */
 typedef struct mod__cache {
-    float *k, *v;     /* [max_tokens, kv_dim], keys already rotated */
+    float *k, *v;     /* [cap, kv_dim], keys already rotated */
     int32_t *pos;     /* context position of each entry */
-    int n;
+    int n, cap;
     uint64_t seen, processed;
     double flops, flops_dense;
 } mod__cache;
@@ -1106,6 +1109,7 @@ struct mod_session {
     float threshold;
     void *block;             /* MOD_MALLOC block, NULL when the caller gave an arena */
     mod__cache *cache;
+    mod__cache *saved;       /* cache state before the current call, to undo a failed one */
     float *x, *xs, *xn, *q, *att, *h, *hb, *hb2, *pbuf, *router, *decide;
     int32_t *sel, *order;
     unsigned char *flag;
@@ -1135,7 +1139,7 @@ static void *mod__take_n(mod__arena *a, size_t count, size_t elsize) {
 
 /* Carves a session's buffers out of an arena into s: the same code measures (a->base == NULL,
    s a scratch struct) and places. */
-static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *m, int T, int B, int nth) {
+static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *m, int T, int B, int nth, int R) {
     const mod_config *c = &m->cfg;
     size_t d = (size_t)c->dim, kvd = (size_t)c->n_kv_heads * (size_t)c->head_dim;
     size_t F = (size_t)c->hidden_dim, Fp = c->predictor_hidden > 0 ? (size_t)c->predictor_hidden : 1;
@@ -1144,11 +1148,17 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     if (Fp > wl) wl = Fp;
     memset(s, 0, sizeof *s);
     s->cache = cache = MOD__CAST(mod__cache *, mod__take_n(a, (size_t)c->n_layers, sizeof(mod__cache)));
+    s->saved = MOD__CAST(mod__cache *, mod__take_n(a, (size_t)c->n_layers, sizeof(mod__cache)));
     for (i = 0; i < (size_t)c->n_layers; i++) {
-        float *k = MOD__CAST(float *, mod__take_n(a, (size_t)T * kvd, sizeof(float)));
-        float *v = MOD__CAST(float *, mod__take_n(a, (size_t)T * kvd, sizeof(float)));
-        int32_t *pos = MOD__CAST(int32_t *, mod__take_n(a, (size_t)T, sizeof(int32_t)));
-        if (cache) { memset(&cache[i], 0, sizeof cache[i]); cache[i].k = k; cache[i].v = v; cache[i].pos = pos; }
+        /* a routed block's cache only ever holds the tokens it processed */
+        const int cap = m->layers[i].routed ? R : T;
+        float *k = MOD__CAST(float *, mod__take_n(a, (size_t)cap * kvd, sizeof(float)));
+        float *v = MOD__CAST(float *, mod__take_n(a, (size_t)cap * kvd, sizeof(float)));
+        int32_t *pos = MOD__CAST(int32_t *, mod__take_n(a, (size_t)cap, sizeof(int32_t)));
+        if (cache) {
+            memset(&cache[i], 0, sizeof cache[i]);
+            cache[i].k = k; cache[i].v = v; cache[i].pos = pos; cache[i].cap = cap;
+        }
     }
     s->x = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
     s->xs = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
@@ -1174,7 +1184,7 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
 }
 
 typedef struct mod__session_params {
-    int T, B, nth;
+    int T, B, nth, R;
     mod_routing routing;
     float capacity, threshold;
 } mod__session_params;
@@ -1185,7 +1195,8 @@ static mod_result mod__session_params_from(const mod_model *m, const mod_session
     memset(&d, 0, sizeof d);
     if (desc) d = *desc;
     if (!m) return MOD_ERR_INVALID_ARGUMENT;
-    if (d.max_tokens < 0 || d.max_tokens > MOD__MAX_SEQ || d.max_batch < 0 || d.threads < 0)
+    if (d.max_tokens < 0 || d.max_tokens > MOD__MAX_SEQ || d.max_batch < 0 || d.threads < 0 ||
+        d.routed_cache_tokens < 0)
         return MOD_ERR_INVALID_ARGUMENT;
     if ((int)d.prompt_routing < 0 || (int)d.prompt_routing > (int)MOD_ROUTING_TOPK) return MOD_ERR_INVALID_ARGUMENT;
     if (d.capacity != d.capacity || d.capacity < 0.0f || d.capacity > 1.0f) return MOD_ERR_INVALID_ARGUMENT;
@@ -1193,6 +1204,7 @@ static mod_result mod__session_params_from(const mod_model *m, const mod_session
     p->T = d.max_tokens ? d.max_tokens : m->cfg.max_seq_len;
     p->B = d.max_batch ? d.max_batch : p->T;
     if (p->B > p->T) p->B = p->T;
+    p->R = d.routed_cache_tokens && d.routed_cache_tokens < p->T ? d.routed_cache_tokens : p->T;
     p->routing = d.prompt_routing == MOD_ROUTING_DEFAULT ? MOD_ROUTING_CAUSAL : d.prompt_routing;
     p->capacity = d.capacity;
     p->threshold = d.override_threshold ? d.threshold : m->cfg.threshold;
@@ -1215,7 +1227,7 @@ mod_result mod_session_memory_required(const mod_model *m, const mod_session_des
     if (!bytes) return MOD_ERR_INVALID_ARGUMENT;
     memset(&a, 0, sizeof a);
     mod__take(&a, sizeof(mod_session));
-    mod__session_layout(&a, &scratch, m, p.T, p.B, p.nth);
+    mod__session_layout(&a, &scratch, m, p.T, p.B, p.nth, p.R);
     if (a.overflow || a.used > SIZE_MAX - MOD__ALIGN) return MOD_ERR_OUT_OF_MEMORY;
     *bytes = a.used + MOD__ALIGN;
     return MOD_OK;
@@ -1247,7 +1259,7 @@ mod_result mod_session_create(mod_session **out, const mod_model *m, const mod_s
     }
     s = MOD__CAST(mod_session *, mod__take(&a, sizeof(mod_session)));
     MOD_ASSERT(s != NULL);
-    mod__session_layout(&a, s, m, p.T, p.B, p.nth);
+    mod__session_layout(&a, s, m, p.T, p.B, p.nth, p.R);
     MOD_ASSERT(!a.overflow);
     s->m = m;
     s->block = block;
@@ -1517,8 +1529,9 @@ static double mod__token_flops(const mod_config *c, int visible) {
     return 2.0 * d * (qd + 2.0 * kvd) + 2.0 * qd * d + 6.0 * d * c->hidden_dim + 4.0 * qd * visible;
 }
 
-/* n tokens through every block, starting at context position s->pos. */
-static void mod__forward(mod_session *s, const int32_t *tokens, int n, int topk) {
+/* n tokens through every block, starting at context position s->pos. Returns -1, or the
+   layer whose cache cannot take the tokens it selected. */
+static int mod__forward(mod_session *s, const int32_t *tokens, int n, int topk) {
     const mod_model *m = s->m;
     const mod_config *c = &m->cfg;
     const int d = c->dim;
@@ -1542,6 +1555,7 @@ static void mod__forward(mod_session *s, const int32_t *tokens, int n, int topk)
             const float *gate = s->router;
             mod__route(s, l, s->x, n);
             ns = mod__select(s, l, n, topk);
+            if (ns > cache->cap - cache->n) return li;
             spent = (double)n * 2.0 * d;
             if (c->decision == MOD_DECISION_PREDICTOR)
                 spent += (double)n * (c->predictor_hidden ? 2.0 * d * c->predictor_hidden + 4.0 * c->predictor_hidden : 2.0 * d);
@@ -1570,6 +1584,7 @@ static void mod__forward(mod_session *s, const int32_t *tokens, int n, int topk)
     }
     s->pos += n;
     s->tokens += (uint64_t)n;
+    return -1;
 }
 
 static const mod__tensor *mod__output_weights(const mod_model *m) {
@@ -1591,25 +1606,36 @@ static mod_result mod__run(mod_session *s, const int32_t *tokens, int n, float *
     if (topk && n > s->max_batch)
         return mod__serr(s, MOD_ERR_BATCH_TOO_LARGE, "top-k routing needs the whole prompt in one batch: %d tokens, batch size %d", n, s->max_batch);
     /* causal routing gives the same result in any chunking, so long prompts go in pieces */
-    for (i = 0; i < n;) {
-        const int chunk = n - i < s->max_batch ? n - i : s->max_batch;
+    memcpy(s->saved, s->cache, sizeof(mod__cache) * (size_t)c->n_layers);
+    {
+        const int pos0 = s->pos;
+        const uint64_t tokens0 = s->tokens;
+        const double out0 = s->out_flops;
         const mod__tensor *w = mod__output_weights(m);
         const float *g = MOD__CAST(const float *, m->out_norm.data);
-        int b;
-        mod__forward(s, tokens + i, chunk, topk);
-        if (logits) {
-            for (b = 0; b < chunk; b++)
-                mod__rmsnorm(s->xn + (size_t)b * c->dim, s->x + (size_t)b * c->dim, g, c->dim, c->norm_eps);
-            mod__matmul(s, logits + (size_t)i * c->vocab_size, s->xn, chunk, w, NULL);
-            memcpy(s->logits, logits + ((size_t)i + chunk - 1) * c->vocab_size, sizeof(float) * (size_t)c->vocab_size);
-            s->out_flops += 2.0 * c->dim * c->vocab_size * chunk;
-        } else if (i + chunk == n) {
-            mod__rmsnorm(s->xn, s->x + (size_t)(chunk - 1) * c->dim, g, c->dim, c->norm_eps);
-            mod__matmul(s, s->logits, s->xn, 1, w, NULL);
-            s->out_flops += 2.0 * c->dim * c->vocab_size;
+        for (i = 0; i < n;) {
+            const int chunk = n - i < s->max_batch ? n - i : s->max_batch;
+            int b, full = mod__forward(s, tokens + i, chunk, topk);
+            if (full >= 0) {
+                /* caches are append-only, so restoring their counts undoes the call */
+                memcpy(s->cache, s->saved, sizeof(mod__cache) * (size_t)c->n_layers);
+                s->pos = pos0; s->tokens = tokens0; s->out_flops = out0;
+                return mod__serr(s, MOD_ERR_CONTEXT_FULL, "the KV cache of routed block %d is full (%d entries)", full, s->cache[full].cap);
+            }
+            if (logits) {
+                for (b = 0; b < chunk; b++)
+                    mod__rmsnorm(s->xn + (size_t)b * c->dim, s->x + (size_t)b * c->dim, g, c->dim, c->norm_eps);
+                mod__matmul(s, logits + (size_t)i * c->vocab_size, s->xn, chunk, w, NULL);
+                s->out_flops += 2.0 * c->dim * c->vocab_size * chunk;
+            } else if (i + chunk == n) {
+                mod__rmsnorm(s->xn, s->x + (size_t)(chunk - 1) * c->dim, g, c->dim, c->norm_eps);
+                mod__matmul(s, s->logits, s->xn, 1, w, NULL);
+                s->out_flops += 2.0 * c->dim * c->vocab_size;
+            }
+            i += chunk;
         }
-        i += chunk;
     }
+    if (logits) memcpy(s->logits, logits + ((size_t)n - 1) * c->vocab_size, sizeof(float) * (size_t)c->vocab_size);
     s->has_logits = 1;
     return MOD_OK;
 }

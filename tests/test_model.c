@@ -542,6 +542,41 @@ static void test_sessions(void) {
     check(mod_session_position(t) == 0 && mod_session_logits(t) == NULL, "nothing ran");
     mod_session_free(t);
 
+    /* a routed block's cache can be reserved smaller; overflowing it undoes the whole call */
+    {
+        size_t full_bytes, small_bytes;
+        int i, pos_before, cnt[8], cnt_after[8], l, same = 1, refused = 0;
+        memset(&d, 0, sizeof d);
+        d.max_tokens = 40;
+        mod_session_memory_required(b.model, &d, &full_bytes);
+        d.routed_cache_tokens = 5;
+        mod_session_memory_required(b.model, &d, &small_bytes);
+        check(small_bytes < full_bytes, "smaller routed caches need less memory");
+        mod_session_create(&t, b.model, &d);
+        for (i = 0; i < n && !refused; i++) {
+            for (l = 0; l < o.n_layers; l++) mod_session_cache(t, l, &cnt[l], NULL);
+            pos_before = mod_session_position(t);
+            memcpy(c, mod_session_logits(t) ? mod_session_logits(t) : c, sizeof(float) * (size_t)V);
+            r = mod_decode(t, t32[i]);
+            if (r == MOD_ERR_CONTEXT_FULL) {
+                refused = 1;
+                for (l = 0; l < o.n_layers; l++) { mod_session_cache(t, l, &cnt_after[l], NULL); same = same && cnt[l] == cnt_after[l]; }
+                same = same && mod_session_position(t) == pos_before && memcmp(c, mod_session_logits(t), sizeof(float) * (size_t)V) == 0;
+            } else if (r != MOD_OK) break;
+        }
+        check(refused, "a full routed cache refuses the token");
+        check(refused && same, "the refused token changes no cache, position or logits");
+        for (l = 0; l < o.n_layers; l++) {
+            mod_session_cache(t, l, &cnt[l], NULL);
+            if (mod_model_layer_routed(b.model, l) == 1) same = same && cnt[l] == 5;
+        }
+        check(same, "the full routed cache holds exactly its 5 entries");
+        mod_session_free(t);
+        memset(&d, 0, sizeof d);
+        d.routed_cache_tokens = -1;
+        check(mod_session_create(&t, b.model, &d) == MOD_ERR_INVALID_ARGUMENT, "negative routed cache size refused");
+    }
+
     /* descriptor validation */
     memset(&d, 0, sizeof d);
     d.capacity = 1.5f;
