@@ -664,8 +664,8 @@ static mod_result mod__parse_header(const unsigned char *p, size_t size, mod__he
     c->hidden_dim = (int)u[5]; c->max_seq_len = (int)u[6];
     c->norm_eps = mod__f32(p + 108);
     c->rope_theta = mod__f32(p + 112);
-    if (!(c->norm_eps > 0.0f && c->norm_eps < 1.0f)) return mod__fail(err, MOD_ERR_CORRUPT, "norm_eps is not in (0, 1)");
-    if (!(c->rope_theta > 0.0f && c->rope_theta <= 1e30f)) return mod__fail(err, MOD_ERR_CORRUPT, "rope_theta is not a positive finite number");
+    if (!(c->norm_eps > 0.0f && c->norm_eps <= FLT_MAX)) return mod__fail(err, MOD_ERR_CORRUPT, "norm_eps is not a positive finite number");
+    if (!(c->rope_theta > 0.0f && c->rope_theta <= FLT_MAX)) return mod__fail(err, MOD_ERR_CORRUPT, "rope_theta is not a positive finite number");
     if (u[9] > 1) return mod__fail(err, MOD_ERR_CORRUPT, "tied_embeddings is %u, must be 0 or 1", u[9]);
     if (u[10] > 1) return mod__fail(err, MOD_ERR_CORRUPT, "router_input is %u, must be 0 (residual) or 1 (normed)", u[10]);
     if (u[11] > 1) return mod__fail(err, MOD_ERR_CORRUPT, "router_scale is %u, must be 0 (identity) or 1 (sigmoid)", u[11]);
@@ -702,6 +702,8 @@ static mod_result mod__parse_header(const unsigned char *p, size_t size, mod__he
             if (!mod__in_bounds(off[a], len[a], h->file_size))
                 return mod__fail(err, MOD_ERR_TRUNCATED, "%s [%U, +%U) runs past the end of the file", names[a], off[a], len[a]);
         }
+        if (h->data_off + h->data_size != h->file_size)
+            return mod__fail(err, MOD_ERR_CORRUPT, "the tensor data must end the file: it ends at %U, the file at %U", h->data_off + h->data_size, h->file_size);
         for (a = 0; a < 4; a++)
             for (b = a + 1; b < 4; b++) {
                 if (len[a] == 0 || len[b] == 0) continue;
@@ -870,7 +872,7 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
     for (i = 0; i < n_tokens; i++) {
         uint32_t a = v->offsets[i], b = v->offsets[i + 1], len;
         unsigned ty = v->types[i];
-        if (b < a) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: token %u has a decreasing string offset", i);
+        if (b < a || b > strings_size) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: token %u has a string offset out of order or past the blob", i);
         len = b - a;
         if (len > (uint32_t)v->max_token_len) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: token %u is %u bytes, longer than max_token_len", i, len);
         if (len > max_len) max_len = len;
@@ -987,8 +989,8 @@ mod_result mod_model_load_file(mod_model **out, const char *path, const mod_mode
     long len;
     size_t size, got;
     if (err) { err->code = MOD_OK; err->message[0] = 0; }
+    if (out) *out = NULL;
     if (!out || !path) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "model pointer and path must not be NULL");
-    *out = NULL;
 #ifdef MOD__MMAP
     {
         int fd = open(path, O_RDONLY);

@@ -103,7 +103,6 @@ static double ref_bf16(uint16_t h)
 static void test_f16(void)
 {
     uint32_t h;
-    int nan_ok = 1;
     for (h = 0; h < 65536; h++) {
         float got = mod__f16_to_f32((uint16_t)h);
         double want = ref_f16((uint16_t)h);
@@ -111,7 +110,6 @@ static void test_f16(void)
             /* NaN stays NaN, keeps its sign and its payload in the top mantissa bits */
             int ok = got != got && (fbits(got) >> 31) == (h >> 15) && ((fbits(got) >> 13) & 0x3ff) == (h & 0x3ff);
             check(ok, "f16 0x%04x: got 0x%08x, want a NaN with the same sign and payload", (unsigned)h, (unsigned)fbits(got));
-            nan_ok &= ok;
         } else {
             /* exact, including the sign of zero */
             float wf = (float)want;
@@ -123,7 +121,6 @@ static void test_f16(void)
     check(mod__f16_to_f32(0x7bff) == 65504.0f && mod__f16_to_f32(0x0001) == 5.9604644775390625e-8f &&
               mod__f16_to_f32(0x3c00) == 1.0f && mod__f16_to_f32(0xc000) == -2.0f,
           "f16 hand-checked values (65504, 2^-24, 1, -2)");
-    (void)nan_ok;
     group_end("f16 -> f32 (all 65536)");
 }
 
@@ -307,8 +304,8 @@ static void test_matmul(void)
                     float *y1 = (float *)xmalloc(sizeof(float) * (size_t)n * rows);
                     float *y2 = (float *)xmalloc(sizeof(float) * (size_t)n * rows);
                     float *y3 = (float *)xmalloc(sizeof(float) * (size_t)rows);
-                    int t, o, worst_o = -1, worst_t = -1;
-                    double worst = 0.0, worst_tol = 0.0, worst_ref = 0.0;
+                    int t, o, worst_o = 0, worst_t = 0;
+                    double worst = 0.0, worst_tol = 0.0, worst_ref = 0.0, worst_ratio = 0.0;
                     fill(x, (size_t)n * cols, ni == 2 ? 100.0 : 1.0);
                     mod__matmul(s1, y1, x, n, &w.t, bi ? &bt : NULL);
                     mod__matmul(s2, y2, x, n, &w.t, bi ? &bt : NULL);
@@ -325,15 +322,15 @@ static void test_matmul(void)
                                 ref += p;
                                 sabs += fabs(p);
                             }
-                            tol = dot_tol(cols, sabs) + U * sabs;
+                            tol = dot_tol(cols, sabs) + U * sabs + 1e-300;
                             e = fabs((double)y1[(size_t)t * rows + o] - ref);
-                            if (!(e <= tol) || e / (tol + 1e-300) > worst / (worst_tol + 1e-300)) {
-                                if (!(e <= worst) || !(e <= tol)) { worst = e; worst_tol = tol; worst_o = o; worst_t = t; worst_ref = ref; }
+                            if (!(e / tol <= worst_ratio)) { /* also catches NaN */
+                                worst_ratio = e / tol; worst = e; worst_tol = tol; worst_o = o; worst_t = t; worst_ref = ref;
                             }
                         }
-                    check(worst <= worst_tol, "matmul %s %dx%d n=%d bias %d: y[%d][%d] = %.9g, want %.12g (|diff| %.3g > tol %.3g)",
-                          dn[dt], rows, cols, n, bi, worst_t, worst_o,
-                          worst_t >= 0 ? (double)y1[(size_t)worst_t * rows + worst_o] : 0.0, worst_ref, worst, worst_tol);
+                    check(worst_ratio <= 1.0, "matmul %s %dx%d n=%d bias %d: y[%d][%d] = %.9g, want %.12g (|diff| %.3g > tol %.3g)",
+                          dn[dt], rows, cols, n, bi, worst_t, worst_o, (double)y1[(size_t)worst_t * rows + worst_o],
+                          worst_ref, worst, worst_tol);
                     /* a row's result does not depend on the batch it is part of */
                     for (t = 0; t < n; t++) {
                         mod__matmul(s2, y3, x + (size_t)t * cols, 1, &w.t, bi ? &bt : NULL);
@@ -599,9 +596,10 @@ static void test_softmax(void)
 
 /* ---- activations ---------------------------------------------------------------------------- */
 
-/* Reference in double. Tolerance: 6 u |ref| + 1e-38 (expf within about 1 ulp, one addition,
-   one division; -x is exact, so there is no amplification; the absolute term covers
-   results below the float range). */
+/* Reference in double. Tolerance: 6 u |ref| + 1e-36 (expf within about 1 ulp, one addition,
+   one division; -x is exact, so there is no amplification). The absolute term: for
+   x < -88.72 expf(-x) overflows to inf and both functions return (-)0, where the true values
+   are below 3e-37 in magnitude. */
 static void test_activations(void)
 {
     static const float special[] = { 0.0f, -0.0f, 1e-30f, -1e-30f, FLT_MIN, -FLT_MIN, 1e-40f, 1e30f, -1e30f, FLT_MAX,
@@ -612,11 +610,11 @@ static void test_activations(void)
         double sg = 1.0 / (1.0 + exp(-(double)x)), sl = (double)x * sg;
         float gs = mod__sigmoid(x), gl = mod__silu(x);
         count++;
-        if (!(fabs((double)gs - sg) <= 6.0 * U * fabs(sg) + 1e-38)) {
+        if (!(fabs((double)gs - sg) <= 6.0 * U * fabs(sg) + 1e-36)) {
             if (ok_sig) check(0, "sigmoid(%.9g) = %.9g, want %.12g", (double)x, (double)gs, sg);
             ok_sig = 0;
         }
-        if (!(fabs((double)gl - sl) <= 6.0 * U * fabs(sl) + 1e-38)) {
+        if (!(fabs((double)gl - sl) <= 6.0 * U * fabs(sl) + 1e-36)) {
             if (ok_silu) check(0, "silu(%.9g) = %.9g, want %.12g", (double)x, (double)gl, sl);
             ok_silu = 0;
         }
@@ -660,7 +658,7 @@ static void test_topk(void)
     static const struct { float c; int S, k; } hand[] = {
         { 0.3f, 10, 3 }, { 0.125f, 8, 1 }, { 0.125f, 1, 1 }, { 1e-9f, 1, 1 }, { 1e-9f, 1000, 1 }, { 0.5f, 7, 4 },
         { 0.2f, 5, 1 }, { 0.7f, 10, 7 }, { 0.1f, 10, 1 }, { 0.6f, 5, 3 }, { 0.125f, 9, 2 }, { 0.25f, 4, 1 },
-        { 0.25f, 5, 2 }, { 0.5f, 1, 1 }, { 0.999f, 1000, 999 }, { 0.3f, 3, 1 }, { 0.9f, 10, 9 }, { 0.125f, 64, 8 },
+        { 0.25f, 5, 2 }, { 0.5f, 1, 1 }, { 0.999f, 1000, 1000 } /* the stored float 0.99900001 times 1000 exceeds 999 by 1.3e-5 > 1e-6 */, { 0.3f, 3, 1 }, { 0.9f, 10, 9 }, { 0.125f, 64, 8 },
         { 0.125f, 65, 9 }, { 1.0f, 1, 1 }
     };
     static const int Ss[] = { 1, 2, 3, 7, 10, 100, 4096, 1 << 20, 16777216 };
