@@ -51,11 +51,11 @@ run: $(B)/mod-generate $(RUN_MODEL)
 check-header: | $(B)
 	printf '#define MOD_IMPLEMENTATION\n#include "mod.h"\nint main(void){return 0;}\n' > $(B)/header_tu.c
 	gcc -std=c99 -Wall -Wextra -pedantic -Werror -I. -c $(B)/header_tu.c -o /dev/null
-	gcc -std=c99 -Wall -Wextra -pedantic -Werror -DMOD_NO_STDIO -I. -c $(B)/header_tu.c -o /dev/null
+	gcc -std=c99 -Wall -Wextra -pedantic -Werror -DMOD_NO_STDIO -DMOD_NO_MALLOC -I. -c $(B)/header_tu.c -o /dev/null
 	gcc -std=c99 -Wall -Wextra -pedantic -Werror -fopenmp -I. -c $(B)/header_tu.c -o /dev/null
 	if command -v clang >/dev/null; then clang -std=c99 -Wall -Wextra -pedantic -Werror -I. -c $(B)/header_tu.c -o /dev/null; fi
 	g++ -x c++ -std=c++11 -Wall -Wextra -pedantic -Werror -I. -c $(B)/header_tu.c -o /dev/null
-	@echo "header: C99 (gcc, clang), MOD_NO_STDIO, OpenMP and C++ builds are clean"
+	@echo "header: C99 (gcc, clang), MOD_NO_STDIO + MOD_NO_MALLOC, OpenMP and C++ builds are clean"
 
 test: all check-header
 	sh tests/run.sh $(B)

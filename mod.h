@@ -33,7 +33,11 @@
      MOD_NO_STDIO          no file API (mod_model_load_file is not compiled); no stdio use at all.
      MOD_MALLOC(sz)        allocator; define MOD_MALLOC and MOD_FREE together or neither.
      MOD_FREE(p)
+     MOD_NO_MALLOC         arena-only: the library calls no allocator; models and sessions need
+                           caller arenas (mod_model_desc.arena, mod_session_desc.arena).
      MOD_ASSERT(x)         checks of internal invariants (never of input); default: assert().
+     MOD_SQRTF MOD_EXPF MOD_EXP MOD_COS MOD_SIN MOD_POW MOD_CEIL
+                           the libm functions used, overridable for freestanding builds.
      MOD_NO_OPENMP         ignore OpenMP even when compiled with -fopenmp.
      MOD_NO_MMAP           load files with plain reads even where mmap exists.
 
@@ -282,6 +286,14 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
 #if defined(MOD_MALLOC) != defined(MOD_FREE)
 #error "define MOD_MALLOC and MOD_FREE together, or neither"
 #endif
+#if defined(MOD_NO_MALLOC) && defined(MOD_MALLOC)
+#error "MOD_NO_MALLOC and MOD_MALLOC exclude each other"
+#endif
+#ifdef MOD_NO_MALLOC
+/* arena-only: every allocation request fails, so models and sessions need caller arenas */
+#define MOD_MALLOC(sz) ((void)(sz), (void *)0)
+#define MOD_FREE(p) ((void)(p))
+#endif
 #ifndef MOD_MALLOC
 #include <stdlib.h>
 #define MOD_MALLOC(sz) malloc(sz)
@@ -290,6 +302,29 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
 #ifndef MOD_ASSERT
 #include <assert.h>
 #define MOD_ASSERT(x) assert(x)
+#endif
+
+/* The only libm functions used; a freestanding build may supply its own. */
+#ifndef MOD_SQRTF
+#define MOD_SQRTF(x) sqrtf(x)
+#endif
+#ifndef MOD_EXPF
+#define MOD_EXPF(x) expf(x)
+#endif
+#ifndef MOD_EXP
+#define MOD_EXP(x) exp(x)
+#endif
+#ifndef MOD_COS
+#define MOD_COS(x) cos(x)
+#endif
+#ifndef MOD_SIN
+#define MOD_SIN(x) sin(x)
+#endif
+#ifndef MOD_POW
+#define MOD_POW(x, y) pow(x, y)
+#endif
+#ifndef MOD_CEIL
+#define MOD_CEIL(x) ceil(x)
 #endif
 
 #if defined(_OPENMP) && !defined(MOD_NO_OPENMP)
@@ -1268,7 +1303,7 @@ mod_result mod_session_create(mod_session **out, const mod_model *m, const mod_s
     s->max_tokens = p.T; s->max_batch = p.B; s->threads = p.nth;
     s->prompt_routing = p.routing; s->capacity = p.capacity; s->threshold = p.threshold;
     for (i = 0; i < m->cfg.head_dim / 2; i++)
-        s->inv_freq[i] = pow((double)m->cfg.rope_theta, -2.0 * i / (double)m->cfg.head_dim);
+        s->inv_freq[i] = MOD_POW((double)m->cfg.rope_theta, -2.0 * i / (double)m->cfg.head_dim);
     *out = s;
     return MOD_OK;
 }
@@ -1341,7 +1376,7 @@ static void mod__rmsnorm(float *out, const float *x, const float *g, int n, floa
     float ss = 0.0f, inv;
     int i;
     for (i = 0; i < n; i++) ss += x[i] * x[i];
-    inv = 1.0f / sqrtf(ss / (float)n + eps);
+    inv = 1.0f / MOD_SQRTF(ss / (float)n + eps);
     for (i = 0; i < n; i++) out[i] = x[i] * inv * g[i];
 }
 
@@ -1351,15 +1386,15 @@ static void mod__rmsnorm_rows(float *out, const float *x, int rows, const mod__t
         mod__rmsnorm(out + (size_t)r * n, x + (size_t)r * n, MOD__CAST(const float *, g->data), n, eps);
 }
 
-static float mod__silu(float x) { return x / (1.0f + expf(-x)); }
-static float mod__sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+static float mod__silu(float x) { return x / (1.0f + MOD_EXPF(-x)); }
+static float mod__sigmoid(float x) { return 1.0f / (1.0f + MOD_EXPF(-x)); }
 
 /* RoPE, "rotate half": element i of a head pairs with element i + hd/2. */
 static void mod__rope(float *v, int n_heads, int hd, int pos, const double *inv_freq) {
     int i, h, half = hd / 2;
     for (i = 0; i < half; i++) {
         double ang = (double)pos * inv_freq[i];
-        float c = (float)cos(ang), sn = (float)sin(ang);
+        float c = (float)MOD_COS(ang), sn = (float)MOD_SIN(ang);
         for (h = 0; h < n_heads; h++) {
             float *p = v + (size_t)h * hd;
             float a = p[i], b = p[i + half];
@@ -1373,7 +1408,7 @@ static void mod__softmax(float *x, int n) {
     float mx = x[0], sum = 0.0f;
     int i;
     for (i = 1; i < n; i++) if (x[i] > mx) mx = x[i];
-    for (i = 0; i < n; i++) { x[i] = expf(x[i] - mx); sum += x[i]; }
+    for (i = 0; i < n; i++) { x[i] = MOD_EXPF(x[i] - mx); sum += x[i]; }
     for (i = 0; i < n; i++) x[i] /= sum;
 }
 
@@ -1436,7 +1471,7 @@ static void mod__sift(const float *r, int32_t *h, int root, int n) {
 
 /* k for capacity c over n tokens: min(n, max(1, ceil(c * n - 1e-6))). */
 static int mod__topk_count(float capacity, int n) {
-    double k = ceil((double)capacity * (double)n - 1e-6);
+    double k = MOD_CEIL((double)capacity * (double)n - 1e-6);
     if (k < 1.0) k = 1.0;
     if (k > (double)n) k = (double)n;
     return (int)k;
@@ -1471,7 +1506,7 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     const mod_config *c = &s->m->cfg;
     const int H = c->n_heads, hd = c->head_dim, kvd = c->n_kv_heads * hd, qd = H * hd;
     const int group = H / c->n_kv_heads, base = cache->n;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const float scale = 1.0f / MOD_SQRTF((float)hd);
     int job;
     int parallel = (double)ns * H * (base + ns) * hd > MOD__PARALLEL_WORK && s->threads > 1;
     (void)parallel;
@@ -1755,7 +1790,7 @@ mod_result mod_sample(mod_session *s, mod_sampler *smp, int32_t *token) {
     p = s->probs;
     for (i = 0; i < V; i++) {
         /* NaN logits get probability 0; +inf logits dominate through mx */
-        float e = logits[i] == logits[i] ? (float)exp(((double)logits[i] - mx) / t) : 0.0f;
+        float e = logits[i] == logits[i] ? (float)MOD_EXP(((double)logits[i] - mx) / t) : 0.0f;
         if (e != e) e = 0.0f;
         p[i].p = e; p[i].id = i;
         sum += e;
