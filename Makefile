@@ -4,6 +4,8 @@
 #   make test       build and run the whole test suite
 CC      ?= cc
 OPT     ?= -O2
+# SIMD paths are chosen at compile time; ARCH= builds the portable code only.
+ARCH    ?= -march=native
 OPENMP  ?= -fopenmp
 WARN    := -std=c99 -Wall -Wextra -pedantic
 CFLAGS  ?=
@@ -26,20 +28,20 @@ $(B):
 	mkdir -p $(B)
 
 $(B)/mod-generate: examples/generate.c $(HEADERS) | $(B)
-	$(CC) $(WARN) $(OPT) $(OPENMP) $(CFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/minimal: examples/minimal.c mod.h | $(B)
-	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod-eval: tools/eval.c $(HEADERS) | $(B)
-	$(CC) $(WARN) $(OPT) $(OPENMP) $(CFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mkmodel: tools/mkmodel.c tools/mkmodel.h | $(B)
-	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # Tests build with OpenMP so the multi-threaded paths are exercised against the serial ones.
 $(B)/test_%: tests/test_%.c mod.h tests/*.h tools/mkmodel.h | $(B)
-	$(CC) $(WARN) $(OPT) $(OPENMP) $(CFLAGS) -Itools -Itests -o $@ $< $(LDLIBS)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -Itools -Itests -o $@ $< $(LDLIBS)
 
 $(B)/check_logits: tests/check_logits.c tests/ref.h | $(B)
-	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 $(B)/random.mod: $(B)/mkmodel
 	$(B)/mkmodel $@ --seed 1 --tokenizer bpe --merges 200 --dim 64 --layers 4 --heads 4 --kv-heads 2 --hidden 128 --seq 256 --mod-layers odd --capacity 0.25
@@ -55,7 +57,10 @@ check-header: | $(B)
 	gcc -std=c99 -Wall -Wextra -pedantic -Werror -fopenmp -I. -c $(B)/header_tu.c -o /dev/null
 	if command -v clang >/dev/null; then clang -std=c99 -Wall -Wextra -pedantic -Werror -I. -c $(B)/header_tu.c -o /dev/null; fi
 	g++ -x c++ -std=c++11 -Wall -Wextra -pedantic -Werror -I. -c $(B)/header_tu.c -o /dev/null
-	@echo "header: C99 (gcc, clang), MOD_NO_STDIO + MOD_NO_MALLOC, OpenMP and C++ builds are clean"
+	for a in "-mavx2 -mfma -mf16c" "-mavx512f" "-march=native"; do \
+	  gcc -std=c99 -Wall -Wextra -pedantic -Werror $$a -I. -c $(B)/header_tu.c -o /dev/null || exit 1; \
+	  g++ -x c++ -std=c++11 -Wall -Wextra -pedantic -Werror $$a -I. -c $(B)/header_tu.c -o /dev/null || exit 1; done
+	@echo "header: C99 (gcc, clang), MOD_NO_STDIO + MOD_NO_MALLOC, OpenMP, C++ and AVX2/AVX-512 builds are clean"
 
 test: all check-header
 	sh tests/run.sh $(B)

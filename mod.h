@@ -1214,8 +1214,9 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     s->flag = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B, 1));
     s->inv_freq = MOD__CAST(double *, mod__take_n(a, (size_t)c->head_dim / 2, sizeof(double)));
     s->scores = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)T, sizeof(float)));
-    s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * wl, sizeof(float)));
-    s->wrow_len = (int)wl;
+    /* room for four converted rows per thread (mod__matmul converts a block of four) */
+    s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * 4 * wl, sizeof(float)));
+    s->wrow_len = (int)(4 * wl);
     s->logits = MOD__CAST(float *, mod__take_n(a, V, sizeof(float)));
     s->probs = MOD__CAST(mod__prob *, mod__take_n(a, V, sizeof(mod__prob)));
 }
@@ -1325,50 +1326,214 @@ void mod_session_reset(mod_session *s) {
 
 /* ---- kernels --------------------------------------------------------------------------- */
 
-/* Eight independent sums in a fixed order: vectorizable, and the same result for a row
-   whatever the batch it is part of. */
+/* One vector type per target, chosen at compile time from the compiler's target macros;
+   MOD_NO_SIMD forces the portable path. Every path computes a dot product the same way for a
+   row whatever the batch it is part of, so batched prefill equals token-by-token decoding. */
+#if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
+#include <immintrin.h>
+#define MOD__SIMD "avx512"
+#define MOD__VL 16
+typedef __m512 mod__v;
+#define mod__vzero() _mm512_setzero_ps()
+#define mod__vload(p) _mm512_loadu_ps(p)
+#define mod__vstore(p, v) _mm512_storeu_ps(p, v)
+#define mod__vdup(x) _mm512_set1_ps(x)
+#define mod__vfma(acc, a, b) _mm512_fmadd_ps(a, b, acc)
+static float mod__vsum(mod__v v) { return _mm512_reduce_add_ps(v); }
+#elif !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define MOD__SIMD "avx2"
+#define MOD__VL 8
+typedef __m256 mod__v;
+#define mod__vzero() _mm256_setzero_ps()
+#define mod__vload(p) _mm256_loadu_ps(p)
+#define mod__vstore(p, v) _mm256_storeu_ps(p, v)
+#define mod__vdup(x) _mm256_set1_ps(x)
+#define mod__vfma(acc, a, b) _mm256_fmadd_ps(a, b, acc)
+static float mod__vsum(mod__v v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+#elif !defined(MOD_NO_SIMD) && defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#define MOD__SIMD "neon"
+#define MOD__VL 4
+typedef float32x4_t mod__v;
+#define mod__vzero() vdupq_n_f32(0.0f)
+#define mod__vload(p) vld1q_f32(p)
+#define mod__vstore(p, v) vst1q_f32(p, v)
+#define mod__vdup(x) vdupq_n_f32(x)
+#define mod__vfma(acc, a, b) vfmaq_f32(acc, a, b)
+static float mod__vsum(mod__v v) { return vaddvq_f32(v); }
+#elif !defined(MOD_NO_SIMD) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+#include <arm_mve.h>
+#define MOD__SIMD "helium"
+#define MOD__VL 4
+typedef float32x4_t mod__v;
+#define mod__vzero() vdupq_n_f32(0.0f)
+#define mod__vload(p) vld1q_f32(p)
+#define mod__vstore(p, v) vst1q_f32(p, v)
+#define mod__vdup(x) vdupq_n_f32(x)
+#define mod__vfma(acc, a, b) vfmaq_f32(acc, a, b)
+static float mod__vsum(mod__v v) {
+    return (vgetq_lane_f32(v, 0) + vgetq_lane_f32(v, 1)) + (vgetq_lane_f32(v, 2) + vgetq_lane_f32(v, 3));
+}
+#else
+#define MOD__SIMD "scalar"
+#endif
+
+/* The scalar end of a dot product, shared so every caller rounds identically. */
+static float mod__dot_tail(float s, const float *a, const float *b, int from, int n) {
+    int i;
+    for (i = from; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+#ifdef MOD__VL
 static float mod__dot(const float *a, const float *b, int n) {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s;
+    mod__v acc = mod__vzero();
+    int i = 0;
+    for (; i + MOD__VL <= n; i += MOD__VL) acc = mod__vfma(acc, mod__vload(a + i), mod__vload(b + i));
+    return mod__dot_tail(mod__vsum(acc), a, b, i, n);
+}
+
+/* y += a * x */
+static void mod__axpy(float *y, float a, const float *x, int n) {
+    const mod__v va = mod__vdup(a);
+    int i = 0;
+    for (; i + MOD__VL <= n; i += MOD__VL) mod__vstore(y + i, mod__vfma(mod__vload(y + i), va, mod__vload(x + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* Four rows of W against four rows of x: sixteen independent accumulators, each the exact
+   sequence of operations mod__dot performs, so results do not depend on tiling. */
+static void mod__tile4x4(float *y, size_t ystride, const float *w, size_t wstride, const float *x,
+                         size_t xstride, int cols) {
+    const float *w0 = w, *w1 = w + wstride, *w2 = w + 2 * wstride, *w3 = w + 3 * wstride;
+    const float *x0 = x, *x1 = x + xstride, *x2 = x + 2 * xstride, *x3 = x + 3 * xstride;
+    mod__v a00 = mod__vzero(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+    mod__v a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+    int i = 0;
+    for (; i + MOD__VL <= cols; i += MOD__VL) {
+        const mod__v v0 = mod__vload(w0 + i), v1 = mod__vload(w1 + i), v2 = mod__vload(w2 + i), v3 = mod__vload(w3 + i);
+        mod__v u = mod__vload(x0 + i);
+        a00 = mod__vfma(a00, u, v0); a01 = mod__vfma(a01, u, v1); a02 = mod__vfma(a02, u, v2); a03 = mod__vfma(a03, u, v3);
+        u = mod__vload(x1 + i);
+        a10 = mod__vfma(a10, u, v0); a11 = mod__vfma(a11, u, v1); a12 = mod__vfma(a12, u, v2); a13 = mod__vfma(a13, u, v3);
+        u = mod__vload(x2 + i);
+        a20 = mod__vfma(a20, u, v0); a21 = mod__vfma(a21, u, v1); a22 = mod__vfma(a22, u, v2); a23 = mod__vfma(a23, u, v3);
+        u = mod__vload(x3 + i);
+        a30 = mod__vfma(a30, u, v0); a31 = mod__vfma(a31, u, v1); a32 = mod__vfma(a32, u, v2); a33 = mod__vfma(a33, u, v3);
+    }
+#define MOD__TILE_OUT(t, r, acc, xt, wr) y[(t) * ystride + (r)] = mod__dot_tail(mod__vsum(acc), xt, wr, i, cols)
+    MOD__TILE_OUT(0, 0, a00, x0, w0); MOD__TILE_OUT(0, 1, a01, x0, w1); MOD__TILE_OUT(0, 2, a02, x0, w2); MOD__TILE_OUT(0, 3, a03, x0, w3);
+    MOD__TILE_OUT(1, 0, a10, x1, w0); MOD__TILE_OUT(1, 1, a11, x1, w1); MOD__TILE_OUT(1, 2, a12, x1, w2); MOD__TILE_OUT(1, 3, a13, x1, w3);
+    MOD__TILE_OUT(2, 0, a20, x2, w0); MOD__TILE_OUT(2, 1, a21, x2, w1); MOD__TILE_OUT(2, 2, a22, x2, w2); MOD__TILE_OUT(2, 3, a23, x2, w3);
+    MOD__TILE_OUT(3, 0, a30, x3, w0); MOD__TILE_OUT(3, 1, a31, x3, w1); MOD__TILE_OUT(3, 2, a32, x3, w2); MOD__TILE_OUT(3, 3, a33, x3, w3);
+#undef MOD__TILE_OUT
+}
+
+/* One row of x against four rows of W (decoding): four independent chains. */
+static void mod__tile4x1(float *y, const float *w, size_t wstride, const float *x, int cols) {
+    const float *w0 = w, *w1 = w + wstride, *w2 = w + 2 * wstride, *w3 = w + 3 * wstride;
+    mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + MOD__VL <= cols; i += MOD__VL) {
+        const mod__v u = mod__vload(x + i);
+        a0 = mod__vfma(a0, u, mod__vload(w0 + i));
+        a1 = mod__vfma(a1, u, mod__vload(w1 + i));
+        a2 = mod__vfma(a2, u, mod__vload(w2 + i));
+        a3 = mod__vfma(a3, u, mod__vload(w3 + i));
+    }
+    y[0] = mod__dot_tail(mod__vsum(a0), x, w0, i, cols);
+    y[1] = mod__dot_tail(mod__vsum(a1), x, w1, i, cols);
+    y[2] = mod__dot_tail(mod__vsum(a2), x, w2, i, cols);
+    y[3] = mod__dot_tail(mod__vsum(a3), x, w3, i, cols);
+}
+#else
+/* Eight independent sums in a fixed order: vectorizable by the compiler. */
+static float mod__dot(const float *a, const float *b, int n) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     int i = 0;
     for (; i + 8 <= n; i += 8) {
         s0 += a[i] * b[i]; s1 += a[i + 1] * b[i + 1]; s2 += a[i + 2] * b[i + 2]; s3 += a[i + 3] * b[i + 3];
         s4 += a[i + 4] * b[i + 4]; s5 += a[i + 5] * b[i + 5]; s6 += a[i + 6] * b[i + 6]; s7 += a[i + 7] * b[i + 7];
     }
-    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
+    return mod__dot_tail(((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)), a, b, i, n);
 }
 
-/* Row `row` of a weight matrix as f32: in place for f32, converted into buf otherwise. */
-static const float *mod__row(const mod__tensor *t, int row, float *buf) {
-    size_t off = (size_t)row * (size_t)t->cols;
+static void mod__axpy(float *y, float a, const float *x, int n) {
     int i;
+    for (i = 0; i < n; i++) y[i] += a * x[i];
+}
+#endif
+
+/* Rows [row, row + count) of a weight matrix as f32: in place for f32, converted into buf
+   otherwise (count * cols floats). */
+static const float *mod__rows(const mod__tensor *t, int row, int count, float *buf) {
+    const size_t off = (size_t)row * (size_t)t->cols, n = (size_t)count * (size_t)t->cols;
+    const uint16_t *p = MOD__CAST(const uint16_t *, t->data) + off;
+    size_t i = 0;
     if (t->dtype == MOD_DTYPE_F32) return MOD__CAST(const float *, t->data) + off;
     if (t->dtype == MOD_DTYPE_F16) {
-        const uint16_t *p = MOD__CAST(const uint16_t *, t->data) + off;
-        for (i = 0; i < t->cols; i++) buf[i] = mod__f16_to_f32(p[i]);
+#if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
+        for (; i + 16 <= n; i += 16) _mm512_storeu_ps(buf + i, _mm512_cvtph_ps(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p + i)))));
+#elif !defined(MOD_NO_SIMD) && defined(__F16C__)
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(buf + i, _mm256_cvtph_ps(_mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + i)))));
+#endif
+        for (; i < n; i++) buf[i] = mod__f16_to_f32(p[i]);
     } else {
-        const uint16_t *p = MOD__CAST(const uint16_t *, t->data) + off;
-        for (i = 0; i < t->cols; i++) buf[i] = mod__bf16_to_f32(p[i]);
+#if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
+        for (; i + 16 <= n; i += 16)
+            _mm512_storeu_ps(buf + i, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p + i)))), 16)));
+#elif !defined(MOD_NO_SIMD) && defined(__AVX2__)
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(buf + i, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + i)))), 16)));
+#endif
+        for (; i < n; i++) buf[i] = mod__bf16_to_f32(p[i]);
     }
     return buf;
 }
 
-/* y[n, rows] = x[n, cols] W^T (+ bias). Parallel over output rows: every element is computed
-   the same way on any number of threads. */
+static const float *mod__row(const mod__tensor *t, int row, float *buf) { return mod__rows(t, row, 1, buf); }
+
+/* Tokens are taken in blocks small enough to stay in L2 while every row of W passes by. */
+#define MOD__TOKEN_BLOCK 64
+
+/* y[n, rows] = x[n, cols] W^T (+ bias). Parallel over blocks of four output rows: every
+   element is computed the same way on any number of threads and in any batch. */
 static void mod__matmul(mod_session *s, float *y, const float *x, int n, const mod__tensor *w,
                         const mod__tensor *bias) {
-    const int rows = w->rows, cols = w->cols;
+    const int rows = w->rows, cols = w->cols, blocks = (rows + 3) / 4;
     const float *b = bias && bias->data ? MOD__CAST(const float *, bias->data) : NULL;
-    int o;
-    int parallel = (double)rows * n * cols > MOD__PARALLEL_WORK && s->threads > 1;
-    (void)parallel;
-    MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(static))
-    for (o = 0; o < rows; o++) {
-        const float *wr = mod__row(w, o, s->wrow + (size_t)MOD__THREAD_ID() * (size_t)s->wrow_len);
-        const float bo = b ? b[o] : 0.0f;
-        int t;
-        for (t = 0; t < n; t++) y[(size_t)t * rows + o] = mod__dot(x + (size_t)t * cols, wr, cols) + bo;
+    int t0;
+    for (t0 = 0; t0 < n; t0 += MOD__TOKEN_BLOCK) {
+        const int tn = n - t0 < MOD__TOKEN_BLOCK ? n - t0 : MOD__TOKEN_BLOCK;
+        int parallel = (double)rows * tn * cols > MOD__PARALLEL_WORK && s->threads > 1, rb;
+        (void)parallel;
+        MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(static))
+        for (rb = 0; rb < blocks; rb++) {
+            const int r0 = rb * 4, nr = rows - r0 < 4 ? rows - r0 : 4;
+            const float *wr = mod__rows(w, r0, nr, s->wrow + (size_t)MOD__THREAD_ID() * (size_t)s->wrow_len);
+            const float *xt = x + (size_t)t0 * cols;
+            float *yt = y + (size_t)t0 * rows;
+            int t = 0, r;
+#ifdef MOD__VL
+            if (nr == 4) {
+                for (; t + 4 <= tn; t += 4)
+                    mod__tile4x4(yt + (size_t)t * rows + r0, (size_t)rows, wr, (size_t)cols, xt + (size_t)t * cols, (size_t)cols, cols);
+                for (; t < tn; t++) mod__tile4x1(yt + (size_t)t * rows + r0, wr, (size_t)cols, xt + (size_t)t * cols, cols);
+            }
+#endif
+            for (; t < tn; t++)
+                for (r = 0; r < nr; r++)
+                    yt[(size_t)t * rows + r0 + r] = mod__dot(xt + (size_t)t * cols, wr + (size_t)r * cols, cols);
+            if (b)
+                for (t = 0; t < tn; t++)
+                    for (r = 0; r < nr; r++) yt[(size_t)t * rows + r0 + r] += b[r0 + r];
+        }
     }
 }
 
@@ -1520,11 +1685,7 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         for (t = 0; t < T; t++) sc[t] = mod__dot(q, cache->k + (size_t)t * kvd + (size_t)kvh * hd, hd) * scale;
         mod__softmax(sc, T);
         for (i = 0; i < hd; i++) out[i] = 0.0f;
-        for (t = 0; t < T; t++) {
-            const float *v = cache->v + (size_t)t * kvd + (size_t)kvh * hd;
-            const float p = sc[t];
-            for (i = 0; i < hd; i++) out[i] += p * v[i];
-        }
+        for (t = 0; t < T; t++) mod__axpy(out, sc[t], cache->v + (size_t)t * kvd + (size_t)kvh * hd, hd);
     }
 }
 
