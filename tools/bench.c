@@ -1,0 +1,406 @@
+/* mod-bench: prefill and decode speed of mod.h, next to this machine's own limits (memory
+   bandwidth from a STREAM-style triad, peak FMA throughput), and the dense-vs-MoD payoff.
+
+   usage: mod-bench [MODEL.mod ...] [options]     (see --help)
+   Without models it builds a synthetic dense model and its MoD twin in memory. */
+#define _POSIX_C_SOURCE 200809L
+#define MOD_IMPLEMENTATION
+#include "../mod.h"
+#include "../examples/cli.h"
+#include "mkmodel.h"
+#ifdef MOD_BENCH_OPENBLAS
+#include <cblas.h>
+#endif
+
+#define MAX_LIST 16
+
+typedef struct opts {
+    int threads[MAX_LIST], n_threads;
+    int prompts[MAX_LIST], n_prompts;
+    int dtypes[MAX_LIST], n_dtypes;
+    int decode, repeat, json, limits, width, layers;
+} opts;
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: mod-bench [MODEL.mod ...] [options]\n"
+        "  --synthetic WxL     dense + MoD twin of width W and L blocks when no model is given\n"
+        "                      (default 768x12: 12 heads, MLP 2048, vocab 32000, routed every\n"
+        "                      other block at capacity 0.125)\n"
+        "  --dtypes LIST       stored dtypes of the synthetic models (default f32,f16,bf16)\n"
+        "  --threads LIST      thread counts (default 1,2)\n"
+        "  --prompts LIST      prefill lengths (default 16,64,256,1024, capped by the context)\n"
+        "  --decode N          tokens decoded after a 16-token prompt (default 128)\n"
+        "  --repeat N          repetitions; the median is reported (default 3)\n"
+        "  --no-limits         skip the bandwidth and peak-FMA measurements\n"
+        "  --json              one JSON object per line instead of a table\n"
+        "  -h, --help          this text\n");
+}
+
+static int parse_list(const char *s, int *out, int *n, int lo, int hi) {
+    *n = 0;
+    while (*s && *n < MAX_LIST) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < lo || v > hi || (*end && *end != ',')) return -1;
+        out[(*n)++] = (int)v;
+        s = *end ? end + 1 : end;
+    }
+    return *n ? 0 : -1;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ---- the machine's limits ------------------------------------------------------------- */
+
+static double measure_bandwidth(int threads, int repeat) {
+    const size_t n = (size_t)32 << 20; /* 3 arrays of 128 MiB: far past the caches */
+    float *a = (float *)malloc(n * sizeof *a), *b = (float *)malloc(n * sizeof *b), *c = (float *)malloc(n * sizeof *c);
+    double t[16], best;
+    int r;
+    long i;
+    if (!a || !b || !c) { free(a); free(b); free(c); return 0; }
+    (void)threads;
+    MOD__PRAGMA(omp parallel for num_threads(threads) schedule(static))
+    for (i = 0; i < (long)n; i++) { a[i] = 0.0f; b[i] = 1.0f; c[i] = 2.0f; }
+    for (r = 0; r < repeat && r < 16; r++) {
+        double t0 = cli_now();
+        MOD__PRAGMA(omp parallel for num_threads(threads) schedule(static))
+        for (i = 0; i < (long)n; i++) a[i] = b[i] + 0.5f * c[i];
+        t[r] = cli_now() - t0;
+    }
+    best = median(t, repeat < 16 ? repeat : 16);
+    free(a); free(b); free(c);
+    return 3.0 * (double)n * sizeof(float) / best; /* bytes per second, STREAM's count */
+}
+
+static double measure_peak_flops(int threads, int repeat) {
+    double t[16];
+    const long iters = 20000000;
+    int r;
+    for (r = 0; r < repeat && r < 16; r++) {
+        double t0 = cli_now();
+        int th;
+        (void)threads;
+        MOD__PRAGMA(omp parallel for num_threads(threads) schedule(static, 1))
+        for (th = 0; th < threads; th++) {
+#ifdef MOD__VL
+            /* twelve independent chains hide the FMA latency */
+            mod__v a0 = mod__vdup(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+            mod__v a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+            const mod__v x = mod__vdup(0.999999f), y = mod__vdup(1e-7f);
+            float sink[MOD__VL];
+            long k;
+            for (k = 0; k < iters / MOD__VL; k++) {
+                a0 = mod__vfma(a0, a0, x); a1 = mod__vfma(a1, a1, x); a2 = mod__vfma(a2, a2, x);
+                a3 = mod__vfma(a3, a3, x); a4 = mod__vfma(a4, a4, x); a5 = mod__vfma(a5, a5, x);
+                a6 = mod__vfma(a6, a6, x); a7 = mod__vfma(a7, a7, x); a8 = mod__vfma(a8, a8, x);
+                a9 = mod__vfma(a9, a9, x); a10 = mod__vfma(a10, a10, y); a11 = mod__vfma(a11, a11, y);
+            }
+            a0 = mod__vfma(a0, a1, a2); a3 = mod__vfma(a3, a4, a5); a6 = mod__vfma(a6, a7, a8); a9 = mod__vfma(a9, a10, a11);
+            a0 = mod__vfma(a0, a3, a6); a0 = mod__vfma(a0, a9, x);
+            mod__vstore(sink, a0);
+            if (sink[0] == 12345.0f) printf("!");
+#else
+            float a[12];
+            long k;
+            int j;
+            for (j = 0; j < 12; j++) a[j] = 1.0f;
+            for (k = 0; k < iters; k++)
+                for (j = 0; j < 12; j++) a[j] = a[j] * 0.999999f + a[j];
+            if (a[0] == 12345.0f) printf("!");
+#endif
+        }
+        t[r] = cli_now() - t0;
+    }
+    /* 12 chains x 2 flops per lane per iteration */
+#ifdef MOD__VL
+    return (double)threads * (double)(iters / MOD__VL) * 12.0 * 2.0 * MOD__VL / median(t, repeat < 16 ? repeat : 16);
+#else
+    return (double)threads * (double)iters * 12.0 * 2.0 / median(t, repeat < 16 ? repeat : 16);
+#endif
+}
+
+/* ---- one model ----------------------------------------------------------------------- */
+
+typedef struct result {
+    double prefill_tps[MAX_LIST], prefill_flops[MAX_LIST], prefill_sec[MAX_LIST];
+    double decode_tps, decode_bytes_per_token;
+    double weight_bytes, kv_bytes, kv_bytes_routed, kv_bytes_if_dense;
+    double processed_share[64];
+    int n_routed;
+} result;
+
+static double tensor_bytes(const mod__tensor *t) {
+    return t->data ? (double)t->rows * t->cols * (double)mod__dtype_size(t->dtype) : 0.0;
+}
+
+static double block_bytes(const mod__layer *l) {
+    return tensor_bytes(&l->wq) + tensor_bytes(&l->wk) + tensor_bytes(&l->wv) + tensor_bytes(&l->wo) +
+           tensor_bytes(&l->w_gate) + tensor_bytes(&l->w_up) + tensor_bytes(&l->w_down);
+}
+
+static int run_model(const mod_model *m, const opts *o, int threads, result *res) {
+    const mod_config *c = mod_model_config(m);
+    mod_session *s = NULL;
+    mod_session_desc d;
+    int32_t *toks;
+    int i, p, maxp = 0, ctx;
+    double t[16];
+    memset(res, 0, sizeof *res);
+    for (p = 0; p < o->n_prompts; p++) if (o->prompts[p] > maxp) maxp = o->prompts[p];
+    ctx = maxp > 16 + o->decode ? maxp : 16 + o->decode;
+    toks = (int32_t *)malloc(sizeof *toks * (size_t)ctx);
+    if (!toks) return -1;
+    for (i = 0; i < ctx; i++) toks[i] = (int32_t)((i * 7919u + 13u) % (unsigned)c->vocab_size);
+    memset(&d, 0, sizeof d);
+    d.max_tokens = ctx;
+    d.threads = threads;
+    d.prompt_routing = MOD_ROUTING_TOPK;
+    if (mod_session_create(&s, m, &d) != MOD_OK) { free(toks); return -1; }
+    res->weight_bytes = tensor_bytes(&m->embed) + tensor_bytes(&m->output);
+    for (i = 0; i < c->n_layers; i++) res->weight_bytes += block_bytes(&m->layers[i]);
+    for (p = 0; p < o->n_prompts; p++) {
+        const int n = o->prompts[p];
+        mod_block_stats st;
+        int r;
+        if (n > ctx) continue;
+        for (r = 0; r < o->repeat; r++) {
+            double t0;
+            mod_session_reset(s);
+            t0 = cli_now();
+            mod_prefill(s, toks, n, NULL);
+            t[r] = cli_now() - t0;
+        }
+        mod_session_stats(s, -1, &st);
+        res->prefill_sec[p] = median(t, o->repeat);
+        res->prefill_tps[p] = n / res->prefill_sec[p];
+        res->prefill_flops[p] = st.flops / res->prefill_sec[p];
+    }
+    /* decoding: a 16-token prompt, then o->decode tokens one at a time (causal routing) */
+    {
+        int r, l;
+        double bytes = 0;
+        uint64_t seen0[256], proc0[256];
+        for (r = 0; r < o->repeat; r++) {
+            double t0;
+            mod_session_reset(s);
+            mod_prefill(s, toks, 16, NULL);
+            for (l = 0; l < c->n_layers && l < 256; l++) {
+                mod_block_stats st;
+                mod_session_stats(s, l, &st);
+                seen0[l] = st.tokens_seen;
+                proc0[l] = st.tokens_processed;
+            }
+            t0 = cli_now();
+            for (i = 0; i < o->decode; i++) mod_decode(s, toks[16 + i]);
+            t[r] = cli_now() - t0;
+        }
+        res->decode_tps = o->decode / median(t, o->repeat);
+        /* bytes of weights one decoded token reads: a block it skips reads none of its own */
+        bytes = tensor_bytes(c->tied_embeddings ? &m->embed : &m->output) +
+                (double)c->dim * mod__dtype_size(m->embed.dtype);
+        for (l = 0; l < c->n_layers; l++) {
+            mod_block_stats st;
+            const double kvd = (double)c->n_kv_heads * c->head_dim;
+            mod_session_stats(s, l, &st);
+            if (st.routed && l < 256) {
+                /* the decoded tokens only, not the prompt */
+                double seen = (double)(st.tokens_seen - seen0[l]), share = seen > 0 ? (double)(st.tokens_processed - proc0[l]) / seen : 0;
+                res->processed_share[res->n_routed++] = share;
+                bytes += share * block_bytes(&m->layers[l]);
+                res->kv_bytes_routed += st.kv_entries * kvd * 8.0;
+                res->kv_bytes_if_dense += st.tokens_seen * kvd * 8.0;
+            } else {
+                bytes += block_bytes(&m->layers[l]);
+            }
+            res->kv_bytes += st.kv_entries * kvd * 8.0;
+        }
+        res->decode_bytes_per_token = bytes;
+    }
+    mod_session_free(s);
+    free(toks);
+    return 0;
+}
+
+static const char *dtype_name(int d) { return d == 0 ? "f32" : d == 1 ? "f16" : d == 2 ? "bf16" : "?"; }
+
+static void print_result(const char *name, const mod_model *m, const opts *o, int threads, const result *r,
+                         double bw, double peak) {
+    int p, i;
+    const mod_config *c = mod_model_config(m);
+    if (o->json) {
+        printf("{\"model\":\"%s\",\"dtype\":\"%s\",\"threads\":%d,\"weight_bytes\":%.0f,\"kv_bytes\":%.0f",
+               name, dtype_name(m->embed.dtype), threads, r->weight_bytes, r->kv_bytes);
+        printf(",\"prefill\":[");
+        for (p = 0; p < o->n_prompts; p++)
+            printf("%s{\"tokens\":%d,\"tok_s\":%.2f,\"gflop_s\":%.2f,\"share_of_peak\":%.3f}", p ? "," : "",
+                   o->prompts[p], r->prefill_tps[p], r->prefill_flops[p] / 1e9, peak > 0 ? r->prefill_flops[p] / peak : 0.0);
+        printf("],\"decode\":{\"tokens\":%d,\"tok_s\":%.2f,\"bytes_per_token\":%.0f,\"gb_s\":%.3f,\"share_of_bandwidth\":%.3f}",
+               o->decode, r->decode_tps, r->decode_bytes_per_token, r->decode_tps * r->decode_bytes_per_token / 1e9,
+               bw > 0 ? r->decode_tps * r->decode_bytes_per_token / bw : 0.0);
+        printf(",\"processed_share\":[");
+        for (i = 0; i < r->n_routed; i++) printf("%s%.4f", i ? "," : "", r->processed_share[i]);
+        printf("]}\n");
+        return;
+    }
+    printf("%-22s %-4s %2dt  weights %7.1f MB  KV %6.1f MB", name, dtype_name(m->embed.dtype), threads,
+           r->weight_bytes / 1e6, r->kv_bytes / 1e6);
+    if (c->n_routed) printf(" (routed blocks %.1f of %.1f MB)", r->kv_bytes_routed / 1e6, r->kv_bytes_if_dense / 1e6);
+    printf("\n");
+    for (p = 0; p < o->n_prompts; p++)
+        if (r->prefill_tps[p] > 0)
+            printf("    prefill %5d tok: %9.1f tok/s  %7.1f GFLOP/s  %5.1f%% of peak\n", o->prompts[p], r->prefill_tps[p],
+                   r->prefill_flops[p] / 1e9, peak > 0 ? 100.0 * r->prefill_flops[p] / peak : 0.0);
+    printf("    decode  %5d tok: %9.1f tok/s  %7.2f GB/s     %5.1f%% of bandwidth (%.1f MB read per token)\n",
+           o->decode, r->decode_tps, r->decode_tps * r->decode_bytes_per_token / 1e9,
+           bw > 0 ? 100.0 * r->decode_tps * r->decode_bytes_per_token / bw : 0.0, r->decode_bytes_per_token / 1e6);
+    if (r->n_routed) {
+        printf("    decode: share of tokens each routed block processed:");
+        for (i = 0; i < r->n_routed; i++) printf(" %.0f%%", 100.0 * r->processed_share[i]);
+        printf("\n");
+    }
+}
+
+static int build_synthetic(const opts *o, int routed, int dtype, unsigned char **buf, size_t *size) {
+    mkm_opts k;
+    int i;
+    mkm_defaults(&k);
+    k.vocab_size = 32000;
+    k.dim = o->width;
+    k.n_layers = o->layers;
+    k.n_heads = o->width / 64 > 0 ? o->width / 64 : 1;
+    k.n_kv_heads = k.n_heads;
+    k.hidden_dim = o->width * 8 / 3 / 64 * 64;
+    k.max_seq_len = 1024;
+    k.tied = 0;
+    k.dtype = dtype;
+    for (i = 0; i < k.n_layers; i++) { k.routed[i] = routed && (i % 2 == 1); k.capacity[i] = 0.125f; }
+    return mkm_build(&k, buf, size);
+}
+
+int main(int argc, char **argv) {
+    opts o;
+    const char *paths[32];
+    int n_paths = 0, i, ti, di;
+    double bw[MAX_LIST], peak[MAX_LIST];
+    memset(&o, 0, sizeof o);
+    o.n_threads = 2; o.threads[0] = 1; o.threads[1] = 2;
+    o.n_prompts = 4; o.prompts[0] = 16; o.prompts[1] = 64; o.prompts[2] = 256; o.prompts[3] = 1024;
+    o.n_dtypes = 3; o.dtypes[0] = 0; o.dtypes[1] = 1; o.dtypes[2] = 2;
+    o.decode = 128; o.repeat = 3; o.limits = 1; o.width = 768; o.layers = 12;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--json")) { o.json = 1; continue; }
+        if (!strcmp(a, "--no-limits")) { o.limits = 0; continue; }
+        if (a[0] != '-') { if (n_paths < 32) paths[n_paths++] = a; continue; }
+        if (!v) { fprintf(stderr, "error: %s needs a value\n", a); return 2; }
+        if (!strcmp(a, "--threads")) bad = parse_list(v, o.threads, &o.n_threads, 1, 1024);
+        else if (!strcmp(a, "--prompts")) bad = parse_list(v, o.prompts, &o.n_prompts, 1, 1 << 20);
+        else if (!strcmp(a, "--decode")) bad = cli_int(v, 1, 1 << 20, &o.decode);
+        else if (!strcmp(a, "--repeat")) bad = cli_int(v, 1, 15, &o.repeat);
+        else if (!strcmp(a, "--synthetic")) bad = sscanf(v, "%dx%d", &o.width, &o.layers) != 2 || o.width < 64 || o.width % 64 || o.layers < 1 || o.layers > 64;
+        else if (!strcmp(a, "--dtypes")) {
+            char buf[64], *tok;
+            o.n_dtypes = 0;
+            strncpy(buf, v, sizeof buf - 1);
+            buf[sizeof buf - 1] = 0;
+            for (tok = strtok(buf, ","); tok && o.n_dtypes < MAX_LIST; tok = strtok(NULL, ","))
+                o.dtypes[o.n_dtypes++] = !strcmp(tok, "f32") ? 0 : !strcmp(tok, "f16") ? 1 : !strcmp(tok, "bf16") ? 2 : -1;
+            for (di = 0; di < o.n_dtypes; di++) bad |= o.dtypes[di] < 0;
+            bad |= o.n_dtypes == 0;
+        } else { fprintf(stderr, "error: unknown option '%s'\n", a); return 2; }
+        i++;
+        if (bad) { fprintf(stderr, "error: invalid value '%s' for %s\n", v, a); return 2; }
+    }
+    if (!o.json) printf("mod.h %s, SIMD path: %s\n", mod_version(), MOD__SIMD);
+    for (ti = 0; ti < o.n_threads; ti++) {
+        bw[ti] = o.limits ? measure_bandwidth(o.threads[ti], 5) : 0;
+        peak[ti] = o.limits ? measure_peak_flops(o.threads[ti], 3) : 0;
+        if (o.json) printf("{\"limits\":{\"threads\":%d,\"triad_gb_s\":%.3f,\"peak_gflop_s\":%.2f}}\n", o.threads[ti], bw[ti] / 1e9, peak[ti] / 1e9);
+        else printf("machine, %d thread%s: triad bandwidth %.2f GB/s, peak FMA %.1f GFLOP/s\n", o.threads[ti],
+                    o.threads[ti] > 1 ? "s" : "", bw[ti] / 1e9, peak[ti] / 1e9);
+    }
+#ifdef MOD_BENCH_OPENBLAS
+    /* OpenBLAS sgemm on a prefill-shaped product, for comparison only */
+    for (ti = 0; ti < o.n_threads; ti++) {
+        const int M = 256, N = 2048, K = 768;
+        float *A = (float *)calloc((size_t)M * K, 4), *Bm = (float *)calloc((size_t)N * K, 4), *C = (float *)calloc((size_t)M * N, 4);
+        double t[16];
+        int r;
+        openblas_set_num_threads(o.threads[ti]);
+        for (r = 0; r < o.repeat; r++) {
+            double t0 = cli_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C, N);
+            t[r] = cli_now() - t0;
+        }
+        printf("openblas sgemm %dx%dx%d, %d thread(s): %.1f GFLOP/s (%.1f%% of peak)\n", M, N, K, o.threads[ti],
+               2.0 * M * N * K / median(t, o.repeat) / 1e9, peak[ti] > 0 ? 100.0 * 2.0 * M * N * K / median(t, o.repeat) / peak[ti] : 0.0);
+        free(A); free(Bm); free(C);
+    }
+#endif
+    if (n_paths) {
+        for (i = 0; i < n_paths; i++) {
+            mod_model *m;
+            mod_error err;
+            if (mod_model_load_file(&m, paths[i], NULL, &err) != MOD_OK) { fprintf(stderr, "error: %s: %s\n", paths[i], err.message); return 1; }
+            for (ti = 0; ti < o.n_threads; ti++) {
+                result r;
+                if (run_model(m, &o, o.threads[ti], &r)) { fprintf(stderr, "error: cannot run %s\n", paths[i]); return 1; }
+                print_result(paths[i], m, &o, o.threads[ti], &r, bw[ti], peak[ti]);
+            }
+            mod_model_free(m);
+        }
+        return 0;
+    }
+    /* the synthetic dense model and its MoD twin, side by side in one run */
+    for (di = 0; di < o.n_dtypes; di++) {
+        unsigned char *buf[2];
+        size_t size[2];
+        mod_model *m[2];
+        mod_error err;
+        char name[2][64];
+        int k;
+        for (k = 0; k < 2; k++) {
+            if (build_synthetic(&o, k, o.dtypes[di], &buf[k], &size[k]) || mod_model_load_memory(&m[k], buf[k], size[k], NULL, &err)) {
+                fprintf(stderr, "error: cannot build the synthetic model\n");
+                return 1;
+            }
+            snprintf(name[k], sizeof name[k], "%s-%dx%d", k ? "mod" : "dense", o.width, o.layers);
+        }
+        for (ti = 0; ti < o.n_threads; ti++) {
+            result r[2];
+            int p;
+            for (k = 0; k < 2; k++) {
+                run_model(m[k], &o, o.threads[ti], &r[k]);
+                print_result(name[k], m[k], &o, o.threads[ti], &r[k], bw[ti], peak[ti]);
+            }
+            for (p = 0; p < o.n_prompts; p++) {
+                /* FLOPs ratio from the same runs' statistics: dense work / MoD work */
+                double speed = r[1].prefill_tps[p] / r[0].prefill_tps[p];
+                double flops_ratio = (r[0].prefill_flops[p] * r[0].prefill_sec[p]) / (r[1].prefill_flops[p] * r[1].prefill_sec[p]);
+                if (r[0].prefill_tps[p] <= 0) continue;
+                if (o.json)
+                    printf("{\"payoff\":{\"dtype\":\"%s\",\"threads\":%d,\"tokens\":%d,\"prefill_speedup\":%.3f,\"flops_ratio\":%.3f,\"share\":%.3f}}\n",
+                           dtype_name(o.dtypes[di]), o.threads[ti], o.prompts[p], speed, flops_ratio, speed / flops_ratio);
+                else
+                    printf("    MoD payoff, prefill %4d tok: %.2fx faster, FLOPs ratio %.2fx -> %.0f%% of the ratio\n",
+                           o.prompts[p], speed, flops_ratio, 100.0 * speed / flops_ratio);
+            }
+            if (!o.json)
+                printf("    MoD payoff, decode: %.2fx faster; routed-block KV %.1f MB vs %.1f MB dense\n",
+                       r[1].decode_tps / r[0].decode_tps, r[1].kv_bytes_routed / 1e6, r[1].kv_bytes_if_dense / 1e6);
+        }
+        for (k = 0; k < 2; k++) { mod_model_free(m[k]); free(buf[k]); }
+    }
+    return 0;
+}
