@@ -12,9 +12,9 @@ CFLAGS  ?=
 LDLIBS  := -lm
 B       := build
 
-PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod-bench
+PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod-convert $(B)/mod-bench
 TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer $(B)/test_ref_selfcheck \
-            $(B)/check_logits
+            $(B)/check_logits $(B)/compare_logits $(B)/test_convert
 HEADERS  := mod.h examples/cli.h
 
 # Until a trained model ships, `make run` uses a random-weight model (text is gibberish).
@@ -39,11 +39,15 @@ $(B)/mod-bench: tools/bench.c $(HEADERS) tools/mkmodel.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -Itools -o $@ $< $(BENCH_BLAS) $(LDLIBS)
 $(B)/mkmodel: tools/mkmodel.c tools/mkmodel.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
+$(B)/mod-convert: tools/convert.c tools/json.h mod.h | $(B)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # Tests build with OpenMP so the multi-threaded paths are exercised against the serial ones.
 $(B)/test_%: tests/test_%.c mod.h tests/*.h tools/mkmodel.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -Itools -Itests -o $@ $< $(LDLIBS)
 
+$(B)/compare_logits: tests/compare_logits.c | $(B)
+	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/check_logits: tests/check_logits.c tests/ref.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 

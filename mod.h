@@ -133,7 +133,8 @@ typedef enum mod_router_scale { MOD_ROUTER_SCALE_IDENTITY = 0, MOD_ROUTER_SCALE_
 typedef enum mod_combine { MOD_COMBINE_DELTA = 0, MOD_COMBINE_MLP = 1 } mod_combine;
 typedef enum mod_positions { MOD_POSITIONS_ABSOLUTE = 0, MOD_POSITIONS_COMPACTED = 1 } mod_positions;
 typedef enum mod_decision { MOD_DECISION_ROUTER = 0, MOD_DECISION_PREDICTOR = 1 } mod_decision;
-typedef enum mod_dtype { MOD_DTYPE_F32 = 0, MOD_DTYPE_F16 = 1, MOD_DTYPE_BF16 = 2, MOD_DTYPE_COUNT } mod_dtype;
+/* q8_0: blocks of 32 weights, each an f16 scale followed by 32 int8 (weight = scale x int). */
+typedef enum mod_dtype { MOD_DTYPE_F32 = 0, MOD_DTYPE_F16 = 1, MOD_DTYPE_BF16 = 2, MOD_DTYPE_Q8_0 = 3, MOD_DTYPE_COUNT } mod_dtype;
 
 /* Everything the model file says about the architecture (see docs/FORMAT.md). */
 typedef struct mod_config {
@@ -489,7 +490,18 @@ static float mod__bf16_to_f32(uint16_t h) {
     memcpy(&f, &u, 4);
     return f;
 }
-static size_t mod__dtype_size(int dtype) { return dtype == MOD_DTYPE_F32 ? 4 : 2; }
+#define MOD__Q8_BLOCK 32
+#define MOD__Q8_BYTES 34 /* f16 scale + 32 int8 */
+#define MOD__Q8X_BYTES 36 /* an activation block: f32 scale + 32 int8 */
+
+/* Bytes of a rows x cols matrix in a dtype; 0 when the shape cannot be stored in it. */
+static uint64_t mod__matrix_bytes(int dtype, uint64_t rows, uint64_t cols, int *ok) {
+    if (dtype == MOD_DTYPE_Q8_0) {
+        if (cols % MOD__Q8_BLOCK) { *ok = 0; return 0; }
+        return mod__mul(rows, mod__mul(cols / MOD__Q8_BLOCK, MOD__Q8_BYTES, ok), ok);
+    }
+    return mod__mul(mod__mul(rows, cols, ok), dtype == MOD_DTYPE_F32 ? 4 : 2, ok);
+}
 
 /* ---- one bump allocator for models and sessions --------------------------------------- */
 
@@ -816,8 +828,9 @@ static mod_result mod__load_tensors(mod_model *m, const unsigned char *p, const 
             return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s, layer %d): shape must be [%U]", t, name, global ? -1 : (int)layer, want_cols);
         }
         if (!want_rows && dtype != MOD_DTYPE_F32) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): one-dimensional tensors must be f32", t, name);
-        count = mod__mul(want_rows ? want_rows : 1, want_cols, &ok);
-        count = mod__mul(count, mod__dtype_size((int)dtype), &ok);
+        if (dtype == MOD_DTYPE_Q8_0 && want_cols % MOD__Q8_BLOCK)
+            return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): q8_0 needs a multiple of 32 columns, not %U", t, name, want_cols);
+        count = mod__matrix_bytes((int)dtype, want_rows ? want_rows : 1, want_cols, &ok);
         if (!ok || count != nbytes) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): size %U bytes does not match its shape and dtype", t, name, nbytes);
         if (off % MOD__ALIGN) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): offset %U is not a multiple of 64", t, name, off);
         if (!mod__in_bounds(off, nbytes, h->data_size)) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): data [%U, +%U) lies outside the data section", t, name, off, nbytes);
@@ -1154,6 +1167,7 @@ struct mod_session {
     float *scores;           /* [threads, max_tokens] attention scores */
     float *wrow;             /* [threads, wrow_len] weight rows converted to f32 */
     int wrow_len;
+    unsigned char *xq;       /* [max_batch, widest row / 32] activation blocks for q8_0 */
     float *logits;           /* [vocab] after the last token */
     mod__prob *probs;        /* [vocab] sampler scratch */
     double out_flops, out_flops_dense;
@@ -1217,6 +1231,7 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     /* room for four converted rows per thread (mod__matmul converts a block of four) */
     s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * 4 * wl, sizeof(float)));
     s->wrow_len = (int)(4 * wl);
+    s->xq = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B * (wl / MOD__Q8_BLOCK + 1), MOD__Q8X_BYTES));
     s->logits = MOD__CAST(float *, mod__take_n(a, V, sizeof(float)));
     s->probs = MOD__CAST(mod__prob *, mod__take_n(a, V, sizeof(mod__prob)));
 }
@@ -1477,6 +1492,15 @@ static const float *mod__rows(const mod__tensor *t, int row, int count, float *b
     const uint16_t *p = MOD__CAST(const uint16_t *, t->data) + off;
     size_t i = 0;
     if (t->dtype == MOD_DTYPE_F32) return MOD__CAST(const float *, t->data) + off;
+    if (t->dtype == MOD_DTYPE_Q8_0) {
+        const unsigned char *q = MOD__CAST(const unsigned char *, t->data) + off / MOD__Q8_BLOCK * MOD__Q8_BYTES;
+        for (; i < n; i += MOD__Q8_BLOCK, q += MOD__Q8_BYTES) {
+            const float d = mod__f16_to_f32(MOD__CAST(uint16_t, q[0] | q[1] << 8));
+            int j;
+            for (j = 0; j < MOD__Q8_BLOCK; j++) buf[i + j] = d * (float)MOD__CAST(signed char, q[2 + j]);
+        }
+        return buf;
+    }
     if (t->dtype == MOD_DTYPE_F16) {
 #if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
         for (; i + 16 <= n; i += 16) _mm512_storeu_ps(buf + i, _mm512_cvtph_ps(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p + i)))));
@@ -1499,6 +1523,83 @@ static const float *mod__rows(const mod__tensor *t, int row, int count, float *b
 
 static const float *mod__row(const mod__tensor *t, int row, float *buf) { return mod__rows(t, row, 1, buf); }
 
+/* ---- q8_0: the activations are quantized to int8 blocks too, and each block's dot product
+   is exact integer arithmetic (VNNI where the CPU has it) scaled by the two block scales. */
+
+
+/* x[cols] -> cols / 32 activation blocks, round to nearest (ties away from zero). */
+static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
+    int b, j;
+    for (b = 0; b < cols / MOD__Q8_BLOCK; b++, out += MOD__Q8X_BYTES) {
+        const float *v = x + b * MOD__Q8_BLOCK;
+        float amax = 0.0f, d, id;
+        for (j = 0; j < MOD__Q8_BLOCK; j++) { float a = v[j] < 0 ? -v[j] : v[j]; if (a > amax) amax = a; }
+        d = amax / 127.0f;
+        id = d > 0.0f ? 1.0f / d : 0.0f;
+        memcpy(out, &d, 4);
+        for (j = 0; j < MOD__Q8_BLOCK; j++) {
+            float q = v[j] * id;
+            q = q < -127.0f ? -127.0f : q > 127.0f ? 127.0f : q; /* NaN stays NaN and casts to 0 below */
+            out[4 + j] = MOD__CAST(unsigned char, MOD__CAST(signed char, q == q ? (int)(q + (q < 0 ? -0.5f : 0.5f)) : 0));
+        }
+    }
+}
+
+/* One weight row (nb q8_0 blocks) against one quantized activation row. */
+static float mod__dot_q8(const unsigned char *w, const unsigned char *x, int nb) {
+    int b;
+#if !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+    __m256 acc = _mm256_setzero_ps();
+    float out[8];
+    for (b = 0; b < nb; b++, w += MOD__Q8_BYTES, x += MOD__Q8X_BYTES) {
+        const __m256i qw = _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, w + 2)));
+        const __m256i qx = _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, x + 4)));
+        /* unsigned x signed products: move the weight's sign onto the activation */
+        const __m256i aw = _mm256_sign_epi8(qw, qw), sx = _mm256_sign_epi8(qx, qw);
+        float dx;
+#if defined(__AVXVNNI__)
+        const __m256i dot = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), aw, sx);
+#elif defined(__AVX512VNNI__) && defined(__AVX512VL__)
+        const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sx);
+#else
+        const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), _mm256_set1_epi16(1));
+#endif
+        memcpy(&dx, x, 4);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(dx * mod__f16_to_f32(MOD__CAST(uint16_t, w[0] | w[1] << 8))), acc);
+    }
+    _mm256_storeu_ps(out, acc);
+    return ((out[0] + out[1]) + (out[2] + out[3])) + ((out[4] + out[5]) + (out[6] + out[7]));
+#else
+    float acc = 0.0f;
+    for (b = 0; b < nb; b++, w += MOD__Q8_BYTES, x += MOD__Q8X_BYTES) {
+        int32_t isum = 0;
+        float dx;
+        int j;
+        for (j = 0; j < MOD__Q8_BLOCK; j++) isum += (int32_t)MOD__CAST(signed char, w[2 + j]) * (int32_t)MOD__CAST(signed char, x[4 + j]);
+        memcpy(&dx, x, 4);
+        acc += (float)isum * (dx * mod__f16_to_f32(MOD__CAST(uint16_t, w[0] | w[1] << 8)));
+    }
+    return acc;
+#endif
+}
+
+static void mod__matmul_q8(mod_session *s, float *y, const float *x, int n, const mod__tensor *w,
+                           const mod__tensor *bias) {
+    const int rows = w->rows, cols = w->cols, nb = cols / MOD__Q8_BLOCK;
+    const size_t xrow = (size_t)nb * MOD__Q8X_BYTES, wrow = (size_t)nb * MOD__Q8_BYTES;
+    const float *b = bias && bias->data ? MOD__CAST(const float *, bias->data) : NULL;
+    const unsigned char *wd = MOD__CAST(const unsigned char *, w->data);
+    int t, o, parallel = (double)rows * n * cols > MOD__PARALLEL_WORK && s->threads > 1;
+    (void)parallel;
+    for (t = 0; t < n; t++) mod__quantize_q8(s->xq + (size_t)t * xrow, x + (size_t)t * cols, cols);
+    MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(static))
+    for (o = 0; o < rows; o++) {
+        const float bo = b ? b[o] : 0.0f;
+        int tt;
+        for (tt = 0; tt < n; tt++) y[(size_t)tt * rows + o] = mod__dot_q8(wd + (size_t)o * wrow, s->xq + (size_t)tt * xrow, nb) + bo;
+    }
+}
+
 /* Tokens are taken in blocks small enough to stay in L2 while every row of W passes by. */
 #define MOD__TOKEN_BLOCK 64
 
@@ -1509,6 +1610,10 @@ static void mod__matmul(mod_session *s, float *y, const float *x, int n, const m
     const int rows = w->rows, cols = w->cols, blocks = (rows + 3) / 4;
     const float *b = bias && bias->data ? MOD__CAST(const float *, bias->data) : NULL;
     int t0;
+    if (w->dtype == MOD_DTYPE_Q8_0) {
+        mod__matmul_q8(s, y, x, n, w, bias);
+        return;
+    }
     for (t0 = 0; t0 < n; t0 += MOD__TOKEN_BLOCK) {
         const int tn = n - t0 < MOD__TOKEN_BLOCK ? n - t0 : MOD__TOKEN_BLOCK;
         int parallel = (double)rows * tn * cols > MOD__PARALLEL_WORK && s->threads > 1, rb;

@@ -723,6 +723,84 @@ static void test_helpers(void)
     group_end("arithmetic helpers, fnv1a");
 }
 
+/* ---- q8_0 ------------------------------------------------------------------------------ */
+
+/* Activation quantization: each value within half a step of the original; weight-by-
+   activation block dot products equal the exact double sum of the integer products scaled by
+   both scales, within float accumulation (|diff| <= 1e-5 * sum of |w_i x_i| products). */
+static void test_q8(void)
+{
+    unsigned char *f1, *f2;
+    mod_model *m1, *m2;
+    mod_session *s1 = make_session(&m1, &f1, 1), *s2 = make_session(&m2, &f2, 2);
+    int trial;
+    for (trial = 0; trial < 400; trial++) {
+        const int cols = 32 * (1 + (int)(rnd() % 8)), nb = cols / 32;
+        float x[256], d;
+        unsigned char xq[8 * 36], w[8 * 34];
+        double exact = 0, mag = 0, got;
+        int b, j, ok = 1;
+        fill(x, (size_t)cols, trial % 3 == 0 ? 1e-3 : 3.0);
+        if (trial % 7 == 0) x[0] = 0;
+        mod__quantize_q8(xq, x, cols);
+        for (b = 0; b < nb; b++) {
+            float amax = 0;
+            memcpy(&d, xq + 36 * b, 4);
+            for (j = 0; j < 32; j++) amax = fabsf(x[32 * b + j]) > amax ? fabsf(x[32 * b + j]) : amax;
+            ok = ok && fabs((double)d - amax / 127.0) <= 1e-6 * amax;
+            for (j = 0; j < 32; j++) ok = ok && fabs((double)d * (signed char)xq[36 * b + 4 + j] - x[32 * b + j]) <= 0.5 * d * (1 + 1e-5) + 1e-30;
+        }
+        check(ok, "q8 activation quantization within half a step (cols %d)", cols);
+        for (b = 0; b < nb; b++) {
+            uint16_t h = mkm_f32_to_f16((float)(0.001 + 0.05 * unif()));
+            double isum = 0, iabs = 0;
+            w[34 * b] = (unsigned char)h;
+            w[34 * b + 1] = (unsigned char)(h >> 8);
+            for (j = 0; j < 32; j++) {
+                signed char q = (signed char)((int)(rnd() % 255) - 127);
+                w[34 * b + 2 + j] = (unsigned char)q;
+                isum += (double)q * (signed char)xq[36 * b + 4 + j];
+                iabs += fabs((double)q * (signed char)xq[36 * b + 4 + j]);
+            }
+            memcpy(&d, xq + 36 * b, 4);
+            exact += isum * ref_f16(h) * d;
+            mag += iabs * ref_f16(h) * d; /* partial sums may cancel: bound by the absolute products */
+        }
+        got = mod__dot_q8(w, xq, nb);
+        check(fabs(got - exact) <= 1e-5 * mag + 1e-30, "q8 block dot: %g vs exact %g (cols %d)", got, exact, cols);
+    }
+    /* the q8_0 matmul: every element is the block dot, whatever the threads and the batch */
+    {
+        const int rows = 37, cols = 256, n = 4;
+        unsigned char *wq = (unsigned char *)xmalloc((size_t)rows * 8 * 34);
+        float x[4 * 256], y1[4 * 37], y2[4 * 37], y3[37];
+        mod__tensor t;
+        int r, k, same = 1, exact = 1;
+        for (k = 0; k < rows * 8 * 34; k++) wq[k] = (unsigned char)rnd();
+        for (r = 0; r < rows * 8; r++) { uint16_t h = mkm_f32_to_f16((float)(0.01 * unif())); wq[34 * r] = (unsigned char)h; wq[34 * r + 1] = (unsigned char)(h >> 8); }
+        for (k = 0; k < rows * 8 * 34; k += 1) if (k % 34 >= 2 && (signed char)wq[k] == -128) wq[k] = 0x81;
+        fill(x, (size_t)n * cols, 2.0);
+        memset(&t, 0, sizeof t);
+        t.data = wq; t.dtype = MOD_DTYPE_Q8_0; t.rows = rows; t.cols = cols;
+        mod__matmul(s1, y1, x, n, &t, NULL);
+        mod__matmul(s2, y2, x, n, &t, NULL);
+        mod__matmul(s1, y3, x + 2 * cols, 1, &t, NULL);
+        for (k = 0; k < n * rows; k++) same = same && fbits(y1[k]) == fbits(y2[k]);
+        for (r = 0; r < rows; r++) same = same && fbits(y3[r]) == fbits(y1[2 * rows + r]);
+        for (k = 0; k < n; k++) {
+            unsigned char xq[8 * 36];
+            mod__quantize_q8(xq, x + (size_t)k * cols, cols);
+            for (r = 0; r < rows; r++) exact = exact && fbits(y1[k * rows + r]) == fbits(mod__dot_q8(wq + (size_t)r * 8 * 34, xq, 8));
+        }
+        check(same, "q8 matmul: 1 and 2 threads, and a row alone vs in a batch, bit-identical");
+        check(exact, "q8 matmul elements are the block dot products");
+        free(wq);
+    }
+    mod_session_free(s1); mod_model_free(m1); free(f1);
+    mod_session_free(s2); mod_model_free(m2); free(f2);
+    group_end("q8_0");
+}
+
 int main(void)
 {
     test_f16();
@@ -735,6 +813,7 @@ int main(void)
     test_activations();
     test_topk();
     test_helpers();
+    test_q8();
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail ? 1 : 0;
 }

@@ -165,6 +165,48 @@ static void test_against_reference(void) {
     printf("reference: %d model/rule/dtype combinations compared\n", checks);
 }
 
+/* q8_0 weights: the reference reads the same quantized weights exactly; the engine also
+   quantizes activations to int8 blocks, so the bound is looser: 5% of the largest logit. */
+static void test_q8_against_reference(void) {
+    const int n = 24;
+    size_t vi;
+    int rule;
+    for (vi = 0; vi < sizeof variants / sizeof variants[0]; vi += 3)
+        for (rule = 0; rule < 2; rule++) {
+            mkm_opts o;
+            built b;
+            mod_session *s;
+            mod_session_desc d;
+            int toks[64], V;
+            int32_t t32[64];
+            double *ref, e = 1;
+            float *lg;
+            char what[200];
+            mkm_defaults(&o);
+            o.seed = 500 + vi;
+            variants[vi].apply(&o);
+            o.dtype = MKM_DTYPE_Q8_0;
+            if (o.dim % 32 || o.hidden_dim % 32) continue;
+            if (build(&o, &b)) { check(0, variants[vi].name); continue; }
+            V = mod_model_config(b.model)->vocab_size;
+            make_tokens(toks, t32, n, V, (unsigned)vi + 7);
+            ref = (double *)malloc(sizeof(double) * (size_t)n * V);
+            lg = (float *)malloc(sizeof(float) * (size_t)n * V);
+            memset(&d, 0, sizeof d);
+            d.prompt_routing = rule == 0 ? MOD_ROUTING_TOPK : MOD_ROUTING_CAUSAL;
+            if (ref_forward(b.buf, b.size, toks, n, rule == 0 ? REF_RULE_TOPK : REF_RULE_CAUSAL, 0, 0, 0, ref) == 0 &&
+                mod_session_create(&s, b.model, &d) == MOD_OK) {
+                if (mod_prefill(s, t32, n, lg) == MOD_OK) e = rel_diff(lg, ref, (size_t)n * V);
+                mod_session_free(s);
+            }
+            snprintf(what, sizeof what, "q8_0 vs reference: %s, %s: rel diff %.3g", variants[vi].name, rule ? "causal" : "top-k", e);
+            check(e <= 5e-2, what);
+            printf("  %s\n", what);
+            free(ref); free(lg);
+            unbuild(&b);
+        }
+}
+
 /* capacity and threshold overrides reach the computation */
 static void test_overrides(void) {
     mkm_opts o;
@@ -732,6 +774,7 @@ static void test_sampling(void) {
 
 int main(void) {
     test_against_reference();
+    test_q8_against_reference();
     test_overrides();
     test_topk_selection();
     test_skipped_unchanged();

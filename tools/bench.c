@@ -139,7 +139,8 @@ typedef struct result {
 } result;
 
 static double tensor_bytes(const mod__tensor *t) {
-    return t->data ? (double)t->rows * t->cols * (double)mod__dtype_size(t->dtype) : 0.0;
+    int ok = 1;
+    return t->data ? (double)mod__matrix_bytes(t->dtype, (uint64_t)t->rows, (uint64_t)t->cols, &ok) : 0.0;
 }
 
 static double block_bytes(const mod__layer *l) {
@@ -206,7 +207,7 @@ static int run_model(const mod_model *m, const opts *o, int threads, result *res
         res->decode_tps = o->decode / median(t, o->repeat);
         /* bytes of weights one decoded token reads: a block it skips reads none of its own */
         bytes = tensor_bytes(c->tied_embeddings ? &m->embed : &m->output) +
-                (double)c->dim * mod__dtype_size(m->embed.dtype);
+                tensor_bytes(&m->embed) / c->vocab_size;
         for (l = 0; l < c->n_layers; l++) {
             mod_block_stats st;
             const double kvd = (double)c->n_kv_heads * c->head_dim;
@@ -230,7 +231,7 @@ static int run_model(const mod_model *m, const opts *o, int threads, result *res
     return 0;
 }
 
-static const char *dtype_name(int d) { return d == 0 ? "f32" : d == 1 ? "f16" : d == 2 ? "bf16" : "?"; }
+static const char *dtype_name(int d) { return d == 0 ? "f32" : d == 1 ? "f16" : d == 2 ? "bf16" : d == 3 ? "q8_0" : "?"; }
 
 static void print_result(const char *name, const mod_model *m, const opts *o, int threads, const result *r,
                          double bw, double peak) {
@@ -315,7 +316,7 @@ int main(int argc, char **argv) {
             strncpy(buf, v, sizeof buf - 1);
             buf[sizeof buf - 1] = 0;
             for (tok = strtok(buf, ","); tok && o.n_dtypes < MAX_LIST; tok = strtok(NULL, ","))
-                o.dtypes[o.n_dtypes++] = !strcmp(tok, "f32") ? 0 : !strcmp(tok, "f16") ? 1 : !strcmp(tok, "bf16") ? 2 : -1;
+                o.dtypes[o.n_dtypes++] = !strcmp(tok, "f32") ? 0 : !strcmp(tok, "f16") ? 1 : !strcmp(tok, "bf16") ? 2 : !strcmp(tok, "q8_0") ? 3 : -1;
             for (di = 0; di < o.n_dtypes; di++) bad |= o.dtypes[di] < 0;
             bad |= o.n_dtypes == 0;
         } else { fprintf(stderr, "error: unknown option '%s'\n", a); return 2; }

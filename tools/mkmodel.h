@@ -124,7 +124,7 @@ enum {
     MKM_N_ROLES = 21
 };
 
-enum { MKM_DTYPE_F32 = 0, MKM_DTYPE_F16 = 1, MKM_DTYPE_BF16 = 2 };
+enum { MKM_DTYPE_F32 = 0, MKM_DTYPE_F16 = 1, MKM_DTYPE_BF16 = 2, MKM_DTYPE_Q8_0 = 3 };
 enum { MKM_TOKENIZER_NONE = 0, MKM_TOKENIZER_BPE = 1, MKM_TOKENIZER_SCORED = 2 };
 
 typedef struct mkm_opts {
@@ -154,7 +154,8 @@ typedef struct mkm_opts {
      * predictor) is made constant too: P(u) = router_const_bias. */
     int router_const;
     float router_const_bias;
-    int dtype;            /* 0 f32, 1 f16, 2 bf16: matrices only; 1-D tensors are always f32 */
+    int dtype;            /* 0 f32, 1 f16, 2 bf16, 3 q8_0: matrices only; 1-D tensors are always
+                             f32; q8_0 needs column counts that are multiples of 32 */
     uint64_t seed;
     /* Standard deviation of the embedding, attention, MLP and output matrices; <= 0 picks one
      * per matrix (1/sqrt(fan_in), embedding 0.5). Router and predictor weights are always
@@ -335,7 +336,9 @@ MKM_FN const char *mkm_check(const mkm_opts *o)
     if (o->decision < 0 || o->decision > 1) return "decision must be 0 (router) or 1 (predictor)";
     if (o->predictor_hidden < 0) return "predictor_hidden must be >= 0";
     if (o->threshold != o->threshold) return "threshold must be a number";
-    if (o->dtype < 0 || o->dtype > 2) return "dtype must be 0 (f32), 1 (f16) or 2 (bf16)";
+    if (o->dtype < 0 || o->dtype > 3) return "dtype must be 0 (f32), 1 (f16), 2 (bf16) or 3 (q8_0)";
+    if (o->dtype == MKM_DTYPE_Q8_0 && (o->dim % 32 || o->hidden_dim % 32))
+        return "q8_0 needs dim and hidden_dim to be multiples of 32";
     if (o->tokenizer < 0 || o->tokenizer > 2) return "tokenizer must be 0 (none), 1 (bpe) or 2 (scored)";
     if (o->n_merges < 0 || o->n_merges > MKM_MAX_MERGES) return "n_merges must be in 0..20000";
     for (i = 0; i < o->n_layers; i++) {
@@ -864,7 +867,7 @@ MKM_FN void mkm__plan_add(mkm__tensor *ts, int *n, int role, int layer, int dtyp
     t->dims[0] = d0;
     t->dims[1] = d1;
     t->count = d1 ? d0 * d1 : d0;
-    t->size = t->count * (t->dtype == MKM_DTYPE_F32 ? 4u : 2u);
+    t->size = t->dtype == MKM_DTYPE_Q8_0 ? t->count / 32 * 34 : t->count * (t->dtype == MKM_DTYPE_F32 ? 4u : 2u);
 }
 
 /* Builds a model file into a malloc'd buffer. Returns 0 on success, -1 on invalid options
@@ -1003,6 +1006,24 @@ MKM_FN int mkm_build(const mkm_opts *o, unsigned char **out, size_t *size)
         mkm_put_u64(e + MKM_TD_OFFSET, t->offset);
         mkm_put_u64(e + MKM_TD_SIZE, t->size);
         mkm__values(o, t, vals);
+        if (t->dtype == MKM_DTYPE_Q8_0) {
+            /* blocks of 32: f16 scale max|v| / 127 and rounded int8 values */
+            for (j = 0; j < t->count; j += 32) {
+                unsigned char *q = p + j / 32 * 34;
+                float amax = 0.0f;
+                uint16_t h;
+                int k;
+                for (k = 0; k < 32; k++) { float a = vals[j + k] < 0 ? -vals[j + k] : vals[j + k]; if (a > amax) amax = a; }
+                h = mkm_f32_to_f16(amax / 127.0f);
+                q[0] = (unsigned char)h; q[1] = (unsigned char)(h >> 8);
+                for (k = 0; k < 32; k++) {
+                    double sc = amax > 0 ? 127.0 / amax : 0.0, v = vals[j + k] * sc;
+                    long r = (long)(v < 0 ? v - 0.5 : v + 0.5);
+                    q[2 + k] = (unsigned char)(signed char)(r < -127 ? -127 : r > 127 ? 127 : r);
+                }
+            }
+            continue;
+        }
         for (j = 0; j < t->count; j++) {
             if (t->dtype == MKM_DTYPE_F32) {
                 mkm_put_f32(p + 4 * j, vals[j]);
