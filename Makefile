@@ -84,9 +84,9 @@ test-sanitize:
 
 # libFuzzer harnesses (clang). `make fuzz` runs each for FUZZ_SECONDS (default 900) over a
 # scratch copy of its committed seed corpus; `make fuzz-smoke` runs each for 30 s.
-FUZZERS := $(B)/fuzz/fuzz_model $(B)/fuzz/fuzz_tokenizer
+FUZZERS := $(B)/fuzz/fuzz_model $(B)/fuzz/fuzz_tokenizer $(B)/fuzz/fuzz_cli
 FUZZ_SECONDS ?= 900
-$(B)/fuzz/%: tests/fuzz/%.c mod.h tools/mkmodel.h
+$(B)/fuzz/%: tests/fuzz/%.c mod.h tools/mkmodel.h examples/generate.c examples/cli.h
 	mkdir -p $(B)/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itools -o $@ $< -lm
 fuzz: $(FUZZERS)

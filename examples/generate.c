@@ -22,13 +22,59 @@ static void usage(FILE *f) {
         "  -h, --help            this text\n");
 }
 
+typedef struct gen_args {
+    const char *path, *prompt;
+    int n_gen, top_k, threads, ctx, stats, have_threshold;
+    float temp, top_p, capacity, threshold;
+    uint64_t seed;
+    mod_routing routing;
+} gen_args;
+
+/* 0: run; 1: help was printed; 2: bad arguments (message printed). */
+static int parse_args(int argc, char **argv, gen_args *g) {
+    int i;
+    memset(g, 0, sizeof *g);
+    g->n_gen = 128; g->top_k = 40; g->stats = 1;
+    g->temp = 0.8f; g->top_p = 0.95f; g->seed = 42;
+    g->routing = MOD_ROUTING_CAUSAL;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0, takes = 1;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 1; }
+        else if (!strcmp(a, "--no-stats")) { g->stats = 0; takes = 0; }
+        else if (a[0] != '-' || !a[1]) {
+            if (g->path) { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
+            g->path = a; takes = 0;
+        }
+        else if (!v) { fprintf(stderr, "error: %s needs a value\n", a); return 2; }
+        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) g->prompt = v;
+        else if (!strcmp(a, "-n")) bad = cli_int(v, 0, INT_MAX, &g->n_gen);
+        else if (!strcmp(a, "-t") || !strcmp(a, "--temperature")) bad = cli_float(v, 0.0, 1e6, &g->temp);
+        else if (!strcmp(a, "--top-k")) bad = cli_int(v, 0, INT_MAX, &g->top_k);
+        else if (!strcmp(a, "--top-p")) bad = cli_float(v, 1e-9, 1.0, &g->top_p);
+        else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) bad = cli_u64(v, &g->seed);
+        else if (!strcmp(a, "--routing")) {
+            if (!strcmp(v, "causal")) g->routing = MOD_ROUTING_CAUSAL;
+            else if (!strcmp(v, "topk")) g->routing = MOD_ROUTING_TOPK;
+            else bad = 1;
+        }
+        else if (!strcmp(a, "--capacity")) bad = cli_float(v, 1e-9, 1.0, &g->capacity);
+        else if (!strcmp(a, "--threshold")) { bad = cli_float(v, -1e30, 1e30, &g->threshold); g->have_threshold = 1; }
+        else if (!strcmp(a, "--ctx")) bad = cli_int(v, 1, 1 << 24, &g->ctx);
+        else if (!strcmp(a, "--threads")) bad = cli_int(v, 1, 1024, &g->threads);
+        else { fprintf(stderr, "error: unknown option '%s' (see --help)\n", a); return 2; }
+        if (bad) { fprintf(stderr, "error: invalid value '%s' for %s (see --help)\n", v, a); return 2; }
+        i += takes;
+    }
+    if (!g->path) { usage(stderr); return 2; }
+    if (!g->prompt) { fprintf(stderr, "error: no prompt; give one with -p (see --help)\n"); return 2; }
+    return 0;
+}
+
+#ifndef MOD_GENERATE_NO_MAIN
 int main(int argc, char **argv) {
-    const char *path = NULL, *prompt = NULL;
-    int n_gen = 128, top_k = 40, threads = 0, ctx = 0, stats = 1, i, n_prompt = 0, generated = 0;
-    float temp = 0.8f, top_p = 0.95f, capacity = 0.0f, threshold = 0.0f;
-    int have_threshold = 0;
-    uint64_t seed = 42;
-    mod_routing routing = MOD_ROUTING_CAUSAL;
+    gen_args g;
+    int n_prompt = 0, generated = 0, parsed;
     mod_model *model = NULL;
     mod_session *s = NULL;
     mod_session_desc sd;
@@ -39,50 +85,22 @@ int main(int argc, char **argv) {
     size_t plen;
     double t0, t1, t2;
     int status = 1;
+    const char *path, *prompt;
 
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0, takes = 1;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--no-stats")) { stats = 0; takes = 0; }
-        else if (a[0] != '-' || !a[1]) {
-            if (path) { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
-            path = a; takes = 0;
-        }
-        else if (!v) { fprintf(stderr, "error: %s needs a value\n", a); return 2; }
-        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) prompt = v;
-        else if (!strcmp(a, "-n")) bad = cli_int(v, 0, INT_MAX, &n_gen);
-        else if (!strcmp(a, "-t") || !strcmp(a, "--temperature")) bad = cli_float(v, 0.0, 1e6, &temp);
-        else if (!strcmp(a, "--top-k")) bad = cli_int(v, 0, INT_MAX, &top_k);
-        else if (!strcmp(a, "--top-p")) bad = cli_float(v, 1e-9, 1.0, &top_p);
-        else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) bad = cli_u64(v, &seed);
-        else if (!strcmp(a, "--routing")) {
-            if (!strcmp(v, "causal")) routing = MOD_ROUTING_CAUSAL;
-            else if (!strcmp(v, "topk")) routing = MOD_ROUTING_TOPK;
-            else bad = 1;
-        }
-        else if (!strcmp(a, "--capacity")) bad = cli_float(v, 1e-9, 1.0, &capacity);
-        else if (!strcmp(a, "--threshold")) { bad = cli_float(v, -1e30, 1e30, &threshold); have_threshold = 1; }
-        else if (!strcmp(a, "--ctx")) bad = cli_int(v, 1, 1 << 24, &ctx);
-        else if (!strcmp(a, "--threads")) bad = cli_int(v, 1, 1024, &threads);
-        else { fprintf(stderr, "error: unknown option '%s' (see --help)\n", a); return 2; }
-        if (bad) { fprintf(stderr, "error: invalid value '%s' for %s (see --help)\n", v, a); return 2; }
-        i += takes;
-    }
-    if (!path) { usage(stderr); return 2; }
-    if (!prompt) { fprintf(stderr, "error: no prompt; give one with -p (see --help)\n"); return 2; }
-
+    if ((parsed = parse_args(argc, argv, &g)) != 0) return parsed == 1 ? 0 : 2;
+    path = g.path;
+    prompt = g.prompt;
     if (mod_model_load_file(&model, path, NULL, &err) != MOD_OK) {
         fprintf(stderr, "error: %s: %s\n", path, err.message);
         return 1;
     }
     memset(&sd, 0, sizeof sd);
-    sd.max_tokens = ctx;
-    sd.prompt_routing = routing;
-    sd.capacity = capacity;
-    sd.override_threshold = have_threshold;
-    sd.threshold = threshold;
-    sd.threads = threads;
+    sd.max_tokens = g.ctx;
+    sd.prompt_routing = g.routing;
+    sd.capacity = g.capacity;
+    sd.override_threshold = g.have_threshold;
+    sd.threshold = g.threshold;
+    sd.threads = g.threads;
     if ((r = mod_session_create(&s, model, &sd)) != MOD_OK) {
         fprintf(stderr, "error: cannot create a session: %s\n", mod_result_string(r));
         goto done;
@@ -104,8 +122,8 @@ int main(int argc, char **argv) {
         goto done;
     }
     t1 = cli_now();
-    mod_sampler_init(&smp, temp, top_k, top_p, seed);
-    for (generated = 0; generated < n_gen; generated++) {
+    mod_sampler_init(&smp, g.temp, g.top_k, g.top_p, g.seed);
+    for (generated = 0; generated < g.n_gen; generated++) {
         int32_t tok;
         size_t len;
         const char *piece;
@@ -114,7 +132,7 @@ int main(int argc, char **argv) {
         piece = mod_token_bytes(model, tok, &len);
         if (piece && len) fwrite(piece, 1, len, stdout);
         fflush(stdout);
-        if (generated + 1 == n_gen) { generated++; break; }
+        if (generated + 1 == g.n_gen) { generated++; break; }
         r = mod_decode(s, tok);
         if (r == MOD_ERR_CONTEXT_FULL) {
             generated++;
@@ -125,7 +143,7 @@ int main(int argc, char **argv) {
     }
     t2 = cli_now();
     printf("\n");
-    if (stats) {
+    if (g.stats) {
         const mod_config *c = mod_model_config(model);
         mod_block_stats all;
         int l;
@@ -151,3 +169,4 @@ done:
     mod_model_free(model);
     return status;
 }
+#endif
