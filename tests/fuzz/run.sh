@@ -9,7 +9,7 @@ for f in "$B"/fuzz/fuzz_*; do
     work=$(mktemp -d)
     [ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$work/"
     echo "== $name: $S s"
-    if "$f" "$work" -max_total_time="$S" -close_fd_mask=2 -print_final_stats=1 -artifact_prefix="$B/fuzz/$name-" >"$B/fuzz/$name.log" 2>&1; then
+    if "$f" "$work" -max_total_time="$S" -close_fd_mask=1 -print_final_stats=1 -artifact_prefix="$B/fuzz/$name-" >"$B/fuzz/$name.log" 2>&1; then
         grep -E "stat::number_of_executed_units|cov:" "$B/fuzz/$name.log" | tail -n 2
     else
         echo "FINDING in $name: see $B/fuzz/$name.log"; tail -n 30 "$B/fuzz/$name.log"; status=1
