@@ -11,6 +11,8 @@ that misses the margin is regenerated with the next seed.
 """
 
 import argparse
+import sys
+sys.dont_write_bytecode = True
 import json
 import math
 import os
@@ -174,11 +176,12 @@ FIXTURES = [
          mod=dict(mod_layers=[1], mod_capacity=0.25, mod_router_input="residual", mod_router_scale="identity",
                   mod_combine="delta", mod_positions="absolute", mod_decision="router", mod_threshold=0.0)),
     dict(name="gqa_bias_predictor", seed=202, Hkv=2, qkv_bias=True, tied=False, eps=1e-6, theta=1000.0,
-         predictor="mlp", Fp=16,
+         predictor="mlp", Fp=16, tie_at_boundary=True,
          note="canonical names, GQA 4/2, q/k/v biases, separate lm_head, routed [0, 2] with per-block "
               "capacities [1/3, 0.5] (float32(1/3)*24 needs the 1e-6 of the k rule), normed router input, "
               "sigmoid scale, delta combine, compacted positions, MLP predictor (predictor.{0,2}), "
-              "threshold 0.25, rope_theta 1000, eps 1e-6",
+              "threshold 0.25, rope_theta 1000, eps 1e-6; tokens.txt repeats a token so that block 0's "
+              "8th and 9th largest top-k scores are exactly equal (tie rule: lower index wins)",
          mod=dict(mod_layers=[0, 2], mod_capacity=[1.0 / 3.0, 0.5], mod_router_input="normed",
                   mod_router_scale="sigmoid", mod_combine="delta", mod_positions="compacted",
                   mod_decision="predictor", mod_threshold=0.25)),
@@ -196,9 +199,10 @@ FIXTURES = [
               "mlp combine, compacted positions, router decision, capacity 0.375",
          mod=dict(mod_layers=[1], mod_capacity=0.375, mod_router_input="normed", mod_router_scale="sigmoid",
                   mod_combine="mlp", mod_positions="compacted", mod_decision="router", mod_threshold=0.0)),
-    dict(name="alias_router_router_decoder_layer", seed=505, Hkv=2, predictor="mlp", Fp=12,
+    dict(name="alias_router_router_decoder_layer", seed=505, Hkv=2, predictor="mlp", Fp=12, dtype="BF16",
+         vec_dtype="F32",
          router_alias="router.router", predictor_alias="aux_router", wrapper="decoder_layer.",
-         note="router as router.router.{weight,bias}, MLP predictor as aux_router.{0,2}.{weight,bias}, "
+         note="BF16 matrices with F32 vectors; router as router.router.{weight,bias}, MLP predictor as aux_router.{0,2}.{weight,bias}, "
               "routed block tensors wrapped in decoder_layer.; GQA 4/2, routed [1, 2], residual, identity, "
               "delta, compacted, predictor decision, capacity [0.25, 0.75], threshold 0.1",
          mod=dict(mod_layers=[1, 2], mod_capacity=[0.25, 0.75], mod_router_input="residual",
@@ -213,24 +217,26 @@ FIXTURES = [
                   mod_combine="delta", mod_positions="absolute", mod_decision="predictor",
                   mod_threshold=-0.3)),
     dict(name="alias_router_mlp_sharded", seed=707, Hkv=2, tied=False, qkv_bias=True, shards=3,
+         dtype="BF16", vec_dtype="F16",
          router_alias="router_mlp",
-         note="router as router_mlp.{weight,bias}; three shards + model.safetensors.index.json; GQA 4/2, "
+         note="BF16 matrices with F16 vectors; router as router_mlp.{weight,bias}; three shards + model.safetensors.index.json; GQA 4/2, "
               "q/k/v biases, separate lm_head, routed [0, 2], residual, sigmoid, delta, absolute, router "
               "decision, capacity 0.5, threshold 0.15",
          mod=dict(mod_layers=[0, 2], mod_capacity=0.5, mod_router_input="residual", mod_router_scale="sigmoid",
                   mod_combine="delta", mod_positions="absolute", mod_decision="router", mod_threshold=0.15)),
-    dict(name="shared_router_noconfig", seed=808, L=4, shared_router=True,
+    dict(name="shared_router_noconfig", seed=808, L=4, shared_router=True, dtype="F16",
          convert_args="--mod-layers 1,3 --capacity 0.25,0.5 --router-input normed --router-scale identity "
                       "--combine mlp --positions compacted --decision router --threshold 0.05",
-         note="one router stored once as model.router.{weight,bias}, shared by routed blocks 1 and 3; "
+         note="F16; one router stored once as model.router.{weight,bias}, shared by routed blocks 1 and 3; "
               "config.json has no mod_* keys, convert_args.txt supplies them (normed, identity, mlp "
               "combine, compacted, router decision, capacities [0.25, 0.5], threshold 0.05)"),
-    dict(name="tok_bpe_str", seed=909, L=2, tokenizer="str", n_merges=47,
+    dict(name="tok_bpe_str", seed=909, L=2, tokenizer="str", n_merges=47, dtype="F16",
          note="byte-level BPE tokenizer.json with merges as \"a b\" strings (256 byte tokens in GPT-2 "
               "order, 47 merges, <|endoftext|> = bos = eos = 303); routed [1] with every other mod_* key "
               "absent (defaults: capacity 0.125, residual, identity, delta, absolute, router, 0)",
          mod=dict(mod_layers=[1])),
-    dict(name="tok_bpe_list", seed=1010, L=2, Hkv=2, tied=False, tokenizer="list", n_merges=60,
+    dict(name="tok_bpe_list", seed=1010, L=2, Hkv=2, tokenizer="list", n_merges=60, dtype="BF16",
+         vec_dtype="F32",
          note="byte-level BPE tokenizer.json with merges as [\"a\", \"b\"] lists (60 merges, "
               "<|endoftext|> = 316); an all-dense model (no mod_* keys, no convert_args.txt)"),
 ]
@@ -372,10 +378,12 @@ def check_margins(m, toks, where):
         ref.forward(m, toks, rule, dtype=torch.float64, trace=tr)
         for t in tr:
             r = t["r"]
-            rs = torch.sort(r).values
-            gap = float((rs[1:] - rs[:-1]).min())
-            if gap < MARGIN:
-                return f"{where}: {rule} block {t['layer']}: router scores only {gap:.2e} apart"
+            rs, order = torch.sort(r)
+            for j in range(len(rs) - 1):
+                gap = float(rs[j + 1] - rs[j])
+                a, b = int(order[j]), int(order[j + 1])
+                if gap < MARGIN and not (gap == 0 and torch.equal(t["u"][a], t["u"][b])):
+                    return f"{where}: {rule} block {t['layer']}: router scores only {gap:.2e} apart"
             if float(r.std()) < 0.3 or float(r.std()) > 5 or bool((r > 0).all()) or bool((r < 0).all()):
                 return f"{where}: {rule} block {t['layer']}: router scores not of order 1 with mixed signs"
             if rule == "causal":
@@ -387,6 +395,22 @@ def check_margins(m, toks, where):
                 if n == 0 or n == len(toks):
                     return f"{where}: causal block {t['layer']}: {n} of {len(toks)} tokens selected"
     return None
+
+
+def make_boundary_tie(m, toks):
+    """Repeats a token so that, at the first routed block (block 0, where a score depends on the
+    token only), the k-th and (k+1)-th largest top-k scores are exactly equal: the tie rule
+    (lower index wins) decides which copy is selected."""
+    li = m.routed[0]
+    assert li == 0
+    tr = []
+    ref.forward(m, toks, "topk", dtype=torch.float64, trace=tr)
+    r = tr[0]["r"]
+    k = ref.capacity_k(m.capacity[li], len(toks))
+    order = torch.sort(-r, stable=True).indices
+    toks = list(toks)
+    toks[int(order[k])] = toks[int(order[k - 1])]
+    return toks
 
 
 def calibrate(fx, w, routed, overrides, toks, tmp):
@@ -437,7 +461,7 @@ def build(fx, outdir):
                                       b"possession of 3 foxes", vocab, merges)
             toks = toks[:fx["S"]]
         else:
-            toks = torch.randint(0, fx["V"], (fx["S"],)).tolist()
+            toks = torch.randperm(fx["V"])[:fx["S"]].tolist()   # distinct: no exact score ties
         w = gen_weights(fx, routed)
         if os.path.exists(out):
             shutil.rmtree(out)
@@ -449,6 +473,8 @@ def build(fx, outdir):
             calibrate(fx, w, routed, overrides, toks, out)
         write_checkpoint(fx, w, routed, out)
         m = ref.load(out, overrides)
+        if fx.get("tie_at_boundary"):
+            toks = make_boundary_tie(m, toks)
         err = check_margins(m, toks, fx["name"]) if routed else None
         if err is None:
             break

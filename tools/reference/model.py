@@ -523,7 +523,11 @@ def main(argv=None):
     ap.add_argument("--compare", default=None, help="float32 LE logits file, S rows of V (mod-eval --dump-logits)")
     ap.add_argument("--tol", type=float, default=1e-4, help="max |diff| / max |logit| allowed (default 1e-4)")
     ap.add_argument("--trace", action="store_true", help="print the router scores and selections")
-    args = ap.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for i in range(len(argv) - 1):   # let "--threshold -1e9" through argparse
+        if argv[i] in ("--threshold", "--capacity", "--tol") and argv[i + 1].startswith("-"):
+            argv[i:i + 2] = [argv[i] + "=" + argv[i + 1], ""]
+    args = ap.parse_args([a for a in argv if a != ""])
 
     ca = args.convert_args
     if ca is None and os.path.exists(os.path.join(args.dir, "convert_args.txt")):
