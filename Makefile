@@ -2,6 +2,7 @@
 #   make            build every program into build/
 #   make run        generate text from the default model
 #   make test       build and run the whole test suite
+#   make test-firmware  cross-build the Cortex-M images and run them in QEMU
 CC      ?= cc
 OPT     ?= -O2
 # SIMD paths are chosen at compile time; ARCH= builds the portable code only.
@@ -12,16 +13,16 @@ CFLAGS  ?=
 LDLIBS  := -lm
 B       := build
 
-PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod-convert $(B)/mod-bench
+PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod2c $(B)/mod-convert $(B)/mod-bench
 TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer $(B)/test_ref_selfcheck \
-            $(B)/check_logits $(B)/compare_logits $(B)/test_convert
+            $(B)/check_logits $(B)/compare_logits $(B)/check_tokens $(B)/test_convert
 HEADERS  := mod.h examples/cli.h
 
 # Until a trained model ships, `make run` uses a random-weight model (text is gibberish).
 RUN_MODEL  ?= $(B)/random.mod
 RUN_PROMPT ?= In the beginning
 
-.PHONY: all test run clean check-header test-sanitize fuzz fuzz-smoke
+.PHONY: all test run clean check-header test-sanitize fuzz fuzz-smoke firmware test-firmware firmware-size
 all: $(PROGRAMS) $(TESTS)
 
 $(B):
@@ -46,6 +47,8 @@ $(B)/mod-convert: tools/convert.c tools/json.h mod.h | $(B)
 $(B)/test_%: tests/test_%.c mod.h tests/*.h tools/mkmodel.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -Itools -Itests -o $@ $< $(LDLIBS)
 
+$(B)/check_tokens: tests/check_tokens.c mod.h | $(B)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/compare_logits: tests/compare_logits.c | $(B)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/check_logits: tests/check_logits.c tests/ref.h | $(B)
@@ -93,6 +96,66 @@ fuzz: $(FUZZERS)
 	sh tests/fuzz/run.sh $(B) $(FUZZ_SECONDS)
 fuzz-smoke: $(FUZZERS)
 	sh tests/fuzz/run.sh $(B) 30
+
+# ---- firmware: mod.h on Cortex-M with no OS and no malloc, the model in flash, under QEMU ----
+# Needs Debian's gcc-arm-none-eabi, picolibc-arm-none-eabi and qemu-system-arm.
+#   make firmware        the images: build/firmware/gen-m4.elf (mps2-an386, Cortex-M4F),
+#                        gen-m55.elf (mps3-an547, Cortex-M55 + Helium), mve_dot-m55.elf
+#   make test-firmware   run them in QEMU (plus checks of the library object and mod2c)
+#   make firmware-size   footprint of the library object and of the images
+FW       := $(B)/firmware
+FW_SRC   := examples/firmware
+ARM_CC   ?= arm-none-eabi-gcc
+FW_CPU_m4  := -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard
+FW_CPU_m55 := -mcpu=cortex-m55 -mfloat-abi=hard
+FW_BOARD_m4  := mps2-an386 (Cortex-M4F)
+FW_BOARD_m55 := mps3-an547 (Cortex-M55)
+FW_LD_m4   := mps2-an386.ld
+FW_LD_m55  := mps3-an547.ld
+# -ffp-contract=off: no fused multiply-adds the C source does not ask for, as on the host.
+# -Wno-type-limits for the library object only: arm-none-eabi enums are short (see README).
+FW_CFLAGS  := -std=c99 -Wall -Wextra -pedantic -Werror -O2 -ffp-contract=off \
+              -ffunction-sections -fdata-sections -g
+FW_SPECS   := --specs=picolibc.specs
+FW_LDFLAGS := --oslib=semihost --crt0=semihost -L$(FW_SRC)
+FW_LDS     := $(FW_SRC)/firmware.ld $(FW_SRC)/mps2-an386.ld $(FW_SRC)/mps3-an547.ld
+# ~231k parameters, byte-level BPE tokenizer, routed (MoD) blocks 1 and 3 of 4
+FW_MODEL_OPTS := --seed 7 --tokenizer bpe --merges 200 --dim 64 --layers 4 --heads 4 --kv-heads 2 \
+                 --hidden 160 --seq 128 --mod-layers odd --capacity 0.5
+FW_IMAGES := $(FW)/gen-m4.elf $(FW)/gen-m55.elf $(FW)/mve_dot-m55.elf
+FW_OBJS   := $(FW)/main-m4.o $(FW)/main-m55.o $(FW)/mod_impl-m4.o $(FW)/mod_impl-m55.o
+.SECONDARY: $(FW_OBJS)
+
+$(FW):
+	mkdir -p $(FW)
+$(FW)/model.mod: $(B)/mkmodel | $(FW)
+	$(B)/mkmodel $@ $(FW_MODEL_OPTS)
+$(FW)/model.h: $(FW)/model.mod $(B)/mod2c
+	$(B)/mod2c $< fw_model --section .model -o $@
+# The expected tokens: the same generation code (gen.h) and model bytes, on the host. Built
+# without $(CFLAGS) on purpose: flags such as -ffast-math would change the arithmetic.
+$(FW)/host_expect: $(FW_SRC)/host_expect.c $(FW_SRC)/gen.h $(FW)/model.h mod.h
+	$(CC) $(WARN) -O2 -ffp-contract=off -I$(FW) -o $@ $< $(LDLIBS)
+$(FW)/expect.h: $(FW)/host_expect
+	$< > $@.tmp && mv $@.tmp $@
+
+$(FW)/mod_impl-%.o: $(FW_SRC)/mod_impl.c mod.h | $(FW)
+	$(ARM_CC) $(FW_CPU_$*) $(FW_SPECS) $(FW_CFLAGS) -Wno-type-limits -c -o $@ $<
+$(FW)/main-%.o: $(FW_SRC)/main.c $(FW_SRC)/gen.h $(FW_SRC)/board.h $(FW)/model.h $(FW)/expect.h mod.h
+	$(ARM_CC) $(FW_CPU_$*) $(FW_SPECS) $(FW_CFLAGS) -I$(FW) -DFW_BOARD='"$(FW_BOARD_$*)"' -c -o $@ $<
+$(FW)/gen-%.elf: $(FW)/main-%.o $(FW)/mod_impl-%.o $(FW_LDS)
+	$(ARM_CC) $(FW_CPU_$*) $(FW_SPECS) $(FW_LDFLAGS) -T $(FW_LD_$*) -Wl,-Map=$(FW)/gen-$*.map -o $@ \
+	    $(FW)/main-$*.o $(FW)/mod_impl-$*.o -lm
+$(FW)/mve_dot-m55.elf: $(FW_SRC)/test_mve_dot.c $(FW_SRC)/mve_dot.h $(FW_SRC)/board.h mod.h $(FW_LDS) | $(FW)
+	$(ARM_CC) $(FW_CPU_m55) $(FW_SPECS) $(FW_CFLAGS) -Wno-type-limits $(FW_LDFLAGS) -T $(FW_LD_m55) -o $@ $< -lm
+
+firmware: $(FW_IMAGES) $(FW_OBJS)
+test-firmware: firmware $(B)/mkmodel $(B)/mod2c
+	sh $(FW_SRC)/run-tests.sh $(B)
+firmware-size: firmware
+	arm-none-eabi-size $(FW)/mod_impl-m4.o $(FW)/mod_impl-m55.o $(FW_IMAGES)
+	awk -f $(FW_SRC)/mapsize.awk $(FW)/gen-m4.map
+	awk -f $(FW_SRC)/mapsize.awk $(FW)/gen-m55.map
 
 clean:
 	rm -rf $(B)

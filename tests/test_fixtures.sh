@@ -1,0 +1,43 @@
+#!/bin/sh
+# Every PyTorch fixture (tests/fixtures, written by tools/reference/make_fixtures.py) converted
+# with mod-convert and evaluated with the library, against the reference logits:
+#   f32 storage: max |diff| <= 1e-4 x max |logit| (top-k, causal, causal one token at a time);
+#   f16 storage: 1e-2, bf16 storage: 5e-2 (the weights themselves are rounded; the fixtures keep
+#   router scores apart by more than that rounding, so no selection changes).
+B=${1:-build}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
+for dir in tests/fixtures/*/; do
+    name=$(basename "$dir")
+    [ -f "$dir/tokens.txt" ] || continue
+    args=""; [ -f "$dir/convert_args.txt" ] && args=$(cat "$dir/convert_args.txt")
+    toks=$(cat "$dir/tokens.txt")
+    for dt in f32 f16 bf16; do
+        tol=1e-4; [ $dt = f16 ] && tol=1e-2; [ $dt = bf16 ] && tol=5e-2
+        # shellcheck disable=SC2086
+        if ! "$B/mod-convert" "$dir" -o "$T/$name.$dt.mod" --dtype $dt --quiet $args >"$T/out" 2>&1; then
+            bad "$name: mod-convert --dtype $dt: $(head -c 300 "$T/out")"; continue
+        fi
+        for rule in topk causal incremental; do
+            [ $dt != f32 ] && [ $rule = incremental ] && continue
+            ref=$rule; [ $rule = incremental ] && ref=causal
+            opt="--routing $rule"; [ $rule = incremental ] && opt="--incremental"
+            # shellcheck disable=SC2086
+            if "$B/mod-eval" "$T/$name.$dt.mod" --tokens "$toks" $opt --dump-logits "$T/l.bin" >/dev/null 2>"$T/err" &&
+               "$B/compare_logits" "$T/l.bin" "$dir/logits_$ref.bin" $tol >"$T/out" 2>&1; then
+                ok "$name $dt $rule: $(cat "$T/out")"
+            else
+                bad "$name $dt $rule: $(cat "$T/out" "$T/err" | head -c 300)"
+            fi
+        done
+    done
+    if [ -f "$dir/tokenize_cases.txt" ]; then
+        if "$B/check_tokens" "$T/$name.f32.mod" "$dir/tokenize_cases.txt" >"$T/out" 2>&1; then ok "$name tokenizer: $(tail -n 1 "$T/out")"
+        else bad "$name tokenizer: $(head -c 400 "$T/out")"; fi
+    fi
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
