@@ -2,8 +2,10 @@
 # Every PyTorch fixture (tests/fixtures, written by tools/reference/make_fixtures.py) converted
 # with mod-convert and evaluated with the library, against the reference logits:
 #   f32 storage: max |diff| <= 1e-4 x max |logit| (top-k, causal, causal one token at a time);
-#   f16 storage: 1e-2, bf16 storage: 5e-2 (the weights themselves are rounded; the fixtures keep
-#   router scores apart by more than that rounding, so no selection changes).
+#   f16 storage: 1e-2, bf16 storage: 5e-2 (the weights themselves are rounded); q8_0 storage:
+#   1e-1, on the dense fixture and the simplest routed one only: int8 noise in the activations
+#   can legitimately flip a top-k selection whose router margin is small (the fixtures keep
+#   margins of only 1e-3), which changes the logits of a token completely.
 B=${1:-build}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -15,8 +17,9 @@ for dir in tests/fixtures/*/; do
     [ -f "$dir/tokens.txt" ] || continue
     args=""; [ -f "$dir/convert_args.txt" ] && args=$(cat "$dir/convert_args.txt")
     toks=$(cat "$dir/tokens.txt")
-    for dt in f32 f16 bf16; do
-        tol=1e-4; [ $dt = f16 ] && tol=1e-2; [ $dt = bf16 ] && tol=5e-2
+    for dt in f32 f16 bf16 q8_0; do
+        [ $dt = q8_0 ] && [ $name != tok_bpe_list ] && [ $name != basic ] && continue
+        tol=1e-4; [ $dt = f16 ] && tol=1e-2; [ $dt = bf16 ] && tol=5e-2; [ $dt = q8_0 ] && tol=1e-1
         # shellcheck disable=SC2086
         if ! "$B/mod-convert" "$dir" -o "$T/$name.$dt.mod" --dtype $dt --quiet $args >"$T/out" 2>&1; then
             bad "$name: mod-convert --dtype $dt: $(head -c 300 "$T/out")"; continue

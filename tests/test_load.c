@@ -892,7 +892,8 @@ static void group_tensors(void)
     begin(&BA); p32(ent(MKM_ROLE_ATTN_Q, 0) + MKM_TD_LAYER, 0x80000000u); done("block tensor with layer 0x80000000", MOD_ERR_CORRUPT);
     begin(&BA); p32(ent(MKM_ROLE_TOKEN_EMBEDDING, -1) + MKM_TD_LAYER, 0); done("model-wide tensor with layer 0", MOD_ERR_CORRUPT);
     begin(&BA); p32(ent(MKM_ROLE_ATTN_Q, 0) + MKM_TD_DTYPE, 7); done("tensor dtype 7", MOD_ERR_UNSUPPORTED);
-    begin(&BA); p32(ent(MKM_ROLE_ATTN_Q, 0) + MKM_TD_DTYPE, 3); done("tensor dtype 3 (reserved for quantized)", MOD_ERR_UNSUPPORTED);
+    begin(&BA); p32(ent(MKM_ROLE_ATTN_Q, 0) + MKM_TD_DTYPE, 3); done("tensor dtype 3 (q8_0) with an f32-sized payload", MOD_ERR_CORRUPT);
+    begin(&BA); p32(ent(MKM_ROLE_ATTN_Q, 0) + MKM_TD_DTYPE, 4); done("tensor dtype 4 (reserved)", MOD_ERR_UNSUPPORTED);
     begin(&BA); p32(ent(MKM_ROLE_ATTN_Q, 0) + MKM_TD_N_DIMS, 0); done("tensor n_dims 0", MOD_ERR_CORRUPT);
     begin(&BA); p32(ent(MKM_ROLE_ATTN_Q, 0) + MKM_TD_N_DIMS, 3); done("tensor n_dims 3 (dims[2] = 0)", MOD_ERR_CORRUPT);
     begin(&BA); p32(ent(MKM_ROLE_ATTN_Q, 0) + MKM_TD_N_DIMS, 0xFFFFFFFFu); done("tensor n_dims 2^32-1", MOD_ERR_CORRUPT);

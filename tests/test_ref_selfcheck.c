@@ -835,7 +835,8 @@ static void check_options(void)
     mkm_defaults(&o); o.capacity[1] = 0.0f; ok = ok && mkm_check(&o) != NULL;
     mkm_defaults(&o); o.capacity[2] = 0.0f; ok = ok && mkm_check(&o) == NULL; /* dense layer */
     mkm_defaults(&o); o.tokenizer = 1; o.vocab_size = 100; ok = ok && mkm_check(&o) != NULL;
-    mkm_defaults(&o); o.dtype = 3; ok = ok && mkm_check(&o) != NULL;
+    mkm_defaults(&o); o.dtype = 4; ok = ok && mkm_check(&o) != NULL;
+    mkm_defaults(&o); o.dtype = 3; o.dim = 36; ok = ok && mkm_check(&o) != NULL; /* q8_0 needs multiples of 32 */
     check(ok, "mkm_check rejects bad options, accepts good ones", "");
 }
 

@@ -1,0 +1,2549 @@
+/* mod-convert: turns a Hugging Face style checkpoint directory (config.json, safetensors,
+   tokenizer.json) or a llama2.c checkpoint into a mod.h model file (docs/FORMAT.md).
+
+   Inputs are untrusted and may be many gigabytes: every header field is checked before use,
+   and tensor data is read and converted a block of rows at a time through a small buffer. The
+   output goes to a temporary file in the output's directory, is loaded back through the
+   library with its checksum verified, and only then is renamed into place. */
+#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
+#define _FILE_OFFSET_BITS 64
+#define MOD_IMPLEMENTATION
+#include "../mod.h"
+#include "json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define MAX_CONFIG_JSON (16u << 20)
+#define MAX_INDEX_JSON (64u << 20)
+#define MAX_TOKENIZER_JSON (256u << 20)
+#define MAX_ST_HEADER (100u << 20)
+#define PROGRESS_MIN_BYTES (50u << 20)
+#define MAX_LAYERS 4096
+#define MAX_VOCAB (1 << 24)
+#define MAX_DIM (1 << 20)
+#define MAX_TOKEN_BYTES 1024
+
+/* file dtype codes; DT_Q8_0 is an output dtype only, DT_OTHER an input that cannot convert */
+enum { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2, DT_Q8_0 = 3, DT_OTHER = 99 };
+static const char *const dtype_names[] = { "f32", "f16", "bf16", "q8_0" };
+
+enum {
+    R_EMBED, R_OUT_NORM, R_OUTPUT, R_ATTN_NORM, R_Q, R_K, R_V, R_O, R_QB, R_KB, R_VB,
+    R_MLP_NORM, R_GATE, R_UP, R_DOWN, R_ROUTER, R_ROUTER_B, R_PW1, R_PB1, R_PW2, R_PB2, NROLES
+};
+static const char *const role_names[NROLES] = {
+    "token_embedding", "output_norm", "output", "attn_norm", "attn_q", "attn_k", "attn_v",
+    "attn_o", "attn_q_bias", "attn_k_bias", "attn_v_bias", "mlp_norm", "mlp_gate", "mlp_up",
+    "mlp_down", "router", "router_bias", "predictor_w1", "predictor_b1", "predictor_w2",
+    "predictor_b2"
+};
+/* Canonical input names, for messages about missing tensors (%d is the layer). */
+static const char *const canonical[NROLES] = {
+    "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
+    "model.layers.%d.input_layernorm.weight", "model.layers.%d.self_attn.q_proj.weight",
+    "model.layers.%d.self_attn.k_proj.weight", "model.layers.%d.self_attn.v_proj.weight",
+    "model.layers.%d.self_attn.o_proj.weight", "model.layers.%d.self_attn.q_proj.bias",
+    "model.layers.%d.self_attn.k_proj.bias", "model.layers.%d.self_attn.v_proj.bias",
+    "model.layers.%d.post_attention_layernorm.weight", "model.layers.%d.mlp.gate_proj.weight",
+    "model.layers.%d.mlp.up_proj.weight", "model.layers.%d.mlp.down_proj.weight",
+    "model.layers.%d.router.weight", "model.layers.%d.router.bias",
+    "model.layers.%d.predictor.0.weight (or predictor.weight)", "model.layers.%d.predictor.0.bias",
+    "model.layers.%d.predictor.2.weight", "model.layers.%d.predictor.2.bias"
+};
+
+/* ---- errors and messages ---------------------------------------------------------------- */
+
+static char g_err[2048];
+static int g_quiet;
+
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_err, sizeof g_err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static void note(const char *fmt, ...)
+{
+    va_list ap;
+    if (g_quiet) return;
+    fputs("note: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* Printable, truncated form of bytes for messages (one of a few rotating buffers). */
+static const char *show(const void *p, size_t n)
+{
+    static char buf[4][200];
+    static int which;
+    const unsigned char *s = (const unsigned char *)p;
+    char *o = buf[which++ & 3];
+    size_t i, k = 0;
+    for (i = 0; i < n && k < sizeof buf[0] - 12; i++) {
+        if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\' && s[i] != '"') o[k++] = (char)s[i];
+        else k += (size_t)sprintf(o + k, "\\x%02X", s[i]);
+    }
+    if (i < n) { memcpy(o + k, "...", 3); k += 3; }
+    o[k] = 0;
+    return o;
+}
+
+/* ---- signals: never leave a temporary file behind ------------------------------------- */
+
+static char g_tmp_path[4096];
+static volatile sig_atomic_t g_tmp_live;
+
+static void on_signal(int sig)
+{
+    if (g_tmp_live) unlink(g_tmp_path);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+#ifdef SIGXFSZ
+    /* a file size limit then shows up as a failed write, handled like a full disk */
+    signal(SIGXFSZ, SIG_IGN);
+#endif
+}
+
+/* ---- little-endian bytes and number formats --------------------------------------------- */
+
+static uint32_t rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t rd64(const unsigned char *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+static void wr32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+static void wr64(unsigned char *p, uint64_t v) { wr32(p, (uint32_t)v); wr32(p + 4, (uint32_t)(v >> 32)); }
+static float rdf32(const unsigned char *p)
+{
+    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static void wrf32(unsigned char *p, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    wr32(p, u);
+}
+static float bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static float f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    if (e == 0) {
+        float f = (float)m * (1.0f / 16777216.0f); /* exact: m < 2^10 */
+        return sign ? -f : f;
+    }
+    if (e == 31) return bits_f32(sign | 0x7f800000u | (m << 13));
+    return bits_f32(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+/* Round to nearest, ties to even. Finite input only (NaN is rejected before). */
+static uint16_t f32_to_f16(float f)
+{
+    uint32_t x, sign, a, h, rem;
+    memcpy(&x, &f, 4);
+    sign = (x >> 16) & 0x8000u;
+    a = x & 0x7fffffffu;
+    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds past 65504 */
+    if (a < 0x38800000u) {                                     /* below 2^-14: subnormal f16 */
+        uint32_t e = a >> 23, mant = (a & 0x7fffffu) | 0x800000u, shift, q, half;
+        if (a <= 0x33000000u) return (uint16_t)sign; /* at most half the smallest subnormal */
+        shift = 126u - e;                           /* value = mant * 2^(e - 150) = q * 2^-24 */
+        q = mant >> shift;
+        rem = mant & ((1u << shift) - 1u);
+        half = 1u << (shift - 1u);
+        if (rem > half || (rem == half && (q & 1u))) q++;
+        return (uint16_t)(sign | q);
+    }
+    h = (a - 0x38000000u) >> 13;
+    rem = a & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++;
+    return (uint16_t)(sign | h);
+}
+
+static uint16_t f32_to_bf16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    x += 0x7fffu + ((x >> 16) & 1u);
+    return (uint16_t)(x >> 16);
+}
+
+
+static int isxdigit_c(unsigned char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+static int hexval(unsigned char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
+static size_t dt_size(int dt) { return dt == DT_F32 ? 4 : 2; }
+
+static float load_elem(const unsigned char *p, int dt)
+{
+    if (dt == DT_F32) return bits_f32(rd32(p));
+    if (dt == DT_F16) return f16_to_f32((uint16_t)(p[0] | p[1] << 8));
+    return bits_f32((uint32_t)(p[0] | p[1] << 8) << 16);
+}
+
+/* ---- checked arithmetic ------------------------------------------------------------------ */
+
+static int mul_ok(uint64_t a, uint64_t b, uint64_t *r)
+{
+    if (a && b > UINT64_MAX / a) return 0;
+    *r = a * b;
+    return 1;
+}
+
+/* ---- the model being converted --------------------------------------------------------- */
+
+typedef struct infile {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+    int fd;
+    uint64_t size;
+} infile;
+
+typedef struct tensor {
+    char *name;
+    int file;                   /* index into model.files */
+    int dtype;                  /* DT_*; DT_OTHER for types that cannot be converted */
+    char dtype_name[16];
+    int ndim;
+    uint64_t shape[8];
+    uint64_t begin, end;        /* span within the file's data area */
+    uint64_t off;               /* where the data starts in the file */
+    int used;
+} tensor;
+
+/* Where the bytes of one output tensor come from. */
+typedef struct src {
+    int present;
+    const char *name;           /* for messages */
+    int fd;                     /* -1: zeros (a bias the checkpoint does not have) */
+    const char *path;
+    uint64_t off;               /* where the data starts in the file */
+    int dtype;
+    uint64_t rows, cols;        /* output shape; rows == 0 for a 1-D tensor */
+    int perm_hd;                /* > 0: llama2.c q/k rows, paired layout -> rotate-half, head size */
+} src;
+
+typedef struct model {
+    /* architecture */
+    int V, d, L, H, Hkv, F, seq, tied;
+    float eps, theta;
+    int router_input, router_scale, combine, positions, decision, Fp;
+    float threshold;
+    int *routed;
+    float *capacity;
+    /* inputs */
+    infile *files;
+    int n_files;
+    tensor *tensors;
+    size_t n_tensors;
+    src *slots;                 /* [(L + 1) * NROLES]: row 0 model-wide, row l + 1 block l */
+    char **labels;              /* names made up for messages (llama2.c) */
+    int n_labels;
+    uint64_t input_bytes;
+    const char *format;
+    /* tokenizer section, ready to write */
+    unsigned char *tok;
+    size_t tok_size;
+    char tok_desc[160];
+} model;
+
+static src *slot(model *m, int role, int layer) { return &m->slots[(size_t)(layer + 1) * NROLES + (size_t)role]; }
+
+static void model_free(model *m)
+{
+    int i;
+    size_t k;
+    for (i = 0; i < m->n_files; i++) {
+        if (m->files[i].fd >= 0) close(m->files[i].fd);
+        free(m->files[i].path);
+    }
+    for (k = 0; k < m->n_tensors; k++) free(m->tensors[k].name);
+    for (i = 0; i < m->n_labels; i++) free(m->labels[i]);
+    free(m->files); free(m->tensors); free(m->slots); free(m->labels);
+    free(m->routed); free(m->capacity); free(m->tok);
+}
+
+static char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = (char *)malloc(n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = (char *)malloc(a + b + 2);
+    if (!p) return NULL;
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    return p;
+}
+
+static const char *label(model *m, const char *fmt, int layer)
+{
+    char buf[160], **nl;
+    snprintf(buf, sizeof buf, fmt, layer);
+    nl = (char **)realloc(m->labels, (size_t)(m->n_labels + 1) * sizeof *nl);
+    if (!nl) return "?";
+    m->labels = nl;
+    if (!(nl[m->n_labels] = xstrdup(buf))) return "?";
+    return nl[m->n_labels++];
+}
+
+/* Registers an input file (for the never-overwrite-the-input check); returns its index. */
+static int add_file(model *m, const char *path, const struct stat *st, int fd)
+{
+    infile *nf = (infile *)realloc(m->files, (size_t)(m->n_files + 1) * sizeof *nf);
+    if (!nf) return fail("out of memory");
+    m->files = nf;
+    memset(&nf[m->n_files], 0, sizeof nf[0]);
+    nf[m->n_files].fd = fd;
+    nf[m->n_files].dev = st->st_dev;
+    nf[m->n_files].ino = st->st_ino;
+    if (!(nf[m->n_files].path = xstrdup(path))) return fail("out of memory");
+    return m->n_files++;
+}
+
+/* Reads a whole (small) file into a malloc'd buffer. */
+static int read_small(model *m, const char *path, size_t limit, char **out, size_t *len)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY);
+    char *buf;
+    size_t got = 0;
+    if (fd < 0) return fail("cannot open %s: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); return fail("%s is not a regular file", path); }
+    if ((uint64_t)st.st_size > limit) {
+        close(fd);
+        return fail("%s is %llu bytes, more than the %llu bytes allowed for this file", path,
+                    (unsigned long long)st.st_size, (unsigned long long)limit);
+    }
+    buf = (char *)malloc((size_t)st.st_size + 1);
+    if (!buf) { close(fd); return fail("out of memory reading %s", path); }
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) { free(buf); close(fd); return fail("cannot read %s: %s", path, r < 0 ? strerror(errno) : "unexpected end of file"); }
+        got += (size_t)r;
+    }
+    buf[got] = 0;
+    if (add_file(m, path, &st, -1) < 0) { free(buf); close(fd); return -1; }
+    close(fd);
+    *out = buf;
+    *len = got;
+    return 0;
+}
+
+/* Opens a large input file. Tensor data is read with pread a block at a time, never mapped
+   whole, so memory use does not grow with the checkpoint. */
+static int open_input(model *m, const char *path, int *index)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY), i;
+    if (fd < 0) return fail("cannot open %s: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); return fail("%s is not a regular file", path); }
+    i = add_file(m, path, &st, fd);
+    if (i < 0) { close(fd); return -1; }
+    m->files[i].size = (uint64_t)st.st_size;
+    m->input_bytes += (uint64_t)st.st_size;
+    *index = i;
+    return 0;
+}
+
+/* Reads exactly n bytes at offset off; running short means the file changed under us. */
+static int read_at(int fd, void *buf, size_t n, uint64_t off, const char *path)
+{
+    unsigned char *p = (unsigned char *)buf;
+    while (n) {
+        ssize_t r = pread(fd, p, n, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return fail("cannot read %s: %s", path, strerror(errno));
+        if (r == 0) return fail("%s ended early (did it change during the conversion?)", path);
+        p += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+static int parse_json(json_doc *d, const char *path, const char *buf, size_t len, int depth)
+{
+    if (json_parse(d, buf, len, depth) != 0) {
+        fail("%s: invalid JSON: %s", path, d->err);
+        json_free(d);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- options ----------------------------------------------------------------------------- */
+
+typedef struct opts {
+    const char *input, *output, *tokenizer, *mod_layers, *capacity;
+    int tok_none, dtype, force, quiet, verify;
+    int router_input, router_scale, combine, positions, decision; /* -1: not given */
+    int have_threshold;
+    float threshold;
+} opts;
+
+static int parse_enum(const char *v, const char *a, const char *b)
+{
+    if (!strcmp(v, a)) return 0;
+    if (!strcmp(v, b)) return 1;
+    return -1;
+}
+
+/* Parses "none", "odd", "even", "all" or a comma list of block indices into routed[L] and
+   order[] (the listed order, which capacities follow). Returns the count or -1. */
+static int parse_layer_list(const char *s, int L, int *routed, int *order)
+{
+    int n = 0, i;
+    for (i = 0; i < L; i++) routed[i] = 0;
+    if (!strcmp(s, "none")) return 0;
+    if (!strcmp(s, "odd") || !strcmp(s, "even") || !strcmp(s, "all")) {
+        for (i = 0; i < L; i++)
+            if (s[0] == 'a' || (i % 2 == 1) == (s[0] == 'o')) { routed[i] = 1; order[n++] = i; }
+        return n;
+    }
+    while (*s) {
+        char *end;
+        long v;
+        if (*s < '0' || *s > '9') return -1;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno || v < 0 || v >= L || routed[v]) return -1;
+        routed[v] = 1;
+        order[n++] = (int)v;
+        if (*end == ',') { s = end + 1; if (!*s) return -1; }
+        else if (*end) return -1;
+        else s = end;
+    }
+    return n;
+}
+
+/* "none", "odd", "even", "all", or a comma list of decimal indices (ranges are checked once the
+   number of blocks is known). */
+static int layer_list_syntax(const char *s)
+{
+    if (!strcmp(s, "none") || !strcmp(s, "odd") || !strcmp(s, "even") || !strcmp(s, "all")) return 1;
+    for (;;) {
+        if (*s < '0' || *s > '9') return 0;
+        while (*s >= '0' && *s <= '9') s++;
+        if (!*s) return 1;
+        if (*s++ != ',') return 0;
+    }
+}
+
+/* Parses "C" or "C1,C2,..." into caps[]; returns the count or -1. */
+static int parse_capacity_list(const char *s, float *caps, int max)
+{
+    int n = 0;
+    while (*s) {
+        char *end;
+        double v;
+        errno = 0;
+        v = strtod(s, &end);
+        if (end == s || errno || !((float)v > 0.0f && v <= 1.0) || n >= max) return -1;
+        caps[n++] = (float)v;
+        if (*end == ',') { s = end + 1; if (!*s) return -1; }
+        else if (*end) return -1;
+        else s = end;
+    }
+    return n ? n : -1;
+}
+
+/* ---- routing settings: config.json keys, then command-line overrides ------------------- */
+
+static const char *const enum_keys[5] = { "mod_router_input", "mod_router_scale", "mod_combine", "mod_positions", "mod_decision" };
+static const char *const enum_vals[5][2] = {
+    { "residual", "normed" }, { "identity", "sigmoid" }, { "delta", "mlp" }, { "absolute", "compacted" }, { "router", "predictor" }
+};
+
+static int *enum_field(model *m, int k)
+{
+    switch (k) {
+    case 0: return &m->router_input;
+    case 1: return &m->router_scale;
+    case 2: return &m->combine;
+    case 3: return &m->positions;
+    default: return &m->decision;
+    }
+}
+
+/* Routed blocks and capacities, MoD knobs. doc is config.json (NULL for llama2.c). */
+static int resolve_routing(model *m, const opts *o, const json_doc *doc, const char *cfg_path)
+{
+    int *order = (int *)malloc((size_t)m->L * sizeof *order), n_routed = 0, n_caps = 0, i, k;
+    float *caps = (float *)malloc((size_t)(m->L + 1) * sizeof *caps);
+    const char *layers_from = NULL, *caps_from = NULL;
+    int rc = -1;
+    m->routed = (int *)calloc((size_t)m->L, sizeof *m->routed);
+    m->capacity = (float *)calloc((size_t)m->L, sizeof *m->capacity);
+    if (!order || !caps || !m->routed || !m->capacity) { fail("out of memory"); goto done; }
+    m->threshold = 0.0f;
+    for (k = 0; k < 5; k++) *enum_field(m, k) = 0;
+    if (doc) {
+        int n = json_get(doc, 0, "mod_layers");
+        if (n >= 0 && doc->nodes[n].type != JSON_NULL) {
+            int e;
+            if (doc->nodes[n].type != JSON_ARRAY) { fail("%s: \"mod_layers\" must be a list of block indices", cfg_path); goto done; }
+            for (e = doc->nodes[n].child; e >= 0; e = doc->nodes[e].next) {
+                long v;
+                if (json_int(doc, e, 0, (double)m->L - 1, &v) != 0 || m->routed[v]) {
+                    fail("%s: \"mod_layers\" must list distinct block indices in [0, %d] (num_hidden_layers is %d)", cfg_path, m->L - 1, m->L);
+                    goto done;
+                }
+                m->routed[v] = 1;
+                order[n_routed++] = (int)v;
+            }
+            layers_from = "mod_layers in config.json";
+        }
+        n = json_get(doc, 0, "mod_capacity");
+        if (n >= 0 && doc->nodes[n].type != JSON_NULL) {
+            int e;
+            if (doc->nodes[n].type == JSON_NUMBER) {
+                caps[n_caps++] = (float)doc->nodes[n].num;
+                if (!(caps[0] > 0.0f && doc->nodes[n].num <= 1.0)) { fail("%s: \"mod_capacity\" must be in (0, 1]", cfg_path); goto done; }
+            } else if (doc->nodes[n].type == JSON_ARRAY) {
+                for (e = doc->nodes[n].child; e >= 0; e = doc->nodes[e].next) {
+                    if (doc->nodes[e].type != JSON_NUMBER || !((float)doc->nodes[e].num > 0.0f && doc->nodes[e].num <= 1.0) || n_caps >= m->L) {
+                        fail("%s: \"mod_capacity\" entries must be numbers in (0, 1], at most one per block", cfg_path);
+                        goto done;
+                    }
+                    caps[n_caps++] = (float)doc->nodes[e].num;
+                }
+                if (!n_caps) { fail("%s: \"mod_capacity\" is an empty list", cfg_path); goto done; }
+            } else {
+                fail("%s: \"mod_capacity\" must be a number or a list of numbers", cfg_path);
+                goto done;
+            }
+            caps_from = "mod_capacity in config.json";
+        }
+        for (k = 0; k < 5; k++) {
+            n = json_get(doc, 0, enum_keys[k]);
+            if (n < 0 || doc->nodes[n].type == JSON_NULL) continue;
+            if (json_str_is(doc, n, enum_vals[k][0])) *enum_field(m, k) = 0;
+            else if (json_str_is(doc, n, enum_vals[k][1])) *enum_field(m, k) = 1;
+            else { fail("%s: \"%s\" must be \"%s\" or \"%s\"", cfg_path, enum_keys[k], enum_vals[k][0], enum_vals[k][1]); goto done; }
+        }
+        n = json_get(doc, 0, "mod_threshold");
+        if (n >= 0 && doc->nodes[n].type != JSON_NULL) {
+            if (doc->nodes[n].type != JSON_NUMBER || !(fabs(doc->nodes[n].num) <= 1e30)) { fail("%s: \"mod_threshold\" must be a finite number", cfg_path); goto done; }
+            m->threshold = (float)doc->nodes[n].num;
+        }
+    }
+    if (o->mod_layers) {
+        n_routed = parse_layer_list(o->mod_layers, m->L, m->routed, order);
+        if (n_routed < 0) { fail("bad --mod-layers '%s': the model has blocks 0 to %d, each listed at most once", o->mod_layers, m->L - 1); goto done; }
+        layers_from = "--mod-layers";
+    }
+    if (o->capacity) {
+        n_caps = parse_capacity_list(o->capacity, caps, m->L);
+        if (n_caps < 0) { fail("bad --capacity '%s': a number in (0, 1] or one per routed block, comma-separated", o->capacity); goto done; }
+        caps_from = "--capacity";
+    }
+    if (o->router_input >= 0) m->router_input = o->router_input;
+    if (o->router_scale >= 0) m->router_scale = o->router_scale;
+    if (o->combine >= 0) m->combine = o->combine;
+    if (o->positions >= 0) m->positions = o->positions;
+    if (o->decision >= 0) m->decision = o->decision;
+    if (o->have_threshold) m->threshold = o->threshold;
+    if (n_caps > 1 && n_routed > 0 && n_caps != n_routed) {
+        fail("%s gives %d capacities but %s names %d routed blocks; give one number, or one per routed block",
+             caps_from, n_caps, layers_from ? layers_from : "the model", n_routed);
+        goto done;
+    }
+    for (i = 0; i < n_routed; i++)
+        m->capacity[order[i]] = n_caps == 0 ? 0.125f : n_caps == 1 ? caps[0] : caps[i];
+    rc = 0;
+done:
+    free(order);
+    free(caps);
+    return rc;
+}
+
+/* ---- config.json ----------------------------------------------------------------------- */
+
+static int cfg_int(const json_doc *d, const char *path, const char *key, int required, long lo, long hi, long def, int *out)
+{
+    int n = json_get(d, 0, key);
+    long v;
+    if (n < 0 || d->nodes[n].type == JSON_NULL) {
+        if (required) return fail("%s: missing required key \"%s\"", path, key);
+        *out = (int)def;
+        return 0;
+    }
+    if (json_int(d, n, (double)lo, (double)hi, &v) != 0)
+        return fail("%s: \"%s\" must be an integer in [%ld, %ld]", path, key, lo, hi);
+    *out = (int)v;
+    return 0;
+}
+
+static int cfg_float(const json_doc *d, const char *path, const char *key, double lo, double hi, double def, float *out)
+{
+    int n = json_get(d, 0, key);
+    if (n < 0 || d->nodes[n].type == JSON_NULL) { *out = (float)def; return 0; }
+    if (d->nodes[n].type != JSON_NUMBER || !((float)d->nodes[n].num > (float)lo && d->nodes[n].num <= hi))
+        return fail("%s: \"%s\" must be a number in (%g, %g]", path, key, lo, hi);
+    *out = (float)d->nodes[n].num;
+    return 0;
+}
+
+/* Fills the architecture from config.json; tie_key: -1 absent, else its value. */
+static int read_config(model *m, const json_doc *d, const char *path, int *tie_key)
+{
+    int n, hd;
+    if (d->nodes[0].type != JSON_OBJECT) return fail("%s: the top level must be an object", path);
+    if (cfg_int(d, path, "hidden_size", 1, 2, MAX_DIM, 0, &m->d) ||
+        cfg_int(d, path, "intermediate_size", 1, 1, 4 * MAX_DIM, 0, &m->F) ||
+        cfg_int(d, path, "num_hidden_layers", 1, 1, MAX_LAYERS, 0, &m->L) ||
+        cfg_int(d, path, "num_attention_heads", 1, 1, m->d, 0, &m->H) ||
+        cfg_int(d, path, "num_key_value_heads", 0, 1, m->H, m->H, &m->Hkv) ||
+        cfg_int(d, path, "vocab_size", 1, 1, MAX_VOCAB, 0, &m->V) ||
+        cfg_int(d, path, "max_position_embeddings", 0, 1, 1 << 24, 2048, &m->seq) ||
+        cfg_float(d, path, "rms_norm_eps", 0.0, 0.5, 1e-6, &m->eps) ||
+        cfg_float(d, path, "rope_theta", 0.0, 1e30, 10000.0, &m->theta))
+        return -1;
+    if (m->d % m->H) return fail("%s: num_attention_heads %d does not divide hidden_size %d", path, m->H, m->d);
+    hd = m->d / m->H;
+    if (hd % 2) return fail("%s: the head size hidden_size / num_attention_heads = %d is odd; RoPE needs it even", path, hd);
+    if (m->H % m->Hkv) return fail("%s: num_key_value_heads %d does not divide num_attention_heads %d", path, m->Hkv, m->H);
+    n = json_get(d, 0, "head_dim");
+    if (n >= 0 && d->nodes[n].type != JSON_NULL) {
+        long v;
+        if (json_int(d, n, 1, MAX_DIM, &v) != 0 || v != hd)
+            return fail("%s: \"head_dim\" must equal hidden_size / num_attention_heads = %d (the format has no separate head size)", path, hd);
+    }
+    n = json_get(d, 0, "rope_scaling");
+    if (n >= 0 && d->nodes[n].type != JSON_NULL)
+        return fail("%s: \"rope_scaling\" is set; mod.h implements plain RoPE only", path);
+    n = json_get(d, 0, "hidden_act");
+    if (n >= 0 && d->nodes[n].type != JSON_NULL && !json_str_is(d, n, "silu"))
+        return fail("%s: \"hidden_act\" must be \"silu\" (the MLP is SwiGLU)", path);
+    n = json_get(d, 0, "tie_word_embeddings");
+    *tie_key = -1;
+    if (n >= 0 && d->nodes[n].type != JSON_NULL) {
+        if (d->nodes[n].type != JSON_TRUE && d->nodes[n].type != JSON_FALSE) return fail("%s: \"tie_word_embeddings\" must be true or false", path);
+        *tie_key = d->nodes[n].type == JSON_TRUE;
+    }
+    return 0;
+}
+
+/* ---- safetensors ----------------------------------------------------------------------- */
+
+static const struct { const char *name; int size; int dt; } st_dtypes[] = {
+    { "F32", 4, DT_F32 }, { "F16", 2, DT_F16 }, { "BF16", 2, DT_BF16 }, { "F64", 8, DT_OTHER },
+    { "I64", 8, DT_OTHER }, { "I32", 4, DT_OTHER }, { "I16", 2, DT_OTHER }, { "I8", 1, DT_OTHER },
+    { "U64", 8, DT_OTHER }, { "U32", 4, DT_OTHER }, { "U16", 2, DT_OTHER }, { "U8", 1, DT_OTHER },
+    { "BOOL", 1, DT_OTHER }, { "F8_E4M3", 1, DT_OTHER }, { "F8_E5M2", 1, DT_OTHER },
+    { "F8_E8M0", 1, DT_OTHER }, { "C64", 8, DT_OTHER }
+};
+
+static void fmt_shape(char *o, size_t cap, const uint64_t *s, int n)
+{
+    size_t k = 0;
+    int i;
+    k += (size_t)snprintf(o + k, cap - k, "[");
+    for (i = 0; i < n && k < cap; i++) k += (size_t)snprintf(o + k, cap - k, i ? ", %llu" : "%llu", (unsigned long long)s[i]);
+    if (k < cap) snprintf(o + k, cap - k, "]");
+}
+
+static tensor *g_sort_t;
+static int cmp_span(const void *a, const void *b)
+{
+    const tensor *x = &g_sort_t[*(const size_t *)a], *y = &g_sort_t[*(const size_t *)b];
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : *(const size_t *)a > *(const size_t *)b;
+}
+
+/* Reads one safetensors file's header and registers its tensors. */
+static int load_safetensors(model *m, const char *path)
+{
+    int fi, root, e;
+    infile *f;
+    uint64_t hlen, dsize, max_end = 0;
+    json_doc doc;
+    size_t first = m->n_tensors, count, i, *idx = NULL;
+    if (open_input(m, path, &fi) != 0) return -1;
+    f = &m->files[fi];
+    if (f->size < 8) return fail("%s: the file is %llu bytes, too short for a safetensors header (8-byte length, then JSON)", path, (unsigned long long)f->size);
+    {
+        unsigned char len8[8];
+        if (read_at(f->fd, len8, 8, 0, path) != 0) return -1;
+        hlen = rd64(len8);
+    }
+    if (hlen > MAX_ST_HEADER) return fail("%s: header length %llu is over the 100 MB limit (not a safetensors file?)", path, (unsigned long long)hlen);
+    if (hlen > f->size - 8) return fail("%s: truncated header: the header length is %llu bytes but only %llu bytes follow", path, (unsigned long long)hlen, (unsigned long long)(f->size - 8));
+    dsize = f->size - 8 - hlen;
+    {
+        char *hbuf = (char *)malloc((size_t)hlen + 1);
+        if (!hbuf) return fail("out of memory reading the header of %s", path);
+        if (read_at(f->fd, hbuf, (size_t)hlen, 8, path) != 0 || parse_json(&doc, path, hbuf, (size_t)hlen, 8) != 0) {
+            free(hbuf);
+            return -1;
+        }
+        doc.owned = hbuf; /* number text stays readable until json_free */
+    }
+    if (doc.nodes[0].type != JSON_OBJECT) { json_free(&doc); return fail("%s: the header must be a JSON object", path); }
+    root = 0;
+    for (e = doc.nodes[root].child; e >= 0; e = doc.nodes[e].next) {
+        const char *key = doc.out + doc.nodes[e].key;
+        size_t klen = doc.nodes[e].key_len, k;
+        int dt_node, sh_node, off_node, s;
+        tensor *t, *nt;
+        uint64_t elsize = 0, count_el = 1, span;
+        if (klen == 12 && !memcmp(key, "__metadata__", 12)) {
+            if (doc.nodes[e].type != JSON_OBJECT) { json_free(&doc); return fail("%s: \"__metadata__\" must be an object", path); }
+            continue;
+        }
+        if (klen == 0 || memchr(key, 0, klen)) { json_free(&doc); return fail("%s: a tensor name is empty or contains a NUL byte", path); }
+        if (doc.nodes[e].type != JSON_OBJECT) { json_free(&doc); return fail("%s: tensor %s: the entry must be an object", path, show(key, klen)); }
+        nt = (tensor *)realloc(m->tensors, (m->n_tensors + 1) * sizeof *nt);
+        if (!nt) { json_free(&doc); return fail("out of memory"); }
+        m->tensors = nt;
+        t = &nt[m->n_tensors];
+        memset(t, 0, sizeof *t);
+        t->file = fi;
+        if (!(t->name = (char *)malloc(klen + 1))) { json_free(&doc); return fail("out of memory"); }
+        memcpy(t->name, key, klen);
+        t->name[klen] = 0;
+        m->n_tensors++;
+        dt_node = json_get(&doc, e, "dtype");
+        sh_node = json_get(&doc, e, "shape");
+        off_node = json_get(&doc, e, "data_offsets");
+        if (dt_node < 0 || sh_node < 0 || off_node < 0) {
+            json_free(&doc);
+            return fail("%s: tensor %s: the entry needs \"dtype\", \"shape\" and \"data_offsets\"", path, t->name);
+        }
+        if (doc.nodes[dt_node].type != JSON_STRING) { json_free(&doc); return fail("%s: tensor %s: \"dtype\" must be a string", path, t->name); }
+        for (k = 0; k < sizeof st_dtypes / sizeof st_dtypes[0]; k++)
+            if (json_str_is(&doc, dt_node, st_dtypes[k].name)) { elsize = (uint64_t)st_dtypes[k].size; t->dtype = st_dtypes[k].dt; break; }
+        if (!elsize) {
+            size_t l;
+            const char *s2 = json_str(&doc, dt_node, &l);
+            fail("%s: tensor %s: unknown dtype \"%s\"", path, t->name, show(s2, l));
+            json_free(&doc);
+            return -1;
+        }
+        snprintf(t->dtype_name, sizeof t->dtype_name, "%s", st_dtypes[k].name);
+        if (doc.nodes[sh_node].type != JSON_ARRAY || doc.nodes[sh_node].count > 8) {
+            json_free(&doc);
+            return fail("%s: tensor %s: \"shape\" must be a list of at most 8 sizes", path, t->name);
+        }
+        for (s = doc.nodes[sh_node].child; s >= 0; s = doc.nodes[s].next) {
+            if (json_uint(&doc, s, (uint64_t)1 << 48, &t->shape[t->ndim]) != 0 || !mul_ok(count_el, t->shape[t->ndim], &count_el)) {
+                json_free(&doc);
+                return fail("%s: tensor %s: \"shape\" entries must be non-negative integers of sane size", path, t->name);
+            }
+            t->ndim++;
+        }
+        if (doc.nodes[off_node].type != JSON_ARRAY || doc.nodes[off_node].count != 2 ||
+            json_uint(&doc, json_at(&doc, off_node, 0), UINT64_MAX, &t->begin) != 0 ||
+            json_uint(&doc, json_at(&doc, off_node, 1), UINT64_MAX, &t->end) != 0) {
+            json_free(&doc);
+            return fail("%s: tensor %s: \"data_offsets\" must be two non-negative integers [begin, end]", path, t->name);
+        }
+        if (t->end < t->begin) { json_free(&doc); return fail("%s: tensor %s: data_offsets [%llu, %llu] end before they begin", path, t->name, (unsigned long long)t->begin, (unsigned long long)t->end); }
+        span = t->end - t->begin;
+        if (!mul_ok(count_el, elsize, &count_el) || count_el != span) {
+            char sh[200];
+            fmt_shape(sh, sizeof sh, t->shape, t->ndim);
+            json_free(&doc);
+            return fail("%s: tensor %s: shape %s of %s is %llu bytes but its data_offsets span %llu bytes",
+                        path, t->name, sh, t->dtype_name, (unsigned long long)count_el, (unsigned long long)span);
+        }
+        if (t->end > max_end) max_end = t->end;
+    }
+    json_free(&doc);
+    count = m->n_tensors - first;
+    if (count == 0) return dsize ? fail("%s: %llu data bytes but no tensors", path, (unsigned long long)dsize) : 0;
+    idx = (size_t *)malloc(count * sizeof *idx);
+    if (!idx) return fail("out of memory");
+    for (i = 0; i < count; i++) idx[i] = first + i;
+    g_sort_t = m->tensors;
+    qsort(idx, count, sizeof *idx, cmp_span);
+    {
+        uint64_t pos = 0;
+        int contiguous = 1;
+        for (i = 0; i < count; i++) {
+            if (m->tensors[idx[i]].begin != pos) contiguous = 0;
+            pos = m->tensors[idx[i]].end;
+        }
+        if (max_end > dsize) {
+            const tensor *worst = &m->tensors[idx[count - 1]];
+            for (i = 0; i < count; i++)
+                if (m->tensors[idx[i]].end > worst->end) worst = &m->tensors[idx[i]];
+            free(idx);
+            if (contiguous)
+                return fail("%s is truncated: its tensors need %llu bytes of data after the header, only %llu are present",
+                            path, (unsigned long long)max_end, (unsigned long long)dsize);
+            return fail("%s: tensor %s: data_offsets [%llu, %llu] lie past the end of the data (%llu bytes)", path,
+                        worst->name, (unsigned long long)worst->begin, (unsigned long long)worst->end, (unsigned long long)dsize);
+        }
+        pos = 0;
+        for (i = 0; i < count; i++) {
+            const tensor *t = &m->tensors[idx[i]];
+            if (t->begin < pos) {
+                const char *prev = m->tensors[idx[i - 1]].name;
+                free(idx);
+                return fail("%s: tensors %s and %s overlap (data_offsets [%llu, %llu] begin inside the previous tensor)",
+                            path, prev, t->name, (unsigned long long)t->begin, (unsigned long long)t->end);
+            }
+            if (t->begin > pos) {
+                char before[300];
+                if (i) snprintf(before, sizeof before, "between %s and %s", m->tensors[idx[i - 1]].name, t->name);
+                else snprintf(before, sizeof before, "before %s", t->name);
+                free(idx);
+                return fail("%s: a gap of %llu bytes %s: tensor data must be contiguous", path,
+                            (unsigned long long)(t->begin - pos), before);
+            }
+            pos = t->end;
+        }
+        free(idx);
+        if (pos != dsize)
+            return fail("%s: %llu bytes after the last tensor are not covered by any tensor", path, (unsigned long long)(dsize - pos));
+    }
+    for (i = first; i < m->n_tensors; i++) m->tensors[i].off = 8 + hlen + m->tensors[i].begin;
+    return 0;
+}
+
+/* ---- a small hash table of names, for shard lookups and duplicate checks --------------- */
+
+typedef struct nametab {
+    size_t *slots, cap; /* tensor index + 1; 0 empty */
+} nametab;
+
+static uint64_t fnv(const void *p, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t i;
+    for (i = 0; i < n; i++) { h ^= s[i]; h *= 0x100000001b3ull; }
+    return h;
+}
+
+static long nametab_find(const nametab *h, const model *m, const char *name, size_t len)
+{
+    size_t i;
+    if (!h->cap) return -1;
+    i = (size_t)fnv(name, len) & (h->cap - 1);
+    while (h->slots[i]) {
+        const char *n = m->tensors[h->slots[i] - 1].name;
+        if (strlen(n) == len && !memcmp(n, name, len)) return (long)(h->slots[i] - 1);
+        i = (i + 1) & (h->cap - 1);
+    }
+    return -1;
+}
+
+/* Indexes every tensor by name; names seen twice (in two shards) are an error. */
+static int nametab_build(nametab *h, const model *m)
+{
+    size_t k;
+    h->cap = 16;
+    while (h->cap < 2 * m->n_tensors + 2) h->cap *= 2;
+    h->slots = (size_t *)calloc(h->cap, sizeof *h->slots);
+    if (!h->slots) return fail("out of memory");
+    for (k = 0; k < m->n_tensors; k++) {
+        const tensor *t = &m->tensors[k];
+        size_t len = strlen(t->name), i = (size_t)fnv(t->name, len) & (h->cap - 1);
+        long prev = nametab_find(h, m, t->name, len);
+        if (prev >= 0)
+            return fail("duplicate tensor %s: in %s and in %s", t->name, m->files[m->tensors[prev].file].path, m->files[t->file].path);
+        while (h->slots[i]) i = (i + 1) & (h->cap - 1);
+        h->slots[i] = k + 1;
+    }
+    return 0;
+}
+
+/* Finds the weights of a directory: model.safetensors, or the shards of its index. */
+static int load_weights(model *m, const char *dir)
+{
+    char *single = join(dir, "model.safetensors"), *index = join(dir, "model.safetensors.index.json");
+    char *buf = NULL;
+    size_t len;
+    struct stat st;
+    json_doc doc;
+    nametab tab;
+    int rc = -1, wm, e;
+    memset(&doc, 0, sizeof doc);
+    memset(&tab, 0, sizeof tab);
+    if (!single || !index) { fail("out of memory"); goto done; }
+    if (stat(single, &st) == 0) {
+        rc = load_safetensors(m, single);
+        goto done;
+    }
+    if (stat(index, &st) != 0) {
+        char *bin = join(dir, "pytorch_model.bin");
+        int has_bin = bin && stat(bin, &st) == 0;
+        free(bin);
+        if (has_bin) fail("%s has only PyTorch pickle weights (pytorch_model.bin); save them as safetensors first (model.save_pretrained(dir, safe_serialization=True))", dir);
+        else fail("%s has neither model.safetensors nor model.safetensors.index.json", dir);
+        goto done;
+    }
+    if (read_small(m, index, MAX_INDEX_JSON, &buf, &len) != 0 || parse_json(&doc, index, buf, len, 16) != 0) goto done;
+    wm = json_get(&doc, 0, "weight_map");
+    if (wm < 0 || doc.nodes[wm].type != JSON_OBJECT) { fail("%s: needs a \"weight_map\" object", index); goto done; }
+    /* every shard once, in order of first mention */
+    for (e = doc.nodes[wm].child; e >= 0; e = doc.nodes[e].next) {
+        size_t fl;
+        const char *fname;
+        int p, seen = 0;
+        char *path;
+        if (doc.nodes[e].type != JSON_STRING) { fail("%s: weight_map values must be file names", index); goto done; }
+        fname = json_str(&doc, e, &fl);
+        if (fl == 0 || memchr(fname, '/', fl) || memchr(fname, 0, fl) || !strcmp(fname, ".") || !strcmp(fname, "..")) {
+            fail("%s: weight_map names \"%s\", which is not a file name in the same directory", index, show(fname, fl));
+            goto done;
+        }
+        for (p = doc.nodes[wm].child; p != e; p = doc.nodes[p].next)
+            if (doc.nodes[p].str_len == fl && !memcmp(json_str(&doc, p, NULL), fname, fl)) { seen = 1; break; }
+        if (seen) continue;
+        if (!(path = join(dir, fname))) { fail("out of memory"); goto done; }
+        if (load_safetensors(m, path) != 0) { free(path); goto done; }
+        free(path);
+    }
+    if (nametab_build(&tab, m) != 0) goto done;
+    for (e = doc.nodes[wm].child; e >= 0; e = doc.nodes[e].next) {
+        size_t fl;
+        const char *fname = json_str(&doc, e, &fl);
+        long t = nametab_find(&tab, m, doc.out + doc.nodes[e].key, doc.nodes[e].key_len);
+        const char *base;
+        if (t < 0) {
+            fail("%s: weight_map lists %s in %s, but no shard has it", index, show(doc.out + doc.nodes[e].key, doc.nodes[e].key_len), show(fname, fl));
+            goto done;
+        }
+        base = strrchr(m->files[m->tensors[t].file].path, '/');
+        base = base ? base + 1 : m->files[m->tensors[t].file].path;
+        if (strlen(base) != fl || memcmp(base, fname, fl)) {
+            fail("%s: weight_map puts %s in %s, but it is in %s", index, m->tensors[t].name, show(fname, fl), base);
+            goto done;
+        }
+    }
+    if (m->n_tensors != doc.nodes[wm].count) {
+        size_t k;
+        for (k = 0; k < m->n_tensors; k++)
+            if (json_get(&doc, wm, m->tensors[k].name) < 0) {
+                fail("%s: tensor %s is not listed in %s's weight_map", m->files[m->tensors[k].file].path, m->tensors[k].name, index);
+                goto done;
+            }
+    }
+    rc = 0;
+done:
+    if (rc == 0 && !tab.slots && nametab_build(&tab, m) != 0) rc = -1;
+    free(tab.slots);
+    json_free(&doc);
+    free(buf);
+    free(single);
+    free(index);
+    return rc;
+}
+
+/* ---- tensor names -> roles --------------------------------------------------------------- */
+
+enum { K_PLAIN, K_MLP, K_LINEAR, K_IGNORE, K_NO_O_BIAS };
+
+static const struct { const char *suffix; int role, kind; } layer_names[] = {
+    { "input_layernorm.weight", R_ATTN_NORM, K_PLAIN },
+    { "self_attn.q_proj.weight", R_Q, K_PLAIN },
+    { "self_attn.k_proj.weight", R_K, K_PLAIN },
+    { "self_attn.v_proj.weight", R_V, K_PLAIN },
+    { "self_attn.o_proj.weight", R_O, K_PLAIN },
+    { "self_attn.q_proj.bias", R_QB, K_PLAIN },
+    { "self_attn.k_proj.bias", R_KB, K_PLAIN },
+    { "self_attn.v_proj.bias", R_VB, K_PLAIN },
+    { "self_attn.o_proj.bias", 0, K_NO_O_BIAS },
+    { "self_attn.rotary_emb.inv_freq", 0, K_IGNORE },
+    { "post_attention_layernorm.weight", R_MLP_NORM, K_PLAIN },
+    { "mlp.gate_proj.weight", R_GATE, K_PLAIN },
+    { "mlp.up_proj.weight", R_UP, K_PLAIN },
+    { "mlp.down_proj.weight", R_DOWN, K_PLAIN },
+    { "router.weight", R_ROUTER, K_PLAIN },
+    { "router.bias", R_ROUTER_B, K_PLAIN },
+    { "router.weight_predictor.weight", R_ROUTER, K_PLAIN },
+    { "router.weight_predictor.bias", R_ROUTER_B, K_PLAIN },
+    { "router.router.weight", R_ROUTER, K_PLAIN },
+    { "router.router.bias", R_ROUTER_B, K_PLAIN },
+    { "mod_router.weight", R_ROUTER, K_PLAIN },
+    { "mod_router.bias", R_ROUTER_B, K_PLAIN },
+    { "router_mlp.weight", R_ROUTER, K_PLAIN },
+    { "router_mlp.bias", R_ROUTER_B, K_PLAIN },
+};
+static const char *const predictor_prefixes[] = { "predictor", "aux_router", "aux_mlp" };
+static const struct { const char *suffix; int role, kind; } predictor_parts[] = {
+    { ".0.weight", R_PW1, K_MLP }, { ".0.bias", R_PB1, K_MLP }, { ".2.weight", R_PW2, K_MLP },
+    { ".2.bias", R_PB2, K_MLP }, { ".weight", R_PW1, K_LINEAR }, { ".bias", R_PB1, K_LINEAR },
+};
+static const char *const wrappers[] = { "block.", "decoder_layer.", "transformer_decoder_block." };
+static const char *const shared_router_names[] = { "router", "model.router", "mod_router", "model.mod_router" };
+
+typedef struct mapping {
+    const tensor **at;    /* [(L + 1) * NROLES] */
+    const tensor *shared_w, *shared_b;
+    const tensor *lm_head_tied;
+    int *pkind;           /* per layer: 0, K_MLP or K_LINEAR */
+    const tensor **pkind_by;
+} mapping;
+
+static int place(model *m, mapping *mp, const tensor *t, int role, int layer)
+{
+    const tensor **p = &mp->at[(size_t)(layer + 1) * NROLES + (size_t)role];
+    (void)m;
+    if (*p) {
+        if (layer >= 0) return fail("tensors %s and %s are both layer %d's %s (aliases of one weight); keep one", (*p)->name, t->name, layer, role_names[role]);
+        return fail("tensors %s and %s are both the model's %s; keep one", (*p)->name, t->name, role_names[role]);
+    }
+    *p = t;
+    return 0;
+}
+
+static int map_tensor(model *m, mapping *mp, tensor *t)
+{
+    const char *n = t->name, *rest;
+    size_t k, j;
+    long layer;
+    const char *file = m->files[t->file].path;
+    if (!strcmp(n, "model.embed_tokens.weight")) return place(m, mp, t, R_EMBED, -1);
+    if (!strcmp(n, "model.norm.weight")) return place(m, mp, t, R_OUT_NORM, -1);
+    if (!strcmp(n, "lm_head.weight")) return place(m, mp, t, R_OUTPUT, -1);
+    for (k = 0; k < sizeof shared_router_names / sizeof shared_router_names[0]; k++) {
+        size_t l = strlen(shared_router_names[k]);
+        if (strncmp(n, shared_router_names[k], l) != 0) continue;
+        if (!strcmp(n + l, ".weight") || !strcmp(n + l, ".bias")) {
+            const tensor **p = n[l + 1] == 'w' ? &mp->shared_w : &mp->shared_b;
+            if (*p) return fail("tensors %s and %s are both a shared router %s; keep one", (*p)->name, n, n[l + 1] == 'w' ? "weight" : "bias");
+            *p = t;
+            return 0;
+        }
+    }
+    if (strncmp(n, "model.layers.", 13) != 0) goto unexpected;
+    rest = n + 13;
+    if (*rest < '0' || *rest > '9' || (rest[0] == '0' && rest[1] >= '0' && rest[1] <= '9')) goto unexpected;
+    for (layer = 0; *rest >= '0' && *rest <= '9'; rest++) {
+        layer = layer * 10 + (*rest - '0');
+        if (layer > 100000) goto unexpected;
+    }
+    if (*rest++ != '.') goto unexpected;
+    if (layer >= m->L) return fail("tensor %s (in %s) belongs to block %ld, but num_hidden_layers is %d", n, file, layer, m->L);
+    for (k = 0; k < sizeof wrappers / sizeof wrappers[0]; k++)
+        if (!strncmp(rest, wrappers[k], strlen(wrappers[k]))) { rest += strlen(wrappers[k]); break; }
+    for (k = 0; k < sizeof layer_names / sizeof layer_names[0]; k++) {
+        if (strcmp(rest, layer_names[k].suffix) != 0) continue;
+        if (layer_names[k].kind == K_IGNORE) { t->used = 1; return 0; }
+        if (layer_names[k].kind == K_NO_O_BIAS)
+            return fail("tensor %s (in %s): the format has no output-projection bias (attention_bias models cannot be converted)", n, file);
+        return place(m, mp, t, layer_names[k].role, (int)layer);
+    }
+    for (k = 0; k < sizeof predictor_prefixes / sizeof predictor_prefixes[0]; k++) {
+        size_t l = strlen(predictor_prefixes[k]);
+        if (strncmp(rest, predictor_prefixes[k], l) != 0) continue;
+        for (j = 0; j < sizeof predictor_parts / sizeof predictor_parts[0]; j++) {
+            if (strcmp(rest + l, predictor_parts[j].suffix) != 0) continue;
+            if (mp->pkind[layer] && mp->pkind[layer] != predictor_parts[j].kind)
+                return fail("block %ld has both an MLP predictor and a linear predictor (%s and %s)", layer, mp->pkind_by[layer]->name, n);
+            mp->pkind[layer] = predictor_parts[j].kind;
+            mp->pkind_by[layer] = t;
+            return place(m, mp, t, predictor_parts[j].role, (int)layer);
+        }
+    }
+unexpected:
+    return fail("unexpected tensor %s (in %s): not a weight of a Llama-style MoD model (see \"Bring your own model\" in the README for the accepted names)", n, file);
+}
+
+/* Does the tensor have shape [r, c] (r == 0: the 1-D shape [c])? */
+static int shape_is(const tensor *t, uint64_t r, uint64_t c)
+{
+    if (r == 0) return t->ndim == 1 && t->shape[0] == c;
+    return t->ndim == 2 && t->shape[0] == r && t->shape[1] == c;
+}
+
+/* Checks a tensor against the shape config.json implies for its role and gives the shape it is
+   stored with. Router and predictor output weights may come as [1, n] or [n], their biases as
+   [1] or [] (a scalar). */
+static int check_shape(const model *m, const tensor *t, int role, uint64_t *rows, uint64_t *cols)
+{
+    uint64_t d = (uint64_t)m->d, q = (uint64_t)m->d, kv = (uint64_t)(m->Hkv * (m->d / m->H));
+    uint64_t F = (uint64_t)m->F, V = (uint64_t)m->V, Fp = (uint64_t)m->Fp;
+    uint64_t r = 0, c = 0;
+    const char *what = "";
+    char got[200], want[200];
+    int ok;
+    switch (role) {
+    case R_EMBED: case R_OUTPUT: r = V; c = d; what = "[vocab_size, hidden_size]"; break;
+    case R_OUT_NORM: case R_ATTN_NORM: case R_MLP_NORM: c = d; what = "[hidden_size]"; break;
+    case R_Q: r = q; c = d; what = "[num_attention_heads * head size, hidden_size]"; break;
+    case R_K: case R_V: r = kv; c = d; what = "[num_key_value_heads * head size, hidden_size]"; break;
+    case R_O: r = d; c = q; what = "[hidden_size, num_attention_heads * head size]"; break;
+    case R_QB: c = q; what = "[num_attention_heads * head size]"; break;
+    case R_KB: case R_VB: c = kv; what = "[num_key_value_heads * head size]"; break;
+    case R_GATE: case R_UP: r = F; c = d; what = "[intermediate_size, hidden_size]"; break;
+    case R_DOWN: r = d; c = F; what = "[hidden_size, intermediate_size]"; break;
+    case R_ROUTER: c = d; what = "[1, hidden_size] or [hidden_size]"; break;
+    case R_ROUTER_B: case R_PB2: c = 1; what = "[1] or []"; break;
+    case R_PW1: r = Fp ? Fp : 1; c = d; what = Fp ? "[predictor width, hidden_size]" : "[1, hidden_size] or [hidden_size]"; break;
+    case R_PB1: c = Fp ? Fp : 1; what = Fp ? "[predictor width]" : "[1] or []"; break;
+    case R_PW2: c = Fp; what = "[1, predictor width] or [predictor width]"; break;
+    default: break;
+    }
+    ok = shape_is(t, r, c);
+    if (!ok && (role == R_ROUTER || role == R_PW2 || (role == R_PW1 && !Fp))) ok = shape_is(t, 1, c) || shape_is(t, 0, c);
+    if (!ok && (role == R_ROUTER_B || role == R_PB2 || (role == R_PB1 && !Fp))) ok = t->ndim == 0;
+    if (!ok) {
+        uint64_t w[2];
+        w[0] = r ? r : c;
+        w[1] = c;
+        fmt_shape(got, sizeof got, t->shape, t->ndim);
+        fmt_shape(want, sizeof want, w, r ? 2 : 1);
+        return fail("tensor %s (in %s) has shape %s, but config.json implies %s = %s",
+                    t->name, m->files[t->file].path, got, what, want);
+    }
+    *rows = r;
+    *cols = c;
+    return 0;
+}
+
+static int set_src(model *m, const tensor *t, int role, int layer)
+{
+    src *s = slot(m, role, layer);
+    uint64_t r, c;
+    if (check_shape(m, t, role, &r, &c) != 0) return -1;
+    if (t->dtype == DT_OTHER)
+        return fail("tensor %s (in %s) has dtype %s; only F32, F16 and BF16 can be converted", t->name, m->files[t->file].path, t->dtype_name);
+    s->present = 1;
+    s->name = t->name;
+    s->fd = m->files[t->file].fd;
+    s->path = m->files[t->file].path;
+    s->off = t->off;
+    s->dtype = t->dtype;
+    s->rows = r;
+    s->cols = c;
+    return 0;
+}
+
+static int set_zero(model *m, int role, int layer, uint64_t n)
+{
+    src *s = slot(m, role, layer);
+    s->present = 1;
+    s->name = label(m, "zeros", 0);
+    s->fd = -1;
+    s->dtype = DT_F32;
+    s->rows = 0;
+    s->cols = n;
+    return 0;
+}
+
+/* Do two tensors of equal size hold the same bytes? (A tied lm_head saved anyway.) */
+static int same_bytes(model *m, const tensor *a, const tensor *b, int *same)
+{
+    unsigned char *x = (unsigned char *)malloc(1 << 16), *y = (unsigned char *)malloc(1 << 16);
+    uint64_t done = 0, n = a->end - a->begin;
+    int rc = 0;
+    if (!x || !y) { free(x); free(y); return fail("out of memory"); }
+    *same = 1;
+    while (done < n && *same) {
+        size_t k = n - done < (1u << 16) ? (size_t)(n - done) : (size_t)1 << 16;
+        if (read_at(m->files[a->file].fd, x, k, a->off + done, m->files[a->file].path) != 0 ||
+            read_at(m->files[b->file].fd, y, k, b->off + done, m->files[b->file].path) != 0) { rc = -1; break; }
+        *same = memcmp(x, y, k) == 0;
+        done += k;
+    }
+    free(x);
+    free(y);
+    return rc;
+}
+
+/* Decides, from the mapped tensors and the settings, what every output tensor is. */
+static int assign_hf(model *m, mapping *mp, int tie_key)
+{
+    int l, role, first_pred = -1;
+    const tensor *emb = mp->at[R_EMBED], *head = mp->at[R_OUTPUT];
+    char name[200];
+    /* the output projection */
+    if (!emb) return fail("missing tensor model.embed_tokens.weight");
+    if (!mp->at[R_OUT_NORM]) return fail("missing tensor model.norm.weight");
+    m->tied = tie_key >= 0 ? tie_key : head == NULL;
+    if (m->tied && head) {
+        int same = head->dtype == emb->dtype && head->end - head->begin == emb->end - emb->begin;
+        if (same && same_bytes(m, head, emb, &same) != 0) return -1;
+        if (!same)
+            return fail("tensor lm_head.weight is present and differs from model.embed_tokens.weight, but config.json says tie_word_embeddings is true");
+        ((tensor *)head)->used = 1;
+        mp->at[R_OUTPUT] = NULL;
+    }
+    if (!m->tied && !head)
+        return fail("missing tensor lm_head.weight (config.json says tie_word_embeddings is false; set it to true if the output projection is the embedding)");
+    /* every routed block has a router */
+    for (l = 0; l < m->L; l++)
+        if (m->routed[l] && !mp->at[(size_t)(l + 1) * NROLES + R_ROUTER] && !mp->shared_w) {
+            snprintf(name, sizeof name, canonical[R_ROUTER], l);
+            return fail("missing tensor %s: block %d is routed (mod_layers / --mod-layers) and has no router", name, l);
+        }
+    /* which predictor form, and its width */
+    m->Fp = 0;
+    if (m->decision == 1) {
+        for (l = 0; l < m->L; l++) {
+            const tensor *w1 = mp->at[(size_t)(l + 1) * NROLES + R_PW1];
+            uint64_t fp;
+            if (!m->routed[l]) continue;
+            if (!w1) return fail("missing tensor model.layers.%d.predictor.0.weight (or predictor.weight): block %d is routed and the decision rule is predictor", l, l);
+            fp = mp->pkind[l] == K_MLP ? (w1->ndim == 2 ? w1->shape[0] : 0) : 0;
+            if (mp->pkind[l] == K_MLP && (w1->ndim != 2 || fp == 0 || fp > (uint64_t)MAX_DIM))
+                return fail("tensor %s must be a [predictor width, hidden_size] matrix", w1->name);
+            if (first_pred < 0) { first_pred = l; m->Fp = (int)fp; }
+            else if ((uint64_t)m->Fp != fp)
+                return fail("the predictors of blocks %d and %d differ in width (%d and %llu); the format has one predictor shape", first_pred, l, m->Fp, (unsigned long long)fp);
+        }
+    }
+    for (role = R_EMBED; role <= R_OUTPUT; role++) {
+        const tensor *t = mp->at[role];
+        if (t && set_src(m, t, role, -1) != 0) return -1;
+    }
+    for (l = 0; l < m->L; l++) {
+        const tensor **at = &mp->at[(size_t)(l + 1) * NROLES];
+        int nb = (at[R_QB] != NULL) + (at[R_KB] != NULL) + (at[R_VB] != NULL);
+        for (role = R_ATTN_NORM; role < NROLES; role++) {
+            const tensor *t = at[role];
+            int routing_role = role >= R_ROUTER;
+            if (routing_role && !m->routed[l]) {
+                if (t) return fail("tensor %s (in %s): block %d is not a routed block; list it in mod_layers (config.json) or --mod-layers", t->name, m->files[t->file].path, l);
+                continue;
+            }
+            if (role >= R_PW1 && m->decision == 0) {
+                if (t) {
+                    ((tensor *)t)->used = 1;
+                    if (role == R_PW1) note("ignoring the predictor of block %d (%s): the decision rule is router", l, t->name);
+                }
+                continue;
+            }
+            if (role == R_ROUTER || role == R_ROUTER_B) {
+                const tensor *shared = role == R_ROUTER ? mp->shared_w : mp->shared_b;
+                if (t && shared) return fail("block %d has its own router (%s) and there is a shared router (%s); keep one", l, t->name, shared->name);
+                if (!t) t = shared;
+                if (!t && role == R_ROUTER) {
+                    snprintf(name, sizeof name, canonical[R_ROUTER], l);
+                    return fail("missing tensor %s: block %d is routed (mod_layers / --mod-layers) and has no router", name, l);
+                }
+                if (!t) continue;
+            }
+            if ((role == R_PW2 || role == R_PB2) && m->Fp == 0) {
+                if (t) return fail("tensor %s: the predictor of block %d is linear, it has no second layer", t->name, l);
+                continue;
+            }
+            if (!t) {
+                if (role == R_QB || role == R_KB || role == R_VB) continue;
+                if (role == R_PB1) { set_zero(m, role, l, m->Fp ? (uint64_t)m->Fp : 1); continue; }
+                if (role == R_PB2) { set_zero(m, role, l, 1); continue; }
+                snprintf(name, sizeof name, canonical[role], l);
+                return fail("missing tensor %s", name);
+            }
+            if (set_src(m, t, role, l) != 0) return -1;
+        }
+        if (nb != 0 && nb != 3) return fail("block %d has some but not all of the q/k/v projection biases", l);
+    }
+    if ((mp->shared_w || mp->shared_b)) {
+        int any = 0;
+        for (l = 0; l < m->L; l++) any |= m->routed[l];
+        if (!any) return fail("tensor %s is a shared router, but no block is routed; set mod_layers (config.json) or --mod-layers",
+                              mp->shared_w ? mp->shared_w->name : mp->shared_b->name);
+    }
+    return 0;
+}
+
+/* ---- tokenizer section ------------------------------------------------------------------- */
+
+typedef struct tokb {
+    int kind, pretok;
+    unsigned flags;
+    int32_t bos, eos;
+    uint32_t n;                 /* tokens */
+    unsigned char *blob;        /* token bytes, in id order */
+    size_t blob_n, blob_cap;
+    uint32_t *off;              /* n + 1 */
+    float *score;
+    uint8_t *type;
+    uint32_t (*merge)[4];
+    uint32_t n_merges;
+} tokb;
+
+enum { TT_NORMAL = 0, TT_BYTE = 1, TT_CONTROL = 2 };
+
+static void tokb_free(tokb *b)
+{
+    free(b->blob); free(b->off); free(b->score); free(b->type); free(b->merge);
+    memset(b, 0, sizeof *b);
+}
+
+static int tokb_alloc(tokb *b, uint32_t n)
+{
+    b->n = n;
+    b->off = (uint32_t *)calloc((size_t)n + 1, sizeof *b->off);
+    b->score = (float *)calloc((size_t)n + 1, sizeof *b->score);
+    b->type = (uint8_t *)calloc((size_t)n + 1, 1);
+    if (!b->off || !b->score || !b->type) return fail("out of memory");
+    return 0;
+}
+
+static int tokb_push(tokb *b, uint32_t id, const void *p, size_t len)
+{
+    if (b->blob_n + len > b->blob_cap) {
+        size_t cap = b->blob_cap ? b->blob_cap : 4096;
+        unsigned char *nb;
+        while (cap < b->blob_n + len) cap *= 2;
+        if (cap > 0xffffffffu) return fail("the tokenizer's strings exceed 4 GB");
+        nb = (unsigned char *)realloc(b->blob, cap);
+        if (!nb) return fail("out of memory");
+        b->blob = nb;
+        b->blob_cap = cap;
+    }
+    if (len) memcpy(b->blob + b->blob_n, p, len);
+    b->blob_n += len;
+    b->off[id + 1] = (uint32_t)b->blob_n;
+    return 0;
+}
+
+static const tokb *g_sort_b;
+static int cmp_tok_bytes(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, c = *(const uint32_t *)y;
+    size_t la = g_sort_b->off[a + 1] - g_sort_b->off[a], lc = g_sort_b->off[c + 1] - g_sort_b->off[c];
+    int r = memcmp(g_sort_b->blob + g_sort_b->off[a], g_sort_b->blob + g_sort_b->off[c], la < lc ? la : lc);
+    if (r) return r;
+    if (la != lc) return la < lc ? -1 : 1;
+    return a < c ? -1 : a > c;
+}
+static int cmp_merge(const void *x, const void *y)
+{
+    const uint32_t *a = (const uint32_t *)x, *c = (const uint32_t *)y;
+    if (a[0] != c[0]) return a[0] < c[0] ? -1 : 1;
+    if (a[1] != c[1]) return a[1] < c[1] ? -1 : 1;
+    return a[3] < c[3] ? -1 : a[3] > c[3];
+}
+
+/* Serialises the tokenizer section (docs/FORMAT.md, "Tokenizer section"). */
+static int tokb_finish(tokb *b, const char *path, unsigned char **out, size_t *size)
+{
+    uint32_t i, n_sorted = 0, max_len = 1, *sorted;
+    size_t total, pos;
+    unsigned char *p;
+    sorted = (uint32_t *)malloc(((size_t)b->n + 1) * sizeof *sorted);
+    if (!sorted) return fail("out of memory");
+    for (i = 0; i < b->n; i++) {
+        uint32_t len = b->off[i + 1] - b->off[i];
+        if (len > MAX_TOKEN_BYTES) { free(sorted); return fail("%s: token %u is %u bytes long; the format allows %d", path, i, len, MAX_TOKEN_BYTES); }
+        if (len > max_len) max_len = len;
+        if (b->type[i] == TT_NORMAL) sorted[n_sorted++] = i;
+    }
+    g_sort_b = b;
+    qsort(sorted, n_sorted, sizeof *sorted, cmp_tok_bytes);
+    for (i = 1; i < n_sorted; i++) {
+        uint32_t a = sorted[i - 1], c = sorted[i];
+        if (b->off[a + 1] - b->off[a] == b->off[c + 1] - b->off[c] && !memcmp(b->blob + b->off[a], b->blob + b->off[c], b->off[a + 1] - b->off[a])) {
+            free(sorted);
+            return fail("%s: tokens %u and %u have the same bytes \"%s\"; the format needs distinct normal tokens", path, a, c,
+                        show(b->blob + b->off[a], b->off[a + 1] - b->off[a]));
+        }
+    }
+    if (b->n_merges) qsort(b->merge, b->n_merges, sizeof *b->merge, cmp_merge);
+    {   /* a repeated pair keeps its first (lowest) rank */
+        uint32_t w = 0;
+        for (i = 0; i < b->n_merges; i++) {
+            if (w && b->merge[w - 1][0] == b->merge[i][0] && b->merge[w - 1][1] == b->merge[i][1]) continue;
+            memmove(b->merge[w++], b->merge[i], sizeof b->merge[0]);
+        }
+        b->n_merges = w;
+    }
+    total = 48 + 4 * ((size_t)b->n + 1) + 4 * (size_t)b->n + (((size_t)b->n + 3) & ~(size_t)3) + 4 * (size_t)n_sorted +
+            16 * (size_t)b->n_merges + b->blob_n;
+    p = (unsigned char *)calloc(total, 1);
+    if (!p) { free(sorted); return fail("out of memory"); }
+    wr32(p + 0, (uint32_t)b->kind);
+    wr32(p + 4, b->n);
+    wr32(p + 8, b->n_merges);
+    wr32(p + 12, (uint32_t)b->bos);
+    wr32(p + 16, (uint32_t)b->eos);
+    wr32(p + 20, (uint32_t)b->pretok);
+    wr32(p + 24, b->flags);
+    wr32(p + 28, n_sorted);
+    wr64(p + 32, (uint64_t)b->blob_n);
+    wr32(p + 40, max_len);
+    pos = 48;
+    for (i = 0; i <= b->n; i++, pos += 4) wr32(p + pos, b->off[i]);
+    for (i = 0; i < b->n; i++, pos += 4) wrf32(p + pos, b->score[i]);
+    memcpy(p + pos, b->type, b->n);
+    pos += ((size_t)b->n + 3) & ~(size_t)3;
+    for (i = 0; i < n_sorted; i++, pos += 4) wr32(p + pos, sorted[i]);
+    for (i = 0; i < b->n_merges; i++, pos += 16) {
+        wr32(p + pos, b->merge[i][0]); wr32(p + pos + 4, b->merge[i][1]);
+        wr32(p + pos + 8, b->merge[i][2]); wr32(p + pos + 12, b->merge[i][3]);
+    }
+    if (b->blob_n) memcpy(p + pos, b->blob, b->blob_n);
+    free(sorted);
+    *out = p;
+    *size = total;
+    return 0;
+}
+
+/* GPT-2's byte-level alphabet: printable bytes stand for themselves, the other 68 bytes for
+   U+0100 upwards in byte order. */
+static int g_u2b[324];
+static void init_byte_alphabet(void)
+{
+    int b, n = 0;
+    for (b = 0; b < 324; b++) g_u2b[b] = -1;
+    for (b = 0; b < 256; b++) {
+        int printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+        g_u2b[printable ? b : 256 + n++] = b;
+    }
+}
+
+/* Turns a byte-level token string back into raw bytes (out has room for len bytes). */
+static int unmap_bytes(const char *s, size_t len, unsigned char *out, size_t *n)
+{
+    size_t i = 0, k = 0;
+    while (i < len) {
+        const unsigned char *u = (const unsigned char *)s + i;
+        unsigned cp;
+        size_t l = json_utf8_len(u, len - i);
+        if (l == 1) cp = u[0];
+        else if (l == 2) cp = (unsigned)(u[0] & 0x1f) << 6 | (u[1] & 0x3f);
+        else return -1;
+        if (cp >= 324 || g_u2b[cp] < 0) return -1;
+        out[k++] = (unsigned char)g_u2b[cp];
+        i += l;
+    }
+    *n = k;
+    return 0;
+}
+
+typedef struct idhash {
+    uint32_t *slots;  /* id + 1, 0 empty */
+    size_t cap;
+} idhash;
+
+static long idhash_find(const idhash *h, const tokb *b, const unsigned char *s, size_t len)
+{
+    size_t i = (size_t)fnv(s, len) & (h->cap - 1);
+    while (h->slots[i]) {
+        uint32_t id = h->slots[i] - 1;
+        if (b->off[id + 1] - b->off[id] == len && !memcmp(b->blob + b->off[id], s, len) && b->type[id] == TT_NORMAL) return (long)id;
+        i = (i + 1) & (h->cap - 1);
+    }
+    return -1;
+}
+
+static const char *const bos_names[] = { "<|begin_of_text|>", "<|bos|>", "<s>", "<|endoftext|>", NULL };
+static const char *const eos_names[] = { "<|end_of_text|>", "<|eos|>", "</s>", "<|endoftext|>", NULL };
+
+/* The id config.json gives for key (an int, or the first of a list); -2 when it has none. */
+static int config_token_id(const json_doc *cfg, const char *cfg_path, const char *key, long *id)
+{
+    int n = cfg ? json_get(cfg, 0, key) : -1;
+    *id = -2;
+    if (n < 0 || cfg->nodes[n].type == JSON_NULL) return 0;
+    if (cfg->nodes[n].type == JSON_ARRAY) n = json_at(cfg, n, 0);
+    if (n < 0) return 0;
+    if (json_int(cfg, n, 0, MAX_VOCAB, id) != 0) return fail("%s: \"%s\" must be a token id", cfg_path, key);
+    return 0;
+}
+
+/* Checks the pre-tokenizer: returns 0 with the pretokenizer code and flags, or fails. */
+static int json_pretok(const json_doc *d, const char *path, int *pretok, unsigned *flags)
+{
+    static const char gpt2[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+    int pt = json_get(d, 0, "pre_tokenizer"), list, e, byte_level = 0, splits = 0;
+    int norm = json_get(d, 0, "normalizer");
+    *pretok = 0;
+    *flags = 0;
+    if (norm >= 0 && d->nodes[norm].type != JSON_NULL) {
+        int ty = json_get(d, norm, "type");
+        int ok = json_str_is(d, ty, "Sequence") && json_get(d, norm, "normalizers") >= 0 && d->nodes[json_get(d, norm, "normalizers")].count == 0;
+        if (!ok) return fail("%s: the tokenizer has a normalizer (%s), which mod.h cannot reproduce; use --tokenizer none to convert without a tokenizer",
+                             path, ty >= 0 && d->nodes[ty].type == JSON_STRING ? json_str(d, ty, NULL) : "?");
+    }
+    if (pt < 0 || d->nodes[pt].type == JSON_NULL)
+        return fail("%s: the tokenizer has no pre-tokenizer; mod.h's byte-level BPE needs the ByteLevel pre-tokenizer", path);
+    if (json_str_is(d, json_get(d, pt, "type"), "Sequence")) {
+        list = json_get(d, pt, "pretokenizers");
+        if (list < 0 || d->nodes[list].type != JSON_ARRAY) return fail("%s: a Sequence pre-tokenizer needs \"pretokenizers\"", path);
+        e = d->nodes[list].child;
+    } else {
+        e = pt;
+        list = -1;
+    }
+    for (; e >= 0; e = list >= 0 ? d->nodes[e].next : -1) {
+        int ty = json_get(d, e, "type");
+        if (json_str_is(d, ty, "ByteLevel")) {
+            int ur = json_get(d, e, "use_regex"), aps = json_get(d, e, "add_prefix_space");
+            byte_level++;
+            if (ur < 0 || d->nodes[ur].type == JSON_TRUE) splits++;
+            if (aps >= 0 && d->nodes[aps].type == JSON_TRUE) *flags |= 1u;
+        } else if (json_str_is(d, ty, "Split")) {
+            int pat = json_get(d, e, "pattern"), beh = json_get(d, e, "behavior"), inv = json_get(d, e, "invert");
+            int rx = json_get(d, pat, "Regex");
+            if (rx < 0) rx = json_get(d, pat, "String");
+            if (byte_level) return fail("%s: a Split pre-tokenizer after ByteLevel is not supported", path);
+            if (!json_str_is(d, rx, gpt2) || (beh >= 0 && !json_str_is(d, beh, "Isolated")) || (inv >= 0 && d->nodes[inv].type == JSON_TRUE))
+                return fail("%s: the Split pre-tokenizer is not GPT-2's pattern (isolated); mod.h implements only GPT-2's split; use --tokenizer none to convert without a tokenizer", path);
+            splits++;
+        } else if (json_str_is(d, ty, "Metaspace")) {
+            return fail("%s: SentencePiece-style tokenizers (Metaspace) cannot be represented; use --tokenizer none to convert without a tokenizer", path);
+        } else {
+            return fail("%s: pre-tokenizer type \"%s\" is not supported; use --tokenizer none to convert without a tokenizer", path,
+                        ty >= 0 && d->nodes[ty].type == JSON_STRING ? show(json_str(d, ty, NULL), d->nodes[ty].str_len) : "?");
+        }
+    }
+    if (byte_level != 1) return fail("%s: the tokenizer is not byte-level (no ByteLevel pre-tokenizer); mod.h stores byte-level BPE only; use --tokenizer none to convert without a tokenizer", path);
+    if (splits > 1) return fail("%s: the pre-tokenizer splits the text twice; mod.h supports one GPT-2 split", path);
+    *pretok = splits;
+    return 0;
+}
+
+/* tokenizer.json (Hugging Face tokenizers, model type BPE, byte level). */
+static int tok_from_json(model *m, const char *path, const json_doc *cfg, const char *cfg_path)
+{
+    char *buf = NULL;
+    size_t len;
+    json_doc d;
+    int rc = -1, mdl, vocab, merges, added, e, ty;
+    tokb b;
+    idhash h;
+    uint32_t *tmp_off = NULL, *tmp_len = NULL, n = 0, i;
+    uint8_t *tmp_type = NULL, *have = NULL;
+    unsigned char *tmp = NULL, *scratch = NULL;
+    size_t tmp_n = 0, tmp_cap = 0;
+    long bos, eos;
+    memset(&d, 0, sizeof d);
+    memset(&b, 0, sizeof b);
+    memset(&h, 0, sizeof h);
+    init_byte_alphabet();
+    if (read_small(m, path, MAX_TOKENIZER_JSON, &buf, &len) != 0 || parse_json(&d, path, buf, len, 64) != 0) goto done;
+    mdl = json_get(&d, 0, "model");
+    if (mdl < 0 || d.nodes[mdl].type != JSON_OBJECT) { fail("%s: no \"model\" object", path); goto done; }
+    ty = json_get(&d, mdl, "type");
+    if (ty >= 0 && !json_str_is(&d, ty, "BPE")) {
+        fail("%s: unsupported tokenizer model type \"%s\": mod.h stores byte-level BPE (and llama2.c scored BPE); use --tokenizer none to convert without a tokenizer",
+             path, d.nodes[ty].type == JSON_STRING ? show(json_str(&d, ty, NULL), d.nodes[ty].str_len) : "?");
+        goto done;
+    }
+    vocab = json_get(&d, mdl, "vocab");
+    merges = json_get(&d, mdl, "merges");
+    if (vocab < 0 || d.nodes[vocab].type != JSON_OBJECT || merges < 0 || d.nodes[merges].type != JSON_ARRAY) {
+        fail("%s: a BPE model needs a \"vocab\" object and a \"merges\" list", path);
+        goto done;
+    }
+    {
+        static const char *const bad_keys[] = { "continuing_subword_prefix", "end_of_word_suffix" };
+        int k;
+        for (k = 0; k < 2; k++) {
+            int x = json_get(&d, mdl, bad_keys[k]);
+            if (x >= 0 && d.nodes[x].type != JSON_NULL && !(d.nodes[x].type == JSON_STRING && d.nodes[x].str_len == 0)) {
+                fail("%s: \"%s\" is set; mod.h's BPE has no subword markers", path, bad_keys[k]);
+                goto done;
+            }
+        }
+        e = json_get(&d, mdl, "ignore_merges");
+        if (e >= 0 && d.nodes[e].type == JSON_TRUE) { fail("%s: \"ignore_merges\" is true; mod.h always applies the merges", path); goto done; }
+    }
+    if (json_pretok(&d, path, &b.pretok, &b.flags) != 0) goto done;
+    b.kind = 1;
+    tmp_off = (uint32_t *)calloc((size_t)m->V, sizeof *tmp_off);
+    tmp_len = (uint32_t *)calloc((size_t)m->V, sizeof *tmp_len);
+    tmp_type = (uint8_t *)calloc((size_t)m->V, 1);
+    have = (uint8_t *)calloc((size_t)m->V, 1);
+    scratch = (unsigned char *)malloc(2 * (size_t)JSON_MAX_STRING + 8); /* both halves of a merge */
+    if (!tmp_off || !tmp_len || !tmp_type || !have || !scratch) { fail("out of memory"); goto done; }
+    /* collect id -> bytes from the vocab, then the added tokens (which win) */
+    added = json_get(&d, 0, "added_tokens");
+    for (e = d.nodes[vocab].child; e >= 0; e = d.nodes[e].next) {
+        long id;
+        const char *s = d.out + d.nodes[e].key;
+        size_t sl = d.nodes[e].key_len, bl;
+        if (json_int(&d, e, 0, 2147483647.0, &id) != 0) { fail("%s: vocab entry \"%s\" must have a non-negative integer id", path, show(s, sl)); goto done; }
+        if (id >= m->V) { fail("%s: token \"%s\" has id %ld, outside the model's vocab_size %d", path, show(s, sl), id, m->V); goto done; }
+        if (have[id]) { fail("%s: id %ld is used by two vocab entries", path, id); goto done; }
+        if (unmap_bytes(s, sl, scratch, &bl) != 0) { fail("%s: vocab token \"%s\" (id %ld) has a character outside the byte-level alphabet", path, show(s, sl), id); goto done; }
+        if (tmp_n + bl > tmp_cap) {
+            size_t cap = tmp_cap ? tmp_cap * 2 : 65536;
+            unsigned char *nt;
+            while (cap < tmp_n + bl) cap *= 2;
+            if (!(nt = (unsigned char *)realloc(tmp, cap))) { fail("out of memory"); goto done; }
+            tmp = nt;
+            tmp_cap = cap;
+        }
+        memcpy(tmp + tmp_n, scratch, bl);
+        tmp_off[id] = (uint32_t)tmp_n;
+        tmp_len[id] = (uint32_t)bl;
+        tmp_type[id] = bl ? TT_NORMAL : TT_CONTROL;
+        have[id] = 1;
+        tmp_n += bl;
+        if ((uint32_t)id + 1 > n) n = (uint32_t)id + 1;
+    }
+    if (added >= 0 && d.nodes[added].type != JSON_NULL) {
+        if (d.nodes[added].type != JSON_ARRAY) { fail("%s: \"added_tokens\" must be a list", path); goto done; }
+        for (e = d.nodes[added].child; e >= 0; e = d.nodes[e].next) {
+            int idn = json_get(&d, e, "id"), cn = json_get(&d, e, "content"), sp = json_get(&d, e, "special");
+            long id;
+            size_t cl;
+            const char *c;
+            if (json_int(&d, idn, 0, 2147483647.0, &id) != 0 || cn < 0 || d.nodes[cn].type != JSON_STRING) {
+                fail("%s: every added token needs an integer \"id\" and a string \"content\"", path);
+                goto done;
+            }
+            c = json_str(&d, cn, &cl);
+            if (id >= m->V) { fail("%s: added token \"%s\" has id %ld, outside the model's vocab_size %d", path, show(c, cl), id, m->V); goto done; }
+            if (sp >= 0 && d.nodes[sp].type == JSON_TRUE) {
+                /* control: its text is only for display */
+            } else if (have[id]) {
+                continue; /* an ordinary token already in the vocab */
+            }
+            if (tmp_n + cl > tmp_cap) {
+                size_t cap = tmp_cap ? tmp_cap * 2 : 65536;
+                unsigned char *nt;
+                while (cap < tmp_n + cl) cap *= 2;
+                if (!(nt = (unsigned char *)realloc(tmp, cap))) { fail("out of memory"); goto done; }
+                tmp = nt;
+                tmp_cap = cap;
+            }
+            memcpy(tmp + tmp_n, c, cl);
+            tmp_off[id] = (uint32_t)tmp_n;
+            tmp_len[id] = (uint32_t)cl;
+            tmp_type[id] = (sp >= 0 && d.nodes[sp].type == JSON_TRUE) || cl == 0 ? TT_CONTROL : TT_NORMAL;
+            have[id] = 2; /* from added_tokens */
+            tmp_n += cl;
+            if ((uint32_t)id + 1 > n) n = (uint32_t)id + 1;
+        }
+    }
+    if (n == 0) { fail("%s: the vocabulary is empty", path); goto done; }
+    if (tokb_alloc(&b, n) != 0) goto done;
+    for (i = 0; i < n; i++) {
+        b.off[i] = (uint32_t)b.blob_n;
+        b.type[i] = have[i] ? tmp_type[i] : TT_CONTROL; /* ids without a token: empty control */
+        if (tokb_push(&b, i, have[i] ? tmp + tmp_off[i] : NULL, have[i] ? tmp_len[i] : 0) != 0) goto done;
+    }
+    {   /* a non-special added token that repeats a vocab string cannot be a second normal token */
+        uint32_t *ids = (uint32_t *)malloc((size_t)n * sizeof *ids), k = 0;
+        if (!ids) { fail("out of memory"); goto done; }
+        for (i = 0; i < n; i++) if (b.type[i] == TT_NORMAL) ids[k++] = i;
+        g_sort_b = &b;
+        qsort(ids, k, sizeof *ids, cmp_tok_bytes);
+        for (i = 1; i < k; i++) {
+            uint32_t a = ids[i - 1], c = ids[i];
+            size_t la = b.off[a + 1] - b.off[a];
+            if (la == b.off[c + 1] - b.off[c] && !memcmp(b.blob + b.off[a], b.blob + b.off[c], la)) {
+                /* the vocab entry stays normal; the copy from added_tokens becomes control */
+                b.type[have[a] == 2 && have[c] != 2 ? a : c] = TT_CONTROL;
+            }
+        }
+        free(ids);
+    }
+    h.cap = 16;
+    while (h.cap < 2 * (size_t)n) h.cap *= 2;
+    h.slots = (uint32_t *)calloc(h.cap, sizeof *h.slots);
+    if (!h.slots) { fail("out of memory"); goto done; }
+    for (i = 0; i < n; i++) {
+        size_t s;
+        if (b.type[i] != TT_NORMAL) continue;
+        s = (size_t)fnv(b.blob + b.off[i], b.off[i + 1] - b.off[i]) & (h.cap - 1);
+        while (h.slots[s]) s = (s + 1) & (h.cap - 1);
+        h.slots[s] = i + 1;
+    }
+    /* merges, in either form: "a b" or ["a", "b"] */
+    if (d.nodes[merges].count) {
+        b.merge = (uint32_t(*)[4])malloc(d.nodes[merges].count * sizeof *b.merge);
+        if (!b.merge) { fail("out of memory"); goto done; }
+    }
+    for (e = d.nodes[merges].child, i = 0; e >= 0; e = d.nodes[e].next, i++) {
+        const char *part[2];
+        size_t plen[2], bl[2];
+        long ids[3];
+        int k;
+        if (d.nodes[e].type == JSON_STRING) {
+            const char *s = json_str(&d, e, NULL), *sp = memchr(s, ' ', d.nodes[e].str_len);
+            if (!sp || memchr(sp + 1, ' ', d.nodes[e].str_len - (size_t)(sp + 1 - s))) {
+                fail("%s: merge %u (\"%s\") is not two tokens separated by one space", path, i, show(s, d.nodes[e].str_len));
+                goto done;
+            }
+            part[0] = s; plen[0] = (size_t)(sp - s);
+            part[1] = sp + 1; plen[1] = d.nodes[e].str_len - plen[0] - 1;
+        } else if (d.nodes[e].type == JSON_ARRAY && d.nodes[e].count == 2 &&
+                   d.nodes[json_at(&d, e, 0)].type == JSON_STRING && d.nodes[json_at(&d, e, 1)].type == JSON_STRING) {
+            part[0] = json_str(&d, json_at(&d, e, 0), &plen[0]);
+            part[1] = json_str(&d, json_at(&d, e, 1), &plen[1]);
+        } else {
+            fail("%s: merge %u must be a string \"a b\" or a list [\"a\", \"b\"]", path, i);
+            goto done;
+        }
+        for (k = 0; k < 2; k++) {
+            if (unmap_bytes(part[k], plen[k], scratch + (k ? bl[0] : 0), &bl[k]) != 0 ||
+                (ids[k] = idhash_find(&h, &b, scratch + (k ? bl[0] : 0), bl[k])) < 0) {
+                fail("%s: merge %u (\"%s\" + \"%s\") names the token \"%s\", which is not in the vocab", path, i,
+                     show(part[0], plen[0]), show(part[1], plen[1]), show(part[k], plen[k]));
+                goto done;
+            }
+        }
+        ids[2] = idhash_find(&h, &b, scratch, bl[0] + bl[1]);
+        if (ids[2] < 0) {
+            fail("%s: merge %u (\"%s\" + \"%s\"): the merged token is not in the vocab", path, i, show(part[0], plen[0]), show(part[1], plen[1]));
+            goto done;
+        }
+        b.merge[i][0] = (uint32_t)ids[0];
+        b.merge[i][1] = (uint32_t)ids[1];
+        b.merge[i][2] = (uint32_t)ids[2];
+        b.merge[i][3] = i;
+    }
+    b.n_merges = i;
+    /* BOS and EOS: config.json first, then conventional special-token names */
+    if (config_token_id(cfg, cfg_path, "bos_token_id", &bos) != 0 || config_token_id(cfg, cfg_path, "eos_token_id", &eos) != 0) goto done;
+    {
+        int k, pass;
+        for (pass = 0; pass < 2; pass++) {
+            long *id = pass ? &eos : &bos;
+            const char *const *names = pass ? eos_names : bos_names;
+            if (*id >= (long)n) { fail("%s: \"%s\" is %ld, but %s has only %u tokens", cfg_path, pass ? "eos_token_id" : "bos_token_id", *id, path, n); goto done; }
+            for (k = 0; *id == -2 && names[k]; k++)
+                for (i = 0; i < n; i++)
+                    if (b.type[i] == TT_CONTROL && b.off[i + 1] - b.off[i] == strlen(names[k]) && !memcmp(b.blob + b.off[i], names[k], strlen(names[k]))) { *id = (long)i; break; }
+            if (*id == -2) *id = -1;
+        }
+    }
+    b.bos = (int32_t)bos;
+    b.eos = (int32_t)eos;
+    if (tokb_finish(&b, path, &m->tok, &m->tok_size) != 0) goto done;
+    snprintf(m->tok_desc, sizeof m->tok_desc, "byte-level BPE, %u tokens, %u merges, %s pretokenizer%s, bos %d, eos %d",
+             b.n, b.n_merges, b.pretok ? "GPT-2" : "no", (b.flags & 1u) ? ", prefix space" : "", (int)b.bos, (int)b.eos);
+    rc = 0;
+done:
+    tokb_free(&b);
+    free(h.slots); free(tmp); free(tmp_off); free(tmp_len); free(tmp_type); free(have); free(scratch);
+    json_free(&d);
+    free(buf);
+    return rc;
+}
+
+/* llama2.c tokenizer.bin: int32 max_token_length, then per token f32 score, int32 len, bytes. */
+static int tok_from_llama2c_bin(model *m, const char *path)
+{
+    char *buf = NULL;
+    size_t len, pos = 4;
+    tokb b;
+    uint32_t i;
+    int rc = -1;
+    memset(&b, 0, sizeof b);
+    if (read_small(m, path, (size_t)m->V * (8 + MAX_TOKEN_BYTES) + 4, &buf, &len) != 0) goto done;
+    if (len < 4) { fail("%s is truncated: %lu bytes, shorter than its 4-byte header", path, (unsigned long)len); goto done; }
+    if (m->V < 3) { fail("%s: a llama2.c vocabulary has <unk>, <s> and </s> first; the model's vocab_size is %d", path, m->V); goto done; }
+    if (tokb_alloc(&b, (uint32_t)m->V) != 0) goto done;
+    b.kind = 2;
+    b.flags = 1u;
+    b.bos = 1;
+    b.eos = 2;
+    for (i = 0; i < (uint32_t)m->V; i++) {
+        const unsigned char *p = (const unsigned char *)buf + pos;
+        float score;
+        int32_t l;
+        unsigned char byte;
+        if (len - pos < 8) { fail("%s is truncated: token %u of %d is missing (a tokenizer for a smaller vocabulary?)", path, i, m->V); goto done; }
+        score = bits_f32(rd32(p));
+        l = (int32_t)rd32(p + 4);
+        pos += 8;
+        if (l < 0 || l > MAX_TOKEN_BYTES) { fail("%s: token %u has length %ld; the format allows 0 to %d bytes", path, i, (long)l, MAX_TOKEN_BYTES); goto done; }
+        if (len - pos < (size_t)l) { fail("%s is truncated: token %u needs %ld bytes, %lu remain", path, i, (long)l, (unsigned long)(len - pos)); goto done; }
+        if (!(score >= -3.4e38f && score <= 3.4e38f)) { fail("%s: token %u has a score that is not a finite number", path, i); goto done; }
+        b.score[i] = score;
+        p += 8;
+        b.off[i] = (uint32_t)b.blob_n;
+        if (i < 3) b.type[i] = TT_CONTROL;
+        else if (l == 6 && p[0] == '<' && p[1] == '0' && p[2] == 'x' && p[5] == '>' && isxdigit_c(p[3]) && isxdigit_c(p[4])) {
+            b.type[i] = TT_BYTE;
+            byte = (unsigned char)(hexval(p[3]) << 4 | hexval(p[4]));
+            if (tokb_push(&b, i, &byte, 1) != 0) goto done;
+            pos += 6;
+            continue;
+        } else b.type[i] = l ? TT_NORMAL : TT_CONTROL;
+        if (tokb_push(&b, i, p, (size_t)l) != 0) goto done;
+        pos += (size_t)l;
+    }
+    if (pos != len) { fail("%s has %lu bytes after the model's %d tokens (a tokenizer for a different model?)", path, (unsigned long)(len - pos), m->V); goto done; }
+    if (tokb_finish(&b, path, &m->tok, &m->tok_size) != 0) goto done;
+    snprintf(m->tok_desc, sizeof m->tok_desc, "scored BPE (llama2.c), %u tokens, bos 1, eos 2", b.n);
+    rc = 0;
+done:
+    tokb_free(&b);
+    free(buf);
+    return rc;
+}
+
+/* ---- llama2.c checkpoints ---------------------------------------------------------------- */
+
+/* Legacy files: 7 int32 (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
+   a negative vocab_size means an unshared classifier follows), then embedding, attention
+   norms, wq, wk, wv, wo, ffn norms, w1, w2, w3, final norm, two RoPE tables, [classifier].
+   Version 1 ("ak42"): 256-byte header (magic, version, the 7 ints, a shared-classifier byte),
+   then attention norms, ffn norms, final norm, embedding, wq, wk, wv, wo, w1, w2, w3,
+   [classifier]. Everything is float32. */
+static int read_llama2c(model *m, const opts *o)
+{
+    int fi, shared, l, v1;
+    unsigned char p[256];
+    int32_t hdr[7];
+    uint64_t size, base, d, hd, kvd, F, V, L, seq, need, off;
+    uint64_t o_emb, o_att, o_q, o_k, o_v, o_o, o_ffn, o_w1, o_w2, o_w3, o_fin, o_cls;
+    const char *path = o->input;
+    int i;
+    if (open_input(m, path, &fi) != 0) return -1;
+    size = m->files[fi].size;
+    memset(p, 0, sizeof p);
+    if (size < 28) return fail("%s: %llu bytes, shorter than a llama2.c checkpoint header (28 bytes)", path, (unsigned long long)size);
+    if (read_at(m->files[fi].fd, p, size < 256 ? (size_t)size : 256, 0, path) != 0) return -1;
+    v1 = rd32(p) == 0x616b3432u;
+    if (v1) {
+        int32_t version = (int32_t)rd32(p + 4);
+        if (version != 1)
+            return fail("%s: llama2.c export version %ld is not supported (version 2 is quantized Q8_0); export with --version 0 or 1", path, (long)version);
+        if (size < 256) return fail("%s: %llu bytes, shorter than the 256-byte header of a llama2.c version 1 checkpoint", path, (unsigned long long)size);
+        for (i = 0; i < 7; i++) hdr[i] = (int32_t)rd32(p + 8 + 4 * i);
+        shared = p[36] != 0;
+        base = 256;
+        m->format = "llama2.c version 1 (ak42)";
+    } else {
+        for (i = 0; i < 7; i++) hdr[i] = (int32_t)rd32(p + 4 * i);
+        shared = hdr[5] > 0;
+        if (hdr[5] < 0 && hdr[5] != INT32_MIN) hdr[5] = -hdr[5];
+        base = 28;
+        m->format = "llama2.c legacy";
+    }
+    if (hdr[0] < 2 || hdr[0] > MAX_DIM || hdr[1] < 1 || hdr[1] > 4 * MAX_DIM || hdr[2] < 1 || hdr[2] > MAX_LAYERS ||
+        hdr[3] < 1 || hdr[3] > hdr[0] || hdr[4] < 1 || hdr[4] > hdr[3] || hdr[5] < 1 || hdr[5] > MAX_VOCAB || hdr[6] < 1 || hdr[6] > (1 << 24))
+        return fail("%s: not a llama2.c checkpoint, or a damaged one: header dim %ld, hidden_dim %ld, n_layers %ld, n_heads %ld, n_kv_heads %ld, vocab_size %ld, seq_len %ld",
+                    path, (long)hdr[0], (long)hdr[1], (long)hdr[2], (long)hdr[3], (long)hdr[4], (long)hdr[5], (long)hdr[6]);
+    if (hdr[0] % hdr[3]) return fail("%s: n_heads %ld does not divide dim %ld", path, (long)hdr[3], (long)hdr[0]);
+    if ((hdr[0] / hdr[3]) % 2) return fail("%s: the head size %ld is odd; RoPE needs it even", path, (long)(hdr[0] / hdr[3]));
+    if (hdr[3] % hdr[4]) return fail("%s: n_kv_heads %ld does not divide n_heads %ld", path, (long)hdr[4], (long)hdr[3]);
+    m->d = hdr[0]; m->F = hdr[1]; m->L = hdr[2]; m->H = hdr[3]; m->Hkv = hdr[4]; m->V = hdr[5]; m->seq = hdr[6];
+    m->eps = 1e-5f;
+    m->theta = 10000.0f;
+    m->tied = shared;
+    d = (uint64_t)m->d; hd = d / (uint64_t)m->H; kvd = hd * (uint64_t)m->Hkv; F = (uint64_t)m->F;
+    V = (uint64_t)m->V; L = (uint64_t)m->L; seq = (uint64_t)m->seq;
+    /* offsets in floats from base; every term is below 2^62 given the limits above */
+    off = 0;
+    if (v1) {
+        o_att = off; off += L * d;
+        o_ffn = off; off += L * d;
+        o_fin = off; off += d;
+        o_emb = off; off += V * d;
+    } else {
+        o_emb = off; off += V * d;
+        o_att = off; off += L * d;
+        o_ffn = 0; o_fin = 0;
+    }
+    o_q = off; off += L * d * d;
+    o_k = off; off += L * kvd * d;
+    o_v = off; off += L * kvd * d;
+    o_o = off; off += L * d * d;
+    if (!v1) { o_ffn = off; off += L * d; }
+    o_w1 = off; off += L * F * d;
+    o_w2 = off; off += L * d * F;
+    o_w3 = off; off += L * F * d;
+    if (!v1) { o_fin = off; off += d; off += seq * hd; /* freq_cis real and imaginary, unused */ }
+    o_cls = shared ? o_emb : off;
+    if (!shared) off += V * d;
+    need = base + 4 * off;
+    if (size < need)
+        return fail("%s: the llama2.c checkpoint is %llu bytes, shorter than the %llu its header implies (dim %d, hidden_dim %d, n_layers %d, n_kv_heads %d, vocab_size %d, %s classifier): truncated?",
+                    path, (unsigned long long)size, (unsigned long long)need, m->d, m->F, m->L, m->Hkv, m->V, shared ? "shared" : "separate");
+    if (size > need)
+        return fail("%s: the llama2.c checkpoint is %llu bytes, %llu more than its header implies (dim %d, hidden_dim %d, n_layers %d, n_kv_heads %d, vocab_size %d, %s classifier)",
+                    path, (unsigned long long)size, (unsigned long long)(size - need), m->d, m->F, m->L, m->Hkv, m->V, shared ? "shared" : "separate");
+    if (o->mod_layers && strcmp(o->mod_layers, "none") != 0)
+        return fail("%s: llama2.c checkpoints have no router weights, so no block can be routed (--mod-layers)", path);
+    if (resolve_routing(m, o, NULL, NULL) != 0) return -1;
+    m->slots = (src *)calloc((size_t)(m->L + 1) * NROLES, sizeof *m->slots);
+    if (!m->slots) return fail("out of memory");
+#define L2C(role, layer, foff, r, c, what) do { \
+        src *s_ = slot(m, role, layer); \
+        s_->present = 1; s_->name = label(m, what, layer); s_->dtype = DT_F32; \
+        s_->fd = m->files[fi].fd; s_->path = path; s_->off = base + 4 * (foff); \
+        s_->rows = (r); s_->cols = (c); \
+    } while (0)
+    L2C(R_EMBED, -1, o_emb, V, d, "token_embedding_table");
+    L2C(R_OUT_NORM, -1, o_fin, 0, d, "rms_final_weight");
+    if (!shared) L2C(R_OUTPUT, -1, o_cls, V, d, "wcls");
+    for (l = 0; l < m->L; l++) {
+        uint64_t ul = (uint64_t)l;
+        L2C(R_ATTN_NORM, l, o_att + ul * d, 0, d, "rms_att_weight[layer %d]");
+        L2C(R_Q, l, o_q + ul * d * d, d, d, "wq[layer %d]");
+        L2C(R_K, l, o_k + ul * kvd * d, kvd, d, "wk[layer %d]");
+        L2C(R_V, l, o_v + ul * kvd * d, kvd, d, "wv[layer %d]");
+        L2C(R_O, l, o_o + ul * d * d, d, d, "wo[layer %d]");
+        L2C(R_MLP_NORM, l, o_ffn + ul * d, 0, d, "rms_ffn_weight[layer %d]");
+        L2C(R_GATE, l, o_w1 + ul * F * d, F, d, "w1[layer %d]");
+        L2C(R_DOWN, l, o_w2 + ul * d * F, d, F, "w2[layer %d]");
+        L2C(R_UP, l, o_w3 + ul * F * d, F, d, "w3[layer %d]");
+        /* llama2.c rotates adjacent pairs (2j, 2j+1); MODEL.md rotates (j, j + hd/2) */
+        slot(m, R_Q, l)->perm_hd = (int)hd;
+        slot(m, R_K, l)->perm_hd = (int)hd;
+    }
+#undef L2C
+    if (o->tokenizer && !o->tok_none) {
+        if (tok_from_llama2c_bin(m, o->tokenizer) != 0) return -1;
+    } else if (!o->tok_none) {
+        note("no tokenizer given: the model file will have none (pass --tokenizer tokenizer.bin to embed one)");
+    }
+    return 0;
+}
+
+/* ---- Hugging Face style directories ---------------------------------------------------- */
+
+static int read_hf(model *m, const opts *o)
+{
+    char *cfg_path = join(o->input, "config.json"), *tok_path = NULL, *buf = NULL;
+    size_t len, k;
+    json_doc cfg;
+    mapping mp;
+    int tie_key, rc = -1;
+    struct stat st;
+    memset(&cfg, 0, sizeof cfg);
+    memset(&mp, 0, sizeof mp);
+    m->format = "safetensors";
+    if (!cfg_path) return fail("out of memory");
+    if (read_small(m, cfg_path, MAX_CONFIG_JSON, &buf, &len) != 0 || parse_json(&cfg, cfg_path, buf, len, 64) != 0) goto done;
+    if (read_config(m, &cfg, cfg_path, &tie_key) != 0 || resolve_routing(m, o, &cfg, cfg_path) != 0) goto done;
+    if (load_weights(m, o->input) != 0) goto done;
+    m->slots = (src *)calloc((size_t)(m->L + 1) * NROLES, sizeof *m->slots);
+    mp.at = (const tensor **)calloc((size_t)(m->L + 1) * NROLES, sizeof *mp.at);
+    mp.pkind = (int *)calloc((size_t)m->L, sizeof *mp.pkind);
+    mp.pkind_by = (const tensor **)calloc((size_t)m->L, sizeof *mp.pkind_by);
+    if (!m->slots || !mp.at || !mp.pkind || !mp.pkind_by) { fail("out of memory"); goto done; }
+    for (k = 0; k < m->n_tensors; k++)
+        if (!m->tensors[k].used && map_tensor(m, &mp, &m->tensors[k]) != 0) goto done;
+    if (assign_hf(m, &mp, tie_key) != 0) goto done;
+    /* the tokenizer */
+    if (!o->tok_none) {
+        if (o->tokenizer) tok_path = xstrdup(o->tokenizer);
+        else {
+            tok_path = join(o->input, "tokenizer.json");
+            if (tok_path && stat(tok_path, &st) != 0) {
+                note("%s has no tokenizer.json: the model file will have no tokenizer", o->input);
+                free(tok_path);
+                tok_path = NULL;
+            }
+        }
+        if (tok_path && tok_from_json(m, tok_path, &cfg, cfg_path) != 0) goto done;
+    }
+    rc = 0;
+done:
+    free(mp.at); free(mp.pkind); free(mp.pkind_by);
+    json_free(&cfg);
+    free(buf);
+    free(cfg_path);
+    free(tok_path);
+    return rc;
+}
+
+/* ---- writing --------------------------------------------------------------------------- */
+
+typedef struct outt {
+    int role, layer, dtype;
+    uint64_t rows, cols, nbytes, offset;
+    const src *s;
+} outt;
+
+typedef struct writer {
+    int fd;
+    const char *path;
+    unsigned char buf[1 << 20];
+    size_t n;
+    uint64_t pos;     /* bytes handed to the writer so far */
+    uint64_t hash;    /* FNV-1a of bytes [16, pos) */
+} writer;
+
+static int w_flush(writer *w)
+{
+    size_t done = 0;
+    while (done < w->n) {
+        ssize_t r = write(w->fd, w->buf + done, w->n - done);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return fail("cannot write %s: %s", w->path, r < 0 ? strerror(errno) : "no progress");
+        done += (size_t)r;
+    }
+    w->n = 0;
+    return 0;
+}
+
+static int w_bytes(writer *w, const void *p, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (w->pos + i >= 16) { w->hash ^= s[i]; w->hash *= 0x100000001b3ull; }
+    while (n) {
+        size_t k = sizeof w->buf - w->n < n ? sizeof w->buf - w->n : n;
+        memcpy(w->buf + w->n, s, k);
+        w->n += k; w->pos += k; s += k; n -= k;
+        if (w->n == sizeof w->buf && w_flush(w) != 0) return -1;
+    }
+    return 0;
+}
+
+static int w_zeros(writer *w, uint64_t n)
+{
+    static const unsigned char z[256];
+    while (n) {
+        size_t k = n < sizeof z ? (size_t)n : sizeof z;
+        if (w_bytes(w, z, k) != 0) return -1;
+        n -= k;
+    }
+    return 0;
+}
+
+/* Source row of output row r: llama2.c q/k rows move from pairs (2j, 2j+1) to halves. */
+static uint64_t src_row(const src *s, uint64_t r)
+{
+    uint64_t hd, h, j;
+    if (s->perm_hd <= 0) return r;
+    hd = (uint64_t)s->perm_hd;
+    h = r / hd;
+    j = r % hd;
+    return h * hd + (j < hd / 2 ? 2 * j : 2 * (j - hd / 2) + 1);
+}
+
+typedef struct progress {
+    int on;
+    uint64_t total, done;
+    int last;
+} progress;
+
+static void progress_step(progress *pg, uint64_t bytes)
+{
+    int pct;
+    if (!pg->on) return;
+    pg->done += bytes;
+    pct = pg->total ? (int)(100.0 * (double)pg->done / (double)pg->total) : 100;
+    if (pct != pg->last) {
+        fprintf(stderr, "\rconverting: %3d%%", pct);
+        fflush(stderr);
+        pg->last = pct;
+    }
+}
+
+#define READ_BLOCK (1u << 20)
+
+/* Converts and writes one tensor: reads a block of rows (one row when llama2.c rows are being
+   permuted), converts each row into `row`, writes it. inbuf holds READ_BLOCK bytes or a row. */
+static int write_tensor(writer *w, const outt *t, unsigned char *inbuf, unsigned char *row, progress *pg)
+{
+    const src *s = t->s;
+    uint64_t rows = t->rows ? t->rows : 1, r = 0, c;
+    size_t ssz = dt_size(s->dtype), osz = t->dtype == DT_Q8_0 ? 4 : dt_size(t->dtype), rowb = (size_t)t->cols * ssz;
+    while (r < rows) {
+        uint64_t k = s->perm_hd > 0 ? 1 : (READ_BLOCK / rowb ? READ_BLOCK / rowb : 1), j;
+        if (k > rows - r) k = rows - r;
+        if (s->fd < 0) memset(inbuf, 0, (size_t)k * rowb);
+        else if (read_at(s->fd, inbuf, (size_t)k * rowb, s->off + src_row(s, r) * rowb, s->path) != 0) return -1;
+        for (j = 0; j < k; j++, r++) {
+            const unsigned char *in = inbuf + (size_t)j * rowb;
+            for (c = 0; c < t->cols; c++) {
+                float v = load_elem(in + c * ssz, s->dtype);
+                unsigned char *o = row + c * osz;
+                if (v != v || v - v != 0.0f)
+                    return fail("tensor %s: element %llu is %s; the converter refuses non-finite weights", s->name,
+                                (unsigned long long)(r * t->cols + c), v != v ? "NaN" : "infinite");
+                if (t->dtype == DT_F32 || t->dtype == DT_Q8_0) wrf32(o, v);
+                else {
+                    uint16_t h = t->dtype == DT_F16 ? f32_to_f16(v) : f32_to_bf16(v);
+                    if ((h & 0x7fffu) == (t->dtype == DT_F16 ? 0x7c00u : 0x7f80u))
+                        return fail("tensor %s: the value %g does not fit in %s (use --dtype %s)", s->name, (double)v,
+                                    dtype_names[t->dtype], t->dtype == DT_F16 ? "bf16 or f32" : "f32");
+                    o[0] = (unsigned char)h;
+                    o[1] = (unsigned char)(h >> 8);
+                }
+            }
+            if (t->dtype == DT_Q8_0) {
+                /* blocks of 32: an f16 scale max|v| / 127, then the rounded int8 values, in place */
+                unsigned char *q = row;
+                for (c = 0; c < t->cols; c += 32, q += 34) {
+                    float amax = 0.0f, vals[32], id;
+                    uint16_t h;
+                    int b;
+                    for (b = 0; b < 32; b++) {
+                        vals[b] = rdf32(row + (c + (uint64_t)b) * 4);
+                        if ((vals[b] < 0 ? -vals[b] : vals[b]) > amax) amax = vals[b] < 0 ? -vals[b] : vals[b];
+                    }
+                    h = f32_to_f16(amax / 127.0f);
+                    if ((h & 0x7fffu) == 0x7c00u) return fail("tensor %s: a value does not fit the f16 scale of q8_0", s->name);
+                    id = amax > 0.0f ? 127.0f / amax : 0.0f;
+                    q[0] = (unsigned char)h;
+                    q[1] = (unsigned char)(h >> 8);
+                    for (b = 0; b < 32; b++) {
+                        float x = vals[b] * id;
+                        int iq = (int)(x < 0 ? x - 0.5f : x + 0.5f);
+                        q[2 + b] = (unsigned char)(signed char)(iq < -127 ? -127 : iq > 127 ? 127 : iq);
+                    }
+                }
+                if (w_bytes(w, row, (size_t)(t->cols / 32 * 34)) != 0) return -1;
+            } else if (w_bytes(w, row, (size_t)t->cols * osz) != 0) return -1;
+        }
+        progress_step(pg, s->fd >= 0 ? k * rowb : 0);
+    }
+    return 0;
+}
+
+/* Lays out and writes the whole file to fd; returns the file size. */
+static int write_model(model *m, const opts *o, int fd, const char *tmp_path, uint64_t *file_size)
+{
+    outt *ts;
+    writer *w;
+    int n = 0, l, role, rc = -1;
+    uint64_t layer_off, dir_off, tok_off, data_off, data_size = 0, max_row = 0, k;
+    unsigned char hdr[160], e[64], cs[8], *row = NULL, *inbuf = NULL;
+    progress pg;
+    ts = (outt *)calloc((size_t)(3 + 21 * m->L), sizeof *ts);
+    w = (writer *)malloc(sizeof *w);
+    if (!ts || !w) { free(ts); free(w); return fail("out of memory"); }
+    w->fd = fd; w->path = tmp_path; w->n = 0; w->pos = 0; w->hash = 0xcbf29ce484222325ull;
+    for (l = -1; l < m->L; l++)
+        for (role = l < 0 ? R_EMBED : R_ATTN_NORM; role <= (l < 0 ? R_OUTPUT : R_PB2); role++) {
+            const src *s = slot(m, role, l);
+            outt *t = &ts[n];
+            if (!s->present) continue;
+            t->role = role; t->layer = l; t->s = s;
+            t->rows = s->rows; t->cols = s->cols;
+            t->dtype = s->rows ? o->dtype : DT_F32;
+            if (t->dtype == DT_Q8_0 && t->cols % 32) {
+                const unsigned long long cols = (unsigned long long)t->cols;
+                free(ts);
+                free(w);
+                return fail("tensor %s: q8_0 needs a multiple of 32 columns, it has %llu", s->name, cols);
+            }
+            t->nbytes = t->dtype == DT_Q8_0 ? (t->rows ? t->rows : 1) * (t->cols / 32 * 34) : (t->rows ? t->rows : 1) * t->cols * dt_size(t->dtype);
+            t->offset = (data_size + 63) & ~(uint64_t)63;
+            data_size = t->offset + t->nbytes;
+            if (t->cols > max_row) max_row = t->cols;
+            n++;
+        }
+    layer_off = 160;
+    dir_off = (layer_off + 8 * (uint64_t)m->L + 7) & ~(uint64_t)7;
+    tok_off = (dir_off + 64 * (uint64_t)n + 7) & ~(uint64_t)7;
+    data_off = (tok_off + (m->tok ? m->tok_size : 0) + 63) & ~(uint64_t)63;
+    *file_size = data_off + data_size;
+    row = (unsigned char *)malloc((size_t)max_row * 4 + 4);
+    inbuf = (unsigned char *)malloc((size_t)max_row * 4 + READ_BLOCK);
+    if (!row || !inbuf) { fail("out of memory"); goto done; }
+    memset(hdr, 0, sizeof hdr);
+    memcpy(hdr, "MODH", 4);
+    wr32(hdr + 4, 1);
+    wr64(hdr + 16, *file_size);
+    wr32(hdr + 24, 160);
+    wr32(hdr + 28, (uint32_t)n);
+    wr64(hdr + 32, layer_off);
+    wr64(hdr + 40, dir_off);
+    wr64(hdr + 48, m->tok ? tok_off : 0);
+    wr64(hdr + 56, m->tok ? (uint64_t)m->tok_size : 0);
+    wr64(hdr + 64, data_off);
+    wr64(hdr + 72, data_size);
+    wr32(hdr + 80, (uint32_t)m->V); wr32(hdr + 84, (uint32_t)m->d); wr32(hdr + 88, (uint32_t)m->L);
+    wr32(hdr + 92, (uint32_t)m->H); wr32(hdr + 96, (uint32_t)m->Hkv); wr32(hdr + 100, (uint32_t)m->F);
+    wr32(hdr + 104, (uint32_t)m->seq);
+    wrf32(hdr + 108, m->eps); wrf32(hdr + 112, m->theta);
+    wr32(hdr + 116, (uint32_t)m->tied);
+    wr32(hdr + 120, (uint32_t)m->router_input); wr32(hdr + 124, (uint32_t)m->router_scale);
+    wr32(hdr + 128, (uint32_t)m->combine); wr32(hdr + 132, (uint32_t)m->positions);
+    wr32(hdr + 136, (uint32_t)m->decision); wr32(hdr + 140, (uint32_t)m->Fp);
+    wrf32(hdr + 144, m->threshold);
+    if (w_bytes(w, hdr, sizeof hdr) != 0) goto done;
+    for (l = 0; l < m->L; l++) {
+        unsigned char le[8];
+        wr32(le, (uint32_t)m->routed[l]);
+        wrf32(le + 4, m->routed[l] ? m->capacity[l] : 0.0f);
+        if (w_bytes(w, le, 8) != 0) goto done;
+    }
+    if (w_zeros(w, dir_off - w->pos) != 0) goto done;
+    for (l = 0; l < n; l++) {
+        const outt *t = &ts[l];
+        memset(e, 0, sizeof e);
+        wr32(e, (uint32_t)t->role);
+        wr32(e + 4, t->layer < 0 ? 0xFFFFFFFFu : (uint32_t)t->layer);
+        wr32(e + 8, (uint32_t)t->dtype);
+        wr32(e + 12, t->rows ? 2u : 1u);
+        wr64(e + 16, t->rows ? t->rows : t->cols);
+        if (t->rows) wr64(e + 24, t->cols);
+        wr64(e + 48, t->offset);
+        wr64(e + 56, t->nbytes);
+        if (w_bytes(w, e, sizeof e) != 0) goto done;
+    }
+    if (w_zeros(w, tok_off - w->pos) != 0) goto done;
+    if (m->tok && w_bytes(w, m->tok, m->tok_size) != 0) goto done;
+    if (w_zeros(w, data_off - w->pos) != 0) goto done;
+    memset(&pg, 0, sizeof pg);
+    pg.last = -1;
+    for (k = 0; k < (uint64_t)n; k++) pg.total += ts[k].s->fd >= 0 ? (ts[k].rows ? ts[k].rows : 1) * ts[k].cols * dt_size(ts[k].s->dtype) : 0;
+    pg.on = !o->quiet && m->input_bytes > PROGRESS_MIN_BYTES && isatty(2);
+    for (l = 0; l < n; l++) {
+        if (w_zeros(w, data_off + ts[l].offset - w->pos) != 0) goto done;
+        if (write_tensor(w, &ts[l], inbuf, row, &pg) != 0) goto done;
+    }
+    if (pg.on) fprintf(stderr, "\r                \r");
+    if (w->pos != *file_size) { fail("internal error: wrote %llu bytes, planned %llu", (unsigned long long)w->pos, (unsigned long long)*file_size); goto done; }
+    if (w_flush(w) != 0) goto done;
+    wr64(cs, w->hash);
+    if (pwrite(fd, cs, 8, 8) != 8) { fail("cannot write %s: %s", tmp_path, strerror(errno)); goto done; }
+    rc = 0;
+done:
+    free(row);
+    free(inbuf);
+    free(ts);
+    free(w);
+    return rc;
+}
+
+/* ---- output path safety ---------------------------------------------------------------- */
+
+/* dirname of path into out ("." when there is none). */
+static void dir_of(const char *path, char *out, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n;
+    if (!slash) { snprintf(out, cap, "."); return; }
+    n = (size_t)(slash - path);
+    if (n == 0) n = 1; /* "/file" */
+    if (n >= cap) n = cap - 1;
+    memcpy(out, path, n);
+    out[n] = 0;
+}
+
+static const char *base_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* The checks that need no input: the directory exists, OUT is not a directory, --force. */
+static int check_output_early(const opts *o)
+{
+    char dir[4096];
+    struct stat st;
+    if (!*base_of(o->output)) return fail("the output %s names a directory, not a file", o->output);
+    dir_of(o->output, dir, sizeof dir);
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return fail("the output directory %s does not exist", dir);
+    if (stat(o->output, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return fail("the output %s is a directory", o->output);
+        if (!o->force) return fail("the output %s exists; pass --force to replace it", o->output);
+    }
+    return 0;
+}
+
+/* OUT must not be any input file: same device and inode, or the same resolved path. */
+static int check_not_input(const model *m, const opts *o)
+{
+    struct stat st;
+    char dir[4096], *rdir, *rin;
+    int i, have = stat(o->output, &st) == 0;
+    dir_of(o->output, dir, sizeof dir);
+    rdir = realpath(dir, NULL);
+    for (i = 0; i < m->n_files; i++) {
+        int same = have && st.st_dev == m->files[i].dev && st.st_ino == m->files[i].ino;
+        if (!same && rdir && (rin = realpath(m->files[i].path, NULL)) != NULL) {
+            size_t dl = strlen(rdir);
+            const char *b = base_of(o->output);
+            same = !strncmp(rin, rdir, dl) && (rin[dl] == '/' || (dl == 1 && rdir[0] == '/')) && !strcmp(rin + dl + (rin[dl] == '/'), b);
+            free(rin);
+        }
+        if (same) {
+            free(rdir);
+            return fail("the output %s is the input file %s; refusing to overwrite it", o->output, m->files[i].path);
+        }
+    }
+    free(rdir);
+    return 0;
+}
+
+/* ---- loading back ---------------------------------------------------------------------- */
+
+static int load_back(const char *path, mod_model **out, void **map, size_t *size)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY);
+    mod_error err;
+    mod_model_desc desc;
+    void *p;
+    if (fd < 0) return fail("cannot open %s: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || st.st_size <= 0 || (uint64_t)st.st_size > (uint64_t)SIZE_MAX) { close(fd); return fail("cannot read %s", path); }
+    p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return fail("cannot map %s: %s", path, strerror(errno));
+    memset(&desc, 0, sizeof desc);
+    desc.flags = MOD_LOAD_VERIFY_CHECKSUM;
+    if (mod_model_load_memory(out, p, (size_t)st.st_size, &desc, &err) != MOD_OK) {
+        munmap(p, (size_t)st.st_size);
+        return fail("%s", err.message);
+    }
+    *map = p;
+    *size = (size_t)st.st_size;
+    return 0;
+}
+
+static void summary(const model *m, const opts *o, const mod_model *mm, uint64_t file_size)
+{
+    const mod_config *c = mod_model_config(mm);
+    int l, n = 0;
+    static const char *const ri[] = { "residual", "normed" }, *const sc[] = { "identity", "sigmoid" },
+                             *const cb[] = { "delta", "mlp" }, *const ps[] = { "absolute", "compacted" },
+                             *const dc[] = { "router", "predictor" };
+    printf("wrote %s from %s\n", o->output, m->format);
+    printf("  parameters: %llu (%s matrices, 1-D tensors f32)\n", (unsigned long long)mod_model_parameters(mm), dtype_names[o->dtype]);
+    printf("  shape: vocab %d, dim %d, %d blocks, %d heads (%d key/value), hidden %d, context %d, %s output\n",
+           c->vocab_size, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->hidden_dim, c->max_seq_len,
+           c->tied_embeddings ? "tied" : "separate");
+    printf("  routed blocks:");
+    for (l = 0; l < c->n_layers; l++)
+        if (mod_model_layer_routed(mm, l) == 1) { printf("%s %d (capacity %g)", n ? "," : "", l, (double)mod_model_layer_capacity(mm, l)); n++; }
+    printf("%s\n", n ? "" : " none (dense model)");
+    if (n) {
+        printf("  routing: router input %s, gate %s, combine %s, positions %s, decision %s", ri[c->router_input], sc[c->router_scale],
+               cb[c->combine], ps[c->positions], dc[c->decision]);
+        if (c->decision == MOD_DECISION_PREDICTOR) printf(" (%s)", c->predictor_hidden ? "MLP" : "linear");
+        printf(", threshold %g\n", (double)c->threshold);
+    }
+    printf("  tokenizer: %s\n", m->tok ? m->tok_desc : "none");
+    printf("  file: %llu bytes, checksum 0x%016llx\n", (unsigned long long)file_size, (unsigned long long)mod_model_checksum(mm));
+}
+
+static int verify_file(const char *path)
+{
+    mod_model *mm = NULL;
+    void *map;
+    size_t size;
+    if (load_back(path, &mm, &map, &size) != 0) {
+        fprintf(stderr, "error: %s: %s\n", path, g_err);
+        return 1;
+    }
+    if (!g_quiet)
+        printf("%s: OK (%llu parameters, %d blocks, %d routed, checksum 0x%016llx)\n", path,
+               (unsigned long long)mod_model_parameters(mm), mod_model_config(mm)->n_layers,
+               mod_model_config(mm)->n_routed, (unsigned long long)mod_model_checksum(mm));
+    mod_model_free(mm);
+    munmap(map, size);
+    return 0;
+}
+
+/* ---- main ------------------------------------------------------------------------------ */
+
+static int takes_value(const char *a)
+{
+    static const char *const names[] = { "-o", "--output", "--dtype", "--tokenizer", "--mod-layers", "--capacity", "--router-input",
+                                         "--router-scale", "--combine", "--positions", "--decision", "--threshold" };
+    size_t k;
+    for (k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (!strcmp(a, names[k])) return 1;
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: mod-convert INPUT -o OUT [options]\n"
+        "       mod-convert --verify FILE\n"
+        "Converts a checkpoint into a mod.h model file (docs/FORMAT.md). INPUT is a Hugging Face\n"
+        "style directory (config.json; model.safetensors, or model.safetensors.index.json and its\n"
+        "shards; tokenizer.json) or a llama2.c checkpoint file (legacy or version 1).\n"
+        "\n"
+        "  -o, --output OUT        the model file to write (atomically; never an input file)\n"
+        "  --dtype f32|f16|bf16|q8_0  dtype of the matrices (default f32); 1-D tensors are always f32;\n"
+        "                        q8_0 needs column counts that are multiples of 32\n"
+        "  --tokenizer FILE|none   tokenizer to embed: tokenizer.json for a directory (default:\n"
+        "                          INPUT/tokenizer.json when present), tokenizer.bin for llama2.c;\n"
+        "                          none: write no tokenizer\n"
+        "  --mod-layers LIST       routed blocks: none, odd, even, all or indices such as 1,3\n"
+        "                          (overrides mod_layers in config.json)\n"
+        "  --capacity C            capacity of every routed block, or C1,C2,... one per routed block\n"
+        "  --router-input residual|normed\n"
+        "  --router-scale identity|sigmoid\n"
+        "  --combine delta|mlp\n"
+        "  --positions absolute|compacted\n"
+        "  --decision router|predictor\n"
+        "  --threshold T           threshold of the causal routing rule\n"
+        "  --force                 replace OUT if it exists\n"
+        "  --verify FILE           only load FILE with its checksum checked and report OK or the error\n"
+        "  --quiet                 no summary and no notes\n"
+        "  -h, --help              this text\n"
+        "Options override the config.json keys of the same meaning (mod_layers, mod_capacity, ...).\n"
+        "Exit status: 0 success, 1 conversion error, 2 usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    opts o;
+    model m;
+    int i, status = 1, fd = -1;
+    struct stat st;
+    mod_model *mm = NULL;
+    void *map = NULL;
+    size_t map_size = 0;
+    uint64_t file_size = 0;
+    char dir[4096];
+    memset(&o, 0, sizeof o);
+    memset(&m, 0, sizeof m);
+    o.router_input = o.router_scale = o.combine = o.positions = o.decision = -1;
+    o.dtype = DT_F32;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0, *e = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--force")) { o.force = 1; continue; }
+        if (!strcmp(a, "--quiet")) { o.quiet = 1; continue; }
+        if (!strcmp(a, "--verify")) { o.verify = 1; continue; }
+        if (a[0] != '-' || !a[1]) {
+            if (o.input) { fprintf(stderr, "error: unexpected argument '%s' (see --help)\n", a); return 2; }
+            o.input = a;
+            continue;
+        }
+        if (!takes_value(a)) { fprintf(stderr, "error: unknown option '%s' (see --help)\n", a); return 2; }
+        if (!v) { fprintf(stderr, "error: %s needs a value (see --help)\n", a); return 2; }
+        if (!strcmp(a, "-o") || !strcmp(a, "--output")) o.output = v;
+        else if (!strcmp(a, "--dtype")) {
+            if (!strcmp(v, "f32")) o.dtype = DT_F32;
+            else if (!strcmp(v, "f16")) o.dtype = DT_F16;
+            else if (!strcmp(v, "bf16")) o.dtype = DT_BF16;
+            else if (!strcmp(v, "q8_0")) o.dtype = DT_Q8_0;
+            else bad = 1;
+        }
+        else if (!strcmp(a, "--tokenizer")) { if (!strcmp(v, "none")) o.tok_none = 1; else o.tokenizer = v; }
+        else if (!strcmp(a, "--mod-layers")) { o.mod_layers = v; bad = !layer_list_syntax(v); }
+        else if (!strcmp(a, "--capacity")) {
+            float *c = (float *)malloc((strlen(v) / 2 + 2) * sizeof *c);
+            o.capacity = v;
+            bad = !c || parse_capacity_list(v, c, (int)(strlen(v) / 2 + 2)) < 0;
+            free(c);
+        }
+        else if (!strcmp(a, "--router-input")) { e = &o.router_input; *e = parse_enum(v, "residual", "normed"); }
+        else if (!strcmp(a, "--router-scale")) { e = &o.router_scale; *e = parse_enum(v, "identity", "sigmoid"); }
+        else if (!strcmp(a, "--combine")) { e = &o.combine; *e = parse_enum(v, "delta", "mlp"); }
+        else if (!strcmp(a, "--positions")) { e = &o.positions; *e = parse_enum(v, "absolute", "compacted"); }
+        else if (!strcmp(a, "--decision")) { e = &o.decision; *e = parse_enum(v, "router", "predictor"); }
+        else if (!strcmp(a, "--threshold")) {
+            char *end;
+            double t;
+            errno = 0;
+            t = strtod(v, &end);
+            bad = !*v || *end || errno || !(fabs(t) <= 1e30);
+            o.threshold = (float)t;
+            o.have_threshold = 1;
+        }
+        else { fprintf(stderr, "error: unknown option '%s' (see --help)\n", a); return 2; }
+        if (bad || (e && *e < 0)) { fprintf(stderr, "error: invalid value '%s' for %s (see --help)\n", v, a); return 2; }
+        i++;
+    }
+    g_quiet = o.quiet;
+    if (o.verify) {
+        if (!o.input || o.output) { fprintf(stderr, "error: --verify takes exactly one model file and no -o\n"); return 2; }
+        return verify_file(o.input);
+    }
+    if (!o.input || !o.output) {
+        fprintf(stderr, "error: give an INPUT and -o OUT\n");
+        usage(stderr);
+        return 2;
+    }
+    install_signals();
+    if (check_output_early(&o) != 0) goto done;
+    if (stat(o.input, &st) != 0) { fail("cannot open %s: %s", o.input, strerror(errno)); goto done; }
+    if (S_ISDIR(st.st_mode)) { if (read_hf(&m, &o) != 0) goto done; }
+    else if (S_ISREG(st.st_mode)) { if (read_llama2c(&m, &o) != 0) goto done; }
+    else { fail("%s is neither a directory nor a regular file", o.input); goto done; }
+    if (check_not_input(&m, &o) != 0) goto done;
+    /* write to a temporary file beside the output, so the rename is atomic */
+    dir_of(o.output, dir, sizeof dir);
+    if (snprintf(g_tmp_path, sizeof g_tmp_path, "%s/.%s.XXXXXX", dir, base_of(o.output)) >= (int)sizeof g_tmp_path) {
+        fail("the output path is too long");
+        goto done;
+    }
+    fd = mkstemp(g_tmp_path);
+    if (fd < 0) { fail("cannot create a temporary file in %s: %s", dir, strerror(errno)); goto done; }
+    g_tmp_live = 1;
+    {
+        mode_t um = umask(0);
+        umask(um);
+        if (fchmod(fd, 0666 & ~um) != 0) { fail("cannot set the mode of %s: %s", g_tmp_path, strerror(errno)); goto done; }
+    }
+    if (write_model(&m, &o, fd, g_tmp_path, &file_size) != 0) goto done;
+    if (fsync(fd) != 0) { fail("cannot write %s: fsync: %s", g_tmp_path, strerror(errno)); goto done; }
+    i = close(fd);
+    fd = -1;
+    if (i != 0) { fail("cannot write %s: close: %s", g_tmp_path, strerror(errno)); goto done; }
+    /* a writer bug must never produce a file the library rejects */
+    if (load_back(g_tmp_path, &mm, &map, &map_size) != 0) {
+        char msg[sizeof g_err];
+        snprintf(msg, sizeof msg, "%s", g_err);
+        fail("internal error: the file written does not load (%s); please report this", msg);
+        goto done;
+    }
+    if (!o.force && stat(o.output, &st) == 0) { fail("the output %s appeared while converting; pass --force to replace it", o.output); goto done; }
+    if (rename(g_tmp_path, o.output) != 0) { fail("cannot rename %s to %s: %s", g_tmp_path, o.output, strerror(errno)); goto done; }
+    g_tmp_live = 0;
+    {   /* make the rename durable; some filesystems cannot sync a directory, which is harmless */
+        int dfd = open(dir, O_RDONLY);
+        if (dfd >= 0) {
+            if (fsync(dfd) != 0 && errno != EINVAL && errno != EBADF && errno != EROFS)
+                fprintf(stderr, "warning: cannot sync the directory %s: %s\n", dir, strerror(errno));
+            close(dfd);
+        }
+    }
+    if (!o.quiet) summary(&m, &o, mm, file_size);
+    if (fflush(stdout) != 0) { fail("cannot write the summary: %s", strerror(errno)); status = 1; goto cleanup; }
+    status = 0;
+    goto cleanup;
+done:
+    fprintf(stderr, "error: %s\n", g_err);
+    if (fd >= 0) close(fd);
+    if (g_tmp_live) { unlink(g_tmp_path); g_tmp_live = 0; }
+cleanup:
+    if (mm) mod_model_free(mm);
+    if (map) munmap(map, map_size);
+    model_free(&m);
+    return status;
+}
