@@ -40,6 +40,8 @@ $(B)/mod-bench: tools/bench.c $(HEADERS) tools/mkmodel.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -Itools -o $@ $< $(BENCH_BLAS) $(LDLIBS)
 $(B)/mkmodel: tools/mkmodel.c tools/mkmodel.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
+$(B)/mod2c: tools/mod2c.c mod.h | $(B)
+	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod-convert: tools/convert.c tools/json.h mod.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 
@@ -87,9 +89,9 @@ test-sanitize:
 
 # libFuzzer harnesses (clang). `make fuzz` runs each for FUZZ_SECONDS (default 900) over a
 # scratch copy of its committed seed corpus; `make fuzz-smoke` runs each for 30 s.
-FUZZERS := $(B)/fuzz/fuzz_model $(B)/fuzz/fuzz_tokenizer $(B)/fuzz/fuzz_cli
+FUZZERS := $(B)/fuzz/fuzz_model $(B)/fuzz/fuzz_tokenizer $(B)/fuzz/fuzz_cli $(B)/fuzz/fuzz_convert
 FUZZ_SECONDS ?= 900
-$(B)/fuzz/%: tests/fuzz/%.c mod.h tools/mkmodel.h examples/generate.c examples/cli.h
+$(B)/fuzz/%: tests/fuzz/%.c mod.h tools/mkmodel.h examples/generate.c examples/cli.h tools/convert.c tools/json.h
 	mkdir -p $(B)/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itools -o $@ $< -lm
 fuzz: $(FUZZERS)

@@ -2416,6 +2416,7 @@ static void usage(FILE *f)
         "Exit status: 0 success, 1 conversion error, 2 usage error.\n");
 }
 
+#ifndef MOD_CONVERT_NO_MAIN
 int main(int argc, char **argv)
 {
     opts o;
@@ -2547,3 +2548,4 @@ cleanup:
     model_free(&m);
     return status;
 }
+#endif /* MOD_CONVERT_NO_MAIN */
