@@ -5,6 +5,7 @@ B=${1:-build}
 S=${2:-30}
 status=0
 for f in "$B"/fuzz/fuzz_*; do
+    [ -x "$f" ] || continue
     name=$(basename "$f" | sed 's/^fuzz_//')
     work=$(mktemp -d)
     [ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$work/"
