@@ -40,6 +40,14 @@
                            the libm functions used, overridable for freestanding builds.
      MOD_NO_OPENMP         ignore OpenMP even when compiled with -fopenmp.
      MOD_NO_MMAP           load files with plain reads even where mmap exists.
+     MOD_NO_SIMD           use the portable kernels even where the compiler targets AVX2/FMA,
+                           AVX-512, NEON (AArch64) or Helium (Armv8.1-M MVE); the SIMD path is
+                           chosen at compile time from the compiler's target macros.
+
+   WEIGHTS
+     Matrices may be stored as f32, f16, bf16 or q8_0 (blocks of 32 int8 with an f16 scale;
+     activations are quantized per block too and each block's dot product is exact integer
+     arithmetic). Norm gains, biases and router weights are always f32.
 
    MEMORY
      A model borrows the bytes it was loaded from: mod_model_load_memory copies nothing, so a
@@ -1170,7 +1178,7 @@ struct mod_session {
     unsigned char *xq;       /* [max_batch, widest row / 32] activation blocks for q8_0 */
     float *logits;           /* [vocab] after the last token */
     mod__prob *probs;        /* [vocab] sampler scratch */
-    double out_flops, out_flops_dense;
+    double out_flops;        /* FLOPs of the output projection (the same in a dense model) */
     uint64_t tokens;
     char err[240];
 };
@@ -1335,7 +1343,7 @@ void mod_session_reset(mod_session *s) {
         mod__cache *c = &s->cache[i];
         c->n = 0; c->seen = c->processed = 0; c->flops = c->flops_dense = 0;
     }
-    s->pos = 0; s->has_logits = 0; s->out_flops = s->out_flops_dense = 0; s->tokens = 0;
+    s->pos = 0; s->has_logits = 0; s->out_flops = 0; s->tokens = 0;
     s->err[0] = 0;
 }
 
