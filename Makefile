@@ -115,7 +115,6 @@ FW_BOARD_m55 := mps3-an547 (Cortex-M55)
 FW_LD_m4   := mps2-an386.ld
 FW_LD_m55  := mps3-an547.ld
 # -ffp-contract=off: no fused multiply-adds the C source does not ask for, as on the host.
-# -Wno-type-limits for the library object only: arm-none-eabi enums are short (see README).
 FW_CFLAGS  := -std=c99 -Wall -Wextra -pedantic -Werror -O2 -ffp-contract=off \
               -ffunction-sections -fdata-sections -g
 FW_SPECS   := --specs=picolibc.specs
@@ -142,14 +141,14 @@ $(FW)/expect.h: $(FW)/host_expect
 	$< > $@.tmp && mv $@.tmp $@
 
 $(FW)/mod_impl-%.o: $(FW_SRC)/mod_impl.c mod.h | $(FW)
-	$(ARM_CC) $(FW_CPU_$*) $(FW_SPECS) $(FW_CFLAGS) -Wno-type-limits -c -o $@ $<
+	$(ARM_CC) $(FW_CPU_$*) $(FW_SPECS) $(FW_CFLAGS) -c -o $@ $<
 $(FW)/main-%.o: $(FW_SRC)/main.c $(FW_SRC)/gen.h $(FW_SRC)/board.h $(FW)/model.h $(FW)/expect.h mod.h
 	$(ARM_CC) $(FW_CPU_$*) $(FW_SPECS) $(FW_CFLAGS) -I$(FW) -DFW_BOARD='"$(FW_BOARD_$*)"' -c -o $@ $<
 $(FW)/gen-%.elf: $(FW)/main-%.o $(FW)/mod_impl-%.o $(FW_LDS)
 	$(ARM_CC) $(FW_CPU_$*) $(FW_SPECS) $(FW_LDFLAGS) -T $(FW_LD_$*) -Wl,-Map=$(FW)/gen-$*.map -o $@ \
 	    $(FW)/main-$*.o $(FW)/mod_impl-$*.o -lm
 $(FW)/mve_dot-m55.elf: $(FW_SRC)/test_mve_dot.c $(FW_SRC)/mve_dot.h $(FW_SRC)/board.h mod.h $(FW_LDS) | $(FW)
-	$(ARM_CC) $(FW_CPU_m55) $(FW_SPECS) $(FW_CFLAGS) -Wno-type-limits $(FW_LDFLAGS) -T $(FW_LD_m55) -o $@ $< -lm
+	$(ARM_CC) $(FW_CPU_m55) $(FW_SPECS) $(FW_CFLAGS) $(FW_LDFLAGS) -T $(FW_LD_m55) -o $@ $< -lm
 
 firmware: $(FW_IMAGES) $(FW_OBJS)
 test-firmware: firmware $(B)/mkmodel $(B)/mod2c

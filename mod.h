@@ -36,7 +36,7 @@
      MOD_NO_MALLOC         arena-only: the library calls no allocator; models and sessions need
                            caller arenas (mod_model_desc.arena, mod_session_desc.arena).
      MOD_ASSERT(x)         checks of internal invariants (never of input); default: assert().
-     MOD_SQRTF MOD_EXPF MOD_EXP MOD_COS MOD_SIN MOD_POW MOD_CEIL
+     MOD_SQRTF MOD_EXPF MOD_COS MOD_SIN MOD_POW MOD_CEIL
                            the libm functions used, overridable for freestanding builds.
      MOD_NO_OPENMP         ignore OpenMP even when compiled with -fopenmp.
      MOD_NO_MMAP           load files with plain reads even where mmap exists.
@@ -309,8 +309,13 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
 #define MOD_FREE(p) free(p)
 #endif
 #ifndef MOD_ASSERT
+#ifdef MOD_NO_STDIO
+/* assert() would pull in stdio for its message */
+#define MOD_ASSERT(x) ((void)0)
+#else
 #include <assert.h>
 #define MOD_ASSERT(x) assert(x)
+#endif
 #endif
 
 /* The only libm functions used; a freestanding build may supply its own. */
@@ -319,9 +324,6 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
 #endif
 #ifndef MOD_EXPF
 #define MOD_EXPF(x) expf(x)
-#endif
-#ifndef MOD_EXP
-#define MOD_EXP(x) exp(x)
 #endif
 #ifndef MOD_COS
 #define MOD_COS(x) cos(x)
@@ -377,7 +379,8 @@ const char *mod_result_string(mod_result r) {
         MOD_RESULT_LIST(MOD__TEXT)
 #undef MOD__TEXT
     };
-    if ((int)r < 0 || (int)r >= (int)MOD_RESULT_COUNT) return "unknown result code";
+    /* unsigned, as enums may be one byte on embedded ABIs */
+    if ((unsigned)r >= (unsigned)MOD_RESULT_COUNT) return "unknown result code";
     return text[r];
 }
 
@@ -1172,6 +1175,7 @@ struct mod_session {
     int32_t *sel, *order;
     unsigned char *flag;
     double *inv_freq;        /* RoPE frequencies, [head_dim / 2] */
+    float *rope;             /* cos and sin of one position, [head_dim] */
     float *scores;           /* [threads, max_tokens] attention scores */
     float *wrow;             /* [threads, wrow_len] weight rows converted to f32 */
     int wrow_len;
@@ -1235,6 +1239,7 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     s->order = MOD__CAST(int32_t *, mod__take_n(a, (size_t)B, sizeof(int32_t)));
     s->flag = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B, 1));
     s->inv_freq = MOD__CAST(double *, mod__take_n(a, (size_t)c->head_dim / 2, sizeof(double)));
+    s->rope = MOD__CAST(float *, mod__take_n(a, (size_t)c->head_dim, sizeof(float)));
     s->scores = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)T, sizeof(float)));
     /* room for four converted rows per thread (mod__matmul converts a block of four) */
     s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * 4 * wl, sizeof(float)));
@@ -1259,7 +1264,7 @@ static mod_result mod__session_params_from(const mod_model *m, const mod_session
     if (d.max_tokens < 0 || d.max_tokens > MOD__MAX_SEQ || d.max_batch < 0 || d.threads < 0 ||
         d.routed_cache_tokens < 0)
         return MOD_ERR_INVALID_ARGUMENT;
-    if ((int)d.prompt_routing < 0 || (int)d.prompt_routing > (int)MOD_ROUTING_TOPK) return MOD_ERR_INVALID_ARGUMENT;
+    if ((unsigned)d.prompt_routing > (unsigned)MOD_ROUTING_TOPK) return MOD_ERR_INVALID_ARGUMENT;
     if (d.capacity != d.capacity || d.capacity < 0.0f || d.capacity > 1.0f) return MOD_ERR_INVALID_ARGUMENT;
     if (d.override_threshold && !(d.threshold >= -FLT_MAX && d.threshold <= FLT_MAX)) return MOD_ERR_NUMERIC;
     p->T = d.max_tokens ? d.max_tokens : m->cfg.max_seq_len;
@@ -1668,19 +1673,28 @@ static float mod__silu(float x) { return x / (1.0f + MOD_EXPF(-x)); }
 static float mod__sigmoid(float x) { return 1.0f / (1.0f + MOD_EXPF(-x)); }
 
 /* RoPE, "rotate half": element i of a head pairs with element i + hd/2. */
-static void mod__rope(float *v, int n_heads, int hd, int pos, const double *inv_freq) {
+/* The rotation of position pos: cs[i] = cos, sn[i] = sin of pos * theta^(-2i/hd). */
+static void mod__rope_angles(float *cs, float *sn, int hd, int pos, const double *inv_freq) {
+    int i;
+    for (i = 0; i < hd / 2; i++) {
+        const double ang = (double)pos * inv_freq[i];
+        cs[i] = (float)MOD_COS(ang);
+        sn[i] = (float)MOD_SIN(ang);
+    }
+}
+
+static void mod__rope_apply(float *v, int n_heads, int hd, const float *cs, const float *sn) {
     int i, h, half = hd / 2;
-    for (i = 0; i < half; i++) {
-        double ang = (double)pos * inv_freq[i];
-        float c = (float)MOD_COS(ang), sn = (float)MOD_SIN(ang);
-        for (h = 0; h < n_heads; h++) {
-            float *p = v + (size_t)h * hd;
-            float a = p[i], b = p[i + half];
-            p[i] = a * c - b * sn;
-            p[i + half] = a * sn + b * c;
+    for (h = 0; h < n_heads; h++) {
+        float *p = v + (size_t)h * hd;
+        for (i = 0; i < half; i++) {
+            const float a = p[i], b = p[i + half];
+            p[i] = a * cs[i] - b * sn[i];
+            p[i + half] = a * sn[i] + b * cs[i];
         }
     }
 }
+
 
 static void mod__softmax(float *x, int n) {
     float mx = x[0], sum = 0.0f;
@@ -1819,8 +1833,10 @@ static void mod__block(mod_session *s, const mod__layer *l, mod__cache *cache, c
     for (j = 0; j < ns; j++) {
         const int ctx = first_pos + (sel ? sel[j] : j);
         const int rope_pos = compacted ? base + j : ctx;
-        mod__rope(s->q + (size_t)j * d, c->n_heads, hd, rope_pos, s->inv_freq);
-        mod__rope(knew + (size_t)j * kvd, c->n_kv_heads, hd, rope_pos, s->inv_freq);
+        /* one set of angles for the token's queries and keys */
+        mod__rope_angles(s->rope, s->rope + hd / 2, hd, rope_pos, s->inv_freq);
+        mod__rope_apply(s->q + (size_t)j * d, c->n_heads, hd, s->rope, s->rope + hd / 2);
+        mod__rope_apply(knew + (size_t)j * kvd, c->n_kv_heads, hd, s->rope, s->rope + hd / 2);
         cache->pos[base + j] = ctx;
     }
     mod__attention(s, cache, ns);
@@ -2042,10 +2058,22 @@ static void mod__prob_sort(mod__prob *p, int n) {
     }
 }
 
+/* Keeps the k most likely of p[0..n) in p[0..k), best first (a worst-at-root heap of k). */
+static void mod__prob_top(mod__prob *p, int n, int k) {
+    int i;
+    for (i = k / 2 - 1; i >= 0; i--) mod__prob_sift(p, i, k);
+    for (i = k; i < n; i++)
+        if (mod__prob_above(&p[i], &p[0])) {
+            p[0] = p[i];
+            mod__prob_sift(p, 0, k);
+        }
+    mod__prob_sort(p, k);
+}
+
 mod_result mod_sample(mod_session *s, mod_sampler *smp, int32_t *token) {
     const float *logits;
     mod__prob *p;
-    int V, i, n = 0, best = -1;
+    int V, i, n, best = -1;
     float t, mx = -FLT_MAX, top_p;
     double sum = 0.0, u, acc = 0.0;
     if (!s || !smp || !token) return MOD_ERR_INVALID_ARGUMENT;
@@ -2063,27 +2091,28 @@ mod_result mod_sample(mod_session *s, mod_sampler *smp, int32_t *token) {
     if (t == 0.0f || smp->top_k == 1) { *token = best; return MOD_OK; }
     p = s->probs;
     for (i = 0; i < V; i++) {
-        /* NaN logits get probability 0; +inf logits dominate through mx */
-        float e = logits[i] == logits[i] ? (float)MOD_EXP(((double)logits[i] - mx) / t) : 0.0f;
-        if (e != e) e = 0.0f;
-        p[i].p = e; p[i].id = i;
-        sum += e;
+        /* NaN logits get probability 0; the largest logit maps to 1 */
+        float e = logits[i] == logits[i] ? MOD_EXPF((logits[i] - mx) / t) : 0.0f;
+        p[i].p = e == e ? e : 0.0f;
+        p[i].id = i;
     }
     n = V;
-    if ((smp->top_k > 0 && smp->top_k < V) || top_p < 1.0f) {
+    if (smp->top_k > 0 && smp->top_k < V) {
+        n = smp->top_k;
+        mod__prob_top(p, V, n);
+    } else if (top_p < 1.0f) {
         mod__prob_sort(p, V);
-        if (smp->top_k > 0 && smp->top_k < n) n = smp->top_k;
+    }
+    for (i = 0; i < n; i++) sum += p[i].p;
+    if (top_p < 1.0f) {
+        /* candidates are sorted here: keep the smallest prefix holding top_p of the mass */
+        double limit = top_p * sum, run = 0.0;
+        for (i = 0; i < n; i++) {
+            run += p[i].p;
+            if (run >= limit) { n = i + 1; break; }
+        }
         sum = 0.0;
         for (i = 0; i < n; i++) sum += p[i].p;
-        if (top_p < 1.0f) {
-            double limit = top_p * sum, run = 0.0;
-            for (i = 0; i < n; i++) {
-                run += p[i].p;
-                if (run >= limit) { n = i + 1; break; }
-            }
-            sum = 0.0;
-            for (i = 0; i < n; i++) sum += p[i].p;
-        }
     }
     u = (double)(mod__splitmix(&smp->state) >> 11) * (1.0 / 9007199254740992.0) * sum;
     for (i = 0; i < n; i++) {

@@ -450,12 +450,13 @@ static void test_rmsnorm(void)
 static int rope_case(int hd, int heads, double theta, int pos, int check_identity)
 {
     double inv[128];
-    float v[3 * 256], orig[3 * 256];
+    float v[3 * 256], orig[3 * 256], scratch[256] = { 0 };
     int i, h, half = hd / 2, ok = 1;
     for (i = 0; i < half; i++) inv[i] = exp(-(2.0 * i / hd) * log(theta));
     fill(v, (size_t)heads * hd, 1.0);
     memcpy(orig, v, sizeof(float) * (size_t)heads * hd);
-    mod__rope(v, heads, hd, pos, inv);
+    mod__rope_angles(scratch, scratch + half, hd, pos, inv);
+    mod__rope_apply(v, heads, hd, scratch, scratch + half);
     for (h = 0; h < heads; h++)
         for (i = 0; i < half; i++) {
             double a = orig[h * hd + i], b = orig[h * hd + i + half];
