@@ -283,7 +283,11 @@ static void test_matmul(void)
     mod_model *m1, *m2;
     mod_session *s1 = make_session(&m1, &f1, 1), *s2 = make_session(&m2, &f2, 2);
     int si, dt, bi, ni, bad_threads = 0, bad_batch = 0, combos = 0;
+#ifdef MOD__OPENMP
     check(s1->wrow_len >= 256 && s2->threads == 2, "session scratch: wrow_len %d, threads %d", s1->wrow_len, s2->threads);
+#else
+    check(s1->wrow_len >= 256 && s2->threads == 1, "session scratch: wrow_len %d, threads %d", s1->wrow_len, s2->threads);
+#endif
     for (si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++)
         for (dt = 0; dt < 3; dt++)
             for (bi = 0; bi < 2; bi++) {

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Every SIMD path against the portable one: the kernel and model tests built for AVX2 and for
-# the portable code (the main build uses the CPU's widest path), then the same logits from
-# each build for f32, f16, bf16 and q8_0 models, compared pairwise.
+# Every SIMD path against the portable one: the kernel and model tests built for AVX2, for the
+# portable code and for AArch64 NEON (cross-compiled, run under qemu-aarch64 when installed;
+# the main build uses the CPU's widest path), then the same logits from each build for f32,
+# f16, bf16 and q8_0 models, compared with the portable build's.
 B=${1:-build}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -20,17 +21,32 @@ for v in "native:-march=native" "avx2:-march=x86-64-v3" "scalar:-DMOD_NO_SIMD"; 
         else bad "$t on the $name path: $(tail -n 5 "$T/out" "$T/err" 2>/dev/null | head -c 600)"; fi
     done
 done
+ARM=""
+if command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 && command -v qemu-aarch64 >/dev/null 2>&1; then
+    ARM="qemu-aarch64"
+    for t in test_kernels test_model; do
+        if aarch64-linux-gnu-gcc -std=c99 -O2 -static -Itools -Itests -o "$T/${t}_neon" tests/$t.c -lm 2>"$T/err" &&
+           qemu-aarch64 "$T/${t}_neon" >"$T/out" 2>&1; then
+            ok "$t on the NEON path under qemu-aarch64 ($(tail -n 1 "$T/out"))"
+        else bad "$t on the NEON path: $(tail -n 5 "$T/out" "$T/err" 2>/dev/null | head -c 600)"; fi
+    done
+    aarch64-linux-gnu-gcc -std=c99 -O2 -static -o "$T/eval_neon" tools/eval.c -lm 2>"$T/err" || bad "build mod-eval (neon): $(head -c 300 "$T/err")"
+else
+    echo "note: aarch64-linux-gnu-gcc or qemu-aarch64 missing: the NEON path is not tested here"
+fi
 TOKS=5,17,3,99,42,7,7,250,1,0,33,64,128,255,300,12,19,23,5,5,6,200,201,202
 for dt in f32 f16 bf16 q8_0; do
     "$B/mkmodel" "$T/m_$dt.mod" --seed 11 --tokenizer bpe --merges 100 --dim 64 --layers 4 --heads 4 --kv-heads 2 --hidden 160 --seq 64 --mod-layers odd --qkv-bias 1 --dtype $dt >/dev/null || bad "mkmodel $dt"
     for name in native avx2 scalar; do
         [ -x "$T/eval_$name" ] && "$T/eval_$name" "$T/m_$dt.mod" --tokens $TOKS --routing topk --dump-logits "$T/l_${dt}_$name.bin" >/dev/null 2>&1
     done
+    [ -n "$ARM" ] && [ -x "$T/eval_neon" ] && qemu-aarch64 "$T/eval_neon" "$T/m_$dt.mod" --tokens $TOKS --routing topk --dump-logits "$T/l_${dt}_neon.bin" >/dev/null 2>&1
     # float paths differ only in summation order (1e-5); q8_0 paths also requantize the
     # activations of every layer, where such a difference can move a value across a rounding
     # step of its int8 grid (1e-3)
     tol=1e-5; [ $dt = q8_0 ] && tol=1e-3
-    for name in native avx2; do
+    names="native avx2"; [ -n "$ARM" ] && names="$names neon"
+    for name in $names; do
         if "$B/compare_logits" "$T/l_${dt}_$name.bin" "$T/l_${dt}_scalar.bin" $tol >"$T/out" 2>&1; then ok "$dt logits, $name vs portable: $(cat "$T/out")"
         else bad "$dt logits, $name vs portable: $(cat "$T/out")"; fi
     done
