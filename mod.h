@@ -1613,8 +1613,9 @@ static void mod__matmul_q8(mod_session *s, float *y, const float *x, int n, cons
     }
 }
 
-/* Tokens are taken in blocks small enough to stay in L2 while every row of W passes by. */
-#define MOD__TOKEN_BLOCK 64
+/* Tokens are taken in blocks that stay in a typical L2 (about 1 MiB of activations) while
+   every row of W passes by, so W is streamed from memory as few times as possible. */
+#define MOD__TOKEN_BLOCK_BYTES (1 << 20)
 
 /* y[n, rows] = x[n, cols] W^T (+ bias). Parallel over blocks of four output rows: every
    element is computed the same way on any number of threads and in any batch. */
@@ -1622,13 +1623,15 @@ static void mod__matmul(mod_session *s, float *y, const float *x, int n, const m
                         const mod__tensor *bias) {
     const int rows = w->rows, cols = w->cols, blocks = (rows + 3) / 4;
     const float *b = bias && bias->data ? MOD__CAST(const float *, bias->data) : NULL;
+    const int tb = (int)(MOD__TOKEN_BLOCK_BYTES / (sizeof(float) * (size_t)cols)) / 4 * 4 > 4
+                       ? (int)(MOD__TOKEN_BLOCK_BYTES / (sizeof(float) * (size_t)cols)) / 4 * 4 : 4;
     int t0;
     if (w->dtype == MOD_DTYPE_Q8_0) {
         mod__matmul_q8(s, y, x, n, w, bias);
         return;
     }
-    for (t0 = 0; t0 < n; t0 += MOD__TOKEN_BLOCK) {
-        const int tn = n - t0 < MOD__TOKEN_BLOCK ? n - t0 : MOD__TOKEN_BLOCK;
+    for (t0 = 0; t0 < n; t0 += tb) {
+        const int tn = n - t0 < tb ? n - t0 : tb;
         int parallel = (double)rows * tn * cols > MOD__PARALLEL_WORK && s->threads > 1, rb;
         (void)parallel;
         MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(static))
