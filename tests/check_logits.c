@@ -49,5 +49,7 @@ int main(int argc, char **argv) {
         free(ref);
     }
     printf("max |diff| / max |logit| = %.3g\n", md / mx);
+    free(model);
+    free(lbytes);
     return md / mx <= 1e-4 ? 0 : 1;
 }

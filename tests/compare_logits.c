@@ -23,12 +23,14 @@ int main(int argc, char **argv) {
     if (argc != 4) { fprintf(stderr, "usage: compare_logits A.bin B.bin TOL\n"); return 2; }
     a = slurp(argv[1], &na);
     b = slurp(argv[2], &nb);
-    if (!a || !b || na != nb || na == 0) { fprintf(stderr, "cannot read or sizes differ\n"); return 2; }
+    if (!a || !b || na != nb || na == 0) { fprintf(stderr, "cannot read or sizes differ\n"); free(a); free(b); return 2; }
     for (i = 0; i < na; i++) {
         double e = fabs((double)a[i] - (double)b[i]);
         if (!(e <= md)) md = e;
         if (fabs((double)b[i]) > mx) mx = fabs((double)b[i]);
     }
     printf("max |diff| / max |logit| = %.3g\n", md / mx);
+    free(a);
+    free(b);
     return md / mx <= atof(argv[3]) ? 0 : 1;
 }
