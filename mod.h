@@ -1384,20 +1384,20 @@ static float mod__vsum(mod__v v) {
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
     return _mm_cvtss_f32(s);
 }
-#elif !defined(MOD_NO_SIMD) && defined(__ARM_NEON) && defined(__aarch64__)
+#elif !defined(MOD_NO_SIMD) && ((defined(__ARM_NEON) && defined(__aarch64__)) || \
+                                 (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)))
+/* AArch64 NEON and Armv8.1-M Helium share the 4-lane float intrinsics */
+#if defined(__ARM_NEON) && defined(__aarch64__)
 #include <arm_neon.h>
 #define MOD__SIMD "neon"
-#define MOD__VL 4
-typedef float32x4_t mod__v;
-#define mod__vzero() vdupq_n_f32(0.0f)
-#define mod__vload(p) vld1q_f32(p)
-#define mod__vstore(p, v) vst1q_f32(p, v)
-#define mod__vdup(x) vdupq_n_f32(x)
-#define mod__vfma(acc, a, b) vfmaq_f32(acc, a, b)
-static float mod__vsum(mod__v v) { return vaddvq_f32(v); }
-#elif !defined(MOD_NO_SIMD) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+static float mod__vsum(float32x4_t v) { return vaddvq_f32(v); }
+#else
 #include <arm_mve.h>
 #define MOD__SIMD "helium"
+static float mod__vsum(float32x4_t v) {
+    return (vgetq_lane_f32(v, 0) + vgetq_lane_f32(v, 1)) + (vgetq_lane_f32(v, 2) + vgetq_lane_f32(v, 3));
+}
+#endif
 #define MOD__VL 4
 typedef float32x4_t mod__v;
 #define mod__vzero() vdupq_n_f32(0.0f)
@@ -1405,9 +1405,6 @@ typedef float32x4_t mod__v;
 #define mod__vstore(p, v) vst1q_f32(p, v)
 #define mod__vdup(x) vdupq_n_f32(x)
 #define mod__vfma(acc, a, b) vfmaq_f32(acc, a, b)
-static float mod__vsum(mod__v v) {
-    return (vgetq_lane_f32(v, 0) + vgetq_lane_f32(v, 1)) + (vgetq_lane_f32(v, 2) + vgetq_lane_f32(v, 3));
-}
 #else
 #define MOD__SIMD "scalar"
 #endif

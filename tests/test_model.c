@@ -116,51 +116,54 @@ static const variant variants[] = {
     { "every knob at once", v_everything },
 };
 
-static void test_against_reference(void) {
+/* One model family, dtype and rule against the reference; returns the relative difference
+   (1 when something failed to run). */
+static double compare_with_reference(size_t vi, int dtype, int rule, uint64_t seed, int threads) {
     const int n = 24;
+    mkm_opts o;
+    built b;
+    mod_session *s;
+    mod_session_desc d;
+    int toks[64], V;
+    int32_t t32[64];
+    double *ref, e = 1.0;
+    float *lg;
+    mkm_defaults(&o);
+    o.seed = seed;
+    variants[vi].apply(&o);
+    o.dtype = dtype;
+    if (build(&o, &b)) return 1.0;
+    V = mod_model_config(b.model)->vocab_size;
+    make_tokens(toks, t32, n, V, (unsigned)(seed * 7 + vi));
+    ref = (double *)malloc(sizeof(double) * (size_t)n * V);
+    lg = (float *)malloc(sizeof(float) * (size_t)n * V);
+    memset(&d, 0, sizeof d);
+    d.prompt_routing = rule == 0 ? MOD_ROUTING_TOPK : MOD_ROUTING_CAUSAL;
+    d.threads = threads;
+    if (ref_forward(b.buf, b.size, toks, n, rule == 0 ? REF_RULE_TOPK : REF_RULE_CAUSAL, 0, 0, 0, ref) == 0 &&
+        mod_session_create(&s, b.model, &d) == MOD_OK) {
+        if (mod_prefill(s, t32, n, lg) == MOD_OK) e = rel_diff(lg, ref, (size_t)n * V);
+        mod_session_free(s);
+    }
+    free(ref); free(lg);
+    unbuild(&b);
+    return e;
+}
+
+static void test_against_reference(void) {
     size_t vi;
     int dtype, rule, checks = 0;
+    char what[200];
     for (vi = 0; vi < sizeof variants / sizeof variants[0]; vi++)
         for (dtype = 0; dtype < 3; dtype++)
             for (rule = 0; rule < 2; rule++) {
-                mkm_opts o;
-                built b;
-                mod_session *s;
-                mod_session_desc d;
-                int toks[64], V;
-                int32_t t32[64];
-                double *ref;
-                float *lg;
-                char what[200];
-                mkm_defaults(&o);
-                o.seed = 100 + vi;
-                o.dtype = dtype;
-                variants[vi].apply(&o);
-                if (build(&o, &b)) { check(0, variants[vi].name); continue; }
-                V = mod_model_config(b.model)->vocab_size;
-                make_tokens(toks, t32, n, V, (unsigned)vi);
-                ref = (double *)malloc(sizeof(double) * (size_t)n * V);
-                lg = (float *)malloc(sizeof(float) * (size_t)n * V);
-                memset(&d, 0, sizeof d);
-                d.prompt_routing = rule == 0 ? MOD_ROUTING_TOPK : MOD_ROUTING_CAUSAL;
-                d.threads = 1 + (int)(vi % 2);
-                if (ref_forward(b.buf, b.size, toks, n, rule == 0 ? REF_RULE_TOPK : REF_RULE_CAUSAL, 0, 0, 0, ref) != 0 ||
-                    mod_session_create(&s, b.model, &d) != MOD_OK) {
-                    check(0, "reference or session failed");
-                } else {
-                    double e;
-                    mod_result r = mod_prefill(s, t32, n, lg);
-                    e = r == MOD_OK ? rel_diff(lg, ref, (size_t)n * V) : 1.0;
-                    /* f32 tolerance from the spec of the converter issue; f16/bf16 weights are
-                       the same numbers in both, so the same bound holds */
-                    snprintf(what, sizeof what, "vs reference: %s, dtype %d, %s: rel diff %.3g",
-                             variants[vi].name, dtype, rule ? "causal" : "top-k", e);
-                    check(e <= 1e-4, what);
-                    checks++;
-                    mod_session_free(s);
-                }
-                free(ref); free(lg);
-                unbuild(&b);
+                /* the f32 bound of the converter tests; f16/bf16 weights are the same numbers in
+                   both implementations, so the same bound holds */
+                double e = compare_with_reference(vi, dtype, rule, 100 + vi, 1 + (int)(vi % 2));
+                snprintf(what, sizeof what, "vs reference: %s, dtype %d, %s: rel diff %.3g",
+                         variants[vi].name, dtype, rule ? "causal" : "top-k", e);
+                check(e <= 1e-4, what);
+                checks++;
             }
     printf("reference: %d model/rule/dtype combinations compared\n", checks);
 }
@@ -168,42 +171,20 @@ static void test_against_reference(void) {
 /* q8_0 weights: the reference reads the same quantized weights exactly; the engine also
    quantizes activations to int8 blocks, so the bound is looser: 5% of the largest logit. */
 static void test_q8_against_reference(void) {
-    const int n = 24;
     size_t vi;
     int rule;
+    char what[200];
     for (vi = 0; vi < sizeof variants / sizeof variants[0]; vi += 3)
         for (rule = 0; rule < 2; rule++) {
+            double e;
             mkm_opts o;
-            built b;
-            mod_session *s;
-            mod_session_desc d;
-            int toks[64], V;
-            int32_t t32[64];
-            double *ref, e = 1;
-            float *lg;
-            char what[200];
             mkm_defaults(&o);
-            o.seed = 500 + vi;
             variants[vi].apply(&o);
-            o.dtype = MKM_DTYPE_Q8_0;
             if (o.dim % 32 || o.hidden_dim % 32) continue;
-            if (build(&o, &b)) { check(0, variants[vi].name); continue; }
-            V = mod_model_config(b.model)->vocab_size;
-            make_tokens(toks, t32, n, V, (unsigned)vi + 7);
-            ref = (double *)malloc(sizeof(double) * (size_t)n * V);
-            lg = (float *)malloc(sizeof(float) * (size_t)n * V);
-            memset(&d, 0, sizeof d);
-            d.prompt_routing = rule == 0 ? MOD_ROUTING_TOPK : MOD_ROUTING_CAUSAL;
-            if (ref_forward(b.buf, b.size, toks, n, rule == 0 ? REF_RULE_TOPK : REF_RULE_CAUSAL, 0, 0, 0, ref) == 0 &&
-                mod_session_create(&s, b.model, &d) == MOD_OK) {
-                if (mod_prefill(s, t32, n, lg) == MOD_OK) e = rel_diff(lg, ref, (size_t)n * V);
-                mod_session_free(s);
-            }
+            e = compare_with_reference(vi, MKM_DTYPE_Q8_0, rule, 500 + vi, 1);
             snprintf(what, sizeof what, "q8_0 vs reference: %s, %s: rel diff %.3g", variants[vi].name, rule ? "causal" : "top-k", e);
             check(e <= 5e-2, what);
             printf("  %s\n", what);
-            free(ref); free(lg);
-            unbuild(&b);
         }
 }
 
