@@ -19,12 +19,13 @@ static void usage(FILE *f) {
         "  --ctx N               context length (default: the model's max_seq_len)\n"
         "  --threads N           threads (default: all)\n"
         "  --no-stats            do not print the statistics line\n"
+        "  --ids                 print the generated token ids (comma-separated) instead of text\n"
         "  -h, --help            this text\n");
 }
 
 typedef struct gen_args {
     const char *path, *prompt;
-    int n_gen, top_k, threads, ctx, stats, have_threshold;
+    int n_gen, top_k, threads, ctx, stats, have_threshold, ids;
     float temp, top_p, capacity, threshold;
     uint64_t seed;
     mod_routing routing;
@@ -42,6 +43,7 @@ static int parse_args(int argc, char **argv, gen_args *g) {
         int bad = 0, takes = 1;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 1; }
         else if (!strcmp(a, "--no-stats")) { g->stats = 0; takes = 0; }
+        else if (!strcmp(a, "--ids")) { g->ids = 1; takes = 0; }
         else if (a[0] != '-' || !a[1]) {
             if (g->path) { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
             g->path = a; takes = 0;
@@ -113,7 +115,7 @@ int main(int argc, char **argv) {
     r = mod_tokenize(model, prompt, plen, mod_token_bos(model) >= 0, toks, (int)plen + 2, &n_prompt);
     if (r != MOD_OK) { fprintf(stderr, "error: cannot tokenize the prompt: %s\n", mod_result_string(r)); goto done; }
     if (n_prompt == 0) { fprintf(stderr, "error: the prompt is empty and the model has no BOS token\n"); goto done; }
-    fwrite(prompt, 1, plen, stdout);
+    if (!g.ids) fwrite(prompt, 1, plen, stdout);
     fflush(stdout);
 
     t0 = cli_now();
@@ -128,9 +130,10 @@ int main(int argc, char **argv) {
         size_t len;
         const char *piece;
         if ((r = mod_sample(s, &smp, &tok)) != MOD_OK) { fprintf(stderr, "\nerror: %s\n", mod_session_error(s)); goto done; }
+        if (g.ids) printf("%s%d", generated ? "," : "", (int)tok);
         if (tok == mod_token_eos(model)) break;
         piece = mod_token_bytes(model, tok, &len);
-        if (piece && len) fwrite(piece, 1, len, stdout);
+        if (piece && len && !g.ids) fwrite(piece, 1, len, stdout);
         fflush(stdout);
         if (generated + 1 == g.n_gen) { generated++; break; }
         r = mod_decode(s, tok);
