@@ -18,9 +18,9 @@ TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer
             $(B)/check_logits $(B)/compare_logits $(B)/check_tokens $(B)/test_convert
 HEADERS  := mod.h examples/cli.h
 
-# Until a trained model ships, `make run` uses a random-weight model (text is gibberish).
-RUN_MODEL  ?= $(B)/random.mod
-RUN_PROMPT ?= In the beginning
+# The shipped MoD model (models/README.md); RUN_MODEL=... runs another.
+RUN_MODEL  ?= models/kjv-mod.mod
+RUN_PROMPT ?= And God said,
 
 .PHONY: all test run clean check-header test-sanitize fuzz fuzz-smoke firmware test-firmware firmware-size
 all: $(PROGRAMS) $(TESTS)
@@ -56,11 +56,23 @@ $(B)/compare_logits: tests/compare_logits.c | $(B)
 $(B)/check_logits: tests/check_logits.c tests/ref.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 
-$(B)/random.mod: $(B)/mkmodel
-	$(B)/mkmodel $@ --seed 1 --tokenizer bpe --merges 200 --dim 64 --layers 4 --heads 4 --kv-heads 2 --hidden 128 --seq 256 --mod-layers odd --capacity 0.25
+run: $(B)/mod-generate
+	$(B)/mod-generate $(RUN_MODEL) -p "$(RUN_PROMPT)" -n 96
 
-run: $(B)/mod-generate $(RUN_MODEL)
-	$(B)/mod-generate $(RUN_MODEL) -p "$(RUN_PROMPT)" -n 64
+# The shipped models, rebuilt from scratch (needs Debian's bible-kjv, bible-kjv-text and
+# python3-torch; about 40 minutes on 2 cores): corpus and held-out split, tokenizer, the MoD
+# model and its dense twin, their metrics, conversion to f16 model files. See models/README.md.
+.PHONY: models
+models: $(B)/mod-convert
+	/usr/bin/python3 tools/train/corpus.py --out $(B)/train/data --heldout models/heldout.txt
+	/usr/bin/python3 tools/train/tokenizer.py --train $(B)/train/data/train.jsonl --vocab 4096 -o $(B)/train/tokenizer.json
+	/usr/bin/python3 tools/train/train.py --mod --steps 450 --seed 1234 --tokenizer $(B)/train/tokenizer.json --data $(B)/train/data --out $(B)/train/mod
+	/usr/bin/python3 tools/train/train.py --dense --steps 450 --seed 1234 --tokenizer $(B)/train/tokenizer.json --data $(B)/train/data --out $(B)/train/dense
+	/usr/bin/python3 tools/train/evaluate.py --mod $(B)/train/mod --dense $(B)/train/dense --data $(B)/train/data -o models/metrics.json
+	$(B)/mod-convert $(B)/train/mod -o models/kjv-mod.mod --dtype f16 --force
+	$(B)/mod-convert $(B)/train/dense -o models/kjv-dense.mod --dtype f16 --force
+	$(B)/mod-convert $(B)/train/mod -o models/kjv-mod-q8_0.mod --dtype q8_0 --force
+	/usr/bin/python3 tools/train/expected.py -i models/metrics.json -o models/expected.txt
 
 # The header alone, as C99 with gcc and clang and as C++.
 check-header: | $(B)

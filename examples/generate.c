@@ -146,6 +146,7 @@ int main(int argc, char **argv) {
     }
     t2 = cli_now();
     printf("\n");
+    fflush(stdout);
     if (g.stats) {
         const mod_config *c = mod_model_config(model);
         mod_block_stats all;

@@ -21,6 +21,7 @@ directory) and the log OUT.log.jsonl (train loss every --log-every steps, valida
 """
 import argparse, json, math, os, shutil, struct, sys, time
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # the 2 cores are shared: don't spin
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -80,14 +81,21 @@ class Config:
 
 
 def rms_norm(x, g, eps):
-    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * g
+    """x [B, d, T] (channels first), normalized over d."""
+    return x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + eps) * g[None, :, None]
+
+
+def lin(x, w):
+    """x [B, in, T] -> [B, out, T]. A 1x1 convolution: Debian's torch runs it with oneDNN,
+    far faster than its matmul (reference BLAS); the arithmetic is the same."""
+    return F.conv1d(x, w[:, :, None])
 
 
 def rope(x, cos, sin):
-    """x [B, heads, T, hd]; cos/sin [B or 1, 1, T, hd/2]: rotate-half layout."""
-    h = x.shape[-1] // 2
-    x1, x2 = x[..., :h], x[..., h:]
-    return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
+    """x [B, heads, hd, T]; cos/sin [B or 1, 1, hd/2, T]: rotate-half layout."""
+    h = x.shape[2] // 2
+    x1, x2 = x[:, :, :h], x[:, :, h:]
+    return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=2)
 
 
 def capacity_k(c, s):
@@ -115,28 +123,42 @@ class Block(nn.Module):
             self.router = nn.Linear(d, 1, bias=True)
 
     def core(self, x, cos, sin):
-        """The block on x [B, T, d] whose tokens attend causally among themselves."""
-        B, T, _ = x.shape
+        """The block on x [B, d, T] whose T tokens attend causally among themselves."""
+        B, _, T = x.shape
+        H, Hkv, hd = self.H, self.Hkv, self.hd
         n = rms_norm(x, self.input_layernorm, self.eps)
-        q = self.q_proj(n).view(B, T, self.H, self.hd).transpose(1, 2)
-        k = self.k_proj(n).view(B, T, self.Hkv, self.hd).transpose(1, 2)
-        v = self.v_proj(n).view(B, T, self.Hkv, self.hd).transpose(1, 2)
-        q, k = rope(q, cos, sin), rope(k, cos, sin)
-        if self.Hkv != self.H:
-            k = k.repeat_interleave(self.H // self.Hkv, dim=1)
-            v = v.repeat_interleave(self.H // self.Hkv, dim=1)
-        att = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(self.hd))
-        mask = torch.ones(T, T, dtype=torch.bool).triu(1)
-        att = att.masked_fill(mask, float("-inf")).softmax(-1)
-        h = x + self.o_proj((att @ v).transpose(1, 2).reshape(B, T, -1))
+        q = lin(n, self.q_proj.weight).view(B, H, hd, T)
+        k = lin(n, self.k_proj.weight).view(B, Hkv, hd, T)
+        v = lin(n, self.v_proj.weight).view(B, Hkv, hd, T)
+        q, k = rope(q, cos, sin) * (1.0 / math.sqrt(hd)), rope(k, cos, sin)
+        if Hkv != H:  # query head h uses key/value head h // (H / Hkv)
+            k = k.repeat_interleave(H // Hkv, dim=1)
+            v = v.repeat_interleave(H // Hkv, dim=1)
+        N = B * H
+        # The two attention products as grouped 1x1 convolutions (oneDNN; dilation 2, a no-op
+        # for a 1-wide kernel, keeps torch on oneDNN for batch 1 on one thread).
+        # scores[n, j, i] = k[n, :, j] . q[n, :, i]: key j, query i
+        att = F.conv1d(q.reshape(1, N * hd, T), k.transpose(2, 3).reshape(N * T, hd, 1), groups=N,
+                       dilation=2).view(N, T, T)
+        att = att.masked_fill(self._mask(T), float("-inf")).softmax(1)
+        # out[n, c, i] = sum_j att[n, j, i] v[n, c, j]
+        o = F.conv1d(att.view(1, N * T, T), v.reshape(N * hd, T, 1), groups=N, dilation=2).view(B, H * hd, T)
+        h = x + lin(o, self.o_proj.weight)
         m = rms_norm(h, self.post_attention_layernorm, self.eps)
-        return h + self.down_proj(F.silu(self.gate_proj(m)) * self.up_proj(m))
+        return h + lin(F.silu(lin(m, self.gate_proj.weight)) * lin(m, self.up_proj.weight), self.down_proj.weight)
+
+    @staticmethod
+    def _mask(T, cache={}):
+        """True where key j comes after query i (layout [j, i])."""
+        if T not in cache:
+            cache[T] = torch.ones(T, T, dtype=torch.bool).tril(-1)
+        return cache[T]
 
     def forward(self, x, cos_t, sin_t, rule, info):
-        B, S, d = x.shape
+        B, d, S = x.shape
         if not self.routed or rule == "dense":
-            return self.core(x, cos_t[None, None, :S], sin_t[None, None, :S])
-        r = self.router(x).squeeze(-1).float()                      # [B, S]
+            return self.core(x, cos_t[None, None, :, :S], sin_t[None, None, :, :S])
+        r = (lin(x, self.router.weight)[:, 0] + self.router.bias).float()   # [B, S], input "residual"
         if rule == "topk":
             k = capacity_k(self.capacity, S)
             order = torch.sort(r.detach(), dim=1, descending=True, stable=True).indices[:, :k]
@@ -155,14 +177,14 @@ class Block(nn.Module):
 
     def _apply(self, x, r, idx):
         B, k = idx.shape
-        d = x.shape[-1]
-        gi = idx[..., None].expand(B, k, d)
-        xs = x.gather(1, gi)
-        cos = self._cos[idx][:, None]                                   # positions "absolute"
-        sin = self._sin[idx][:, None]
+        d = x.shape[1]
+        gi = idx[:, None, :].expand(B, d, k)
+        xs = x.gather(2, gi)
+        cos = self._cos[:, idx].permute(1, 0, 2)[:, None]              # positions "absolute"
+        sin = self._sin[:, idx].permute(1, 0, 2)[:, None]
         y = self.core(xs, cos, sin)
-        g = r.gather(1, idx)[..., None]                                 # gate "identity"
-        return x.scatter(1, gi, xs + g * (y - xs))                      # combine "delta"
+        g = r.gather(1, idx)[:, None, :]                               # gate "identity"
+        return x.scatter(2, gi, xs + g * (y - xs))                     # combine "delta"
 
 
 class Model(nn.Module):
@@ -174,8 +196,8 @@ class Model(nn.Module):
         self.norm = nn.Parameter(torch.ones(cfg.hidden_size))
         hd = cfg.hidden_size // cfg.num_attention_heads
         inv = 1.0 / (cfg.rope_theta ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
-        ang = torch.arange(cfg.max_position_embeddings, dtype=torch.int64).float()[:, None] * inv[None]
-        self.register_buffer("cos_t", ang.cos(), persistent=False)
+        ang = inv[:, None] * torch.arange(cfg.max_position_embeddings, dtype=torch.int64).float()[None]
+        self.register_buffer("cos_t", ang.cos(), persistent=False)   # [hd/2, P]
         self.register_buffer("sin_t", ang.sin(), persistent=False)
         for blk in self.layers:
             blk._cos, blk._sin = self.cos_t, self.sin_t
@@ -193,15 +215,17 @@ class Model(nn.Module):
                     std = 0.02 / math.sqrt(2 * L) if name.endswith(("o_proj.weight", "down_proj.weight")) else 0.02
                     p.copy_(torch.randn(p.shape, generator=g) * std)
 
-    def forward(self, tokens, rule="topk", info=None):
-        """tokens [B, S] -> logits [B, S, V]. rule: "topk" (training), "causal" or "dense"."""
+    def forward(self, tokens, rule="topk", info=None, vt=False):
+        """tokens [B, S] -> logits [B, S, V] ([B, V, S] with vt). rule: "topk" (training),
+        "causal" or "dense" (routed blocks take every token: for the dense twin)."""
         if info is None:
             info = []
-        x = self.embed_tokens(tokens)
+        x = self.embed_tokens(tokens).transpose(1, 2)                  # [B, d, S]
         for blk in self.layers:
             x = blk(x, self.cos_t, self.sin_t, rule, info)
         x = rms_norm(x, self.norm, self.cfg.rms_norm_eps)
-        return F.linear(x, self.embed_tokens.weight)
+        logits = lin(x, self.embed_tokens.weight)                      # tied
+        return logits if vt else logits.transpose(1, 2)
 
     # ---- MODEL.md tensor names
     def hf_state(self):
@@ -332,7 +356,8 @@ def token_stream(tok, docs):
 
 def load_streams(tok, data_dir, cache_dir):
     path = os.path.join(cache_dir, "tokens.pt")
-    key = (tok.vocab_size, len(tok.merges), tuple(tok.merges[-3:]))
+    key = (tok.vocab_size, len(tok.merges), tuple(tok.merges[-3:]),
+           tuple(os.path.getsize(os.path.join(data_dir, n + ".jsonl")) for n in ("train", "val")))
     if os.path.exists(path):
         c = torch.load(path)
         if c["key"] == key:
@@ -355,8 +380,8 @@ def val_windows(stream, S):
 def evaluate_loss(model, x, y, rule, bs=16):
     tot, cnt = 0.0, 0
     for i in range(0, len(x), bs):
-        logits = model(x[i:i + bs], rule=rule)
-        tot += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[i:i + bs].reshape(-1), reduction="sum").item()
+        logits = model(x[i:i + bs], rule=rule, vt=True)
+        tot += F.cross_entropy(logits, y[i:i + bs], reduction="sum").item()
         cnt += y[i:i + bs].numel()
     return tot / cnt
 
@@ -390,7 +415,7 @@ def main():
     kind = ap.add_mutually_exclusive_group(required=True)
     kind.add_argument("--mod", action="store_true", help="routed blocks 1, 3, 5, ... (capacity 0.125)")
     kind.add_argument("--dense", action="store_true", help="the dense twin: no routing")
-    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--steps", type=int, default=450)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--out", required=True, help="output directory (Hugging Face layout)")
     ap.add_argument("--tokenizer", default="build/train/tokenizer.json")
@@ -400,12 +425,12 @@ def main():
     ap.add_argument("--heads", type=int, default=6)
     ap.add_argument("--kv-heads", type=int, default=2)
     ap.add_argument("--ffn", type=int, default=512)
-    ap.add_argument("--seq", type=int, default=256)
-    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--capacity", type=float, default=0.125)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--min-lr-frac", type=float, default=0.1)
-    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--warmup", type=int, default=40)
     ap.add_argument("--wd", type=float, default=0.1)
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--aux", type=float, default=0.1, help="weight of the router BCE loss (per routed block, mean)")
@@ -428,7 +453,7 @@ def main():
     decay = [p for n, p in model.named_parameters() if p.dim() == 2]
     other = [p for n, p in model.named_parameters() if p.dim() != 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd}, {"params": other, "weight_decay": 0.0}],
-                            lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
+                            lr=a.lr, betas=(0.9, 0.95), eps=1e-8, foreach=True)
     data_gen = torch.Generator().manual_seed(a.seed + 1)
     vx, vy = val_windows(val_s, S)
     vsub = torch.linspace(0, len(vx) - 1, min(a.val_windows, len(vx))).long()
@@ -463,8 +488,8 @@ def main():
         for gp in opt.param_groups:
             gp["lr"] = lr_at(step)
         info = []
-        logits = model(x, rule="topk", info=info)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        logits = model(x, rule="topk", info=info, vt=True)
+        loss = F.cross_entropy(logits, y)
         aux = torch.zeros(())
         if info:
             aux = sum(F.binary_cross_entropy_with_logits(i["r"], i["sel"].float()) for i in info) / len(info)
