@@ -1555,10 +1555,44 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
     }
 }
 
+#if !defined(MOD_NO_SIMD) && defined(__F16C__)
+#define MOD__Q8_SCALE(p) _cvtsh_ss(MOD__CAST(unsigned short, (p)[0] | (p)[1] << 8))
+#else
+#define MOD__Q8_SCALE(p) mod__f16_to_f32(MOD__CAST(uint16_t, (p)[0] | (p)[1] << 8))
+#endif
+
 /* One weight row (nb q8_0 blocks) against one quantized activation row. */
 static float mod__dot_q8(const unsigned char *w, const unsigned char *x, int nb) {
     int b;
-#if !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+#if !defined(MOD_NO_SIMD) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+    /* two blocks per 512-bit register; unsigned x signed products as below */
+    __m512 acc = _mm512_setzero_ps();
+    float dx0, dx1, rest;
+    for (b = 0; b + 2 <= nb; b += 2, w += 2 * MOD__Q8_BYTES, x += 2 * MOD__Q8X_BYTES) {
+        const __m512i qw = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, w + 2)))),
+                                              _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, w + MOD__Q8_BYTES + 2))), 1);
+        const __m512i qx = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, x + 4)))),
+                                              _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, x + MOD__Q8X_BYTES + 4))), 1);
+        const __mmask64 neg = _mm512_movepi8_mask(qw);
+        const __m512i aw = _mm512_abs_epi8(qw), sx = _mm512_mask_sub_epi8(qx, neg, _mm512_setzero_si512(), qx);
+        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, sx);
+        __m512 sc;
+        memcpy(&dx0, x, 4);
+        memcpy(&dx1, x + MOD__Q8X_BYTES, 4);
+        sc = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(dx0 * MOD__Q8_SCALE(w))),
+                                _mm256_set1_ps(dx1 * MOD__Q8_SCALE(w + MOD__Q8_BYTES)), 1);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sc, acc);
+    }
+    rest = 0.0f;
+    for (; b < nb; b++, w += MOD__Q8_BYTES, x += MOD__Q8X_BYTES) {
+        int32_t isum = 0;
+        int j;
+        for (j = 0; j < MOD__Q8_BLOCK; j++) isum += (int32_t)MOD__CAST(signed char, w[2 + j]) * (int32_t)MOD__CAST(signed char, x[4 + j]);
+        memcpy(&dx0, x, 4);
+        rest += (float)isum * (dx0 * MOD__Q8_SCALE(w));
+    }
+    return _mm512_reduce_add_ps(acc) + rest;
+#elif !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
     __m256 acc = _mm256_setzero_ps();
     float out[8];
     for (b = 0; b < nb; b++, w += MOD__Q8_BYTES, x += MOD__Q8X_BYTES) {
@@ -1575,7 +1609,7 @@ static float mod__dot_q8(const unsigned char *w, const unsigned char *x, int nb)
         const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), _mm256_set1_epi16(1));
 #endif
         memcpy(&dx, x, 4);
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(dx * mod__f16_to_f32(MOD__CAST(uint16_t, w[0] | w[1] << 8))), acc);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(dx * MOD__Q8_SCALE(w)), acc);
     }
     _mm256_storeu_ps(out, acc);
     return ((out[0] + out[1]) + (out[2] + out[3])) + ((out[4] + out[5]) + (out[6] + out[7]));
