@@ -1843,7 +1843,14 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         float *sc = s->scores + (size_t)MOD__THREAD_ID() * (size_t)s->max_tokens;
         float *out = s->att + (size_t)j * qd + (size_t)h * hd;
         int t, i;
-        for (t = 0; t < T; t++) sc[t] = mod__dot(q, cache->k + (size_t)t * kvd + (size_t)kvh * hd, hd) * scale;
+        const float *kh = cache->k + (size_t)kvh * hd;
+        t = 0;
+#ifdef MOD__VL
+        /* four keys at a time share the query's loads; each score is still exactly mod__dot */
+        for (; t + 4 <= T; t += 4) mod__tile4x1(sc + t, kh + (size_t)t * kvd, (size_t)kvd, q, hd);
+#endif
+        for (; t < T; t++) sc[t] = mod__dot(q, kh + (size_t)t * kvd, hd);
+        for (t = 0; t < T; t++) sc[t] *= scale;
         mod__softmax(sc, T);
         for (i = 0; i < hd; i++) out[i] = 0.0f;
         for (t = 0; t < T; t++) mod__axpy(out, sc[t], cache->v + (size_t)t * kvd + (size_t)kvh * hd, hd);
