@@ -324,6 +324,8 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
 #endif
 #ifndef MOD_EXPF
 #define MOD_EXPF(x) expf(x)
+#else
+#define MOD_EXPF_OVERRIDDEN
 #endif
 #ifndef MOD_COS
 #define MOD_COS(x) cos(x)
@@ -1176,7 +1178,8 @@ struct mod_session {
     unsigned char *flag;
     double *inv_freq;        /* RoPE frequencies, [head_dim / 2] */
     float *rope;             /* cos and sin of one position, [head_dim] */
-    float *scores;           /* [threads, max_tokens] attention scores */
+    float *scores;           /* [threads, qblock, max_tokens] attention scores */
+    int qblock;              /* queries sharing one pass over the cache in attention */
     float *wrow;             /* [threads, wrow_len] weight rows converted to f32 */
     int wrow_len;
     unsigned char *xq;       /* [max_batch, widest row / 32] activation blocks for q8_0 */
@@ -1240,7 +1243,8 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     s->flag = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B, 1));
     s->inv_freq = MOD__CAST(double *, mod__take_n(a, (size_t)c->head_dim / 2, sizeof(double)));
     s->rope = MOD__CAST(float *, mod__take_n(a, (size_t)c->head_dim, sizeof(float)));
-    s->scores = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)T, sizeof(float)));
+    s->qblock = B < 16 ? B : 16;
+    s->scores = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)s->qblock * (size_t)T, sizeof(float)));
     /* room for four converted rows per thread (mod__matmul converts a block of four) */
     s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * 4 * wl, sizeof(float)));
     s->wrow_len = (int)(4 * wl);
@@ -1730,12 +1734,87 @@ static void mod__rope_apply(float *v, int n_heads, int hd, const float *cs, cons
 }
 
 
+#if !defined(MOD_NO_SIMD) && !defined(MOD_EXPF_OVERRIDDEN) && (defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__)))
+#define MOD__VEXP 1
+/* exp of a vector: n = round(x / ln 2), r = x - n ln 2 (in two parts), a degree-6 polynomial
+   for e^r (the coefficients of Cephes' expf, about 1 ulp), times 2^n. Lanes outside
+   [-87.3, 88.7], where e^x leaves the normal floats, take MOD_EXPF one by one. */
+static mod__v mod__vexp(mod__v x) {
+    mod__v n, r, p, y;
+    float v[MOD__VL];
+    int j, out;
+#if defined(__AVX512F__)
+    out = _mm512_cmp_ps_mask(x, mod__vdup(-87.3f), _CMP_LT_OQ) | _mm512_cmp_ps_mask(x, mod__vdup(88.7f), _CMP_GT_OQ) |
+          _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    n = _mm512_roundscale_ps(_mm512_mul_ps(x, mod__vdup(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+    out = _mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(x, mod__vdup(-87.3f), _CMP_LT_OQ),
+                                                       _mm256_cmp_ps(x, mod__vdup(88.7f), _CMP_GT_OQ)),
+                                          _mm256_cmp_ps(x, x, _CMP_UNORD_Q)));
+    n = _mm256_round_ps(_mm256_mul_ps(x, mod__vdup(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#endif
+    if (out) {
+        mod__vstore(v, x);
+        for (j = 0; j < MOD__VL; j++) v[j] = MOD_EXPF(v[j]);
+        return mod__vload(v);
+    }
+    r = mod__vfma(x, n, mod__vdup(-0.693359375f));
+    r = mod__vfma(r, n, mod__vdup(2.12194440e-4f));
+    p = mod__vdup(1.9875691500e-4f);
+    p = mod__vfma(mod__vdup(1.3981999507e-3f), p, r);
+    p = mod__vfma(mod__vdup(8.3334519073e-3f), p, r);
+    p = mod__vfma(mod__vdup(4.1665795894e-2f), p, r);
+    p = mod__vfma(mod__vdup(1.6666665459e-1f), p, r);
+    p = mod__vfma(mod__vdup(5.0000001201e-1f), p, r);
+#if defined(__AVX512F__)
+    y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), mod__vdup(1.0f));
+    return _mm512_scalef_ps(y, n);
+#else
+    y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), mod__vdup(1.0f));
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23)));
+#endif
+}
+#endif
+
 static void mod__softmax(float *x, int n) {
     float mx = x[0], sum = 0.0f;
-    int i;
+    int i = 0;
     for (i = 1; i < n; i++) if (x[i] > mx) mx = x[i];
-    for (i = 0; i < n; i++) { x[i] = MOD_EXPF(x[i] - mx); sum += x[i]; }
+    i = 0;
+#ifdef MOD__VEXP
+    {
+        const mod__v vm = mod__vdup(mx);
+        float part[MOD__VL];
+        mod__v acc = mod__vzero();
+        int j;
+        for (; i + MOD__VL <= n; i += MOD__VL) {
+            const mod__v e = mod__vexp(mod__vfma(mod__vload(x + i), vm, mod__vdup(-1.0f)));
+            mod__vstore(x + i, e);
+            acc = mod__vfma(acc, e, mod__vdup(1.0f));
+        }
+        mod__vstore(part, acc);
+        for (j = 0; j < MOD__VL; j++) sum += part[j];
+    }
+#endif
+    for (; i < n; i++) { x[i] = MOD_EXPF(x[i] - mx); sum += x[i]; }
     for (i = 0; i < n; i++) x[i] /= sum;
+}
+
+/* h = silu(g) * u over n values (the SwiGLU gate). */
+static void mod__swiglu(float *h, const float *u, size_t n) {
+    size_t i = 0;
+#ifdef MOD__VEXP
+    for (; i + MOD__VL <= n; i += MOD__VL) {
+        const mod__v g = mod__vload(h + i);
+        const mod__v e = mod__vexp(mod__vfma(mod__vzero(), g, mod__vdup(-1.0f)));
+#if defined(__AVX512F__)
+        mod__vstore(h + i, _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(mod__vdup(1.0f), e)), mod__vload(u + i)));
+#else
+        mod__vstore(h + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(mod__vdup(1.0f), e)), mod__vload(u + i)));
+#endif
+    }
+#endif
+    for (; i < n; i++) h[i] = mod__silu(h[i]) * u[i];
 }
 
 /* ---- the router and token selection ---------------------------------------------------- */
@@ -1828,32 +1907,57 @@ static int mod__select(mod_session *s, const mod__layer *l, int n, int topk) {
 
 /* ---- one block on the selected tokens -------------------------------------------------- */
 
+/* Attention of ns new queries (already in the cache) over the cache. Work is split into (head,
+   block of up to s->qblock queries): the queries of a block share every key and value row they
+   read, so the cache streams through once per block rather than once per query. Each score is
+   mod__dot and each output element one chain of fused multiply-adds over the keys in order,
+   whatever the blocking. */
 static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     const mod_config *c = &s->m->cfg;
     const int H = c->n_heads, hd = c->head_dim, kvd = c->n_kv_heads * hd, qd = H * hd;
-    const int group = H / c->n_kv_heads, base = cache->n;
+    const int group = H / c->n_kv_heads, base = cache->n, QB = s->qblock;
+    const int blocks = (ns + QB - 1) / QB;
     const float scale = 1.0f / MOD_SQRTF((float)hd);
     int job;
     int parallel = (double)ns * H * (base + ns) * hd > MOD__PARALLEL_WORK && s->threads > 1;
     (void)parallel;
-    MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, 4))
-    for (job = 0; job < ns * H; job++) {
-        const int j = job / H, h = job % H, kvh = h / group, T = base + j + 1;
-        const float *q = s->q + (size_t)j * qd + (size_t)h * hd;
-        float *sc = s->scores + (size_t)MOD__THREAD_ID() * (size_t)s->max_tokens;
-        float *out = s->att + (size_t)j * qd + (size_t)h * hd;
-        int t, i;
-        const float *kh = cache->k + (size_t)kvh * hd;
-        t = 0;
+    MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, 1))
+    for (job = 0; job < blocks * H; job++) {
+        const int h = job % H, j0 = job / H * QB, kvh = h / group;
+        const int nq = ns - j0 < QB ? ns - j0 : QB, tmax = base + j0 + nq;
+        const size_t stride = (size_t)s->max_tokens;
+        float *sc = s->scores + (size_t)MOD__THREAD_ID() * (size_t)QB * stride;
+        const float *kh = cache->k + (size_t)kvh * hd, *vh = cache->v + (size_t)kvh * hd;
+        int t, j;
+        /* scores: query j sees keys [0, base + j0 + j] */
+        for (t = 0; t < tmax; t += 4) {
+            for (j = 0; j < nq; j++) {
+                const int T = base + j0 + j + 1;
+                const float *q = s->q + (size_t)(j0 + j) * qd + (size_t)h * hd;
+                float *row = sc + (size_t)j * stride;
+                int u;
+                if (t >= T) continue;
 #ifdef MOD__VL
-        /* four keys at a time share the query's loads; each score is still exactly mod__dot */
-        for (; t + 4 <= T; t += 4) mod__tile4x1(sc + t, kh + (size_t)t * kvd, (size_t)kvd, q, hd);
+                if (t + 4 <= T) { mod__tile4x1(row + t, kh + (size_t)t * kvd, (size_t)kvd, q, hd); continue; }
 #endif
-        for (; t < T; t++) sc[t] = mod__dot(q, kh + (size_t)t * kvd, hd);
-        for (t = 0; t < T; t++) sc[t] *= scale;
-        mod__softmax(sc, T);
-        for (i = 0; i < hd; i++) out[i] = 0.0f;
-        for (t = 0; t < T; t++) mod__axpy(out, sc[t], cache->v + (size_t)t * kvd + (size_t)kvh * hd, hd);
+                for (u = t; u < t + 4 && u < T; u++) row[u] = mod__dot(q, kh + (size_t)u * kvd, hd);
+            }
+        }
+        for (j = 0; j < nq; j++) {
+            const int T = base + j0 + j + 1;
+            float *row = sc + (size_t)j * stride, *out = s->att + (size_t)(j0 + j) * qd + (size_t)h * hd;
+            int i;
+            for (t = 0; t < T; t++) row[t] *= scale;
+            mod__softmax(row, T);
+            for (i = 0; i < hd; i++) out[i] = 0.0f;
+        }
+        /* values: out_j += p_j[t] v_t, keys in order */
+        for (t = 0; t < tmax; t++) {
+            const float *v = vh + (size_t)t * kvd;
+            for (j = 0; j < nq; j++)
+                if (t < base + j0 + j + 1)
+                    mod__axpy(s->att + (size_t)(j0 + j) * qd + (size_t)h * hd, sc[(size_t)j * stride + (size_t)t], v, hd);
+        }
     }
 }
 
@@ -1887,7 +1991,7 @@ static void mod__block(mod_session *s, const mod__layer *l, mod__cache *cache, c
     mod__rmsnorm_rows(s->xn, s->h, ns, &l->mlp_norm, d, c->norm_eps);
     mod__matmul(s, s->hb, s->xn, ns, &l->w_gate, NULL);
     mod__matmul(s, s->hb2, s->xn, ns, &l->w_up, NULL);
-    for (i = 0; i < nf; i++) s->hb[i] = mod__silu(s->hb[i]) * s->hb2[i];
+    mod__swiglu(s->hb, s->hb2, nf);
     mod__matmul(s, s->q, s->hb, ns, &l->w_down, NULL);
 }
 
