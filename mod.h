@@ -506,6 +506,12 @@ static float mod__bf16_to_f32(uint16_t h) {
 #define MOD__Q8_BLOCK 32
 #define MOD__Q8_BYTES 34 /* f16 scale + 32 int8 */
 #define MOD__Q8X_BYTES 36 /* an activation block: f32 scale + 32 int8 */
+/* the f16 scale at the start of a weight block */
+#if !defined(MOD_NO_SIMD) && defined(__F16C__)
+#define MOD__Q8_SCALE(p) _cvtsh_ss(MOD__CAST(unsigned short, (p)[0] | (p)[1] << 8))
+#else
+#define MOD__Q8_SCALE(p) mod__f16_to_f32(MOD__CAST(uint16_t, (p)[0] | (p)[1] << 8))
+#endif
 
 /* Bytes of a rows x cols matrix in a dtype; 0 when the shape cannot be stored in it. */
 static uint64_t mod__matrix_bytes(int dtype, uint64_t rows, uint64_t cols, int *ok) {
@@ -1509,7 +1515,7 @@ static const float *mod__rows(const mod__tensor *t, int row, int count, float *b
     if (t->dtype == MOD_DTYPE_Q8_0) {
         const unsigned char *q = MOD__CAST(const unsigned char *, t->data) + off / MOD__Q8_BLOCK * MOD__Q8_BYTES;
         for (; i < n; i += MOD__Q8_BLOCK, q += MOD__Q8_BYTES) {
-            const float d = mod__f16_to_f32(MOD__CAST(uint16_t, q[0] | q[1] << 8));
+            const float d = MOD__Q8_SCALE(q);
             int j;
             for (j = 0; j < MOD__Q8_BLOCK; j++) buf[i + j] = d * (float)MOD__CAST(signed char, q[2 + j]);
         }
@@ -1559,16 +1565,28 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
     }
 }
 
-#if !defined(MOD_NO_SIMD) && defined(__F16C__)
-#define MOD__Q8_SCALE(p) _cvtsh_ss(MOD__CAST(unsigned short, (p)[0] | (p)[1] << 8))
-#else
-#define MOD__Q8_SCALE(p) mod__f16_to_f32(MOD__CAST(uint16_t, (p)[0] | (p)[1] << 8))
+#if !defined(MOD_NO_SIMD) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define MOD__Q8_AVX512 1
+#elif !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+#define MOD__Q8_AVX2 1
+#endif
+
+#ifndef MOD__Q8_AVX2
+/* One weight block against one activation block, in plain integer arithmetic. */
+static float mod__q8_block(const unsigned char *w, const unsigned char *x) {
+    int32_t isum = 0;
+    float dx;
+    int j;
+    for (j = 0; j < MOD__Q8_BLOCK; j++) isum += (int32_t)MOD__CAST(signed char, w[2 + j]) * (int32_t)MOD__CAST(signed char, x[4 + j]);
+    memcpy(&dx, x, 4);
+    return (float)isum * (dx * MOD__Q8_SCALE(w));
+}
 #endif
 
 /* One weight row (nb q8_0 blocks) against one quantized activation row. */
 static float mod__dot_q8(const unsigned char *w, const unsigned char *x, int nb) {
     int b;
-#if !defined(MOD_NO_SIMD) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#if defined(MOD__Q8_AVX512)
     /* two blocks per 512-bit register; unsigned x signed products as below */
     __m512 acc = _mm512_setzero_ps();
     float dx0, dx1, rest;
@@ -1588,15 +1606,9 @@ static float mod__dot_q8(const unsigned char *w, const unsigned char *x, int nb)
         acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sc, acc);
     }
     rest = 0.0f;
-    for (; b < nb; b++, w += MOD__Q8_BYTES, x += MOD__Q8X_BYTES) {
-        int32_t isum = 0;
-        int j;
-        for (j = 0; j < MOD__Q8_BLOCK; j++) isum += (int32_t)MOD__CAST(signed char, w[2 + j]) * (int32_t)MOD__CAST(signed char, x[4 + j]);
-        memcpy(&dx0, x, 4);
-        rest += (float)isum * (dx0 * MOD__Q8_SCALE(w));
-    }
+    for (; b < nb; b++, w += MOD__Q8_BYTES, x += MOD__Q8X_BYTES) rest += mod__q8_block(w, x);
     return _mm512_reduce_add_ps(acc) + rest;
-#elif !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+#elif defined(MOD__Q8_AVX2)
     __m256 acc = _mm256_setzero_ps();
     float out[8];
     for (b = 0; b < nb; b++, w += MOD__Q8_BYTES, x += MOD__Q8X_BYTES) {
@@ -1619,14 +1631,7 @@ static float mod__dot_q8(const unsigned char *w, const unsigned char *x, int nb)
     return ((out[0] + out[1]) + (out[2] + out[3])) + ((out[4] + out[5]) + (out[6] + out[7]));
 #else
     float acc = 0.0f;
-    for (b = 0; b < nb; b++, w += MOD__Q8_BYTES, x += MOD__Q8X_BYTES) {
-        int32_t isum = 0;
-        float dx;
-        int j;
-        for (j = 0; j < MOD__Q8_BLOCK; j++) isum += (int32_t)MOD__CAST(signed char, w[2 + j]) * (int32_t)MOD__CAST(signed char, x[4 + j]);
-        memcpy(&dx, x, 4);
-        acc += (float)isum * (dx * mod__f16_to_f32(MOD__CAST(uint16_t, w[0] | w[1] << 8)));
-    }
+    for (b = 0; b < nb; b++, w += MOD__Q8_BYTES, x += MOD__Q8X_BYTES) acc += mod__q8_block(w, x);
     return acc;
 #endif
 }
@@ -1658,8 +1663,8 @@ static void mod__matmul(mod_session *s, float *y, const float *x, int n, const m
                         const mod__tensor *bias) {
     const int rows = w->rows, cols = w->cols, blocks = (rows + 3) / 4;
     const float *b = bias && bias->data ? MOD__CAST(const float *, bias->data) : NULL;
-    const int tb = (int)(MOD__TOKEN_BLOCK_BYTES / (sizeof(float) * (size_t)cols)) / 4 * 4 > 4
-                       ? (int)(MOD__TOKEN_BLOCK_BYTES / (sizeof(float) * (size_t)cols)) / 4 * 4 : 4;
+    const int fit = (int)(MOD__TOKEN_BLOCK_BYTES / (sizeof(float) * (size_t)cols)) / 4 * 4;
+    const int tb = fit > 4 ? fit : 4;
     int t0;
     if (w->dtype == MOD_DTYPE_Q8_0) {
         mod__matmul_q8(s, y, x, n, w, bias);

@@ -6,12 +6,7 @@
 #   1e-1, on the dense fixture and the simplest routed one only: int8 noise in the activations
 #   can legitimately flip a top-k selection whose router margin is small (the fixtures keep
 #   margins of only 1e-3), which changes the logits of a token completely.
-B=${1:-build}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
 for dir in tests/fixtures/*/; do
     name=$(basename "$dir")
     [ -f "$dir/tokens.txt" ] || continue
@@ -42,5 +37,4 @@ for dir in tests/fixtures/*/; do
         else bad "$name tokenizer: $(head -c 400 "$T/out")"; fi
     fi
 done
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -3,11 +3,8 @@
 # snippet matches what the PyTorch reference recorded at training time (within 0.5%), greedy
 # generation from a fixed prompt gives the reference's tokens, and the q8_0 copy of the MoD
 # model loses at most 1% of perplexity.
-B=${1:-build}
+. "$(dirname "$0")/lib.sh"
 E=models/expected.txt
-pass=0; fail=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
 ppl() { # ppl MODEL RULE
     "$B/mod-eval" "models/$1" --text models/heldout.txt --routing "$2" --threads 1 2>/dev/null | sed -n 's/^perplexity: //p'
 }
@@ -38,5 +35,4 @@ done
 f=$(ppl kjv-mod.mod causal); q=$(ppl kjv-mod-q8_0.mod causal)
 if awk -v f="$f" -v q="$q" 'BEGIN { exit !(f != "" && q != "" && q <= 1.01 * f) }'; then ok "q8_0 perplexity $q vs $f (within +1%)"
 else bad "q8_0 perplexity $q vs $f"; fi
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -1,13 +1,7 @@
 #!/bin/sh
 # The programs end to end on generated models: generation, evaluation against the reference,
 # and clear errors on bad input.
-B=${1:-build}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
 expect() { # expect DESCRIPTION COMMAND... : command succeeds
     d=$1; shift
     if "$@" >"$T/out" 2>"$T/err"; then ok "$d"; else bad "$d (exit $?): $(head -c 300 "$T/err")"; fi
@@ -81,5 +75,4 @@ refuse "mod-eval needs exactly one input" "exactly one" "$B/mod-eval" "$T/bpe.mo
 "$B/mod-eval" "$T/bpe.mod" --tokens 1,2,3 --dump-logits "$T/nodir/x.bin" >/dev/null 2>&1
 [ ! -e "$T/nodir/x.bin" ] && ok "unwritable dump path fails without output" || bad "dump path"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

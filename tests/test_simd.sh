@@ -3,12 +3,7 @@
 # portable code and for AArch64 NEON (cross-compiled, run under qemu-aarch64 when installed;
 # the main build uses the CPU's widest path), then the same logits from each build for f32,
 # f16, bf16 and q8_0 models, compared with the portable build's.
-B=${1:-build}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
 CC=${CC:-cc}
 FLAGS="-std=c99 -O2 -fopenmp -Itools -Itests"
 for v in "native:-march=native" "avx2:-march=x86-64-v3" "scalar:-DMOD_NO_SIMD"; do
@@ -51,5 +46,4 @@ for dt in f32 f16 bf16 q8_0; do
         else bad "$dt logits, $name vs portable: $(cat "$T/out")"; fi
     done
 done
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

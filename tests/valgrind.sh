@@ -1,10 +1,7 @@
 #!/bin/sh
 # The programs under valgrind memcheck: no errors, no leaks.
-B=${1:-build}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib.sh"
 VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
-pass=0; fail=0
 run() {
     d=$1; shift
     if $VG "$@" >"$T/out" 2>"$T/err"; then echo "ok $d"; pass=$((pass + 1));
@@ -25,5 +22,4 @@ for args in "$T/none.mod -p x" "$T/trunc.mod -p x" "$T/m.mod -p x -t -1"; do
     if [ $? -eq 99 ]; then echo "FAIL: memcheck on error path: $args"; tail -n 20 "$T/err"; fail=$((fail + 1));
     else echo "ok error path clean: $args"; pass=$((pass + 1)); fi
 done
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
