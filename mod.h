@@ -1565,6 +1565,10 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
     }
 }
 
+/* Tokens are taken in blocks that stay in a typical L2 (about 1 MiB of activations) while
+   every row of W passes by, so W is streamed from memory as few times as possible. */
+#define MOD__TOKEN_BLOCK_BYTES (1 << 20)
+
 #if !defined(MOD_NO_SIMD) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 #define MOD__Q8_AVX512 1
 #elif !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
@@ -1583,79 +1587,217 @@ static float mod__q8_block(const unsigned char *w, const unsigned char *x) {
 }
 #endif
 
-/* One weight row (nb q8_0 blocks) against one quantized activation row. */
-static float mod__dot_q8(const unsigned char *w, const unsigned char *x, int nb) {
-    int b;
+#if defined(MOD__Q8_AVX512) || defined(MOD__Q8_AVX2)
+/* A register holds MOD__Q8_UNIT blocks. A block pair's integer dot products are unsigned x
+   signed byte products (VNNI where the CPU has it), so the weight's sign moves onto the
+   activation: |w| * (x * sign w). Every kernel below takes each (row, token) element through
+   the same sequence of operations as mod__dot_q8, so tiling never changes a result. */
+#define MOD__Q8_VEC 1
+#define MOD__Q8_LOAD256(p) _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p)))
 #if defined(MOD__Q8_AVX512)
-    /* two blocks per 512-bit register; unsigned x signed products as below */
-    __m512 acc = _mm512_setzero_ps();
-    float dx0, dx1, rest;
-    for (b = 0; b + 2 <= nb; b += 2, w += 2 * MOD__Q8_BYTES, x += 2 * MOD__Q8X_BYTES) {
-        const __m512i qw = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, w + 2)))),
-                                              _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, w + MOD__Q8_BYTES + 2))), 1);
-        const __m512i qx = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, x + 4)))),
-                                              _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, x + MOD__Q8X_BYTES + 4))), 1);
-        const __mmask64 neg = _mm512_movepi8_mask(qw);
-        const __m512i aw = _mm512_abs_epi8(qw), sx = _mm512_mask_sub_epi8(qx, neg, _mm512_setzero_si512(), qx);
-        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, sx);
-        __m512 sc;
-        memcpy(&dx0, x, 4);
-        memcpy(&dx1, x + MOD__Q8X_BYTES, 4);
-        sc = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(dx0 * MOD__Q8_SCALE(w))),
-                                _mm256_set1_ps(dx1 * MOD__Q8_SCALE(w + MOD__Q8_BYTES)), 1);
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sc, acc);
-    }
-    rest = 0.0f;
-    for (; b < nb; b++, w += MOD__Q8_BYTES, x += MOD__Q8X_BYTES) rest += mod__q8_block(w, x);
-    return _mm512_reduce_add_ps(acc) + rest;
-#elif defined(MOD__Q8_AVX2)
-    __m256 acc = _mm256_setzero_ps();
-    float out[8];
-    for (b = 0; b < nb; b++, w += MOD__Q8_BYTES, x += MOD__Q8X_BYTES) {
-        const __m256i qw = _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, w + 2)));
-        const __m256i qx = _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, x + 4)));
-        /* unsigned x signed products: move the weight's sign onto the activation */
-        const __m256i aw = _mm256_sign_epi8(qw, qw), sx = _mm256_sign_epi8(qx, qw);
-        float dx;
+#define MOD__Q8_UNIT 2
+typedef __m512 mod__qf;
+typedef __m512i mod__qi;
+typedef __mmask64 mod__qs;
+#define mod__q8_fzero() _mm512_setzero_ps()
+#define mod__q8_fmul(a, b) _mm512_mul_ps(a, b)
+#define mod__q8_sign(q) _mm512_movepi8_mask(q)
+#define mod__q8_abs(q) _mm512_abs_epi8(q)
+/* two consecutive blocks' values; p points at the first block's values */
+static mod__qi mod__q8_load(const unsigned char *p, size_t next) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(MOD__Q8_LOAD256(p)), MOD__Q8_LOAD256(p + next), 1);
+}
+static mod__qf mod__q8_scales(float a, float b) {
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(a)), _mm256_set1_ps(b), 1);
+}
+/* the f16 scales of two weight blocks (bytes 0-1 and 34-35), each over eight lanes */
+static mod__qf mod__q8_wscales(const unsigned char *w) {
+    const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                         17, 17, 17, 17, 17, 17, 17, 17, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i h = _mm512_permutexvar_epi16(idx, _mm512_loadu_si512(MOD__CAST(const void *, w)));
+    return _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+}
+static mod__qf mod__q8_xscales(const unsigned char *x) {
+    float a, b;
+    memcpy(&a, x, 4);
+    memcpy(&b, x + MOD__Q8X_BYTES, 4);
+    return mod__q8_scales(a, b);
+}
+static mod__qf mod__q8_step(mod__qf acc, mod__qi aw, mod__qs sign, mod__qi qx, mod__qf sc) {
+    const mod__qi sx = _mm512_mask_sub_epi8(qx, sign, _mm512_setzero_si512(), qx);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, sx)), sc, acc);
+}
+static float mod__q8_sum(mod__qf v) { return _mm512_reduce_add_ps(v); }
+#else
+#define MOD__Q8_UNIT 1
+typedef __m256 mod__qf;
+typedef __m256i mod__qi;
+typedef __m256i mod__qs;
+#define mod__q8_fzero() _mm256_setzero_ps()
+#define mod__q8_fmul(a, b) _mm256_mul_ps(a, b)
+#define mod__q8_sign(q) (q)
+#define mod__q8_abs(q) _mm256_sign_epi8(q, q)
+static mod__qi mod__q8_load(const unsigned char *p, size_t next) { (void)next; return MOD__Q8_LOAD256(p); }
+static mod__qf mod__q8_wscales(const unsigned char *w) { return _mm256_set1_ps(MOD__Q8_SCALE(w)); }
+static mod__qf mod__q8_xscales(const unsigned char *x) {
+    float a;
+    memcpy(&a, x, 4);
+    return _mm256_set1_ps(a);
+}
+static mod__qf mod__q8_step(mod__qf acc, mod__qi aw, mod__qs sign, mod__qi qx, mod__qf sc) {
+    const mod__qi sx = _mm256_sign_epi8(qx, sign);
 #if defined(__AVXVNNI__)
-        const __m256i dot = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), aw, sx);
+    const mod__qi dot = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), aw, sx);
 #elif defined(__AVX512VNNI__) && defined(__AVX512VL__)
-        const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sx);
+    const mod__qi dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sx);
 #else
-        const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), _mm256_set1_epi16(1));
+    const mod__qi dot = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), _mm256_set1_epi16(1));
 #endif
-        memcpy(&dx, x, 4);
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(dx * MOD__Q8_SCALE(w)), acc);
-    }
-    _mm256_storeu_ps(out, acc);
-    return ((out[0] + out[1]) + (out[2] + out[3])) + ((out[4] + out[5]) + (out[6] + out[7]));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), sc, acc);
+}
+static float mod__q8_sum(mod__qf v) {
+    float o[8];
+    _mm256_storeu_ps(o, v);
+    return ((o[0] + o[1]) + (o[2] + o[3])) + ((o[4] + o[5]) + (o[6] + o[7]));
+}
+#endif
+
+/* the register sum, then the blocks [b, nb) that do not fill a register */
+static float mod__q8_finish(mod__qf acc, const unsigned char *w, const unsigned char *x, int b, int nb) {
+#if MOD__Q8_UNIT > 1
+    float rest = 0.0f;
+    for (; b < nb; b++, w += MOD__Q8_BYTES, x += MOD__Q8X_BYTES) rest += mod__q8_block(w, x);
+    return mod__q8_sum(acc) + rest;
 #else
-    float acc = 0.0f;
-    for (b = 0; b < nb; b++, w += MOD__Q8_BYTES, x += MOD__Q8X_BYTES) acc += mod__q8_block(w, x);
-    return acc;
+    (void)w; (void)x; (void)b; (void)nb;
+    return mod__q8_sum(acc);
 #endif
 }
 
+#define MOD__Q8_WSTEP 2, MOD__Q8_BYTES
+#define MOD__Q8_XSTEP 4, MOD__Q8X_BYTES
+#define MOD__Q8_W(p) mod__q8_load((p) + 2, MOD__Q8_BYTES)
+#define MOD__Q8_X(p) mod__q8_load((p) + 4, MOD__Q8X_BYTES)
+
+/* One weight row (nb q8_0 blocks) against one quantized activation row. */
+static float mod__dot_q8(const unsigned char *w, const unsigned char *x, int nb) {
+    mod__qf acc = mod__q8_fzero();
+    int b = 0;
+    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, w += MOD__Q8_UNIT * MOD__Q8_BYTES, x += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
+        const mod__qi q = MOD__Q8_W(w);
+        acc = mod__q8_step(acc, mod__q8_abs(q), mod__q8_sign(q), MOD__Q8_X(x), mod__q8_fmul(mod__q8_xscales(x), mod__q8_wscales(w)));
+    }
+    return mod__q8_finish(acc, w, x, b, nb);
+}
+
+/* Four weight rows against one activation row (decoding): the activation is loaded once, and
+   the rows `ahead` bytes further on are fetched into the cache while these are worked on
+   (decoding is bound by memory, and this more than doubled it). */
+static void mod__q8_tile4x1(float *y, const unsigned char *w, size_t wrow, size_t ahead, const unsigned char *x, int nb) {
+    const unsigned char *w0 = w, *w1 = w + wrow, *w2 = w + 2 * wrow, *w3 = w + 3 * wrow;
+    mod__qf a0 = mod__q8_fzero(), a1 = a0, a2 = a0, a3 = a0;
+    size_t o = 0, ox = 0;
+    int b = 0;
+    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, o += MOD__Q8_UNIT * MOD__Q8_BYTES, ox += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
+        const mod__qi qx = MOD__Q8_X(x + ox);
+        const mod__qf xs = mod__q8_xscales(x + ox);
+        mod__qi q;
+        _mm_prefetch(MOD__CAST(const char *, MOD__CAST(const void *, w0 + o + ahead)), _MM_HINT_T0);
+        _mm_prefetch(MOD__CAST(const char *, MOD__CAST(const void *, w1 + o + ahead)), _MM_HINT_T0);
+        _mm_prefetch(MOD__CAST(const char *, MOD__CAST(const void *, w2 + o + ahead)), _MM_HINT_T0);
+        _mm_prefetch(MOD__CAST(const char *, MOD__CAST(const void *, w3 + o + ahead)), _MM_HINT_T0);
+        q = MOD__Q8_W(w0 + o); a0 = mod__q8_step(a0, mod__q8_abs(q), mod__q8_sign(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w0 + o)));
+        q = MOD__Q8_W(w1 + o); a1 = mod__q8_step(a1, mod__q8_abs(q), mod__q8_sign(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w1 + o)));
+        q = MOD__Q8_W(w2 + o); a2 = mod__q8_step(a2, mod__q8_abs(q), mod__q8_sign(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w2 + o)));
+        q = MOD__Q8_W(w3 + o); a3 = mod__q8_step(a3, mod__q8_abs(q), mod__q8_sign(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w3 + o)));
+    }
+    y[0] = mod__q8_finish(a0, w0 + o, x + ox, b, nb);
+    y[1] = mod__q8_finish(a1, w1 + o, x + ox, b, nb);
+    y[2] = mod__q8_finish(a2, w2 + o, x + ox, b, nb);
+    y[3] = mod__q8_finish(a3, w3 + o, x + ox, b, nb);
+}
+
+/* Four weight rows against four activation rows: each weight register serves four tokens. */
+static void mod__q8_tile4x4(float *y, size_t ystride, const unsigned char *w, size_t wrow,
+                            const unsigned char *x, size_t xrow, int nb) {
+    const unsigned char *w0 = w, *w1 = w + wrow, *w2 = w + 2 * wrow, *w3 = w + 3 * wrow;
+    const unsigned char *x0 = x, *x1 = x + xrow, *x2 = x + 2 * xrow, *x3 = x + 3 * xrow;
+    mod__qf a00 = mod__q8_fzero(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+    mod__qf a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+    size_t o = 0, ox = 0;
+    int b = 0;
+    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, o += MOD__Q8_UNIT * MOD__Q8_BYTES, ox += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
+        const mod__qi q0 = MOD__Q8_W(w0 + o), q1 = MOD__Q8_W(w1 + o), q2 = MOD__Q8_W(w2 + o), q3 = MOD__Q8_W(w3 + o);
+        const mod__qi aw0 = mod__q8_abs(q0), aw1 = mod__q8_abs(q1), aw2 = mod__q8_abs(q2), aw3 = mod__q8_abs(q3);
+        const mod__qs sg0 = mod__q8_sign(q0), sg1 = mod__q8_sign(q1), sg2 = mod__q8_sign(q2), sg3 = mod__q8_sign(q3);
+        const mod__qf ws0 = mod__q8_wscales(w0 + o), ws1 = mod__q8_wscales(w1 + o);
+        const mod__qf ws2 = mod__q8_wscales(w2 + o), ws3 = mod__q8_wscales(w3 + o);
+#define MOD__Q8_TOKEN(t)                                                                         \
+        {                                                                                        \
+            const mod__qi qx = MOD__Q8_X(x##t + ox);                                             \
+            const mod__qf xs = mod__q8_xscales(x##t + ox);                                       \
+            a0##t = mod__q8_step(a0##t, aw0, sg0, qx, mod__q8_fmul(xs, ws0));                    \
+            a1##t = mod__q8_step(a1##t, aw1, sg1, qx, mod__q8_fmul(xs, ws1));                    \
+            a2##t = mod__q8_step(a2##t, aw2, sg2, qx, mod__q8_fmul(xs, ws2));                    \
+            a3##t = mod__q8_step(a3##t, aw3, sg3, qx, mod__q8_fmul(xs, ws3));                    \
+        }
+        MOD__Q8_TOKEN(0) MOD__Q8_TOKEN(1) MOD__Q8_TOKEN(2) MOD__Q8_TOKEN(3)
+#undef MOD__Q8_TOKEN
+    }
+#define MOD__Q8_OUT(r, t) y[t * ystride + r] = mod__q8_finish(a##r##t, w##r + o, x##t + ox, b, nb)
+    MOD__Q8_OUT(0, 0); MOD__Q8_OUT(1, 0); MOD__Q8_OUT(2, 0); MOD__Q8_OUT(3, 0);
+    MOD__Q8_OUT(0, 1); MOD__Q8_OUT(1, 1); MOD__Q8_OUT(2, 1); MOD__Q8_OUT(3, 1);
+    MOD__Q8_OUT(0, 2); MOD__Q8_OUT(1, 2); MOD__Q8_OUT(2, 2); MOD__Q8_OUT(3, 2);
+    MOD__Q8_OUT(0, 3); MOD__Q8_OUT(1, 3); MOD__Q8_OUT(2, 3); MOD__Q8_OUT(3, 3);
+#undef MOD__Q8_OUT
+}
+#else
+/* One weight row (nb q8_0 blocks) against one quantized activation row. */
+static float mod__dot_q8(const unsigned char *w, const unsigned char *x, int nb) {
+    float acc = 0.0f;
+    int b;
+    for (b = 0; b < nb; b++, w += MOD__Q8_BYTES, x += MOD__Q8X_BYTES) acc += mod__q8_block(w, x);
+    return acc;
+}
+#endif
+
+/* y[n, rows] = x[n, cols] W^T (+ bias) for q8_0 weights: the activations are quantized once,
+   then blocks of four rows meet blocks of four tokens, as in mod__matmul. */
 static void mod__matmul_q8(mod_session *s, float *y, const float *x, int n, const mod__tensor *w,
                            const mod__tensor *bias) {
-    const int rows = w->rows, cols = w->cols, nb = cols / MOD__Q8_BLOCK;
+    const int rows = w->rows, cols = w->cols, nb = cols / MOD__Q8_BLOCK, blocks = (rows + 3) / 4;
     const size_t xrow = (size_t)nb * MOD__Q8X_BYTES, wrow = (size_t)nb * MOD__Q8_BYTES;
     const float *b = bias && bias->data ? MOD__CAST(const float *, bias->data) : NULL;
     const unsigned char *wd = MOD__CAST(const unsigned char *, w->data);
-    int t, o, parallel = (double)rows * n * cols > MOD__PARALLEL_WORK && s->threads > 1;
-    (void)parallel;
-    for (t = 0; t < n; t++) mod__quantize_q8(s->xq + (size_t)t * xrow, x + (size_t)t * cols, cols);
-    MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(static))
-    for (o = 0; o < rows; o++) {
-        const float bo = b ? b[o] : 0.0f;
-        int tt;
-        for (tt = 0; tt < n; tt++) y[(size_t)tt * rows + o] = mod__dot_q8(wd + (size_t)o * wrow, s->xq + (size_t)tt * xrow, nb) + bo;
+    const int fit = (int)(MOD__TOKEN_BLOCK_BYTES / xrow) / 4 * 4, tb = fit > 4 ? fit : 4;
+    int t0;
+    for (t0 = 0; t0 < n; t0++) mod__quantize_q8(s->xq + (size_t)t0 * xrow, x + (size_t)t0 * cols, cols);
+    for (t0 = 0; t0 < n; t0 += tb) {
+        const int tn = n - t0 < tb ? n - t0 : tb;
+        int parallel = (double)rows * tn * cols > MOD__PARALLEL_WORK && s->threads > 1, rb;
+        (void)parallel;
+        MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(static))
+        for (rb = 0; rb < blocks; rb++) {
+            const int r0 = rb * 4, nr = rows - r0 < 4 ? rows - r0 : 4;
+            const unsigned char *wr = wd + (size_t)r0 * wrow, *xt = s->xq + (size_t)t0 * xrow;
+            float *yt = y + (size_t)t0 * rows;
+            int t = 0, r;
+#ifdef MOD__Q8_VEC
+            if (nr == 4) {
+                for (; t + 4 <= tn; t += 4)
+                    mod__q8_tile4x4(yt + (size_t)t * rows + r0, (size_t)rows, wr, wrow, xt + (size_t)t * xrow, xrow, nb);
+                const int further = rows - r0 - 4 < 8 ? rows - r0 - 4 : 8;
+                for (; t < tn; t++) mod__q8_tile4x1(yt + (size_t)t * rows + r0, wr, wrow, (size_t)further * wrow, xt + (size_t)t * xrow, nb);
+            }
+#endif
+            for (; t < tn; t++)
+                for (r = 0; r < nr; r++) yt[(size_t)t * rows + r0 + r] = mod__dot_q8(wr + (size_t)r * wrow, xt + (size_t)t * xrow, nb);
+            if (b)
+                for (t = 0; t < tn; t++)
+                    for (r = 0; r < nr; r++) yt[(size_t)t * rows + r0 + r] += b[r0 + r];
+        }
     }
 }
-
-/* Tokens are taken in blocks that stay in a typical L2 (about 1 MiB of activations) while
-   every row of W passes by, so W is streamed from memory as few times as possible. */
-#define MOD__TOKEN_BLOCK_BYTES (1 << 20)
 
 /* y[n, rows] = x[n, cols] W^T (+ bias). Parallel over blocks of four output rows: every
    element is computed the same way on any number of threads and in any batch. */

@@ -774,16 +774,18 @@ static void test_q8(void)
         got = mod__dot_q8(w, xq, nb);
         check(fabs(got - exact) <= 1e-5 * mag + 1e-30, "q8 block dot: %g vs exact %g (cols %d)", got, exact, cols);
     }
-    /* the q8_0 matmul: every element is the block dot, whatever the threads and the batch */
-    {
-        const int rows = 37, cols = 256, n = 4;
-        unsigned char *wq = (unsigned char *)xmalloc((size_t)rows * 8 * 34);
-        float x[4 * 256], y1[4 * 37], y2[4 * 37], y3[37];
+    /* the q8_0 matmul: every element is the block dot, whatever the threads and the batch;
+       shapes with whole 4x4 tiles, leftover tokens and rows, and an odd block count */
+    for (trial = 0; trial < 3; trial++) {
+        const int rows = trial == 0 ? 37 : trial == 1 ? 64 : 13, nb = trial == 1 ? 7 : 8, cols = 32 * nb;
+        const int n = trial == 0 ? 4 : trial == 1 ? 7 : 9;
+        unsigned char *wq = (unsigned char *)xmalloc((size_t)rows * nb * 34);
+        float x[9 * 256], y1[9 * 64], y2[9 * 64], y3[64];
         mod__tensor t;
         int r, k, same = 1, exact = 1;
-        for (k = 0; k < rows * 8 * 34; k++) wq[k] = (unsigned char)rnd();
-        for (r = 0; r < rows * 8; r++) { uint16_t h = mkm_f32_to_f16((float)(0.01 * unif())); wq[34 * r] = (unsigned char)h; wq[34 * r + 1] = (unsigned char)(h >> 8); }
-        for (k = 0; k < rows * 8 * 34; k += 1) if (k % 34 >= 2 && (signed char)wq[k] == -128) wq[k] = 0x81;
+        for (k = 0; k < rows * nb * 34; k++) wq[k] = (unsigned char)rnd();
+        for (r = 0; r < rows * nb; r++) { uint16_t h = mkm_f32_to_f16((float)(0.01 * unif())); wq[34 * r] = (unsigned char)h; wq[34 * r + 1] = (unsigned char)(h >> 8); }
+        for (k = 0; k < rows * nb * 34; k += 1) if (k % 34 >= 2 && (signed char)wq[k] == -128) wq[k] = 0x81;
         fill(x, (size_t)n * cols, 2.0);
         memset(&t, 0, sizeof t);
         t.data = wq; t.dtype = MOD_DTYPE_Q8_0; t.rows = rows; t.cols = cols;
@@ -795,10 +797,10 @@ static void test_q8(void)
         for (k = 0; k < n; k++) {
             unsigned char xq[8 * 36];
             mod__quantize_q8(xq, x + (size_t)k * cols, cols);
-            for (r = 0; r < rows; r++) exact = exact && fbits(y1[k * rows + r]) == fbits(mod__dot_q8(wq + (size_t)r * 8 * 34, xq, 8));
+            for (r = 0; r < rows; r++) exact = exact && fbits(y1[k * rows + r]) == fbits(mod__dot_q8(wq + (size_t)r * nb * 34, xq, nb));
         }
-        check(same, "q8 matmul: 1 and 2 threads, and a row alone vs in a batch, bit-identical");
-        check(exact, "q8 matmul elements are the block dot products");
+        check(same, "q8 matmul %dx%d, %d tokens: 1 and 2 threads, and a row alone vs in a batch, bit-identical", rows, cols, n);
+        check(exact, "q8 matmul %dx%d, %d tokens: elements are the block dot products", rows, cols, n);
         free(wq);
     }
     mod_session_free(s1); mod_model_free(m1); free(f1);
