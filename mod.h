@@ -1157,6 +1157,50 @@ uint64_t mod_model_parameters(const mod_model *m) {
 #endif
 
 /* Below this many multiply-adds a loop is not worth waking threads for. */
+/* Rows of W in one prefill register tile (mod__tile): as many as the target's vector registers
+   hold next to four tokens' accumulators. Every path also has a four-row decoding tile. */
+#if !defined(MOD_NO_SIMD) && (defined(__AVX512F__) || (defined(__ARM_NEON) && defined(__aarch64__)))
+#define MOD__TILE_ROWS 6
+#elif !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+#define MOD__TILE_ROWS 3
+#else
+#define MOD__TILE_ROWS 4
+#endif
+#define MOD__ROWS_CONVERTED (MOD__TILE_ROWS > 4 ? MOD__TILE_ROWS : 4)
+#if !defined(MOD_NO_SIMD) && (defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__)) || \
+                              (defined(__ARM_NEON) && defined(__aarch64__)) ||                   \
+                              (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)))
+#define MOD__TILE_SPLIT 1 /* the vector paths take long rows a range of columns at a time */
+#endif
+
+/* Tokens are taken in blocks that stay in a typical L2 (about 1 MiB of activations) while
+   every row of W passes by, so W is streamed from memory as few times as possible. */
+#define MOD__TOKEN_BLOCK_BYTES (1 << 20)
+static int mod__token_block(size_t row_bytes) {
+    const int fit = (int)(MOD__TOKEN_BLOCK_BYTES / row_bytes) / 4 * 4;
+    return fit > 4 ? fit : 4;
+}
+
+/* A tile's rows of W stay in the L1 data cache (48 KiB here, 32 KiB on many CPUs) next to
+   the activations streaming past only up to about 24 KiB; longer rows are taken 512 columns
+   at a time, the tile's accumulators parked in memory in between (s->tacc). */
+#define MOD__TILE_L1 (24 * 1024)
+#define MOD__TILE_COLS 512
+static int mod__tile_split(int cols) {
+#ifdef MOD__TILE_SPLIT
+    return (size_t)cols * MOD__TILE_ROWS * sizeof(float) > MOD__TILE_L1;
+#else
+    (void)cols;
+    return 0;
+#endif
+}
+/* floats of parked accumulators per thread: every 4-token group of the largest token block
+   that is split, 4 * MOD__TILE_ROWS vectors of up to 16 floats each */
+static size_t mod__tile_park_floats(int widest) {
+    const int shortest = MOD__TILE_L1 / (MOD__TILE_ROWS * (int)sizeof(float)) + 1;
+    if (!mod__tile_split(widest)) return 0;
+    return (size_t)(mod__token_block(sizeof(float) * (size_t)shortest) / 4) * 4 * MOD__TILE_ROWS * 16;
+}
 #define MOD__PARALLEL_WORK 32768
 
 typedef struct mod__prob { float p; int32_t id; } mod__prob;
@@ -1187,6 +1231,8 @@ struct mod_session {
     float *scores;           /* [threads, qblock, max_tokens] attention scores */
     int qblock;              /* queries sharing one pass over the cache in attention */
     float *wrow;             /* [threads, wrow_len] weight rows converted to f32 */
+    float *tacc;             /* [threads, tacc_len] parked tile accumulators (mod__tile) */
+    size_t tacc_len;
     int wrow_len;
     unsigned char *xq;       /* [max_batch, widest row / 32] activation blocks for q8_0 */
     float *logits;           /* [vocab] after the last token */
@@ -1251,9 +1297,11 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     s->rope = MOD__CAST(float *, mod__take_n(a, (size_t)c->head_dim, sizeof(float)));
     s->qblock = B < 16 ? B : 16;
     s->scores = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)s->qblock * (size_t)T, sizeof(float)));
-    /* room for four converted rows per thread (mod__matmul converts a block of four) */
-    s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * 4 * wl, sizeof(float)));
-    s->wrow_len = (int)(4 * wl);
+    /* room for the rows of one tile per thread (mod__matmul converts a block at a time) */
+    s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * MOD__ROWS_CONVERTED * wl, sizeof(float)));
+    s->wrow_len = (int)(MOD__ROWS_CONVERTED * wl);
+    s->tacc_len = mod__tile_park_floats((int)wl);
+    s->tacc = s->tacc_len ? MOD__CAST(float *, mod__take_n(a, (size_t)nth * s->tacc_len, sizeof(float))) : NULL;
     s->xq = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B * (wl / MOD__Q8_BLOCK + 1), MOD__Q8X_BYTES));
     s->logits = MOD__CAST(float *, mod__take_n(a, V, sizeof(float)));
     s->probs = MOD__CAST(mod__prob *, mod__take_n(a, V, sizeof(mod__prob)));
@@ -1442,33 +1490,48 @@ static void mod__axpy(float *y, float a, const float *x, int n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
-/* Four rows of W against four rows of x: sixteen independent accumulators, each the exact
-   sequence of operations mod__dot performs, so results do not depend on tiling. */
-static void mod__tile4x4(float *y, size_t ystride, const float *w, size_t wstride, const float *x,
-                         size_t xstride, int cols) {
-    const float *w0 = w, *w1 = w + wstride, *w2 = w + 2 * wstride, *w3 = w + 3 * wstride;
-    const float *x0 = x, *x1 = x + xstride, *x2 = x + 2 * xstride, *x3 = x + 3 * xstride;
-    mod__v a00 = mod__vzero(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-    mod__v a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
-    int i = 0;
-    for (; i + MOD__VL <= cols; i += MOD__VL) {
-        const mod__v v0 = mod__vload(w0 + i), v1 = mod__vload(w1 + i), v2 = mod__vload(w2 + i), v3 = mod__vload(w3 + i);
-        mod__v u = mod__vload(x0 + i);
-        a00 = mod__vfma(a00, u, v0); a01 = mod__vfma(a01, u, v1); a02 = mod__vfma(a02, u, v2); a03 = mod__vfma(a03, u, v3);
-        u = mod__vload(x1 + i);
-        a10 = mod__vfma(a10, u, v0); a11 = mod__vfma(a11, u, v1); a12 = mod__vfma(a12, u, v2); a13 = mod__vfma(a13, u, v3);
-        u = mod__vload(x2 + i);
-        a20 = mod__vfma(a20, u, v0); a21 = mod__vfma(a21, u, v1); a22 = mod__vfma(a22, u, v2); a23 = mod__vfma(a23, u, v3);
-        u = mod__vload(x3 + i);
-        a30 = mod__vfma(a30, u, v0); a31 = mod__vfma(a31, u, v1); a32 = mod__vfma(a32, u, v2); a33 = mod__vfma(a33, u, v3);
+/* MOD__TILE_ROWS rows of W against four rows of x: one accumulator for each pair, each the
+   exact sequence of operations mod__dot performs, so results do not depend on tiling. */
+#if MOD__TILE_ROWS == 6
+#define MOD__EACH_ROW(M, t) M(0, t) M(1, t) M(2, t) M(3, t) M(4, t) M(5, t)
+#elif MOD__TILE_ROWS == 4
+#define MOD__EACH_ROW(M, t) M(0, t) M(1, t) M(2, t) M(3, t)
+#else
+#define MOD__EACH_ROW(M, t) M(0, t) M(1, t) M(2, t)
+#endif
+#define MOD__EACH(M) MOD__EACH_ROW(M, 0) MOD__EACH_ROW(M, 1) MOD__EACH_ROW(M, 2) MOD__EACH_ROW(M, 3)
+#define MOD__TILE_ACC(r, t) mod__v a##r##t = mod__vzero();
+#define MOD__TILE_LOAD(r, t) a##r##t = mod__vload(acc + ((t) * MOD__TILE_ROWS + (r)) * MOD__VL);
+#define MOD__TILE_SAVE(r, t) mod__vstore(acc + ((t) * MOD__TILE_ROWS + (r)) * MOD__VL, a##r##t);
+#define MOD__TILE_W(r, t) const mod__v v##r = mod__vload(w + (r) * wstride + i);
+#define MOD__TILE_FMA(r, t) a##r##t = mod__vfma(a##r##t, u, v##r);
+#define MOD__TILE_X(t) u = mod__vload(x + (t) * xstride + i); MOD__EACH_ROW(MOD__TILE_FMA, t)
+#define MOD__TILE_OUT(r, t) y[(t) * ystride + (r)] = mod__dot_tail(mod__vsum(a##r##t), x + (t) * xstride, w + (r) * wstride, i, cols);
+/* Columns [from, to) of the dot products; from and to are multiples of MOD__VL except a `to`
+   of cols. A tile taken in several column ranges parks its accumulators in acc
+   (4 * MOD__TILE_ROWS vectors) between them: the operations are the same as in one pass. */
+static void mod__tile(float *y, size_t ystride, const float *w, size_t wstride, const float *x,
+                      size_t xstride, int cols, int from, int to, float *acc) {
+    int i = from;
+    MOD__EACH(MOD__TILE_ACC)
+    if (from > 0) { MOD__EACH(MOD__TILE_LOAD) }
+    for (; i + MOD__VL <= to; i += MOD__VL) {
+        mod__v u;
+        MOD__EACH_ROW(MOD__TILE_W, 0)
+        MOD__TILE_X(0) MOD__TILE_X(1) MOD__TILE_X(2) MOD__TILE_X(3)
     }
-#define MOD__TILE_OUT(t, r, acc, xt, wr) y[(t) * ystride + (r)] = mod__dot_tail(mod__vsum(acc), xt, wr, i, cols)
-    MOD__TILE_OUT(0, 0, a00, x0, w0); MOD__TILE_OUT(0, 1, a01, x0, w1); MOD__TILE_OUT(0, 2, a02, x0, w2); MOD__TILE_OUT(0, 3, a03, x0, w3);
-    MOD__TILE_OUT(1, 0, a10, x1, w0); MOD__TILE_OUT(1, 1, a11, x1, w1); MOD__TILE_OUT(1, 2, a12, x1, w2); MOD__TILE_OUT(1, 3, a13, x1, w3);
-    MOD__TILE_OUT(2, 0, a20, x2, w0); MOD__TILE_OUT(2, 1, a21, x2, w1); MOD__TILE_OUT(2, 2, a22, x2, w2); MOD__TILE_OUT(2, 3, a23, x2, w3);
-    MOD__TILE_OUT(3, 0, a30, x3, w0); MOD__TILE_OUT(3, 1, a31, x3, w1); MOD__TILE_OUT(3, 2, a32, x3, w2); MOD__TILE_OUT(3, 3, a33, x3, w3);
-#undef MOD__TILE_OUT
+    if (to < cols) { MOD__EACH(MOD__TILE_SAVE) return; }
+    MOD__EACH(MOD__TILE_OUT)
 }
+#undef MOD__EACH_ROW
+#undef MOD__EACH
+#undef MOD__TILE_ACC
+#undef MOD__TILE_LOAD
+#undef MOD__TILE_SAVE
+#undef MOD__TILE_W
+#undef MOD__TILE_FMA
+#undef MOD__TILE_X
+#undef MOD__TILE_OUT
 
 /* One row of x against four rows of W (decoding): four independent chains. */
 static void mod__tile4x1(float *y, const float *w, size_t wstride, const float *x, int cols) {
@@ -1564,10 +1627,6 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
         }
     }
 }
-
-/* Tokens are taken in blocks that stay in a typical L2 (about 1 MiB of activations) while
-   every row of W passes by, so W is streamed from memory as few times as possible. */
-#define MOD__TOKEN_BLOCK_BYTES (1 << 20)
 
 #if !defined(MOD_NO_SIMD) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 #define MOD__Q8_AVX512 1
@@ -1769,7 +1828,7 @@ static void mod__matmul_q8(mod_session *s, float *y, const float *x, int n, cons
     const size_t xrow = (size_t)nb * MOD__Q8X_BYTES, wrow = (size_t)nb * MOD__Q8_BYTES;
     const float *b = bias && bias->data ? MOD__CAST(const float *, bias->data) : NULL;
     const unsigned char *wd = MOD__CAST(const unsigned char *, w->data);
-    const int fit = (int)(MOD__TOKEN_BLOCK_BYTES / xrow) / 4 * 4, tb = fit > 4 ? fit : 4;
+    const int tb = mod__token_block(xrow);
     int t0;
     for (t0 = 0; t0 < n; t0++) mod__quantize_q8(s->xq + (size_t)t0 * xrow, x + (size_t)t0 * cols, cols);
     for (t0 = 0; t0 < n; t0 += tb) {
@@ -1799,15 +1858,16 @@ static void mod__matmul_q8(mod_session *s, float *y, const float *x, int n, cons
     }
 }
 
-/* y[n, rows] = x[n, cols] W^T (+ bias). Parallel over blocks of four output rows: every
-   element is computed the same way on any number of threads and in any batch. */
+/* y[n, rows] = x[n, cols] W^T (+ bias). Parallel over blocks of output rows (a prefill tile's
+   worth, four when decoding): every element is computed the same way on any number of threads
+   and in any batch. */
 static void mod__matmul(mod_session *s, float *y, const float *x, int n, const mod__tensor *w,
                         const mod__tensor *bias) {
-    const int rows = w->rows, cols = w->cols, blocks = (rows + 3) / 4;
+    const int rows = w->rows, cols = w->cols, br = n >= 4 ? MOD__TILE_ROWS : 4, blocks = (rows + br - 1) / br;
     const float *b = bias && bias->data ? MOD__CAST(const float *, bias->data) : NULL;
-    const int fit = (int)(MOD__TOKEN_BLOCK_BYTES / (sizeof(float) * (size_t)cols)) / 4 * 4;
-    const int tb = fit > 4 ? fit : 4;
+    const int tb = mod__token_block(sizeof(float) * (size_t)cols), pass = mod__tile_split(cols) ? MOD__TILE_COLS : cols;
     int t0;
+    (void)pass;
     if (w->dtype == MOD_DTYPE_Q8_0) {
         mod__matmul_q8(s, y, x, n, w, bias);
         return;
@@ -1818,21 +1878,32 @@ static void mod__matmul(mod_session *s, float *y, const float *x, int n, const m
         (void)parallel;
         MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(static))
         for (rb = 0; rb < blocks; rb++) {
-            const int r0 = rb * 4, nr = rows - r0 < 4 ? rows - r0 : 4;
+            const int r0 = rb * br, nr = rows - r0 < br ? rows - r0 : br;
             const float *wr = mod__rows(w, r0, nr, s->wrow + (size_t)MOD__THREAD_ID() * (size_t)s->wrow_len);
             const float *xt = x + (size_t)t0 * cols;
             float *yt = y + (size_t)t0 * rows;
             int t = 0, r;
 #ifdef MOD__VL
-            if (nr == 4) {
-                for (; t + 4 <= tn; t += 4)
-                    mod__tile4x4(yt + (size_t)t * rows + r0, (size_t)rows, wr, (size_t)cols, xt + (size_t)t * cols, (size_t)cols, cols);
-                for (; t < tn; t++) mod__tile4x1(yt + (size_t)t * rows + r0, wr, (size_t)cols, xt + (size_t)t * cols, cols);
+            if (nr == MOD__TILE_ROWS && tn >= 4) {
+                float *park = pass < cols ? s->tacc + (size_t)MOD__THREAD_ID() * s->tacc_len : NULL;
+                int k0;
+                for (k0 = 0; k0 < cols; k0 += pass) {
+                    const int k1 = cols - k0 > pass ? k0 + pass : cols;
+                    for (t = 0; t + 4 <= tn; t += 4)
+                        mod__tile(yt + (size_t)t * rows + r0, (size_t)rows, wr, (size_t)cols, xt + (size_t)t * cols, (size_t)cols,
+                                  cols, k0, k1, park ? park + (size_t)t * MOD__TILE_ROWS * 16 : NULL);
+                }
             }
-#endif
+            for (; t < tn; t++) {
+                for (r = 0; r + 4 <= nr; r += 4)
+                    mod__tile4x1(yt + (size_t)t * rows + r0 + r, wr + (size_t)r * cols, (size_t)cols, xt + (size_t)t * cols, cols);
+                for (; r < nr; r++) yt[(size_t)t * rows + r0 + r] = mod__dot(xt + (size_t)t * cols, wr + (size_t)r * cols, cols);
+            }
+#else
             for (; t < tn; t++)
                 for (r = 0; r < nr; r++)
                     yt[(size_t)t * rows + r0 + r] = mod__dot(xt + (size_t)t * cols, wr + (size_t)r * cols, cols);
+#endif
             if (b)
                 for (t = 0; t < tn; t++)
                     for (r = 0; r < nr; r++) yt[(size_t)t * rows + r0 + r] += b[r0 + r];

@@ -254,7 +254,7 @@ static mod_session *make_session(mod_model **model, unsigned char **file, int th
     o.n_layers = 1;
     o.n_heads = 2;
     o.n_kv_heads = 1;
-    o.hidden_dim = 256; /* the session's row scratch holds 256 floats per thread */
+    o.hidden_dim = 2112; /* the session's scratch is sized for rows of up to 2112 floats */
     o.routed[0] = 0;
     o.rope_theta = 500000.0f;
     if (mkm_build(&o, file, &size) != 0 || mod_model_load_memory(model, *file, size, NULL, &err) != MOD_OK) {
@@ -276,7 +276,9 @@ static mod_session *make_session(mod_model **model, unsigned char **file, int th
 static void test_matmul(void)
 {
     static const int shapes[][2] = { { 1, 1 }, { 1, 2 }, { 3, 7 }, { 16, 33 }, { 33, 31 }, { 64, 65 }, { 7, 129 },
-                                     { 5, 255 }, { 128, 256 }, { 300, 150 }, { 1000, 17 }, { 2, 256 } };
+                                     { 5, 255 }, { 128, 256 }, { 300, 150 }, { 1000, 17 }, { 2, 256 },
+                                     /* rows long enough to be taken a range of columns at a time */
+                                     { 13, 1030 }, { 7, 2100 } };
     static const int ns[] = { 1, 3, 17 };
     static const char *const dn[] = { "f32", "f16", "bf16" };
     unsigned char *f1, *f2;
