@@ -2125,11 +2125,70 @@ static int mod__select(mod_session *s, const mod__layer *l, int n, int topk) {
 
 /* ---- one block on the selected tokens -------------------------------------------------- */
 
+/* Scores of one query against keys [from, T) of a head (rows kvd apart): four keys at a time,
+   each score the same operations as mod__dot. */
+static void mod__scores(float *row, const float *q, const float *k, int kvd, int from, int T, int hd) {
+    int t = from;
+#ifdef MOD__VL
+    for (; t + 4 <= T; t += 4) mod__tile4x1(row + t, k + (size_t)t * kvd, (size_t)kvd, q, hd);
+#endif
+    for (; t < T; t++) row[t] = mod__dot(q, k + (size_t)t * kvd, hd);
+}
+
+#ifdef MOD__VL
+/* out[j] (four queries, ostride apart) = sum over keys t < T of p[j][t] v_t, on the columns
+   that fill whole vectors (the rest are left alone): the output stays in registers across the
+   keys, with the same fused multiply-add per key, in the same order, as mod__axpy into a
+   zeroed row. */
+static void mod__attend4(float *out, size_t ostride, const float *p, size_t pstride, const float *v,
+                         size_t vstride, int T, int hd) {
+    int c = 0, t;
+    for (; c + 4 * MOD__VL <= hd; c += 4 * MOD__VL) {
+        mod__v a00 = mod__vzero(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        mod__v a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        for (t = 0; t < T; t++) {
+            const float *vt = v + (size_t)t * vstride + c;
+            const mod__v v0 = mod__vload(vt), v1 = mod__vload(vt + MOD__VL), v2 = mod__vload(vt + 2 * MOD__VL), v3 = mod__vload(vt + 3 * MOD__VL);
+            mod__v pj = mod__vdup(p[t]);
+            a00 = mod__vfma(a00, pj, v0); a01 = mod__vfma(a01, pj, v1); a02 = mod__vfma(a02, pj, v2); a03 = mod__vfma(a03, pj, v3);
+            pj = mod__vdup(p[pstride + t]);
+            a10 = mod__vfma(a10, pj, v0); a11 = mod__vfma(a11, pj, v1); a12 = mod__vfma(a12, pj, v2); a13 = mod__vfma(a13, pj, v3);
+            pj = mod__vdup(p[2 * pstride + t]);
+            a20 = mod__vfma(a20, pj, v0); a21 = mod__vfma(a21, pj, v1); a22 = mod__vfma(a22, pj, v2); a23 = mod__vfma(a23, pj, v3);
+            pj = mod__vdup(p[3 * pstride + t]);
+            a30 = mod__vfma(a30, pj, v0); a31 = mod__vfma(a31, pj, v1); a32 = mod__vfma(a32, pj, v2); a33 = mod__vfma(a33, pj, v3);
+        }
+#define MOD__ATT_OUT(j, a0, a1, a2, a3)                                                          \
+        mod__vstore(out + (j) * ostride + c, a0); mod__vstore(out + (j) * ostride + c + MOD__VL, a1); \
+        mod__vstore(out + (j) * ostride + c + 2 * MOD__VL, a2); mod__vstore(out + (j) * ostride + c + 3 * MOD__VL, a3);
+        MOD__ATT_OUT(0, a00, a01, a02, a03) MOD__ATT_OUT(1, a10, a11, a12, a13)
+        MOD__ATT_OUT(2, a20, a21, a22, a23) MOD__ATT_OUT(3, a30, a31, a32, a33)
+#undef MOD__ATT_OUT
+    }
+    for (; c + MOD__VL <= hd; c += MOD__VL) {
+        mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
+        for (t = 0; t < T; t++) {
+            const mod__v vt = mod__vload(v + (size_t)t * vstride + c);
+            a0 = mod__vfma(a0, mod__vdup(p[t]), vt);
+            a1 = mod__vfma(a1, mod__vdup(p[pstride + t]), vt);
+            a2 = mod__vfma(a2, mod__vdup(p[2 * pstride + t]), vt);
+            a3 = mod__vfma(a3, mod__vdup(p[3 * pstride + t]), vt);
+        }
+        mod__vstore(out + c, a0);
+        mod__vstore(out + ostride + c, a1);
+        mod__vstore(out + 2 * ostride + c, a2);
+        mod__vstore(out + 3 * ostride + c, a3);
+    }
+}
+#endif
+
 /* Attention of ns new queries (already in the cache) over the cache. Work is split into (head,
    block of up to s->qblock queries): the queries of a block share every key and value row they
-   read, so the cache streams through once per block rather than once per query. Each score is
-   mod__dot and each output element one chain of fused multiply-adds over the keys in order,
-   whatever the blocking. */
+   read, so the cache streams through once per block rather than once per query. Groups of four
+   queries take the keys all four see as register tiles (mod__tile for scores, mod__attend4 for
+   values). Each score is the operations of mod__dot and each output element the operations of
+   mod__axpy over the keys in order, whatever the blocking: a query's result never depends on
+   the other queries of its call. */
 static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     const mod_config *c = &s->m->cfg;
     const int H = c->n_heads, hd = c->head_dim, kvd = c->n_kv_heads * hd, qd = H * hd;
@@ -2142,39 +2201,50 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, 1))
     for (job = 0; job < blocks * H; job++) {
         const int h = job % H, j0 = job / H * QB, kvh = h / group;
-        const int nq = ns - j0 < QB ? ns - j0 : QB, tmax = base + j0 + nq;
+        const int nq = ns - j0 < QB ? ns - j0 : QB;
         const size_t stride = (size_t)s->max_tokens;
         float *sc = s->scores + (size_t)MOD__THREAD_ID() * (size_t)QB * stride;
         const float *kh = cache->k + (size_t)kvh * hd, *vh = cache->v + (size_t)kvh * hd;
-        int t, j;
+        const float *q = s->q + (size_t)j0 * qd + (size_t)h * hd;
+        float *att = s->att + (size_t)j0 * qd + (size_t)h * hd;
+        int t, j = 0, i;
         /* scores: query j sees keys [0, base + j0 + j] */
-        for (t = 0; t < tmax; t += 4) {
-            for (j = 0; j < nq; j++) {
-                const int T = base + j0 + j + 1;
-                const float *q = s->q + (size_t)(j0 + j) * qd + (size_t)h * hd;
-                float *row = sc + (size_t)j * stride;
-                int u;
-                if (t >= T) continue;
 #ifdef MOD__VL
-                if (t + 4 <= T) { mod__tile4x1(row + t, kh + (size_t)t * kvd, (size_t)kvd, q, hd); continue; }
-#endif
-                for (u = t; u < t + 4 && u < T; u++) row[u] = mod__dot(q, kh + (size_t)u * kvd, hd);
-            }
+        for (; j + 4 <= nq; j += 4) {
+            const int T0 = base + j0 + j + 1; /* keys all four queries see */
+            int jj;
+            for (t = 0; t + MOD__TILE_ROWS <= T0; t += MOD__TILE_ROWS)
+                mod__tile(sc + (size_t)j * stride + t, stride, kh + (size_t)t * kvd, (size_t)kvd, q + (size_t)j * qd, (size_t)qd, hd, 0, hd, NULL);
+            for (jj = j; jj < j + 4; jj++) mod__scores(sc + (size_t)jj * stride, q + (size_t)jj * qd, kh, kvd, t, base + j0 + jj + 1, hd);
         }
+#endif
+        for (; j < nq; j++) mod__scores(sc + (size_t)j * stride, q + (size_t)j * qd, kh, kvd, 0, base + j0 + j + 1, hd);
         for (j = 0; j < nq; j++) {
             const int T = base + j0 + j + 1;
-            float *row = sc + (size_t)j * stride, *out = s->att + (size_t)(j0 + j) * qd + (size_t)h * hd;
-            int i;
+            float *row = sc + (size_t)j * stride, *out = att + (size_t)j * qd;
             for (t = 0; t < T; t++) row[t] *= scale;
             mod__softmax(row, T);
             for (i = 0; i < hd; i++) out[i] = 0.0f;
         }
         /* values: out_j += p_j[t] v_t, keys in order */
-        for (t = 0; t < tmax; t++) {
-            const float *v = vh + (size_t)t * kvd;
-            for (j = 0; j < nq; j++)
-                if (t < base + j0 + j + 1)
-                    mod__axpy(s->att + (size_t)(j0 + j) * qd + (size_t)h * hd, sc[(size_t)j * stride + (size_t)t], v, hd);
+        j = 0;
+#ifdef MOD__VL
+        for (; j + 4 <= nq; j += 4) {
+            const int T0 = base + j0 + j + 1, whole = hd / MOD__VL * MOD__VL;
+            int jj;
+            mod__attend4(att + (size_t)j * qd, (size_t)qd, sc + (size_t)j * stride, stride, vh, (size_t)kvd, T0, hd);
+            for (jj = j; jj < j + 4; jj++) {
+                float *out = att + (size_t)jj * qd;
+                const float *p = sc + (size_t)jj * stride;
+                for (t = T0; t < base + j0 + jj + 1; t++) mod__axpy(out, p[t], vh + (size_t)t * kvd, whole);
+                for (t = 0; t < base + j0 + jj + 1; t++) mod__axpy(out + whole, p[t], vh + (size_t)t * kvd + whole, hd - whole);
+            }
+        }
+#endif
+        for (; j < nq; j++) {
+            float *out = att + (size_t)j * qd;
+            const float *p = sc + (size_t)j * stride;
+            for (t = 0; t < base + j0 + j + 1; t++) mod__axpy(out, p[t], vh + (size_t)t * kvd, hd);
         }
     }
 }
@@ -2209,7 +2279,8 @@ static void mod__block(mod_session *s, const mod__layer *l, mod__cache *cache, c
     mod__rmsnorm_rows(s->xn, s->h, ns, &l->mlp_norm, d, c->norm_eps);
     mod__matmul(s, s->hb, s->xn, ns, &l->w_gate, NULL);
     mod__matmul(s, s->hb2, s->xn, ns, &l->w_up, NULL);
-    mod__swiglu(s->hb, s->hb2, nf);
+    /* row by row: where a row's vector part ends must not depend on the batch */
+    for (i = 0; i < nf; i += (size_t)F) mod__swiglu(s->hb + i, s->hb2 + i, (size_t)F);
     mod__matmul(s, s->q, s->hb, ns, &l->w_down, NULL);
 }
 

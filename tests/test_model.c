@@ -387,7 +387,7 @@ static void test_dense_equivalence(void) {
 
 static void test_causal_incremental(void) {
     int variant;
-    for (variant = 0; variant < 8; variant++) {
+    for (variant = 0; variant < 10; variant++) {
         mkm_opts o;
         built b;
         mod_session *all, *one;
@@ -405,6 +405,15 @@ static void test_causal_incremental(void) {
         o.predictor_hidden = variant & 4 ? 0 : 10;
         o.n_kv_heads = variant & 4 ? 1 : 2;
         o.qkv_bias = variant & 2 ? 1 : 0;
+        if (variant >= 8) {
+            /* heads wide enough for the vector attention kernels (72: whole vectors and a
+               tail; 128: several groups of four vectors) and an MLP row long enough to be
+               taken a range of columns at a time */
+            o.dim = variant == 8 ? 144 : 256;
+            o.n_heads = 2;
+            o.n_kv_heads = variant == 8 ? 1 : 2;
+            o.hidden_dim = variant == 8 ? 96 : 1100;
+        }
         if (build(&o, &b)) { check(0, "build"); continue; }
         V = mod_model_config(b.model)->vocab_size;
         make_tokens(toks, t32, n, V, (unsigned)variant + 40);
@@ -419,12 +428,14 @@ static void test_causal_incremental(void) {
             mod_decode(one, t32[i]);
             memcpy(step + (size_t)i * V, mod_session_logits(one), sizeof(float) * (size_t)V);
         }
-        snprintf(what, sizeof what, "causal: all at once == one at a time (%s positions, %s, %s): %.3g",
+        snprintf(what, sizeof what, "causal: all at once == one at a time (%s positions, %s, %s, head dim %d): %.3g",
                  o.positions ? "compacted" : "absolute",
                  o.decision ? (o.predictor_hidden ? "predictor MLP" : "linear predictor") : "router",
-                 o.n_kv_heads == 1 ? "MQA" : "GQA", rel_diff_f(step, full, (size_t)n * V));
+                 o.n_kv_heads == 1 ? "MQA" : o.n_kv_heads == o.n_heads ? "MHA" : "GQA", o.dim / o.n_heads,
+                 rel_diff_f(step, full, (size_t)n * V));
         check(rel_diff_f(step, full, (size_t)n * V) <= 1e-6, what);
-        check(memcmp(step, full, sizeof(float) * (size_t)n * V) == 0, "causal: all at once and one at a time are bit-identical on one build");
+        snprintf(what, sizeof what, "causal: all at once and one at a time are bit-identical on one build (head dim %d)", o.dim / o.n_heads);
+        check(memcmp(step, full, sizeof(float) * (size_t)n * V) == 0, what);
         /* the caches hold exactly the tokens the reference says each block processed */
         ref_selection(b.buf, b.size, toks, n, REF_RULE_CAUSAL, 0, 0, 0, NULL, sel);
         for (l = 0; l < o.n_layers; l++) {
