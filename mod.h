@@ -1994,17 +1994,48 @@ static mod__v mod__vexp(mod__v x) {
 }
 #endif
 
-static void mod__softmax(float *x, int n) {
-    float mx = x[0], sum = 0.0f;
+#ifdef MOD__VEXP
+#if defined(__AVX512F__)
+#define MOD__VMUL(a, b) _mm512_mul_ps(a, b)
+#define MOD__VMAX(a, b) _mm512_max_ps(a, b)
+#define MOD__VDIV(a, b) _mm512_div_ps(a, b)
+#else
+#define MOD__VMUL(a, b) _mm256_mul_ps(a, b)
+#define MOD__VMAX(a, b) _mm256_max_ps(a, b)
+#define MOD__VDIV(a, b) _mm256_div_ps(a, b)
+#endif
+#endif
+
+/* x = softmax(scale * x) over n >= 1 values. Vector and scalar parts do the same operations
+   except e^x (mod__vexp or MOD_EXPF), so results depend only on the row, never on the batch. */
+static void mod__softmax(float *x, int n, float scale) {
+    float mx = 0.0f, sum = 0.0f;
     int i = 0;
-    for (i = 1; i < n; i++) if (x[i] > mx) mx = x[i];
+#ifdef MOD__VEXP
+    float part[MOD__VL];
+    int j;
+    if (n >= MOD__VL) {
+        const mod__v vs = mod__vdup(scale);
+        mod__v m = MOD__VMUL(mod__vload(x), vs);
+        for (; i + MOD__VL <= n; i += MOD__VL) {
+            const mod__v v = MOD__VMUL(mod__vload(x + i), vs);
+            mod__vstore(x + i, v);
+            m = MOD__VMAX(m, v);
+        }
+        mod__vstore(part, m);
+        mx = part[0];
+        for (j = 1; j < MOD__VL; j++) if (part[j] > mx) mx = part[j];
+    }
+#endif
+    for (; i < n; i++) {
+        x[i] *= scale;
+        if (i == 0 || x[i] > mx) mx = x[i];
+    }
     i = 0;
 #ifdef MOD__VEXP
     {
         const mod__v vm = mod__vdup(mx);
-        float part[MOD__VL];
         mod__v acc = mod__vzero();
-        int j;
         for (; i + MOD__VL <= n; i += MOD__VL) {
             const mod__v e = mod__vexp(mod__vfma(mod__vload(x + i), vm, mod__vdup(-1.0f)));
             mod__vstore(x + i, e);
@@ -2015,7 +2046,14 @@ static void mod__softmax(float *x, int n) {
     }
 #endif
     for (; i < n; i++) { x[i] = MOD_EXPF(x[i] - mx); sum += x[i]; }
-    for (i = 0; i < n; i++) x[i] /= sum;
+    i = 0;
+#ifdef MOD__VEXP
+    {
+        const mod__v vsum = mod__vdup(sum);
+        for (; i + MOD__VL <= n; i += MOD__VL) mod__vstore(x + i, MOD__VDIV(mod__vload(x + i), vsum));
+    }
+#endif
+    for (; i < n; i++) x[i] /= sum;
 }
 
 /* h = silu(g) * u over n values (the SwiGLU gate). */
@@ -2222,8 +2260,7 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         for (j = 0; j < nq; j++) {
             const int T = base + j0 + j + 1;
             float *row = sc + (size_t)j * stride, *out = att + (size_t)j * qd;
-            for (t = 0; t < T; t++) row[t] *= scale;
-            mod__softmax(row, T);
+            mod__softmax(row, T, scale);
             for (i = 0; i < hd; i++) out[i] = 0.0f;
         }
         /* values: out_j += p_j[t] v_t, keys in order */

@@ -526,13 +526,15 @@ static void test_rope(void)
    (n + 10 + |x_i - max|) u p_i + 1e-38: the float subtraction x_i - max (relative error u,
    amplified by |x_i - max| through exp), expf, the float sum of n terms, the division; the
    absolute term covers results that underflow float. */
-static int softmax_case(const float *in, int n, const char *what)
+static int softmax_case(const float *raw, int n, float scale, const char *what)
 {
-    float *x = (float *)xmalloc(sizeof(float) * (size_t)n);
+    float *x = (float *)xmalloc(sizeof(float) * (size_t)n), *in = (float *)xmalloc(sizeof(float) * (size_t)n);
     double mx = -INFINITY, sum = 0.0, total = 0.0;
     int i, ok = 1;
-    memcpy(x, in, sizeof(float) * (size_t)n);
-    mod__softmax(x, n);
+    /* the scaling is one float multiplication per input, the same here as in the library */
+    for (i = 0; i < n; i++) in[i] = raw[i] * scale;
+    memcpy(x, raw, sizeof(float) * (size_t)n);
+    mod__softmax(x, n, scale);
     for (i = 0; i < n; i++) if (in[i] > mx) mx = in[i];
     for (i = 0; i < n; i++) sum += exp((double)in[i] - mx);
     for (i = 0; i < n; i++) {
@@ -550,6 +552,7 @@ static int softmax_case(const float *in, int n, const char *what)
         ok = 0;
     }
     free(x);
+    free(in);
     return ok;
 }
 
@@ -561,42 +564,43 @@ static void test_softmax(void)
     for (n = 1; n <= 100; n++)
         for (k = 0; k < 5; k++) {
             fill(v, (size_t)n, 10.0);
-            ok &= softmax_case(v, n, "random [-10, 10]");
+            ok &= softmax_case(v, n, 1.0f, "random [-10, 10]");
+            ok &= softmax_case(v, n, 0.0883883476f, "random [-10, 10] scaled by 1/sqrt(128)");
         }
     check(ok, "softmax random inputs");
     ok = 1;
     for (n = 1; n <= 200; n += 7) {
         int i;
         for (i = 0; i < n; i++) v[i] = 1000.0f + 30.0f * sym();
-        ok &= softmax_case(v, n, "around 1000");
+        ok &= softmax_case(v, n, 1.0f, "around 1000");
         for (i = 0; i < n; i++) v[i] = -1e4f + 100.0f * sym();
-        ok &= softmax_case(v, n, "around -1e4");
+        ok &= softmax_case(v, n, 0.125f, "around -1e4, scaled by 1/8");
         for (i = 0; i < n; i++) v[i] = 1e30f * sym();
-        ok &= softmax_case(v, n, "+-1e30");
+        ok &= softmax_case(v, n, 1.0f, "+-1e30");
     }
     check(ok, "softmax large inputs");
     {
         static const float cases[][3] = { { FLT_MAX, FLT_MAX, FLT_MAX }, { FLT_MAX, -FLT_MAX, 0.0f }, { 88.0f, 89.0f, 90.0f },
                                           { -1e30f, 0.0f, 1e30f }, { 0.0f, -200.0f, -87.0f }, { 100.0f, 0.0f, -100.0f } };
         int c;
-        for (c = 0; c < 6; c++) check(softmax_case(cases[c], 3, "hand case"), "softmax hand case %d", c);
+        for (c = 0; c < 6; c++) check(softmax_case(cases[c], 3, 1.0f, "hand case"), "softmax hand case %d", c);
     }
     for (n = 1; n <= 1000; n += (n < 20 ? 1 : 97)) {
         /* equal inputs: exactly 1/n each (each exp is 1, the sum n is exact) */
         int i, eq = 1;
         float want = 1.0f / (float)n;
         for (i = 0; i < n; i++) v[i] = 3.25f;
-        mod__softmax(v, n);
+        mod__softmax(v, n, 0.125f);
         for (i = 0; i < n; i++) eq &= v[i] == want;
         check(eq, "softmax of %d equal inputs: p[0] = %.9g, want %.9g", n, (double)v[0], (double)want);
         for (i = 0; i < n; i++) v[i] = -1e20f;
-        mod__softmax(v, n);
+        mod__softmax(v, n, 1.0f);
         eq = 1;
         for (i = 0; i < n; i++) eq &= v[i] == want;
         check(eq, "softmax of %d equal inputs -1e20", n);
     }
     v[0] = 5.0f;
-    mod__softmax(v, 1);
+    mod__softmax(v, 1, 0.5f);
     check(v[0] == 1.0f, "softmax of one input is %g", (double)v[0]);
     group_end("mod__softmax");
 }
