@@ -2274,7 +2274,8 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
                 float *out = att + (size_t)jj * qd;
                 const float *p = sc + (size_t)jj * stride;
                 for (t = T0; t < base + j0 + jj + 1; t++) mod__axpy(out, p[t], vh + (size_t)t * kvd, whole);
-                for (t = 0; t < base + j0 + jj + 1; t++) mod__axpy(out + whole, p[t], vh + (size_t)t * kvd + whole, hd - whole);
+                if (whole < hd)
+                    for (t = 0; t < base + j0 + jj + 1; t++) mod__axpy(out + whole, p[t], vh + (size_t)t * kvd + whole, hd - whole);
             }
         }
 #endif
