@@ -1663,9 +1663,30 @@ static const float *mod__row(const mod__tensor *t, int row, float *buf) { return
    is exact integer arithmetic (VNNI where the CPU has it) scaled by the two block scales. */
 
 
-/* x[cols] -> cols / 32 activation blocks, round to nearest (ties away from zero). */
+/* x[cols] -> cols / 32 activation blocks, round to nearest (ties away from zero). The AVX-512
+   version does the very same float operations, so both give the same bytes. */
 static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
     int b, j;
+#if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
+    for (b = 0; b < cols / MOD__Q8_BLOCK; b++, out += MOD__Q8X_BYTES) {
+        const __m512 v0 = _mm512_loadu_ps(x + b * MOD__Q8_BLOCK), v1 = _mm512_loadu_ps(x + b * MOD__Q8_BLOCK + 16);
+        const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f), half = _mm512_set1_ps(0.5f);
+        /* a NaN |x| leaves the maximum alone, as the scalar comparison does */
+        const __m512 m = _mm512_max_ps(_mm512_abs_ps(v1), _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps()));
+        const float amax = _mm512_reduce_max_ps(m), d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+        __m512 q0 = _mm512_mul_ps(v0, _mm512_set1_ps(id)), q1 = _mm512_mul_ps(v1, _mm512_set1_ps(id));
+        __m512i i0, i1;
+        q0 = _mm512_min_ps(hi, _mm512_max_ps(lo, q0)); /* a NaN passes through both */
+        q1 = _mm512_min_ps(hi, _mm512_max_ps(lo, q1));
+        i0 = _mm512_cvttps_epi32(_mm512_add_ps(q0, _mm512_mask_mov_ps(half, _mm512_cmp_ps_mask(q0, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_set1_ps(-0.5f))));
+        i1 = _mm512_cvttps_epi32(_mm512_add_ps(q1, _mm512_mask_mov_ps(half, _mm512_cmp_ps_mask(q1, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_set1_ps(-0.5f))));
+        /* a NaN converts to 0x80000000, whose low byte is the 0 the scalar rule gives it */
+        memcpy(out, &d, 4);
+        _mm_storeu_si128(MOD__CAST(__m128i *, MOD__CAST(void *, out + 4)), _mm512_cvtepi32_epi8(i0));
+        _mm_storeu_si128(MOD__CAST(__m128i *, MOD__CAST(void *, out + 20)), _mm512_cvtepi32_epi8(i1));
+    }
+    (void)j;
+#else
     for (b = 0; b < cols / MOD__Q8_BLOCK; b++, out += MOD__Q8X_BYTES) {
         const float *v = x + b * MOD__Q8_BLOCK;
         float amax = 0.0f, d, id;
@@ -1679,6 +1700,7 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
             out[4 + j] = MOD__CAST(unsigned char, MOD__CAST(signed char, q == q ? (int)(q + (q < 0 ? -0.5f : 0.5f)) : 0));
         }
     }
+#endif
 }
 
 #if !defined(MOD_NO_SIMD) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
@@ -1700,24 +1722,33 @@ static float mod__q8_block(const unsigned char *w, const unsigned char *x) {
 #endif
 
 #if defined(MOD__Q8_AVX512) || defined(MOD__Q8_AVX2)
-/* A register holds MOD__Q8_UNIT blocks. A block pair's integer dot products are unsigned x
-   signed byte products (VNNI where the CPU has it), so the weight's sign moves onto the
-   activation: |w| * (x * sign w). Every kernel below takes each (row, token) element through
-   the same sequence of operations as mod__dot_q8, so tiling never changes a result. */
+/* A register holds MOD__Q8_UNIT blocks. The integer dot products are unsigned x signed byte
+   products (VNNI where the CPU has it), each group of four summed exactly into 32 bits; how
+   the signs are arranged (below) changes no sum. Every kernel takes each (row, token) element
+   through the same sequence of float operations as mod__dot_q8, so tiling never changes a
+   result. */
 #define MOD__Q8_VEC 1
 #define MOD__Q8_LOAD256(p) _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p)))
 #if defined(MOD__Q8_AVX512)
 #define MOD__Q8_UNIT 2
 typedef __m512 mod__qf;
 typedef __m512i mod__qi;
-typedef __mmask64 mod__qs;
+typedef __m512i mod__qs;
 #define mod__q8_fzero() _mm512_setzero_ps()
 #define mod__q8_fmul(a, b) _mm512_mul_ps(a, b)
-#define mod__q8_sign(q) _mm512_movepi8_mask(q)
-#define mod__q8_abs(q) _mm512_abs_epi8(q)
 /* two consecutive blocks' values; p points at the first block's values */
 static mod__qi mod__q8_load(const unsigned char *p, size_t next) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(MOD__Q8_LOAD256(p)), MOD__Q8_LOAD256(p + next), 1);
+}
+/* Here the activations take the unsigned side offset by 128 (x + 128 is x ^ 0x80) and each
+   row starts its sums at -128 times its own weights' sums, so no sign moves per product:
+   per row the weights as they are (wa) and that starting value (wb). */
+#define mod__q8_wa(q) (q)
+static mod__qs mod__q8_wb(mod__qi q) {
+    return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(-128), q));
+}
+static mod__qi mod__q8_xload(const unsigned char *x) {
+    return _mm512_xor_si512(mod__q8_load(x + 4, MOD__Q8X_BYTES), _mm512_set1_epi8(-128));
 }
 static mod__qf mod__q8_scales(float a, float b) {
     return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(a)), _mm256_set1_ps(b), 1);
@@ -1735,9 +1766,8 @@ static mod__qf mod__q8_xscales(const unsigned char *x) {
     memcpy(&b, x + MOD__Q8X_BYTES, 4);
     return mod__q8_scales(a, b);
 }
-static mod__qf mod__q8_step(mod__qf acc, mod__qi aw, mod__qs sign, mod__qi qx, mod__qf sc) {
-    const mod__qi sx = _mm512_mask_sub_epi8(qx, sign, _mm512_setzero_si512(), qx);
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, sx)), sc, acc);
+static mod__qf mod__q8_step(mod__qf acc, mod__qi w, mod__qs start, mod__qi xu, mod__qf sc) {
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, xu, w)), sc, acc);
 }
 static float mod__q8_sum(mod__qf v) { return _mm512_reduce_add_ps(v); }
 #else
@@ -1747,9 +1777,12 @@ typedef __m256i mod__qi;
 typedef __m256i mod__qs;
 #define mod__q8_fzero() _mm256_setzero_ps()
 #define mod__q8_fmul(a, b) _mm256_mul_ps(a, b)
-#define mod__q8_sign(q) (q)
-#define mod__q8_abs(q) _mm256_sign_epi8(q, q)
 static mod__qi mod__q8_load(const unsigned char *p, size_t next) { (void)next; return MOD__Q8_LOAD256(p); }
+/* unsigned x signed products: the weight's sign moves onto the activation, |w| (x sign w);
+   per row |w| (wa) and the weights for their signs (wb) */
+#define mod__q8_wa(q) _mm256_sign_epi8(q, q)
+#define mod__q8_wb(q) (q)
+static mod__qi mod__q8_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__Q8X_BYTES); }
 static mod__qf mod__q8_wscales(const unsigned char *w) { return _mm256_set1_ps(MOD__Q8_SCALE(w)); }
 static mod__qf mod__q8_xscales(const unsigned char *x) {
     float a;
@@ -1786,10 +1819,7 @@ static float mod__q8_finish(mod__qf acc, const unsigned char *w, const unsigned 
 #endif
 }
 
-#define MOD__Q8_WSTEP 2, MOD__Q8_BYTES
-#define MOD__Q8_XSTEP 4, MOD__Q8X_BYTES
 #define MOD__Q8_W(p) mod__q8_load((p) + 2, MOD__Q8_BYTES)
-#define MOD__Q8_X(p) mod__q8_load((p) + 4, MOD__Q8X_BYTES)
 
 /* One weight row (nb q8_0 blocks) against one quantized activation row. */
 static float mod__dot_q8(const unsigned char *w, const unsigned char *x, int nb) {
@@ -1797,7 +1827,7 @@ static float mod__dot_q8(const unsigned char *w, const unsigned char *x, int nb)
     int b = 0;
     for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, w += MOD__Q8_UNIT * MOD__Q8_BYTES, x += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
         const mod__qi q = MOD__Q8_W(w);
-        acc = mod__q8_step(acc, mod__q8_abs(q), mod__q8_sign(q), MOD__Q8_X(x), mod__q8_fmul(mod__q8_xscales(x), mod__q8_wscales(w)));
+        acc = mod__q8_step(acc, mod__q8_wa(q), mod__q8_wb(q), mod__q8_xload(x), mod__q8_fmul(mod__q8_xscales(x), mod__q8_wscales(w)));
     }
     return mod__q8_finish(acc, w, x, b, nb);
 }
@@ -1811,17 +1841,17 @@ static void mod__q8_tile4x1(float *y, const unsigned char *w, size_t wrow, size_
     size_t o = 0, ox = 0;
     int b = 0;
     for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, o += MOD__Q8_UNIT * MOD__Q8_BYTES, ox += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
-        const mod__qi qx = MOD__Q8_X(x + ox);
+        const mod__qi qx = mod__q8_xload(x + ox);
         const mod__qf xs = mod__q8_xscales(x + ox);
         mod__qi q;
-        _mm_prefetch(MOD__CAST(const char *, MOD__CAST(const void *, w0 + o + ahead)), _MM_HINT_T0);
-        _mm_prefetch(MOD__CAST(const char *, MOD__CAST(const void *, w1 + o + ahead)), _MM_HINT_T0);
-        _mm_prefetch(MOD__CAST(const char *, MOD__CAST(const void *, w2 + o + ahead)), _MM_HINT_T0);
-        _mm_prefetch(MOD__CAST(const char *, MOD__CAST(const void *, w3 + o + ahead)), _MM_HINT_T0);
-        q = MOD__Q8_W(w0 + o); a0 = mod__q8_step(a0, mod__q8_abs(q), mod__q8_sign(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w0 + o)));
-        q = MOD__Q8_W(w1 + o); a1 = mod__q8_step(a1, mod__q8_abs(q), mod__q8_sign(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w1 + o)));
-        q = MOD__Q8_W(w2 + o); a2 = mod__q8_step(a2, mod__q8_abs(q), mod__q8_sign(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w2 + o)));
-        q = MOD__Q8_W(w3 + o); a3 = mod__q8_step(a3, mod__q8_abs(q), mod__q8_sign(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w3 + o)));
+        MOD__PREFETCH(w0 + o + ahead);
+        MOD__PREFETCH(w1 + o + ahead);
+        MOD__PREFETCH(w2 + o + ahead);
+        MOD__PREFETCH(w3 + o + ahead);
+        q = MOD__Q8_W(w0 + o); a0 = mod__q8_step(a0, mod__q8_wa(q), mod__q8_wb(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w0 + o)));
+        q = MOD__Q8_W(w1 + o); a1 = mod__q8_step(a1, mod__q8_wa(q), mod__q8_wb(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w1 + o)));
+        q = MOD__Q8_W(w2 + o); a2 = mod__q8_step(a2, mod__q8_wa(q), mod__q8_wb(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w2 + o)));
+        q = MOD__Q8_W(w3 + o); a3 = mod__q8_step(a3, mod__q8_wa(q), mod__q8_wb(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w3 + o)));
     }
     y[0] = mod__q8_finish(a0, w0 + o, x + ox, b, nb);
     y[1] = mod__q8_finish(a1, w1 + o, x + ox, b, nb);
@@ -1829,9 +1859,10 @@ static void mod__q8_tile4x1(float *y, const unsigned char *w, size_t wrow, size_
     y[3] = mod__q8_finish(a3, w3 + o, x + ox, b, nb);
 }
 
-/* Four weight rows against four activation rows: each weight register serves four tokens. */
+/* Four weight rows against four activation rows: each weight register serves four tokens.
+   next, when not NULL, is the next four rows, fetched into the cache meanwhile. */
 static void mod__q8_tile4x4(float *y, size_t ystride, const unsigned char *w, size_t wrow,
-                            const unsigned char *x, size_t xrow, int nb) {
+                            const unsigned char *x, size_t xrow, int nb, const unsigned char *next) {
     const unsigned char *w0 = w, *w1 = w + wrow, *w2 = w + 2 * wrow, *w3 = w + 3 * wrow;
     const unsigned char *x0 = x, *x1 = x + xrow, *x2 = x + 2 * xrow, *x3 = x + 3 * xrow;
     mod__qf a00 = mod__q8_fzero(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
@@ -1840,13 +1871,19 @@ static void mod__q8_tile4x4(float *y, size_t ystride, const unsigned char *w, si
     int b = 0;
     for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, o += MOD__Q8_UNIT * MOD__Q8_BYTES, ox += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
         const mod__qi q0 = MOD__Q8_W(w0 + o), q1 = MOD__Q8_W(w1 + o), q2 = MOD__Q8_W(w2 + o), q3 = MOD__Q8_W(w3 + o);
-        const mod__qi aw0 = mod__q8_abs(q0), aw1 = mod__q8_abs(q1), aw2 = mod__q8_abs(q2), aw3 = mod__q8_abs(q3);
-        const mod__qs sg0 = mod__q8_sign(q0), sg1 = mod__q8_sign(q1), sg2 = mod__q8_sign(q2), sg3 = mod__q8_sign(q3);
+        if (next) {
+            MOD__PREFETCH(next + o);
+            MOD__PREFETCH(next + wrow + o);
+            MOD__PREFETCH(next + 2 * wrow + o);
+            MOD__PREFETCH(next + 3 * wrow + o);
+        }
+        const mod__qi aw0 = mod__q8_wa(q0), aw1 = mod__q8_wa(q1), aw2 = mod__q8_wa(q2), aw3 = mod__q8_wa(q3);
+        const mod__qs sg0 = mod__q8_wb(q0), sg1 = mod__q8_wb(q1), sg2 = mod__q8_wb(q2), sg3 = mod__q8_wb(q3);
         const mod__qf ws0 = mod__q8_wscales(w0 + o), ws1 = mod__q8_wscales(w1 + o);
         const mod__qf ws2 = mod__q8_wscales(w2 + o), ws3 = mod__q8_wscales(w3 + o);
 #define MOD__Q8_TOKEN(t)                                                                         \
         {                                                                                        \
-            const mod__qi qx = MOD__Q8_X(x##t + ox);                                             \
+            const mod__qi qx = mod__q8_xload(x##t + ox);                                             \
             const mod__qf xs = mod__q8_xscales(x##t + ox);                                       \
             a0##t = mod__q8_step(a0##t, aw0, sg0, qx, mod__q8_fmul(xs, ws0));                    \
             a1##t = mod__q8_step(a1##t, aw1, sg1, qx, mod__q8_fmul(xs, ws1));                    \
@@ -1897,7 +1934,8 @@ static void mod__matmul_q8(mod_session *s, float *y, const float *x, int n, cons
 #ifdef MOD__Q8_VEC
             if (nr == 4) {
                 for (; t + 4 <= tn; t += 4)
-                    mod__q8_tile4x4(yt + (size_t)t * rows + r0, (size_t)rows, wr, wrow, xt + (size_t)t * xrow, xrow, nb);
+                    mod__q8_tile4x4(yt + (size_t)t * rows + r0, (size_t)rows, wr, wrow, xt + (size_t)t * xrow, xrow, nb,
+                                    t == 0 && rows - r0 >= 8 ? wr + 4 * wrow : NULL);
                 const int further = rows - r0 - 4 < 8 ? rows - r0 - 4 : 8;
                 for (; t < tn; t++) mod__q8_tile4x1(yt + (size_t)t * rows + r0, wr, wrow, (size_t)further * wrow, xt + (size_t)t * xrow, nb);
             }

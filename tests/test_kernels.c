@@ -736,6 +736,45 @@ static void test_helpers(void)
 
 /* ---- q8_0 ------------------------------------------------------------------------------ */
 
+/* The scalar quantizer, written out again: every build's mod__quantize_q8 must give these
+   bytes exactly (scale as float bits, then round half away from zero, NaN to 0). */
+static void quant_q8_scalar(unsigned char *out, const float *x, int cols)
+{
+    int b, j;
+    for (b = 0; b < cols / 32; b++, out += 36) {
+        const float *v = x + b * 32;
+        float amax = 0.0f, d, id;
+        for (j = 0; j < 32; j++) { float a = v[j] < 0 ? -v[j] : v[j]; if (a > amax) amax = a; }
+        d = amax / 127.0f;
+        id = d > 0.0f ? 1.0f / d : 0.0f;
+        memcpy(out, &d, 4);
+        for (j = 0; j < 32; j++) {
+            float q = v[j] * id;
+            q = q < -127.0f ? -127.0f : q > 127.0f ? 127.0f : q;
+            out[4 + j] = (unsigned char)(signed char)(q == q ? (int)(q + (q < 0 ? -0.5f : 0.5f)) : 0);
+        }
+    }
+}
+
+static void test_q8_quantize_exact(void)
+{
+    float x[256];
+    unsigned char a[8 * 36], b[8 * 36];
+    int trial, j, same = 1;
+    for (trial = 0; trial < 2000; trial++) {
+        fill(x, 256, trial % 3 ? 5.0 : 1e-30);
+        if (trial % 5 == 0) /* amax 127: the scale is 1 and x.5 values are exact ties */
+            for (j = 0; j < 256; j++) x[j] = (float)((int)(rnd() % 255) - 127) + (j % 3 ? 0.5f : 0.0f), x[j] = x[j] > 127 ? 127 : x[j];
+        if (trial % 7 == 0) x[rnd() % 256] = NAN;
+        if (trial % 11 == 0) x[rnd() % 256] = -0.0f;
+        if (trial % 13 == 0) for (j = 0; j < 32; j++) x[j] = 0.0f;
+        mod__quantize_q8(a, x, 256);
+        quant_q8_scalar(b, x, 256);
+        same = same && memcmp(a, b, sizeof a) == 0;
+    }
+    check(same, "q8 activation quantization: the bytes of the scalar rule, ties, NaN, -0 and zero blocks included");
+}
+
 /* Activation quantization: each value within half a step of the original; weight-by-
    activation block dot products equal the exact double sum of the integer products scaled by
    both scales, within float accumulation (|diff| <= 1e-5 * sum of |w_i x_i| products). */
@@ -827,6 +866,7 @@ int main(void)
     test_topk();
     test_helpers();
     test_q8();
+    test_q8_quantize_exact();
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail ? 1 : 0;
 }
