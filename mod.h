@@ -1625,6 +1625,9 @@ static void mod__axpy(float *y, float a, const float *x, int n) {
    otherwise (count * cols floats). */
 static const float *mod__rows(const mod__tensor *t, int row, int count, float *buf) {
     const size_t off = (size_t)row * (size_t)t->cols, n = (size_t)count * (size_t)t->cols;
+    /* the rows after these, fetched into the cache while these are converted */
+    const size_t ahead = row + 2 * count <= t->rows ? n : 0;
+    (void)ahead;
     const uint16_t *p = MOD__CAST(const uint16_t *, t->data) + off;
     size_t i = 0;
     if (t->dtype == MOD_DTYPE_F32) return MOD__CAST(const float *, t->data) + off;
@@ -1639,18 +1642,28 @@ static const float *mod__rows(const mod__tensor *t, int row, int count, float *b
     }
     if (t->dtype == MOD_DTYPE_F16) {
 #if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
-        for (; i + 16 <= n; i += 16) _mm512_storeu_ps(buf + i, _mm512_cvtph_ps(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p + i)))));
+        for (; i + 16 <= n; i += 16) {
+            MOD__PREFETCH(p + i + ahead);
+            _mm512_storeu_ps(buf + i, _mm512_cvtph_ps(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p + i)))));
+        }
 #elif !defined(MOD_NO_SIMD) && defined(__F16C__)
-        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(buf + i, _mm256_cvtph_ps(_mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + i)))));
+        for (; i + 8 <= n; i += 8) {
+            if (i % 32 == 0) MOD__PREFETCH(p + i + ahead);
+            _mm256_storeu_ps(buf + i, _mm256_cvtph_ps(_mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + i)))));
+        }
 #endif
         for (; i < n; i++) buf[i] = mod__f16_to_f32(p[i]);
     } else {
 #if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
-        for (; i + 16 <= n; i += 16)
+        for (; i + 16 <= n; i += 16) {
+            MOD__PREFETCH(p + i + ahead);
             _mm512_storeu_ps(buf + i, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p + i)))), 16)));
+        }
 #elif !defined(MOD_NO_SIMD) && defined(__AVX2__)
-        for (; i + 8 <= n; i += 8)
+        for (; i + 8 <= n; i += 8) {
+            if (i % 32 == 0) MOD__PREFETCH(p + i + ahead);
             _mm256_storeu_ps(buf + i, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + i)))), 16)));
+        }
 #endif
         for (; i < n; i++) buf[i] = mod__bf16_to_f32(p[i]);
     }
