@@ -51,7 +51,9 @@
 
    MEMORY
      A model borrows the bytes it was loaded from: mod_model_load_memory copies nothing, so a
-     const array in flash works as is; the buffer must outlive the model and be 16-byte aligned.
+     const array in flash works as is; the buffer must outlive the model and be 16-byte aligned
+     (64-byte alignment, as mapped files and mod_model_load_file have, is faster: weights then
+     start on cache lines).
      The model itself needs a small struct (mod_model_memory_required) that comes from MOD_MALLOC
      or from the caller's arena (mod_model_desc.arena).
      A session owns everything that changes: per-block KV caches, activations, logits, sampler

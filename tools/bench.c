@@ -143,7 +143,8 @@ static double measure_peak_flops(int threads, int repeat) {
 /* ---- one model ----------------------------------------------------------------------- */
 
 typedef struct result {
-    double prefill_tps[MAX_LIST], prefill_flops[MAX_LIST], prefill_sec[MAX_LIST];
+    double prefill_tps[MAX_LIST], prefill_flops[MAX_LIST], prefill_sec[MAX_LIST], prefill_work[MAX_LIST];
+    double prefill_rep[MAX_LIST][16], decode_rep[16]; /* each repetition's seconds */
     double decode_tps, decode_bytes_per_token;
     double weight_bytes, kv_bytes, kv_bytes_routed, kv_bytes_if_dense;
     double processed_share[64];
@@ -160,87 +161,115 @@ static double block_bytes(const mod__layer *l) {
            tensor_bytes(&l->w_gate) + tensor_bytes(&l->w_up) + tensor_bytes(&l->w_down);
 }
 
-static int run_model(const mod_model *m, const opts *o, int threads, result *res) {
-    const mod_config *c = mod_model_config(m);
-    mod_session *s = NULL;
-    mod_session_desc d;
+/* Runs up to two models with their repetitions interleaved (model 0, model 1, model 0, ...), so
+   that both see the same moments of a shared machine; each result keeps its repetitions' times
+   for ratios taken pair by pair. */
+static int run_models(const mod_model *const *ms, int count, const opts *o, int threads, result *res) {
+    mod_session *ss[2] = { NULL, NULL };
     int32_t *toks;
-    int i, p, maxp = 0, ctx;
-    double t[16];
-    memset(res, 0, sizeof *res);
+    int i, k, p, maxp = 0, ctx, vocab = 1 << 30;
     for (p = 0; p < o->n_prompts; p++) if (o->prompts[p] > maxp) maxp = o->prompts[p];
     ctx = maxp > 16 + o->decode ? maxp : 16 + o->decode;
+    for (k = 0; k < count; k++) if (mod_model_config(ms[k])->vocab_size < vocab) vocab = mod_model_config(ms[k])->vocab_size;
     toks = (int32_t *)malloc(sizeof *toks * (size_t)ctx);
     if (!toks) return -1;
-    for (i = 0; i < ctx; i++) toks[i] = (int32_t)((i * 7919u + 13u) % (unsigned)c->vocab_size);
-    memset(&d, 0, sizeof d);
-    d.max_tokens = ctx;
-    d.threads = threads;
-    d.prompt_routing = MOD_ROUTING_TOPK;
-    if (mod_session_create(&s, m, &d) != MOD_OK) { free(toks); return -1; }
-    res->weight_bytes = tensor_bytes(&m->embed) + tensor_bytes(&m->output);
-    for (i = 0; i < c->n_layers; i++) res->weight_bytes += block_bytes(&m->layers[i]);
+    for (i = 0; i < ctx; i++) toks[i] = (int32_t)((i * 7919u + 13u) % (unsigned)vocab);
+    for (k = 0; k < count; k++) {
+        const mod_model *m = ms[k];
+        const mod_config *c = mod_model_config(m);
+        mod_session_desc d;
+        memset(&res[k], 0, sizeof res[k]);
+        memset(&d, 0, sizeof d);
+        d.max_tokens = ctx;
+        d.threads = threads;
+        d.prompt_routing = MOD_ROUTING_TOPK;
+        if (mod_session_create(&ss[k], m, &d) != MOD_OK) { while (k--) mod_session_free(ss[k]); free(toks); return -1; }
+        res[k].weight_bytes = tensor_bytes(&m->embed) + tensor_bytes(&m->output);
+        for (i = 0; i < c->n_layers; i++) res[k].weight_bytes += block_bytes(&m->layers[i]);
+    }
     for (p = 0; p < o->n_prompts; p++) {
         const int n = o->prompts[p];
-        mod_block_stats st;
         int r;
         if (n > ctx) continue;
-        for (r = 0; r < o->repeat; r++) {
-            double t0;
-            mod_session_reset(s);
-            t0 = cli_now();
-            mod_prefill(s, toks, n, NULL);
-            t[r] = cli_now() - t0;
+        for (r = 0; r < o->repeat; r++)
+            for (k = 0; k < count; k++) {
+                double t0;
+                mod_session_reset(ss[k]);
+                t0 = cli_now();
+                mod_prefill(ss[k], toks, n, NULL);
+                res[k].prefill_rep[p][r] = cli_now() - t0;
+            }
+        for (k = 0; k < count; k++) {
+            mod_block_stats st;
+            double t[16];
+            mod_session_stats(ss[k], -1, &st);
+            memcpy(t, res[k].prefill_rep[p], sizeof t);
+            res[k].prefill_sec[p] = median(t, o->repeat);
+            res[k].prefill_tps[p] = n / res[k].prefill_sec[p];
+            res[k].prefill_flops[p] = st.flops / res[k].prefill_sec[p];
+            res[k].prefill_work[p] = st.flops;
         }
-        mod_session_stats(s, -1, &st);
-        res->prefill_sec[p] = median(t, o->repeat);
-        res->prefill_tps[p] = n / res->prefill_sec[p];
-        res->prefill_flops[p] = st.flops / res->prefill_sec[p];
     }
     /* decoding: a 16-token prompt, then o->decode tokens one at a time (causal routing) */
     {
         int r, l;
-        double bytes = 0;
-        uint64_t seen0[256], proc0[256];
-        for (r = 0; r < o->repeat; r++) {
-            double t0;
-            mod_session_reset(s);
-            mod_prefill(s, toks, 16, NULL);
-            for (l = 0; l < c->n_layers && l < 256; l++) {
+        uint64_t seen0[2][256], proc0[2][256];
+        double t[2][16];
+        for (r = 0; r < o->repeat; r++)
+            for (k = 0; k < count; k++) {
+                const mod_config *c = mod_model_config(ms[k]);
+                double t0;
+                mod_session_reset(ss[k]);
+                mod_prefill(ss[k], toks, 16, NULL);
+                for (l = 0; l < c->n_layers && l < 256; l++) {
+                    mod_block_stats st;
+                    mod_session_stats(ss[k], l, &st);
+                    seen0[k][l] = st.tokens_seen;
+                    proc0[k][l] = st.tokens_processed;
+                }
+                t0 = cli_now();
+                for (i = 0; i < o->decode; i++) mod_decode(ss[k], toks[16 + i]);
+                t[k][r] = cli_now() - t0;
+                res[k].decode_rep[r] = t[k][r];
+            }
+        for (k = 0; k < count; k++) {
+            const mod_model *m = ms[k];
+            const mod_config *c = mod_model_config(m);
+            double bytes;
+            res[k].decode_tps = o->decode / median(t[k], o->repeat);
+            /* bytes of weights one decoded token reads: a block it skips reads none of its own */
+            bytes = tensor_bytes(c->tied_embeddings ? &m->embed : &m->output) +
+                    tensor_bytes(&m->embed) / c->vocab_size;
+            for (l = 0; l < c->n_layers; l++) {
                 mod_block_stats st;
-                mod_session_stats(s, l, &st);
-                seen0[l] = st.tokens_seen;
-                proc0[l] = st.tokens_processed;
+                const double kvd = (double)c->n_kv_heads * c->head_dim;
+                mod_session_stats(ss[k], l, &st);
+                if (st.routed && l < 256) {
+                    /* the decoded tokens only, not the prompt */
+                    double seen = (double)(st.tokens_seen - seen0[k][l]), share = seen > 0 ? (double)(st.tokens_processed - proc0[k][l]) / seen : 0;
+                    res[k].processed_share[res[k].n_routed++] = share;
+                    bytes += share * block_bytes(&m->layers[l]);
+                    res[k].kv_bytes_routed += st.kv_entries * kvd * 8.0;
+                    res[k].kv_bytes_if_dense += st.tokens_seen * kvd * 8.0;
+                } else {
+                    bytes += block_bytes(&m->layers[l]);
+                }
+                res[k].kv_bytes += st.kv_entries * kvd * 8.0;
             }
-            t0 = cli_now();
-            for (i = 0; i < o->decode; i++) mod_decode(s, toks[16 + i]);
-            t[r] = cli_now() - t0;
+            res[k].decode_bytes_per_token = bytes;
         }
-        res->decode_tps = o->decode / median(t, o->repeat);
-        /* bytes of weights one decoded token reads: a block it skips reads none of its own */
-        bytes = tensor_bytes(c->tied_embeddings ? &m->embed : &m->output) +
-                tensor_bytes(&m->embed) / c->vocab_size;
-        for (l = 0; l < c->n_layers; l++) {
-            mod_block_stats st;
-            const double kvd = (double)c->n_kv_heads * c->head_dim;
-            mod_session_stats(s, l, &st);
-            if (st.routed && l < 256) {
-                /* the decoded tokens only, not the prompt */
-                double seen = (double)(st.tokens_seen - seen0[l]), share = seen > 0 ? (double)(st.tokens_processed - proc0[l]) / seen : 0;
-                res->processed_share[res->n_routed++] = share;
-                bytes += share * block_bytes(&m->layers[l]);
-                res->kv_bytes_routed += st.kv_entries * kvd * 8.0;
-                res->kv_bytes_if_dense += st.tokens_seen * kvd * 8.0;
-            } else {
-                bytes += block_bytes(&m->layers[l]);
-            }
-            res->kv_bytes += st.kv_entries * kvd * 8.0;
-        }
-        res->decode_bytes_per_token = bytes;
     }
-    mod_session_free(s);
+    for (k = 0; k < count; k++) mod_session_free(ss[k]);
     free(toks);
     return 0;
+}
+
+/* the median over repetitions of b's time over a's: a's speedup over b, pair by pair */
+static double paired_speedup(const double *a, const double *b, int n) {
+    double q[16];
+    int r;
+    for (r = 0; r < n && r < 16; r++) q[r] = b[r] / a[r];
+    return median(q, n < 16 ? n : 16);
 }
 
 static const char *dtype_name(int d) { return d == 0 ? "f32" : d == 1 ? "f16" : d == 2 ? "bf16" : d == 3 ? "q8_0" : "?"; }
@@ -378,7 +407,8 @@ int main(int argc, char **argv) {
             if (mod_model_load_file(&m, paths[i], NULL, &err) != MOD_OK) { fprintf(stderr, "error: %s: %s\n", paths[i], err.message); return 1; }
             for (ti = 0; ti < o.n_threads; ti++) {
                 result r;
-                if (run_model(m, &o, o.threads[ti], &r)) { fprintf(stderr, "error: cannot run %s\n", paths[i]); return 1; }
+                const mod_model *one = m;
+                if (run_models(&one, 1, &o, o.threads[ti], &r)) { fprintf(stderr, "error: cannot run %s\n", paths[i]); return 1; }
                 print_result(paths[i], m, &o, o.threads[ti], &r, bw[ti], peak[ti]);
             }
             mod_model_free(m);
@@ -403,15 +433,18 @@ int main(int argc, char **argv) {
         for (ti = 0; ti < o.n_threads; ti++) {
             result r[2];
             int p;
-            for (k = 0; k < 2; k++) {
-                run_model(m[k], &o, o.threads[ti], &r[k]);
-                print_result(name[k], m[k], &o, o.threads[ti], &r[k], bw[ti], peak[ti]);
-            }
+            const mod_model *pair[2];
+            pair[0] = m[0];
+            pair[1] = m[1];
+            if (run_models(pair, 2, &o, o.threads[ti], r)) { fprintf(stderr, "error: cannot run the synthetic models\n"); return 1; }
+            for (k = 0; k < 2; k++) print_result(name[k], m[k], &o, o.threads[ti], &r[k], bw[ti], peak[ti]);
             for (p = 0; p < o.n_prompts; p++) {
-                /* FLOPs ratio from the same runs' statistics: dense work / MoD work */
-                double speed = r[1].prefill_tps[p] / r[0].prefill_tps[p];
-                double flops_ratio = (r[0].prefill_flops[p] * r[0].prefill_sec[p]) / (r[1].prefill_flops[p] * r[1].prefill_sec[p]);
-                if (r[0].prefill_tps[p] <= 0) continue;
+                /* the speedup pair by pair over interleaved repetitions; the FLOPs ratio from
+                   the same runs' statistics: dense work / MoD work */
+                double speed, flops_ratio;
+                if (r[0].prefill_tps[p] <= 0 || r[1].prefill_work[p] <= 0) continue;
+                speed = paired_speedup(r[1].prefill_rep[p], r[0].prefill_rep[p], o.repeat);
+                flops_ratio = r[0].prefill_work[p] / r[1].prefill_work[p];
                 if (o.json)
                     printf("{\"payoff\":{\"dtype\":\"%s\",\"threads\":%d,\"tokens\":%d,\"prefill_speedup\":%.3f,\"flops_ratio\":%.3f,\"share\":%.3f}}\n",
                            dtype_name(o.dtypes[di]), o.threads[ti], o.prompts[p], speed, flops_ratio, speed / flops_ratio);
@@ -421,7 +454,7 @@ int main(int argc, char **argv) {
             }
             if (!o.json)
                 printf("    MoD payoff, decode: %.2fx faster; routed-block KV %.1f MB vs %.1f MB dense\n",
-                       r[1].decode_tps / r[0].decode_tps, r[1].kv_bytes_routed / 1e6, r[1].kv_bytes_if_dense / 1e6);
+                       paired_speedup(r[1].decode_rep, r[0].decode_rep, o.repeat), r[1].kv_bytes_routed / 1e6, r[1].kv_bytes_if_dense / 1e6);
         }
         for (k = 0; k < 2; k++) { mod_model_free(m[k]); free(buf[k]); }
     }
