@@ -1679,7 +1679,7 @@ static const float *mod__row(const mod__tensor *t, int row, float *buf) { return
 
 
 /* x[cols] -> cols / 32 activation blocks, round to nearest (ties away from zero). The AVX-512
-   version does the very same float operations, so both give the same bytes. */
+   and AVX2 versions do the very same float operations, so all give the same bytes. */
 static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
     int b, j;
 #if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
@@ -1701,6 +1701,34 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
         _mm_storeu_si128(MOD__CAST(__m128i *, MOD__CAST(void *, out + 20)), _mm512_cvtepi32_epi8(i1));
     }
     (void)j;
+#elif !defined(MOD_NO_SIMD) && defined(__AVX2__)
+    for (b = 0; b < cols / MOD__Q8_BLOCK; b++, out += MOD__Q8X_BYTES) {
+        const float *v = x + b * MOD__Q8_BLOCK;
+        const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f), zero = _mm256_setzero_ps();
+        __m256 a[4], m = zero;
+        __m256i q8[4], p;
+        float lanes[8], amax, d, id;
+        for (j = 0; j < 4; j++) {
+            a[j] = _mm256_loadu_ps(v + 8 * j);
+            m = _mm256_max_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), a[j]), m); /* NaN: m stays */
+        }
+        _mm256_storeu_ps(lanes, m);
+        amax = lanes[0];
+        for (j = 1; j < 8; j++) if (lanes[j] > amax) amax = lanes[j];
+        d = amax / 127.0f;
+        id = d > 0.0f ? 1.0f / d : 0.0f;
+        for (j = 0; j < 4; j++) {
+            __m256 q = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_mul_ps(a[j], _mm256_set1_ps(id))));
+            const __m256 ordered = _mm256_cmp_ps(q, q, _CMP_ORD_Q);
+            q = _mm256_add_ps(q, _mm256_blendv_ps(_mm256_set1_ps(0.5f), _mm256_set1_ps(-0.5f), _mm256_cmp_ps(q, zero, _CMP_LT_OQ)));
+            q8[j] = _mm256_and_si256(_mm256_cvttps_epi32(q), _mm256_castps_si256(ordered)); /* NaN -> 0 */
+        }
+        /* saturating packs interleave 128-bit lanes; the permute puts the values back in order */
+        p = _mm256_packs_epi16(_mm256_packs_epi32(q8[0], q8[1]), _mm256_packs_epi32(q8[2], q8[3]));
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        memcpy(out, &d, 4);
+        _mm256_storeu_si256(MOD__CAST(__m256i *, MOD__CAST(void *, out + 4)), p);
+    }
 #else
     for (b = 0; b < cols / MOD__Q8_BLOCK; b++, out += MOD__Q8X_BYTES) {
         const float *v = x + b * MOD__Q8_BLOCK;
