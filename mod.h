@@ -1545,7 +1545,6 @@ static void mod__axpy(float *y, float a, const float *x, int n) {
 #define MOD__TILE_LOAD(r, t) a##r##t = mod__vload(acc + ((t) * MOD__TILE_ROWS + (r)) * MOD__VL);
 #define MOD__TILE_SAVE(r, t) mod__vstore(acc + ((t) * MOD__TILE_ROWS + (r)) * MOD__VL, a##r##t);
 #define MOD__TILE_W(r, t) const mod__v v##r = mod__vload(w + (r) * wstride + i);
-#define MOD__TILE_PREFETCH(r, t) MOD__PREFETCH(next + (r) * wstride + i);
 #define MOD__TILE_FMA(r, t) a##r##t = mod__vfma(a##r##t, u, v##r);
 #define MOD__TILE_X(t) u = mod__vload(x + (t) * xstride + i); MOD__EACH_ROW(MOD__TILE_FMA, t)
 #define MOD__TILE_OUT(r, t)                                                                      \
@@ -1560,16 +1559,13 @@ static void mod__axpy(float *y, float a, const float *x, int n) {
 /* Columns [from, to) of the dot products; from and to are multiples of MOD__VL except a `to`
    of cols. A tile taken in several column ranges parks its accumulators in acc
    (4 * MOD__TILE_ROWS vectors) between them: the operations are the same as in one pass. */
-/* next, when not NULL, is the next tile's first weight row: its rows are fetched into the
-   cache meanwhile (a short batch would otherwise wait for memory at every tile). */
 static void mod__tile(float *y, size_t ystride, const float *w, size_t wstride, const float *x,
-                      size_t xstride, int cols, int from, int to, float *acc, const float *next) {
+                      size_t xstride, int cols, int from, int to, float *acc) {
     int i = from;
     MOD__EACH(MOD__TILE_ACC)
     if (from > 0) { MOD__EACH(MOD__TILE_LOAD) }
     for (; i + MOD__VL <= to; i += MOD__VL) {
         mod__v u;
-        if (next) { MOD__EACH_ROW(MOD__TILE_PREFETCH, 0) }
         MOD__EACH_ROW(MOD__TILE_W, 0)
         MOD__TILE_X(0) MOD__TILE_X(1) MOD__TILE_X(2) MOD__TILE_X(3)
     }
@@ -1582,7 +1578,6 @@ static void mod__tile(float *y, size_t ystride, const float *w, size_t wstride, 
 #undef MOD__TILE_LOAD
 #undef MOD__TILE_SAVE
 #undef MOD__TILE_W
-#undef MOD__TILE_PREFETCH
 #undef MOD__TILE_FMA
 #undef MOD__TILE_X
 #undef MOD__TILE_OUT
@@ -2019,15 +2014,22 @@ static void mod__matmul(mod_session *s, float *y, const float *x, int n, const m
             int t = 0, r;
 #ifdef MOD__VL
             if (nr == MOD__TILE_ROWS && tn >= 4) {
-                /* the next tile's rows, when they are f32 in place and whole */
+                /* The next tile's rows (f32 in place and whole) are fetched into the cache a
+                   slice per token group, so memory keeps pace however short the batch. */
                 const float *next = w->dtype == MOD_DTYPE_F32 && rows - r0 >= 2 * MOD__TILE_ROWS ? wr + (size_t)MOD__TILE_ROWS * cols : NULL;
+                const size_t span = (size_t)MOD__TILE_ROWS * (size_t)cols, slice = (span / (size_t)(tn / 4) + 16) / 16 * 16;
                 float *park = pass < cols ? s->tacc + (size_t)MOD__THREAD_ID() * s->tacc_len : NULL;
                 int k0;
                 for (k0 = 0; k0 < cols; k0 += pass) {
                     const int k1 = cols - k0 > pass ? k0 + pass : cols;
-                    for (t = 0; t + 4 <= tn; t += 4)
+                    for (t = 0; t + 4 <= tn; t += 4) {
+                        if (next && k0 == 0) {
+                            size_t f = (size_t)(t / 4) * slice;
+                            for (; f < span && f < (size_t)(t / 4 + 1) * slice; f += 16) MOD__PREFETCH(next + f);
+                        }
                         mod__tile(yt + (size_t)t * rows + r0, (size_t)rows, wr, (size_t)cols, xt + (size_t)t * cols, (size_t)cols,
-                                  cols, k0, k1, park ? park + (size_t)t * MOD__TILE_ROWS * 16 : NULL, t == 0 ? next : NULL);
+                                  cols, k0, k1, park ? park + (size_t)t * MOD__TILE_ROWS * 16 : NULL);
+                    }
                 }
             }
             for (; t < tn; t++) {
@@ -2388,7 +2390,7 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
             const int T0 = base + j0 + j + 1; /* keys all four queries see */
             int jj;
             for (t = 0; t + MOD__TILE_ROWS <= T0; t += MOD__TILE_ROWS)
-                mod__tile(sc + (size_t)j * stride + t, stride, kh + (size_t)t * kvd, (size_t)kvd, q + (size_t)j * qd, (size_t)qd, hd, 0, hd, NULL, NULL);
+                mod__tile(sc + (size_t)j * stride + t, stride, kh + (size_t)t * kvd, (size_t)kvd, q + (size_t)j * qd, (size_t)qd, hd, 0, hd, NULL);
             for (jj = j; jj < j + 4; jj++) mod__scores(sc + (size_t)jj * stride, q + (size_t)jj * qd, kh, kvd, t, base + j0 + jj + 1, hd);
         }
 #endif
