@@ -1167,8 +1167,10 @@ uint64_t mod_model_parameters(const mod_model *m) {
 #endif
 
 /* Below this many multiply-adds a loop is not worth waking threads for. */
-#if defined(__GNUC__) || defined(__clang__)
+/* Software prefetch where there are caches and memory far away (not on microcontrollers). */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__))
 #define MOD__PREFETCH(p) __builtin_prefetch(p)
+#define MOD__PREFETCHING 1
 #else
 #define MOD__PREFETCH(p) ((void)(p))
 #endif
@@ -1487,6 +1489,7 @@ static float mod__vsum(float32x4_t v) { return vaddvq_f32(v); }
 #else
 #include <arm_mve.h>
 #define MOD__SIMD "helium"
+#define MOD__HELIUM 1 /* eight vector registers: no register tiles in attention */
 static float mod__vsum(float32x4_t v) {
     return (vgetq_lane_f32(v, 0) + vgetq_lane_f32(v, 1)) + (vgetq_lane_f32(v, 2) + vgetq_lane_f32(v, 3));
 }
@@ -2016,7 +2019,11 @@ static void mod__matmul(mod_session *s, float *y, const float *x, int n, const m
             if (nr == MOD__TILE_ROWS && tn >= 4) {
                 /* The next tile's rows (f32 in place and whole) are fetched into the cache a
                    slice per token group, so memory keeps pace however short the batch. */
+#ifdef MOD__PREFETCHING
                 const float *next = w->dtype == MOD_DTYPE_F32 && rows - r0 >= 2 * MOD__TILE_ROWS ? wr + (size_t)MOD__TILE_ROWS * cols : NULL;
+#else
+                const float *next = NULL;
+#endif
                 const size_t span = (size_t)MOD__TILE_ROWS * (size_t)cols, slice = (span / (size_t)(tn / 4) + 16) / 16 * 16;
                 float *park = pass < cols ? s->tacc + (size_t)MOD__THREAD_ID() * s->tacc_len : NULL;
                 int k0;
@@ -2311,7 +2318,7 @@ static void mod__scores(float *row, const float *q, const float *k, int kvd, int
     for (; t < T; t++) row[t] = mod__dot(q, k + (size_t)t * kvd, hd);
 }
 
-#ifdef MOD__VL
+#if defined(MOD__VL) && !defined(MOD__HELIUM)
 /* out[j] (four queries, ostride apart) = sum over keys t < T of p[j][t] v_t, on the columns
    that fill whole vectors (the rest are left alone): the output stays in registers across the
    keys, with the same fused multiply-add per key, in the same order, as mod__axpy into a
@@ -2319,6 +2326,7 @@ static void mod__scores(float *row, const float *q, const float *k, int kvd, int
 static void mod__attend4(float *out, size_t ostride, const float *p, size_t pstride, const float *v,
                          size_t vstride, int T, int hd) {
     int c = 0, t;
+#if MOD__TILE_ROWS == 6 /* sixteen accumulators fit only where there are 32 vector registers */
     for (; c + 4 * MOD__VL <= hd; c += 4 * MOD__VL) {
         mod__v a00 = mod__vzero(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
         mod__v a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
@@ -2341,6 +2349,7 @@ static void mod__attend4(float *out, size_t ostride, const float *p, size_t pstr
         MOD__ATT_OUT(2, a20, a21, a22, a23) MOD__ATT_OUT(3, a30, a31, a32, a33)
 #undef MOD__ATT_OUT
     }
+#endif
     for (; c + MOD__VL <= hd; c += MOD__VL) {
         mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
         for (t = 0; t < T; t++) {
@@ -2385,7 +2394,7 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         float *att = s->att + (size_t)j0 * qd + (size_t)h * hd;
         int t, j = 0, i;
         /* scores: query j sees keys [0, base + j0 + j] */
-#ifdef MOD__VL
+#if defined(MOD__VL) && !defined(MOD__HELIUM)
         for (; j + 4 <= nq; j += 4) {
             const int T0 = base + j0 + j + 1; /* keys all four queries see */
             int jj;
@@ -2403,7 +2412,7 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         }
         /* values: out_j += p_j[t] v_t, keys in order */
         j = 0;
-#ifdef MOD__VL
+#if defined(MOD__VL) && !defined(MOD__HELIUM)
         for (; j + 4 <= nq; j += 4) {
             const int T0 = base + j0 + j + 1, whole = hd / MOD__VL * MOD__VL;
             int jj;
