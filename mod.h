@@ -1886,9 +1886,13 @@ static void mod__q8_tile4x1(float *y, const unsigned char *w, size_t wrow, size_
         const mod__qf xs = mod__q8_xscales(x + ox);
         mod__qi q;
         MOD__PREFETCH(w0 + o + ahead);
+        MOD__PREFETCH(w0 + o + ahead + 64);
         MOD__PREFETCH(w1 + o + ahead);
+        MOD__PREFETCH(w1 + o + ahead + 64);
         MOD__PREFETCH(w2 + o + ahead);
+        MOD__PREFETCH(w2 + o + ahead + 64);
         MOD__PREFETCH(w3 + o + ahead);
+        MOD__PREFETCH(w3 + o + ahead + 64);
         q = MOD__Q8_W(w0 + o); a0 = mod__q8_step(a0, mod__q8_wa(q), mod__q8_wb(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w0 + o)));
         q = MOD__Q8_W(w1 + o); a1 = mod__q8_step(a1, mod__q8_wa(q), mod__q8_wb(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w1 + o)));
         q = MOD__Q8_W(w2 + o); a2 = mod__q8_step(a2, mod__q8_wa(q), mod__q8_wb(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w2 + o)));

@@ -31,7 +31,9 @@ static void usage(FILE *f) {
         "  --threads LIST      thread counts (default 1,2)\n"
         "  --prompts LIST      prefill lengths (default 16,64,256,1024, capped by the context)\n"
         "  --decode N          tokens decoded after a 16-token prompt (default 128)\n"
-        "  --repeat N          repetitions; the median is reported (default 3)\n"
+        "  --repeat N          repetitions; the median is reported, dense and MoD runs\n"
+        "                      alternate and their speed ratio is taken pair by pair (default 3)\n"
+        "                      (the machine's limits are the best of 5, as STREAM reports them)\n"
         "  --no-limits         skip the bandwidth and peak-FMA measurements\n"
         "  --json              one JSON object per line instead of a table\n"
         "  -h, --help          this text\n");
