@@ -340,6 +340,29 @@ static int build_synthetic(const opts *o, int routed, int dtype, unsigned char *
     return 0;
 }
 
+#ifdef MOD_BENCH_OPENBLAS
+/* OpenBLAS sgemm on a prefill-shaped product, for comparison only. It runs last: OpenBLAS's
+   idle threads keep polling for a while after a call, which would take time from the runs. */
+static void openblas_comparison(const opts *o, const double *peak) {
+    int ti;
+    for (ti = 0; ti < o->n_threads; ti++) {
+        const int M = 256, N = 2048, K = 768;
+        float *A = (float *)calloc((size_t)M * K, 4), *Bm = (float *)calloc((size_t)N * K, 4), *C = (float *)calloc((size_t)M * N, 4);
+        double t[16];
+        int r;
+        openblas_set_num_threads(o->threads[ti]);
+        for (r = 0; r < o->repeat; r++) {
+            double t0 = cli_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C, N);
+            t[r] = cli_now() - t0;
+        }
+        printf("openblas sgemm %dx%dx%d, %d thread(s): %.1f GFLOP/s (%.1f%% of peak)\n", M, N, K, o->threads[ti],
+               2.0 * M * N * K / median(t, o->repeat) / 1e9, peak[ti] > 0 ? 100.0 * 2.0 * M * N * K / median(t, o->repeat) / peak[ti] : 0.0);
+        free(A); free(Bm); free(C);
+    }
+}
+#endif
+
 int main(int argc, char **argv) {
     opts o;
     const char *paths[32];
@@ -384,24 +407,6 @@ int main(int argc, char **argv) {
         else printf("machine, %d thread%s: triad bandwidth %.2f GB/s, peak FMA %.1f GFLOP/s\n", o.threads[ti],
                     o.threads[ti] > 1 ? "s" : "", bw[ti] / 1e9, peak[ti] / 1e9);
     }
-#ifdef MOD_BENCH_OPENBLAS
-    /* OpenBLAS sgemm on a prefill-shaped product, for comparison only */
-    for (ti = 0; ti < o.n_threads; ti++) {
-        const int M = 256, N = 2048, K = 768;
-        float *A = (float *)calloc((size_t)M * K, 4), *Bm = (float *)calloc((size_t)N * K, 4), *C = (float *)calloc((size_t)M * N, 4);
-        double t[16];
-        int r;
-        openblas_set_num_threads(o.threads[ti]);
-        for (r = 0; r < o.repeat; r++) {
-            double t0 = cli_now();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C, N);
-            t[r] = cli_now() - t0;
-        }
-        printf("openblas sgemm %dx%dx%d, %d thread(s): %.1f GFLOP/s (%.1f%% of peak)\n", M, N, K, o.threads[ti],
-               2.0 * M * N * K / median(t, o.repeat) / 1e9, peak[ti] > 0 ? 100.0 * 2.0 * M * N * K / median(t, o.repeat) / peak[ti] : 0.0);
-        free(A); free(Bm); free(C);
-    }
-#endif
     if (n_paths) {
         for (i = 0; i < n_paths; i++) {
             mod_model *m;
@@ -415,6 +420,9 @@ int main(int argc, char **argv) {
             }
             mod_model_free(m);
         }
+#ifdef MOD_BENCH_OPENBLAS
+        openblas_comparison(&o, peak);
+#endif
         return 0;
     }
     /* the synthetic dense model and its MoD twin, side by side in one run */
@@ -460,5 +468,8 @@ int main(int argc, char **argv) {
         }
         for (k = 0; k < 2; k++) { mod_model_free(m[k]); free(buf[k]); }
     }
+#ifdef MOD_BENCH_OPENBLAS
+    openblas_comparison(&o, peak);
+#endif
     return 0;
 }
