@@ -403,6 +403,20 @@ int main(int argc, char **argv) {
     for (ti = 0; ti < o.n_threads; ti++) {
         bw[ti] = o.limits ? measure_bandwidth(o.threads[ti], 5) : 0;
         peak[ti] = o.limits ? measure_peak_flops(o.threads[ti], 5) : 0;
+        /* FMA units are per core: a peak for n threads far below n times one thread's means
+           another process had a core the whole time; measure again (up to 5 times), keep the best */
+        if (o.limits && ti > 0 && o.threads[0] == 1) {
+            int again;
+            for (again = 0; again < 5 && peak[ti] < 0.8 * o.threads[ti] * peak[0]; again++) {
+                struct timespec pause;
+                double p2;
+                pause.tv_sec = 0;
+                pause.tv_nsec = 200000000L;
+                nanosleep(&pause, NULL);
+                p2 = measure_peak_flops(o.threads[ti], 5);
+                if (p2 > peak[ti]) peak[ti] = p2;
+            }
+        }
         if (o.json) printf("{\"limits\":{\"threads\":%d,\"triad_gb_s\":%.3f,\"peak_gflop_s\":%.2f}}\n", o.threads[ti], bw[ti] / 1e9, peak[ti] / 1e9);
         else printf("machine, %d thread%s: triad bandwidth %.2f GB/s, peak FMA %.1f GFLOP/s\n", o.threads[ti],
                     o.threads[ti] > 1 ? "s" : "", bw[ti] / 1e9, peak[ti] / 1e9);
