@@ -1519,6 +1519,21 @@ static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
 #endif
 
 #ifdef MOD__VL
+/* Fetches part `part` of `parts` of the bytes [p, p + bytes) into the cache. A matrix product
+   spreads the next tile's weight rows over the current tile's token groups this way, so
+   memory keeps pace however short the batch. */
+static void mod__prefetch_part(const void *p, size_t bytes, int part, int parts) {
+#ifdef MOD__PREFETCHING
+    const unsigned char *c = MOD__CAST(const unsigned char *, p);
+    const size_t slice = (bytes / (size_t)parts + 64) / 64 * 64;
+    size_t f = (size_t)part * slice;
+    const size_t end = f + slice < bytes ? f + slice : bytes;
+    for (; f < end; f += 64) MOD__PREFETCH(c + f);
+#else
+    (void)p; (void)bytes; (void)part; (void)parts;
+#endif
+}
+
 static float mod__dot(const float *a, const float *b, int n) {
     mod__v acc = mod__vzero();
     int i = 0;
@@ -1904,10 +1919,9 @@ static void mod__q8_tile4x1(float *y, const unsigned char *w, size_t wrow, size_
     y[3] = mod__q8_finish(a3, w3 + o, x + ox, b, nb);
 }
 
-/* Four weight rows against four activation rows: each weight register serves four tokens.
-   next, when not NULL, is the next four rows, fetched into the cache meanwhile. */
+/* Four weight rows against four activation rows: each weight register serves four tokens. */
 static void mod__q8_tile4x4(float *y, size_t ystride, const unsigned char *w, size_t wrow,
-                            const unsigned char *x, size_t xrow, int nb, const unsigned char *next) {
+                            const unsigned char *x, size_t xrow, int nb) {
     const unsigned char *w0 = w, *w1 = w + wrow, *w2 = w + 2 * wrow, *w3 = w + 3 * wrow;
     const unsigned char *x0 = x, *x1 = x + xrow, *x2 = x + 2 * xrow, *x3 = x + 3 * xrow;
     mod__qf a00 = mod__q8_fzero(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
@@ -1916,12 +1930,6 @@ static void mod__q8_tile4x4(float *y, size_t ystride, const unsigned char *w, si
     int b = 0;
     for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, o += MOD__Q8_UNIT * MOD__Q8_BYTES, ox += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
         const mod__qi q0 = MOD__Q8_W(w0 + o), q1 = MOD__Q8_W(w1 + o), q2 = MOD__Q8_W(w2 + o), q3 = MOD__Q8_W(w3 + o);
-        if (next) {
-            MOD__PREFETCH(next + o);
-            MOD__PREFETCH(next + wrow + o);
-            MOD__PREFETCH(next + 2 * wrow + o);
-            MOD__PREFETCH(next + 3 * wrow + o);
-        }
         const mod__qi aw0 = mod__q8_wa(q0), aw1 = mod__q8_wa(q1), aw2 = mod__q8_wa(q2), aw3 = mod__q8_wa(q3);
         const mod__qs sg0 = mod__q8_wb(q0), sg1 = mod__q8_wb(q1), sg2 = mod__q8_wb(q2), sg3 = mod__q8_wb(q3);
         const mod__qf ws0 = mod__q8_wscales(w0 + o), ws1 = mod__q8_wscales(w1 + o);
@@ -1978,9 +1986,10 @@ static void mod__matmul_q8(mod_session *s, float *y, const float *x, int n, cons
             int t = 0, r;
 #ifdef MOD__Q8_VEC
             if (nr == 4) {
-                for (; t + 4 <= tn; t += 4)
-                    mod__q8_tile4x4(yt + (size_t)t * rows + r0, (size_t)rows, wr, wrow, xt + (size_t)t * xrow, xrow, nb,
-                                    t == 0 && rows - r0 >= 8 ? wr + 4 * wrow : NULL);
+                for (; t + 4 <= tn; t += 4) {
+                    if (rows - r0 >= 8) mod__prefetch_part(wr + 4 * wrow, 4 * wrow, t / 4, tn / 4); /* the next four rows */
+                    mod__q8_tile4x4(yt + (size_t)t * rows + r0, (size_t)rows, wr, wrow, xt + (size_t)t * xrow, xrow, nb);
+                }
                 const int further = rows - r0 - 4 < 8 ? rows - r0 - 4 : 8;
                 for (; t < tn; t++) mod__q8_tile4x1(yt + (size_t)t * rows + r0, wr, wrow, (size_t)further * wrow, xt + (size_t)t * xrow, nb);
             }
@@ -2023,23 +2032,14 @@ static void mod__matmul(mod_session *s, float *y, const float *x, int n, const m
             int t = 0, r;
 #ifdef MOD__VL
             if (nr == MOD__TILE_ROWS && tn >= 4) {
-                /* The next tile's rows (f32 in place and whole) are fetched into the cache a
-                   slice per token group, so memory keeps pace however short the batch. */
-#ifdef MOD__PREFETCHING
+                /* the next tile's rows, when they are f32 in place and whole */
                 const float *next = w->dtype == MOD_DTYPE_F32 && rows - r0 >= 2 * MOD__TILE_ROWS ? wr + (size_t)MOD__TILE_ROWS * cols : NULL;
-#else
-                const float *next = NULL;
-#endif
-                const size_t span = (size_t)MOD__TILE_ROWS * (size_t)cols, slice = (span / (size_t)(tn / 4) + 16) / 16 * 16;
                 float *park = pass < cols ? s->tacc + (size_t)MOD__THREAD_ID() * s->tacc_len : NULL;
                 int k0;
                 for (k0 = 0; k0 < cols; k0 += pass) {
                     const int k1 = cols - k0 > pass ? k0 + pass : cols;
                     for (t = 0; t + 4 <= tn; t += 4) {
-                        if (next && k0 == 0) {
-                            size_t f = (size_t)(t / 4) * slice;
-                            for (; f < span && f < (size_t)(t / 4 + 1) * slice; f += 16) MOD__PREFETCH(next + f);
-                        }
+                        if (next && k0 == 0) mod__prefetch_part(next, sizeof(float) * MOD__TILE_ROWS * (size_t)cols, t / 4, tn / 4);
                         mod__tile(yt + (size_t)t * rows + r0, (size_t)rows, wr, (size_t)cols, xt + (size_t)t * cols, (size_t)cols,
                                   cols, k0, k1, park ? park + (size_t)t * MOD__TILE_ROWS * 16 : NULL);
                     }
@@ -2147,10 +2147,12 @@ static mod__v mod__vexp(mod__v x) {
 
 #ifdef MOD__VEXP
 #if defined(__AVX512F__)
+#define MOD__VADD(a, b) _mm512_add_ps(a, b)
 #define MOD__VMUL(a, b) _mm512_mul_ps(a, b)
 #define MOD__VMAX(a, b) _mm512_max_ps(a, b)
 #define MOD__VDIV(a, b) _mm512_div_ps(a, b)
 #else
+#define MOD__VADD(a, b) _mm256_add_ps(a, b)
 #define MOD__VMUL(a, b) _mm256_mul_ps(a, b)
 #define MOD__VMAX(a, b) _mm256_max_ps(a, b)
 #define MOD__VDIV(a, b) _mm256_div_ps(a, b)
@@ -2214,11 +2216,7 @@ static void mod__swiglu(float *h, const float *u, size_t n) {
     for (; i + MOD__VL <= n; i += MOD__VL) {
         const mod__v g = mod__vload(h + i);
         const mod__v e = mod__vexp(mod__vfma(mod__vzero(), g, mod__vdup(-1.0f)));
-#if defined(__AVX512F__)
-        mod__vstore(h + i, _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(mod__vdup(1.0f), e)), mod__vload(u + i)));
-#else
-        mod__vstore(h + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(mod__vdup(1.0f), e)), mod__vload(u + i)));
-#endif
+        mod__vstore(h + i, MOD__VMUL(MOD__VDIV(g, MOD__VADD(mod__vdup(1.0f), e)), mod__vload(u + i)));
     }
 #endif
     for (; i < n; i++) h[i] = mod__silu(h[i]) * u[i];

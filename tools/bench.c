@@ -216,7 +216,7 @@ static int run_models(const mod_model *const *ms, int count, const opts *o, int 
     {
         int r, l;
         uint64_t seen0[2][256], proc0[2][256];
-        double t[2][16];
+        double t[16];
         for (r = 0; r < o->repeat; r++)
             for (k = 0; k < count; k++) {
                 const mod_config *c = mod_model_config(ms[k]);
@@ -231,14 +231,14 @@ static int run_models(const mod_model *const *ms, int count, const opts *o, int 
                 }
                 t0 = cli_now();
                 for (i = 0; i < o->decode; i++) mod_decode(ss[k], toks[16 + i]);
-                t[k][r] = cli_now() - t0;
-                res[k].decode_rep[r] = t[k][r];
+                res[k].decode_rep[r] = cli_now() - t0;
             }
         for (k = 0; k < count; k++) {
             const mod_model *m = ms[k];
             const mod_config *c = mod_model_config(m);
             double bytes;
-            res[k].decode_tps = o->decode / median(t[k], o->repeat);
+            memcpy(t, res[k].decode_rep, sizeof t); /* median sorts its argument */
+            res[k].decode_tps = o->decode / median(t, o->repeat);
             /* bytes of weights one decoded token reads: a block it skips reads none of its own */
             bytes = tensor_bytes(c->tied_embeddings ? &m->embed : &m->output) +
                     tensor_bytes(&m->embed) / c->vocab_size;
