@@ -1166,7 +1166,6 @@ uint64_t mod_model_parameters(const mod_model *m) {
 #define MOD__THREAD_ID() 0
 #endif
 
-/* Below this many multiply-adds a loop is not worth waking threads for. */
 /* Software prefetch where there are caches and memory far away (not on microcontrollers). */
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__))
 #define MOD__PREFETCH(p) __builtin_prefetch(p)
@@ -1175,21 +1174,92 @@ uint64_t mod_model_parameters(const mod_model *m) {
 #define MOD__PREFETCH(p) ((void)(p))
 #endif
 
-/* Rows of W in one prefill register tile (mod__tile): as many as the target's vector registers
-   hold next to four tokens' accumulators. Every path also has a four-row decoding tile. */
-#if !defined(MOD_NO_SIMD) && (defined(__AVX512F__) || (defined(__ARM_NEON) && defined(__aarch64__)))
-#define MOD__TILE_ROWS 6
+/* One vector type per target, chosen at compile time from the compiler's target macros;
+   MOD_NO_SIMD forces the portable path. Every path computes a dot product the same way for a
+   row whatever the batch it is part of, so batched prefill equals token-by-token decoding. */
+#if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
+#include <immintrin.h>
+#define MOD__SIMD "avx512"
+#define MOD__VL 16
+typedef __m512 mod__v;
+#define mod__vzero() _mm512_setzero_ps()
+#define mod__vload(p) _mm512_loadu_ps(p)
+#define mod__vstore(p, v) _mm512_storeu_ps(p, v)
+#define mod__vdup(x) _mm512_set1_ps(x)
+#define mod__vfma(acc, a, b) _mm512_fmadd_ps(a, b, acc)
+/* Horizontal sums add lanes i and i + 8, then i and i + 4, then i and i + 2, then the last
+   two; mod__vsum4 does four vectors at once by the very same additions. */
+static float mod__vsum(mod__v v) {
+    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+#define MOD__VSUM4 1
+static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
+    float lanes[16];
+    const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+    __m512 u = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
+    u = _mm512_add_ps(u, _mm512_shuffle_ps(u, u, 0x4E));
+    u = _mm512_add_ps(u, _mm512_shuffle_ps(u, u, 0xB1));
+    _mm512_storeu_ps(lanes, u);
+    out[0] = lanes[0]; out[1] = lanes[4]; out[2] = lanes[8]; out[3] = lanes[12];
+}
 #elif !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define MOD__SIMD "avx2"
+#define MOD__VL 8
+typedef __m256 mod__v;
+#define mod__vzero() _mm256_setzero_ps()
+#define mod__vload(p) _mm256_loadu_ps(p)
+#define mod__vstore(p, v) _mm256_storeu_ps(p, v)
+#define mod__vdup(x) _mm256_set1_ps(x)
+#define mod__vfma(acc, a, b) _mm256_fmadd_ps(a, b, acc)
+static float mod__vsum(mod__v v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+#elif !defined(MOD_NO_SIMD) && ((defined(__ARM_NEON) && defined(__aarch64__)) || \
+                                 (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)))
+/* AArch64 NEON and Armv8.1-M Helium share the 4-lane float intrinsics */
+#if defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#define MOD__SIMD "neon"
+static float mod__vsum(float32x4_t v) { return vaddvq_f32(v); }
+#else
+#include <arm_mve.h>
+#define MOD__SIMD "helium"
+#define MOD__HELIUM 1 /* eight vector registers: no register tiles in attention */
+static float mod__vsum(float32x4_t v) {
+    return (vgetq_lane_f32(v, 0) + vgetq_lane_f32(v, 1)) + (vgetq_lane_f32(v, 2) + vgetq_lane_f32(v, 3));
+}
+#endif
+#define MOD__VL 4
+typedef float32x4_t mod__v;
+#define mod__vzero() vdupq_n_f32(0.0f)
+#define mod__vload(p) vld1q_f32(p)
+#define mod__vstore(p, v) vst1q_f32(p, v)
+#define mod__vdup(x) vdupq_n_f32(x)
+#define mod__vfma(acc, a, b) vfmaq_f32(acc, a, b)
+#else
+#define MOD__SIMD "scalar"
+#endif
+
+/* Rows of W in one prefill register tile (mod__tile): as many as the target's vector registers
+   hold next to four tokens' accumulators (32 registers: 6; AVX2's 16: 3). Every path also has
+   a four-row decoding tile. */
+#if defined(MOD__VL) && (MOD__VL == 16 || defined(__aarch64__))
+#define MOD__TILE_ROWS 6
+#elif defined(MOD__VL) && MOD__VL == 8
 #define MOD__TILE_ROWS 3
 #else
 #define MOD__TILE_ROWS 4
 #endif
 #define MOD__ROWS_CONVERTED (MOD__TILE_ROWS > 4 ? MOD__TILE_ROWS : 4)
-#if !defined(MOD_NO_SIMD) && (defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__)) || \
-                              (defined(__ARM_NEON) && defined(__aarch64__)) ||                   \
-                              (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)))
-#define MOD__TILE_SPLIT 1 /* the vector paths take long rows a range of columns at a time */
-#endif
 
 /* Tokens are taken in blocks that stay in a typical L2 (about 1 MiB of activations) while
    every row of W passes by, so W is streamed from memory as few times as possible. */
@@ -1205,7 +1275,7 @@ static int mod__token_block(size_t row_bytes) {
 #define MOD__TILE_L1 (24 * 1024)
 #define MOD__TILE_COLS 512
 static int mod__tile_split(int cols) {
-#ifdef MOD__TILE_SPLIT
+#ifdef MOD__VL /* the vector paths take long rows a range of columns at a time */
     return (size_t)cols * MOD__TILE_ROWS * sizeof(float) > MOD__TILE_L1;
 #else
     (void)cols;
@@ -1219,6 +1289,8 @@ static size_t mod__tile_park_floats(int widest) {
     if (!mod__tile_split(widest)) return 0;
     return (size_t)(mod__token_block(sizeof(float) * (size_t)shortest) / 4) * 4 * MOD__TILE_ROWS * 16;
 }
+
+/* Below this many multiply-adds a loop is not worth waking threads for. */
 #define MOD__PARALLEL_WORK 32768
 
 typedef struct mod__prob { float p; int32_t id; } mod__prob;
@@ -1429,81 +1501,6 @@ void mod_session_reset(mod_session *s) {
 }
 
 /* ---- kernels --------------------------------------------------------------------------- */
-
-/* One vector type per target, chosen at compile time from the compiler's target macros;
-   MOD_NO_SIMD forces the portable path. Every path computes a dot product the same way for a
-   row whatever the batch it is part of, so batched prefill equals token-by-token decoding. */
-#if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
-#include <immintrin.h>
-#define MOD__SIMD "avx512"
-#define MOD__VL 16
-typedef __m512 mod__v;
-#define mod__vzero() _mm512_setzero_ps()
-#define mod__vload(p) _mm512_loadu_ps(p)
-#define mod__vstore(p, v) _mm512_storeu_ps(p, v)
-#define mod__vdup(x) _mm512_set1_ps(x)
-#define mod__vfma(acc, a, b) _mm512_fmadd_ps(a, b, acc)
-/* Horizontal sums add lanes i and i + 8, then i and i + 4, then i and i + 2, then the last
-   two; mod__vsum4 does four vectors at once by the very same additions. */
-static float mod__vsum(mod__v v) {
-    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
-#define MOD__VSUM4 1
-static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
-    float lanes[16];
-    const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
-    const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
-    __m512 u = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
-    u = _mm512_add_ps(u, _mm512_shuffle_ps(u, u, 0x4E));
-    u = _mm512_add_ps(u, _mm512_shuffle_ps(u, u, 0xB1));
-    _mm512_storeu_ps(lanes, u);
-    out[0] = lanes[0]; out[1] = lanes[4]; out[2] = lanes[8]; out[3] = lanes[12];
-}
-#elif !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#define MOD__SIMD "avx2"
-#define MOD__VL 8
-typedef __m256 mod__v;
-#define mod__vzero() _mm256_setzero_ps()
-#define mod__vload(p) _mm256_loadu_ps(p)
-#define mod__vstore(p, v) _mm256_storeu_ps(p, v)
-#define mod__vdup(x) _mm256_set1_ps(x)
-#define mod__vfma(acc, a, b) _mm256_fmadd_ps(a, b, acc)
-static float mod__vsum(mod__v v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
-#elif !defined(MOD_NO_SIMD) && ((defined(__ARM_NEON) && defined(__aarch64__)) || \
-                                 (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)))
-/* AArch64 NEON and Armv8.1-M Helium share the 4-lane float intrinsics */
-#if defined(__ARM_NEON) && defined(__aarch64__)
-#include <arm_neon.h>
-#define MOD__SIMD "neon"
-static float mod__vsum(float32x4_t v) { return vaddvq_f32(v); }
-#else
-#include <arm_mve.h>
-#define MOD__SIMD "helium"
-#define MOD__HELIUM 1 /* eight vector registers: no register tiles in attention */
-static float mod__vsum(float32x4_t v) {
-    return (vgetq_lane_f32(v, 0) + vgetq_lane_f32(v, 1)) + (vgetq_lane_f32(v, 2) + vgetq_lane_f32(v, 3));
-}
-#endif
-#define MOD__VL 4
-typedef float32x4_t mod__v;
-#define mod__vzero() vdupq_n_f32(0.0f)
-#define mod__vload(p) vld1q_f32(p)
-#define mod__vstore(p, v) vst1q_f32(p, v)
-#define mod__vdup(x) vdupq_n_f32(x)
-#define mod__vfma(acc, a, b) vfmaq_f32(acc, a, b)
-#else
-#define MOD__SIMD "scalar"
-#endif
 
 /* The scalar end of a dot product, shared so every caller rounds identically. */
 static float mod__dot_tail(float s, const float *a, const float *b, int from, int n) {
