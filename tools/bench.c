@@ -145,7 +145,7 @@ static double measure_peak_flops(int threads, int repeat) {
 /* ---- one model ----------------------------------------------------------------------- */
 
 typedef struct result {
-    double prefill_tps[MAX_LIST], prefill_flops[MAX_LIST], prefill_sec[MAX_LIST], prefill_work[MAX_LIST];
+    double prefill_tps[MAX_LIST], prefill_flops[MAX_LIST], prefill_work[MAX_LIST];
     double prefill_rep[MAX_LIST][16], decode_rep[16]; /* each repetition's seconds */
     double decode_tps, decode_bytes_per_token;
     double weight_bytes, kv_bytes, kv_bytes_routed, kv_bytes_if_dense;
@@ -203,12 +203,12 @@ static int run_models(const mod_model *const *ms, int count, const opts *o, int 
             }
         for (k = 0; k < count; k++) {
             mod_block_stats st;
-            double t[16];
+            double t[16], sec;
             mod_session_stats(ss[k], -1, &st);
-            memcpy(t, res[k].prefill_rep[p], sizeof t);
-            res[k].prefill_sec[p] = median(t, o->repeat);
-            res[k].prefill_tps[p] = n / res[k].prefill_sec[p];
-            res[k].prefill_flops[p] = st.flops / res[k].prefill_sec[p];
+            memcpy(t, res[k].prefill_rep[p], sizeof t); /* median sorts its argument */
+            sec = median(t, o->repeat);
+            res[k].prefill_tps[p] = n / sec;
+            res[k].prefill_flops[p] = st.flops / sec;
             res[k].prefill_work[p] = st.flops;
         }
     }
