@@ -1384,7 +1384,7 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     s->order = MOD__CAST(int32_t *, mod__take_n(a, (size_t)B, sizeof(int32_t)));
     s->flag = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B, 1));
     s->inv_freq = MOD__CAST(double *, mod__take_n(a, (size_t)c->head_dim / 2, sizeof(double)));
-    s->rope = MOD__CAST(float *, mod__take_n(a, (size_t)c->head_dim, sizeof(float)));
+    s->rope = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)c->head_dim, sizeof(float)));
     s->qblock = B < 16 ? B : 16;
     s->scores = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)s->qblock * (size_t)T, sizeof(float)));
     /* room for the rows of one tile per thread (mod__matmul converts a block at a time) */
@@ -1960,26 +1960,71 @@ static float mod__dot_q8(const unsigned char *w, const unsigned char *x, int nb)
 }
 #endif
 
-/* y[n, rows] = x[n, cols] W^T (+ bias) for q8_0 weights: the activations are quantized once,
-   then blocks of four rows meet blocks of four tokens, as in mod__matmul. */
-static void mod__matmul_q8(mod_session *s, float *y, const float *x, int n, const mod__tensor *w,
-                           const mod__tensor *bias) {
-    const int rows = w->rows, cols = w->cols, nb = cols / MOD__Q8_BLOCK, blocks = (rows + 3) / 4;
-    const size_t xrow = (size_t)nb * MOD__Q8X_BYTES, wrow = (size_t)nb * MOD__Q8_BYTES;
+/* One product of a group that shares its input: y[n, w->rows] = x[n, cols] W^T (+ b). */
+typedef struct mod__mm {
+    float *y;
+    const mod__tensor *w, *b;
+} mod__mm;
+#define MOD__MM_MAX 3
+
+/* The products of a group are one range of row blocks, shared out between threads in one
+   parallel loop: start[j] is the first block of product j, start[count] the total. */
+static int mod__mm_starts(int *start, const mod__mm *mm, int count, int rows_per_block) {
+    int j;
+    start[0] = 0;
+    for (j = 0; j < count; j++) start[j + 1] = start[j] + (mm[j].w->rows + rows_per_block - 1) / rows_per_block;
+    return start[count];
+}
+
+/* The product block `*rb` of the whole range falls in; *rb becomes the block within it. */
+static int mod__mm_which(const int *start, int *rb) {
+    int j = 0;
+    while (*rb >= start[j + 1]) j++;
+    *rb -= start[j];
+    return j;
+}
+
+/* Whether a group's work is worth waking threads for. */
+static int mod__mm_parallel(const mod_session *s, const mod__mm *mm, int count, int n) {
+    double work = 0.0;
+    int j;
+    for (j = 0; j < count; j++) work += (double)mm[j].w->rows * mm[j].w->cols * n;
+    return work > MOD__PARALLEL_WORK && s->threads > 1;
+}
+
+static void mod__add_bias(float *y, size_t ystride, const mod__tensor *bias, int r0, int nr, int tn) {
     const float *b = bias && bias->data ? MOD__CAST(const float *, bias->data) : NULL;
-    const unsigned char *wd = MOD__CAST(const unsigned char *, w->data);
+    int t, r;
+    if (b)
+        for (t = 0; t < tn; t++)
+            for (r = 0; r < nr; r++) y[(size_t)t * ystride + r0 + r] += b[r0 + r];
+}
+
+/* The products of a group with q8_0 weights: the shared activations are quantized once, then
+   blocks of four rows meet blocks of four tokens, as in mod__matmuls. */
+static void mod__matmuls_q8(mod_session *s, const float *x, int n, const mod__mm *mm, int count) {
+    const int cols = mm[0].w->cols, nb = cols / MOD__Q8_BLOCK;
+    const size_t xrow = (size_t)nb * MOD__Q8X_BYTES, wrow = (size_t)nb * MOD__Q8_BYTES;
     const int tb = mod__token_block(xrow);
-    int t0;
+    int start[MOD__MM_MAX + 1], t0, parallel = (double)n * cols > MOD__PARALLEL_WORK && s->threads > 1;
+    const int blocks = mod__mm_starts(start, mm, count, 4);
+    (void)parallel;
+    MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(static))
     for (t0 = 0; t0 < n; t0++) mod__quantize_q8(s->xq + (size_t)t0 * xrow, x + (size_t)t0 * cols, cols);
     for (t0 = 0; t0 < n; t0 += tb) {
         const int tn = n - t0 < tb ? n - t0 : tb;
-        int parallel = (double)rows * tn * cols > MOD__PARALLEL_WORK && s->threads > 1, rb;
-        (void)parallel;
+        int rb;
+        parallel = mod__mm_parallel(s, mm, count, tn);
+        /* static: decoding prefetches the rows after a thread's current ones, which assumes
+           each thread walks one contiguous range */
         MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(static))
         for (rb = 0; rb < blocks; rb++) {
-            const int r0 = rb * 4, nr = rows - r0 < 4 ? rows - r0 : 4;
-            const unsigned char *wr = wd + (size_t)r0 * wrow, *xt = s->xq + (size_t)t0 * xrow;
-            float *yt = y + (size_t)t0 * rows;
+            int blk = rb;
+            const mod__mm *p = mm + mod__mm_which(start, &blk);
+            const int rows = p->w->rows, r0 = blk * 4, nr = rows - r0 < 4 ? rows - r0 : 4;
+            const unsigned char *wr = MOD__CAST(const unsigned char *, p->w->data) + (size_t)r0 * wrow;
+            const unsigned char *xt = s->xq + (size_t)t0 * xrow;
+            float *yt = p->y + (size_t)t0 * rows;
             int t = 0, r;
 #ifdef MOD__Q8_VEC
             if (nr == 4) {
@@ -1993,39 +2038,46 @@ static void mod__matmul_q8(mod_session *s, float *y, const float *x, int n, cons
 #endif
             for (; t < tn; t++)
                 for (r = 0; r < nr; r++) yt[(size_t)t * rows + r0 + r] = mod__dot_q8(wr + (size_t)r * wrow, xt + (size_t)t * xrow, nb);
-            if (b)
-                for (t = 0; t < tn; t++)
-                    for (r = 0; r < nr; r++) yt[(size_t)t * rows + r0 + r] += b[r0 + r];
+            mod__add_bias(yt, (size_t)rows, p->b, r0, nr, tn);
         }
     }
 }
 
-/* y[n, rows] = x[n, cols] W^T (+ bias). Parallel over blocks of output rows (a prefill tile's
-   worth, four when decoding): every element is computed the same way on any number of threads
-   and in any batch. */
-static void mod__matmul(mod_session *s, float *y, const float *x, int n, const mod__tensor *w,
-                        const mod__tensor *bias) {
-    const int rows = w->rows, cols = w->cols, br = n >= 4 ? MOD__TILE_ROWS : 4, blocks = (rows + br - 1) / br;
-    const float *b = bias && bias->data ? MOD__CAST(const float *, bias->data) : NULL;
+/* y[n, rows] = x[n, cols] W^T (+ bias) for each product of a group sharing x (q, k and v; gate
+   and up), in one parallel loop over blocks of output rows (a prefill tile's worth, four when
+   decoding): every element is computed the same way on any number of threads and in any
+   batch. */
+static void mod__matmuls(mod_session *s, const float *x, int n, const mod__mm *mm, int count) {
+    const int cols = mm[0].w->cols, br = n >= 4 ? MOD__TILE_ROWS : 4;
     const int tb = mod__token_block(sizeof(float) * (size_t)cols), pass = mod__tile_split(cols) ? MOD__TILE_COLS : cols;
-    int t0;
+    int start[MOD__MM_MAX + 1], t0, j;
     (void)pass;
-    if (w->dtype == MOD_DTYPE_Q8_0) {
-        mod__matmul_q8(s, y, x, n, w, bias);
+    for (j = 1; j < count; j++)
+        if (mm[j].w->dtype != mm[0].w->dtype || mm[j].w->cols != cols) { /* not one kind: each on its own */
+            for (j = 0; j < count; j++) mod__matmuls(s, x, n, mm + j, 1);
+            return;
+        }
+    if (mm[0].w->dtype == MOD_DTYPE_Q8_0) {
+        mod__matmuls_q8(s, x, n, mm, count);
         return;
     }
+    {
+    const int blocks = mod__mm_starts(start, mm, count, br);
     for (t0 = 0; t0 < n; t0 += tb) {
         const int tn = n - t0 < tb ? n - t0 : tb;
-        int parallel = (double)rows * tn * cols > MOD__PARALLEL_WORK && s->threads > 1, rb;
+        int parallel = mod__mm_parallel(s, mm, count, tn), rb;
         (void)parallel;
         /* dynamic: on a shared machine one thread is often slower, and a static split would
            leave the other waiting (prefill on 2 threads ran about 8% faster here) */
         MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, 8))
         for (rb = 0; rb < blocks; rb++) {
-            const int r0 = rb * br, nr = rows - r0 < br ? rows - r0 : br;
+            int blk = rb;
+            const mod__mm *p = mm + mod__mm_which(start, &blk);
+            const mod__tensor *w = p->w;
+            const int rows = w->rows, r0 = blk * br, nr = rows - r0 < br ? rows - r0 : br;
             const float *wr = mod__rows(w, r0, nr, s->wrow + (size_t)MOD__THREAD_ID() * (size_t)s->wrow_len);
             const float *xt = x + (size_t)t0 * cols;
-            float *yt = y + (size_t)t0 * rows;
+            float *yt = p->y + (size_t)t0 * rows;
             int t = 0, r;
 #ifdef MOD__VL
             if (nr == MOD__TILE_ROWS && tn >= 4) {
@@ -2052,11 +2104,18 @@ static void mod__matmul(mod_session *s, float *y, const float *x, int n, const m
                 for (r = 0; r < nr; r++)
                     yt[(size_t)t * rows + r0 + r] = mod__dot(xt + (size_t)t * cols, wr + (size_t)r * cols, cols);
 #endif
-            if (b)
-                for (t = 0; t < tn; t++)
-                    for (r = 0; r < nr; r++) yt[(size_t)t * rows + r0 + r] += b[r0 + r];
+            mod__add_bias(yt, (size_t)rows, p->b, r0, nr, tn);
         }
     }
+    }
+}
+
+/* y[n, rows] = x[n, cols] W^T (+ bias). */
+static void mod__matmul(mod_session *s, float *y, const float *x, int n, const mod__tensor *w,
+                        const mod__tensor *bias) {
+    mod__mm mm;
+    mm.y = y; mm.w = w; mm.b = bias;
+    mod__matmuls(s, x, n, &mm, 1);
 }
 
 static void mod__rmsnorm(float *out, const float *x, const float *g, int n, float eps) {
@@ -2067,8 +2126,11 @@ static void mod__rmsnorm(float *out, const float *x, const float *g, int n, floa
     for (i = 0; i < n; i++) out[i] = x[i] * inv * g[i];
 }
 
-static void mod__rmsnorm_rows(float *out, const float *x, int rows, const mod__tensor *g, int n, float eps) {
-    int r;
+static void mod__rmsnorm_rows(const mod_session *s, float *out, const float *x, int rows, const mod__tensor *g, int n,
+                              float eps) {
+    int r, parallel = (double)rows * n > MOD__PARALLEL_WORK && s->threads > 1;
+    (void)parallel;
+    MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(static))
     for (r = 0; r < rows; r++)
         mod__rmsnorm(out + (size_t)r * n, x + (size_t)r * n, MOD__CAST(const float *, g->data), n, eps);
 }
@@ -2229,7 +2291,7 @@ static void mod__route(mod_session *s, const mod__layer *l, const float *x, int 
     const float *w = MOD__CAST(const float *, l->router.data);
     int i, d = c->dim;
     if (c->router_input == MOD_ROUTER_INPUT_NORMED) {
-        mod__rmsnorm_rows(s->xn, x, n, &l->attn_norm, d, c->norm_eps);
+        mod__rmsnorm_rows(s, s->xn, x, n, &l->attn_norm, d, c->norm_eps);
         u = s->xn;
     }
     for (i = 0; i < n; i++) s->router[i] = mod__dot(w, u + (size_t)i * d, d) + rb;
@@ -2443,30 +2505,39 @@ static void mod__block(mod_session *s, const mod__layer *l, mod__cache *cache, c
     const int d = c->dim, hd = c->head_dim, kvd = c->n_kv_heads * hd, F = c->hidden_dim;
     const int base = cache->n, compacted = l->routed && c->positions == MOD_POSITIONS_COMPACTED;
     float *knew = cache->k + (size_t)base * kvd, *vnew = cache->v + (size_t)base * kvd;
-    int j;
-    size_t i, nd = (size_t)ns * (size_t)d, nf = (size_t)ns * (size_t)F;
-    mod__rmsnorm_rows(s->xn, xs, ns, &l->attn_norm, d, c->norm_eps);
-    mod__matmul(s, s->q, s->xn, ns, &l->wq, &l->bq);
-    mod__matmul(s, knew, s->xn, ns, &l->wk, &l->bk);
-    mod__matmul(s, vnew, s->xn, ns, &l->wv, &l->bv);
+    int j, parallel;
+    size_t i, nd = (size_t)ns * (size_t)d;
+    mod__mm mm[3];
+    mod__rmsnorm_rows(s, s->xn, xs, ns, &l->attn_norm, d, c->norm_eps);
+    mm[0].y = s->q; mm[0].w = &l->wq; mm[0].b = &l->bq;
+    mm[1].y = knew; mm[1].w = &l->wk; mm[1].b = &l->bk;
+    mm[2].y = vnew; mm[2].w = &l->wv; mm[2].b = &l->bv;
+    mod__matmuls(s, s->xn, ns, mm, 3);
+    parallel = (double)ns * (d + kvd) > MOD__PARALLEL_WORK && s->threads > 1;
+    (void)parallel;
+    MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(static))
     for (j = 0; j < ns; j++) {
         const int ctx = first_pos + (sel ? sel[j] : j);
         const int rope_pos = compacted ? base + j : ctx;
+        float *cs = s->rope + (size_t)MOD__THREAD_ID() * (size_t)hd;
         /* one set of angles for the token's queries and keys */
-        mod__rope_angles(s->rope, s->rope + hd / 2, hd, rope_pos, s->inv_freq);
-        mod__rope_apply(s->q + (size_t)j * d, c->n_heads, hd, s->rope, s->rope + hd / 2);
-        mod__rope_apply(knew + (size_t)j * kvd, c->n_kv_heads, hd, s->rope, s->rope + hd / 2);
+        mod__rope_angles(cs, cs + hd / 2, hd, rope_pos, s->inv_freq);
+        mod__rope_apply(s->q + (size_t)j * d, c->n_heads, hd, cs, cs + hd / 2);
+        mod__rope_apply(knew + (size_t)j * kvd, c->n_kv_heads, hd, cs, cs + hd / 2);
         cache->pos[base + j] = ctx;
     }
     mod__attention(s, cache, ns);
     cache->n = base + ns;
     mod__matmul(s, s->h, s->att, ns, &l->wo, NULL);
     for (i = 0; i < nd; i++) s->h[i] += xs[i];
-    mod__rmsnorm_rows(s->xn, s->h, ns, &l->mlp_norm, d, c->norm_eps);
-    mod__matmul(s, s->hb, s->xn, ns, &l->w_gate, NULL);
-    mod__matmul(s, s->hb2, s->xn, ns, &l->w_up, NULL);
+    mod__rmsnorm_rows(s, s->xn, s->h, ns, &l->mlp_norm, d, c->norm_eps);
+    mm[0].y = s->hb; mm[0].w = &l->w_gate; mm[0].b = NULL;
+    mm[1].y = s->hb2; mm[1].w = &l->w_up; mm[1].b = NULL;
+    mod__matmuls(s, s->xn, ns, mm, 2);
     /* row by row: where a row's vector part ends must not depend on the batch */
-    for (i = 0; i < nf; i += (size_t)F) mod__swiglu(s->hb + i, s->hb2 + i, (size_t)F);
+    parallel = (double)ns * F > MOD__PARALLEL_WORK && s->threads > 1;
+    MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(static))
+    for (j = 0; j < ns; j++) mod__swiglu(s->hb + (size_t)j * F, s->hb2 + (size_t)j * F, (size_t)F);
     mod__matmul(s, s->q, s->hb, ns, &l->w_down, NULL);
 }
 

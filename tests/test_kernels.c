@@ -429,18 +429,23 @@ static void test_rmsnorm(void)
         check(ok, "rmsnorm of zeros is not zero");
     }
     {
-        /* mod__rmsnorm_rows: every row as mod__rmsnorm alone */
-        float x[5 * 48], out[5 * 48], one[48], g[48];
+        /* mod__rmsnorm_rows: every row as mod__rmsnorm alone, on two threads when built with
+           OpenMP (enough rows to be shared out) */
+        static float x[300 * 128], out[300 * 128];
+        float one[128], g[128];
         mod__tensor gt;
+        mod_session ss;
         int r, ok = 1;
-        fill(x, 5 * 48, 2.0);
-        fill(g, 48, 1.0);
+        fill(x, 300 * 128, 2.0);
+        fill(g, 128, 1.0);
         memset(&gt, 0, sizeof gt);
-        gt.data = g; gt.dtype = MOD_DTYPE_F32; gt.rows = 1; gt.cols = 48;
-        mod__rmsnorm_rows(out, x, 5, &gt, 48, 1e-5f);
-        for (r = 0; r < 5; r++) {
-            mod__rmsnorm(one, x + 48 * r, g, 48, 1e-5f);
-            ok &= memcmp(one, out + 48 * r, sizeof one) == 0;
+        memset(&ss, 0, sizeof ss);
+        ss.threads = 2;
+        gt.data = g; gt.dtype = MOD_DTYPE_F32; gt.rows = 1; gt.cols = 128;
+        mod__rmsnorm_rows(&ss, out, x, 300, &gt, 128, 1e-5f);
+        for (r = 0; r < 300; r++) {
+            mod__rmsnorm(one, x + 128 * r, g, 128, 1e-5f);
+            ok &= memcmp(one, out + 128 * r, sizeof one) == 0;
         }
         check(ok, "mod__rmsnorm_rows differs from mod__rmsnorm per row");
     }
