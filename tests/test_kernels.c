@@ -262,7 +262,7 @@ static mod_session *make_session(mod_model **model, unsigned char **file, int th
         exit(2);
     }
     memset(&sd, 0, sizeof sd);
-    sd.max_tokens = 4;
+    sd.max_tokens = 32; /* room for the activations of the largest batch tested (17 x 2112) */
     sd.threads = threads;
     if (mod_session_create(&s, *model, &sd) != MOD_OK) {
         printf("test setup: cannot create a session\n");
@@ -375,6 +375,86 @@ static void test_matmul(void)
     free(f1);
     free(f2);
     group_end("mod__matmul / mod__row");
+}
+
+/* A group of products sharing their input (q, k and v; gate and up) is one parallel loop over
+   all their row blocks: each product must come out bit for bit as when computed alone, on one
+   thread or two, whatever its dtype, also when the group's dtypes differ. */
+static void q8_weights(unsigned char *wq, int rows, int nb)
+{
+    int k, r;
+    for (k = 0; k < rows * nb * 34; k++) wq[k] = (unsigned char)rnd();
+    for (r = 0; r < rows * nb; r++) {
+        uint16_t h = mkm_f32_to_f16((float)(0.01 * unif()));
+        wq[34 * r] = (unsigned char)h;
+        wq[34 * r + 1] = (unsigned char)(h >> 8);
+    }
+}
+
+static void test_matmul_groups(void)
+{
+    static const int rows[3] = { 13, 37, 6 }, colss[] = { 96, 2080 }, ns[] = { 1, 5, 17 };
+    /* dtypes of the three products; -1 is q8_0 */
+    static const int kinds[][3] = { { 0, 0, 0 }, { 1, 1, 1 }, { 2, 2, 2 }, { -1, -1, -1 }, { 0, 1, 0 }, { -1, 0, 2 } };
+    unsigned char *f1, *f2;
+    mod_model *m1, *m2;
+    mod_session *s1 = make_session(&m1, &f1, 1), *s2 = make_session(&m2, &f2, 2);
+    int ki, ci, ni, j, bad = 0, cases = 0;
+    for (ki = 0; ki < (int)(sizeof kinds / sizeof kinds[0]); ki++)
+        for (ci = 0; ci < 2; ci++) {
+            const int cols = colss[ci];
+            wmat w[3];
+            unsigned char *q8[3] = { NULL, NULL, NULL };
+            float *bias = (float *)xmalloc(sizeof(float) * 37);
+            mod__tensor bt;
+            fill(bias, 37, 0.5);
+            memset(&bt, 0, sizeof bt);
+            bt.data = bias; bt.dtype = MOD_DTYPE_F32; bt.rows = 1; bt.cols = 37;
+            for (j = 0; j < 3; j++) {
+                wmat_make(&w[j], kinds[ki][j] < 0 ? 0 : kinds[ki][j], rows[j], cols, 1.0 / sqrt((double)cols));
+                if (kinds[ki][j] < 0) {
+                    q8[j] = (unsigned char *)xmalloc((size_t)rows[j] * (cols / 32) * 34);
+                    q8_weights(q8[j], rows[j], cols / 32);
+                    w[j].t.data = q8[j];
+                    w[j].t.dtype = MOD_DTYPE_Q8_0;
+                }
+            }
+            bt.cols = rows[1];
+            for (ni = 0; ni < 3; ni++) {
+                const int n = ns[ni];
+                float *x = (float *)xmalloc(sizeof(float) * (size_t)n * cols);
+                float *alone[3], *grouped[3];
+                mod__mm mm[3];
+                int th;
+                fill(x, (size_t)n * cols, 1.0);
+                for (j = 0; j < 3; j++) {
+                    alone[j] = (float *)xmalloc(sizeof(float) * (size_t)n * rows[j]);
+                    grouped[j] = (float *)xmalloc(sizeof(float) * (size_t)n * rows[j]);
+                    mod__matmul(s1, alone[j], x, n, &w[j].t, j == 1 ? &bt : NULL);
+                    mm[j].y = grouped[j];
+                    mm[j].w = &w[j].t;
+                    mm[j].b = j == 1 ? &bt : NULL;
+                }
+                for (th = 0; th < 2; th++) {
+                    int same = 1;
+                    for (j = 0; j < 3; j++) memset(grouped[j], 0xff, sizeof(float) * (size_t)n * rows[j]);
+                    mod__matmuls(th ? s2 : s1, x, n, mm, 3);
+                    for (j = 0; j < 3; j++) same = same && memcmp(alone[j], grouped[j], sizeof(float) * (size_t)n * rows[j]) == 0;
+                    cases++;
+                    if (!same) bad++;
+                    check(same, "matmul group of dtypes %d,%d,%d (-1 q8_0), cols %d, n %d, %d thread(s): differs from each product alone",
+                          kinds[ki][0], kinds[ki][1], kinds[ki][2], cols, n, th + 1);
+                }
+                for (j = 0; j < 3; j++) { free(alone[j]); free(grouped[j]); }
+                free(x);
+            }
+            for (j = 0; j < 3; j++) { wmat_free(&w[j]); free(q8[j]); }
+            free(bias);
+        }
+    printf("   matmul groups: %d cases, %d differ from the products alone\n", cases, bad);
+    mod_session_free(s1); mod_model_free(m1); free(f1);
+    mod_session_free(s2); mod_model_free(m2); free(f2);
+    group_end("matmul groups");
 }
 
 /* ---- RMSNorm ----------------------------------------------------------------------------- */
@@ -864,6 +944,7 @@ int main(void)
     test_bf16();
     test_dot();
     test_matmul();
+    test_matmul_groups();
     test_rmsnorm();
     test_rope();
     test_softmax();
