@@ -2054,15 +2054,20 @@ static float mod__q4_block(const unsigned char *w, const unsigned char *x) {
 static mod__qi mod__q4_load(const unsigned char *p) {
     const __m128i a = _mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + 2)));
     const __m128i b = _mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + 2 + MOD__Q4_BYTES)));
-    __m512i v = _mm512_inserti32x4(_mm512_castsi128_si512(a), a, 1);
-    v = _mm512_inserti32x4(_mm512_inserti32x4(v, b, 2), b, 3);
+    /* 128-bit lanes a, a, b, b; the second copy of each shifted down to its high nibbles */
+    const __m512i v = _mm512_permutexvar_epi64(_mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0),
+                                               _mm512_castsi256_si512(_mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1)));
     return _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)), _mm512_set1_epi8(15));
 }
 static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__Q8X_BYTES); }
 static mod__qi mod__q4_xstart(mod__qi qx) {
     return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), qx));
 }
-static mod__qf mod__q4_wscales(const unsigned char *w) { return mod__q8_scales(MOD__Q8_SCALE(w), MOD__Q8_SCALE(w + MOD__Q4_BYTES)); }
+/* the f16 scales of two weight blocks, each over eight lanes */
+static mod__qf mod__q4_wscales(const unsigned char *w) {
+    const short a = MOD__CAST(short, w[0] | w[1] << 8), b = MOD__CAST(short, w[MOD__Q4_BYTES] | w[MOD__Q4_BYTES + 1] << 8);
+    return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(a)), _mm_set1_epi16(b), 1));
+}
 static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, mod__qf sc) {
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, v, qx)), sc, acc);
 }
