@@ -45,9 +45,10 @@
                            chosen at compile time from the compiler's target macros.
 
    WEIGHTS
-     Matrices may be stored as f32, f16, bf16 or q8_0 (blocks of 32 int8 with an f16 scale;
-     activations are quantized per block too and each block's dot product is exact integer
-     arithmetic). Norm gains, biases and router weights are always f32.
+     Matrices may be stored as f32, f16, bf16, q8_0 (blocks of 32 int8 with an f16 scale) or
+     q4_0 (blocks of 32 4-bit values with an f16 scale); with q8_0 and q4_0 the activations are
+     quantized per block to int8 too and each block's dot product is exact integer arithmetic.
+     Norm gains, biases and router weights are always f32.
 
    MEMORY
      A model borrows the bytes it was loaded from: mod_model_load_memory copies nothing, so a
@@ -76,7 +77,7 @@
      Prefill multiplies matrices in register tiles of weight rows by four tokens (6 rows on
      AVX-512 and NEON, 3 on AVX2), long rows 512 columns at a time; attention takes groups of
      four queries the same way. Decoding streams four weight rows at a time (q8_0 rows are
-     prefetched ahead). q8_0 multiplies int8 blocks with VNNI where the CPU has it. Whatever
+     prefetched ahead). q8_0 and q4_0 multiply int8 blocks with VNNI where the CPU has it. Whatever
      the tile, batch or thread count, every output element goes through the same operations,
      so a causal prefill equals token-by-token decoding bit for bit on a given build.
 
@@ -151,8 +152,10 @@ typedef enum mod_router_scale { MOD_ROUTER_SCALE_IDENTITY = 0, MOD_ROUTER_SCALE_
 typedef enum mod_combine { MOD_COMBINE_DELTA = 0, MOD_COMBINE_MLP = 1 } mod_combine;
 typedef enum mod_positions { MOD_POSITIONS_ABSOLUTE = 0, MOD_POSITIONS_COMPACTED = 1 } mod_positions;
 typedef enum mod_decision { MOD_DECISION_ROUTER = 0, MOD_DECISION_PREDICTOR = 1 } mod_decision;
-/* q8_0: blocks of 32 weights, each an f16 scale followed by 32 int8 (weight = scale x int). */
-typedef enum mod_dtype { MOD_DTYPE_F32 = 0, MOD_DTYPE_F16 = 1, MOD_DTYPE_BF16 = 2, MOD_DTYPE_Q8_0 = 3, MOD_DTYPE_COUNT } mod_dtype;
+/* q8_0: blocks of 32 weights, each an f16 scale followed by 32 int8 (weight = scale x int).
+   q4_0: blocks of 32 weights, each an f16 scale followed by 16 bytes; byte j holds element j
+   in its low nibble and element j + 16 in its high nibble (weight = scale x (nibble - 8)). */
+typedef enum mod_dtype { MOD_DTYPE_F32 = 0, MOD_DTYPE_F16 = 1, MOD_DTYPE_BF16 = 2, MOD_DTYPE_Q8_0 = 3, MOD_DTYPE_Q4_0 = 4, MOD_DTYPE_COUNT } mod_dtype;
 
 /* Everything the model file says about the architecture (see docs/FORMAT.md). */
 typedef struct mod_config {
@@ -516,6 +519,7 @@ static float mod__bf16_to_f32(uint16_t h) {
 #define MOD__Q8_BLOCK 32
 #define MOD__Q8_BYTES 34 /* f16 scale + 32 int8 */
 #define MOD__Q8X_BYTES 36 /* an activation block: f32 scale + 32 int8 */
+#define MOD__Q4_BYTES 18 /* f16 scale + 16 bytes of two 4-bit values each */
 /* the f16 scale at the start of a weight block */
 #if !defined(MOD_NO_SIMD) && defined(__F16C__)
 #define MOD__Q8_SCALE(p) _cvtsh_ss(MOD__CAST(unsigned short, (p)[0] | (p)[1] << 8))
@@ -528,6 +532,10 @@ static uint64_t mod__matrix_bytes(int dtype, uint64_t rows, uint64_t cols, int *
     if (dtype == MOD_DTYPE_Q8_0) {
         if (cols % MOD__Q8_BLOCK) { *ok = 0; return 0; }
         return mod__mul(rows, mod__mul(cols / MOD__Q8_BLOCK, MOD__Q8_BYTES, ok), ok);
+    }
+    if (dtype == MOD_DTYPE_Q4_0) {
+        if (cols % MOD__Q8_BLOCK) { *ok = 0; return 0; }
+        return mod__mul(rows, mod__mul(cols / MOD__Q8_BLOCK, MOD__Q4_BYTES, ok), ok);
     }
     return mod__mul(mod__mul(rows, cols, ok), dtype == MOD_DTYPE_F32 ? 4 : 2, ok);
 }
@@ -859,6 +867,8 @@ static mod_result mod__load_tensors(mod_model *m, const unsigned char *p, const 
         if (!want_rows && dtype != MOD_DTYPE_F32) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): one-dimensional tensors must be f32", t, name);
         if (dtype == MOD_DTYPE_Q8_0 && want_cols % MOD__Q8_BLOCK)
             return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): q8_0 needs a multiple of 32 columns, not %U", t, name, want_cols);
+        if (dtype == MOD_DTYPE_Q4_0 && want_cols % MOD__Q8_BLOCK)
+            return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): q4_0 needs a multiple of 32 columns, not %U", t, name, want_cols);
         count = mod__matrix_bytes((int)dtype, want_rows ? want_rows : 1, want_cols, &ok);
         if (!ok || count != nbytes) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): size %U bytes does not match its shape and dtype", t, name, nbytes);
         if (off % MOD__ALIGN) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): offset %U is not a multiple of 64", t, name, off);
@@ -1324,7 +1334,7 @@ struct mod_session {
     float *tacc;             /* [threads, tacc_len] parked tile accumulators (mod__tile) */
     size_t tacc_len;
     int wrow_len;
-    unsigned char *xq;       /* [max_batch, widest row / 32] activation blocks for q8_0 */
+    unsigned char *xq;       /* [max_batch, widest row / 32] activation blocks for q8_0 and q4_0 */
     float *logits;           /* [vocab] after the last token */
     mod__prob *probs;        /* [vocab] sampler scratch */
     double out_flops;        /* FLOPs of the output projection (the same in a dense model) */
@@ -1652,6 +1662,18 @@ static const float *mod__rows(const mod__tensor *t, int row, int count, float *b
         }
         return buf;
     }
+    if (t->dtype == MOD_DTYPE_Q4_0) {
+        const unsigned char *q = MOD__CAST(const unsigned char *, t->data) + off / MOD__Q8_BLOCK * MOD__Q4_BYTES;
+        for (; i < n; i += MOD__Q8_BLOCK, q += MOD__Q4_BYTES) {
+            const float d = MOD__Q8_SCALE(q);
+            int j;
+            for (j = 0; j < MOD__Q8_BLOCK / 2; j++) {
+                buf[i + j] = d * (float)((int)(q[2 + j] & 15) - 8);
+                buf[i + j + MOD__Q8_BLOCK / 2] = d * (float)((int)(q[2 + j] >> 4) - 8);
+            }
+        }
+        return buf;
+    }
     if (t->dtype == MOD_DTYPE_F16) {
 #if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
         for (; i + 16 <= n; i += 16) {
@@ -1960,6 +1982,170 @@ static float mod__dot_q8(const unsigned char *w, const unsigned char *x, int nb)
 }
 #endif
 
+/* ---- q4_0: the weights are 4-bit values v - 8 (v the nibble, 0..15) with an f16 scale per
+   block of 32; the activations are the same int8 blocks as for q8_0 (mod__quantize_q8), and
+   each block's dot product is again exact integer arithmetic scaled by the two scales. */
+
+#ifndef MOD__Q8_AVX2
+/* One weight block against one activation block, in plain integer arithmetic: the same float
+   operations as mod__q8_block. */
+static float mod__q4_block(const unsigned char *w, const unsigned char *x) {
+    int32_t isum = 0;
+    float dx;
+    int j;
+    for (j = 0; j < MOD__Q8_BLOCK / 2; j++) {
+        isum += ((int32_t)(w[2 + j] & 15) - 8) * (int32_t)MOD__CAST(signed char, x[4 + j]);
+        isum += ((int32_t)(w[2 + j] >> 4) - 8) * (int32_t)MOD__CAST(signed char, x[4 + MOD__Q8_BLOCK / 2 + j]);
+    }
+    memcpy(&dx, x, 4);
+    return (float)isum * (dx * MOD__Q8_SCALE(w));
+}
+#endif
+
+#ifdef MOD__Q8_VEC
+/* The nibbles v (0..15) take the unsigned side of the byte products as they are, the
+   activations the signed side; each group of four starts its 32-bit sum at -8 times the sum
+   of its four activations (mod__q4_xstart), so every lane holds the exact sum of
+   (v - 8) x over its four elements. Per (row, token) element the float operations are those
+   of mod__dot_q4 in every kernel, so tiling never changes a result. */
+#if defined(MOD__Q8_AVX512)
+/* the nibbles of two consecutive weight blocks (p at the first block's scale), in the order
+   of the activations: block 0's low nibbles, its high nibbles, then block 1's */
+static mod__qi mod__q4_load(const unsigned char *p) {
+    const __m128i a = _mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + 2)));
+    const __m128i b = _mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + 2 + MOD__Q4_BYTES)));
+    /* 128-bit lanes a, a, b, b; the second copy of each shifted down to its high nibbles */
+    const __m512i v = _mm512_permutexvar_epi64(_mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0),
+                                               _mm512_castsi256_si512(_mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1)));
+    return _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)), _mm512_set1_epi8(15));
+}
+static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__Q8X_BYTES); }
+static mod__qi mod__q4_xstart(mod__qi qx) {
+    return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), qx));
+}
+/* the f16 scales of two weight blocks, each over eight lanes */
+static mod__qf mod__q4_wscales(const unsigned char *w) {
+    const short a = MOD__CAST(short, w[0] | w[1] << 8), b = MOD__CAST(short, w[MOD__Q4_BYTES] | w[MOD__Q4_BYTES + 1] << 8);
+    return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(a)), _mm_set1_epi16(b), 1));
+}
+static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, mod__qf sc) {
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, v, qx)), sc, acc);
+}
+#else
+static mod__qi mod__q4_load(const unsigned char *p) {
+    const __m128i q = _mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + 2))), m = _mm_set1_epi8(15);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, m)), _mm_and_si128(_mm_srli_epi16(q, 4), m), 1);
+}
+static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__Q8X_BYTES); }
+static mod__qi mod__q4_xstart(mod__qi qx) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), qx), _mm256_set1_epi16(-1));
+}
+static mod__qf mod__q4_wscales(const unsigned char *w) { return _mm256_set1_ps(MOD__Q8_SCALE(w)); }
+static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, mod__qf sc) {
+#if defined(__AVXVNNI__)
+    const mod__qi dot = _mm256_dpbusd_avx_epi32(start, v, qx);
+#elif defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    const mod__qi dot = _mm256_dpbusd_epi32(start, v, qx);
+#else
+    /* |v x| <= 15 * 128: the pairs of maddubs cannot saturate */
+    const mod__qi dot = _mm256_add_epi32(start, _mm256_madd_epi16(_mm256_maddubs_epi16(v, qx), _mm256_set1_epi16(1)));
+#endif
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), sc, acc);
+}
+#endif
+
+/* the register sum, then the blocks [b, nb) that do not fill a register */
+static float mod__q4_finish(mod__qf acc, const unsigned char *w, const unsigned char *x, int b, int nb) {
+#if MOD__Q8_UNIT > 1
+    float rest = 0.0f;
+    for (; b < nb; b++, w += MOD__Q4_BYTES, x += MOD__Q8X_BYTES) rest += mod__q4_block(w, x);
+    return mod__q8_sum(acc) + rest;
+#else
+    (void)w; (void)x; (void)b; (void)nb;
+    return mod__q8_sum(acc);
+#endif
+}
+
+/* One weight row (nb q4_0 blocks) against one quantized activation row. */
+static float mod__dot_q4(const unsigned char *w, const unsigned char *x, int nb) {
+    mod__qf acc = mod__q8_fzero();
+    int b = 0;
+    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, w += MOD__Q8_UNIT * MOD__Q4_BYTES, x += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
+        const mod__qi qx = mod__q4_xload(x);
+        acc = mod__q4_step(acc, mod__q4_load(w), mod__q4_xstart(qx), qx, mod__q8_fmul(mod__q8_xscales(x), mod__q4_wscales(w)));
+    }
+    return mod__q4_finish(acc, w, x, b, nb);
+}
+
+/* Four weight rows against one activation row (decoding), the rows `ahead` bytes further on
+   fetched into the cache meanwhile, as mod__q8_tile4x1 does. */
+static void mod__q4_tile4x1(float *y, const unsigned char *w, size_t wrow, size_t ahead, const unsigned char *x, int nb) {
+    const unsigned char *w0 = w, *w1 = w + wrow, *w2 = w + 2 * wrow, *w3 = w + 3 * wrow;
+    mod__qf a0 = mod__q8_fzero(), a1 = a0, a2 = a0, a3 = a0;
+    size_t o = 0, ox = 0;
+    int b = 0;
+    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, o += MOD__Q8_UNIT * MOD__Q4_BYTES, ox += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
+        const mod__qi qx = mod__q4_xload(x + ox), st = mod__q4_xstart(qx);
+        const mod__qf xs = mod__q8_xscales(x + ox);
+        /* a step covers at most 36 bytes of a row: one line ahead per step reaches them all */
+        MOD__PREFETCH(w0 + o + ahead);
+        MOD__PREFETCH(w1 + o + ahead);
+        MOD__PREFETCH(w2 + o + ahead);
+        MOD__PREFETCH(w3 + o + ahead);
+        a0 = mod__q4_step(a0, mod__q4_load(w0 + o), st, qx, mod__q8_fmul(xs, mod__q4_wscales(w0 + o)));
+        a1 = mod__q4_step(a1, mod__q4_load(w1 + o), st, qx, mod__q8_fmul(xs, mod__q4_wscales(w1 + o)));
+        a2 = mod__q4_step(a2, mod__q4_load(w2 + o), st, qx, mod__q8_fmul(xs, mod__q4_wscales(w2 + o)));
+        a3 = mod__q4_step(a3, mod__q4_load(w3 + o), st, qx, mod__q8_fmul(xs, mod__q4_wscales(w3 + o)));
+    }
+    y[0] = mod__q4_finish(a0, w0 + o, x + ox, b, nb);
+    y[1] = mod__q4_finish(a1, w1 + o, x + ox, b, nb);
+    y[2] = mod__q4_finish(a2, w2 + o, x + ox, b, nb);
+    y[3] = mod__q4_finish(a3, w3 + o, x + ox, b, nb);
+}
+
+/* Four weight rows against four activation rows: each row's nibbles serve four tokens, each
+   token's activations and starting sums four rows. */
+static void mod__q4_tile4x4(float *y, size_t ystride, const unsigned char *w, size_t wrow,
+                            const unsigned char *x, size_t xrow, int nb) {
+    const unsigned char *w0 = w, *w1 = w + wrow, *w2 = w + 2 * wrow, *w3 = w + 3 * wrow;
+    const unsigned char *x0 = x, *x1 = x + xrow, *x2 = x + 2 * xrow, *x3 = x + 3 * xrow;
+    mod__qf a00 = mod__q8_fzero(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+    mod__qf a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+    size_t o = 0, ox = 0;
+    int b = 0;
+    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, o += MOD__Q8_UNIT * MOD__Q4_BYTES, ox += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
+        const mod__qi v0 = mod__q4_load(w0 + o), v1 = mod__q4_load(w1 + o), v2 = mod__q4_load(w2 + o), v3 = mod__q4_load(w3 + o);
+        const mod__qf ws0 = mod__q4_wscales(w0 + o), ws1 = mod__q4_wscales(w1 + o);
+        const mod__qf ws2 = mod__q4_wscales(w2 + o), ws3 = mod__q4_wscales(w3 + o);
+#define MOD__Q4_TOKEN(t)                                                                         \
+        {                                                                                        \
+            const mod__qi qx = mod__q4_xload(x##t + ox), st = mod__q4_xstart(qx);                \
+            const mod__qf xs = mod__q8_xscales(x##t + ox);                                       \
+            a0##t = mod__q4_step(a0##t, v0, st, qx, mod__q8_fmul(xs, ws0));                      \
+            a1##t = mod__q4_step(a1##t, v1, st, qx, mod__q8_fmul(xs, ws1));                      \
+            a2##t = mod__q4_step(a2##t, v2, st, qx, mod__q8_fmul(xs, ws2));                      \
+            a3##t = mod__q4_step(a3##t, v3, st, qx, mod__q8_fmul(xs, ws3));                      \
+        }
+        MOD__Q4_TOKEN(0) MOD__Q4_TOKEN(1) MOD__Q4_TOKEN(2) MOD__Q4_TOKEN(3)
+#undef MOD__Q4_TOKEN
+    }
+#define MOD__Q4_OUT(r, t) y[t * ystride + r] = mod__q4_finish(a##r##t, w##r + o, x##t + ox, b, nb)
+    MOD__Q4_OUT(0, 0); MOD__Q4_OUT(1, 0); MOD__Q4_OUT(2, 0); MOD__Q4_OUT(3, 0);
+    MOD__Q4_OUT(0, 1); MOD__Q4_OUT(1, 1); MOD__Q4_OUT(2, 1); MOD__Q4_OUT(3, 1);
+    MOD__Q4_OUT(0, 2); MOD__Q4_OUT(1, 2); MOD__Q4_OUT(2, 2); MOD__Q4_OUT(3, 2);
+    MOD__Q4_OUT(0, 3); MOD__Q4_OUT(1, 3); MOD__Q4_OUT(2, 3); MOD__Q4_OUT(3, 3);
+#undef MOD__Q4_OUT
+}
+#else
+/* One weight row (nb q4_0 blocks) against one quantized activation row. */
+static float mod__dot_q4(const unsigned char *w, const unsigned char *x, int nb) {
+    float acc = 0.0f;
+    int b;
+    for (b = 0; b < nb; b++, w += MOD__Q4_BYTES, x += MOD__Q8X_BYTES) acc += mod__q4_block(w, x);
+    return acc;
+}
+#endif
+
 /* One product of a group that shares its input: y[n, w->rows] = x[n, cols] W^T (+ b). */
 typedef struct mod__mm {
     float *y;
@@ -2000,11 +2186,11 @@ static void mod__add_bias(float *y, size_t ystride, const mod__tensor *bias, int
             for (r = 0; r < nr; r++) y[(size_t)t * ystride + r0 + r] += b[r0 + r];
 }
 
-/* The products of a group with q8_0 weights: the shared activations are quantized once, then
-   blocks of four rows meet blocks of four tokens, as in mod__matmuls. */
-static void mod__matmuls_q8(mod_session *s, const float *x, int n, const mod__mm *mm, int count) {
-    const int cols = mm[0].w->cols, nb = cols / MOD__Q8_BLOCK;
-    const size_t xrow = (size_t)nb * MOD__Q8X_BYTES, wrow = (size_t)nb * MOD__Q8_BYTES;
+/* The products of a group with q8_0 or q4_0 weights (all the same): the shared activations are
+   quantized once, then blocks of four rows meet blocks of four tokens, as in mod__matmuls. */
+static void mod__matmuls_int(mod_session *s, const float *x, int n, const mod__mm *mm, int count) {
+    const int cols = mm[0].w->cols, nb = cols / MOD__Q8_BLOCK, q4 = mm[0].w->dtype == MOD_DTYPE_Q4_0;
+    const size_t xrow = (size_t)nb * MOD__Q8X_BYTES, wrow = (size_t)nb * (q4 ? MOD__Q4_BYTES : MOD__Q8_BYTES);
     const int tb = mod__token_block(xrow);
     int start[MOD__MM_MAX + 1], t0, parallel = (double)n * cols > MOD__PARALLEL_WORK && s->threads > 1;
     const int blocks = mod__mm_starts(start, mm, count, 4);
@@ -2030,14 +2216,19 @@ static void mod__matmuls_q8(mod_session *s, const float *x, int n, const mod__mm
             if (nr == 4) {
                 for (; t + 4 <= tn; t += 4) {
                     if (rows - r0 >= 8) mod__prefetch_part(wr + 4 * wrow, 4 * wrow, t / 4, tn / 4); /* the next four rows */
-                    mod__q8_tile4x4(yt + (size_t)t * rows + r0, (size_t)rows, wr, wrow, xt + (size_t)t * xrow, xrow, nb);
+                    if (q4) mod__q4_tile4x4(yt + (size_t)t * rows + r0, (size_t)rows, wr, wrow, xt + (size_t)t * xrow, xrow, nb);
+                    else mod__q8_tile4x4(yt + (size_t)t * rows + r0, (size_t)rows, wr, wrow, xt + (size_t)t * xrow, xrow, nb);
                 }
                 const int further = rows - r0 - 4 < 8 ? rows - r0 - 4 : 8;
-                for (; t < tn; t++) mod__q8_tile4x1(yt + (size_t)t * rows + r0, wr, wrow, (size_t)further * wrow, xt + (size_t)t * xrow, nb);
+                for (; t < tn; t++)
+                    if (q4) mod__q4_tile4x1(yt + (size_t)t * rows + r0, wr, wrow, (size_t)further * wrow, xt + (size_t)t * xrow, nb);
+                    else mod__q8_tile4x1(yt + (size_t)t * rows + r0, wr, wrow, (size_t)further * wrow, xt + (size_t)t * xrow, nb);
             }
 #endif
             for (; t < tn; t++)
-                for (r = 0; r < nr; r++) yt[(size_t)t * rows + r0 + r] = mod__dot_q8(wr + (size_t)r * wrow, xt + (size_t)t * xrow, nb);
+                for (r = 0; r < nr; r++)
+                    yt[(size_t)t * rows + r0 + r] = q4 ? mod__dot_q4(wr + (size_t)r * wrow, xt + (size_t)t * xrow, nb)
+                                                       : mod__dot_q8(wr + (size_t)r * wrow, xt + (size_t)t * xrow, nb);
             mod__add_bias(yt, (size_t)rows, p->b, r0, nr, tn);
         }
     }
@@ -2057,8 +2248,8 @@ static void mod__matmuls(mod_session *s, const float *x, int n, const mod__mm *m
             for (j = 0; j < count; j++) mod__matmuls(s, x, n, mm + j, 1);
             return;
         }
-    if (mm[0].w->dtype == MOD_DTYPE_Q8_0) {
-        mod__matmuls_q8(s, x, n, mm, count);
+    if (mm[0].w->dtype == MOD_DTYPE_Q8_0 || mm[0].w->dtype == MOD_DTYPE_Q4_0) {
+        mod__matmuls_int(s, x, n, mm, count);
         return;
     }
     {

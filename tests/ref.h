@@ -116,7 +116,8 @@ REF_FN double *ref__tensor(ref__model *m, const unsigned char *f, int role, int 
         m->allocs[m->n_allocs++] = v;
         for (j = 0; j < count; j++)
             v[j] = dtype == 0 ? ref__f32(p + 4 * j) : dtype == 1 ? ref__f16(p + 2 * j) : dtype == 2 ? ref__bf16(p + 2 * j)
-                 : ref__f16(p + j / 32 * 34) * (double)(signed char)p[j / 32 * 34 + 2 + j % 32]; /* q8_0 */
+                 : dtype == 3 ? ref__f16(p + j / 32 * 34) * (double)(signed char)p[j / 32 * 34 + 2 + j % 32] /* q8_0 */
+                 : ref__f16(p + j / 32 * 18) * (double)((j % 32 < 16 ? p[j / 32 * 18 + 2 + j % 16] & 15 : p[j / 32 * 18 + 2 + j % 16] >> 4) - 8); /* q4_0 */
         return v;
     }
     return NULL;

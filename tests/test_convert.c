@@ -424,7 +424,8 @@ static void make_dir(const char *dir, const spec *s, const naming *nm, const cha
 }
 
 /* Checks every tensor of the converted file against the values of spec s, stored as in_dtype
-   in the checkpoint and converted to out_dtype ("F32", "F16", "BF16" / 0, 1, 2). */
+   in the checkpoint and converted to out_dtype ("F32", "F16", "BF16" / 0, 1, 2, 4 q4_0: each
+   block the bytes mkmodel's quantizer mkm_q4_block gives). */
 static int tensors_match(const char *file, const spec *s, const char *in_dtype, int out_dtype, char *why, size_t wcap)
 {
     size_t size, e;
@@ -452,7 +453,18 @@ static int tensors_match(const char *file, const spec *s, const char *in_dtype, 
             }
             p = b + mkm_tensor_data(b, size, role, layer);
             n = (r ? r : 1) * c;
-            for (i = 0; i < n; i++) {
+            for (i = 0; dt == 4 && i < n; i += 32) {
+                float blk[32];
+                unsigned char want[18];
+                int k;
+                for (k = 0; k < 32; k++) {
+                    float v = value(s, role, layer, i + (uint64_t)k);
+                    blk[k] = !strcmp(in_dtype, "F16") ? f16val(v) : !strcmp(in_dtype, "BF16") ? bf16val(v) : v;
+                }
+                mkm_q4_block(want, blk);
+                if (memcmp(want, p + i / 32 * 18, 18)) { snprintf(why, wcap, "role %d layer %d block %llu differs", role, layer, (unsigned long long)(i / 32)); ok = 0; break; }
+            }
+            for (i = 0; dt != 4 && i < n; i++) {
                 float v = value(s, role, layer, i);
                 if (!strcmp(in_dtype, "F16")) v = f16val(v);
                 else if (!strcmp(in_dtype, "BF16")) v = bf16val(v);
@@ -725,6 +737,37 @@ static void spec_mod(spec *s, int pred)
     s->pred = pred;
     s->Fp = pred == 1 ? 8 : 0;
     s->seed = 23;
+}
+
+/* --dtype q4_0: the blocks mkmodel's quantizer writes (checked against its error bounds in
+   test_kernels), 18 bytes per 32 weights; 48 columns refused */
+static void test_q4_0(void)
+{
+    spec s;
+    char why[300];
+    int rc;
+    spec_mod(&s, 1);
+    make_dir(P("q4in48"), &s, &canon, "F32", mod_keys_full, NULL);
+    rc = conv(P("q4in48"), "-o", P("q4bad.mod"), "--dtype", "q4_0", NULL);
+    check(rc == 1 && strstr(g_err, "q4_0 needs a multiple of 32 columns, it has 48") && !exists(P("q4bad.mod")),
+          "q4_0 with 48 columns is refused (%s)", g_err);
+    s.F = 64;
+    make_dir(P("q4in"), &s, &canon, "F32", mod_keys_full, NULL);
+    rc = conv(P("q4in"), "-o", P("q4.mod"), "--dtype", "q4_0", NULL);
+    check(rc == 0 && tensors_match(P("q4.mod"), &s, "F32", 4, why, sizeof why), "F32 input -> q4_0, 1-D tensors f32 (%s %s)", g_err, why);
+    check(strstr(g_out, "q4_0 matrices") != NULL, "the summary names q4_0");
+    make_dir(P("q4in16"), &s, &canon, "BF16", mod_keys_full, NULL);
+    rc = conv(P("q4in16"), "-o", P("q4b.mod"), "--dtype", "q4_0", NULL);
+    check(rc == 0 && tensors_match(P("q4b.mod"), &s, "BF16", 4, why, sizeof why), "BF16 input -> q4_0 (%s %s)", g_err, why);
+    {
+        mod_model *m = load(P("q4.mod"));
+        size_t size;
+        unsigned char *b = read_file(P("q4.mod"), &size);
+        size_t e = b ? mkm_tensor_entry(b, size, ROLE_DOWN, 2) : 0;
+        check(m != NULL && e && mkm_get_u64(b + e + 56) == 32 * 64 / 32 * 18, "the q4_0 file loads; mlp_down [32, 64] is 1152 bytes");
+        mod_model_free(m);
+        free(b);
+    }
 }
 
 static void test_mod_model(void)
@@ -1637,6 +1680,7 @@ int main(int argc, char **argv)
     test_aliases();
     test_shards();
     test_dtypes();
+    test_q4_0();
     test_rounding();
     test_overrides();
     test_tied();

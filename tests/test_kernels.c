@@ -1,7 +1,8 @@
 /* Every numeric kernel of mod.h against a naive double-precision version written here:
    mod__dot, mod__matmul (f32 / f16 / bf16 weights, with and without bias, 1 vs 2 threads),
    mod__row, mod__rmsnorm(_rows), mod__rope, mod__softmax, mod__silu, mod__sigmoid,
-   mod__f16_to_f32, mod__bf16_to_f32, mod__topk_count, plus the checked-arithmetic helpers
+   mod__f16_to_f32, mod__bf16_to_f32, mod__topk_count, the q8_0 and q4_0 block kernels and
+   quantizers, plus the checked-arithmetic helpers
    and the FNV-1a checksum. Attention is covered by the model tests.
 
    Tolerances are stated next to each test, relative to the magnitude of the inputs; u is the
@@ -380,22 +381,23 @@ static void test_matmul(void)
 /* A group of products sharing their input (q, k and v; gate and up) is one parallel loop over
    all their row blocks: each product must come out bit for bit as when computed alone, on one
    thread or two, whatever its dtype, also when the group's dtypes differ. */
-static void q8_weights(unsigned char *wq, int rows, int nb)
+static void quant_weights(unsigned char *wq, int rows, int nb, int block_bytes)
 {
     int k, r;
-    for (k = 0; k < rows * nb * 34; k++) wq[k] = (unsigned char)rnd();
+    for (k = 0; k < rows * nb * block_bytes; k++) wq[k] = (unsigned char)rnd();
     for (r = 0; r < rows * nb; r++) {
         uint16_t h = mkm_f32_to_f16((float)(0.01 * unif()));
-        wq[34 * r] = (unsigned char)h;
-        wq[34 * r + 1] = (unsigned char)(h >> 8);
+        wq[block_bytes * r] = (unsigned char)h;
+        wq[block_bytes * r + 1] = (unsigned char)(h >> 8);
     }
 }
 
 static void test_matmul_groups(void)
 {
     static const int rows[3] = { 13, 37, 6 }, colss[] = { 96, 2080 }, ns[] = { 1, 5, 17 };
-    /* dtypes of the three products; -1 is q8_0 */
-    static const int kinds[][3] = { { 0, 0, 0 }, { 1, 1, 1 }, { 2, 2, 2 }, { -1, -1, -1 }, { 0, 1, 0 }, { -1, 0, 2 } };
+    /* dtypes of the three products; -1 is q8_0, -2 q4_0 */
+    static const int kinds[][3] = { { 0, 0, 0 }, { 1, 1, 1 }, { 2, 2, 2 }, { -1, -1, -1 }, { -2, -2, -2 },
+                                    { 0, 1, 0 }, { -1, 0, 2 }, { -2, -1, -2 } };
     unsigned char *f1, *f2;
     mod_model *m1, *m2;
     mod_session *s1 = make_session(&m1, &f1, 1), *s2 = make_session(&m2, &f2, 2);
@@ -413,10 +415,11 @@ static void test_matmul_groups(void)
             for (j = 0; j < 3; j++) {
                 wmat_make(&w[j], kinds[ki][j] < 0 ? 0 : kinds[ki][j], rows[j], cols, 1.0 / sqrt((double)cols));
                 if (kinds[ki][j] < 0) {
-                    q8[j] = (unsigned char *)xmalloc((size_t)rows[j] * (cols / 32) * 34);
-                    q8_weights(q8[j], rows[j], cols / 32);
+                    const int bytes = kinds[ki][j] == -1 ? 34 : 18;
+                    q8[j] = (unsigned char *)xmalloc((size_t)rows[j] * (cols / 32) * bytes);
+                    quant_weights(q8[j], rows[j], cols / 32, bytes);
                     w[j].t.data = q8[j];
-                    w[j].t.dtype = MOD_DTYPE_Q8_0;
+                    w[j].t.dtype = kinds[ki][j] == -1 ? MOD_DTYPE_Q8_0 : MOD_DTYPE_Q4_0;
                 }
             }
             bt.cols = rows[1];
@@ -442,7 +445,7 @@ static void test_matmul_groups(void)
                     for (j = 0; j < 3; j++) same = same && memcmp(alone[j], grouped[j], sizeof(float) * (size_t)n * rows[j]) == 0;
                     cases++;
                     if (!same) bad++;
-                    check(same, "matmul group of dtypes %d,%d,%d (-1 q8_0), cols %d, n %d, %d thread(s): differs from each product alone",
+                    check(same, "matmul group of dtypes %d,%d,%d (-1 q8_0, -2 q4_0), cols %d, n %d, %d thread(s): differs from each product alone",
                           kinds[ki][0], kinds[ki][1], kinds[ki][2], cols, n, th + 1);
                 }
                 for (j = 0; j < 3; j++) { free(alone[j]); free(grouped[j]); }
@@ -938,6 +941,189 @@ static void test_q8(void)
     group_end("q8_0");
 }
 
+/* ---- q4_0 ------------------------------------------------------------------------------ */
+
+/* element j of a q4_0 block as its nibble, read here independently of mod.h */
+static int q4_nib(const unsigned char *blk, int j) { return j < 16 ? blk[2 + j] & 15 : blk[2 + j - 16] >> 4; }
+static double q4_scale(const unsigned char *blk) { return ref_f16((uint16_t)(blk[0] | blk[1] << 8)); }
+
+/* The quantizer (mkm_q4_block, which mkmodel uses): the element of largest magnitude decodes
+   to itself up to the f16 rounding of its scale (exactly when m / 8 is an f16 value), and it
+   is nibble 0; every other element within half a step |d| of its value, or, when it lies
+   beyond 7.5 steps on the other side (nibble 15 is the last there), within |m| - 7 |d|, about
+   one step. */
+static void test_q4_quantize(void)
+{
+    int trial, j, ok_ext = 1, ok_exact = 1, ok_half = 1, ok_clamp = 1, ok_zero = 1, clamped = 0;
+    for (trial = 0; trial < 3000; trial++) {
+        float v[32];
+        unsigned char q[18];
+        double d, m = 0;
+        int im = 0, grid = trial % 4 == 0;
+        fill(v, 32, grid ? 1.0 : trial % 3 == 0 ? 1e-3 : trial % 3 == 1 ? 2.0 : 300.0);
+        if (trial % 5 == 0 && !grid) v[rnd() % 32] = -(float)(4.0 * unif() + 1.0); /* a clear negative extreme */
+        if (grid) { /* an extreme whose scale is exactly an f16 value */
+            const uint16_t h = mkm_f32_to_f16((float)(0.01 + unif()));
+            const int at = (int)(rnd() % 32);
+            for (j = 0; j < 32; j++) v[j] = (float)(v[j] * ref_f16(h) * 7.9);
+            v[at] = (float)((trial % 8 ? -8.0 : 8.0) * ref_f16(h));
+        }
+        for (j = 0; j < 32; j++) if (fabs((double)v[j]) > fabs(m)) { m = v[j]; im = j; }
+        mkm_q4_block(q, v);
+        d = q4_scale(q);
+        ok_ext = ok_ext && q4_nib(q, im) == 0 && fabs(d * -8.0 - m) <= fabs(m) * ldexp(1.0, -11);
+        if (grid) ok_exact = ok_exact && d * -8.0 == m;
+        for (j = 0; j < 32; j++) {
+            const double deq = d * (q4_nib(q, j) - 8), e = fabs(deq - v[j]);
+            /* |m| is at most 8 |d| up to the rounding of d, so this is about one step */
+            if (v[j] / d > 7.5) { clamped++; ok_clamp = ok_clamp && q4_nib(q, j) == 15 && e <= fabs(m) - 7 * fabs(d) + 1e-12 * fabs(m); }
+            else ok_half = ok_half && e <= fabs(d) * 0.5 * (1 + 1e-9);
+        }
+    }
+    {
+        float z[32];
+        unsigned char q[18];
+        memset(z, 0, sizeof z);
+        mkm_q4_block(q, z);
+        for (j = 0; j < 18; j++) ok_zero = ok_zero && q[j] == (j < 2 ? 0 : 0x88);
+        z[5] = -0.0f;
+        mkm_q4_block(q, z);
+        ok_zero = ok_zero && q4_scale(q) == 0.0;
+        for (j = 0; j < 16; j++) ok_zero = ok_zero && q[2 + j] == 0x88;
+    }
+    check(ok_ext, "q4 quantizer: the largest-magnitude element is nibble 0 and decodes to itself within the f16 scale rounding");
+    check(ok_exact, "q4 quantizer: ... exactly when its eighth is an f16 value");
+    check(ok_half, "q4 quantizer: every other element within half a step");
+    check(ok_clamp && clamped > 0, "q4 quantizer: elements beyond 7.5 steps opposite the extreme are nibble 15, within a step (%d seen)", clamped);
+    check(ok_zero, "q4 quantizer: an all-zero block is scale 0 and nibbles 8");
+    {   /* hand-made block: elements -8, -7 .. 7 steps of 0.25 in order, then ties x.5 */
+        float v[32];
+        unsigned char q[18];
+        int ok = 1;
+        for (j = 0; j < 32; j++) v[j] = j < 16 ? 0.25f * (float)(j - 8) : 0.25f * ((float)(j - 24) + (j % 2 ? 0.5f : 0.0f));
+        v[0] = 2.0f; /* extreme +2: d = -0.25, so v / d = -(v / 0.25) */
+        mkm_q4_block(q, v);
+        ok = q[0] == 0x00 && q[1] == 0xB4; /* f16 -0.25 */
+        for (j = 0; j < 32; j++) {
+            const double r = -(double)v[j] / 0.25;
+            const int want = (int)(r < 0 ? ceil(r - 0.5) : floor(r + 0.5)) + 8;
+            ok = ok && q4_nib(q, j) == (want > 15 ? 15 : want < 0 ? 0 : want);
+        }
+        check(ok, "q4 quantizer: a hand-made block, ties rounded away from zero, nibble order low j / high j + 16");
+    }
+    group_end("q4_0 quantizer");
+}
+
+/* random q4_0 weights: any nibbles, scales of either sign */
+static void q4_random(unsigned char *w, int blocks, double scale)
+{
+    int b, j;
+    for (b = 0; b < blocks; b++) {
+        const uint16_t h = mkm_f32_to_f16((float)(scale * sym()));
+        w[18 * b] = (unsigned char)h;
+        w[18 * b + 1] = (unsigned char)(h >> 8);
+        for (j = 0; j < 16; j++) w[18 * b + 2 + j] = (unsigned char)rnd();
+    }
+}
+
+/* Block dot products against the exact double sum of the integer products times both scales
+   (1e-5 of the sum of absolute products, as for q8_0); the matmul against a double-precision
+   product of the dequantized weights with the activations as given (the activation
+   quantization error bounded by half a step per element) and with the quantized activations;
+   every element the block dot whatever the threads, the batch and the tiling; rows as f32. */
+static void test_q4(void)
+{
+    unsigned char *f1, *f2;
+    mod_model *m1, *m2;
+    mod_session *s1 = make_session(&m1, &f1, 1), *s2 = make_session(&m2, &f2, 2);
+    int trial;
+    for (trial = 0; trial < 400; trial++) {
+        const int cols = 32 * (1 + (int)(rnd() % 8)), nb = cols / 32;
+        float x[256], dx;
+        unsigned char xq[8 * 36], w[8 * 18];
+        double exact = 0, mag = 0, got;
+        int b, j;
+        fill(x, (size_t)cols, trial % 3 == 0 ? 1e-3 : 3.0);
+        mod__quantize_q8(xq, x, cols);
+        q4_random(w, nb, trial % 2 ? 0.05 : 2.0);
+        for (b = 0; b < nb; b++) {
+            double isum = 0, iabs = 0;
+            for (j = 0; j < 32; j++) {
+                const double p = (double)(q4_nib(w + 18 * b, j) - 8) * (signed char)xq[36 * b + 4 + j];
+                isum += p;
+                iabs += fabs(p);
+            }
+            memcpy(&dx, xq + 36 * b, 4);
+            exact += isum * q4_scale(w + 18 * b) * dx;
+            mag += iabs * fabs(q4_scale(w + 18 * b)) * dx;
+        }
+        got = mod__dot_q4(w, xq, nb);
+        check(fabs(got - exact) <= 1e-5 * mag + 1e-30, "q4 block dot: %g vs exact %g (cols %d)", got, exact, cols);
+    }
+    for (trial = 0; trial < 4; trial++) {
+        const int rows = trial == 0 ? 37 : trial == 1 ? 64 : trial == 2 ? 13 : 70;
+        const int nb = trial == 1 ? 7 : trial == 3 ? 9 : 8, cols = 32 * nb;
+        const int n = trial == 0 ? 4 : trial == 1 ? 7 : trial == 2 ? 9 : 6;
+        unsigned char *wq = (unsigned char *)xmalloc((size_t)rows * nb * 18);
+        float x[9 * 288], y1[9 * 70], y2[9 * 70], y3[70], yb[9 * 70], bias[70], *wf;
+        mod__tensor t, bt;
+        int r, k, j, same = 1, exact = 1, ref_ok = 1, refq_ok = 1, bias_ok = 1, rows_ok = 1;
+        q4_random(wq, rows * nb, 0.02);
+        fill(x, (size_t)n * cols, 2.0);
+        fill(bias, (size_t)rows, 1.0);
+        memset(&t, 0, sizeof t);
+        t.data = wq; t.dtype = MOD_DTYPE_Q4_0; t.rows = rows; t.cols = cols;
+        memset(&bt, 0, sizeof bt);
+        bt.data = bias; bt.dtype = MOD_DTYPE_F32; bt.rows = 1; bt.cols = rows;
+        mod__matmul(s1, y1, x, n, &t, NULL);
+        mod__matmul(s2, y2, x, n, &t, NULL);
+        mod__matmul(s1, y3, x + 2 * cols, 1, &t, NULL);
+        mod__matmul(s2, yb, x, n, &t, &bt);
+        for (k = 0; k < n * rows; k++) same = same && fbits(y1[k]) == fbits(y2[k]);
+        for (r = 0; r < rows; r++) same = same && fbits(y3[r]) == fbits(y1[2 * rows + r]);
+        for (k = 0; k < n * rows; k++) bias_ok = bias_ok && fbits(yb[k]) == fbits(y1[k] + bias[k % rows]);
+        for (k = 0; k < n; k++) {
+            unsigned char xq[9 * 36];
+            mod__quantize_q8(xq, x + (size_t)k * cols, cols);
+            for (r = 0; r < rows; r++) {
+                const unsigned char *wr = wq + (size_t)r * nb * 18;
+                double ref = 0, refq = 0, mag = 0, qerr = 0;
+                exact = exact && fbits(y1[k * rows + r]) == fbits(mod__dot_q4(wr, xq, nb));
+                for (j = 0; j < cols; j++) {
+                    const double wv = q4_scale(wr + 18 * (j / 32)) * (q4_nib(wr + 18 * (j / 32), j % 32) - 8);
+                    float dx;
+                    memcpy(&dx, xq + 36 * (j / 32), 4);
+                    ref += wv * x[(size_t)k * cols + j];
+                    refq += wv * dx * (signed char)xq[36 * (j / 32) + 4 + j % 32];
+                    mag += fabs(wv * dx * (signed char)xq[36 * (j / 32) + 4 + j % 32]);
+                    qerr += fabs(wv) * 0.5 * dx;
+                }
+                refq_ok = refq_ok && fabs(y1[k * rows + r] - refq) <= 1e-5 * mag + 1e-30;
+                ref_ok = ref_ok && fabs(y1[k * rows + r] - ref) <= qerr * (1 + 1e-5) + 1e-5 * mag + 1e-30;
+            }
+        }
+        wf = (float *)xmalloc(sizeof(float) * 4 * (size_t)cols);
+        for (r = 0; r + 4 <= rows; r += 4) {
+            const float *got = mod__rows(&t, r, 4, wf);
+            for (j = 0; j < 4 * cols; j++) {
+                const unsigned char *blk = wq + ((size_t)r * nb + (size_t)(j / 32)) * 18;
+                rows_ok = rows_ok && (double)got[j] == q4_scale(blk) * (q4_nib(blk, j % 32) - 8);
+            }
+        }
+        check(same, "q4 matmul %dx%d, %d tokens: 1 and 2 threads, and a row alone vs in a batch, bit-identical", rows, cols, n);
+        check(exact, "q4 matmul %dx%d, %d tokens: elements are the block dot products", rows, cols, n);
+        check(refq_ok, "q4 matmul %dx%d, %d tokens: the dequantized product with the quantized activations", rows, cols, n);
+        check(ref_ok, "q4 matmul %dx%d, %d tokens: the dequantized product with the activations, within their quantization", rows, cols, n);
+        check(bias_ok, "q4 matmul %dx%d, %d tokens: the bias is added last", rows, cols, n);
+        check(rows_ok, "q4 rows %dx%d as f32: the dequantized values exactly", rows, cols);
+        free(wf);
+        free(wq);
+    }
+    mod_session_free(s1); mod_model_free(m1); free(f1);
+    mod_session_free(s2); mod_model_free(m2); free(f2);
+    group_end("q4_0");
+}
+
 int main(void)
 {
     test_f16();
@@ -953,6 +1139,8 @@ int main(void)
     test_helpers();
     test_q8();
     test_q8_quantize_exact();
+    test_q4_quantize();
+    test_q4();
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail ? 1 : 0;
 }

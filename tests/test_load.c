@@ -293,7 +293,7 @@ typedef struct basefile {
     size_t size;
 } basefile;
 
-static basefile BA, BB, BC, BD, BE;
+static basefile BA, BB, BC, BD, BE, BF;
 
 static void make_base(basefile *b, const char *name, const mkm_opts *o)
 {
@@ -365,6 +365,14 @@ static void make_bases(void)
     o.rope_theta = 500000.0f;
     o.norm_eps = 1e-6f;
     make_base(&BE, "E(scored,all-routed,knobs)", &o);
+    /* F: byte-level BPE, untied, MLP predictor, q4_0 matrices */
+    mkm_defaults(&o);
+    o.seed = 16;
+    o.tokenizer = MKM_TOKENIZER_BPE;
+    o.decision = 1;
+    o.predictor_hidden = 32;
+    o.dtype = MKM_DTYPE_Q4_0;
+    make_base(&BF, "F(bpe,predictor,q4_0)", &o);
 }
 
 /* ---- the working copy and field access --------------------------------------------------- */
@@ -540,10 +548,10 @@ static void check_tokenizer_roundtrip(const basefile *b, const mod_model *m)
 
 static void group_valid(void)
 {
-    const basefile *bases[5];
+    const basefile *bases[6];
     int i;
-    bases[0] = &BA; bases[1] = &BB; bases[2] = &BC; bases[3] = &BD; bases[4] = &BE;
-    for (i = 0; i < 5; i++) {
+    bases[0] = &BA; bases[1] = &BB; bases[2] = &BC; bases[3] = &BD; bases[4] = &BE; bases[5] = &BF;
+    for (i = 0; i < 6; i++) {
         const basefile *b = bases[i];
         mod_model *m = NULL;
         mod_error err;
@@ -683,10 +691,10 @@ static void group_checksum(void)
 
 static void group_truncation(void)
 {
-    const basefile *bases[2];
+    const basefile *bases[3];
     int bi;
-    bases[0] = &BA; bases[1] = &BC;
-    for (bi = 0; bi < 2; bi++) {
+    bases[0] = &BA; bases[1] = &BC; bases[2] = &BF;
+    for (bi = 0; bi < 3; bi++) {
         const basefile *b = bases[bi];
         size_t cuts[64], nc = 0, i;
         char name[128];
@@ -893,7 +901,8 @@ static void group_tensors(void)
     begin(&BA); p32(ent(MKM_ROLE_TOKEN_EMBEDDING, -1) + MKM_TD_LAYER, 0); done("model-wide tensor with layer 0", MOD_ERR_CORRUPT);
     begin(&BA); p32(ent(MKM_ROLE_ATTN_Q, 0) + MKM_TD_DTYPE, 7); done("tensor dtype 7", MOD_ERR_UNSUPPORTED);
     begin(&BA); p32(ent(MKM_ROLE_ATTN_Q, 0) + MKM_TD_DTYPE, 3); done("tensor dtype 3 (q8_0) with an f32-sized payload", MOD_ERR_CORRUPT);
-    begin(&BA); p32(ent(MKM_ROLE_ATTN_Q, 0) + MKM_TD_DTYPE, 4); done("tensor dtype 4 (reserved)", MOD_ERR_UNSUPPORTED);
+    begin(&BA); p32(ent(MKM_ROLE_ATTN_Q, 0) + MKM_TD_DTYPE, 4); done("tensor dtype 4 (q4_0) with an f32-sized payload", MOD_ERR_CORRUPT);
+    begin(&BA); p32(ent(MKM_ROLE_ATTN_Q, 0) + MKM_TD_DTYPE, 5); done("tensor dtype 5 (reserved)", MOD_ERR_UNSUPPORTED);
     begin(&BA); p32(ent(MKM_ROLE_ATTN_Q, 0) + MKM_TD_N_DIMS, 0); done("tensor n_dims 0", MOD_ERR_CORRUPT);
     begin(&BA); p32(ent(MKM_ROLE_ATTN_Q, 0) + MKM_TD_N_DIMS, 3); done("tensor n_dims 3 (dims[2] = 0)", MOD_ERR_CORRUPT);
     begin(&BA); p32(ent(MKM_ROLE_ATTN_Q, 0) + MKM_TD_N_DIMS, 0xFFFFFFFFu); done("tensor n_dims 2^32-1", MOD_ERR_CORRUPT);
@@ -923,6 +932,19 @@ static void group_tensors(void)
     begin(&BA); e = ent(MKM_ROLE_ATTN_Q, 0); p64(e + MKM_TD_SIZE, 0); done("tensor byte size 0", MOD_ERR_CORRUPT);
     begin(&BA); e = ent(MKM_ROLE_ATTN_Q, 0); p64(e + MKM_TD_SIZE, UINT64_MAX); done("tensor byte size 2^64-1", MOD_ERR_CORRUPT);
     begin(&BA); e = ent(MKM_ROLE_ATTN_Q, 0); p32(e + MKM_TD_DTYPE, 1); done("f32 data declared f16 (size no longer matches)", MOD_ERR_CORRUPT);
+    /* q4_0: 18 bytes per 32 weights, nothing else */
+    begin(&BF); e = ent(MKM_ROLE_ATTN_Q, 0); p64(e + MKM_TD_SIZE, g64(e + MKM_TD_SIZE) - 1); done("q4_0 tensor one byte short", MOD_ERR_CORRUPT);
+    begin(&BF); e = ent(MKM_ROLE_ATTN_Q, 0); p64(e + MKM_TD_SIZE, g64(e + MKM_TD_SIZE) - 18); done("q4_0 tensor one block short", MOD_ERR_CORRUPT);
+    begin(&BF); e = ent(MKM_ROLE_MLP_DOWN, 1); p64(e + MKM_TD_SIZE, g64(e + MKM_TD_SIZE) / 18 * 34); done("q4_0 tensor with a q8_0 byte size", MOD_ERR_CORRUPT);
+    begin(&BF); e = ent(MKM_ROLE_ATTN_Q, 0); p32(e + MKM_TD_DTYPE, 3); done("q4_0 data declared q8_0 (size no longer matches)", MOD_ERR_CORRUPT);
+    begin(&BF); e = ent(MKM_ROLE_TOKEN_EMBEDDING, -1); p32(e + MKM_TD_DTYPE, 0); done("q4_0 embedding declared f32", MOD_ERR_CORRUPT);
+    {
+        int ok = 1;
+        check(mod__matrix_bytes(MOD_DTYPE_Q4_0, 3, 64, &ok) == 3 * 2 * 18 && ok, "q4_0 bytes of 3 x 64: 108");
+        ok = 1; mod__matrix_bytes(MOD_DTYPE_Q4_0, 1, 48, &ok); check(!ok, "q4_0 with 48 columns is refused");
+        ok = 1; mod__matrix_bytes(MOD_DTYPE_Q4_0, (uint64_t)1 << 40, (uint64_t)1 << 30, &ok); check(!ok, "q4_0 bytes of 2^40 x 2^30 overflow");
+        ok = 1; mod__matrix_bytes(MOD_DTYPE_Q4_0, UINT64_MAX, 32, &ok); check(!ok, "q4_0 bytes of (2^64-1) x 32 overflow");
+    }
     begin(&BA); e = ent(MKM_ROLE_ATTN_Q, 1); p64(e + MKM_TD_OFFSET, g64(e + MKM_TD_OFFSET) + 4); done("tensor offset + 4 (misaligned)", MOD_ERR_CORRUPT);
     begin(&BA); e = ent(MKM_ROLE_ATTN_Q, 1); p64(e + MKM_TD_OFFSET, g64(e + MKM_TD_OFFSET) + 32); done("tensor offset + 32 (misaligned)", MOD_ERR_CORRUPT);
     begin(&BA); e = ent(MKM_ROLE_OUTPUT, -1);

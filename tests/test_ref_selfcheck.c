@@ -835,8 +835,10 @@ static void check_options(void)
     mkm_defaults(&o); o.capacity[1] = 0.0f; ok = ok && mkm_check(&o) != NULL;
     mkm_defaults(&o); o.capacity[2] = 0.0f; ok = ok && mkm_check(&o) == NULL; /* dense layer */
     mkm_defaults(&o); o.tokenizer = 1; o.vocab_size = 100; ok = ok && mkm_check(&o) != NULL;
-    mkm_defaults(&o); o.dtype = 4; ok = ok && mkm_check(&o) != NULL;
+    mkm_defaults(&o); o.dtype = 5; ok = ok && mkm_check(&o) != NULL;
     mkm_defaults(&o); o.dtype = 3; o.dim = 36; ok = ok && mkm_check(&o) != NULL; /* q8_0 needs multiples of 32 */
+    mkm_defaults(&o); o.dtype = 4; ok = ok && mkm_check(&o) == NULL; /* q4_0 */
+    mkm_defaults(&o); o.dtype = 4; o.hidden_dim = 48; ok = ok && mkm_check(&o) != NULL; /* q4_0 needs multiples of 32 */
     check(ok, "mkm_check rejects bad options, accepts good ones", "");
 }
 

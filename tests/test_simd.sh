@@ -2,7 +2,7 @@
 # Every SIMD path against the portable one: the kernel and model tests built for AVX2, for the
 # portable code and for AArch64 NEON (cross-compiled, run under qemu-aarch64 when installed;
 # the main build uses the CPU's widest path), then the same logits from each build for f32,
-# f16, bf16 and q8_0 models, compared with the portable build's.
+# f16, bf16, q8_0 and q4_0 models, compared with the portable build's.
 . "$(dirname "$0")/lib.sh"
 CC=${CC:-cc}
 FLAGS="-std=c99 -O2 -fopenmp -Itools -Itests"
@@ -30,7 +30,7 @@ else
     echo "note: aarch64-linux-gnu-gcc or qemu-aarch64 missing: the NEON path is not tested here"
 fi
 TOKS=5,17,3,99,42,7,7,250,1,0,33,64,128,255,300,12,19,23,5,5,6,200,201,202
-for dt in f32 f16 bf16 q8_0; do
+for dt in f32 f16 bf16 q8_0 q4_0; do
     "$B/mkmodel" "$T/m_$dt.mod" --seed 11 --tokenizer bpe --merges 100 --dim 64 --layers 4 --heads 4 --kv-heads 2 --hidden 160 --seq 64 --mod-layers odd --qkv-bias 1 --dtype $dt >/dev/null || bad "mkmodel $dt"
     for name in native avx2 scalar; do
         [ -x "$T/eval_$name" ] && "$T/eval_$name" "$T/m_$dt.mod" --tokens $TOKS --routing topk --dump-logits "$T/l_${dt}_$name.bin" >/dev/null 2>&1
@@ -38,8 +38,10 @@ for dt in f32 f16 bf16 q8_0; do
     [ -n "$ARM" ] && [ -x "$T/eval_neon" ] && qemu-aarch64 "$T/eval_neon" "$T/m_$dt.mod" --tokens $TOKS --routing topk --dump-logits "$T/l_${dt}_neon.bin" >/dev/null 2>&1
     # float paths differ only in summation order (1e-5); q8_0 paths also requantize the
     # activations of every layer, where such a difference can move a value across a rounding
-    # step of its int8 grid (1e-3)
-    tol=1e-5; [ $dt = q8_0 ] && tol=1e-3
+    # step of its int8 grid (1e-3); with q4_0 weights such a step moves these logits by
+    # 4.6e-3 (the block products themselves are checked against exact sums in test_kernels),
+    # and about one model in eight of this shape takes one (1e-2)
+    tol=1e-5; [ $dt = q8_0 ] && tol=1e-3; [ $dt = q4_0 ] && tol=1e-2
     names="native avx2"; [ -n "$ARM" ] && names="$names neon"
     for name in $names; do
         if "$B/compare_logits" "$T/l_${dt}_$name.bin" "$T/l_${dt}_scalar.bin" $tol >"$T/out" 2>&1; then ok "$dt logits, $name vs portable: $(cat "$T/out")"

@@ -27,7 +27,8 @@ static void usage(FILE *f) {
         "  --synthetic WxL     dense + MoD twin of width W and L blocks when no model is given\n"
         "                      (default 768x12: 12 heads, MLP 2048, vocab 32000, routed every\n"
         "                      other block at capacity 0.125)\n"
-        "  --dtypes LIST       stored dtypes of the synthetic models (default f32,f16,bf16)\n"
+        "  --dtypes LIST       stored dtypes of the synthetic models: f32, f16, bf16, q8_0, q4_0\n"
+        "                      (default f32,f16,bf16)\n"
         "  --threads LIST      thread counts (default 1,2)\n"
         "  --prompts LIST      prefill lengths (default 16,64,256,1024, capped by the context)\n"
         "  --decode N          tokens decoded after a 16-token prompt (default 128)\n"
@@ -274,7 +275,7 @@ static double paired_speedup(const double *a, const double *b, int n) {
     return median(q, n < 16 ? n : 16);
 }
 
-static const char *dtype_name(int d) { return d == 0 ? "f32" : d == 1 ? "f16" : d == 2 ? "bf16" : d == 3 ? "q8_0" : "?"; }
+static const char *dtype_name(int d) { return d == 0 ? "f32" : d == 1 ? "f16" : d == 2 ? "bf16" : d == 3 ? "q8_0" : d == 4 ? "q4_0" : "?"; }
 
 static void print_result(const char *name, const mod_model *m, const opts *o, int threads, const result *r,
                          double bw, double peak) {
@@ -392,7 +393,7 @@ int main(int argc, char **argv) {
             strncpy(buf, v, sizeof buf - 1);
             buf[sizeof buf - 1] = 0;
             for (tok = strtok(buf, ","); tok && o.n_dtypes < MAX_LIST; tok = strtok(NULL, ","))
-                o.dtypes[o.n_dtypes++] = !strcmp(tok, "f32") ? 0 : !strcmp(tok, "f16") ? 1 : !strcmp(tok, "bf16") ? 2 : !strcmp(tok, "q8_0") ? 3 : -1;
+                o.dtypes[o.n_dtypes++] = !strcmp(tok, "f32") ? 0 : !strcmp(tok, "f16") ? 1 : !strcmp(tok, "bf16") ? 2 : !strcmp(tok, "q8_0") ? 3 : !strcmp(tok, "q4_0") ? 4 : -1;
             for (di = 0; di < o.n_dtypes; di++) bad |= o.dtypes[di] < 0;
             bad |= o.n_dtypes == 0;
         } else { fprintf(stderr, "error: unknown option '%s'\n", a); return 2; }

@@ -36,9 +36,9 @@
 #define MAX_DIM (1 << 20)
 #define MAX_TOKEN_BYTES 1024
 
-/* file dtype codes; DT_Q8_0 is an output dtype only, DT_OTHER an input that cannot convert */
-enum { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2, DT_Q8_0 = 3, DT_OTHER = 99 };
-static const char *const dtype_names[] = { "f32", "f16", "bf16", "q8_0" };
+/* file dtype codes; DT_Q8_0 and DT_Q4_0 are output dtypes only, DT_OTHER an input that cannot convert */
+enum { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2, DT_Q8_0 = 3, DT_Q4_0 = 4, DT_OTHER = 99 };
+static const char *const dtype_names[] = { "f32", "f16", "bf16", "q8_0", "q4_0" };
 
 enum {
     R_EMBED, R_OUT_NORM, R_OUTPUT, R_ATTN_NORM, R_Q, R_K, R_V, R_O, R_QB, R_KB, R_VB,
@@ -2080,7 +2080,7 @@ static int write_tensor(writer *w, const outt *t, unsigned char *inbuf, unsigned
 {
     const src *s = t->s;
     uint64_t rows = t->rows ? t->rows : 1, r = 0, c;
-    size_t ssz = dt_size(s->dtype), osz = t->dtype == DT_Q8_0 ? 4 : dt_size(t->dtype), rowb = (size_t)t->cols * ssz;
+    size_t ssz = dt_size(s->dtype), osz = t->dtype == DT_Q8_0 || t->dtype == DT_Q4_0 ? 4 : dt_size(t->dtype), rowb = (size_t)t->cols * ssz;
     while (r < rows) {
         uint64_t k = s->perm_hd > 0 ? 1 : (READ_BLOCK / rowb ? READ_BLOCK / rowb : 1), j;
         if (k > rows - r) k = rows - r;
@@ -2094,7 +2094,7 @@ static int write_tensor(writer *w, const outt *t, unsigned char *inbuf, unsigned
                 if (v != v || v - v != 0.0f)
                     return fail("tensor %s: element %llu is %s; the converter refuses non-finite weights", s->name,
                                 (unsigned long long)(r * t->cols + c), v != v ? "NaN" : "infinite");
-                if (t->dtype == DT_F32 || t->dtype == DT_Q8_0) wrf32(o, v);
+                if (t->dtype == DT_F32 || t->dtype == DT_Q8_0 || t->dtype == DT_Q4_0) wrf32(o, v);
                 else {
                     uint16_t h = t->dtype == DT_F16 ? f32_to_f16(v) : f32_to_bf16(v);
                     if ((h & 0x7fffu) == (t->dtype == DT_F16 ? 0x7c00u : 0x7f80u))
@@ -2127,6 +2127,37 @@ static int write_tensor(writer *w, const outt *t, unsigned char *inbuf, unsigned
                     }
                 }
                 if (w_bytes(w, row, (size_t)(t->cols / 32 * 34)) != 0) return -1;
+            } else if (t->dtype == DT_Q4_0) {
+                /* blocks of 32, in place: the element of largest magnitude (the first of equals),
+                   sign kept, over -8 is the scale, stored as f16; each value becomes the nibble
+                   round(v / scale) + 8 (half away from zero, the stored scale, clamped to 0..15);
+                   byte b holds element b (low nibble) and element b + 16 (high nibble) */
+                unsigned char *q = row;
+                for (c = 0; c < t->cols; c += 32, q += 18) {
+                    float vals[32], m = 0.0f;
+                    double d;
+                    uint16_t h;
+                    int b;
+                    for (b = 0; b < 32; b++) {
+                        vals[b] = rdf32(row + (c + (uint64_t)b) * 4);
+                        if (fabsf(vals[b]) > fabsf(m)) m = vals[b];
+                    }
+                    h = m != 0.0f ? f32_to_f16(m / -8.0f) : 0; /* an all-zero block: +0 */
+                    if ((h & 0x7fffu) == 0x7c00u) return fail("tensor %s: a value does not fit the f16 scale of q4_0", s->name);
+                    d = f16_to_f32(h);
+                    q[0] = (unsigned char)h;
+                    q[1] = (unsigned char)(h >> 8);
+                    for (b = 0; b < 16; b++) {
+                        int nib[2], k;
+                        for (k = 0; k < 2; k++) {
+                            const double x = d != 0.0 ? vals[b + 16 * k] / d : 0.0;
+                            const long r = (long)(x < 0 ? x - 0.5 : x + 0.5) + 8;
+                            nib[k] = r < 0 ? 0 : r > 15 ? 15 : (int)r;
+                        }
+                        q[2 + b] = (unsigned char)(nib[0] | nib[1] << 4);
+                    }
+                }
+                if (w_bytes(w, row, (size_t)(t->cols / 32 * 18)) != 0) return -1;
             } else if (w_bytes(w, row, (size_t)t->cols * osz) != 0) return -1;
         }
         progress_step(pg, s->fd >= 0 ? k * rowb : 0);
@@ -2155,13 +2186,15 @@ static int write_model(model *m, const opts *o, int fd, const char *tmp_path, ui
             t->role = role; t->layer = l; t->s = s;
             t->rows = s->rows; t->cols = s->cols;
             t->dtype = s->rows ? o->dtype : DT_F32;
-            if (t->dtype == DT_Q8_0 && t->cols % 32) {
+            if ((t->dtype == DT_Q8_0 || t->dtype == DT_Q4_0) && t->cols % 32) {
                 const unsigned long long cols = (unsigned long long)t->cols;
                 free(ts);
                 free(w);
-                return fail("tensor %s: q8_0 needs a multiple of 32 columns, it has %llu", s->name, cols);
+                return fail("tensor %s: %s needs a multiple of 32 columns, it has %llu", s->name, dtype_names[o->dtype], cols);
             }
-            t->nbytes = t->dtype == DT_Q8_0 ? (t->rows ? t->rows : 1) * (t->cols / 32 * 34) : (t->rows ? t->rows : 1) * t->cols * dt_size(t->dtype);
+            t->nbytes = t->dtype == DT_Q8_0 ? (t->rows ? t->rows : 1) * (t->cols / 32 * 34)
+                      : t->dtype == DT_Q4_0 ? (t->rows ? t->rows : 1) * (t->cols / 32 * 18)
+                      : (t->rows ? t->rows : 1) * t->cols * dt_size(t->dtype);
             t->offset = (data_size + 63) & ~(uint64_t)63;
             data_size = t->offset + t->nbytes;
             if (t->cols > max_row) max_row = t->cols;
@@ -2394,8 +2427,8 @@ static void usage(FILE *f)
         "shards; tokenizer.json) or a llama2.c checkpoint file (legacy or version 1).\n"
         "\n"
         "  -o, --output OUT        the model file to write (atomically; never an input file)\n"
-        "  --dtype f32|f16|bf16|q8_0  dtype of the matrices (default f32); 1-D tensors are always f32;\n"
-        "                        q8_0 needs column counts that are multiples of 32\n"
+        "  --dtype f32|f16|bf16|q8_0|q4_0  dtype of the matrices (default f32); 1-D tensors are\n"
+        "                        always f32; q8_0 and q4_0 need column counts that are multiples of 32\n"
         "  --tokenizer FILE|none   tokenizer to embed: tokenizer.json for a directory (default:\n"
         "                          INPUT/tokenizer.json when present), tokenizer.bin for llama2.c;\n"
         "                          none: write no tokenizer\n"
@@ -2452,6 +2485,7 @@ int main(int argc, char **argv)
             else if (!strcmp(v, "f16")) o.dtype = DT_F16;
             else if (!strcmp(v, "bf16")) o.dtype = DT_BF16;
             else if (!strcmp(v, "q8_0")) o.dtype = DT_Q8_0;
+            else if (!strcmp(v, "q4_0")) o.dtype = DT_Q4_0;
             else bad = 1;
         }
         else if (!strcmp(a, "--tokenizer")) { if (!strcmp(v, "none")) o.tok_none = 1; else o.tokenizer = v; }

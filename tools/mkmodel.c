@@ -39,7 +39,7 @@ static const char usage[] =
     "  --router-bias 0|1     routed blocks have a router bias (default 1)\n"
     "  --router-const B      router weights 0 and router bias B: every score is B\n"
     "  --init-scale S        std of the model matrices; 0 = automatic (default 0)\n"
-    "  --dtype f32|f16|bf16|q8_0  dtype of the matrices (default f32)\n"
+    "  --dtype f32|f16|bf16|q8_0|q4_0  dtype of the matrices (default f32)\n"
     "  --tokenizer none|bpe|scored         (default none)\n"
     "  --merges N            bpe merges / scored multi-character tokens (default 64)\n"
     "  --help                this text\n";
@@ -228,6 +228,7 @@ int main(int argc, char **argv)
             else if (strcmp(v, "f16") == 0) o.dtype = MKM_DTYPE_F16;
             else if (strcmp(v, "bf16") == 0) o.dtype = MKM_DTYPE_BF16;
             else if (strcmp(v, "q8_0") == 0) o.dtype = MKM_DTYPE_Q8_0;
+            else if (strcmp(v, "q4_0") == 0) o.dtype = MKM_DTYPE_Q4_0;
             else bad = 1;
         }
         else if (strcmp(a, "--tokenizer") == 0) {

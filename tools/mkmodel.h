@@ -124,7 +124,7 @@ enum {
     MKM_N_ROLES = 21
 };
 
-enum { MKM_DTYPE_F32 = 0, MKM_DTYPE_F16 = 1, MKM_DTYPE_BF16 = 2, MKM_DTYPE_Q8_0 = 3 };
+enum { MKM_DTYPE_F32 = 0, MKM_DTYPE_F16 = 1, MKM_DTYPE_BF16 = 2, MKM_DTYPE_Q8_0 = 3, MKM_DTYPE_Q4_0 = 4 };
 enum { MKM_TOKENIZER_NONE = 0, MKM_TOKENIZER_BPE = 1, MKM_TOKENIZER_SCORED = 2 };
 
 typedef struct mkm_opts {
@@ -154,8 +154,8 @@ typedef struct mkm_opts {
      * predictor) is made constant too: P(u) = router_const_bias. */
     int router_const;
     float router_const_bias;
-    int dtype;            /* 0 f32, 1 f16, 2 bf16, 3 q8_0: matrices only; 1-D tensors are always
-                             f32; q8_0 needs column counts that are multiples of 32 */
+    int dtype;            /* 0 f32, 1 f16, 2 bf16, 3 q8_0, 4 q4_0: matrices only; 1-D tensors are
+                             always f32; q8_0 and q4_0 need column counts that are multiples of 32 */
     uint64_t seed;
     /* Standard deviation of the embedding, attention, MLP and output matrices; <= 0 picks one
      * per matrix (1/sqrt(fan_in), embedding 0.5). Router and predictor weights are always
@@ -336,9 +336,11 @@ MKM_FN const char *mkm_check(const mkm_opts *o)
     if (o->decision < 0 || o->decision > 1) return "decision must be 0 (router) or 1 (predictor)";
     if (o->predictor_hidden < 0) return "predictor_hidden must be >= 0";
     if (o->threshold != o->threshold) return "threshold must be a number";
-    if (o->dtype < 0 || o->dtype > 3) return "dtype must be 0 (f32), 1 (f16), 2 (bf16) or 3 (q8_0)";
+    if (o->dtype < 0 || o->dtype > 4) return "dtype must be 0 (f32), 1 (f16), 2 (bf16), 3 (q8_0) or 4 (q4_0)";
     if (o->dtype == MKM_DTYPE_Q8_0 && (o->dim % 32 || o->hidden_dim % 32))
         return "q8_0 needs dim and hidden_dim to be multiples of 32";
+    if (o->dtype == MKM_DTYPE_Q4_0 && (o->dim % 32 || o->hidden_dim % 32))
+        return "q4_0 needs dim and hidden_dim to be multiples of 32";
     if (o->tokenizer < 0 || o->tokenizer > 2) return "tokenizer must be 0 (none), 1 (bpe) or 2 (scored)";
     if (o->n_merges < 0 || o->n_merges > MKM_MAX_MERGES) return "n_merges must be in 0..20000";
     for (i = 0; i < o->n_layers; i++) {
@@ -427,6 +429,43 @@ MKM_FN uint16_t mkm_f32_to_bf16(float f)
     if ((x & 0x7F800000u) == 0x7F800000u && (x & 0x7FFFFFu)) return (uint16_t)((x >> 16) | 0x40u);
     x += 0x7FFFu + ((x >> 16) & 1u);
     return (uint16_t)(x >> 16);
+}
+
+/* The value of f16 bits (exact). */
+MKM_FN double mkm_f16_to_double(uint16_t h)
+{
+    const int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    const double v = e == 0 ? ldexp((double)m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp((double)(m | 0x400), e - 25);
+    return h & 0x8000u ? -v : v;
+}
+
+/* One q4_0 block: 32 values -> 18 bytes. The element m of largest |v| (the first of equals),
+ * sign included, gives the scale d = m / -8, stored as f16; each value becomes the nibble
+ * clamp(round(v / d) + 8, 0, 15) (half away from zero, d the stored f16 scale, so m itself is
+ * 0 and decodes to -8 d). Byte j holds element j in its low nibble and element j + 16 in its
+ * high nibble. A block whose scale is 0 (all zeros, or too small for f16) is all nibbles 8.
+ * Returns -1 when the scale does not fit in f16, 0 otherwise. */
+MKM_FN int mkm_q4_block(unsigned char *q, const float *v)
+{
+    float m = 0.0f;
+    uint16_t h;
+    double d;
+    int k;
+    for (k = 0; k < 32; k++) if (fabsf(v[k]) > fabsf(m)) m = v[k];
+    h = m != 0.0f ? mkm_f32_to_f16(m / -8.0f) : 0; /* an all-zero block: +0 */
+    d = mkm_f16_to_double(h);
+    q[0] = (unsigned char)h;
+    q[1] = (unsigned char)(h >> 8);
+    for (k = 0; k < 16; k++) {
+        int n[2], i;
+        for (i = 0; i < 2; i++) {
+            const double r = d != 0.0 ? (double)v[k + 16 * i] / d : 0.0;
+            const double t = (r < 0 ? ceil(r - 0.5) : floor(r + 0.5)) + 8.0;
+            n[i] = t < 0.0 ? 0 : t > 15.0 ? 15 : (int)t;
+        }
+        q[2 + k] = (unsigned char)(n[0] | n[1] << 4);
+    }
+    return (h & 0x7c00u) == 0x7c00u ? -1 : 0;
 }
 
 /* ---- growable byte buffer ---- */
@@ -867,7 +906,8 @@ MKM_FN void mkm__plan_add(mkm__tensor *ts, int *n, int role, int layer, int dtyp
     t->dims[0] = d0;
     t->dims[1] = d1;
     t->count = d1 ? d0 * d1 : d0;
-    t->size = t->dtype == MKM_DTYPE_Q8_0 ? t->count / 32 * 34 : t->count * (t->dtype == MKM_DTYPE_F32 ? 4u : 2u);
+    t->size = t->dtype == MKM_DTYPE_Q8_0 ? t->count / 32 * 34 : t->dtype == MKM_DTYPE_Q4_0 ? t->count / 32 * 18
+            : t->count * (t->dtype == MKM_DTYPE_F32 ? 4u : 2u);
 }
 
 /* Builds a model file into a malloc'd buffer. Returns 0 on success, -1 on invalid options
@@ -1022,6 +1062,11 @@ MKM_FN int mkm_build(const mkm_opts *o, unsigned char **out, size_t *size)
                     q[2 + k] = (unsigned char)(signed char)(r < -127 ? -127 : r > 127 ? 127 : r);
                 }
             }
+            continue;
+        }
+        if (t->dtype == MKM_DTYPE_Q4_0) {
+            /* the values here are far inside the f16 range: the scale always fits */
+            for (j = 0; j < t->count; j += 32) mkm_q4_block(p + j / 32 * 18, vals + j);
             continue;
         }
         for (j = 0; j < t->count; j++) {

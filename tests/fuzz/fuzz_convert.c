@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(&m, 0, sizeof m);
     memset(&o, 0, sizeof o);
     o.router_input = o.router_scale = o.combine = o.positions = o.decision = -1;
-    o.dtype = (int)(size % 4 == 3 ? DT_Q8_0 : size % 4);
+    o.dtype = (int)(size % 5); /* f32, f16, bf16, q8_0 (DT_Q8_0), q4_0 (DT_Q4_0) */
     o.quiet = 1;
     if (mode == 0) {
         if (put("config.json", part[0], plen[0]) || put("model.safetensors", np > 1 ? part[1] : data, np > 1 ? plen[1] : 0)) return 0;
