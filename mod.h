@@ -2009,6 +2009,29 @@ static float mod__q4_block(const unsigned char *w, const unsigned char *x) {
    (v - 8) x over its four elements. Per (row, token) element the float operations are those
    of mod__dot_q4 in every kernel, so tiling never changes a result. */
 #if defined(MOD__Q8_AVX512)
+#if defined(__AVX512VBMI__)
+/* Two consecutive weight blocks (36 bytes, p at the first block's scale) in one masked load,
+   which touches nothing past them; byte permutes then give the nibbles and the scales. */
+static __m512i mod__q4_pair(const unsigned char *p) {
+    return _mm512_maskz_loadu_epi8(MOD__CAST(__mmask64, 0xFFFFFFFFFull), MOD__CAST(const void *, p));
+}
+/* the nibbles in the order of the activations: block 0's low nibbles, its high nibbles, then
+   block 1's (each 128-bit lane a copy of a block's 16 bytes, every other one shifted down) */
+static mod__qi mod__q4_load(const unsigned char *p) {
+    const __m512i idx = _mm512_set_epi8(35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,
+                                        35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,
+                                        17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2,
+                                        17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2);
+    const __m512i v = _mm512_permutexvar_epi8(idx, mod__q4_pair(p));
+    return _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)), _mm512_set1_epi8(15));
+}
+/* the f16 scales of the two blocks (words 0 and 9), each over eight lanes */
+static mod__qf mod__q4_wscales(const unsigned char *w) {
+    const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                         9, 9, 9, 9, 9, 9, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(idx, mod__q4_pair(w))));
+}
+#else
 /* the nibbles of two consecutive weight blocks (p at the first block's scale), in the order
    of the activations: block 0's low nibbles, its high nibbles, then block 1's */
 static mod__qi mod__q4_load(const unsigned char *p) {
@@ -2019,14 +2042,15 @@ static mod__qi mod__q4_load(const unsigned char *p) {
                                                _mm512_castsi256_si512(_mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1)));
     return _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)), _mm512_set1_epi8(15));
 }
-static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__Q8X_BYTES); }
-static mod__qi mod__q4_xstart(mod__qi qx) {
-    return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), qx));
-}
 /* the f16 scales of two weight blocks, each over eight lanes */
 static mod__qf mod__q4_wscales(const unsigned char *w) {
     const short a = MOD__CAST(short, w[0] | w[1] << 8), b = MOD__CAST(short, w[MOD__Q4_BYTES] | w[MOD__Q4_BYTES + 1] << 8);
     return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(a)), _mm_set1_epi16(b), 1));
+}
+#endif
+static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__Q8X_BYTES); }
+static mod__qi mod__q4_xstart(mod__qi qx) {
+    return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), qx));
 }
 static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, mod__qf sc) {
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, v, qx)), sc, acc);
