@@ -76,10 +76,13 @@
    SPEED
      Prefill multiplies matrices in register tiles of weight rows by four tokens (6 rows on
      AVX-512 and NEON, 3 on AVX2), long rows 512 columns at a time; attention takes groups of
-     four queries the same way. Decoding streams four weight rows at a time (q8_0 rows are
-     prefetched ahead). q8_0 and q4_0 multiply int8 blocks with VNNI where the CPU has it. Whatever
-     the tile, batch or thread count, every output element goes through the same operations,
-     so a causal prefill equals token-by-token decoding bit for bit on a given build.
+     four queries the same way. Decoding streams four weight rows at a time (q8_0 and q4_0
+     rows are prefetched ahead). q8_0 and q4_0 multiply int8 blocks with VNNI where the CPU
+     has it. Products that share their input (q, k and v; gate and up) are one parallel loop,
+     so threads meet once per group, and the per-row work between products (RMSNorm, RoPE,
+     SwiGLU) is shared out too. Whatever the tile, batch or thread count, every output element
+     goes through the same operations, so a causal prefill equals token-by-token decoding bit
+     for bit on a given build.
 
    SECURITY
      Model files are untrusted input. Every count, length, offset and shape is checked with
