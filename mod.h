@@ -1030,6 +1030,7 @@ mod_result mod_model_load_memory(mod_model **out, const void *data, size_t size,
     memset(&d, 0, sizeof d);
     if (desc) d = *desc;
     if (d.flags & ~MOD_LOAD_VERIFY_CHECKSUM) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "unknown load flags");
+    memset(&h, 0, sizeof h);
     r = mod__parse_header(p, size, &h, &c, err);
     if (r) return r;
     if ((d.flags & MOD_LOAD_VERIFY_CHECKSUM) && mod__fnv1a(p + 16, (size_t)h.file_size - 16) != h.checksum)

@@ -75,4 +75,15 @@ refuse "mod-eval needs exactly one input" "exactly one" "$B/mod-eval" "$T/bpe.mo
 "$B/mod-eval" "$T/bpe.mod" --tokens 1,2,3 --dump-logits "$T/nodir/x.bin" >/dev/null 2>&1
 [ ! -e "$T/nodir/x.bin" ] && ok "unwritable dump path fails without output" || bad "dump path"
 
+# mod-bench on a tiny synthetic pair, every integer dtype and two thread counts
+expect "mod-bench runs (tiny synthetic models)" "$B/mod-bench" --synthetic 64x2 --dtypes f32,q8_0,q4_0 --threads 1,2 --prompts 16 --decode 4 --repeat 1 --no-limits --json
+n=$(grep -c '"prefill":\[{"tokens":16,"tok_s":[0-9]' "$T/out")
+[ "$n" = 12 ] && ok "mod-bench: 12 results (2 models x 3 dtypes x 2 thread counts)" || bad "mod-bench gave $n results: $(head -c 300 "$T/out")"
+refuse "mod-bench refuses an unknown dtype" "dtype" "$B/mod-bench" --dtypes f8
+# tools/ab.sh: two builds of mod.h in one program (here the same file on both sides)
+if tools/ab.sh mod.h "$T/bpe.mod" --prompt 16 --decode 4 --repeat 2 >"$T/out" 2>"$T/err" &&
+   grep -q "^prefill 16 .*B/A" "$T/out" && grep -q "^decode 4 .*B/A" "$T/out"; then ok "tools/ab.sh times both sides"
+else bad "tools/ab.sh: $(head -c 300 "$T/out" "$T/err")"; fi
+refuse "mod-ab refuses a missing model" "cannot open" build/ab/mod-ab "$T/none.mod"
+
 finish
