@@ -77,9 +77,9 @@
      Prefill multiplies matrices in register tiles of weight rows by four tokens (6 rows on
      AVX-512 and NEON, 3 on AVX2), long rows 512 columns at a time; attention takes groups of
      four queries the same way. Decoding streams four weight rows at a time (q8_0 rows are
-     prefetched ahead). q8_0 and q4_0 multiply int8 blocks with VNNI where the CPU has it. Whatever
-     the tile, batch or thread count, every output element goes through the same operations,
-     so a causal prefill equals token-by-token decoding bit for bit on a given build.
+     prefetched ahead). q8_0 and q4_0 multiply int8 blocks with VNNI or SDOT where the CPU has
+     it. Whatever the tile, batch or thread count, every output element goes through the same
+     operations, so a causal prefill equals token-by-token decoding bit for bit on a given build.
 
    SECURITY
      Model files are untrusted input. Every count, length, offset and shape is checked with
@@ -1707,7 +1707,7 @@ static const float *mod__rows(const mod__tensor *t, int row, int count, float *b
 static const float *mod__row(const mod__tensor *t, int row, float *buf) { return mod__rows(t, row, 1, buf); }
 
 /* ---- q8_0: the activations are quantized to int8 blocks too, and each block's dot product
-   is exact integer arithmetic (VNNI where the CPU has it) scaled by the two block scales. */
+   is exact integer arithmetic (VNNI or SDOT where the CPU has it) scaled by the two block scales. */
 
 
 /* x[cols] -> cols / 32 activation blocks, round to nearest (ties away from zero). The AVX-512
