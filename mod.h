@@ -77,12 +77,12 @@
      Prefill multiplies matrices in register tiles of weight rows by four tokens (6 rows on
      AVX-512 and NEON, 3 on AVX2), long rows 512 columns at a time; attention takes groups of
      four queries the same way. Decoding streams four weight rows at a time (q8_0 and q4_0
-     rows are prefetched ahead). q8_0 and q4_0 multiply int8 blocks with VNNI where the CPU
-     has it. Products that share their input (q, k and v; gate and up) are one parallel loop,
-     so threads meet once per group, and the per-row work between products (RMSNorm, RoPE,
-     SwiGLU) is shared out too. Whatever the tile, batch or thread count, every output element
-     goes through the same operations, so a causal prefill equals token-by-token decoding bit
-     for bit on a given build.
+     rows are prefetched ahead). q8_0 and q4_0 multiply int8 blocks with VNNI or SDOT where
+     the CPU has it. Products that share their input (q, k and v; gate and up) are one
+     parallel loop, so threads meet once per group, and the per-row work between products
+     (RMSNorm, RoPE, SwiGLU) is shared out too. Whatever the tile, batch or thread count, every
+     output element goes through the same operations, so a causal prefill equals
+     token-by-token decoding bit for bit on a given build.
 
    SECURITY
      Model files are untrusted input. Every count, length, offset and shape is checked with
@@ -1711,7 +1711,7 @@ static const float *mod__rows(const mod__tensor *t, int row, int count, float *b
 static const float *mod__row(const mod__tensor *t, int row, float *buf) { return mod__rows(t, row, 1, buf); }
 
 /* ---- q8_0: the activations are quantized to int8 blocks too, and each block's dot product
-   is exact integer arithmetic (VNNI where the CPU has it) scaled by the two block scales. */
+   is exact integer arithmetic (VNNI or SDOT where the CPU has it) scaled by the two block scales. */
 
 
 /* x[cols] -> cols / 32 activation blocks, round to nearest (ties away from zero). The AVX-512
@@ -1786,9 +1786,11 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
 #define MOD__Q8_AVX512 1
 #elif !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
 #define MOD__Q8_AVX2 1
+#elif !defined(MOD_NO_SIMD) && defined(__ARM_NEON) && defined(__aarch64__)
+#define MOD__Q8_NEON 1
 #endif
 
-#ifndef MOD__Q8_AVX2
+#if !defined(MOD__Q8_AVX2) && !defined(MOD__Q8_NEON)
 /* One weight block against one activation block, in plain integer arithmetic. */
 static float mod__q8_block(const unsigned char *w, const unsigned char *x) {
     int32_t isum = 0;
@@ -1800,12 +1802,12 @@ static float mod__q8_block(const unsigned char *w, const unsigned char *x) {
 }
 #endif
 
-#if defined(MOD__Q8_AVX512) || defined(MOD__Q8_AVX2)
-/* A register holds MOD__Q8_UNIT blocks. The integer dot products are unsigned x signed byte
-   products (VNNI where the CPU has it), each group of four summed exactly into 32 bits; how
-   the signs are arranged (below) changes no sum. Every kernel takes each (row, token) element
-   through the same sequence of float operations as mod__dot_q8, so tiling never changes a
-   result. */
+#if defined(MOD__Q8_AVX512) || defined(MOD__Q8_AVX2) || defined(MOD__Q8_NEON)
+/* A register holds MOD__Q8_UNIT blocks. On x86 the integer dot products are unsigned x signed
+   byte products (VNNI where the CPU has it), each group of four summed exactly into 32 bits;
+   how the signs are arranged (below) changes no sum. NEON multiplies signed x signed (SDOT
+   where the CPU has it). Every kernel takes each (row, token) element through the same
+   sequence of float operations as mod__dot_q8, so tiling never changes a result. */
 #define MOD__Q8_VEC 1
 #define MOD__Q8_LOAD256(p) _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p)))
 #if defined(MOD__Q8_AVX512)
@@ -1849,6 +1851,52 @@ static mod__qf mod__q8_step(mod__qf acc, mod__qi w, mod__qs start, mod__qi xu, m
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, xu, w)), sc, acc);
 }
 static float mod__q8_sum(mod__qf v) { return _mm512_reduce_add_ps(v); }
+#elif defined(MOD__Q8_NEON)
+/* A block's 32 values in two registers; each of the four 32-bit lanes of a block's integer
+   sum adds up its own share of the products exactly (|sum| < 2^18), and the lanes go through
+   float separately until mod__q8_sum. */
+#define MOD__Q8_UNIT 1
+typedef float32x4_t mod__qf;
+typedef int8x16x2_t mod__qi;
+typedef int32x4_t mod__qs;
+#define mod__q8_fzero() vdupq_n_f32(0.0f)
+#define mod__q8_fmul(a, b) vmulq_f32(a, b)
+static mod__qi mod__q8_load(const unsigned char *p, size_t next) {
+    mod__qi q;
+    (void)next;
+    q.val[0] = vreinterpretq_s8_u8(vld1q_u8(p));
+    q.val[1] = vreinterpretq_s8_u8(vld1q_u8(p + 16));
+    return q;
+}
+/* signed x signed: the weights as they are (wa), every sum starting at zero (wb) */
+#define mod__q8_wa(q) (q)
+#define mod__q8_wb(q) vdupq_n_s32(0)
+static mod__qi mod__q8_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__Q8X_BYTES); }
+/* the f16 scale of a weight block over four lanes */
+static mod__qf mod__q8_wscales(const unsigned char *w) {
+    return vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(MOD__CAST(uint16_t, w[0] | w[1] << 8))));
+}
+static mod__qf mod__q8_xscales(const unsigned char *x) {
+    float a;
+    memcpy(&a, x, 4);
+    return vdupq_n_f32(a);
+}
+/* the exact integer products of a block, added to start; without SDOT each product is widened
+   to 16 bits (exact, |w x| <= 128 x 128) and pairs of them added into the 32-bit lanes */
+static int32x4_t mod__q8_idot(int32x4_t start, mod__qi w, mod__qi x) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vdotq_s32(vdotq_s32(start, w.val[0], x.val[0]), w.val[1], x.val[1]);
+#else
+    start = vpadalq_s16(start, vmull_s8(vget_low_s8(w.val[0]), vget_low_s8(x.val[0])));
+    start = vpadalq_s16(start, vmull_high_s8(w.val[0], x.val[0]));
+    start = vpadalq_s16(start, vmull_s8(vget_low_s8(w.val[1]), vget_low_s8(x.val[1])));
+    return vpadalq_s16(start, vmull_high_s8(w.val[1], x.val[1]));
+#endif
+}
+static mod__qf mod__q8_step(mod__qf acc, mod__qi w, mod__qs start, mod__qi qx, mod__qf sc) {
+    return vfmaq_f32(acc, vcvtq_f32_s32(mod__q8_idot(start, w, qx)), sc);
+}
+static float mod__q8_sum(mod__qf v) { return vaddvq_f32(v); }
 #else
 #define MOD__Q8_UNIT 1
 typedef __m256 mod__qf;
@@ -1990,7 +2038,7 @@ static float mod__dot_q8(const unsigned char *w, const unsigned char *x, int nb)
    block of 32; the activations are the same int8 blocks as for q8_0 (mod__quantize_q8), and
    each block's dot product is again exact integer arithmetic scaled by the two scales. */
 
-#ifndef MOD__Q8_AVX2
+#if !defined(MOD__Q8_AVX2) && !defined(MOD__Q8_NEON)
 /* One weight block against one activation block, in plain integer arithmetic: the same float
    operations as mod__q8_block. */
 static float mod__q4_block(const unsigned char *w, const unsigned char *x) {
@@ -2007,11 +2055,12 @@ static float mod__q4_block(const unsigned char *w, const unsigned char *x) {
 #endif
 
 #ifdef MOD__Q8_VEC
-/* The nibbles v (0..15) take the unsigned side of the byte products as they are, the
+/* On x86 the nibbles v (0..15) take the unsigned side of the byte products as they are, the
    activations the signed side; each group of four starts its 32-bit sum at -8 times the sum
    of its four activations (mod__q4_xstart), so every lane holds the exact sum of
-   (v - 8) x over its four elements. Per (row, token) element the float operations are those
-   of mod__dot_q4 in every kernel, so tiling never changes a result. */
+   (v - 8) x over its four elements. NEON subtracts the 8 from the nibbles and multiplies
+   signed x signed as for q8_0, every sum starting at zero. Per (row, token) element the float
+   operations are those of mod__dot_q4 in every kernel, so tiling never changes a result. */
 #if defined(MOD__Q8_AVX512)
 #if defined(__AVX512VBMI__)
 /* Two consecutive weight blocks (36 bytes, p at the first block's scale) in one masked load,
@@ -2058,6 +2107,23 @@ static mod__qi mod__q4_xstart(mod__qi qx) {
 }
 static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, mod__qf sc) {
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, v, qx)), sc, acc);
+}
+#elif defined(MOD__Q8_NEON)
+/* a weight block's values v - 8 in the order of the activations: the low nibbles, then the
+   high ones (p at the block's scale) */
+static mod__qi mod__q4_load(const unsigned char *p) {
+    const uint8x16_t q = vld1q_u8(p + 2);
+    const int8x16_t eight = vdupq_n_s8(8);
+    mod__qi v;
+    v.val[0] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(15))), eight);
+    v.val[1] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);
+    return v;
+}
+static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_xload(x); }
+#define mod__q4_xstart(qx) vdupq_n_s32(0)
+#define mod__q4_wscales(w) mod__q8_wscales(w)
+static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qs start, mod__qi qx, mod__qf sc) {
+    return vfmaq_f32(acc, vcvtq_f32_s32(mod__q8_idot(start, v, qx)), sc);
 }
 #else
 static mod__qi mod__q4_load(const unsigned char *p) {
@@ -2113,7 +2179,8 @@ static void mod__q4_tile4x1(float *y, const unsigned char *w, size_t wrow, size_
     size_t o = 0, ox = 0;
     int b = 0;
     for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, o += MOD__Q8_UNIT * MOD__Q4_BYTES, ox += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
-        const mod__qi qx = mod__q4_xload(x + ox), st = mod__q4_xstart(qx);
+        const mod__qi qx = mod__q4_xload(x + ox);
+        const mod__qs st = mod__q4_xstart(qx);
         const mod__qf xs = mod__q8_xscales(x + ox);
         /* a step covers at most 36 bytes of a row: one line ahead per step reaches them all */
         MOD__PREFETCH(w0 + o + ahead);
@@ -2147,7 +2214,8 @@ static void mod__q4_tile4x4(float *y, size_t ystride, const unsigned char *w, si
         const mod__qf ws2 = mod__q4_wscales(w2 + o), ws3 = mod__q4_wscales(w3 + o);
 #define MOD__Q4_TOKEN(t)                                                                         \
         {                                                                                        \
-            const mod__qi qx = mod__q4_xload(x##t + ox), st = mod__q4_xstart(qx);                \
+            const mod__qi qx = mod__q4_xload(x##t + ox);                                         \
+            const mod__qs st = mod__q4_xstart(qx);                                               \
             const mod__qf xs = mod__q8_xscales(x##t + ox);                                       \
             a0##t = mod__q4_step(a0##t, v0, st, qx, mod__q8_fmul(xs, ws0));                      \
             a1##t = mod__q4_step(a1##t, v1, st, qx, mod__q8_fmul(xs, ws1));                      \

@@ -1,9 +1,9 @@
 #!/bin/sh
 # Every SIMD path against the portable one: the kernel and model tests built for AVX2, for
-# AVX-512 without VBMI (Cascade Lake), for the portable code and for AArch64 NEON
-# (cross-compiled, run under qemu-aarch64 when installed; the main build uses the CPU's widest
-# path), then the same logits from each build for f32, f16, bf16, q8_0 and q4_0 models,
-# compared with the portable build's.
+# AVX-512 without VBMI (Cascade Lake), for the portable code and for AArch64 NEON without and
+# with the dot product extension (cross-compiled, run under qemu-aarch64 when installed; the
+# main build uses the CPU's widest path), then the same logits from each build for f32, f16,
+# bf16, q8_0 and q4_0 models, compared with the portable build's.
 . "$(dirname "$0")/lib.sh"
 CC=${CC:-cc}
 FLAGS="-std=c99 -O2 -fopenmp -Itools -Itests"
@@ -17,16 +17,29 @@ for v in "native:-march=native" "avx512-novbmi:-march=cascadelake" "avx2:-march=
         else bad "$t on the $name path: $(tail -n 5 "$T/out" "$T/err" 2>/dev/null | head -c 600)"; fi
     done
 done
+# AArch64 twice: the base architecture (the int8 block products by widening multiplies) and
+# with the dot product extension (SDOT, run on qemu's "max" CPU); the two run side by side.
 ARM=""
-if command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 && command -v qemu-aarch64 >/dev/null 2>&1; then
-    ARM="qemu-aarch64"
+arm_build() { # name, flags, emulator: results as lines "ok MESSAGE" or "FAIL MESSAGE"
     for t in test_kernels test_model; do
-        if aarch64-linux-gnu-gcc -std=c99 -O2 -static -Itools -Itests -o "$T/${t}_neon" tests/$t.c -lm 2>"$T/err" &&
-           qemu-aarch64 "$T/${t}_neon" >"$T/out" 2>&1; then
-            ok "$t on the NEON path under qemu-aarch64 ($(tail -n 1 "$T/out"))"
-        else bad "$t on the NEON path: $(tail -n 5 "$T/out" "$T/err" 2>/dev/null | head -c 600)"; fi
+        if aarch64-linux-gnu-gcc -std=c99 -O2 -static $2 -Itools -Itests -o "$T/${t}_$1" tests/$t.c -lm 2>"$T/err_$1" &&
+           $3 "$T/${t}_$1" >"$T/out_$1" 2>&1; then
+            echo "ok $t on the $1 path under $3 ($(tail -n 1 "$T/out_$1"))"
+        else echo "FAIL $t on the $1 path: $(tail -n 5 "$T/out_$1" "$T/err_$1" 2>/dev/null | head -c 600 | tr '\n' ' ')"; fi
     done
-    aarch64-linux-gnu-gcc -std=c99 -O2 -static -o "$T/eval_neon" tools/eval.c -lm 2>"$T/err" || bad "build mod-eval (neon): $(head -c 300 "$T/err")"
+    aarch64-linux-gnu-gcc -std=c99 -O2 -static $2 -o "$T/eval_$1" tools/eval.c -lm 2>"$T/err_$1" ||
+        echo "FAIL build mod-eval ($1): $(head -c 300 "$T/err_$1" | tr '\n' ' ')"
+}
+if command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 && command -v qemu-aarch64 >/dev/null 2>&1; then
+    ARM="neon neon-dotprod"
+    arm_build neon "" qemu-aarch64 >"$T/res_neon" &
+    arm_build neon-dotprod -march=armv8.2-a+dotprod "qemu-aarch64 -cpu max" >"$T/res_neon-dotprod"
+    wait
+    for name in $ARM; do
+        while IFS= read -r line; do
+            case $line in ok\ *) ok "${line#ok }" ;; *) bad "${line#FAIL }" ;; esac
+        done <"$T/res_$name"
+    done
 else
     echo "note: aarch64-linux-gnu-gcc or qemu-aarch64 missing: the NEON path is not tested here"
 fi
@@ -36,14 +49,18 @@ for dt in f32 f16 bf16 q8_0 q4_0; do
     for name in native avx512-novbmi avx2 scalar; do
         [ -x "$T/eval_$name" ] && "$T/eval_$name" "$T/m_$dt.mod" --tokens $TOKS --routing topk --dump-logits "$T/l_${dt}_$name.bin" >/dev/null 2>&1
     done
-    [ -n "$ARM" ] && [ -x "$T/eval_neon" ] && qemu-aarch64 "$T/eval_neon" "$T/m_$dt.mod" --tokens $TOKS --routing topk --dump-logits "$T/l_${dt}_neon.bin" >/dev/null 2>&1
+    if [ -n "$ARM" ]; then
+        [ -x "$T/eval_neon" ] && qemu-aarch64 "$T/eval_neon" "$T/m_$dt.mod" --tokens $TOKS --routing topk --dump-logits "$T/l_${dt}_neon.bin" >/dev/null 2>&1 &
+        [ -x "$T/eval_neon-dotprod" ] && qemu-aarch64 -cpu max "$T/eval_neon-dotprod" "$T/m_$dt.mod" --tokens $TOKS --routing topk --dump-logits "$T/l_${dt}_neon-dotprod.bin" >/dev/null 2>&1
+        wait
+    fi
     # float paths differ only in summation order (1e-5); q8_0 paths also requantize the
     # activations of every layer, where such a difference can move a value across a rounding
     # step of its int8 grid (1e-3); with q4_0 weights such a step moves these logits by
     # 4.6e-3 (the block products themselves are checked against exact sums in test_kernels),
     # and about one model in eight of this shape takes one (1e-2)
     tol=1e-5; [ $dt = q8_0 ] && tol=1e-3; [ $dt = q4_0 ] && tol=1e-2
-    names="native avx512-novbmi avx2"; [ -n "$ARM" ] && names="$names neon"
+    names="native avx512-novbmi avx2 $ARM"
     for name in $names; do
         if "$B/compare_logits" "$T/l_${dt}_$name.bin" "$T/l_${dt}_scalar.bin" $tol >"$T/out" 2>&1; then ok "$dt logits, $name vs portable: $(cat "$T/out")"
         else bad "$dt logits, $name vs portable: $(cat "$T/out")"; fi
