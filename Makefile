@@ -15,7 +15,7 @@ B       := build
 
 PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod2c $(B)/mod-convert $(B)/mod-bench
 TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer $(B)/test_ref_selfcheck \
-            $(B)/check_logits $(B)/compare_logits $(B)/check_tokens $(B)/test_convert $(B)/requantize_q4
+            $(B)/check_logits $(B)/compare_logits $(B)/check_tokens $(B)/test_convert
 HEADERS  := mod.h examples/cli.h
 
 # The shipped MoD model (models/README.md); RUN_MODEL=... runs another.
@@ -51,8 +51,6 @@ $(B)/test_%: tests/test_%.c mod.h tests/*.h tools/mkmodel.h | $(B)
 
 $(B)/check_tokens: tests/check_tokens.c mod.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
-$(B)/requantize_q4: tests/requantize_q4.c tools/mkmodel.h | $(B)
-	$(CC) $(WARN) $(OPT) $(CFLAGS) -Itools -o $@ $< $(LDLIBS)
 $(B)/compare_logits: tests/compare_logits.c | $(B)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/check_logits: tests/check_logits.c tests/ref.h | $(B)

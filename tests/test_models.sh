@@ -2,8 +2,8 @@
 # The shipped models (models/): they load with their checksum, their perplexity on the held-out
 # snippet matches what the PyTorch reference recorded at training time (within 0.5%), greedy
 # generation from a fixed prompt gives the reference's tokens, the q8_0 copy of the MoD model
-# loses at most 1% of perplexity, and a q4_0 copy (the f16 model requantized here) at most 2%
-# (0.6% when this was written: 33.288 vs 33.085).
+# loses at most 1% of perplexity, and a q4_0 copy (the f16 model re-encoded here by mod-convert)
+# at most 2% (0.6% when this was written: 33.288 vs 33.085).
 . "$(dirname "$0")/lib.sh"
 E=models/expected.txt
 ppl() { # ppl MODEL RULE
@@ -36,9 +36,9 @@ done
 f=$(ppl kjv-mod.mod causal); q=$(ppl kjv-mod-q8_0.mod causal)
 if awk -v f="$f" -v q="$q" 'BEGIN { exit !(f != "" && q != "" && q <= 1.01 * f) }'; then ok "q8_0 perplexity $q vs $f (within +1%)"
 else bad "q8_0 perplexity $q vs $f"; fi
-if "$B/requantize_q4" models/kjv-mod.mod "$T/kjv-mod-q4_0.mod" 2>"$T/err"; then
+if "$B/mod-convert" models/kjv-mod.mod -o "$T/kjv-mod-q4_0.mod" --dtype q4_0 --quiet 2>"$T/err"; then
     q4=$("$B/mod-eval" "$T/kjv-mod-q4_0.mod" --text models/heldout.txt --routing causal --threads 1 2>/dev/null | sed -n 's/^perplexity: //p')
     if awk -v f="$f" -v q="$q4" 'BEGIN { exit !(f != "" && q != "" && q <= 1.02 * f) }'; then ok "q4_0 perplexity $q4 vs $f (within +2%)"
     else bad "q4_0 perplexity $q4 vs $f"; fi
-else bad "requantize_q4: $(head -c 300 "$T/err")"; fi
+else bad "mod-convert --dtype q4_0: $(head -c 300 "$T/err")"; fi
 finish

@@ -1,5 +1,6 @@
 /* mod-convert: turns a Hugging Face style checkpoint directory (config.json, safetensors,
-   tokenizer.json) or a llama2.c checkpoint into a mod.h model file (docs/FORMAT.md).
+   tokenizer.json) or a llama2.c checkpoint into a mod.h model file (docs/FORMAT.md), or
+   re-encodes a mod.h model file in another dtype (configuration, routing and tokenizer kept).
 
    Inputs are untrusted and may be many gigabytes: every header field is checked before use,
    and tensor data is read and converted a block of rows at a time through a small buffer. The
@@ -36,7 +37,8 @@
 #define MAX_DIM (1 << 20)
 #define MAX_TOKEN_BYTES 1024
 
-/* file dtype codes; DT_Q8_0 and DT_Q4_0 are output dtypes only, DT_OTHER an input that cannot convert */
+/* file dtype codes; DT_Q8_0 and DT_Q4_0 come as input only from mod.h model files, DT_OTHER is an
+   input that cannot convert */
 enum { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2, DT_Q8_0 = 3, DT_Q4_0 = 4, DT_OTHER = 99 };
 static const char *const dtype_names[] = { "f32", "f16", "bf16", "q8_0", "q4_0" };
 
@@ -214,10 +216,32 @@ static uint16_t f32_to_bf16(float f)
 static int isxdigit_c(unsigned char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 static int hexval(unsigned char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
 static size_t dt_size(int dt) { return dt == DT_F32 ? 4 : 2; }
+static int dt_quantized(int dt) { return dt == DT_Q8_0 || dt == DT_Q4_0; }
 
-static float load_elem(const unsigned char *p, int dt)
+/* Bytes of one row of cols elements (cols a multiple of 32 for the block types). */
+static uint64_t row_bytes(int dt, uint64_t cols)
 {
-    if (dt == DT_F32) return bits_f32(rd32(p));
+    return dt == DT_Q8_0 ? cols / 32 * 34 : dt == DT_Q4_0 ? cols / 32 * 18 : cols * dt_size(dt);
+}
+
+/* Element c of a row stored as dt. A q8_0 or q4_0 weight is its f16 scale times a small
+   integer, which a float holds exactly. */
+static float load_elem(const unsigned char *row, uint64_t c, int dt)
+{
+    const unsigned char *p;
+    if (dt == DT_F32) return bits_f32(rd32(row + 4 * c));
+    if (dt == DT_Q8_0) {
+        p = row + c / 32 * 34;
+        return f16_to_f32((uint16_t)(p[0] | p[1] << 8)) * (float)(signed char)p[2 + c % 32];
+    }
+    if (dt == DT_Q4_0) {
+        const unsigned j = (unsigned)(c % 32);
+        int nib;
+        p = row + c / 32 * 18;
+        nib = j < 16 ? p[2 + j] & 15 : p[2 + j - 16] >> 4;
+        return f16_to_f32((uint16_t)(p[0] | p[1] << 8)) * (float)(nib - 8);
+    }
+    p = row + 2 * c;
     if (dt == DT_F16) return f16_to_f32((uint16_t)(p[0] | p[1] << 8));
     return bits_f32((uint32_t)(p[0] | p[1] << 8) << 16);
 }
@@ -263,6 +287,8 @@ typedef struct src {
     int dtype;
     uint64_t rows, cols;        /* output shape; rows == 0 for a 1-D tensor */
     int perm_hd;                /* > 0: llama2.c q/k rows, paired layout -> rotate-half, head size */
+    const unsigned char *mem;   /* non-NULL: the data is here (a validated mod.h file), not in fd */
+    int keep_dtype;             /* a matrix written in its input dtype (mod.h input without --dtype) */
 } src;
 
 typedef struct model {
@@ -287,6 +313,11 @@ typedef struct model {
     unsigned char *tok;
     size_t tok_size;
     char tok_desc[160];
+    /* mod.h model file input: the mapping and the library's view of it */
+    void *map;
+    size_t map_size;
+    mod_model *in_model;
+    char dtype_desc[48];        /* the matrices' dtype, for the summary */
 } model;
 
 static src *slot(model *m, int role, int layer) { return &m->slots[(size_t)(layer + 1) * NROLES + (size_t)role]; }
@@ -303,6 +334,8 @@ static void model_free(model *m)
     for (i = 0; i < m->n_labels; i++) free(m->labels[i]);
     free(m->files); free(m->tensors); free(m->slots); free(m->labels);
     free(m->routed); free(m->capacity); free(m->tok);
+    if (m->in_model) mod_model_free(m->in_model);
+    if (m->map) munmap(m->map, m->map_size);
 }
 
 static char *xstrdup(const char *s)
@@ -426,6 +459,7 @@ static int parse_json(json_doc *d, const char *path, const char *buf, size_t len
 typedef struct opts {
     const char *input, *output, *tokenizer, *mod_layers, *capacity;
     int tok_none, dtype, force, quiet, verify;
+    int dtype_given, allow_requantize;
     int router_input, router_scale, combine, positions, decision; /* -1: not given */
     int have_threshold;
     float threshold;
@@ -1986,6 +2020,156 @@ done:
     return rc;
 }
 
+/* ---- mod.h model files -------------------------------------------------------------------- */
+
+/* 1 when the file starts with the magic of a mod.h model file ("MODH"), as the library checks. */
+static int is_mod_file(const char *path)
+{
+    unsigned char magic[4];
+    ssize_t got;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    do got = read(fd, magic, 4); while (got < 0 && errno == EINTR);
+    close(fd);
+    return got == 4 && !memcmp(magic, "MODH", 4);
+}
+
+/* A mod.h model file: loaded through the library with its checksum verified (every field,
+   section and tensor checked), then the header, layer table and directory are read again
+   here, with every offset checked against the mapping, to point the writer at the weights.
+   The configuration, the routing settings and the tokenizer section are carried over as they
+   are; only the matrices' dtype can change. */
+static int read_mod(model *m, const opts *o)
+{
+    static const char *const changing[] = { "--mod-layers", "--capacity", "--router-input", "--router-scale", "--combine",
+                                            "--positions", "--decision", "--threshold" };
+    const int given[8] = { o->mod_layers != NULL, o->capacity != NULL, o->router_input >= 0, o->router_scale >= 0, o->combine >= 0,
+                           o->positions >= 0, o->decision >= 0, o->have_threshold };
+    const char *path = o->input;
+    const unsigned char *p;
+    mod_model_desc desc;
+    mod_error err;
+    uint64_t size, dir, data, data_size, tok_off, tok_size, t, n;
+    int fi, i, l, dts = 0;
+    for (i = 0; i < 8; i++)
+        if (given[i])
+            return fail("%s is a mod.h model file: its configuration and routing settings are carried over unchanged, so %s "
+                        "cannot be used (convert from the original checkpoint to change them)", path, changing[i]);
+    if (o->tokenizer)
+        return fail("%s is a mod.h model file: its tokenizer is carried over (or dropped with --tokenizer none); "
+                    "--tokenizer FILE cannot replace it", path);
+    m->format = "a mod.h model file";
+    if (open_input(m, path, &fi) != 0) return -1;
+    size = m->files[fi].size;
+    if (size < 160 || size > (uint64_t)SIZE_MAX)
+        return fail("%s: not a valid mod.h model file: %llu bytes, shorter than the 160-byte header", path, (unsigned long long)size);
+    m->map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, m->files[fi].fd, 0);
+    if (m->map == MAP_FAILED) { m->map = NULL; return fail("cannot map %s: %s", path, strerror(errno)); }
+    m->map_size = (size_t)size;
+    p = (const unsigned char *)m->map;
+    memset(&desc, 0, sizeof desc);
+    desc.flags = MOD_LOAD_VERIFY_CHECKSUM;
+    if (mod_model_load_memory(&m->in_model, p, (size_t)size, &desc, &err) != MOD_OK) {
+        m->in_model = NULL;
+        return fail("%s: not a valid mod.h model file: %s", path, err.message);
+    }
+    /* the configuration, bit for bit */
+    m->V = (int)rd32(p + 80); m->d = (int)rd32(p + 84); m->L = (int)rd32(p + 88);
+    m->H = (int)rd32(p + 92); m->Hkv = (int)rd32(p + 96); m->F = (int)rd32(p + 100);
+    m->seq = (int)rd32(p + 104);
+    m->eps = rdf32(p + 108); m->theta = rdf32(p + 112);
+    m->tied = (int)rd32(p + 116);
+    m->router_input = (int)rd32(p + 120); m->router_scale = (int)rd32(p + 124);
+    m->combine = (int)rd32(p + 128); m->positions = (int)rd32(p + 132);
+    m->decision = (int)rd32(p + 136); m->Fp = (int)rd32(p + 140);
+    m->threshold = rdf32(p + 144);
+    if (m->L != mod_model_config(m->in_model)->n_layers || m->L < 1)
+        return fail("%s: internal error: the header disagrees with the library", path);
+    m->routed = (int *)calloc((size_t)m->L, sizeof *m->routed);
+    m->capacity = (float *)calloc((size_t)m->L, sizeof *m->capacity);
+    m->slots = (src *)calloc((size_t)(m->L + 1) * NROLES, sizeof *m->slots);
+    if (!m->routed || !m->capacity || !m->slots) return fail("out of memory");
+    for (l = 0; l < m->L; l++) {
+        m->routed[l] = mod_model_layer_routed(m->in_model, l) == 1;
+        m->capacity[l] = mod_model_layer_capacity(m->in_model, l);
+    }
+    /* the directory: re-checked against the mapping even though the library accepted it */
+    n = rd32(p + 28);
+    dir = rd64(p + 40);
+    tok_off = rd64(p + 48);
+    tok_size = rd64(p + 56);
+    data = rd64(p + 64);
+    data_size = rd64(p + 72);
+    if (dir > size || n > (size - dir) / 64 || data > size || data_size > size - data || tok_off > size || tok_size > size - tok_off)
+        return fail("%s: internal error: a section lies outside the file", path);
+    for (t = 0; t < n; t++) {
+        const unsigned char *e = p + dir + 64 * t;
+        const uint32_t role = rd32(e), layer = rd32(e + 4), dt = rd32(e + 8), nd = rd32(e + 12);
+        const uint64_t d0 = rd64(e + 16), d1 = rd64(e + 24), off = rd64(e + 48), nbytes = rd64(e + 56);
+        const int lay = layer == 0xFFFFFFFFu ? -1 : (int)layer;
+        uint64_t want;
+        src *s;
+        if (role >= NROLES || (lay < 0) != (role <= R_OUTPUT) || (lay >= 0 && layer >= (uint32_t)m->L) || dt > DT_Q4_0 ||
+            nd < 1 || nd > 2 || d0 == 0 || d0 > (uint64_t)INT32_MAX || (nd == 2 && (d1 == 0 || d1 > (uint64_t)INT32_MAX)) ||
+            !mul_ok(nd == 2 ? d0 : 1, row_bytes((int)dt, nd == 2 ? d1 : d0), &want) || want != nbytes ||
+            off > data_size || nbytes > data_size - off || (nd == 1 && dt != DT_F32) ||
+            (dt_quantized((int)dt) && (nd == 2 ? d1 : d0) % 32))
+            return fail("%s: internal error: tensor %llu is not as the library checked it", path, (unsigned long long)t);
+        s = slot(m, (int)role, lay);
+        if (s->present) return fail("%s: internal error: tensor %s appears twice", path, role_names[role]);
+        s->present = 1;
+        if (lay < 0) s->name = role_names[role];
+        else {
+            char buf[96];
+            snprintf(buf, sizeof buf, "%s (block %%d)", role_names[role]);
+            s->name = label(m, buf, lay);
+        }
+        s->fd = -1;
+        s->path = path;
+        s->mem = p + data + off;
+        s->dtype = (int)dt;
+        s->rows = nd == 2 ? d0 : 0;
+        s->cols = nd == 2 ? d1 : d0;
+        if (nd == 2) {
+            s->keep_dtype = !o->dtype_given;
+            if (dt_quantized((int)dt) && o->dtype_given && dt_quantized(o->dtype) && o->dtype != (int)dt && !o->allow_requantize)
+                return fail("%s: tensor %s is already %s; quantizing it again as %s adds the rounding of both (convert the original "
+                            "weights instead, or pass --allow-requantize)", path, s->name, dtype_names[dt], dtype_names[o->dtype]);
+            dts |= 1 << dt;
+        }
+    }
+    if (o->dtype_given) snprintf(m->dtype_desc, sizeof m->dtype_desc, "%s", dtype_names[o->dtype]);
+    else {
+        for (i = 0; i <= DT_Q4_0 && dts != 1 << i; i++) {}
+        if (i <= DT_Q4_0) snprintf(m->dtype_desc, sizeof m->dtype_desc, "%s (as in the input)", dtype_names[i]);
+        else snprintf(m->dtype_desc, sizeof m->dtype_desc, "mixed dtype (as in the input)");
+    }
+    m->input_bytes = size;
+    /* the tokenizer section, byte for byte */
+    if (tok_size && !o->tok_none) {
+        const unsigned char *tk = p + tok_off;
+        const uint32_t kind = rd32(tk);
+        m->tok = (unsigned char *)malloc((size_t)tok_size);
+        if (!m->tok) return fail("out of memory");
+        memcpy(m->tok, tk, (size_t)tok_size);
+        m->tok_size = (size_t)tok_size;
+        if (kind == 1)
+            snprintf(m->tok_desc, sizeof m->tok_desc, "byte-level BPE, %u tokens, %u merges, bos %d, eos %d (as in the input)",
+                     rd32(tk + 4), rd32(tk + 8), (int)(int32_t)rd32(tk + 12), (int)(int32_t)rd32(tk + 16));
+        else
+            snprintf(m->tok_desc, sizeof m->tok_desc, "scored BPE, %u tokens, bos %d, eos %d (as in the input)",
+                     rd32(tk + 4), (int)(int32_t)rd32(tk + 12), (int)(int32_t)rd32(tk + 16));
+    } else if (tok_size) note("--tokenizer none: the tokenizer of %s is left out", path);
+    return 0;
+}
+
+/* A regular file: a mod.h model file when it starts with "MODH", else a llama2.c checkpoint
+   (whose first field, dim, is never that large). */
+static int read_file_input(model *m, const opts *o)
+{
+    return is_mod_file(o->input) ? read_mod(m, o) : read_llama2c(m, o);
+}
+
 /* ---- writing --------------------------------------------------------------------------- */
 
 typedef struct outt {
@@ -2075,21 +2259,27 @@ static void progress_step(progress *pg, uint64_t bytes)
 #define READ_BLOCK (1u << 20)
 
 /* Converts and writes one tensor: reads a block of rows (one row when llama2.c rows are being
-   permuted), converts each row into `row`, writes it. inbuf holds READ_BLOCK bytes or a row. */
+   permuted), decodes each row to f32 and encodes it into `row`, writes it. inbuf holds
+   READ_BLOCK bytes or a row. A row already in the output's block type is written as it was
+   read (after the same check of its values): quantizing its decoded values again could only
+   move them. */
 static int write_tensor(writer *w, const outt *t, unsigned char *inbuf, unsigned char *row, progress *pg)
 {
     const src *s = t->s;
     uint64_t rows = t->rows ? t->rows : 1, r = 0, c;
-    size_t ssz = dt_size(s->dtype), osz = t->dtype == DT_Q8_0 || t->dtype == DT_Q4_0 ? 4 : dt_size(t->dtype), rowb = (size_t)t->cols * ssz;
+    size_t osz = dt_quantized(t->dtype) ? 4 : dt_size(t->dtype), rowb = (size_t)row_bytes(s->dtype, t->cols);
+    const int verbatim = dt_quantized(t->dtype) && s->dtype == t->dtype;
     while (r < rows) {
         uint64_t k = s->perm_hd > 0 ? 1 : (READ_BLOCK / rowb ? READ_BLOCK / rowb : 1), j;
+        const unsigned char *blk = inbuf;
         if (k > rows - r) k = rows - r;
-        if (s->fd < 0) memset(inbuf, 0, (size_t)k * rowb);
+        if (s->mem) blk = s->mem + src_row(s, r) * rowb;
+        else if (s->fd < 0) memset(inbuf, 0, (size_t)k * rowb);
         else if (read_at(s->fd, inbuf, (size_t)k * rowb, s->off + src_row(s, r) * rowb, s->path) != 0) return -1;
         for (j = 0; j < k; j++, r++) {
-            const unsigned char *in = inbuf + (size_t)j * rowb;
+            const unsigned char *in = blk + (size_t)j * rowb;
             for (c = 0; c < t->cols; c++) {
-                float v = load_elem(in + c * ssz, s->dtype);
+                float v = load_elem(in, c, s->dtype);
                 unsigned char *o = row + c * osz;
                 if (v != v || v - v != 0.0f)
                     return fail("tensor %s: element %llu is %s; the converter refuses non-finite weights", s->name,
@@ -2104,7 +2294,9 @@ static int write_tensor(writer *w, const outt *t, unsigned char *inbuf, unsigned
                     o[1] = (unsigned char)(h >> 8);
                 }
             }
-            if (t->dtype == DT_Q8_0) {
+            if (verbatim) {
+                if (w_bytes(w, in, rowb) != 0) return -1;
+            } else if (t->dtype == DT_Q8_0) {
                 /* blocks of 32: an f16 scale max|v| / 127, then the rounded int8 values, in place */
                 unsigned char *q = row;
                 for (c = 0; c < t->cols; c += 32, q += 34) {
@@ -2160,7 +2352,7 @@ static int write_tensor(writer *w, const outt *t, unsigned char *inbuf, unsigned
                 if (w_bytes(w, row, (size_t)(t->cols / 32 * 18)) != 0) return -1;
             } else if (w_bytes(w, row, (size_t)t->cols * osz) != 0) return -1;
         }
-        progress_step(pg, s->fd >= 0 ? k * rowb : 0);
+        progress_step(pg, s->fd >= 0 || s->mem ? k * rowb : 0);
     }
     return 0;
 }
@@ -2185,12 +2377,13 @@ static int write_model(model *m, const opts *o, int fd, const char *tmp_path, ui
             if (!s->present) continue;
             t->role = role; t->layer = l; t->s = s;
             t->rows = s->rows; t->cols = s->cols;
-            t->dtype = s->rows ? o->dtype : DT_F32;
+            t->dtype = !s->rows ? DT_F32 : s->keep_dtype ? s->dtype : o->dtype;
             if ((t->dtype == DT_Q8_0 || t->dtype == DT_Q4_0) && t->cols % 32) {
                 const unsigned long long cols = (unsigned long long)t->cols;
+                const char *dn = dtype_names[t->dtype];
                 free(ts);
                 free(w);
-                return fail("tensor %s: %s needs a multiple of 32 columns, it has %llu", s->name, dtype_names[o->dtype], cols);
+                return fail("tensor %s: %s needs a multiple of 32 columns, it has %llu", s->name, dn, cols);
             }
             t->nbytes = t->dtype == DT_Q8_0 ? (t->rows ? t->rows : 1) * (t->cols / 32 * 34)
                       : t->dtype == DT_Q4_0 ? (t->rows ? t->rows : 1) * (t->cols / 32 * 18)
@@ -2255,7 +2448,8 @@ static int write_model(model *m, const opts *o, int fd, const char *tmp_path, ui
     if (w_zeros(w, data_off - w->pos) != 0) goto done;
     memset(&pg, 0, sizeof pg);
     pg.last = -1;
-    for (k = 0; k < (uint64_t)n; k++) pg.total += ts[k].s->fd >= 0 ? (ts[k].rows ? ts[k].rows : 1) * ts[k].cols * dt_size(ts[k].s->dtype) : 0;
+    for (k = 0; k < (uint64_t)n; k++)
+        pg.total += ts[k].s->fd >= 0 || ts[k].s->mem ? (ts[k].rows ? ts[k].rows : 1) * row_bytes(ts[k].s->dtype, ts[k].cols) : 0;
     pg.on = !o->quiet && m->input_bytes > PROGRESS_MIN_BYTES && isatty(2);
     for (l = 0; l < n; l++) {
         if (w_zeros(w, data_off + ts[l].offset - w->pos) != 0) goto done;
@@ -2369,7 +2563,8 @@ static void summary(const model *m, const opts *o, const mod_model *mm, uint64_t
                              *const cb[] = { "delta", "mlp" }, *const ps[] = { "absolute", "compacted" },
                              *const dc[] = { "router", "predictor" };
     printf("wrote %s from %s\n", o->output, m->format);
-    printf("  parameters: %llu (%s matrices, 1-D tensors f32)\n", (unsigned long long)mod_model_parameters(mm), dtype_names[o->dtype]);
+    printf("  parameters: %llu (%s matrices, 1-D tensors f32)\n", (unsigned long long)mod_model_parameters(mm),
+           m->dtype_desc[0] ? m->dtype_desc : dtype_names[o->dtype]);
     printf("  shape: vocab %d, dim %d, %d blocks, %d heads (%d key/value), hidden %d, context %d, %s output\n",
            c->vocab_size, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->hidden_dim, c->max_seq_len,
            c->tied_embeddings ? "tied" : "separate");
@@ -2424,14 +2619,22 @@ static void usage(FILE *f)
         "       mod-convert --verify FILE\n"
         "Converts a checkpoint into a mod.h model file (docs/FORMAT.md). INPUT is a Hugging Face\n"
         "style directory (config.json; model.safetensors, or model.safetensors.index.json and its\n"
-        "shards; tokenizer.json) or a llama2.c checkpoint file (legacy or version 1).\n"
+        "shards; tokenizer.json), a llama2.c checkpoint file (legacy or version 1), or a mod.h\n"
+        "model file (recognised by its magic \"MODH\") to re-encode in another dtype, e.g.\n"
+        "  mod-convert models/kjv-mod.mod -o kjv-q4_0.mod --dtype q4_0\n"
+        "A mod.h model file keeps its configuration, routing settings and tokenizer: the options\n"
+        "that would change them (--mod-layers ... --threshold, --tokenizer FILE) are refused.\n"
         "\n"
         "  -o, --output OUT        the model file to write (atomically; never an input file)\n"
-        "  --dtype f32|f16|bf16|q8_0|q4_0  dtype of the matrices (default f32); 1-D tensors are\n"
-        "                        always f32; q8_0 and q4_0 need column counts that are multiples of 32\n"
+        "  --dtype f32|f16|bf16|q8_0|q4_0  dtype of the matrices (default f32; for a mod.h model\n"
+        "                          file, each matrix's own dtype); 1-D tensors are always f32;\n"
+        "                          q8_0 and q4_0 need column counts that are multiples of 32\n"
+        "  --allow-requantize      let a q8_0 matrix become q4_0 or the reverse (the roundings add\n"
+        "                          up); without it that is refused. q8_0/q4_0 to f32, f16 or bf16,\n"
+        "                          and a matrix already in the requested type, need no permission\n"
         "  --tokenizer FILE|none   tokenizer to embed: tokenizer.json for a directory (default:\n"
         "                          INPUT/tokenizer.json when present), tokenizer.bin for llama2.c;\n"
-        "                          none: write no tokenizer\n"
+        "                          none: write no tokenizer (for a mod.h model file: drop its own)\n"
         "  --mod-layers LIST       routed blocks: none, odd, even, all or indices such as 1,3\n"
         "                          (overrides mod_layers in config.json)\n"
         "  --capacity C            capacity of every routed block, or C1,C2,... one per routed block\n"
@@ -2472,6 +2675,7 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--force")) { o.force = 1; continue; }
         if (!strcmp(a, "--quiet")) { o.quiet = 1; continue; }
         if (!strcmp(a, "--verify")) { o.verify = 1; continue; }
+        if (!strcmp(a, "--allow-requantize")) { o.allow_requantize = 1; continue; }
         if (a[0] != '-' || !a[1]) {
             if (o.input) { fprintf(stderr, "error: unexpected argument '%s' (see --help)\n", a); return 2; }
             o.input = a;
@@ -2481,6 +2685,7 @@ int main(int argc, char **argv)
         if (!v) { fprintf(stderr, "error: %s needs a value (see --help)\n", a); return 2; }
         if (!strcmp(a, "-o") || !strcmp(a, "--output")) o.output = v;
         else if (!strcmp(a, "--dtype")) {
+            o.dtype_given = 1;
             if (!strcmp(v, "f32")) o.dtype = DT_F32;
             else if (!strcmp(v, "f16")) o.dtype = DT_F16;
             else if (!strcmp(v, "bf16")) o.dtype = DT_BF16;
@@ -2528,7 +2733,7 @@ int main(int argc, char **argv)
     if (check_output_early(&o) != 0) goto done;
     if (stat(o.input, &st) != 0) { fail("cannot open %s: %s", o.input, strerror(errno)); goto done; }
     if (S_ISDIR(st.st_mode)) { if (read_hf(&m, &o) != 0) goto done; }
-    else if (S_ISREG(st.st_mode)) { if (read_llama2c(&m, &o) != 0) goto done; }
+    else if (S_ISREG(st.st_mode)) { if (read_file_input(&m, &o) != 0) goto done; }
     else { fail("%s is neither a directory nor a regular file", o.input); goto done; }
     if (check_not_input(&m, &o) != 0) goto done;
     /* write to a temporary file beside the output, so the rename is atomic */

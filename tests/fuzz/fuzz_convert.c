@@ -4,7 +4,9 @@
    Input: one mode byte, then up to three files separated by "\n@@\n":
      mode % 3 == 0: config.json, model.safetensors, tokenizer.json (optional)
      mode % 3 == 1: tokenizer.json, with the config and weights of tests/fixtures/tok_bpe_str
-     mode % 3 == 2: a llama2.c checkpoint, tokenizer.bin (optional) */
+     mode % 3 == 2: a llama2.c checkpoint, tokenizer.bin (optional); or a mod.h model file to
+                    re-encode (the first file starts with "MODH"; its checksum is made valid
+                    here so that mutations reach the checks behind it) */
 #define MOD_CONVERT_NO_MAIN
 #include "../../tools/convert.c"
 #include "../../examples/cli.h"
@@ -69,6 +71,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (copy_fixture("config.json") || copy_fixture("model.safetensors") || put("tokenizer.json", part[0], plen[0])) return 0;
         o.input = g_dir;
         rc = read_hf(&m, &o);
+    } else if (plen[0] >= 16 && !memcmp(part[0], "MODH", 4)) {
+        unsigned char *b = (unsigned char *)malloc(plen[0]);
+        uint64_t h = 0xcbf29ce484222325ull;
+        if (!b) return 0;
+        memcpy(b, part[0], plen[0]);
+        for (i = 16; i < plen[0]; i++) { h ^= b[i]; h *= 0x100000001b3ull; }
+        wr64(b + 8, h);
+        rc = put("model.mod", b, plen[0]);
+        free(b);
+        if (rc) return 0;
+        snprintf(path, sizeof path, "%s/model.mod", g_dir);
+        o.input = path;
+        o.dtype_given = (size / 5) % 4 != 0;    /* otherwise each matrix keeps its dtype */
+        o.allow_requantize = (size / 20) % 2;
+        o.tok_none = (size / 40) % 4 == 0;
+        rc = read_file_input(&m, &o);
     } else {
         snprintf(path, sizeof path, "%s/model.bin", g_dir);
         if (put("model.bin", part[0], plen[0])) return 0;
@@ -79,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             o.tokenizer = xstrdup(tp);
         }
         o.input = path;
-        rc = read_llama2c(&m, &o);
+        rc = read_file_input(&m, &o);
     }
     if (rc == 0) {
         snprintf(out, sizeof out, "%s/out.mod", g_dir);
