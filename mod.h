@@ -2323,11 +2323,13 @@ static void mod__matmuls_int(mod_session *s, const float *x, int n, const mod__m
         const int tn = n - t0 < tb ? n - t0 : tb;
         int rb, parallel = mod__mm_parallel(s, mm, count, tn);
         (void)parallel;
-        /* dynamic, in runs of 32 blocks: a thread that is held up (a shared machine) leaves
-           the rest to the other, while each run is long enough for decoding's prefetch of the
-           rows ahead (2-thread prefill 2-7% faster, decoding the same or up to 7% faster in
-           alternating runs here) */
-        MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, 32))
+        /* prefill: dynamic, in runs of 32 blocks, so a thread that is held up (a shared
+           machine) leaves the rest to the other (2-thread prefill 2-7% faster in alternating
+           runs here); decoding: one contiguous run per thread, which its prefetch of the rows
+           ahead follows (3% faster than runs of 32) */
+        const int chunk = tn >= 4 ? 32 : (blocks + s->threads - 1) / s->threads;
+        (void)chunk;
+        MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, chunk))
         for (rb = 0; rb < blocks; rb++) {
             int blk = rb;
             const mod__mm *p = mm + mod__mm_which(start, &blk);
