@@ -2317,7 +2317,7 @@ typedef struct mod__int_job {
     size_t xrow, wrow;
     int nb, t0, tn;
 } mod__int_job;
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(MOD__Q8_VEC) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((always_inline)) inline
 #endif
 static void mod__int_block(const mod__int_job *j, int rb, int q4) {
