@@ -1821,7 +1821,7 @@ static float mod__q8_block(const unsigned char *w, const unsigned char *x) {
    byte products (VNNI where the CPU has it), each group of four summed exactly into 32 bits;
    how the signs are arranged (below) changes no sum. NEON multiplies signed x signed (SDOT
    where the CPU has it). Every kernel takes each (row, token) element through the same
-   sequence of float operations as mod__dot_q8, so tiling never changes a result. */
+   sequence of float operations as mod__int_dot, so tiling never changes a result. */
 #define MOD__Q8_VEC 1
 #define MOD__Q8_LOAD256(p) _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p)))
 #if defined(MOD__Q8_AVX512)
@@ -1830,6 +1830,7 @@ typedef __m512 mod__qf;
 typedef __m512i mod__qi;
 typedef __m512i mod__qs;
 #define mod__q8_fzero() _mm512_setzero_ps()
+#define mod__q8_szero() _mm512_setzero_si512()
 #define mod__q8_fmul(a, b) _mm512_mul_ps(a, b)
 /* two consecutive blocks' values; p points at the first block's values */
 static mod__qi mod__q8_load(const unsigned char *p, size_t next) {
@@ -1874,6 +1875,7 @@ typedef float32x4_t mod__qf;
 typedef int8x16x2_t mod__qi;
 typedef int32x4_t mod__qs;
 #define mod__q8_fzero() vdupq_n_f32(0.0f)
+#define mod__q8_szero() vdupq_n_s32(0)
 #define mod__q8_fmul(a, b) vmulq_f32(a, b)
 static mod__qi mod__q8_load(const unsigned char *p, size_t next) {
     mod__qi q;
@@ -1917,6 +1919,7 @@ typedef __m256 mod__qf;
 typedef __m256i mod__qi;
 typedef __m256i mod__qs;
 #define mod__q8_fzero() _mm256_setzero_ps()
+#define mod__q8_szero() _mm256_setzero_si256()
 #define mod__q8_fmul(a, b) _mm256_mul_ps(a, b)
 static mod__qi mod__q8_load(const unsigned char *p, size_t next) { (void)next; return MOD__Q8_LOAD256(p); }
 /* unsigned x signed products: the weight's sign moves onto the activation, |w| (x sign w);
@@ -1948,104 +1951,6 @@ static float mod__q8_sum(mod__qf v) {
 }
 #endif
 
-/* the register sum, then the blocks [b, nb) that do not fill a register */
-static float mod__q8_finish(mod__qf acc, const unsigned char *w, const unsigned char *x, int b, int nb) {
-#if MOD__Q8_UNIT > 1
-    float rest = 0.0f;
-    for (; b < nb; b++, w += MOD__Q8_BYTES, x += MOD__Q8X_BYTES) rest += mod__q8_block(w, x);
-    return mod__q8_sum(acc) + rest;
-#else
-    (void)w; (void)x; (void)b; (void)nb;
-    return mod__q8_sum(acc);
-#endif
-}
-
-#define MOD__Q8_W(p) mod__q8_load((p) + 2, MOD__Q8_BYTES)
-
-/* One weight row (nb q8_0 blocks) against one quantized activation row. */
-static float mod__dot_q8(const unsigned char *w, const unsigned char *x, int nb) {
-    mod__qf acc = mod__q8_fzero();
-    int b = 0;
-    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, w += MOD__Q8_UNIT * MOD__Q8_BYTES, x += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
-        const mod__qi q = MOD__Q8_W(w);
-        acc = mod__q8_step(acc, mod__q8_wa(q), mod__q8_wb(q), mod__q8_xload(x), mod__q8_fmul(mod__q8_xscales(x), mod__q8_wscales(w)));
-    }
-    return mod__q8_finish(acc, w, x, b, nb);
-}
-
-/* Four weight rows against one activation row (decoding): the activation is loaded once, and
-   the rows `ahead` bytes further on are fetched into the cache while these are worked on
-   (decoding is bound by memory, and this more than doubled it). */
-static void mod__q8_tile4x1(float *y, const unsigned char *w, size_t wrow, size_t ahead, const unsigned char *x, int nb) {
-    const unsigned char *w0 = w, *w1 = w + wrow, *w2 = w + 2 * wrow, *w3 = w + 3 * wrow;
-    mod__qf a0 = mod__q8_fzero(), a1 = a0, a2 = a0, a3 = a0;
-    size_t o = 0, ox = 0;
-    int b = 0;
-    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, o += MOD__Q8_UNIT * MOD__Q8_BYTES, ox += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
-        const mod__qi qx = mod__q8_xload(x + ox);
-        const mod__qf xs = mod__q8_xscales(x + ox);
-        mod__qi q;
-        MOD__PREFETCH(w0 + o + ahead);
-        MOD__PREFETCH(w0 + o + ahead + 64);
-        MOD__PREFETCH(w1 + o + ahead);
-        MOD__PREFETCH(w1 + o + ahead + 64);
-        MOD__PREFETCH(w2 + o + ahead);
-        MOD__PREFETCH(w2 + o + ahead + 64);
-        MOD__PREFETCH(w3 + o + ahead);
-        MOD__PREFETCH(w3 + o + ahead + 64);
-        q = MOD__Q8_W(w0 + o); a0 = mod__q8_step(a0, mod__q8_wa(q), mod__q8_wb(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w0 + o)));
-        q = MOD__Q8_W(w1 + o); a1 = mod__q8_step(a1, mod__q8_wa(q), mod__q8_wb(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w1 + o)));
-        q = MOD__Q8_W(w2 + o); a2 = mod__q8_step(a2, mod__q8_wa(q), mod__q8_wb(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w2 + o)));
-        q = MOD__Q8_W(w3 + o); a3 = mod__q8_step(a3, mod__q8_wa(q), mod__q8_wb(q), qx, mod__q8_fmul(xs, mod__q8_wscales(w3 + o)));
-    }
-    y[0] = mod__q8_finish(a0, w0 + o, x + ox, b, nb);
-    y[1] = mod__q8_finish(a1, w1 + o, x + ox, b, nb);
-    y[2] = mod__q8_finish(a2, w2 + o, x + ox, b, nb);
-    y[3] = mod__q8_finish(a3, w3 + o, x + ox, b, nb);
-}
-
-/* Four weight rows against four activation rows: each weight register serves four tokens. */
-static void mod__q8_tile4x4(float *y, size_t ystride, const unsigned char *w, size_t wrow,
-                            const unsigned char *x, size_t xrow, int nb) {
-    const unsigned char *w0 = w, *w1 = w + wrow, *w2 = w + 2 * wrow, *w3 = w + 3 * wrow;
-    const unsigned char *x0 = x, *x1 = x + xrow, *x2 = x + 2 * xrow, *x3 = x + 3 * xrow;
-    mod__qf a00 = mod__q8_fzero(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-    mod__qf a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
-    size_t o = 0, ox = 0;
-    int b = 0;
-    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, o += MOD__Q8_UNIT * MOD__Q8_BYTES, ox += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
-        const mod__qi q0 = MOD__Q8_W(w0 + o), q1 = MOD__Q8_W(w1 + o), q2 = MOD__Q8_W(w2 + o), q3 = MOD__Q8_W(w3 + o);
-        const mod__qi aw0 = mod__q8_wa(q0), aw1 = mod__q8_wa(q1), aw2 = mod__q8_wa(q2), aw3 = mod__q8_wa(q3);
-        const mod__qs sg0 = mod__q8_wb(q0), sg1 = mod__q8_wb(q1), sg2 = mod__q8_wb(q2), sg3 = mod__q8_wb(q3);
-        const mod__qf ws0 = mod__q8_wscales(w0 + o), ws1 = mod__q8_wscales(w1 + o);
-        const mod__qf ws2 = mod__q8_wscales(w2 + o), ws3 = mod__q8_wscales(w3 + o);
-#define MOD__Q8_TOKEN(t)                                                                         \
-        {                                                                                        \
-            const mod__qi qx = mod__q8_xload(x##t + ox);                                             \
-            const mod__qf xs = mod__q8_xscales(x##t + ox);                                       \
-            a0##t = mod__q8_step(a0##t, aw0, sg0, qx, mod__q8_fmul(xs, ws0));                    \
-            a1##t = mod__q8_step(a1##t, aw1, sg1, qx, mod__q8_fmul(xs, ws1));                    \
-            a2##t = mod__q8_step(a2##t, aw2, sg2, qx, mod__q8_fmul(xs, ws2));                    \
-            a3##t = mod__q8_step(a3##t, aw3, sg3, qx, mod__q8_fmul(xs, ws3));                    \
-        }
-        MOD__Q8_TOKEN(0) MOD__Q8_TOKEN(1) MOD__Q8_TOKEN(2) MOD__Q8_TOKEN(3)
-#undef MOD__Q8_TOKEN
-    }
-#define MOD__Q8_OUT(r, t) y[t * ystride + r] = mod__q8_finish(a##r##t, w##r + o, x##t + ox, b, nb)
-    MOD__Q8_OUT(0, 0); MOD__Q8_OUT(1, 0); MOD__Q8_OUT(2, 0); MOD__Q8_OUT(3, 0);
-    MOD__Q8_OUT(0, 1); MOD__Q8_OUT(1, 1); MOD__Q8_OUT(2, 1); MOD__Q8_OUT(3, 1);
-    MOD__Q8_OUT(0, 2); MOD__Q8_OUT(1, 2); MOD__Q8_OUT(2, 2); MOD__Q8_OUT(3, 2);
-    MOD__Q8_OUT(0, 3); MOD__Q8_OUT(1, 3); MOD__Q8_OUT(2, 3); MOD__Q8_OUT(3, 3);
-#undef MOD__Q8_OUT
-}
-#else
-/* One weight row (nb q8_0 blocks) against one quantized activation row. */
-static float mod__dot_q8(const unsigned char *w, const unsigned char *x, int nb) {
-    float acc = 0.0f;
-    int b;
-    for (b = 0; b < nb; b++, w += MOD__Q8_BYTES, x += MOD__Q8X_BYTES) acc += mod__q8_block(w, x);
-    return acc;
-}
 #endif
 
 /* ---- q4_0: the weights are 4-bit values v - 8 (v the nibble, 0..15) with an f16 scale per
@@ -2074,7 +1979,7 @@ static float mod__q4_block(const unsigned char *w, const unsigned char *x) {
    of its four activations (mod__q4_xstart), so every lane holds the exact sum of
    (v - 8) x over its four elements. NEON subtracts the 8 from the nibbles and multiplies
    signed x signed as for q8_0, every sum starting at zero. Per (row, token) element the float
-   operations are those of mod__dot_q4 in every kernel, so tiling never changes a result. */
+   operations are those of mod__int_dot in every kernel, so tiling never changes a result. */
 #if defined(MOD__Q8_AVX512)
 #if defined(__AVX512VBMI__)
 /* Two consecutive weight blocks (36 bytes, p at the first block's scale) in one masked load,
@@ -2162,96 +2067,135 @@ static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, m
 }
 #endif
 
+#endif
+
+/* ---- the int8 block products, written once for both weight types. q4 (0 for q8_0, 1 for
+   q4_0) is a constant wherever they are used hot (mod__int_block is force-inlined into a loop
+   per type), so each type gets code of its own. Per (row, token) element every kernel does the
+   float operations of mod__int_dot, so tiling never changes a result. */
+#if defined(MOD__Q8_VEC) && (defined(__GNUC__) || defined(__clang__))
+#define MOD__INT_INLINE __attribute__((always_inline)) static inline
+#else
+#define MOD__INT_INLINE static
+#endif
+
+#ifdef MOD__Q8_VEC
+#define MOD__INT_BYTES(q4) ((q4) ? MOD__Q4_BYTES : MOD__Q8_BYTES)
+#define MOD__Q8_W(p) mod__q8_load((p) + 2, MOD__Q8_BYTES)
+/* A weight block pair as the step takes it, and the start of its sums: q8_0 rows carry their
+   own (mod__q8_wb), q4_0 starts come from the activations (mod__q4_xstart). */
+#define MOD__INT_W(q4, p) ((q4) ? mod__q4_load(p) : MOD__Q8_W(p))
+#define MOD__INT_WA(q4, q) ((q4) ? (q) : mod__q8_wa(q))
+#define MOD__INT_WB(q4, q) ((q4) ? mod__q8_szero() : mod__q8_wb(q))
+#define MOD__INT_X(q4, p) ((q4) ? mod__q4_xload(p) : mod__q8_xload(p))
+#define MOD__INT_XB(q4, qx) ((q4) ? mod__q4_xstart(qx) : mod__q8_szero())
+#define MOD__INT_WS(q4, p) ((q4) ? mod__q4_wscales(p) : mod__q8_wscales(p))
+#define MOD__INT_STEP(q4, acc, wa, wb, xb, qx, sc) \
+    ((q4) ? mod__q4_step(acc, wa, xb, qx, sc) : mod__q8_step(acc, wa, wb, qx, sc))
+
 /* the register sum, then the blocks [b, nb) that do not fill a register */
-static float mod__q4_finish(mod__qf acc, const unsigned char *w, const unsigned char *x, int b, int nb) {
+MOD__INT_INLINE float mod__int_finish(mod__qf acc, const unsigned char *w, const unsigned char *x, int b, int nb, int q4) {
 #if MOD__Q8_UNIT > 1
     float rest = 0.0f;
-    for (; b < nb; b++, w += MOD__Q4_BYTES, x += MOD__Q8X_BYTES) rest += mod__q4_block(w, x);
+    for (; b < nb; b++, w += MOD__INT_BYTES(q4), x += MOD__Q8X_BYTES) rest += q4 ? mod__q4_block(w, x) : mod__q8_block(w, x);
     return mod__q8_sum(acc) + rest;
 #else
-    (void)w; (void)x; (void)b; (void)nb;
+    (void)w; (void)x; (void)b; (void)nb; (void)q4;
     return mod__q8_sum(acc);
 #endif
 }
 
-/* One weight row (nb q4_0 blocks) against one quantized activation row. */
-static float mod__dot_q4(const unsigned char *w, const unsigned char *x, int nb) {
+/* One weight row (nb blocks) against one quantized activation row. */
+MOD__INT_INLINE float mod__int_dot(const unsigned char *w, const unsigned char *x, int nb, int q4) {
     mod__qf acc = mod__q8_fzero();
     int b = 0;
-    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, w += MOD__Q8_UNIT * MOD__Q4_BYTES, x += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
-        const mod__qi qx = mod__q4_xload(x);
-        acc = mod__q4_step(acc, mod__q4_load(w), mod__q4_xstart(qx), qx, mod__q8_fmul(mod__q8_xscales(x), mod__q4_wscales(w)));
+    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, w += MOD__Q8_UNIT * MOD__INT_BYTES(q4), x += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
+        const mod__qi q = MOD__INT_W(q4, w), qx = MOD__INT_X(q4, x);
+        acc = MOD__INT_STEP(q4, acc, MOD__INT_WA(q4, q), MOD__INT_WB(q4, q), MOD__INT_XB(q4, qx), qx,
+                            mod__q8_fmul(mod__q8_xscales(x), MOD__INT_WS(q4, w)));
     }
-    return mod__q4_finish(acc, w, x, b, nb);
+    return mod__int_finish(acc, w, x, b, nb, q4);
 }
 
-/* Four weight rows against one activation row (decoding), the rows `ahead` bytes further on
-   fetched into the cache meanwhile, as mod__q8_tile4x1 does. */
-static void mod__q4_tile4x1(float *y, const unsigned char *w, size_t wrow, size_t ahead, const unsigned char *x, int nb) {
+/* Four weight rows against one activation row (decoding): the activation is loaded once, and
+   the rows `ahead` bytes further on are fetched into the cache while these are worked on
+   (decoding is bound by memory, and this more than doubled it). A step covers 68 bytes of a
+   q8_0 row and 36 of a q4_0 row: two lines ahead, or one, reach them all. */
+MOD__INT_INLINE void mod__int_tile4x1(float *y, const unsigned char *w, size_t wrow, size_t ahead, const unsigned char *x, int nb, int q4) {
     const unsigned char *w0 = w, *w1 = w + wrow, *w2 = w + 2 * wrow, *w3 = w + 3 * wrow;
     mod__qf a0 = mod__q8_fzero(), a1 = a0, a2 = a0, a3 = a0;
     size_t o = 0, ox = 0;
     int b = 0;
-    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, o += MOD__Q8_UNIT * MOD__Q4_BYTES, ox += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
-        const mod__qi qx = mod__q4_xload(x + ox);
-        const mod__qs st = mod__q4_xstart(qx);
+    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, o += MOD__Q8_UNIT * MOD__INT_BYTES(q4), ox += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
+        const mod__qi qx = MOD__INT_X(q4, x + ox);
+        const mod__qs xb = MOD__INT_XB(q4, qx);
         const mod__qf xs = mod__q8_xscales(x + ox);
-        /* a step covers at most 36 bytes of a row: one line ahead per step reaches them all */
+        mod__qi q;
         MOD__PREFETCH(w0 + o + ahead);
         MOD__PREFETCH(w1 + o + ahead);
         MOD__PREFETCH(w2 + o + ahead);
         MOD__PREFETCH(w3 + o + ahead);
-        a0 = mod__q4_step(a0, mod__q4_load(w0 + o), st, qx, mod__q8_fmul(xs, mod__q4_wscales(w0 + o)));
-        a1 = mod__q4_step(a1, mod__q4_load(w1 + o), st, qx, mod__q8_fmul(xs, mod__q4_wscales(w1 + o)));
-        a2 = mod__q4_step(a2, mod__q4_load(w2 + o), st, qx, mod__q8_fmul(xs, mod__q4_wscales(w2 + o)));
-        a3 = mod__q4_step(a3, mod__q4_load(w3 + o), st, qx, mod__q8_fmul(xs, mod__q4_wscales(w3 + o)));
+        if (!q4) {
+            MOD__PREFETCH(w0 + o + ahead + 64);
+            MOD__PREFETCH(w1 + o + ahead + 64);
+            MOD__PREFETCH(w2 + o + ahead + 64);
+            MOD__PREFETCH(w3 + o + ahead + 64);
+        }
+#define MOD__INT_ROW(r) \
+        q = MOD__INT_W(q4, w##r + o); \
+        a##r = MOD__INT_STEP(q4, a##r, MOD__INT_WA(q4, q), MOD__INT_WB(q4, q), xb, qx, mod__q8_fmul(xs, MOD__INT_WS(q4, w##r + o)));
+        MOD__INT_ROW(0) MOD__INT_ROW(1) MOD__INT_ROW(2) MOD__INT_ROW(3)
+#undef MOD__INT_ROW
     }
-    y[0] = mod__q4_finish(a0, w0 + o, x + ox, b, nb);
-    y[1] = mod__q4_finish(a1, w1 + o, x + ox, b, nb);
-    y[2] = mod__q4_finish(a2, w2 + o, x + ox, b, nb);
-    y[3] = mod__q4_finish(a3, w3 + o, x + ox, b, nb);
+    y[0] = mod__int_finish(a0, w0 + o, x + ox, b, nb, q4);
+    y[1] = mod__int_finish(a1, w1 + o, x + ox, b, nb, q4);
+    y[2] = mod__int_finish(a2, w2 + o, x + ox, b, nb, q4);
+    y[3] = mod__int_finish(a3, w3 + o, x + ox, b, nb, q4);
 }
 
-/* Four weight rows against four activation rows: each row's nibbles serve four tokens, each
-   token's activations and starting sums four rows. */
-static void mod__q4_tile4x4(float *y, size_t ystride, const unsigned char *w, size_t wrow,
-                            const unsigned char *x, size_t xrow, int nb) {
+/* Four weight rows against four activation rows: each row's weights serve four tokens, each
+   token's activations four rows. */
+MOD__INT_INLINE void mod__int_tile4x4(float *y, size_t ystride, const unsigned char *w, size_t wrow,
+                                      const unsigned char *x, size_t xrow, int nb, int q4) {
     const unsigned char *w0 = w, *w1 = w + wrow, *w2 = w + 2 * wrow, *w3 = w + 3 * wrow;
     const unsigned char *x0 = x, *x1 = x + xrow, *x2 = x + 2 * xrow, *x3 = x + 3 * xrow;
     mod__qf a00 = mod__q8_fzero(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
     mod__qf a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
     size_t o = 0, ox = 0;
     int b = 0;
-    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, o += MOD__Q8_UNIT * MOD__Q4_BYTES, ox += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
-        const mod__qi v0 = mod__q4_load(w0 + o), v1 = mod__q4_load(w1 + o), v2 = mod__q4_load(w2 + o), v3 = mod__q4_load(w3 + o);
-        const mod__qf ws0 = mod__q4_wscales(w0 + o), ws1 = mod__q4_wscales(w1 + o);
-        const mod__qf ws2 = mod__q4_wscales(w2 + o), ws3 = mod__q4_wscales(w3 + o);
-#define MOD__Q4_TOKEN(t)                                                                         \
+    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, o += MOD__Q8_UNIT * MOD__INT_BYTES(q4), ox += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
+        const mod__qi q0 = MOD__INT_W(q4, w0 + o), q1 = MOD__INT_W(q4, w1 + o), q2 = MOD__INT_W(q4, w2 + o), q3 = MOD__INT_W(q4, w3 + o);
+        const mod__qi wa0 = MOD__INT_WA(q4, q0), wa1 = MOD__INT_WA(q4, q1), wa2 = MOD__INT_WA(q4, q2), wa3 = MOD__INT_WA(q4, q3);
+        const mod__qs wb0 = MOD__INT_WB(q4, q0), wb1 = MOD__INT_WB(q4, q1), wb2 = MOD__INT_WB(q4, q2), wb3 = MOD__INT_WB(q4, q3);
+        const mod__qf ws0 = MOD__INT_WS(q4, w0 + o), ws1 = MOD__INT_WS(q4, w1 + o);
+        const mod__qf ws2 = MOD__INT_WS(q4, w2 + o), ws3 = MOD__INT_WS(q4, w3 + o);
+#define MOD__INT_TOKEN(t)                                                                        \
         {                                                                                        \
-            const mod__qi qx = mod__q4_xload(x##t + ox);                                         \
-            const mod__qs st = mod__q4_xstart(qx);                                               \
+            const mod__qi qx = MOD__INT_X(q4, x##t + ox);                                        \
+            const mod__qs xb = MOD__INT_XB(q4, qx);                                              \
             const mod__qf xs = mod__q8_xscales(x##t + ox);                                       \
-            a0##t = mod__q4_step(a0##t, v0, st, qx, mod__q8_fmul(xs, ws0));                      \
-            a1##t = mod__q4_step(a1##t, v1, st, qx, mod__q8_fmul(xs, ws1));                      \
-            a2##t = mod__q4_step(a2##t, v2, st, qx, mod__q8_fmul(xs, ws2));                      \
-            a3##t = mod__q4_step(a3##t, v3, st, qx, mod__q8_fmul(xs, ws3));                      \
+            a0##t = MOD__INT_STEP(q4, a0##t, wa0, wb0, xb, qx, mod__q8_fmul(xs, ws0));           \
+            a1##t = MOD__INT_STEP(q4, a1##t, wa1, wb1, xb, qx, mod__q8_fmul(xs, ws1));           \
+            a2##t = MOD__INT_STEP(q4, a2##t, wa2, wb2, xb, qx, mod__q8_fmul(xs, ws2));           \
+            a3##t = MOD__INT_STEP(q4, a3##t, wa3, wb3, xb, qx, mod__q8_fmul(xs, ws3));           \
         }
-        MOD__Q4_TOKEN(0) MOD__Q4_TOKEN(1) MOD__Q4_TOKEN(2) MOD__Q4_TOKEN(3)
-#undef MOD__Q4_TOKEN
+        MOD__INT_TOKEN(0) MOD__INT_TOKEN(1) MOD__INT_TOKEN(2) MOD__INT_TOKEN(3)
+#undef MOD__INT_TOKEN
     }
-#define MOD__Q4_OUT(r, t) y[t * ystride + r] = mod__q4_finish(a##r##t, w##r + o, x##t + ox, b, nb)
-    MOD__Q4_OUT(0, 0); MOD__Q4_OUT(1, 0); MOD__Q4_OUT(2, 0); MOD__Q4_OUT(3, 0);
-    MOD__Q4_OUT(0, 1); MOD__Q4_OUT(1, 1); MOD__Q4_OUT(2, 1); MOD__Q4_OUT(3, 1);
-    MOD__Q4_OUT(0, 2); MOD__Q4_OUT(1, 2); MOD__Q4_OUT(2, 2); MOD__Q4_OUT(3, 2);
-    MOD__Q4_OUT(0, 3); MOD__Q4_OUT(1, 3); MOD__Q4_OUT(2, 3); MOD__Q4_OUT(3, 3);
-#undef MOD__Q4_OUT
+#define MOD__INT_OUT(r, t) y[t * ystride + r] = mod__int_finish(a##r##t, w##r + o, x##t + ox, b, nb, q4)
+    MOD__INT_OUT(0, 0); MOD__INT_OUT(1, 0); MOD__INT_OUT(2, 0); MOD__INT_OUT(3, 0);
+    MOD__INT_OUT(0, 1); MOD__INT_OUT(1, 1); MOD__INT_OUT(2, 1); MOD__INT_OUT(3, 1);
+    MOD__INT_OUT(0, 2); MOD__INT_OUT(1, 2); MOD__INT_OUT(2, 2); MOD__INT_OUT(3, 2);
+    MOD__INT_OUT(0, 3); MOD__INT_OUT(1, 3); MOD__INT_OUT(2, 3); MOD__INT_OUT(3, 3);
+#undef MOD__INT_OUT
 }
 #else
-/* One weight row (nb q4_0 blocks) against one quantized activation row. */
-static float mod__dot_q4(const unsigned char *w, const unsigned char *x, int nb) {
+/* One weight row (nb blocks) against one quantized activation row. */
+MOD__INT_INLINE float mod__int_dot(const unsigned char *w, const unsigned char *x, int nb, int q4) {
     float acc = 0.0f;
     int b;
-    for (b = 0; b < nb; b++, w += MOD__Q4_BYTES, x += MOD__Q8X_BYTES) acc += mod__q4_block(w, x);
+    for (b = 0; b < nb; b++, w += q4 ? MOD__Q4_BYTES : MOD__Q8_BYTES, x += MOD__Q8X_BYTES)
+        acc += q4 ? mod__q4_block(w, x) : mod__q8_block(w, x);
     return acc;
 }
 #endif
@@ -2317,10 +2261,7 @@ typedef struct mod__int_job {
     size_t xrow, wrow;
     int nb, t0, tn;
 } mod__int_job;
-#if defined(MOD__Q8_VEC) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((always_inline)) inline
-#endif
-static void mod__int_block(const mod__int_job *j, int rb, int q4) {
+MOD__INT_INLINE void mod__int_block(const mod__int_job *j, int rb, int q4) {
     const mod__mm *p = j->mm + mod__mm_which(j->start, &rb);
     const int rows = p->w->rows, r0 = rb * 4, nr = rows - r0 < 4 ? rows - r0 : 4, tn = j->tn, nb = j->nb;
     const size_t wrow = j->wrow, xrow = j->xrow;
@@ -2333,18 +2274,14 @@ static void mod__int_block(const mod__int_job *j, int rb, int q4) {
         const int further = rows - r0 - 4 < 8 ? rows - r0 - 4 : 8;
         for (; t + 4 <= tn; t += 4) {
             if (rows - r0 >= 8) mod__prefetch_part(wr + 4 * wrow, 4 * wrow, t / 4, tn / 4); /* the next four rows */
-            if (q4) mod__q4_tile4x4(yt + (size_t)t * rows + r0, (size_t)rows, wr, wrow, xt + (size_t)t * xrow, xrow, nb);
-            else mod__q8_tile4x4(yt + (size_t)t * rows + r0, (size_t)rows, wr, wrow, xt + (size_t)t * xrow, xrow, nb);
+            mod__int_tile4x4(yt + (size_t)t * rows + r0, (size_t)rows, wr, wrow, xt + (size_t)t * xrow, xrow, nb, q4);
         }
-        for (; t < tn; t++)
-            if (q4) mod__q4_tile4x1(yt + (size_t)t * rows + r0, wr, wrow, (size_t)further * wrow, xt + (size_t)t * xrow, nb);
-            else mod__q8_tile4x1(yt + (size_t)t * rows + r0, wr, wrow, (size_t)further * wrow, xt + (size_t)t * xrow, nb);
+        for (; t < tn; t++) mod__int_tile4x1(yt + (size_t)t * rows + r0, wr, wrow, (size_t)further * wrow, xt + (size_t)t * xrow, nb, q4);
     }
 #endif
     for (; t < tn; t++)
         for (r = 0; r < nr; r++)
-            yt[(size_t)t * rows + r0 + r] = q4 ? mod__dot_q4(wr + (size_t)r * wrow, xt + (size_t)t * xrow, nb)
-                                               : mod__dot_q8(wr + (size_t)r * wrow, xt + (size_t)t * xrow, nb);
+            yt[(size_t)t * rows + r0 + r] = mod__int_dot(wr + (size_t)r * wrow, xt + (size_t)t * xrow, nb, q4);
     mod__add_bias(yt, (size_t)rows, p->b, r0, nr, tn);
 }
 

@@ -904,7 +904,7 @@ static void test_q8(void)
             exact += isum * ref_f16(h) * d;
             mag += iabs * ref_f16(h) * d; /* partial sums may cancel: bound by the absolute products */
         }
-        got = mod__dot_q8(w, xq, nb);
+        got = mod__int_dot(w, xq, nb, 0);
         check(fabs(got - exact) <= 1e-5 * mag + 1e-30, "q8 block dot: %g vs exact %g (cols %d)", got, exact, cols);
     }
     /* the q8_0 matmul: every element is the block dot, whatever the threads and the batch;
@@ -930,7 +930,7 @@ static void test_q8(void)
         for (k = 0; k < n; k++) {
             unsigned char xq[8 * 36];
             mod__quantize_q8(xq, x + (size_t)k * cols, cols);
-            for (r = 0; r < rows; r++) exact = exact && fbits(y1[k * rows + r]) == fbits(mod__dot_q8(wq + (size_t)r * nb * 34, xq, nb));
+            for (r = 0; r < rows; r++) exact = exact && fbits(y1[k * rows + r]) == fbits(mod__int_dot(wq + (size_t)r * nb * 34, xq, nb, 0));
         }
         check(same, "q8 matmul %dx%d, %d tokens: 1 and 2 threads, and a row alone vs in a batch, bit-identical", rows, cols, n);
         check(exact, "q8 matmul %dx%d, %d tokens: elements are the block dot products", rows, cols, n);
@@ -1057,7 +1057,7 @@ static void test_q4(void)
             exact += isum * q4_scale(w + 18 * b) * dx;
             mag += iabs * fabs(q4_scale(w + 18 * b)) * dx;
         }
-        got = mod__dot_q4(w, xq, nb);
+        got = mod__int_dot(w, xq, nb, 1);
         check(fabs(got - exact) <= 1e-5 * mag + 1e-30, "q4 block dot: %g vs exact %g (cols %d)", got, exact, cols);
     }
     for (trial = 0; trial < 4; trial++) {
@@ -1088,7 +1088,7 @@ static void test_q4(void)
             for (r = 0; r < rows; r++) {
                 const unsigned char *wr = wq + (size_t)r * nb * 18;
                 double ref = 0, refq = 0, mag = 0, qerr = 0;
-                exact = exact && fbits(y1[k * rows + r]) == fbits(mod__dot_q4(wr, xq, nb));
+                exact = exact && fbits(y1[k * rows + r]) == fbits(mod__int_dot(wr, xq, nb, 1));
                 for (j = 0; j < cols; j++) {
                     const double wv = q4_scale(wr + 18 * (j / 32)) * (q4_nib(wr + 18 * (j / 32), j % 32) - 8);
                     float dx;
