@@ -2073,18 +2073,16 @@ static int read_mod(model *m, const opts *o)
         m->in_model = NULL;
         return fail("%s: not a valid mod.h model file: %s", path, err.message);
     }
-    /* the configuration, bit for bit */
-    m->V = (int)rd32(p + 80); m->d = (int)rd32(p + 84); m->L = (int)rd32(p + 88);
-    m->H = (int)rd32(p + 92); m->Hkv = (int)rd32(p + 96); m->F = (int)rd32(p + 100);
-    m->seq = (int)rd32(p + 104);
-    m->eps = rdf32(p + 108); m->theta = rdf32(p + 112);
-    m->tied = (int)rd32(p + 116);
-    m->router_input = (int)rd32(p + 120); m->router_scale = (int)rd32(p + 124);
-    m->combine = (int)rd32(p + 128); m->positions = (int)rd32(p + 132);
-    m->decision = (int)rd32(p + 136); m->Fp = (int)rd32(p + 140);
-    m->threshold = rdf32(p + 144);
-    if (m->L != mod_model_config(m->in_model)->n_layers || m->L < 1)
-        return fail("%s: internal error: the header disagrees with the library", path);
+    /* the configuration, as the library read and checked it */
+    {
+        const mod_config *c = mod_model_config(m->in_model);
+        m->V = c->vocab_size; m->d = c->dim; m->L = c->n_layers; m->H = c->n_heads; m->Hkv = c->n_kv_heads;
+        m->F = c->hidden_dim; m->seq = c->max_seq_len; m->eps = c->norm_eps; m->theta = c->rope_theta;
+        m->tied = c->tied_embeddings;
+        m->router_input = (int)c->router_input; m->router_scale = (int)c->router_scale; m->combine = (int)c->combine;
+        m->positions = (int)c->positions; m->decision = (int)c->decision; m->Fp = c->predictor_hidden;
+        m->threshold = c->threshold;
+    }
     m->routed = (int *)calloc((size_t)m->L, sizeof *m->routed);
     m->capacity = (float *)calloc((size_t)m->L, sizeof *m->capacity);
     m->slots = (src *)calloc((size_t)(m->L + 1) * NROLES, sizeof *m->slots);
@@ -2093,15 +2091,13 @@ static int read_mod(model *m, const opts *o)
         m->routed[l] = mod_model_layer_routed(m->in_model, l) == 1;
         m->capacity[l] = mod_model_layer_capacity(m->in_model, l);
     }
-    /* the directory: re-checked against the mapping even though the library accepted it */
-    n = rd32(p + 28);
-    dir = rd64(p + 40);
-    tok_off = rd64(p + 48);
-    tok_size = rd64(p + 56);
-    data = rd64(p + 64);
-    data_size = rd64(p + 72);
-    if (dir > size || n > (size - dir) / 64 || data > size || data_size > size - data || tok_off > size || tok_size > size - tok_off)
-        return fail("%s: internal error: a section lies outside the file", path);
+    /* the directory, where the library's header parser found it (every section inside the file) */
+    {
+        mod__header h;
+        mod_config c;
+        if (mod__parse_header(p, (size_t)size, &h, &c, &err) != MOD_OK) return fail("%s: %s", path, err.message);
+        n = h.n_tensors; dir = h.dir_off; tok_off = h.tok_off; tok_size = h.tok_size; data = h.data_off; data_size = h.data_size;
+    }
     for (t = 0; t < n; t++) {
         const unsigned char *e = p + dir + 64 * t;
         const uint32_t role = rd32(e), layer = rd32(e + 4), dt = rd32(e + 8), nd = rd32(e + 12);
