@@ -79,6 +79,8 @@ refuse "mod-eval needs exactly one input" "exactly one" "$B/mod-eval" "$T/bpe.mo
 expect "mod-bench runs (tiny synthetic models)" "$B/mod-bench" --synthetic 64x2 --dtypes f32,q8_0,q4_0 --threads 1,2 --prompts 16 --decode 4 --repeat 1 --no-limits --json
 n=$(grep -c '"prefill":\[{"tokens":16,"tok_s":[0-9]' "$T/out")
 [ "$n" = 12 ] && ok "mod-bench: 12 results (2 models x 3 dtypes x 2 thread counts)" || bad "mod-bench gave $n results: $(head -c 300 "$T/out")"
+n=$(grep -c '"product":{"threads":[12],"tokens":256,"rows":\(64\|128\),"cols":\(64\|128\),"gflop_s":[0-9.]*[1-9]' "$T/out")
+[ "$n" = 6 ] && ok "mod-bench: 6 matrix products (3 shapes x 2 thread counts)" || bad "mod-bench gave $n products: $(grep product "$T/out" | head -c 300)"
 refuse "mod-bench refuses an unknown dtype" "dtype" "$B/mod-bench" --dtypes f8
 # tools/ab.sh: two builds of mod.h in one program (here the same file on both sides)
 if tools/ab.sh mod.h "$T/bpe.mod" --prompt 16 --decode 4 --repeat 2 >"$T/out" 2>"$T/err" &&

@@ -341,28 +341,129 @@ static int build_synthetic(const opts *o, int routed, int dtype, unsigned char *
     return 0;
 }
 
+/* ---- single matrix products ------------------------------------------------------------ */
+
+/* The model's three product shapes at 256 tokens (q/k/v/o, gate/up, w_down) with f32 weights
+   small enough to stay in the caches: how near the peak the register tiles come with no
+   memory traffic for the weights. With OpenBLAS linked, its sgemm on the same operands. */
+#define PRODUCT_TOKENS 256
+
+static float *aligned_floats(size_t n, void **raw) {
+    unsigned char *p = (unsigned char *)malloc(n * sizeof(float) + 64);
+    *raw = p;
+    if (!p) return NULL;
+    return (float *)(void *)(p + (64 - (size_t)((uintptr_t)p % 64)) % 64);
+}
+
 #ifdef MOD_BENCH_OPENBLAS
-/* OpenBLAS sgemm on a prefill-shaped product, for comparison only. It runs last: OpenBLAS's
-   idle threads keep polling for a while after a call, which would take time from the runs. */
-static void openblas_comparison(const opts *o, const double *peak) {
-    int ti;
-    for (ti = 0; ti < o->n_threads; ti++) {
-        const int M = 256, N = 2048, K = 768;
-        float *A = (float *)calloc((size_t)M * K, 4), *Bm = (float *)calloc((size_t)N * K, 4), *C = (float *)calloc((size_t)M * N, 4);
-        double t[16];
-        int r;
-        openblas_set_num_threads(o->threads[ti]);
-        for (r = 0; r < o->repeat; r++) {
-            double t0 = cli_now();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C, N);
-            t[r] = cli_now() - t0;
-        }
-        printf("openblas sgemm %dx%dx%d, %d thread(s): %.1f GFLOP/s (%.1f%% of peak)\n", M, N, K, o->threads[ti],
-               2.0 * M * N * K / median(t, o->repeat) / 1e9, peak[ti] > 0 ? 100.0 * 2.0 * M * N * K / median(t, o->repeat) / peak[ti] : 0.0);
-        free(A); free(Bm); free(C);
-    }
+static double time_openblas(int M, int N, int K, const float *A, const float *Bm, float *C, int inner, int threads) {
+    double t0;
+    int k;
+    openblas_set_num_threads(threads);
+    t0 = cli_now();
+    for (k = 0; k < inner; k++) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C, N);
+    return cli_now() - t0;
 }
 #endif
+
+static double time_modh(mod_session *s, float *y, const float *x, const mod__tensor *w, int inner) {
+    double t0 = cli_now();
+    int k;
+    for (k = 0; k < inner; k++) mod__matmul(s, y, x, PRODUCT_TOKENS, w, NULL);
+    return cli_now() - t0;
+}
+
+/* One product's operands, the weights made up, 64-byte aligned. */
+typedef struct operands {
+    void *raw[3];
+    float *w, *x, *y;
+    mod__tensor t;
+} operands;
+static int operands_make(operands *op, int rows, int cols) {
+    size_t i;
+    op->w = aligned_floats((size_t)rows * cols, &op->raw[0]);
+    op->x = aligned_floats((size_t)PRODUCT_TOKENS * cols, &op->raw[1]);
+    op->y = aligned_floats((size_t)PRODUCT_TOKENS * rows, &op->raw[2]);
+    if (!op->w || !op->x || !op->y) return -1;
+    for (i = 0; i < (size_t)rows * cols; i++) op->w[i] = (float)((i * 2654435761u) % 1000u) / 1000.0f - 0.5f;
+    for (i = 0; i < (size_t)PRODUCT_TOKENS * cols; i++) op->x[i] = (float)((i * 40503u) % 1000u) / 1000.0f - 0.5f;
+    memset(&op->t, 0, sizeof op->t);
+    op->t.data = op->w; op->t.dtype = MOD_DTYPE_F32; op->t.rows = rows; op->t.cols = cols;
+    return 0;
+}
+static void operands_free(operands *op) { free(op->raw[0]); free(op->raw[1]); free(op->raw[2]); }
+
+static void products(const mod_model *m, const opts *o, const double *peak) {
+    const mod_config *c = mod_model_config(m);
+    const int shape[3][2] = { { c->dim, c->dim }, { c->hidden_dim, c->dim }, { c->dim, c->hidden_dim } };
+    int ti, si, r;
+    if (!o->json)
+        printf("f32 matrix products, %d tokens, weights in cache (median of %d)%s\n", PRODUCT_TOKENS, o->repeat,
+#ifdef MOD_BENCH_OPENBLAS
+               "; mod.h | OpenBLAS sgemm"
+#else
+               ""
+#endif
+        );
+    for (ti = 0; ti < o->n_threads; ti++) {
+        const int threads = o->threads[ti];
+        const double pk = peak[ti];
+        double gf[3] = { 0, 0, 0 }, gb[3] = { 0, 0, 0 };
+        int inner[3] = { 1, 1, 1 };
+        mod_session *s;
+        mod_session_desc d;
+        memset(&d, 0, sizeof d);
+        d.max_tokens = 16;
+        d.threads = threads;
+        if (mod_session_create(&s, m, &d) != MOD_OK) return;
+        for (si = 0; si < 3; si++) {
+            const double flop = 2.0 * PRODUCT_TOKENS * shape[si][0] * shape[si][1];
+            double ta[16], warm;
+            operands op;
+            if (operands_make(&op, shape[si][0], shape[si][1]) == 0) {
+                /* the first run brings the matrix into the caches and sets how many products
+                   one timing takes (about 20 ms of work) */
+                warm = time_modh(s, op.y, op.x, &op.t, 1);
+                inner[si] = warm > 0 && warm < 0.02 ? (int)(0.02 / warm) + 1 : 1;
+                for (r = 0; r < o->repeat; r++) ta[r] = time_modh(s, op.y, op.x, &op.t, inner[si]) / inner[si];
+                gf[si] = flop / median(ta, o->repeat);
+            }
+            operands_free(&op);
+        }
+        mod_session_free(s);
+#ifdef MOD_BENCH_OPENBLAS
+        /* after all of mod.h's runs: OpenBLAS's idle threads keep polling for a while after a
+           multi-threaded call, which would take a core from them */
+        for (si = 0; si < 3; si++) {
+            const double flop = 2.0 * PRODUCT_TOKENS * shape[si][0] * shape[si][1];
+            double tb[16];
+            operands op;
+            if (operands_make(&op, shape[si][0], shape[si][1]) == 0) {
+                time_openblas(PRODUCT_TOKENS, shape[si][0], shape[si][1], op.x, op.w, op.y, 1, threads);
+                for (r = 0; r < o->repeat; r++)
+                    tb[r] = time_openblas(PRODUCT_TOKENS, shape[si][0], shape[si][1], op.x, op.w, op.y, inner[si], threads) / inner[si];
+                gb[si] = flop / median(tb, o->repeat);
+            }
+            operands_free(&op);
+        }
+#endif
+        for (si = 0; si < 3; si++) {
+            if (gf[si] <= 0) continue;
+            if (o->json) {
+                printf("{\"product\":{\"threads\":%d,\"tokens\":%d,\"rows\":%d,\"cols\":%d,\"gflop_s\":%.2f,\"peak_share\":%.3f",
+                       threads, PRODUCT_TOKENS, shape[si][0], shape[si][1], gf[si] / 1e9, pk > 0 ? gf[si] / pk : 0.0);
+                if (gb[si] > 0) printf(",\"openblas_gflop_s\":%.2f,\"openblas_peak_share\":%.3f", gb[si] / 1e9, pk > 0 ? gb[si] / pk : 0.0);
+                printf("}}\n");
+            } else {
+                printf("    %5d x %5d, %d thread%s: %6.1f GFLOP/s", shape[si][0], shape[si][1], threads, threads > 1 ? "s" : " ", gf[si] / 1e9);
+                if (pk > 0) printf(" %5.1f%% of peak", 100.0 * gf[si] / pk);
+                if (gb[si] > 0) printf("  | %6.1f GFLOP/s", gb[si] / 1e9);
+                if (gb[si] > 0 && pk > 0) printf(" %5.1f%% of peak", 100.0 * gb[si] / pk);
+                printf("\n");
+            }
+        }
+    }
+}
 
 int main(int argc, char **argv) {
     opts o;
@@ -433,11 +534,9 @@ int main(int argc, char **argv) {
                 if (run_models(&one, 1, &o, o.threads[ti], &r)) { fprintf(stderr, "error: cannot run %s\n", paths[i]); return 1; }
                 print_result(paths[i], m, &o, o.threads[ti], &r, bw[ti], peak[ti]);
             }
+            if (i == n_paths - 1) products(m, &o, peak); /* last: OpenBLAS's threads linger */
             mod_model_free(m);
         }
-#ifdef MOD_BENCH_OPENBLAS
-        openblas_comparison(&o, peak);
-#endif
         return 0;
     }
     /* the synthetic dense model and its MoD twin, side by side in one run */
@@ -481,10 +580,8 @@ int main(int argc, char **argv) {
                 printf("    MoD payoff, decode: %.2fx faster; routed-block KV %.1f MB vs %.1f MB dense\n",
                        paired_speedup(r[1].decode_rep, r[0].decode_rep, o.repeat), r[1].kv_bytes_routed / 1e6, r[1].kv_bytes_if_dense / 1e6);
         }
+        if (di == o.n_dtypes - 1) products(m[0], &o, peak); /* last: OpenBLAS's threads linger */
         for (k = 0; k < 2; k++) { mod_model_free(m[k]); free(buf[k]); }
     }
-#ifdef MOD_BENCH_OPENBLAS
-    openblas_comparison(&o, peak);
-#endif
     return 0;
 }
