@@ -1283,26 +1283,16 @@ static int mod__token_block(size_t row_bytes) {
     return fit > 4 ? fit : 4;
 }
 
-/* A tile's rows of W stay in the L1 data cache (48 KiB here, 32 KiB on many CPUs) next to
-   the activations streaming past only up to about 24 KiB; longer rows are taken 512 columns
-   at a time, the tile's accumulators parked in memory in between (s->tacc). */
-#define MOD__TILE_L1 (24 * 1024)
-#define MOD__TILE_COLS 512
-static int mod__tile_split(int cols) {
-#ifdef MOD__VL /* the vector paths take long rows a range of columns at a time */
-    return (size_t)cols * MOD__TILE_ROWS * sizeof(float) > MOD__TILE_L1;
+/* On the vector paths of CPUs with caches, a dot product longer than MOD__DOT_CHUNK is the sum,
+   in order, of the dot products of its 1024-column chunks. A prefill tile then takes one chunk
+   of its rows at a time, 6 rows x 1024 floats = 24 KiB, which stays in the L1 data cache (48
+   KiB here, 32 KiB on many CPUs) next to the activations streaming past. Helium cores (no data
+   cache to fit) take every row whole: the chunk loops fold away. */
+#ifdef MOD__HELIUM
+#define MOD__DOT_CHUNK 0x7fffffff
 #else
-    (void)cols;
-    return 0;
+#define MOD__DOT_CHUNK 1024
 #endif
-}
-/* floats of parked accumulators per thread: every 4-token group of the largest token block
-   that is split, 4 * MOD__TILE_ROWS vectors of up to 16 floats each */
-static size_t mod__tile_park_floats(int widest) {
-    const int shortest = MOD__TILE_L1 / (MOD__TILE_ROWS * (int)sizeof(float)) + 1;
-    if (!mod__tile_split(widest)) return 0;
-    return (size_t)(mod__token_block(sizeof(float) * (size_t)shortest) / 4) * 4 * MOD__TILE_ROWS * 16;
-}
 
 /* Below this many multiply-adds a loop is not worth waking threads for. */
 #define MOD__PARALLEL_WORK 32768
@@ -1335,8 +1325,6 @@ struct mod_session {
     float *scores;           /* [threads, qblock, max_tokens] attention scores */
     int qblock;              /* queries sharing one pass over the cache in attention */
     float *wrow;             /* [threads, wrow_len] weight rows converted to f32 */
-    float *tacc;             /* [threads, tacc_len] parked tile accumulators (mod__tile) */
-    size_t tacc_len;
     int wrow_len;
     unsigned char *xq;       /* [max_batch, widest row / 32] activation blocks for q8_0 and q4_0 */
     float *logits;           /* [vocab] after the last token */
@@ -1404,8 +1392,6 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     /* room for the rows of one tile per thread (mod__matmul converts a block at a time) */
     s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * MOD__ROWS_CONVERTED * wl, sizeof(float)));
     s->wrow_len = (int)(MOD__ROWS_CONVERTED * wl);
-    s->tacc_len = mod__tile_park_floats((int)wl);
-    s->tacc = s->tacc_len ? MOD__CAST(float *, mod__take_n(a, (size_t)nth * s->tacc_len, sizeof(float))) : NULL;
     s->xq = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B * (wl / MOD__Q8_BLOCK + 1), MOD__Q8X_BYTES));
     s->logits = MOD__CAST(float *, mod__take_n(a, V, sizeof(float)));
     s->probs = MOD__CAST(mod__prob *, mod__take_n(a, V, sizeof(mod__prob)));
@@ -1559,11 +1545,27 @@ static void mod__prefetch_part(const void *p, size_t bytes, int part, int parts)
 #endif
 }
 
-static float mod__dot(const float *a, const float *b, int n) {
+/* The span helpers are force-inlined twice into their callers, so the usual single chunk
+   runs with no loop around it (short rows, such as attention heads, feel every overhead). */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(MOD__HELIUM)
+#define MOD__SPAN_INLINE __attribute__((always_inline)) static inline
+#else
+#define MOD__SPAN_INLINE static
+#endif
+/* Lane i of a vector sums the products of columns from + i, from + i + MOD__VL, ... below
+   to; then come the lanes (mod__vsum) and the columns past the last whole vector. */
+MOD__SPAN_INLINE float mod__dot_span(const float *a, const float *b, int from, int to) {
     mod__v acc = mod__vzero();
-    int i = 0;
-    for (; i + MOD__VL <= n; i += MOD__VL) acc = mod__vfma(acc, mod__vload(a + i), mod__vload(b + i));
-    return mod__dot_tail(mod__vsum(acc), a, b, i, n);
+    int i = from;
+    for (; i + MOD__VL <= to; i += MOD__VL) acc = mod__vfma(acc, mod__vload(a + i), mod__vload(b + i));
+    return mod__dot_tail(mod__vsum(acc), a, b, i, to);
+}
+/* Chunk by chunk (MOD__DOT_CHUNK columns), the chunks' sums added in order. */
+static float mod__dot(const float *a, const float *b, int n) {
+    float s = mod__dot_span(a, b, 0, n < MOD__DOT_CHUNK ? n : MOD__DOT_CHUNK);
+    int c;
+    for (c = MOD__DOT_CHUNK; c < n; c += MOD__DOT_CHUNK) s += mod__dot_span(a, b, c, n - c < MOD__DOT_CHUNK ? n : c + MOD__DOT_CHUNK);
+    return s;
 }
 
 /* y += a * x */
@@ -1585,8 +1587,6 @@ static void mod__axpy(float *y, float a, const float *x, int n) {
 #endif
 #define MOD__EACH(M) MOD__EACH_ROW(M, 0) MOD__EACH_ROW(M, 1) MOD__EACH_ROW(M, 2) MOD__EACH_ROW(M, 3)
 #define MOD__TILE_ACC(r, t) mod__v a##r##t = mod__vzero();
-#define MOD__TILE_LOAD(r, t) a##r##t = mod__vload(acc + ((t) * MOD__TILE_ROWS + (r)) * MOD__VL);
-#define MOD__TILE_SAVE(r, t) mod__vstore(acc + ((t) * MOD__TILE_ROWS + (r)) * MOD__VL, a##r##t);
 #define MOD__TILE_W(r, t) const mod__v v##r = mod__vload(w + (r) * wstride + i);
 #define MOD__TILE_FMA(r, t) a##r##t = mod__vfma(a##r##t, u, v##r);
 #define MOD__TILE_X(t) u = mod__vload(x + (t) * xstride + i); MOD__EACH_ROW(MOD__TILE_FMA, t)
@@ -1599,38 +1599,33 @@ static void mod__axpy(float *y, float a, const float *x, int n) {
         y[2 * ystride + (r)] = mod__dot_tail(sum[2], x + 2 * xstride, w + (r) * wstride, i, cols); \
         y[3 * ystride + (r)] = mod__dot_tail(sum[3], x + 3 * xstride, w + (r) * wstride, i, cols); \
     }
-/* Columns [from, to) of the dot products; from and to are multiples of MOD__VL except a `to`
-   of cols. A tile taken in several column ranges parks its accumulators in acc
-   (4 * MOD__TILE_ROWS vectors) between them: the operations are the same as in one pass. */
+/* One chunk (cols <= MOD__DOT_CHUNK) of the dot products, the operations of mod__dot_span. */
 static void mod__tile(float *y, size_t ystride, const float *w, size_t wstride, const float *x,
-                      size_t xstride, int cols, int from, int to, float *acc) {
-    int i = from;
+                      size_t xstride, int cols) {
+    int i = 0;
     MOD__EACH(MOD__TILE_ACC)
-    if (from > 0) { MOD__EACH(MOD__TILE_LOAD) }
-    for (; i + MOD__VL <= to; i += MOD__VL) {
+    for (; i + MOD__VL <= cols; i += MOD__VL) {
         mod__v u;
         MOD__EACH_ROW(MOD__TILE_W, 0)
         MOD__TILE_X(0) MOD__TILE_X(1) MOD__TILE_X(2) MOD__TILE_X(3)
     }
-    if (to < cols) { MOD__EACH(MOD__TILE_SAVE) return; }
     MOD__EACH_ROW(MOD__TILE_OUT, 0)
 }
 #undef MOD__EACH_ROW
 #undef MOD__EACH
 #undef MOD__TILE_ACC
-#undef MOD__TILE_LOAD
-#undef MOD__TILE_SAVE
 #undef MOD__TILE_W
 #undef MOD__TILE_FMA
 #undef MOD__TILE_X
 #undef MOD__TILE_OUT
 
-/* One row of x against four rows of W (decoding): four independent chains. */
-static void mod__tile4x1(float *y, const float *w, size_t wstride, const float *x, int cols) {
+/* Columns [from, to) of one row of x against four rows of W (decoding): four independent
+   chains. */
+MOD__SPAN_INLINE void mod__tile4x1_span(float *y, const float *w, size_t wstride, const float *x, int from, int to) {
     const float *w0 = w, *w1 = w + wstride, *w2 = w + 2 * wstride, *w3 = w + 3 * wstride;
     mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
-    int i = 0;
-    for (; i + MOD__VL <= cols; i += MOD__VL) {
+    int i = from;
+    for (; i + MOD__VL <= to; i += MOD__VL) {
         const mod__v u = mod__vload(x + i);
         a0 = mod__vfma(a0, u, mod__vload(w0 + i));
         a1 = mod__vfma(a1, u, mod__vload(w1 + i));
@@ -1638,10 +1633,20 @@ static void mod__tile4x1(float *y, const float *w, size_t wstride, const float *
         a3 = mod__vfma(a3, u, mod__vload(w3 + i));
     }
     mod__vsum4(y, a0, a1, a2, a3);
-    y[0] = mod__dot_tail(y[0], x, w0, i, cols);
-    y[1] = mod__dot_tail(y[1], x, w1, i, cols);
-    y[2] = mod__dot_tail(y[2], x, w2, i, cols);
-    y[3] = mod__dot_tail(y[3], x, w3, i, cols);
+    y[0] = mod__dot_tail(y[0], x, w0, i, to);
+    y[1] = mod__dot_tail(y[1], x, w1, i, to);
+    y[2] = mod__dot_tail(y[2], x, w2, i, to);
+    y[3] = mod__dot_tail(y[3], x, w3, i, to);
+}
+/* All columns, chunk by chunk as mod__dot. */
+static void mod__tile4x1(float *y, const float *w, size_t wstride, const float *x, int cols) {
+    int c;
+    mod__tile4x1_span(y, w, wstride, x, 0, cols < MOD__DOT_CHUNK ? cols : MOD__DOT_CHUNK);
+    for (c = MOD__DOT_CHUNK; c < cols; c += MOD__DOT_CHUNK) {
+        float part[4];
+        mod__tile4x1_span(part, w, wstride, x, c, cols - c < MOD__DOT_CHUNK ? cols : c + MOD__DOT_CHUNK);
+        y[0] += part[0]; y[1] += part[1]; y[2] += part[2]; y[3] += part[3];
+    }
 }
 #else
 /* Eight independent sums in a fixed order: vectorizable by the compiler. */
@@ -2324,9 +2329,8 @@ static void mod__matmuls_int(mod_session *s, const float *x, int n, const mod__m
    batch. */
 static void mod__matmuls(mod_session *s, const float *x, int n, const mod__mm *mm, int count) {
     const int cols = mm[0].w->cols, br = n >= 4 ? MOD__TILE_ROWS : 4;
-    const int tb = mod__token_block(sizeof(float) * (size_t)cols), pass = mod__tile_split(cols) ? MOD__TILE_COLS : cols;
+    const int tb = mod__token_block(sizeof(float) * (size_t)cols);
     int start[MOD__MM_MAX + 1], t0, j;
-    (void)pass;
     for (j = 1; j < count; j++)
         if (mm[j].w->dtype != mm[0].w->dtype || mm[j].w->cols != cols) { /* not one kind: each on its own */
             for (j = 0; j < count; j++) mod__matmuls(s, x, n, mm + j, 1);
@@ -2358,14 +2362,21 @@ static void mod__matmuls(mod_session *s, const float *x, int n, const mod__mm *m
             if (nr == MOD__TILE_ROWS && tn >= 4) {
                 /* the next tile's rows, when they are f32 in place and whole */
                 const float *next = w->dtype == MOD_DTYPE_F32 && rows - r0 >= 2 * MOD__TILE_ROWS ? wr + (size_t)MOD__TILE_ROWS * cols : NULL;
-                float *park = pass < cols ? s->tacc + (size_t)MOD__THREAD_ID() * s->tacc_len : NULL;
                 int k0;
-                for (k0 = 0; k0 < cols; k0 += pass) {
-                    const int k1 = cols - k0 > pass ? k0 + pass : cols;
+                /* a chunk of the tile's rows at a time, every token group passing it */
+                for (k0 = 0; k0 < cols; k0 += MOD__DOT_CHUNK) {
+                    const int len = cols - k0 < MOD__DOT_CHUNK ? cols - k0 : MOD__DOT_CHUNK;
                     for (t = 0; t + 4 <= tn; t += 4) {
-                        if (next && k0 == 0) mod__prefetch_part(next, sizeof(float) * MOD__TILE_ROWS * (size_t)cols, t / 4, tn / 4);
-                        mod__tile(yt + (size_t)t * rows + r0, (size_t)rows, wr, (size_t)cols, xt + (size_t)t * cols, (size_t)cols,
-                                  cols, k0, k1, park ? park + (size_t)t * MOD__TILE_ROWS * 16 : NULL);
+                        if (k0 == 0) {
+                            if (next) mod__prefetch_part(next, sizeof(float) * MOD__TILE_ROWS * (size_t)cols, t / 4, tn / 4);
+                            mod__tile(yt + (size_t)t * rows + r0, (size_t)rows, wr, (size_t)cols, xt + (size_t)t * cols, (size_t)cols, len);
+                        } else { /* a later chunk's sums added to the first ones, as in mod__dot */
+                            float part[4 * MOD__TILE_ROWS];
+                            int tt;
+                            mod__tile(part, MOD__TILE_ROWS, wr + k0, (size_t)cols, xt + (size_t)t * cols + k0, (size_t)cols, len);
+                            for (tt = 0; tt < 4; tt++)
+                                for (r = 0; r < MOD__TILE_ROWS; r++) yt[(size_t)(t + tt) * rows + r0 + r] += part[tt * MOD__TILE_ROWS + r];
+                        }
                     }
                 }
             }
@@ -2743,11 +2754,11 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         int t, j = 0, i;
         /* scores: query j sees keys [0, base + j0 + j] */
 #if defined(MOD__VL) && !defined(MOD__HELIUM)
-        for (; j + 4 <= nq; j += 4) {
+        for (; hd <= MOD__DOT_CHUNK && j + 4 <= nq; j += 4) {
             const int T0 = base + j0 + j + 1; /* keys all four queries see */
             int jj;
             for (t = 0; t + MOD__TILE_ROWS <= T0; t += MOD__TILE_ROWS)
-                mod__tile(sc + (size_t)j * stride + t, stride, kh + (size_t)t * kvd, (size_t)kvd, q + (size_t)j * qd, (size_t)qd, hd, 0, hd, NULL);
+                mod__tile(sc + (size_t)j * stride + t, stride, kh + (size_t)t * kvd, (size_t)kvd, q + (size_t)j * qd, (size_t)qd, hd);
             for (jj = j; jj < j + 4; jj++) mod__scores(sc + (size_t)jj * stride, q + (size_t)jj * qd, kh, kvd, t, base + j0 + jj + 1, hd);
         }
 #endif

@@ -201,6 +201,22 @@ static void test_dot(void)
         for (i = 0; i < n; i++) { ref += (double)a[i] * b[i]; sabs += fabs((double)a[i] * b[i]); }
         check(fabs((double)mod__dot(a, b, n) - ref) <= dot_tol(n, sabs), "dot n=%d with one dominant term", n);
     }
+#ifdef MOD__VL
+    /* longer than MOD__DOT_CHUNK: the chunks' dot products added in order */
+    {
+        static const int lens[] = { 1025, 2048, 2100, 4103 };
+        for (k = 0; k < 4; k++) {
+            float want;
+            int c;
+            n = lens[k];
+            fill(a, (size_t)n, 1.0);
+            fill(b, (size_t)n, 1.0);
+            want = mod__dot(a, b, MOD__DOT_CHUNK);
+            for (c = MOD__DOT_CHUNK; c < n; c += MOD__DOT_CHUNK) want += mod__dot(a + c, b + c, n - c < MOD__DOT_CHUNK ? n - c : MOD__DOT_CHUNK);
+            check(fbits(mod__dot(a, b, n)) == fbits(want), "dot n=%d is not the sum of its chunks in order", n);
+        }
+    }
+#endif
     free(a);
     free(b);
     group_end("mod__dot");
@@ -278,7 +294,7 @@ static void test_matmul(void)
 {
     static const int shapes[][2] = { { 1, 1 }, { 1, 2 }, { 3, 7 }, { 16, 33 }, { 33, 31 }, { 64, 65 }, { 7, 129 },
                                      { 5, 255 }, { 128, 256 }, { 300, 150 }, { 1000, 17 }, { 2, 256 },
-                                     /* rows long enough to be taken a range of columns at a time */
+                                     /* rows of more than one 1024-column chunk (MOD__DOT_CHUNK) */
                                      { 13, 1030 }, { 7, 2100 } };
     static const int ns[] = { 1, 3, 17 };
     static const char *const dn[] = { "f32", "f16", "bf16" };

@@ -416,8 +416,8 @@ static void test_causal_incremental(void) {
         o.qkv_bias = variant & 2 ? 1 : 0;
         if (variant >= 8) {
             /* heads wide enough for the vector attention kernels (72: whole vectors and a
-               tail; 128: several groups of four vectors) and an MLP row long enough to be
-               taken a range of columns at a time */
+               tail; 128: several groups of four vectors) and an MLP row of more than one
+               1024-column chunk */
             o.dim = variant == 8 ? 144 : 256;
             o.n_heads = 2;
             o.n_kv_heads = variant == 8 ? 1 : 2;
