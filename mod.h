@@ -75,8 +75,9 @@
 
    SPEED
      Prefill multiplies matrices in register tiles of weight rows by four tokens (6 rows on
-     AVX-512 and NEON, 3 on AVX2), long rows 512 columns at a time; attention takes groups of
-     four queries the same way. Decoding streams four weight rows at a time (q8_0 and q4_0
+     AVX-512 and NEON, 3 on AVX2), rows longer than 1024 columns a 1024-column chunk at a time
+     (such a dot product is the sum of its chunks' in order on every vector path but
+     Helium's); attention takes groups of four queries the same way. Decoding streams four weight rows at a time (q8_0 and q4_0
      rows are prefetched ahead). q8_0 and q4_0 multiply int8 blocks with VNNI or SDOT where
      the CPU has it. Products that share their input (q, k and v; gate and up) are one
      parallel loop, so threads meet once per group, and the per-row work between products
