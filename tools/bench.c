@@ -318,6 +318,13 @@ static void print_result(const char *name, const mod_model *m, const opts *o, in
     }
 }
 
+/* n bytes on a 64-byte boundary; *raw is the allocation to free (NULL when out of memory). */
+static void *aligned64(size_t n, void **raw) {
+    unsigned char *p = (unsigned char *)malloc(n + 64);
+    *raw = p;
+    return p ? (void *)(p + (64 - (size_t)((uintptr_t)p % 64)) % 64) : NULL;
+}
+
 /* *raw is the allocation to free, *data the model: a copy on a 64-byte boundary, where a
    mapped file would put it too (mkm_build's buffer is only as aligned as realloc makes it, and
    vector loads that straddle cache lines cost up to a third of the speed here). */
@@ -337,9 +344,12 @@ static int build_synthetic(const opts *o, int routed, int dtype, unsigned char *
     k.dtype = dtype;
     for (i = 0; i < k.n_layers; i++) { k.routed[i] = routed && (i % 2 == 1); k.capacity[i] = 0.125f; }
     if (mkm_build(&k, &b, size)) return 1;
-    *raw = (unsigned char *)malloc(*size + 64);
-    if (!*raw) { free(b); return 1; }
-    *data = *raw + (64 - (size_t)((uintptr_t)*raw % 64)) % 64;
+    {
+        void *r;
+        *data = (unsigned char *)aligned64(*size, &r);
+        *raw = (unsigned char *)r;
+    }
+    if (!*data) { free(b); return 1; }
     memcpy(*data, b, *size);
     free(b);
     return 0;
@@ -351,13 +361,6 @@ static int build_synthetic(const opts *o, int routed, int dtype, unsigned char *
    small enough to stay in the caches: how near the peak the register tiles come with no
    memory traffic for the weights. With OpenBLAS linked, its sgemm on the same operands. */
 #define PRODUCT_TOKENS 256
-
-static float *aligned_floats(size_t n, void **raw) {
-    unsigned char *p = (unsigned char *)malloc(n * sizeof(float) + 64);
-    *raw = p;
-    if (!p) return NULL;
-    return (float *)(void *)(p + (64 - (size_t)((uintptr_t)p % 64)) % 64);
-}
 
 #ifdef MOD_BENCH_OPENBLAS
 static double time_openblas(int M, int N, int K, const float *A, const float *Bm, float *C, int inner, int threads) {
@@ -385,9 +388,9 @@ typedef struct operands {
 } operands;
 static int operands_make(operands *op, int rows, int cols) {
     size_t i;
-    op->w = aligned_floats((size_t)rows * cols, &op->raw[0]);
-    op->x = aligned_floats((size_t)PRODUCT_TOKENS * cols, &op->raw[1]);
-    op->y = aligned_floats((size_t)PRODUCT_TOKENS * rows, &op->raw[2]);
+    op->w = (float *)aligned64(sizeof(float) * (size_t)rows * cols, &op->raw[0]);
+    op->x = (float *)aligned64(sizeof(float) * (size_t)PRODUCT_TOKENS * cols, &op->raw[1]);
+    op->y = (float *)aligned64(sizeof(float) * (size_t)PRODUCT_TOKENS * rows, &op->raw[2]);
     if (!op->w || !op->x || !op->y) return -1;
     for (i = 0; i < (size_t)rows * cols; i++) op->w[i] = (float)((i * 2654435761u) % 1000u) / 1000.0f - 0.5f;
     for (i = 0; i < (size_t)PRODUCT_TOKENS * cols; i++) op->x[i] = (float)((i * 40503u) % 1000u) / 1000.0f - 0.5f;
@@ -400,7 +403,51 @@ static void operands_free(operands *op) { free(op->raw[0]); free(op->raw[1]); fr
 static void products(const mod_model *m, const opts *o, const double *peak) {
     const mod_config *c = mod_model_config(m);
     const int shape[3][2] = { { c->dim, c->dim }, { c->hidden_dim, c->dim }, { c->dim, c->hidden_dim } };
-    int ti, si, r;
+    double gf[MAX_LIST][3], gb[MAX_LIST][3]; /* GFLOP/s of mod.h and of OpenBLAS (0: not run) */
+    int inner[MAX_LIST][3], ti, si, r;
+    memset(gf, 0, sizeof gf);
+    memset(gb, 0, sizeof gb);
+    /* mod.h, every thread count */
+    for (ti = 0; ti < o->n_threads; ti++) {
+        mod_session *s;
+        mod_session_desc d;
+        memset(&d, 0, sizeof d);
+        d.max_tokens = 16;
+        d.threads = o->threads[ti];
+        if (mod_session_create(&s, m, &d) != MOD_OK) return;
+        for (si = 0; si < 3; si++) {
+            double t[16], warm;
+            operands op;
+            inner[ti][si] = 1;
+            if (operands_make(&op, shape[si][0], shape[si][1]) == 0) {
+                /* the first run brings the matrix into the caches and sets how many products
+                   one timing takes (about 20 ms of work) */
+                warm = time_modh(s, op.y, op.x, &op.t, 1);
+                inner[ti][si] = warm > 0 && warm < 0.02 ? (int)(0.02 / warm) + 1 : 1;
+                for (r = 0; r < o->repeat; r++) t[r] = time_modh(s, op.y, op.x, &op.t, inner[ti][si]) / inner[ti][si];
+                gf[ti][si] = 2.0 * PRODUCT_TOKENS * shape[si][0] * shape[si][1] / median(t, o->repeat);
+            }
+            operands_free(&op);
+        }
+        mod_session_free(s);
+    }
+#ifdef MOD_BENCH_OPENBLAS
+    /* then OpenBLAS: its idle threads keep polling for a while after a multi-threaded call,
+       which would take a core from mod.h's runs */
+    for (ti = 0; ti < o->n_threads; ti++)
+        for (si = 0; si < 3; si++) {
+            double t[16];
+            operands op;
+            if (operands_make(&op, shape[si][0], shape[si][1]) == 0) {
+                time_openblas(PRODUCT_TOKENS, shape[si][0], shape[si][1], op.x, op.w, op.y, 1, o->threads[ti]);
+                for (r = 0; r < o->repeat; r++)
+                    t[r] = time_openblas(PRODUCT_TOKENS, shape[si][0], shape[si][1], op.x, op.w, op.y, inner[ti][si], o->threads[ti]) /
+                           inner[ti][si];
+                gb[ti][si] = 2.0 * PRODUCT_TOKENS * shape[si][0] * shape[si][1] / median(t, o->repeat);
+            }
+            operands_free(&op);
+        }
+#endif
     if (!o->json)
         printf("f32 matrix products, %d tokens, weights in cache (median of %d)%s\n", PRODUCT_TOKENS, o->repeat,
 #ifdef MOD_BENCH_OPENBLAS
@@ -409,64 +456,24 @@ static void products(const mod_model *m, const opts *o, const double *peak) {
                ""
 #endif
         );
-    for (ti = 0; ti < o->n_threads; ti++) {
-        const int threads = o->threads[ti];
-        const double pk = peak[ti];
-        double gf[3] = { 0, 0, 0 }, gb[3] = { 0, 0, 0 };
-        int inner[3] = { 1, 1, 1 };
-        mod_session *s;
-        mod_session_desc d;
-        memset(&d, 0, sizeof d);
-        d.max_tokens = 16;
-        d.threads = threads;
-        if (mod_session_create(&s, m, &d) != MOD_OK) return;
+    for (ti = 0; ti < o->n_threads; ti++)
         for (si = 0; si < 3; si++) {
-            const double flop = 2.0 * PRODUCT_TOKENS * shape[si][0] * shape[si][1];
-            double ta[16], warm;
-            operands op;
-            if (operands_make(&op, shape[si][0], shape[si][1]) == 0) {
-                /* the first run brings the matrix into the caches and sets how many products
-                   one timing takes (about 20 ms of work) */
-                warm = time_modh(s, op.y, op.x, &op.t, 1);
-                inner[si] = warm > 0 && warm < 0.02 ? (int)(0.02 / warm) + 1 : 1;
-                for (r = 0; r < o->repeat; r++) ta[r] = time_modh(s, op.y, op.x, &op.t, inner[si]) / inner[si];
-                gf[si] = flop / median(ta, o->repeat);
-            }
-            operands_free(&op);
-        }
-        mod_session_free(s);
-#ifdef MOD_BENCH_OPENBLAS
-        /* after all of mod.h's runs: OpenBLAS's idle threads keep polling for a while after a
-           multi-threaded call, which would take a core from them */
-        for (si = 0; si < 3; si++) {
-            const double flop = 2.0 * PRODUCT_TOKENS * shape[si][0] * shape[si][1];
-            double tb[16];
-            operands op;
-            if (operands_make(&op, shape[si][0], shape[si][1]) == 0) {
-                time_openblas(PRODUCT_TOKENS, shape[si][0], shape[si][1], op.x, op.w, op.y, 1, threads);
-                for (r = 0; r < o->repeat; r++)
-                    tb[r] = time_openblas(PRODUCT_TOKENS, shape[si][0], shape[si][1], op.x, op.w, op.y, inner[si], threads) / inner[si];
-                gb[si] = flop / median(tb, o->repeat);
-            }
-            operands_free(&op);
-        }
-#endif
-        for (si = 0; si < 3; si++) {
-            if (gf[si] <= 0) continue;
+            const int threads = o->threads[ti];
+            const double pk = peak[ti], a = gf[ti][si], b = gb[ti][si];
+            if (a <= 0) continue;
             if (o->json) {
                 printf("{\"product\":{\"threads\":%d,\"tokens\":%d,\"rows\":%d,\"cols\":%d,\"gflop_s\":%.2f,\"peak_share\":%.3f",
-                       threads, PRODUCT_TOKENS, shape[si][0], shape[si][1], gf[si] / 1e9, pk > 0 ? gf[si] / pk : 0.0);
-                if (gb[si] > 0) printf(",\"openblas_gflop_s\":%.2f,\"openblas_peak_share\":%.3f", gb[si] / 1e9, pk > 0 ? gb[si] / pk : 0.0);
+                       threads, PRODUCT_TOKENS, shape[si][0], shape[si][1], a / 1e9, pk > 0 ? a / pk : 0.0);
+                if (b > 0) printf(",\"openblas_gflop_s\":%.2f,\"openblas_peak_share\":%.3f", b / 1e9, pk > 0 ? b / pk : 0.0);
                 printf("}}\n");
             } else {
-                printf("    %5d x %5d, %d thread%s: %6.1f GFLOP/s", shape[si][0], shape[si][1], threads, threads > 1 ? "s" : " ", gf[si] / 1e9);
-                if (pk > 0) printf(" %5.1f%% of peak", 100.0 * gf[si] / pk);
-                if (gb[si] > 0) printf("  | %6.1f GFLOP/s", gb[si] / 1e9);
-                if (gb[si] > 0 && pk > 0) printf(" %5.1f%% of peak", 100.0 * gb[si] / pk);
+                printf("    %5d x %5d, %d thread%s: %6.1f GFLOP/s", shape[si][0], shape[si][1], threads, threads > 1 ? "s" : " ", a / 1e9);
+                if (pk > 0) printf(" %5.1f%% of peak", 100.0 * a / pk);
+                if (b > 0) printf("  | %6.1f GFLOP/s", b / 1e9);
+                if (b > 0 && pk > 0) printf(" %5.1f%% of peak", 100.0 * b / pk);
                 printf("\n");
             }
         }
-    }
 }
 
 int main(int argc, char **argv) {
