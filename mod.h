@@ -77,8 +77,8 @@
      Prefill multiplies matrices in register tiles of weight rows by four tokens (6 rows on
      AVX-512 and NEON, 3 on AVX2), rows longer than 1024 columns a 1024-column chunk at a time
      (such a dot product is the sum of its chunks' in order on every vector path but
-     Helium's); attention takes groups of four queries the same way. Decoding streams four weight rows at a time (q8_0 and q4_0
-     rows are prefetched ahead). q8_0 and q4_0 multiply int8 blocks with VNNI or SDOT where
+     Helium's); attention takes groups of four queries the same way. Decoding streams four
+     weight rows at a time (q8_0 and q4_0 rows are prefetched ahead). q8_0 and q4_0 multiply int8 blocks with VNNI or SDOT where
      the CPU has it. Products that share their input (q, k and v; gate and up) are one
      parallel loop, so threads meet once per group, and the per-row work between products
      (RMSNorm, RoPE, SwiGLU) is shared out too. Whatever the tile, batch or thread count, every
@@ -1546,6 +1546,8 @@ static void mod__prefetch_part(const void *p, size_t bytes, int part, int parts)
 #endif
 }
 
+/* the end of the chunk of [0, n) that starts at column c */
+static int mod__chunk_end(int c, int n) { return n - c < MOD__DOT_CHUNK ? n : c + MOD__DOT_CHUNK; }
 /* The span helpers are force-inlined twice into their callers, so the usual single chunk
    runs with no loop around it (short rows, such as attention heads, feel every overhead). */
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(MOD__HELIUM)
@@ -1563,9 +1565,9 @@ MOD__SPAN_INLINE float mod__dot_span(const float *a, const float *b, int from, i
 }
 /* Chunk by chunk (MOD__DOT_CHUNK columns), the chunks' sums added in order. */
 static float mod__dot(const float *a, const float *b, int n) {
-    float s = mod__dot_span(a, b, 0, n < MOD__DOT_CHUNK ? n : MOD__DOT_CHUNK);
+    float s = mod__dot_span(a, b, 0, mod__chunk_end(0, n));
     int c;
-    for (c = MOD__DOT_CHUNK; c < n; c += MOD__DOT_CHUNK) s += mod__dot_span(a, b, c, n - c < MOD__DOT_CHUNK ? n : c + MOD__DOT_CHUNK);
+    for (c = MOD__DOT_CHUNK; c < n; c += MOD__DOT_CHUNK) s += mod__dot_span(a, b, c, mod__chunk_end(c, n));
     return s;
 }
 
@@ -1642,10 +1644,10 @@ MOD__SPAN_INLINE void mod__tile4x1_span(float *y, const float *w, size_t wstride
 /* All columns, chunk by chunk as mod__dot. */
 static void mod__tile4x1(float *y, const float *w, size_t wstride, const float *x, int cols) {
     int c;
-    mod__tile4x1_span(y, w, wstride, x, 0, cols < MOD__DOT_CHUNK ? cols : MOD__DOT_CHUNK);
+    mod__tile4x1_span(y, w, wstride, x, 0, mod__chunk_end(0, cols));
     for (c = MOD__DOT_CHUNK; c < cols; c += MOD__DOT_CHUNK) {
         float part[4];
-        mod__tile4x1_span(part, w, wstride, x, c, cols - c < MOD__DOT_CHUNK ? cols : c + MOD__DOT_CHUNK);
+        mod__tile4x1_span(part, w, wstride, x, c, mod__chunk_end(c, cols));
         y[0] += part[0]; y[1] += part[1]; y[2] += part[2]; y[3] += part[3];
     }
 }
@@ -2311,14 +2313,14 @@ static void mod__matmuls_int(mod_session *s, const float *x, int n, const mod__m
            machine) leaves the rest to the other (2-thread prefill 2-7% faster in alternating
            runs here); decoding: one contiguous run per thread, which its prefetch of the rows
            ahead follows (3% faster than runs of 32) */
-        const int chunk = tn >= 4 ? 32 : (blocks + s->threads - 1) / s->threads;
-        (void)parallel; (void)chunk;
+        const int run = tn >= 4 ? 32 : (blocks + s->threads - 1) / s->threads;
+        (void)parallel; (void)run;
         job.t0 = t0; job.tn = tn;
         if (q4) {
-            MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, chunk))
+            MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, run))
             for (rb = 0; rb < blocks; rb++) mod__int_block(&job, rb, 1);
         } else {
-            MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, chunk))
+            MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, run))
             for (rb = 0; rb < blocks; rb++) mod__int_block(&job, rb, 0);
         }
     }
@@ -2366,7 +2368,7 @@ static void mod__matmuls(mod_session *s, const float *x, int n, const mod__mm *m
                 int k0;
                 /* a chunk of the tile's rows at a time, every token group passing it */
                 for (k0 = 0; k0 < cols; k0 += MOD__DOT_CHUNK) {
-                    const int len = cols - k0 < MOD__DOT_CHUNK ? cols - k0 : MOD__DOT_CHUNK;
+                    const int len = mod__chunk_end(k0, cols) - k0;
                     for (t = 0; t + 4 <= tn; t += 4) {
                         if (k0 == 0) {
                             if (next) mod__prefetch_part(next, sizeof(float) * MOD__TILE_ROWS * (size_t)cols, t / 4, tn / 4);
@@ -2753,7 +2755,8 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         const float *q = s->q + (size_t)j0 * qd + (size_t)h * hd;
         float *att = s->att + (size_t)j0 * qd + (size_t)h * hd;
         int t, j = 0, i;
-        /* scores: query j sees keys [0, base + j0 + j] */
+        /* scores: query j sees keys [0, base + j0 + j]; the tiles take heads of one chunk,
+           longer ones go through mod__scores */
 #if defined(MOD__VL) && !defined(MOD__HELIUM)
         for (; hd <= MOD__DOT_CHUNK && j + 4 <= nq; j += 4) {
             const int T0 = base + j0 + j + 1; /* keys all four queries see */

@@ -2035,8 +2035,9 @@ static int is_mod_file(const char *path)
 }
 
 /* A mod.h model file: loaded through the library with its checksum verified (every field,
-   section and tensor checked), then the header, layer table and directory are read again
-   here, with every offset checked against the mapping, to point the writer at the weights.
+   section and tensor checked); the configuration and section offsets come from the library,
+   and only the tensor directory is walked here (each entry checked again against the
+   mapping) to point the writer at the weights.
    The configuration, the routing settings and the tokenizer section are carried over as they
    are; only the matrices' dtype can change. */
 static int read_mod(model *m, const opts *o)
