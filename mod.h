@@ -77,9 +77,11 @@
      Prefill multiplies matrices in register tiles of weight rows by four tokens (6 rows on
      AVX-512 and NEON, 3 on AVX2), rows longer than 1024 columns a 1024-column chunk at a time
      (such a dot product is the sum of its chunks' in order on every vector path but
-     Helium's); attention takes groups of four queries the same way. Decoding streams four
-     weight rows at a time (q8_0 and q4_0 rows are prefetched ahead). q8_0 and q4_0 multiply int8 blocks with VNNI or SDOT where
-     the CPU has it. Products that share their input (q, k and v; gate and up) are one
+     Helium's). Attention takes groups of four queries; there the key cache holds blocks of
+     one vector's worth of positions transposed, so a query meets a vector of keys with no
+     sums across lanes. Decoding streams four weight rows at a time (q8_0 and q4_0 rows are
+     prefetched ahead). q8_0 and q4_0 multiply int8 blocks with VNNI or SDOT where the CPU
+     has it. Products that share their input (q, k and v; gate and up) are one
      parallel loop, so threads meet once per group, and the per-row work between products
      (RMSNorm, RoPE, SwiGLU) is shared out too. Whatever the tile, batch or thread count, every
      output element goes through the same operations, so a causal prefill equals
@@ -1295,6 +1297,19 @@ static int mod__token_block(size_t row_bytes) {
 #define MOD__DOT_CHUNK 1024
 #endif
 
+/* Keys in the cache. On the vector paths of CPUs with caches, each block of MOD__KB positions
+   is stored transposed, [block][kv_dim][MOD__KB], so a query meets MOD__KB keys in one vector:
+   a lane's score is q[0] k[0] + q[1] k[1] + ... fused in dimension order, with no sum across
+   lanes, in every kernel (prefill and decoding alike). Elsewhere MOD__KB is 1, which is plain
+   rows, [position][kv_dim], and a score is mod__dot. */
+#if defined(MOD__VL) && !defined(MOD__HELIUM)
+#define MOD__KB MOD__VL
+#else
+#define MOD__KB 1
+#endif
+/* n rounded up to whole key blocks */
+static size_t mod__kb_round(size_t n) { return (n + MOD__KB - 1) / MOD__KB * MOD__KB; }
+
 /* Below this many multiply-adds a loop is not worth waking threads for. */
 #define MOD__PARALLEL_WORK 32768
 
@@ -1323,7 +1338,7 @@ struct mod_session {
     unsigned char *flag;
     double *inv_freq;        /* RoPE frequencies, [head_dim / 2] */
     float *rope;             /* cos and sin of one position, [head_dim] */
-    float *scores;           /* [threads, qblock, max_tokens] attention scores */
+    float *scores;           /* [threads, qblock, max_tokens in whole key blocks] attention scores */
     int qblock;              /* queries sharing one pass over the cache in attention */
     float *wrow;             /* [threads, wrow_len] weight rows converted to f32 */
     int wrow_len;
@@ -1363,12 +1378,15 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     for (i = 0; i < (size_t)c->n_layers; i++) {
         /* a routed block's cache only ever holds the tokens it processed */
         const int cap = m->layers[i].routed ? R : T;
-        float *k = MOD__CAST(float *, mod__take_n(a, (size_t)cap * kvd, sizeof(float)));
+        float *k = MOD__CAST(float *, mod__take_n(a, mod__kb_round((size_t)cap) * kvd, sizeof(float)));
         float *v = MOD__CAST(float *, mod__take_n(a, (size_t)cap * kvd, sizeof(float)));
         int32_t *pos = MOD__CAST(int32_t *, mod__take_n(a, (size_t)cap, sizeof(int32_t)));
         if (cache) {
             memset(&cache[i], 0, sizeof cache[i]);
             cache[i].k = k; cache[i].v = v; cache[i].pos = pos; cache[i].cap = cap;
+            /* a block's unwritten positions get scores nobody reads: zeros keep them cheap
+               (uninitialized memory can hold subnormals) */
+            if (MOD__KB > 1 && k) memset(k, 0, mod__kb_round((size_t)cap) * kvd * sizeof(float));
         }
     }
     s->x = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
@@ -1389,7 +1407,7 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     s->inv_freq = MOD__CAST(double *, mod__take_n(a, (size_t)c->head_dim / 2, sizeof(double)));
     s->rope = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)c->head_dim, sizeof(float)));
     s->qblock = B < 16 ? B : 16;
-    s->scores = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)s->qblock * (size_t)T, sizeof(float)));
+    s->scores = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)s->qblock * mod__kb_round((size_t)T), sizeof(float)));
     /* room for the rows of one tile per thread (mod__matmul converts a block at a time) */
     s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * MOD__ROWS_CONVERTED * wl, sizeof(float)));
     s->wrow_len = (int)(MOD__ROWS_CONVERTED * wl);
@@ -2670,15 +2688,86 @@ static int mod__select(mod_session *s, const mod__layer *l, int n, int topk) {
 
 /* ---- one block on the selected tokens -------------------------------------------------- */
 
-/* Scores of one query against keys [from, T) of a head (rows kvd apart): four keys at a time,
-   each score the same operations as mod__dot. */
-static void mod__scores(float *row, const float *q, const float *k, int kvd, int from, int T, int hd) {
-    int t = from;
+#if MOD__KB > 1
+/* Scores against key blocks [0, nb) of one head: k is the head's first dimension in block 0,
+   blocks kstride floats apart, dimensions MOD__KB apart. Every lane takes its key through the
+   same fused multiply-adds in dimension order, whichever kernel (four queries at a time when
+   prefilling, one when decoding) and whatever the blocking; whole blocks are stored, so a row
+   gets scores past its own keys, which softmax never reads. */
+static void mod__kscores4(float *out, size_t ostride, const float *q, size_t qstride, const float *k,
+                          size_t kstride, int nb, int hd) {
+    const float *q0 = q, *q1 = q + qstride, *q2 = q + 2 * qstride, *q3 = q + 3 * qstride;
+    int b = 0, d;
+    for (; b + 2 <= nb; b += 2) {
+        const float *k0 = k + (size_t)b * kstride, *k1 = k0 + kstride;
+        mod__v a00 = mod__vzero(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        for (d = 0; d < hd; d++) {
+            const mod__v u = mod__vload(k0 + (size_t)d * MOD__KB), v = mod__vload(k1 + (size_t)d * MOD__KB);
+            mod__v x = mod__vdup(q0[d]);
+            a00 = mod__vfma(a00, x, u); a01 = mod__vfma(a01, x, v);
+            x = mod__vdup(q1[d]);
+            a10 = mod__vfma(a10, x, u); a11 = mod__vfma(a11, x, v);
+            x = mod__vdup(q2[d]);
+            a20 = mod__vfma(a20, x, u); a21 = mod__vfma(a21, x, v);
+            x = mod__vdup(q3[d]);
+            a30 = mod__vfma(a30, x, u); a31 = mod__vfma(a31, x, v);
+        }
+        mod__vstore(out + (size_t)b * MOD__KB, a00); mod__vstore(out + (size_t)(b + 1) * MOD__KB, a01);
+        mod__vstore(out + ostride + (size_t)b * MOD__KB, a10); mod__vstore(out + ostride + (size_t)(b + 1) * MOD__KB, a11);
+        mod__vstore(out + 2 * ostride + (size_t)b * MOD__KB, a20); mod__vstore(out + 2 * ostride + (size_t)(b + 1) * MOD__KB, a21);
+        mod__vstore(out + 3 * ostride + (size_t)b * MOD__KB, a30); mod__vstore(out + 3 * ostride + (size_t)(b + 1) * MOD__KB, a31);
+    }
+    for (; b < nb; b++) {
+        const float *k0 = k + (size_t)b * kstride;
+        mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
+        for (d = 0; d < hd; d++) {
+            const mod__v u = mod__vload(k0 + (size_t)d * MOD__KB);
+            a0 = mod__vfma(a0, mod__vdup(q0[d]), u);
+            a1 = mod__vfma(a1, mod__vdup(q1[d]), u);
+            a2 = mod__vfma(a2, mod__vdup(q2[d]), u);
+            a3 = mod__vfma(a3, mod__vdup(q3[d]), u);
+        }
+        mod__vstore(out + (size_t)b * MOD__KB, a0);
+        mod__vstore(out + ostride + (size_t)b * MOD__KB, a1);
+        mod__vstore(out + 2 * ostride + (size_t)b * MOD__KB, a2);
+        mod__vstore(out + 3 * ostride + (size_t)b * MOD__KB, a3);
+    }
+}
+static void mod__kscores1(float *out, const float *q, const float *k, size_t kstride, int nb, int hd) {
+    int b = 0, d;
+    for (; b + 4 <= nb; b += 4) {
+        const float *k0 = k + (size_t)b * kstride, *k1 = k0 + kstride, *k2 = k1 + kstride, *k3 = k2 + kstride;
+        mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
+        for (d = 0; d < hd; d++) {
+            const mod__v x = mod__vdup(q[d]);
+            a0 = mod__vfma(a0, x, mod__vload(k0 + (size_t)d * MOD__KB));
+            a1 = mod__vfma(a1, x, mod__vload(k1 + (size_t)d * MOD__KB));
+            a2 = mod__vfma(a2, x, mod__vload(k2 + (size_t)d * MOD__KB));
+            a3 = mod__vfma(a3, x, mod__vload(k3 + (size_t)d * MOD__KB));
+        }
+        mod__vstore(out + (size_t)b * MOD__KB, a0);
+        mod__vstore(out + (size_t)(b + 1) * MOD__KB, a1);
+        mod__vstore(out + (size_t)(b + 2) * MOD__KB, a2);
+        mod__vstore(out + (size_t)(b + 3) * MOD__KB, a3);
+    }
+    for (; b < nb; b++) {
+        const float *k0 = k + (size_t)b * kstride;
+        mod__v a0 = mod__vzero();
+        for (d = 0; d < hd; d++) a0 = mod__vfma(a0, mod__vdup(q[d]), mod__vload(k0 + (size_t)d * MOD__KB));
+        mod__vstore(out + (size_t)b * MOD__KB, a0);
+    }
+}
+#else
+/* Scores of one query against keys [0, T) of a head (rows kvd apart), four keys at a time
+   where there are vectors (Helium), each score the operations of mod__dot. */
+static void mod__scores(float *row, const float *q, const float *k, int kvd, int T, int hd) {
+    int t = 0;
 #ifdef MOD__VL
     for (; t + 4 <= T; t += 4) mod__tile4x1(row + t, k + (size_t)t * kvd, (size_t)kvd, q, hd);
 #endif
     for (; t < T; t++) row[t] = mod__dot(q, k + (size_t)t * kvd, hd);
 }
+#endif
 
 #if defined(MOD__VL) && !defined(MOD__HELIUM)
 /* out[j] (four queries, ostride apart) = sum over keys t < T of p[j][t] v_t, on the columns
@@ -2732,10 +2821,10 @@ static void mod__attend4(float *out, size_t ostride, const float *p, size_t pstr
 /* Attention of ns new queries (already in the cache) over the cache. Work is split into (head,
    block of up to s->qblock queries): the queries of a block share every key and value row they
    read, so the cache streams through once per block rather than once per query. Groups of four
-   queries take the keys all four see as register tiles (mod__tile for scores, mod__attend4 for
-   values). Each score is the operations of mod__dot and each output element the operations of
-   mod__axpy over the keys in order, whatever the blocking: a query's result never depends on
-   the other queries of its call. */
+   queries take the keys as register tiles (mod__kscores4 for scores, mod__attend4 for values).
+   Each score is the operations of mod__kscores1 (MOD__KB > 1) or mod__dot, and each output
+   element the operations of mod__axpy over the keys in order, whatever the blocking: a query's
+   result never depends on the other queries of its call. */
 static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     const mod_config *c = &s->m->cfg;
     const int H = c->n_heads, hd = c->head_dim, kvd = c->n_kv_heads * hd, qd = H * hd;
@@ -2749,24 +2838,26 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     for (job = 0; job < blocks * H; job++) {
         const int h = job % H, j0 = job / H * QB, kvh = h / group;
         const int nq = ns - j0 < QB ? ns - j0 : QB;
-        const size_t stride = (size_t)s->max_tokens;
+        const size_t stride = mod__kb_round((size_t)s->max_tokens);
         float *sc = s->scores + (size_t)MOD__THREAD_ID() * (size_t)QB * stride;
-        const float *kh = cache->k + (size_t)kvh * hd, *vh = cache->v + (size_t)kvh * hd;
+        const float *kh = cache->k + (size_t)kvh * hd * MOD__KB, *vh = cache->v + (size_t)kvh * hd;
         const float *q = s->q + (size_t)j0 * qd + (size_t)h * hd;
         float *att = s->att + (size_t)j0 * qd + (size_t)h * hd;
         int t, j = 0, i;
-        /* scores: query j sees keys [0, base + j0 + j]; the tiles take heads of one chunk,
-           longer ones go through mod__scores */
-#if defined(MOD__VL) && !defined(MOD__HELIUM)
-        for (; hd <= MOD__DOT_CHUNK && j + 4 <= nq; j += 4) {
-            const int T0 = base + j0 + j + 1; /* keys all four queries see */
-            int jj;
-            for (t = 0; t + MOD__TILE_ROWS <= T0; t += MOD__TILE_ROWS)
-                mod__tile(sc + (size_t)j * stride + t, stride, kh + (size_t)t * kvd, (size_t)kvd, q + (size_t)j * qd, (size_t)qd, hd);
-            for (jj = j; jj < j + 4; jj++) mod__scores(sc + (size_t)jj * stride, q + (size_t)jj * qd, kh, kvd, t, base + j0 + jj + 1, hd);
+        /* scores: query j sees keys [0, base + j0 + j] */
+#if MOD__KB > 1
+        {
+            const size_t kstride = (size_t)MOD__KB * kvd;
+            for (; j + 4 <= nq; j += 4) /* the key blocks the last of the four sees */
+                mod__kscores4(sc + (size_t)j * stride, stride, q + (size_t)j * qd, (size_t)qd, kh, kstride,
+                              (int)(mod__kb_round((size_t)(base + j0 + j + 4)) / MOD__KB), hd);
+            for (; j < nq; j++)
+                mod__kscores1(sc + (size_t)j * stride, q + (size_t)j * qd, kh, kstride,
+                              (int)(mod__kb_round((size_t)(base + j0 + j + 1)) / MOD__KB), hd);
         }
+#else
+        for (; j < nq; j++) mod__scores(sc + (size_t)j * stride, q + (size_t)j * qd, kh, kvd, base + j0 + j + 1, hd);
 #endif
-        for (; j < nq; j++) mod__scores(sc + (size_t)j * stride, q + (size_t)j * qd, kh, kvd, 0, base + j0 + j + 1, hd);
         for (j = 0; j < nq; j++) {
             const int T = base + j0 + j + 1;
             float *row = sc + (size_t)j * stride, *out = att + (size_t)j * qd;
@@ -2818,6 +2909,17 @@ static void mod__rope_item(void *ctx, int j, int thread) {
     r->cache->pos[base + j] = pos;
 }
 
+/* ns rows of keys (kvd wide) into the cache at positions base, base + 1, ... */
+static void mod__kput(float *k, int kvd, int base, int ns, const float *src) {
+    int j, e;
+    for (j = 0; j < ns; j++) {
+        const int p = base + j;
+        float *dst = k + (size_t)(p / MOD__KB) * MOD__KB * (size_t)kvd + p % MOD__KB;
+        const float *row = src + (size_t)j * kvd;
+        for (e = 0; e < kvd; e++) dst[(size_t)e * MOD__KB] = row[e];
+    }
+}
+
 static void mod__swiglu_item(void *ctx, int j, int thread) {
     mod_session *s = MOD__CAST(mod_session *, ctx);
     const size_t F = (size_t)s->m->cfg.hidden_dim;
@@ -2832,7 +2934,9 @@ static void mod__block(mod_session *s, const mod__layer *l, mod__cache *cache, c
     const mod_config *c = &s->m->cfg;
     const int d = c->dim, hd = c->head_dim, kvd = c->n_kv_heads * hd, F = c->hidden_dim;
     const int base = cache->n, compacted = l->routed && c->positions == MOD_POSITIONS_COMPACTED;
-    float *knew = cache->k + (size_t)base * kvd, *vnew = cache->v + (size_t)base * kvd;
+    /* new keys go straight into plain rows; into transposed blocks after RoPE, from s->att
+       (free until attention) */
+    float *knew = MOD__KB > 1 ? s->att : cache->k + (size_t)base * kvd, *vnew = cache->v + (size_t)base * kvd;
     size_t i, nd = (size_t)ns * (size_t)d;
     mod__mm mm[3];
     mod__rope_job rj;
@@ -2843,6 +2947,7 @@ static void mod__block(mod_session *s, const mod__layer *l, mod__cache *cache, c
     mod__matmuls(s, s->xn, ns, mm, 3);
     rj.s = s; rj.cache = cache; rj.knew = knew; rj.sel = sel; rj.first_pos = first_pos; rj.compacted = compacted;
     mod__each(s, ns, d + kvd, mod__rope_item, &rj);
+    if (MOD__KB > 1) mod__kput(cache->k, kvd, base, ns, knew);
     mod__attention(s, cache, ns);
     cache->n = base + ns;
     mod__matmul(s, s->h, s->att, ns, &l->wo, NULL);

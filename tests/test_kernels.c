@@ -3,7 +3,8 @@
    mod__row, mod__rmsnorm(_rows), mod__rope, mod__softmax, mod__silu, mod__sigmoid,
    mod__f16_to_f32, mod__bf16_to_f32, mod__topk_count, the q8_0 and q4_0 block kernels and
    quantizers, plus the checked-arithmetic helpers
-   and the FNV-1a checksum. Attention is covered by the model tests.
+   and the FNV-1a checksum, and the attention scores' key cache (mod__kput, mod__kscores4,
+   mod__kscores1); the rest of attention is covered by the model tests.
 
    Tolerances are stated next to each test, relative to the magnitude of the inputs; u is the
    unit roundoff of binary32, 2^-24.
@@ -220,6 +221,68 @@ static void test_dot(void)
     free(a);
     free(b);
     group_end("mod__dot");
+}
+
+/* ---- attention scores from the key cache --------------------------------------------------- */
+
+/* Keys go into the cache with mod__kput; on the vector paths the cache holds blocks of MOD__KB
+   positions transposed and mod__kscores4 / mod__kscores1 take whole blocks: every score must be
+   exactly the fused multiply-adds q[0] k[0], q[1] k[1], ... in dimension order from zero (fmaf
+   here), for each query of a group of four and for one query alike, whatever the head size,
+   the head's place in the row and where the keys were written from. */
+static void test_key_scores(void)
+{
+#if MOD__KB > 1
+    static const int hds[] = { 1, 3, 8, 16, 64, 80, 130 }, lens[] = { 1, 5, 16, 17, 33, 100 };
+    int a, b, g, h, j, t;
+    for (a = 0; a < (int)(sizeof hds / sizeof hds[0]); a++)
+        for (b = 0; b < (int)(sizeof lens / sizeof lens[0]); b++) {
+            const int hd = hds[a], T = lens[b], heads = 2, kvd = heads * hd, nb = (T + MOD__KB - 1) / MOD__KB;
+            const size_t stride = mod__kb_round((size_t)T) + MOD__KB; /* room to see a block too many */
+            float *rows = (float *)xmalloc(sizeof(float) * (size_t)T * kvd);
+            float *cache = (float *)xmalloc(sizeof(float) * mod__kb_round((size_t)T) * kvd);
+            float *q = (float *)xmalloc(sizeof(float) * 4 * (size_t)kvd);
+            float *four = (float *)xmalloc(sizeof(float) * 4 * stride), *one = (float *)xmalloc(sizeof(float) * stride);
+            int exact = 1, same = 1, close = 1, kept = 1;
+            memset(cache, 0, sizeof(float) * mod__kb_round((size_t)T) * kvd);
+            fill(rows, (size_t)T * kvd, 1.0);
+            fill(q, 4 * (size_t)kvd, 1.0);
+            /* written in two calls, the second starting inside a block */
+            mod__kput(cache, kvd, 0, T / 2, rows);
+            mod__kput(cache, kvd, T / 2, T - T / 2, rows + (size_t)(T / 2) * kvd);
+            for (h = 0; h < heads; h++) {
+                const float *kh = cache + (size_t)h * hd * MOD__KB;
+                for (t = 0; t < 4 * (int)stride; t++) four[t] = 12345.0f;
+                mod__kscores4(four, stride, q + (size_t)h * hd, (size_t)kvd, kh, (size_t)MOD__KB * kvd, nb, hd);
+                for (j = 0; j < 4; j++) {
+                    const float *qj = q + (size_t)j * kvd + (size_t)h * hd;
+                    for (t = 0; t < (int)stride; t++) one[t] = 12345.0f;
+                    mod__kscores1(one, qj, kh, (size_t)MOD__KB * kvd, nb, hd);
+                    for (t = 0; t < T; t++) {
+                        const float *k = rows + (size_t)t * kvd + (size_t)h * hd;
+                        float want = 0.0f;
+                        double ref = 0.0, sabs = 0.0;
+                        for (g = 0; g < hd; g++) {
+                            want = fmaf(qj[g], k[g], want);
+                            ref += (double)qj[g] * k[g];
+                            sabs += fabs((double)qj[g] * k[g]);
+                        }
+                        exact = exact && fbits(one[t]) == fbits(want);
+                        same = same && fbits(four[(size_t)j * stride + t]) == fbits(one[t]);
+                        close = close && fabs((double)one[t] - ref) <= (hd + 2.0) * U * sabs * 1.01;
+                    }
+                    /* whole blocks are stored, nothing past them */
+                    kept = kept && one[(size_t)nb * MOD__KB] == 12345.0f && four[(size_t)j * stride + (size_t)nb * MOD__KB] == 12345.0f;
+                }
+            }
+            check(exact, "key scores hd=%d T=%d: not the fused products in dimension order", hd, T);
+            check(same, "key scores hd=%d T=%d: four queries at once differ from one at a time", hd, T);
+            check(close, "key scores hd=%d T=%d: too far from the double-precision dot products", hd, T);
+            check(kept, "key scores hd=%d T=%d: wrote past the last key block", hd, T);
+            free(rows); free(cache); free(q); free(four); free(one);
+        }
+#endif
+    group_end("attention key scores");
 }
 
 /* ---- matmul ----------------------------------------------------------------------------- */
@@ -1145,6 +1208,7 @@ int main(void)
     test_f16();
     test_bf16();
     test_dot();
+    test_key_scores();
     test_matmul();
     test_matmul_groups();
     test_rmsnorm();
