@@ -1297,11 +1297,13 @@ static int mod__token_block(size_t row_bytes) {
 #define MOD__DOT_CHUNK 1024
 #endif
 
-/* Keys in the cache. On the vector paths of CPUs with caches, each block of MOD__KB positions
-   is stored transposed, [block][kv_dim][MOD__KB], so a query meets MOD__KB keys in one vector:
-   a lane's score is q[0] k[0] + q[1] k[1] + ... fused in dimension order, with no sum across
-   lanes, in every kernel (prefill and decoding alike). Elsewhere MOD__KB is 1, which is plain
-   rows, [position][kv_dim], and a score is mod__dot. */
+/* The cache. On the vector paths of CPUs with caches, each kv head's keys and values are kept
+   together, and its keys in blocks of MOD__KB positions transposed: keys [kv head][block]
+   [head_dim][MOD__KB], values [kv head][position][head_dim], over the capacity rounded up to
+   whole blocks. A query meets MOD__KB keys in one vector: a lane's score is q[0] k[0] +
+   q[1] k[1] + ... fused in dimension order, with no sum across lanes, in every kernel (prefill
+   and decoding alike), and a head's keys and values each stream from one place. Elsewhere
+   MOD__KB is 1 and both are plain rows, [position][kv_dim], a score being mod__dot. */
 #if defined(MOD__VL) && !defined(MOD__HELIUM)
 #define MOD__KB MOD__VL
 #else
@@ -1309,6 +1311,9 @@ static int mod__token_block(size_t row_bytes) {
 #endif
 /* n rounded up to whole key blocks */
 static size_t mod__kb_round(size_t n) { return (n + MOD__KB - 1) / MOD__KB * MOD__KB; }
+
+/* Queries that share one pass over the cache in attention, at most. */
+#define MOD__QBLOCK 16
 
 /* Below this many multiply-adds a loop is not worth waking threads for. */
 #define MOD__PARALLEL_WORK 32768
@@ -1379,7 +1384,7 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
         /* a routed block's cache only ever holds the tokens it processed */
         const int cap = m->layers[i].routed ? R : T;
         float *k = MOD__CAST(float *, mod__take_n(a, mod__kb_round((size_t)cap) * kvd, sizeof(float)));
-        float *v = MOD__CAST(float *, mod__take_n(a, (size_t)cap * kvd, sizeof(float)));
+        float *v = MOD__CAST(float *, mod__take_n(a, mod__kb_round((size_t)cap) * kvd, sizeof(float)));
         int32_t *pos = MOD__CAST(int32_t *, mod__take_n(a, (size_t)cap, sizeof(int32_t)));
         if (cache) {
             memset(&cache[i], 0, sizeof cache[i]);
@@ -1406,7 +1411,7 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     s->flag = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B, 1));
     s->inv_freq = MOD__CAST(double *, mod__take_n(a, (size_t)c->head_dim / 2, sizeof(double)));
     s->rope = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)c->head_dim, sizeof(float)));
-    s->qblock = B < 16 ? B : 16;
+    s->qblock = B < MOD__QBLOCK ? B : MOD__QBLOCK;
     s->scores = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)s->qblock * mod__kb_round((size_t)T), sizeof(float)));
     /* room for the rows of one tile per thread (mod__matmul converts a block at a time) */
     s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * MOD__ROWS_CONVERTED * wl, sizeof(float)));
@@ -2537,7 +2542,8 @@ static mod__v mod__vexp(mod__v x) {
 
 /* x = softmax(scale * x) over n >= 1 values. Vector and scalar parts do the same operations
    except e^x (mod__vexp or MOD_EXPF), so results depend only on the row, never on the batch. */
-static void mod__softmax(float *x, int n, float scale) {
+/* x[i] = exp(scale x[i] - max) over n values; returns their sum (softmax without the division). */
+static float mod__softmax_exp(float *x, int n, float scale) {
     float mx = 0.0f, sum = 0.0f;
     int i = 0;
 #ifdef MOD__VEXP
@@ -2575,14 +2581,7 @@ static void mod__softmax(float *x, int n, float scale) {
     }
 #endif
     for (; i < n; i++) { x[i] = MOD_EXPF(x[i] - mx); sum += x[i]; }
-    i = 0;
-#ifdef MOD__VEXP
-    {
-        const mod__v vsum = mod__vdup(sum);
-        for (; i + MOD__VL <= n; i += MOD__VL) mod__vstore(x + i, MOD__VDIV(mod__vload(x + i), vsum));
-    }
-#endif
-    for (; i < n; i++) x[i] /= sum;
+    return sum;
 }
 
 /* h = silu(g) * u over n values (the SwiGLU gate). */
@@ -2827,7 +2826,7 @@ static void mod__attend4(float *out, size_t ostride, const float *p, size_t pstr
    result never depends on the other queries of its call. */
 static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     const mod_config *c = &s->m->cfg;
-    const int H = c->n_heads, hd = c->head_dim, kvd = c->n_kv_heads * hd, qd = H * hd;
+    const int H = c->n_heads, hd = c->head_dim, qd = H * hd;
     const int group = H / c->n_kv_heads, base = cache->n, QB = s->qblock;
     const int blocks = (ns + QB - 1) / QB;
     const float scale = 1.0f / MOD_SQRTF((float)hd);
@@ -2840,14 +2839,22 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         const int nq = ns - j0 < QB ? ns - j0 : QB;
         const size_t stride = mod__kb_round((size_t)s->max_tokens);
         float *sc = s->scores + (size_t)MOD__THREAD_ID() * (size_t)QB * stride;
-        const float *kh = cache->k + (size_t)kvh * hd * MOD__KB, *vh = cache->v + (size_t)kvh * hd;
+#if MOD__KB > 1
+        const size_t head = mod__kb_round((size_t)cache->cap) * (size_t)hd, vs = (size_t)hd;
+        const float *kh = cache->k + (size_t)kvh * head, *vh = cache->v + (size_t)kvh * head;
+#else
+        const int kvd = c->n_kv_heads * hd;
+        const size_t vs = (size_t)kvd;
+        const float *kh = cache->k + (size_t)kvh * hd, *vh = cache->v + (size_t)kvh * hd;
+#endif
         const float *q = s->q + (size_t)j0 * qd + (size_t)h * hd;
         float *att = s->att + (size_t)j0 * qd + (size_t)h * hd;
+        float sums[MOD__QBLOCK];
         int t, j = 0, i;
         /* scores: query j sees keys [0, base + j0 + j] */
 #if MOD__KB > 1
         {
-            const size_t kstride = (size_t)MOD__KB * kvd;
+            const size_t kstride = (size_t)MOD__KB * hd;
             for (; j + 4 <= nq; j += 4) /* the key blocks the last of the four sees */
                 mod__kscores4(sc + (size_t)j * stride, stride, q + (size_t)j * qd, (size_t)qd, kh, kstride,
                               (int)(mod__kb_round((size_t)(base + j0 + j + 4)) / MOD__KB), hd);
@@ -2858,10 +2865,12 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
 #else
         for (; j < nq; j++) mod__scores(sc + (size_t)j * stride, q + (size_t)j * qd, kh, kvd, base + j0 + j + 1, hd);
 #endif
+        /* softmax: the exponentials here, the division by their sum once per output element
+           at the end rather than once per key */
         for (j = 0; j < nq; j++) {
             const int T = base + j0 + j + 1;
             float *row = sc + (size_t)j * stride, *out = att + (size_t)j * qd;
-            mod__softmax(row, T, scale);
+            sums[j] = mod__softmax_exp(row, T, scale);
             for (i = 0; i < hd; i++) out[i] = 0.0f;
         }
         /* values: out_j += p_j[t] v_t, keys in order */
@@ -2870,20 +2879,24 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         for (; j + 4 <= nq; j += 4) {
             const int T0 = base + j0 + j + 1, whole = hd / MOD__VL * MOD__VL;
             int jj;
-            mod__attend4(att + (size_t)j * qd, (size_t)qd, sc + (size_t)j * stride, stride, vh, (size_t)kvd, T0, hd);
+            mod__attend4(att + (size_t)j * qd, (size_t)qd, sc + (size_t)j * stride, stride, vh, vs, T0, hd);
             for (jj = j; jj < j + 4; jj++) {
                 float *out = att + (size_t)jj * qd;
                 const float *p = sc + (size_t)jj * stride;
-                for (t = T0; t < base + j0 + jj + 1; t++) mod__axpy(out, p[t], vh + (size_t)t * kvd, whole);
+                for (t = T0; t < base + j0 + jj + 1; t++) mod__axpy(out, p[t], vh + (size_t)t * vs, whole);
                 if (whole < hd)
-                    for (t = 0; t < base + j0 + jj + 1; t++) mod__axpy(out + whole, p[t], vh + (size_t)t * kvd + whole, hd - whole);
+                    for (t = 0; t < base + j0 + jj + 1; t++) mod__axpy(out + whole, p[t], vh + (size_t)t * vs + whole, hd - whole);
             }
         }
 #endif
         for (; j < nq; j++) {
             float *out = att + (size_t)j * qd;
             const float *p = sc + (size_t)j * stride;
-            for (t = 0; t < base + j0 + j + 1; t++) mod__axpy(out, p[t], vh + (size_t)t * kvd, hd);
+            for (t = 0; t < base + j0 + j + 1; t++) mod__axpy(out, p[t], vh + (size_t)t * vs, hd);
+        }
+        for (j = 0; j < nq; j++) {
+            float *out = att + (size_t)j * qd;
+            for (i = 0; i < hd; i++) out[i] /= sums[j];
         }
     }
 }
@@ -2909,16 +2922,24 @@ static void mod__rope_item(void *ctx, int j, int thread) {
     r->cache->pos[base + j] = pos;
 }
 
-/* ns rows of keys (kvd wide) into the cache at positions base, base + 1, ... */
-static void mod__kput(float *k, int kvd, int base, int ns, const float *src) {
-    int j, e;
+#if MOD__KB > 1
+/* ns rows of keys and values (heads x hd wide) into the cache at positions base, base + 1, ...,
+   in the layout above (cap: the capacity in whole key blocks) */
+static void mod__kvput(float *k, float *v, size_t cap, int heads, int hd, int base, int ns, const float *ks,
+                       const float *vsrc) {
+    int j, g, d;
     for (j = 0; j < ns; j++) {
         const int p = base + j;
-        float *dst = k + (size_t)(p / MOD__KB) * MOD__KB * (size_t)kvd + p % MOD__KB;
-        const float *row = src + (size_t)j * kvd;
-        for (e = 0; e < kvd; e++) dst[(size_t)e * MOD__KB] = row[e];
+        for (g = 0; g < heads; g++) {
+            const size_t head = (size_t)g * cap * (size_t)hd;
+            float *kd = k + head + (size_t)(p / MOD__KB) * MOD__KB * (size_t)hd + p % MOD__KB;
+            const float *kr = ks + ((size_t)j * heads + g) * hd, *vr = vsrc + ((size_t)j * heads + g) * hd;
+            for (d = 0; d < hd; d++) kd[(size_t)d * MOD__KB] = kr[d];
+            memcpy(v + head + (size_t)p * hd, vr, sizeof(float) * (size_t)hd);
+        }
     }
 }
+#endif
 
 static void mod__swiglu_item(void *ctx, int j, int thread) {
     mod_session *s = MOD__CAST(mod_session *, ctx);
@@ -2934,9 +2955,10 @@ static void mod__block(mod_session *s, const mod__layer *l, mod__cache *cache, c
     const mod_config *c = &s->m->cfg;
     const int d = c->dim, hd = c->head_dim, kvd = c->n_kv_heads * hd, F = c->hidden_dim;
     const int base = cache->n, compacted = l->routed && c->positions == MOD_POSITIONS_COMPACTED;
-    /* new keys go straight into plain rows; into transposed blocks after RoPE, from s->att
-       (free until attention) */
-    float *knew = MOD__KB > 1 ? s->att : cache->k + (size_t)base * kvd, *vnew = cache->v + (size_t)base * kvd;
+    /* new keys and values go straight into plain rows; into the blocked layout after RoPE, from
+       s->att and s->h (free until attention and the output projection) */
+    float *knew = MOD__KB > 1 ? s->att : cache->k + (size_t)base * kvd;
+    float *vnew = MOD__KB > 1 ? s->h : cache->v + (size_t)base * kvd;
     size_t i, nd = (size_t)ns * (size_t)d;
     mod__mm mm[3];
     mod__rope_job rj;
@@ -2947,7 +2969,9 @@ static void mod__block(mod_session *s, const mod__layer *l, mod__cache *cache, c
     mod__matmuls(s, s->xn, ns, mm, 3);
     rj.s = s; rj.cache = cache; rj.knew = knew; rj.sel = sel; rj.first_pos = first_pos; rj.compacted = compacted;
     mod__each(s, ns, d + kvd, mod__rope_item, &rj);
-    if (MOD__KB > 1) mod__kput(cache->k, kvd, base, ns, knew);
+#if MOD__KB > 1
+    mod__kvput(cache->k, cache->v, mod__kb_round((size_t)cache->cap), c->n_kv_heads, hd, base, ns, knew, vnew);
+#endif
     mod__attention(s, cache, ns);
     cache->n = base + ns;
     mod__matmul(s, s->h, s->att, ns, &l->wo, NULL);

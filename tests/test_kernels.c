@@ -1,9 +1,9 @@
 /* Every numeric kernel of mod.h against a naive double-precision version written here:
    mod__dot, mod__matmul (f32 / f16 / bf16 weights, with and without bias, 1 vs 2 threads),
-   mod__row, mod__rmsnorm(_rows), mod__rope, mod__softmax, mod__silu, mod__sigmoid,
+   mod__row, mod__rmsnorm(_rows), mod__rope, mod__softmax_exp, mod__silu, mod__sigmoid,
    mod__f16_to_f32, mod__bf16_to_f32, mod__topk_count, the q8_0 and q4_0 block kernels and
    quantizers, plus the checked-arithmetic helpers
-   and the FNV-1a checksum, and the attention scores' key cache (mod__kput, mod__kscores4,
+   and the FNV-1a checksum, and the attention cache and scores (mod__kvput, mod__kscores4,
    mod__kscores1); the rest of attention is covered by the model tests.
 
    Tolerances are stated next to each test, relative to the magnitude of the inputs; u is the
@@ -225,11 +225,12 @@ static void test_dot(void)
 
 /* ---- attention scores from the key cache --------------------------------------------------- */
 
-/* Keys go into the cache with mod__kput; on the vector paths the cache holds blocks of MOD__KB
-   positions transposed and mod__kscores4 / mod__kscores1 take whole blocks: every score must be
-   exactly the fused multiply-adds q[0] k[0], q[1] k[1], ... in dimension order from zero (fmaf
-   here), for each query of a group of four and for one query alike, whatever the head size,
-   the head's place in the row and where the keys were written from. */
+/* Keys and values go into the cache with mod__kvput; on the vector paths the cache holds each
+   kv head's keys in blocks of MOD__KB positions transposed and its values as rows, and
+   mod__kscores4 / mod__kscores1 take whole blocks: every score must be exactly the fused
+   multiply-adds q[0] k[0], q[1] k[1], ... in dimension order from zero (fmaf here), for each
+   query of a group of four and for one query alike, whatever the head size, the head and
+   where the keys were written from; every value must land in its head's row. */
 static void test_key_scores(void)
 {
 #if MOD__KB > 1
@@ -239,25 +240,29 @@ static void test_key_scores(void)
         for (b = 0; b < (int)(sizeof lens / sizeof lens[0]); b++) {
             const int hd = hds[a], T = lens[b], heads = 2, kvd = heads * hd, nb = (T + MOD__KB - 1) / MOD__KB;
             const size_t stride = mod__kb_round((size_t)T) + MOD__KB; /* room to see a block too many */
-            float *rows = (float *)xmalloc(sizeof(float) * (size_t)T * kvd);
-            float *cache = (float *)xmalloc(sizeof(float) * mod__kb_round((size_t)T) * kvd);
+            const size_t cap = mod__kb_round((size_t)T);
+            float *rows = (float *)xmalloc(sizeof(float) * (size_t)T * kvd), *vrows = (float *)xmalloc(sizeof(float) * (size_t)T * kvd);
+            float *cache = (float *)xmalloc(sizeof(float) * cap * kvd), *vcache = (float *)xmalloc(sizeof(float) * cap * kvd);
             float *q = (float *)xmalloc(sizeof(float) * 4 * (size_t)kvd);
             float *four = (float *)xmalloc(sizeof(float) * 4 * stride), *one = (float *)xmalloc(sizeof(float) * stride);
-            int exact = 1, same = 1, close = 1, kept = 1;
-            memset(cache, 0, sizeof(float) * mod__kb_round((size_t)T) * kvd);
+            int exact = 1, same = 1, close = 1, kept = 1, vals = 1;
+            memset(cache, 0, sizeof(float) * cap * kvd);
             fill(rows, (size_t)T * kvd, 1.0);
+            fill(vrows, (size_t)T * kvd, 1.0);
             fill(q, 4 * (size_t)kvd, 1.0);
             /* written in two calls, the second starting inside a block */
-            mod__kput(cache, kvd, 0, T / 2, rows);
-            mod__kput(cache, kvd, T / 2, T - T / 2, rows + (size_t)(T / 2) * kvd);
+            mod__kvput(cache, vcache, cap, heads, hd, 0, T / 2, rows, vrows);
+            mod__kvput(cache, vcache, cap, heads, hd, T / 2, T - T / 2, rows + (size_t)(T / 2) * kvd, vrows + (size_t)(T / 2) * kvd);
             for (h = 0; h < heads; h++) {
-                const float *kh = cache + (size_t)h * hd * MOD__KB;
+                const float *kh = cache + (size_t)h * cap * hd;
+                for (t = 0; t < T; t++)
+                    vals = vals && !memcmp(vcache + ((size_t)h * cap + t) * hd, vrows + (size_t)t * kvd + (size_t)h * hd, sizeof(float) * (size_t)hd);
                 for (t = 0; t < 4 * (int)stride; t++) four[t] = 12345.0f;
-                mod__kscores4(four, stride, q + (size_t)h * hd, (size_t)kvd, kh, (size_t)MOD__KB * kvd, nb, hd);
+                mod__kscores4(four, stride, q + (size_t)h * hd, (size_t)kvd, kh, (size_t)MOD__KB * hd, nb, hd);
                 for (j = 0; j < 4; j++) {
                     const float *qj = q + (size_t)j * kvd + (size_t)h * hd;
                     for (t = 0; t < (int)stride; t++) one[t] = 12345.0f;
-                    mod__kscores1(one, qj, kh, (size_t)MOD__KB * kvd, nb, hd);
+                    mod__kscores1(one, qj, kh, (size_t)MOD__KB * hd, nb, hd);
                     for (t = 0; t < T; t++) {
                         const float *k = rows + (size_t)t * kvd + (size_t)h * hd;
                         float want = 0.0f;
@@ -279,7 +284,8 @@ static void test_key_scores(void)
             check(same, "key scores hd=%d T=%d: four queries at once differ from one at a time", hd, T);
             check(close, "key scores hd=%d T=%d: too far from the double-precision dot products", hd, T);
             check(kept, "key scores hd=%d T=%d: wrote past the last key block", hd, T);
-            free(rows); free(cache); free(q); free(four); free(one);
+            check(vals, "value cache hd=%d T=%d: a value row is not where its head's rows are", hd, T);
+            free(rows); free(vrows); free(cache); free(vcache); free(q); free(four); free(one);
         }
 #endif
     group_end("attention key scores");
@@ -693,6 +699,16 @@ static void test_rope(void)
    (n + 10 + |x_i - max|) u p_i + 1e-38: the float subtraction x_i - max (relative error u,
    amplified by |x_i - max| through exp), expf, the float sum of n terms, the division; the
    absolute term covers results that underflow float. */
+/* softmax as attention takes it: mod__softmax_exp, then each exponential over their sum (in
+   attention the division comes after the weighted sum of values, so it is done here in float,
+   as there) */
+static void softmax(float *x, int n, float scale)
+{
+    const float sum = mod__softmax_exp(x, n, scale);
+    int i;
+    for (i = 0; i < n; i++) x[i] /= sum;
+}
+
 static int softmax_case(const float *raw, int n, float scale, const char *what)
 {
     float *x = (float *)xmalloc(sizeof(float) * (size_t)n), *in = (float *)xmalloc(sizeof(float) * (size_t)n);
@@ -701,7 +717,7 @@ static int softmax_case(const float *raw, int n, float scale, const char *what)
     /* the scaling is one float multiplication per input, the same here as in the library */
     for (i = 0; i < n; i++) in[i] = raw[i] * scale;
     memcpy(x, raw, sizeof(float) * (size_t)n);
-    mod__softmax(x, n, scale);
+    softmax(x, n, scale);
     for (i = 0; i < n; i++) if (in[i] > mx) mx = in[i];
     for (i = 0; i < n; i++) sum += exp((double)in[i] - mx);
     for (i = 0; i < n; i++) {
@@ -757,19 +773,19 @@ static void test_softmax(void)
         int i, eq = 1;
         float want = 1.0f / (float)n;
         for (i = 0; i < n; i++) v[i] = 3.25f;
-        mod__softmax(v, n, 0.125f);
+        softmax(v, n, 0.125f);
         for (i = 0; i < n; i++) eq &= v[i] == want;
         check(eq, "softmax of %d equal inputs: p[0] = %.9g, want %.9g", n, (double)v[0], (double)want);
         for (i = 0; i < n; i++) v[i] = -1e20f;
-        mod__softmax(v, n, 1.0f);
+        softmax(v, n, 1.0f);
         eq = 1;
         for (i = 0; i < n; i++) eq &= v[i] == want;
         check(eq, "softmax of %d equal inputs -1e20", n);
     }
     v[0] = 5.0f;
-    mod__softmax(v, 1, 0.5f);
+    softmax(v, 1, 0.5f);
     check(v[0] == 1.0f, "softmax of one input is %g", (double)v[0]);
-    group_end("mod__softmax");
+    group_end("mod__softmax_exp");
 }
 
 /* ---- activations ---------------------------------------------------------------------------- */
