@@ -2697,6 +2697,33 @@ static void mod__kscores4(float *out, size_t ostride, const float *q, size_t qst
                           size_t kstride, int nb, int hd) {
     const float *q0 = q, *q1 = q + qstride, *q2 = q + 2 * qstride, *q3 = q + 3 * qstride;
     int b = 0, d;
+#if MOD__TILE_ROWS == 6 /* sixteen accumulators fit only where there are 32 vector registers */
+    for (; b + 4 <= nb; b += 4) {
+        const float *k0 = k + (size_t)b * kstride, *k1 = k0 + kstride, *k2 = k1 + kstride, *k3 = k2 + kstride;
+        mod__v a00 = mod__vzero(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        mod__v a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        for (d = 0; d < hd; d++) {
+            const size_t o = (size_t)d * MOD__KB;
+            const mod__v u0 = mod__vload(k0 + o), u1 = mod__vload(k1 + o), u2 = mod__vload(k2 + o), u3 = mod__vload(k3 + o);
+            mod__v x = mod__vdup(q0[d]);
+            a00 = mod__vfma(a00, x, u0); a01 = mod__vfma(a01, x, u1); a02 = mod__vfma(a02, x, u2); a03 = mod__vfma(a03, x, u3);
+            x = mod__vdup(q1[d]);
+            a10 = mod__vfma(a10, x, u0); a11 = mod__vfma(a11, x, u1); a12 = mod__vfma(a12, x, u2); a13 = mod__vfma(a13, x, u3);
+            x = mod__vdup(q2[d]);
+            a20 = mod__vfma(a20, x, u0); a21 = mod__vfma(a21, x, u1); a22 = mod__vfma(a22, x, u2); a23 = mod__vfma(a23, x, u3);
+            x = mod__vdup(q3[d]);
+            a30 = mod__vfma(a30, x, u0); a31 = mod__vfma(a31, x, u1); a32 = mod__vfma(a32, x, u2); a33 = mod__vfma(a33, x, u3);
+        }
+#define MOD__KS_OUT(j, v0, v1, v2, v3)                                                             \
+        mod__vstore(out + (j) * ostride + (size_t)b * MOD__KB, v0);                               \
+        mod__vstore(out + (j) * ostride + (size_t)(b + 1) * MOD__KB, v1);                         \
+        mod__vstore(out + (j) * ostride + (size_t)(b + 2) * MOD__KB, v2);                         \
+        mod__vstore(out + (j) * ostride + (size_t)(b + 3) * MOD__KB, v3);
+        MOD__KS_OUT(0, a00, a01, a02, a03) MOD__KS_OUT(1, a10, a11, a12, a13)
+        MOD__KS_OUT(2, a20, a21, a22, a23) MOD__KS_OUT(3, a30, a31, a32, a33)
+#undef MOD__KS_OUT
+    }
+#endif
     for (; b + 2 <= nb; b += 2) {
         const float *k0 = k + (size_t)b * kstride, *k1 = k0 + kstride;
         mod__v a00 = mod__vzero(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
