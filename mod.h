@@ -2540,9 +2540,9 @@ static mod__v mod__vexp(mod__v x) {
 #endif
 #endif
 
-/* x = softmax(scale * x) over n >= 1 values. Vector and scalar parts do the same operations
+/* Softmax without the division: x[i] = e^(scale x[i] - max) over n >= 1 values; returns their
+   sum (attention divides its outputs by it). Vector and scalar parts do the same operations
    except e^x (mod__vexp or MOD_EXPF), so results depend only on the row, never on the batch. */
-/* x[i] = exp(scale x[i] - max) over n values; returns their sum (softmax without the division). */
 static float mod__softmax_exp(float *x, int n, float scale) {
     float mx = 0.0f, sum = 0.0f;
     int i = 0;
