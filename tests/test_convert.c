@@ -1593,12 +1593,12 @@ static const unsigned char *tok_section(const unsigned char *b, uint64_t *n)
     return *n ? b + mkm_get_u64(b + 48) : NULL;
 }
 
-/* q8_0 blocks of mkmodel (want) and mod-convert (got) for the same f32 weights (ref): mkmodel
-   scales in double, the converter in float, so a weight right at a rounding boundary may land
-   one step apart. The scales must be equal, every integer within 1 of mkmodel's, and every
-   decoded weight within q8_0's rounding bound of the f32 weight: half a step of max|w| / 127,
-   plus up to 127 times the rounding of that step to the f16 scale d (2^-11 d), so
-   (0.5 + 129 / 2048) d covers both. *moved counts the integers that differ. */
+/* q8_0 blocks of mkmodel (want) and mod-convert (got) for the same f32 weights (ref): the
+   scales must be equal, every integer within 1 of mkmodel's, and every decoded weight within
+   q8_0's rounding bound of the f32 weight: half a step of max|w| / 127, plus up to 127 times
+   the rounding of that step to the f16 scale d (2^-11 d), so (0.5 + 129 / 2048) d covers both.
+   *moved counts the integers that differ; the two programs round the same float products, so
+   the caller wants none. */
 static int q8_close(const unsigned char *g, const unsigned char *w, const unsigned char *ref, uint64_t n, long *moved)
 {
     uint64_t i;
@@ -1752,8 +1752,8 @@ static void test_mod_input_with(char *const *in)
     char why[300];
     int dt, k, rc;
     long moved = 0;
-    /* f32 -> every dtype: the bytes mkmodel writes for the same seed in that dtype (q8_0: see
-       q8_close; f16, bf16 and q4_0 use the same rounding in both programs) */
+    /* f32 -> every dtype: the bytes mkmodel writes for the same seed in that dtype (q8_0 also
+       against the f32 weights, see q8_close; all four use the same rounding in both programs) */
     for (dt = 1; dt < 5; dt++) {
         const char *out = P("mi_%s.mod", dn[dt]);
         rc = conv(in[0], "-o", out, "--dtype", dn[dt], NULL);
@@ -1761,7 +1761,7 @@ static void test_mod_input_with(char *const *in)
               "mod.h f32 -> %s: every tensor, the configuration, the routing settings and the tokenizer equal mkmodel's %s file%s (%s%s)",
               dn[dt], dn[dt], dt == 3 ? " (q8_0: same scales, integers within one step, weights within the rounding bound)" : "", g_err, rc ? "" : why);
     }
-    printf("   (q8_0: %ld weight(s) one step away from mkmodel's)\n", moved);
+    check(moved == 0, "mod.h f32 -> q8_0: %ld weight(s) one step away from mkmodel's, want none (both round the same float products)", moved);
     /* the same path as a checkpoint: checkpoint -> f32 model file -> dtype equals checkpoint -> dtype */
     {
         spec s;

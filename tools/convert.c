@@ -2309,9 +2309,8 @@ static int write_tensor(writer *w, const outt *t, unsigned char *inbuf, unsigned
                     id = amax > 0.0f ? 127.0f / amax : 0.0f;
                     q[0] = (unsigned char)h;
                     q[1] = (unsigned char)(h >> 8);
-                    for (b = 0; b < 32; b++) {
-                        float x = vals[b] * id;
-                        int iq = (int)(x < 0 ? x - 0.5f : x + 0.5f);
+                    for (b = 0; b < 32; b++) { /* the product rounded half away from zero, as mkmodel does */
+                        const int iq = (int)roundf(vals[b] * id);
                         q[2 + b] = (unsigned char)(signed char)(iq < -127 ? -127 : iq > 127 ? 127 : iq);
                     }
                 }

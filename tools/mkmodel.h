@@ -1056,9 +1056,9 @@ MKM_FN int mkm_build(const mkm_opts *o, unsigned char **out, size_t *size)
                 for (k = 0; k < 32; k++) { float a = vals[j + k] < 0 ? -vals[j + k] : vals[j + k]; if (a > amax) amax = a; }
                 h = mkm_f32_to_f16(amax / 127.0f);
                 q[0] = (unsigned char)h; q[1] = (unsigned char)(h >> 8);
-                for (k = 0; k < 32; k++) {
-                    double sc = amax > 0 ? 127.0 / amax : 0.0, v = vals[j + k] * sc;
-                    long r = (long)(v < 0 ? v - 0.5 : v + 0.5);
+                for (k = 0; k < 32; k++) { /* the arithmetic of mod-convert, so both write the same bytes */
+                    const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+                    const long r = (long)roundf(vals[j + k] * id);
                     q[2 + k] = (unsigned char)(signed char)(r < -127 ? -127 : r > 127 ? 127 : r);
                 }
             }
