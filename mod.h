@@ -2826,6 +2826,26 @@ static void mod__attend4(float *out, size_t ostride, const float *p, size_t pstr
         MOD__ATT_OUT(2, a20, a21, a22, a23) MOD__ATT_OUT(3, a30, a31, a32, a33)
 #undef MOD__ATT_OUT
     }
+#else /* sixteen registers: two columns of vectors at a time */
+    for (; c + 2 * MOD__VL <= hd; c += 2 * MOD__VL) {
+        mod__v a00 = mod__vzero(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        for (t = 0; t < T; t++) {
+            const float *vt = v + (size_t)t * vstride + c;
+            const mod__v v0 = mod__vload(vt), v1 = mod__vload(vt + MOD__VL);
+            mod__v pj = mod__vdup(p[t]);
+            a00 = mod__vfma(a00, pj, v0); a01 = mod__vfma(a01, pj, v1);
+            pj = mod__vdup(p[pstride + t]);
+            a10 = mod__vfma(a10, pj, v0); a11 = mod__vfma(a11, pj, v1);
+            pj = mod__vdup(p[2 * pstride + t]);
+            a20 = mod__vfma(a20, pj, v0); a21 = mod__vfma(a21, pj, v1);
+            pj = mod__vdup(p[3 * pstride + t]);
+            a30 = mod__vfma(a30, pj, v0); a31 = mod__vfma(a31, pj, v1);
+        }
+        mod__vstore(out + c, a00); mod__vstore(out + c + MOD__VL, a01);
+        mod__vstore(out + ostride + c, a10); mod__vstore(out + ostride + c + MOD__VL, a11);
+        mod__vstore(out + 2 * ostride + c, a20); mod__vstore(out + 2 * ostride + c + MOD__VL, a21);
+        mod__vstore(out + 3 * ostride + c, a30); mod__vstore(out + 3 * ostride + c + MOD__VL, a31);
+    }
 #endif
     for (; c + MOD__VL <= hd; c += MOD__VL) {
         mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
