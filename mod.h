@@ -1240,6 +1240,17 @@ static float mod__vsum(mod__v v) {
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
     return _mm_cvtss_f32(s);
 }
+/* four at once by the very same additions: halves, then lanes 0+2 and 1+3, then the two */
+#define MOD__VSUM4 1
+static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
+    float lanes[8];
+    const __m256 ab = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+    const __m256 cd = _mm256_add_ps(_mm256_permute2f128_ps(c, d, 0x20), _mm256_permute2f128_ps(c, d, 0x31));
+    __m256 u = _mm256_add_ps(_mm256_shuffle_ps(ab, cd, 0x44), _mm256_shuffle_ps(ab, cd, 0xEE));
+    u = _mm256_add_ps(u, _mm256_shuffle_ps(u, u, 0xB1));
+    _mm256_storeu_ps(lanes, u);
+    out[0] = lanes[0]; out[1] = lanes[4]; out[2] = lanes[2]; out[3] = lanes[6];
+}
 #elif !defined(MOD_NO_SIMD) && ((defined(__ARM_NEON) && defined(__aarch64__)) || \
                                  (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)))
 /* AArch64 NEON and Armv8.1-M Helium share the 4-lane float intrinsics */
