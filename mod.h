@@ -1400,9 +1400,6 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
         if (cache) {
             memset(&cache[i], 0, sizeof cache[i]);
             cache[i].k = k; cache[i].v = v; cache[i].pos = pos; cache[i].cap = cap;
-            /* a block's unwritten positions get scores nobody reads: zeros keep them cheap
-               (uninitialized memory can hold subnormals) */
-            if (MOD__KB > 1 && k) memset(k, 0, mod__kb_round((size_t)cap) * kvd * sizeof(float));
         }
     }
     s->x = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
@@ -2982,7 +2979,11 @@ static void mod__rope_item(void *ctx, int j, int thread) {
 
 #if MOD__KB > 1
 /* ns rows of keys and values (heads x hd wide) into the cache at positions base, base + 1, ...,
-   in the layout above (cap: the capacity in whole key blocks) */
+   in the layout above (cap: the capacity in whole key blocks). A key block is zeroed when its
+   first position is written: its later positions get scores nobody reads until then, and
+   memory never written (an arena, say) could hold subnormals, which are slow in arithmetic.
+   Zeroing here rather than at session creation leaves untouched the pages of a cache that
+   is never filled. */
 static void mod__kvput(float *k, float *v, size_t cap, int heads, int hd, int base, int ns, const float *ks,
                        const float *vsrc) {
     int j, g, d;
@@ -2992,6 +2993,7 @@ static void mod__kvput(float *k, float *v, size_t cap, int heads, int hd, int ba
             const size_t head = (size_t)g * cap * (size_t)hd;
             float *kd = k + head + (size_t)(p / MOD__KB) * MOD__KB * (size_t)hd + p % MOD__KB;
             const float *kr = ks + ((size_t)j * heads + g) * hd, *vr = vsrc + ((size_t)j * heads + g) * hd;
+            if (p % MOD__KB == 0) memset(kd, 0, sizeof(float) * MOD__KB * (size_t)hd);
             for (d = 0; d < hd; d++) kd[(size_t)d * MOD__KB] = kr[d];
             memcpy(v + head + (size_t)p * hd, vr, sizeof(float) * (size_t)hd);
         }
