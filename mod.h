@@ -2956,13 +2956,36 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     }
 }
 
+#if MOD__KB > 1
+/* A token's keys and values (heads x hd each) into the cache at position p, in the layout
+   above (cap: the capacity in whole key blocks). After the last token of a call, the rest of
+   its key block is zeroed: those positions get scores nobody reads until they are written,
+   and memory never written (an arena, say) could hold subnormals, which are slow in
+   arithmetic. Zeroing there rather than at session creation leaves the pages of a cache that
+   is never filled untouched, and no other token of the call writes those positions. */
+static void mod__kvput(float *k, float *v, size_t cap, int heads, int hd, int p, const float *krow,
+                       const float *vrow, int last) {
+    int g, d, l;
+    for (g = 0; g < heads; g++) {
+        const size_t head = (size_t)g * cap * (size_t)hd;
+        float *kb = k + head + (size_t)(p / MOD__KB) * MOD__KB * (size_t)hd;
+        for (d = 0; d < hd; d++) kb[(size_t)d * MOD__KB + p % MOD__KB] = krow[(size_t)g * hd + d];
+        if (last)
+            for (d = 0; d < hd; d++)
+                for (l = p % MOD__KB + 1; l < MOD__KB; l++) kb[(size_t)d * MOD__KB + l] = 0.0f;
+        memcpy(v + head + (size_t)p * hd, vrow + (size_t)g * hd, sizeof(float) * (size_t)hd);
+    }
+}
+#endif
+
 /* RoPE of token j of a block's batch: its queries and new key, and its cache position. */
 typedef struct mod__rope_job {
     mod_session *s;
     mod__cache *cache;
     float *knew;
+    const float *vnew;
     const int32_t *sel;
-    int first_pos, compacted;
+    int first_pos, compacted, n;
 } mod__rope_job;
 static void mod__rope_item(void *ctx, int j, int thread) {
     const mod__rope_job *r = MOD__CAST(const mod__rope_job *, ctx);
@@ -2975,31 +2998,12 @@ static void mod__rope_item(void *ctx, int j, int thread) {
     mod__rope_apply(r->s->q + (size_t)j * c->dim, c->n_heads, hd, cs, cs + hd / 2);
     mod__rope_apply(r->knew + (size_t)j * kvd, c->n_kv_heads, hd, cs, cs + hd / 2);
     r->cache->pos[base + j] = pos;
+#if MOD__KB > 1
+    mod__kvput(r->cache->k, r->cache->v, mod__kb_round((size_t)r->cache->cap), c->n_kv_heads, hd, base + j,
+               r->knew + (size_t)j * kvd, r->vnew + (size_t)j * kvd, j == r->n - 1);
+#endif
 }
 
-#if MOD__KB > 1
-/* ns rows of keys and values (heads x hd wide) into the cache at positions base, base + 1, ...,
-   in the layout above (cap: the capacity in whole key blocks). A key block is zeroed when its
-   first position is written: its later positions get scores nobody reads until then, and
-   memory never written (an arena, say) could hold subnormals, which are slow in arithmetic.
-   Zeroing here rather than at session creation leaves untouched the pages of a cache that
-   is never filled. */
-static void mod__kvput(float *k, float *v, size_t cap, int heads, int hd, int base, int ns, const float *ks,
-                       const float *vsrc) {
-    int j, g, d;
-    for (j = 0; j < ns; j++) {
-        const int p = base + j;
-        for (g = 0; g < heads; g++) {
-            const size_t head = (size_t)g * cap * (size_t)hd;
-            float *kd = k + head + (size_t)(p / MOD__KB) * MOD__KB * (size_t)hd + p % MOD__KB;
-            const float *kr = ks + ((size_t)j * heads + g) * hd, *vr = vsrc + ((size_t)j * heads + g) * hd;
-            if (p % MOD__KB == 0) memset(kd, 0, sizeof(float) * MOD__KB * (size_t)hd);
-            for (d = 0; d < hd; d++) kd[(size_t)d * MOD__KB] = kr[d];
-            memcpy(v + head + (size_t)p * hd, vr, sizeof(float) * (size_t)hd);
-        }
-    }
-}
-#endif
 
 static void mod__swiglu_item(void *ctx, int j, int thread) {
     mod_session *s = MOD__CAST(mod_session *, ctx);
@@ -3015,8 +3019,9 @@ static void mod__block(mod_session *s, const mod__layer *l, mod__cache *cache, c
     const mod_config *c = &s->m->cfg;
     const int d = c->dim, hd = c->head_dim, kvd = c->n_kv_heads * hd, F = c->hidden_dim;
     const int base = cache->n, compacted = l->routed && c->positions == MOD_POSITIONS_COMPACTED;
-    /* new keys and values go straight into plain rows; into the blocked layout after RoPE, from
-       s->att and s->h (free until attention and the output projection) */
+    /* new keys and values go straight into plain rows; into the blocked layout token by token
+       after RoPE (mod__rope_item), from s->att and s->h (free until attention and the output
+       projection) */
     float *knew = MOD__KB > 1 ? s->att : cache->k + (size_t)base * kvd;
     float *vnew = MOD__KB > 1 ? s->h : cache->v + (size_t)base * kvd;
     size_t i, nd = (size_t)ns * (size_t)d;
@@ -3027,11 +3032,9 @@ static void mod__block(mod_session *s, const mod__layer *l, mod__cache *cache, c
     mm[1].y = knew; mm[1].w = &l->wk; mm[1].b = &l->bk;
     mm[2].y = vnew; mm[2].w = &l->wv; mm[2].b = &l->bv;
     mod__matmuls(s, s->xn, ns, mm, 3);
-    rj.s = s; rj.cache = cache; rj.knew = knew; rj.sel = sel; rj.first_pos = first_pos; rj.compacted = compacted;
+    rj.s = s; rj.cache = cache; rj.knew = knew; rj.vnew = vnew; rj.sel = sel; rj.first_pos = first_pos;
+    rj.compacted = compacted; rj.n = ns;
     mod__each(s, ns, d + kvd, mod__rope_item, &rj);
-#if MOD__KB > 1
-    mod__kvput(cache->k, cache->v, mod__kb_round((size_t)cache->cap), c->n_kv_heads, hd, base, ns, knew, vnew);
-#endif
     mod__attention(s, cache, ns);
     cache->n = base + ns;
     mod__matmul(s, s->h, s->att, ns, &l->wo, NULL);

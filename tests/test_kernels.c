@@ -250,12 +250,12 @@ static void test_key_scores(void)
             fill(rows, (size_t)T * kvd, 1.0);
             fill(vrows, (size_t)T * kvd, 1.0);
             fill(q, 4 * (size_t)kvd, 1.0);
-            /* written in two calls, the second starting inside a block */
-            mod__kvput(cache, vcache, cap, heads, hd, 0, T / 2, rows, vrows);
-            mod__kvput(cache, vcache, cap, heads, hd, T / 2, T - T / 2, rows + (size_t)(T / 2) * kvd, vrows + (size_t)(T / 2) * kvd);
+            /* written as two calls, tokens [0, T/2) and [T/2, T): the second starts inside a block */
+            for (t = 0; t < T; t++)
+                mod__kvput(cache, vcache, cap, heads, hd, t, rows + (size_t)t * kvd, vrows + (size_t)t * kvd, t == T / 2 - 1 || t == T - 1);
             for (h = 0; h < heads; h++) {
                 const float *kh = cache + (size_t)h * cap * hd;
-                /* the last block's positions past T were zeroed when its first one was written */
+                /* the last block's positions past T were zeroed after the last token */
                 for (g = 0; g < hd; g++)
                     for (t = T; t < (int)cap; t++) zeroed = zeroed && kh[(size_t)(nb - 1) * MOD__KB * hd + (size_t)g * MOD__KB + t % MOD__KB] == 0.0f;
                 for (t = 0; t < T; t++)
