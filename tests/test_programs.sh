@@ -81,6 +81,13 @@ n=$(grep -c '"prefill":\[{"tokens":16,"tok_s":[0-9]' "$T/out")
 [ "$n" = 12 ] && ok "mod-bench: 12 results (2 models x 3 dtypes x 2 thread counts)" || bad "mod-bench gave $n results: $(head -c 300 "$T/out")"
 n=$(grep -c '"product":{"threads":[12],"tokens":256,"rows":\(64\|128\),"cols":\(64\|128\),"gflop_s":[0-9.]*[1-9]' "$T/out")
 [ "$n" = 6 ] && ok "mod-bench: 6 matrix products (3 shapes x 2 thread counts)" || bad "mod-bench gave $n products: $(grep product "$T/out" | head -c 300)"
+n=$(grep -o '"share_of_peak_alongside":[0-9.]*' "$T/out" | grep -vc ':0.000$')
+[ "$n" = 0 ] && ok "mod-bench --no-limits: no peak measured alongside" || bad "mod-bench --no-limits: $n shares of a peak alongside"
+# with the limits: the machine's peak and bandwidth, and a peak beside every prefill repetition
+expect "mod-bench measures the machine's limits" "$B/mod-bench" --synthetic 64x2 --dtypes f32 --threads 1 --prompts 16 --decode 2 --repeat 3 --json
+if grep -q '"limits":{"threads":1,"triad_gb_s":[0-9.]*[1-9][0-9.]*,"peak_gflop_s":[0-9.]*[1-9]' "$T/out" &&
+   [ "$(grep -c '"share_of_peak_alongside":0\.[0-9]*[1-9]' "$T/out")" = 2 ]; then ok "mod-bench: limits, and prefill as a share of the peak alongside"
+else bad "mod-bench limits: $(head -c 400 "$T/out")"; fi
 refuse "mod-bench refuses an unknown dtype" "dtype" "$B/mod-bench" --dtypes f8
 # tools/ab.sh: two builds of mod.h in one program (here the same file on both sides)
 if tools/ab.sh mod.h "$T/bpe.mod" --prompt 16 --decode 4 --repeat 2 >"$T/out" 2>"$T/err" &&
