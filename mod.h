@@ -3016,7 +3016,6 @@ static void mod__rope_item(void *ctx, int j, int thread) {
 #endif
 }
 
-
 static void mod__swiglu_item(void *ctx, int j, int thread) {
     mod_session *s = MOD__CAST(mod_session *, ctx);
     const size_t F = (size_t)s->m->cfg.hidden_dim;

@@ -1050,14 +1050,14 @@ MKM_FN int mkm_build(const mkm_opts *o, unsigned char **out, size_t *size)
             /* blocks of 32: f16 scale max|v| / 127 and rounded int8 values */
             for (j = 0; j < t->count; j += 32) {
                 unsigned char *q = p + j / 32 * 34;
-                float amax = 0.0f;
+                float amax = 0.0f, id;
                 uint16_t h;
                 int k;
                 for (k = 0; k < 32; k++) { float a = vals[j + k] < 0 ? -vals[j + k] : vals[j + k]; if (a > amax) amax = a; }
                 h = mkm_f32_to_f16(amax / 127.0f);
                 q[0] = (unsigned char)h; q[1] = (unsigned char)(h >> 8);
+                id = amax > 0.0f ? 127.0f / amax : 0.0f;
                 for (k = 0; k < 32; k++) { /* the arithmetic of mod-convert, so both write the same bytes */
-                    const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
                     const long r = (long)roundf(vals[j + k] * id);
                     q[2 + k] = (unsigned char)(signed char)(r < -127 ? -127 : r > 127 ? 127 : r);
                 }
