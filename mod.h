@@ -1277,10 +1277,16 @@ typedef float32x4_t mod__v;
 #define MOD__SIMD "scalar"
 #endif
 
-/* Rows of W in one prefill register tile (mod__tile): as many as the target's vector registers
-   hold next to four tokens' accumulators (32 registers: 6; AVX2's 16: 3). Every path also has
-   a four-row decoding tile. */
+/* The target's vector registers: 32 with AVX-512 and on AArch64, 16 elsewhere. */
 #if defined(MOD__VL) && (MOD__VL == 16 || defined(__aarch64__))
+#define MOD__VREGS 32
+#else
+#define MOD__VREGS 16
+#endif
+/* Rows of W in one prefill register tile (mod__tile): as many as the vector registers hold
+   next to four tokens' accumulators (32 registers: 6; AVX2's 16: 3). Every path also has a
+   four-row decoding tile. */
+#if defined(MOD__VL) && MOD__VREGS == 32
 #define MOD__TILE_ROWS 6
 #elif defined(MOD__VL) && MOD__VL == 8
 #define MOD__TILE_ROWS 3
@@ -2717,7 +2723,7 @@ static void mod__kscores4(float *out, size_t ostride, const float *q, size_t qst
                           size_t kstride, int nb, int hd) {
     const float *q0 = q, *q1 = q + qstride, *q2 = q + 2 * qstride, *q3 = q + 3 * qstride;
     int b = 0, d;
-#if MOD__TILE_ROWS == 6 /* sixteen accumulators fit only where there are 32 vector registers */
+#if MOD__VREGS == 32 /* sixteen accumulators, next to their operands */
     for (; b + 4 <= nb; b += 4) {
         const float *k0 = k + (size_t)b * kstride, *k1 = k0 + kstride, *k2 = k1 + kstride, *k3 = k2 + kstride;
         mod__v a00 = mod__vzero(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
@@ -2823,7 +2829,7 @@ static void mod__scores(float *row, const float *q, const float *k, int kvd, int
 static void mod__attend4(float *out, size_t ostride, const float *p, size_t pstride, const float *v,
                          size_t vstride, int T, int hd) {
     int c = 0, t;
-#if MOD__TILE_ROWS == 6 /* sixteen accumulators fit only where there are 32 vector registers */
+#if MOD__VREGS == 32 /* sixteen accumulators, next to their operands */
     for (; c + 4 * MOD__VL <= hd; c += 4 * MOD__VL) {
         mod__v a00 = mod__vzero(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
         mod__v a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
