@@ -1507,6 +1507,15 @@ static void test_corrupt(void)
     refuse("duplicate tensor names", "duplicate key \"a\"", d, NULL, NULL);
     raw_st(d, "{\"a\":{\"dtype\":\"I64\",\"shape\":[4],\"data_offsets\":[0,32]}}", 32, -1, 0);
     refuse("a tensor of an unconvertible dtype", "unexpected tensor a", d, NULL, NULL);
+    /* the messages name the entry from the parsed header, which must still be alive then */
+    raw_st(d, "{\"model.norm.weight\": [1, 2]}", 0, -1, 0);
+    refuse("a header entry that is not an object", "tensor model.norm.weight: the entry must be an object", d, NULL, NULL);
+    raw_st(d, "{\"model.norm.weight\":{\"dtype\":\"F32\",\"shape\":[4]}}", 16, -1, 0);
+    refuse("a header entry without data_offsets", "tensor model.norm.weight: the entry needs", d, NULL, NULL);
+    raw_st(d, "{\"model.norm.weight\":{\"dtype\":\"Q9_K\",\"shape\":[4],\"data_offsets\":[0,16]}}", 16, -1, 0);
+    refuse("an unknown dtype named from the header", "tensor model.norm.weight: unknown dtype \"Q9_K\"", d, NULL, NULL);
+    raw_st(d, "{\"__metadata__\": [1], \"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 16, -1, 0);
+    refuse("__metadata__ that is not an object", "\"__metadata__\" must be an object", d, NULL, NULL);
     /* a well-formed model for the remaining cases */
     make_dir(d, &s, &canon, "F32", NULL, NULL);
     snprintf(path, sizeof path, "%s/config.json", d);

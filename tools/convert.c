@@ -737,9 +737,69 @@ static int cmp_span(const void *a, const void *b)
 }
 
 /* Reads one safetensors file's header and registers its tensors. */
+/* One entry of a safetensors header: a tensor appended to m, or __metadata__. The header stays
+   the caller's to free, so messages may quote its keys. */
+static int st_entry(model *m, const json_doc *doc, int e, const char *path, int fi, uint64_t *max_end)
+{
+    const char *key = doc->out + doc->nodes[e].key;
+    size_t klen = doc->nodes[e].key_len, k;
+    int dt_node, sh_node, off_node, s;
+    tensor *t, *nt;
+    uint64_t elsize = 0, count_el = 1, span;
+    if (klen == 12 && !memcmp(key, "__metadata__", 12))
+        return doc->nodes[e].type == JSON_OBJECT ? 0 : fail("%s: \"__metadata__\" must be an object", path);
+    if (klen == 0 || memchr(key, 0, klen)) return fail("%s: a tensor name is empty or contains a NUL byte", path);
+    if (doc->nodes[e].type != JSON_OBJECT) return fail("%s: tensor %s: the entry must be an object", path, show(key, klen));
+    nt = (tensor *)realloc(m->tensors, (m->n_tensors + 1) * sizeof *nt);
+    if (!nt) return fail("out of memory");
+    m->tensors = nt;
+    t = &nt[m->n_tensors];
+    memset(t, 0, sizeof *t);
+    t->file = fi;
+    if (!(t->name = (char *)malloc(klen + 1))) return fail("out of memory");
+    memcpy(t->name, key, klen);
+    t->name[klen] = 0;
+    m->n_tensors++;
+    dt_node = json_get(doc, e, "dtype");
+    sh_node = json_get(doc, e, "shape");
+    off_node = json_get(doc, e, "data_offsets");
+    if (dt_node < 0 || sh_node < 0 || off_node < 0)
+        return fail("%s: tensor %s: the entry needs \"dtype\", \"shape\" and \"data_offsets\"", path, t->name);
+    if (doc->nodes[dt_node].type != JSON_STRING) return fail("%s: tensor %s: \"dtype\" must be a string", path, t->name);
+    for (k = 0; k < sizeof st_dtypes / sizeof st_dtypes[0]; k++)
+        if (json_str_is(doc, dt_node, st_dtypes[k].name)) { elsize = (uint64_t)st_dtypes[k].size; t->dtype = st_dtypes[k].dt; break; }
+    if (!elsize) {
+        size_t l;
+        const char *s2 = json_str(doc, dt_node, &l);
+        return fail("%s: tensor %s: unknown dtype \"%s\"", path, t->name, show(s2, l));
+    }
+    snprintf(t->dtype_name, sizeof t->dtype_name, "%s", st_dtypes[k].name);
+    if (doc->nodes[sh_node].type != JSON_ARRAY || doc->nodes[sh_node].count > 8)
+        return fail("%s: tensor %s: \"shape\" must be a list of at most 8 sizes", path, t->name);
+    for (s = doc->nodes[sh_node].child; s >= 0; s = doc->nodes[s].next) {
+        if (json_uint(doc, s, (uint64_t)1 << 48, &t->shape[t->ndim]) != 0 || !mul_ok(count_el, t->shape[t->ndim], &count_el))
+            return fail("%s: tensor %s: \"shape\" entries must be non-negative integers of sane size", path, t->name);
+        t->ndim++;
+    }
+    if (doc->nodes[off_node].type != JSON_ARRAY || doc->nodes[off_node].count != 2 ||
+        json_uint(doc, json_at(doc, off_node, 0), UINT64_MAX, &t->begin) != 0 ||
+        json_uint(doc, json_at(doc, off_node, 1), UINT64_MAX, &t->end) != 0)
+        return fail("%s: tensor %s: \"data_offsets\" must be two non-negative integers [begin, end]", path, t->name);
+    if (t->end < t->begin) return fail("%s: tensor %s: data_offsets [%llu, %llu] end before they begin", path, t->name, (unsigned long long)t->begin, (unsigned long long)t->end);
+    span = t->end - t->begin;
+    if (!mul_ok(count_el, elsize, &count_el) || count_el != span) {
+        char sh[200];
+        fmt_shape(sh, sizeof sh, t->shape, t->ndim);
+        return fail("%s: tensor %s: shape %s of %s is %llu bytes but its data_offsets span %llu bytes",
+                    path, t->name, sh, t->dtype_name, (unsigned long long)count_el, (unsigned long long)span);
+    }
+    if (t->end > *max_end) *max_end = t->end;
+    return 0;
+}
+
 static int load_safetensors(model *m, const char *path)
 {
-    int fi, root, e;
+    int fi, e;
     infile *f;
     uint64_t hlen, dsize, max_end = 0;
     json_doc doc;
@@ -765,75 +825,11 @@ static int load_safetensors(model *m, const char *path)
         doc.owned = hbuf; /* number text stays readable until json_free */
     }
     if (doc.nodes[0].type != JSON_OBJECT) { json_free(&doc); return fail("%s: the header must be a JSON object", path); }
-    root = 0;
-    for (e = doc.nodes[root].child; e >= 0; e = doc.nodes[e].next) {
-        const char *key = doc.out + doc.nodes[e].key;
-        size_t klen = doc.nodes[e].key_len, k;
-        int dt_node, sh_node, off_node, s;
-        tensor *t, *nt;
-        uint64_t elsize = 0, count_el = 1, span;
-        if (klen == 12 && !memcmp(key, "__metadata__", 12)) {
-            if (doc.nodes[e].type != JSON_OBJECT) { json_free(&doc); return fail("%s: \"__metadata__\" must be an object", path); }
-            continue;
-        }
-        if (klen == 0 || memchr(key, 0, klen)) { json_free(&doc); return fail("%s: a tensor name is empty or contains a NUL byte", path); }
-        if (doc.nodes[e].type != JSON_OBJECT) { json_free(&doc); return fail("%s: tensor %s: the entry must be an object", path, show(key, klen)); }
-        nt = (tensor *)realloc(m->tensors, (m->n_tensors + 1) * sizeof *nt);
-        if (!nt) { json_free(&doc); return fail("out of memory"); }
-        m->tensors = nt;
-        t = &nt[m->n_tensors];
-        memset(t, 0, sizeof *t);
-        t->file = fi;
-        if (!(t->name = (char *)malloc(klen + 1))) { json_free(&doc); return fail("out of memory"); }
-        memcpy(t->name, key, klen);
-        t->name[klen] = 0;
-        m->n_tensors++;
-        dt_node = json_get(&doc, e, "dtype");
-        sh_node = json_get(&doc, e, "shape");
-        off_node = json_get(&doc, e, "data_offsets");
-        if (dt_node < 0 || sh_node < 0 || off_node < 0) {
-            json_free(&doc);
-            return fail("%s: tensor %s: the entry needs \"dtype\", \"shape\" and \"data_offsets\"", path, t->name);
-        }
-        if (doc.nodes[dt_node].type != JSON_STRING) { json_free(&doc); return fail("%s: tensor %s: \"dtype\" must be a string", path, t->name); }
-        for (k = 0; k < sizeof st_dtypes / sizeof st_dtypes[0]; k++)
-            if (json_str_is(&doc, dt_node, st_dtypes[k].name)) { elsize = (uint64_t)st_dtypes[k].size; t->dtype = st_dtypes[k].dt; break; }
-        if (!elsize) {
-            size_t l;
-            const char *s2 = json_str(&doc, dt_node, &l);
-            fail("%s: tensor %s: unknown dtype \"%s\"", path, t->name, show(s2, l));
-            json_free(&doc);
+    for (e = doc.nodes[0].child; e >= 0; e = doc.nodes[e].next)
+        if (st_entry(m, &doc, e, path, fi, &max_end) != 0) {
+            json_free(&doc); /* after the message: it may name a key that lives in doc */
             return -1;
         }
-        snprintf(t->dtype_name, sizeof t->dtype_name, "%s", st_dtypes[k].name);
-        if (doc.nodes[sh_node].type != JSON_ARRAY || doc.nodes[sh_node].count > 8) {
-            json_free(&doc);
-            return fail("%s: tensor %s: \"shape\" must be a list of at most 8 sizes", path, t->name);
-        }
-        for (s = doc.nodes[sh_node].child; s >= 0; s = doc.nodes[s].next) {
-            if (json_uint(&doc, s, (uint64_t)1 << 48, &t->shape[t->ndim]) != 0 || !mul_ok(count_el, t->shape[t->ndim], &count_el)) {
-                json_free(&doc);
-                return fail("%s: tensor %s: \"shape\" entries must be non-negative integers of sane size", path, t->name);
-            }
-            t->ndim++;
-        }
-        if (doc.nodes[off_node].type != JSON_ARRAY || doc.nodes[off_node].count != 2 ||
-            json_uint(&doc, json_at(&doc, off_node, 0), UINT64_MAX, &t->begin) != 0 ||
-            json_uint(&doc, json_at(&doc, off_node, 1), UINT64_MAX, &t->end) != 0) {
-            json_free(&doc);
-            return fail("%s: tensor %s: \"data_offsets\" must be two non-negative integers [begin, end]", path, t->name);
-        }
-        if (t->end < t->begin) { json_free(&doc); return fail("%s: tensor %s: data_offsets [%llu, %llu] end before they begin", path, t->name, (unsigned long long)t->begin, (unsigned long long)t->end); }
-        span = t->end - t->begin;
-        if (!mul_ok(count_el, elsize, &count_el) || count_el != span) {
-            char sh[200];
-            fmt_shape(sh, sizeof sh, t->shape, t->ndim);
-            json_free(&doc);
-            return fail("%s: tensor %s: shape %s of %s is %llu bytes but its data_offsets span %llu bytes",
-                        path, t->name, sh, t->dtype_name, (unsigned long long)count_el, (unsigned long long)span);
-        }
-        if (t->end > max_end) max_end = t->end;
-    }
     json_free(&doc);
     count = m->n_tensors - first;
     if (count == 0) return dsize ? fail("%s: %llu data bytes but no tensors", path, (unsigned long long)dsize) : 0;
