@@ -838,6 +838,9 @@ static mod_result mod__load_layers(mod_model *m, const unsigned char *p, const m
         m->layers[i].capacity = cap;
         c->n_routed += (int)routed;
     }
+    /* Without a predictor no tensor has the predictor's width, so the field is read as 0:
+       nothing the file does not back with tensors may size a session. */
+    if (c->decision != MOD_DECISION_PREDICTOR || c->n_routed == 0) c->predictor_hidden = 0;
     return MOD_OK;
 }
 

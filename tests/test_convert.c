@@ -1540,6 +1540,30 @@ static void test_corrupt(void)
     write_str(path, "{\"intermediate_size\": 48, \"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"vocab_size\": 300}");
     refuse("config.json without hidden_size", "missing required key \"hidden_size\"", d, NULL, NULL);
     write_config(d, &s, NULL, NULL);
+    {   /* bos/eos ids are checked even when no tokenizer comes with the model */
+        static const char *const bad_ids[][2] = {
+            { ", \"bos_token_id\": \"1\"", "\"bos_token_id\" must be a token id" },
+            { ", \"eos_token_id\": {\"id\": 2}", "\"eos_token_id\" must be a token id" },
+            { ", \"bos_token_id\": 18446744073709551616", "\"bos_token_id\" must be a token id" },
+            { ", \"eos_token_id\": -1", "\"eos_token_id\" must be a token id" },
+            { ", \"bos_token_id\": 1.5", "\"bos_token_id\" must be a token id" },
+            { ", \"eos_token_id\": [2, \"x\"]", "\"eos_token_id\" must be a token id" },
+            { ", \"eos_token_id\": [2, 300]", "\"eos_token_id\" is 300, outside the vocabulary of 300 tokens" },
+            { ", \"bos_token_id\": 300", "\"bos_token_id\" is 300, outside the vocabulary of 300 tokens" },
+        };
+        size_t k;
+        for (k = 0; k < sizeof bad_ids / sizeof bad_ids[0]; k++) {
+            char what[200];
+            write_config(d, &s, NULL, bad_ids[k][0]);
+            snprintf(what, sizeof what, "config.json with%s, no tokenizer", bad_ids[k][0] + 1);
+            refuse(what, bad_ids[k][1], d, "--tokenizer", "none");
+        }
+        write_config(d, &s, NULL, ", \"bos_token_id\": null, \"eos_token_id\": [299, 0]");
+        unlink(P("ids.mod"));
+        check(conv(d, "-o", P("ids.mod"), "--tokenizer", "none", NULL) == 0, "config.json with a null bos and a list of eos ids converts (%s)", g_err);
+        unlink(P("ids.mod"));
+    }
+    write_config(d, &s, NULL, NULL);
     /* tensors vs config */
     build_tensors(&s, &canon, "F32", l);
     st_write(P("bad/model.safetensors"), l, 1, l->n - 1); /* the first written is layer 0's last role */

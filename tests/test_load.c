@@ -503,7 +503,7 @@ static void check_config(const basefile *b, const mod_model *m)
          c->rope_theta == o->rope_theta && c->tied_embeddings == o->tied &&
          (int)c->router_input == o->router_input && (int)c->router_scale == o->router_scale &&
          (int)c->combine == o->combine && (int)c->positions == o->positions &&
-         (int)c->decision == o->decision && c->predictor_hidden == o->predictor_hidden &&
+         (int)c->decision == o->decision && c->predictor_hidden == (o->decision == 1 && routed ? o->predictor_hidden : 0) &&
          c->threshold == o->threshold && c->n_routed == routed;
     check(ok, "%s: mod_model_config does not match the options the file was written with", b->name);
     for (i = 0; i < o->n_layers; i++) {
@@ -1141,6 +1141,79 @@ static void group_allowed(void)
     group_end("values FORMAT.md allows");
 }
 
+/* Session memory for a fixed context, batch and thread count: a header field may size it only
+   through what the tensors present imply (dims, heads, vocabulary, predictor width). Every
+   integer field of every base is set to values that may still load; where the file still
+   loads, the session must need exactly as many bytes as the unpatched file's. */
+static size_t session_bytes(const unsigned char *buf, size_t n, int *loaded)
+{
+    mod_model *m = NULL;
+    mod_session_desc sd;
+    size_t bytes = 0;
+    gbuf g;
+    gbuf_new(&g, buf, n, 0);
+    *loaded = mod_model_load_memory(&m, g.p, n, NULL, NULL) == MOD_OK;
+    if (*loaded) {
+        memset(&sd, 0, sizeof sd);
+        sd.max_tokens = 16;
+        sd.threads = 64;
+        if (mod_session_memory_required(m, &sd, &bytes) != MOD_OK) bytes = 0;
+        mod_model_free(m);
+    }
+    gbuf_free(&g);
+    return bytes;
+}
+
+static void group_memory_bounds(void)
+{
+    static const size_t fields[] = { MKM_OFF_VOCAB, MKM_OFF_DIM, MKM_OFF_N_LAYERS, MKM_OFF_N_HEADS,
+                                     MKM_OFF_N_KV_HEADS, MKM_OFF_HIDDEN, MKM_OFF_MAX_SEQ, MKM_OFF_TIED,
+                                     MKM_OFF_DECISION, MKM_OFF_PREDICTOR_HIDDEN };
+    const basefile *bases[6];
+    int i, loads = 0;
+    size_t f;
+    bases[0] = &BA; bases[1] = &BB; bases[2] = &BC; bases[3] = &BD; bases[4] = &BE; bases[5] = &BF;
+    for (i = 0; i < 6; i++) {
+        int ok, bad = 0;
+        size_t base = session_bytes(bases[i]->buf, bases[i]->size, &ok);
+        check(ok && base > 0, "%s: loads and sizes a session", bases[i]->name);
+        for (f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+            uint32_t orig = mkm_get_u32(bases[i]->buf + fields[f]), vals[6];
+            int v;
+            vals[0] = orig + 1; vals[1] = orig * 2; vals[2] = orig * 64; vals[3] = 1u << 22;
+            vals[4] = 1u << 24; vals[5] = orig ? orig - 1 : 1;
+            for (v = 0; v < 6; v++) {
+                size_t got;
+                begin(bases[i]);
+                p32(fields[f], vals[v]);
+                mkm_checksum(W, WN);
+                got = session_bytes(W, WN, &ok);
+                if (!ok) continue;
+                loads++;
+                if (got != base) {
+                    bad++;
+                    check(0, "%s: header field at offset %zu set to %u loads, and a 16-token session then needs %zu bytes instead of %zu",
+                          bases[i]->name, fields[f], vals[v], got, base);
+                }
+            }
+        }
+        check(bad == 0, "%s: no patched header field that still loads changes a session's size", bases[i]->name);
+    }
+    /* predictor_hidden in a file without a predictor is read as 0, and said so */
+    begin(&BA); p32(MKM_OFF_PREDICTOR_HIDDEN, 1u << 22); mkm_checksum(W, WN);
+    {
+        mod_model *m = NULL;
+        gbuf g;
+        gbuf_new(&g, W, WN, 0);
+        check(mod_model_load_memory(&m, g.p, WN, NULL, NULL) == MOD_OK && mod_model_config(m)->predictor_hidden == 0,
+              "predictor_hidden 2^22 with decision router loads as 0");
+        mod_model_free(m);
+        gbuf_free(&g);
+    }
+    check(loads > 0, "some patched files still load (%d), so the comparison above ran", loads);
+    group_end("header fields that size memory");
+}
+
 static void group_arena(void)
 {
     const basefile *bases[3];
@@ -1514,6 +1587,7 @@ int main(void)
     group_layers();
     group_tokenizer();
     group_allowed();
+    group_memory_bounds();
     group_arena();
     group_files();
     group_fuzz(it && atoi(it) > 0 ? atoi(it) : 3000);

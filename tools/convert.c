@@ -669,9 +669,29 @@ static int cfg_float(const json_doc *d, const char *path, const char *key, doubl
 }
 
 /* Fills the architecture from config.json; tie_key: -1 absent, else its value. */
+/* A token id from config.json: absent or null (*id = -2), an integer in [0, limit), or a list
+   of them (Llama 3 lists several end-of-text ids; the first is used). */
+static int config_token_id(const json_doc *cfg, const char *cfg_path, const char *key, long limit, long *id)
+{
+    int n = cfg ? json_get(cfg, 0, key) : -1, e;
+    long v;
+    *id = -2;
+    if (n < 0 || cfg->nodes[n].type == JSON_NULL) return 0;
+    e = cfg->nodes[n].type == JSON_ARRAY ? cfg->nodes[n].child : n;
+    if (e < 0) return 0;
+    for (; e >= 0; e = cfg->nodes[n].type == JSON_ARRAY ? cfg->nodes[e].next : -1) {
+        if (json_int(cfg, e, 0, MAX_VOCAB, &v) != 0)
+            return fail("%s: \"%s\" must be a token id (an integer >= 0) or a list of them", cfg_path, key);
+        if (v >= limit) return fail("%s: \"%s\" is %ld, outside the vocabulary of %ld tokens", cfg_path, key, v, limit);
+        if (*id == -2) *id = v;
+    }
+    return 0;
+}
+
 static int read_config(model *m, const json_doc *d, const char *path, int *tie_key)
 {
     int n, hd;
+    long id;
     if (d->nodes[0].type != JSON_OBJECT) return fail("%s: the top level must be an object", path);
     if (cfg_int(d, path, "hidden_size", 1, 2, MAX_DIM, 0, &m->d) ||
         cfg_int(d, path, "intermediate_size", 1, 1, 4 * MAX_DIM, 0, &m->F) ||
@@ -699,6 +719,9 @@ static int read_config(model *m, const json_doc *d, const char *path, int *tie_k
     n = json_get(d, 0, "hidden_act");
     if (n >= 0 && d->nodes[n].type != JSON_NULL && !json_str_is(d, n, "silu"))
         return fail("%s: \"hidden_act\" must be \"silu\" (the MLP is SwiGLU)", path);
+    /* checked whether or not a tokenizer comes: an id must exist in the model */
+    if (config_token_id(d, path, "bos_token_id", m->V, &id) != 0 || config_token_id(d, path, "eos_token_id", m->V, &id) != 0)
+        return -1;
     n = json_get(d, 0, "tie_word_embeddings");
     *tie_key = -1;
     if (n >= 0 && d->nodes[n].type != JSON_NULL) {
@@ -736,7 +759,6 @@ static int cmp_span(const void *a, const void *b)
     return *(const size_t *)a < *(const size_t *)b ? -1 : *(const size_t *)a > *(const size_t *)b;
 }
 
-/* Reads one safetensors file's header and registers its tensors. */
 /* One entry of a safetensors header: a tensor appended to m, or __metadata__. The header stays
    the caller's to free, so messages may quote its keys. */
 static int st_entry(model *m, const json_doc *doc, int e, const char *path, int fi, uint64_t *max_end)
@@ -797,6 +819,7 @@ static int st_entry(model *m, const json_doc *doc, int e, const char *path, int 
     return 0;
 }
 
+/* Reads one safetensors file's header and registers its tensors. */
 static int load_safetensors(model *m, const char *path)
 {
     int fi, e;
@@ -1509,18 +1532,6 @@ static long idhash_find(const idhash *h, const tokb *b, const unsigned char *s, 
 static const char *const bos_names[] = { "<|begin_of_text|>", "<|bos|>", "<s>", "<|endoftext|>", NULL };
 static const char *const eos_names[] = { "<|end_of_text|>", "<|eos|>", "</s>", "<|endoftext|>", NULL };
 
-/* The id config.json gives for key (an int, or the first of a list); -2 when it has none. */
-static int config_token_id(const json_doc *cfg, const char *cfg_path, const char *key, long *id)
-{
-    int n = cfg ? json_get(cfg, 0, key) : -1;
-    *id = -2;
-    if (n < 0 || cfg->nodes[n].type == JSON_NULL) return 0;
-    if (cfg->nodes[n].type == JSON_ARRAY) n = json_at(cfg, n, 0);
-    if (n < 0) return 0;
-    if (json_int(cfg, n, 0, MAX_VOCAB, id) != 0) return fail("%s: \"%s\" must be a token id", cfg_path, key);
-    return 0;
-}
-
 /* Checks the pre-tokenizer: returns 0 with the pretokenizer code and flags, or fails. */
 static int json_pretok(const json_doc *d, const char *path, int *pretok, unsigned *flags)
 {
@@ -1768,7 +1779,7 @@ static int tok_from_json(model *m, const char *path, const json_doc *cfg, const 
     }
     b.n_merges = i;
     /* BOS and EOS: config.json first, then conventional special-token names */
-    if (config_token_id(cfg, cfg_path, "bos_token_id", &bos) != 0 || config_token_id(cfg, cfg_path, "eos_token_id", &eos) != 0) goto done;
+    if (config_token_id(cfg, cfg_path, "bos_token_id", MAX_VOCAB, &bos) != 0 || config_token_id(cfg, cfg_path, "eos_token_id", MAX_VOCAB, &eos) != 0) goto done;
     {
         int k, pass;
         for (pass = 0; pass < 2; pass++) {

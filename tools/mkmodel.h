@@ -1023,7 +1023,11 @@ MKM_FN int mkm_build(const mkm_opts *o, unsigned char **out, size_t *size)
     mkm_put_u32(b + MKM_OFF_COMBINE, (uint32_t)o->combine);
     mkm_put_u32(b + MKM_OFF_POSITIONS, (uint32_t)o->positions);
     mkm_put_u32(b + MKM_OFF_DECISION, (uint32_t)o->decision);
-    mkm_put_u32(b + MKM_OFF_PREDICTOR_HIDDEN, (uint32_t)o->predictor_hidden);
+    {   /* the width of a predictor that exists; 0 otherwise, as mod-convert writes */
+        int any = 0;
+        for (l = 0; l < o->n_layers; l++) any |= o->routed[l];
+        mkm_put_u32(b + MKM_OFF_PREDICTOR_HIDDEN, o->decision == 1 && any ? (uint32_t)o->predictor_hidden : 0u);
+    }
     mkm_put_f32(b + MKM_OFF_THRESHOLD, o->threshold);
 
     for (l = 0; l < o->n_layers; l++) {
