@@ -74,20 +74,13 @@ models: $(B)/mod-convert
 	$(B)/mod-convert $(B)/train/mod -o models/kjv-mod-q8_0.mod --dtype q8_0 --force
 	/usr/bin/python3 tools/train/expected.py -i models/metrics.json -o models/expected.txt
 
-# The header alone, as C99 with gcc and clang and as C++.
+# The header alone (C99 with gcc and clang, MOD_NO_STDIO + MOD_NO_MALLOC, OpenMP, C++, the SIMD
+# targets), the examples and the README's API example as C99 and C++17, all with -Werror.
+# make test runs the same script.
 check-header: | $(B)
-	printf '#define MOD_IMPLEMENTATION\n#include "mod.h"\nint main(void){return 0;}\n' > $(B)/header_tu.c
-	gcc -std=c99 -Wall -Wextra -pedantic -Werror -I. -c $(B)/header_tu.c -o /dev/null
-	gcc -std=c99 -Wall -Wextra -pedantic -Werror -DMOD_NO_STDIO -DMOD_NO_MALLOC -I. -c $(B)/header_tu.c -o /dev/null
-	gcc -std=c99 -Wall -Wextra -pedantic -Werror -fopenmp -I. -c $(B)/header_tu.c -o /dev/null
-	if command -v clang >/dev/null; then clang -std=c99 -Wall -Wextra -pedantic -Werror -I. -c $(B)/header_tu.c -o /dev/null; fi
-	g++ -x c++ -std=c++11 -Wall -Wextra -pedantic -Werror -I. -c $(B)/header_tu.c -o /dev/null
-	for a in "-mavx2 -mfma -mf16c" "-mavx512f" "-march=native"; do \
-	  gcc -std=c99 -Wall -Wextra -pedantic -Werror $$a -I. -c $(B)/header_tu.c -o /dev/null || exit 1; \
-	  g++ -x c++ -std=c++11 -Wall -Wextra -pedantic -Werror $$a -I. -c $(B)/header_tu.c -o /dev/null || exit 1; done
-	@echo "header: C99 (gcc, clang), MOD_NO_STDIO + MOD_NO_MALLOC, OpenMP, C++ and AVX2/AVX-512 builds are clean"
+	sh tests/test_build.sh $(B)
 
-test: all check-header
+test: all
 	sh tests/run.sh $(B)
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, then the programs under

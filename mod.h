@@ -6,11 +6,12 @@
        #define MOD_IMPLEMENTATION
        #include "mod.h"
 
-       mod_model *model; mod_session *s; mod_error err; int32_t toks[256], tok; int n, i;
-       mod_sampler smp;
+       mod_model *model; mod_session *s; mod_session_desc desc; mod_error err;
+       mod_sampler smp; int32_t toks[256], tok; int n, i;
        if (mod_model_load_file(&model, "model.mod", NULL, &err)) { puts(err.message); return 1; }
-       mod_session_create(&s, model, &(mod_session_desc){ .max_tokens = 512 });
-       mod_tokenize(model, "In the beginning", 16, 1, toks, 256, &n);
+       memset(&desc, 0, sizeof desc); desc.max_tokens = 512;
+       mod_session_create(&s, model, &desc);
+       mod_tokenize(model, "In the beginning", 16, mod_token_bos(model) >= 0, toks, 256, &n);
        mod_prefill(s, toks, n, NULL);
        mod_sampler_init(&smp, 0.8f, 40, 0.95f, 42);
        for (i = 0; i < 64 && mod_sample(s, &smp, &tok) == MOD_OK; i++) {
@@ -283,8 +284,10 @@ MOD_API mod_result mod_sample(mod_session *session, mod_sampler *sampler, int32_
 
 /* ---- tokenizer ------------------------------------------------------------------------ */
 
-/* Encodes len bytes of text. A buffer of len + 2 tokens is always enough; with less,
-   MOD_ERR_BUFFER_TOO_SMALL may be returned and *n_tokens is set to len + 2. */
+/* Encodes len bytes of text. add_bos: prepend the model's BOS token; on a model without one
+   (mod_token_bos() is -1) that fails with MOD_ERR_TOKENIZE. A buffer of len + 2 tokens is
+   always enough; with less, MOD_ERR_BUFFER_TOO_SMALL may be returned and *n_tokens is set to
+   len + 2. */
 MOD_API mod_result mod_tokenize(const mod_model *model, const char *text, size_t len, int add_bos,
                                 int32_t *tokens, int capacity, int *n_tokens);
 /* Decodes tokens into out (not NUL-terminated); *len receives the bytes needed even when

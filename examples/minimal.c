@@ -8,19 +8,33 @@ int main(int argc, char **argv) {
     const char *prompt = argc > 2 ? argv[2] : "In the beginning";
     mod_model *model;
     mod_session *session;
-    mod_session_desc desc = {0};
+    mod_session_desc desc;
     mod_sampler sampler;
     mod_error err;
     int32_t tokens[512], token;
+    mod_result r;
     int n, i;
 
-    if (argc < 2) { fprintf(stderr, "usage: minimal MODEL [PROMPT]\n"); return 2; }
+    if (argc < 2 || argc > 3 || argv[1][0] == '-') {
+        int help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+        fprintf(help ? stdout : stderr, "usage: minimal MODEL.mod [PROMPT]\n"
+                "Continues PROMPT (default \"In the beginning\") by 64 tokens from MODEL.mod.\n");
+        return help ? 0 : 2;
+    }
     if (mod_model_load_file(&model, argv[1], NULL, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
+    memset(&desc, 0, sizeof desc); /* zero means "default" for every field */
     desc.max_tokens = 512;
-    if (mod_session_create(&session, model, &desc)) { fprintf(stderr, "cannot create session\n"); return 1; }
-    if (mod_tokenize(model, prompt, strlen(prompt), mod_token_bos(model) >= 0, tokens, 512, &n) ||
-        mod_prefill(session, tokens, n, NULL)) {
-        fprintf(stderr, "cannot run the prompt\n");
+    if (mod_session_create(&session, model, &desc)) {
+        fprintf(stderr, "cannot create a session\n");
+        mod_model_free(model);
+        return 1;
+    }
+    r = mod_tokenize(model, prompt, strlen(prompt), mod_token_bos(model) >= 0, tokens, 512, &n);
+    if (r == MOD_OK) r = mod_prefill(session, tokens, n, NULL);
+    if (r != MOD_OK) {
+        fprintf(stderr, "cannot run the prompt: %s\n", mod_result_string(r));
+        mod_session_free(session);
+        mod_model_free(model);
         return 1;
     }
     mod_sampler_init(&sampler, 0.8f, 40, 0.95f, 42);

@@ -1,11 +1,12 @@
 #!/bin/sh
-# Runs every test program and the end-to-end program tests; sums their counts.
+# Runs every test program and the end-to-end program tests; sums their counts. Their own
+# output is indented, so the last line is the only summary line at the start of a line.
 # usage: tests/run.sh BUILD_DIR
 B=${1:-build}
 total_pass=0
 total_fail=0
 status=0
-for t in "$B"/test_kernels "$B"/test_model "$B"/test_load "$B"/test_tokenizer "$B"/test_ref_selfcheck "$B"/test_convert tests/test_programs.sh tests/test_models.sh tests/test_fixtures.sh tests/test_simd.sh; do
+for t in tests/test_build.sh "$B"/test_kernels "$B"/test_model "$B"/test_load "$B"/test_tokenizer "$B"/test_ref_selfcheck "$B"/test_convert tests/test_programs.sh tests/test_models.sh tests/test_fixtures.sh tests/test_simd.sh; do
     name=$(basename "$t")
     if [ ! -e "$t" ]; then
         echo "== $name: missing"
@@ -18,7 +19,8 @@ for t in "$B"/test_kernels "$B"/test_model "$B"/test_load "$B"/test_tokenizer "$
         *) out=$("$t" 2>&1) ;;
     esac
     rc=$?
-    echo "$out" | grep -v '^ok ' | tail -n 25
+    # indented, so that the one unindented "N passed, N failed" line is this run's total
+    echo "$out" | grep -v '^ok ' | tail -n 25 | sed 's/^/   /'
     last=$(echo "$out" | tail -n 1)
     p=$(echo "$last" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
     f=$(echo "$last" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')

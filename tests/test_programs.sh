@@ -95,4 +95,24 @@ if tools/ab.sh mod.h "$T/bpe.mod" --prompt 16 --decode 4 --repeat 2 >"$T/out" 2>
 else bad "tools/ab.sh: $(head -c 300 "$T/out" "$T/err")"; fi
 refuse "mod-ab refuses a missing model" "cannot open" build/ab/mod-ab "$T/none.mod"
 
+# tests/total.sh (the sums .ci/run prints): every unindented summary line of a log counts
+printf '== a\n   5 passed, 0 failed\n160000 passed, 1 failed\nvalgrind\n3 passed, 0 failed\n' >"$T/log"
+got=$(sh tests/total.sh "$T/log")
+[ "$got" = "160003 passed, 1 failed" ] && ok "tests/total.sh sums every summary line of a target" || bad "tests/total.sh: $got"
+printf 'make: *** [test] Error 2\n' >"$T/log"
+got=$(sh tests/total.sh "$T/log")
+[ "$got" = "0 passed, 1 failed" ] && ok "tests/total.sh: a log without a summary counts as a failure" || bad "tests/total.sh on no summary: $got"
+# tests/have.sh: a missing tool is a note outside CI and a failure under CI=true
+probe='bad() { echo "FAIL: $1"; exit 1; }; . tests/have.sh; have mod-no-such-tool "a check" || echo skipped'
+out=$(CI=true sh -c "$probe" 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "FAIL: a check: mod-no-such-tool is not installed" && ok "under CI=true a missing tool fails its check" || bad "have under CI=true (exit $rc): $out"
+out=$(CI= sh -c "$probe" 2>&1); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "^skip: a check" && ok "outside CI a missing tool is skipped with a note" || bad "have outside CI (exit $rc): $out"
+# minimal: --help is not a model file
+"$B/minimal" --help >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 0 ] && grep -q "usage: minimal" "$T/out" && ! grep -qi "open" "$T/err" && ok "minimal --help prints its usage" || bad "minimal --help (exit $rc): $(cat "$T/out" "$T/err" | head -c 300)"
+"$B/minimal" --bogus >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "usage: minimal" "$T/err" && ok "minimal refuses an unknown option with its usage" || bad "minimal --bogus (exit $rc): $(cat "$T/err" | head -c 300)"
+expect "minimal runs on the shipped model" "$B/minimal" models/kjv-mod.mod "And God said,"
+
 finish

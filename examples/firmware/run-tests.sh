@@ -12,6 +12,7 @@ fail=0
 
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+. tests/have.sh
 
 # QEMU: semihosting on (output to a stdio chardev, so it goes to stdout; the guest's exit code
 # becomes QEMU's), -icount shift=0 so that SysTick counts instructions (see board.h).
@@ -89,7 +90,7 @@ if "$B/mkmodel" "$T/tiny.mod" --seed 3 --dim 8 --layers 2 --heads 2 --kv-heads 1
     for variant in "gcc -std=c99 -pedantic" "gcc -std=c11 -pedantic" "clang -std=c99 -pedantic" "clang -std=c11 -pedantic" \
                    "g++ -x c++ -std=c++11 -pedantic"; do
         set -- $variant
-        if ! command -v "$1" >/dev/null 2>&1; then echo "   ($1 not installed: skipped)"; continue; fi
+        have "$1" "mod2c header with $variant" || continue
         if $variant -Wall -Wextra -Werror -I"$T" -DMOD2C_HEADER="\"tiny.h\"" -o "$T/check" "$SRC/check_mod2c.c" -lm 2>"$T/err" &&
             "$T/check" "$T/tiny.mod"; then
             ok "mod2c header with $variant: 64-byte aligned, the file's bytes, loads"

@@ -21,5 +21,6 @@ for f in "$B"/fuzz/fuzz_*; do
     fi
     rm -rf "$work"
 done
+if [ $((pass + fail)) -eq 0 ]; then echo "no fuzzer found in $B/fuzz (build them first)"; fail=1; status=1; fi
 echo "$pass passed, $fail failed"
 exit $status
