@@ -36,6 +36,19 @@ for cpu in m4 m55; do
     fi
 done
 
+echo "== the firmware sources as C++17 (arm-none-eabi-g++, -Werror)"
+for cpu in m4 m55; do
+    flags="-mcpu=cortex-m55 -mfloat-abi=hard"
+    [ $cpu = m4 ] && flags="-mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard"
+    for f in main.c mod_impl.c; do
+        have arm-none-eabi-g++ "$f as C++17" || continue
+        # shellcheck disable=SC2086
+        if arm-none-eabi-g++ -x c++ -std=c++17 -Wall -Wextra -pedantic -Werror -O2 --specs=picolibc.specs $flags \
+               -I"$FW" -I"$SRC" -c "$SRC/$f" -o /dev/null 2>"$FW/cxx-err"; then ok "$cpu: $f compiles as C++17"
+        else bad "$cpu: $f as C++17: $(head -c 400 "$FW/cxx-err")"; fi
+    done
+done
+
 echo "== images: no allocator linked, model in flash"
 check_image() { # ELF LO HI (where .model must lie)
     elf=$1
