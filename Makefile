@@ -79,13 +79,16 @@ check-header: | $(B)
 	printf '#define MOD_IMPLEMENTATION\n#include "mod.h"\nint main(void){return 0;}\n' > $(B)/header_tu.c
 	gcc -std=c99 -Wall -Wextra -pedantic -Werror -I. -c $(B)/header_tu.c -o /dev/null
 	gcc -std=c99 -Wall -Wextra -pedantic -Werror -DMOD_NO_STDIO -DMOD_NO_MALLOC -I. -c $(B)/header_tu.c -o /dev/null
+	gcc -std=c99 -Wall -Wextra -pedantic -Werror -DMOD_NO_MMAP -I. -c $(B)/header_tu.c -o /dev/null
+	g++ -x c++ -std=c++11 -Wall -Wextra -pedantic -Werror -DMOD_NO_MMAP -I. -c $(B)/header_tu.c -o /dev/null
+	gcc -std=c99 -Wall -Wextra -pedantic -Werror -U__unix__ -I. -c $(B)/header_tu.c -o /dev/null
 	gcc -std=c99 -Wall -Wextra -pedantic -Werror -fopenmp -I. -c $(B)/header_tu.c -o /dev/null
 	if command -v clang >/dev/null; then clang -std=c99 -Wall -Wextra -pedantic -Werror -I. -c $(B)/header_tu.c -o /dev/null; fi
 	g++ -x c++ -std=c++11 -Wall -Wextra -pedantic -Werror -I. -c $(B)/header_tu.c -o /dev/null
 	for a in "-mavx2 -mfma -mf16c" "-mavx512f" "-march=native"; do \
 	  gcc -std=c99 -Wall -Wextra -pedantic -Werror $$a -I. -c $(B)/header_tu.c -o /dev/null || exit 1; \
 	  g++ -x c++ -std=c++11 -Wall -Wextra -pedantic -Werror $$a -I. -c $(B)/header_tu.c -o /dev/null || exit 1; done
-	@echo "header: C99 (gcc, clang), MOD_NO_STDIO + MOD_NO_MALLOC, OpenMP, C++ and AVX2/AVX-512 builds are clean"
+	@echo "header: C99 (gcc, clang), MOD_NO_STDIO + MOD_NO_MALLOC, MOD_NO_MMAP, stdio without POSIX, OpenMP, C++ and AVX2/AVX-512 builds are clean"
 
 test: all check-header
 	sh tests/run.sh $(B)
