@@ -251,6 +251,7 @@ if [ $tmpfile = 1 ]; then
     interrupt KILL 8 out.h 1
     left=$(others "$T/k" out.h); [ -z "$left" ] && ok "mod2c: SIGKILL at 8 points ($killed killed mid-run): nothing left" || bad "mod2c: SIGKILL left $left"
 fi
+rm -rf "$T/k" && mkdir "$T/k"
 interrupt TERM 4 out.h 1 MOD_TEST_NO_TMPFILE=1
 left=$(others "$T/k" out.h); [ -z "$left" ] && ok "mod2c: SIGTERM, named temporary file ($killed ended by it): nothing left" || bad "mod2c: SIGTERM left $left"
 finish
