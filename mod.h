@@ -369,12 +369,17 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
 
 #if !defined(MOD_NO_STDIO)
 #include <stdio.h>
-#if !defined(MOD_NO_MMAP) && (defined(__unix__) || defined(__APPLE__))
-#define MOD__MMAP 1
-#include <sys/mman.h>
+#if defined(__unix__) || defined(__APPLE__)
+/* POSIX files: opened without blocking on a FIFO or device, read through the descriptor */
+#define MOD__POSIX_FILES 1
+#include <errno.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
+#if !defined(MOD_NO_MMAP)
+#define MOD__MMAP 1
+#include <sys/mman.h>
+#endif
 #endif
 #endif
 
@@ -1081,39 +1086,94 @@ mod_result mod_model_load_memory(mod_model **out, const void *data, size_t size,
 }
 
 #ifndef MOD_NO_STDIO
+/* Loads from buf, a MOD_MALLOC block of size + MOD__ALIGN bytes that the model then owns. */
+static mod_result mod__load_owned(mod_model **out, void *buf, size_t size, const mod_model_desc *desc, mod_error *err) {
+    mod_result r = mod_model_load_memory(out, mod__align_ptr(buf), size, desc, err);
+    if (r) { MOD_FREE(buf); return r; }
+    (*out)->file_buffer = buf;
+    return MOD_OK;
+}
+
+#ifdef MOD__POSIX_FILES
+/* Opens path for reading, refusing anything but a regular file without ever blocking: a FIFO
+   would block open() until a writer appears, so the open is O_NONBLOCK, the type comes from
+   fstat, and only then are reads made blocking again. -1: cannot open; -2: not regular. */
+static int mod__open_regular(const char *path, struct stat *st) {
+    int flags, fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return -1;
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || (flags = fcntl(fd, F_GETFL)) < 0 ||
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        close(fd);
+        return -2;
+    }
+    return fd;
+}
+
+/* The whole of a regular file into buf (size bytes); 0 when exactly size bytes were read. */
+static int mod__read_fd(int fd, unsigned char *buf, size_t size) {
+    size_t got = 0;
+    while (got < size) {
+        size_t want = size - got < ((size_t)1 << 30) ? size - got : ((size_t)1 << 30);
+        ssize_t n = read(fd, buf + got, want);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+/* Maps fd (MOD__MMAP) or reads it into memory, then loads the model from those bytes. */
+static mod_result mod__load_fd(mod_model **out, int fd, const struct stat *st, const char *path,
+                               const mod_model_desc *desc, mod_error *err) {
+    void *buf;
+    size_t size;
+    if (st->st_size < 0 || (uint64_t)st->st_size > (uint64_t)(SIZE_MAX - MOD__ALIGN))
+        return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "%s is too large to load", path);
+    size = (size_t)st->st_size;
+#ifdef MOD__MMAP
+    if (size > 0) {
+        void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map != MAP_FAILED) {
+            mod_result r = mod_model_load_memory(out, map, size, desc, err);
+            if (r) { munmap(map, size); return r; }
+            (*out)->map = map;
+            (*out)->map_size = size;
+            return MOD_OK;
+        }
+    } /* an empty file, or mmap refused: read it instead */
+#endif
+    if (!(buf = MOD_MALLOC(size + MOD__ALIGN)))
+        return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "cannot allocate %U bytes to read %s", (uint64_t)size, path);
+    if (mod__read_fd(fd, mod__align_ptr(buf), size) != 0) {
+        MOD_FREE(buf);
+        return mod__fail(err, MOD_ERR_IO, "read error on %s", path);
+    }
+    return mod__load_owned(out, buf, size, desc, err);
+}
+#endif
+
 mod_result mod_model_load_file(mod_model **out, const char *path, const mod_model_desc *desc, mod_error *err) {
+#ifdef MOD__POSIX_FILES
+    struct stat st;
+    int fd;
     mod_result r;
+#else
     FILE *f;
     void *buf;
-    unsigned char *aligned;
     long len;
     size_t size, got;
+#endif
     if (err) { err->code = MOD_OK; err->message[0] = 0; }
     if (out) *out = NULL;
     if (!out || !path) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "model pointer and path must not be NULL");
-#ifdef MOD__MMAP
-    {
-        int fd = open(path, O_RDONLY);
-        struct stat st;
-        if (fd < 0) return mod__fail(err, MOD_ERR_IO, "cannot open %s", path);
-        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-            close(fd);
-            return mod__fail(err, MOD_ERR_IO, "%s is not a regular file", path);
-        }
-        if (st.st_size > 0 && (uint64_t)st.st_size <= (uint64_t)SIZE_MAX) {
-            void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-            if (map != MAP_FAILED) {
-                close(fd);
-                r = mod_model_load_memory(out, map, (size_t)st.st_size, desc, err);
-                if (r) { munmap(map, (size_t)st.st_size); return r; }
-                (*out)->map = map;
-                (*out)->map_size = (size_t)st.st_size;
-                return MOD_OK;
-            }
-        }
-        close(fd); /* empty file or mmap refused: read it instead */
-    }
-#endif
+#ifdef MOD__POSIX_FILES
+    fd = mod__open_regular(path, &st);
+    if (fd == -1) return mod__fail(err, MOD_ERR_IO, "cannot open %s", path);
+    if (fd < 0) return mod__fail(err, MOD_ERR_IO, "%s is not a regular file", path);
+    r = mod__load_fd(out, fd, &st, path, desc, err);
+    close(fd);
+    return r;
+#else
     f = fopen(path, "rb");
     if (!f) return mod__fail(err, MOD_ERR_IO, "cannot open %s", path);
     if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
@@ -1125,17 +1185,14 @@ mod_result mod_model_load_file(mod_model **out, const char *path, const mod_mode
         fclose(f);
         return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "cannot allocate %U bytes to read %s", (uint64_t)size, path);
     }
-    aligned = mod__align_ptr(buf);
-    got = size ? fread(aligned, 1, size, f) : 0;
+    got = size ? fread(mod__align_ptr(buf), 1, size, f) : 0;
     fclose(f);
     if (got != size) {
         MOD_FREE(buf);
         return mod__fail(err, MOD_ERR_IO, "read error on %s", path);
     }
-    r = mod_model_load_memory(out, aligned, size, desc, err);
-    if (r) { MOD_FREE(buf); return r; }
-    (*out)->file_buffer = buf;
-    return MOD_OK;
+    return mod__load_owned(out, buf, size, desc, err);
+#endif
 }
 #endif
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The code people compile themselves, with every warning an error: the header alone as C99
-# (gcc, clang; with MOD_NO_STDIO + MOD_NO_MALLOC; with OpenMP; for AVX2, AVX-512 and this CPU)
+# (gcc, clang; with MOD_NO_STDIO + MOD_NO_MALLOC; with MOD_NO_MMAP; with stdio but no POSIX
+# files; with OpenMP; for AVX2, AVX-512 and this CPU)
 # and as C++; examples/minimal.c and examples/generate.c as C99 and as C++17; the README's API
 # example and the header's QUICK START as C99 and C++17, the README's linked and run on the
 # shipped model. A compiler that is not installed is skipped with a note (a failure under CI=true).
@@ -17,6 +18,9 @@ printf '#define MOD_IMPLEMENTATION\n#include "mod.h"\nint main(void){return 0;}\
 compile "header, C99, gcc" gcc -std=c99 $W -I. -c "$T/header_tu.c" -o "$T/o.o"
 compile "header, C99, clang" clang -std=c99 $W -I. -c "$T/header_tu.c" -o "$T/o.o"
 compile "header, MOD_NO_STDIO + MOD_NO_MALLOC" gcc -std=c99 $W -DMOD_NO_STDIO -DMOD_NO_MALLOC -I. -c "$T/header_tu.c" -o "$T/o.o"
+compile "header, MOD_NO_MMAP, C99" gcc -std=c99 $W -DMOD_NO_MMAP -I. -c "$T/header_tu.c" -o "$T/o.o"
+compile "header, MOD_NO_MMAP, C++11" g++ -x c++ -std=c++11 $W -DMOD_NO_MMAP -I. -c "$T/header_tu.c" -o "$T/o.o"
+compile "header, stdio without POSIX (__unix__ undefined)" gcc -std=c99 $W -U__unix__ -I. -c "$T/header_tu.c" -o "$T/o.o"
 compile "header, OpenMP" gcc -std=c99 $W -fopenmp -I. -c "$T/header_tu.c" -o "$T/o.o"
 compile "header, C++11" g++ -x c++ -std=c++11 $W -I. -c "$T/header_tu.c" -o "$T/o.o"
 for a in "-mavx2 -mfma -mf16c" "-mavx512f" "-march=native"; do

@@ -4,13 +4,19 @@
 
    Inputs are untrusted and may be many gigabytes: every header field is checked before use,
    and tensor data is read and converted a block of rows at a time through a small buffer. The
-   output goes to a temporary file in the output's directory, is loaded back through the
-   library with its checksum verified, and only then is renamed into place. */
+   output is written as a file with no name yet (or, without O_TMPFILE, a temporary name) in
+   the output's directory, is loaded back through the library with its checksum verified, and
+   only then appears under its name (examples/cli.h: never over an input, a device or a
+   standard stream). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* O_TMPFILE, for the output file (examples/cli.h) */
+#endif
 #define _POSIX_C_SOURCE 200809L
 #define _XOPEN_SOURCE 700 /* realpath */
 #define _FILE_OFFSET_BITS 64
 #define MOD_IMPLEMENTATION
 #include "../mod.h"
+#include "../examples/cli.h"
 #include "json.h"
 
 #include <errno.h>
@@ -106,33 +112,6 @@ static const char *show(const void *p, size_t n)
     if (i < n) { memcpy(o + k, "...", 3); k += 3; }
     o[k] = 0;
     return o;
-}
-
-/* ---- signals: never leave a temporary file behind ------------------------------------- */
-
-static char g_tmp_path[4096];
-static volatile sig_atomic_t g_tmp_live;
-
-static void on_signal(int sig)
-{
-    if (g_tmp_live) unlink(g_tmp_path);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static void install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-#ifdef SIGXFSZ
-    /* a file size limit then shows up as a failed write, handled like a full disk */
-    signal(SIGXFSZ, SIG_IGN);
-#endif
 }
 
 /* ---- little-endian bytes and number formats --------------------------------------------- */
@@ -386,11 +365,10 @@ static int add_file(model *m, const char *path, const struct stat *st, int fd)
 static int read_small(model *m, const char *path, size_t limit, char **out, size_t *len)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY);
+    int fd = cli_open_input(path, CLI_REGULAR, &st, g_err, sizeof g_err);
     char *buf;
     size_t got = 0;
-    if (fd < 0) return fail("cannot open %s: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); return fail("%s is not a regular file", path); }
+    if (fd < 0) return -1;
     if ((uint64_t)st.st_size > limit) {
         close(fd);
         return fail("%s is %llu bytes, more than the %llu bytes allowed for this file", path,
@@ -417,9 +395,8 @@ static int read_small(model *m, const char *path, size_t limit, char **out, size
 static int open_input(model *m, const char *path, int *index)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY), i;
-    if (fd < 0) return fail("cannot open %s: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); return fail("%s is not a regular file", path); }
+    int fd = cli_open_input(path, CLI_REGULAR, &st, g_err, sizeof g_err), i;
+    if (fd < 0) return -1;
     i = add_file(m, path, &st, fd);
     if (i < 0) { close(fd); return -1; }
     m->files[i].size = (uint64_t)st.st_size;
@@ -2034,7 +2011,9 @@ static int is_mod_file(const char *path)
 {
     unsigned char magic[4];
     ssize_t got;
-    int fd = open(path, O_RDONLY);
+    struct stat st;
+    char why[64];
+    int fd = cli_open_input(path, CLI_REGULAR, &st, why, sizeof why);
     if (fd < 0) return 0;
     do got = read(fd, magic, 4); while (got < 0 && errno == EINTR);
     close(fd);
@@ -2474,78 +2453,35 @@ done:
 
 /* ---- output path safety ---------------------------------------------------------------- */
 
-/* dirname of path into out ("." when there is none). */
-static void dir_of(const char *path, char *out, size_t cap)
+/* OUT may be written (examples/cli.h): its directory exists, it is new or (--force) a regular
+   file, and it is none of the input files read so far (same device and inode). */
+static int check_output(const model *m, const opts *o, int commit, cli_out *out)
 {
-    const char *slash = strrchr(path, '/');
-    size_t n;
-    if (!slash) { snprintf(out, cap, "."); return; }
-    n = (size_t)(slash - path);
-    if (n == 0) n = 1; /* "/file" */
-    if (n >= cap) n = cap - 1;
-    memcpy(out, path, n);
-    out[n] = 0;
-}
-
-static const char *base_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
-/* The checks that need no input: the directory exists, OUT is not a directory, --force. */
-static int check_output_early(const opts *o)
-{
-    char dir[4096];
-    struct stat st;
-    if (!*base_of(o->output)) return fail("the output %s names a directory, not a file", o->output);
-    dir_of(o->output, dir, sizeof dir);
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return fail("the output directory %s does not exist", dir);
-    if (stat(o->output, &st) == 0) {
-        if (S_ISDIR(st.st_mode)) return fail("the output %s is a directory", o->output);
-        if (!o->force) return fail("the output %s exists; pass --force to replace it", o->output);
-    }
-    return 0;
-}
-
-/* OUT must not be any input file: same device and inode, or the same resolved path. */
-static int check_not_input(const model *m, const opts *o)
-{
-    struct stat st;
-    char dir[4096], *rdir, *rin;
-    int i, have = stat(o->output, &st) == 0;
-    dir_of(o->output, dir, sizeof dir);
-    rdir = realpath(dir, NULL);
+    cli_file_id *ids = (cli_file_id *)malloc((size_t)(m->n_files + 1) * sizeof *ids);
+    int i, rc;
+    if (!ids) return fail("out of memory");
     for (i = 0; i < m->n_files; i++) {
-        int same = have && st.st_dev == m->files[i].dev && st.st_ino == m->files[i].ino;
-        if (!same && rdir && (rin = realpath(m->files[i].path, NULL)) != NULL) {
-            size_t dl = strlen(rdir);
-            const char *b = base_of(o->output);
-            same = !strncmp(rin, rdir, dl) && (rin[dl] == '/' || (dl == 1 && rdir[0] == '/')) && !strcmp(rin + dl + (rin[dl] == '/'), b);
-            free(rin);
-        }
-        if (same) {
-            free(rdir);
-            return fail("the output %s is the input file %s; refusing to overwrite it", o->output, m->files[i].path);
-        }
+        ids[i].dev = m->files[i].dev;
+        ids[i].ino = m->files[i].ino;
+        ids[i].path = m->files[i].path;
     }
-    free(rdir);
-    return 0;
+    rc = commit ? cli_output_commit(out, ids, m->n_files, g_err, sizeof g_err)
+                : cli_output_check(o->output, o->force, ids, m->n_files, NULL, g_err, sizeof g_err);
+    free(ids);
+    return rc;
 }
 
 /* ---- loading back ---------------------------------------------------------------------- */
 
-static int load_back(const char *path, mod_model **out, void **map, size_t *size)
+/* Loads the model file open as fd (mapped) with its checksum verified. */
+static int load_fd(int fd, const char *path, mod_model **out, void **map, size_t *size)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY);
     mod_error err;
     mod_model_desc desc;
     void *p;
-    if (fd < 0) return fail("cannot open %s: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0 || st.st_size <= 0 || (uint64_t)st.st_size > (uint64_t)SIZE_MAX) { close(fd); return fail("cannot read %s", path); }
+    if (fstat(fd, &st) != 0 || st.st_size <= 0 || (uint64_t)st.st_size > (uint64_t)SIZE_MAX) return fail("cannot read %s", path);
     p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
     if (p == MAP_FAILED) return fail("cannot map %s: %s", path, strerror(errno));
     memset(&desc, 0, sizeof desc);
     desc.flags = MOD_LOAD_VERIFY_CHECKSUM;
@@ -2556,6 +2492,16 @@ static int load_back(const char *path, mod_model **out, void **map, size_t *size
     *map = p;
     *size = (size_t)st.st_size;
     return 0;
+}
+
+static int load_back(const char *path, mod_model **out, void **map, size_t *size)
+{
+    struct stat st;
+    int fd = cli_open_input(path, CLI_REGULAR, &st, g_err, sizeof g_err), rc;
+    if (fd < 0) return -1;
+    rc = load_fd(fd, path, out, map, size);
+    close(fd);
+    return rc;
 }
 
 static void summary(const model *m, const opts *o, const mod_model *mm, uint64_t file_size)
@@ -2601,6 +2547,29 @@ static int verify_file(const char *path)
     mod_model_free(mm);
     munmap(map, size);
     return 0;
+}
+
+/* ---- writing the output ---------------------------------------------------------------- */
+
+/* Writes the model to OUT: a file with no name yet (or a temporary name), loaded back with its
+   checksum verified (a writer bug must never produce a file the library rejects), then put in
+   place. On failure nothing is left; the loaded model stays mapped for the summary. */
+static int write_output(model *m, const opts *o, mod_model **mm, void **map, size_t *map_size, uint64_t *file_size)
+{
+    cli_out out;
+    if (cli_output_open(&out, o->output, o->force, g_err, sizeof g_err) != 0) return -1;
+    if (write_model(m, o, out.fd, o->output, file_size) != 0) goto fail;
+    if (load_fd(out.fd, o->output, mm, map, map_size) != 0) {
+        char msg[sizeof g_err];
+        snprintf(msg, sizeof msg, "%s", g_err);
+        fail("internal error: the file written does not load (%s); please report this", msg);
+        goto fail;
+    }
+    if (check_output(m, o, 1, &out) != 0) goto fail;
+    return 0;
+fail:
+    cli_output_abort(&out);
+    return -1;
 }
 
 /* ---- main ------------------------------------------------------------------------------ */
@@ -2660,13 +2629,12 @@ int main(int argc, char **argv)
 {
     opts o;
     model m;
-    int i, status = 1, fd = -1;
+    int i, status = 1;
     struct stat st;
     mod_model *mm = NULL;
     void *map = NULL;
     size_t map_size = 0;
     uint64_t file_size = 0;
-    char dir[4096];
     memset(&o, 0, sizeof o);
     memset(&m, 0, sizeof m);
     o.router_input = o.router_scale = o.combine = o.positions = o.decision = -1;
@@ -2732,58 +2700,19 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    install_signals();
-    if (check_output_early(&o) != 0) goto done;
+    if (check_output(&m, &o, 0, NULL) != 0) goto done;
     if (stat(o.input, &st) != 0) { fail("cannot open %s: %s", o.input, strerror(errno)); goto done; }
     if (S_ISDIR(st.st_mode)) { if (read_hf(&m, &o) != 0) goto done; }
     else if (S_ISREG(st.st_mode)) { if (read_file_input(&m, &o) != 0) goto done; }
     else { fail("%s is neither a directory nor a regular file", o.input); goto done; }
-    if (check_not_input(&m, &o) != 0) goto done;
-    /* write to a temporary file beside the output, so the rename is atomic */
-    dir_of(o.output, dir, sizeof dir);
-    if (snprintf(g_tmp_path, sizeof g_tmp_path, "%s/.%s.XXXXXX", dir, base_of(o.output)) >= (int)sizeof g_tmp_path) {
-        fail("the output path is too long");
-        goto done;
-    }
-    fd = mkstemp(g_tmp_path);
-    if (fd < 0) { fail("cannot create a temporary file in %s: %s", dir, strerror(errno)); goto done; }
-    g_tmp_live = 1;
-    {
-        mode_t um = umask(0);
-        umask(um);
-        if (fchmod(fd, 0666 & ~um) != 0) { fail("cannot set the mode of %s: %s", g_tmp_path, strerror(errno)); goto done; }
-    }
-    if (write_model(&m, &o, fd, g_tmp_path, &file_size) != 0) goto done;
-    if (fsync(fd) != 0) { fail("cannot write %s: fsync: %s", g_tmp_path, strerror(errno)); goto done; }
-    i = close(fd);
-    fd = -1;
-    if (i != 0) { fail("cannot write %s: close: %s", g_tmp_path, strerror(errno)); goto done; }
-    /* a writer bug must never produce a file the library rejects */
-    if (load_back(g_tmp_path, &mm, &map, &map_size) != 0) {
-        char msg[sizeof g_err];
-        snprintf(msg, sizeof msg, "%s", g_err);
-        fail("internal error: the file written does not load (%s); please report this", msg);
-        goto done;
-    }
-    if (!o.force && stat(o.output, &st) == 0) { fail("the output %s appeared while converting; pass --force to replace it", o.output); goto done; }
-    if (rename(g_tmp_path, o.output) != 0) { fail("cannot rename %s to %s: %s", g_tmp_path, o.output, strerror(errno)); goto done; }
-    g_tmp_live = 0;
-    {   /* make the rename durable; some filesystems cannot sync a directory, which is harmless */
-        int dfd = open(dir, O_RDONLY);
-        if (dfd >= 0) {
-            if (fsync(dfd) != 0 && errno != EINVAL && errno != EBADF && errno != EROFS)
-                fprintf(stderr, "warning: cannot sync the directory %s: %s\n", dir, strerror(errno));
-            close(dfd);
-        }
-    }
+    if (check_output(&m, &o, 0, NULL) != 0) goto done;
+    if (write_output(&m, &o, &mm, &map, &map_size, &file_size) != 0) goto done;
     if (!o.quiet) summary(&m, &o, mm, file_size);
     if (fflush(stdout) != 0) { fail("cannot write the summary: %s", strerror(errno)); status = 1; goto cleanup; }
     status = 0;
     goto cleanup;
 done:
     fprintf(stderr, "error: %s\n", g_err);
-    if (fd >= 0) close(fd);
-    if (g_tmp_live) { unlink(g_tmp_path); g_tmp_live = 0; }
 cleanup:
     if (mm) mod_model_free(mm);
     if (map) munmap(map, map_size);

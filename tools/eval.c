@@ -1,5 +1,8 @@
 /* mod-eval: teacher-forced negative log-likelihood and perplexity of a model on tokens or text,
    with routing statistics, and optionally every logit. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* O_TMPFILE, for the output file (examples/cli.h) */
+#endif
 #define _POSIX_C_SOURCE 200809L
 #define MOD_IMPLEMENTATION
 #include "../mod.h"
@@ -16,10 +19,20 @@ static void usage(FILE *f) {
         "  --ctx N               window length (default: the model's max_seq_len); longer inputs\n"
         "                        are scored in consecutive windows of N tokens\n"
         "  --threads N           threads (default: all)\n"
-        "  --dump-logits FILE    write float32 little-endian logits, S rows of V, row-major\n"
+        "  --dump-logits FILE    write float32 little-endian logits, S rows of V, row-major, to\n"
+        "                        FILE (a regular file or a new path, never an input)\n"
         "  --incremental         feed the tokens one at a time (causal decoding) instead of one\n"
         "                        prefill call; the logits must agree with --routing causal\n"
         "  -h, --help            this text\n");
+}
+
+/* The inputs (model, text) that the logits file must not replace; their count. */
+static int input_ids(const char *model, const char *text, cli_file_id *ids) {
+    struct stat st;
+    int n = 0;
+    if (stat(model, &st) == 0) ids[n++] = cli_file_id_of(model, &st);
+    if (text && stat(text, &st) == 0) ids[n++] = cli_file_id_of(text, &st);
+    return n;
 }
 
 static int parse_tokens(const char *s, int32_t **out, int *n) {
@@ -59,7 +72,10 @@ int main(int argc, char **argv) {
     int32_t *toks = NULL;
     float *logits = NULL;
     FILE *dump = NULL;
-    char *dump_tmp = NULL;
+    cli_out out;
+    cli_file_id ids[2];
+    char why[4400];
+    int n_ids = 0;
     double nll = 0.0;
     long scored = 0;
     uint64_t *seen = NULL, *processed = NULL;
@@ -102,6 +118,12 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    memset(&out, 0, sizeof out);
+    out.fd = -1;
+    if (dump_path) {
+        n_ids = input_ids(path, text_path, ids);
+        if (cli_output_check(dump_path, 1, ids, n_ids, NULL, why, sizeof why) != 0) { fprintf(stderr, "error: %s\n", why); return 1; }
+    }
     if (mod_model_load_file(&model, path, NULL, &err) != MOD_OK) {
         fprintf(stderr, "error: %s: %s\n", path, err.message);
         return 1;
@@ -141,12 +163,8 @@ int main(int argc, char **argv) {
     processed = (uint64_t *)calloc((size_t)c->n_layers, sizeof *processed);
     if (!logits || !seen || !processed) { fprintf(stderr, "error: out of memory\n"); goto done; }
     if (dump_path) {
-        size_t pl = strlen(dump_path);
-        dump_tmp = (char *)malloc(pl + 8);
-        if (!dump_tmp) { fprintf(stderr, "error: out of memory\n"); goto done; }
-        memcpy(dump_tmp, dump_path, pl);
-        memcpy(dump_tmp + pl, ".tmp", 5);
-        if (!(dump = fopen(dump_tmp, "wb"))) { fprintf(stderr, "error: cannot write %s: %s\n", dump_tmp, strerror(errno)); goto done; }
+        if (cli_output_open(&out, dump_path, 1, why, sizeof why) != 0) { fprintf(stderr, "error: %s\n", why); goto done; }
+        if (!(dump = cli_output_stream(&out))) { fprintf(stderr, "error: cannot write %s: %s\n", dump_path, strerror(errno)); goto done; }
     }
     for (start = 0; start < n; start += W) {
         const int len = n - start < W ? n - start : W;
@@ -177,14 +195,15 @@ int main(int argc, char **argv) {
             processed[l] += b.tokens_processed;
         }
         if (dump && fwrite(logits, sizeof *logits, (size_t)len * (size_t)V, dump) != (size_t)len * (size_t)V) {
-            fprintf(stderr, "error: write error on %s\n", dump_tmp);
+            fprintf(stderr, "error: cannot write %s: %s\n", dump_path, strerror(errno));
             goto done;
         }
     }
     if (dump) {
         int bad = fclose(dump) != 0;
         dump = NULL;
-        if (bad || rename(dump_tmp, dump_path) != 0) { fprintf(stderr, "error: cannot write %s\n", dump_path); goto done; }
+        if (bad) { fprintf(stderr, "error: cannot write %s: %s\n", dump_path, strerror(errno)); goto done; }
+        if (cli_output_commit(&out, ids, n_ids, why, sizeof why) != 0) { fprintf(stderr, "error: %s\n", why); goto done; }
     }
     printf("tokens: %d, scored: %ld, windows of %d\n", n, scored, W);
     if (scored) printf("mean nll: %.6f\nperplexity: %.4f\n", nll / (double)scored, exp(nll / (double)scored));
@@ -199,8 +218,8 @@ int main(int argc, char **argv) {
     }
     status = 0;
 done:
-    if (dump) { fclose(dump); remove(dump_tmp); }
-    free(dump_tmp);
+    if (dump) fclose(dump);
+    cli_output_abort(&out); /* nothing once committed */
     free(seen);
     free(processed);
     free(logits);

@@ -1,18 +1,16 @@
 /* mkmodel: writes a random-weight model file (docs/FORMAT.md) for tests and experiments. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* O_TMPFILE, for the output file (examples/cli.h) */
+#endif
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+#include "../examples/cli.h"
 #include "mkmodel.h"
 
 static const char usage[] =
     "usage: mkmodel OUT [options]\n"
-    "Writes a model file with random weights (docs/FORMAT.md) to OUT.\n"
+    "Writes a model file with random weights (docs/FORMAT.md) to OUT, a regular file or a new\n"
+    "path, which appears only when complete (an existing file is replaced).\n"
     "\n"
     "  --seed N              PRNG seed (default 1)\n"
     "  --vocab N             vocab size; 0 = tokenizer's token count, or 300 (default 0)\n"
@@ -129,43 +127,23 @@ static int set_capacity(mkm_opts *o, const char *s)
     return 0;
 }
 
-/* Writes buf to path through a temporary file in the same directory and a rename, so path
- * never holds a partial file. */
+/* Writes buf to path (a regular file or a new path), which appears only when complete. */
 static int write_atomic(const char *path, const unsigned char *buf, size_t size)
 {
-    size_t len = strlen(path);
-    char *tmp = (char *)malloc(len + 16);
-    FILE *f;
-    int fd, ok;
-    if (!tmp) return -1;
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp.XXXXXX", 12);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        fprintf(stderr, "mkmodel: cannot create a temporary file next to %s: %s\n", path, strerror(errno));
-        free(tmp);
+    char why[4400];
+    cli_out out;
+    if (cli_output_check(path, 1, NULL, 0, NULL, why, sizeof why) != 0 || cli_output_open(&out, path, 1, why, sizeof why) != 0) {
+        fprintf(stderr, "mkmodel: %s\n", why);
         return -1;
     }
-    fchmod(fd, 0644);
-    f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        remove(tmp);
-        free(tmp);
-        return -1;
+    if (cli_write_all(out.fd, buf, size) != 0) {
+        snprintf(why, sizeof why, "cannot write %s: %s", path, strerror(errno));
+    } else if (cli_output_commit(&out, NULL, 0, why, sizeof why) == 0) {
+        return 0;
     }
-    ok = fwrite(buf, 1, size, f) == size;
-    ok = fflush(f) == 0 && ok;
-    ok = fsync(fileno(f)) == 0 && ok;
-    ok = fclose(f) == 0 && ok;
-    if (!ok) fprintf(stderr, "mkmodel: writing %s failed: %s\n", tmp, strerror(errno));
-    if (ok && rename(tmp, path) != 0) {
-        fprintf(stderr, "mkmodel: cannot rename %s to %s: %s\n", tmp, path, strerror(errno));
-        ok = 0;
-    }
-    if (!ok) remove(tmp);
-    free(tmp);
-    return ok ? 0 : -1;
+    cli_output_abort(&out);
+    fprintf(stderr, "mkmodel: %s\n", why);
+    return -1;
 }
 
 int main(int argc, char **argv)

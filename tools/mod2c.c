@@ -7,28 +7,26 @@
      static const unsigned char NAME[] (64-byte aligned) = { ... };
      static const unsigned long NAME_size = <bytes>;
    The model is validated with the library first (header, tensors, tokenizer, checksum), so a
-   file the library would refuse is never embedded. With -o the header is written to a
-   temporary file beside FILE and renamed into place only when complete. */
+   file the library would refuse is never embedded. With -o the header appears at FILE only
+   when complete (examples/cli.h: never over MODEL, a device or a standard stream). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* O_TMPFILE, for the output file (examples/cli.h) */
+#endif
 #define _POSIX_C_SOURCE 200809L
 
 #define MOD_IMPLEMENTATION
 #include "../mod.h"
+#include "../examples/cli.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static const char usage[] =
     "usage: mod2c MODEL NAME [-o FILE] [--section SECTION]\n"
     "Writes MODEL as a C header: a 64-byte aligned `static const unsigned char NAME[]` and\n"
     "`static const unsigned long NAME_size`, for linking a model into firmware.\n"
     "\n"
-    "  -o FILE            write to FILE (atomically: a temporary file, then a rename);\n"
-    "                     default: standard output\n"
+    "  -o FILE            write to FILE, a regular file or a new path (never MODEL), which\n"
+    "                     appears only when complete; default: standard output\n"
     "  --section SECTION  place the array in this linker section (ELF targets with gcc or\n"
     "                     clang), e.g. .model for a linker script that puts weights in flash\n"
     "  --help             this text\n";
@@ -54,34 +52,32 @@ static int is_section_name(const char *s) {
     return 1;
 }
 
-/* Reads a whole file into 64-byte aligned memory (the library wants 16). */
-static unsigned char *read_file(const char *path, size_t *size, const char **why) {
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    long len;
+/* Reads a whole regular file into 64-byte aligned memory (the library wants 16); its identity
+   into *id. NULL on failure, the reason in why. */
+static unsigned char *read_file(const char *path, size_t *size, cli_file_id *id, char *why, size_t cap) {
+    struct stat st;
+    size_t len, got = 0;
     void *p;
-    *why = NULL;
-    if (!f) { *why = strerror(errno); return NULL; }
-    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        *why = "cannot determine its size";
-        fclose(f);
-        return NULL;
+    int fd = cli_open_input(path, CLI_REGULAR, &st, why, cap);
+    if (fd < 0) return NULL;
+    if ((uint64_t)st.st_size > (uint64_t)SIZE_MAX / 2) { snprintf(why, cap, "%s is too large", path); close(fd); return NULL; }
+    len = (size_t)st.st_size;
+    if (posix_memalign(&p, 64, len ? len : 1) != 0) { snprintf(why, cap, "out of memory reading %s", path); close(fd); return NULL; }
+    while (got < len) {
+        ssize_t r = read(fd, (unsigned char *)p + got, len - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            snprintf(why, cap, "cannot read %s: %s", path, r < 0 ? strerror(errno) : "the file shrank while being read");
+            free(p);
+            close(fd);
+            return NULL;
+        }
+        got += (size_t)r;
     }
-    if (posix_memalign(&p, 64, len ? (size_t)len : 1) != 0) {
-        *why = "out of memory";
-        fclose(f);
-        return NULL;
-    }
-    buf = (unsigned char *)p;
-    if (len && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        *why = ferror(f) ? strerror(errno) : "the file shrank while being read";
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    *size = (size_t)len;
-    return buf;
+    close(fd);
+    *size = len;
+    *id = cli_file_id_of(path, &st);
+    return (unsigned char *)p;
 }
 
 static void emit(FILE *out, const char *model_path, const char *name, const char *section,
@@ -125,16 +121,42 @@ static void emit(FILE *out, const char *model_path, const char *name, const char
     fprintf(out, "};\nstatic const unsigned long %s_size = %luul;\n\n#endif\n", name, (unsigned long)size);
 }
 
+/* Writes the header to out_path, which appears only when complete; 0 or 1 (error printed). */
+static int write_header(const char *out_path, const cli_file_id *model_id, const char *model_path, const char *name,
+                        const char *section, const unsigned char *data, size_t size, const mod_config *c, uint64_t params) {
+    char why[4400];
+    cli_out out;
+    FILE *f;
+    int bad;
+    if (cli_output_open(&out, out_path, 1, why, sizeof why) != 0) return fail(why, NULL);
+    if (!(f = cli_output_stream(&out))) {
+        cli_output_abort(&out);
+        return fail("cannot write", strerror(errno));
+    }
+    emit(f, model_path, name, section, data, size, c, params);
+    bad = fflush(f) != 0 || ferror(f);
+    bad = fclose(f) != 0 || bad;
+    if (bad) {
+        snprintf(why, sizeof why, "cannot write %s: %s", out_path, strerror(errno));
+    } else if (cli_output_commit(&out, model_id, 1, why, sizeof why) == 0) {
+        return 0;
+    }
+    cli_output_abort(&out);
+    return fail(why, NULL);
+}
+
 int main(int argc, char **argv) {
-    const char *model_path = NULL, *name = NULL, *out_path = NULL, *section = NULL, *why;
+    const char *model_path = NULL, *name = NULL, *out_path = NULL, *section = NULL;
+    char why[4400];
     unsigned char *data;
+    cli_file_id model_id;
     size_t size = 0;
     mod_model *model;
     mod_model_desc desc;
     mod_error err;
     mod_config cfg;
     uint64_t params;
-    int i;
+    int i, rc;
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -162,10 +184,12 @@ int main(int argc, char **argv) {
     if (section && !is_section_name(section)) { fail("bad section name", section); return 2; }
     if (out_path && !out_path[0]) { fail("-o needs a file name", NULL); return 2; }
 
-    data = read_file(model_path, &size, &why);
-    if (!data) {
-        fprintf(stderr, "mod2c: %s: %s\n", model_path, why);
-        return 1;
+    data = read_file(model_path, &size, &model_id, why, sizeof why);
+    if (!data) return fail(why, NULL);
+    if (out_path && cli_output_check(out_path, 1, &model_id, 1, "mod2c writes to standard output when -o is left out",
+                                     why, sizeof why) != 0) {
+        free(data);
+        return fail(why, NULL);
     }
     memset(&desc, 0, sizeof desc);
     desc.flags = MOD_LOAD_VERIFY_CHECKSUM;
@@ -183,47 +207,8 @@ int main(int argc, char **argv) {
         free(data);
         if (fflush(stdout) != 0 || ferror(stdout)) return fail("cannot write to standard output", strerror(errno));
         return 0;
-    } else {
-        size_t len = strlen(out_path);
-        char *tmp = (char *)malloc(len + 16);
-        int fd;
-        FILE *f;
-        if (!tmp) { free(data); return fail("out of memory", NULL); }
-        memcpy(tmp, out_path, len);
-        memcpy(tmp + len, ".tmp.XXXXXX", 12);
-        fd = mkstemp(tmp);
-        if (fd < 0) {
-            fprintf(stderr, "mod2c: cannot create a temporary file beside %s: %s\n", out_path, strerror(errno));
-            free(tmp); free(data);
-            return 1;
-        }
-        {   /* mkstemp makes the file 0600: give it the mode a plain create would */
-            mode_t mask = umask(0);
-            umask(mask);
-            if (fchmod(fd, 0666 & ~mask) != 0) { /* keep 0600 */ }
-        }
-        f = fdopen(fd, "w");
-        if (!f) {
-            close(fd); unlink(tmp); free(tmp); free(data);
-            return fail("fdopen", strerror(errno));
-        }
-        emit(f, model_path, name, section, data, size, &cfg, params);
-        free(data);
-        if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
-            int e = errno;
-            fclose(f); unlink(tmp);
-            fprintf(stderr, "mod2c: cannot write %s: %s\n", out_path, strerror(e));
-            free(tmp);
-            return 1;
-        }
-        if (fclose(f) != 0 || rename(tmp, out_path) != 0) {
-            int e = errno;
-            unlink(tmp);
-            fprintf(stderr, "mod2c: cannot write %s: %s\n", out_path, strerror(e));
-            free(tmp);
-            return 1;
-        }
-        free(tmp);
-        return 0;
     }
+    rc = write_header(out_path, &model_id, model_path, name, section, data, size, &cfg, params);
+    free(data);
+    return rc;
 }

@@ -99,7 +99,7 @@ if "$B/mkmodel" "$T/tiny.mod" --seed 3 --dim 8 --layers 2 --heads 2 --kv-heads 1
     "$B/mod2c" "$T/tiny.mod" tiny >"$T/stdout.h" && "$B/mod2c" "$T/tiny.mod" tiny -o "$T/tiny.h" &&
         cmp -s "$T/stdout.h" "$T/tiny.h" && ok "mod2c: -o FILE writes what standard output gets" ||
         bad "mod2c: -o FILE and standard output differ, or mod2c failed"
-    [ -z "$(find "$T" -name '*.tmp.*')" ] && ok "mod2c: no temporary file left behind" || bad "mod2c: temporary file left behind"
+    [ -z "$(find "$T" -name '.*')" ] && ok "mod2c: no temporary file left behind" || bad "mod2c: temporary file left behind"
     for variant in "gcc -std=c99 -pedantic" "gcc -std=c11 -pedantic" "clang -std=c99 -pedantic" "clang -std=c11 -pedantic" \
                    "g++ -x c++ -std=c++11 -pedantic"; do
         set -- $variant
