@@ -13,7 +13,8 @@ CFLAGS  ?=
 LDLIBS  := -lm
 B       := build
 
-PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod2c $(B)/mod-convert $(B)/mod-bench
+PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod2c $(B)/mod-convert $(B)/mod-bench \
+            $(B)/mod-tokbench
 TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer $(B)/test_ref_selfcheck \
             $(B)/check_logits $(B)/compare_logits $(B)/check_tokens $(B)/test_convert
 HEADERS  := mod.h examples/cli.h
@@ -38,6 +39,8 @@ $(B)/mod-eval: tools/eval.c $(HEADERS) | $(B)
 BENCH_BLAS := $(shell printf '\043include <cblas.h>\nint main(void){openblas_set_num_threads(1);return 0;}\n' | $(CC) -x c - -o /dev/null -lopenblas 2>/dev/null && echo -DMOD_BENCH_OPENBLAS -lopenblas)
 $(B)/mod-bench: tools/bench.c $(HEADERS) tools/mkmodel.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -Itools -o $@ $< $(BENCH_BLAS) $(LDLIBS)
+$(B)/mod-tokbench: tools/tokbench.c $(HEADERS) tools/mkmodel.h | $(B)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -Itools -o $@ $< $(LDLIBS)
 $(B)/mkmodel: tools/mkmodel.c tools/mkmodel.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod2c: tools/mod2c.c mod.h | $(B)
