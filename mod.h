@@ -286,7 +286,7 @@ MOD_API mod_result mod_sample(mod_session *session, mod_sampler *sampler, int32_
 /* Encodes len bytes of text. A buffer of len + 2 tokens is always enough; with less,
    MOD_ERR_BUFFER_TOO_SMALL may be returned and *n_tokens is set to len + 2.
    Time is O(n log n) in the length n of the longest piece (the whole text for scored BPE or
-   without a pretokenizer, else a GPT-2 word): a piece of more than 8 tokens merges through a
+   without a pretokenizer, else a GPT-2 word): a piece of more than 16 tokens merges through a
    priority queue whose scratch, 40 bytes per token of the longest such piece, comes from
    MOD_MALLOC once per call and is freed before the call returns (MOD_ERR_OUT_OF_MEMORY if it
    cannot be had). Under MOD_NO_MALLOC every piece merges in place, rescanning all pairs
@@ -3355,11 +3355,11 @@ mod_result mod_sample(mod_session *s, mod_sampler *smp, int32_t *token) {
 /* ---- tokenizer ------------------------------------------------------------------------
    Encoding writes each piece's unmerged tokens (one per byte or character) into the caller's
    token array and merges them there; decoding copies token bytes straight into the caller's
-   buffer. A piece of more than MOD__TOK_QUEUE_MIN tokens merges through a priority queue in
-   O(n log n) time, with MOD__TOK_SCRATCH (40) bytes of scratch per token of the longest such
-   piece, allocated with MOD_MALLOC once per mod_tokenize call and freed before it returns.
-   Shorter pieces, and every piece under MOD_NO_MALLOC, merge in place by rescanning all
-   pairs after each merge, which is quadratic in the piece length. */
+   buffer. A piece of more than MOD__TOK_QUEUE_MIN (16) tokens merges through a priority
+   queue in O(n log n) time, with MOD__TOK_SCRATCH (40) bytes of scratch per token of the
+   longest such piece, allocated with MOD_MALLOC once per mod_tokenize call and freed before
+   it returns. Shorter pieces, and every piece under MOD_NO_MALLOC, merge in place by
+   rescanning all pairs after each merge, which is quadratic in the piece length. */
 
 /* Raw bytes of a normal or byte token; "" for control tokens and ids without text. */
 static const char *mod__vocab_piece(const mod__vocab *v, int32_t id, size_t *len)
@@ -3442,7 +3442,7 @@ static size_t mod__tok_gpt2_split(const char *s, size_t pre, size_t n, size_t i)
 }
 
 /* The merge rule (left, right, result, rank) of a pair, or NULL. */
-static const uint32_t *mod__tok_rule(const mod__vocab *v, uint32_t l, uint32_t r)
+static inline const uint32_t *mod__tok_rule(const mod__vocab *v, uint32_t l, uint32_t r)
 {
     int lo = 0, hi = v->n_merges;
     while (lo < hi) {
@@ -3468,27 +3468,31 @@ static uint32_t mod__tok_score_key(float score)
     return ~u;
 }
 
-/* Whether tokens a, b merge; if so, into *id, and *key orders the merge (lowest first): kind 1
-   the rule's rank, kind 2 the score of the merged text's token, highest first. Byte-fallback
-   tokens never merge in kind 2, as in llama2.c and SentencePiece (there their "<0xXX>" text
-   matches nothing). */
-static int mod__tok_pair(const mod__vocab *v, int32_t a, int32_t b, uint32_t *key, int32_t *id)
+/* A merge as key << 32 | the id of the merged token; the lowest key merges first. */
+#define MOD__TOK_NONE (~MOD__CAST(uint64_t, 0)) /* no merge: ids are below 2^31 */
+
+/* Kind 2: tokens a and b merge into the token of their joined text, keyed by its score,
+   highest first. Byte-fallback tokens never merge, as in llama2.c and SentencePiece (there
+   their "<0xXX>" text matches nothing). */
+static uint64_t mod__tok_pair_scored(const mod__vocab *v, int32_t a, int32_t b)
 {
     size_t la, lb;
     const char *pa, *pb;
-    if (v->kind == 1) {
-        const uint32_t *m = mod__tok_rule(v, MOD__CAST(uint32_t, a), MOD__CAST(uint32_t, b));
-        if (!m) return 0;
-        *key = m[3];
-        *id = MOD__CAST(int32_t, m[2]);
-        return 1;
-    }
-    if (v->types[a] == MOD__TOKEN_BYTE || v->types[b] == MOD__TOKEN_BYTE) return 0;
+    int32_t id;
+    if (v->types[a] == MOD__TOKEN_BYTE || v->types[b] == MOD__TOKEN_BYTE) return MOD__TOK_NONE;
     pa = mod__vocab_piece(v, a, &la);
     pb = mod__vocab_piece(v, b, &lb);
-    if ((*id = mod__vocab_lookup(v, pa, la, pb, lb)) < 0) return 0;
-    *key = mod__tok_score_key(v->scores[*id]);
-    return 1;
+    if ((id = mod__vocab_lookup(v, pa, la, pb, lb)) < 0) return MOD__TOK_NONE;
+    return MOD__CAST(uint64_t, mod__tok_score_key(v->scores[id])) << 32 | MOD__CAST(uint32_t, id);
+}
+
+/* The merge of tokens a, b, or MOD__TOK_NONE. Kind 1: by the rule's rank. */
+static inline uint64_t mod__tok_pair(const mod__vocab *v, int32_t a, int32_t b)
+{
+    const uint32_t *m;
+    if (v->kind != 1) return mod__tok_pair_scored(v, a, b);
+    m = mod__tok_rule(v, MOD__CAST(uint32_t, a), MOD__CAST(uint32_t, b));
+    return m ? MOD__CAST(uint64_t, m[3]) << 32 | m[2] : MOD__TOK_NONE;
 }
 
 /* Merges the n tokens t of one piece in place until no pair merges: each time the pair with
@@ -3497,28 +3501,30 @@ static int mod__tok_pair(const mod__vocab *v, int32_t a, int32_t b, uint32_t *ke
 static int mod__tok_merge_inplace(const mod__vocab *v, int32_t *t, int n)
 {
     for (;;) {
-        uint32_t best = 0, key;
-        int32_t best_id = 0, id;
+        uint64_t best = MOD__TOK_NONE;
         int i, at = -1;
-        for (i = 0; i + 1 < n; i++)
-            if (mod__tok_pair(v, t[i], t[i + 1], &key, &id) && (at < 0 || key < best)) {
-                best = key;
-                best_id = id;
+        for (i = 0; i + 1 < n; i++) {
+            uint64_t p = mod__tok_pair(v, t[i], t[i + 1]);
+            if (p != MOD__TOK_NONE && (at < 0 || p >> 32 < best >> 32)) {
+                best = p;
                 at = i;
             }
+        }
         if (at < 0) return n;
-        t[at] = best_id;
+        t[at] = MOD__CAST(int32_t, MOD__CAST(uint32_t, best));
         memmove(t + at + 1, t + at + 2, MOD__CAST(size_t, n - at - 2) * sizeof *t);
         n--;
     }
 }
 
 /* Pieces of more tokens than this merge through the priority queue; shorter ones rescan in
-   place, which needs no scratch. Measured: from about 8 tokens on the queue is the faster,
-   its allocation included, and 100 KB of prose encodes in the same time as with the rescan
-   alone. The tests set it to 1 to send every piece through the queue. */
+   place, which needs no scratch. Measured per piece, the queue is the faster from about 8
+   tokens on, its allocation included, but below 16 either takes a microsecond or two; with
+   16, ordinary prose split by the GPT-2 pretokenizer has no longer piece, so its calls
+   allocate nothing and encode as fast as with the rescan alone (1 MB: 35-36 ms either way),
+   where 8 cost 4-10%. The tests set it to 1 to send every piece through the queue. */
 #ifndef MOD__TOK_QUEUE_MIN
-#define MOD__TOK_QUEUE_MIN 8
+#define MOD__TOK_QUEUE_MIN 16
 #endif
 
 #ifndef MOD_NO_MALLOC
@@ -3569,10 +3575,9 @@ static void mod__tok_heap_sift(mod__tok_queue *q, int i, mod__tok_cand c)
 static int mod__tok_cand_at(const mod__vocab *v, const mod__tok_queue *q, const int32_t *t, int l, mod__tok_cand *c)
 {
     int r = l + q->len[l];
-    uint32_t key;
-    int32_t id;
-    if (!mod__tok_pair(v, t[l], t[r], &key, &id)) return 0;
-    c->key = MOD__CAST(uint64_t, key) << 32 | MOD__CAST(uint32_t, l);
+    uint64_t p = mod__tok_pair(v, t[l], t[r]);
+    if (p == MOD__TOK_NONE) return 0;
+    c->key = p >> 32 << 32 | MOD__CAST(uint32_t, l);
     c->llen = q->len[l];
     c->rlen = q->len[r];
     return 1;
@@ -3604,15 +3609,12 @@ static int mod__tok_merge_queue(const mod__vocab *v, int32_t *t, int n, void *sc
     for (i = q.count / 2 - 1; i >= 0; i--) mod__tok_heap_sift(&q, i, q.heap[i]);
     while (q.count) {
         int l, r, e;
-        uint32_t key;
-        int32_t id = 0;
         c = q.heap[0];
         if (--q.count) mod__tok_heap_sift(&q, 0, q.heap[q.count]);
         l = MOD__CAST(int, MOD__CAST(uint32_t, c.key));
         r = l + c.llen;
         if (q.len[l] != c.llen || q.len[r] != c.rlen) continue;
-        mod__tok_pair(v, t[l], t[r], &key, &id);
-        t[l] = id;
+        t[l] = MOD__CAST(int32_t, MOD__CAST(uint32_t, mod__tok_pair(v, t[l], t[r])));
         q.len[l] += q.len[r];
         q.len[r] = 0;
         e = l + q.len[l];
@@ -3691,6 +3693,7 @@ static mod_result mod__tok_encode_ranked(const mod__vocab *v, const char *text, 
                                          int32_t *out, int *t, mod__tok_scratch *s)
 {
     size_t i, e, k;
+    int32_t *o = out + *t;  /* the next piece's tokens go here */
     for (i = 0; i < n; i = e) {
         int m = 0;
         mod_result r;
@@ -3698,13 +3701,14 @@ static mod_result mod__tok_encode_ranked(const mod__vocab *v, const char *text, 
         for (k = i; k < e; k++) {
             int32_t id = v->byte_token[mod__tok_byte(text, pre, k)];
             if (id < 0) return MOD_ERR_TOKENIZE;
-            out[*t + m++] = id;
+            o[m++] = id;
         }
         if (mod__tok_queued(m) && !s->block &&
             (r = mod__tok_reserve(s, mod__tok_longest(v, text, pre, n, i))) != MOD_OK)
             return r;
-        *t += mod__tok_merge(v, out + *t, m, s);
+        o += mod__tok_merge(v, o, m, s);
     }
+    *t = MOD__CAST(int, o - out);
     return MOD_OK;
 }
 

@@ -17,6 +17,8 @@ typedef struct opts {
     const char *bpe_path, *prose_path, *word, *letter;
     size_t sizes[MAX_SIZES];
     int n_sizes, repeat, scored_merges;
+    int texts[3];   /* word, letter, prose: measured or not */
+    int kinds[2];   /* byte-level BPE, scored BPE: measured or not */
     double budget;
 } opts;
 
@@ -28,6 +30,8 @@ static void usage(FILE *f) {
         "  --word W            the word repeated without spaces (default \"the\")\n"
         "  --letter C          the letter repeated (default \"l\": both tokenizers have \"ll\")\n"
         "  --prose FILE        prose repeated to each size (default models/heldout.txt)\n"
+        "  --texts LIST        which of word, letter, prose to measure (default all three)\n"
+        "  --kinds LIST        which of bpe, scored to measure (default both)\n"
         "  --scored-merges N   multi-character tokens of the scored BPE tokenizer (default 2000)\n"
         "  --repeat N          repetitions, the median is shown (default 5)\n"
         "  --budget S          stop repeating a measurement after S seconds (default 2; one\n"
@@ -60,6 +64,22 @@ static int parse_sizes(const char *s, opts *o) {
     return o->n_sizes ? 0 : -1;
 }
 
+/* Sets flags[i] for each name of names[] found in the comma-separated list s; -1 if a name
+   is unknown or none is given. */
+static int parse_names(const char *s, const char *const *names, int n, int *flags) {
+    int i, any = 0;
+    for (i = 0; i < n; i++) flags[i] = 0;
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        for (i = 0; i < n && (strlen(names[i]) != len || strncmp(s, names[i], len)); i++) {}
+        if (i == n) return -1;
+        flags[i] = any = 1;
+        s += len;
+        if (*s) s++;
+    }
+    return any ? 0 : -1;
+}
+
 /* 0: run; 1: help printed; 2: bad arguments. */
 static int parse_args(int argc, char **argv, opts *o) {
     int i;
@@ -71,6 +91,8 @@ static int parse_args(int argc, char **argv, opts *o) {
     o->repeat = 5;
     o->scored_merges = 2000;
     o->budget = 2.0;
+    o->texts[0] = o->texts[1] = o->texts[2] = 1;
+    o->kinds[0] = o->kinds[1] = 1;
     parse_sizes("1k,100k,1m", o);
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -83,6 +105,14 @@ static int parse_args(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--word")) { o->word = v; bad = !*v; }
         else if (!strcmp(a, "--letter")) { o->letter = v; bad = strlen(v) != 1; }
         else if (!strcmp(a, "--prose")) o->prose_path = v;
+        else if (!strcmp(a, "--texts")) {
+            static const char *const names[] = {"word", "letter", "prose"};
+            bad = parse_names(v, names, 3, o->texts);
+        }
+        else if (!strcmp(a, "--kinds")) {
+            static const char *const names[] = {"bpe", "scored"};
+            bad = parse_names(v, names, 2, o->kinds);
+        }
         else if (!strcmp(a, "--scored-merges")) bad = cli_int(v, 1, 20000, &o->scored_merges);
         else if (!strcmp(a, "--repeat")) bad = cli_int(v, 1, 1000, &o->repeat);
         else if (!strcmp(a, "--budget")) { bad = cli_float(v, 0.0, 1e6, &budget); o->budget = budget; }
@@ -141,6 +171,7 @@ static int run_model(const opts *o, const mod_model *m, const char *kind, const 
     if (!toks) { fprintf(stderr, "error: out of memory\n"); return 1; }
     for (w = 0; w < 3 && !bad; w++) {
         char what[64];
+        if (!o->texts[w]) continue;
         const char *src = w == 0 ? o->word : w == 1 ? o->letter : prose;
         size_t n = w == 2 ? prose_len : strlen(src);
         if (w == 2) snprintf(what, sizeof what, "prose");
@@ -191,8 +222,8 @@ int main(int argc, char **argv) {
     if (load_scored(&o, &scored, &scored_buf) == 0) {
         printf("mod_tokenize, median of up to %d runs (at most %.1f s of repeats each)\n\n", o.repeat, o.budget);
         printf("| tokenizer | text | bytes | tokens | runs | ms | MB/s |\n|---|---|---:|---:|---:|---:|---:|\n");
-        if (run_model(&o, bpe, "byte-level BPE", prose, prose_len) == 0 &&
-            run_model(&o, scored, "scored BPE", prose, prose_len) == 0)
+        if ((!o.kinds[0] || run_model(&o, bpe, "byte-level BPE", prose, prose_len) == 0) &&
+            (!o.kinds[1] || run_model(&o, scored, "scored BPE", prose, prose_len) == 0))
             status = 0;
     }
     mod_model_free(scored);
