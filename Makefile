@@ -13,9 +13,11 @@ CFLAGS  ?=
 LDLIBS  := -lm
 B       := build
 
-PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod2c $(B)/mod-convert $(B)/mod-bench
+PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod2c $(B)/mod-convert $(B)/mod-bench \
+            $(B)/mod-tokbench
 TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer $(B)/test_ref_selfcheck \
-            $(B)/check_logits $(B)/compare_logits $(B)/check_tokens $(B)/test_convert
+            $(B)/check_logits $(B)/compare_logits $(B)/check_tokens $(B)/test_convert \
+            $(B)/test_tokenizer_queue $(B)/test_tokenizer_nomalloc
 HEADERS  := mod.h examples/cli.h
 
 # The shipped MoD model (models/README.md); RUN_MODEL=... runs another.
@@ -38,6 +40,8 @@ $(B)/mod-eval: tools/eval.c $(HEADERS) | $(B)
 BENCH_BLAS := $(shell printf '\043include <cblas.h>\nint main(void){openblas_set_num_threads(1);return 0;}\n' | $(CC) -x c - -o /dev/null -lopenblas 2>/dev/null && echo -DMOD_BENCH_OPENBLAS -lopenblas)
 $(B)/mod-bench: tools/bench.c $(HEADERS) tools/mkmodel.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -Itools -o $@ $< $(BENCH_BLAS) $(LDLIBS)
+$(B)/mod-tokbench: tools/tokbench.c $(HEADERS) tools/mkmodel.h | $(B)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -Itools -o $@ $< $(LDLIBS)
 $(B)/mkmodel: tools/mkmodel.c tools/mkmodel.h examples/cli.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod2c: tools/mod2c.c $(HEADERS) | $(B)
@@ -48,6 +52,13 @@ $(B)/mod-convert: tools/convert.c tools/json.h $(HEADERS) | $(B)
 # Tests build with OpenMP so the multi-threaded paths are exercised against the serial ones.
 $(B)/test_%: tests/test_%.c mod.h tests/*.h tools/mkmodel.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -Itools -Itests -o $@ $< $(LDLIBS)
+
+# The tokenizer tests twice more: every piece through the priority queue, and every piece
+# merged in place as without an allocator (MOD_NO_MALLOC, the firmware configuration).
+$(B)/test_tokenizer_queue: tests/test_tokenizer.c mod.h tests/*.h tools/mkmodel.h | $(B)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -DMOD__TOK_QUEUE_MIN=1 -Itools -Itests -o $@ $< $(LDLIBS)
+$(B)/test_tokenizer_nomalloc: tests/test_tokenizer.c mod.h tests/*.h tools/mkmodel.h | $(B)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -DMOD_NO_MALLOC -Itools -Itests -o $@ $< $(LDLIBS)
 
 $(B)/check_tokens: tests/check_tokens.c mod.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)

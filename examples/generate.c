@@ -8,6 +8,7 @@ static void usage(FILE *f) {
     fprintf(f,
         "usage: mod-generate MODEL -p PROMPT [options]\n"
         "  -p, --prompt TEXT     text to continue (may be empty if the model has a BOS token)\n"
+        "  -f, --prompt-file F   read the prompt from file F instead (any bytes, any length)\n"
         "  -n N                  tokens to generate (default 128; 0 runs the prompt only)\n"
         "  -t TEMP               temperature, >= 0 (default 0.8; 0 = greedy)\n"
         "  --top-k K             keep the K most likely tokens (default 40; 0 = off)\n"
@@ -24,7 +25,7 @@ static void usage(FILE *f) {
 }
 
 typedef struct gen_args {
-    const char *path, *prompt;
+    const char *path, *prompt, *prompt_file;
     int n_gen, top_k, threads, ctx, stats, have_threshold, ids;
     float temp, top_p, capacity, threshold;
     uint64_t seed;
@@ -50,6 +51,7 @@ static int parse_args(int argc, char **argv, gen_args *g) {
         }
         else if (!v) { fprintf(stderr, "error: %s needs a value\n", a); return 2; }
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) g->prompt = v;
+        else if (!strcmp(a, "-f") || !strcmp(a, "--prompt-file")) g->prompt_file = v;
         else if (!strcmp(a, "-n")) bad = cli_int(v, 0, INT_MAX, &g->n_gen);
         else if (!strcmp(a, "-t") || !strcmp(a, "--temperature")) bad = cli_float(v, 0.0, 1e6, &g->temp);
         else if (!strcmp(a, "--top-k")) bad = cli_int(v, 0, INT_MAX, &g->top_k);
@@ -69,14 +71,26 @@ static int parse_args(int argc, char **argv, gen_args *g) {
         i += takes;
     }
     if (!g->path) { usage(stderr); return 2; }
-    if (!g->prompt) { fprintf(stderr, "error: no prompt; give one with -p (see --help)\n"); return 2; }
+    if (!g->prompt && !g->prompt_file) { fprintf(stderr, "error: no prompt; give one with -p or -f (see --help)\n"); return 2; }
+    if (g->prompt && g->prompt_file) { fprintf(stderr, "error: give the prompt with -p or with -f, not both\n"); return 2; }
     return 0;
 }
 
 #ifndef MOD_GENERATE_NO_MAIN
+/* The fewest tokens len bytes of text can encode to, BOS included: every token the encoder
+   emits spells the bytes it stands for (a prefix space only adds to them), and none spells
+   more than the vocabulary's longest token. */
+static size_t fewest_tokens(const mod_model *m, size_t len) {
+    int32_t id, n = mod_model_config(m)->vocab_size;
+    size_t longest = 1, l;
+    for (id = 0; id < n; id++)
+        if (mod_token_bytes(m, id, &l) && l > longest) longest = l;
+    return len / longest + (len % longest != 0) + (mod_token_bos(m) >= 0);
+}
+
 int main(int argc, char **argv) {
     gen_args g;
-    int n_prompt = 0, generated = 0, parsed;
+    int n_prompt = 0, generated = 0, parsed, ctx;
     mod_model *model = NULL;
     mod_session *s = NULL;
     mod_session_desc sd;
@@ -84,7 +98,8 @@ int main(int argc, char **argv) {
     mod_sampler smp;
     mod_result r;
     int32_t *toks = NULL;
-    size_t plen;
+    char *file_prompt = NULL;
+    size_t plen, fewest;
     double t0, t1, t2;
     int status = 1;
     const char *path, *prompt;
@@ -107,7 +122,19 @@ int main(int argc, char **argv) {
         fprintf(stderr, "error: cannot create a session: %s\n", mod_result_string(r));
         goto done;
     }
-    plen = strlen(prompt);
+    if (g.prompt_file) {
+        if (!(file_prompt = cli_read_file(g.prompt_file, &plen))) goto done;
+        prompt = file_prompt;
+    } else {
+        plen = strlen(prompt);
+    }
+    /* a prompt that cannot fit fails before the work of tokenizing it */
+    ctx = g.ctx ? g.ctx : mod_model_config(model)->max_seq_len;
+    if ((fewest = fewest_tokens(model, plen)) > (size_t)ctx) {
+        fprintf(stderr, "error: context full: a prompt of %zu bytes is at least %zu tokens, more than the %d the context holds\n",
+                plen, fewest, ctx);
+        goto done;
+    }
     if (plen > (size_t)INT_MAX - 2 || !(toks = (int32_t *)malloc((plen + 2) * sizeof *toks))) {
         fprintf(stderr, "error: prompt too long\n");
         goto done;
@@ -115,6 +142,10 @@ int main(int argc, char **argv) {
     r = mod_tokenize(model, prompt, plen, mod_token_bos(model) >= 0, toks, (int)plen + 2, &n_prompt);
     if (r != MOD_OK) { fprintf(stderr, "error: cannot tokenize the prompt: %s\n", mod_result_string(r)); goto done; }
     if (n_prompt == 0) { fprintf(stderr, "error: the prompt is empty and the model has no BOS token\n"); goto done; }
+    if (n_prompt > ctx) {
+        fprintf(stderr, "error: context full: the prompt is %d tokens, more than the %d the context holds\n", n_prompt, ctx);
+        goto done;
+    }
     if (!g.ids) fwrite(prompt, 1, plen, stdout);
     fflush(stdout);
 
@@ -169,6 +200,7 @@ int main(int argc, char **argv) {
     status = 0;
 done:
     free(toks);
+    free(file_prompt);
     mod_session_free(s);
     mod_model_free(model);
     return status;

@@ -47,7 +47,21 @@ refuse "negative token count" "invalid value" "$B/mod-generate" "$T/bpe.mod" -p 
 refuse "NaN capacity" "invalid value" "$B/mod-generate" "$T/bpe.mod" -p x --capacity nan
 refuse "zero threads" "invalid value" "$B/mod-generate" "$T/bpe.mod" -p x --threads 0
 refuse "unknown option" "unknown option" "$B/mod-generate" "$T/bpe.mod" -p x --frobnicate 3
-refuse "prompt longer than the context" "context full" "$B/mod-generate" "$T/bpe.mod" -p "a b c d e f g h i j k l m n o p q r s t u v w x y z" --ctx 8
+refuse "prompt longer than the context (counted after tokenizing)" "context full: the prompt is" "$B/mod-generate" "$T/bpe.mod" -p "a b c d e f g h i j k l m n o p q r s t u v w x y z" --ctx 8
+# a prompt whose length alone rules it out fails before it is tokenized: 1 MB of one letter,
+# one piece for the pretokenizer (the message names the bound; the time limit is loose)
+head -c 1000000 /dev/zero | tr '\0' a >"$T/huge.txt"
+t0=$(date +%s)
+refuse "1 MB prompt fails at once (byte-level BPE)" "context full: a prompt of 1000000 bytes is at least" "$B/mod-generate" "$T/bpe.mod" -f "$T/huge.txt"
+refuse "1 MB prompt fails at once (scored BPE)" "context full: a prompt of 1000000 bytes is at least" "$B/mod-generate" "$T/scored.mod" -f "$T/huge.txt"
+t1=$(date +%s)
+[ $((t1 - t0)) -le 20 ] && ok "two 1 MB prompts refused within 20 s" || bad "two 1 MB prompts took $((t1 - t0)) s to be refused"
+refuse "100 KB -p prompt fails at once" "context full: a prompt of 100000 bytes is at least" "$B/mod-generate" "$T/bpe.mod" -p "$(head -c 100000 "$T/huge.txt")"
+printf 'hello world' >"$T/prompt.txt"
+"$B/mod-generate" "$T/bpe.mod" -f "$T/prompt.txt" -n 20 -s 1 >"$T/genf" 2>/dev/null
+cmp -s "$T/gen1" "$T/genf" && ok "a prompt from -f gives the text -p gives" || bad "-f and -p prompts generated different text"
+refuse "-p and -f together" "not both" "$B/mod-generate" "$T/bpe.mod" -p x -f "$T/prompt.txt"
+refuse "missing prompt file" "cannot open" "$B/mod-generate" "$T/bpe.mod" -f "$T/nope.txt"
 head -c 1000 "$T/bpe.mod" >"$T/trunc.mod"
 refuse "truncated model file" "truncated" "$B/mod-generate" "$T/trunc.mod" -p x
 printf 'GGUF and some other bytes that are long enough to be a header, but not ours, no.......................................................................................................' >"$T/bad.mod"

@@ -1,9 +1,40 @@
-/* Unit tests of the tokenizer: hand-checked cases, plus random texts compared against naive
-   reference encoders written independently of the library, plus the public API on model files
-   written by tools/mkmodel.h. */
+/* Unit tests of the tokenizer: hand-checked cases, plus random, long and adversarial texts
+   compared against naive reference encoders written independently of the library, plus the
+   public API on model files written by tools/mkmodel.h.
+   The Makefile builds this file three ways, each checked against the same references: as
+   shipped (short pieces merge in place, long ones through the priority queue), with
+   MOD__TOK_QUEUE_MIN=1 (every piece through the queue) and with MOD_NO_MALLOC (every piece in
+   place, as on firmware). */
+#include <stdlib.h>
+
+#ifndef MOD_NO_MALLOC
+/* The library's allocator, counted, and failing on demand. */
+static long g_allocs, g_frees;
+static int g_alloc_fails;
+static void *test_malloc(size_t n)
+{
+    if (g_alloc_fails) return NULL;
+    g_allocs++;
+    return malloc(n);
+}
+static void test_free(void *p)
+{
+    if (p) g_frees++;
+    free(p);
+}
+#define MOD_MALLOC(sz) test_malloc(sz)
+#define MOD_FREE(p) test_free(p)
+#endif
+
 #define MOD_IMPLEMENTATION
 #include "../mod.h"
 #include "mkmodel.h"
+
+#ifdef MOD_NO_MALLOC
+#define TEST_NO_MALLOC 1
+#else
+#define TEST_NO_MALLOC 0
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,7 +240,7 @@ static const char *render(const tb *b, const int32_t *t, int n)
    regex alternatives one by one with explicit backtracking, lookups are linear scans, and
    merging re-examines every pair against every rule. */
 
-#define MAXTEXT 512
+#define MAXTEXT 4096
 
 static int r_space(int c) { return c != 0 && strchr(" \t\n\v\f\r", c) != NULL; }
 static int r_digit(int c) { return c != 0 && strchr("0123456789", c) != NULL; }
@@ -815,28 +846,35 @@ static void test_errors(void)
 
 /* ---- random comparisons -------------------------------------------------------------- */
 
+/* One text through the library and the reference; one check. */
+static void compare_one(const tb *b, const char *name, const char *what, const unsigned char *text, size_t len, int bos)
+{
+    static int32_t got[MAXTEXT + 2], want[MAXTEXT + 2];
+    static char msg[4096], gs[2048];
+    int n = -1, wn;
+    mod_result r = mod__vocab_encode(&b->v, (const char *)text, len, bos, got, MAXTEXT + 2, &n);
+    want[0] = b->v.bos;
+    wn = b->v.kind == 1 ? ref_encode1(b, text, len, want + bos) : ref_encode2(b, text, len, want + bos);
+    if (wn >= 0) wn += bos;
+    if (wn < 0 ? r == MOD_ERR_TOKENIZE : (r == MOD_OK && n == wn && memcmp(got, want, (size_t)n * sizeof got[0]) == 0)) {
+        check(1, "");
+        return;
+    }
+    snprintf(gs, sizeof gs, "%s", r == MOD_OK ? render(b, got, n) : result_name(r));
+    snprintf(msg, sizeof msg, "%s, %s text of %d bytes \"%s\": got %d tokens \"%s\", reference %d \"%s\"", name, what,
+             (int)len, show((const char *)text, len), r == MOD_OK ? n : -1, gs, wn, wn < 0 ? "error" : render(b, want, wn));
+    check(0, msg);
+}
+
 static void compare_random(const tb *b, const char *name, int rounds)
 {
     static const char *const modes[] = {"bytes", "focus", "utf-8"};
     unsigned char text[MAXTEXT];
-    int32_t got[MAXTEXT + 2], want[MAXTEXT + 2];
-    char msg[4096], gs[2048];
     int i;
     for (i = 0; i < rounds; i++) {
-        int mode = i % 3, bos = rnd_to(4) == 0 && b->v.bos >= 0, n = -1, wn;
+        int mode = i % 3, bos = rnd_to(4) == 0 && b->v.bos >= 0;
         size_t len = gen_text(text, mode);
-        mod_result r = mod__vocab_encode(&b->v, (const char *)text, len, bos, got, MAXTEXT + 2, &n);
-        want[0] = b->v.bos;
-        wn = b->v.kind == 1 ? ref_encode1(b, text, len, want + bos) : ref_encode2(b, text, len, want + bos);
-        if (wn >= 0) wn += bos;
-        if (wn < 0 ? r == MOD_ERR_TOKENIZE : (r == MOD_OK && n == wn && memcmp(got, want, (size_t)n * sizeof got[0]) == 0)) {
-            check(1, "");
-            continue;
-        }
-        snprintf(gs, sizeof gs, "%s", r == MOD_OK ? render(b, got, n) : result_name(r));
-        snprintf(msg, sizeof msg, "%s, %s text \"%s\": got \"%s\", reference \"%s\"", name, modes[mode],
-                 show((const char *)text, len), gs, wn < 0 ? "error" : render(b, want, wn));
-        check(0, msg);
+        compare_one(b, name, modes[mode], text, len, bos);
     }
 }
 
@@ -882,7 +920,236 @@ static void test_random(void)
     group_end("kind 2 round trip");
 }
 
-/* Long inputs stay fast in kind 1: the pretokenizer keeps the quadratic merge per word. */
+/* ---- long and adversarial inputs ----------------------------------------------------- */
+
+/* Kind 1 over a small alphabet: a token for every byte, then n_rules random rules whose
+   sides are spelled with the alphabet's letters, ranked in [0, ranks) so that many tie. */
+static void build_small1(tb *b, int pretokenizer, unsigned flags, const char *alpha, int n_rules, int ranks)
+{
+    int i, pool[MAXT], n_pool = 0, tries;
+    tb_init(b, 1, pretokenizer, flags);
+    for (i = 0; i < 256; i++) {
+        char c = (char)i;
+        tb_add(b, &c, 1, NORMAL, 0);
+    }
+    for (i = 0; alpha[i]; i++) pool[n_pool++] = (unsigned char)alpha[i];
+    for (tries = 0; b->n_rules < n_rules && tries < 20000; tries++) {
+        int l = pool[rnd_to(n_pool)], r = pool[rnd_to(n_pool)], res;
+        if (tb_len(b, l) + tb_len(b, r) > 12 || tb_has_rule(b, l, r)) continue;
+        res = tb_rule(b, l, r, (uint32_t)rnd_to(ranks));
+        pool[n_pool++] = res;
+    }
+    tb_finish(b, tb_addz(b, "<|endoftext|>", CONTROL, 0), -1, 0);
+}
+
+/* Kind 2 over a small alphabet: byte tokens only for the bytes the long texts use (fewer
+   tokens keep the reference fast), the letters and a few characters as normal tokens, and
+   random concatenations of normal tokens with scores in [-ranks/2, ranks/2] (many ties). */
+static void build_small2(tb *b, unsigned flags, const char *alpha, int n_made, int ranks)
+{
+    static const char *const chars[] = {" ", "!", "1", "\xC3\xA9", "a\x80"};
+    static const unsigned char bytes[] = {0, ' ', '!', '1', '\'', '\n', 0x80, 0xC3, 0xA9, 0xFF};
+    int i, made = 0, tries, first;
+    tb_init(b, 2, 0, flags);
+    tb_addz(b, "<unk>", CONTROL, 0);
+    tb_addz(b, "<s>", CONTROL, 0);
+    tb_addz(b, "</s>", CONTROL, 0);
+    for (i = 0; i < (int)sizeof bytes; i++) tb_add(b, (const char *)bytes + i, 1, BYTE, 0);
+    for (i = 0; alpha[i]; i++) {
+        char c = alpha[i];
+        tb_add(b, &c, 1, BYTE, 0);
+    }
+    first = b->v.n_tokens;
+    for (i = 0; alpha[i]; i++) tb_add(b, alpha + i, 1, NORMAL, (float)(rnd_to(ranks + 1) - ranks / 2));
+    for (i = 0; i < (int)(sizeof chars / sizeof chars[0]); i++) tb_addz(b, chars[i], NORMAL, (float)(rnd_to(ranks + 1) - ranks / 2));
+    for (tries = 0; made < n_made && tries < 20000; tries++) {
+        char buf[32];
+        size_t n = 0;
+        int parts = 2 + rnd_to(2), p;
+        for (p = 0; p < parts; p++) {
+            int id = first + rnd_to(b->v.n_tokens - first);
+            if (n + tb_len(b, id) > 12) break;
+            memcpy(buf + n, tb_str(b, id), tb_len(b, id));
+            n += tb_len(b, id);
+        }
+        if (p < parts || tb_find(b, buf, n) >= 0) continue;
+        /* -0 and +0 tie as scores: both appear */
+        tb_add(b, buf, n, NORMAL, rnd_to(8) == 0 ? -0.0f : (float)(rnd_to(ranks + 1) - ranks / 2));
+        made++;
+    }
+    tb_finish(b, 1, 2, 0);
+}
+
+/* Extra bytes long texts are seasoned with: pretokenizer classes, contractions, invalid
+   UTF-8, NULs and bytes without a token. */
+static const char *const spice[] = {" ", "  ", " ", "!", "1", "11", "'s", "\n", "\x80", "\xC3", "\xC3\xA9", "\0", "\xFF", "a\x80"};
+#define N_SPICE (int)(sizeof spice / sizeof spice[0])
+
+/* A text of want bytes over alpha. shape 0: one letter repeated; 1: a short word repeated;
+   2: random letters; 3: runs and words of random lengths; 4: like 3 with spice between. */
+static size_t gen_long(unsigned char *o, size_t want, const char *alpha, int shape)
+{
+    size_t n = 0, na = strlen(alpha);
+    char word[6];
+    int wl = 2 + rnd_to(4), i;
+    for (i = 0; i < wl; i++) word[i] = alpha[rnd_to((int)na)];
+    while (n < want) {
+        int seg = shape < 3 ? shape : rnd_to(shape == 4 ? 4 : 3);
+        size_t k, run = shape < 3 ? want : 1 + (size_t)rnd_to((int)(want / 4) + 1);
+        if (seg == 3) {
+            int s = rnd_to(N_SPICE);
+            size_t l = spice[s][0] ? strlen(spice[s]) : 1;
+            for (k = 0; k < l && n < want; k++) o[n++] = (unsigned char)spice[s][k];
+            continue;
+        }
+        if (seg == 0) {
+            char c = alpha[rnd_to((int)na)];
+            for (k = 0; k < run && n < want; k++) o[n++] = (unsigned char)c;
+        } else {
+            if (seg == 1 && shape != 1) for (i = 0, wl = 1 + rnd_to(5); i < wl; i++) word[i] = alpha[rnd_to((int)na)];
+            for (k = 0; k < run && n < want; k++) o[n++] = (unsigned char)(seg == 1 ? word[k % (size_t)wl] : alpha[rnd_to((int)na)]);
+        }
+    }
+    return n;
+}
+
+/* rounds texts of up to max_len bytes (a third of them at full length), every shape. */
+static void compare_long(const tb *b, const char *name, const char *alpha, int rounds, size_t max_len)
+{
+    static const char *const shapes[] = {"one letter", "one word", "random letters", "runs", "spiced runs"};
+    static unsigned char text[MAXTEXT];
+    int i;
+    for (i = 0; i < rounds; i++) {
+        int shape = i % 5, bos = rnd_to(3) == 0 && b->v.bos >= 0;
+        size_t want = i % 3 == 0 ? max_len : 1 + (size_t)rnd_to((int)max_len);
+        size_t len = gen_long(text, want, alpha, shape);
+        compare_one(b, name, shapes[shape], text, len, bos);
+    }
+}
+
+static void test_adversarial(void)
+{
+    int i;
+    for (i = 0; i < 4; i++) {
+        build_small1(&g_a, i & 1, (unsigned)(i >> 1), "ab", 40, 3);
+        compare_long(&g_a, "kind 1 ab, few ranks", "ab", 30, 1500);
+        build_small1(&g_a, i & 1, (unsigned)(i >> 1), "abc", 60, 50);
+        compare_long(&g_a, "kind 1 abc", "abc", 20, 1500);
+        build_small1(&g_a, 1, (unsigned)(i >> 1), "a !1", 40, 2);
+        compare_long(&g_a, "kind 1 gpt2, a !1", "a !1", 20, 1500);
+    }
+    build_small1(&g_a, 0, 0, "ab", 60, 1);      /* every rule ties: position alone decides */
+    compare_long(&g_a, "kind 1, one rank", "ab", 10, 3000);
+    build_small1(&g_a, 1, 1, "ab", 40, 4);
+    compare_long(&g_a, "kind 1 long", "ab", 5, 4000);
+    group_end("kind 1 long vs reference");
+
+    for (i = 0; i < 2; i++) {
+        build_small2(&g_a, (unsigned)i, "ab", 40, 2);
+        compare_long(&g_a, "kind 2 ab, few scores", "ab", 30, 1500);
+        build_small2(&g_a, (unsigned)i, "abc", 50, 40);
+        compare_long(&g_a, "kind 2 abc", "abc", 20, 1500);
+    }
+    {   /* -0 and +0 tie, so the leftmost merges first */
+        static unsigned char abc[3000];
+        size_t k;
+        tb_init(&g_a, 2, 0, 0);
+        tb_addz(&g_a, "a", NORMAL, 0); tb_addz(&g_a, "b", NORMAL, 0); tb_addz(&g_a, "c", NORMAL, 0);
+        tb_addz(&g_a, "ab", NORMAL, -0.0f); tb_addz(&g_a, "bc", NORMAL, 0.0f);
+        tb_finish(&g_a, -1, -1, 0);
+        ENC(&g_a, "abc", "ab|c");
+        ENC(&g_a, "bcab", "bc|ab");
+        for (k = 0; k < sizeof abc; k++) abc[k] = (unsigned char)"abc"[k % 3];
+        compare_one(&g_a, "kind 2, signed zeros", "abc repeated", abc, sizeof abc, 0);
+        g_a.scores[3] = 0.0f;
+        g_a.scores[4] = -0.0f;
+        ENC(&g_a, "abc", "ab|c");
+        compare_one(&g_a, "kind 2, signed zeros", "abc repeated", abc, sizeof abc, 0);
+    }
+    build_small2(&g_a, 0, "ab", 40, 0);         /* every score ties */
+    compare_long(&g_a, "kind 2, one score", "ab", 10, 3000);
+    build_small2(&g_a, 1, "ab", 40, 4);
+    compare_long(&g_a, "kind 2 long", "ab", 5, 4000);
+    group_end("kind 2 long vs reference");
+}
+
+#ifndef MOD_NO_MALLOC
+/* The queue and the in-place rescan on the same unmerged tokens of a long text: the rescan is
+   the library's own earlier algorithm, fast enough for texts the reference cannot take. */
+static void compare_paths(const tb *b, const char *name, const unsigned char *text, size_t len)
+{
+    static int32_t a[8002], q[8002];
+    int n = 0, na, nq;
+    size_t i;
+    char *scratch;
+    if (b->v.kind == 1) {
+        for (i = 0; i < len; i++) a[n++] = b->v.byte_token[text[i]];
+    } else {
+        for (i = 0; i < len; i++)
+            if (mod__tok_push_char(&b->v, (const char *)text + i, 1, a, &n) != MOD_OK) a[n++] = 0;
+    }
+    memcpy(q, a, (size_t)n * sizeof a[0]);
+    scratch = (char *)malloc((size_t)n * MOD__TOK_SCRATCH + 1);
+    na = mod__tok_merge_inplace(&b->v, a, n);
+    nq = mod__tok_merge_queue(&b->v, q, n, scratch);
+    free(scratch);
+    check(na == nq && memcmp(a, q, (size_t)na * sizeof a[0]) == 0, name);
+}
+
+static void test_paths(void)
+{
+    static unsigned char text[8000];
+    int i;
+    for (i = 0; i < 6; i++) {
+        size_t len = gen_long(text, i < 3 ? 8000 : 5000, "ab", i % 5);
+        build_small1(&g_a, 0, 0, "ab", 60, i < 3 ? 1 : 6);
+        compare_paths(&g_a, "kind 1: queue equals rescan on a long text", text, len);
+        build_small2(&g_a, 0, "ab", 60, i < 3 ? 0 : 6);
+        compare_paths(&g_a, "kind 2: queue equals rescan on a long text", text, len);
+    }
+    group_end("queue vs rescan");
+}
+
+/* Scratch: one allocation per call, only for long pieces, freed; a failed one is reported
+   and writes nothing past len + 2. */
+static void test_scratch(void)
+{
+    static char text[3000];
+    static int32_t out[3100];
+    long allocs, frees;
+    int n, i, kind;
+    for (kind = 1; kind <= 2; kind++) {
+        size_t len;
+        if (kind == 1) build_small1(&g_a, 1, 0, "ab", 40, 4);
+        else build_small2(&g_a, 1, "ab", 40, 4);
+        /* short words, then three long ones, the longest last */
+        for (len = 0; len < 1000; len++) text[len] = len % 6 == 5 ? ' ' : "ab"[rnd_to(2)];
+        for (i = 0; i < 3; i++) {
+            size_t k, run = 200 + 300 * (size_t)i;
+            text[len++] = ' ';
+            for (k = 0; k < run; k++) text[len++] = "ab"[k % 2];
+        }
+        allocs = g_allocs;
+        frees = g_frees;
+        check(mod__vocab_encode(&g_a.v, text, len, 0, out, (int)len + 2, &n) == MOD_OK && g_allocs == allocs + 1 &&
+              g_frees == frees + 1, kind == 1 ? "kind 1: one allocation per call, freed" : "kind 2: one allocation per call, freed");
+        check(mod__vocab_encode(&g_a.v, text, MOD__TOK_QUEUE_MIN - 1, 0, out, (int)len + 2, &n) == MOD_OK &&
+              g_allocs == allocs + 1, "no allocation for short pieces");
+        g_alloc_fails = 1;
+        for (i = 0; i < 3100; i++) out[i] = 0x5A5A5A5A;
+        n = 77;
+        check(mod__vocab_encode(&g_a.v, text, len, 1, out, (int)len + 2, &n) == MOD_ERR_OUT_OF_MEMORY && n == 0,
+              "failed allocation: MOD_ERR_OUT_OF_MEMORY and no tokens");
+        for (i = (int)len + 2; i < 3100 && out[i] == 0x5A5A5A5A; i++) {}
+        check(i == 3100, "failed allocation: nothing written past len + 2");
+        g_alloc_fails = 0;
+    }
+    check(g_allocs == g_frees, "every allocation freed");
+    group_end("scratch");
+}
+#endif
+
+/* A long text of short and long pieces encodes and decodes back. */
 static void test_long(void)
 {
     static char text[200000];
@@ -900,6 +1167,22 @@ static void test_long(void)
 
 /* ---- the public API on tokenizers loaded from model files ---------------------------- */
 
+/* Loads a model from bytes; without an allocator the model struct lives in *arena. */
+static int load_model(mod_model **m, const unsigned char *buf, size_t size, void **arena)
+{
+    mod_error err;
+    mod_model_desc d;
+    size_t need = 0;
+    memset(&d, 0, sizeof d);
+    *arena = NULL;
+#ifdef MOD_NO_MALLOC
+    if (mod_model_memory_required(buf, size, &need, &err) != MOD_OK || !(*arena = malloc(need))) return 0;
+#endif
+    d.arena = *arena;
+    d.arena_size = need;
+    return mod_model_load_memory(m, buf, size, &d, &err) == MOD_OK;
+}
+
 static void test_public_api(void)
 {
     int kind;
@@ -908,7 +1191,7 @@ static void test_public_api(void)
         unsigned char *buf;
         size_t size;
         mod_model *m;
-        mod_error err;
+        void *arena;
         int round = 0, trial, n;
         int32_t toks[600];
         char text[512], back[600];
@@ -916,7 +1199,7 @@ static void test_public_api(void)
         mkm_defaults(&o);
         o.tokenizer = kind;
         o.n_merges = 300;
-        if (mkm_build(&o, &buf, &size) != 0 || mod_model_load_memory(&m, buf, size, NULL, &err) != MOD_OK) {
+        if (mkm_build(&o, &buf, &size) != 0 || !load_model(&m, buf, size, &arena)) {
             check(0, "public API: model with a tokenizer loads");
             continue;
         }
@@ -934,6 +1217,16 @@ static void test_public_api(void)
             }
             check(round == 500, kind == 1 ? "public API, byte-level BPE: 500 random texts round-trip"
                                           : "public API, scored BPE: 500 random texts round-trip");
+            {
+                /* in place (MOD_NO_MALLOC) this is quadratic: a shorter one there */
+                static char big[30000], big_back[30000];
+                static int32_t big_toks[30002];
+                size_t i, got = 0, bl = MOD__TOK_QUEUE_MIN < 1000 && !TEST_NO_MALLOC ? sizeof big : 3000;
+                for (i = 0; i < bl; i++) big[i] = "the"[i % 3];
+                check(mod_tokenize(m, big, bl, 0, big_toks, (int)bl + 2, &n) == MOD_OK && n < (int)bl &&
+                      mod_detokenize(m, big_toks, n, big_back, sizeof big_back, &got) == MOD_OK && got == bl &&
+                      memcmp(big, big_back, got) == 0, "public API: a word repeated into one long piece round-trips");
+            }
             check(mod_tokenize(m, "hello world", 11, 0, toks, 5, &n) == MOD_ERR_BUFFER_TOO_SMALL && n == 13,
                   "public API: small buffer reports the size needed");
             check(mod_tokenize(m, NULL, 3, 0, toks, 10, &n) == MOD_ERR_INVALID_ARGUMENT, "public API: NULL text refused");
@@ -944,6 +1237,7 @@ static void test_public_api(void)
             check(mod_tokenize(m, "", 0, 0, toks, 2, &n) == MOD_OK && n == 0, "public API: empty text, no BOS: no tokens");
         }
         mod_model_free(m);
+        free(arena);
         free(buf);
     }
     group_end("public API");
@@ -957,6 +1251,11 @@ int main(void)
     test_kind2();
     test_errors();
     test_random();
+    test_adversarial();
+#ifndef MOD_NO_MALLOC
+    test_paths();
+    test_scratch();
+#endif
     test_long();
     test_public_api();
     printf("%d passed, %d failed\n", g_pass, g_fail);

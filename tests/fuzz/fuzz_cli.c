@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (i == size || buf[i] == 0) { argv[argc++] = buf + start; start = i + 1; }
     argv[argc] = NULL;
     if (parse_args(argc, argv, &g) == 0) {
-        if (!g.path || !g.prompt || g.n_gen < 0 || g.top_k < 0 || !(g.temp >= 0) || !(g.top_p > 0 && g.top_p <= 1) ||
+        if (!g.path || !(g.prompt || g.prompt_file) || (g.prompt && g.prompt_file) || g.n_gen < 0 || g.top_k < 0 || !(g.temp >= 0) || !(g.top_p > 0 && g.top_p <= 1) ||
             g.capacity < 0 || g.capacity > 1 || g.threads < 0 || g.ctx < 0)
             abort();
     }

@@ -1,5 +1,6 @@
 /* libFuzzer harness: encode arbitrary bytes with both tokenizer kinds and check that decoding
-   gives the bytes back and that every id is in range.
+   gives the bytes back and that every id is in range; on inputs of up to 512 bytes, the
+   priority-queue merge must equal the in-place rescan on the whole input as one piece.
    clang -fsanitize=fuzzer,address,undefined -I. -Itools tests/fuzz/fuzz_tokenizer.c -lm */
 #define MOD_IMPLEMENTATION
 #include "../../mod.h"
@@ -26,6 +27,25 @@ static void setup(void) {
     }
 }
 
+/* The queue and the rescan merge the unmerged tokens of the whole text alike. */
+static void same_merges(const mod__vocab *v, const char *text, size_t len) {
+    static int32_t a[513], q[513];
+    static unsigned char scratch[513 * MOD__TOK_SCRATCH];
+    int n = 0, na, nq;
+    size_t i;
+    for (i = 0; i < len; i++) {
+        if (v->kind == 1) {
+            if ((a[n++] = v->byte_token[(unsigned char)text[i]]) < 0) return;
+        } else if (mod__tok_push_char(v, text + i, 1, a, &n) != MOD_OK) {
+            return;
+        }
+    }
+    memcpy(q, a, (size_t)n * sizeof a[0]);
+    na = mod__tok_merge_inplace(v, a, n);
+    nq = mod__tok_merge_queue(v, q, n, scratch);
+    if (na != nq || memcmp(a, q, (size_t)na * sizeof a[0]) != 0) abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int32_t *toks;
     char *back;
@@ -45,6 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (len != size - 1 || memcmp(back, data + 1, size - 1) != 0) abort();
     /* a buffer that is too small is reported, not overrun */
     if (size > 3 && mod_tokenize(m, (const char *)data + 1, size - 1, 0, toks, (int)(size / 2), &n) == MOD_OK && n > (int)(size / 2)) abort();
+    if (size <= 513) same_merges(&m->vocab, (const char *)data + 1, size - 1);
     free(toks);
     free(back);
     return 0;
