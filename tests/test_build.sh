@@ -4,7 +4,8 @@
 # files; with OpenMP; for AVX2, AVX-512 and this CPU)
 # and as C++; examples/minimal.c and examples/generate.c as C99 and as C++17; the README's API
 # example and the header's QUICK START as C99 and C++17, the README's linked and run on the
-# shipped model. A compiler that is not installed is skipped with a note (a failure under CI=true).
+# shipped model; the relative links of the Markdown documents. A compiler that is not installed is
+# skipped with a note (a failure under CI=true).
 . "$(dirname "$0")/lib.sh"
 W="-Wall -Wextra -pedantic -Werror"
 compile() { # compile WHAT COMPILER FLAGS...: compiles; WHAT names it in the result
@@ -62,13 +63,16 @@ if grep -q mod_session_free "$T/quick.c"; then
     compile "mod.h QUICK START, C++17" g++ -x c++ -std=c++17 $W -I. -c "$T/quick.c" -o "$T/o.o"
 else bad "mod.h: QUICK START not found"; fi
 
-# The documents: every relative link in README.md and SECURITY.md names a file that exists, and
+# The documents: every relative link in README.md, SECURITY.md, docs/*.md, tests/README.md,
+# tests/fixtures/README.md and models/README.md names a file that exists (a link is resolved from
+# the directory of the file it is in; a link to an anchor of the same page is not checked), and
 # the README sends security reports to SECURITY.md.
-for doc in README.md SECURITY.md; do
+for doc in README.md SECURITY.md docs/*.md tests/README.md tests/fixtures/README.md models/README.md; do
     [ -f "$doc" ] || { bad "$doc is missing"; continue; }
-    grep -o '](\([^)#:]*\)[#)]' "$doc" | sed 's/^](//; s/[#)]$//' | sort -u >"$T/links"
+    dir=$(dirname "$doc")
+    grep -o '](\([^)#:]*\)[#)]' "$doc" | sed 's/^](//; s/[#)]$//' | grep -v '^$' | sort -u >"$T/links"
     missing=""
-    while read -r l; do [ -e "$l" ] || missing="$missing $l"; done <"$T/links"
+    while read -r l; do [ -e "$dir/$l" ] || missing="$missing $l"; done <"$T/links"
     [ -z "$missing" ] && ok "$doc: its $(wc -l <"$T/links") relative links exist" || bad "$doc links to missing files:$missing"
 done
 awk '/^## Security/ { s = 1; next } /^## / { s = 0 } s' README.md | grep -q '(SECURITY.md)' &&
