@@ -2621,6 +2621,7 @@ static void usage(FILE *f)
         "  --quiet                 no summary and no notes\n"
         "  -h, --help              this text\n"
         "Options override the config.json keys of the same meaning (mod_layers, mod_capacity, ...).\n"
+        "The manual (accepted tensor names, tokenizers, llama2.c, re-encoding): docs/CONVERT.md\n"
         "Exit status: 0 success, 1 conversion error, 2 usage error.\n");
 }
 

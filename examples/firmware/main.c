@@ -10,7 +10,7 @@
    matches. It also reports the arena's bytes and instructions per token (SysTick under QEMU
    -icount, see board.h).
 
-   Build and run: `make test-firmware` (Makefile), or see README.md, "Embedded". */
+   Build and run: `make test-firmware` (Makefile), or see docs/EMBEDDED.md. */
 #include "../../mod.h" /* the API; the implementation is in mod_impl.c */
 #include "gen.h"
 #include "board.h"
