@@ -1122,7 +1122,7 @@ static int map_tensor(model *m, mapping *mp, tensor *t)
         }
     }
 unexpected:
-    return fail("unexpected tensor %s (in %s): not a weight of a Llama-style MoD model (see \"Bring your own model\" in the README for the accepted names)", n, file);
+    return fail("unexpected tensor %s (in %s): not a weight of a Llama-style MoD model (docs/CONVERT.md, \"Tensor names\", lists the accepted names)", n, file);
 }
 
 /* Does the tensor have shape [r, c] (r == 0: the 1-D shape [c])? */
