@@ -127,7 +127,7 @@ if have cmake "CMake consumers" && have c++ "CMake consumers (C++)"; then
     check_version "$((maj + 1)).0" "" 0
     if [ "$min" -gt 0 ]; then
         [ "$maj" -eq 0 ] && older=0 || older=1
-        check_version "$maj.$((min - 1))" "" $older
+        check_version "$maj.$((min - 1))" "" "$older"
     fi
     check_version "$maj.$min...<$maj.$((min + 2))" "" 1
     check_version "$maj.$((min + 1))...$maj.$((min + 3))" "" 0
