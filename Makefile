@@ -3,6 +3,7 @@
 #   make run        generate text from the default model
 #   make test       build and run the whole test suite
 #   make test-firmware  cross-build the Cortex-M images and run them in QEMU
+#   make install    the header, its pkg-config and CMake files, the programs (docs/INSTALL.md)
 CC      ?= cc
 OPT     ?= -O2
 # SIMD paths are chosen at compile time; ARCH= builds the portable code only.
@@ -24,7 +25,7 @@ HEADERS  := mod.h examples/cli.h
 RUN_MODEL  ?= models/kjv-mod.mod
 RUN_PROMPT ?= And God said,
 
-.PHONY: all test run clean check-header test-sanitize fuzz fuzz-smoke firmware test-firmware firmware-size
+.PHONY: all test run clean install uninstall FORCE check-header test-sanitize fuzz fuzz-smoke firmware test-firmware firmware-size
 all: $(PROGRAMS) $(TESTS)
 
 $(B):
@@ -174,6 +175,54 @@ firmware-size: firmware
 	arm-none-eabi-size $(FW)/mod_impl-m4.o $(FW)/mod_impl-m55.o $(FW_IMAGES)
 	awk -f $(FW_SRC)/mapsize.awk $(FW)/gen-m4.map
 	awk -f $(FW_SRC)/mapsize.awk $(FW)/gen-m55.map
+
+# ---- install: the header with its pkg-config and CMake package files, and the programs ----
+#   make install PREFIX=/usr/local     builds the programs first; DESTDIR=... stages the tree
+#   make uninstall PREFIX=/usr/local   removes exactly what install put there
+# GNU layout under PREFIX; each directory can be set on its own (absolute paths). The programs
+# are built with ARCH and OPENMP as above: ARCH= for binaries that run on any CPU of the family.
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+BINDIR       ?= $(PREFIX)/bin
+INCLUDEDIR   ?= $(PREFIX)/include
+LIBDIR       ?= $(PREFIX)/lib
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR     ?= $(LIBDIR)/cmake/modh
+INSTALL      ?= install
+INSTALL_BIN  := mod-generate mod-eval mod-convert mod-bench mod2c
+# modh.pc, modhConfig.cmake and modhConfigVersion.cmake, written at every install from
+# tools/install/*.in: the version is mod.h's MOD_VERSION_STRING, so it cannot drift from the
+# header; the pkg-config file names PREFIX; the CMake package finds the header relative to its
+# own directory, so a staged or moved tree still works.
+INSTALL_GEN  := $(B)/modh.pc $(B)/modhConfig.cmake $(B)/modhConfigVersion.cmake
+MOD_VERSION   = $(shell sed -n 's/^.define MOD_VERSION_STRING "\([0-9][^"]*\)".*/\1/p' mod.h)
+INSTALLED     = $(INSTALL_BIN:%=$(DESTDIR)$(BINDIR)/%) $(DESTDIR)$(INCLUDEDIR)/mod.h \
+                $(DESTDIR)$(PKGCONFIGDIR)/modh.pc $(DESTDIR)$(CMAKEDIR)/modhConfig.cmake \
+                $(DESTDIR)$(CMAKEDIR)/modhConfigVersion.cmake
+
+$(INSTALL_GEN): $(B)/%: tools/install/%.in tools/install/relpath.awk mod.h FORCE | $(B)
+	$(if $(MOD_VERSION),,$(error mod.h: no MOD_VERSION_STRING "x.y.z" found))
+	$(if $(filter /%,$(INCLUDEDIR)),,$(error INCLUDEDIR must be an absolute path, not "$(INCLUDEDIR)"))
+	$(if $(filter /%,$(CMAKEDIR)),,$(error CMAKEDIR must be an absolute path, not "$(CMAKEDIR)"))
+	sed -e 's|@VERSION@|$(MOD_VERSION)|g' -e 's|@PREFIX@|$(PREFIX)|g' \
+	    -e 's|@PC_INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
+	    -e "s|@CMAKE_INCLUDEDIR@|$$(awk -f tools/install/relpath.awk '$(CMAKEDIR)' '$(INCLUDEDIR)')|g" \
+	    $< >$@.tmp
+	mv $@.tmp $@
+FORCE:
+
+install: $(INSTALL_BIN:%=$(B)/%) $(INSTALL_GEN)
+	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(PKGCONFIGDIR)" "$(DESTDIR)$(CMAKEDIR)"
+	$(INSTALL) -m 0755 $(INSTALL_BIN:%=$(B)/%) "$(DESTDIR)$(BINDIR)"
+	$(INSTALL) -m 0644 mod.h "$(DESTDIR)$(INCLUDEDIR)"
+	$(INSTALL) -m 0644 $(B)/modh.pc "$(DESTDIR)$(PKGCONFIGDIR)"
+	$(INSTALL) -m 0644 $(B)/modhConfig.cmake $(B)/modhConfigVersion.cmake "$(DESTDIR)$(CMAKEDIR)"
+
+# The standard directories (bin, include, lib/pkgconfig) may hold other packages' files and
+# stay; the package's own lib/cmake/modh goes when it is empty.
+uninstall:
+	rm -f $(INSTALLED)
+	rmdir "$(DESTDIR)$(CMAKEDIR)" 2>/dev/null || true
 
 clean:
 	rm -rf $(B)
