@@ -7,13 +7,15 @@
        #include "mod.h"
 
        mod_model *model; mod_session *s; mod_session_desc desc; mod_error err;
-       mod_sampler smp; int32_t toks[256], tok; int n, i;
+       mod_sampler smp; mod_sampler_desc sd; int32_t toks[256], tok; int n, i;
        if (mod_model_load_file(&model, "model.mod", NULL, &err)) { puts(err.message); return 1; }
        memset(&desc, 0, sizeof desc); desc.max_tokens = 512;
-       mod_session_create(&s, model, &desc);
+       if (mod_session_create(&s, model, &desc, &err)) { puts(err.message); return 1; }
        mod_tokenize(model, "In the beginning", 16, mod_token_bos(model) >= 0, toks, 256, &n);
        mod_prefill(s, toks, n, NULL);
-       mod_sampler_init(&smp, 0.8f, 40, 0.95f, 42);
+       memset(&sd, 0, sizeof sd);
+       sd.temperature = 0.8f; sd.top_k = 40; sd.top_p = 0.95f; sd.seed = 42;
+       mod_sampler_init(&smp, &sd);
        for (i = 0; i < 64 && mod_sample(s, &smp, &tok) == MOD_OK; i++) {
            size_t len; const char *piece = mod_token_bytes(model, tok, &len);
            fwrite(piece, 1, len, stdout);
@@ -64,9 +66,9 @@
 
    ERRORS
      Every fallible function returns a mod_result (MOD_OK is 0); mod_result_string() turns it
-     into a sentence. Loaders also fill an optional mod_error with a message naming what is
-     wrong and where; sessions keep their last message (mod_session_error). The library never
-     prints, exits or aborts on bad input.
+     into a sentence. Loaders and mod_session_create also fill an optional mod_error with a
+     message naming what is wrong and where; sessions keep their last message
+     (mod_session_error). The library never prints, exits or aborts on bad input.
 
    THREADS
      A model is read-only after loading and may be shared by any number of sessions on any
@@ -234,10 +236,18 @@ typedef struct mod_session_desc {
 
 typedef struct mod_session mod_session;
 
+/* Bytes of arena a session made from desc needs (desc may be NULL: every field default).
+   Validates desc as mod_session_create does; err (may be NULL) receives a message naming the
+   faulty field and its value. */
 MOD_API mod_result mod_session_memory_required(const mod_model *model, const mod_session_desc *desc,
-                                               size_t *bytes);
+                                               size_t *bytes, mod_error *err);
+/* Creates a session (desc may be NULL). On failure *session is NULL and err (may be NULL)
+   receives the code and a message naming the field and value: MOD_ERR_INVALID_ARGUMENT for a
+   field out of range (e.g. "threads -1 is negative", "capacity 1.5 is outside (0, 1]"),
+   MOD_ERR_NUMERIC for a non-finite threshold, MOD_ERR_OUT_OF_MEMORY for a short arena ("arena
+   is X bytes, Y needed") or a failed allocation. */
 MOD_API mod_result mod_session_create(mod_session **session, const mod_model *model,
-                                      const mod_session_desc *desc);
+                                      const mod_session_desc *desc, mod_error *err);
 MOD_API void mod_session_free(mod_session *session);
 MOD_API void mod_session_reset(mod_session *session); /* forget all tokens and statistics */
 
@@ -270,15 +280,27 @@ MOD_API mod_result mod_session_stats(const mod_session *session, int layer, mod_
 
 /* ---- sampling ------------------------------------------------------------------------- */
 
+/* Sampler settings. A zero-initialised desc is valid: greedy decoding. */
+typedef struct mod_sampler_desc {
+    float temperature; /* >= 0 and finite; 0: greedy (the largest logit, lowest id on ties) */
+    int top_k;         /* >= 0; 0: off; 1: greedy */
+    float top_p;       /* in [0, 1]; 0 and 1: off */
+    uint64_t seed;     /* any value, 0 included; same seed and logits, same tokens */
+} mod_sampler_desc;
+
+/* Caller-allocatable; set only by mod_sampler_init. */
 typedef struct mod_sampler {
-    float temperature; /* 0: greedy (lowest id on ties) */
-    int top_k;         /* 0: off */
-    float top_p;       /* 1: off; in (0, 1] */
-    uint64_t state;    /* random state, from the seed */
+    /* private: set by mod_sampler_init */
+    float mod__temperature;
+    int mod__top_k;
+    float mod__top_p;
+    uint64_t mod__state;
 } mod_sampler;
 
-MOD_API void mod_sampler_init(mod_sampler *sampler, float temperature, int top_k, float top_p,
-                              uint64_t seed);
+/* Sets a sampler up from desc (NULL: every field zero, i.e. greedy). MOD_ERR_INVALID_ARGUMENT
+   for a NULL sampler, a negative, infinite or NaN temperature, a negative top_k or a top_p
+   outside [0, 1]; a sampler refused that way also refuses every mod_sample call. */
+MOD_API mod_result mod_sampler_init(mod_sampler *sampler, const mod_sampler_desc *desc);
 /* Draws a token from the session's last logits. Same seed, same logits: same tokens. */
 MOD_API mod_result mod_sample(mod_session *session, mod_sampler *sampler, int32_t *token);
 
@@ -1512,18 +1534,74 @@ typedef struct mod__session_params {
     float capacity, threshold;
 } mod__session_params;
 
+/* A float for a message, without stdio: "nan", "inf", "-inf", fixed notation with at most
+   six decimals (trailing zeros dropped), or d.dddddde+N for magnitudes from 1e15 on. */
+static void mod__ftoa(char *out, size_t cap, float f) {
+    char buf[48];
+    size_t n = 0, i;
+    double x = f;
+    int e = 0;
+    if (cap == 0) return;
+    if (x != x) { buf[n++] = 'n'; buf[n++] = 'a'; buf[n++] = 'n'; }
+    else {
+        uint64_t ip, fp;
+        int k;
+        if (x < 0) { buf[n++] = '-'; x = -x; }
+        if (x > DBL_MAX) { buf[n++] = 'i'; buf[n++] = 'n'; buf[n++] = 'f'; goto done; }
+        while (x >= 1e15) { x /= 10.0; e++; }
+        if (e) { while (x >= 10.0) { x /= 10.0; e++; } }
+        ip = (uint64_t)x;
+        fp = (uint64_t)((x - (double)ip) * 1e6 + 0.5);
+        if (fp >= 1000000u) { ip++; fp -= 1000000u; }
+        {
+            char d[24];
+            k = 0;
+            do { d[k++] = (char)('0' + (int)(ip % 10u)); ip /= 10u; } while (ip);
+            while (k) buf[n++] = d[--k];
+        }
+        if (fp) {
+            char d[6];
+            for (k = 5; k >= 0; k--) { d[k] = (char)('0' + (int)(fp % 10u)); fp /= 10u; }
+            for (k = 5; k > 0 && d[k] == '0'; k--) {}
+            buf[n++] = '.';
+            for (i = 0; i <= (size_t)k; i++) buf[n++] = d[i];
+        }
+        if (e) {
+            char d[8];
+            buf[n++] = 'e'; buf[n++] = '+';
+            k = 0;
+            do { d[k++] = (char)('0' + e % 10); e /= 10; } while (e);
+            while (k) buf[n++] = d[--k];
+        }
+    }
+done:
+    for (i = 0; i < n && i + 1 < cap; i++) out[i] = buf[i];
+    out[i] = 0;
+}
+
 static mod_result mod__session_params_from(const mod_model *m, const mod_session_desc *desc,
-                                           mod__session_params *p) {
+                                           mod__session_params *p, mod_error *err) {
     mod_session_desc d;
+    char num[48];
     memset(&d, 0, sizeof d);
     if (desc) d = *desc;
-    if (!m) return MOD_ERR_INVALID_ARGUMENT;
-    if (d.max_tokens < 0 || d.max_tokens > MOD__MAX_SEQ || d.max_batch < 0 || d.threads < 0 ||
-        d.routed_cache_tokens < 0)
-        return MOD_ERR_INVALID_ARGUMENT;
-    if ((unsigned)d.prompt_routing > (unsigned)MOD_ROUTING_TOPK) return MOD_ERR_INVALID_ARGUMENT;
-    if (d.capacity != d.capacity || d.capacity < 0.0f || d.capacity > 1.0f) return MOD_ERR_INVALID_ARGUMENT;
-    if (d.override_threshold && !(d.threshold >= -FLT_MAX && d.threshold <= FLT_MAX)) return MOD_ERR_NUMERIC;
+    if (!m) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "model is NULL");
+    if (d.max_tokens < 0 || d.max_tokens > MOD__MAX_SEQ)
+        return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "max_tokens %d is outside [0, %d]", d.max_tokens, MOD__MAX_SEQ);
+    if (d.max_batch < 0) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "max_batch %d is negative", d.max_batch);
+    if (d.threads < 0) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "threads %d is negative", d.threads);
+    if (d.routed_cache_tokens < 0)
+        return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "routed_cache_tokens %d is negative", d.routed_cache_tokens);
+    if ((unsigned)d.prompt_routing > (unsigned)MOD_ROUTING_TOPK)
+        return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "prompt_routing %u is not a mod_routing value", (unsigned)d.prompt_routing);
+    if (d.capacity != d.capacity || d.capacity < 0.0f || d.capacity > 1.0f) {
+        mod__ftoa(num, sizeof num, d.capacity);
+        return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "capacity %s is outside (0, 1] (0: the model's)", num);
+    }
+    if (d.override_threshold && !(d.threshold >= -FLT_MAX && d.threshold <= FLT_MAX)) {
+        mod__ftoa(num, sizeof num, d.threshold);
+        return mod__fail(err, MOD_ERR_NUMERIC, "threshold %s is not a finite number", num);
+    }
     p->T = d.max_tokens ? d.max_tokens : m->cfg.max_seq_len;
     p->B = d.max_batch ? d.max_batch : p->T;
     if (p->B > p->T) p->B = p->T;
@@ -1541,22 +1619,26 @@ static mod_result mod__session_params_from(const mod_model *m, const mod_session
     return MOD_OK;
 }
 
-mod_result mod_session_memory_required(const mod_model *m, const mod_session_desc *desc, size_t *bytes) {
+mod_result mod_session_memory_required(const mod_model *m, const mod_session_desc *desc, size_t *bytes,
+                                       mod_error *err) {
     mod__session_params p;
     mod__arena a;
     mod_session scratch;
-    mod_result r = mod__session_params_from(m, desc, &p);
+    mod_result r = mod__session_params_from(m, desc, &p, err);
     if (r) return r;
-    if (!bytes) return MOD_ERR_INVALID_ARGUMENT;
+    if (!bytes) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "bytes is NULL");
     memset(&a, 0, sizeof a);
     mod__take(&a, sizeof(mod_session));
     mod__session_layout(&a, &scratch, m, p.T, p.B, p.nth, p.R);
-    if (a.overflow || a.used > SIZE_MAX - MOD__ALIGN) return MOD_ERR_OUT_OF_MEMORY;
+    if (a.overflow || a.used > SIZE_MAX - MOD__ALIGN)
+        return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "a session of max_tokens %d, max_batch %d, threads %d does not fit in memory",
+                         p.T, p.B, p.nth);
     *bytes = a.used + MOD__ALIGN;
+    if (err) { err->code = MOD_OK; err->message[0] = 0; }
     return MOD_OK;
 }
 
-mod_result mod_session_create(mod_session **out, const mod_model *m, const mod_session_desc *desc) {
+mod_result mod_session_create(mod_session **out, const mod_model *m, const mod_session_desc *desc, mod_error *err) {
     mod__session_params p;
     mod__arena a;
     mod_session *s;
@@ -1564,20 +1646,22 @@ mod_result mod_session_create(mod_session **out, const mod_model *m, const mod_s
     void *block = NULL;
     mod_result r;
     int i;
-    if (!out) return MOD_ERR_INVALID_ARGUMENT;
+    if (!out) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "session is NULL");
     *out = NULL;
-    r = mod_session_memory_required(m, desc, &need);
+    r = mod_session_memory_required(m, desc, &need, err);
     if (r) return r;
-    mod__session_params_from(m, desc, &p);
+    mod__session_params_from(m, desc, &p, NULL);
     memset(&a, 0, sizeof a);
     if (desc && desc->arena) {
         unsigned char *base = mod__align_ptr(desc->arena);
         size_t lost = (size_t)(base - MOD__CAST(unsigned char *, desc->arena));
-        if (desc->arena_size < need || lost > desc->arena_size) return MOD_ERR_OUT_OF_MEMORY;
+        if (desc->arena_size < need || lost > desc->arena_size)
+            return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "arena is %U bytes, %U needed",
+                             (uint64_t)desc->arena_size, (uint64_t)need);
         a.base = base; a.size = desc->arena_size - lost;
     } else {
         block = MOD_MALLOC(need);
-        if (!block) return MOD_ERR_OUT_OF_MEMORY;
+        if (!block) return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "cannot allocate %U bytes for the session", (uint64_t)need);
         a.base = mod__align_ptr(block); a.size = need - MOD__ALIGN;
     }
     s = MOD__CAST(mod_session *, mod__take(&a, sizeof(mod_session)));
@@ -3309,12 +3393,24 @@ static uint64_t mod__splitmix(uint64_t *x) {
     return z ^ (z >> 31);
 }
 
-void mod_sampler_init(mod_sampler *smp, float temperature, int top_k, float top_p, uint64_t seed) {
-    if (!smp) return;
-    smp->temperature = temperature;
-    smp->top_k = top_k;
-    smp->top_p = top_p;
-    smp->state = seed;
+mod_result mod_sampler_init(mod_sampler *smp, const mod_sampler_desc *desc) {
+    mod_sampler_desc d;
+    if (!smp) return MOD_ERR_INVALID_ARGUMENT;
+    memset(&d, 0, sizeof d);
+    if (desc) d = *desc;
+    /* a refused desc leaves a sampler that mod_sample refuses too */
+    smp->mod__temperature = -1.0f;
+    smp->mod__top_k = 0;
+    smp->mod__top_p = 0.0f;
+    smp->mod__state = 0;
+    if (!(d.temperature >= 0.0f && d.temperature <= FLT_MAX) || d.top_k < 0 ||
+        !(d.top_p >= 0.0f && d.top_p <= 1.0f))
+        return MOD_ERR_INVALID_ARGUMENT;
+    smp->mod__temperature = d.temperature;
+    smp->mod__top_k = d.top_k;
+    smp->mod__top_p = d.top_p;
+    smp->mod__state = d.seed;
+    return MOD_OK;
 }
 
 /* Higher probability first, the lower id on ties. */
@@ -3364,17 +3460,17 @@ mod_result mod_sample(mod_session *s, mod_sampler *smp, int32_t *token) {
     double sum = 0.0, u, acc = 0.0;
     if (!s || !smp || !token) return MOD_ERR_INVALID_ARGUMENT;
     if (!s->has_logits) return mod__serr(s, MOD_ERR_INVALID_ARGUMENT, "nothing to sample from: no token has been run yet");
-    t = smp->temperature;
-    top_p = smp->top_p == 0.0f ? 1.0f : smp->top_p;
+    t = smp->mod__temperature;
+    top_p = smp->mod__top_p == 0.0f ? 1.0f : smp->mod__top_p;
     if (!(t >= 0.0f && t <= FLT_MAX)) return mod__serr(s, MOD_ERR_INVALID_ARGUMENT, "temperature must be a finite number >= 0");
     if (!(top_p > 0.0f && top_p <= 1.0f)) return mod__serr(s, MOD_ERR_INVALID_ARGUMENT, "top_p must be in (0, 1]");
-    if (smp->top_k < 0) return mod__serr(s, MOD_ERR_INVALID_ARGUMENT, "top_k must be >= 0");
+    if (smp->mod__top_k < 0) return mod__serr(s, MOD_ERR_INVALID_ARGUMENT, "top_k must be >= 0");
     logits = s->logits;
     V = s->m->cfg.vocab_size;
     for (i = 0; i < V; i++)
         if (logits[i] == logits[i] && (best < 0 || logits[i] > mx)) { mx = logits[i]; best = i; }
     if (best < 0) return mod__serr(s, MOD_ERR_NUMERIC, "every logit is NaN");
-    if (t == 0.0f || smp->top_k == 1) { *token = best; return MOD_OK; }
+    if (t == 0.0f || smp->mod__top_k == 1) { *token = best; return MOD_OK; }
     p = s->probs;
     for (i = 0; i < V; i++) {
         /* NaN logits get probability 0; the largest logit maps to 1 */
@@ -3383,8 +3479,8 @@ mod_result mod_sample(mod_session *s, mod_sampler *smp, int32_t *token) {
         p[i].id = i;
     }
     n = V;
-    if (smp->top_k > 0 && smp->top_k < V) {
-        n = smp->top_k;
+    if (smp->mod__top_k > 0 && smp->mod__top_k < V) {
+        n = smp->mod__top_k;
         mod__prob_top(p, V, n);
     } else if (top_p < 1.0f) {
         mod__prob_sort(p, V);
@@ -3400,7 +3496,7 @@ mod_result mod_sample(mod_session *s, mod_sampler *smp, int32_t *token) {
         sum = 0.0;
         for (i = 0; i < n; i++) sum += p[i].p;
     }
-    u = (double)(mod__splitmix(&smp->state) >> 11) * (1.0 / 9007199254740992.0) * sum;
+    u = (double)(mod__splitmix(&smp->mod__state) >> 11) * (1.0 / 9007199254740992.0) * sum;
     for (i = 0; i < n; i++) {
         acc += p[i].p;
         if (u < acc) { *token = p[i].id; return MOD_OK; }

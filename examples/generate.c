@@ -96,6 +96,7 @@ int main(int argc, char **argv) {
     mod_session_desc sd;
     mod_error err;
     mod_sampler smp;
+    mod_sampler_desc smpd;
     mod_result r;
     int32_t *toks = NULL;
     char *file_prompt = NULL;
@@ -118,8 +119,8 @@ int main(int argc, char **argv) {
     sd.override_threshold = g.have_threshold;
     sd.threshold = g.threshold;
     sd.threads = g.threads;
-    if ((r = mod_session_create(&s, model, &sd)) != MOD_OK) {
-        fprintf(stderr, "error: cannot create a session: %s\n", mod_result_string(r));
+    if ((r = mod_session_create(&s, model, &sd, &err)) != MOD_OK) {
+        fprintf(stderr, "error: cannot create a session: %s\n", err.message);
         goto done;
     }
     if (g.prompt_file) {
@@ -155,7 +156,12 @@ int main(int argc, char **argv) {
         goto done;
     }
     t1 = cli_now();
-    mod_sampler_init(&smp, g.temp, g.top_k, g.top_p, g.seed);
+    memset(&smpd, 0, sizeof smpd);
+    smpd.temperature = g.temp;
+    smpd.top_k = g.top_k;
+    smpd.top_p = g.top_p;
+    smpd.seed = g.seed;
+    if (mod_sampler_init(&smp, &smpd) != MOD_OK) { fprintf(stderr, "error: invalid sampler settings\n"); goto done; }
     for (generated = 0; generated < g.n_gen; generated++) {
         int32_t tok;
         size_t len;

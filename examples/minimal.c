@@ -10,6 +10,7 @@ int main(int argc, char **argv) {
     mod_session *session;
     mod_session_desc desc;
     mod_sampler sampler;
+    mod_sampler_desc sampler_desc;
     mod_error err;
     int32_t tokens[512], token;
     mod_result r;
@@ -24,8 +25,8 @@ int main(int argc, char **argv) {
     if (mod_model_load_file(&model, argv[1], NULL, &err)) { fprintf(stderr, "%s\n", err.message); return 1; }
     memset(&desc, 0, sizeof desc); /* zero means "default" for every field */
     desc.max_tokens = 512;
-    if (mod_session_create(&session, model, &desc)) {
-        fprintf(stderr, "cannot create a session\n");
+    if (mod_session_create(&session, model, &desc, &err)) {
+        fprintf(stderr, "cannot create a session: %s\n", err.message);
         mod_model_free(model);
         return 1;
     }
@@ -37,7 +38,12 @@ int main(int argc, char **argv) {
         mod_model_free(model);
         return 1;
     }
-    mod_sampler_init(&sampler, 0.8f, 40, 0.95f, 42);
+    memset(&sampler_desc, 0, sizeof sampler_desc); /* all zero: greedy */
+    sampler_desc.temperature = 0.8f;
+    sampler_desc.top_k = 40;
+    sampler_desc.top_p = 0.95f;
+    sampler_desc.seed = 42;
+    mod_sampler_init(&sampler, &sampler_desc); /* these settings are valid */
     printf("%s", prompt);
     for (i = 0; i < 64 && mod_sample(session, &sampler, &token) == MOD_OK; i++) {
         size_t len;

@@ -524,7 +524,7 @@ static int logits_agree(const char *path, int n_tok)
         sd.max_tokens = 64;
         sd.prompt_routing = rule == 0 ? MOD_ROUTING_TOPK : MOD_ROUTING_CAUSAL;
         sd.threads = 1;
-        if (mod_session_create(&s, m, &sd) != MOD_OK || mod_prefill(s, toks, n_tok, got) != MOD_OK ||
+        if (mod_session_create(&s, m, &sd, NULL) != MOD_OK || mod_prefill(s, toks, n_tok, got) != MOD_OK ||
             ref_forward(file, size, itoks, n_tok, rule == 0 ? REF_RULE_TOPK : REF_RULE_CAUSAL, 0, 0, 0, want) != 0) {
             ok = 0;
         } else {
@@ -1373,7 +1373,7 @@ static void test_llama2c(void)
             for (i = 0; i < n; i++) toks[i] = (i * 53 + 1) % V;
             memset(&sd, 0, sizeof sd);
             sd.threads = 1;
-            if (mod_session_create(&s, m, &sd) == MOD_OK && mod_prefill(s, (const int32_t *)toks, n, got) == MOD_OK) {
+            if (mod_session_create(&s, m, &sd, NULL) == MOD_OK && mod_prefill(s, (const int32_t *)toks, n, got) == MOD_OK) {
                 l2c_forward(&c, toks, n, want);
                 for (i = 0; i < n * V; i++) {
                     if (fabs(want[i]) > mx) mx = fabs(want[i]);
@@ -1719,7 +1719,7 @@ static int same_behaviour(const char *a, const char *b)
         sd.prompt_routing = MOD_ROUTING_CAUSAL;
         sd.threads = 1;
         lg[i] = (float *)malloc((size_t)V * 8 * sizeof(float));
-        ok = lg[i] && mod_session_create(&s, m[i], &sd) == MOD_OK && mod_prefill(s, in, 8, lg[i]) == MOD_OK &&
+        ok = lg[i] && mod_session_create(&s, m[i], &sd, NULL) == MOD_OK && mod_prefill(s, in, 8, lg[i]) == MOD_OK &&
              mod_tokenize(m[i], text, sizeof text - 1, 1, toks[i], 64, &nt[i]) == MOD_OK;
         mod_session_free(s);
     }

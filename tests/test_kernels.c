@@ -356,7 +356,7 @@ static mod_session *make_session(mod_model **model, unsigned char **file, int th
     memset(&sd, 0, sizeof sd);
     sd.max_tokens = 32; /* room for the activations of the largest batch tested (17 x 2112) */
     sd.threads = threads;
-    if (mod_session_create(&s, *model, &sd) != MOD_OK) {
+    if (mod_session_create(&s, *model, &sd, NULL) != MOD_OK) {
         printf("test setup: cannot create a session\n");
         exit(2);
     }

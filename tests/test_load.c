@@ -157,7 +157,7 @@ static void run_session(mod_model *m, outcome *o)
     sd.max_tokens = 16;
     sd.threads = 1;
     o->session = 1;
-    o->create = mod_session_create(&s, m, &sd);
+    o->create = mod_session_create(&s, m, &sd, NULL);
     if (o->create == MOD_OK) {
         toks[0] = 0;
         toks[1] = V - 1;
@@ -1157,7 +1157,7 @@ static size_t session_bytes(const unsigned char *buf, size_t n, int *loaded)
         memset(&sd, 0, sizeof sd);
         sd.max_tokens = 16;
         sd.threads = 64;
-        if (mod_session_memory_required(m, &sd, &bytes) != MOD_OK) bytes = 0;
+        if (mod_session_memory_required(m, &sd, &bytes, NULL) != MOD_OK) bytes = 0;
         mod_model_free(m);
     }
     gbuf_free(&g);
@@ -1250,7 +1250,7 @@ static void group_arena(void)
                 memset(&sd, 0, sizeof sd);
                 sd.max_tokens = 8;
                 sd.threads = 1;
-                r = mod_session_create(&s, m, &sd);
+                r = mod_session_create(&s, m, &sd, NULL);
                 if (r == MOD_OK) r = mod_prefill(s, toks, 3, NULL);
                 check(r == MOD_OK, "%s: session on an arena model: %s", b->name, code_name(r));
                 mod_session_free(s);
@@ -1344,7 +1344,7 @@ static void group_files(void)
                 memset(&sd, 0, sizeof sd);
                 sd.max_tokens = 8;
                 sd.threads = 1;
-                if (mod_session_create(&sa, mf, &sd) == MOD_OK && mod_session_create(&sb, mm, &sd) == MOD_OK &&
+                if (mod_session_create(&sa, mf, &sd, NULL) == MOD_OK && mod_session_create(&sb, mm, &sd, NULL) == MOD_OK &&
                     mod_prefill(sa, toks, 4, NULL) == MOD_OK && mod_prefill(sb, toks, 4, NULL) == MOD_OK)
                     check(memcmp(mod_session_logits(sa), mod_session_logits(sb), sizeof(float) * (size_t)mod_model_config(mm)->vocab_size) == 0,
                           "%s: file and memory models give different logits", b->name);

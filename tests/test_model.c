@@ -14,6 +14,42 @@ static void check(int ok, const char *what) {
     else { failed++; printf("FAIL: %s\n", what); }
 }
 
+/* A sampler from its four settings, through a named-field desc. */
+static mod_result sampler_init(mod_sampler *sm, float temperature, int top_k, float top_p, uint64_t seed) {
+    mod_sampler_desc sd;
+    memset(&sd, 0, sizeof sd);
+    sd.temperature = temperature;
+    sd.top_k = top_k;
+    sd.top_p = top_p;
+    sd.seed = seed;
+    return mod_sampler_init(sm, &sd);
+}
+
+/* A session fault: its code, no session, and a message naming the field. */
+static void check_session_fault(const mod_model *m, const mod_session_desc *d, mod_result code,
+                                const char *field, const char *what) {
+    static char sentinel;
+    mod_session *t = (mod_session *)(void *)&sentinel; /* create must set it to NULL */
+    mod_error e;
+    size_t bytes = 0;
+    char msg[400];
+    memset(&e, 0, sizeof e);
+    {
+        mod_result r = mod_session_create(&t, m, d, &e);
+        int ok = r == code && t == NULL && e.code == code && strstr(e.message, field) != NULL;
+        snprintf(msg, sizeof msg, "%s: code %d, no session, message names %s (got %d, \"%s\")", what, (int)code, field,
+                 (int)r, e.message);
+        check(ok, msg);
+    }
+    if (d && d->arena) return; /* the arena is create's business only */
+    memset(&e, 0, sizeof e);
+    {
+        mod_result r = mod_session_memory_required(m, d, &bytes, &e);
+        snprintf(msg, sizeof msg, "%s: mod_session_memory_required agrees (got %d, \"%s\")", what, (int)r, e.message);
+        check(r == code && e.code == code && strstr(e.message, field) != NULL, msg);
+    }
+}
+
 typedef struct built {
     unsigned char *buf;
     size_t size;
@@ -144,7 +180,7 @@ static double compare_with_reference(size_t vi, int dtype, int rule, uint64_t se
     d.prompt_routing = rule == 0 ? MOD_ROUTING_TOPK : MOD_ROUTING_CAUSAL;
     d.threads = threads;
     if (ref_forward(b.buf, b.size, toks, n, rule == 0 ? REF_RULE_TOPK : REF_RULE_CAUSAL, 0, 0, 0, ref) == 0 &&
-        mod_session_create(&s, b.model, &d) == MOD_OK) {
+        mod_session_create(&s, b.model, &d, NULL) == MOD_OK) {
         if (mod_prefill(s, t32, n, lg) == MOD_OK) e = rel_diff(lg, ref, (size_t)n * V);
         mod_session_free(s);
     }
@@ -226,7 +262,7 @@ static void test_overrides(void) {
             d.threshold = -0.7f;
             ref_forward(b.buf, b.size, toks, n, REF_RULE_CAUSAL, 0, 1, -0.7f, ref);
         }
-        mod_session_create(&s, b.model, &d);
+        mod_session_create(&s, b.model, &d, NULL);
         mod_prefill(s, t32, n, lg);
         snprintf(what, sizeof what, "override %d matches the reference", k);
         check(rel_diff(lg, ref, (size_t)n * V) <= 1e-4, what);
@@ -264,7 +300,7 @@ static void test_topk_selection(void) {
         d.prompt_routing = MOD_ROUTING_TOPK;
         d.capacity = cap[caseno];
         n = len[caseno];
-        mod_session_create(&s, b.model, &d);
+        mod_session_create(&s, b.model, &d, NULL);
         mod_prefill(s, t32, n, NULL);
         mod_session_cache(s, 1, &count, &pos);
         ok = count == want[caseno];
@@ -292,7 +328,7 @@ static void test_topk_selection(void) {
         memset(&d, 0, sizeof d);
         d.prompt_routing = MOD_ROUTING_TOPK;
         ref_selection(b.buf, b.size, toks, n, REF_RULE_TOPK, 0, 0, 0, NULL, sel);
-        mod_session_create(&s, b.model, &d);
+        mod_session_create(&s, b.model, &d, NULL);
         mod_prefill(s, t32, n, NULL);
         for (l = 0; l < 2; l++) {
             int count, i, j = 0, ok = 1;
@@ -333,7 +369,7 @@ static void test_skipped_unchanged(void) {
             make_tokens(toks, t32, n, c->vocab_size, 11);
             memset(&d, 0, sizeof d);
             d.prompt_routing = rule ? MOD_ROUTING_CAUSAL : MOD_ROUTING_TOPK;
-            mod_session_create(&s, b.model, &d);
+            mod_session_create(&s, b.model, &d, NULL);
             mod_prefill(s, t32, n, NULL);
             ref_selection(b.buf, b.size, toks, n, rule ? REF_RULE_CAUSAL : REF_RULE_TOPK, 0, 0, 0, NULL, sel);
             emb = (float *)malloc(sizeof(float) * (size_t)c->dim);
@@ -379,8 +415,8 @@ static void test_dense_equivalence(void) {
         bb = (float *)malloc(sizeof(float) * (size_t)n * V);
         memset(&d, 0, sizeof d);
         d.prompt_routing = rule ? MOD_ROUTING_CAUSAL : MOD_ROUTING_TOPK;
-        mod_session_create(&s1, routed.model, &d);
-        mod_session_create(&s2, dense.model, &d);
+        mod_session_create(&s1, routed.model, &d, NULL);
+        mod_session_create(&s2, dense.model, &d, NULL);
         mod_prefill(s1, t32, n, a);
         mod_prefill(s2, t32, n, bb);
         snprintf(what, sizeof what, "routed block with gate 1 and every token = dense block (%s): %.3g",
@@ -438,8 +474,8 @@ static void test_causal_incremental(void) {
         step = (float *)malloc(sizeof(float) * (size_t)n * V);
         sel = (unsigned char *)malloc((size_t)o.n_layers * n);
         memset(&d, 0, sizeof d);
-        mod_session_create(&all, b.model, &d);
-        mod_session_create(&one, b.model, &d);
+        mod_session_create(&all, b.model, &d, NULL);
+        mod_session_create(&one, b.model, &d, NULL);
         mod_prefill(all, t32, n, full);
         for (i = 0; i < n; i++) {
             mod_decode(one, t32[i]);
@@ -492,7 +528,7 @@ static void test_topk_prompt_then_decode(void) {
     ref_forward_ex(b.buf, b.size, toks, n, REF_RULE_PREFILL, np, 0, 0, 0, ref, NULL);
     memset(&d, 0, sizeof d);
     d.prompt_routing = MOD_ROUTING_TOPK;
-    mod_session_create(&s, b.model, &d);
+    mod_session_create(&s, b.model, &d, NULL);
     mod_prefill(s, t32, np, lg);
     for (i = np; i < n; i++) {
         mod_decode(s, t32[i]);
@@ -530,10 +566,10 @@ static void test_sessions(void) {
     /* thread counts give bit-identical results */
     memset(&d, 0, sizeof d);
     d.threads = 1;
-    mod_session_create(&s, b.model, &d);
+    mod_session_create(&s, b.model, &d, NULL);
     mod_prefill(s, t32, n, a);
     d.threads = 2;
-    mod_session_create(&t, b.model, &d);
+    mod_session_create(&t, b.model, &d, NULL);
     mod_prefill(t, t32, n, c);
     check(memcmp(a, c, sizeof(float) * (size_t)n * V) == 0, "1 and 2 threads: identical logits");
     mod_session_free(t);
@@ -547,12 +583,12 @@ static void test_sessions(void) {
     memset(&d, 0, sizeof d);
     d.threads = 1;
     d.max_batch = 7;
-    mod_session_create(&t, b.model, &d);
+    mod_session_create(&t, b.model, &d, NULL);
     mod_prefill(t, t32, n, c);
     check(memcmp(a, c, sizeof(float) * (size_t)n * V) == 0, "causal prefill in batches of 7 == one batch");
     d.prompt_routing = MOD_ROUTING_TOPK;
     mod_session_free(t);
-    mod_session_create(&t, b.model, &d);
+    mod_session_create(&t, b.model, &d, NULL);
     check(mod_prefill(t, t32, n, c) == MOD_ERR_BATCH_TOO_LARGE, "top-k prompt larger than the batch is refused");
     check(mod_session_position(t) == 0, "refused prompt leaves the session empty");
     mod_session_free(t);
@@ -561,13 +597,13 @@ static void test_sessions(void) {
     memset(&d, 0, sizeof d);
     d.threads = 1;
     d.max_tokens = 40;
-    mod_session_memory_required(b.model, &d, &need);
+    mod_session_memory_required(b.model, &d, &need, NULL);
     arena = (unsigned char *)malloc(need);
     d.arena = arena;
     d.arena_size = need - 1;
-    check(mod_session_create(&t, b.model, &d) == MOD_ERR_OUT_OF_MEMORY, "arena one byte short is refused");
+    check(mod_session_create(&t, b.model, &d, NULL) == MOD_ERR_OUT_OF_MEMORY, "arena one byte short is refused");
     d.arena_size = need;
-    r = mod_session_create(&t, b.model, &d);
+    r = mod_session_create(&t, b.model, &d, NULL);
     check(r == MOD_OK, "session in an arena of exactly the reported size");
     if (r == MOD_OK) {
         mod_prefill(t, t32, n, c);
@@ -579,7 +615,7 @@ static void test_sessions(void) {
     /* context limits and bad input leave the session usable */
     memset(&d, 0, sizeof d);
     d.max_tokens = 8;
-    mod_session_create(&t, b.model, &d);
+    mod_session_create(&t, b.model, &d, NULL);
     check(mod_prefill(t, t32, 9, NULL) == MOD_ERR_CONTEXT_FULL, "prompt longer than the context: MOD_ERR_CONTEXT_FULL");
     check(mod_prefill(t, t32, 8, NULL) == MOD_OK, "prompt filling the context exactly");
     memcpy(c, mod_session_logits(t), sizeof(float) * (size_t)V);
@@ -600,11 +636,11 @@ static void test_sessions(void) {
         int i, pos_before, cnt[8], cnt_after[8], l, same = 1, refused = 0;
         memset(&d, 0, sizeof d);
         d.max_tokens = 40;
-        mod_session_memory_required(b.model, &d, &full_bytes);
+        mod_session_memory_required(b.model, &d, &full_bytes, NULL);
         d.routed_cache_tokens = 5;
-        mod_session_memory_required(b.model, &d, &small_bytes);
+        mod_session_memory_required(b.model, &d, &small_bytes, NULL);
         check(small_bytes < full_bytes, "smaller routed caches need less memory");
-        mod_session_create(&t, b.model, &d);
+        mod_session_create(&t, b.model, &d, NULL);
         for (i = 0; i < n && !refused; i++) {
             for (l = 0; l < o.n_layers; l++) mod_session_cache(t, l, &cnt[l], NULL);
             pos_before = mod_session_position(t);
@@ -626,30 +662,74 @@ static void test_sessions(void) {
         mod_session_free(t);
         memset(&d, 0, sizeof d);
         d.routed_cache_tokens = -1;
-        check(mod_session_create(&t, b.model, &d) == MOD_ERR_INVALID_ARGUMENT, "negative routed cache size refused");
+        check_session_fault(b.model, &d, MOD_ERR_INVALID_ARGUMENT, "routed_cache_tokens -1", "negative routed cache size refused");
     }
 
-    /* descriptor validation */
+    /* descriptor validation: every fault has its code and a message naming field and value */
     memset(&d, 0, sizeof d);
     d.capacity = 1.5f;
-    check(mod_session_create(&t, b.model, &d) == MOD_ERR_INVALID_ARGUMENT, "capacity 1.5 refused");
+    check_session_fault(b.model, &d, MOD_ERR_INVALID_ARGUMENT, "capacity 1.5", "capacity 1.5 refused");
     d.capacity = -0.1f;
-    check(mod_session_create(&t, b.model, &d) == MOD_ERR_INVALID_ARGUMENT, "negative capacity refused");
+    check_session_fault(b.model, &d, MOD_ERR_INVALID_ARGUMENT, "capacity -0.1", "negative capacity refused");
     d.capacity = (float)NAN;
-    check(mod_session_create(&t, b.model, &d) == MOD_ERR_INVALID_ARGUMENT, "NaN capacity refused");
+    check_session_fault(b.model, &d, MOD_ERR_INVALID_ARGUMENT, "capacity nan", "NaN capacity refused");
     memset(&d, 0, sizeof d);
     d.override_threshold = 1;
     d.threshold = (float)INFINITY;
-    check(mod_session_create(&t, b.model, &d) == MOD_ERR_NUMERIC, "infinite threshold refused");
+    check_session_fault(b.model, &d, MOD_ERR_NUMERIC, "threshold inf", "infinite threshold refused");
+    d.threshold = -(float)INFINITY;
+    check_session_fault(b.model, &d, MOD_ERR_NUMERIC, "threshold -inf", "-infinite threshold refused");
+    d.threshold = (float)NAN;
+    check_session_fault(b.model, &d, MOD_ERR_NUMERIC, "threshold nan", "NaN threshold refused");
     memset(&d, 0, sizeof d);
     d.threads = -1;
-    check(mod_session_create(&t, b.model, &d) == MOD_ERR_INVALID_ARGUMENT, "negative threads refused");
+    check_session_fault(b.model, &d, MOD_ERR_INVALID_ARGUMENT, "threads -1", "negative threads refused");
     memset(&d, 0, sizeof d);
     d.max_tokens = -5;
-    check(mod_session_create(&t, b.model, &d) == MOD_ERR_INVALID_ARGUMENT, "negative max_tokens refused");
+    check_session_fault(b.model, &d, MOD_ERR_INVALID_ARGUMENT, "max_tokens -5", "negative max_tokens refused");
+    d.max_tokens = (1 << 24) + 1;
+    check_session_fault(b.model, &d, MOD_ERR_INVALID_ARGUMENT, "max_tokens 16777217", "max_tokens above 2^24 refused");
+    memset(&d, 0, sizeof d);
+    d.max_batch = -2;
+    check_session_fault(b.model, &d, MOD_ERR_INVALID_ARGUMENT, "max_batch -2", "negative max_batch refused");
     memset(&d, 0, sizeof d);
     d.prompt_routing = (mod_routing)7;
-    check(mod_session_create(&t, b.model, &d) == MOD_ERR_INVALID_ARGUMENT, "unknown routing refused");
+    check_session_fault(b.model, &d, MOD_ERR_INVALID_ARGUMENT, "prompt_routing 7", "unknown routing refused");
+    check_session_fault(NULL, NULL, MOD_ERR_INVALID_ARGUMENT, "model", "NULL model refused");
+    {
+        mod_error e;
+        size_t need = 0;
+        memset(&e, 0, sizeof e);
+        check(mod_session_create(NULL, b.model, NULL, &e) == MOD_ERR_INVALID_ARGUMENT && e.code == MOD_ERR_INVALID_ARGUMENT &&
+                  strstr(e.message, "session") != NULL,
+              "NULL session pointer refused with a message");
+        memset(&e, 0, sizeof e);
+        check(mod_session_memory_required(b.model, NULL, NULL, &e) == MOD_ERR_INVALID_ARGUMENT &&
+                  strstr(e.message, "bytes") != NULL,
+              "NULL bytes refused with a message");
+        /* a short arena names both sizes */
+        memset(&d, 0, sizeof d);
+        d.max_tokens = 16;
+        d.threads = 1;
+        if (mod_session_memory_required(b.model, &d, &need, NULL) == MOD_OK) {
+            char want[120];
+            unsigned char *ar = (unsigned char *)malloc(need);
+            mod_session *t2 = NULL;
+            d.arena = ar;
+            d.arena_size = need - 1;
+            memset(&e, 0, sizeof e);
+            snprintf(want, sizeof want, "arena is %lu bytes, %lu needed", (unsigned long)(need - 1), (unsigned long)need);
+            check(mod_session_create(&t2, b.model, &d, &e) == MOD_ERR_OUT_OF_MEMORY && t2 == NULL &&
+                      e.code == MOD_ERR_OUT_OF_MEMORY && strcmp(e.message, want) == 0,
+                  "short arena: MOD_ERR_OUT_OF_MEMORY, \"arena is X bytes, Y needed\"");
+            d.arena_size = need;
+            check(mod_session_create(&t2, b.model, &d, NULL) == MOD_OK && t2 != NULL, "err may be NULL");
+            mod_session_free(t2);
+            free(ar);
+        } else {
+            check(0, "mod_session_memory_required of a valid desc");
+        }
+    }
 
     /* statistics */
     {
@@ -691,22 +771,22 @@ static void test_sampling(void) {
     if (build(&o, &b)) { check(0, "build"); return; }
     V = mod_model_config(b.model)->vocab_size;
     memset(&d, 0, sizeof d);
-    mod_session_create(&s, b.model, &d);
-    mod_sampler_init(&sm, 0.0f, 0, 1.0f, 1);
+    mod_session_create(&s, b.model, &d, NULL);
+    sampler_init(&sm, 0.0f, 0, 1.0f, 1);
     check(mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "sampling before any token is refused");
     mod_prefill(s, t32, 4, NULL);
     lg = s->logits;
     for (i = 1; i < V; i++) if (lg[i] > lg[best]) best = i;
     check(mod_sample(s, &sm, &tok) == MOD_OK && tok == best, "temperature 0 is the argmax");
-    mod_sampler_init(&sm, 1.0f, 1, 1.0f, 123);
+    sampler_init(&sm, 1.0f, 1, 1.0f, 123);
     check(mod_sample(s, &sm, &tok) == MOD_OK && tok == best, "top-k 1 is the argmax");
 
     /* reproducible from the seed, and the seed matters */
-    mod_sampler_init(&sm, 1.0f, 0, 1.0f, 42);
+    sampler_init(&sm, 1.0f, 0, 1.0f, 42);
     for (i = 0; i < 64; i++) mod_sample(s, &sm, &seq1[i]);
-    mod_sampler_init(&sm, 1.0f, 0, 1.0f, 42);
+    sampler_init(&sm, 1.0f, 0, 1.0f, 42);
     for (i = 0; i < 64; i++) mod_sample(s, &sm, &seq2[i]);
-    mod_sampler_init(&sm, 1.0f, 0, 1.0f, 43);
+    sampler_init(&sm, 1.0f, 0, 1.0f, 43);
     for (i = 0; i < 64; i++) mod_sample(s, &sm, &seq3[i]);
     check(memcmp(seq1, seq2, sizeof seq1) == 0, "same seed, same tokens");
     check(memcmp(seq1, seq3, sizeof seq1) != 0, "another seed, other tokens");
@@ -718,7 +798,7 @@ static void test_sampling(void) {
         double *p = (double *)calloc((size_t)V, sizeof(double)), sum = 0, mx = lg[best], worst = 0;
         int *count = (int *)calloc((size_t)V, sizeof(int));
         for (i = 0; i < V; i++) { p[i] = exp(((double)lg[i] - mx) / T); sum += p[i]; }
-        mod_sampler_init(&sm, T, 0, 1.0f, 7);
+        sampler_init(&sm, T, 0, 1.0f, 7);
         for (i = 0; i < draws; i++) { mod_sample(s, &sm, &tok); count[tok]++; }
         for (i = 0; i < V; i++) {
             double e = p[i] / sum * draws, sd = sqrt(e + 1.0);
@@ -739,7 +819,7 @@ static void test_sampling(void) {
                 }
                 order[k] = bi;
             }
-            mod_sampler_init(&sm, 1.5f, 5, 1.0f, 8);
+            sampler_init(&sm, 1.5f, 5, 1.0f, 8);
             ok = 1;
             for (i = 0; i < 4000; i++) {
                 int in = 0;
@@ -759,7 +839,7 @@ static void test_sampling(void) {
                 for (m = j; m > 0 && sorted[m] > sorted[m - 1]; m--) { double t = sorted[m]; sorted[m] = sorted[m - 1]; sorted[m - 1] = t; }
             for (j = 0; j < V; j++) { acc += sorted[j]; if (acc >= pp) break; }
             cut = sorted[j < V ? j : V - 1];
-            mod_sampler_init(&sm, T, 0, pp, 9);
+            sampler_init(&sm, T, 0, pp, 9);
             ok = 1;
             for (i = 0; i < 4000; i++) {
                 mod_sample(s, &sm, &tok);
@@ -770,14 +850,34 @@ static void test_sampling(void) {
         }
         free(p); free(count);
     }
-    mod_sampler_init(&sm, -1.0f, 0, 1.0f, 1);
-    check(mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "negative temperature refused");
-    mod_sampler_init(&sm, (float)NAN, 0, 1.0f, 1);
-    check(mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "NaN temperature refused");
-    mod_sampler_init(&sm, 1.0f, 0, 1.5f, 1);
-    check(mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "top-p 1.5 refused");
-    mod_sampler_init(&sm, 1.0f, -3, 1.0f, 1);
-    check(mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "negative top-k refused");
+    /* invalid settings: mod_sampler_init refuses them, and so does mod_sample afterwards */
+    check(sampler_init(&sm, -1.0f, 0, 1.0f, 1) == MOD_ERR_INVALID_ARGUMENT &&
+              mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "negative temperature refused");
+    check(sampler_init(&sm, (float)NAN, 0, 1.0f, 1) == MOD_ERR_INVALID_ARGUMENT &&
+              mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "NaN temperature refused");
+    check(sampler_init(&sm, (float)INFINITY, 0, 1.0f, 1) == MOD_ERR_INVALID_ARGUMENT &&
+              mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "infinite temperature refused");
+    check(sampler_init(&sm, 1.0f, 0, 1.5f, 1) == MOD_ERR_INVALID_ARGUMENT &&
+              mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "top-p 1.5 refused");
+    check(sampler_init(&sm, 1.0f, 0, -0.1f, 1) == MOD_ERR_INVALID_ARGUMENT &&
+              mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "negative top-p refused");
+    check(sampler_init(&sm, 1.0f, 0, (float)NAN, 1) == MOD_ERR_INVALID_ARGUMENT &&
+              mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "NaN top-p refused");
+    check(sampler_init(&sm, 1.0f, -3, 1.0f, 1) == MOD_ERR_INVALID_ARGUMENT &&
+              mod_sample(s, &sm, &tok) == MOD_ERR_INVALID_ARGUMENT, "negative top-k refused");
+    check(mod_sampler_init(NULL, NULL) == MOD_ERR_INVALID_ARGUMENT, "NULL sampler refused");
+    /* a zero desc and a NULL desc are greedy; top-p 0 is off, like 1 */
+    {
+        mod_sampler_desc zd;
+        memset(&zd, 0, sizeof zd);
+        check(mod_sampler_init(&sm, &zd) == MOD_OK && mod_sample(s, &sm, &tok) == MOD_OK && tok == best,
+              "a zero-initialised desc is greedy");
+        check(mod_sampler_init(&sm, NULL) == MOD_OK && mod_sample(s, &sm, &tok) == MOD_OK && tok == best,
+              "a NULL desc is greedy");
+        sampler_init(&sm, 1.0f, 0, 0.0f, 42);
+        for (i = 0; i < 64; i++) mod_sample(s, &sm, &seq2[i]);
+        check(memcmp(seq1, seq2, sizeof seq1) == 0, "top-p 0 samples as top-p 1");
+    }
     mod_session_free(s);
     unbuild(&b);
 }

@@ -44,8 +44,8 @@ void *AB_FN(open)(const char *path, int threads, int max_tokens) {
     d.max_tokens = max_tokens;
     d.threads = threads;
     d.prompt_routing = MOD_ROUTING_TOPK;
-    if (mod_session_create(&h->session, h->model, &d) != MOD_OK) {
-        fprintf(stderr, "error: %s: cannot create a session of %d tokens\n", path, max_tokens);
+    if (mod_session_create(&h->session, h->model, &d, &err) != MOD_OK) {
+        fprintf(stderr, "error: %s: cannot create a session of %d tokens: %s\n", path, max_tokens, err.message);
         mod_model_free(h->model);
         free(h);
         return NULL;

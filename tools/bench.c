@@ -201,7 +201,7 @@ static int run_models(const mod_model *const *ms, int count, const opts *o, int 
         d.max_tokens = ctx;
         d.threads = threads;
         d.prompt_routing = MOD_ROUTING_TOPK;
-        if (mod_session_create(&ss[k], m, &d) != MOD_OK) { while (k--) mod_session_free(ss[k]); free(toks); return -1; }
+        if (mod_session_create(&ss[k], m, &d, NULL) != MOD_OK) { while (k--) mod_session_free(ss[k]); free(toks); return -1; }
         res[k].weight_bytes = tensor_bytes(&m->embed) + tensor_bytes(&m->output);
         for (i = 0; i < c->n_layers; i++) res[k].weight_bytes += block_bytes(&m->layers[i]);
     }
@@ -434,7 +434,7 @@ static void products(const mod_model *m, const opts *o, const double *peak) {
         memset(&d, 0, sizeof d);
         d.max_tokens = 16;
         d.threads = o->threads[ti];
-        if (mod_session_create(&s, m, &d) != MOD_OK) return;
+        if (mod_session_create(&s, m, &d, NULL) != MOD_OK) return;
         for (si = 0; si < 3; si++) {
             double t[16], warm;
             operands op;

@@ -157,7 +157,7 @@ int main(int argc, char **argv) {
     sd.threshold = threshold;
     sd.threads = threads;
     W = sd.max_tokens;
-    if ((r = mod_session_create(&s, model, &sd)) != MOD_OK) { fprintf(stderr, "error: cannot create a session: %s\n", mod_result_string(r)); goto done; }
+    if ((r = mod_session_create(&s, model, &sd, &err)) != MOD_OK) { fprintf(stderr, "error: cannot create a session: %s\n", err.message); goto done; }
     logits = (float *)malloc((size_t)(n < W ? n : W) * (size_t)V * sizeof *logits);
     seen = (uint64_t *)calloc((size_t)c->n_layers, sizeof *seen);
     processed = (uint64_t *)calloc((size_t)c->n_layers, sizeof *processed);

@@ -59,6 +59,7 @@ static mod_result gen_run(const mod_model *model, void *arena, size_t arena_size
     mod_session_desc desc = gen_session_desc(arena, arena_size);
     mod_session *s;
     mod_sampler smp;
+    mod_sampler_desc smpd;
     mod_result r;
     int n = 0, i, off;
 
@@ -66,14 +67,19 @@ static mod_result gen_run(const mod_model *model, void *arena, size_t arena_size
                      GEN_MAX_PROMPT, &n);
     if (r != MOD_OK) return r;
     if (n_prompt) *n_prompt = n;
-    r = mod_session_create(&s, model, &desc);
+    r = mod_session_create(&s, model, &desc, NULL);
     if (r != MOD_OK) return r;
     for (off = 0; r == MOD_OK && off < n; off += GEN_BATCH)
         r = mod_prefill(s, prompt + off, n - off < GEN_BATCH ? n - off : GEN_BATCH, NULL);
     if (r == MOD_OK && prompt_logits)
         memcpy(prompt_logits, mod_session_logits(s), sizeof(float) * (size_t)mod_model_config(model)->vocab_size);
     if (r == MOD_OK && event) event(user, -1, -1);
-    mod_sampler_init(&smp, mode->temperature, mode->top_k, mode->top_p, mode->seed);
+    memset(&smpd, 0, sizeof smpd);
+    smpd.temperature = mode->temperature;
+    smpd.top_k = mode->top_k;
+    smpd.top_p = mode->top_p;
+    smpd.seed = mode->seed;
+    if (r == MOD_OK) r = mod_sampler_init(&smp, &smpd);
     for (i = 0; r == MOD_OK && i < GEN_TOKENS; i++) {
         r = mod_sample(s, &smp, &out[i]);
         if (r != MOD_OK) break;

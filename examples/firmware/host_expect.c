@@ -49,7 +49,7 @@ int main(void) {
         return 1;
     }
     sdesc = gen_session_desc(NULL, 0);
-    if (mod_session_memory_required(model, &sdesc, &session_bytes) != MOD_OK ||
+    if (mod_session_memory_required(model, &sdesc, &session_bytes, NULL) != MOD_OK ||
         model_bytes + session_bytes > sizeof arena) {
         fprintf(stderr, "host_expect: the arena is too small\n");
         return 1;

@@ -152,7 +152,7 @@ int main(void) {
 
     /* The session: the rest of the arena, exactly as much as the library says. */
     sdesc = gen_session_desc(NULL, 0);
-    if (mod_session_memory_required(model, &sdesc, &session_bytes) != MOD_OK) session_bytes = (size_t)-1;
+    if (mod_session_memory_required(model, &sdesc, &session_bytes, NULL) != MOD_OK) session_bytes = (size_t)-1;
     printf("  arena: %lu bytes at %p: model struct %lu + session %lu (context %d, batch %d, "
            "routed caches %d) = %lu used\n",
            (unsigned long)sizeof fw_arena, (void *)fw_arena, (unsigned long)model_bytes,

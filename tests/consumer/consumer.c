@@ -16,6 +16,7 @@ int main(int argc, char **argv) {
     mod_session *session;
     mod_session_desc desc;
     mod_sampler sampler;
+    mod_sampler_desc sampler_desc;
     mod_error err;
     int32_t *tokens, *ids;
     int count = 0, i;
@@ -38,10 +39,11 @@ int main(int argc, char **argv) {
 
     memset(&desc, 0, sizeof desc); /* zero means "default" for every field */
     desc.max_tokens = count + n;
-    r = mod_session_create(&session, model, &desc);
-    if (r != MOD_OK) { fprintf(stderr, "consumer: no session: %s\n", mod_result_string(r)); return 1; }
+    r = mod_session_create(&session, model, &desc, &err);
+    if (r != MOD_OK) { fprintf(stderr, "consumer: no session: %s\n", err.message); return 1; }
     r = mod_prefill(session, tokens, count, NULL);
-    mod_sampler_init(&sampler, 0.0f, 0, 1.0f, 0); /* temperature 0: greedy */
+    memset(&sampler_desc, 0, sizeof sampler_desc); /* all zero: greedy */
+    if (r == MOD_OK) r = mod_sampler_init(&sampler, &sampler_desc);
     for (i = 0; r == MOD_OK && i < n; i++) {
         r = mod_sample(session, &sampler, &ids[i]);
         if (r == MOD_OK && i + 1 < n) r = mod_decode(session, ids[i]);

@@ -47,16 +47,18 @@ int main(int argc, char **argv) {
     mod_session_desc desc = {}; // zero means "default" for every field
     desc.max_tokens = count + n;
     mod_session *raw_session = nullptr;
-    r = mod_session_create(&raw_session, model.get(), &desc);
+    mod_error session_err;
+    r = mod_session_create(&raw_session, model.get(), &desc, &session_err);
     if (r != MOD_OK) {
-        std::cerr << "consumer_cxx: no session: " << mod_result_string(r) << '\n';
+        std::cerr << "consumer_cxx: no session: " << session_err.message << '\n';
         return 1;
     }
     session_ptr session(raw_session);
 
     r = mod_prefill(session.get(), tokens.data(), count, nullptr);
     mod_sampler sampler;
-    mod_sampler_init(&sampler, 0.0f, 0, 1.0f, 0); // temperature 0: greedy
+    mod_sampler_desc sampler_desc = {}; // all zero: greedy
+    if (r == MOD_OK) r = mod_sampler_init(&sampler, &sampler_desc);
     std::vector<int32_t> ids;
     while (r == MOD_OK && static_cast<int>(ids.size()) < n) {
         int32_t id = 0;

@@ -44,10 +44,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sd.max_tokens = 12;
     sd.threads = 1;
     sd.prompt_routing = size % 3 ? MOD_ROUTING_CAUSAL : MOD_ROUTING_TOPK;
-    if (mod_session_create(&s, m, &sd) == MOD_OK) {
+    if (mod_session_create(&s, m, &sd, NULL) == MOD_OK) {
         mod_sampler smp;
+        mod_sampler_desc smpd;
         for (i = 0; i < 8; i++) toks[i] = (int32_t)((size + 31u * (unsigned)i) % (unsigned)c->vocab_size);
-        mod_sampler_init(&smp, 0.9f, 5, 0.9f, size);
+        memset(&smpd, 0, sizeof smpd);
+        smpd.temperature = 0.9f;
+        smpd.top_k = 5;
+        smpd.top_p = 0.9f;
+        smpd.seed = size;
+        if (mod_sampler_init(&smp, &smpd) != MOD_OK) abort();
         if (mod_prefill(s, toks, 4, NULL) == MOD_OK) {
             for (i = 0; i < 3; i++) {
                 if (mod_sample(s, &smp, &tok) != MOD_OK) break;
