@@ -12,12 +12,12 @@
 
    MVE has no floating-point add-across-vector (VADDV/VADDVA and VADDLV are integer-only), so
    the reduction extracts the four lanes. */
-#ifndef MOD_MVE_DOT_H
-#define MOD_MVE_DOT_H
+#ifndef MVE_DOT_H
+#define MVE_DOT_H
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
 #include <arm_mve.h>
 
-static float mod__dot_mve(const float *a, const float *b, int n) {
+static float mve_dot(const float *a, const float *b, int n) {
     float32x4_t acc = vdupq_n_f32(0.0f);
     float s;
     int i = 0;
