@@ -377,7 +377,7 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
 #ifndef MOD_EXPF
 #define MOD_EXPF(x) expf(x)
 #else
-#define MOD_EXPF_OVERRIDDEN
+#define MOD__EXPF_OVERRIDDEN
 #endif
 #ifndef MOD_COS
 #define MOD_COS(x) cos(x)
@@ -560,26 +560,26 @@ static float mod__bf16_to_f32(uint16_t h) {
     memcpy(&f, &u, 4);
     return f;
 }
-#define MOD__Q8_BLOCK 32
+#define MOD__INT8_BLOCK 32
 #define MOD__Q8_BYTES 34 /* f16 scale + 32 int8 */
-#define MOD__Q8X_BYTES 36 /* an activation block: f32 scale + 32 int8 */
+#define MOD__INT8X_BYTES 36 /* an activation block: f32 scale + 32 int8 */
 #define MOD__Q4_BYTES 18 /* f16 scale + 16 bytes of two 4-bit values each */
 /* the f16 scale at the start of a weight block */
 #if !defined(MOD_NO_SIMD) && defined(__F16C__)
-#define MOD__Q8_SCALE(p) _cvtsh_ss(MOD__CAST(unsigned short, (p)[0] | (p)[1] << 8))
+#define MOD__BLOCK_SCALE(p) _cvtsh_ss(MOD__CAST(unsigned short, (p)[0] | (p)[1] << 8))
 #else
-#define MOD__Q8_SCALE(p) mod__f16_to_f32(MOD__CAST(uint16_t, (p)[0] | (p)[1] << 8))
+#define MOD__BLOCK_SCALE(p) mod__f16_to_f32(MOD__CAST(uint16_t, (p)[0] | (p)[1] << 8))
 #endif
 
 /* Bytes of a rows x cols matrix in a dtype; 0 when the shape cannot be stored in it. */
 static uint64_t mod__matrix_bytes(int dtype, uint64_t rows, uint64_t cols, int *ok) {
     if (dtype == MOD_DTYPE_Q8_0) {
-        if (cols % MOD__Q8_BLOCK) { *ok = 0; return 0; }
-        return mod__mul(rows, mod__mul(cols / MOD__Q8_BLOCK, MOD__Q8_BYTES, ok), ok);
+        if (cols % MOD__INT8_BLOCK) { *ok = 0; return 0; }
+        return mod__mul(rows, mod__mul(cols / MOD__INT8_BLOCK, MOD__Q8_BYTES, ok), ok);
     }
     if (dtype == MOD_DTYPE_Q4_0) {
-        if (cols % MOD__Q8_BLOCK) { *ok = 0; return 0; }
-        return mod__mul(rows, mod__mul(cols / MOD__Q8_BLOCK, MOD__Q4_BYTES, ok), ok);
+        if (cols % MOD__INT8_BLOCK) { *ok = 0; return 0; }
+        return mod__mul(rows, mod__mul(cols / MOD__INT8_BLOCK, MOD__Q4_BYTES, ok), ok);
     }
     return mod__mul(mod__mul(rows, cols, ok), dtype == MOD_DTYPE_F32 ? 4 : 2, ok);
 }
@@ -912,9 +912,9 @@ static mod_result mod__load_tensors(mod_model *m, const unsigned char *p, const 
             return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s, layer %d): shape must be [%U]", t, name, global ? -1 : (int)layer, want_cols);
         }
         if (!want_rows && dtype != MOD_DTYPE_F32) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): one-dimensional tensors must be f32", t, name);
-        if (dtype == MOD_DTYPE_Q8_0 && want_cols % MOD__Q8_BLOCK)
+        if (dtype == MOD_DTYPE_Q8_0 && want_cols % MOD__INT8_BLOCK)
             return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): q8_0 needs a multiple of 32 columns, not %U", t, name, want_cols);
-        if (dtype == MOD_DTYPE_Q4_0 && want_cols % MOD__Q8_BLOCK)
+        if (dtype == MOD_DTYPE_Q4_0 && want_cols % MOD__INT8_BLOCK)
             return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): q4_0 needs a multiple of 32 columns, not %U", t, name, want_cols);
         count = mod__matrix_bytes((int)dtype, want_rows ? want_rows : 1, want_cols, &ok);
         if (!ok || count != nbytes) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): size %U bytes does not match its shape and dtype", t, name, nbytes);
@@ -1523,7 +1523,7 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     /* room for the rows of one tile per thread (mod__matmul converts a block at a time) */
     s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * MOD__ROWS_CONVERTED * wl, sizeof(float)));
     s->wrow_len = (int)(MOD__ROWS_CONVERTED * wl);
-    s->xq = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B * (wl / MOD__Q8_BLOCK + 1), MOD__Q8X_BYTES));
+    s->xq = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B * (wl / MOD__INT8_BLOCK + 1), MOD__INT8X_BYTES));
     s->logits = MOD__CAST(float *, mod__take_n(a, V, sizeof(float)));
     s->probs = MOD__CAST(mod__prob *, mod__take_n(a, V, sizeof(mod__prob)));
 }
@@ -1872,22 +1872,22 @@ static const float *mod__rows(const mod__tensor *t, int row, int count, float *b
     size_t i = 0;
     if (t->dtype == MOD_DTYPE_F32) return MOD__CAST(const float *, t->data) + off;
     if (t->dtype == MOD_DTYPE_Q8_0) {
-        const unsigned char *q = MOD__CAST(const unsigned char *, t->data) + off / MOD__Q8_BLOCK * MOD__Q8_BYTES;
-        for (; i < n; i += MOD__Q8_BLOCK, q += MOD__Q8_BYTES) {
-            const float d = MOD__Q8_SCALE(q);
+        const unsigned char *q = MOD__CAST(const unsigned char *, t->data) + off / MOD__INT8_BLOCK * MOD__Q8_BYTES;
+        for (; i < n; i += MOD__INT8_BLOCK, q += MOD__Q8_BYTES) {
+            const float d = MOD__BLOCK_SCALE(q);
             int j;
-            for (j = 0; j < MOD__Q8_BLOCK; j++) buf[i + j] = d * (float)MOD__CAST(signed char, q[2 + j]);
+            for (j = 0; j < MOD__INT8_BLOCK; j++) buf[i + j] = d * (float)MOD__CAST(signed char, q[2 + j]);
         }
         return buf;
     }
     if (t->dtype == MOD_DTYPE_Q4_0) {
-        const unsigned char *q = MOD__CAST(const unsigned char *, t->data) + off / MOD__Q8_BLOCK * MOD__Q4_BYTES;
-        for (; i < n; i += MOD__Q8_BLOCK, q += MOD__Q4_BYTES) {
-            const float d = MOD__Q8_SCALE(q);
+        const unsigned char *q = MOD__CAST(const unsigned char *, t->data) + off / MOD__INT8_BLOCK * MOD__Q4_BYTES;
+        for (; i < n; i += MOD__INT8_BLOCK, q += MOD__Q4_BYTES) {
+            const float d = MOD__BLOCK_SCALE(q);
             int j;
-            for (j = 0; j < MOD__Q8_BLOCK / 2; j++) {
+            for (j = 0; j < MOD__INT8_BLOCK / 2; j++) {
                 buf[i + j] = d * (float)((int)(q[2 + j] & 15) - 8);
-                buf[i + j + MOD__Q8_BLOCK / 2] = d * (float)((int)(q[2 + j] >> 4) - 8);
+                buf[i + j + MOD__INT8_BLOCK / 2] = d * (float)((int)(q[2 + j] >> 4) - 8);
             }
         }
         return buf;
@@ -1933,8 +1933,8 @@ static const float *mod__row(const mod__tensor *t, int row, float *buf) { return
 static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
     int b, j;
 #if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
-    for (b = 0; b < cols / MOD__Q8_BLOCK; b++, out += MOD__Q8X_BYTES) {
-        const __m512 v0 = _mm512_loadu_ps(x + b * MOD__Q8_BLOCK), v1 = _mm512_loadu_ps(x + b * MOD__Q8_BLOCK + 16);
+    for (b = 0; b < cols / MOD__INT8_BLOCK; b++, out += MOD__INT8X_BYTES) {
+        const __m512 v0 = _mm512_loadu_ps(x + b * MOD__INT8_BLOCK), v1 = _mm512_loadu_ps(x + b * MOD__INT8_BLOCK + 16);
         const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f), half = _mm512_set1_ps(0.5f);
         /* a NaN |x| leaves the maximum alone, as the scalar comparison does */
         const __m512 m = _mm512_max_ps(_mm512_abs_ps(v1), _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps()));
@@ -1952,8 +1952,8 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
     }
     (void)j;
 #elif !defined(MOD_NO_SIMD) && defined(__AVX2__)
-    for (b = 0; b < cols / MOD__Q8_BLOCK; b++, out += MOD__Q8X_BYTES) {
-        const float *v = x + b * MOD__Q8_BLOCK;
+    for (b = 0; b < cols / MOD__INT8_BLOCK; b++, out += MOD__INT8X_BYTES) {
+        const float *v = x + b * MOD__INT8_BLOCK;
         const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f), zero = _mm256_setzero_ps();
         __m256 a[4], m = zero;
         __m256i q8[4], p;
@@ -1980,14 +1980,14 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
         _mm256_storeu_si256(MOD__CAST(__m256i *, MOD__CAST(void *, out + 4)), p);
     }
 #else
-    for (b = 0; b < cols / MOD__Q8_BLOCK; b++, out += MOD__Q8X_BYTES) {
-        const float *v = x + b * MOD__Q8_BLOCK;
+    for (b = 0; b < cols / MOD__INT8_BLOCK; b++, out += MOD__INT8X_BYTES) {
+        const float *v = x + b * MOD__INT8_BLOCK;
         float amax = 0.0f, d, id;
-        for (j = 0; j < MOD__Q8_BLOCK; j++) { float a = v[j] < 0 ? -v[j] : v[j]; if (a > amax) amax = a; }
+        for (j = 0; j < MOD__INT8_BLOCK; j++) { float a = v[j] < 0 ? -v[j] : v[j]; if (a > amax) amax = a; }
         d = amax / 127.0f;
         id = d > 0.0f ? 1.0f / d : 0.0f;
         memcpy(out, &d, 4);
-        for (j = 0; j < MOD__Q8_BLOCK; j++) {
+        for (j = 0; j < MOD__INT8_BLOCK; j++) {
             float q = v[j] * id;
             q = q < -127.0f ? -127.0f : q > 127.0f ? 127.0f : q; /* NaN stays NaN and casts to 0 below */
             out[4 + j] = MOD__CAST(unsigned char, MOD__CAST(signed char, q == q ? (int)(q + (q < 0 ? -0.5f : 0.5f)) : 0));
@@ -1997,35 +1997,35 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
 }
 
 #if !defined(MOD_NO_SIMD) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
-#define MOD__Q8_AVX512 1
+#define MOD__INT8_AVX512 1
 #elif !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
-#define MOD__Q8_AVX2 1
+#define MOD__INT8_AVX2 1
 #elif !defined(MOD_NO_SIMD) && defined(__ARM_NEON) && defined(__aarch64__)
-#define MOD__Q8_NEON 1
+#define MOD__INT8_NEON 1
 #endif
 
-#if !defined(MOD__Q8_AVX2) && !defined(MOD__Q8_NEON)
+#if !defined(MOD__INT8_AVX2) && !defined(MOD__INT8_NEON)
 /* One weight block against one activation block, in plain integer arithmetic. */
 static float mod__q8_block(const unsigned char *w, const unsigned char *x) {
     int32_t isum = 0;
     float dx;
     int j;
-    for (j = 0; j < MOD__Q8_BLOCK; j++) isum += (int32_t)MOD__CAST(signed char, w[2 + j]) * (int32_t)MOD__CAST(signed char, x[4 + j]);
+    for (j = 0; j < MOD__INT8_BLOCK; j++) isum += (int32_t)MOD__CAST(signed char, w[2 + j]) * (int32_t)MOD__CAST(signed char, x[4 + j]);
     memcpy(&dx, x, 4);
-    return (float)isum * (dx * MOD__Q8_SCALE(w));
+    return (float)isum * (dx * MOD__BLOCK_SCALE(w));
 }
 #endif
 
-#if defined(MOD__Q8_AVX512) || defined(MOD__Q8_AVX2) || defined(MOD__Q8_NEON)
-/* A register holds MOD__Q8_UNIT blocks. On x86 the integer dot products are unsigned x signed
+#if defined(MOD__INT8_AVX512) || defined(MOD__INT8_AVX2) || defined(MOD__INT8_NEON)
+/* A register holds MOD__INT8_UNIT blocks. On x86 the integer dot products are unsigned x signed
    byte products (VNNI where the CPU has it), each group of four summed exactly into 32 bits;
    how the signs are arranged (below) changes no sum. NEON multiplies signed x signed (SDOT
    where the CPU has it). Every kernel takes each (row, token) element through the same
    sequence of float operations as mod__int_dot, so tiling never changes a result. */
-#define MOD__Q8_VEC 1
-#define MOD__Q8_LOAD256(p) _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p)))
-#if defined(MOD__Q8_AVX512)
-#define MOD__Q8_UNIT 2
+#define MOD__INT8_VEC 1
+#define MOD__INT8_LOAD256(p) _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p)))
+#if defined(MOD__INT8_AVX512)
+#define MOD__INT8_UNIT 2
 typedef __m512 mod__qf;
 typedef __m512i mod__qi;
 typedef __m512i mod__qs;
@@ -2034,7 +2034,7 @@ typedef __m512i mod__qs;
 #define mod__q8_fmul(a, b) _mm512_mul_ps(a, b)
 /* two consecutive blocks' values; p points at the first block's values */
 static mod__qi mod__q8_load(const unsigned char *p, size_t next) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(MOD__Q8_LOAD256(p)), MOD__Q8_LOAD256(p + next), 1);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(MOD__INT8_LOAD256(p)), MOD__INT8_LOAD256(p + next), 1);
 }
 /* Here the activations take the unsigned side offset by 128 (x + 128 is x ^ 0x80) and each
    row starts its sums at -128 times its own weights' sums, so no sign moves per product:
@@ -2044,7 +2044,7 @@ static mod__qs mod__q8_wb(mod__qi q) {
     return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(-128), q));
 }
 static mod__qi mod__q8_xload(const unsigned char *x) {
-    return _mm512_xor_si512(mod__q8_load(x + 4, MOD__Q8X_BYTES), _mm512_set1_epi8(-128));
+    return _mm512_xor_si512(mod__q8_load(x + 4, MOD__INT8X_BYTES), _mm512_set1_epi8(-128));
 }
 static mod__qf mod__q8_scales(float a, float b) {
     return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(a)), _mm256_set1_ps(b), 1);
@@ -2059,18 +2059,18 @@ static mod__qf mod__q8_wscales(const unsigned char *w) {
 static mod__qf mod__q8_xscales(const unsigned char *x) {
     float a, b;
     memcpy(&a, x, 4);
-    memcpy(&b, x + MOD__Q8X_BYTES, 4);
+    memcpy(&b, x + MOD__INT8X_BYTES, 4);
     return mod__q8_scales(a, b);
 }
 static mod__qf mod__q8_step(mod__qf acc, mod__qi w, mod__qs start, mod__qi xu, mod__qf sc) {
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, xu, w)), sc, acc);
 }
 static float mod__q8_sum(mod__qf v) { return _mm512_reduce_add_ps(v); }
-#elif defined(MOD__Q8_NEON)
+#elif defined(MOD__INT8_NEON)
 /* A block's 32 values in two registers; each of the four 32-bit lanes of a block's integer
    sum adds up its own share of the products exactly (|sum| < 2^18), and the lanes go through
    float separately until mod__q8_sum. */
-#define MOD__Q8_UNIT 1
+#define MOD__INT8_UNIT 1
 typedef float32x4_t mod__qf;
 typedef int8x16x2_t mod__qi;
 typedef int32x4_t mod__qs;
@@ -2087,7 +2087,7 @@ static mod__qi mod__q8_load(const unsigned char *p, size_t next) {
 /* signed x signed: the weights as they are (wa), every sum starting at zero (wb) */
 #define mod__q8_wa(q) (q)
 #define mod__q8_wb(q) vdupq_n_s32(0)
-static mod__qi mod__q8_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__Q8X_BYTES); }
+static mod__qi mod__q8_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__INT8X_BYTES); }
 /* the f16 scale of a weight block over four lanes */
 static mod__qf mod__q8_wscales(const unsigned char *w) {
     return vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(MOD__CAST(uint16_t, w[0] | w[1] << 8))));
@@ -2114,20 +2114,20 @@ static mod__qf mod__q8_step(mod__qf acc, mod__qi w, mod__qs start, mod__qi qx, m
 }
 static float mod__q8_sum(mod__qf v) { return vaddvq_f32(v); }
 #else
-#define MOD__Q8_UNIT 1
+#define MOD__INT8_UNIT 1
 typedef __m256 mod__qf;
 typedef __m256i mod__qi;
 typedef __m256i mod__qs;
 #define mod__q8_fzero() _mm256_setzero_ps()
 #define mod__q8_szero() _mm256_setzero_si256()
 #define mod__q8_fmul(a, b) _mm256_mul_ps(a, b)
-static mod__qi mod__q8_load(const unsigned char *p, size_t next) { (void)next; return MOD__Q8_LOAD256(p); }
+static mod__qi mod__q8_load(const unsigned char *p, size_t next) { (void)next; return MOD__INT8_LOAD256(p); }
 /* unsigned x signed products: the weight's sign moves onto the activation, |w| (x sign w);
    per row |w| (wa) and the weights for their signs (wb) */
 #define mod__q8_wa(q) _mm256_sign_epi8(q, q)
 #define mod__q8_wb(q) (q)
-static mod__qi mod__q8_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__Q8X_BYTES); }
-static mod__qf mod__q8_wscales(const unsigned char *w) { return _mm256_set1_ps(MOD__Q8_SCALE(w)); }
+static mod__qi mod__q8_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__INT8X_BYTES); }
+static mod__qf mod__q8_wscales(const unsigned char *w) { return _mm256_set1_ps(MOD__BLOCK_SCALE(w)); }
 static mod__qf mod__q8_xscales(const unsigned char *x) {
     float a;
     memcpy(&a, x, 4);
@@ -2157,30 +2157,30 @@ static float mod__q8_sum(mod__qf v) {
    block of 32; the activations are the same int8 blocks as for q8_0 (mod__quantize_q8), and
    each block's dot product is again exact integer arithmetic scaled by the two scales. */
 
-#if !defined(MOD__Q8_AVX2) && !defined(MOD__Q8_NEON)
+#if !defined(MOD__INT8_AVX2) && !defined(MOD__INT8_NEON)
 /* One weight block against one activation block, in plain integer arithmetic: the same float
    operations as mod__q8_block. */
 static float mod__q4_block(const unsigned char *w, const unsigned char *x) {
     int32_t isum = 0;
     float dx;
     int j;
-    for (j = 0; j < MOD__Q8_BLOCK / 2; j++) {
+    for (j = 0; j < MOD__INT8_BLOCK / 2; j++) {
         isum += ((int32_t)(w[2 + j] & 15) - 8) * (int32_t)MOD__CAST(signed char, x[4 + j]);
-        isum += ((int32_t)(w[2 + j] >> 4) - 8) * (int32_t)MOD__CAST(signed char, x[4 + MOD__Q8_BLOCK / 2 + j]);
+        isum += ((int32_t)(w[2 + j] >> 4) - 8) * (int32_t)MOD__CAST(signed char, x[4 + MOD__INT8_BLOCK / 2 + j]);
     }
     memcpy(&dx, x, 4);
-    return (float)isum * (dx * MOD__Q8_SCALE(w));
+    return (float)isum * (dx * MOD__BLOCK_SCALE(w));
 }
 #endif
 
-#ifdef MOD__Q8_VEC
+#ifdef MOD__INT8_VEC
 /* On x86 the nibbles v (0..15) take the unsigned side of the byte products as they are, the
    activations the signed side; each group of four starts its 32-bit sum at -8 times the sum
    of its four activations (mod__q4_xstart), so every lane holds the exact sum of
    (v - 8) x over its four elements. NEON subtracts the 8 from the nibbles and multiplies
    signed x signed as for q8_0, every sum starting at zero. Per (row, token) element the float
    operations are those of mod__int_dot in every kernel, so tiling never changes a result. */
-#if defined(MOD__Q8_AVX512)
+#if defined(MOD__INT8_AVX512)
 #if defined(__AVX512VBMI__)
 /* Two consecutive weight blocks (36 bytes, p at the first block's scale) in one masked load,
    which touches nothing past them; byte permutes then give the nibbles and the scales. */
@@ -2232,14 +2232,14 @@ static mod__qf mod__q4_wscales(const unsigned char *w) {
     return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(a)), _mm_set1_epi16(b), 1));
 }
 #endif
-static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__Q8X_BYTES); }
+static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__INT8X_BYTES); }
 static mod__qi mod__q4_xstart(mod__qi qx) {
     return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), qx));
 }
 static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, mod__qf sc) {
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, v, qx)), sc, acc);
 }
-#elif defined(MOD__Q8_NEON)
+#elif defined(MOD__INT8_NEON)
 /* a weight block's values v - 8 in the order of the activations: the low nibbles, then the
    high ones (p at the block's scale) */
 static mod__qi mod__q4_load(const unsigned char *p) {
@@ -2261,11 +2261,11 @@ static mod__qi mod__q4_load(const unsigned char *p) {
     const __m128i q = _mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + 2))), m = _mm_set1_epi8(15);
     return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, m)), _mm_and_si128(_mm_srli_epi16(q, 4), m), 1);
 }
-static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__Q8X_BYTES); }
+static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__INT8X_BYTES); }
 static mod__qi mod__q4_xstart(mod__qi qx) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), qx), _mm256_set1_epi16(-1));
 }
-static mod__qf mod__q4_wscales(const unsigned char *w) { return _mm256_set1_ps(MOD__Q8_SCALE(w)); }
+static mod__qf mod__q4_wscales(const unsigned char *w) { return _mm256_set1_ps(MOD__BLOCK_SCALE(w)); }
 static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, mod__qf sc) {
 #if defined(__AVXVNNI__)
     const mod__qi dot = _mm256_dpbusd_avx_epi32(start, v, qx);
@@ -2285,13 +2285,13 @@ static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, m
    q4_0) is a constant wherever they are used hot (mod__int_block is force-inlined into a loop
    per type), so each type gets code of its own. Per (row, token) element every kernel does the
    float operations of mod__int_dot, so tiling never changes a result. */
-#if defined(MOD__Q8_VEC) && (defined(__GNUC__) || defined(__clang__))
+#if defined(MOD__INT8_VEC) && (defined(__GNUC__) || defined(__clang__))
 #define MOD__INT_INLINE __attribute__((always_inline)) static inline
 #else
 #define MOD__INT_INLINE static
 #endif
 
-#ifdef MOD__Q8_VEC
+#ifdef MOD__INT8_VEC
 #define MOD__INT_BYTES(q4) ((q4) ? MOD__Q4_BYTES : MOD__Q8_BYTES)
 #define MOD__Q8_W(p) mod__q8_load((p) + 2, MOD__Q8_BYTES)
 /* A weight block pair as the step takes it, and the start of its sums: q8_0 rows carry their
@@ -2307,9 +2307,9 @@ static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, m
 
 /* the register sum, then the blocks [b, nb) that do not fill a register */
 MOD__INT_INLINE float mod__int_finish(mod__qf acc, const unsigned char *w, const unsigned char *x, int b, int nb, int q4) {
-#if MOD__Q8_UNIT > 1
+#if MOD__INT8_UNIT > 1
     float rest = 0.0f;
-    for (; b < nb; b++, w += MOD__INT_BYTES(q4), x += MOD__Q8X_BYTES) rest += q4 ? mod__q4_block(w, x) : mod__q8_block(w, x);
+    for (; b < nb; b++, w += MOD__INT_BYTES(q4), x += MOD__INT8X_BYTES) rest += q4 ? mod__q4_block(w, x) : mod__q8_block(w, x);
     return mod__q8_sum(acc) + rest;
 #else
     (void)w; (void)x; (void)b; (void)nb; (void)q4;
@@ -2321,7 +2321,7 @@ MOD__INT_INLINE float mod__int_finish(mod__qf acc, const unsigned char *w, const
 MOD__INT_INLINE float mod__int_dot(const unsigned char *w, const unsigned char *x, int nb, int q4) {
     mod__qf acc = mod__q8_fzero();
     int b = 0;
-    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, w += MOD__Q8_UNIT * MOD__INT_BYTES(q4), x += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
+    for (; b + MOD__INT8_UNIT <= nb; b += MOD__INT8_UNIT, w += MOD__INT8_UNIT * MOD__INT_BYTES(q4), x += MOD__INT8_UNIT * MOD__INT8X_BYTES) {
         const mod__qi q = MOD__INT_W(q4, w), qx = MOD__INT_X(q4, x);
         acc = MOD__INT_STEP(q4, acc, MOD__INT_WA(q4, q), MOD__INT_WB(q4, q), MOD__INT_XB(q4, qx), qx,
                             mod__q8_fmul(mod__q8_xscales(x), MOD__INT_WS(q4, w)));
@@ -2338,7 +2338,7 @@ MOD__INT_INLINE void mod__int_tile4x1(float *y, const unsigned char *w, size_t w
     mod__qf a0 = mod__q8_fzero(), a1 = a0, a2 = a0, a3 = a0;
     size_t o = 0, ox = 0;
     int b = 0;
-    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, o += MOD__Q8_UNIT * MOD__INT_BYTES(q4), ox += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
+    for (; b + MOD__INT8_UNIT <= nb; b += MOD__INT8_UNIT, o += MOD__INT8_UNIT * MOD__INT_BYTES(q4), ox += MOD__INT8_UNIT * MOD__INT8X_BYTES) {
         const mod__qi qx = MOD__INT_X(q4, x + ox);
         const mod__qs xb = MOD__INT_XB(q4, qx);
         const mod__qf xs = mod__q8_xscales(x + ox);
@@ -2375,7 +2375,7 @@ MOD__INT_INLINE void mod__int_tile4x4(float *y, size_t ystride, const unsigned c
     mod__qf a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
     size_t o = 0, ox = 0;
     int b = 0;
-    for (; b + MOD__Q8_UNIT <= nb; b += MOD__Q8_UNIT, o += MOD__Q8_UNIT * MOD__INT_BYTES(q4), ox += MOD__Q8_UNIT * MOD__Q8X_BYTES) {
+    for (; b + MOD__INT8_UNIT <= nb; b += MOD__INT8_UNIT, o += MOD__INT8_UNIT * MOD__INT_BYTES(q4), ox += MOD__INT8_UNIT * MOD__INT8X_BYTES) {
         const mod__qi q0 = MOD__INT_W(q4, w0 + o), q1 = MOD__INT_W(q4, w1 + o), q2 = MOD__INT_W(q4, w2 + o), q3 = MOD__INT_W(q4, w3 + o);
         const mod__qi wa0 = MOD__INT_WA(q4, q0), wa1 = MOD__INT_WA(q4, q1), wa2 = MOD__INT_WA(q4, q2), wa3 = MOD__INT_WA(q4, q3);
         const mod__qs wb0 = MOD__INT_WB(q4, q0), wb1 = MOD__INT_WB(q4, q1), wb2 = MOD__INT_WB(q4, q2), wb3 = MOD__INT_WB(q4, q3);
@@ -2406,7 +2406,7 @@ MOD__INT_INLINE void mod__int_tile4x4(float *y, size_t ystride, const unsigned c
 MOD__INT_INLINE float mod__int_dot(const unsigned char *w, const unsigned char *x, int nb, int q4) {
     float acc = 0.0f;
     int b;
-    for (b = 0; b < nb; b++, w += q4 ? MOD__Q4_BYTES : MOD__Q8_BYTES, x += MOD__Q8X_BYTES)
+    for (b = 0; b < nb; b++, w += q4 ? MOD__Q4_BYTES : MOD__Q8_BYTES, x += MOD__INT8X_BYTES)
         acc += q4 ? mod__q4_block(w, x) : mod__q8_block(w, x);
     return acc;
 }
@@ -2481,7 +2481,7 @@ MOD__INT_INLINE void mod__int_block(const mod__int_job *j, int rb, int q4) {
     const unsigned char *xt = j->xq + (size_t)j->t0 * xrow;
     float *yt = p->y + (size_t)j->t0 * rows;
     int t = 0, r;
-#ifdef MOD__Q8_VEC
+#ifdef MOD__INT8_VEC
     if (nr == 4) {
         const int further = rows - r0 - 4 < 8 ? rows - r0 - 4 : 8;
         for (; t + 4 <= tn; t += 4) {
@@ -2500,8 +2500,8 @@ MOD__INT_INLINE void mod__int_block(const mod__int_job *j, int rb, int q4) {
 /* The products of a group with q8_0 or q4_0 weights (all the same): the shared activations are
    quantized once, then blocks of four rows meet blocks of four tokens, as in mod__matmuls. */
 static void mod__matmuls_int(mod_session *s, const float *x, int n, const mod__mm *mm, int count) {
-    const int cols = mm[0].w->cols, nb = cols / MOD__Q8_BLOCK, q4 = mm[0].w->dtype == MOD_DTYPE_Q4_0;
-    const size_t xrow = (size_t)nb * MOD__Q8X_BYTES, wrow = (size_t)nb * (q4 ? MOD__Q4_BYTES : MOD__Q8_BYTES);
+    const int cols = mm[0].w->cols, nb = cols / MOD__INT8_BLOCK, q4 = mm[0].w->dtype == MOD_DTYPE_Q4_0;
+    const size_t xrow = (size_t)nb * MOD__INT8X_BYTES, wrow = (size_t)nb * (q4 ? MOD__Q4_BYTES : MOD__Q8_BYTES);
     const int tb = mod__token_block(xrow);
     int start[MOD__MM_MAX + 1], t0;
     const int blocks = mod__mm_starts(start, mm, count, 4);
@@ -2665,7 +2665,7 @@ static void mod__rope_apply(float *v, int n_heads, int hd, const float *cs, cons
 }
 
 
-#if !defined(MOD_NO_SIMD) && !defined(MOD_EXPF_OVERRIDDEN) && (defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__)))
+#if !defined(MOD_NO_SIMD) && !defined(MOD__EXPF_OVERRIDDEN) && (defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__)))
 #define MOD__VEXP 1
 /* exp of a vector: n = round(x / ln 2), r = x - n ln 2 (in two parts), a degree-6 polynomial
    for e^r (the coefficients of Cephes' expf, about 1 ulp), times 2^n. Lanes outside
