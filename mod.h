@@ -447,12 +447,57 @@ const char *mod_version(void) { return MOD_VERSION_STRING; }
 
 /* ---- messages: a tiny formatter so that error text needs no stdio -------------------- */
 
-/* Supports %s, %d (int), %u (unsigned), %U (uint64_t), %%. */
+/* %f of mod__vformat: "nan", "inf", "-inf", fixed notation with at most six decimals
+   (trailing zeros dropped), or d.dddddde+N for magnitudes from 1e15 on. */
+static void mod__fmt_float(char *out, size_t cap, double f) {
+    char buf[48];
+    size_t n = 0, i;
+    double x = f;
+    int e = 0;
+    if (cap == 0) return;
+    if (x != x) { buf[n++] = 'n'; buf[n++] = 'a'; buf[n++] = 'n'; }
+    else {
+        uint64_t ip, fp;
+        int k;
+        if (x < 0) { buf[n++] = '-'; x = -x; }
+        if (x > DBL_MAX) { buf[n++] = 'i'; buf[n++] = 'n'; buf[n++] = 'f'; goto done; }
+        while (x >= 1e15) { x /= 10.0; e++; }
+        if (e) { while (x >= 10.0) { x /= 10.0; e++; } }
+        ip = (uint64_t)x;
+        fp = (uint64_t)((x - (double)ip) * 1e6 + 0.5);
+        if (fp >= 1000000u) { ip++; fp -= 1000000u; }
+        {
+            char d[24];
+            k = 0;
+            do { d[k++] = (char)('0' + (int)(ip % 10u)); ip /= 10u; } while (ip);
+            while (k) buf[n++] = d[--k];
+        }
+        if (fp) {
+            char d[6];
+            for (k = 5; k >= 0; k--) { d[k] = (char)('0' + (int)(fp % 10u)); fp /= 10u; }
+            for (k = 5; k > 0 && d[k] == '0'; k--) {}
+            buf[n++] = '.';
+            for (i = 0; i <= (size_t)k; i++) buf[n++] = d[i];
+        }
+        if (e) {
+            char d[8];
+            buf[n++] = 'e'; buf[n++] = '+';
+            k = 0;
+            do { d[k++] = (char)('0' + e % 10); e /= 10; } while (e);
+            while (k) buf[n++] = d[--k];
+        }
+    }
+done:
+    for (i = 0; i < n && i + 1 < cap; i++) out[i] = buf[i];
+    out[i] = 0;
+}
+
+/* Supports %s, %d (int), %u (unsigned), %U (uint64_t), %f (double, as mod__fmt_float), %%. */
 static void mod__vformat(char *out, size_t cap, const char *fmt, va_list ap) {
     size_t n = 0;
     if (cap == 0) return;
     while (*fmt && n + 1 < cap) {
-        char num[24];
+        char num[32];
         const char *s;
         if (*fmt != '%') { out[n++] = *fmt++; continue; }
         fmt++;
@@ -475,6 +520,9 @@ static void mod__vformat(char *out, size_t cap, const char *fmt, va_list ap) {
             if (neg) num[k++] = '-';
             for (m = 0; m < k / 2; m++) { char t = num[m]; num[m] = num[k - 1 - m]; num[k - 1 - m] = t; }
             num[k] = 0;
+            s = num;
+        } else if (*fmt == 'f') {
+            mod__fmt_float(num, sizeof num, va_arg(ap, double));
             s = num;
         } else {
             s = *fmt == '%' ? "%" : "?";
@@ -1534,55 +1582,9 @@ typedef struct mod__session_params {
     float capacity, threshold;
 } mod__session_params;
 
-/* A float for a message, without stdio: "nan", "inf", "-inf", fixed notation with at most
-   six decimals (trailing zeros dropped), or d.dddddde+N for magnitudes from 1e15 on. */
-static void mod__ftoa(char *out, size_t cap, float f) {
-    char buf[48];
-    size_t n = 0, i;
-    double x = f;
-    int e = 0;
-    if (cap == 0) return;
-    if (x != x) { buf[n++] = 'n'; buf[n++] = 'a'; buf[n++] = 'n'; }
-    else {
-        uint64_t ip, fp;
-        int k;
-        if (x < 0) { buf[n++] = '-'; x = -x; }
-        if (x > DBL_MAX) { buf[n++] = 'i'; buf[n++] = 'n'; buf[n++] = 'f'; goto done; }
-        while (x >= 1e15) { x /= 10.0; e++; }
-        if (e) { while (x >= 10.0) { x /= 10.0; e++; } }
-        ip = (uint64_t)x;
-        fp = (uint64_t)((x - (double)ip) * 1e6 + 0.5);
-        if (fp >= 1000000u) { ip++; fp -= 1000000u; }
-        {
-            char d[24];
-            k = 0;
-            do { d[k++] = (char)('0' + (int)(ip % 10u)); ip /= 10u; } while (ip);
-            while (k) buf[n++] = d[--k];
-        }
-        if (fp) {
-            char d[6];
-            for (k = 5; k >= 0; k--) { d[k] = (char)('0' + (int)(fp % 10u)); fp /= 10u; }
-            for (k = 5; k > 0 && d[k] == '0'; k--) {}
-            buf[n++] = '.';
-            for (i = 0; i <= (size_t)k; i++) buf[n++] = d[i];
-        }
-        if (e) {
-            char d[8];
-            buf[n++] = 'e'; buf[n++] = '+';
-            k = 0;
-            do { d[k++] = (char)('0' + e % 10); e /= 10; } while (e);
-            while (k) buf[n++] = d[--k];
-        }
-    }
-done:
-    for (i = 0; i < n && i + 1 < cap; i++) out[i] = buf[i];
-    out[i] = 0;
-}
-
 static mod_result mod__session_params_from(const mod_model *m, const mod_session_desc *desc,
                                            mod__session_params *p, mod_error *err) {
     mod_session_desc d;
-    char num[48];
     memset(&d, 0, sizeof d);
     if (desc) d = *desc;
     if (!m) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "model is NULL");
@@ -1595,12 +1597,10 @@ static mod_result mod__session_params_from(const mod_model *m, const mod_session
     if ((unsigned)d.prompt_routing > (unsigned)MOD_ROUTING_TOPK)
         return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "prompt_routing %u is not a mod_routing value", (unsigned)d.prompt_routing);
     if (d.capacity != d.capacity || d.capacity < 0.0f || d.capacity > 1.0f) {
-        mod__ftoa(num, sizeof num, d.capacity);
-        return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "capacity %s is outside (0, 1] (0: the model's)", num);
+        return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "capacity %f is outside (0, 1] (0: the model's)", (double)d.capacity);
     }
     if (d.override_threshold && !(d.threshold >= -FLT_MAX && d.threshold <= FLT_MAX)) {
-        mod__ftoa(num, sizeof num, d.threshold);
-        return mod__fail(err, MOD_ERR_NUMERIC, "threshold %s is not a finite number", num);
+        return mod__fail(err, MOD_ERR_NUMERIC, "threshold %f is not a finite number", (double)d.threshold);
     }
     p->T = d.max_tokens ? d.max_tokens : m->cfg.max_seq_len;
     p->B = d.max_batch ? d.max_batch : p->T;
