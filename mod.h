@@ -95,6 +95,26 @@
      overflow-safe arithmetic against the bytes actually present before anything is used; a bad
      file yields MOD_ERR_* and a message, never an out-of-bounds access.
 
+   MAP
+     The implementation runs in the order data flows through it; search for a tag to jump to
+     its section.
+       >>api        the declarations: results, model, sessions, sampling, tokenizer
+       >>prelude    configuration, messages, little-endian reads, number formats, arena
+       >>loader     the model file, validated once, then used in place
+       >>backend    the contract every target defines, then one section per target:
+                    >>backend-avx512, >>backend-avx2, >>backend-neon, >>backend-helium,
+                    >>backend-scalar
+       >>f32        dot products, register tiles, weight rows as f32
+       >>int8       q8_0 and q4_0 block products, the activation quantizer
+       >>state      what a session holds
+       >>matmul     grouped matrix products and threads
+       >>pointwise  RMSNorm, RoPE, e^x, softmax, SwiGLU
+       >>router     router scores, top-k and causal selection
+       >>attention  the KV cache layout and the attention kernels
+       >>session    session creation, one block on its tokens, the forward pass
+       >>sampling   temperature, top-k, top-p
+       >>tokenizer  byte-level and scored BPE, encoding and decoding
+
    LICENSE
      See the end of the file.
 */
@@ -116,6 +136,10 @@ extern "C" {
 #ifndef MOD_API
 #define MOD_API extern
 #endif
+
+/* ======================================================================================= */
+/* >>api       The declarations                                                          */
+/* ======================================================================================= */
 
 /* Result codes: one list gives both the enum and the sentences. */
 #define MOD_RESULT_LIST(X) \
@@ -338,6 +362,11 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
 #ifdef MOD_IMPLEMENTATION
 #ifndef MOD__IMPLEMENTED
 #define MOD__IMPLEMENTED
+
+/* ======================================================================================= */
+/* >>prelude   Prelude: configuration, messages, reads, number formats, arena            */
+/* ======================================================================================= */
+
 
 #include <string.h>
 #include <math.h>
@@ -656,7 +685,7 @@ static unsigned char *mod__align_ptr(void *p) {
 }
 
 /* ======================================================================================= */
-/* Model: the file's view, validated once, then used in place                             */
+/* >>loader    Model: the file's view, validated once, then used in place                */
 /* ======================================================================================= */
 
 typedef struct mod__tensor {
@@ -1313,15 +1342,48 @@ uint64_t mod_model_parameters(const mod_model *m) {
 }
 
 /* ======================================================================================= */
-/* Sessions: KV caches, scratch, and the forward pass                                      */
+/* >>backend   Backends: one section per target, each defining the same contract         */
 /* ======================================================================================= */
 
-#ifdef MOD__OPENMP
-#define MOD__PRAGMA(x) _Pragma(#x)
-#define MOD__THREAD_ID() omp_get_thread_num()
+/* The target is chosen at compile time from the compiler's target macros; MOD_NO_SIMD forces
+   the portable one. Each backend section defines the contract below, and nothing after the
+   backend sections uses an intrinsic: the kernels are written once over this vocabulary. A
+   backend that lacks a required primitive stops the build (the check after the sections).
+
+   Every backend:
+     MOD__SIMD            its name ("avx512", "avx2", "neon", "helium", "scalar")
+     MOD__VREGS           vector registers (32 or 16)
+     MOD__TILE_ROWS       weight rows of a prefill register tile (mod__tile; >>f32)
+     MOD__DOT_CHUNK       columns of a dot-product chunk (a whole row where there is no cache)
+     MOD__KB              cached keys per transposed key block (1: plain rows; >>attention)
+     MOD__ATT_TILES       1 when attention takes four queries per register tile
+     MOD__FORCE_INLINE    1 when the span helpers are force-inlined
+     mod__f16_row(out, p, n, ahead), mod__bf16_row(...) with MOD__ROWS: convert a prefix of
+                          the n values at p to f32, fetching `ahead` values further on into
+                          the cache; return how many (the caller converts the rest one by one)
+     mod__quantize_q8(out, x, cols) with MOD__QUANTIZE, or MOD__QUANTIZE_PORTABLE for the
+                          portable rule (>>int8); a vector version gives the same bytes
+   Vector backends (MOD__VL lanes of f32):
+     mod__v, mod__vzero(), mod__vload(p), mod__vstore(p, v), mod__vdup(x),
+     mod__vfma(acc, a, b)  acc + a b, fused;  mod__vadd, mod__vmul, mod__vmax, mod__vdiv
+     mod__vsum(v)         the lanes added in a fixed order; mod__vsum4(out, a, b, c, d) with
+                          MOD__VSUM4: four such sums by the very same additions
+     e^x: MOD__VEXP with mod__vexp_out(x) (nonzero when a lane is below -87.3, above 88.7 or
+     NaN), mod__vround(x) (to nearest, ties to even) and mod__vscale(y, n) (y 2^n, n
+     integral); or MOD__VEXP_SCALAR: MOD_EXPF one value at a time (>>pointwise)
+   int8 block steps (optional: MOD__INT8_VEC, MOD__INT8_UNIT blocks per register; >>int8):
+     mod__qf, mod__qi, mod__qs; mod__q8_fzero, _szero, _fmul, _load, _wa, _wb, _xload,
+     _wscales, _xscales, _step, _sum; mod__q4_load, _xload, _xstart, _wscales, _step */
+#if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
+#define MOD__BACKEND_AVX512 1
+#elif !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+#define MOD__BACKEND_AVX2 1
+#elif !defined(MOD_NO_SIMD) && defined(__ARM_NEON) && defined(__aarch64__)
+#define MOD__BACKEND_NEON 1
+#elif !defined(MOD_NO_SIMD) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+#define MOD__BACKEND_HELIUM 1
 #else
-#define MOD__PRAGMA(x)
-#define MOD__THREAD_ID() 0
+#define MOD__BACKEND_SCALAR 1
 #endif
 
 /* Software prefetch where there are caches and memory far away (not on microcontrollers). */
@@ -1332,12 +1394,15 @@ uint64_t mod_model_parameters(const mod_model *m) {
 #define MOD__PREFETCH(p) ((void)(p))
 #endif
 
-/* One vector type per target, chosen at compile time from the compiler's target macros;
-   MOD_NO_SIMD forces the portable path. Every path computes a dot product the same way for a
-   row whatever the batch it is part of, so batched prefill equals token-by-token decoding. */
-#if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
+/* ---- >>backend-avx512   x86 AVX-512 (16 lanes; int8 by VNNI) ------------------------ */
+#ifdef MOD__BACKEND_AVX512
 #include <immintrin.h>
 #define MOD__SIMD "avx512"
+#define MOD__VREGS 32
+#define MOD__TILE_ROWS 6
+#define MOD__DOT_CHUNK 1024
+#define MOD__ATT_TILES 1
+#define MOD__FORCE_INLINE 1
 #define MOD__VL 16
 typedef __m512 mod__v;
 #define mod__vzero() _mm512_setzero_ps()
@@ -1365,9 +1430,180 @@ static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
     _mm512_storeu_ps(lanes, u);
     out[0] = lanes[0]; out[1] = lanes[4]; out[2] = lanes[8]; out[3] = lanes[12];
 }
-#elif !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+#define MOD__KB MOD__VL
+#define mod__vadd(a, b) _mm512_add_ps(a, b)
+#define mod__vmul(a, b) _mm512_mul_ps(a, b)
+#define mod__vmax(a, b) _mm512_max_ps(a, b)
+#define mod__vdiv(a, b) _mm512_div_ps(a, b)
+
+#define MOD__VEXP 1
+static int mod__vexp_out(mod__v x) {
+    return _mm512_cmp_ps_mask(x, mod__vdup(-87.3f), _CMP_LT_OQ) | _mm512_cmp_ps_mask(x, mod__vdup(88.7f), _CMP_GT_OQ) |
+           _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+}
+#define mod__vround(x) _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define mod__vscale(y, n) _mm512_scalef_ps(y, n)
+
+#define MOD__ROWS 1
+static size_t mod__f16_row(float *out, const uint16_t *p, size_t n, size_t ahead) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        MOD__PREFETCH(p + i + ahead);
+        _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p + i)))));
+    }
+    return i;
+}
+static size_t mod__bf16_row(float *out, const uint16_t *p, size_t n, size_t ahead) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        MOD__PREFETCH(p + i + ahead);
+        _mm512_storeu_ps(out + i, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p + i)))), 16)));
+    }
+    return i;
+}
+
+/* x[cols] -> cols / 32 activation blocks by the portable rule (>>int8), byte for byte */
+#define MOD__QUANTIZE 1
+static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
+    int b;
+    for (b = 0; b < cols / MOD__INT8_BLOCK; b++, out += MOD__INT8X_BYTES) {
+        const __m512 v0 = _mm512_loadu_ps(x + b * MOD__INT8_BLOCK), v1 = _mm512_loadu_ps(x + b * MOD__INT8_BLOCK + 16);
+        const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f), half = _mm512_set1_ps(0.5f);
+        /* a NaN |x| leaves the maximum alone, as the scalar comparison does */
+        const __m512 m = _mm512_max_ps(_mm512_abs_ps(v1), _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps()));
+        const float amax = _mm512_reduce_max_ps(m), d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+        __m512 q0 = _mm512_mul_ps(v0, _mm512_set1_ps(id)), q1 = _mm512_mul_ps(v1, _mm512_set1_ps(id));
+        __m512i i0, i1;
+        q0 = _mm512_min_ps(hi, _mm512_max_ps(lo, q0)); /* a NaN passes through both */
+        q1 = _mm512_min_ps(hi, _mm512_max_ps(lo, q1));
+        i0 = _mm512_cvttps_epi32(_mm512_add_ps(q0, _mm512_mask_mov_ps(half, _mm512_cmp_ps_mask(q0, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_set1_ps(-0.5f))));
+        i1 = _mm512_cvttps_epi32(_mm512_add_ps(q1, _mm512_mask_mov_ps(half, _mm512_cmp_ps_mask(q1, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_set1_ps(-0.5f))));
+        /* a NaN converts to 0x80000000, whose low byte is the 0 the scalar rule gives it */
+        memcpy(out, &d, 4);
+        _mm_storeu_si128(MOD__CAST(__m128i *, MOD__CAST(void *, out + 4)), _mm512_cvtepi32_epi8(i0));
+        _mm_storeu_si128(MOD__CAST(__m128i *, MOD__CAST(void *, out + 20)), _mm512_cvtepi32_epi8(i1));
+    }
+}
+
+/* int8 blocks by VNNI; without it, the AVX2 steps of >>backend-avx2 */
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define MOD__INT8_AVX512 1
+#define MOD__INT8_VEC 1
+#define MOD__INT8_LOAD256(p) _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p)))
+#define MOD__INT8_UNIT 2
+typedef __m512 mod__qf;
+typedef __m512i mod__qi;
+typedef __m512i mod__qs;
+#define mod__q8_fzero() _mm512_setzero_ps()
+#define mod__q8_szero() _mm512_setzero_si512()
+#define mod__q8_fmul(a, b) _mm512_mul_ps(a, b)
+/* two consecutive blocks' values; p points at the first block's values */
+static mod__qi mod__q8_load(const unsigned char *p, size_t next) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(MOD__INT8_LOAD256(p)), MOD__INT8_LOAD256(p + next), 1);
+}
+/* Here the activations take the unsigned side offset by 128 (x + 128 is x ^ 0x80) and each
+   row starts its sums at -128 times its own weights' sums, so no sign moves per product:
+   per row the weights as they are (wa) and that starting value (wb). */
+#define mod__q8_wa(q) (q)
+static mod__qs mod__q8_wb(mod__qi q) {
+    return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(-128), q));
+}
+static mod__qi mod__q8_xload(const unsigned char *x) {
+    return _mm512_xor_si512(mod__q8_load(x + 4, MOD__INT8X_BYTES), _mm512_set1_epi8(-128));
+}
+static mod__qf mod__q8_scales(float a, float b) {
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(a)), _mm256_set1_ps(b), 1);
+}
+/* the f16 scales of two weight blocks (bytes 0-1 and 34-35), each over eight lanes */
+static mod__qf mod__q8_wscales(const unsigned char *w) {
+    const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                         17, 17, 17, 17, 17, 17, 17, 17, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i h = _mm512_permutexvar_epi16(idx, _mm512_loadu_si512(MOD__CAST(const void *, w)));
+    return _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+}
+static mod__qf mod__q8_xscales(const unsigned char *x) {
+    float a, b;
+    memcpy(&a, x, 4);
+    memcpy(&b, x + MOD__INT8X_BYTES, 4);
+    return mod__q8_scales(a, b);
+}
+static mod__qf mod__q8_step(mod__qf acc, mod__qi w, mod__qs start, mod__qi xu, mod__qf sc) {
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, xu, w)), sc, acc);
+}
+static float mod__q8_sum(mod__qf v) { return _mm512_reduce_add_ps(v); }
+#if defined(__AVX512VBMI__)
+/* Two consecutive weight blocks (36 bytes, p at the first block's scale) in one masked load,
+   which touches nothing past them; byte permutes then give the nibbles and the scales. */
+static __m512i mod__q4_pair(const unsigned char *p) {
+    return _mm512_maskz_loadu_epi8(MOD__CAST(__mmask64, 0xFFFFFFFFFull), MOD__CAST(const void *, p));
+}
+/* the nibbles in the order of the activations: block 0's low nibbles, its high nibbles, then
+   block 1's (each 128-bit lane a copy of a block's 16 bytes, every other one shifted down) */
+static mod__qi mod__q4_load(const unsigned char *p) {
+    const __m512i idx = _mm512_set_epi8(35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,
+                                        35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,
+                                        17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2,
+                                        17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2);
+    const __m512i v = _mm512_permutexvar_epi8(idx, mod__q4_pair(p));
+#if defined(__GFNI__)
+    /* one affine bit transform per 64-bit lane: bits 0-3 (lo) or 4-7 (hi) of every byte
+       become its bits 0-3, the rest zero; the same bytes as the shift and mask below, in one
+       instruction (with the byte permute for the scales below, q4_0 decoding with the weights
+       in the L3 ran about 10% faster here) */
+    const long long lo = 0x0102040800000000LL, hi = 0x1020408000000000LL;
+    return _mm512_gf2p8affine_epi64_epi8(v, _mm512_set_epi64(hi, hi, lo, lo, hi, hi, lo, lo), 0);
+#else
+    return _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)), _mm512_set1_epi8(15));
+#endif
+}
+/* the f16 scales of the two blocks (bytes 0-1 and 18-19), each over eight lanes; a byte
+   permute, which costs less here than the word one */
+static mod__qf mod__q4_wscales(const unsigned char *w) {
+    const __m512i idx = _mm512_set_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                        19, 18, 19, 18, 19, 18, 19, 18, 19, 18, 19, 18, 19, 18, 19, 18,
+                                        1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0);
+    return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi8(idx, mod__q4_pair(w))));
+}
+#else
+/* the nibbles of two consecutive weight blocks (p at the first block's scale), in the order
+   of the activations: block 0's low nibbles, its high nibbles, then block 1's */
+static mod__qi mod__q4_load(const unsigned char *p) {
+    const __m128i a = _mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + 2)));
+    const __m128i b = _mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + 2 + MOD__Q4_BYTES)));
+    /* 128-bit lanes a, a, b, b; the second copy of each shifted down to its high nibbles */
+    const __m512i v = _mm512_permutexvar_epi64(_mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0),
+                                               _mm512_castsi256_si512(_mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1)));
+    return _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)), _mm512_set1_epi8(15));
+}
+/* the f16 scales of two weight blocks, each over eight lanes */
+static mod__qf mod__q4_wscales(const unsigned char *w) {
+    const short a = MOD__CAST(short, w[0] | w[1] << 8), b = MOD__CAST(short, w[MOD__Q4_BYTES] | w[MOD__Q4_BYTES + 1] << 8);
+    return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(a)), _mm_set1_epi16(b), 1));
+}
+#endif
+static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__INT8X_BYTES); }
+static mod__qi mod__q4_xstart(mod__qi qx) {
+    return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), qx));
+}
+static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, mod__qf sc) {
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, v, qx)), sc, acc);
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+#define MOD__INT8_AVX2 1
+#endif
+#endif /* MOD__BACKEND_AVX512 */
+
+/* ---- >>backend-avx2   x86 AVX2 with FMA (8 lanes) ----------------------------------- */
+#ifdef MOD__BACKEND_AVX2
 #include <immintrin.h>
 #define MOD__SIMD "avx2"
+#define MOD__VREGS 16
+#define MOD__TILE_ROWS 3
+#define MOD__DOT_CHUNK 1024
+#define MOD__ATT_TILES 1
+#define MOD__FORCE_INLINE 1
+#define MOD__INT8_AVX2 1
 #define MOD__VL 8
 typedef __m256 mod__v;
 #define mod__vzero() _mm256_setzero_ps()
@@ -1392,21 +1628,151 @@ static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
     _mm256_storeu_ps(lanes, u);
     out[0] = lanes[0]; out[1] = lanes[4]; out[2] = lanes[2]; out[3] = lanes[6];
 }
-#elif !defined(MOD_NO_SIMD) && ((defined(__ARM_NEON) && defined(__aarch64__)) || \
-                                 (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)))
-/* AArch64 NEON and Armv8.1-M Helium share the 4-lane float intrinsics */
-#if defined(__ARM_NEON) && defined(__aarch64__)
+#define MOD__KB MOD__VL
+#define mod__vadd(a, b) _mm256_add_ps(a, b)
+#define mod__vmul(a, b) _mm256_mul_ps(a, b)
+#define mod__vmax(a, b) _mm256_max_ps(a, b)
+#define mod__vdiv(a, b) _mm256_div_ps(a, b)
+
+#define MOD__VEXP 1
+static int mod__vexp_out(mod__v x) {
+    return _mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(x, mod__vdup(-87.3f), _CMP_LT_OQ),
+                                                        _mm256_cmp_ps(x, mod__vdup(88.7f), _CMP_GT_OQ)),
+                                           _mm256_cmp_ps(x, x, _CMP_UNORD_Q)));
+}
+#define mod__vround(x) _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+/* 2^n built from its exponent bits: n + 127 in bits 23-30 */
+#define mod__vscale(y, n) \
+    _mm256_mul_ps(y, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23)))
+
+#define MOD__ROWS 1
+static size_t mod__f16_row(float *out, const uint16_t *p, size_t n, size_t ahead) {
+    size_t i = 0;
+#if defined(__F16C__)
+    for (; i + 8 <= n; i += 8) {
+        if (i % 32 == 0) MOD__PREFETCH(p + i + ahead);
+        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + i)))));
+    }
+#else
+    (void)out; (void)p; (void)n; (void)ahead;
+#endif
+    return i;
+}
+static size_t mod__bf16_row(float *out, const uint16_t *p, size_t n, size_t ahead) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        if (i % 32 == 0) MOD__PREFETCH(p + i + ahead);
+        _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + i)))), 16)));
+    }
+    return i;
+}
+
+/* x[cols] -> cols / 32 activation blocks by the portable rule (>>int8), byte for byte */
+#define MOD__QUANTIZE 1
+static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
+    int b, j;
+    for (b = 0; b < cols / MOD__INT8_BLOCK; b++, out += MOD__INT8X_BYTES) {
+        const float *v = x + b * MOD__INT8_BLOCK;
+        const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f), zero = _mm256_setzero_ps();
+        __m256 a[4], m = zero;
+        __m256i q8[4], p;
+        float lanes[8], amax, d, id;
+        for (j = 0; j < 4; j++) {
+            a[j] = _mm256_loadu_ps(v + 8 * j);
+            m = _mm256_max_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), a[j]), m); /* NaN: m stays */
+        }
+        _mm256_storeu_ps(lanes, m);
+        amax = lanes[0];
+        for (j = 1; j < 8; j++) if (lanes[j] > amax) amax = lanes[j];
+        d = amax / 127.0f;
+        id = d > 0.0f ? 1.0f / d : 0.0f;
+        for (j = 0; j < 4; j++) {
+            __m256 q = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_mul_ps(a[j], _mm256_set1_ps(id))));
+            const __m256 ordered = _mm256_cmp_ps(q, q, _CMP_ORD_Q);
+            q = _mm256_add_ps(q, _mm256_blendv_ps(_mm256_set1_ps(0.5f), _mm256_set1_ps(-0.5f), _mm256_cmp_ps(q, zero, _CMP_LT_OQ)));
+            q8[j] = _mm256_and_si256(_mm256_cvttps_epi32(q), _mm256_castps_si256(ordered)); /* NaN -> 0 */
+        }
+        /* saturating packs interleave 128-bit lanes; the permute puts the values back in order */
+        p = _mm256_packs_epi16(_mm256_packs_epi32(q8[0], q8[1]), _mm256_packs_epi32(q8[2], q8[3]));
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        memcpy(out, &d, 4);
+        _mm256_storeu_si256(MOD__CAST(__m256i *, MOD__CAST(void *, out + 4)), p);
+    }
+}
+#endif /* MOD__BACKEND_AVX2 */
+
+/* The AVX2 int8 block steps: those of this backend and of AVX-512 CPUs without VNNI. */
+#ifdef MOD__INT8_AVX2
+#define MOD__INT8_VEC 1
+#define MOD__INT8_UNIT 1
+typedef __m256 mod__qf;
+typedef __m256i mod__qi;
+typedef __m256i mod__qs;
+#define mod__q8_fzero() _mm256_setzero_ps()
+#define mod__q8_szero() _mm256_setzero_si256()
+#define mod__q8_fmul(a, b) _mm256_mul_ps(a, b)
+static mod__qi mod__q8_load(const unsigned char *p, size_t next) {
+    (void)next;
+    return _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p)));
+}
+/* unsigned x signed products: the weight's sign moves onto the activation, |w| (x sign w);
+   per row |w| (wa) and the weights for their signs (wb) */
+#define mod__q8_wa(q) _mm256_sign_epi8(q, q)
+#define mod__q8_wb(q) (q)
+static mod__qi mod__q8_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__INT8X_BYTES); }
+static mod__qf mod__q8_wscales(const unsigned char *w) { return _mm256_set1_ps(MOD__BLOCK_SCALE(w)); }
+static mod__qf mod__q8_xscales(const unsigned char *x) {
+    float a;
+    memcpy(&a, x, 4);
+    return _mm256_set1_ps(a);
+}
+static mod__qf mod__q8_step(mod__qf acc, mod__qi aw, mod__qs sign, mod__qi qx, mod__qf sc) {
+    const mod__qi sx = _mm256_sign_epi8(qx, sign);
+#if defined(__AVXVNNI__)
+    const mod__qi dot = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), aw, sx);
+#elif defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    const mod__qi dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sx);
+#else
+    const mod__qi dot = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), _mm256_set1_epi16(1));
+#endif
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), sc, acc);
+}
+static float mod__q8_sum(mod__qf v) {
+    float o[8];
+    _mm256_storeu_ps(o, v);
+    return ((o[0] + o[1]) + (o[2] + o[3])) + ((o[4] + o[5]) + (o[6] + o[7]));
+}
+static mod__qi mod__q4_load(const unsigned char *p) {
+    const __m128i q = _mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + 2))), m = _mm_set1_epi8(15);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, m)), _mm_and_si128(_mm_srli_epi16(q, 4), m), 1);
+}
+static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__INT8X_BYTES); }
+static mod__qi mod__q4_xstart(mod__qi qx) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), qx), _mm256_set1_epi16(-1));
+}
+static mod__qf mod__q4_wscales(const unsigned char *w) { return _mm256_set1_ps(MOD__BLOCK_SCALE(w)); }
+static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, mod__qf sc) {
+#if defined(__AVXVNNI__)
+    const mod__qi dot = _mm256_dpbusd_avx_epi32(start, v, qx);
+#elif defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    const mod__qi dot = _mm256_dpbusd_epi32(start, v, qx);
+#else
+    /* |v x| <= 15 * 128: the pairs of maddubs cannot saturate */
+    const mod__qi dot = _mm256_add_epi32(start, _mm256_madd_epi16(_mm256_maddubs_epi16(v, qx), _mm256_set1_epi16(1)));
+#endif
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), sc, acc);
+}
+#endif /* MOD__INT8_AVX2 */
+
+/* ---- >>backend-neon   AArch64 NEON (4 lanes; int8 by SDOT where the CPU has it) ----- */
+#ifdef MOD__BACKEND_NEON
 #include <arm_neon.h>
 #define MOD__SIMD "neon"
-static float mod__vsum(float32x4_t v) { return vaddvq_f32(v); }
-#else
-#include <arm_mve.h>
-#define MOD__SIMD "helium"
-#define MOD__HELIUM 1 /* eight vector registers: no register tiles in attention */
-static float mod__vsum(float32x4_t v) {
-    return (vgetq_lane_f32(v, 0) + vgetq_lane_f32(v, 1)) + (vgetq_lane_f32(v, 2) + vgetq_lane_f32(v, 3));
-}
-#endif
+#define MOD__VREGS 32
+#define MOD__TILE_ROWS 6
+#define MOD__DOT_CHUNK 1024
+#define MOD__ATT_TILES 1
+#define MOD__FORCE_INLINE 1
 #define MOD__VL 4
 typedef float32x4_t mod__v;
 #define mod__vzero() vdupq_n_f32(0.0f)
@@ -1414,300 +1780,161 @@ typedef float32x4_t mod__v;
 #define mod__vstore(p, v) vst1q_f32(p, v)
 #define mod__vdup(x) vdupq_n_f32(x)
 #define mod__vfma(acc, a, b) vfmaq_f32(acc, a, b)
-#else
-#define MOD__SIMD "scalar"
-#endif
-
-/* The target's vector registers: 32 with AVX-512 and on AArch64, 16 elsewhere. */
-#if defined(MOD__VL) && (MOD__VL == 16 || defined(__aarch64__))
-#define MOD__VREGS 32
-#else
-#define MOD__VREGS 16
-#endif
-/* Rows of W in one prefill register tile (mod__tile): as many as the vector registers hold
-   next to four tokens' accumulators (32 registers: 6; AVX2's 16: 3). Every path also has a
-   four-row decoding tile. */
-#if defined(MOD__VL) && MOD__VREGS == 32
-#define MOD__TILE_ROWS 6
-#elif defined(MOD__VL) && MOD__VL == 8
-#define MOD__TILE_ROWS 3
-#else
-#define MOD__TILE_ROWS 4
-#endif
-#define MOD__ROWS_CONVERTED (MOD__TILE_ROWS > 4 ? MOD__TILE_ROWS : 4)
-
-/* Tokens are taken in blocks that stay in a typical L2 (about 1 MiB of activations) while
-   every row of W passes by, so W is streamed from memory as few times as possible. */
-#define MOD__TOKEN_BLOCK_BYTES (1 << 20)
-static int mod__token_block(size_t row_bytes) {
-    const int fit = (int)(MOD__TOKEN_BLOCK_BYTES / row_bytes) / 4 * 4;
-    return fit > 4 ? fit : 4;
+#define mod__vadd(a, b) vaddq_f32(a, b)
+#define mod__vmul(a, b) vmulq_f32(a, b)
+#define mod__vmax(a, b) vmaxq_f32(a, b)
+#define mod__vdiv(a, b) vdivq_f32(a, b)
+static float mod__vsum(mod__v v) { return vaddvq_f32(v); }
+#define MOD__VSUM4 1
+static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
+    out[0] = mod__vsum(a); out[1] = mod__vsum(b); out[2] = mod__vsum(c); out[3] = mod__vsum(d);
 }
+#define MOD__KB MOD__VL
+#define MOD__VEXP_SCALAR 1
+
+#define MOD__ROWS 1
+#define mod__f16_row(out, p, n, ahead) ((void)(ahead), (size_t)0)
+#define mod__bf16_row(out, p, n, ahead) ((void)(ahead), (size_t)0)
+#define MOD__QUANTIZE_PORTABLE 1
+
+#define MOD__INT8_NEON 1
+#define MOD__INT8_VEC 1
+/* A block's 32 values in two registers; each of the four 32-bit lanes of a block's integer
+   sum adds up its own share of the products exactly (|sum| < 2^18), and the lanes go through
+   float separately until mod__q8_sum. */
+#define MOD__INT8_UNIT 1
+typedef float32x4_t mod__qf;
+typedef int8x16x2_t mod__qi;
+typedef int32x4_t mod__qs;
+#define mod__q8_fzero() vdupq_n_f32(0.0f)
+#define mod__q8_szero() vdupq_n_s32(0)
+#define mod__q8_fmul(a, b) vmulq_f32(a, b)
+static mod__qi mod__q8_load(const unsigned char *p, size_t next) {
+    mod__qi q;
+    (void)next;
+    q.val[0] = vreinterpretq_s8_u8(vld1q_u8(p));
+    q.val[1] = vreinterpretq_s8_u8(vld1q_u8(p + 16));
+    return q;
+}
+/* signed x signed: the weights as they are (wa), every sum starting at zero (wb) */
+#define mod__q8_wa(q) (q)
+#define mod__q8_wb(q) vdupq_n_s32(0)
+static mod__qi mod__q8_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__INT8X_BYTES); }
+/* the f16 scale of a weight block over four lanes */
+static mod__qf mod__q8_wscales(const unsigned char *w) {
+    return vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(MOD__CAST(uint16_t, w[0] | w[1] << 8))));
+}
+static mod__qf mod__q8_xscales(const unsigned char *x) {
+    float a;
+    memcpy(&a, x, 4);
+    return vdupq_n_f32(a);
+}
+/* the exact integer products of a block, added to start; without SDOT each product is widened
+   to 16 bits (exact, |w x| <= 128 x 128) and pairs of them added into the 32-bit lanes */
+static int32x4_t mod__q8_idot(int32x4_t start, mod__qi w, mod__qi x) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vdotq_s32(vdotq_s32(start, w.val[0], x.val[0]), w.val[1], x.val[1]);
+#else
+    start = vpadalq_s16(start, vmull_s8(vget_low_s8(w.val[0]), vget_low_s8(x.val[0])));
+    start = vpadalq_s16(start, vmull_high_s8(w.val[0], x.val[0]));
+    start = vpadalq_s16(start, vmull_s8(vget_low_s8(w.val[1]), vget_low_s8(x.val[1])));
+    return vpadalq_s16(start, vmull_high_s8(w.val[1], x.val[1]));
+#endif
+}
+static mod__qf mod__q8_step(mod__qf acc, mod__qi w, mod__qs start, mod__qi qx, mod__qf sc) {
+    return vfmaq_f32(acc, vcvtq_f32_s32(mod__q8_idot(start, w, qx)), sc);
+}
+static float mod__q8_sum(mod__qf v) { return vaddvq_f32(v); }
+/* a weight block's values v - 8 in the order of the activations: the low nibbles, then the
+   high ones (p at the block's scale) */
+static mod__qi mod__q4_load(const unsigned char *p) {
+    const uint8x16_t q = vld1q_u8(p + 2);
+    const int8x16_t eight = vdupq_n_s8(8);
+    mod__qi v;
+    v.val[0] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(15))), eight);
+    v.val[1] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);
+    return v;
+}
+static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_xload(x); }
+#define mod__q4_xstart(qx) vdupq_n_s32(0)
+#define mod__q4_wscales(w) mod__q8_wscales(w)
+static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qs start, mod__qi qx, mod__qf sc) {
+    return vfmaq_f32(acc, vcvtq_f32_s32(mod__q8_idot(start, v, qx)), sc);
+}
+#endif /* MOD__BACKEND_NEON */
+
+/* ---- >>backend-helium   Armv8.1-M MVE with floating point (4 lanes, 8 registers) ---- */
+#ifdef MOD__BACKEND_HELIUM
+#include <arm_mve.h>
+#define MOD__SIMD "helium"
+#define MOD__VREGS 16
+#define MOD__TILE_ROWS 4
+#define MOD__DOT_CHUNK 0x7fffffff /* no data cache to fit: every row whole, the chunk loops fold away */
+#define MOD__KB 1                 /* plain key rows */
+#define MOD__ATT_TILES 0          /* eight vector registers: no register tiles in attention */
+#define MOD__FORCE_INLINE 0
+#define MOD__VL 4
+typedef float32x4_t mod__v;
+#define mod__vzero() vdupq_n_f32(0.0f)
+#define mod__vload(p) vld1q_f32(p)
+#define mod__vstore(p, v) vst1q_f32(p, v)
+#define mod__vdup(x) vdupq_n_f32(x)
+#define mod__vfma(acc, a, b) vfmaq_f32(acc, a, b)
+#define mod__vadd(a, b) vaddq_f32(a, b)
+#define mod__vmul(a, b) vmulq_f32(a, b)
+#define mod__vmax(a, b) vmaxnmq_f32(a, b)
+static float mod__vsum(mod__v v) {
+    return (vgetq_lane_f32(v, 0) + vgetq_lane_f32(v, 1)) + (vgetq_lane_f32(v, 2) + vgetq_lane_f32(v, 3));
+}
+#define MOD__VSUM4 1
+static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
+    out[0] = mod__vsum(a); out[1] = mod__vsum(b); out[2] = mod__vsum(c); out[3] = mod__vsum(d);
+}
+#define MOD__VEXP_SCALAR 1 /* MVE has no vector divide for the SwiGLU gate */
+#define MOD__ROWS 1
+#define mod__f16_row(out, p, n, ahead) ((void)(ahead), (size_t)0)
+#define mod__bf16_row(out, p, n, ahead) ((void)(ahead), (size_t)0)
+#define MOD__QUANTIZE_PORTABLE 1
+#endif /* MOD__BACKEND_HELIUM */
+
+/* ---- >>backend-scalar   portable C: any compiler, any CPU --------------------------- */
+#ifdef MOD__BACKEND_SCALAR
+#define MOD__SIMD "scalar"
+#define MOD__VREGS 16
+#define MOD__TILE_ROWS 4
+#define MOD__DOT_CHUNK 1024
+#define MOD__KB 1
+#define MOD__ATT_TILES 0
+#define MOD__FORCE_INLINE 0
+#define MOD__ROWS 1
+#define mod__f16_row(out, p, n, ahead) ((void)(ahead), (size_t)0)
+#define mod__bf16_row(out, p, n, ahead) ((void)(ahead), (size_t)0)
+#define MOD__QUANTIZE_PORTABLE 1
+#endif /* MOD__BACKEND_SCALAR */
+
+/* The contract check: a backend that misses a piece stops the build here. */
+#if !defined(MOD__SIMD) || !defined(MOD__VREGS) || !defined(MOD__TILE_ROWS) || !defined(MOD__DOT_CHUNK) || \
+    !defined(MOD__KB) || !defined(MOD__ATT_TILES) || !defined(MOD__FORCE_INLINE) || !defined(MOD__ROWS) ||  \
+    (defined(MOD__QUANTIZE) == defined(MOD__QUANTIZE_PORTABLE))
+#error "mod.h: the backend does not define the whole contract (see >>backend)"
+#endif
+#if defined(MOD__VL) && (!defined(MOD__VSUM4) || defined(MOD__VEXP) == defined(MOD__VEXP_SCALAR))
+#error "mod.h: the vector backend does not define the whole contract (see >>backend)"
+#endif
+#if defined(MOD__INT8_VEC) && !defined(MOD__INT8_UNIT)
+#error "mod.h: the int8 block steps are incomplete (see >>backend)"
+#endif
+
+/* ======================================================================================= */
+/* >>f32       f32 kernels: dot products, register tiles, weight rows as f32             */
+/* ======================================================================================= */
 
 /* On the vector paths of CPUs with caches, a dot product longer than MOD__DOT_CHUNK is the sum,
    in order, of the dot products of its 1024-column chunks. A prefill tile then takes one chunk
    of its rows at a time, 6 rows x 1024 floats = 24 KiB, which stays in the L1 data cache (48
    KiB here, 32 KiB on many CPUs) next to the activations streaming past. Helium cores (no data
-   cache to fit) take every row whole: the chunk loops fold away. */
-#ifdef MOD__HELIUM
-#define MOD__DOT_CHUNK 0x7fffffff
-#else
-#define MOD__DOT_CHUNK 1024
-#endif
-
-/* The cache. On the vector paths of CPUs with caches, each kv head's keys and values are kept
-   together, and its keys in blocks of MOD__KB positions transposed: keys [kv head][block]
-   [head_dim][MOD__KB], values [kv head][position][head_dim], over the capacity rounded up to
-   whole blocks. A query meets MOD__KB keys in one vector: a lane's score is q[0] k[0] +
-   q[1] k[1] + ... fused in dimension order, with no sum across lanes, in every kernel (prefill
-   and decoding alike), and a head's keys and values each stream from one place. Elsewhere
-   MOD__KB is 1 and both are plain rows, [position][kv_dim], a score being mod__dot. */
-#if defined(MOD__VL) && !defined(MOD__HELIUM)
-#define MOD__KB MOD__VL
-#else
-#define MOD__KB 1
-#endif
-/* n rounded up to whole key blocks */
-static size_t mod__kb_round(size_t n) { return (n + MOD__KB - 1) / MOD__KB * MOD__KB; }
-
-/* Queries that share one pass over the cache in attention, at most. */
-#define MOD__QBLOCK 16
-
-/* Below this many multiply-adds a loop is not worth waking threads for. */
-#define MOD__PARALLEL_WORK 32768
-
-typedef struct mod__prob { float p; int32_t id; } mod__prob;
-
-/* One block's key/value cache; a routed block only holds the tokens it processed. */
-typedef struct mod__cache {
-    float *k, *v;     /* [cap, kv_dim], keys already rotated */
-    int32_t *pos;     /* context position of each entry */
-    int n, cap;
-    uint64_t seen, processed;
-    double flops, flops_dense;
-} mod__cache;
-
-struct mod_session {
-    const mod_model *m;
-    int max_tokens, max_batch, threads, pos, has_logits;
-    mod_routing prompt_routing;
-    float capacity;          /* 0: the model's */
-    float threshold;
-    void *block;             /* MOD_MALLOC block, NULL when the caller gave an arena */
-    mod__cache *cache;
-    mod__cache *saved;       /* cache state before the current call, to undo a failed one */
-    float *x, *xs, *xn, *q, *att, *h, *hb, *hb2, *pbuf, *router, *decide;
-    int32_t *sel, *order;
-    unsigned char *flag;
-    double *inv_freq;        /* RoPE frequencies, [head_dim / 2] */
-    float *rope;             /* cos and sin of one position, [head_dim] */
-    float *scores;           /* [threads, qblock, max_tokens in whole key blocks] attention scores */
-    int qblock;              /* queries sharing one pass over the cache in attention */
-    float *wrow;             /* [threads, wrow_len] weight rows converted to f32 */
-    int wrow_len;
-    unsigned char *xq;       /* [max_batch, widest row / 32] activation blocks for q8_0 and q4_0 */
-    float *logits;           /* [vocab] after the last token */
-    mod__prob *probs;        /* [vocab] sampler scratch */
-    double out_flops;        /* FLOPs of the output projection (the same in a dense model) */
-    uint64_t tokens;
-    char err[240];
-};
-
-static mod_result mod__serr(mod_session *s, mod_result code, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    mod__vformat(s->err, sizeof s->err, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-static void *mod__take_n(mod__arena *a, size_t count, size_t elsize) {
-    if (elsize && count > SIZE_MAX / elsize) { a->overflow = 1; return NULL; }
-    return mod__take(a, count * elsize);
-}
-
-/* Carves a session's buffers out of an arena into s: the same code measures (a->base == NULL,
-   s a scratch struct) and places. */
-static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *m, int T, int B, int nth, int R) {
-    const mod_config *c = &m->cfg;
-    size_t d = (size_t)c->dim, kvd = (size_t)c->n_kv_heads * (size_t)c->head_dim;
-    size_t F = (size_t)c->hidden_dim, Fp = c->predictor_hidden > 0 ? (size_t)c->predictor_hidden : 1;
-    size_t V = (size_t)c->vocab_size, wl = d > F ? d : F, i;
-    mod__cache *cache;
-    if (Fp > wl) wl = Fp;
-    memset(s, 0, sizeof *s);
-    s->cache = cache = MOD__CAST(mod__cache *, mod__take_n(a, (size_t)c->n_layers, sizeof(mod__cache)));
-    s->saved = MOD__CAST(mod__cache *, mod__take_n(a, (size_t)c->n_layers, sizeof(mod__cache)));
-    for (i = 0; i < (size_t)c->n_layers; i++) {
-        /* a routed block's cache only ever holds the tokens it processed */
-        const int cap = m->layers[i].routed ? R : T;
-        float *k = MOD__CAST(float *, mod__take_n(a, mod__kb_round((size_t)cap) * kvd, sizeof(float)));
-        float *v = MOD__CAST(float *, mod__take_n(a, mod__kb_round((size_t)cap) * kvd, sizeof(float)));
-        int32_t *pos = MOD__CAST(int32_t *, mod__take_n(a, (size_t)cap, sizeof(int32_t)));
-        if (cache) {
-            memset(&cache[i], 0, sizeof cache[i]);
-            cache[i].k = k; cache[i].v = v; cache[i].pos = pos; cache[i].cap = cap;
-        }
-    }
-    s->x = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
-    s->xs = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
-    s->xn = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
-    s->q = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
-    s->att = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
-    s->h = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
-    s->hb = MOD__CAST(float *, mod__take_n(a, (size_t)B * F, sizeof(float)));
-    s->hb2 = MOD__CAST(float *, mod__take_n(a, (size_t)B * F, sizeof(float)));
-    s->pbuf = c->decision == MOD_DECISION_PREDICTOR && c->n_routed
-                  ? MOD__CAST(float *, mod__take_n(a, (size_t)B * Fp, sizeof(float))) : NULL;
-    s->router = MOD__CAST(float *, mod__take_n(a, (size_t)B, sizeof(float)));
-    s->decide = MOD__CAST(float *, mod__take_n(a, (size_t)B, sizeof(float)));
-    s->sel = MOD__CAST(int32_t *, mod__take_n(a, (size_t)B, sizeof(int32_t)));
-    s->order = MOD__CAST(int32_t *, mod__take_n(a, (size_t)B, sizeof(int32_t)));
-    s->flag = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B, 1));
-    s->inv_freq = MOD__CAST(double *, mod__take_n(a, (size_t)c->head_dim / 2, sizeof(double)));
-    s->rope = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)c->head_dim, sizeof(float)));
-    s->qblock = B < MOD__QBLOCK ? B : MOD__QBLOCK;
-    s->scores = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)s->qblock * mod__kb_round((size_t)T), sizeof(float)));
-    /* room for the rows of one tile per thread (mod__matmul converts a block at a time) */
-    s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * MOD__ROWS_CONVERTED * wl, sizeof(float)));
-    s->wrow_len = (int)(MOD__ROWS_CONVERTED * wl);
-    s->xq = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B * (wl / MOD__INT8_BLOCK + 1), MOD__INT8X_BYTES));
-    s->logits = MOD__CAST(float *, mod__take_n(a, V, sizeof(float)));
-    s->probs = MOD__CAST(mod__prob *, mod__take_n(a, V, sizeof(mod__prob)));
-}
-
-typedef struct mod__session_params {
-    int T, B, nth, R;
-    mod_routing routing;
-    float capacity, threshold;
-} mod__session_params;
-
-static mod_result mod__session_params_from(const mod_model *m, const mod_session_desc *desc,
-                                           mod__session_params *p, mod_error *err) {
-    mod_session_desc d;
-    memset(&d, 0, sizeof d);
-    if (desc) d = *desc;
-    if (!m) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "model is NULL");
-    if (d.max_tokens < 0 || d.max_tokens > MOD__MAX_SEQ)
-        return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "max_tokens %d is outside [0, %d]", d.max_tokens, MOD__MAX_SEQ);
-    if (d.max_batch < 0) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "max_batch %d is negative", d.max_batch);
-    if (d.threads < 0) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "threads %d is negative", d.threads);
-    if (d.routed_cache_tokens < 0)
-        return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "routed_cache_tokens %d is negative", d.routed_cache_tokens);
-    if ((unsigned)d.prompt_routing > (unsigned)MOD_ROUTING_TOPK)
-        return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "prompt_routing %u is not a mod_routing value", (unsigned)d.prompt_routing);
-    if (d.capacity != d.capacity || d.capacity < 0.0f || d.capacity > 1.0f) {
-        return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "capacity %f is outside (0, 1] (0: the model's)", (double)d.capacity);
-    }
-    if (d.override_threshold && !(d.threshold >= -FLT_MAX && d.threshold <= FLT_MAX)) {
-        return mod__fail(err, MOD_ERR_NUMERIC, "threshold %f is not a finite number", (double)d.threshold);
-    }
-    p->T = d.max_tokens ? d.max_tokens : m->cfg.max_seq_len;
-    p->B = d.max_batch ? d.max_batch : p->T;
-    if (p->B > p->T) p->B = p->T;
-    p->R = d.routed_cache_tokens && d.routed_cache_tokens < p->T ? d.routed_cache_tokens : p->T;
-    p->routing = d.prompt_routing == MOD_ROUTING_DEFAULT ? MOD_ROUTING_CAUSAL : d.prompt_routing;
-    p->capacity = d.capacity;
-    p->threshold = d.override_threshold ? d.threshold : m->cfg.threshold;
-#ifdef MOD__OPENMP
-    p->nth = d.threads ? d.threads : omp_get_max_threads();
-#else
-    p->nth = 1;
-#endif
-    if (p->nth < 1) p->nth = 1;
-    if (p->nth > 1024) p->nth = 1024;
-    return MOD_OK;
-}
-
-mod_result mod_session_memory_required(const mod_model *m, const mod_session_desc *desc, size_t *bytes,
-                                       mod_error *err) {
-    mod__session_params p;
-    mod__arena a;
-    mod_session scratch;
-    mod_result r = mod__session_params_from(m, desc, &p, err);
-    if (r) return r;
-    if (!bytes) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "bytes is NULL");
-    memset(&a, 0, sizeof a);
-    mod__take(&a, sizeof(mod_session));
-    mod__session_layout(&a, &scratch, m, p.T, p.B, p.nth, p.R);
-    if (a.overflow || a.used > SIZE_MAX - MOD__ALIGN)
-        return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "a session of max_tokens %d, max_batch %d, threads %d does not fit in memory",
-                         p.T, p.B, p.nth);
-    *bytes = a.used + MOD__ALIGN;
-    if (err) { err->code = MOD_OK; err->message[0] = 0; }
-    return MOD_OK;
-}
-
-mod_result mod_session_create(mod_session **out, const mod_model *m, const mod_session_desc *desc, mod_error *err) {
-    mod__session_params p;
-    mod__arena a;
-    mod_session *s;
-    size_t need;
-    void *block = NULL;
-    mod_result r;
-    int i;
-    if (!out) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "session is NULL");
-    *out = NULL;
-    r = mod_session_memory_required(m, desc, &need, err);
-    if (r) return r;
-    mod__session_params_from(m, desc, &p, NULL);
-    memset(&a, 0, sizeof a);
-    if (desc && desc->arena) {
-        unsigned char *base = mod__align_ptr(desc->arena);
-        size_t lost = (size_t)(base - MOD__CAST(unsigned char *, desc->arena));
-        if (desc->arena_size < need || lost > desc->arena_size)
-            return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "arena is %U bytes, %U needed",
-                             (uint64_t)desc->arena_size, (uint64_t)need);
-        a.base = base; a.size = desc->arena_size - lost;
-    } else {
-        block = MOD_MALLOC(need);
-        if (!block) return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "cannot allocate %U bytes for the session", (uint64_t)need);
-        a.base = mod__align_ptr(block); a.size = need - MOD__ALIGN;
-    }
-    s = MOD__CAST(mod_session *, mod__take(&a, sizeof(mod_session)));
-    MOD_ASSERT(s != NULL);
-    mod__session_layout(&a, s, m, p.T, p.B, p.nth, p.R);
-    MOD_ASSERT(!a.overflow);
-    s->m = m;
-    s->block = block;
-    s->max_tokens = p.T; s->max_batch = p.B; s->threads = p.nth;
-    s->prompt_routing = p.routing; s->capacity = p.capacity; s->threshold = p.threshold;
-    for (i = 0; i < m->cfg.head_dim / 2; i++)
-        s->inv_freq[i] = MOD_POW((double)m->cfg.rope_theta, -2.0 * i / (double)m->cfg.head_dim);
-    *out = s;
-    return MOD_OK;
-}
-
-void mod_session_free(mod_session *s) {
-    if (s && s->block) MOD_FREE(s->block);
-}
-
-void mod_session_reset(mod_session *s) {
-    int i;
-    if (!s) return;
-    for (i = 0; i < s->m->cfg.n_layers; i++) {
-        mod__cache *c = &s->cache[i];
-        c->n = 0; c->seen = c->processed = 0; c->flops = c->flops_dense = 0;
-    }
-    s->pos = 0; s->has_logits = 0; s->out_flops = 0; s->tokens = 0;
-    s->err[0] = 0;
-}
-
-/* fn(ctx, i, thread) for i in [0, n), shared out between the session's threads when the n
-   items hold enough work (about work_each multiply-adds each); otherwise a plain loop, since
-   even an OpenMP region that runs on one thread costs a call into the runtime. */
-typedef void (*mod__item_fn)(void *ctx, int i, int thread);
-static void mod__each(const mod_session *s, int n, double work_each, mod__item_fn fn, void *ctx) {
-    int i;
-    if ((double)n * work_each > MOD__PARALLEL_WORK && s->threads > 1) {
-        MOD__PRAGMA(omp parallel for num_threads(s->threads) schedule(static))
-        for (i = 0; i < n; i++) fn(ctx, i, MOD__THREAD_ID());
-    } else {
-        for (i = 0; i < n; i++) fn(ctx, i, 0);
-    }
-}
-
-/* ---- kernels --------------------------------------------------------------------------- */
+   cache to fit) take every row whole. */
+#define MOD__ROWS_CONVERTED (MOD__TILE_ROWS > 4 ? MOD__TILE_ROWS : 4)
 
 /* The scalar end of a dot product, shared so every caller rounds identically. */
 static float mod__dot_tail(float s, const float *a, const float *b, int from, int n) {
@@ -1715,12 +1942,6 @@ static float mod__dot_tail(float s, const float *a, const float *b, int from, in
     for (i = from; i < n; i++) s += a[i] * b[i];
     return s;
 }
-
-#if defined(MOD__VL) && !defined(MOD__VSUM4)
-static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
-    out[0] = mod__vsum(a); out[1] = mod__vsum(b); out[2] = mod__vsum(c); out[3] = mod__vsum(d);
-}
-#endif
 
 #ifdef MOD__VL
 /* Fetches part `part` of `parts` of the bytes [p, p + bytes) into the cache. A matrix product
@@ -1742,7 +1963,7 @@ static void mod__prefetch_part(const void *p, size_t bytes, int part, int parts)
 static int mod__chunk_end(int c, int n) { return n - c < MOD__DOT_CHUNK ? n : c + MOD__DOT_CHUNK; }
 /* The span helpers are force-inlined twice into their callers, so the usual single chunk
    runs with no loop around it (short rows, such as attention heads, feel every overhead). */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(MOD__HELIUM)
+#if (defined(__GNUC__) || defined(__clang__)) && MOD__FORCE_INLINE
 #define MOD__SPAN_INLINE __attribute__((always_inline)) static inline
 #else
 #define MOD__SPAN_INLINE static
@@ -1867,7 +2088,6 @@ static const float *mod__rows(const mod__tensor *t, int row, int count, float *b
     const size_t off = (size_t)row * (size_t)t->cols, n = (size_t)count * (size_t)t->cols;
     /* the rows after these, fetched into the cache while these are converted */
     const size_t ahead = row + 2 * count <= t->rows ? n : 0;
-    (void)ahead;
     const uint16_t *p = MOD__CAST(const uint16_t *, t->data) + off;
     size_t i = 0;
     if (t->dtype == MOD_DTYPE_F32) return MOD__CAST(const float *, t->data) + off;
@@ -1893,93 +2113,41 @@ static const float *mod__rows(const mod__tensor *t, int row, int count, float *b
         return buf;
     }
     if (t->dtype == MOD_DTYPE_F16) {
-#if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
-        for (; i + 16 <= n; i += 16) {
-            MOD__PREFETCH(p + i + ahead);
-            _mm512_storeu_ps(buf + i, _mm512_cvtph_ps(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p + i)))));
-        }
-#elif !defined(MOD_NO_SIMD) && defined(__F16C__)
-        for (; i + 8 <= n; i += 8) {
-            if (i % 32 == 0) MOD__PREFETCH(p + i + ahead);
-            _mm256_storeu_ps(buf + i, _mm256_cvtph_ps(_mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + i)))));
-        }
-#endif
-        for (; i < n; i++) buf[i] = mod__f16_to_f32(p[i]);
+        for (i = mod__f16_row(buf, p, n, ahead); i < n; i++) buf[i] = mod__f16_to_f32(p[i]);
     } else {
-#if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
-        for (; i + 16 <= n; i += 16) {
-            MOD__PREFETCH(p + i + ahead);
-            _mm512_storeu_ps(buf + i, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p + i)))), 16)));
-        }
-#elif !defined(MOD_NO_SIMD) && defined(__AVX2__)
-        for (; i + 8 <= n; i += 8) {
-            if (i % 32 == 0) MOD__PREFETCH(p + i + ahead);
-            _mm256_storeu_ps(buf + i, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + i)))), 16)));
-        }
-#endif
-        for (; i < n; i++) buf[i] = mod__bf16_to_f32(p[i]);
+        for (i = mod__bf16_row(buf, p, n, ahead); i < n; i++) buf[i] = mod__bf16_to_f32(p[i]);
     }
     return buf;
 }
 
 static const float *mod__row(const mod__tensor *t, int row, float *buf) { return mod__rows(t, row, 1, buf); }
 
-/* ---- q8_0: the activations are quantized to int8 blocks too, and each block's dot product
-   is exact integer arithmetic (VNNI or SDOT where the CPU has it) scaled by the two block scales. */
+/* ======================================================================================= */
+/* >>int8      int8 kernels: q8_0 and q4_0 weights against int8 activation blocks        */
+/* ======================================================================================= */
 
+/* q8_0: the activations are quantized to int8 blocks too, and each block's dot product is
+   exact integer arithmetic (VNNI or SDOT where the CPU has it) scaled by the two block scales.
+   q4_0: the weights are 4-bit values v - 8 (v the nibble, 0..15) with an f16 scale per block
+   of 32; the activations are the same int8 blocks, and each block's dot product is again exact
+   integer arithmetic scaled by the two scales.
 
-/* x[cols] -> cols / 32 activation blocks, round to nearest (ties away from zero). The AVX-512
-   and AVX2 versions do the very same float operations, so all give the same bytes. */
+   With the block steps of a backend (MOD__INT8_VEC) a register holds MOD__INT8_UNIT blocks. On
+   x86 the integer dot products are unsigned x signed byte products (VNNI where the CPU has
+   it), each group of four summed exactly into 32 bits; how the signs are arranged changes no
+   sum: for q8_0 the AVX2 steps move the weight's sign onto the activation, the AVX-512 steps
+   offset the activations by 128 and start each row's sums at -128 times its weights' sum; for
+   q4_0 the nibbles take the unsigned side as they are and each group of four starts at -8
+   times the sum of its activations. NEON multiplies signed x signed (SDOT where the CPU has
+   it), the 8 subtracted from the nibbles first. Every kernel takes each (row, token) element
+   through the same sequence of float operations as mod__int_dot, so tiling never changes a
+   result. */
+
+/* The portable rule, x[cols] -> cols / 32 activation blocks: scale amax / 127, round to
+   nearest (ties away from zero); a backend's own mod__quantize_q8 gives the same bytes. */
+#ifdef MOD__QUANTIZE_PORTABLE
 static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
     int b, j;
-#if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
-    for (b = 0; b < cols / MOD__INT8_BLOCK; b++, out += MOD__INT8X_BYTES) {
-        const __m512 v0 = _mm512_loadu_ps(x + b * MOD__INT8_BLOCK), v1 = _mm512_loadu_ps(x + b * MOD__INT8_BLOCK + 16);
-        const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f), half = _mm512_set1_ps(0.5f);
-        /* a NaN |x| leaves the maximum alone, as the scalar comparison does */
-        const __m512 m = _mm512_max_ps(_mm512_abs_ps(v1), _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps()));
-        const float amax = _mm512_reduce_max_ps(m), d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
-        __m512 q0 = _mm512_mul_ps(v0, _mm512_set1_ps(id)), q1 = _mm512_mul_ps(v1, _mm512_set1_ps(id));
-        __m512i i0, i1;
-        q0 = _mm512_min_ps(hi, _mm512_max_ps(lo, q0)); /* a NaN passes through both */
-        q1 = _mm512_min_ps(hi, _mm512_max_ps(lo, q1));
-        i0 = _mm512_cvttps_epi32(_mm512_add_ps(q0, _mm512_mask_mov_ps(half, _mm512_cmp_ps_mask(q0, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_set1_ps(-0.5f))));
-        i1 = _mm512_cvttps_epi32(_mm512_add_ps(q1, _mm512_mask_mov_ps(half, _mm512_cmp_ps_mask(q1, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_set1_ps(-0.5f))));
-        /* a NaN converts to 0x80000000, whose low byte is the 0 the scalar rule gives it */
-        memcpy(out, &d, 4);
-        _mm_storeu_si128(MOD__CAST(__m128i *, MOD__CAST(void *, out + 4)), _mm512_cvtepi32_epi8(i0));
-        _mm_storeu_si128(MOD__CAST(__m128i *, MOD__CAST(void *, out + 20)), _mm512_cvtepi32_epi8(i1));
-    }
-    (void)j;
-#elif !defined(MOD_NO_SIMD) && defined(__AVX2__)
-    for (b = 0; b < cols / MOD__INT8_BLOCK; b++, out += MOD__INT8X_BYTES) {
-        const float *v = x + b * MOD__INT8_BLOCK;
-        const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f), zero = _mm256_setzero_ps();
-        __m256 a[4], m = zero;
-        __m256i q8[4], p;
-        float lanes[8], amax, d, id;
-        for (j = 0; j < 4; j++) {
-            a[j] = _mm256_loadu_ps(v + 8 * j);
-            m = _mm256_max_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), a[j]), m); /* NaN: m stays */
-        }
-        _mm256_storeu_ps(lanes, m);
-        amax = lanes[0];
-        for (j = 1; j < 8; j++) if (lanes[j] > amax) amax = lanes[j];
-        d = amax / 127.0f;
-        id = d > 0.0f ? 1.0f / d : 0.0f;
-        for (j = 0; j < 4; j++) {
-            __m256 q = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_mul_ps(a[j], _mm256_set1_ps(id))));
-            const __m256 ordered = _mm256_cmp_ps(q, q, _CMP_ORD_Q);
-            q = _mm256_add_ps(q, _mm256_blendv_ps(_mm256_set1_ps(0.5f), _mm256_set1_ps(-0.5f), _mm256_cmp_ps(q, zero, _CMP_LT_OQ)));
-            q8[j] = _mm256_and_si256(_mm256_cvttps_epi32(q), _mm256_castps_si256(ordered)); /* NaN -> 0 */
-        }
-        /* saturating packs interleave 128-bit lanes; the permute puts the values back in order */
-        p = _mm256_packs_epi16(_mm256_packs_epi32(q8[0], q8[1]), _mm256_packs_epi32(q8[2], q8[3]));
-        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        memcpy(out, &d, 4);
-        _mm256_storeu_si256(MOD__CAST(__m256i *, MOD__CAST(void *, out + 4)), p);
-    }
-#else
     for (b = 0; b < cols / MOD__INT8_BLOCK; b++, out += MOD__INT8X_BYTES) {
         const float *v = x + b * MOD__INT8_BLOCK;
         float amax = 0.0f, d, id;
@@ -1993,18 +2161,10 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
             out[4 + j] = MOD__CAST(unsigned char, MOD__CAST(signed char, q == q ? (int)(q + (q < 0 ? -0.5f : 0.5f)) : 0));
         }
     }
-#endif
 }
-
-#if !defined(MOD_NO_SIMD) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
-#define MOD__INT8_AVX512 1
-#elif !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
-#define MOD__INT8_AVX2 1
-#elif !defined(MOD_NO_SIMD) && defined(__ARM_NEON) && defined(__aarch64__)
-#define MOD__INT8_NEON 1
 #endif
 
-#if !defined(MOD__INT8_AVX2) && !defined(MOD__INT8_NEON)
+#if !defined(MOD__INT8_VEC) || MOD__INT8_UNIT > 1
 /* One weight block against one activation block, in plain integer arithmetic. */
 static float mod__q8_block(const unsigned char *w, const unsigned char *x) {
     int32_t isum = 0;
@@ -2014,150 +2174,7 @@ static float mod__q8_block(const unsigned char *w, const unsigned char *x) {
     memcpy(&dx, x, 4);
     return (float)isum * (dx * MOD__BLOCK_SCALE(w));
 }
-#endif
 
-#if defined(MOD__INT8_AVX512) || defined(MOD__INT8_AVX2) || defined(MOD__INT8_NEON)
-/* A register holds MOD__INT8_UNIT blocks. On x86 the integer dot products are unsigned x signed
-   byte products (VNNI where the CPU has it), each group of four summed exactly into 32 bits;
-   how the signs are arranged (below) changes no sum. NEON multiplies signed x signed (SDOT
-   where the CPU has it). Every kernel takes each (row, token) element through the same
-   sequence of float operations as mod__int_dot, so tiling never changes a result. */
-#define MOD__INT8_VEC 1
-#define MOD__INT8_LOAD256(p) _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p)))
-#if defined(MOD__INT8_AVX512)
-#define MOD__INT8_UNIT 2
-typedef __m512 mod__qf;
-typedef __m512i mod__qi;
-typedef __m512i mod__qs;
-#define mod__q8_fzero() _mm512_setzero_ps()
-#define mod__q8_szero() _mm512_setzero_si512()
-#define mod__q8_fmul(a, b) _mm512_mul_ps(a, b)
-/* two consecutive blocks' values; p points at the first block's values */
-static mod__qi mod__q8_load(const unsigned char *p, size_t next) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(MOD__INT8_LOAD256(p)), MOD__INT8_LOAD256(p + next), 1);
-}
-/* Here the activations take the unsigned side offset by 128 (x + 128 is x ^ 0x80) and each
-   row starts its sums at -128 times its own weights' sums, so no sign moves per product:
-   per row the weights as they are (wa) and that starting value (wb). */
-#define mod__q8_wa(q) (q)
-static mod__qs mod__q8_wb(mod__qi q) {
-    return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(-128), q));
-}
-static mod__qi mod__q8_xload(const unsigned char *x) {
-    return _mm512_xor_si512(mod__q8_load(x + 4, MOD__INT8X_BYTES), _mm512_set1_epi8(-128));
-}
-static mod__qf mod__q8_scales(float a, float b) {
-    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(a)), _mm256_set1_ps(b), 1);
-}
-/* the f16 scales of two weight blocks (bytes 0-1 and 34-35), each over eight lanes */
-static mod__qf mod__q8_wscales(const unsigned char *w) {
-    const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                         17, 17, 17, 17, 17, 17, 17, 17, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512i h = _mm512_permutexvar_epi16(idx, _mm512_loadu_si512(MOD__CAST(const void *, w)));
-    return _mm512_cvtph_ps(_mm512_castsi512_si256(h));
-}
-static mod__qf mod__q8_xscales(const unsigned char *x) {
-    float a, b;
-    memcpy(&a, x, 4);
-    memcpy(&b, x + MOD__INT8X_BYTES, 4);
-    return mod__q8_scales(a, b);
-}
-static mod__qf mod__q8_step(mod__qf acc, mod__qi w, mod__qs start, mod__qi xu, mod__qf sc) {
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, xu, w)), sc, acc);
-}
-static float mod__q8_sum(mod__qf v) { return _mm512_reduce_add_ps(v); }
-#elif defined(MOD__INT8_NEON)
-/* A block's 32 values in two registers; each of the four 32-bit lanes of a block's integer
-   sum adds up its own share of the products exactly (|sum| < 2^18), and the lanes go through
-   float separately until mod__q8_sum. */
-#define MOD__INT8_UNIT 1
-typedef float32x4_t mod__qf;
-typedef int8x16x2_t mod__qi;
-typedef int32x4_t mod__qs;
-#define mod__q8_fzero() vdupq_n_f32(0.0f)
-#define mod__q8_szero() vdupq_n_s32(0)
-#define mod__q8_fmul(a, b) vmulq_f32(a, b)
-static mod__qi mod__q8_load(const unsigned char *p, size_t next) {
-    mod__qi q;
-    (void)next;
-    q.val[0] = vreinterpretq_s8_u8(vld1q_u8(p));
-    q.val[1] = vreinterpretq_s8_u8(vld1q_u8(p + 16));
-    return q;
-}
-/* signed x signed: the weights as they are (wa), every sum starting at zero (wb) */
-#define mod__q8_wa(q) (q)
-#define mod__q8_wb(q) vdupq_n_s32(0)
-static mod__qi mod__q8_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__INT8X_BYTES); }
-/* the f16 scale of a weight block over four lanes */
-static mod__qf mod__q8_wscales(const unsigned char *w) {
-    return vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(MOD__CAST(uint16_t, w[0] | w[1] << 8))));
-}
-static mod__qf mod__q8_xscales(const unsigned char *x) {
-    float a;
-    memcpy(&a, x, 4);
-    return vdupq_n_f32(a);
-}
-/* the exact integer products of a block, added to start; without SDOT each product is widened
-   to 16 bits (exact, |w x| <= 128 x 128) and pairs of them added into the 32-bit lanes */
-static int32x4_t mod__q8_idot(int32x4_t start, mod__qi w, mod__qi x) {
-#if defined(__ARM_FEATURE_DOTPROD)
-    return vdotq_s32(vdotq_s32(start, w.val[0], x.val[0]), w.val[1], x.val[1]);
-#else
-    start = vpadalq_s16(start, vmull_s8(vget_low_s8(w.val[0]), vget_low_s8(x.val[0])));
-    start = vpadalq_s16(start, vmull_high_s8(w.val[0], x.val[0]));
-    start = vpadalq_s16(start, vmull_s8(vget_low_s8(w.val[1]), vget_low_s8(x.val[1])));
-    return vpadalq_s16(start, vmull_high_s8(w.val[1], x.val[1]));
-#endif
-}
-static mod__qf mod__q8_step(mod__qf acc, mod__qi w, mod__qs start, mod__qi qx, mod__qf sc) {
-    return vfmaq_f32(acc, vcvtq_f32_s32(mod__q8_idot(start, w, qx)), sc);
-}
-static float mod__q8_sum(mod__qf v) { return vaddvq_f32(v); }
-#else
-#define MOD__INT8_UNIT 1
-typedef __m256 mod__qf;
-typedef __m256i mod__qi;
-typedef __m256i mod__qs;
-#define mod__q8_fzero() _mm256_setzero_ps()
-#define mod__q8_szero() _mm256_setzero_si256()
-#define mod__q8_fmul(a, b) _mm256_mul_ps(a, b)
-static mod__qi mod__q8_load(const unsigned char *p, size_t next) { (void)next; return MOD__INT8_LOAD256(p); }
-/* unsigned x signed products: the weight's sign moves onto the activation, |w| (x sign w);
-   per row |w| (wa) and the weights for their signs (wb) */
-#define mod__q8_wa(q) _mm256_sign_epi8(q, q)
-#define mod__q8_wb(q) (q)
-static mod__qi mod__q8_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__INT8X_BYTES); }
-static mod__qf mod__q8_wscales(const unsigned char *w) { return _mm256_set1_ps(MOD__BLOCK_SCALE(w)); }
-static mod__qf mod__q8_xscales(const unsigned char *x) {
-    float a;
-    memcpy(&a, x, 4);
-    return _mm256_set1_ps(a);
-}
-static mod__qf mod__q8_step(mod__qf acc, mod__qi aw, mod__qs sign, mod__qi qx, mod__qf sc) {
-    const mod__qi sx = _mm256_sign_epi8(qx, sign);
-#if defined(__AVXVNNI__)
-    const mod__qi dot = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), aw, sx);
-#elif defined(__AVX512VNNI__) && defined(__AVX512VL__)
-    const mod__qi dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sx);
-#else
-    const mod__qi dot = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), _mm256_set1_epi16(1));
-#endif
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), sc, acc);
-}
-static float mod__q8_sum(mod__qf v) {
-    float o[8];
-    _mm256_storeu_ps(o, v);
-    return ((o[0] + o[1]) + (o[2] + o[3])) + ((o[4] + o[5]) + (o[6] + o[7]));
-}
-#endif
-
-#endif
-
-/* ---- q4_0: the weights are 4-bit values v - 8 (v the nibble, 0..15) with an f16 scale per
-   block of 32; the activations are the same int8 blocks as for q8_0 (mod__quantize_q8), and
-   each block's dot product is again exact integer arithmetic scaled by the two scales. */
-
-#if !defined(MOD__INT8_AVX2) && !defined(MOD__INT8_NEON)
 /* One weight block against one activation block, in plain integer arithmetic: the same float
    operations as mod__q8_block. */
 static float mod__q4_block(const unsigned char *w, const unsigned char *x) {
@@ -2171,114 +2188,6 @@ static float mod__q4_block(const unsigned char *w, const unsigned char *x) {
     memcpy(&dx, x, 4);
     return (float)isum * (dx * MOD__BLOCK_SCALE(w));
 }
-#endif
-
-#ifdef MOD__INT8_VEC
-/* On x86 the nibbles v (0..15) take the unsigned side of the byte products as they are, the
-   activations the signed side; each group of four starts its 32-bit sum at -8 times the sum
-   of its four activations (mod__q4_xstart), so every lane holds the exact sum of
-   (v - 8) x over its four elements. NEON subtracts the 8 from the nibbles and multiplies
-   signed x signed as for q8_0, every sum starting at zero. Per (row, token) element the float
-   operations are those of mod__int_dot in every kernel, so tiling never changes a result. */
-#if defined(MOD__INT8_AVX512)
-#if defined(__AVX512VBMI__)
-/* Two consecutive weight blocks (36 bytes, p at the first block's scale) in one masked load,
-   which touches nothing past them; byte permutes then give the nibbles and the scales. */
-static __m512i mod__q4_pair(const unsigned char *p) {
-    return _mm512_maskz_loadu_epi8(MOD__CAST(__mmask64, 0xFFFFFFFFFull), MOD__CAST(const void *, p));
-}
-/* the nibbles in the order of the activations: block 0's low nibbles, its high nibbles, then
-   block 1's (each 128-bit lane a copy of a block's 16 bytes, every other one shifted down) */
-static mod__qi mod__q4_load(const unsigned char *p) {
-    const __m512i idx = _mm512_set_epi8(35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,
-                                        35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,
-                                        17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2,
-                                        17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2);
-    const __m512i v = _mm512_permutexvar_epi8(idx, mod__q4_pair(p));
-#if defined(__GFNI__)
-    /* one affine bit transform per 64-bit lane: bits 0-3 (lo) or 4-7 (hi) of every byte
-       become its bits 0-3, the rest zero; the same bytes as the shift and mask below, in one
-       instruction (with the byte permute for the scales below, q4_0 decoding with the weights
-       in the L3 ran about 10% faster here) */
-    const long long lo = 0x0102040800000000LL, hi = 0x1020408000000000LL;
-    return _mm512_gf2p8affine_epi64_epi8(v, _mm512_set_epi64(hi, hi, lo, lo, hi, hi, lo, lo), 0);
-#else
-    return _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)), _mm512_set1_epi8(15));
-#endif
-}
-/* the f16 scales of the two blocks (bytes 0-1 and 18-19), each over eight lanes; a byte
-   permute, which costs less here than the word one */
-static mod__qf mod__q4_wscales(const unsigned char *w) {
-    const __m512i idx = _mm512_set_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                        19, 18, 19, 18, 19, 18, 19, 18, 19, 18, 19, 18, 19, 18, 19, 18,
-                                        1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0);
-    return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi8(idx, mod__q4_pair(w))));
-}
-#else
-/* the nibbles of two consecutive weight blocks (p at the first block's scale), in the order
-   of the activations: block 0's low nibbles, its high nibbles, then block 1's */
-static mod__qi mod__q4_load(const unsigned char *p) {
-    const __m128i a = _mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + 2)));
-    const __m128i b = _mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + 2 + MOD__Q4_BYTES)));
-    /* 128-bit lanes a, a, b, b; the second copy of each shifted down to its high nibbles */
-    const __m512i v = _mm512_permutexvar_epi64(_mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0),
-                                               _mm512_castsi256_si512(_mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1)));
-    return _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)), _mm512_set1_epi8(15));
-}
-/* the f16 scales of two weight blocks, each over eight lanes */
-static mod__qf mod__q4_wscales(const unsigned char *w) {
-    const short a = MOD__CAST(short, w[0] | w[1] << 8), b = MOD__CAST(short, w[MOD__Q4_BYTES] | w[MOD__Q4_BYTES + 1] << 8);
-    return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(a)), _mm_set1_epi16(b), 1));
-}
-#endif
-static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__INT8X_BYTES); }
-static mod__qi mod__q4_xstart(mod__qi qx) {
-    return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), qx));
-}
-static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, mod__qf sc) {
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, v, qx)), sc, acc);
-}
-#elif defined(MOD__INT8_NEON)
-/* a weight block's values v - 8 in the order of the activations: the low nibbles, then the
-   high ones (p at the block's scale) */
-static mod__qi mod__q4_load(const unsigned char *p) {
-    const uint8x16_t q = vld1q_u8(p + 2);
-    const int8x16_t eight = vdupq_n_s8(8);
-    mod__qi v;
-    v.val[0] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(15))), eight);
-    v.val[1] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);
-    return v;
-}
-static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_xload(x); }
-#define mod__q4_xstart(qx) vdupq_n_s32(0)
-#define mod__q4_wscales(w) mod__q8_wscales(w)
-static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qs start, mod__qi qx, mod__qf sc) {
-    return vfmaq_f32(acc, vcvtq_f32_s32(mod__q8_idot(start, v, qx)), sc);
-}
-#else
-static mod__qi mod__q4_load(const unsigned char *p) {
-    const __m128i q = _mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p + 2))), m = _mm_set1_epi8(15);
-    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, m)), _mm_and_si128(_mm_srli_epi16(q, 4), m), 1);
-}
-static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__INT8X_BYTES); }
-static mod__qi mod__q4_xstart(mod__qi qx) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), qx), _mm256_set1_epi16(-1));
-}
-static mod__qf mod__q4_wscales(const unsigned char *w) { return _mm256_set1_ps(MOD__BLOCK_SCALE(w)); }
-static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, mod__qf sc) {
-#if defined(__AVXVNNI__)
-    const mod__qi dot = _mm256_dpbusd_avx_epi32(start, v, qx);
-#elif defined(__AVX512VNNI__) && defined(__AVX512VL__)
-    const mod__qi dot = _mm256_dpbusd_epi32(start, v, qx);
-#else
-    /* |v x| <= 15 * 128: the pairs of maddubs cannot saturate */
-    const mod__qi dot = _mm256_add_epi32(start, _mm256_madd_epi16(_mm256_maddubs_epi16(v, qx), _mm256_set1_epi16(1)));
-#endif
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), sc, acc);
-}
-#endif
-
 #endif
 
 /* ---- the int8 block products, written once for both weight types. q4 (0 for q8_0, 1 for
@@ -2411,6 +2320,92 @@ MOD__INT_INLINE float mod__int_dot(const unsigned char *w, const unsigned char *
     return acc;
 }
 #endif
+
+/* ======================================================================================= */
+/* >>state     Session state: what a session holds, used by every stage below            */
+/* ======================================================================================= */
+
+typedef struct mod__prob { float p; int32_t id; } mod__prob;
+
+/* One block's key/value cache; a routed block only holds the tokens it processed. */
+typedef struct mod__cache {
+    float *k, *v;     /* [cap, kv_dim], keys already rotated */
+    int32_t *pos;     /* context position of each entry */
+    int n, cap;
+    uint64_t seen, processed;
+    double flops, flops_dense;
+} mod__cache;
+
+struct mod_session {
+    const mod_model *m;
+    int max_tokens, max_batch, threads, pos, has_logits;
+    mod_routing prompt_routing;
+    float capacity;          /* 0: the model's */
+    float threshold;
+    void *block;             /* MOD_MALLOC block, NULL when the caller gave an arena */
+    mod__cache *cache;
+    mod__cache *saved;       /* cache state before the current call, to undo a failed one */
+    float *x, *xs, *xn, *q, *att, *h, *hb, *hb2, *pbuf, *router, *decide;
+    int32_t *sel, *order;
+    unsigned char *flag;
+    double *inv_freq;        /* RoPE frequencies, [head_dim / 2] */
+    float *rope;             /* cos and sin of one position, [head_dim] */
+    float *scores;           /* [threads, qblock, max_tokens in whole key blocks] attention scores */
+    int qblock;              /* queries sharing one pass over the cache in attention */
+    float *wrow;             /* [threads, wrow_len] weight rows converted to f32 */
+    int wrow_len;
+    unsigned char *xq;       /* [max_batch, widest row / 32] activation blocks for q8_0 and q4_0 */
+    float *logits;           /* [vocab] after the last token */
+    mod__prob *probs;        /* [vocab] sampler scratch */
+    double out_flops;        /* FLOPs of the output projection (the same in a dense model) */
+    uint64_t tokens;
+    char err[240];
+};
+
+static mod_result mod__serr(mod_session *s, mod_result code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    mod__vformat(s->err, sizeof s->err, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* ======================================================================================= */
+/* >>matmul    Matrix products and threading                                             */
+/* ======================================================================================= */
+
+#ifdef MOD__OPENMP
+#define MOD__PRAGMA(x) _Pragma(#x)
+#define MOD__THREAD_ID() omp_get_thread_num()
+#else
+#define MOD__PRAGMA(x)
+#define MOD__THREAD_ID() 0
+#endif
+
+/* Below this many multiply-adds a loop is not worth waking threads for. */
+#define MOD__PARALLEL_WORK 32768
+
+/* fn(ctx, i, thread) for i in [0, n), shared out between the session's threads when the n
+   items hold enough work (about work_each multiply-adds each); otherwise a plain loop, since
+   even an OpenMP region that runs on one thread costs a call into the runtime. */
+typedef void (*mod__item_fn)(void *ctx, int i, int thread);
+static void mod__each(const mod_session *s, int n, double work_each, mod__item_fn fn, void *ctx) {
+    int i;
+    if ((double)n * work_each > MOD__PARALLEL_WORK && s->threads > 1) {
+        MOD__PRAGMA(omp parallel for num_threads(s->threads) schedule(static))
+        for (i = 0; i < n; i++) fn(ctx, i, MOD__THREAD_ID());
+    } else {
+        for (i = 0; i < n; i++) fn(ctx, i, 0);
+    }
+}
+
+/* Tokens are taken in blocks that stay in a typical L2 (about 1 MiB of activations) while
+   every row of W passes by, so W is streamed from memory as few times as possible. */
+#define MOD__TOKEN_BLOCK_BYTES (1 << 20)
+static int mod__token_block(size_t row_bytes) {
+    const int fit = (int)(MOD__TOKEN_BLOCK_BYTES / row_bytes) / 4 * 4;
+    return fit > 4 ? fit : 4;
+}
 
 /* One product of a group that shares its input: y[n, w->rows] = x[n, cols] W^T (+ b). */
 typedef struct mod__mm {
@@ -2611,6 +2606,10 @@ static void mod__matmul(mod_session *s, float *y, const float *x, int n, const m
     mod__matmuls(s, x, n, &mm, 1);
 }
 
+/* ======================================================================================= */
+/* >>pointwise Pointwise: RMSNorm, RoPE, e^x, softmax, SwiGLU                            */
+/* ======================================================================================= */
+
 static void mod__rmsnorm(float *out, const float *x, const float *g, int n, float eps) {
     float ss = 0.0f, inv;
     int i;
@@ -2664,31 +2663,22 @@ static void mod__rope_apply(float *v, int n_heads, int hd, const float *cs, cons
     }
 }
 
-
-#if !defined(MOD_NO_SIMD) && !defined(MOD__EXPF_OVERRIDDEN) && (defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__)))
-#define MOD__VEXP 1
 /* exp of a vector: n = round(x / ln 2), r = x - n ln 2 (in two parts), a degree-6 polynomial
    for e^r (the coefficients of Cephes' expf, about 1 ulp), times 2^n. Lanes outside
-   [-87.3, 88.7], where e^x leaves the normal floats, take MOD_EXPF one by one. */
+   [-87.3, 88.7], where e^x leaves the normal floats, take MOD_EXPF one by one. A program that
+   supplies its own MOD_EXPF gets it everywhere. */
+#if defined(MOD__VEXP) && !defined(MOD__EXPF_OVERRIDDEN)
+#define MOD__VEXP_USE 1
 static mod__v mod__vexp(mod__v x) {
     mod__v n, r, p, y;
-    float v[MOD__VL];
-    int j, out;
-#if defined(__AVX512F__)
-    out = _mm512_cmp_ps_mask(x, mod__vdup(-87.3f), _CMP_LT_OQ) | _mm512_cmp_ps_mask(x, mod__vdup(88.7f), _CMP_GT_OQ) |
-          _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
-    n = _mm512_roundscale_ps(_mm512_mul_ps(x, mod__vdup(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-#else
-    out = _mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(x, mod__vdup(-87.3f), _CMP_LT_OQ),
-                                                       _mm256_cmp_ps(x, mod__vdup(88.7f), _CMP_GT_OQ)),
-                                          _mm256_cmp_ps(x, x, _CMP_UNORD_Q)));
-    n = _mm256_round_ps(_mm256_mul_ps(x, mod__vdup(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-#endif
-    if (out) {
+    if (mod__vexp_out(x)) {
+        float v[MOD__VL];
+        int j;
         mod__vstore(v, x);
         for (j = 0; j < MOD__VL; j++) v[j] = MOD_EXPF(v[j]);
         return mod__vload(v);
     }
+    n = mod__vround(mod__vmul(x, mod__vdup(1.44269504088896341f)));
     r = mod__vfma(x, n, mod__vdup(-0.693359375f));
     r = mod__vfma(r, n, mod__vdup(2.12194440e-4f));
     p = mod__vdup(1.9875691500e-4f);
@@ -2697,28 +2687,9 @@ static mod__v mod__vexp(mod__v x) {
     p = mod__vfma(mod__vdup(4.1665795894e-2f), p, r);
     p = mod__vfma(mod__vdup(1.6666665459e-1f), p, r);
     p = mod__vfma(mod__vdup(5.0000001201e-1f), p, r);
-#if defined(__AVX512F__)
-    y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), mod__vdup(1.0f));
-    return _mm512_scalef_ps(y, n);
-#else
-    y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), mod__vdup(1.0f));
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23)));
-#endif
+    y = mod__vadd(mod__vfma(r, p, mod__vmul(r, r)), mod__vdup(1.0f));
+    return mod__vscale(y, n);
 }
-#endif
-
-#ifdef MOD__VEXP
-#if defined(__AVX512F__)
-#define MOD__VADD(a, b) _mm512_add_ps(a, b)
-#define MOD__VMUL(a, b) _mm512_mul_ps(a, b)
-#define MOD__VMAX(a, b) _mm512_max_ps(a, b)
-#define MOD__VDIV(a, b) _mm512_div_ps(a, b)
-#else
-#define MOD__VADD(a, b) _mm256_add_ps(a, b)
-#define MOD__VMUL(a, b) _mm256_mul_ps(a, b)
-#define MOD__VMAX(a, b) _mm256_max_ps(a, b)
-#define MOD__VDIV(a, b) _mm256_div_ps(a, b)
-#endif
 #endif
 
 /* Softmax without the division: x[i] = e^(scale x[i] - max) over n >= 1 values; returns their
@@ -2727,16 +2698,16 @@ static mod__v mod__vexp(mod__v x) {
 static float mod__softmax_exp(float *x, int n, float scale) {
     float mx = 0.0f, sum = 0.0f;
     int i = 0;
-#ifdef MOD__VEXP
+#ifdef MOD__VEXP_USE
     float part[MOD__VL];
     int j;
     if (n >= MOD__VL) {
         const mod__v vs = mod__vdup(scale);
-        mod__v m = MOD__VMUL(mod__vload(x), vs);
+        mod__v m = mod__vmul(mod__vload(x), vs);
         for (; i + MOD__VL <= n; i += MOD__VL) {
-            const mod__v v = MOD__VMUL(mod__vload(x + i), vs);
+            const mod__v v = mod__vmul(mod__vload(x + i), vs);
             mod__vstore(x + i, v);
-            m = MOD__VMAX(m, v);
+            m = mod__vmax(m, v);
         }
         mod__vstore(part, m);
         mx = part[0];
@@ -2748,7 +2719,7 @@ static float mod__softmax_exp(float *x, int n, float scale) {
         if (i == 0 || x[i] > mx) mx = x[i];
     }
     i = 0;
-#ifdef MOD__VEXP
+#ifdef MOD__VEXP_USE
     {
         const mod__v vm = mod__vdup(mx);
         mod__v acc = mod__vzero();
@@ -2768,17 +2739,19 @@ static float mod__softmax_exp(float *x, int n, float scale) {
 /* h = silu(g) * u over n values (the SwiGLU gate). */
 static void mod__swiglu(float *h, const float *u, size_t n) {
     size_t i = 0;
-#ifdef MOD__VEXP
+#ifdef MOD__VEXP_USE
     for (; i + MOD__VL <= n; i += MOD__VL) {
         const mod__v g = mod__vload(h + i);
         const mod__v e = mod__vexp(mod__vfma(mod__vzero(), g, mod__vdup(-1.0f)));
-        mod__vstore(h + i, MOD__VMUL(MOD__VDIV(g, MOD__VADD(mod__vdup(1.0f), e)), mod__vload(u + i)));
+        mod__vstore(h + i, mod__vmul(mod__vdiv(g, mod__vadd(mod__vdup(1.0f), e)), mod__vload(u + i)));
     }
 #endif
     for (; i < n; i++) h[i] = mod__silu(h[i]) * u[i];
 }
 
-/* ---- the router and token selection ---------------------------------------------------- */
+/* ======================================================================================= */
+/* >>router    The router and token selection                                            */
+/* ======================================================================================= */
 
 /* Router scores (and the causal decision values) of n tokens, in fp32. */
 static void mod__route(mod_session *s, const mod__layer *l, const float *x, int n) {
@@ -2866,7 +2839,22 @@ static int mod__select(mod_session *s, const mod__layer *l, int n, int topk) {
     return k;
 }
 
-/* ---- one block on the selected tokens -------------------------------------------------- */
+/* ======================================================================================= */
+/* >>attention Attention and the KV cache                                                */
+/* ======================================================================================= */
+
+/* The cache. On the vector paths of CPUs with caches, each kv head's keys and values are kept
+   together, and its keys in blocks of MOD__KB positions transposed: keys [kv head][block]
+   [head_dim][MOD__KB], values [kv head][position][head_dim], over the capacity rounded up to
+   whole blocks. A query meets MOD__KB keys in one vector: a lane's score is q[0] k[0] +
+   q[1] k[1] + ... fused in dimension order, with no sum across lanes, in every kernel (prefill
+   and decoding alike), and a head's keys and values each stream from one place. Elsewhere
+   MOD__KB is 1 and both are plain rows, [position][kv_dim], a score being mod__dot. */
+/* n rounded up to whole key blocks */
+static size_t mod__kb_round(size_t n) { return (n + MOD__KB - 1) / MOD__KB * MOD__KB; }
+
+/* Queries that share one pass over the cache in attention, at most. */
+#define MOD__QBLOCK 16
 
 #if MOD__KB > 1
 /* Scores against key blocks [0, nb) of one head: k is the head's first dimension in block 0,
@@ -2976,7 +2964,7 @@ static void mod__scores(float *row, const float *q, const float *k, int kvd, int
 }
 #endif
 
-#if defined(MOD__VL) && !defined(MOD__HELIUM)
+#if defined(MOD__VL) && MOD__ATT_TILES
 /* out[j] (four queries, ostride apart) = sum over keys t < T of p[j][t] v_t, on the columns
    that fill whole vectors (the rest are left alone): the output stays in registers across the
    keys, with the same fused multiply-add per key, in the same order, as mod__axpy into a
@@ -3103,7 +3091,7 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         }
         /* values: out_j += p_j[t] v_t, keys in order */
         j = 0;
-#if defined(MOD__VL) && !defined(MOD__HELIUM)
+#if defined(MOD__VL) && MOD__ATT_TILES
         for (; j + 4 <= nq; j += 4) {
             const int T0 = base + j0 + j + 1, whole = hd / MOD__VL * MOD__VL;
             int jj;
@@ -3150,6 +3138,182 @@ static void mod__kvput(float *k, float *v, size_t cap, int heads, int hd, int p,
     }
 }
 #endif
+
+/* ======================================================================================= */
+/* >>session   Sessions: creation, one block on the selected tokens, the forward pass    */
+/* ======================================================================================= */
+
+static void *mod__take_n(mod__arena *a, size_t count, size_t elsize) {
+    if (elsize && count > SIZE_MAX / elsize) { a->overflow = 1; return NULL; }
+    return mod__take(a, count * elsize);
+}
+
+/* Carves a session's buffers out of an arena into s: the same code measures (a->base == NULL,
+   s a scratch struct) and places. */
+static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *m, int T, int B, int nth, int R) {
+    const mod_config *c = &m->cfg;
+    size_t d = (size_t)c->dim, kvd = (size_t)c->n_kv_heads * (size_t)c->head_dim;
+    size_t F = (size_t)c->hidden_dim, Fp = c->predictor_hidden > 0 ? (size_t)c->predictor_hidden : 1;
+    size_t V = (size_t)c->vocab_size, wl = d > F ? d : F, i;
+    mod__cache *cache;
+    if (Fp > wl) wl = Fp;
+    memset(s, 0, sizeof *s);
+    s->cache = cache = MOD__CAST(mod__cache *, mod__take_n(a, (size_t)c->n_layers, sizeof(mod__cache)));
+    s->saved = MOD__CAST(mod__cache *, mod__take_n(a, (size_t)c->n_layers, sizeof(mod__cache)));
+    for (i = 0; i < (size_t)c->n_layers; i++) {
+        /* a routed block's cache only ever holds the tokens it processed */
+        const int cap = m->layers[i].routed ? R : T;
+        float *k = MOD__CAST(float *, mod__take_n(a, mod__kb_round((size_t)cap) * kvd, sizeof(float)));
+        float *v = MOD__CAST(float *, mod__take_n(a, mod__kb_round((size_t)cap) * kvd, sizeof(float)));
+        int32_t *pos = MOD__CAST(int32_t *, mod__take_n(a, (size_t)cap, sizeof(int32_t)));
+        if (cache) {
+            memset(&cache[i], 0, sizeof cache[i]);
+            cache[i].k = k; cache[i].v = v; cache[i].pos = pos; cache[i].cap = cap;
+        }
+    }
+    s->x = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
+    s->xs = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
+    s->xn = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
+    s->q = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
+    s->att = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
+    s->h = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
+    s->hb = MOD__CAST(float *, mod__take_n(a, (size_t)B * F, sizeof(float)));
+    s->hb2 = MOD__CAST(float *, mod__take_n(a, (size_t)B * F, sizeof(float)));
+    s->pbuf = c->decision == MOD_DECISION_PREDICTOR && c->n_routed
+                  ? MOD__CAST(float *, mod__take_n(a, (size_t)B * Fp, sizeof(float))) : NULL;
+    s->router = MOD__CAST(float *, mod__take_n(a, (size_t)B, sizeof(float)));
+    s->decide = MOD__CAST(float *, mod__take_n(a, (size_t)B, sizeof(float)));
+    s->sel = MOD__CAST(int32_t *, mod__take_n(a, (size_t)B, sizeof(int32_t)));
+    s->order = MOD__CAST(int32_t *, mod__take_n(a, (size_t)B, sizeof(int32_t)));
+    s->flag = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B, 1));
+    s->inv_freq = MOD__CAST(double *, mod__take_n(a, (size_t)c->head_dim / 2, sizeof(double)));
+    s->rope = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)c->head_dim, sizeof(float)));
+    s->qblock = B < MOD__QBLOCK ? B : MOD__QBLOCK;
+    s->scores = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)s->qblock * mod__kb_round((size_t)T), sizeof(float)));
+    /* room for the rows of one tile per thread (mod__matmul converts a block at a time) */
+    s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * MOD__ROWS_CONVERTED * wl, sizeof(float)));
+    s->wrow_len = (int)(MOD__ROWS_CONVERTED * wl);
+    s->xq = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B * (wl / MOD__INT8_BLOCK + 1), MOD__INT8X_BYTES));
+    s->logits = MOD__CAST(float *, mod__take_n(a, V, sizeof(float)));
+    s->probs = MOD__CAST(mod__prob *, mod__take_n(a, V, sizeof(mod__prob)));
+}
+
+typedef struct mod__session_params {
+    int T, B, nth, R;
+    mod_routing routing;
+    float capacity, threshold;
+} mod__session_params;
+
+static mod_result mod__session_params_from(const mod_model *m, const mod_session_desc *desc,
+                                           mod__session_params *p, mod_error *err) {
+    mod_session_desc d;
+    memset(&d, 0, sizeof d);
+    if (desc) d = *desc;
+    if (!m) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "model is NULL");
+    if (d.max_tokens < 0 || d.max_tokens > MOD__MAX_SEQ)
+        return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "max_tokens %d is outside [0, %d]", d.max_tokens, MOD__MAX_SEQ);
+    if (d.max_batch < 0) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "max_batch %d is negative", d.max_batch);
+    if (d.threads < 0) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "threads %d is negative", d.threads);
+    if (d.routed_cache_tokens < 0)
+        return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "routed_cache_tokens %d is negative", d.routed_cache_tokens);
+    if ((unsigned)d.prompt_routing > (unsigned)MOD_ROUTING_TOPK)
+        return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "prompt_routing %u is not a mod_routing value", (unsigned)d.prompt_routing);
+    if (d.capacity != d.capacity || d.capacity < 0.0f || d.capacity > 1.0f) {
+        return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "capacity %f is outside (0, 1] (0: the model's)", (double)d.capacity);
+    }
+    if (d.override_threshold && !(d.threshold >= -FLT_MAX && d.threshold <= FLT_MAX)) {
+        return mod__fail(err, MOD_ERR_NUMERIC, "threshold %f is not a finite number", (double)d.threshold);
+    }
+    p->T = d.max_tokens ? d.max_tokens : m->cfg.max_seq_len;
+    p->B = d.max_batch ? d.max_batch : p->T;
+    if (p->B > p->T) p->B = p->T;
+    p->R = d.routed_cache_tokens && d.routed_cache_tokens < p->T ? d.routed_cache_tokens : p->T;
+    p->routing = d.prompt_routing == MOD_ROUTING_DEFAULT ? MOD_ROUTING_CAUSAL : d.prompt_routing;
+    p->capacity = d.capacity;
+    p->threshold = d.override_threshold ? d.threshold : m->cfg.threshold;
+#ifdef MOD__OPENMP
+    p->nth = d.threads ? d.threads : omp_get_max_threads();
+#else
+    p->nth = 1;
+#endif
+    if (p->nth < 1) p->nth = 1;
+    if (p->nth > 1024) p->nth = 1024;
+    return MOD_OK;
+}
+
+mod_result mod_session_memory_required(const mod_model *m, const mod_session_desc *desc, size_t *bytes,
+                                       mod_error *err) {
+    mod__session_params p;
+    mod__arena a;
+    mod_session scratch;
+    mod_result r = mod__session_params_from(m, desc, &p, err);
+    if (r) return r;
+    if (!bytes) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "bytes is NULL");
+    memset(&a, 0, sizeof a);
+    mod__take(&a, sizeof(mod_session));
+    mod__session_layout(&a, &scratch, m, p.T, p.B, p.nth, p.R);
+    if (a.overflow || a.used > SIZE_MAX - MOD__ALIGN)
+        return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "a session of max_tokens %d, max_batch %d, threads %d does not fit in memory",
+                         p.T, p.B, p.nth);
+    *bytes = a.used + MOD__ALIGN;
+    if (err) { err->code = MOD_OK; err->message[0] = 0; }
+    return MOD_OK;
+}
+
+mod_result mod_session_create(mod_session **out, const mod_model *m, const mod_session_desc *desc, mod_error *err) {
+    mod__session_params p;
+    mod__arena a;
+    mod_session *s;
+    size_t need;
+    void *block = NULL;
+    mod_result r;
+    int i;
+    if (!out) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "session is NULL");
+    *out = NULL;
+    r = mod_session_memory_required(m, desc, &need, err);
+    if (r) return r;
+    mod__session_params_from(m, desc, &p, NULL);
+    memset(&a, 0, sizeof a);
+    if (desc && desc->arena) {
+        unsigned char *base = mod__align_ptr(desc->arena);
+        size_t lost = (size_t)(base - MOD__CAST(unsigned char *, desc->arena));
+        if (desc->arena_size < need || lost > desc->arena_size)
+            return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "arena is %U bytes, %U needed",
+                             (uint64_t)desc->arena_size, (uint64_t)need);
+        a.base = base; a.size = desc->arena_size - lost;
+    } else {
+        block = MOD_MALLOC(need);
+        if (!block) return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "cannot allocate %U bytes for the session", (uint64_t)need);
+        a.base = mod__align_ptr(block); a.size = need - MOD__ALIGN;
+    }
+    s = MOD__CAST(mod_session *, mod__take(&a, sizeof(mod_session)));
+    MOD_ASSERT(s != NULL);
+    mod__session_layout(&a, s, m, p.T, p.B, p.nth, p.R);
+    MOD_ASSERT(!a.overflow);
+    s->m = m;
+    s->block = block;
+    s->max_tokens = p.T; s->max_batch = p.B; s->threads = p.nth;
+    s->prompt_routing = p.routing; s->capacity = p.capacity; s->threshold = p.threshold;
+    for (i = 0; i < m->cfg.head_dim / 2; i++)
+        s->inv_freq[i] = MOD_POW((double)m->cfg.rope_theta, -2.0 * i / (double)m->cfg.head_dim);
+    *out = s;
+    return MOD_OK;
+}
+
+void mod_session_free(mod_session *s) {
+    if (s && s->block) MOD_FREE(s->block);
+}
+
+void mod_session_reset(mod_session *s) {
+    int i;
+    if (!s) return;
+    for (i = 0; i < s->m->cfg.n_layers; i++) {
+        mod__cache *c = &s->cache[i];
+        c->n = 0; c->seen = c->processed = 0; c->flops = c->flops_dense = 0;
+    }
+    s->pos = 0; s->has_logits = 0; s->out_flops = 0; s->tokens = 0;
+    s->err[0] = 0;
+}
 
 /* RoPE of token j of a block's batch: its queries and new key, and its cache position. */
 typedef struct mod__rope_job {
@@ -3383,7 +3547,7 @@ mod_result mod_session_stats(const mod_session *s, int layer, mod_block_stats *s
 }
 
 /* ======================================================================================= */
-/* Sampling                                                                                */
+/* >>sampling  Sampling                                                                  */
 /* ======================================================================================= */
 
 static uint64_t mod__splitmix(uint64_t *x) {
@@ -3508,10 +3672,10 @@ mod_result mod_sample(mod_session *s, mod_sampler *smp, int32_t *token) {
 }
 
 /* ======================================================================================= */
-/* Tokenizer                                                                               */
+/* >>tokenizer Tokenizer: byte-level BPE and scored BPE                                  */
 /* ======================================================================================= */
 
-/* ---- tokenizer ------------------------------------------------------------------------
+/* Encoding writes each piece's unmerged tokens (one per byte or character) into the caller's
    Encoding writes each piece's unmerged tokens (one per byte or character) into the caller's
    token array and merges them there; decoding copies token bytes straight into the caller's
    buffer. A piece of more than MOD__TOK_QUEUE_MIN (16) tokens merges through a priority
@@ -3521,18 +3685,16 @@ mod_result mod_sample(mod_session *s, mod_sampler *smp, int32_t *token) {
    rescanning all pairs after each merge, which is quadratic in the piece length. */
 
 /* Raw bytes of a normal or byte token; "" for control tokens and ids without text. */
-static const char *mod__vocab_piece(const mod__vocab *v, int32_t id, size_t *len)
-{
+static const char *mod__vocab_piece(const mod__vocab *v, int32_t id, size_t *len) {
     *len = 0;
     if (id < 0 || id >= v->vocab_size) return NULL;
-    if (id >= v->n_tokens || v->types[id] == 2) return "";
+    if (id >= v->n_tokens || v->types[id] == MOD__TOKEN_CONTROL) return "";
     *len = v->offsets[id + 1] - v->offsets[id];
     return v->strings + v->offsets[id];
 }
 
 /* memcmp-order comparison of the n bytes s with a||b, without building a||b. */
-static int mod__tok_cmp(const char *s, size_t n, const char *a, size_t alen, const char *b, size_t blen)
-{
+static int mod__tok_cmp(const char *s, size_t n, const char *a, size_t alen, const char *b, size_t blen) {
     size_t k = n < alen ? n : alen;
     int c = k ? memcmp(s, a, k) : 0;
     if (c) return c;
@@ -3545,8 +3707,7 @@ static int mod__tok_cmp(const char *s, size_t n, const char *a, size_t alen, con
     return n < blen ? -1 : n > blen;
 }
 
-static int32_t mod__vocab_lookup(const mod__vocab *v, const char *a, size_t alen, const char *b, size_t blen)
-{
+static int32_t mod__vocab_lookup(const mod__vocab *v, const char *a, size_t alen, const char *b, size_t blen) {
     int lo = 0, hi = v->n_sorted - 1;
     if (alen + blen > (size_t)v->max_token_len) return -1;
     while (lo <= hi) {
@@ -3563,8 +3724,7 @@ static int32_t mod__vocab_lookup(const mod__vocab *v, const char *a, size_t alen
 enum { MOD__TOK_SPACE, MOD__TOK_LETTER, MOD__TOK_DIGIT, MOD__TOK_OTHER };
 
 /* ASCII classes of the GPT-2 pattern; bytes >= 0x80 are letters so UTF-8 words stay whole. */
-static int mod__tok_class(int c)
-{
+static int mod__tok_class(int c) {
     if (c == ' ' || (c >= '\t' && c <= '\r')) return MOD__TOK_SPACE;
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80) return MOD__TOK_LETTER;
     if (c >= '0' && c <= '9') return MOD__TOK_DIGIT;
@@ -3573,14 +3733,12 @@ static int mod__tok_class(int c)
 
 /* Byte i of the text being encoded: the dummy prefix space when pre is 1, then the caller's
    bytes. The prefix must join the first word, so the pretokenizer has to see it. */
-static int mod__tok_byte(const char *s, size_t pre, size_t i)
-{
+static int mod__tok_byte(const char *s, size_t pre, size_t i) {
     return i < pre ? ' ' : (unsigned char)s[i - pre];
 }
 
 /* End of the GPT-2 piece that starts at i < n (n counts the prefix). */
-static size_t mod__tok_gpt2_split(const char *s, size_t pre, size_t n, size_t i)
-{
+static size_t mod__tok_gpt2_split(const char *s, size_t pre, size_t n, size_t i) {
     int c = mod__tok_byte(s, pre, i), cls;
     size_t j;
     if (c == '\'' && i + 1 < n) {
@@ -3601,8 +3759,7 @@ static size_t mod__tok_gpt2_split(const char *s, size_t pre, size_t n, size_t i)
 }
 
 /* The merge rule (left, right, result, rank) of a pair, or NULL. */
-static inline const uint32_t *mod__tok_rule(const mod__vocab *v, uint32_t l, uint32_t r)
-{
+static inline const uint32_t *mod__tok_rule(const mod__vocab *v, uint32_t l, uint32_t r) {
     int lo = 0, hi = v->n_merges;
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
@@ -3618,8 +3775,7 @@ static inline const uint32_t *mod__tok_rule(const mod__vocab *v, uint32_t l, uin
 
 /* Kind 2's merge order as an unsigned key that puts high scores first: the float order of
    the scores (finite, the loader checks), with -0 equal to +0 as the float compare has it. */
-static uint32_t mod__tok_score_key(float score)
-{
+static uint32_t mod__tok_score_key(float score) {
     uint32_t u;
     memcpy(&u, &score, sizeof u);
     if ((u & 0x7FFFFFFFu) == 0) u = 0;
@@ -3633,8 +3789,7 @@ static uint32_t mod__tok_score_key(float score)
 /* Kind 2: tokens a and b merge into the token of their joined text, keyed by its score,
    highest first. Byte-fallback tokens never merge, as in llama2.c and SentencePiece (there
    their "<0xXX>" text matches nothing). */
-static uint64_t mod__tok_pair_scored(const mod__vocab *v, int32_t a, int32_t b)
-{
+static uint64_t mod__tok_pair_scored(const mod__vocab *v, int32_t a, int32_t b) {
     size_t la, lb;
     const char *pa, *pb;
     int32_t id;
@@ -3646,8 +3801,7 @@ static uint64_t mod__tok_pair_scored(const mod__vocab *v, int32_t a, int32_t b)
 }
 
 /* The merge of tokens a, b, or MOD__TOK_NONE. Kind 1: by the rule's rank. */
-static inline uint64_t mod__tok_pair(const mod__vocab *v, int32_t a, int32_t b)
-{
+static inline uint64_t mod__tok_pair(const mod__vocab *v, int32_t a, int32_t b) {
     const uint32_t *m;
     if (v->kind != 1) return mod__tok_pair_scored(v, a, b);
     m = mod__tok_rule(v, MOD__CAST(uint32_t, a), MOD__CAST(uint32_t, b));
@@ -3657,8 +3811,7 @@ static inline uint64_t mod__tok_pair(const mod__vocab *v, int32_t a, int32_t b)
 /* Merges the n tokens t of one piece in place until no pair merges: each time the pair with
    the lowest key, the leftmost of equal keys (llama2.c's loop for kind 2). Every merge
    rescans all pairs, so this is quadratic in n; returns the new count. */
-static int mod__tok_merge_inplace(const mod__vocab *v, int32_t *t, int n)
-{
+static int mod__tok_merge_inplace(const mod__vocab *v, int32_t *t, int n) {
     for (;;) {
         uint64_t best = MOD__TOK_NONE;
         int i, at = -1;
@@ -3704,8 +3857,7 @@ typedef struct mod__tok_queue {
     int n, count;         /* tokens of the piece, pairs in the heap */
 } mod__tok_queue;
 
-static void mod__tok_heap_push(mod__tok_queue *q, mod__tok_cand c)
-{
+static void mod__tok_heap_push(mod__tok_queue *q, mod__tok_cand c) {
     int i = q->count++;
     MOD_ASSERT(q->count <= 2 * q->n);
     while (i > 0) {
@@ -3718,8 +3870,7 @@ static void mod__tok_heap_push(mod__tok_queue *q, mod__tok_cand c)
 }
 
 /* Puts c in slot i, or below it where its children's keys are lower. */
-static void mod__tok_heap_sift(mod__tok_queue *q, int i, mod__tok_cand c)
-{
+static void mod__tok_heap_sift(mod__tok_queue *q, int i, mod__tok_cand c) {
     for (;;) {
         int k = 2 * i + 1;
         if (k >= q->count) break;
@@ -3732,8 +3883,7 @@ static void mod__tok_heap_sift(mod__tok_queue *q, int i, mod__tok_cand c)
 }
 
 /* The pair of the symbol at l and the next one as a queue entry; 0 if they do not merge. */
-static int mod__tok_cand_at(const mod__vocab *v, const mod__tok_queue *q, const int32_t *t, int l, mod__tok_cand *c)
-{
+static int mod__tok_cand_at(const mod__vocab *v, const mod__tok_queue *q, const int32_t *t, int l, mod__tok_cand *c) {
     int r = l + q->len[l];
     uint64_t p = mod__tok_pair(v, t[l], t[r]);
     if (p == MOD__TOK_NONE) return 0;
@@ -3750,8 +3900,7 @@ static int mod__tok_cand_at(const mod__vocab *v, const mod__tok_queue *q, const 
    pair, as the rescan picks. Symbols only grow and a merged-away one gets length 0, so a
    popped pair whose two lengths have changed since it was queued is stale, and skipped. Each
    merge pops one pair and queues at most two, so the heap never holds more than 2n. */
-static int mod__tok_merge_queue(const mod__vocab *v, int32_t *t, int n, void *scratch)
-{
+static int mod__tok_merge_queue(const mod__vocab *v, int32_t *t, int n, void *scratch) {
     mod__tok_queue q;
     mod__tok_cand c;
     int i, k;
@@ -3797,8 +3946,7 @@ typedef struct mod__tok_scratch {
 } mod__tok_scratch;
 
 /* Whether a piece of n tokens merges through the queue. */
-static int mod__tok_queued(int n)
-{
+static int mod__tok_queued(int n) {
 #ifdef MOD_NO_MALLOC
     (void)n;
     return 0;
@@ -3807,8 +3955,7 @@ static int mod__tok_queued(int n)
 #endif
 }
 
-static mod_result mod__tok_reserve(mod__tok_scratch *s, size_t tokens)
-{
+static mod_result mod__tok_reserve(mod__tok_scratch *s, size_t tokens) {
 #ifdef MOD_NO_MALLOC
     (void)s; (void)tokens;
     return MOD_ERR_OUT_OF_MEMORY;
@@ -3823,8 +3970,7 @@ static mod_result mod__tok_reserve(mod__tok_scratch *s, size_t tokens)
 
 /* Merges the n tokens t of one piece; returns the new count. A piece that goes through the
    queue needs the scratch reserved for at least n tokens. */
-static int mod__tok_merge(const mod__vocab *v, int32_t *t, int n, const mod__tok_scratch *s)
-{
+static int mod__tok_merge(const mod__vocab *v, int32_t *t, int n, const mod__tok_scratch *s) {
 #ifndef MOD_NO_MALLOC
     if (mod__tok_queued(n)) {
         MOD_ASSERT(s->block && MOD__CAST(size_t, n) <= s->tokens);
@@ -3837,8 +3983,7 @@ static int mod__tok_merge(const mod__vocab *v, int32_t *t, int n, const mod__tok
 }
 
 /* The longest GPT-2 piece from position i on (the rest of the text without a pretokenizer). */
-static size_t mod__tok_longest(const mod__vocab *v, const char *s, size_t pre, size_t n, size_t i)
-{
+static size_t mod__tok_longest(const mod__vocab *v, const char *s, size_t pre, size_t n, size_t i) {
     size_t most = 0, e;
     if (v->pretokenizer != 1) return n - i;
     for (; i < n; i = e) {
@@ -3850,8 +3995,7 @@ static size_t mod__tok_longest(const mod__vocab *v, const char *s, size_t pre, s
 
 /* Kind 1: each piece's bytes as tokens, merged by rank. n counts the prefix space. */
 static mod_result mod__tok_encode_ranked(const mod__vocab *v, const char *text, size_t pre, size_t n,
-                                         int32_t *out, int *t, mod__tok_scratch *s)
-{
+                                         int32_t *out, int *t, mod__tok_scratch *s) {
     size_t i, e, k;
     int32_t *o = out + *t;  /* the next piece's tokens go here */
     for (i = 0; i < n; i = e) {
@@ -3873,8 +4017,7 @@ static mod_result mod__tok_encode_ranked(const mod__vocab *v, const char *text, 
 }
 
 /* Kind 2: one character's normal token, else one byte token per byte. */
-static mod_result mod__tok_push_char(const mod__vocab *v, const char *s, size_t n, int32_t *out, int *t)
-{
+static mod_result mod__tok_push_char(const mod__vocab *v, const char *s, size_t n, int32_t *out, int *t) {
     int32_t id = mod__vocab_lookup(v, s, n, "", 0);
     size_t k;
     if (id >= 0) {
@@ -3890,8 +4033,7 @@ static mod_result mod__tok_push_char(const mod__vocab *v, const char *s, size_t 
 
 /* Kind 2: the characters' tokens, then the whole text merged by score. */
 static mod_result mod__tok_encode_scored(const mod__vocab *v, const char *text, size_t len, size_t pre,
-                                         int32_t *out, int *t, mod__tok_scratch *s)
-{
+                                         int32_t *out, int *t, mod__tok_scratch *s) {
     int first = *t, m;
     size_t i, e;
     mod_result r;
@@ -3911,8 +4053,7 @@ static mod_result mod__tok_encode_scored(const mod__vocab *v, const char *text, 
 /* Every text byte yields at most one token before merging, plus BOS and the prefix space: a
    buffer of len + 2 tokens holds the unmerged tokens, and merging only shrinks them. */
 static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_t len, int add_bos,
-                                    int32_t *out, int cap, int *n_out)
-{
+                                    int32_t *out, int cap, int *n_out) {
     size_t pre = (v->flags & 1) && len > 0;
     mod__tok_scratch s;
     mod_result r;
@@ -3938,8 +4079,7 @@ static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_
 
 /* Writes the whole pieces that fit, so nothing lands past cap; *len is always the full size. */
 static mod_result mod__vocab_decode(const mod__vocab *v, const int32_t *tokens, int n, char *out,
-                                    size_t cap, size_t *len)
-{
+                                    size_t cap, size_t *len) {
     size_t need = 0;
     int i, drop_space = v->flags & 1;
     *len = 0;
