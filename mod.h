@@ -1790,12 +1790,70 @@ static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
     out[0] = mod__vsum(a); out[1] = mod__vsum(b); out[2] = mod__vsum(c); out[3] = mod__vsum(d);
 }
 #define MOD__KB MOD__VL
-#define MOD__VEXP_SCALAR 1
+
+#define MOD__VEXP 1
+static int mod__vexp_out(mod__v x) {
+    const uint32x4_t out = vorrq_u32(vorrq_u32(vcltq_f32(x, vdupq_n_f32(-87.3f)), vcgtq_f32(x, vdupq_n_f32(88.7f))),
+                                     vmvnq_u32(vceqq_f32(x, x)));
+    return vmaxvq_u32(out) != 0;
+}
+#define mod__vround(x) vrndnq_f32(x)
+/* 2^n built from its exponent bits, n + 127 in bits 23-30, as on AVX2 */
+#define mod__vscale(y, n) vmulq_f32(y, vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23)))
 
 #define MOD__ROWS 1
-#define mod__f16_row(out, p, n, ahead) ((void)(ahead), (size_t)0)
-#define mod__bf16_row(out, p, n, ahead) ((void)(ahead), (size_t)0)
-#define MOD__QUANTIZE_PORTABLE 1
+static size_t mod__f16_row(float *out, const uint16_t *p, size_t n, size_t ahead) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const float16x8_t h = vreinterpretq_f16_u16(vld1q_u16(p + i));
+        if (i % 32 == 0) MOD__PREFETCH(p + i + ahead);
+        vst1q_f32(out + i, vcvt_f32_f16(vget_low_f16(h)));
+        vst1q_f32(out + i + 4, vcvt_high_f32_f16(h));
+    }
+    return i;
+}
+static size_t mod__bf16_row(float *out, const uint16_t *p, size_t n, size_t ahead) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const uint16x8_t h = vld1q_u16(p + i);
+        if (i % 32 == 0) MOD__PREFETCH(p + i + ahead);
+        vst1q_f32(out + i, vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(h), 16)));
+        vst1q_f32(out + i + 4, vreinterpretq_f32_u32(vshll_high_n_u16(h, 16)));
+    }
+    return i;
+}
+
+/* x[cols] -> cols / 32 activation blocks by the portable rule (>>int8), byte for byte: the
+   maximum ignores NaN (vmaxnm) as the scalar comparison does, the clamps keep a NaN, q +- 0.5
+   truncates as the cast does, and a NaN converts to 0 */
+#define MOD__QUANTIZE 1
+static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
+    int b, j;
+    for (b = 0; b < cols / MOD__INT8_BLOCK; b++, out += MOD__INT8X_BYTES) {
+        const float *v = x + b * MOD__INT8_BLOCK;
+        float32x4_t a[8], m = vdupq_n_f32(0.0f), vid;
+        int16x8_t h[4];
+        float amax, d, id;
+        for (j = 0; j < 8; j++) {
+            a[j] = vld1q_f32(v + 4 * j);
+            m = vmaxnmq_f32(m, vabsq_f32(a[j]));
+        }
+        amax = vmaxvq_f32(m);
+        d = amax / 127.0f;
+        id = d > 0.0f ? 1.0f / d : 0.0f;
+        vid = vdupq_n_f32(id);
+        for (j = 0; j < 8; j += 2) {
+            float32x4_t q0 = vminq_f32(vdupq_n_f32(127.0f), vmaxq_f32(vdupq_n_f32(-127.0f), vmulq_f32(a[j], vid)));
+            float32x4_t q1 = vminq_f32(vdupq_n_f32(127.0f), vmaxq_f32(vdupq_n_f32(-127.0f), vmulq_f32(a[j + 1], vid)));
+            q0 = vaddq_f32(q0, vbslq_f32(vcltq_f32(q0, vdupq_n_f32(0.0f)), vdupq_n_f32(-0.5f), vdupq_n_f32(0.5f)));
+            q1 = vaddq_f32(q1, vbslq_f32(vcltq_f32(q1, vdupq_n_f32(0.0f)), vdupq_n_f32(-0.5f), vdupq_n_f32(0.5f)));
+            h[j / 2] = vcombine_s16(vmovn_s32(vcvtq_s32_f32(q0)), vmovn_s32(vcvtq_s32_f32(q1)));
+        }
+        memcpy(out, &d, 4);
+        vst1q_s8(MOD__CAST(int8_t *, MOD__CAST(void *, out + 4)), vcombine_s8(vmovn_s16(h[0]), vmovn_s16(h[1])));
+        vst1q_s8(MOD__CAST(int8_t *, MOD__CAST(void *, out + 20)), vcombine_s8(vmovn_s16(h[2]), vmovn_s16(h[3])));
+    }
+}
 
 #define MOD__INT8_NEON 1
 #define MOD__INT8_VEC 1
