@@ -11,7 +11,7 @@
        if (mod_model_load_file(&model, "model.mod", NULL, &err)) { puts(err.message); return 1; }
        memset(&desc, 0, sizeof desc); desc.max_tokens = 512;
        if (mod_session_create(&s, model, &desc, &err)) { puts(err.message); return 1; }
-       mod_tokenize(model, "In the beginning", 16, mod_token_bos(model) >= 0, toks, 256, &n);
+       mod_tokenize(model, "In the beginning", 16, mod_token_bos(model) >= 0, toks, 256, &n, &err);
        mod_prefill(s, toks, n, NULL);
        memset(&sd, 0, sizeof sd);
        sd.temperature = 0.8f; sd.top_k = 40; sd.top_p = 0.95f; sd.seed = 42;
@@ -341,9 +341,11 @@ MOD_API mod_result mod_sample(mod_session *session, mod_sampler *sampler, int32_
    cannot be had). Under MOD_NO_MALLOC every piece merges in place, rescanning all pairs
    after each merge: no memory at all, but quadratic in the piece length, so keep texts
    short or use a pretokenizer there. Models stay read-only: calls on one model from many
-   threads are safe. */
+   threads are safe. err (may be NULL) receives a message saying what failed and where: the
+   byte offset in the text of a byte that has no token (MOD_ERR_TOKENIZE), the capacity
+   needed, the scratch that could not be had, the argument that is wrong. */
 MOD_API mod_result mod_tokenize(const mod_model *model, const char *text, size_t len, int add_bos,
-                                int32_t *tokens, int capacity, int *n_tokens);
+                                int32_t *tokens, int capacity, int *n_tokens, mod_error *err);
 /* Decodes tokens into out (not NUL-terminated); *len receives the bytes needed even when
    MOD_ERR_BUFFER_TOO_SMALL is returned. */
 MOD_API mod_result mod_detokenize(const mod_model *model, const int32_t *tokens, int n, char *out,
@@ -4013,14 +4015,15 @@ static int mod__tok_queued(int n) {
 #endif
 }
 
-static mod_result mod__tok_reserve(mod__tok_scratch *s, size_t tokens) {
+static mod_result mod__tok_reserve(mod__tok_scratch *s, size_t tokens, mod_error *err) {
 #ifdef MOD_NO_MALLOC
-    (void)s; (void)tokens;
-    return MOD_ERR_OUT_OF_MEMORY;
+    (void)s;
+    return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "no scratch for a piece of %U tokens (MOD_NO_MALLOC)", (uint64_t)tokens);
 #else
     if (s->block) return MOD_OK;
     if (tokens > SIZE_MAX / MOD__TOK_SCRATCH || !(s->block = MOD_MALLOC(tokens * MOD__TOK_SCRATCH)))
-        return MOD_ERR_OUT_OF_MEMORY;
+        return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "cannot allocate %U bytes of scratch for a piece of %U tokens",
+                         (uint64_t)tokens * MOD__TOK_SCRATCH, (uint64_t)tokens);
     s->tokens = tokens;
     return MOD_OK;
 #endif
@@ -4052,8 +4055,16 @@ static size_t mod__tok_longest(const mod__vocab *v, const char *s, size_t pre, s
 }
 
 /* Kind 1: each piece's bytes as tokens, merged by rank. n counts the prefix space. */
+/* A byte with neither a token of its own nor a byte token: where it is, as a message. */
+static mod_result mod__tok_no_byte(mod_error *err, unsigned char c, size_t at, int prefix) {
+    static const char hex[] = "0123456789ABCDEF";
+    char x[3];
+    x[0] = hex[c >> 4]; x[1] = hex[c & 15]; x[2] = 0;
+    if (prefix) return mod__fail(err, MOD_ERR_TOKENIZE, "the prefix space has no token and no byte token");
+    return mod__fail(err, MOD_ERR_TOKENIZE, "byte %U of the text (0x%s) has no token and no byte token", (uint64_t)at, x);
+}
 static mod_result mod__tok_encode_ranked(const mod__vocab *v, const char *text, size_t pre, size_t n,
-                                         int32_t *out, int *t, mod__tok_scratch *s) {
+                                         int32_t *out, int *t, mod__tok_scratch *s, mod_error *err) {
     size_t i, e, k;
     int32_t *o = out + *t;  /* the next piece's tokens go here */
     for (i = 0; i < n; i = e) {
@@ -4061,12 +4072,13 @@ static mod_result mod__tok_encode_ranked(const mod__vocab *v, const char *text, 
         mod_result r;
         e = v->pretokenizer == 1 ? mod__tok_gpt2_split(text, pre, n, i) : n;
         for (k = i; k < e; k++) {
-            int32_t id = v->byte_token[mod__tok_byte(text, pre, k)];
-            if (id < 0) return MOD_ERR_TOKENIZE;
+            const int c = mod__tok_byte(text, pre, k);
+            const int32_t id = v->byte_token[c];
+            if (id < 0) return mod__tok_no_byte(err, MOD__CAST(unsigned char, c), k - pre, k < pre);
             o[m++] = id;
         }
         if (mod__tok_queued(m) && !s->block &&
-            (r = mod__tok_reserve(s, mod__tok_longest(v, text, pre, n, i))) != MOD_OK)
+            (r = mod__tok_reserve(s, mod__tok_longest(v, text, pre, n, i), err)) != MOD_OK)
             return r;
         o += mod__tok_merge(v, o, m, s);
     }
@@ -4075,7 +4087,9 @@ static mod_result mod__tok_encode_ranked(const mod__vocab *v, const char *text, 
 }
 
 /* Kind 2: one character's normal token, else one byte token per byte. */
-static mod_result mod__tok_push_char(const mod__vocab *v, const char *s, size_t n, int32_t *out, int *t) {
+/* One character (n bytes at s; at is its offset in the text, the prefix space has none). */
+static mod_result mod__tok_push_char(const mod__vocab *v, const char *s, size_t n, int32_t *out, int *t,
+                                     size_t at, int prefix, mod_error *err) {
     int32_t id = mod__vocab_lookup(v, s, n, "", 0);
     size_t k;
     if (id >= 0) {
@@ -4083,7 +4097,8 @@ static mod_result mod__tok_push_char(const mod__vocab *v, const char *s, size_t 
         return MOD_OK;
     }
     for (k = 0; k < n; k++) {
-        if ((id = v->byte_token[MOD__CAST(unsigned char, s[k])]) < 0) return MOD_ERR_TOKENIZE;
+        if ((id = v->byte_token[MOD__CAST(unsigned char, s[k])]) < 0)
+            return mod__tok_no_byte(err, MOD__CAST(unsigned char, s[k]), at + k, prefix);
         out[(*t)++] = id;
     }
     return MOD_OK;
@@ -4091,19 +4106,19 @@ static mod_result mod__tok_push_char(const mod__vocab *v, const char *s, size_t 
 
 /* Kind 2: the characters' tokens, then the whole text merged by score. */
 static mod_result mod__tok_encode_scored(const mod__vocab *v, const char *text, size_t len, size_t pre,
-                                         int32_t *out, int *t, mod__tok_scratch *s) {
+                                         int32_t *out, int *t, mod__tok_scratch *s, mod_error *err) {
     int first = *t, m;
     size_t i, e;
     mod_result r;
     /* llama2.c adds the prefix on its own, so it never takes in continuation bytes after it */
-    if (pre && (r = mod__tok_push_char(v, " ", 1, out, t)) != MOD_OK) return r;
+    if (pre && (r = mod__tok_push_char(v, " ", 1, out, t, 0, 1, err)) != MOD_OK) return r;
     for (i = 0; i < len; i = e) {
         /* llama2.c's characters: a byte and up to three continuation bytes, valid or not */
         for (e = i + 1; e < len && e - i < 4 && (MOD__CAST(unsigned char, text[e]) & 0xC0) == 0x80; e++) {}
-        if ((r = mod__tok_push_char(v, text + i, e - i, out, t)) != MOD_OK) return r;
+        if ((r = mod__tok_push_char(v, text + i, e - i, out, t, i, 0, err)) != MOD_OK) return r;
     }
     m = *t - first;
-    if (mod__tok_queued(m) && (r = mod__tok_reserve(s, MOD__CAST(size_t, m))) != MOD_OK) return r;
+    if (mod__tok_queued(m) && (r = mod__tok_reserve(s, MOD__CAST(size_t, m), err)) != MOD_OK) return r;
     *t = first + mod__tok_merge(v, out + first, m, s);
     return MOD_OK;
 }
@@ -4111,7 +4126,7 @@ static mod_result mod__tok_encode_scored(const mod__vocab *v, const char *text, 
 /* Every text byte yields at most one token before merging, plus BOS and the prefix space: a
    buffer of len + 2 tokens holds the unmerged tokens, and merging only shrinks them. */
 static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_t len, int add_bos,
-                                    int32_t *out, int cap, int *n_out) {
+                                    int32_t *out, int cap, int *n_out, mod_error *err) {
     size_t pre = (v->flags & 1) && len > 0;
     mod__tok_scratch s;
     mod_result r;
@@ -4120,16 +4135,17 @@ static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_
     if (cap < 2 || len > MOD__CAST(size_t, cap) - 2) {
         size_t int_max = MOD__CAST(unsigned, -1) >> 1;
         *n_out = len < int_max - 2 ? MOD__CAST(int, len) + 2 : MOD__CAST(int, int_max);
-        return MOD_ERR_BUFFER_TOO_SMALL;
+        return mod__fail(err, MOD_ERR_BUFFER_TOO_SMALL, "capacity %d tokens; a text of %U bytes needs up to %U",
+                         cap, (uint64_t)len, (uint64_t)len + 2);
     }
     if (add_bos) {
-        if (v->bos < 0) return MOD_ERR_TOKENIZE;
+        if (v->bos < 0) return mod__fail(err, MOD_ERR_TOKENIZE, "add_bos is set but the model has no BOS token");
         out[t++] = v->bos;
     }
     s.block = NULL;
     s.tokens = 0;
-    r = v->kind == 1 ? mod__tok_encode_ranked(v, text, pre, len + pre, out, &t, &s)
-                     : mod__tok_encode_scored(v, text, len, pre, out, &t, &s);
+    r = v->kind == 1 ? mod__tok_encode_ranked(v, text, pre, len + pre, out, &t, &s, err)
+                     : mod__tok_encode_scored(v, text, len, pre, out, &t, &s, err);
     if (s.block) MOD_FREE(s.block);
     if (r == MOD_OK) *n_out = t;
     return r;
@@ -4159,11 +4175,15 @@ static mod_result mod__vocab_decode(const mod__vocab *v, const int32_t *tokens, 
 
 
 mod_result mod_tokenize(const mod_model *m, const char *text, size_t len, int add_bos,
-                        int32_t *tokens, int capacity, int *n_tokens) {
+                        int32_t *tokens, int capacity, int *n_tokens, mod_error *err) {
+    if (err) { err->code = MOD_OK; err->message[0] = 0; }
     if (n_tokens) *n_tokens = 0;
-    if (!m || (!text && len) || !tokens || !n_tokens || capacity < 0) return MOD_ERR_INVALID_ARGUMENT;
-    if (!m->has_vocab) return MOD_ERR_NO_TOKENIZER;
-    return mod__vocab_encode(&m->vocab, text ? text : "", len, add_bos, tokens, capacity, n_tokens);
+    if (!m) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "model is NULL");
+    if (!text && len) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "text is NULL but len is %U", (uint64_t)len);
+    if (!tokens || !n_tokens) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "%s is NULL", tokens ? "n_tokens" : "tokens");
+    if (capacity < 0) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "capacity %d is negative", capacity);
+    if (!m->has_vocab) return mod__fail(err, MOD_ERR_NO_TOKENIZER, "the model file has no tokenizer");
+    return mod__vocab_encode(&m->vocab, text ? text : "", len, add_bos, tokens, capacity, n_tokens, err);
 }
 
 mod_result mod_detokenize(const mod_model *m, const int32_t *tokens, int n, char *out,

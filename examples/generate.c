@@ -140,8 +140,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "error: prompt too long\n");
         goto done;
     }
-    r = mod_tokenize(model, prompt, plen, mod_token_bos(model) >= 0, toks, (int)plen + 2, &n_prompt);
-    if (r != MOD_OK) { fprintf(stderr, "error: cannot tokenize the prompt: %s\n", mod_result_string(r)); goto done; }
+    r = mod_tokenize(model, prompt, plen, mod_token_bos(model) >= 0, toks, (int)plen + 2, &n_prompt, &err);
+    if (r != MOD_OK) { fprintf(stderr, "error: cannot tokenize the prompt: %s\n", err.message); goto done; }
     if (n_prompt == 0) { fprintf(stderr, "error: the prompt is empty and the model has no BOS token\n"); goto done; }
     if (n_prompt > ctx) {
         fprintf(stderr, "error: context full: the prompt is %d tokens, more than the %d the context holds\n", n_prompt, ctx);

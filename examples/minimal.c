@@ -30,10 +30,11 @@ int main(int argc, char **argv) {
         mod_model_free(model);
         return 1;
     }
-    r = mod_tokenize(model, prompt, strlen(prompt), mod_token_bos(model) >= 0, tokens, 512, &n);
-    if (r == MOD_OK) r = mod_prefill(session, tokens, n, NULL);
+    r = mod_tokenize(model, prompt, strlen(prompt), mod_token_bos(model) >= 0, tokens, 512, &n, &err);
+    if (r != MOD_OK) fprintf(stderr, "cannot tokenize the prompt: %s\n", err.message);
+    else if ((r = mod_prefill(session, tokens, n, NULL)) != MOD_OK)
+        fprintf(stderr, "cannot run the prompt: %s\n", mod_session_error(session));
     if (r != MOD_OK) {
-        fprintf(stderr, "cannot run the prompt: %s\n", mod_result_string(r));
         mod_session_free(session);
         mod_model_free(model);
         return 1;

@@ -30,7 +30,7 @@ int main(int argc, char **argv) {
             want[nw++] = (int32_t)strtol(p, &p, 10);
             if (*p == ',') p++;
         }
-        ok = mod_tokenize(m, text, tl, 0, got, (int)tl + 2, &ng) == MOD_OK && ng == nw;
+        ok = mod_tokenize(m, text, tl, 0, got, (int)tl + 2, &ng, NULL) == MOD_OK && ng == nw;
         for (i = 0; ok && i < nw; i++) ok = got[i] == want[i];
         if (ok) pass++;
         else {

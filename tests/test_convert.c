@@ -614,7 +614,7 @@ static int tok_is(mod_model *m, const char *text, const int *want, int nw)
     int n = -1, i;
     char back[256];
     size_t bl = 0;
-    if (mod_tokenize(m, text, strlen(text), 0, got, 64, &n) != MOD_OK || n != nw) {
+    if (mod_tokenize(m, text, strlen(text), 0, got, 64, &n, NULL) != MOD_OK || n != nw) {
         printf("   (\"%s\": %d tokens, %d expected)\n", text, n, nw);
         return 0;
     }
@@ -1393,7 +1393,7 @@ static void test_llama2c(void)
                     int ng = -1;
                     char back[128];
                     size_t bl = 0;
-                    same = mod_tokenize(m, texts[t], strlen(texts[t]), 0, got_t, 64, &ng) == MOD_OK && ng == nw;
+                    same = mod_tokenize(m, texts[t], strlen(texts[t]), 0, got_t, 64, &ng, NULL) == MOD_OK && ng == nw;
                     for (j = 0; same && j < nw; j++) same = got_t[j] == want_t[j];
                     check(same, "tokenize \"%s\" as llama2.c's encode does", texts[t]);
                     check(mod_detokenize(m, got_t, ng > 0 ? ng : 0, back, sizeof back, &bl) == MOD_OK && bl == strlen(texts[t]) && !memcmp(back, texts[t], bl),
@@ -1720,7 +1720,7 @@ static int same_behaviour(const char *a, const char *b)
         sd.threads = 1;
         lg[i] = (float *)malloc((size_t)V * 8 * sizeof(float));
         ok = lg[i] && mod_session_create(&s, m[i], &sd, NULL) == MOD_OK && mod_prefill(s, in, 8, lg[i]) == MOD_OK &&
-             mod_tokenize(m[i], text, sizeof text - 1, 1, toks[i], 64, &nt[i]) == MOD_OK;
+             mod_tokenize(m[i], text, sizeof text - 1, 1, toks[i], 64, &nt[i], NULL) == MOD_OK;
         mod_session_free(s);
     }
     ok = ok && !memcmp(lg[0], lg[1], (size_t)V * 8 * sizeof(float)) && nt[0] == nt[1] && nt[0] > 2 &&

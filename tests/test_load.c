@@ -168,7 +168,7 @@ static void run_session(mod_model *m, outcome *o)
         o->dec2 = mod_decode(s, V - 1);
         mod_session_free(s);
     }
-    o->tok = mod_tokenize(m, k_text, sizeof k_text - 1, 0, tt, (int)(sizeof tt / sizeof tt[0]), &n);
+    o->tok = mod_tokenize(m, k_text, sizeof k_text - 1, 0, tt, (int)(sizeof tt / sizeof tt[0]), &n, NULL);
     o->n_tok = n;
     o->detok = -1;
     if (o->tok == MOD_OK) o->detok = mod_detokenize(m, tt, n, text_out, sizeof text_out, &len);
@@ -527,12 +527,12 @@ static void check_tokenizer_roundtrip(const basefile *b, const mod_model *m)
     size_t len = 0;
     mod_result r;
     if (!b->o.tokenizer) {
-        r = mod_tokenize(m, k_text, sizeof k_text - 1, 0, toks, (int)(sizeof toks / sizeof toks[0]), &n);
+        r = mod_tokenize(m, k_text, sizeof k_text - 1, 0, toks, (int)(sizeof toks / sizeof toks[0]), &n, NULL);
         check(r == MOD_ERR_NO_TOKENIZER, "%s: tokenize without a tokenizer gave %s", b->name, code_name(r));
         check(mod_token_bos(m) == -1 && mod_token_eos(m) == -1, "%s: bos/eos without a tokenizer are not -1", b->name);
         return;
     }
-    r = mod_tokenize(m, k_text, sizeof k_text - 1, 0, toks, (int)(sizeof toks / sizeof toks[0]), &n);
+    r = mod_tokenize(m, k_text, sizeof k_text - 1, 0, toks, (int)(sizeof toks / sizeof toks[0]), &n, NULL);
     check(r == MOD_OK && n > 0, "%s: tokenize gave %s (n %d)", b->name, code_name(r), n);
     if (r != MOD_OK) return;
     r = mod_detokenize(m, toks, n, out, sizeof out, &len);
@@ -1333,8 +1333,8 @@ static void group_files(void)
             check(mod_model_checksum(mf) == mod_model_checksum(mm) && mod_model_parameters(mf) == mod_model_parameters(mm),
                   "%s: load_file and load_memory give different checksum/parameters", b->name);
             check_config(b, mf);
-            ra = mod_tokenize(mf, k_text, sizeof k_text - 1, 0, ta, 64, &na);
-            rb = mod_tokenize(mm, k_text, sizeof k_text - 1, 0, tb, 64, &nb);
+            ra = mod_tokenize(mf, k_text, sizeof k_text - 1, 0, ta, 64, &na, NULL);
+            rb = mod_tokenize(mm, k_text, sizeof k_text - 1, 0, tb, 64, &nb, NULL);
             check(ra == rb && na == nb && (ra != MOD_OK || memcmp(ta, tb, sizeof(int32_t) * (size_t)na) == 0),
                   "%s: file and memory models tokenize differently", b->name);
             {

@@ -570,7 +570,7 @@ static void expect_enc(const tb *b, const char *text, size_t len, int add_bos, c
 {
     int32_t out[256];
     int n = -1;
-    mod_result r = mod__vocab_encode(&b->v, text, len, add_bos, out, 256, &n);
+    mod_result r = mod__vocab_encode(&b->v, text, len, add_bos, out, 256, &n, NULL);
     char msg[1024];
     const char *got = r == MOD_OK ? render(b, out, n) : result_name(r), *w = show(want, strlen(want));
     snprintf(msg, sizeof msg, "encode \"%s\": got \"%s\", want \"%s\"", show(text, len), got, w);
@@ -778,6 +778,7 @@ static void test_errors(void)
     char text[40], buf[64];
     int n, i;
     size_t len;
+    mod_error e;
     mod_result r;
 
     /* kind 2 without byte tokens: a character outside the vocabulary cannot be encoded */
@@ -786,11 +787,15 @@ static void test_errors(void)
     tb_addz(b, " ", NORMAL, 0);
     tb_addz(b, "a", NORMAL, 0);
     tb_finish(b, -1, -1, 5);
-    check(mod__vocab_encode(&b->v, "aq", 2, 0, out, 64, &n) == MOD_ERR_TOKENIZE, "kind 2: no byte token");
-    check(mod__vocab_encode(&b->v, "a", 1, 1, out, 64, &n) == MOD_ERR_TOKENIZE, "add_bos without a BOS token");
-    check(mod__vocab_encode(&b->v, "a", 1, 0, out, 64, &n) == MOD_OK && n == 2, "kind 2 without byte tokens");
+    check(mod__vocab_encode(&b->v, "aq", 2, 0, out, 64, &n, &e) == MOD_ERR_TOKENIZE && e.code == MOD_ERR_TOKENIZE &&
+          strcmp(e.message, "byte 1 of the text (0x71) has no token and no byte token") == 0, "kind 2: no byte token, and where");
+    check(mod__vocab_encode(&b->v, "a\xC3\xA9", 3, 0, out, 64, &n, &e) == MOD_ERR_TOKENIZE &&
+          strcmp(e.message, "byte 1 of the text (0xC3) has no token and no byte token") == 0, "kind 2: a character without a token, and where");
+    check(mod__vocab_encode(&b->v, "a", 1, 1, out, 64, &n, &e) == MOD_ERR_TOKENIZE &&
+          strcmp(e.message, "add_bos is set but the model has no BOS token") == 0, "add_bos without a BOS token, said");
+    check(mod__vocab_encode(&b->v, "a", 1, 0, out, 64, &n, NULL) == MOD_OK && n == 2, "kind 2 without byte tokens");
     b->v.flags = 0;
-    check(mod__vocab_encode(&b->v, " ", 1, 0, out, 64, &n) == MOD_OK && n == 1 && out[0] == 1, "kind 2: one space");
+    check(mod__vocab_encode(&b->v, " ", 1, 0, out, 64, &n, NULL) == MOD_OK && n == 1 && out[0] == 1, "kind 2: one space");
 
     /* decoding: ranges, control tokens, ids without text */
     toks[0] = 0; toks[1] = 2; toks[2] = 6; toks[3] = 1;
@@ -810,28 +815,30 @@ static void test_errors(void)
     tb_addz(b, " ", NORMAL, 0);
     tb_addz(b, "<|end|>", CONTROL, 0);
     tb_finish(b, 2, 2, 0);
-    check(mod__vocab_encode(&b->v, "a b", 3, 0, out, 64, &n) == MOD_ERR_TOKENIZE, "kind 1: byte without a token");
-    check(mod__vocab_encode(&b->v, "a a", 3, 1, out, 64, &n) == MOD_OK && n == 4 && out[0] == 2, "kind 1 add_bos");
+    check(mod__vocab_encode(&b->v, "a b", 3, 0, out, 64, &n, NULL) == MOD_ERR_TOKENIZE, "kind 1: byte without a token");
+    check(mod__vocab_encode(&b->v, "aa\xFE", 3, 0, out, 64, &n, &e) == MOD_ERR_TOKENIZE &&
+          strcmp(e.message, "byte 2 of the text (0xFE) has no token and no byte token") == 0, "kind 1: byte without a token, and where");
+    check(mod__vocab_encode(&b->v, "a a", 3, 1, out, 64, &n, NULL) == MOD_OK && n == 4 && out[0] == 2, "kind 1 add_bos");
 
     /* buffer sizes: len + 2 always fits, less is refused up front, nothing written past cap */
     build_random2(b, 1, 0);
     for (i = 0; i < 30; i++) text[i] = (char)(0xE0 + i % 8); /* falls back to one byte token each */
     for (i = 0; i < 64; i++) out[i] = 0x5A5A5A5A;
-    r = mod__vocab_encode(&b->v, text, 30, 1, out, 32, &n);
+    r = mod__vocab_encode(&b->v, text, 30, 1, out, 32, &n, NULL);
     check(r == MOD_OK && n == 32, "worst case fills exactly len + 2");
     check(out[32] == 0x5A5A5A5A, "encode wrote past cap");
     for (i = 0; i < 64; i++) out[i] = 0x5A5A5A5A;
-    r = mod__vocab_encode(&b->v, text, 30, 0, out, 31, &n);
+    r = mod__vocab_encode(&b->v, text, 30, 0, out, 31, &n, NULL);
     check(r == MOD_ERR_BUFFER_TOO_SMALL && n == 32, "cap len + 1 is too small, n = len + 2");
     check(out[31] == 0x5A5A5A5A, "refused encode wrote");
-    check(mod__vocab_encode(&b->v, "", 0, 0, out, 1, &n) == MOD_ERR_BUFFER_TOO_SMALL && n == 2, "empty text, cap 1");
-    check(mod__vocab_encode(&b->v, "", 0, 0, out, 0, &n) == MOD_ERR_BUFFER_TOO_SMALL && n == 2, "empty text, cap 0");
-    check(mod__vocab_encode(&b->v, "ab", 2, 0, out, -5, &n) == MOD_ERR_BUFFER_TOO_SMALL && n == 4, "negative cap");
-    check(mod__vocab_encode(&b->v, text, (size_t)-1, 0, out, 64, &n) == MOD_ERR_BUFFER_TOO_SMALL && n > 0,
+    check(mod__vocab_encode(&b->v, "", 0, 0, out, 1, &n, NULL) == MOD_ERR_BUFFER_TOO_SMALL && n == 2, "empty text, cap 1");
+    check(mod__vocab_encode(&b->v, "", 0, 0, out, 0, &n, NULL) == MOD_ERR_BUFFER_TOO_SMALL && n == 2, "empty text, cap 0");
+    check(mod__vocab_encode(&b->v, "ab", 2, 0, out, -5, &n, NULL) == MOD_ERR_BUFFER_TOO_SMALL && n == 4, "negative cap");
+    check(mod__vocab_encode(&b->v, text, (size_t)-1, 0, out, 64, &n, NULL) == MOD_ERR_BUFFER_TOO_SMALL && n > 0,
           "huge len is refused without reading");
-    check(mod__vocab_encode(&b->v, "", 0, 1, out, 2, &n) == MOD_OK && n == 1 && out[0] == 1, "empty text with BOS");
+    check(mod__vocab_encode(&b->v, "", 0, 1, out, 2, &n, NULL) == MOD_OK && n == 1 && out[0] == 1, "empty text with BOS");
 
-    r = mod__vocab_encode(&b->v, text, 30, 0, out, 64, &n);
+    r = mod__vocab_encode(&b->v, text, 30, 0, out, 64, &n, NULL);
     memset(buf, '#', sizeof buf);
     check(mod__vocab_decode(&b->v, out, n, buf, 10, &len) == MOD_ERR_BUFFER_TOO_SMALL && len == 30,
           "decode: too small reports the size");
@@ -852,7 +859,7 @@ static void compare_one(const tb *b, const char *name, const char *what, const u
     static int32_t got[MAXTEXT + 2], want[MAXTEXT + 2];
     static char msg[4096], gs[2048];
     int n = -1, wn;
-    mod_result r = mod__vocab_encode(&b->v, (const char *)text, len, bos, got, MAXTEXT + 2, &n);
+    mod_result r = mod__vocab_encode(&b->v, (const char *)text, len, bos, got, MAXTEXT + 2, &n, NULL);
     want[0] = b->v.bos;
     wn = b->v.kind == 1 ? ref_encode1(b, text, len, want + bos) : ref_encode2(b, text, len, want + bos);
     if (wn >= 0) wn += bos;
@@ -886,7 +893,7 @@ static void round_trip(const tb *b, const char *name, int rounds)
     int i;
     for (i = 0; i < rounds; i++) {
         size_t len = gen_text(text, i % 3), blen = 0;
-        int n = 0, ok = mod__vocab_encode(&b->v, (const char *)text, len, b->v.bos >= 0, toks, MAXTEXT + 2, &n) == MOD_OK &&
+        int n = 0, ok = mod__vocab_encode(&b->v, (const char *)text, len, b->v.bos >= 0, toks, MAXTEXT + 2, &n, NULL) == MOD_OK &&
                         mod__vocab_decode(&b->v, toks, n, back, sizeof back, &blen) == MOD_OK;
         ok = ok && blen == len && memcmp(back, text, len) == 0;
         if (ok) { check(1, ""); continue; }
@@ -1086,7 +1093,7 @@ static void compare_paths(const tb *b, const char *name, const unsigned char *te
         for (i = 0; i < len; i++) a[n++] = b->v.byte_token[text[i]];
     } else {
         for (i = 0; i < len; i++)
-            if (mod__tok_push_char(&b->v, (const char *)text + i, 1, a, &n) != MOD_OK) a[n++] = 0;
+            if (mod__tok_push_char(&b->v, (const char *)text + i, 1, a, &n, i, 0, NULL) != MOD_OK) a[n++] = 0;
     }
     memcpy(q, a, (size_t)n * sizeof a[0]);
     scratch = (char *)malloc((size_t)n * MOD__TOK_SCRATCH + 1);
@@ -1131,14 +1138,14 @@ static void test_scratch(void)
         }
         allocs = g_allocs;
         frees = g_frees;
-        check(mod__vocab_encode(&g_a.v, text, len, 0, out, (int)len + 2, &n) == MOD_OK && g_allocs == allocs + 1 &&
+        check(mod__vocab_encode(&g_a.v, text, len, 0, out, (int)len + 2, &n, NULL) == MOD_OK && g_allocs == allocs + 1 &&
               g_frees == frees + 1, kind == 1 ? "kind 1: one allocation per call, freed" : "kind 2: one allocation per call, freed");
-        check(mod__vocab_encode(&g_a.v, text, MOD__TOK_QUEUE_MIN - 1, 0, out, (int)len + 2, &n) == MOD_OK &&
+        check(mod__vocab_encode(&g_a.v, text, MOD__TOK_QUEUE_MIN - 1, 0, out, (int)len + 2, &n, NULL) == MOD_OK &&
               g_allocs == allocs + 1, "no allocation for short pieces");
         g_alloc_fails = 1;
         for (i = 0; i < 3100; i++) out[i] = 0x5A5A5A5A;
         n = 77;
-        check(mod__vocab_encode(&g_a.v, text, len, 1, out, (int)len + 2, &n) == MOD_ERR_OUT_OF_MEMORY && n == 0,
+        check(mod__vocab_encode(&g_a.v, text, len, 1, out, (int)len + 2, &n, NULL) == MOD_ERR_OUT_OF_MEMORY && n == 0,
               "failed allocation: MOD_ERR_OUT_OF_MEMORY and no tokens");
         for (i = (int)len + 2; i < 3100 && out[i] == 0x5A5A5A5A; i++) {}
         check(i == 3100, "failed allocation: nothing written past len + 2");
@@ -1159,7 +1166,7 @@ static void test_long(void)
     int n;
     build_random1(&g_a, 1, 0, 0);
     for (i = 0; i < len; i++) text[i] = "abc 'sle\n1!"[rnd_to(11)];
-    check(mod__vocab_encode(&g_a.v, text, len, 0, toks, (int)len + 2, &n) == MOD_OK, "long text encodes");
+    check(mod__vocab_encode(&g_a.v, text, len, 0, toks, (int)len + 2, &n, NULL) == MOD_OK, "long text encodes");
     check(mod__vocab_decode(&g_a.v, toks, n, back, len, &blen) == MOD_OK && blen == len && memcmp(back, text, len) == 0,
           "long text round trip");
     group_end("long input");
@@ -1185,6 +1192,7 @@ static int load_model(mod_model **m, const unsigned char *buf, size_t size, void
 
 static void test_public_api(void)
 {
+    mod_error e;
     int kind;
     for (kind = 0; kind <= 2; kind++) {
         mkm_opts o;
@@ -1204,7 +1212,7 @@ static void test_public_api(void)
             continue;
         }
         if (kind == 0) {
-            check(mod_tokenize(m, "abc", 3, 0, toks, 10, &n) == MOD_ERR_NO_TOKENIZER, "no tokenizer: encode refused");
+            check(mod_tokenize(m, "abc", 3, 0, toks, 10, &n, NULL) == MOD_ERR_NO_TOKENIZER, "no tokenizer: encode refused");
             check(mod_detokenize(m, toks, 0, back, sizeof back, &len) == MOD_ERR_NO_TOKENIZER, "no tokenizer: decode refused");
             check(mod_token_bytes(m, 0, &len) == NULL && len == 0 && mod_token_bos(m) == -1, "no tokenizer: no pieces, no BOS");
         } else {
@@ -1212,7 +1220,7 @@ static void test_public_api(void)
                 size_t tl = (size_t)rnd_to(500), i;
                 size_t got = 0;
                 for (i = 0; i < tl; i++) text[i] = (char)(trial % 2 ? rnd_to(256) : 32 + rnd_to(95));
-                if (mod_tokenize(m, text, tl, 1, toks, (int)tl + 2, &n) != MOD_OK || n < 1 || toks[0] != mod_token_bos(m)) continue;
+                if (mod_tokenize(m, text, tl, 1, toks, (int)tl + 2, &n, NULL) != MOD_OK || n < 1 || toks[0] != mod_token_bos(m)) continue;
                 if (mod_detokenize(m, toks, n, back, sizeof back, &got) == MOD_OK && got == tl && memcmp(back, text, tl) == 0) round++;
             }
             check(round == 500, kind == 1 ? "public API, byte-level BPE: 500 random texts round-trip"
@@ -1223,18 +1231,21 @@ static void test_public_api(void)
                 static int32_t big_toks[30002];
                 size_t i, got = 0, bl = MOD__TOK_QUEUE_MIN < 1000 && !TEST_NO_MALLOC ? sizeof big : 3000;
                 for (i = 0; i < bl; i++) big[i] = "the"[i % 3];
-                check(mod_tokenize(m, big, bl, 0, big_toks, (int)bl + 2, &n) == MOD_OK && n < (int)bl &&
+                check(mod_tokenize(m, big, bl, 0, big_toks, (int)bl + 2, &n, NULL) == MOD_OK && n < (int)bl &&
                       mod_detokenize(m, big_toks, n, big_back, sizeof big_back, &got) == MOD_OK && got == bl &&
                       memcmp(big, big_back, got) == 0, "public API: a word repeated into one long piece round-trips");
             }
-            check(mod_tokenize(m, "hello world", 11, 0, toks, 5, &n) == MOD_ERR_BUFFER_TOO_SMALL && n == 13,
-                  "public API: small buffer reports the size needed");
-            check(mod_tokenize(m, NULL, 3, 0, toks, 10, &n) == MOD_ERR_INVALID_ARGUMENT, "public API: NULL text refused");
+            check(mod_tokenize(m, "hello world", 11, 0, toks, 5, &n, &e) == MOD_ERR_BUFFER_TOO_SMALL && n == 13 &&
+                  strcmp(e.message, "capacity 5 tokens; a text of 11 bytes needs up to 13") == 0,
+                  "public API: small buffer reports the size needed, in the message too");
+            check(mod_tokenize(m, "hi", 2, 0, toks, -1, &n, &e) == MOD_ERR_INVALID_ARGUMENT &&
+                  strcmp(e.message, "capacity -1 is negative") == 0, "public API: a negative capacity is named");
+            check(mod_tokenize(m, NULL, 3, 0, toks, 10, &n, NULL) == MOD_ERR_INVALID_ARGUMENT, "public API: NULL text refused");
             toks[0] = mod_model_config(m)->vocab_size;
             check(mod_detokenize(m, toks, 1, back, sizeof back, &len) == MOD_ERR_BAD_TOKEN, "public API: id past the vocabulary refused");
             check(mod_detokenize(m, toks, -1, back, sizeof back, &len) == MOD_ERR_INVALID_ARGUMENT, "public API: negative count refused");
             check(mod_token_bytes(m, -5, &len) == NULL, "public API: no piece for a negative id");
-            check(mod_tokenize(m, "", 0, 0, toks, 2, &n) == MOD_OK && n == 0, "public API: empty text, no BOS: no tokens");
+            check(mod_tokenize(m, "", 0, 0, toks, 2, &n, NULL) == MOD_OK && n == 0, "public API: empty text, no BOS: no tokens");
         }
         mod_model_free(m);
         free(arena);

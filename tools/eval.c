@@ -141,9 +141,9 @@ int main(int argc, char **argv) {
             fprintf(stderr, "error: %s is too large\n", text_path);
             goto done;
         }
-        r = mod_tokenize(model, text, len, mod_token_bos(model) >= 0, toks, (int)len + 2, &n);
+        r = mod_tokenize(model, text, len, mod_token_bos(model) >= 0, toks, (int)len + 2, &n, &err);
         free(text);
-        if (r != MOD_OK) { fprintf(stderr, "error: cannot tokenize %s: %s\n", text_path, mod_result_string(r)); goto done; }
+        if (r != MOD_OK) { fprintf(stderr, "error: cannot tokenize %s: %s\n", text_path, err.message); goto done; }
     }
     if (n < 1) { fprintf(stderr, "error: no tokens to evaluate\n"); goto done; }
     for (i = 0; i < n; i++)

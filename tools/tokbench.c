@@ -145,7 +145,7 @@ static int measure(const opts *o, const mod_model *m, const char *kind, const ch
     mod_result res = MOD_OK;
     for (r = 0; r < o->repeat && (r == 0 || spent < o->budget); r++) {
         double t0 = cli_now();
-        res = mod_tokenize(m, text, len, 0, toks, (int)len + 2, &n);
+        res = mod_tokenize(m, text, len, 0, toks, (int)len + 2, &n, NULL);
         t[r] = cli_now() - t0;
         spent += t[r];
         if (res != MOD_OK) break;

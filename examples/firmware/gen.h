@@ -64,7 +64,7 @@ static mod_result gen_run(const mod_model *model, void *arena, size_t arena_size
     int n = 0, i, off;
 
     r = mod_tokenize(model, GEN_PROMPT, strlen(GEN_PROMPT), mod_token_bos(model) >= 0, prompt,
-                     GEN_MAX_PROMPT, &n);
+                     GEN_MAX_PROMPT, &n, NULL);
     if (r != MOD_OK) return r;
     if (n_prompt) *n_prompt = n;
     r = mod_session_create(&s, model, &desc, NULL);

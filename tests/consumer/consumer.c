@@ -34,8 +34,8 @@ int main(int argc, char **argv) {
     tokens = (int32_t *)malloc((len + 2) * sizeof *tokens);
     ids = (int32_t *)malloc((size_t)n * sizeof *ids);
     if (!tokens || !ids) { fprintf(stderr, "consumer: out of memory\n"); return 1; }
-    r = mod_tokenize(model, prompt, len, mod_token_bos(model) >= 0, tokens, (int)len + 2, &count);
-    if (r != MOD_OK) { fprintf(stderr, "consumer: cannot tokenize: %s\n", mod_result_string(r)); return 1; }
+    r = mod_tokenize(model, prompt, len, mod_token_bos(model) >= 0, tokens, (int)len + 2, &count, &err);
+    if (r != MOD_OK) { fprintf(stderr, "consumer: cannot tokenize: %s\n", err.message); return 1; }
 
     memset(&desc, 0, sizeof desc); /* zero means "default" for every field */
     desc.max_tokens = count + n;

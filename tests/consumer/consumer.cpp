@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
     std::vector<int32_t> tokens(prompt.size() + 2);
     int count = 0;
     mod_result r = mod_tokenize(model.get(), prompt.data(), prompt.size(), mod_token_bos(model.get()) >= 0,
-                                tokens.data(), static_cast<int>(tokens.size()), &count);
+                                tokens.data(), static_cast<int>(tokens.size()), &count, nullptr);
     if (r != MOD_OK) {
         std::cerr << "consumer_cxx: cannot tokenize: " << mod_result_string(r) << '\n';
         return 1;

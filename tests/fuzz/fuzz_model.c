@@ -63,8 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         mod_session_free(s);
     }
-    if (mod_tokenize(m, "In the beginning\xC3\xA9\xFF", 19, 1, toks, 8, &n) == MOD_OK ||
-        mod_tokenize(m, "hi", 2, 0, toks, 8, &n) == MOD_OK) {
+    if (mod_tokenize(m, "In the beginning\xC3\xA9\xFF", 19, 1, toks, 8, &n, NULL) == MOD_OK ||
+        mod_tokenize(m, "hi", 2, 0, toks, 8, &n, NULL) == MOD_OK) {
         if (n < 0 || n > 8) abort();
         for (i = 0; i < n; i++) if (toks[i] < 0 || toks[i] >= c->vocab_size) abort();
         mod_detokenize(m, toks, n, text, sizeof text, &len);

@@ -36,7 +36,7 @@ static void same_merges(const mod__vocab *v, const char *text, size_t len) {
     for (i = 0; i < len; i++) {
         if (v->kind == 1) {
             if ((a[n++] = v->byte_token[(unsigned char)text[i]]) < 0) return;
-        } else if (mod__tok_push_char(v, text + i, 1, a, &n) != MOD_OK) {
+        } else if (mod__tok_push_char(v, text + i, 1, a, &n, i, 0, NULL) != MOD_OK) {
             return;
         }
     }
@@ -59,12 +59,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     toks = (int32_t *)malloc(sizeof *toks * (size_t)cap);
     back = (char *)malloc(size + 1);
     if (!toks || !back) abort();
-    if (mod_tokenize(m, (const char *)data + 1, size - 1, data[0] & 4, toks, cap, &n) != MOD_OK) abort();
+    if (mod_tokenize(m, (const char *)data + 1, size - 1, data[0] & 4, toks, cap, &n, NULL) != MOD_OK) abort();
     for (i = 0; i < n; i++) if (toks[i] < 0 || toks[i] >= mod_model_config(m)->vocab_size) abort();
     if (mod_detokenize(m, toks, n, back, size, &len) != MOD_OK) abort();
     if (len != size - 1 || memcmp(back, data + 1, size - 1) != 0) abort();
     /* a buffer that is too small is reported, not overrun */
-    if (size > 3 && mod_tokenize(m, (const char *)data + 1, size - 1, 0, toks, (int)(size / 2), &n) == MOD_OK && n > (int)(size / 2)) abort();
+    if (size > 3 && mod_tokenize(m, (const char *)data + 1, size - 1, 0, toks, (int)(size / 2), &n, NULL) == MOD_OK && n > (int)(size / 2)) abort();
     if (size <= 513) same_merges(&m->vocab, (const char *)data + 1, size - 1);
     free(toks);
     free(back);
