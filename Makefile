@@ -61,7 +61,7 @@ $(B)/test_tokenizer_queue: tests/test_tokenizer.c mod.h tests/*.h tools/mkmodel.
 $(B)/test_tokenizer_nomalloc: tests/test_tokenizer.c mod.h tests/*.h tools/mkmodel.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -DMOD_NO_MALLOC -Itools -Itests -o $@ $< $(LDLIBS)
 
-$(B)/check_tokens: tests/check_tokens.c mod.h | $(B)
+$(B)/check_tokens: tests/check_tokens.c tests/check.h mod.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/compare_logits: tests/compare_logits.c | $(B)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDLIBS)

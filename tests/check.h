@@ -6,7 +6,9 @@
                          passes print "ok " and the message too.
    check_group(name)     ends a group: "-- name  N passed, M failed".
    check_finish()        prints the summary line tests/run.sh reads, "N passed, M failed", and
-                         returns the exit status (0 when nothing failed).
+                         returns the exit status (0 when nothing failed); failures not shown
+                         since the last group (or in a program without groups) are summed up
+                         first.
 
    Every message is formatted only when it is printed, so checks in tight loops cost little. */
 #ifndef CHECK_H
@@ -69,6 +71,7 @@ static inline void check_group(const char *name)
 
 static inline int check_finish(void)
 {
+    if (check_group_failed > CHECK_SHOWN) printf("FAIL: ... and %d more failures\n", check_group_failed - CHECK_SHOWN);
     printf("%d passed, %d failed\n", check_passed, check_failed);
     fflush(stdout);
     return check_failed != 0;

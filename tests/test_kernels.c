@@ -16,39 +16,14 @@
 
 #include <float.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "mkmodel.h"
 
 #define U (1.0 / 16777216.0) /* 2^-24 */
-
-/* ---- checks ---------------------------------------------------------------------------- */
-
-static int g_pass, g_fail, grp_pass, grp_fail, grp_shown;
-
-/* Counts a check; prints a failure (at most 12 per group, then only counts them). */
-static void check(int ok, const char *fmt, ...)
-{
-    va_list ap;
-    if (ok) { g_pass++; grp_pass++; return; }
-    g_fail++; grp_fail++;
-    if (++grp_shown > 12) return;
-    printf("FAIL: ");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-}
-
-static void group_end(const char *name)
-{
-    if (grp_shown > 12) printf("      (%d more failures not shown)\n", grp_shown - 12);
-    printf("-- %-30s %d passed, %d failed\n", name, grp_pass, grp_fail);
-    grp_pass = grp_fail = grp_shown = 0;
-}
 
 /* ---- random numbers -------------------------------------------------------------------- */
 
@@ -123,7 +98,7 @@ static void test_f16(void)
     check(mod__f16_to_f32(0x7bff) == 65504.0f && mod__f16_to_f32(0x0001) == 5.9604644775390625e-8f &&
               mod__f16_to_f32(0x3c00) == 1.0f && mod__f16_to_f32(0xc000) == -2.0f,
           "f16 hand-checked values (65504, 2^-24, 1, -2)");
-    group_end("f16 -> f32 (all 65536)");
+    check_group("f16 -> f32 (all 65536)");
 }
 
 static void test_bf16(void)
@@ -141,7 +116,7 @@ static void test_bf16(void)
     }
     check(mod__bf16_to_f32(0x3f80) == 1.0f && mod__bf16_to_f32(0xc040) == -3.0f && mod__bf16_to_f32(0x7f80) == INFINITY,
           "bf16 hand-checked values (1, -3, inf)");
-    group_end("bf16 -> f32 (all 65536)");
+    check_group("bf16 -> f32 (all 65536)");
 }
 
 /* ---- dot product ------------------------------------------------------------------------ */
@@ -220,7 +195,7 @@ static void test_dot(void)
 #endif
     free(a);
     free(b);
-    group_end("mod__dot");
+    check_group("mod__dot");
 }
 
 /* ---- attention scores from the key cache --------------------------------------------------- */
@@ -294,7 +269,7 @@ static void test_key_scores(void)
 #else
     printf("   (this path keeps keys as plain rows and scores them with mod__dot: nothing to check here)\n");
 #endif
-    group_end("attention key scores");
+    check_group("attention key scores");
 }
 
 /* ---- matmul ----------------------------------------------------------------------------- */
@@ -466,7 +441,7 @@ static void test_matmul(void)
     mod_model_free(m2);
     free(f1);
     free(f2);
-    group_end("mod__matmul / mod__row");
+    check_group("mod__matmul / mod__row");
 }
 
 /* A group of products sharing their input (q, k and v; gate and up) is one parallel loop over
@@ -548,7 +523,7 @@ static void test_matmul_groups(void)
     printf("   matmul groups: %d cases, %d differ from the products alone\n", cases, bad);
     mod_session_free(s1); mod_model_free(m1); free(f1);
     mod_session_free(s2); mod_model_free(m2); free(f2);
-    group_end("matmul groups");
+    check_group("matmul groups");
 }
 
 /* ---- RMSNorm ----------------------------------------------------------------------------- */
@@ -623,7 +598,7 @@ static void test_rmsnorm(void)
         }
         check(ok, "mod__rmsnorm_rows differs from mod__rmsnorm per row");
     }
-    group_end("mod__rmsnorm");
+    check_group("mod__rmsnorm");
 }
 
 /* ---- RoPE ---------------------------------------------------------------------------------- */
@@ -696,7 +671,7 @@ static void test_rope(void)
         mod_model_free(m);
         free(f);
     }
-    group_end("mod__rope");
+    check_group("mod__rope");
 }
 
 /* ---- softmax ------------------------------------------------------------------------------- */
@@ -791,7 +766,7 @@ static void test_softmax(void)
     v[0] = 5.0f;
     softmax(v, 1, 0.5f);
     check(v[0] == 1.0f, "softmax of one input is %g", (double)v[0]);
-    group_end("mod__softmax_exp");
+    check_group("mod__softmax_exp");
 }
 
 /* ---- activations ---------------------------------------------------------------------------- */
@@ -836,7 +811,7 @@ static void test_activations(void)
         }
         check(ok, "sigmoid / silu symmetries");
     }
-    group_end("mod__silu / mod__sigmoid");
+    check_group("mod__silu / mod__sigmoid");
 }
 
 /* ---- top-k count ------------------------------------------------------------------------------ */
@@ -887,7 +862,7 @@ static void test_topk(void)
         }
         check(ok, "topk_count over 200000 random (c, S)");
     }
-    group_end("mod__topk_count");
+    check_group("mod__topk_count");
 }
 
 /* ---- helpers: checked arithmetic and the checksum ------------------------------------------- */
@@ -920,7 +895,7 @@ static void test_helpers(void)
     check(mod__fnv1a((const unsigned char *)"", 0) == 0xcbf29ce484222325ull, "fnv1a(\"\")");
     check(mod__fnv1a((const unsigned char *)"a", 1) == 0xaf63dc4c8601ec8cull, "fnv1a(\"a\")");
     check(mod__fnv1a((const unsigned char *)"foobar", 6) == 0x85944171f73967e8ull, "fnv1a(\"foobar\")");
-    group_end("arithmetic helpers, fnv1a");
+    check_group("arithmetic helpers, fnv1a");
 }
 
 /* ---- q8_0 ------------------------------------------------------------------------------ */
@@ -1039,7 +1014,7 @@ static void test_q8(void)
     }
     mod_session_free(s1); mod_model_free(m1); free(f1);
     mod_session_free(s2); mod_model_free(m2); free(f2);
-    group_end("q8_0");
+    check_group("q8_0");
 }
 
 /* ---- q4_0 ------------------------------------------------------------------------------ */
@@ -1112,7 +1087,7 @@ static void test_q4_quantize(void)
         }
         check(ok, "q4 quantizer: a hand-made block, ties rounded away from zero, nibble order low j / high j + 16");
     }
-    group_end("q4_0 quantizer");
+    check_group("q4_0 quantizer");
 }
 
 /* random q4_0 weights: any nibbles, scales of either sign */
@@ -1222,7 +1197,7 @@ static void test_q4(void)
     }
     mod_session_free(s1); mod_model_free(m1); free(f1);
     mod_session_free(s2); mod_model_free(m2); free(f2);
-    group_end("q4_0");
+    check_group("q4_0");
 }
 
 int main(void)
@@ -1243,6 +1218,5 @@ int main(void)
     test_q8_quantize_exact();
     test_q4_quantize();
     test_q4();
-    printf("%d passed, %d failed\n", g_pass, g_fail);
-    return g_fail ? 1 : 0;
+    return check_finish();
 }

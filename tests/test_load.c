@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <float.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "mkmodel.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -52,28 +52,6 @@
 #ifndef MAP_NORESERVE
 #define MAP_NORESERVE 0
 #endif
-
-/* ---- checks ---------------------------------------------------------------------------- */
-
-static int g_pass, g_fail, grp_pass, grp_fail;
-
-static void check(int ok, const char *fmt, ...)
-{
-    va_list ap;
-    if (ok) { g_pass++; grp_pass++; return; }
-    g_fail++; grp_fail++;
-    printf("FAIL: ");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-}
-
-static void group_end(const char *name)
-{
-    printf("-- %-30s %d passed, %d failed\n", name, grp_pass, grp_fail);
-    grp_pass = grp_fail = 0;
-}
 
 static const char *code_name(int r)
 {
@@ -575,7 +553,7 @@ static void group_valid(void)
         mod_model_free(m);
         gbuf_free(&g);
     }
-    group_end("valid files");
+    check_group("valid files");
 }
 
 static void group_arguments(void)
@@ -634,7 +612,7 @@ static void group_arguments(void)
         check(r == MOD_ERR_ALIGNMENT && err.message[0], "load_memory(data + 1): %s", code_name(r));
         free(raw);
     }
-    group_end("arguments and alignment");
+    check_group("arguments and alignment");
 }
 
 static void group_checksum(void)
@@ -686,7 +664,7 @@ static void group_checksum(void)
         snprintf(name, sizeof name, "%s: last byte flipped", WB->name);
         expect_flags(name, W, WN, MOD_ERR_CHECKSUM, 2);
     }
-    group_end("checksum");
+    check_group("checksum");
 }
 
 static void group_truncation(void)
@@ -756,7 +734,7 @@ static void group_truncation(void)
                   o.crashed ? "a crash, " : "", code_name(o.code), o.msg);
         }
     }
-    group_end("truncation");
+    check_group("truncation");
 }
 
 static void group_header(void)
@@ -828,7 +806,7 @@ static void group_header(void)
         snprintf(name, sizeof name, "reserved header word %d non-zero", i);
         done(name, MOD_ERR_CORRUPT);
     }
-    group_end("header fields");
+    check_group("header fields");
 }
 
 static void group_sections(void)
@@ -885,7 +863,7 @@ static void group_sections(void)
         expect("64 bytes after the tensor data (file_size != data_offset + data_size)", t, BA.size + 64, MOD_ERR_CORRUPT);
         free(t);
     }
-    group_end("sections");
+    check_group("sections");
 }
 
 static void group_tensors(void)
@@ -986,7 +964,7 @@ static void group_tensors(void)
     begin(&BA); dir_remove(ent(MKM_ROLE_ROUTER_BIAS, 1)); dir_remove(ent(MKM_ROLE_ROUTER_BIAS, 3)); done("no router biases (optional)", MOD_OK);
     begin(&BB); dir_remove(ent(MKM_ROLE_ATTN_Q_BIAS, 0)); dir_remove(ent(MKM_ROLE_ATTN_K_BIAS, 0)); dir_remove(ent(MKM_ROLE_ATTN_V_BIAS, 0));
     done("layer 0 without any q/k/v bias (optional as a set)", MOD_OK);
-    group_end("tensor directory");
+    check_group("tensor directory");
 }
 
 static void group_layers(void)
@@ -1005,7 +983,7 @@ static void group_layers(void)
     begin(&BA); pf32(lte(1) + MKM_LT_CAPACITY, 1.0f); done("routed capacity 1.0", MOD_OK);
     begin(&BA); pf32(lte(1) + MKM_LT_CAPACITY, 1e-9f); done("routed capacity 1e-9", MOD_OK);
     begin(&BA); pf32(lte(0) + MKM_LT_CAPACITY, -0.0f); done("dense block with capacity -0.0", MOD_OK);
-    group_end("layer table");
+    check_group("layer table");
 }
 
 /* Kind 2: make the offsets of some control tokens run far past the string blob (each at most
@@ -1123,7 +1101,7 @@ static void group_tokenizer(void)
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_MAX_TOKEN_LEN, 1024); done("max_token_len 1024", MOD_OK);
     begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 0); done("scored BPE without the dummy-prefix flag", MOD_OK);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_PRETOKENIZER, 0); done("byte-level BPE without a pretokenizer", MOD_OK);
-    group_end("tokenizer");
+    check_group("tokenizer");
 }
 
 /* Values FORMAT.md allows (norm_eps and rope_theta only need to be > 0, threshold any finite
@@ -1138,7 +1116,7 @@ static void group_allowed(void)
     begin(&BA); pf32(MKM_OFF_THRESHOLD, 3.0f); done("threshold 3 (nothing routed)", MOD_OK);
     begin(&BA); p32(MKM_OFF_MAX_SEQ, 1); done("max_seq_len 1", MOD_OK);
     begin(&BA); p32(MKM_OFF_PREDICTOR_HIDDEN, 7); done("predictor_hidden 7 with decision router (unused)", MOD_OK);
-    group_end("values FORMAT.md allows");
+    check_group("values FORMAT.md allows");
 }
 
 /* Session memory for a fixed context, batch and thread count: a header field may size it only
@@ -1211,7 +1189,7 @@ static void group_memory_bounds(void)
         gbuf_free(&g);
     }
     check(loads > 0, "some patched files still load (%d), so the comparison above ran", loads);
-    group_end("header fields that size memory");
+    check_group("header fields that size memory");
 }
 
 static void group_arena(void)
@@ -1286,7 +1264,7 @@ static void group_arena(void)
         r = mod_model_memory_required(W, WN, &need, &err);
         check(r == MOD_ERR_CORRUPT && err.message[0], "memory_required with n_layers 0: %s", code_name(r));
     }
-    group_end("arena");
+    check_group("arena");
 }
 
 static int write_file(const char *path, const void *p, size_t n)
@@ -1420,7 +1398,7 @@ static void group_files(void)
         remove(path);
         rmdir(dir);
     }
-    group_end("files");
+    check_group("files");
 }
 
 /* ---- robustness sweep -------------------------------------------------------------------- */
@@ -1568,7 +1546,7 @@ static void group_fuzz(int iterations)
     for (i = 0; i <= (int)MOD_RESULT_COUNT; i++)
         if (by_code[i]) hl += (size_t)snprintf(hist + hl, sizeof hist - hl, " %s:%d", i < (int)MOD_RESULT_COUNT ? code_name(i) : "other", by_code[i]);
     printf("   fuzz: %d mutations, %d loaded and ran a session, %d crashes;%s\n", iterations, loaded, crashes, hist);
-    group_end("robustness sweep");
+    check_group("robustness sweep");
 }
 
 int main(void)
@@ -1593,6 +1571,5 @@ int main(void)
     group_fuzz(it && atoi(it) > 0 ? atoi(it) : 3000);
     free(W);
     free(BA.buf); free(BB.buf); free(BC.buf); free(BD.buf); free(BE.buf);
-    printf("%d passed, %d failed\n", g_pass, g_fail);
-    return g_fail ? 1 : 0;
+    return check_finish();
 }

@@ -5,14 +5,8 @@
 #include "../mod.h"
 #include "mkmodel.h"
 #include "ref.h"
+#include "check.h"
 #include <stdio.h>
-
-static int passed, failed;
-
-static void check(int ok, const char *what) {
-    if (ok) passed++;
-    else { failed++; printf("FAIL: %s\n", what); }
-}
 
 /* A sampler from its four settings, through a named-field desc. */
 static mod_result sampler_init(mod_sampler *sm, float temperature, int top_k, float top_p, uint64_t seed) {
@@ -32,21 +26,18 @@ static void check_session_fault(const mod_model *m, const mod_session_desc *d, m
     mod_session *t = (mod_session *)(void *)&sentinel; /* create must set it to NULL */
     mod_error e;
     size_t bytes = 0;
-    char msg[400];
     memset(&e, 0, sizeof e);
     {
         mod_result r = mod_session_create(&t, m, d, &e);
-        int ok = r == code && t == NULL && e.code == code && strstr(e.message, field) != NULL;
-        snprintf(msg, sizeof msg, "%s: code %d, no session, message names %s (got %d, \"%s\")", what, (int)code, field,
-                 (int)r, e.message);
-        check(ok, msg);
+        check(r == code && t == NULL && e.code == code && strstr(e.message, field) != NULL,
+              "%s: code %d, no session, message names %s (got %d, \"%s\")", what, (int)code, field, (int)r, e.message);
     }
     if (d && d->arena) return; /* the arena is create's business only */
     memset(&e, 0, sizeof e);
     {
         mod_result r = mod_session_memory_required(m, d, &bytes, &e);
-        snprintf(msg, sizeof msg, "%s: mod_session_memory_required agrees (got %d, \"%s\")", what, (int)r, e.message);
-        check(r == code && e.code == code && strstr(e.message, field) != NULL, msg);
+        check(r == code && e.code == code && strstr(e.message, field) != NULL,
+              "%s: mod_session_memory_required agrees (got %d, \"%s\")", what, (int)r, e.message);
     }
 }
 
@@ -192,19 +183,18 @@ static double compare_with_reference(size_t vi, int dtype, int rule, uint64_t se
 static void test_against_reference(void) {
     size_t vi;
     int dtype, rule, checks = 0;
-    char what[200];
     for (vi = 0; vi < sizeof variants / sizeof variants[0]; vi++)
         for (dtype = 0; dtype < 3; dtype++)
             for (rule = 0; rule < 2; rule++) {
                 /* the f32 bound of the converter tests; f16/bf16 weights are the same numbers in
                    both implementations, so the same bound holds */
                 double e = compare_with_reference(vi, dtype, rule, 100 + vi, 1 + (int)(vi % 2), 0);
-                snprintf(what, sizeof what, "vs reference: %s, dtype %d, %s: rel diff %.3g",
-                         variants[vi].name, dtype, rule ? "causal" : "top-k", e);
-                check(e <= 1e-4, what);
+                check(e <= 1e-4, "vs reference: %s, dtype %d, %s: rel diff %.3g", variants[vi].name, dtype,
+                      rule ? "causal" : "top-k", e);
                 checks++;
             }
     printf("reference: %d model/rule/dtype combinations compared\n", checks);
+    check_group("engine vs reference");
 }
 
 /* q8_0 and q4_0 weights: the reference reads the same quantized weights exactly; the engine
@@ -228,9 +218,10 @@ static void test_quantized_against_reference(int dtype) {
             if (o.dim % 32 || o.hidden_dim % 32) continue;
             e = compare_with_reference(vi, dtype, rule, 500 + vi, 1 + (dtype == MKM_DTYPE_Q4_0), 1);
             snprintf(what, sizeof what, "%s vs reference: %s, %s: rel diff %.3g", name, variants[vi].name, rule ? "causal" : "top-k", e);
-            check(e <= 5e-2, what);
+            check(e <= 5e-2, "%s", what);
             printf("  %s\n", what);
         }
+    check_group(dtype == MKM_DTYPE_Q8_0 ? "q8_0 vs reference" : "q4_0 vs reference");
 }
 
 /* capacity and threshold overrides reach the computation */
@@ -243,7 +234,7 @@ static void test_overrides(void) {
     const float caps[] = { 0.05f, 0.3f, 1.0f };
     mkm_defaults(&o);
     o.seed = 9;
-    if (build(&o, &b)) { check(0, "build"); return; }
+    if (build(&o, &b)) { check(0, "%s: the test model builds and loads", __func__); return; }
     V = mod_model_config(b.model)->vocab_size;
     make_tokens(toks, t32, n, V, 3);
     for (k = 0; k < 4; k++) {
@@ -251,7 +242,7 @@ static void test_overrides(void) {
         mod_session_desc d;
         double *ref = (double *)malloc(sizeof(double) * (size_t)n * V);
         float *lg = (float *)malloc(sizeof(float) * (size_t)n * V);
-        char what[128];
+        double e;
         memset(&d, 0, sizeof d);
         if (k < 3) {
             d.prompt_routing = MOD_ROUTING_TOPK;
@@ -264,12 +255,14 @@ static void test_overrides(void) {
         }
         mod_session_create(&s, b.model, &d, NULL);
         mod_prefill(s, t32, n, lg);
-        snprintf(what, sizeof what, "override %d matches the reference", k);
-        check(rel_diff(lg, ref, (size_t)n * V) <= 1e-4, what);
+        e = rel_diff(lg, ref, (size_t)n * V);
+        if (k < 3) check(e <= 1e-4, "capacity override %g matches the reference: rel diff %.3g", caps[k], e);
+        else check(e <= 1e-4, "threshold override -0.7 matches the reference: rel diff %.3g", e);
         mod_session_free(s);
         free(ref); free(lg);
     }
     unbuild(&b);
+    check_group("capacity and threshold overrides");
 }
 
 /* ---- selection ------------------------------------------------------------------------- */
@@ -285,7 +278,7 @@ static void test_topk_selection(void) {
     o.router_const = 1;
     o.router_const_bias = 0.5f;
     o.seed = 4;
-    if (build(&o, &b)) { check(0, "build"); return; }
+    if (build(&o, &b)) { check(0, "%s: the test model builds and loads", __func__); return; }
     make_tokens(toks, t32, 40, mod_model_config(b.model)->vocab_size, 5);
     for (caseno = 0; caseno < 5; caseno++) {
         const float cap[] = { 0.3f, 0.125f, 1e-6f, 1.0f, 0.5f };
@@ -295,7 +288,6 @@ static void test_topk_selection(void) {
         mod_session_desc d;
         int count = -1, i, ok;
         const int32_t *pos = NULL;
-        char what[128];
         memset(&d, 0, sizeof d);
         d.prompt_routing = MOD_ROUTING_TOPK;
         d.capacity = cap[caseno];
@@ -305,8 +297,7 @@ static void test_topk_selection(void) {
         mod_session_cache(s, 1, &count, &pos);
         ok = count == want[caseno];
         for (i = 0; ok && i < count; i++) ok = pos[i] == i;
-        snprintf(what, sizeof what, "top-k with ties: c=%g S=%d keeps the first %d tokens (got %d)", cap[caseno], n, want[caseno], count);
-        check(ok, what);
+        check(ok, "top-k with ties: c=%g S=%d keeps the first %d tokens (got %d)", cap[caseno], n, want[caseno], count);
         mod_session_free(s);
     }
     unbuild(&b);
@@ -317,7 +308,7 @@ static void test_topk_selection(void) {
     o.n_layers = 2;
     o.routed[0] = 1; o.routed[1] = 1;
     o.capacity[0] = 0.3f; o.capacity[1] = 0.6f;
-    if (build(&o, &b)) { check(0, "build"); return; }
+    if (build(&o, &b)) { check(0, "%s: the test model builds and loads", __func__); return; }
     n = 33;
     make_tokens(toks, t32, n, mod_model_config(b.model)->vocab_size, 8);
     {
@@ -337,11 +328,13 @@ static void test_topk_selection(void) {
             for (i = 0; i < n; i++)
                 if (sel[l * n + i]) { ok = ok && j < count && pos[j] == i; j++; }
             check(ok && j == count && count == (int)ceil((l ? 0.6 : 0.3) * n - 1e-6),
-                  "top-k selects the reference's tokens, in ascending order");
+                  "top-k selects the reference's tokens, in ascending order (block %d: %d of %d tokens, reference %d)",
+                  l, count, n, j);
         }
         mod_session_free(s);
     }
     unbuild(&b);
+    check_group("top-k selection");
 }
 
 /* Tokens a routed block skips leave it bit-for-bit unchanged. */
@@ -364,7 +357,7 @@ static void test_skipped_unchanged(void) {
             o.routed[0] = 1;
             o.capacity[0] = 0.4f;
             o.combine = combine;
-            if (build(&o, &b)) { check(0, "build"); continue; }
+            if (build(&o, &b)) { check(0, "%s: the test model builds and loads", __func__); continue; }
             c = mod_model_config(b.model);
             make_tokens(toks, t32, n, c->vocab_size, 11);
             memset(&d, 0, sizeof d);
@@ -380,12 +373,14 @@ static void test_skipped_unchanged(void) {
                 if (!sel[i]) { skipped++; same = same && eq; }
                 else changed = changed && !eq;
             }
-            check(skipped > 0 && same, "skipped tokens are bit-for-bit unchanged");
-            check(changed, "selected tokens are changed by the block");
+            check(skipped > 0 && same, "%s, combine %d: skipped tokens are bit-for-bit unchanged (%d skipped)",
+                  rule ? "causal" : "top-k", combine, skipped);
+            check(changed, "%s, combine %d: selected tokens are changed by the block", rule ? "causal" : "top-k", combine);
             free(emb);
             mod_session_free(s);
             unbuild(&b);
         }
+    check_group("skipped tokens");
 }
 
 /* A routed block that takes every token with gate 1 is the dense block. */
@@ -400,15 +395,15 @@ static void test_dense_equivalence(void) {
         int toks[32], V;
         int32_t t32[32];
         float *a, *bb;
-        char what[128];
+        double e;
         mkm_defaults(&o);
         o.seed = 77;
         o.router_const = 1;
         o.router_const_bias = 1.0f;
         o.capacity[1] = o.capacity[3] = 1.0f;
-        if (build(&o, &routed)) { check(0, "build"); continue; }
+        if (build(&o, &routed)) { check(0, "%s: the routed test model builds and loads", __func__); continue; }
         o.routed[1] = o.routed[3] = 0;
-        if (build(&o, &dense)) { check(0, "build"); unbuild(&routed); continue; }
+        if (build(&o, &dense)) { check(0, "%s: the dense test model builds and loads", __func__); unbuild(&routed); continue; }
         V = mod_model_config(routed.model)->vocab_size;
         make_tokens(toks, t32, n, V, 2);
         a = (float *)malloc(sizeof(float) * (size_t)n * V);
@@ -419,13 +414,14 @@ static void test_dense_equivalence(void) {
         mod_session_create(&s2, dense.model, &d, NULL);
         mod_prefill(s1, t32, n, a);
         mod_prefill(s2, t32, n, bb);
-        snprintf(what, sizeof what, "routed block with gate 1 and every token = dense block (%s): %.3g",
-                 rule ? "causal" : "top-k, capacity 1", rel_diff_f(a, bb, (size_t)n * V));
-        check(rel_diff_f(a, bb, (size_t)n * V) <= 1e-5, what);
+        e = rel_diff_f(a, bb, (size_t)n * V);
+        check(e <= 1e-5, "routed block with gate 1 and every token = dense block (%s): %.3g",
+              rule ? "causal" : "top-k, capacity 1", e);
         free(a); free(bb);
         mod_session_free(s1); mod_session_free(s2);
         unbuild(&routed); unbuild(&dense);
     }
+    check_group("dense equivalence");
 }
 
 /* ---- causal decoding ----------------------------------------------------------------- */
@@ -442,7 +438,7 @@ static void test_causal_incremental(void) {
         int32_t t32[32];
         unsigned char *sel;
         float *full, *step;
-        char what[160];
+        double e;
         mkm_defaults(&o);
         o.seed = 300 + variant;
         o.positions = variant & 1;
@@ -467,7 +463,7 @@ static void test_causal_incremental(void) {
             o.n_kv_heads = variant % 2 ? 1 : 2;
             o.hidden_dim = variant % 2 ? 160 : 96;
         }
-        if (build(&o, &b)) { check(0, "build"); continue; }
+        if (build(&o, &b)) { check(0, "%s: the test model builds and loads", __func__); continue; }
         V = mod_model_config(b.model)->vocab_size;
         make_tokens(toks, t32, n, V, (unsigned)variant + 40);
         full = (float *)malloc(sizeof(float) * (size_t)n * V);
@@ -481,14 +477,13 @@ static void test_causal_incremental(void) {
             mod_decode(one, t32[i]);
             memcpy(step + (size_t)i * V, mod_session_logits(one), sizeof(float) * (size_t)V);
         }
-        snprintf(what, sizeof what, "causal: all at once == one at a time (%s positions, %s, %s, head dim %d): %.3g",
-                 o.positions ? "compacted" : "absolute",
-                 o.decision ? (o.predictor_hidden ? "predictor MLP" : "linear predictor") : "router",
-                 o.n_kv_heads == 1 ? "MQA" : o.n_kv_heads == o.n_heads ? "MHA" : "GQA", o.dim / o.n_heads,
-                 rel_diff_f(step, full, (size_t)n * V));
-        check(rel_diff_f(step, full, (size_t)n * V) <= 1e-6, what);
-        snprintf(what, sizeof what, "causal: all at once and one at a time are bit-identical on one build (head dim %d, dtype %d)", o.dim / o.n_heads, o.dtype);
-        check(memcmp(step, full, sizeof(float) * (size_t)n * V) == 0, what);
+        e = rel_diff_f(step, full, (size_t)n * V);
+        check(e <= 1e-6, "causal: all at once == one at a time (%s positions, %s, %s, head dim %d): %.3g",
+              o.positions ? "compacted" : "absolute",
+              o.decision ? (o.predictor_hidden ? "predictor MLP" : "linear predictor") : "router",
+              o.n_kv_heads == 1 ? "MQA" : o.n_kv_heads == o.n_heads ? "MHA" : "GQA", o.dim / o.n_heads, e);
+        check(memcmp(step, full, sizeof(float) * (size_t)n * V) == 0,
+              "causal: all at once and one at a time are bit-identical on one build (head dim %d, dtype %d)", o.dim / o.n_heads, o.dtype);
         /* the caches hold exactly the tokens the reference says each block processed */
         ref_selection(b.buf, b.size, toks, n, REF_RULE_CAUSAL, 0, 0, 0, NULL, sel);
         for (l = 0; l < o.n_layers; l++) {
@@ -500,11 +495,12 @@ static void test_causal_incremental(void) {
                 if (sel[l * n + k]) { caches_ok = caches_ok && j < c1 && j < c2 && p1[j] == k && p2[j] == k; j++; }
             caches_ok = caches_ok && c1 == j && c2 == j;
         }
-        check(caches_ok, "routed caches hold exactly the processed tokens");
+        check(caches_ok, "causal variant %d: routed caches hold exactly the processed tokens", variant);
         free(full); free(step); free(sel);
         mod_session_free(all); mod_session_free(one);
         unbuild(&b);
     }
+    check_group("causal decoding");
 }
 
 /* A top-k prompt followed by causal decoding, against the reference's mixed rule. */
@@ -520,7 +516,7 @@ static void test_topk_prompt_then_decode(void) {
     float *lg;
     mkm_defaults(&o);
     o.seed = 808;
-    if (build(&o, &b)) { check(0, "build"); return; }
+    if (build(&o, &b)) { check(0, "%s: the test model builds and loads", __func__); return; }
     V = mod_model_config(b.model)->vocab_size;
     make_tokens(toks, t32, n, V, 99);
     ref = (double *)malloc(sizeof(double) * (size_t)n * V);
@@ -534,10 +530,14 @@ static void test_topk_prompt_then_decode(void) {
         mod_decode(s, t32[i]);
         memcpy(lg + (size_t)i * V, mod_session_logits(s), sizeof(float) * (size_t)V);
     }
-    check(rel_diff(lg, ref, (size_t)n * V) <= 1e-4, "top-k prompt then causal decoding matches the reference");
+    {
+        const double e = rel_diff(lg, ref, (size_t)n * V);
+        check(e <= 1e-4, "top-k prompt then causal decoding matches the reference: rel diff %.3g", e);
+    }
     free(ref); free(lg);
     mod_session_free(s);
     unbuild(&b);
+    check_group("top-k prompt, causal decoding");
 }
 
 /* ---- sessions -------------------------------------------------------------------------- */
@@ -557,7 +557,7 @@ static void test_sessions(void) {
     mkm_defaults(&o);
     o.seed = 5;
     o.dim = 64; o.hidden_dim = 96; o.n_heads = 8; o.n_kv_heads = 4; o.max_seq_len = 128;
-    if (build(&o, &b)) { check(0, "build"); return; }
+    if (build(&o, &b)) { check(0, "%s: the test model builds and loads", __func__); return; }
     V = mod_model_config(b.model)->vocab_size;
     make_tokens(toks, t32, n, V, 6);
     a = (float *)malloc(sizeof(float) * (size_t)n * V);
@@ -752,6 +752,7 @@ static void test_sessions(void) {
     mod_session_free(s);
     free(a); free(c);
     unbuild(&b);
+    check_group("sessions");
 }
 
 /* ---- sampling -------------------------------------------------------------------------- */
@@ -768,7 +769,7 @@ static void test_sampling(void) {
     mkm_defaults(&o);
     o.seed = 31;
     o.init_scale = 0.3f;
-    if (build(&o, &b)) { check(0, "build"); return; }
+    if (build(&o, &b)) { check(0, "%s: the test model builds and loads", __func__); return; }
     V = mod_model_config(b.model)->vocab_size;
     memset(&d, 0, sizeof d);
     mod_session_create(&s, b.model, &d, NULL);
@@ -805,7 +806,7 @@ static void test_sampling(void) {
             double z = fabs(count[i] - e) / sd;
             if (z > worst) worst = z;
         }
-        check(worst < 5.5, "sample frequencies agree with softmax(logits / T) (max z < 5.5)");
+        check(worst < 5.5, "sample frequencies agree with softmax(logits / T) (max z %.2f < 5.5)", worst);
 
         /* top-k 5: only the 5 most likely ids appear */
         {
@@ -880,6 +881,7 @@ static void test_sampling(void) {
     }
     mod_session_free(s);
     unbuild(&b);
+    check_group("sampling");
 }
 
 int main(void) {
@@ -894,6 +896,5 @@ int main(void) {
     test_topk_prompt_then_decode();
     test_sessions();
     test_sampling();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return check_finish();
 }

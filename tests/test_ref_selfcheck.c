@@ -6,17 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "mkmodel.h"
 #include "ref.h"
-
-static int n_pass, n_fail;
-
-static void check(int ok, const char *what, const char *detail)
-{
-    if (ok) n_pass++;
-    else n_fail++;
-    printf("%s %s%s%s\n", ok ? "ok  " : "FAIL", what, detail && *detail ? ": " : "", detail ? detail : "");
-}
 
 static unsigned char *build(const mkm_opts *o, size_t *size)
 {
@@ -329,7 +321,7 @@ static int finite_varied(const double *x, size_t n)
 
 /* ---- checks ---- */
 
-static void check_conversions(void)
+static void test_conversions(void)
 {
     static const struct { float f; unsigned h, b; } cases[] = {
         {1.0f, 0x3C00, 0x3F80}, {-2.0f, 0xC000, 0xC000}, {0.1f, 0x2E66, 0x3DCD},
@@ -366,10 +358,10 @@ static void check_conversions(void)
         ulp = ldexp(1.0, e - 8);
         if (fabs(back - x) > ulp / 2) { ok = 0; snprintf(msg, sizeof msg, "bf16 round trip of %.9g gave %.9g", x, back); }
     }
-    check(ok, "f16/bf16 conversion (known values, 100000 round trips)", msg);
+    check(ok, "f16/bf16 conversion (known values, 100000 round trips)%s%s", *msg ? ": " : "", msg);
 }
 
-static void check_structure(void)
+static void test_structure(void)
 {
     static const char *dn[] = {"f32", "f16", "bf16"};
     int dt, f, ok;
@@ -388,20 +380,16 @@ static void check_structure(void)
             if (!validate(b, size, &o)) { ok = 0; snprintf(msg, sizeof msg, "family %d: %s", f, verr); }
             free(b);
         }
-        {
-            char what[100];
-            snprintf(what, sizeof what, "file structure valid, %d families (%s)", N_FAMILIES, dn[dt]);
-            check(ok, what, msg);
-        }
+        check(ok, "file structure valid, %d families (%s)%s%s", N_FAMILIES, dn[dt], *msg ? ": " : "", msg);
     }
 }
 
-static void check_tokenizers(void)
+static void test_tokenizers(void)
 {
     int kind, merges[] = {0, 1, 64, 500, 3000}, mi;
     for (kind = 1; kind <= 2; kind++) {
         int ok = 1;
-        char msg[300] = "", what[100];
+        char msg[300] = "";
         for (mi = 0; mi < 5 && ok; mi++) {
             mkm_opts o;
             size_t size;
@@ -419,8 +407,7 @@ static void check_tokenizers(void)
             }
             free(b);
         }
-        snprintf(what, sizeof what, "tokenizer kind %d valid (0, 1, 64, 500, 3000 merges; bigger vocab)", kind);
-        check(ok, what, msg);
+        check(ok, "tokenizer kind %d valid (0, 1, 64, 500, 3000 merges; bigger vocab)%s%s", kind, *msg ? ": " : "", msg);
     }
     /* the first kind-1 merges come from the English sample: "th"/"he"/" t" style pairs */
     {
@@ -443,11 +430,11 @@ static void check_tokenizers(void)
             }
             free(b);
         }
-        check(found, "tokenizer kind 1 learned \" the\" from the sample text", "");
+        check(found, "tokenizer kind 1 learned \" the\" from the sample text");
     }
 }
 
-static void check_checksum_and_determinism(void)
+static void test_checksum_and_determinism(void)
 {
     mkm_opts o;
     size_t s1, s2, s3, e;
@@ -459,17 +446,17 @@ static void check_checksum_and_determinism(void)
     b = build(&o, &s2);
     o.seed = 2;
     c = build(&o, &s3);
-    if (!a || !b || !c) { check(0, "build", ""); free(a); free(b); free(c); return; }
-    check(mkm_get_u64(a + MKM_OFF_CHECKSUM) == mkm_fnv1a(a, s1), "stored checksum equals FNV-1a of [16, size)", "");
+    if (!a || !b || !c) { check(0, "checksum and determinism: the test models build"); free(a); free(b); free(c); return; }
+    check(mkm_get_u64(a + MKM_OFF_CHECKSUM) == mkm_fnv1a(a, s1), "stored checksum equals FNV-1a of [16, size)");
     a[s1 - 1] ^= 1;
     ok = mkm_get_u64(a + MKM_OFF_CHECKSUM) != mkm_fnv1a(a, s1);
     mkm_checksum(a, s1);
     ok = ok && mkm_get_u64(a + MKM_OFF_CHECKSUM) == mkm_fnv1a(a, s1);
     a[s1 - 1] ^= 1;
     mkm_checksum(a, s1);
-    check(ok && memcmp(a, b, s1) == 0, "checksum detects a flipped byte; mkm_checksum restores it", "");
-    check(s1 == s2 && memcmp(a, b, s1) == 0, "same options give identical bytes", "");
-    check(s1 == s3 && memcmp(a, c, s1) != 0, "another seed gives other weights", "");
+    check(ok && memcmp(a, b, s1) == 0, "checksum detects a flipped byte; mkm_checksum restores it");
+    check(s1 == s2 && memcmp(a, b, s1) == 0, "same options give identical bytes");
+    check(s1 == s3 && memcmp(a, c, s1) != 0, "another seed gives other weights");
     e = mkm_tensor_entry(a, s1, MKM_ROLE_ROUTER, 3);
     ok = e != 0 && mkm_get_u32(a + e) == MKM_ROLE_ROUTER && mkm_get_u32(a + e + 4) == 3 &&
          mkm_tensor_entry(a, s1, MKM_ROLE_ROUTER, 2) == 0 &&
@@ -477,12 +464,12 @@ static void check_checksum_and_determinism(void)
          mkm_tensor_entry(a, s1, MKM_ROLE_TOKEN_EMBEDDING, 0) == 0 &&
          mkm_tensor_data(a, s1, MKM_ROLE_OUTPUT_NORM, -1) % 64 == 0 &&
          mkm_get_u32(a + mkm_layer_entry(a, 3)) == 1 && mkm_get_u32(a + mkm_layer_entry(a, 2)) == 0;
-    check(ok, "mkm_tensor_entry / mkm_tensor_data / mkm_layer_entry", "");
+    check(ok, "mkm_tensor_entry / mkm_tensor_data / mkm_layer_entry");
     free(a); free(b); free(c);
 }
 
 /* Routed and dense builds of one seed share the bytes of every common tensor. */
-static void check_shared_weights(void)
+static void test_shared_weights(void)
 {
     mkm_opts o;
     size_t sr, sd, i;
@@ -505,21 +492,21 @@ static void check_shared_weights(void)
                               (size_t)mkm_get_u64(d + ed + MKM_TD_SIZE)) != 0)
                 ok = 0;
         }
-    check(ok, "routed and dense builds of one seed share every common tensor", "");
+    check(ok, "routed and dense builds of one seed share every common tensor");
     free(r);
     free(d);
 }
 
 /* Logits are finite and varied, scores have both signs, top-k picks k best, causal picks a > tau,
  * unselected tokens pass by bit-for-bit and selected ones change. */
-static void check_families(void)
+static void test_families(void)
 {
     static const char *dn[] = {"f32", "f16", "bf16"};
     int dt, f, rule;
     for (dt = 0; dt < 3; dt++) {
         int ok_fin = 1, ok_sel = 1, ok_pass = 1, n_layers_seen = 0, n_lopsided = 0;
         double n_pos = 0, n_scores = 0;
-        char m_fin[200] = "", m_sel[200] = "", m_pass[200] = "", m_sign[200] = "", what[160];
+        char m_fin[200] = "", m_sel[200] = "", m_pass[200] = "";
         for (f = 0; f < N_FAMILIES; f++) {
             mkm_opts o;
             size_t size;
@@ -590,22 +577,21 @@ static void check_families(void)
             }
             free(logits); free(rt); free(dec); free(st); free(sel); free(b);
         }
-        snprintf(what, sizeof what, "reference logits finite and varied, %d families x 2 rules (%s)", N_FAMILIES, dn[dt]);
-        check(ok_fin, what, m_fin);
-        snprintf(what, sizeof what, "selection: top-k takes the k best (ties to lower index), causal takes a > tau (%s)", dn[dt]);
-        check(ok_sel, what, m_sel);
-        snprintf(what, sizeof what, "router and decision scores spread both sides of 0 (>= 95%% of layer runs have >= 2 of each sign) (%s)", dn[dt]);
-        snprintf(m_sign, sizeof m_sign, "%.1f%% positive, %d of %d layer runs with < 2 of a sign",
-                 100.0 * n_pos / (n_scores ? n_scores : 1), n_lopsided, n_layers_seen);
+        check(ok_fin, "reference logits finite and varied, %d families x 2 rules (%s)%s%s", N_FAMILIES, dn[dt],
+              *m_fin ? ": " : "", m_fin);
+        check(ok_sel, "selection: top-k takes the k best (ties to lower index), causal takes a > tau (%s)%s%s", dn[dt],
+              *m_sel ? ": " : "", m_sel);
         check(n_layers_seen > 0 && n_pos > 0.35 * n_scores && n_pos < 0.65 * n_scores && n_lopsided * 20 < n_layers_seen,
-              what, m_sign);
-        snprintf(what, sizeof what, "unselected tokens unchanged bit-for-bit, selected ones changed (%s)", dn[dt]);
-        check(ok_pass, what, m_pass);
+              "router and decision scores spread both sides of 0 (>= 95%% of layer runs have >= 2 of each sign) (%s): "
+              "%.1f%% positive, %d of %d layer runs with < 2 of a sign",
+              dn[dt], 100.0 * n_pos / (n_scores ? n_scores : 1), n_lopsided, n_layers_seen);
+        check(ok_pass, "unselected tokens unchanged bit-for-bit, selected ones changed (%s)%s%s", dn[dt],
+              *m_pass ? ": " : "", m_pass);
     }
 }
 
 /* Score magnitudes: r should be of order 1 (rms within [0.3, 4]) for both router inputs. */
-static void check_score_scale(void)
+static void test_score_scale(void)
 {
     int ri, dec;
     for (ri = 0; ri < 2; ri++)
@@ -616,7 +602,6 @@ static void check_score_scale(void)
             double rt[4 * NSEQ], dv[4 * NSEQ], logits_dummy = 0;
             double rs[2] = {0, 0}, as[2] = {0, 0};
             int l, i, ok = 1, rl = 0;
-            char what[160], msg[160] = "";
             ref_trace tr;
             mkm_defaults(&o);
             o.router_input = ri;
@@ -639,17 +624,16 @@ static void check_score_scale(void)
                 rl++;
             }
             (void)logits_dummy;
-            snprintf(msg, sizeof msg, "rms r = %.2f, %.2f; rms a = %.2f, %.2f", rs[0], rs[1], as[0], as[1]);
-            snprintf(what, sizeof what, "score scale, router input %s, decision %s",
-                     ri ? "normed" : "residual", dec == 0 ? "router" : dec == 1 ? "predictor mlp" : "predictor linear");
-            check(ok, what, msg);
+            check(ok, "score scale, router input %s, decision %s: rms r = %.2f, %.2f; rms a = %.2f, %.2f",
+                  ri ? "normed" : "residual", dec == 0 ? "router" : dec == 1 ? "predictor mlp" : "predictor linear",
+                  rs[0], rs[1], as[0], as[1]);
             free(b);
         }
 }
 
 /* MODEL.md: with capacity 1 in top-k mode (or every score above tau in causal mode), combine
  * delta and a gate of 1, a routed block equals a dense block. */
-static void check_dense_equivalence(void)
+static void test_dense_equivalence(void)
 {
     static const char *dn[] = {"f32", "f16", "bf16"};
     int dt, variant;
@@ -661,7 +645,6 @@ static void check_dense_equivalence(void)
             double *lr, *ld, diff = INFINITY;
             int V, rule = 0, i;
             double cap_override = -1;
-            char what[200], msg[100];
             const char *desc = "";
             mkm_defaults(&o);
             o.seed = 31 + (uint64_t)variant;
@@ -687,9 +670,8 @@ static void check_dense_equivalence(void)
             if (r && dn_b && lr && ld && ref_forward(r, sr, SEQ, NSEQ, rule, cap_override, 0, 0, lr) == 0 &&
                 ref_forward(dn_b, sd, SEQ, NSEQ, rule, -1, 0, 0, ld) == 0)
                 diff = max_rel_diff(lr, ld, (size_t)NSEQ * V);
-            snprintf(what, sizeof what, "routed == dense with every token selected and gate 1: %s (%s)", desc, dn[dt]);
-            snprintf(msg, sizeof msg, "max rel diff %.2e", diff);
-            check(diff < 1e-12, what, msg);
+            check(diff < 1e-12, "routed == dense with every token selected and gate 1: %s (%s): max rel diff %.2e", desc,
+                  dn[dt], diff);
             free(r); free(dn_b); free(lr); free(ld);
         }
 }
@@ -697,7 +679,7 @@ static void check_dense_equivalence(void)
 /* Causal rule: the logits of a prefix are the first rows of the logits of the whole sequence.
  * Top-k is not causal: some family must show a difference. Prefill rule: n_prefill = n is
  * top-k, n_prefill = 0 is causal. */
-static void check_causality(void)
+static void test_causality(void)
 {
     int f, ok = 1, topk_differs = 0, ok_pf = 1, n_pref;
     char msg[200] = "", msg_pf[200] = "";
@@ -736,13 +718,14 @@ static void check_causality(void)
         if (max_rel_diff(x, pre, (size_t)9 * V) > 1e-13) { ok_pf = 0; snprintf(msg_pf, sizeof msg_pf, "family %d: prefill 9 rows", f); }
         free(b); free(full); free(pre); free(x);
     }
-    check(ok, "causal rule: prefix logits equal the first rows of the full sequence", msg);
-    check(topk_differs, "top-k rule: some prefix logits differ (the rule is not causal)", "");
-    check(ok_pf, "prefill rule: n_prefill = n is top-k, 0 is causal, prefix rows are top-k of the prefix", msg_pf);
+    check(ok, "causal rule: prefix logits equal the first rows of the full sequence%s%s", *msg ? ": " : "", msg);
+    check(topk_differs, "top-k rule: some prefix logits differ (the rule is not causal)");
+    check(ok_pf, "prefill rule: n_prefill = n is top-k, 0 is causal, prefix rows are top-k of the prefix%s%s",
+          *msg_pf ? ": " : "", msg_pf);
 }
 
 /* Overrides: a threshold below every score selects every token; a capacity override changes k. */
-static void check_overrides(void)
+static void test_overrides(void)
 {
     mkm_opts o;
     size_t size;
@@ -753,12 +736,12 @@ static void check_overrides(void)
     mkm_defaults(&o);
     o.seed = 12;
     b = build(&o, &size);
-    if (!b) { check(0, "overrides", "build"); return; }
+    if (!b) { check(0, "overrides: the test model builds"); return; }
     ref_selection(b, size, SEQ, NSEQ, 1, -1, 1, -1e9, NULL, sel);
     for (i = 0; i < 4 * NSEQ; i++) if (!sel[i]) ok = 0;
     ref_selection(b, size, SEQ, NSEQ, 1, -1, 1, 1e9, NULL, sel);
     for (l = 0; l < 4; l++) for (i = 0; i < NSEQ; i++) if (sel[l * NSEQ + i] != !o.routed[l]) ok = 0;
-    check(ok, "threshold override: -1e9 selects all, +1e9 selects none", "");
+    check(ok, "threshold override: -1e9 selects all, +1e9 selects none");
     ok = 1;
     {
         static const double caps[] = {0.01, 0.125, 0.3, 0.5, 0.99, 1.0};
@@ -771,7 +754,7 @@ static void check_overrides(void)
             if (cnt != k) { ok = 0; snprintf(msg, sizeof msg, "capacity %g: %d selected, want %d", caps[c], cnt, k); }
         }
     }
-    check(ok, "capacity override: k = max(1, ceil(c * S - 1e-6))", msg);
+    check(ok, "capacity override: k = max(1, ceil(c * S - 1e-6))%s%s", *msg ? ": " : "", msg);
     {
         /* the 1e-6: capacity 0.3 with 10 tokens keeps k = 3 even though 0.3f * 10 > 3 */
         int n = 10;
@@ -784,13 +767,13 @@ static void check_overrides(void)
             for (cnt = 0, i = 0; i < n; i++) cnt += sel[1 * n + i];
             ok = cnt == 3;
         }
-        check(ok, "file capacity 0.3f over 10 tokens selects 3", "");
+        check(ok, "file capacity 0.3f over 10 tokens selects 3");
     }
     free(b);
 }
 
 /* f16/bf16 models are the f32 model rounded: logits stay close (dense, so no routing flips). */
-static void check_dtype_closeness(void)
+static void test_dtype_closeness(void)
 {
     static const char *dn[] = {"f32", "f16", "bf16"};
     static const double tol[] = {0, 0.02, 0.1};
@@ -799,7 +782,6 @@ static void check_dtype_closeness(void)
     unsigned char *b0, *b1;
     double *l0, *l1, diff = INFINITY;
     int dt, i, V;
-    char what[100], msg[60];
     mkm_defaults(&o);
     for (i = 0; i < MKM_MAX_LAYERS; i++) o.routed[i] = 0;
     o.seed = 8;
@@ -814,15 +796,13 @@ static void check_dtype_closeness(void)
         b1 = build(&o, &s1);
         diff = INFINITY;
         if (b1 && ref_forward(b1, s1, SEQ, NSEQ, 0, -1, 0, 0, l1) == 0) diff = max_rel_diff(l1, l0, (size_t)NSEQ * V);
-        snprintf(what, sizeof what, "%s logits close to f32 logits (rel < %g)", dn[dt], tol[dt]);
-        snprintf(msg, sizeof msg, "max rel diff %.2e", diff);
-        check(diff < tol[dt] && diff > 0, what, msg);
+        check(diff < tol[dt] && diff > 0, "%s logits close to f32 logits (rel < %g): max rel diff %.2e", dn[dt], tol[dt], diff);
         free(b1);
     }
     free(b0); free(l0); free(l1);
 }
 
-static void check_options(void)
+static void test_options(void)
 {
     mkm_opts o;
     unsigned char *b = NULL;
@@ -839,23 +819,26 @@ static void check_options(void)
     mkm_defaults(&o); o.dtype = 3; o.dim = 36; ok = ok && mkm_check(&o) != NULL; /* q8_0 needs multiples of 32 */
     mkm_defaults(&o); o.dtype = 4; ok = ok && mkm_check(&o) == NULL; /* q4_0 */
     mkm_defaults(&o); o.dtype = 4; o.hidden_dim = 48; ok = ok && mkm_check(&o) != NULL; /* q4_0 needs multiples of 32 */
-    check(ok, "mkm_check rejects bad options, accepts good ones", "");
+    check(ok, "mkm_check rejects bad options, accepts good ones");
 }
 
 int main(void)
 {
-    check_conversions();
-    check_options();
-    check_structure();
-    check_tokenizers();
-    check_checksum_and_determinism();
-    check_shared_weights();
-    check_families();
-    check_score_scale();
-    check_dense_equivalence();
-    check_causality();
-    check_overrides();
-    check_dtype_closeness();
-    printf("%d passed, %d failed\n", n_pass, n_fail);
-    return n_fail != 0;
+    check_verbose = 1; /* the passes show the measured values */
+    test_conversions();
+    test_options();
+    check_group("f16/bf16 conversions, options");
+    test_structure();
+    test_tokenizers();
+    test_checksum_and_determinism();
+    test_shared_weights();
+    check_group("model files (FORMAT.md)");
+    test_families();
+    test_score_scale();
+    test_dense_equivalence();
+    test_causality();
+    test_overrides();
+    test_dtype_closeness();
+    check_group("reference (MODEL.md)");
+    return check_finish();
 }

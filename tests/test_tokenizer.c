@@ -29,6 +29,7 @@ static void test_free(void *p)
 #define MOD_IMPLEMENTATION
 #include "../mod.h"
 #include "mkmodel.h"
+#include "check.h"
 
 #ifdef MOD_NO_MALLOC
 #define TEST_NO_MALLOC 1
@@ -39,23 +40,6 @@ static void test_free(void *p)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- checks -------------------------------------------------------------------------- */
-
-static int g_pass, g_fail, grp_pass, grp_fail;
-
-static void check(int ok, const char *what)
-{
-    if (ok) { g_pass++; grp_pass++; return; }
-    g_fail++; grp_fail++;
-    printf("FAIL: %s\n", what);
-}
-
-static void group_end(const char *name)
-{
-    printf("%-28s %d passed, %d failed\n", name, grp_pass, grp_fail);
-    grp_pass = grp_fail = 0;
-}
 
 /* Printable form of bytes: writes at most 4n + 1 chars to o, returns the length. */
 static size_t escape(char *o, const char *s, size_t n)
@@ -517,7 +501,7 @@ static void expect_split(const char *text, size_t len, size_t pre, const char *w
     }
     snprintf(msg, sizeof msg, "split \"%s\" (prefix %d): got \"%s\", want \"%s\"", show(text, len), (int)pre,
              show(got, k), show(want, wlen));
-    check(k == wlen && memcmp(got, want, k) == 0, msg);
+    check(k == wlen && memcmp(got, want, k) == 0, "%s", msg);
 }
 #define SPLIT(text, want) expect_split(text, sizeof text - 1, 0, want, sizeof want - 1)
 #define SPLIT_PRE(text, want) expect_split(text, sizeof text - 1, 1, want, sizeof want - 1)
@@ -563,7 +547,7 @@ static void test_pretokenizer(void)
     SPLIT_PRE(" hello", " | hello");
     SPLIT_PRE("'s", " '|s");
     SPLIT_PRE("12", " 12");
-    group_end("pretokenizer");
+    check_group("pretokenizer");
 }
 
 static void expect_enc(const tb *b, const char *text, size_t len, int add_bos, const char *want)
@@ -574,7 +558,7 @@ static void expect_enc(const tb *b, const char *text, size_t len, int add_bos, c
     char msg[1024];
     const char *got = r == MOD_OK ? render(b, out, n) : result_name(r), *w = show(want, strlen(want));
     snprintf(msg, sizeof msg, "encode \"%s\": got \"%s\", want \"%s\"", show(text, len), got, w);
-    check(strcmp(got, w) == 0, msg);
+    check(strcmp(got, w) == 0, "%s", msg);
 }
 #define ENC(b, text, want) expect_enc(b, text, sizeof text - 1, 0, want)
 
@@ -585,7 +569,7 @@ static void expect_dec(const tb *b, const int32_t *t, int n, const char *want)
     mod_result r = mod__vocab_decode(&b->v, t, n, out, sizeof out, &len);
     snprintf(msg, sizeof msg, "decode %s: got \"%s\" (%d), want \"%s\"", render(b, t, n),
              show(out, r == MOD_OK ? len : 0), (int)r, show(want, strlen(want)));
-    check(r == MOD_OK && len == strlen(want) && memcmp(out, want, len) == 0, msg);
+    check(r == MOD_OK && len == strlen(want) && memcmp(out, want, len) == 0, "%s", msg);
 }
 
 static tb g_a, g_b, g_c;
@@ -632,7 +616,7 @@ static void test_lookup(void)
     check(mod__vocab_piece(&b->v, 10, &len) == NULL && len == 0, "piece of id vocab_size is NULL");
     len = 7;
     check(mod__vocab_piece(&b->v, -1, &len) == NULL && len == 0, "piece of id -1 is NULL");
-    group_end("lookup and piece");
+    check_group("lookup and piece");
 }
 
 static void bytes_vocab(tb *b, int pretokenizer, unsigned flags)
@@ -699,7 +683,7 @@ static void test_kind1(void)
         t[0] = tb_find(b, " a", 2); t[1] = tb_find(b, "bc", 2); t[2] = tb_find(b, " a", 2);
         expect_dec(b, t, 3, "abc a");
     }
-    group_end("kind 1 merges");
+    check_group("kind 1 merges");
 }
 
 static void test_kind2(void)
@@ -768,7 +752,7 @@ static void test_kind2(void)
         t[0] = tb_find(b, " hello", 6); t[1] = 2;
         expect_dec(b, t, 2, " hello");
     }
-    group_end("kind 2 (llama2.c)");
+    check_group("kind 2 (llama2.c)");
 }
 
 static void test_errors(void)
@@ -848,7 +832,7 @@ static void test_errors(void)
           "decode: exact capacity");
     check(mod__vocab_decode(&b->v, out, n, NULL, 0, &len) == MOD_ERR_BUFFER_TOO_SMALL && len == 30,
           "decode: size query with no buffer");
-    group_end("errors and buffers");
+    check_group("errors and buffers");
 }
 
 /* ---- random comparisons -------------------------------------------------------------- */
@@ -864,13 +848,13 @@ static void compare_one(const tb *b, const char *name, const char *what, const u
     wn = b->v.kind == 1 ? ref_encode1(b, text, len, want + bos) : ref_encode2(b, text, len, want + bos);
     if (wn >= 0) wn += bos;
     if (wn < 0 ? r == MOD_ERR_TOKENIZE : (r == MOD_OK && n == wn && memcmp(got, want, (size_t)n * sizeof got[0]) == 0)) {
-        check(1, "");
+        check(1, "%s, %s text of %d bytes", name, what, (int)len);
         return;
     }
     snprintf(gs, sizeof gs, "%s", r == MOD_OK ? render(b, got, n) : result_name(r));
     snprintf(msg, sizeof msg, "%s, %s text of %d bytes \"%s\": got %d tokens \"%s\", reference %d \"%s\"", name, what,
              (int)len, show((const char *)text, len), r == MOD_OK ? n : -1, gs, wn, wn < 0 ? "error" : render(b, want, wn));
-    check(0, msg);
+    check(0, "%s", msg);
 }
 
 static void compare_random(const tb *b, const char *name, int rounds)
@@ -896,9 +880,9 @@ static void round_trip(const tb *b, const char *name, int rounds)
         int n = 0, ok = mod__vocab_encode(&b->v, (const char *)text, len, b->v.bos >= 0, toks, MAXTEXT + 2, &n, NULL) == MOD_OK &&
                         mod__vocab_decode(&b->v, toks, n, back, sizeof back, &blen) == MOD_OK;
         ok = ok && blen == len && memcmp(back, text, len) == 0;
-        if (ok) { check(1, ""); continue; }
+        if (ok) { check(1, "%s round trip of %d bytes", name, (int)len); continue; }
         snprintf(msg, sizeof msg, "%s round trip \"%s\" -> \"%s\"", name, show((const char *)text, len), show(back, blen));
-        check(0, msg);
+        check(0, "%s", msg);
     }
 }
 
@@ -910,10 +894,10 @@ static void test_random(void)
     compare_random(&g_a, "kind 1 gpt2", 3000);
     compare_random(&g_b, "kind 1 none+prefix", 1500);
     compare_random(&g_c, "kind 1 gpt2+prefix, holes", 1500);
-    group_end("kind 1 vs reference");
+    check_group("kind 1 vs reference");
     round_trip(&g_a, "kind 1 gpt2", 2000);
     round_trip(&g_b, "kind 1 none+prefix", 2000);
-    group_end("kind 1 round trip");
+    check_group("kind 1 round trip");
 
     build_random2(&g_a, 1, 0);
     build_random2(&g_b, 0, 0);
@@ -921,10 +905,10 @@ static void test_random(void)
     compare_random(&g_a, "kind 2 prefix", 3000);
     compare_random(&g_b, "kind 2", 1500);
     compare_random(&g_c, "kind 2 prefix, holes", 1500);
-    group_end("kind 2 vs reference");
+    check_group("kind 2 vs reference");
     round_trip(&g_a, "kind 2 prefix", 2000);
     round_trip(&g_b, "kind 2", 2000);
-    group_end("kind 2 round trip");
+    check_group("kind 2 round trip");
 }
 
 /* ---- long and adversarial inputs ----------------------------------------------------- */
@@ -1049,7 +1033,7 @@ static void test_adversarial(void)
     compare_long(&g_a, "kind 1, one rank", "ab", 10, 3000);
     build_small1(&g_a, 1, 1, "ab", 40, 4);
     compare_long(&g_a, "kind 1 long", "ab", 5, 4000);
-    group_end("kind 1 long vs reference");
+    check_group("kind 1 long vs reference");
 
     for (i = 0; i < 2; i++) {
         build_small2(&g_a, (unsigned)i, "ab", 40, 2);
@@ -1077,7 +1061,7 @@ static void test_adversarial(void)
     compare_long(&g_a, "kind 2, one score", "ab", 10, 3000);
     build_small2(&g_a, 1, "ab", 40, 4);
     compare_long(&g_a, "kind 2 long", "ab", 5, 4000);
-    group_end("kind 2 long vs reference");
+    check_group("kind 2 long vs reference");
 }
 
 #ifndef MOD_NO_MALLOC
@@ -1100,7 +1084,8 @@ static void compare_paths(const tb *b, const char *name, const unsigned char *te
     na = mod__tok_merge_inplace(&b->v, a, n);
     nq = mod__tok_merge_queue(&b->v, q, n, scratch);
     free(scratch);
-    check(na == nq && memcmp(a, q, (size_t)na * sizeof a[0]) == 0, name);
+    check(na == nq && memcmp(a, q, (size_t)na * sizeof a[0]) == 0, "%s (%d bytes: %d tokens in place, %d through the queue)",
+          name, (int)len, na, nq);
 }
 
 static void test_paths(void)
@@ -1114,7 +1099,7 @@ static void test_paths(void)
         build_small2(&g_a, 0, "ab", 60, i < 3 ? 0 : 6);
         compare_paths(&g_a, "kind 2: queue equals rescan on a long text", text, len);
     }
-    group_end("queue vs rescan");
+    check_group("queue vs rescan");
 }
 
 /* Scratch: one allocation per call, only for long pieces, freed; a failed one is reported
@@ -1152,7 +1137,7 @@ static void test_scratch(void)
         g_alloc_fails = 0;
     }
     check(g_allocs == g_frees, "every allocation freed");
-    group_end("scratch");
+    check_group("scratch");
 }
 #endif
 
@@ -1169,7 +1154,7 @@ static void test_long(void)
     check(mod__vocab_encode(&g_a.v, text, len, 0, toks, (int)len + 2, &n, NULL) == MOD_OK, "long text encodes");
     check(mod__vocab_decode(&g_a.v, toks, n, back, len, &blen) == MOD_OK && blen == len && memcmp(back, text, len) == 0,
           "long text round trip");
-    group_end("long input");
+    check_group("long input");
 }
 
 /* ---- the public API on tokenizers loaded from model files ---------------------------- */
@@ -1251,7 +1236,7 @@ static void test_public_api(void)
         free(arena);
         free(buf);
     }
-    group_end("public API");
+    check_group("public API");
 }
 
 int main(void)
@@ -1269,6 +1254,5 @@ int main(void)
 #endif
     test_long();
     test_public_api();
-    printf("%d passed, %d failed\n", g_pass, g_fail);
-    return g_fail ? 1 : 0;
+    return check_finish();
 }
