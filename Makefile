@@ -19,8 +19,10 @@ PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod2c
 TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer $(B)/test_ref_selfcheck \
             $(B)/check_logits $(B)/compare_logits $(B)/check_tokens \
             $(B)/test_convert_hf $(B)/test_convert_llama2c $(B)/test_convert_modfile $(B)/test_convert_errors \
-            $(B)/test_tokenizer_queue $(B)/test_tokenizer_nomalloc
+            $(B)/test_tokenizer_queue $(B)/test_tokenizer_nomalloc $(B)/test_format
 HEADERS  := mod.h examples/cli.h
+# the model-file writer: tools/modfile.h, and mkmodel.h on top of it
+WRITER   := tools/mkmodel.h tools/modfile.h
 
 # The shipped MoD model (models/README.md); RUN_MODEL=... runs another.
 RUN_MODEL  ?= models/kjv-mod.mod
@@ -40,26 +42,26 @@ $(B)/mod-eval: tools/eval.c $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -o $@ $< $(LDLIBS)
 # mod-bench links OpenBLAS for a side-by-side sgemm figure when the library is installed.
 BENCH_BLAS := $(shell printf '\043include <cblas.h>\nint main(void){openblas_set_num_threads(1);return 0;}\n' | $(CC) -x c - -o /dev/null -lopenblas 2>/dev/null && echo -DMOD_BENCH_OPENBLAS -lopenblas)
-$(B)/mod-bench: tools/bench.c $(HEADERS) tools/mkmodel.h | $(B)
+$(B)/mod-bench: tools/bench.c $(HEADERS) $(WRITER) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -Itools -o $@ $< $(BENCH_BLAS) $(LDLIBS)
-$(B)/mod-tokbench: tools/tokbench.c $(HEADERS) tools/mkmodel.h | $(B)
+$(B)/mod-tokbench: tools/tokbench.c $(HEADERS) $(WRITER) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -Itools -o $@ $< $(LDLIBS)
-$(B)/mkmodel: tools/mkmodel.c tools/mkmodel.h examples/cli.h | $(B)
+$(B)/mkmodel: tools/mkmodel.c $(WRITER) mod.h examples/cli.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod2c: tools/mod2c.c $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDLIBS)
-$(B)/mod-convert: tools/convert.c tools/json.h $(HEADERS) | $(B)
+$(B)/mod-convert: tools/convert.c tools/json.h tools/modfile.h $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # Tests build with OpenMP so the multi-threaded paths are exercised against the serial ones.
-$(B)/test_%: tests/test_%.c mod.h tests/*.h tools/mkmodel.h | $(B)
+$(B)/test_%: tests/test_%.c mod.h tests/*.h $(WRITER) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -Itools -Itests -o $@ $< $(LDLIBS)
 
 # The tokenizer tests twice more: every piece through the priority queue, and every piece
 # merged in place as without an allocator (MOD_NO_MALLOC, the firmware configuration).
-$(B)/test_tokenizer_queue: tests/test_tokenizer.c mod.h tests/*.h tools/mkmodel.h | $(B)
+$(B)/test_tokenizer_queue: tests/test_tokenizer.c mod.h tests/*.h $(WRITER) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -DMOD__TOK_QUEUE_MIN=1 -Itools -Itests -o $@ $< $(LDLIBS)
-$(B)/test_tokenizer_nomalloc: tests/test_tokenizer.c mod.h tests/*.h tools/mkmodel.h | $(B)
+$(B)/test_tokenizer_nomalloc: tests/test_tokenizer.c mod.h tests/*.h $(WRITER) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -DMOD_NO_MALLOC -Itools -Itests -o $@ $< $(LDLIBS)
 
 $(B)/check_tokens: tests/check_tokens.c tests/check.h mod.h | $(B)
@@ -110,7 +112,7 @@ test-sanitize:
 # scratch copy of its committed seed corpus; `make fuzz-smoke` runs each for 30 s.
 FUZZERS := $(B)/fuzz/fuzz_model $(B)/fuzz/fuzz_tokenizer $(B)/fuzz/fuzz_cli $(B)/fuzz/fuzz_convert
 FUZZ_SECONDS ?= 900
-$(B)/fuzz/%: tests/fuzz/%.c mod.h tools/mkmodel.h examples/generate.c examples/cli.h tools/convert.c tools/json.h
+$(B)/fuzz/%: tests/fuzz/%.c mod.h $(WRITER) examples/generate.c examples/cli.h tools/convert.c tools/json.h
 	mkdir -p $(B)/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itools -o $@ $< -lm
 fuzz: $(FUZZERS)

@@ -355,6 +355,169 @@ MOD_API const char *mod_token_bytes(const mod_model *model, int32_t token, size_
 MOD_API int32_t mod_token_bos(const mod_model *model); /* -1 if none */
 MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
 
+/* ---- the file format as tables (private) ---------------------------------------------- */
+
+/* The records of docs/FORMAT.md, one X(field, offset, type) each, written here once: the
+   loader reads files through these tables and tools/modfile.h, the one writer, writes them
+   (both see this part of the header, so it stays outside MOD_IMPLEMENTATION);
+   tests/test_format.c checks them against the page. Types: U32, I32, U64, F32, and the arrays
+   U8X4, U32X3, U64X4. */
+#define MOD__HEADER_FIELDS(X) \
+    X(magic, 0, U8X4) \
+    X(version, 4, U32) \
+    X(checksum, 8, U64) \
+    X(file_size, 16, U64) \
+    X(header_size, 24, U32) \
+    X(n_tensors, 28, U32) \
+    X(layer_table_offset, 32, U64) \
+    X(tensor_dir_offset, 40, U64) \
+    X(tokenizer_offset, 48, U64) \
+    X(tokenizer_size, 56, U64) \
+    X(data_offset, 64, U64) \
+    X(data_size, 72, U64) \
+    X(vocab_size, 80, U32) \
+    X(dim, 84, U32) \
+    X(n_layers, 88, U32) \
+    X(n_heads, 92, U32) \
+    X(n_kv_heads, 96, U32) \
+    X(hidden_dim, 100, U32) \
+    X(max_seq_len, 104, U32) \
+    X(norm_eps, 108, F32) \
+    X(rope_theta, 112, F32) \
+    X(tied_embeddings, 116, U32) \
+    X(router_input, 120, U32) \
+    X(router_scale, 124, U32) \
+    X(combine, 128, U32) \
+    X(positions, 132, U32) \
+    X(decision, 136, U32) \
+    X(predictor_hidden, 140, U32) \
+    X(threshold, 144, F32) \
+    X(reserved, 148, U32X3)
+#define MOD__LAYER_ENTRY_FIELDS(X) \
+    X(routed, 0, U32) \
+    X(capacity, 4, F32)
+#define MOD__TENSOR_ENTRY_FIELDS(X) \
+    X(role, 0, U32) \
+    X(layer, 4, U32) \
+    X(dtype, 8, U32) \
+    X(n_dims, 12, U32) \
+    X(dims, 16, U64X4) \
+    X(offset, 48, U64) \
+    X(size, 56, U64)
+#define MOD__TOKENIZER_HEADER_FIELDS(X) \
+    X(kind, 0, U32) \
+    X(n_tokens, 4, U32) \
+    X(n_merges, 8, U32) \
+    X(bos_id, 12, I32) \
+    X(eos_id, 16, I32) \
+    X(pretokenizer, 20, U32) \
+    X(flags, 24, U32) \
+    X(n_sorted, 28, U32) \
+    X(strings_size, 32, U64) \
+    X(max_token_len, 40, U32) \
+    X(reserved, 44, U32)
+
+#define MOD__CTYPE_U32 uint32_t
+#define MOD__CTYPE_I32 int32_t
+#define MOD__CTYPE_U64 uint64_t
+#define MOD__CTYPE_F32 float
+#define MOD__CTYPE_U8X4 unsigned char
+#define MOD__CTYPE_U32X3 uint32_t
+#define MOD__CTYPE_U64X4 uint64_t
+#define MOD__COUNT_U32 1
+#define MOD__COUNT_I32 1
+#define MOD__COUNT_U64 1
+#define MOD__COUNT_F32 1
+#define MOD__COUNT_U8X4 4
+#define MOD__COUNT_U32X3 3
+#define MOD__COUNT_U64X4 4
+#define MOD__BYTES(type) (MOD__COUNT_##type * (int)sizeof(MOD__CTYPE_##type))
+#define MOD__ARRAY_U32
+#define MOD__ARRAY_I32
+#define MOD__ARRAY_U64
+#define MOD__ARRAY_F32
+#define MOD__ARRAY_U8X4 [4]
+#define MOD__ARRAY_U32X3 [3]
+#define MOD__ARRAY_U64X4 [4]
+
+/* One struct per record, a member per field; MOD__<RECORD>_AT_<field> is a field's offset and
+   MOD__<RECORD>_BYTES the record's size (its fields are contiguous). */
+#define MOD__MEMBER(field, offset, type) MOD__CTYPE_##type field MOD__ARRAY_##type;
+#define MOD__PLUS_BYTES(field, offset, type) + MOD__BYTES(type)
+#define MOD__HEADER_AT(field, offset, type) MOD__HEADER_AT_##field = offset,
+#define MOD__LAYER_ENTRY_AT(field, offset, type) MOD__LAYER_ENTRY_AT_##field = offset,
+#define MOD__TENSOR_ENTRY_AT(field, offset, type) MOD__TENSOR_ENTRY_AT_##field = offset,
+#define MOD__TOKENIZER_HEADER_AT(field, offset, type) MOD__TOKENIZER_HEADER_AT_##field = offset,
+typedef struct mod__file_header { MOD__HEADER_FIELDS(MOD__MEMBER) } mod__file_header;
+typedef struct mod__layer_entry { MOD__LAYER_ENTRY_FIELDS(MOD__MEMBER) } mod__layer_entry;
+typedef struct mod__tensor_entry { MOD__TENSOR_ENTRY_FIELDS(MOD__MEMBER) } mod__tensor_entry;
+typedef struct mod__tokenizer_header { MOD__TOKENIZER_HEADER_FIELDS(MOD__MEMBER) } mod__tokenizer_header;
+enum { MOD__HEADER_FIELDS(MOD__HEADER_AT) MOD__HEADER_BYTES = 0 MOD__HEADER_FIELDS(MOD__PLUS_BYTES) };
+enum { MOD__LAYER_ENTRY_FIELDS(MOD__LAYER_ENTRY_AT) MOD__LAYER_ENTRY_BYTES = 0 MOD__LAYER_ENTRY_FIELDS(MOD__PLUS_BYTES) };
+enum { MOD__TENSOR_ENTRY_FIELDS(MOD__TENSOR_ENTRY_AT) MOD__TENSOR_ENTRY_BYTES = 0 MOD__TENSOR_ENTRY_FIELDS(MOD__PLUS_BYTES) };
+enum { MOD__TOKENIZER_HEADER_FIELDS(MOD__TOKENIZER_HEADER_AT) MOD__TOKENIZER_HEADER_BYTES = 0 MOD__TOKENIZER_HEADER_FIELDS(MOD__PLUS_BYTES) };
+
+#define MOD__MAGIC "MODH"
+#define MOD__FORMAT_VERSION 1
+#define MOD__MODEL_WIDE 0xFFFFFFFFu /* the layer of a model-wide tensor */
+#define MOD__SECTION_ALIGN 8 /* the layer table, the tensor directory and the tokenizer start here */
+#define MOD__DATA_ALIGN 64   /* the tensor data and each tensor in it */
+/* The checksum, FNV-1a 64 of the bytes after its own field. */
+#define MOD__CHECKSUM_FROM (MOD__HEADER_AT_checksum + MOD__BYTES(U64))
+#define MOD__FNV1A_BASIS 0xcbf29ce484222325ull
+#define MOD__FNV1A_STEP(h, byte) ((h) = ((h) ^ (byte)) * 0x100000001b3ull)
+
+/* The tensor roles, numbered in this order: X(ID, name, layer, rows, cols, when). layer is
+   MODEL (the tensor's layer is MOD__MODEL_WIDE; these come first) or BLOCK; rows and cols are
+   MOD__SIZE_ names (rows NONE: a one-dimensional tensor of cols elements); when is a
+   MOD__WHEN_ rule. */
+#define MOD__ROLES(X) \
+    X(EMBED, token_embedding, MODEL, V, D, ALWAYS) \
+    X(OUT_NORM, output_norm, MODEL, NONE, D, ALWAYS) \
+    X(OUTPUT, output, MODEL, V, D, UNTIED) \
+    X(ATTN_NORM, attn_norm, BLOCK, NONE, D, ALWAYS) \
+    X(Q, attn_q, BLOCK, QD, D, ALWAYS) \
+    X(K, attn_k, BLOCK, KVD, D, ALWAYS) \
+    X(V, attn_v, BLOCK, KVD, D, ALWAYS) \
+    X(O, attn_o, BLOCK, D, QD, ALWAYS) \
+    X(Q_BIAS, attn_q_bias, BLOCK, NONE, QD, OPTIONAL) \
+    X(K_BIAS, attn_k_bias, BLOCK, NONE, KVD, OPTIONAL) \
+    X(V_BIAS, attn_v_bias, BLOCK, NONE, KVD, OPTIONAL) \
+    X(MLP_NORM, mlp_norm, BLOCK, NONE, D, ALWAYS) \
+    X(GATE, mlp_gate, BLOCK, F, D, ALWAYS) \
+    X(UP, mlp_up, BLOCK, F, D, ALWAYS) \
+    X(DOWN, mlp_down, BLOCK, D, F, ALWAYS) \
+    X(ROUTER, router, BLOCK, NONE, D, ROUTED) \
+    X(ROUTER_BIAS, router_bias, BLOCK, NONE, ONE, ROUTED_OPTIONAL) \
+    X(PRED_W1, predictor_w1, BLOCK, FP1, D, PREDICTOR) \
+    X(PRED_B1, predictor_b1, BLOCK, NONE, FP1, PREDICTOR) \
+    X(PRED_W2, predictor_w2, BLOCK, NONE, FP, PREDICTOR_MLP) \
+    X(PRED_B2, predictor_b2, BLOCK, NONE, ONE, PREDICTOR_MLP)
+#define MOD__ROLE_ENUM(id, name, layer, rows, cols, when) MOD__ROLE_##id,
+/* The sizes a shape is made of, for one model (head size hd): */
+typedef struct mod__dims {
+    uint64_t v, d, qd, kvd, f, fp; /* vocab_size, dim, n_heads x hd, n_kv_heads x hd, hidden_dim, predictor_hidden */
+} mod__dims;
+#define MOD__SIZE_NONE(m) 0
+#define MOD__SIZE_ONE(m) 1
+#define MOD__SIZE_V(m) (m).v
+#define MOD__SIZE_D(m) (m).d
+#define MOD__SIZE_QD(m) (m).qd
+#define MOD__SIZE_KVD(m) (m).kvd
+#define MOD__SIZE_F(m) (m).f
+#define MOD__SIZE_FP(m) (m).fp
+#define MOD__SIZE_FP1(m) ((m).fp ? (m).fp : 1)
+enum { MOD__ROLES(MOD__ROLE_ENUM) MOD__ROLE_COUNT };
+/* Is a role's tensor called for, in a model with tied embeddings t, in a block that is routed
+   (r), with decision predictor (p) of hidden width h? 1 required, 2 optional, 0 not allowed. */
+#define MOD__WHEN_ALWAYS(t, r, p, h) 1
+#define MOD__WHEN_UNTIED(t, r, p, h) ((t) ? 0 : 1)
+#define MOD__WHEN_OPTIONAL(t, r, p, h) 2
+#define MOD__WHEN_ROUTED(t, r, p, h) ((r) ? 1 : 0)
+#define MOD__WHEN_ROUTED_OPTIONAL(t, r, p, h) ((r) ? 2 : 0)
+#define MOD__WHEN_PREDICTOR(t, r, p, h) ((r) && (p) ? 1 : 0)
+#define MOD__WHEN_PREDICTOR_MLP(t, r, p, h) ((r) && (p) && (h) > 0 ? 1 : 0)
+
 #ifdef __cplusplus
 }
 #endif
@@ -611,9 +774,9 @@ static int mod__in_bounds(uint64_t off, uint64_t len, uint64_t size) {
 }
 
 static uint64_t mod__fnv1a(const unsigned char *p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = MOD__FNV1A_BASIS;
     size_t i;
-    for (i = 0; i < n; i++) { h ^= p[i]; h *= 0x100000001b3ull; }
+    for (i = 0; i < n; i++) MOD__FNV1A_STEP(h, p[i]);
     return h;
 }
 
@@ -739,22 +902,9 @@ struct mod_model {
     size_t map_size;
 };
 
-enum {
-    MOD__ROLE_EMBED, MOD__ROLE_OUT_NORM, MOD__ROLE_OUTPUT,
-    MOD__ROLE_ATTN_NORM, MOD__ROLE_Q, MOD__ROLE_K, MOD__ROLE_V, MOD__ROLE_O,
-    MOD__ROLE_Q_BIAS, MOD__ROLE_K_BIAS, MOD__ROLE_V_BIAS,
-    MOD__ROLE_MLP_NORM, MOD__ROLE_GATE, MOD__ROLE_UP, MOD__ROLE_DOWN,
-    MOD__ROLE_ROUTER, MOD__ROLE_ROUTER_BIAS,
-    MOD__ROLE_PRED_W1, MOD__ROLE_PRED_B1, MOD__ROLE_PRED_W2, MOD__ROLE_PRED_B2,
-    MOD__ROLE_COUNT
-};
-
-static const char *const mod__role_names[MOD__ROLE_COUNT] = {
-    "token_embedding", "output_norm", "output", "attn_norm", "attn_q", "attn_k", "attn_v",
-    "attn_o", "attn_q_bias", "attn_k_bias", "attn_v_bias", "mlp_norm", "mlp_gate", "mlp_up",
-    "mlp_down", "router", "router_bias", "predictor_w1", "predictor_b1", "predictor_w2",
-    "predictor_b2"
-};
+#define MOD__ROLE_NAME(id, name, layer, rows, cols, when) #name,
+static const char *const mod__role_names[MOD__ROLE_COUNT] = { MOD__ROLES(MOD__ROLE_NAME) };
+#undef MOD__ROLE_NAME
 
 static mod__tensor *mod__slot(mod_model *m, int role, int layer) {
     mod__layer *l = layer >= 0 ? &m->layers[layer] : NULL;
@@ -783,134 +933,127 @@ static mod__tensor *mod__slot(mod_model *m, int role, int layer) {
     }
 }
 
-/* The shape a role must have in this model: dims[0] rows (0 for a 1-D tensor) x dims[1]. */
+/* The shape a role must have in this model: rows (0 for a 1-D tensor) x cols. */
 static void mod__expected_shape(const mod_config *c, int role, uint64_t *rows, uint64_t *cols) {
-    uint64_t d = (uint64_t)c->dim, qd = (uint64_t)c->n_heads * (uint64_t)c->head_dim;
-    uint64_t kvd = (uint64_t)c->n_kv_heads * (uint64_t)c->head_dim, F = (uint64_t)c->hidden_dim;
-    uint64_t Fp = (uint64_t)c->predictor_hidden;
-    *rows = 0;
+    mod__dims m;
+    m.v = (uint64_t)c->vocab_size; m.d = (uint64_t)c->dim; m.f = (uint64_t)c->hidden_dim;
+    m.qd = (uint64_t)c->n_heads * (uint64_t)c->head_dim; m.kvd = (uint64_t)c->n_kv_heads * (uint64_t)c->head_dim;
+    m.fp = (uint64_t)c->predictor_hidden;
     switch (role) {
-    case MOD__ROLE_EMBED: case MOD__ROLE_OUTPUT: *rows = (uint64_t)c->vocab_size; *cols = d; break;
-    case MOD__ROLE_Q: *rows = qd; *cols = d; break;
-    case MOD__ROLE_K: case MOD__ROLE_V: *rows = kvd; *cols = d; break;
-    case MOD__ROLE_O: *rows = d; *cols = qd; break;
-    case MOD__ROLE_Q_BIAS: *cols = qd; break;
-    case MOD__ROLE_K_BIAS: case MOD__ROLE_V_BIAS: *cols = kvd; break;
-    case MOD__ROLE_GATE: case MOD__ROLE_UP: *rows = F; *cols = d; break;
-    case MOD__ROLE_DOWN: *rows = d; *cols = F; break;
-    case MOD__ROLE_ROUTER_BIAS: case MOD__ROLE_PRED_B2: *cols = 1; break;
-    case MOD__ROLE_PRED_W1: *rows = Fp ? Fp : 1; *cols = d; break;
-    case MOD__ROLE_PRED_B1: *cols = Fp ? Fp : 1; break;
-    case MOD__ROLE_PRED_W2: *cols = Fp; break;
-    default: *cols = d; break; /* norms, router */
+#define MOD__SHAPE_CASE(id, name, layer, r, k, when) \
+    case MOD__ROLE_##id: *rows = MOD__SIZE_##r(m); *cols = MOD__SIZE_##k(m); break;
+    MOD__ROLES(MOD__SHAPE_CASE)
+#undef MOD__SHAPE_CASE
+    default: *rows = 0; *cols = 0; break;
     }
 }
 
 /* Is this (role, layer) called for by the config? 1 required, 2 optional, 0 not allowed. */
 static int mod__role_wanted(const mod_config *c, const mod__layer *l, int role) {
-    int pred = c->decision == MOD_DECISION_PREDICTOR;
+    const int tied = c->tied_embeddings, routed = l && l->routed, pred = c->decision == MOD_DECISION_PREDICTOR;
     switch (role) {
-    case MOD__ROLE_EMBED: case MOD__ROLE_OUT_NORM: return 1;
-    case MOD__ROLE_OUTPUT: return c->tied_embeddings ? 0 : 1;
-    case MOD__ROLE_Q_BIAS: case MOD__ROLE_K_BIAS: case MOD__ROLE_V_BIAS: return 2;
-    case MOD__ROLE_ROUTER: return l->routed ? 1 : 0;
-    case MOD__ROLE_ROUTER_BIAS: return l->routed ? 2 : 0;
-    case MOD__ROLE_PRED_W1: case MOD__ROLE_PRED_B1: return l->routed && pred ? 1 : 0;
-    case MOD__ROLE_PRED_W2: case MOD__ROLE_PRED_B2:
-        return l->routed && pred && c->predictor_hidden > 0 ? 1 : 0;
-    default: return 1;
+#define MOD__WANTED_CASE(id, name, layer, r, k, when) \
+    case MOD__ROLE_##id: return MOD__WHEN_##when(tied, routed, pred, c->predictor_hidden);
+    MOD__ROLES(MOD__WANTED_CASE)
+#undef MOD__WANTED_CASE
+    default: return 0;
     }
 }
 
-typedef struct mod__header {
-    uint64_t checksum, file_size;
-    uint32_t n_tensors;
-    uint64_t layer_off, dir_off, tok_off, tok_size, data_off, data_size;
-} mod__header;
+/* Reading a record through its table into its struct (see MOD__HEADER_FIELDS). */
+#define MOD__GET_U32(v, p) (v) = mod__u32(p)
+#define MOD__GET_I32(v, p) (v) = MOD__CAST(int32_t, mod__u32(p))
+#define MOD__GET_U64(v, p) (v) = mod__u64(p)
+#define MOD__GET_F32(v, p) (v) = mod__f32(p)
+#define MOD__GET_U8X4(v, p) memcpy((v), (p), 4)
+#define MOD__GET_U32X3(v, p) { int k_; for (k_ = 0; k_ < 3; k_++) (v)[k_] = mod__u32((p) + 4 * k_); }
+#define MOD__GET_U64X4(v, p) { int k_; for (k_ = 0; k_ < 4; k_++) (v)[k_] = mod__u64((p) + 8 * k_); }
+#define MOD__GET_FIELD(field, offset, type) MOD__GET_##type(r->field, p + (offset));
+static void mod__read_header(mod__file_header *r, const unsigned char *p) { MOD__HEADER_FIELDS(MOD__GET_FIELD) }
+static void mod__read_layer_entry(mod__layer_entry *r, const unsigned char *p) { MOD__LAYER_ENTRY_FIELDS(MOD__GET_FIELD) }
+static void mod__read_tensor_entry(mod__tensor_entry *r, const unsigned char *p) { MOD__TENSOR_ENTRY_FIELDS(MOD__GET_FIELD) }
+static void mod__read_tokenizer_header(mod__tokenizer_header *r, const unsigned char *p) { MOD__TOKENIZER_HEADER_FIELDS(MOD__GET_FIELD) }
+/* the tables describe the sizes the loader checks */
+typedef char mod__header_size_check[MOD__HEADER_BYTES == MOD__HEADER_SIZE && MOD__TENSOR_ENTRY_BYTES == MOD__DIR_ENTRY ? 1 : -1];
 
-static mod_result mod__parse_header(const unsigned char *p, size_t size, mod__header *h,
+/* Reads and checks the header (every field named by MOD__HEADER_FIELDS) and the config. */
+static mod_result mod__parse_header(const unsigned char *p, size_t size, mod__file_header *h,
                                     mod_config *c, mod_error *err) {
-    uint32_t u[16];
-    int i, ok = 1;
+    unsigned char head[MOD__HEADER_BYTES];
+    int i;
     if (!mod__is_little_endian())
         return mod__fail(err, MOD_ERR_UNSUPPORTED, "this build runs on little-endian machines only");
-    if (size < 8) return mod__fail(err, MOD_ERR_TRUNCATED, "file is %U bytes, too short for a header", (uint64_t)size);
-    if (memcmp(p, "MODH", 4) != 0) return mod__fail(err, MOD_ERR_BAD_MAGIC, "bad magic: the file does not start with \"MODH\"");
-    if (mod__u32(p + 4) != 1)
-        return mod__fail(err, MOD_ERR_BAD_VERSION, "file version %u; this library reads version 1", mod__u32(p + 4));
+    if (size < MOD__HEADER_AT_checksum) /* the magic and the version */
+        return mod__fail(err, MOD_ERR_TRUNCATED, "file is %U bytes, too short for a header", (uint64_t)size);
+    memset(head, 0, sizeof head);
+    memcpy(head, p, size < sizeof head ? size : sizeof head);
+    mod__read_header(h, head);
+    if (memcmp(h->magic, MOD__MAGIC, 4) != 0) return mod__fail(err, MOD_ERR_BAD_MAGIC, "bad magic: the file does not start with \"MODH\"");
+    if (h->version != MOD__FORMAT_VERSION)
+        return mod__fail(err, MOD_ERR_BAD_VERSION, "file version %u; this library reads version 1", h->version);
     if (size < MOD__HEADER_SIZE) return mod__fail(err, MOD_ERR_TRUNCATED, "file is %U bytes, too short for the 160-byte header", (uint64_t)size);
-    if (mod__u32(p + 24) != MOD__HEADER_SIZE)
-        return mod__fail(err, MOD_ERR_CORRUPT, "header_size is %u, version 1 requires 160", mod__u32(p + 24));
-    h->checksum = mod__u64(p + 8);
-    h->file_size = mod__u64(p + 16);
-    h->n_tensors = mod__u32(p + 28);
-    h->layer_off = mod__u64(p + 32);
-    h->dir_off = mod__u64(p + 40);
-    h->tok_off = mod__u64(p + 48);
-    h->tok_size = mod__u64(p + 56);
-    h->data_off = mod__u64(p + 64);
-    h->data_size = mod__u64(p + 72);
+    if (h->header_size != MOD__HEADER_SIZE)
+        return mod__fail(err, MOD_ERR_CORRUPT, "header_size is %u, version 1 requires 160", h->header_size);
     if (h->file_size > size)
         return mod__fail(err, MOD_ERR_TRUNCATED, "file is truncated: header says %U bytes, %U present", h->file_size, (uint64_t)size);
     if (h->file_size < size)
         return mod__fail(err, MOD_ERR_CORRUPT, "header says %U bytes but %U are present", h->file_size, (uint64_t)size);
-    for (i = 0; i < 16; i++) u[i] = mod__u32(p + 80 + 4 * i);
     for (i = 0; i < 3; i++)
-        if (mod__u32(p + 148 + 4 * i) != 0) return mod__fail(err, MOD_ERR_CORRUPT, "reserved header field at offset %d is not zero", 148 + 4 * i);
+        if (h->reserved[i] != 0) return mod__fail(err, MOD_ERR_CORRUPT, "reserved header field at offset %d is not zero", MOD__HEADER_AT_reserved + 4 * i);
     memset(c, 0, sizeof *c);
-    if (u[0] < 1 || u[0] > MOD__MAX_VOCAB) return mod__fail(err, MOD_ERR_CORRUPT, "vocab_size %u is out of range [1, %d]", u[0], MOD__MAX_VOCAB);
-    if (u[1] < 2 || u[1] > MOD__MAX_DIM) return mod__fail(err, MOD_ERR_CORRUPT, "dim %u is out of range [2, %d]", u[1], MOD__MAX_DIM);
-    if (u[2] < 1 || u[2] > MOD__MAX_LAYERS) return mod__fail(err, MOD_ERR_CORRUPT, "n_layers %u is out of range [1, %d]", u[2], MOD__MAX_LAYERS);
-    if (u[3] < 1 || u[3] > u[1] || u[1] % u[3]) return mod__fail(err, MOD_ERR_CORRUPT, "n_heads %u does not divide dim %u", u[3], u[1]);
-    if ((u[1] / u[3]) % 2) return mod__fail(err, MOD_ERR_CORRUPT, "head size %u (dim / n_heads) is odd; RoPE needs it even", u[1] / u[3]);
-    if (u[4] < 1 || u[4] > u[3] || u[3] % u[4]) return mod__fail(err, MOD_ERR_CORRUPT, "n_kv_heads %u does not divide n_heads %u", u[4], u[3]);
-    if (u[5] < 1 || u[5] > MOD__MAX_DIM * 4u) return mod__fail(err, MOD_ERR_CORRUPT, "hidden_dim %u is out of range", u[5]);
-    if (u[6] < 1 || u[6] > MOD__MAX_SEQ) return mod__fail(err, MOD_ERR_CORRUPT, "max_seq_len %u is out of range [1, %d]", u[6], MOD__MAX_SEQ);
-    c->vocab_size = (int)u[0]; c->dim = (int)u[1]; c->n_layers = (int)u[2];
-    c->n_heads = (int)u[3]; c->n_kv_heads = (int)u[4]; c->head_dim = c->dim / c->n_heads;
-    c->hidden_dim = (int)u[5]; c->max_seq_len = (int)u[6];
-    c->norm_eps = mod__f32(p + 108);
-    c->rope_theta = mod__f32(p + 112);
+    if (h->vocab_size < 1 || h->vocab_size > MOD__MAX_VOCAB) return mod__fail(err, MOD_ERR_CORRUPT, "vocab_size %u is out of range [1, %d]", h->vocab_size, MOD__MAX_VOCAB);
+    if (h->dim < 2 || h->dim > MOD__MAX_DIM) return mod__fail(err, MOD_ERR_CORRUPT, "dim %u is out of range [2, %d]", h->dim, MOD__MAX_DIM);
+    if (h->n_layers < 1 || h->n_layers > MOD__MAX_LAYERS) return mod__fail(err, MOD_ERR_CORRUPT, "n_layers %u is out of range [1, %d]", h->n_layers, MOD__MAX_LAYERS);
+    if (h->n_heads < 1 || h->n_heads > h->dim || h->dim % h->n_heads) return mod__fail(err, MOD_ERR_CORRUPT, "n_heads %u does not divide dim %u", h->n_heads, h->dim);
+    if ((h->dim / h->n_heads) % 2) return mod__fail(err, MOD_ERR_CORRUPT, "head size %u (dim / n_heads) is odd; RoPE needs it even", h->dim / h->n_heads);
+    if (h->n_kv_heads < 1 || h->n_kv_heads > h->n_heads || h->n_heads % h->n_kv_heads) return mod__fail(err, MOD_ERR_CORRUPT, "n_kv_heads %u does not divide n_heads %u", h->n_kv_heads, h->n_heads);
+    if (h->hidden_dim < 1 || h->hidden_dim > MOD__MAX_DIM * 4u) return mod__fail(err, MOD_ERR_CORRUPT, "hidden_dim %u is out of range", h->hidden_dim);
+    if (h->max_seq_len < 1 || h->max_seq_len > MOD__MAX_SEQ) return mod__fail(err, MOD_ERR_CORRUPT, "max_seq_len %u is out of range [1, %d]", h->max_seq_len, MOD__MAX_SEQ);
+    c->vocab_size = (int)h->vocab_size; c->dim = (int)h->dim; c->n_layers = (int)h->n_layers;
+    c->n_heads = (int)h->n_heads; c->n_kv_heads = (int)h->n_kv_heads; c->head_dim = c->dim / c->n_heads;
+    c->hidden_dim = (int)h->hidden_dim; c->max_seq_len = (int)h->max_seq_len;
+    c->norm_eps = h->norm_eps;
+    c->rope_theta = h->rope_theta;
     if (!(c->norm_eps > 0.0f && c->norm_eps <= FLT_MAX)) return mod__fail(err, MOD_ERR_CORRUPT, "norm_eps is not a positive finite number");
     if (!(c->rope_theta > 0.0f && c->rope_theta <= FLT_MAX)) return mod__fail(err, MOD_ERR_CORRUPT, "rope_theta is not a positive finite number");
-    if (u[9] > 1) return mod__fail(err, MOD_ERR_CORRUPT, "tied_embeddings is %u, must be 0 or 1", u[9]);
-    if (u[10] > 1) return mod__fail(err, MOD_ERR_CORRUPT, "router_input is %u, must be 0 (residual) or 1 (normed)", u[10]);
-    if (u[11] > 1) return mod__fail(err, MOD_ERR_CORRUPT, "router_scale is %u, must be 0 (identity) or 1 (sigmoid)", u[11]);
-    if (u[12] > 1) return mod__fail(err, MOD_ERR_CORRUPT, "combine is %u, must be 0 (delta) or 1 (mlp)", u[12]);
-    if (u[13] > 1) return mod__fail(err, MOD_ERR_CORRUPT, "positions is %u, must be 0 (absolute) or 1 (compacted)", u[13]);
-    if (u[14] > 1) return mod__fail(err, MOD_ERR_CORRUPT, "decision is %u, must be 0 (router) or 1 (predictor)", u[14]);
-    if (u[15] > MOD__MAX_DIM * 4u) return mod__fail(err, MOD_ERR_CORRUPT, "predictor_hidden %u is out of range", u[15]);
-    c->tied_embeddings = (int)u[9];
-    c->router_input = MOD__CAST(mod_router_input, u[10]);
-    c->router_scale = MOD__CAST(mod_router_scale, u[11]);
-    c->combine = MOD__CAST(mod_combine, u[12]);
-    c->positions = MOD__CAST(mod_positions, u[13]);
-    c->decision = MOD__CAST(mod_decision, u[14]);
-    c->predictor_hidden = (int)u[15];
-    c->threshold = mod__f32(p + 144);
+    if (h->tied_embeddings > 1) return mod__fail(err, MOD_ERR_CORRUPT, "tied_embeddings is %u, must be 0 or 1", h->tied_embeddings);
+    if (h->router_input > 1) return mod__fail(err, MOD_ERR_CORRUPT, "router_input is %u, must be 0 (residual) or 1 (normed)", h->router_input);
+    if (h->router_scale > 1) return mod__fail(err, MOD_ERR_CORRUPT, "router_scale is %u, must be 0 (identity) or 1 (sigmoid)", h->router_scale);
+    if (h->combine > 1) return mod__fail(err, MOD_ERR_CORRUPT, "combine is %u, must be 0 (delta) or 1 (mlp)", h->combine);
+    if (h->positions > 1) return mod__fail(err, MOD_ERR_CORRUPT, "positions is %u, must be 0 (absolute) or 1 (compacted)", h->positions);
+    if (h->decision > 1) return mod__fail(err, MOD_ERR_CORRUPT, "decision is %u, must be 0 (router) or 1 (predictor)", h->decision);
+    if (h->predictor_hidden > MOD__MAX_DIM * 4u) return mod__fail(err, MOD_ERR_CORRUPT, "predictor_hidden %u is out of range", h->predictor_hidden);
+    c->tied_embeddings = (int)h->tied_embeddings;
+    c->router_input = MOD__CAST(mod_router_input, h->router_input);
+    c->router_scale = MOD__CAST(mod_router_scale, h->router_scale);
+    c->combine = MOD__CAST(mod_combine, h->combine);
+    c->positions = MOD__CAST(mod_positions, h->positions);
+    c->decision = MOD__CAST(mod_decision, h->decision);
+    c->predictor_hidden = (int)h->predictor_hidden;
+    c->threshold = h->threshold;
     if (!(c->threshold >= -FLT_MAX && c->threshold <= FLT_MAX)) return mod__fail(err, MOD_ERR_CORRUPT, "threshold is not finite");
-    if (h->n_tensors > 3u + 21u * u[2]) return mod__fail(err, MOD_ERR_CORRUPT, "n_tensors %u is more than %u blocks can have", h->n_tensors, u[2]);
+    if (h->n_tensors > 3u + 21u * h->n_layers) return mod__fail(err, MOD_ERR_CORRUPT, "n_tensors %u is more than %u blocks can have", h->n_tensors, h->n_layers);
     /* sections: inside the file, aligned, not overlapping */
     {
-        uint64_t lay_len = 8ull * u[2], dir_len = (uint64_t)MOD__DIR_ENTRY * h->n_tensors;
+        uint64_t lay_len = (uint64_t)MOD__LAYER_ENTRY_BYTES * h->n_layers, dir_len = (uint64_t)MOD__TENSOR_ENTRY_BYTES * h->n_tensors;
         uint64_t off[4], len[4];
         const char *names[4] = { "layer table", "tensor directory", "tokenizer", "tensor data" };
         int a, b;
-        off[0] = h->layer_off; len[0] = lay_len;
-        off[1] = h->dir_off; len[1] = dir_len;
-        off[2] = h->tok_off; len[2] = h->tok_size;
-        off[3] = h->data_off; len[3] = h->data_size;
-        if (h->tok_size == 0 && h->tok_off != 0) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer_offset is set but tokenizer_size is 0");
+        off[0] = h->layer_table_offset; len[0] = lay_len;
+        off[1] = h->tensor_dir_offset; len[1] = dir_len;
+        off[2] = h->tokenizer_offset; len[2] = h->tokenizer_size;
+        off[3] = h->data_offset; len[3] = h->data_size;
+        if (h->tokenizer_size == 0 && h->tokenizer_offset != 0) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer_offset is set but tokenizer_size is 0");
         for (a = 0; a < 4; a++) {
-            uint64_t align = a == 3 ? MOD__ALIGN : 8;
+            uint64_t align = a == 3 ? MOD__DATA_ALIGN : MOD__SECTION_ALIGN;
             if (a == 2 && len[a] == 0) continue;
             if (off[a] % align) return mod__fail(err, MOD_ERR_CORRUPT, "%s offset %U is not a multiple of %U", names[a], off[a], align);
             if (off[a] < MOD__HEADER_SIZE && len[a] > 0) return mod__fail(err, MOD_ERR_CORRUPT, "%s overlaps the header", names[a]);
             if (!mod__in_bounds(off[a], len[a], h->file_size))
                 return mod__fail(err, MOD_ERR_TRUNCATED, "%s [%U, +%U) runs past the end of the file", names[a], off[a], len[a]);
         }
-        if (h->data_off + h->data_size != h->file_size)
-            return mod__fail(err, MOD_ERR_CORRUPT, "the tensor data must end the file: it ends at %U, the file at %U", h->data_off + h->data_size, h->file_size);
+        if (h->data_offset + h->data_size != h->file_size)
+            return mod__fail(err, MOD_ERR_CORRUPT, "the tensor data must end the file: it ends at %U, the file at %U", h->data_offset + h->data_size, h->file_size);
         for (a = 0; a < 4; a++)
             for (b = a + 1; b < 4; b++) {
                 if (len[a] == 0 || len[b] == 0) continue;
@@ -918,7 +1061,6 @@ static mod_result mod__parse_header(const unsigned char *p, size_t size, mod__he
                     return mod__fail(err, MOD_ERR_CORRUPT, "%s and %s overlap", names[a], names[b]);
             }
     }
-    (void)ok;
     return MOD_OK;
 }
 
@@ -931,7 +1073,7 @@ static size_t mod__model_struct_bytes(const mod_config *c) {
 }
 
 mod_result mod_model_memory_required(const void *data, size_t size, size_t *bytes, mod_error *err) {
-    mod__header h;
+    mod__file_header h;
     mod_config c;
     mod_result r;
     if (!data || !bytes) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "data and bytes must not be NULL");
@@ -941,13 +1083,16 @@ mod_result mod_model_memory_required(const void *data, size_t size, size_t *byte
     return MOD_OK;
 }
 
-static mod_result mod__load_layers(mod_model *m, const unsigned char *p, const mod__header *h, mod_error *err) {
+static mod_result mod__load_layers(mod_model *m, const unsigned char *p, const mod__file_header *h, mod_error *err) {
     mod_config *c = &m->cfg;
     int i;
     for (i = 0; i < c->n_layers; i++) {
-        const unsigned char *e = p + h->layer_off + 8u * (unsigned)i;
-        uint32_t routed = mod__u32(e);
-        float cap = mod__f32(e + 4);
+        mod__layer_entry le;
+        uint32_t routed;
+        float cap;
+        mod__read_layer_entry(&le, p + h->layer_table_offset + (uint64_t)MOD__LAYER_ENTRY_BYTES * (unsigned)i);
+        routed = le.routed;
+        cap = le.capacity;
         if (routed > 1) return mod__fail(err, MOD_ERR_CORRUPT, "layer %d: routed is %u, must be 0 or 1", i, routed);
         if (routed && !(cap > 0.0f && cap <= 1.0f)) return mod__fail(err, MOD_ERR_CORRUPT, "layer %d: capacity is not in (0, 1]", i);
         if (!routed && cap != 0.0f) return mod__fail(err, MOD_ERR_CORRUPT, "layer %d: a dense block must have capacity 0", i);
@@ -961,24 +1106,25 @@ static mod_result mod__load_layers(mod_model *m, const unsigned char *p, const m
     return MOD_OK;
 }
 
-static mod_result mod__load_tensors(mod_model *m, const unsigned char *p, const mod__header *h, mod_error *err) {
+static mod_result mod__load_tensors(mod_model *m, const unsigned char *p, const mod__file_header *h, mod_error *err) {
     const mod_config *c = &m->cfg;
-    const unsigned char *data = p + h->data_off;
+    const unsigned char *data = p + h->data_offset;
     uint64_t prev_end = 0;
     uint32_t t;
     int i, role;
     for (t = 0; t < h->n_tensors; t++) {
-        const unsigned char *e = p + h->dir_off + (uint64_t)MOD__DIR_ENTRY * t;
-        uint32_t r = mod__u32(e), layer = mod__u32(e + 4), dtype = mod__u32(e + 8), nd = mod__u32(e + 12);
-        uint64_t dims[4], off = mod__u64(e + 48), nbytes = mod__u64(e + 56), want_rows, want_cols, count;
+        mod__tensor_entry te;
+        uint32_t r, layer, dtype, nd;
+        uint64_t *dims = te.dims, off, nbytes, want_rows, want_cols, count;
         int ok = 1, global;
         mod__tensor *slot;
         const char *name;
-        for (i = 0; i < 4; i++) dims[i] = mod__u64(e + 16 + 8 * i);
+        mod__read_tensor_entry(&te, p + h->tensor_dir_offset + (uint64_t)MOD__TENSOR_ENTRY_BYTES * t);
+        r = te.role; layer = te.layer; dtype = te.dtype; nd = te.n_dims; off = te.offset; nbytes = te.size;
         if (r >= MOD__ROLE_COUNT) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u: unknown role %u", t, r);
         name = mod__role_names[r];
         global = r <= MOD__ROLE_OUTPUT;
-        if (global && layer != MOD__NO_LAYER) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): a model-wide tensor must have layer 0xFFFFFFFF", t, name);
+        if (global && layer != MOD__MODEL_WIDE) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): a model-wide tensor must have layer 0xFFFFFFFF", t, name);
         if (!global && layer >= (uint32_t)c->n_layers) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): layer %u is out of range", t, name, layer);
         if (dtype >= MOD_DTYPE_COUNT) return mod__fail(err, MOD_ERR_UNSUPPORTED, "tensor %u (%s): unsupported dtype %u", t, name, dtype);
         if (nd < 1 || nd > 2) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): n_dims %u, must be 1 or 2", t, name, nd);
@@ -997,7 +1143,7 @@ static mod_result mod__load_tensors(mod_model *m, const unsigned char *p, const 
             return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): q4_0 needs a multiple of 32 columns, not %U", t, name, want_cols);
         count = mod__matrix_bytes((int)dtype, want_rows ? want_rows : 1, want_cols, &ok);
         if (!ok || count != nbytes) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): size %U bytes does not match its shape and dtype", t, name, nbytes);
-        if (off % MOD__ALIGN) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): offset %U is not a multiple of 64", t, name, off);
+        if (off % MOD__DATA_ALIGN) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): offset %U is not a multiple of 64", t, name, off);
         if (!mod__in_bounds(off, nbytes, h->data_size)) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): data [%U, +%U) lies outside the data section", t, name, off, nbytes);
         if (off < prev_end) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): overlaps the previous tensor or is out of offset order", t, name);
         prev_end = off + nbytes;
@@ -1035,31 +1181,33 @@ static int mod__bytes_cmp(const char *a, size_t an, const char *b, size_t bn) {
     return an < bn ? -1 : an > bn ? 1 : 0;
 }
 
-static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mod__header *h, mod_error *err) {
+static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mod__file_header *h, mod_error *err) {
     mod__vocab *v = &m->vocab;
-    const unsigned char *s = p + h->tok_off;
-    uint64_t size = h->tok_size, pos = 48, need, strings_size;
+    const unsigned char *s = p + h->tokenizer_offset;
+    uint64_t size = h->tokenizer_size, pos = MOD__TOKENIZER_HEADER_BYTES, need, strings_size;
     uint32_t n_tokens, n_merges, n_sorted, i, max_len = 0;
     int ok = 1;
     int32_t bos, eos;
+    mod__tokenizer_header th;
     memset(v, 0, sizeof *v);
-    if (size < 48) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: section is %U bytes, shorter than its 48-byte header", size);
-    v->kind = (int)mod__u32(s);
-    n_tokens = mod__u32(s + 4);
-    n_merges = mod__u32(s + 8);
-    bos = MOD__CAST(int32_t, mod__u32(s + 12));
-    eos = MOD__CAST(int32_t, mod__u32(s + 16));
-    v->pretokenizer = (int)mod__u32(s + 20);
-    v->flags = mod__u32(s + 24);
-    n_sorted = mod__u32(s + 28);
-    strings_size = mod__u64(s + 32);
-    v->max_token_len = (int)mod__u32(s + 40);
+    if (size < MOD__TOKENIZER_HEADER_BYTES) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: section is %U bytes, shorter than its 48-byte header", size);
+    mod__read_tokenizer_header(&th, s);
+    v->kind = (int)th.kind;
+    n_tokens = th.n_tokens;
+    n_merges = th.n_merges;
+    bos = th.bos_id;
+    eos = th.eos_id;
+    v->pretokenizer = (int)th.pretokenizer;
+    v->flags = th.flags;
+    n_sorted = th.n_sorted;
+    strings_size = th.strings_size;
+    v->max_token_len = (int)th.max_token_len;
     if (v->kind != 1 && v->kind != 2) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: unknown kind %d", v->kind);
     if (n_tokens < 1 || n_tokens > (uint32_t)m->cfg.vocab_size) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: n_tokens %u is not in [1, vocab_size]", n_tokens);
     if (v->kind == 2 && n_merges) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: scored BPE has no merge table, n_merges is %u", n_merges);
     if (v->pretokenizer > 1 || (v->kind == 2 && v->pretokenizer)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: bad pretokenizer %d", v->pretokenizer);
     if (v->flags > 1) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved flag bits are set");
-    if (mod__u32(s + 44) != 0) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved field is not zero");
+    if (th.reserved != 0) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved field is not zero");
     if (v->max_token_len < 1 || v->max_token_len > MOD__MAX_TOKEN_LEN) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: max_token_len %d is not in [1, 1024]", v->max_token_len);
     if (bos < -1 || bos >= (int32_t)n_tokens || eos < -1 || eos >= (int32_t)n_tokens) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: bos or eos id out of range");
     if (n_sorted > n_tokens) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: n_sorted %u exceeds n_tokens", n_sorted);
@@ -1138,7 +1286,7 @@ mod_result mod_model_load_memory(mod_model **out, const void *data, size_t size,
                                  const mod_model_desc *desc, mod_error *err) {
     const unsigned char *p = MOD__CAST(const unsigned char *, data);
     mod_model_desc d;
-    mod__header h;
+    mod__file_header h;
     mod_config c;
     mod__arena a;
     mod_model *m;
@@ -1156,7 +1304,7 @@ mod_result mod_model_load_memory(mod_model **out, const void *data, size_t size,
     memset(&h, 0, sizeof h);
     r = mod__parse_header(p, size, &h, &c, err);
     if (r) return r;
-    if ((d.flags & MOD_LOAD_VERIFY_CHECKSUM) && mod__fnv1a(p + 16, (size_t)h.file_size - 16) != h.checksum)
+    if ((d.flags & MOD_LOAD_VERIFY_CHECKSUM) && mod__fnv1a(p + MOD__CHECKSUM_FROM, (size_t)h.file_size - MOD__CHECKSUM_FROM) != h.checksum)
         return mod__fail(err, MOD_ERR_CHECKSUM, "checksum mismatch: the file is damaged");
     need = mod__model_struct_bytes(&c);
     memset(&a, 0, sizeof a);
@@ -1182,7 +1330,7 @@ mod_result mod_model_load_memory(mod_model **out, const void *data, size_t size,
     m->self_alloc = block;
     r = mod__load_layers(m, p, &h, err);
     if (!r) r = mod__load_tensors(m, p, &h, err);
-    if (!r && h.tok_size) {
+    if (!r && h.tokenizer_size) {
         r = mod__load_vocab(m, p, &h, err);
         m->has_vocab = r == MOD_OK;
     }

@@ -123,7 +123,7 @@ static int tok_is(mod_model *m, const char *text, const int *want, int nw)
     int n = -1, i;
     char back[256];
     size_t bl = 0;
-    if (mod_tokenize(m, text, strlen(text), 0, got, 64, &n) != MOD_OK || n != nw) {
+    if (mod_tokenize(m, text, strlen(text), 0, got, 64, &n, NULL) != MOD_OK || n != nw) {
         printf("   (\"%s\": %d tokens, %d expected)\n", text, n, nw);
         return 0;
     }

@@ -175,7 +175,7 @@ static void test_llama2c(void)
                     int ng = -1;
                     char back[128];
                     size_t bl = 0;
-                    same = mod_tokenize(m, texts[t], strlen(texts[t]), 0, got_t, 64, &ng) == MOD_OK && ng == nw;
+                    same = mod_tokenize(m, texts[t], strlen(texts[t]), 0, got_t, 64, &ng, NULL) == MOD_OK && ng == nw;
                     for (j = 0; same && j < nw; j++) same = got_t[j] == want_t[j];
                     check(same, "tokenize \"%s\" as llama2.c's encode does", texts[t]);
                     check(mod_detokenize(m, got_t, ng > 0 ? ng : 0, back, sizeof back, &bl) == MOD_OK && bl == strlen(texts[t]) && !memcmp(back, texts[t], bl),

@@ -120,7 +120,7 @@ static int same_behaviour(const char *a, const char *b)
         sd.threads = 1;
         lg[i] = (float *)malloc((size_t)V * 8 * sizeof(float));
         ok = lg[i] && mod_session_create(&s, m[i], &sd, NULL) == MOD_OK && mod_prefill(s, in, 8, lg[i]) == MOD_OK &&
-             mod_tokenize(m[i], text, sizeof text - 1, 1, toks[i], 64, &nt[i]) == MOD_OK;
+             mod_tokenize(m[i], text, sizeof text - 1, 1, toks[i], 64, &nt[i], NULL) == MOD_OK;
         mod_session_free(s);
     }
     ok = ok && !memcmp(lg[0], lg[1], (size_t)V * 8 * sizeof(float)) && nt[0] == nt[1] && nt[0] > 2 &&

@@ -297,7 +297,7 @@ static double paired_speedup(const double *a, const double *b, int n) {
     return median(q, n < 16 ? n : 16);
 }
 
-static const char *dtype_name(int d) { return d == 0 ? "f32" : d == 1 ? "f16" : d == 2 ? "bf16" : d == 3 ? "q8_0" : d == 4 ? "q4_0" : "?"; }
+static const char *dtype_name(int d) { return mf_dtype_name(d) ? mf_dtype_name(d) : "?"; }
 
 static void print_result(const char *name, const mod_model *m, const opts *o, int threads, const result *r,
                          double bw, double peak) {
@@ -525,7 +525,7 @@ int main(int argc, char **argv) {
             strncpy(buf, v, sizeof buf - 1);
             buf[sizeof buf - 1] = 0;
             for (tok = strtok(buf, ","); tok && o.n_dtypes < MAX_LIST; tok = strtok(NULL, ","))
-                o.dtypes[o.n_dtypes++] = !strcmp(tok, "f32") ? 0 : !strcmp(tok, "f16") ? 1 : !strcmp(tok, "bf16") ? 2 : !strcmp(tok, "q8_0") ? 3 : !strcmp(tok, "q4_0") ? 4 : -1;
+                o.dtypes[o.n_dtypes++] = mf_dtype_parse(tok);
             for (di = 0; di < o.n_dtypes; di++) bad |= o.dtypes[di] < 0;
             bad |= o.n_dtypes == 0;
         } else { fprintf(stderr, "error: unknown option '%s'\n", a); return 2; }

@@ -18,6 +18,7 @@
 #include "../mod.h"
 #include "../examples/cli.h"
 #include "json.h"
+#include "modfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,26 +39,11 @@
 #define MAX_TOKENIZER_JSON (256u << 20)
 #define MAX_ST_HEADER (100u << 20)
 #define PROGRESS_MIN_BYTES (50u << 20)
-#define MAX_LAYERS 4096
-#define MAX_VOCAB (1 << 24)
-#define MAX_DIM (1 << 20)
-#define MAX_TOKEN_BYTES 1024
-
-/* file dtype codes; DT_Q8_0 and DT_Q4_0 come as input only from mod.h model files, DT_OTHER is an
-   input that cannot convert */
-enum { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2, DT_Q8_0 = 3, DT_Q4_0 = 4, DT_OTHER = 99 };
-static const char *const dtype_names[] = { "f32", "f16", "bf16", "q8_0", "q4_0" };
-
-enum {
-    R_EMBED, R_OUT_NORM, R_OUTPUT, R_ATTN_NORM, R_Q, R_K, R_V, R_O, R_QB, R_KB, R_VB,
-    R_MLP_NORM, R_GATE, R_UP, R_DOWN, R_ROUTER, R_ROUTER_B, R_PW1, R_PB1, R_PW2, R_PB2, NROLES
-};
-static const char *const role_names[NROLES] = {
-    "token_embedding", "output_norm", "output", "attn_norm", "attn_q", "attn_k", "attn_v",
-    "attn_o", "attn_q_bias", "attn_k_bias", "attn_v_bias", "mlp_norm", "mlp_gate", "mlp_up",
-    "mlp_down", "router", "router_bias", "predictor_w1", "predictor_b1", "predictor_w2",
-    "predictor_b2"
-};
+/* Limits, roles (MOD__ROLE_*) and dtypes (MOD_DTYPE_*) are the format's, from mod.h and
+   tools/modfile.h. Input tensors of a dtype that cannot convert are DT_OTHER; q8_0 and q4_0
+   come as input only from mod.h model files. */
+#define DT_OTHER 99
+#define NROLES MOD__ROLE_COUNT
 /* Canonical input names, for messages about missing tensors (%d is the layer). */
 static const char *const canonical[NROLES] = {
     "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
@@ -116,113 +102,36 @@ static const char *show(const void *p, size_t n)
 
 /* ---- little-endian bytes and number formats --------------------------------------------- */
 
-static uint32_t rd32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t rd64(const unsigned char *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-static void wr32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
-}
-static void wr64(unsigned char *p, uint64_t v) { wr32(p, (uint32_t)v); wr32(p + 4, (uint32_t)(v >> 32)); }
-static float rdf32(const unsigned char *p)
-{
-    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static void wrf32(unsigned char *p, float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    wr32(p, u);
-}
-static float bits_f32(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static float f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-    if (e == 0) {
-        float f = (float)m * (1.0f / 16777216.0f); /* exact: m < 2^10 */
-        return sign ? -f : f;
-    }
-    if (e == 31) return bits_f32(sign | 0x7f800000u | (m << 13));
-    return bits_f32(sign | ((e + 112u) << 23) | (m << 13));
-}
-
-/* Round to nearest, ties to even. Finite input only (NaN is rejected before). */
-static uint16_t f32_to_f16(float f)
-{
-    uint32_t x, sign, a, h, rem;
-    memcpy(&x, &f, 4);
-    sign = (x >> 16) & 0x8000u;
-    a = x & 0x7fffffffu;
-    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds past 65504 */
-    if (a < 0x38800000u) {                                     /* below 2^-14: subnormal f16 */
-        uint32_t e = a >> 23, mant = (a & 0x7fffffu) | 0x800000u, shift, q, half;
-        if (a <= 0x33000000u) return (uint16_t)sign; /* at most half the smallest subnormal */
-        shift = 126u - e;                           /* value = mant * 2^(e - 150) = q * 2^-24 */
-        q = mant >> shift;
-        rem = mant & ((1u << shift) - 1u);
-        half = 1u << (shift - 1u);
-        if (rem > half || (rem == half && (q & 1u))) q++;
-        return (uint16_t)(sign | q);
-    }
-    h = (a - 0x38000000u) >> 13;
-    rem = a & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++;
-    return (uint16_t)(sign | h);
-}
-
-static uint16_t f32_to_bf16(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    x += 0x7fffu + ((x >> 16) & 1u);
-    return (uint16_t)(x >> 16);
-}
-
+/* Little-endian fields, the encoders and the checksum are tools/modfile.h's; decoding is the
+   library's (mod__f16_to_f32, mod__bf16_to_f32). */
 
 static int isxdigit_c(unsigned char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 static int hexval(unsigned char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
-static size_t dt_size(int dt) { return dt == DT_F32 ? 4 : 2; }
-static int dt_quantized(int dt) { return dt == DT_Q8_0 || dt == DT_Q4_0; }
+static int dt_quantized(int dt) { return dt == MOD_DTYPE_Q8_0 || dt == MOD_DTYPE_Q4_0; }
 
 /* Bytes of one row of cols elements (cols a multiple of 32 for the block types). */
-static uint64_t row_bytes(int dt, uint64_t cols)
-{
-    return dt == DT_Q8_0 ? cols / 32 * 34 : dt == DT_Q4_0 ? cols / 32 * 18 : cols * dt_size(dt);
-}
+static uint64_t row_bytes(int dt, uint64_t cols) { return mf_tensor_bytes(dt, 0, cols); }
 
 /* Element c of a row stored as dt. A q8_0 or q4_0 weight is its f16 scale times a small
    integer, which a float holds exactly. */
 static float load_elem(const unsigned char *row, uint64_t c, int dt)
 {
     const unsigned char *p;
-    if (dt == DT_F32) return bits_f32(rd32(row + 4 * c));
-    if (dt == DT_Q8_0) {
+    if (dt == MOD_DTYPE_F32) return mf_get_f32(row + 4 * c);
+    if (dt == MOD_DTYPE_Q8_0) {
         p = row + c / 32 * 34;
-        return f16_to_f32((uint16_t)(p[0] | p[1] << 8)) * (float)(signed char)p[2 + c % 32];
+        return mod__f16_to_f32((uint16_t)(p[0] | p[1] << 8)) * (float)(signed char)p[2 + c % 32];
     }
-    if (dt == DT_Q4_0) {
+    if (dt == MOD_DTYPE_Q4_0) {
         const unsigned j = (unsigned)(c % 32);
         int nib;
         p = row + c / 32 * 18;
         nib = j < 16 ? p[2 + j] & 15 : p[2 + j - 16] >> 4;
-        return f16_to_f32((uint16_t)(p[0] | p[1] << 8)) * (float)(nib - 8);
+        return mod__f16_to_f32((uint16_t)(p[0] | p[1] << 8)) * (float)(nib - 8);
     }
     p = row + 2 * c;
-    if (dt == DT_F16) return f16_to_f32((uint16_t)(p[0] | p[1] << 8));
-    return bits_f32((uint32_t)(p[0] | p[1] << 8) << 16);
+    if (dt == MOD_DTYPE_F16) return mod__f16_to_f32((uint16_t)(p[0] | p[1] << 8));
+    return mod__bf16_to_f32((uint16_t)(p[0] | p[1] << 8));
 }
 
 /* ---- checked arithmetic ------------------------------------------------------------------ */
@@ -657,7 +566,7 @@ static int config_token_id(const json_doc *cfg, const char *cfg_path, const char
     e = cfg->nodes[n].type == JSON_ARRAY ? cfg->nodes[n].child : n;
     if (e < 0) return 0;
     for (; e >= 0; e = cfg->nodes[n].type == JSON_ARRAY ? cfg->nodes[e].next : -1) {
-        if (json_int(cfg, e, 0, MAX_VOCAB, &v) != 0)
+        if (json_int(cfg, e, 0, MOD__MAX_VOCAB, &v) != 0)
             return fail("%s: \"%s\" must be a token id (an integer >= 0) or a list of them", cfg_path, key);
         if (v >= limit) return fail("%s: \"%s\" is %ld, outside the vocabulary of %ld tokens", cfg_path, key, v, limit);
         if (*id == -2) *id = v;
@@ -670,13 +579,13 @@ static int read_config(model *m, const json_doc *d, const char *path, int *tie_k
     int n, hd;
     long id;
     if (d->nodes[0].type != JSON_OBJECT) return fail("%s: the top level must be an object", path);
-    if (cfg_int(d, path, "hidden_size", 1, 2, MAX_DIM, 0, &m->d) ||
-        cfg_int(d, path, "intermediate_size", 1, 1, 4 * MAX_DIM, 0, &m->F) ||
-        cfg_int(d, path, "num_hidden_layers", 1, 1, MAX_LAYERS, 0, &m->L) ||
+    if (cfg_int(d, path, "hidden_size", 1, 2, MOD__MAX_DIM, 0, &m->d) ||
+        cfg_int(d, path, "intermediate_size", 1, 1, 4 * MOD__MAX_DIM, 0, &m->F) ||
+        cfg_int(d, path, "num_hidden_layers", 1, 1, MOD__MAX_LAYERS, 0, &m->L) ||
         cfg_int(d, path, "num_attention_heads", 1, 1, m->d, 0, &m->H) ||
         cfg_int(d, path, "num_key_value_heads", 0, 1, m->H, m->H, &m->Hkv) ||
-        cfg_int(d, path, "vocab_size", 1, 1, MAX_VOCAB, 0, &m->V) ||
-        cfg_int(d, path, "max_position_embeddings", 0, 1, 1 << 24, 2048, &m->seq) ||
+        cfg_int(d, path, "vocab_size", 1, 1, MOD__MAX_VOCAB, 0, &m->V) ||
+        cfg_int(d, path, "max_position_embeddings", 0, 1, MOD__MAX_SEQ, 2048, &m->seq) ||
         cfg_float(d, path, "rms_norm_eps", 0.0, 0.5, 1e-6, &m->eps) ||
         cfg_float(d, path, "rope_theta", 0.0, 1e30, 10000.0, &m->theta))
         return -1;
@@ -687,7 +596,7 @@ static int read_config(model *m, const json_doc *d, const char *path, int *tie_k
     n = json_get(d, 0, "head_dim");
     if (n >= 0 && d->nodes[n].type != JSON_NULL) {
         long v;
-        if (json_int(d, n, 1, MAX_DIM, &v) != 0 || v != hd)
+        if (json_int(d, n, 1, MOD__MAX_DIM, &v) != 0 || v != hd)
             return fail("%s: \"head_dim\" must equal hidden_size / num_attention_heads = %d (the format has no separate head size)", path, hd);
     }
     n = json_get(d, 0, "rope_scaling");
@@ -711,7 +620,7 @@ static int read_config(model *m, const json_doc *d, const char *path, int *tie_k
 /* ---- safetensors ----------------------------------------------------------------------- */
 
 static const struct { const char *name; int size; int dt; } st_dtypes[] = {
-    { "F32", 4, DT_F32 }, { "F16", 2, DT_F16 }, { "BF16", 2, DT_BF16 }, { "F64", 8, DT_OTHER },
+    { "F32", 4, MOD_DTYPE_F32 }, { "F16", 2, MOD_DTYPE_F16 }, { "BF16", 2, MOD_DTYPE_BF16 }, { "F64", 8, DT_OTHER },
     { "I64", 8, DT_OTHER }, { "I32", 4, DT_OTHER }, { "I16", 2, DT_OTHER }, { "I8", 1, DT_OTHER },
     { "U64", 8, DT_OTHER }, { "U32", 4, DT_OTHER }, { "U16", 2, DT_OTHER }, { "U8", 1, DT_OTHER },
     { "BOOL", 1, DT_OTHER }, { "F8_E4M3", 1, DT_OTHER }, { "F8_E5M2", 1, DT_OTHER },
@@ -810,7 +719,7 @@ static int load_safetensors(model *m, const char *path)
     {
         unsigned char len8[8];
         if (read_at(f->fd, len8, 8, 0, path) != 0) return -1;
-        hlen = rd64(len8);
+        hlen = mf_get_u64(len8);
     }
     if (hlen > MAX_ST_HEADER) return fail("%s: header length %llu is over the 100 MB limit (not a safetensors file?)", path, (unsigned long long)hlen);
     if (hlen > f->size - 8) return fail("%s: truncated header: the header length is %llu bytes but only %llu bytes follow", path, (unsigned long long)hlen, (unsigned long long)(f->size - 8));
@@ -889,14 +798,7 @@ typedef struct nametab {
     size_t *slots, cap; /* tensor index + 1; 0 empty */
 } nametab;
 
-static uint64_t fnv(const void *p, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)p;
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t i;
-    for (i = 0; i < n; i++) { h ^= s[i]; h *= 0x100000001b3ull; }
-    return h;
-}
+static uint64_t fnv(const void *p, size_t n) { return mf_fnv1a(MOD__FNV1A_BASIS, p, n); }
 
 static long nametab_find(const nametab *h, const model *m, const char *name, size_t len)
 {
@@ -1019,35 +921,35 @@ done:
 enum { K_PLAIN, K_MLP, K_LINEAR, K_IGNORE, K_NO_O_BIAS };
 
 static const struct { const char *suffix; int role, kind; } layer_names[] = {
-    { "input_layernorm.weight", R_ATTN_NORM, K_PLAIN },
-    { "self_attn.q_proj.weight", R_Q, K_PLAIN },
-    { "self_attn.k_proj.weight", R_K, K_PLAIN },
-    { "self_attn.v_proj.weight", R_V, K_PLAIN },
-    { "self_attn.o_proj.weight", R_O, K_PLAIN },
-    { "self_attn.q_proj.bias", R_QB, K_PLAIN },
-    { "self_attn.k_proj.bias", R_KB, K_PLAIN },
-    { "self_attn.v_proj.bias", R_VB, K_PLAIN },
+    { "input_layernorm.weight", MOD__ROLE_ATTN_NORM, K_PLAIN },
+    { "self_attn.q_proj.weight", MOD__ROLE_Q, K_PLAIN },
+    { "self_attn.k_proj.weight", MOD__ROLE_K, K_PLAIN },
+    { "self_attn.v_proj.weight", MOD__ROLE_V, K_PLAIN },
+    { "self_attn.o_proj.weight", MOD__ROLE_O, K_PLAIN },
+    { "self_attn.q_proj.bias", MOD__ROLE_Q_BIAS, K_PLAIN },
+    { "self_attn.k_proj.bias", MOD__ROLE_K_BIAS, K_PLAIN },
+    { "self_attn.v_proj.bias", MOD__ROLE_V_BIAS, K_PLAIN },
     { "self_attn.o_proj.bias", 0, K_NO_O_BIAS },
     { "self_attn.rotary_emb.inv_freq", 0, K_IGNORE },
-    { "post_attention_layernorm.weight", R_MLP_NORM, K_PLAIN },
-    { "mlp.gate_proj.weight", R_GATE, K_PLAIN },
-    { "mlp.up_proj.weight", R_UP, K_PLAIN },
-    { "mlp.down_proj.weight", R_DOWN, K_PLAIN },
-    { "router.weight", R_ROUTER, K_PLAIN },
-    { "router.bias", R_ROUTER_B, K_PLAIN },
-    { "router.weight_predictor.weight", R_ROUTER, K_PLAIN },
-    { "router.weight_predictor.bias", R_ROUTER_B, K_PLAIN },
-    { "router.router.weight", R_ROUTER, K_PLAIN },
-    { "router.router.bias", R_ROUTER_B, K_PLAIN },
-    { "mod_router.weight", R_ROUTER, K_PLAIN },
-    { "mod_router.bias", R_ROUTER_B, K_PLAIN },
-    { "router_mlp.weight", R_ROUTER, K_PLAIN },
-    { "router_mlp.bias", R_ROUTER_B, K_PLAIN },
+    { "post_attention_layernorm.weight", MOD__ROLE_MLP_NORM, K_PLAIN },
+    { "mlp.gate_proj.weight", MOD__ROLE_GATE, K_PLAIN },
+    { "mlp.up_proj.weight", MOD__ROLE_UP, K_PLAIN },
+    { "mlp.down_proj.weight", MOD__ROLE_DOWN, K_PLAIN },
+    { "router.weight", MOD__ROLE_ROUTER, K_PLAIN },
+    { "router.bias", MOD__ROLE_ROUTER_BIAS, K_PLAIN },
+    { "router.weight_predictor.weight", MOD__ROLE_ROUTER, K_PLAIN },
+    { "router.weight_predictor.bias", MOD__ROLE_ROUTER_BIAS, K_PLAIN },
+    { "router.router.weight", MOD__ROLE_ROUTER, K_PLAIN },
+    { "router.router.bias", MOD__ROLE_ROUTER_BIAS, K_PLAIN },
+    { "mod_router.weight", MOD__ROLE_ROUTER, K_PLAIN },
+    { "mod_router.bias", MOD__ROLE_ROUTER_BIAS, K_PLAIN },
+    { "router_mlp.weight", MOD__ROLE_ROUTER, K_PLAIN },
+    { "router_mlp.bias", MOD__ROLE_ROUTER_BIAS, K_PLAIN },
 };
 static const char *const predictor_prefixes[] = { "predictor", "aux_router", "aux_mlp" };
 static const struct { const char *suffix; int role, kind; } predictor_parts[] = {
-    { ".0.weight", R_PW1, K_MLP }, { ".0.bias", R_PB1, K_MLP }, { ".2.weight", R_PW2, K_MLP },
-    { ".2.bias", R_PB2, K_MLP }, { ".weight", R_PW1, K_LINEAR }, { ".bias", R_PB1, K_LINEAR },
+    { ".0.weight", MOD__ROLE_PRED_W1, K_MLP }, { ".0.bias", MOD__ROLE_PRED_B1, K_MLP }, { ".2.weight", MOD__ROLE_PRED_W2, K_MLP },
+    { ".2.bias", MOD__ROLE_PRED_B2, K_MLP }, { ".weight", MOD__ROLE_PRED_W1, K_LINEAR }, { ".bias", MOD__ROLE_PRED_B1, K_LINEAR },
 };
 static const char *const wrappers[] = { "block.", "decoder_layer.", "transformer_decoder_block." };
 static const char *const shared_router_names[] = { "router", "model.router", "mod_router", "model.mod_router" };
@@ -1065,8 +967,8 @@ static int place(model *m, mapping *mp, const tensor *t, int role, int layer)
     const tensor **p = &mp->at[(size_t)(layer + 1) * NROLES + (size_t)role];
     (void)m;
     if (*p) {
-        if (layer >= 0) return fail("tensors %s and %s are both layer %d's %s (aliases of one weight); keep one", (*p)->name, t->name, layer, role_names[role]);
-        return fail("tensors %s and %s are both the model's %s; keep one", (*p)->name, t->name, role_names[role]);
+        if (layer >= 0) return fail("tensors %s and %s are both layer %d's %s (aliases of one weight); keep one", (*p)->name, t->name, layer, mf_role_name(role));
+        return fail("tensors %s and %s are both the model's %s; keep one", (*p)->name, t->name, mf_role_name(role));
     }
     *p = t;
     return 0;
@@ -1078,9 +980,9 @@ static int map_tensor(model *m, mapping *mp, tensor *t)
     size_t k, j;
     long layer;
     const char *file = m->files[t->file].path;
-    if (!strcmp(n, "model.embed_tokens.weight")) return place(m, mp, t, R_EMBED, -1);
-    if (!strcmp(n, "model.norm.weight")) return place(m, mp, t, R_OUT_NORM, -1);
-    if (!strcmp(n, "lm_head.weight")) return place(m, mp, t, R_OUTPUT, -1);
+    if (!strcmp(n, "model.embed_tokens.weight")) return place(m, mp, t, MOD__ROLE_EMBED, -1);
+    if (!strcmp(n, "model.norm.weight")) return place(m, mp, t, MOD__ROLE_OUT_NORM, -1);
+    if (!strcmp(n, "lm_head.weight")) return place(m, mp, t, MOD__ROLE_OUTPUT, -1);
     for (k = 0; k < sizeof shared_router_names / sizeof shared_router_names[0]; k++) {
         size_t l = strlen(shared_router_names[k]);
         if (strncmp(n, shared_router_names[k], l) != 0) continue;
@@ -1137,32 +1039,33 @@ static int shape_is(const tensor *t, uint64_t r, uint64_t c)
    [1] or [] (a scalar). */
 static int check_shape(const model *m, const tensor *t, int role, uint64_t *rows, uint64_t *cols)
 {
-    uint64_t d = (uint64_t)m->d, q = (uint64_t)m->d, kv = (uint64_t)(m->Hkv * (m->d / m->H));
-    uint64_t F = (uint64_t)m->F, V = (uint64_t)m->V, Fp = (uint64_t)m->Fp;
-    uint64_t r = 0, c = 0;
+    const mod__dims dims = mf_dims((uint64_t)m->V, (uint64_t)m->d, (uint64_t)m->H, (uint64_t)m->Hkv, (uint64_t)m->F, (uint64_t)m->Fp);
+    const int Fp = m->Fp;
+    uint64_t r, c;
     const char *what = "";
     char got[200], want[200];
     int ok;
-    switch (role) {
-    case R_EMBED: case R_OUTPUT: r = V; c = d; what = "[vocab_size, hidden_size]"; break;
-    case R_OUT_NORM: case R_ATTN_NORM: case R_MLP_NORM: c = d; what = "[hidden_size]"; break;
-    case R_Q: r = q; c = d; what = "[num_attention_heads * head size, hidden_size]"; break;
-    case R_K: case R_V: r = kv; c = d; what = "[num_key_value_heads * head size, hidden_size]"; break;
-    case R_O: r = d; c = q; what = "[hidden_size, num_attention_heads * head size]"; break;
-    case R_QB: c = q; what = "[num_attention_heads * head size]"; break;
-    case R_KB: case R_VB: c = kv; what = "[num_key_value_heads * head size]"; break;
-    case R_GATE: case R_UP: r = F; c = d; what = "[intermediate_size, hidden_size]"; break;
-    case R_DOWN: r = d; c = F; what = "[hidden_size, intermediate_size]"; break;
-    case R_ROUTER: c = d; what = "[1, hidden_size] or [hidden_size]"; break;
-    case R_ROUTER_B: case R_PB2: c = 1; what = "[1] or []"; break;
-    case R_PW1: r = Fp ? Fp : 1; c = d; what = Fp ? "[predictor width, hidden_size]" : "[1, hidden_size] or [hidden_size]"; break;
-    case R_PB1: c = Fp ? Fp : 1; what = Fp ? "[predictor width]" : "[1] or []"; break;
-    case R_PW2: c = Fp; what = "[1, predictor width] or [predictor width]"; break;
+    mf_role_shape(role, &dims, &r, &c);
+    switch (role) { /* the shape in config.json's words */
+    case MOD__ROLE_EMBED: case MOD__ROLE_OUTPUT: what = "[vocab_size, hidden_size]"; break;
+    case MOD__ROLE_OUT_NORM: case MOD__ROLE_ATTN_NORM: case MOD__ROLE_MLP_NORM: what = "[hidden_size]"; break;
+    case MOD__ROLE_Q: what = "[num_attention_heads * head size, hidden_size]"; break;
+    case MOD__ROLE_K: case MOD__ROLE_V: what = "[num_key_value_heads * head size, hidden_size]"; break;
+    case MOD__ROLE_O: what = "[hidden_size, num_attention_heads * head size]"; break;
+    case MOD__ROLE_Q_BIAS: what = "[num_attention_heads * head size]"; break;
+    case MOD__ROLE_K_BIAS: case MOD__ROLE_V_BIAS: what = "[num_key_value_heads * head size]"; break;
+    case MOD__ROLE_GATE: case MOD__ROLE_UP: what = "[intermediate_size, hidden_size]"; break;
+    case MOD__ROLE_DOWN: what = "[hidden_size, intermediate_size]"; break;
+    case MOD__ROLE_ROUTER: what = "[1, hidden_size] or [hidden_size]"; break;
+    case MOD__ROLE_ROUTER_BIAS: case MOD__ROLE_PRED_B2: what = "[1] or []"; break;
+    case MOD__ROLE_PRED_W1: what = Fp ? "[predictor width, hidden_size]" : "[1, hidden_size] or [hidden_size]"; break;
+    case MOD__ROLE_PRED_B1: what = Fp ? "[predictor width]" : "[1] or []"; break;
+    case MOD__ROLE_PRED_W2: what = "[1, predictor width] or [predictor width]"; break;
     default: break;
     }
     ok = shape_is(t, r, c);
-    if (!ok && (role == R_ROUTER || role == R_PW2 || (role == R_PW1 && !Fp))) ok = shape_is(t, 1, c) || shape_is(t, 0, c);
-    if (!ok && (role == R_ROUTER_B || role == R_PB2 || (role == R_PB1 && !Fp))) ok = t->ndim == 0;
+    if (!ok && (role == MOD__ROLE_ROUTER || role == MOD__ROLE_PRED_W2 || (role == MOD__ROLE_PRED_W1 && !Fp))) ok = shape_is(t, 1, c) || shape_is(t, 0, c);
+    if (!ok && (role == MOD__ROLE_ROUTER_BIAS || role == MOD__ROLE_PRED_B2 || (role == MOD__ROLE_PRED_B1 && !Fp))) ok = t->ndim == 0;
     if (!ok) {
         uint64_t w[2];
         w[0] = r ? r : c;
@@ -1201,7 +1104,7 @@ static int set_zero(model *m, int role, int layer, uint64_t n)
     s->present = 1;
     s->name = label(m, "zeros", 0);
     s->fd = -1;
-    s->dtype = DT_F32;
+    s->dtype = MOD_DTYPE_F32;
     s->rows = 0;
     s->cols = n;
     return 0;
@@ -1231,11 +1134,11 @@ static int same_bytes(model *m, const tensor *a, const tensor *b, int *same)
 static int assign_hf(model *m, mapping *mp, int tie_key)
 {
     int l, role, first_pred = -1;
-    const tensor *emb = mp->at[R_EMBED], *head = mp->at[R_OUTPUT];
+    const tensor *emb = mp->at[MOD__ROLE_EMBED], *head = mp->at[MOD__ROLE_OUTPUT];
     char name[200];
     /* the output projection */
     if (!emb) return fail("missing tensor model.embed_tokens.weight");
-    if (!mp->at[R_OUT_NORM]) return fail("missing tensor model.norm.weight");
+    if (!mp->at[MOD__ROLE_OUT_NORM]) return fail("missing tensor model.norm.weight");
     m->tied = tie_key >= 0 ? tie_key : head == NULL;
     if (m->tied && head) {
         int same = head->dtype == emb->dtype && head->end - head->begin == emb->end - emb->begin;
@@ -1243,71 +1146,71 @@ static int assign_hf(model *m, mapping *mp, int tie_key)
         if (!same)
             return fail("tensor lm_head.weight is present and differs from model.embed_tokens.weight, but config.json says tie_word_embeddings is true");
         ((tensor *)head)->used = 1;
-        mp->at[R_OUTPUT] = NULL;
+        mp->at[MOD__ROLE_OUTPUT] = NULL;
     }
     if (!m->tied && !head)
         return fail("missing tensor lm_head.weight (config.json says tie_word_embeddings is false; set it to true if the output projection is the embedding)");
     /* every routed block has a router */
     for (l = 0; l < m->L; l++)
-        if (m->routed[l] && !mp->at[(size_t)(l + 1) * NROLES + R_ROUTER] && !mp->shared_w) {
-            snprintf(name, sizeof name, canonical[R_ROUTER], l);
+        if (m->routed[l] && !mp->at[(size_t)(l + 1) * NROLES + MOD__ROLE_ROUTER] && !mp->shared_w) {
+            snprintf(name, sizeof name, canonical[MOD__ROLE_ROUTER], l);
             return fail("missing tensor %s: block %d is routed (mod_layers / --mod-layers) and has no router", name, l);
         }
     /* which predictor form, and its width */
     m->Fp = 0;
     if (m->decision == 1) {
         for (l = 0; l < m->L; l++) {
-            const tensor *w1 = mp->at[(size_t)(l + 1) * NROLES + R_PW1];
+            const tensor *w1 = mp->at[(size_t)(l + 1) * NROLES + MOD__ROLE_PRED_W1];
             uint64_t fp;
             if (!m->routed[l]) continue;
             if (!w1) return fail("missing tensor model.layers.%d.predictor.0.weight (or predictor.weight): block %d is routed and the decision rule is predictor", l, l);
             fp = mp->pkind[l] == K_MLP ? (w1->ndim == 2 ? w1->shape[0] : 0) : 0;
-            if (mp->pkind[l] == K_MLP && (w1->ndim != 2 || fp == 0 || fp > (uint64_t)MAX_DIM))
+            if (mp->pkind[l] == K_MLP && (w1->ndim != 2 || fp == 0 || fp > (uint64_t)MOD__MAX_DIM))
                 return fail("tensor %s must be a [predictor width, hidden_size] matrix", w1->name);
             if (first_pred < 0) { first_pred = l; m->Fp = (int)fp; }
             else if ((uint64_t)m->Fp != fp)
                 return fail("the predictors of blocks %d and %d differ in width (%d and %llu); the format has one predictor shape", first_pred, l, m->Fp, (unsigned long long)fp);
         }
     }
-    for (role = R_EMBED; role <= R_OUTPUT; role++) {
+    for (role = MOD__ROLE_EMBED; role <= MOD__ROLE_OUTPUT; role++) {
         const tensor *t = mp->at[role];
         if (t && set_src(m, t, role, -1) != 0) return -1;
     }
     for (l = 0; l < m->L; l++) {
         const tensor **at = &mp->at[(size_t)(l + 1) * NROLES];
-        int nb = (at[R_QB] != NULL) + (at[R_KB] != NULL) + (at[R_VB] != NULL);
-        for (role = R_ATTN_NORM; role < NROLES; role++) {
+        int nb = (at[MOD__ROLE_Q_BIAS] != NULL) + (at[MOD__ROLE_K_BIAS] != NULL) + (at[MOD__ROLE_V_BIAS] != NULL);
+        for (role = MOD__ROLE_ATTN_NORM; role < NROLES; role++) {
             const tensor *t = at[role];
-            int routing_role = role >= R_ROUTER;
+            int routing_role = role >= MOD__ROLE_ROUTER;
             if (routing_role && !m->routed[l]) {
                 if (t) return fail("tensor %s (in %s): block %d is not a routed block; list it in mod_layers (config.json) or --mod-layers", t->name, m->files[t->file].path, l);
                 continue;
             }
-            if (role >= R_PW1 && m->decision == 0) {
+            if (role >= MOD__ROLE_PRED_W1 && m->decision == 0) {
                 if (t) {
                     ((tensor *)t)->used = 1;
-                    if (role == R_PW1) note("ignoring the predictor of block %d (%s): the decision rule is router", l, t->name);
+                    if (role == MOD__ROLE_PRED_W1) note("ignoring the predictor of block %d (%s): the decision rule is router", l, t->name);
                 }
                 continue;
             }
-            if (role == R_ROUTER || role == R_ROUTER_B) {
-                const tensor *shared = role == R_ROUTER ? mp->shared_w : mp->shared_b;
+            if (role == MOD__ROLE_ROUTER || role == MOD__ROLE_ROUTER_BIAS) {
+                const tensor *shared = role == MOD__ROLE_ROUTER ? mp->shared_w : mp->shared_b;
                 if (t && shared) return fail("block %d has its own router (%s) and there is a shared router (%s); keep one", l, t->name, shared->name);
                 if (!t) t = shared;
-                if (!t && role == R_ROUTER) {
-                    snprintf(name, sizeof name, canonical[R_ROUTER], l);
+                if (!t && role == MOD__ROLE_ROUTER) {
+                    snprintf(name, sizeof name, canonical[MOD__ROLE_ROUTER], l);
                     return fail("missing tensor %s: block %d is routed (mod_layers / --mod-layers) and has no router", name, l);
                 }
                 if (!t) continue;
             }
-            if ((role == R_PW2 || role == R_PB2) && m->Fp == 0) {
+            if ((role == MOD__ROLE_PRED_W2 || role == MOD__ROLE_PRED_B2) && m->Fp == 0) {
                 if (t) return fail("tensor %s: the predictor of block %d is linear, it has no second layer", t->name, l);
                 continue;
             }
             if (!t) {
-                if (role == R_QB || role == R_KB || role == R_VB) continue;
-                if (role == R_PB1) { set_zero(m, role, l, m->Fp ? (uint64_t)m->Fp : 1); continue; }
-                if (role == R_PB2) { set_zero(m, role, l, 1); continue; }
+                if (role == MOD__ROLE_Q_BIAS || role == MOD__ROLE_K_BIAS || role == MOD__ROLE_V_BIAS) continue;
+                if (role == MOD__ROLE_PRED_B1) { set_zero(m, role, l, m->Fp ? (uint64_t)m->Fp : 1); continue; }
+                if (role == MOD__ROLE_PRED_B2) { set_zero(m, role, l, 1); continue; }
                 snprintf(name, sizeof name, canonical[role], l);
                 return fail("missing tensor %s", name);
             }
@@ -1394,17 +1297,18 @@ static int cmp_merge(const void *x, const void *y)
     return a[3] < c[3] ? -1 : a[3] > c[3];
 }
 
-/* Serialises the tokenizer section (docs/FORMAT.md, "Tokenizer section"). */
+/* Sorts, checks and serialises the tokenizer section (docs/FORMAT.md, "Tokenizer section"). */
 static int tokb_finish(tokb *b, const char *path, unsigned char **out, size_t *size)
 {
     uint32_t i, n_sorted = 0, max_len = 1, *sorted;
-    size_t total, pos;
+    size_t total;
     unsigned char *p;
+    mf_tokenizer sec;
     sorted = (uint32_t *)malloc(((size_t)b->n + 1) * sizeof *sorted);
     if (!sorted) return fail("out of memory");
     for (i = 0; i < b->n; i++) {
         uint32_t len = b->off[i + 1] - b->off[i];
-        if (len > MAX_TOKEN_BYTES) { free(sorted); return fail("%s: token %u is %u bytes long; the format allows %d", path, i, len, MAX_TOKEN_BYTES); }
+        if (len > MOD__MAX_TOKEN_LEN) { free(sorted); return fail("%s: token %u is %u bytes long; the format allows %d", path, i, len, MOD__MAX_TOKEN_LEN); }
         if (len > max_len) max_len = len;
         if (b->type[i] == TT_NORMAL) sorted[n_sorted++] = i;
     }
@@ -1427,31 +1331,27 @@ static int tokb_finish(tokb *b, const char *path, unsigned char **out, size_t *s
         }
         b->n_merges = w;
     }
-    total = 48 + 4 * ((size_t)b->n + 1) + 4 * (size_t)b->n + (((size_t)b->n + 3) & ~(size_t)3) + 4 * (size_t)n_sorted +
-            16 * (size_t)b->n_merges + b->blob_n;
-    p = (unsigned char *)calloc(total, 1);
+    memset(&sec, 0, sizeof sec);
+    sec.h.kind = (uint32_t)b->kind;
+    sec.h.n_tokens = b->n;
+    sec.h.n_merges = b->n_merges;
+    sec.h.bos_id = b->bos;
+    sec.h.eos_id = b->eos;
+    sec.h.pretokenizer = (uint32_t)b->pretok;
+    sec.h.flags = b->flags;
+    sec.h.n_sorted = n_sorted;
+    sec.h.strings_size = (uint64_t)b->blob_n;
+    sec.h.max_token_len = max_len;
+    sec.offsets = b->off;
+    sec.scores = b->score;
+    sec.types = b->type;
+    sec.sorted = sorted;
+    sec.merges = b->n_merges ? &b->merge[0][0] : NULL;
+    sec.strings = b->blob;
+    total = mf_tokenizer_bytes(&sec.h);
+    p = (unsigned char *)malloc(total);
     if (!p) { free(sorted); return fail("out of memory"); }
-    wr32(p + 0, (uint32_t)b->kind);
-    wr32(p + 4, b->n);
-    wr32(p + 8, b->n_merges);
-    wr32(p + 12, (uint32_t)b->bos);
-    wr32(p + 16, (uint32_t)b->eos);
-    wr32(p + 20, (uint32_t)b->pretok);
-    wr32(p + 24, b->flags);
-    wr32(p + 28, n_sorted);
-    wr64(p + 32, (uint64_t)b->blob_n);
-    wr32(p + 40, max_len);
-    pos = 48;
-    for (i = 0; i <= b->n; i++, pos += 4) wr32(p + pos, b->off[i]);
-    for (i = 0; i < b->n; i++, pos += 4) wrf32(p + pos, b->score[i]);
-    memcpy(p + pos, b->type, b->n);
-    pos += ((size_t)b->n + 3) & ~(size_t)3;
-    for (i = 0; i < n_sorted; i++, pos += 4) wr32(p + pos, sorted[i]);
-    for (i = 0; i < b->n_merges; i++, pos += 16) {
-        wr32(p + pos, b->merge[i][0]); wr32(p + pos + 4, b->merge[i][1]);
-        wr32(p + pos + 8, b->merge[i][2]); wr32(p + pos + 12, b->merge[i][3]);
-    }
-    if (b->blob_n) memcpy(p + pos, b->blob, b->blob_n);
+    mf_put_tokenizer(p, &sec);
     free(sorted);
     *out = p;
     *size = total;
@@ -1756,7 +1656,7 @@ static int tok_from_json(model *m, const char *path, const json_doc *cfg, const 
     }
     b.n_merges = i;
     /* BOS and EOS: config.json first, then conventional special-token names */
-    if (config_token_id(cfg, cfg_path, "bos_token_id", MAX_VOCAB, &bos) != 0 || config_token_id(cfg, cfg_path, "eos_token_id", MAX_VOCAB, &eos) != 0) goto done;
+    if (config_token_id(cfg, cfg_path, "bos_token_id", MOD__MAX_VOCAB, &bos) != 0 || config_token_id(cfg, cfg_path, "eos_token_id", MOD__MAX_VOCAB, &eos) != 0) goto done;
     {
         int k, pass;
         for (pass = 0; pass < 2; pass++) {
@@ -1792,7 +1692,7 @@ static int tok_from_llama2c_bin(model *m, const char *path)
     uint32_t i;
     int rc = -1;
     memset(&b, 0, sizeof b);
-    if (read_small(m, path, (size_t)m->V * (8 + MAX_TOKEN_BYTES) + 4, &buf, &len) != 0) goto done;
+    if (read_small(m, path, (size_t)m->V * (8 + MOD__MAX_TOKEN_LEN) + 4, &buf, &len) != 0) goto done;
     if (len < 4) { fail("%s is truncated: %lu bytes, shorter than its 4-byte header", path, (unsigned long)len); goto done; }
     if (m->V < 3) { fail("%s: a llama2.c vocabulary has <unk>, <s> and </s> first; the model's vocab_size is %d", path, m->V); goto done; }
     if (tokb_alloc(&b, (uint32_t)m->V) != 0) goto done;
@@ -1806,10 +1706,10 @@ static int tok_from_llama2c_bin(model *m, const char *path)
         int32_t l;
         unsigned char byte;
         if (len - pos < 8) { fail("%s is truncated: token %u of %d is missing (a tokenizer for a smaller vocabulary?)", path, i, m->V); goto done; }
-        score = bits_f32(rd32(p));
-        l = (int32_t)rd32(p + 4);
+        score = mf_get_f32(p);
+        l = (int32_t)mf_get_u32(p + 4);
         pos += 8;
-        if (l < 0 || l > MAX_TOKEN_BYTES) { fail("%s: token %u has length %ld; the format allows 0 to %d bytes", path, i, (long)l, MAX_TOKEN_BYTES); goto done; }
+        if (l < 0 || l > MOD__MAX_TOKEN_LEN) { fail("%s: token %u has length %ld; the format allows 0 to %d bytes", path, i, (long)l, MOD__MAX_TOKEN_LEN); goto done; }
         if (len - pos < (size_t)l) { fail("%s is truncated: token %u needs %ld bytes, %lu remain", path, i, (long)l, (unsigned long)(len - pos)); goto done; }
         if (!(score >= -3.4e38f && score <= 3.4e38f)) { fail("%s: token %u has a score that is not a finite number", path, i); goto done; }
         b.score[i] = score;
@@ -1858,25 +1758,25 @@ static int read_llama2c(model *m, const opts *o)
     memset(p, 0, sizeof p);
     if (size < 28) return fail("%s: %llu bytes, shorter than a llama2.c checkpoint header (28 bytes)", path, (unsigned long long)size);
     if (read_at(m->files[fi].fd, p, size < 256 ? (size_t)size : 256, 0, path) != 0) return -1;
-    v1 = rd32(p) == 0x616b3432u;
+    v1 = mf_get_u32(p) == 0x616b3432u;
     if (v1) {
-        int32_t version = (int32_t)rd32(p + 4);
+        int32_t version = (int32_t)mf_get_u32(p + 4);
         if (version != 1)
             return fail("%s: llama2.c export version %ld is not supported (version 2 is quantized Q8_0); export with --version 0 or 1", path, (long)version);
         if (size < 256) return fail("%s: %llu bytes, shorter than the 256-byte header of a llama2.c version 1 checkpoint", path, (unsigned long long)size);
-        for (i = 0; i < 7; i++) hdr[i] = (int32_t)rd32(p + 8 + 4 * i);
+        for (i = 0; i < 7; i++) hdr[i] = (int32_t)mf_get_u32(p + 8 + 4 * i);
         shared = p[36] != 0;
         base = 256;
         m->format = "llama2.c version 1 (ak42)";
     } else {
-        for (i = 0; i < 7; i++) hdr[i] = (int32_t)rd32(p + 4 * i);
+        for (i = 0; i < 7; i++) hdr[i] = (int32_t)mf_get_u32(p + 4 * i);
         shared = hdr[5] > 0;
         if (hdr[5] < 0 && hdr[5] != INT32_MIN) hdr[5] = -hdr[5];
         base = 28;
         m->format = "llama2.c legacy";
     }
-    if (hdr[0] < 2 || hdr[0] > MAX_DIM || hdr[1] < 1 || hdr[1] > 4 * MAX_DIM || hdr[2] < 1 || hdr[2] > MAX_LAYERS ||
-        hdr[3] < 1 || hdr[3] > hdr[0] || hdr[4] < 1 || hdr[4] > hdr[3] || hdr[5] < 1 || hdr[5] > MAX_VOCAB || hdr[6] < 1 || hdr[6] > (1 << 24))
+    if (hdr[0] < 2 || hdr[0] > MOD__MAX_DIM || hdr[1] < 1 || hdr[1] > 4 * MOD__MAX_DIM || hdr[2] < 1 || hdr[2] > MOD__MAX_LAYERS ||
+        hdr[3] < 1 || hdr[3] > hdr[0] || hdr[4] < 1 || hdr[4] > hdr[3] || hdr[5] < 1 || hdr[5] > MOD__MAX_VOCAB || hdr[6] < 1 || hdr[6] > MOD__MAX_SEQ)
         return fail("%s: not a llama2.c checkpoint, or a damaged one: header dim %ld, hidden_dim %ld, n_layers %ld, n_heads %ld, n_kv_heads %ld, vocab_size %ld, seq_len %ld",
                     path, (long)hdr[0], (long)hdr[1], (long)hdr[2], (long)hdr[3], (long)hdr[4], (long)hdr[5], (long)hdr[6]);
     if (hdr[0] % hdr[3]) return fail("%s: n_heads %ld does not divide dim %ld", path, (long)hdr[3], (long)hdr[0]);
@@ -1925,27 +1825,27 @@ static int read_llama2c(model *m, const opts *o)
     if (!m->slots) return fail("out of memory");
 #define L2C(role, layer, foff, r, c, what) do { \
         src *s_ = slot(m, role, layer); \
-        s_->present = 1; s_->name = label(m, what, layer); s_->dtype = DT_F32; \
+        s_->present = 1; s_->name = label(m, what, layer); s_->dtype = MOD_DTYPE_F32; \
         s_->fd = m->files[fi].fd; s_->path = path; s_->off = base + 4 * (foff); \
         s_->rows = (r); s_->cols = (c); \
     } while (0)
-    L2C(R_EMBED, -1, o_emb, V, d, "token_embedding_table");
-    L2C(R_OUT_NORM, -1, o_fin, 0, d, "rms_final_weight");
-    if (!shared) L2C(R_OUTPUT, -1, o_cls, V, d, "wcls");
+    L2C(MOD__ROLE_EMBED, -1, o_emb, V, d, "token_embedding_table");
+    L2C(MOD__ROLE_OUT_NORM, -1, o_fin, 0, d, "rms_final_weight");
+    if (!shared) L2C(MOD__ROLE_OUTPUT, -1, o_cls, V, d, "wcls");
     for (l = 0; l < m->L; l++) {
         uint64_t ul = (uint64_t)l;
-        L2C(R_ATTN_NORM, l, o_att + ul * d, 0, d, "rms_att_weight[layer %d]");
-        L2C(R_Q, l, o_q + ul * d * d, d, d, "wq[layer %d]");
-        L2C(R_K, l, o_k + ul * kvd * d, kvd, d, "wk[layer %d]");
-        L2C(R_V, l, o_v + ul * kvd * d, kvd, d, "wv[layer %d]");
-        L2C(R_O, l, o_o + ul * d * d, d, d, "wo[layer %d]");
-        L2C(R_MLP_NORM, l, o_ffn + ul * d, 0, d, "rms_ffn_weight[layer %d]");
-        L2C(R_GATE, l, o_w1 + ul * F * d, F, d, "w1[layer %d]");
-        L2C(R_DOWN, l, o_w2 + ul * d * F, d, F, "w2[layer %d]");
-        L2C(R_UP, l, o_w3 + ul * F * d, F, d, "w3[layer %d]");
+        L2C(MOD__ROLE_ATTN_NORM, l, o_att + ul * d, 0, d, "rms_att_weight[layer %d]");
+        L2C(MOD__ROLE_Q, l, o_q + ul * d * d, d, d, "wq[layer %d]");
+        L2C(MOD__ROLE_K, l, o_k + ul * kvd * d, kvd, d, "wk[layer %d]");
+        L2C(MOD__ROLE_V, l, o_v + ul * kvd * d, kvd, d, "wv[layer %d]");
+        L2C(MOD__ROLE_O, l, o_o + ul * d * d, d, d, "wo[layer %d]");
+        L2C(MOD__ROLE_MLP_NORM, l, o_ffn + ul * d, 0, d, "rms_ffn_weight[layer %d]");
+        L2C(MOD__ROLE_GATE, l, o_w1 + ul * F * d, F, d, "w1[layer %d]");
+        L2C(MOD__ROLE_DOWN, l, o_w2 + ul * d * F, d, F, "w2[layer %d]");
+        L2C(MOD__ROLE_UP, l, o_w3 + ul * F * d, F, d, "w3[layer %d]");
         /* llama2.c rotates adjacent pairs (2j, 2j+1); MODEL.md rotates (j, j + hd/2) */
-        slot(m, R_Q, l)->perm_hd = (int)hd;
-        slot(m, R_K, l)->perm_hd = (int)hd;
+        slot(m, MOD__ROLE_Q, l)->perm_hd = (int)hd;
+        slot(m, MOD__ROLE_K, l)->perm_hd = (int)hd;
     }
 #undef L2C
     if (o->tokenizer && !o->tok_none) {
@@ -2017,7 +1917,7 @@ static int is_mod_file(const char *path)
     if (fd < 0) return 0;
     do got = read(fd, magic, 4); while (got < 0 && errno == EINTR);
     close(fd);
-    return got == 4 && !memcmp(magic, "MODH", 4);
+    return got == 4 && !memcmp(magic, MOD__MAGIC, 4);
 }
 
 /* A mod.h model file: loaded through the library with its checksum verified (every field,
@@ -2080,31 +1980,35 @@ static int read_mod(model *m, const opts *o)
     }
     /* the directory, where the library's header parser found it (every section inside the file) */
     {
-        mod__header h;
+        mod__file_header h;
         mod_config c;
         if (mod__parse_header(p, (size_t)size, &h, &c, &err) != MOD_OK) return fail("%s: %s", path, err.message);
-        n = h.n_tensors; dir = h.dir_off; tok_off = h.tok_off; tok_size = h.tok_size; data = h.data_off; data_size = h.data_size;
+        n = h.n_tensors; dir = h.tensor_dir_offset; tok_off = h.tokenizer_offset; tok_size = h.tokenizer_size;
+        data = h.data_offset; data_size = h.data_size;
     }
     for (t = 0; t < n; t++) {
-        const unsigned char *e = p + dir + 64 * t;
-        const uint32_t role = rd32(e), layer = rd32(e + 4), dt = rd32(e + 8), nd = rd32(e + 12);
-        const uint64_t d0 = rd64(e + 16), d1 = rd64(e + 24), off = rd64(e + 48), nbytes = rd64(e + 56);
-        const int lay = layer == 0xFFFFFFFFu ? -1 : (int)layer;
-        uint64_t want;
+        mod__tensor_entry e;
+        uint32_t role, layer, dt, nd;
+        uint64_t d0, d1, off, nbytes, want;
+        int lay;
         src *s;
-        if (role >= NROLES || (lay < 0) != (role <= R_OUTPUT) || (lay >= 0 && layer >= (uint32_t)m->L) || dt > DT_Q4_0 ||
+        mod__read_tensor_entry(&e, p + dir + MOD__TENSOR_ENTRY_BYTES * t);
+        role = e.role; layer = e.layer; dt = e.dtype; nd = e.n_dims;
+        d0 = e.dims[0]; d1 = e.dims[1]; off = e.offset; nbytes = e.size;
+        lay = layer == MOD__MODEL_WIDE ? -1 : (int)layer;
+        if (role >= NROLES || (lay < 0) != (role <= MOD__ROLE_OUTPUT) || (lay >= 0 && layer >= (uint32_t)m->L) || dt > MOD_DTYPE_Q4_0 ||
             nd < 1 || nd > 2 || d0 == 0 || d0 > (uint64_t)INT32_MAX || (nd == 2 && (d1 == 0 || d1 > (uint64_t)INT32_MAX)) ||
             !mul_ok(nd == 2 ? d0 : 1, row_bytes((int)dt, nd == 2 ? d1 : d0), &want) || want != nbytes ||
-            off > data_size || nbytes > data_size - off || (nd == 1 && dt != DT_F32) ||
+            off > data_size || nbytes > data_size - off || (nd == 1 && dt != MOD_DTYPE_F32) ||
             (dt_quantized((int)dt) && (nd == 2 ? d1 : d0) % 32))
             return fail("%s: internal error: tensor %llu is not as the library checked it", path, (unsigned long long)t);
         s = slot(m, (int)role, lay);
-        if (s->present) return fail("%s: internal error: tensor %s appears twice", path, role_names[role]);
+        if (s->present) return fail("%s: internal error: tensor %s appears twice", path, mf_role_name(role));
         s->present = 1;
-        if (lay < 0) s->name = role_names[role];
+        if (lay < 0) s->name = mf_role_name(role);
         else {
             char buf[96];
-            snprintf(buf, sizeof buf, "%s (block %%d)", role_names[role]);
+            snprintf(buf, sizeof buf, "%s (block %%d)", mf_role_name(role));
             s->name = label(m, buf, lay);
         }
         s->fd = -1;
@@ -2117,31 +2021,32 @@ static int read_mod(model *m, const opts *o)
             s->keep_dtype = !o->dtype_given;
             if (dt_quantized((int)dt) && o->dtype_given && dt_quantized(o->dtype) && o->dtype != (int)dt && !o->allow_requantize)
                 return fail("%s: tensor %s is already %s; quantizing it again as %s adds the rounding of both (convert the original "
-                            "weights instead, or pass --allow-requantize)", path, s->name, dtype_names[dt], dtype_names[o->dtype]);
+                            "weights instead, or pass --allow-requantize)", path, s->name, mf_dtype_name(dt), mf_dtype_name(o->dtype));
             dts |= 1 << dt;
         }
     }
-    if (o->dtype_given) snprintf(m->dtype_desc, sizeof m->dtype_desc, "%s", dtype_names[o->dtype]);
+    if (o->dtype_given) snprintf(m->dtype_desc, sizeof m->dtype_desc, "%s", mf_dtype_name(o->dtype));
     else {
-        for (i = 0; i <= DT_Q4_0 && dts != 1 << i; i++) {}
-        if (i <= DT_Q4_0) snprintf(m->dtype_desc, sizeof m->dtype_desc, "%s (as in the input)", dtype_names[i]);
+        for (i = 0; i <= MOD_DTYPE_Q4_0 && dts != 1 << i; i++) {}
+        if (i <= MOD_DTYPE_Q4_0) snprintf(m->dtype_desc, sizeof m->dtype_desc, "%s (as in the input)", mf_dtype_name(i));
         else snprintf(m->dtype_desc, sizeof m->dtype_desc, "mixed dtype (as in the input)");
     }
     m->input_bytes = size;
     /* the tokenizer section, byte for byte */
     if (tok_size && !o->tok_none) {
         const unsigned char *tk = p + tok_off;
-        const uint32_t kind = rd32(tk);
+        mod__tokenizer_header th;
+        mod__read_tokenizer_header(&th, tk);
         m->tok = (unsigned char *)malloc((size_t)tok_size);
         if (!m->tok) return fail("out of memory");
         memcpy(m->tok, tk, (size_t)tok_size);
         m->tok_size = (size_t)tok_size;
-        if (kind == 1)
+        if (th.kind == 1)
             snprintf(m->tok_desc, sizeof m->tok_desc, "byte-level BPE, %u tokens, %u merges, bos %d, eos %d (as in the input)",
-                     rd32(tk + 4), rd32(tk + 8), (int)(int32_t)rd32(tk + 12), (int)(int32_t)rd32(tk + 16));
+                     th.n_tokens, th.n_merges, (int)th.bos_id, (int)th.eos_id);
         else
             snprintf(m->tok_desc, sizeof m->tok_desc, "scored BPE, %u tokens, bos %d, eos %d (as in the input)",
-                     rd32(tk + 4), (int)(int32_t)rd32(tk + 12), (int)(int32_t)rd32(tk + 16));
+                     th.n_tokens, (int)th.bos_id, (int)th.eos_id);
     } else if (tok_size) note("--tokenizer none: the tokenizer of %s is left out", path);
     return 0;
 }
@@ -2155,19 +2060,13 @@ static int read_file_input(model *m, const opts *o)
 
 /* ---- writing --------------------------------------------------------------------------- */
 
-typedef struct outt {
-    int role, layer, dtype;
-    uint64_t rows, cols, nbytes, offset;
-    const src *s;
-} outt;
-
 typedef struct writer {
     int fd;
     const char *path;
     unsigned char buf[1 << 20];
     size_t n;
     uint64_t pos;     /* bytes handed to the writer so far */
-    uint64_t hash;    /* FNV-1a of bytes [16, pos) */
+    uint64_t hash;    /* the checksum of bytes [0, pos) (mf_file_checksum) */
 } writer;
 
 static int w_flush(writer *w)
@@ -2186,9 +2085,8 @@ static int w_flush(writer *w)
 static int w_bytes(writer *w, const void *p, size_t n)
 {
     const unsigned char *s = (const unsigned char *)p;
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (w->pos + i >= 16) { w->hash ^= s[i]; w->hash *= 0x100000001b3ull; }
+    const size_t skip = w->pos >= MOD__CHECKSUM_FROM ? 0 : MOD__CHECKSUM_FROM - (size_t)w->pos; /* not checksummed */
+    if (n > skip) w->hash = mf_fnv1a(w->hash, s + skip, n - skip);
     while (n) {
         size_t k = sizeof w->buf - w->n < n ? sizeof w->buf - w->n : n;
         memcpy(w->buf + w->n, s, k);
@@ -2242,15 +2140,15 @@ static void progress_step(progress *pg, uint64_t bytes)
 #define READ_BLOCK (1u << 20)
 
 /* Converts and writes one tensor: reads a block of rows (one row when llama2.c rows are being
-   permuted), decodes each row to f32 and encodes it into `row`, writes it. inbuf holds
+   permuted), decodes each row to f32 (vals) and encodes it into `row`, writes it. inbuf holds
    READ_BLOCK bytes or a row. A row already in the output's block type is written as it was
    read (after the same check of its values): quantizing its decoded values again could only
    move them. */
-static int write_tensor(writer *w, const outt *t, unsigned char *inbuf, unsigned char *row, progress *pg)
+static int write_tensor(writer *w, const mf_tensor *t, const src *s, unsigned char *inbuf, float *vals, unsigned char *row,
+                        progress *pg)
 {
-    const src *s = t->s;
     uint64_t rows = t->rows ? t->rows : 1, r = 0, c;
-    size_t osz = dt_quantized(t->dtype) ? 4 : dt_size(t->dtype), rowb = (size_t)row_bytes(s->dtype, t->cols);
+    size_t rowb = (size_t)row_bytes(s->dtype, t->cols), bad;
     const int verbatim = dt_quantized(t->dtype) && s->dtype == t->dtype;
     while (r < rows) {
         uint64_t k = s->perm_hd > 0 ? 1 : (READ_BLOCK / rowb ? READ_BLOCK / rowb : 1), j;
@@ -2262,77 +2160,22 @@ static int write_tensor(writer *w, const outt *t, unsigned char *inbuf, unsigned
         for (j = 0; j < k; j++, r++) {
             const unsigned char *in = blk + (size_t)j * rowb;
             for (c = 0; c < t->cols; c++) {
-                float v = load_elem(in, c, s->dtype);
-                unsigned char *o = row + c * osz;
-                if (v != v || v - v != 0.0f)
-                    return fail("tensor %s: element %llu is %s; the converter refuses non-finite weights", s->name,
-                                (unsigned long long)(r * t->cols + c), v != v ? "NaN" : "infinite");
-                if (t->dtype == DT_F32 || t->dtype == DT_Q8_0 || t->dtype == DT_Q4_0) wrf32(o, v);
-                else {
-                    uint16_t h = t->dtype == DT_F16 ? f32_to_f16(v) : f32_to_bf16(v);
-                    if ((h & 0x7fffu) == (t->dtype == DT_F16 ? 0x7c00u : 0x7f80u))
-                        return fail("tensor %s: the value %g does not fit in %s (use --dtype %s)", s->name, (double)v,
-                                    dtype_names[t->dtype], t->dtype == DT_F16 ? "bf16 or f32" : "f32");
-                    o[0] = (unsigned char)h;
-                    o[1] = (unsigned char)(h >> 8);
-                }
+                vals[c] = load_elem(in, c, s->dtype);
+                if (vals[c] != vals[c] || vals[c] - vals[c] != 0.0f) break;
             }
-            if (verbatim) {
-                if (w_bytes(w, in, rowb) != 0) return -1;
-            } else if (t->dtype == DT_Q8_0) {
-                /* blocks of 32: an f16 scale max|v| / 127, then the rounded int8 values, in place */
-                unsigned char *q = row;
-                for (c = 0; c < t->cols; c += 32, q += 34) {
-                    float amax = 0.0f, vals[32], id;
-                    uint16_t h;
-                    int b;
-                    for (b = 0; b < 32; b++) {
-                        vals[b] = rdf32(row + (c + (uint64_t)b) * 4);
-                        if ((vals[b] < 0 ? -vals[b] : vals[b]) > amax) amax = vals[b] < 0 ? -vals[b] : vals[b];
-                    }
-                    h = f32_to_f16(amax / 127.0f);
-                    if ((h & 0x7fffu) == 0x7c00u) return fail("tensor %s: a value does not fit the f16 scale of q8_0", s->name);
-                    id = amax > 0.0f ? 127.0f / amax : 0.0f;
-                    q[0] = (unsigned char)h;
-                    q[1] = (unsigned char)(h >> 8);
-                    for (b = 0; b < 32; b++) { /* the product rounded half away from zero, as mkmodel does */
-                        const int iq = (int)roundf(vals[b] * id);
-                        q[2 + b] = (unsigned char)(signed char)(iq < -127 ? -127 : iq > 127 ? 127 : iq);
-                    }
-                }
-                if (w_bytes(w, row, (size_t)(t->cols / 32 * 34)) != 0) return -1;
-            } else if (t->dtype == DT_Q4_0) {
-                /* blocks of 32, in place: the element of largest magnitude (the first of equals),
-                   sign kept, over -8 is the scale, stored as f16; each value becomes the nibble
-                   round(v / scale) + 8 (half away from zero, the stored scale, clamped to 0..15);
-                   byte b holds element b (low nibble) and element b + 16 (high nibble) */
-                unsigned char *q = row;
-                for (c = 0; c < t->cols; c += 32, q += 18) {
-                    float vals[32], m = 0.0f;
-                    double d;
-                    uint16_t h;
-                    int b;
-                    for (b = 0; b < 32; b++) {
-                        vals[b] = rdf32(row + (c + (uint64_t)b) * 4);
-                        if (fabsf(vals[b]) > fabsf(m)) m = vals[b];
-                    }
-                    h = m != 0.0f ? f32_to_f16(m / -8.0f) : 0; /* an all-zero block: +0 */
-                    if ((h & 0x7fffu) == 0x7c00u) return fail("tensor %s: a value does not fit the f16 scale of q4_0", s->name);
-                    d = f16_to_f32(h);
-                    q[0] = (unsigned char)h;
-                    q[1] = (unsigned char)(h >> 8);
-                    for (b = 0; b < 16; b++) {
-                        int nib[2], k;
-                        for (k = 0; k < 2; k++) {
-                            const double x = d != 0.0 ? vals[b + 16 * k] / d : 0.0;
-                            const long r = (long)(x < 0 ? x - 0.5 : x + 0.5) + 8;
-                            nib[k] = r < 0 ? 0 : r > 15 ? 15 : (int)r;
-                        }
-                        q[2 + b] = (unsigned char)(nib[0] | nib[1] << 4);
-                    }
-                }
-                if (w_bytes(w, row, (size_t)(t->cols / 32 * 18)) != 0) return -1;
-            } else if (w_bytes(w, row, (size_t)t->cols * osz) != 0) return -1;
+            /* the first fault in the order of the values (a q8_0 or q4_0 row is checked whole
+               first): a value too large for f16 or bf16, a non-finite value, a block scale too
+               large for f16 */
+            bad = verbatim || (dt_quantized(t->dtype) && c < t->cols) ? c : mf_encode(row, vals, (size_t)c, t->dtype);
+            if (bad < c && !dt_quantized(t->dtype))
+                return fail("tensor %s: the value %g does not fit in %s (use --dtype %s)", s->name, (double)vals[bad],
+                            mf_dtype_name(t->dtype), t->dtype == MOD_DTYPE_F16 ? "bf16 or f32" : "f32");
+            if (c < t->cols)
+                return fail("tensor %s: element %llu is %s; the converter refuses non-finite weights", s->name,
+                            (unsigned long long)(r * t->cols + c), vals[c] != vals[c] ? "NaN" : "infinite");
+            if (bad < c)
+                return fail("tensor %s: a value does not fit the f16 scale of %s", s->name, mf_dtype_name(t->dtype));
+            if (w_bytes(w, verbatim ? in : row, verbatim ? rowb : (size_t)row_bytes(t->dtype, t->cols)) != 0) return -1;
         }
         progress_step(pg, s->fd >= 0 || s->mem ? k * rowb : 0);
     }
@@ -2342,111 +2185,81 @@ static int write_tensor(writer *w, const outt *t, unsigned char *inbuf, unsigned
 /* Lays out and writes the whole file to fd; returns the file size. */
 static int write_model(model *m, const opts *o, int fd, const char *tmp_path, uint64_t *file_size)
 {
-    outt *ts;
+    mf_tensor *ts;
+    const src **srcs;
     writer *w;
-    int n = 0, l, role, rc = -1;
-    uint64_t layer_off, dir_off, tok_off, data_off, data_size = 0, max_row = 0, k;
-    unsigned char hdr[160], e[64], cs[8], *row = NULL, *inbuf = NULL;
+    mod__file_header h;
+    uint32_t n = 0, k;
+    int l, role, rc = -1;
+    uint64_t max_row = 0;
+    unsigned char cs[8], *row = NULL, *inbuf = NULL, *prefix = NULL;
+    float *vals = NULL;
     progress pg;
-    ts = (outt *)calloc((size_t)(3 + 21 * m->L), sizeof *ts);
+    ts = (mf_tensor *)calloc((size_t)(3 + 21 * m->L), sizeof *ts);
+    srcs = (const src **)calloc((size_t)(3 + 21 * m->L), sizeof *srcs);
     w = (writer *)malloc(sizeof *w);
-    if (!ts || !w) { free(ts); free(w); return fail("out of memory"); }
-    w->fd = fd; w->path = tmp_path; w->n = 0; w->pos = 0; w->hash = 0xcbf29ce484222325ull;
+    if (!ts || !srcs || !w) { free(ts); free(srcs); free(w); return fail("out of memory"); }
+    w->fd = fd; w->path = tmp_path; w->n = 0; w->pos = 0; w->hash = MOD__FNV1A_BASIS;
     for (l = -1; l < m->L; l++)
-        for (role = l < 0 ? R_EMBED : R_ATTN_NORM; role <= (l < 0 ? R_OUTPUT : R_PB2); role++) {
+        for (role = l < 0 ? MOD__ROLE_EMBED : MOD__ROLE_ATTN_NORM; role <= (l < 0 ? MOD__ROLE_OUTPUT : MOD__ROLE_PRED_B2); role++) {
             const src *s = slot(m, role, l);
-            outt *t = &ts[n];
+            mf_tensor *t = &ts[n];
             if (!s->present) continue;
-            t->role = role; t->layer = l; t->s = s;
+            t->role = role; t->layer = l; srcs[n] = s;
             t->rows = s->rows; t->cols = s->cols;
-            t->dtype = !s->rows ? DT_F32 : s->keep_dtype ? s->dtype : o->dtype;
-            if ((t->dtype == DT_Q8_0 || t->dtype == DT_Q4_0) && t->cols % 32) {
+            t->dtype = !s->rows ? MOD_DTYPE_F32 : s->keep_dtype ? s->dtype : o->dtype;
+            if (dt_quantized(t->dtype) && t->cols % 32) {
                 const unsigned long long cols = (unsigned long long)t->cols;
-                const char *dn = dtype_names[t->dtype];
+                const char *dn = mf_dtype_name(t->dtype);
                 free(ts);
+                free(srcs);
                 free(w);
                 return fail("tensor %s: %s needs a multiple of 32 columns, it has %llu", s->name, dn, cols);
             }
-            t->nbytes = t->dtype == DT_Q8_0 ? (t->rows ? t->rows : 1) * (t->cols / 32 * 34)
-                      : t->dtype == DT_Q4_0 ? (t->rows ? t->rows : 1) * (t->cols / 32 * 18)
-                      : (t->rows ? t->rows : 1) * t->cols * dt_size(t->dtype);
-            t->offset = (data_size + 63) & ~(uint64_t)63;
-            data_size = t->offset + t->nbytes;
             if (t->cols > max_row) max_row = t->cols;
             n++;
         }
-    layer_off = 160;
-    dir_off = (layer_off + 8 * (uint64_t)m->L + 7) & ~(uint64_t)7;
-    tok_off = (dir_off + 64 * (uint64_t)n + 7) & ~(uint64_t)7;
-    data_off = (tok_off + (m->tok ? m->tok_size : 0) + 63) & ~(uint64_t)63;
-    *file_size = data_off + data_size;
+    memset(&h, 0, sizeof h);
+    h.vocab_size = (uint32_t)m->V; h.dim = (uint32_t)m->d; h.n_layers = (uint32_t)m->L;
+    h.n_heads = (uint32_t)m->H; h.n_kv_heads = (uint32_t)m->Hkv; h.hidden_dim = (uint32_t)m->F;
+    h.max_seq_len = (uint32_t)m->seq;
+    h.norm_eps = m->eps; h.rope_theta = m->theta;
+    h.tied_embeddings = (uint32_t)m->tied;
+    h.router_input = (uint32_t)m->router_input; h.router_scale = (uint32_t)m->router_scale;
+    h.combine = (uint32_t)m->combine; h.positions = (uint32_t)m->positions;
+    h.decision = (uint32_t)m->decision; h.predictor_hidden = (uint32_t)m->Fp;
+    h.threshold = m->threshold;
+    mf_layout(&h, ts, n, m->tok ? (uint64_t)m->tok_size : 0);
+    *file_size = h.file_size;
     row = (unsigned char *)malloc((size_t)max_row * 4 + 4);
+    vals = (float *)malloc((size_t)max_row * sizeof *vals + 4);
     inbuf = (unsigned char *)malloc((size_t)max_row * 4 + READ_BLOCK);
-    if (!row || !inbuf) { fail("out of memory"); goto done; }
-    memset(hdr, 0, sizeof hdr);
-    memcpy(hdr, "MODH", 4);
-    wr32(hdr + 4, 1);
-    wr64(hdr + 16, *file_size);
-    wr32(hdr + 24, 160);
-    wr32(hdr + 28, (uint32_t)n);
-    wr64(hdr + 32, layer_off);
-    wr64(hdr + 40, dir_off);
-    wr64(hdr + 48, m->tok ? tok_off : 0);
-    wr64(hdr + 56, m->tok ? (uint64_t)m->tok_size : 0);
-    wr64(hdr + 64, data_off);
-    wr64(hdr + 72, data_size);
-    wr32(hdr + 80, (uint32_t)m->V); wr32(hdr + 84, (uint32_t)m->d); wr32(hdr + 88, (uint32_t)m->L);
-    wr32(hdr + 92, (uint32_t)m->H); wr32(hdr + 96, (uint32_t)m->Hkv); wr32(hdr + 100, (uint32_t)m->F);
-    wr32(hdr + 104, (uint32_t)m->seq);
-    wrf32(hdr + 108, m->eps); wrf32(hdr + 112, m->theta);
-    wr32(hdr + 116, (uint32_t)m->tied);
-    wr32(hdr + 120, (uint32_t)m->router_input); wr32(hdr + 124, (uint32_t)m->router_scale);
-    wr32(hdr + 128, (uint32_t)m->combine); wr32(hdr + 132, (uint32_t)m->positions);
-    wr32(hdr + 136, (uint32_t)m->decision); wr32(hdr + 140, (uint32_t)m->Fp);
-    wrf32(hdr + 144, m->threshold);
-    if (w_bytes(w, hdr, sizeof hdr) != 0) goto done;
-    for (l = 0; l < m->L; l++) {
-        unsigned char le[8];
-        wr32(le, (uint32_t)m->routed[l]);
-        wrf32(le + 4, m->routed[l] ? m->capacity[l] : 0.0f);
-        if (w_bytes(w, le, 8) != 0) goto done;
-    }
-    if (w_zeros(w, dir_off - w->pos) != 0) goto done;
-    for (l = 0; l < n; l++) {
-        const outt *t = &ts[l];
-        memset(e, 0, sizeof e);
-        wr32(e, (uint32_t)t->role);
-        wr32(e + 4, t->layer < 0 ? 0xFFFFFFFFu : (uint32_t)t->layer);
-        wr32(e + 8, (uint32_t)t->dtype);
-        wr32(e + 12, t->rows ? 2u : 1u);
-        wr64(e + 16, t->rows ? t->rows : t->cols);
-        if (t->rows) wr64(e + 24, t->cols);
-        wr64(e + 48, t->offset);
-        wr64(e + 56, t->nbytes);
-        if (w_bytes(w, e, sizeof e) != 0) goto done;
-    }
-    if (w_zeros(w, tok_off - w->pos) != 0) goto done;
-    if (m->tok && w_bytes(w, m->tok, m->tok_size) != 0) goto done;
-    if (w_zeros(w, data_off - w->pos) != 0) goto done;
+    prefix = (unsigned char *)malloc((size_t)h.data_offset);
+    if (!row || !vals || !inbuf || !prefix) { fail("out of memory"); goto done; }
+    mf_put_prefix(prefix, &h, m->routed, m->capacity, ts, m->tok);
+    if (w_bytes(w, prefix, (size_t)h.data_offset) != 0) goto done;
     memset(&pg, 0, sizeof pg);
     pg.last = -1;
-    for (k = 0; k < (uint64_t)n; k++)
-        pg.total += ts[k].s->fd >= 0 || ts[k].s->mem ? (ts[k].rows ? ts[k].rows : 1) * row_bytes(ts[k].s->dtype, ts[k].cols) : 0;
+    for (k = 0; k < n; k++)
+        pg.total += srcs[k]->fd >= 0 || srcs[k]->mem ? (ts[k].rows ? ts[k].rows : 1) * row_bytes(srcs[k]->dtype, ts[k].cols) : 0;
     pg.on = !o->quiet && m->input_bytes > PROGRESS_MIN_BYTES && isatty(2);
-    for (l = 0; l < n; l++) {
-        if (w_zeros(w, data_off + ts[l].offset - w->pos) != 0) goto done;
-        if (write_tensor(w, &ts[l], inbuf, row, &pg) != 0) goto done;
+    for (k = 0; k < n; k++) {
+        if (w_zeros(w, h.data_offset + ts[k].offset - w->pos) != 0) goto done;
+        if (write_tensor(w, &ts[k], srcs[k], inbuf, vals, row, &pg) != 0) goto done;
     }
     if (pg.on) fprintf(stderr, "\r                \r");
     if (w->pos != *file_size) { fail("internal error: wrote %llu bytes, planned %llu", (unsigned long long)w->pos, (unsigned long long)*file_size); goto done; }
     if (w_flush(w) != 0) goto done;
-    wr64(cs, w->hash);
-    if (pwrite(fd, cs, 8, 8) != 8) { fail("cannot write %s: %s", tmp_path, strerror(errno)); goto done; }
+    mf_put_u64(cs, w->hash);
+    if (pwrite(fd, cs, 8, MOD__HEADER_AT_checksum) != 8) { fail("cannot write %s: %s", tmp_path, strerror(errno)); goto done; }
     rc = 0;
 done:
     free(row);
+    free(vals);
     free(inbuf);
+    free(prefix);
     free(ts);
+    free(srcs);
     free(w);
     return rc;
 }
@@ -2513,7 +2326,7 @@ static void summary(const model *m, const opts *o, const mod_model *mm, uint64_t
                              *const dc[] = { "router", "predictor" };
     printf("wrote %s from %s\n", o->output, m->format);
     printf("  parameters: %llu (%s matrices, 1-D tensors f32)\n", (unsigned long long)mod_model_parameters(mm),
-           m->dtype_desc[0] ? m->dtype_desc : dtype_names[o->dtype]);
+           m->dtype_desc[0] ? m->dtype_desc : mf_dtype_name(o->dtype));
     printf("  shape: vocab %d, dim %d, %d blocks, %d heads (%d key/value), hidden %d, context %d, %s output\n",
            c->vocab_size, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->hidden_dim, c->max_seq_len,
            c->tied_embeddings ? "tied" : "separate");
@@ -2639,7 +2452,7 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     memset(&m, 0, sizeof m);
     o.router_input = o.router_scale = o.combine = o.positions = o.decision = -1;
-    o.dtype = DT_F32;
+    o.dtype = MOD_DTYPE_F32;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0, *e = NULL;
@@ -2658,12 +2471,8 @@ int main(int argc, char **argv)
         if (!strcmp(a, "-o") || !strcmp(a, "--output")) o.output = v;
         else if (!strcmp(a, "--dtype")) {
             o.dtype_given = 1;
-            if (!strcmp(v, "f32")) o.dtype = DT_F32;
-            else if (!strcmp(v, "f16")) o.dtype = DT_F16;
-            else if (!strcmp(v, "bf16")) o.dtype = DT_BF16;
-            else if (!strcmp(v, "q8_0")) o.dtype = DT_Q8_0;
-            else if (!strcmp(v, "q4_0")) o.dtype = DT_Q4_0;
-            else bad = 1;
+            o.dtype = mf_dtype_parse(v);
+            bad = o.dtype < 0;
         }
         else if (!strcmp(a, "--tokenizer")) { if (!strcmp(v, "none")) o.tok_none = 1; else o.tokenizer = v; }
         else if (!strcmp(a, "--mod-layers")) { o.mod_layers = v; bad = !layer_list_syntax(v); }

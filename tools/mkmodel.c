@@ -202,12 +202,8 @@ int main(int argc, char **argv)
         }
         else if (strcmp(a, "--init-scale") == 0) bad = parse_float(v, &o.init_scale);
         else if (strcmp(a, "--dtype") == 0) {
-            if (strcmp(v, "f32") == 0) o.dtype = MKM_DTYPE_F32;
-            else if (strcmp(v, "f16") == 0) o.dtype = MKM_DTYPE_F16;
-            else if (strcmp(v, "bf16") == 0) o.dtype = MKM_DTYPE_BF16;
-            else if (strcmp(v, "q8_0") == 0) o.dtype = MKM_DTYPE_Q8_0;
-            else if (strcmp(v, "q4_0") == 0) o.dtype = MKM_DTYPE_Q4_0;
-            else bad = 1;
+            o.dtype = mf_dtype_parse(v);
+            bad = o.dtype < 0;
         }
         else if (strcmp(a, "--tokenizer") == 0) {
             if (strcmp(v, "none") == 0) o.tokenizer = MKM_TOKENIZER_NONE;

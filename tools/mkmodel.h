@@ -1,6 +1,8 @@
 /* mkmodel.h - in-memory writer of random-weight model files (docs/FORMAT.md, version 1).
  *
- * Header-only; every function is static. Typical use:
+ * Header-only; every function is static. The file itself (layout, records, encoders,
+ * checksum) is written by tools/modfile.h; this adds the options, the random values and a
+ * trained tokenizer. Typical use:
  *
  *     mkm_opts o; unsigned char *buf; size_t size;
  *     mkm_defaults(&o);
@@ -25,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "modfile.h" /* the file format: the writer, and mod.h's tables */
+
 #if defined(__GNUC__) || defined(__clang__)
 #define MKM_FN static __attribute__((unused))
 #else
@@ -33,98 +37,111 @@
 
 #define MKM_MAX_LAYERS 64
 #define MKM_MAX_MERGES 20000
-#define MKM_MODEL_WIDE 0xFFFFFFFFu
 
-/* Section sizes. */
-#define MKM_HEADER_SIZE 160
-#define MKM_LAYER_ENTRY_SIZE 8
-#define MKM_DIR_ENTRY_SIZE 64
-#define MKM_TOK_HEADER_SIZE 48
+/* The format's sizes, offsets, roles and dtypes under the names the tests use: each is the
+   name of mod.h's tables (or of the API) it stands for. */
+#define MKM_MODEL_WIDE MOD__MODEL_WIDE
+#define MKM_HEADER_SIZE MOD__HEADER_BYTES
+#define MKM_LAYER_ENTRY_SIZE MOD__LAYER_ENTRY_BYTES
+#define MKM_DIR_ENTRY_SIZE MOD__TENSOR_ENTRY_BYTES
+#define MKM_TOK_HEADER_SIZE MOD__TOKENIZER_HEADER_BYTES
+/* header fields */
+#define MKM_OFF_MAGIC MOD__HEADER_AT_magic
+#define MKM_OFF_VERSION MOD__HEADER_AT_version
+#define MKM_OFF_CHECKSUM MOD__HEADER_AT_checksum
+#define MKM_OFF_FILE_SIZE MOD__HEADER_AT_file_size
+#define MKM_OFF_HEADER_SIZE MOD__HEADER_AT_header_size
+#define MKM_OFF_N_TENSORS MOD__HEADER_AT_n_tensors
+#define MKM_OFF_LAYER_TABLE MOD__HEADER_AT_layer_table_offset
+#define MKM_OFF_TENSOR_DIR MOD__HEADER_AT_tensor_dir_offset
+#define MKM_OFF_TOKENIZER MOD__HEADER_AT_tokenizer_offset
+#define MKM_OFF_TOKENIZER_SIZE MOD__HEADER_AT_tokenizer_size
+#define MKM_OFF_DATA MOD__HEADER_AT_data_offset
+#define MKM_OFF_DATA_SIZE MOD__HEADER_AT_data_size
+#define MKM_OFF_VOCAB MOD__HEADER_AT_vocab_size
+#define MKM_OFF_DIM MOD__HEADER_AT_dim
+#define MKM_OFF_N_LAYERS MOD__HEADER_AT_n_layers
+#define MKM_OFF_N_HEADS MOD__HEADER_AT_n_heads
+#define MKM_OFF_N_KV_HEADS MOD__HEADER_AT_n_kv_heads
+#define MKM_OFF_HIDDEN MOD__HEADER_AT_hidden_dim
+#define MKM_OFF_MAX_SEQ MOD__HEADER_AT_max_seq_len
+#define MKM_OFF_NORM_EPS MOD__HEADER_AT_norm_eps
+#define MKM_OFF_ROPE_THETA MOD__HEADER_AT_rope_theta
+#define MKM_OFF_TIED MOD__HEADER_AT_tied_embeddings
+#define MKM_OFF_ROUTER_INPUT MOD__HEADER_AT_router_input
+#define MKM_OFF_ROUTER_SCALE MOD__HEADER_AT_router_scale
+#define MKM_OFF_COMBINE MOD__HEADER_AT_combine
+#define MKM_OFF_POSITIONS MOD__HEADER_AT_positions
+#define MKM_OFF_DECISION MOD__HEADER_AT_decision
+#define MKM_OFF_PREDICTOR_HIDDEN MOD__HEADER_AT_predictor_hidden
+#define MKM_OFF_THRESHOLD MOD__HEADER_AT_threshold
+#define MKM_OFF_RESERVED MOD__HEADER_AT_reserved
+/* layer table entry fields */
+#define MKM_LT_ROUTED MOD__LAYER_ENTRY_AT_routed
+#define MKM_LT_CAPACITY MOD__LAYER_ENTRY_AT_capacity
+/* tensor directory entry fields */
+#define MKM_TD_ROLE MOD__TENSOR_ENTRY_AT_role
+#define MKM_TD_LAYER MOD__TENSOR_ENTRY_AT_layer
+#define MKM_TD_DTYPE MOD__TENSOR_ENTRY_AT_dtype
+#define MKM_TD_N_DIMS MOD__TENSOR_ENTRY_AT_n_dims
+#define MKM_TD_DIMS MOD__TENSOR_ENTRY_AT_dims
+#define MKM_TD_OFFSET MOD__TENSOR_ENTRY_AT_offset
+#define MKM_TD_SIZE MOD__TENSOR_ENTRY_AT_size
+/* tokenizer header fields */
+#define MKM_TK_KIND MOD__TOKENIZER_HEADER_AT_kind
+#define MKM_TK_N_TOKENS MOD__TOKENIZER_HEADER_AT_n_tokens
+#define MKM_TK_N_MERGES MOD__TOKENIZER_HEADER_AT_n_merges
+#define MKM_TK_BOS MOD__TOKENIZER_HEADER_AT_bos_id
+#define MKM_TK_EOS MOD__TOKENIZER_HEADER_AT_eos_id
+#define MKM_TK_PRETOKENIZER MOD__TOKENIZER_HEADER_AT_pretokenizer
+#define MKM_TK_FLAGS MOD__TOKENIZER_HEADER_AT_flags
+#define MKM_TK_N_SORTED MOD__TOKENIZER_HEADER_AT_n_sorted
+#define MKM_TK_STRINGS_SIZE MOD__TOKENIZER_HEADER_AT_strings_size
+#define MKM_TK_MAX_TOKEN_LEN MOD__TOKENIZER_HEADER_AT_max_token_len
+#define MKM_TK_RESERVED MOD__TOKENIZER_HEADER_AT_reserved
+/* tensor roles */
+#define MKM_ROLE_TOKEN_EMBEDDING MOD__ROLE_EMBED
+#define MKM_ROLE_OUTPUT_NORM MOD__ROLE_OUT_NORM
+#define MKM_ROLE_OUTPUT MOD__ROLE_OUTPUT
+#define MKM_ROLE_ATTN_NORM MOD__ROLE_ATTN_NORM
+#define MKM_ROLE_ATTN_Q MOD__ROLE_Q
+#define MKM_ROLE_ATTN_K MOD__ROLE_K
+#define MKM_ROLE_ATTN_V MOD__ROLE_V
+#define MKM_ROLE_ATTN_O MOD__ROLE_O
+#define MKM_ROLE_ATTN_Q_BIAS MOD__ROLE_Q_BIAS
+#define MKM_ROLE_ATTN_K_BIAS MOD__ROLE_K_BIAS
+#define MKM_ROLE_ATTN_V_BIAS MOD__ROLE_V_BIAS
+#define MKM_ROLE_MLP_NORM MOD__ROLE_MLP_NORM
+#define MKM_ROLE_MLP_GATE MOD__ROLE_GATE
+#define MKM_ROLE_MLP_UP MOD__ROLE_UP
+#define MKM_ROLE_MLP_DOWN MOD__ROLE_DOWN
+#define MKM_ROLE_ROUTER MOD__ROLE_ROUTER
+#define MKM_ROLE_ROUTER_BIAS MOD__ROLE_ROUTER_BIAS
+#define MKM_ROLE_PREDICTOR_W1 MOD__ROLE_PRED_W1
+#define MKM_ROLE_PREDICTOR_B1 MOD__ROLE_PRED_B1
+#define MKM_ROLE_PREDICTOR_W2 MOD__ROLE_PRED_W2
+#define MKM_ROLE_PREDICTOR_B2 MOD__ROLE_PRED_B2
+#define MKM_N_ROLES MOD__ROLE_COUNT
+/* dtypes */
+#define MKM_DTYPE_F32 MOD_DTYPE_F32
+#define MKM_DTYPE_F16 MOD_DTYPE_F16
+#define MKM_DTYPE_BF16 MOD_DTYPE_BF16
+#define MKM_DTYPE_Q8_0 MOD_DTYPE_Q8_0
+#define MKM_DTYPE_Q4_0 MOD_DTYPE_Q4_0
+/* fields, number formats, the checksum (tools/modfile.h) */
+#define mkm_put_u32 mf_put_u32
+#define mkm_put_u64 mf_put_u64
+#define mkm_put_f32 mf_put_f32
+#define mkm_get_u32 mf_get_u32
+#define mkm_get_u64 mf_get_u64
+#define mkm_get_f32 mf_get_f32
+#define mkm_f32_to_f16 mf_f32_to_f16
+#define mkm_f32_to_bf16 mf_f32_to_bf16
+#define mkm_f16_to_double mf_f16_value
+#define mkm_q4_block mf_q4_block
+#define mkm_fnv1a mf_file_checksum /* FNV-1a 64 of bytes [16, size) */
+#define mkm_checksum mf_set_checksum /* ... stored in the header, and returned */
 
-/* Header field offsets. */
-#define MKM_OFF_MAGIC 0
-#define MKM_OFF_VERSION 4
-#define MKM_OFF_CHECKSUM 8
-#define MKM_OFF_FILE_SIZE 16
-#define MKM_OFF_HEADER_SIZE 24
-#define MKM_OFF_N_TENSORS 28
-#define MKM_OFF_LAYER_TABLE 32
-#define MKM_OFF_TENSOR_DIR 40
-#define MKM_OFF_TOKENIZER 48
-#define MKM_OFF_TOKENIZER_SIZE 56
-#define MKM_OFF_DATA 64
-#define MKM_OFF_DATA_SIZE 72
-#define MKM_OFF_VOCAB 80
-#define MKM_OFF_DIM 84
-#define MKM_OFF_N_LAYERS 88
-#define MKM_OFF_N_HEADS 92
-#define MKM_OFF_N_KV_HEADS 96
-#define MKM_OFF_HIDDEN 100
-#define MKM_OFF_MAX_SEQ 104
-#define MKM_OFF_NORM_EPS 108
-#define MKM_OFF_ROPE_THETA 112
-#define MKM_OFF_TIED 116
-#define MKM_OFF_ROUTER_INPUT 120
-#define MKM_OFF_ROUTER_SCALE 124
-#define MKM_OFF_COMBINE 128
-#define MKM_OFF_POSITIONS 132
-#define MKM_OFF_DECISION 136
-#define MKM_OFF_PREDICTOR_HIDDEN 140
-#define MKM_OFF_THRESHOLD 144
-#define MKM_OFF_RESERVED 148 /* u32[3] */
-
-/* Field offsets inside one layer table entry. */
-#define MKM_LT_ROUTED 0
-#define MKM_LT_CAPACITY 4
-
-/* Field offsets inside one tensor directory entry. */
-#define MKM_TD_ROLE 0
-#define MKM_TD_LAYER 4
-#define MKM_TD_DTYPE 8
-#define MKM_TD_N_DIMS 12
-#define MKM_TD_DIMS 16 /* u64[4] */
-#define MKM_TD_OFFSET 48
-#define MKM_TD_SIZE 56
-
-/* Field offsets inside the tokenizer section header. */
-#define MKM_TK_KIND 0
-#define MKM_TK_N_TOKENS 4
-#define MKM_TK_N_MERGES 8
-#define MKM_TK_BOS 12
-#define MKM_TK_EOS 16
-#define MKM_TK_PRETOKENIZER 20
-#define MKM_TK_FLAGS 24
-#define MKM_TK_N_SORTED 28
-#define MKM_TK_STRINGS_SIZE 32
-#define MKM_TK_MAX_TOKEN_LEN 40
-#define MKM_TK_RESERVED 44
-
-enum {
-    MKM_ROLE_TOKEN_EMBEDDING = 0,
-    MKM_ROLE_OUTPUT_NORM = 1,
-    MKM_ROLE_OUTPUT = 2,
-    MKM_ROLE_ATTN_NORM = 3,
-    MKM_ROLE_ATTN_Q = 4,
-    MKM_ROLE_ATTN_K = 5,
-    MKM_ROLE_ATTN_V = 6,
-    MKM_ROLE_ATTN_O = 7,
-    MKM_ROLE_ATTN_Q_BIAS = 8,
-    MKM_ROLE_ATTN_K_BIAS = 9,
-    MKM_ROLE_ATTN_V_BIAS = 10,
-    MKM_ROLE_MLP_NORM = 11,
-    MKM_ROLE_MLP_GATE = 12,
-    MKM_ROLE_MLP_UP = 13,
-    MKM_ROLE_MLP_DOWN = 14,
-    MKM_ROLE_ROUTER = 15,
-    MKM_ROLE_ROUTER_BIAS = 16,
-    MKM_ROLE_PREDICTOR_W1 = 17,
-    MKM_ROLE_PREDICTOR_B1 = 18,
-    MKM_ROLE_PREDICTOR_W2 = 19,
-    MKM_ROLE_PREDICTOR_B2 = 20,
-    MKM_N_ROLES = 21
-};
-
-enum { MKM_DTYPE_F32 = 0, MKM_DTYPE_F16 = 1, MKM_DTYPE_BF16 = 2, MKM_DTYPE_Q8_0 = 3, MKM_DTYPE_Q4_0 = 4 };
 enum { MKM_TOKENIZER_NONE = 0, MKM_TOKENIZER_BPE = 1, MKM_TOKENIZER_SCORED = 2 };
 
 typedef struct mkm_opts {
@@ -165,66 +182,7 @@ typedef struct mkm_opts {
     int n_merges;         /* kind 1: merge rules; kind 2: multi-character tokens */
 } mkm_opts;
 
-/* ---- little-endian field access ---- */
-
-MKM_FN void mkm_put_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
-}
-
-MKM_FN void mkm_put_u64(unsigned char *p, uint64_t v)
-{
-    mkm_put_u32(p, (uint32_t)v);
-    mkm_put_u32(p + 4, (uint32_t)(v >> 32));
-}
-
-MKM_FN void mkm_put_f32(unsigned char *p, float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    mkm_put_u32(p, u);
-}
-
-MKM_FN uint32_t mkm_get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
-MKM_FN uint64_t mkm_get_u64(const unsigned char *p)
-{
-    return (uint64_t)mkm_get_u32(p) | ((uint64_t)mkm_get_u32(p + 4) << 32);
-}
-
-MKM_FN float mkm_get_f32(const unsigned char *p)
-{
-    uint32_t u = mkm_get_u32(p);
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-/* FNV-1a 64 over bytes [16, size). */
-MKM_FN uint64_t mkm_fnv1a(const unsigned char *buf, size_t size)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    size_t i;
-    for (i = 16; i < size; i++) {
-        h ^= buf[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h;
-}
-
-/* Recomputes the checksum of a (possibly edited) file, stores it and returns it. */
-MKM_FN uint64_t mkm_checksum(unsigned char *buf, size_t size)
-{
-    uint64_t h = mkm_fnv1a(buf, size);
-    if (size >= 16) mkm_put_u64(buf + MKM_OFF_CHECKSUM, h);
-    return h;
-}
+/* ---- reading a built file (for the tests) ---- */
 
 /* Byte offset of the directory entry of tensor (role, layer), or 0 when there is none.
  * layer is a block index, or -1 (or MKM_MODEL_WIDE) for a model-wide tensor. */
@@ -389,83 +347,6 @@ MKM_FN mkm__rng mkm__stream(uint64_t seed, uint64_t kind, uint64_t layer)
     mkm__rng r;
     r.s = mkm__mix(seed ^ mkm__mix((kind << 32) ^ (layer + 0x5151))) ^ UINT64_C(0x243F6A8885A308D3);
     return r;
-}
-
-/* ---- float conversion (round to nearest even) ---- */
-
-MKM_FN uint16_t mkm_f32_to_f16(float f)
-{
-    uint32_t x, sign, mant;
-    int32_t e;
-    memcpy(&x, &f, 4);
-    sign = (x >> 16) & 0x8000u;
-    e = (int32_t)((x >> 23) & 0xFFu);
-    mant = x & 0x7FFFFFu;
-    if (e == 255) return (uint16_t)(sign | 0x7C00u | (mant ? 0x200u : 0u));
-    e = e - 127 + 15;
-    if (e >= 31) return (uint16_t)(sign | 0x7C00u);
-    if (e <= 0) {
-        uint32_t shift, rem, half, m;
-        if (e < -10) return (uint16_t)sign;
-        mant |= 0x800000u;
-        shift = (uint32_t)(14 - e);
-        rem = mant & ((1u << shift) - 1u);
-        half = 1u << (shift - 1u);
-        m = mant >> shift;
-        if (rem > half || (rem == half && (m & 1u))) m++;
-        return (uint16_t)(sign | m);
-    } else {
-        uint32_t h = sign | ((uint32_t)e << 10) | (mant >> 13);
-        uint32_t rem = mant & 0x1FFFu;
-        if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++;
-        return (uint16_t)h;
-    }
-}
-
-MKM_FN uint16_t mkm_f32_to_bf16(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    if ((x & 0x7F800000u) == 0x7F800000u && (x & 0x7FFFFFu)) return (uint16_t)((x >> 16) | 0x40u);
-    x += 0x7FFFu + ((x >> 16) & 1u);
-    return (uint16_t)(x >> 16);
-}
-
-/* The value of f16 bits (exact). */
-MKM_FN double mkm_f16_to_double(uint16_t h)
-{
-    const int e = (h >> 10) & 0x1f, m = h & 0x3ff;
-    const double v = e == 0 ? ldexp((double)m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp((double)(m | 0x400), e - 25);
-    return h & 0x8000u ? -v : v;
-}
-
-/* One q4_0 block: 32 values -> 18 bytes. The element m of largest |v| (the first of equals),
- * sign included, gives the scale d = m / -8, stored as f16; each value becomes the nibble
- * clamp(round(v / d) + 8, 0, 15) (half away from zero, d the stored f16 scale, so m itself is
- * 0 and decodes to -8 d). Byte j holds element j in its low nibble and element j + 16 in its
- * high nibble. A block whose scale is 0 (all zeros, or too small for f16) is all nibbles 8.
- * Returns -1 when the scale does not fit in f16, 0 otherwise. */
-MKM_FN int mkm_q4_block(unsigned char *q, const float *v)
-{
-    float m = 0.0f;
-    uint16_t h;
-    double d;
-    int k;
-    for (k = 0; k < 32; k++) if (fabsf(v[k]) > fabsf(m)) m = v[k];
-    h = m != 0.0f ? mkm_f32_to_f16(m / -8.0f) : 0; /* an all-zero block: +0 */
-    d = mkm_f16_to_double(h);
-    q[0] = (unsigned char)h;
-    q[1] = (unsigned char)(h >> 8);
-    for (k = 0; k < 16; k++) {
-        int n[2], i;
-        for (i = 0; i < 2; i++) {
-            const double r = d != 0.0 ? (double)v[k + 16 * i] / d : 0.0;
-            const double t = (r < 0 ? ceil(r - 0.5) : floor(r + 0.5)) + 8.0;
-            n[i] = t < 0.0 ? 0 : t > 15.0 ? 15 : (int)t;
-        }
-        q[2 + k] = (unsigned char)(n[0] | n[1] << 4);
-    }
-    return (h & 0x7c00u) == 0x7c00u ? -1 : 0;
 }
 
 /* ---- growable byte buffer ---- */
@@ -755,14 +636,13 @@ MKM_FN void mkm__tok_free(mkm__tok *t)
     free(t->hash);
 }
 
-/* Serialises the tokenizer section of `kind` into *out. */
+/* Builds the tokenizer section of `kind` into *out. */
 MKM_FN int mkm__build_tokenizer(const mkm_opts *o, mkm__buf *out)
 {
     mkm__tok t;
     int i, n_sorted = 0, bos, eos, rc = -1;
-    uint32_t *sorted = NULL, *morder = NULL, max_len = 0;
-    unsigned char hdr[MKM_TOK_HEADER_SIZE], w[16];
-    static const unsigned char zero[4] = {0, 0, 0, 0};
+    uint32_t *sorted = NULL, *morder = NULL, *merges = NULL, max_len = 0;
+    mf_tokenizer sec;
     memset(&t, 0, sizeof t);
     t.cap = mkm_n_tokens(o);
     t.hash_cap = 1;
@@ -803,7 +683,8 @@ MKM_FN int mkm__build_tokenizer(const mkm_opts *o, mkm__buf *out)
 
     sorted = (uint32_t *)malloc((size_t)t.n * sizeof *sorted);
     morder = (uint32_t *)malloc(((size_t)t.n_merges + 1) * sizeof *morder);
-    if (!sorted || !morder) goto done;
+    merges = (uint32_t *)malloc(((size_t)t.n_merges + 1) * sizeof t.merge[0]);
+    if (!sorted || !morder || !merges) goto done;
     for (i = 0; i < t.n; i++) {
         uint32_t len = t.off[i + 1] - t.off[i];
         if (len > max_len) max_len = len;
@@ -813,51 +694,48 @@ MKM_FN int mkm__build_tokenizer(const mkm_opts *o, mkm__buf *out)
     if (mkm__sort(sorted, (size_t)n_sorted, &t, mkm__cmp_bytes) != 0) goto done;
     if (mkm__sort(morder, (size_t)t.n_merges, &t, mkm__cmp_merge) != 0) goto done;
 
-    memset(hdr, 0, sizeof hdr);
-    mkm_put_u32(hdr + MKM_TK_KIND, (uint32_t)o->tokenizer);
-    mkm_put_u32(hdr + MKM_TK_N_TOKENS, (uint32_t)t.n);
-    mkm_put_u32(hdr + MKM_TK_N_MERGES, (uint32_t)t.n_merges);
-    mkm_put_u32(hdr + MKM_TK_BOS, (uint32_t)bos);
-    mkm_put_u32(hdr + MKM_TK_EOS, (uint32_t)eos);
-    mkm_put_u32(hdr + MKM_TK_PRETOKENIZER, o->tokenizer == MKM_TOKENIZER_BPE ? 1u : 0u);
-    mkm_put_u32(hdr + MKM_TK_FLAGS, o->tokenizer == MKM_TOKENIZER_SCORED ? 1u : 0u);
-    mkm_put_u32(hdr + MKM_TK_N_SORTED, (uint32_t)n_sorted);
-    mkm_put_u64(hdr + MKM_TK_STRINGS_SIZE, (uint64_t)t.strings.n);
-    mkm_put_u32(hdr + MKM_TK_MAX_TOKEN_LEN, max_len);
-    mkm__append(out, hdr, sizeof hdr);
-    for (i = 0; i <= t.n; i++) { mkm_put_u32(w, t.off[i]); mkm__append(out, w, 4); }
-    for (i = 0; i < t.n; i++) { mkm_put_f32(w, t.score[i]); mkm__append(out, w, 4); }
-    mkm__append(out, t.type, (size_t)t.n);
-    if (t.n % 4) mkm__append(out, zero, (size_t)(4 - t.n % 4));
-    for (i = 0; i < n_sorted; i++) { mkm_put_u32(w, sorted[i]); mkm__append(out, w, 4); }
-    for (i = 0; i < t.n_merges; i++) {
-        int j;
-        for (j = 0; j < 4; j++) mkm_put_u32(w + 4 * j, t.merge[morder[i]][j]);
-        mkm__append(out, w, 16);
-    }
-    mkm__append(out, t.strings.p, t.strings.n);
-    rc = out->err ? -1 : 0;
+    for (i = 0; i < t.n_merges; i++) memcpy(merges + 4 * i, t.merge[morder[i]], sizeof t.merge[0]);
+    memset(&sec, 0, sizeof sec);
+    sec.h.kind = (uint32_t)o->tokenizer;
+    sec.h.n_tokens = (uint32_t)t.n;
+    sec.h.n_merges = (uint32_t)t.n_merges;
+    sec.h.bos_id = bos;
+    sec.h.eos_id = eos;
+    sec.h.pretokenizer = o->tokenizer == MKM_TOKENIZER_BPE ? 1u : 0u;
+    sec.h.flags = o->tokenizer == MKM_TOKENIZER_SCORED ? 1u : 0u;
+    sec.h.n_sorted = (uint32_t)n_sorted;
+    sec.h.strings_size = (uint64_t)t.strings.n;
+    sec.h.max_token_len = max_len;
+    sec.offsets = t.off;
+    sec.scores = t.score;
+    sec.types = t.type;
+    sec.sorted = sorted;
+    sec.merges = merges;
+    sec.strings = t.strings.p;
+    out->n = out->cap = mf_tokenizer_bytes(&sec.h);
+    out->p = (unsigned char *)malloc(out->n);
+    if (!out->p) goto done;
+    mf_put_tokenizer(out->p, &sec);
+    rc = 0;
 done:
     free(sorted);
     free(morder);
+    free(merges);
     mkm__tok_free(&t);
     return rc;
 }
 
 /* ---- weights ---- */
 
-typedef struct {
-    int role, layer; /* layer -1: model-wide */
-    int dtype, n_dims;
-    uint64_t dims[2], count, offset, size;
-} mkm__tensor;
+/* Values in tensor t. */
+MKM_FN uint64_t mkm__count(const mf_tensor *t) { return t->rows ? t->rows * t->cols : t->cols; }
 
 /* Fills v[0..count) with the values of tensor (role, layer). */
-MKM_FN void mkm__values(const mkm_opts *o, const mkm__tensor *t, float *v)
+MKM_FN void mkm__values(const mkm_opts *o, const mf_tensor *t, float *v)
 {
     mkm__rng r = mkm__stream(o->seed, (uint64_t)t->role, (uint64_t)(t->layer + 1));
     double d = (double)o->dim, s = 0.0, base = 0.0;
-    uint64_t i, fan_in = t->n_dims == 2 ? t->dims[1] : 1;
+    uint64_t i, count = mkm__count(t), fan_in = t->rows ? t->cols : 1;
     int constant = o->router_const;
     switch (t->role) {
     case MKM_ROLE_TOKEN_EMBEDDING: s = o->init_scale > 0 ? o->init_scale : 1.0; break;
@@ -885,39 +763,50 @@ MKM_FN void mkm__values(const mkm_opts *o, const mkm__tensor *t, float *v)
         break;
     default: s = o->init_scale > 0 ? o->init_scale : 1.0 / sqrt((double)fan_in); break;
     }
-    for (i = 0; i < t->count; i++) v[i] = (float)(base + s * mkm__normal(&r));
-    if (t->role == MKM_ROLE_PREDICTOR_W2 && t->count > 1) {
+    for (i = 0; i < count; i++) v[i] = (float)(base + s * mkm__normal(&r));
+    if (t->role == MKM_ROLE_PREDICTOR_W2 && count > 1) {
         /* silu(z) has a positive mean, so zero-sum output weights keep P(u) centred on 0 */
         double mean = 0.0;
-        for (i = 0; i < t->count; i++) mean += v[i];
-        mean /= (double)t->count;
-        for (i = 0; i < t->count; i++) v[i] = (float)(v[i] - mean);
+        for (i = 0; i < count; i++) mean += v[i];
+        mean /= (double)count;
+        for (i = 0; i < count; i++) v[i] = (float)(v[i] - mean);
     }
 }
 
-MKM_FN void mkm__plan_add(mkm__tensor *ts, int *n, int role, int layer, int dtype, uint64_t d0, uint64_t d1)
+/* The tensors of the model, in file order: every role the format calls for, the optional
+ * ones as the options ask (q/k/v biases, router biases). Returns their number. */
+MKM_FN uint32_t mkm__plan(const mkm_opts *o, uint64_t V, mf_tensor *ts)
 {
-    mkm__tensor *t = &ts[(*n)++];
-    memset(t, 0, sizeof *t);
-    t->role = role;
-    t->layer = layer;
-    t->n_dims = d1 ? 2 : 1;
-    t->dtype = t->n_dims == 2 ? dtype : MKM_DTYPE_F32;
-    t->dims[0] = d0;
-    t->dims[1] = d1;
-    t->count = d1 ? d0 * d1 : d0;
-    t->size = t->dtype == MKM_DTYPE_Q8_0 ? t->count / 32 * 34 : t->dtype == MKM_DTYPE_Q4_0 ? t->count / 32 * 18
-            : t->count * (t->dtype == MKM_DTYPE_F32 ? 4u : 2u);
+    const mod__dims dims = mf_dims(V, (uint64_t)o->dim, (uint64_t)o->n_heads, (uint64_t)o->n_kv_heads,
+                                   (uint64_t)o->hidden_dim, o->decision == 1 ? (uint64_t)o->predictor_hidden : 0);
+    uint32_t n = 0;
+    int l, role;
+    for (l = -1; l < o->n_layers; l++)
+        for (role = l < 0 ? 0 : MOD__ROLE_ATTN_NORM; role < (l < 0 ? MOD__ROLE_ATTN_NORM : MOD__ROLE_COUNT); role++) {
+            const int routed = l >= 0 && o->routed[l];
+            const int want = mf_role_wanted(role, o->tied, routed, o->decision == 1, o->decision == 1 ? o->predictor_hidden : 0);
+            mf_tensor *t = &ts[n];
+            if (want == 0) continue;
+            if (want == 2 && !(role == MKM_ROLE_ROUTER_BIAS ? o->router_bias || o->router_const : o->qkv_bias)) continue;
+            memset(t, 0, sizeof *t);
+            t->role = role;
+            t->layer = l;
+            mf_role_shape(role, &dims, &t->rows, &t->cols);
+            t->dtype = t->rows ? o->dtype : MKM_DTYPE_F32;
+            n++;
+        }
+    return n;
 }
 
 /* Builds a model file into a malloc'd buffer. Returns 0 on success, -1 on invalid options
  * (mkm_check says why), -2 when out of memory. */
 MKM_FN int mkm_build(const mkm_opts *o, unsigned char **out, size_t *size)
 {
-    mkm__tensor *ts;
+    mf_tensor *ts;
     mkm__buf tok;
-    int n = 0, l, i, dt = o->dtype;
-    uint64_t V, d, hd, qd, kvd, F, layer_off, dir_off, tok_off, data_off, data_size = 0, file_size;
+    mod__file_header h;
+    uint32_t n, i;
+    int l;
     unsigned char *b;
     float *vals = NULL;
     uint64_t max_count = 0;
@@ -925,12 +814,6 @@ MKM_FN int mkm_build(const mkm_opts *o, unsigned char **out, size_t *size)
     *out = NULL;
     *size = 0;
     if (mkm_check(o)) return -1;
-    V = (uint64_t)mkm_vocab_size(o);
-    d = (uint64_t)o->dim;
-    hd = d / (uint64_t)o->n_heads;
-    qd = hd * (uint64_t)o->n_heads;
-    kvd = hd * (uint64_t)o->n_kv_heads;
-    F = (uint64_t)o->hidden_dim;
 
     memset(&tok, 0, sizeof tok);
     if (o->tokenizer && mkm__build_tokenizer(o, &tok) != 0) {
@@ -938,56 +821,36 @@ MKM_FN int mkm_build(const mkm_opts *o, unsigned char **out, size_t *size)
         return -2;
     }
 
-    ts = (mkm__tensor *)malloc((size_t)(3 + 21 * o->n_layers) * sizeof *ts);
+    ts = (mf_tensor *)malloc((size_t)(3 + 21 * o->n_layers) * sizeof *ts);
     if (!ts) { free(tok.p); return -2; }
-    mkm__plan_add(ts, &n, MKM_ROLE_TOKEN_EMBEDDING, -1, dt, V, d);
-    mkm__plan_add(ts, &n, MKM_ROLE_OUTPUT_NORM, -1, dt, d, 0);
-    if (!o->tied) mkm__plan_add(ts, &n, MKM_ROLE_OUTPUT, -1, dt, V, d);
-    for (l = 0; l < o->n_layers; l++) {
-        mkm__plan_add(ts, &n, MKM_ROLE_ATTN_NORM, l, dt, d, 0);
-        mkm__plan_add(ts, &n, MKM_ROLE_ATTN_Q, l, dt, qd, d);
-        mkm__plan_add(ts, &n, MKM_ROLE_ATTN_K, l, dt, kvd, d);
-        mkm__plan_add(ts, &n, MKM_ROLE_ATTN_V, l, dt, kvd, d);
-        mkm__plan_add(ts, &n, MKM_ROLE_ATTN_O, l, dt, d, qd);
-        if (o->qkv_bias) {
-            mkm__plan_add(ts, &n, MKM_ROLE_ATTN_Q_BIAS, l, dt, qd, 0);
-            mkm__plan_add(ts, &n, MKM_ROLE_ATTN_K_BIAS, l, dt, kvd, 0);
-            mkm__plan_add(ts, &n, MKM_ROLE_ATTN_V_BIAS, l, dt, kvd, 0);
-        }
-        mkm__plan_add(ts, &n, MKM_ROLE_MLP_NORM, l, dt, d, 0);
-        mkm__plan_add(ts, &n, MKM_ROLE_MLP_GATE, l, dt, F, d);
-        mkm__plan_add(ts, &n, MKM_ROLE_MLP_UP, l, dt, F, d);
-        mkm__plan_add(ts, &n, MKM_ROLE_MLP_DOWN, l, dt, d, F);
-        if (!o->routed[l]) continue;
-        mkm__plan_add(ts, &n, MKM_ROLE_ROUTER, l, dt, d, 0);
-        if (o->router_bias || o->router_const) mkm__plan_add(ts, &n, MKM_ROLE_ROUTER_BIAS, l, dt, 1, 0);
-        if (o->decision == 1) {
-            uint64_t fp = (uint64_t)o->predictor_hidden;
-            if (fp) {
-                mkm__plan_add(ts, &n, MKM_ROLE_PREDICTOR_W1, l, dt, fp, d);
-                mkm__plan_add(ts, &n, MKM_ROLE_PREDICTOR_B1, l, dt, fp, 0);
-                mkm__plan_add(ts, &n, MKM_ROLE_PREDICTOR_W2, l, dt, fp, 0);
-                mkm__plan_add(ts, &n, MKM_ROLE_PREDICTOR_B2, l, dt, 1, 0);
-            } else {
-                mkm__plan_add(ts, &n, MKM_ROLE_PREDICTOR_W1, l, dt, 1, d);
-                mkm__plan_add(ts, &n, MKM_ROLE_PREDICTOR_B1, l, dt, 1, 0);
-            }
-        }
+    memset(&h, 0, sizeof h);
+    h.vocab_size = (uint32_t)mkm_vocab_size(o);
+    h.dim = (uint32_t)o->dim;
+    h.n_layers = (uint32_t)o->n_layers;
+    h.n_heads = (uint32_t)o->n_heads;
+    h.n_kv_heads = (uint32_t)o->n_kv_heads;
+    h.hidden_dim = (uint32_t)o->hidden_dim;
+    h.max_seq_len = (uint32_t)o->max_seq_len;
+    h.norm_eps = o->norm_eps;
+    h.rope_theta = o->rope_theta;
+    h.tied_embeddings = (uint32_t)o->tied;
+    h.router_input = (uint32_t)o->router_input;
+    h.router_scale = (uint32_t)o->router_scale;
+    h.combine = (uint32_t)o->combine;
+    h.positions = (uint32_t)o->positions;
+    h.decision = (uint32_t)o->decision;
+    {   /* the width of a predictor that exists; 0 otherwise, as mod-convert writes */
+        int any = 0;
+        for (l = 0; l < o->n_layers; l++) any |= o->routed[l];
+        h.predictor_hidden = o->decision == 1 && any ? (uint32_t)o->predictor_hidden : 0u;
     }
-    for (i = 0; i < n; i++) {
-        ts[i].offset = data_size;
-        data_size = (data_size + ts[i].size + 63) & ~(uint64_t)63;
-        if (ts[i].count > max_count) max_count = ts[i].count;
-    }
-    if (n > 0) data_size = ts[n - 1].offset + ts[n - 1].size;
+    h.threshold = o->threshold;
+    n = mkm__plan(o, h.vocab_size, ts);
+    mf_layout(&h, ts, n, o->tokenizer ? (uint64_t)tok.n : 0);
+    for (i = 0; i < n; i++)
+        if (mkm__count(&ts[i]) > max_count) max_count = mkm__count(&ts[i]);
 
-    layer_off = MKM_HEADER_SIZE;
-    dir_off = (layer_off + (uint64_t)o->n_layers * MKM_LAYER_ENTRY_SIZE + 7) & ~(uint64_t)7;
-    tok_off = (dir_off + (uint64_t)n * MKM_DIR_ENTRY_SIZE + 7) & ~(uint64_t)7;
-    data_off = ((o->tokenizer ? tok_off + tok.n : tok_off) + 63) & ~(uint64_t)63;
-    file_size = data_off + data_size;
-
-    b = (unsigned char *)calloc((size_t)file_size, 1);
+    b = (unsigned char *)calloc((size_t)h.file_size, 1);
     vals = (float *)malloc((size_t)max_count * sizeof *vals);
     if (!b || !vals) {
         free(b);
@@ -996,101 +859,19 @@ MKM_FN int mkm_build(const mkm_opts *o, unsigned char **out, size_t *size)
         free(tok.p);
         return -2;
     }
-
-    memcpy(b + MKM_OFF_MAGIC, "MODH", 4);
-    mkm_put_u32(b + MKM_OFF_VERSION, 1);
-    mkm_put_u64(b + MKM_OFF_FILE_SIZE, file_size);
-    mkm_put_u32(b + MKM_OFF_HEADER_SIZE, MKM_HEADER_SIZE);
-    mkm_put_u32(b + MKM_OFF_N_TENSORS, (uint32_t)n);
-    mkm_put_u64(b + MKM_OFF_LAYER_TABLE, layer_off);
-    mkm_put_u64(b + MKM_OFF_TENSOR_DIR, dir_off);
-    mkm_put_u64(b + MKM_OFF_TOKENIZER, o->tokenizer ? tok_off : 0);
-    mkm_put_u64(b + MKM_OFF_TOKENIZER_SIZE, o->tokenizer ? (uint64_t)tok.n : 0);
-    mkm_put_u64(b + MKM_OFF_DATA, data_off);
-    mkm_put_u64(b + MKM_OFF_DATA_SIZE, data_size);
-    mkm_put_u32(b + MKM_OFF_VOCAB, (uint32_t)V);
-    mkm_put_u32(b + MKM_OFF_DIM, (uint32_t)d);
-    mkm_put_u32(b + MKM_OFF_N_LAYERS, (uint32_t)o->n_layers);
-    mkm_put_u32(b + MKM_OFF_N_HEADS, (uint32_t)o->n_heads);
-    mkm_put_u32(b + MKM_OFF_N_KV_HEADS, (uint32_t)o->n_kv_heads);
-    mkm_put_u32(b + MKM_OFF_HIDDEN, (uint32_t)F);
-    mkm_put_u32(b + MKM_OFF_MAX_SEQ, (uint32_t)o->max_seq_len);
-    mkm_put_f32(b + MKM_OFF_NORM_EPS, o->norm_eps);
-    mkm_put_f32(b + MKM_OFF_ROPE_THETA, o->rope_theta);
-    mkm_put_u32(b + MKM_OFF_TIED, (uint32_t)o->tied);
-    mkm_put_u32(b + MKM_OFF_ROUTER_INPUT, (uint32_t)o->router_input);
-    mkm_put_u32(b + MKM_OFF_ROUTER_SCALE, (uint32_t)o->router_scale);
-    mkm_put_u32(b + MKM_OFF_COMBINE, (uint32_t)o->combine);
-    mkm_put_u32(b + MKM_OFF_POSITIONS, (uint32_t)o->positions);
-    mkm_put_u32(b + MKM_OFF_DECISION, (uint32_t)o->decision);
-    {   /* the width of a predictor that exists; 0 otherwise, as mod-convert writes */
-        int any = 0;
-        for (l = 0; l < o->n_layers; l++) any |= o->routed[l];
-        mkm_put_u32(b + MKM_OFF_PREDICTOR_HIDDEN, o->decision == 1 && any ? (uint32_t)o->predictor_hidden : 0u);
-    }
-    mkm_put_f32(b + MKM_OFF_THRESHOLD, o->threshold);
-
-    for (l = 0; l < o->n_layers; l++) {
-        unsigned char *e = b + layer_off + (uint64_t)l * MKM_LAYER_ENTRY_SIZE;
-        mkm_put_u32(e + MKM_LT_ROUTED, (uint32_t)o->routed[l]);
-        mkm_put_f32(e + MKM_LT_CAPACITY, o->routed[l] ? o->capacity[l] : 0.0f);
-    }
-
+    mf_put_prefix(b, &h, o->routed, o->capacity, ts, tok.p);
     for (i = 0; i < n; i++) {
-        const mkm__tensor *t = &ts[i];
-        unsigned char *e = b + dir_off + (uint64_t)i * MKM_DIR_ENTRY_SIZE;
-        unsigned char *p = b + data_off + t->offset;
-        uint64_t j;
-        mkm_put_u32(e + MKM_TD_ROLE, (uint32_t)t->role);
-        mkm_put_u32(e + MKM_TD_LAYER, t->layer < 0 ? MKM_MODEL_WIDE : (uint32_t)t->layer);
-        mkm_put_u32(e + MKM_TD_DTYPE, (uint32_t)t->dtype);
-        mkm_put_u32(e + MKM_TD_N_DIMS, (uint32_t)t->n_dims);
-        mkm_put_u64(e + MKM_TD_DIMS, t->dims[0]);
-        if (t->n_dims == 2) mkm_put_u64(e + MKM_TD_DIMS + 8, t->dims[1]);
-        mkm_put_u64(e + MKM_TD_OFFSET, t->offset);
-        mkm_put_u64(e + MKM_TD_SIZE, t->size);
-        mkm__values(o, t, vals);
-        if (t->dtype == MKM_DTYPE_Q8_0) {
-            /* blocks of 32: f16 scale max|v| / 127 and rounded int8 values */
-            for (j = 0; j < t->count; j += 32) {
-                unsigned char *q = p + j / 32 * 34;
-                float amax = 0.0f, id;
-                uint16_t h;
-                int k;
-                for (k = 0; k < 32; k++) { float a = vals[j + k] < 0 ? -vals[j + k] : vals[j + k]; if (a > amax) amax = a; }
-                h = mkm_f32_to_f16(amax / 127.0f);
-                q[0] = (unsigned char)h; q[1] = (unsigned char)(h >> 8);
-                id = amax > 0.0f ? 127.0f / amax : 0.0f;
-                for (k = 0; k < 32; k++) { /* the arithmetic of mod-convert, so both write the same bytes */
-                    const long r = (long)roundf(vals[j + k] * id);
-                    q[2 + k] = (unsigned char)(signed char)(r < -127 ? -127 : r > 127 ? 127 : r);
-                }
-            }
-            continue;
-        }
-        if (t->dtype == MKM_DTYPE_Q4_0) {
-            /* the values here are far inside the f16 range: the scale always fits */
-            for (j = 0; j < t->count; j += 32) mkm_q4_block(p + j / 32 * 18, vals + j);
-            continue;
-        }
-        for (j = 0; j < t->count; j++) {
-            if (t->dtype == MKM_DTYPE_F32) {
-                mkm_put_f32(p + 4 * j, vals[j]);
-            } else {
-                uint16_t h = t->dtype == MKM_DTYPE_F16 ? mkm_f32_to_f16(vals[j]) : mkm_f32_to_bf16(vals[j]);
-                p[2 * j] = (unsigned char)h;
-                p[2 * j + 1] = (unsigned char)(h >> 8);
-            }
-        }
+        /* a value or scale too large for f16 is written as the encoder gives it (infinite) */
+        mkm__values(o, &ts[i], vals);
+        mf_encode(b + h.data_offset + ts[i].offset, vals, (size_t)mkm__count(&ts[i]), ts[i].dtype);
     }
-    if (o->tokenizer) memcpy(b + tok_off, tok.p, tok.n);
 
-    mkm_checksum(b, (size_t)file_size);
+    mf_set_checksum(b, (size_t)h.file_size);
     free(vals);
     free(ts);
     free(tok.p);
     *out = b;
-    *size = (size_t)file_size;
+    *size = (size_t)h.file_size;
     return 0;
 }
 

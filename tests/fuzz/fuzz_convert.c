@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(&m, 0, sizeof m);
     memset(&o, 0, sizeof o);
     o.router_input = o.router_scale = o.combine = o.positions = o.decision = -1;
-    o.dtype = (int)(size % 5); /* f32, f16, bf16, q8_0 (DT_Q8_0), q4_0 (DT_Q4_0) */
+    o.dtype = (int)(size % 5); /* f32, f16, bf16, q8_0, q4_0 (MOD_DTYPE_*) */
     o.quiet = 1;
     if (mode == 0) {
         if (put("config.json", part[0], plen[0]) || put("model.safetensors", np > 1 ? part[1] : data, np > 1 ? plen[1] : 0)) return 0;
@@ -73,11 +73,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         rc = read_hf(&m, &o);
     } else if (plen[0] >= 16 && !memcmp(part[0], "MODH", 4)) {
         unsigned char *b = (unsigned char *)malloc(plen[0]);
-        uint64_t h = 0xcbf29ce484222325ull;
         if (!b) return 0;
         memcpy(b, part[0], plen[0]);
-        for (i = 16; i < plen[0]; i++) { h ^= b[i]; h *= 0x100000001b3ull; }
-        wr64(b + 8, h);
+        mf_set_checksum(b, plen[0]); /* tools/modfile.h, through convert.c */
         rc = put("model.mod", b, plen[0]);
         free(b);
         if (rc) return 0;
