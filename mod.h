@@ -614,9 +614,9 @@ enum { MOD__ROLES(MOD__ROLE_ENUM) MOD__ROLE_COUNT };
 #endif
 
 #define MOD__ALIGN 64
+/* the documented sizes of the header and of a directory entry; the record tables must add up to them */
 #define MOD__HEADER_SIZE 160
 #define MOD__DIR_ENTRY 64
-#define MOD__NO_LAYER 0xFFFFFFFFu
 #define MOD__MAX_TOKEN_LEN 1024
 
 /* Limits on what a file may declare; generous for real models, small enough that every size
