@@ -1344,8 +1344,21 @@ mod_result mod_model_load_memory(mod_model **out, const void *data, size_t size,
 
 #ifndef MOD_NO_STDIO
 /* Loads from buf, a MOD_MALLOC block of size + MOD__ALIGN bytes that the model then owns. */
-static mod_result mod__load_owned(mod_model **out, void *buf, size_t size, const mod_model_desc *desc, mod_error *err) {
-    mod_result r = mod_model_load_memory(out, mod__align_ptr(buf), size, desc, err);
+/* The loader's message for the bytes of file `path`, prefixed with the path so that every
+   message of mod_model_load_file names the file (the I/O ones say it in their own words). */
+static mod_result mod__load_named(mod_model **out, const void *data, size_t size, const mod_model_desc *desc,
+                                  mod_error *err, const char *path) {
+    mod_result r = mod_model_load_memory(out, data, size, desc, err);
+    if (r && err) {
+        char msg[sizeof err->message];
+        memcpy(msg, err->message, sizeof msg);
+        mod__fail(err, r, "%s: %s", path, msg);
+    }
+    return r;
+}
+static mod_result mod__load_owned(mod_model **out, void *buf, size_t size, const mod_model_desc *desc, mod_error *err,
+                                  const char *path) {
+    mod_result r = mod__load_named(out, mod__align_ptr(buf), size, desc, err, path);
     if (r) { MOD_FREE(buf); return r; }
     (*out)->file_buffer = buf;
     return MOD_OK;
@@ -1391,7 +1404,7 @@ static mod_result mod__load_fd(mod_model **out, int fd, const struct stat *st, c
     if (size > 0) {
         void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (map != MAP_FAILED) {
-            mod_result r = mod_model_load_memory(out, map, size, desc, err);
+            mod_result r = mod__load_named(out, map, size, desc, err, path);
             if (r) { munmap(map, size); return r; }
             (*out)->map = map;
             (*out)->map_size = size;
@@ -1405,7 +1418,7 @@ static mod_result mod__load_fd(mod_model **out, int fd, const struct stat *st, c
         MOD_FREE(buf);
         return mod__fail(err, MOD_ERR_IO, "read error on %s", path);
     }
-    return mod__load_owned(out, buf, size, desc, err);
+    return mod__load_owned(out, buf, size, desc, err, path);
 }
 #endif
 
@@ -1448,7 +1461,7 @@ mod_result mod_model_load_file(mod_model **out, const char *path, const mod_mode
         MOD_FREE(buf);
         return mod__fail(err, MOD_ERR_IO, "read error on %s", path);
     }
-    return mod__load_owned(out, buf, size, desc, err);
+    return mod__load_owned(out, buf, size, desc, err, path);
 #endif
 }
 #endif

@@ -109,7 +109,7 @@ int main(int argc, char **argv) {
     path = g.path;
     prompt = g.prompt;
     if (mod_model_load_file(&model, path, NULL, &err) != MOD_OK) {
-        fprintf(stderr, "error: %s: %s\n", path, err.message);
+        fprintf(stderr, "error: %s\n", err.message); /* it names the file */
         return 1;
     }
     memset(&sd, 0, sizeof sd);

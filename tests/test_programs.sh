@@ -40,6 +40,15 @@ grep -Eq '^[0-9]+(,[0-9]+){5}$' "$T/ids" && ok "--ids prints the 6 generated ids
 case "$(cat "$T/ids")" in "$(cat "$T/ids3")",*) ok "greedy ids are a prefix of a longer greedy run" ;; *) bad "greedy prefix: $(cat "$T/ids3") vs $(cat "$T/ids")" ;; esac
 
 refuse "missing model file" "cannot open" "$B/mod-generate" "$T/nope.mod" -p x
+# the loader's message names the file; the programs print it once, for I/O and format errors alike
+: >"$T/empty.mod"
+for prog in mod-generate mod-eval; do
+    for f in nope.mod empty.mod; do
+        if [ "$prog" = mod-generate ]; then "$B/$prog" "$T/$f" -p x >/dev/null 2>"$T/err"; else "$B/$prog" "$T/$f" --tokens 1 >/dev/null 2>"$T/err"; fi
+        n=$(grep -o "$T/$f" "$T/err" | wc -l)
+        if [ "$n" -eq 1 ]; then ok "$prog names $f once"; else bad "$prog names $f $n times: $(head -c 300 "$T/err")"; fi
+    done
+done
 refuse "no prompt" "prompt" "$B/mod-generate" "$T/bpe.mod"
 refuse "negative temperature" "invalid value" "$B/mod-generate" "$T/bpe.mod" -p x -t -1
 refuse "top-p 0" "invalid value" "$B/mod-generate" "$T/bpe.mod" -p x --top-p 0

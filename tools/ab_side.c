@@ -36,7 +36,7 @@ void *AB_FN(open)(const char *path, int threads, int max_tokens) {
     mod_session_desc d;
     if (!h) return NULL;
     if (mod_model_load_file(&h->model, path, NULL, &err) != MOD_OK) {
-        fprintf(stderr, "error: %s: %s\n", path, err.message);
+        fprintf(stderr, "error: %s\n", err.message); /* it names the file */
         free(h);
         return NULL;
     }

@@ -558,7 +558,7 @@ int main(int argc, char **argv) {
         for (i = 0; i < n_paths; i++) {
             mod_model *m;
             mod_error err;
-            if (mod_model_load_file(&m, paths[i], NULL, &err) != MOD_OK) { fprintf(stderr, "error: %s: %s\n", paths[i], err.message); return 1; }
+            if (mod_model_load_file(&m, paths[i], NULL, &err) != MOD_OK) { fprintf(stderr, "error: %s\n", err.message); return 1; }
             for (ti = 0; ti < o.n_threads; ti++) {
                 result r;
                 const mod_model *one = m;

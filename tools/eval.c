@@ -125,7 +125,7 @@ int main(int argc, char **argv) {
         if (cli_output_check(dump_path, 1, ids, n_ids, NULL, why, sizeof why) != 0) { fprintf(stderr, "error: %s\n", why); return 1; }
     }
     if (mod_model_load_file(&model, path, NULL, &err) != MOD_OK) {
-        fprintf(stderr, "error: %s: %s\n", path, err.message);
+        fprintf(stderr, "error: %s\n", err.message); /* it names the file */
         return 1;
     }
     c = mod_model_config(model);

@@ -215,7 +215,7 @@ int main(int argc, char **argv) {
     if (!(prose = cli_read_file(o.prose_path, &prose_len))) return 1;
     if (!prose_len) { fprintf(stderr, "error: %s is empty\n", o.prose_path); free(prose); return 1; }
     if (mod_model_load_file(&bpe, o.bpe_path, NULL, &err) != MOD_OK) {
-        fprintf(stderr, "error: %s: %s\n", o.bpe_path, err.message);
+        fprintf(stderr, "error: %s\n", err.message); /* it names the file */
         free(prose);
         return 1;
     }
