@@ -245,7 +245,7 @@ typedef enum mod_routing {
 /* Zero means "default" for every field. */
 typedef struct mod_session_desc {
     int max_tokens;          /* context length; default the model's max_seq_len */
-    int max_batch;           /* most tokens per mod_prefill call; default max_tokens */
+    int max_batch;           /* most tokens per mod_prefill call; default, and at most, max_tokens */
     mod_routing prompt_routing; /* rule for mod_prefill; mod_decode is always causal */
     float capacity;          /* > 0: overrides every routed block's capacity, in (0, 1] */
     int override_threshold;  /* non-zero: use threshold below instead of the model's */
