@@ -29,8 +29,10 @@
      the block's attention and MLP; every other token passes by on the residual stream,
      bit-for-bit unchanged. Selection is either top-k over the tokens of a call (training
      semantics) or causal (router logit or a small predictor above a threshold, generation
-     semantics). The exact computation is specified in MODEL.md; the file format in
-     docs/FORMAT.md.
+     semantics). The families' variants are settings of the one model: a head size of its
+     own, RoPE scaling (linear, llama3), a sliding window, GeGLU, Gemma's (1 + w) norm gains
+     and embedding scale, q/k/v, o and MLP biases (Llama 3, Mistral, Qwen2, Gemma). The exact
+     computation is specified in MODEL.md; the file format in docs/FORMAT.md.
 
    CONFIGURATION (define before including the implementation)
      MOD_NO_STDIO          no file API (mod_model_load_file is not compiled); no stdio use at all.
@@ -86,7 +88,7 @@
      prefetched ahead). q8_0 and q4_0 multiply int8 blocks with VNNI or SDOT where the CPU
      has it. Products that share their input (q, k and v; gate and up) are one
      parallel loop, so threads meet once per group, and the per-row work between products
-     (RMSNorm, RoPE, SwiGLU) is shared out too. Whatever the tile, batch or thread count, every
+     (RMSNorm, RoPE, SwiGLU or GeGLU) is shared out too. Whatever the tile, batch or thread count, every
      output element goes through the same operations, so a causal prefill equals
      token-by-token decoding bit for bit on a given build.
 
@@ -108,9 +110,9 @@
        >>int8       q8_0 and q4_0 block products, the activation quantizer
        >>state      what a session holds
        >>matmul     grouped matrix products and threads
-       >>pointwise  RMSNorm, RoPE, e^x, softmax, SwiGLU
+       >>pointwise  RMSNorm, RoPE and its scaling, e^x, softmax, SwiGLU, GeGLU
        >>router     router scores, top-k and causal selection
-       >>attention  the KV cache layout and the attention kernels
+       >>attention  the KV cache layout, the attention kernels, the sliding window
        >>session    session creation, one block on its tokens, the forward pass
        >>sampling   temperature, top-k, top-p
        >>tokenizer  byte-level and scored BPE, encoding and decoding
@@ -185,6 +187,10 @@ typedef enum mod_router_scale { MOD_ROUTER_SCALE_IDENTITY = 0, MOD_ROUTER_SCALE_
 typedef enum mod_combine { MOD_COMBINE_DELTA = 0, MOD_COMBINE_MLP = 1 } mod_combine;
 typedef enum mod_positions { MOD_POSITIONS_ABSOLUTE = 0, MOD_POSITIONS_COMPACTED = 1 } mod_positions;
 typedef enum mod_decision { MOD_DECISION_ROUTER = 0, MOD_DECISION_PREDICTOR = 1 } mod_decision;
+/* The MLP's gate: SwiGLU (silu) or GeGLU with the tanh form of GELU (Gemma). */
+typedef enum mod_activation { MOD_ACTIVATION_SILU = 0, MOD_ACTIVATION_GELU_TANH = 1 } mod_activation;
+/* RoPE frequency scaling (MODEL.md "RoPE scaling"). */
+typedef enum mod_rope_scaling { MOD_ROPE_SCALING_NONE = 0, MOD_ROPE_SCALING_LINEAR = 1, MOD_ROPE_SCALING_LLAMA3 = 2 } mod_rope_scaling;
 /* q8_0: blocks of 32 weights, each an f16 scale followed by 32 int8 (weight = scale x int).
    q4_0: blocks of 32 weights, each an f16 scale followed by 16 bytes; byte j holds element j
    in its low nibble and element j + 16 in its high nibble (weight = scale x (nibble - 8)). */
@@ -203,6 +209,15 @@ typedef struct mod_config {
     int predictor_hidden; /* 0: the predictor is a single linear layer */
     float threshold;
     int n_routed;         /* number of routed blocks */
+    /* The architecture variants of version 2 (MODEL.md "Variants"); a version-1 file has the
+       defaults: head_dim dim / n_heads, silu, gains w, scale 1, no RoPE scaling, no window. */
+    mod_activation activation;
+    int norm_offset;      /* 1: every RMSNorm gain is 1 + w (Gemma); 0: w */
+    float embed_scale;    /* the embedding rows are multiplied by this (1: unscaled) */
+    mod_rope_scaling rope_scaling;
+    float rope_factor, rope_low_freq_factor, rope_high_freq_factor; /* 0 where unused */
+    int rope_original_max_pos; /* llama3: the original context length; 0 otherwise */
+    int sliding_window;   /* 0: none; W: a query sees keys fewer than W positions back */
 } mod_config;
 
 typedef struct mod_model mod_model;
@@ -361,7 +376,8 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
    loader reads files through these tables and tools/modfile.h, the one writer, writes them
    (both see this part of the header, so it stays outside MOD_IMPLEMENTATION);
    tests/test_format.c checks them against the page. Types: U32, I32, U64, F32, and the arrays
-   U8X4, U32X3, U64X4. */
+   U8X4, U32X3, U32X14, U64X4. The header's fields from head_dim on are version 2's: a version-1
+   file's header ends at reserved (160 bytes) and its model takes their defaults. */
 #define MOD__HEADER_FIELDS(X) \
     X(magic, 0, U8X4) \
     X(version, 4, U32) \
@@ -392,7 +408,18 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
     X(decision, 136, U32) \
     X(predictor_hidden, 140, U32) \
     X(threshold, 144, F32) \
-    X(reserved, 148, U32X3)
+    X(reserved, 148, U32X3) \
+    X(head_dim, 160, U32) \
+    X(activation, 164, U32) \
+    X(norm_offset, 168, U32) \
+    X(embed_scale, 172, F32) \
+    X(rope_scaling, 176, U32) \
+    X(rope_factor, 180, F32) \
+    X(rope_low_freq_factor, 184, F32) \
+    X(rope_high_freq_factor, 188, F32) \
+    X(rope_original_max_pos, 192, U32) \
+    X(sliding_window, 196, U32) \
+    X(reserved2, 200, U32X14)
 #define MOD__LAYER_ENTRY_FIELDS(X) \
     X(routed, 0, U32) \
     X(capacity, 4, F32)
@@ -423,6 +450,7 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
 #define MOD__CTYPE_F32 float
 #define MOD__CTYPE_U8X4 unsigned char
 #define MOD__CTYPE_U32X3 uint32_t
+#define MOD__CTYPE_U32X14 uint32_t
 #define MOD__CTYPE_U64X4 uint64_t
 #define MOD__COUNT_U32 1
 #define MOD__COUNT_I32 1
@@ -430,6 +458,7 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
 #define MOD__COUNT_F32 1
 #define MOD__COUNT_U8X4 4
 #define MOD__COUNT_U32X3 3
+#define MOD__COUNT_U32X14 14
 #define MOD__COUNT_U64X4 4
 #define MOD__BYTES(type) (MOD__COUNT_##type * (int)sizeof(MOD__CTYPE_##type))
 #define MOD__ARRAY_U32
@@ -438,6 +467,7 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
 #define MOD__ARRAY_F32
 #define MOD__ARRAY_U8X4 [4]
 #define MOD__ARRAY_U32X3 [3]
+#define MOD__ARRAY_U32X14 [14]
 #define MOD__ARRAY_U64X4 [4]
 
 /* One struct per record, a member per field; MOD__<RECORD>_AT_<field> is a field's offset and
@@ -458,7 +488,9 @@ enum { MOD__TENSOR_ENTRY_FIELDS(MOD__TENSOR_ENTRY_AT) MOD__TENSOR_ENTRY_BYTES = 
 enum { MOD__TOKENIZER_HEADER_FIELDS(MOD__TOKENIZER_HEADER_AT) MOD__TOKENIZER_HEADER_BYTES = 0 MOD__TOKENIZER_HEADER_FIELDS(MOD__PLUS_BYTES) };
 
 #define MOD__MAGIC "MODH"
-#define MOD__FORMAT_VERSION 1
+#define MOD__FORMAT_VERSION 2    /* what the writer writes; the loader reads 1 and 2 */
+#define MOD__FORMAT_VERSION_V1 1
+#define MOD__HEADER_BYTES_V1 MOD__HEADER_AT_head_dim /* a version-1 header ends where version 2's fields start */
 #define MOD__MODEL_WIDE 0xFFFFFFFFu /* the layer of a model-wide tensor */
 #define MOD__SECTION_ALIGN 8 /* the layer table, the tensor directory and the tokenizer start here */
 #define MOD__DATA_ALIGN 64   /* the tensor data and each tensor in it */
@@ -492,7 +524,13 @@ enum { MOD__TOKENIZER_HEADER_FIELDS(MOD__TOKENIZER_HEADER_AT) MOD__TOKENIZER_HEA
     X(PRED_W1, predictor_w1, BLOCK, FP1, D, PREDICTOR) \
     X(PRED_B1, predictor_b1, BLOCK, NONE, FP1, PREDICTOR) \
     X(PRED_W2, predictor_w2, BLOCK, NONE, FP, PREDICTOR_MLP) \
-    X(PRED_B2, predictor_b2, BLOCK, NONE, ONE, PREDICTOR_MLP)
+    X(PRED_B2, predictor_b2, BLOCK, NONE, ONE, PREDICTOR_MLP) \
+    X(O_BIAS, attn_o_bias, BLOCK, NONE, D, OPTIONAL) \
+    X(GATE_BIAS, mlp_gate_bias, BLOCK, NONE, F, OPTIONAL) \
+    X(UP_BIAS, mlp_up_bias, BLOCK, NONE, F, OPTIONAL) \
+    X(DOWN_BIAS, mlp_down_bias, BLOCK, NONE, D, OPTIONAL)
+/* the roles a version-1 file may have: those up to predictor_b2 */
+#define MOD__ROLE_LAST_V1 MOD__ROLE_PRED_B2
 #define MOD__ROLE_ENUM(id, name, layer, rows, cols, when) MOD__ROLE_##id,
 /* The sizes a shape is made of, for one model (head size hd): */
 typedef struct mod__dims {
@@ -615,7 +653,7 @@ enum { MOD__ROLES(MOD__ROLE_ENUM) MOD__ROLE_COUNT };
 
 #define MOD__ALIGN 64
 /* the documented sizes of the header and of a directory entry; the record tables must add up to them */
-#define MOD__HEADER_SIZE 160
+#define MOD__HEADER_SIZE 256
 #define MOD__DIR_ENTRY 64
 #define MOD__MAX_TOKEN_LEN 1024
 
@@ -862,8 +900,8 @@ typedef struct mod__tensor {
 typedef struct mod__layer {
     int routed;
     float capacity;
-    mod__tensor attn_norm, wq, wk, wv, wo, bq, bk, bv;
-    mod__tensor mlp_norm, w_gate, w_up, w_down;
+    mod__tensor attn_norm, wq, wk, wv, wo, bq, bk, bv, bo;
+    mod__tensor mlp_norm, w_gate, w_up, w_down, b_gate, b_up, b_down;
     mod__tensor router, router_bias;
     mod__tensor pred_w1, pred_b1, pred_w2, pred_b2;
 } mod__layer;
@@ -929,6 +967,10 @@ static mod__tensor *mod__slot(mod_model *m, int role, int layer) {
     case MOD__ROLE_PRED_W1: return &l->pred_w1;
     case MOD__ROLE_PRED_B1: return &l->pred_b1;
     case MOD__ROLE_PRED_W2: return &l->pred_w2;
+    case MOD__ROLE_O_BIAS: return &l->bo;
+    case MOD__ROLE_GATE_BIAS: return &l->b_gate;
+    case MOD__ROLE_UP_BIAS: return &l->b_up;
+    case MOD__ROLE_DOWN_BIAS: return &l->b_down;
     default: return &l->pred_b2;
     }
 }
@@ -967,6 +1009,7 @@ static int mod__role_wanted(const mod_config *c, const mod__layer *l, int role) 
 #define MOD__GET_F32(v, p) (v) = mod__f32(p)
 #define MOD__GET_U8X4(v, p) memcpy((v), (p), 4)
 #define MOD__GET_U32X3(v, p) { int k_; for (k_ = 0; k_ < 3; k_++) (v)[k_] = mod__u32((p) + 4 * k_); }
+#define MOD__GET_U32X14(v, p) { int k_; for (k_ = 0; k_ < 14; k_++) (v)[k_] = mod__u32((p) + 4 * k_); }
 #define MOD__GET_U64X4(v, p) { int k_; for (k_ = 0; k_ < 4; k_++) (v)[k_] = mod__u64((p) + 8 * k_); }
 #define MOD__GET_FIELD(field, offset, type) MOD__GET_##type(r->field, p + (offset));
 static void mod__read_header(mod__file_header *r, const unsigned char *p) { MOD__HEADER_FIELDS(MOD__GET_FIELD) }
@@ -980,7 +1023,8 @@ typedef char mod__header_size_check[MOD__HEADER_BYTES == MOD__HEADER_SIZE && MOD
 static mod_result mod__parse_header(const unsigned char *p, size_t size, mod__file_header *h,
                                     mod_config *c, mod_error *err) {
     unsigned char head[MOD__HEADER_BYTES];
-    int i;
+    unsigned hsize;
+    int i, v1;
     if (!mod__is_little_endian())
         return mod__fail(err, MOD_ERR_UNSUPPORTED, "this build runs on little-endian machines only");
     if (size < MOD__HEADER_AT_checksum) /* the magic and the version */
@@ -989,28 +1033,48 @@ static mod_result mod__parse_header(const unsigned char *p, size_t size, mod__fi
     memcpy(head, p, size < sizeof head ? size : sizeof head);
     mod__read_header(h, head);
     if (memcmp(h->magic, MOD__MAGIC, 4) != 0) return mod__fail(err, MOD_ERR_BAD_MAGIC, "bad magic: the file does not start with \"MODH\"");
-    if (h->version != MOD__FORMAT_VERSION)
-        return mod__fail(err, MOD_ERR_BAD_VERSION, "file version %u; this library reads version 1", h->version);
-    if (size < MOD__HEADER_SIZE) return mod__fail(err, MOD_ERR_TRUNCATED, "file is %U bytes, too short for the 160-byte header", (uint64_t)size);
-    if (h->header_size != MOD__HEADER_SIZE)
-        return mod__fail(err, MOD_ERR_CORRUPT, "header_size is %u, version 1 requires 160", h->header_size);
+    if (h->version != MOD__FORMAT_VERSION_V1 && h->version != MOD__FORMAT_VERSION)
+        return mod__fail(err, MOD_ERR_BAD_VERSION, "file version %u; this library reads versions 1 and 2", h->version);
+    v1 = h->version == MOD__FORMAT_VERSION_V1;
+    hsize = v1 ? MOD__HEADER_BYTES_V1 : MOD__HEADER_BYTES;
+    if (size < hsize) return mod__fail(err, MOD_ERR_TRUNCATED, "file is %U bytes, too short for the %u-byte header of version %u", (uint64_t)size, hsize, h->version);
+    if (h->header_size != hsize)
+        return mod__fail(err, MOD_ERR_CORRUPT, "header_size is %u, version %u requires %u", h->header_size, h->version, hsize);
     if (h->file_size > size)
         return mod__fail(err, MOD_ERR_TRUNCATED, "file is truncated: header says %U bytes, %U present", h->file_size, (uint64_t)size);
     if (h->file_size < size)
         return mod__fail(err, MOD_ERR_CORRUPT, "header says %U bytes but %U are present", h->file_size, (uint64_t)size);
     for (i = 0; i < 3; i++)
         if (h->reserved[i] != 0) return mod__fail(err, MOD_ERR_CORRUPT, "reserved header field at offset %d is not zero", MOD__HEADER_AT_reserved + 4 * i);
+    if (v1) { /* version 1's model: the defaults of version 2's fields (the bytes read there are not the header's) */
+        h->head_dim = h->n_heads >= 1 && h->n_heads <= h->dim ? h->dim / h->n_heads : 0;
+        h->activation = 0; h->norm_offset = 0; h->embed_scale = 1.0f;
+        h->rope_scaling = 0; h->rope_factor = h->rope_low_freq_factor = h->rope_high_freq_factor = 0.0f;
+        h->rope_original_max_pos = 0; h->sliding_window = 0;
+        for (i = 0; i < 14; i++) h->reserved2[i] = 0;
+    }
+    for (i = 0; i < 14; i++)
+        if (h->reserved2[i] != 0) return mod__fail(err, MOD_ERR_CORRUPT, "reserved header field at offset %d is not zero", MOD__HEADER_AT_reserved2 + 4 * i);
     memset(c, 0, sizeof *c);
     if (h->vocab_size < 1 || h->vocab_size > MOD__MAX_VOCAB) return mod__fail(err, MOD_ERR_CORRUPT, "vocab_size %u is out of range [1, %d]", h->vocab_size, MOD__MAX_VOCAB);
     if (h->dim < 2 || h->dim > MOD__MAX_DIM) return mod__fail(err, MOD_ERR_CORRUPT, "dim %u is out of range [2, %d]", h->dim, MOD__MAX_DIM);
     if (h->n_layers < 1 || h->n_layers > MOD__MAX_LAYERS) return mod__fail(err, MOD_ERR_CORRUPT, "n_layers %u is out of range [1, %d]", h->n_layers, MOD__MAX_LAYERS);
-    if (h->n_heads < 1 || h->n_heads > h->dim || h->dim % h->n_heads) return mod__fail(err, MOD_ERR_CORRUPT, "n_heads %u does not divide dim %u", h->n_heads, h->dim);
-    if ((h->dim / h->n_heads) % 2) return mod__fail(err, MOD_ERR_CORRUPT, "head size %u (dim / n_heads) is odd; RoPE needs it even", h->dim / h->n_heads);
+    if (v1) {
+        if (h->n_heads < 1 || h->n_heads > h->dim || h->dim % h->n_heads) return mod__fail(err, MOD_ERR_CORRUPT, "n_heads %u does not divide dim %u", h->n_heads, h->dim);
+        if ((h->dim / h->n_heads) % 2) return mod__fail(err, MOD_ERR_CORRUPT, "head size %u (dim / n_heads) is odd; RoPE needs it even", h->dim / h->n_heads);
+    } else {
+        /* version 2: the head size is its own field; the query width n_heads x head_dim need not be dim */
+        if (h->n_heads < 1 || h->n_heads > MOD__MAX_DIM) return mod__fail(err, MOD_ERR_CORRUPT, "n_heads %u is out of range [1, %d]", h->n_heads, MOD__MAX_DIM);
+        if (h->head_dim < 2 || h->head_dim > MOD__MAX_DIM || h->head_dim % 2)
+            return mod__fail(err, MOD_ERR_CORRUPT, "head_dim %u is not an even number in [2, %d]; RoPE needs it even", h->head_dim, MOD__MAX_DIM);
+        if ((uint64_t)h->n_heads * h->head_dim > MOD__MAX_DIM)
+            return mod__fail(err, MOD_ERR_CORRUPT, "n_heads %u x head_dim %u is more than %d", h->n_heads, h->head_dim, MOD__MAX_DIM);
+    }
     if (h->n_kv_heads < 1 || h->n_kv_heads > h->n_heads || h->n_heads % h->n_kv_heads) return mod__fail(err, MOD_ERR_CORRUPT, "n_kv_heads %u does not divide n_heads %u", h->n_kv_heads, h->n_heads);
     if (h->hidden_dim < 1 || h->hidden_dim > MOD__MAX_DIM * 4u) return mod__fail(err, MOD_ERR_CORRUPT, "hidden_dim %u is out of range", h->hidden_dim);
     if (h->max_seq_len < 1 || h->max_seq_len > MOD__MAX_SEQ) return mod__fail(err, MOD_ERR_CORRUPT, "max_seq_len %u is out of range [1, %d]", h->max_seq_len, MOD__MAX_SEQ);
     c->vocab_size = (int)h->vocab_size; c->dim = (int)h->dim; c->n_layers = (int)h->n_layers;
-    c->n_heads = (int)h->n_heads; c->n_kv_heads = (int)h->n_kv_heads; c->head_dim = c->dim / c->n_heads;
+    c->n_heads = (int)h->n_heads; c->n_kv_heads = (int)h->n_kv_heads; c->head_dim = (int)h->head_dim;
     c->hidden_dim = (int)h->hidden_dim; c->max_seq_len = (int)h->max_seq_len;
     c->norm_eps = h->norm_eps;
     c->rope_theta = h->rope_theta;
@@ -1023,6 +1087,34 @@ static mod_result mod__parse_header(const unsigned char *p, size_t size, mod__fi
     if (h->positions > 1) return mod__fail(err, MOD_ERR_CORRUPT, "positions is %u, must be 0 (absolute) or 1 (compacted)", h->positions);
     if (h->decision > 1) return mod__fail(err, MOD_ERR_CORRUPT, "decision is %u, must be 0 (router) or 1 (predictor)", h->decision);
     if (h->predictor_hidden > MOD__MAX_DIM * 4u) return mod__fail(err, MOD_ERR_CORRUPT, "predictor_hidden %u is out of range", h->predictor_hidden);
+    /* version 2's fields */
+    if (h->activation > 1) return mod__fail(err, MOD_ERR_CORRUPT, "activation is %u, must be 0 (silu) or 1 (gelu_tanh)", h->activation);
+    if (h->norm_offset > 1) return mod__fail(err, MOD_ERR_CORRUPT, "norm_offset is %u, must be 0 (gain w) or 1 (gain 1 + w)", h->norm_offset);
+    if (!(h->embed_scale > 0.0f && h->embed_scale <= FLT_MAX)) return mod__fail(err, MOD_ERR_CORRUPT, "embed_scale %f is not a positive finite number (1: unscaled)", (double)h->embed_scale);
+    if (h->rope_scaling > 2) return mod__fail(err, MOD_ERR_CORRUPT, "rope_scaling is %u, must be 0 (none), 1 (linear) or 2 (llama3)", h->rope_scaling);
+    if (h->rope_scaling == 0 && (h->rope_factor != 0.0f || h->rope_low_freq_factor != 0.0f || h->rope_high_freq_factor != 0.0f || h->rope_original_max_pos != 0))
+        return mod__fail(err, MOD_ERR_CORRUPT, "rope_scaling is 0 (none) but rope_factor, rope_low_freq_factor, rope_high_freq_factor or rope_original_max_pos is not 0");
+    if (h->rope_scaling != 0 && !(h->rope_factor > 0.0f && h->rope_factor <= FLT_MAX))
+        return mod__fail(err, MOD_ERR_CORRUPT, "rope_factor %f is not a positive finite number", (double)h->rope_factor);
+    if (h->rope_scaling == 1 && (h->rope_low_freq_factor != 0.0f || h->rope_high_freq_factor != 0.0f || h->rope_original_max_pos != 0))
+        return mod__fail(err, MOD_ERR_CORRUPT, "rope_scaling is 1 (linear) but rope_low_freq_factor, rope_high_freq_factor or rope_original_max_pos is not 0");
+    if (h->rope_scaling == 2) {
+        if (!(h->rope_low_freq_factor > 0.0f && h->rope_low_freq_factor <= FLT_MAX))
+            return mod__fail(err, MOD_ERR_CORRUPT, "rope_low_freq_factor %f is not a positive finite number", (double)h->rope_low_freq_factor);
+        if (!(h->rope_high_freq_factor > h->rope_low_freq_factor && h->rope_high_freq_factor <= FLT_MAX))
+            return mod__fail(err, MOD_ERR_CORRUPT, "rope_high_freq_factor %f is not a finite number above rope_low_freq_factor %f",
+                             (double)h->rope_high_freq_factor, (double)h->rope_low_freq_factor);
+        if (h->rope_original_max_pos < 1 || h->rope_original_max_pos > MOD__MAX_SEQ)
+            return mod__fail(err, MOD_ERR_CORRUPT, "rope_original_max_pos %u is out of range [1, %d]", h->rope_original_max_pos, MOD__MAX_SEQ);
+    }
+    if (h->sliding_window > MOD__MAX_SEQ) return mod__fail(err, MOD_ERR_CORRUPT, "sliding_window %u is out of range [0, %d] (0: none)", h->sliding_window, MOD__MAX_SEQ);
+    c->activation = MOD__CAST(mod_activation, h->activation);
+    c->norm_offset = (int)h->norm_offset;
+    c->embed_scale = h->embed_scale;
+    c->rope_scaling = MOD__CAST(mod_rope_scaling, h->rope_scaling);
+    c->rope_factor = h->rope_factor; c->rope_low_freq_factor = h->rope_low_freq_factor;
+    c->rope_high_freq_factor = h->rope_high_freq_factor; c->rope_original_max_pos = (int)h->rope_original_max_pos;
+    c->sliding_window = (int)h->sliding_window;
     c->tied_embeddings = (int)h->tied_embeddings;
     c->router_input = MOD__CAST(mod_router_input, h->router_input);
     c->router_scale = MOD__CAST(mod_router_scale, h->router_scale);
@@ -1032,7 +1124,7 @@ static mod_result mod__parse_header(const unsigned char *p, size_t size, mod__fi
     c->predictor_hidden = (int)h->predictor_hidden;
     c->threshold = h->threshold;
     if (!(c->threshold >= -FLT_MAX && c->threshold <= FLT_MAX)) return mod__fail(err, MOD_ERR_CORRUPT, "threshold is not finite");
-    if (h->n_tensors > 3u + 21u * h->n_layers) return mod__fail(err, MOD_ERR_CORRUPT, "n_tensors %u is more than %u blocks can have", h->n_tensors, h->n_layers);
+    if (h->n_tensors > 3u + (unsigned)(MOD__ROLE_COUNT - MOD__ROLE_ATTN_NORM) * h->n_layers) return mod__fail(err, MOD_ERR_CORRUPT, "n_tensors %u is more than %u blocks can have", h->n_tensors, h->n_layers);
     /* sections: inside the file, aligned, not overlapping */
     {
         uint64_t lay_len = (uint64_t)MOD__LAYER_ENTRY_BYTES * h->n_layers, dir_len = (uint64_t)MOD__TENSOR_ENTRY_BYTES * h->n_tensors;
@@ -1048,7 +1140,7 @@ static mod_result mod__parse_header(const unsigned char *p, size_t size, mod__fi
             uint64_t align = a == 3 ? MOD__DATA_ALIGN : MOD__SECTION_ALIGN;
             if (a == 2 && len[a] == 0) continue;
             if (off[a] % align) return mod__fail(err, MOD_ERR_CORRUPT, "%s offset %U is not a multiple of %U", names[a], off[a], align);
-            if (off[a] < MOD__HEADER_SIZE && len[a] > 0) return mod__fail(err, MOD_ERR_CORRUPT, "%s overlaps the header", names[a]);
+            if (off[a] < h->header_size && len[a] > 0) return mod__fail(err, MOD_ERR_CORRUPT, "%s overlaps the header", names[a]);
             if (!mod__in_bounds(off[a], len[a], h->file_size))
                 return mod__fail(err, MOD_ERR_TRUNCATED, "%s [%U, +%U) runs past the end of the file", names[a], off[a], len[a]);
         }
@@ -1123,6 +1215,8 @@ static mod_result mod__load_tensors(mod_model *m, const unsigned char *p, const 
         r = te.role; layer = te.layer; dtype = te.dtype; nd = te.n_dims; off = te.offset; nbytes = te.size;
         if (r >= MOD__ROLE_COUNT) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u: unknown role %u", t, r);
         name = mod__role_names[r];
+        if (h->version == MOD__FORMAT_VERSION_V1 && r > MOD__ROLE_LAST_V1)
+            return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u: role %u (%s) needs a version 2 file", t, r, name);
         global = r <= MOD__ROLE_OUTPUT;
         if (global && layer != MOD__MODEL_WIDE) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): a model-wide tensor must have layer 0xFFFFFFFF", t, name);
         if (!global && layer >= (uint32_t)c->n_layers) return mod__fail(err, MOD_ERR_CORRUPT, "tensor %u (%s): layer %u is out of range", t, name, layer);
@@ -1170,6 +1264,8 @@ static mod_result mod__load_tensors(mod_model *m, const unsigned char *p, const 
                 return mod__fail(err, MOD_ERR_CORRUPT, "missing tensor %s in layer %d", mod__role_names[role], i);
         nb = (l->bq.data != NULL) + (l->bk.data != NULL) + (l->bv.data != NULL);
         if (nb != 0 && nb != 3) return mod__fail(err, MOD_ERR_CORRUPT, "layer %d has some but not all of the q/k/v biases", i);
+        nb = (l->b_gate.data != NULL) + (l->b_up.data != NULL) + (l->b_down.data != NULL);
+        if (nb != 0 && nb != 3) return mod__fail(err, MOD_ERR_CORRUPT, "layer %d has some but not all of the mlp gate/up/down biases", i);
     }
     return MOD_OK;
 }
@@ -2828,33 +2924,39 @@ static void mod__matmul(mod_session *s, float *y, const float *x, int n, const m
 }
 
 /* ======================================================================================= */
-/* >>pointwise Pointwise: RMSNorm, RoPE, e^x, softmax, SwiGLU                            */
+/* >>pointwise Pointwise: RMSNorm, RoPE, e^x, softmax, SwiGLU, GeGLU                     */
 /* ======================================================================================= */
 
-static void mod__rmsnorm(float *out, const float *x, const float *g, int n, float eps) {
+/* out = x / sqrt(mean(x^2) + eps) * gain, the gain g[i] or, with offset (Gemma), 1 + g[i] in
+   f32 (as Hugging Face's GemmaRMSNorm: the normalized x times (1 + w)). */
+static void mod__rmsnorm(float *out, const float *x, const float *g, int n, float eps, int offset) {
     float ss = 0.0f, inv;
     int i;
     for (i = 0; i < n; i++) ss += x[i] * x[i];
     inv = 1.0f / MOD_SQRTF(ss / (float)n + eps);
-    for (i = 0; i < n; i++) out[i] = x[i] * inv * g[i];
+    if (offset)
+        for (i = 0; i < n; i++) out[i] = x[i] * inv * (1.0f + g[i]);
+    else
+        for (i = 0; i < n; i++) out[i] = x[i] * inv * g[i];
 }
 
 typedef struct mod__norm_job {
     float *out;
     const float *x, *g;
-    int n;
+    int n, offset;
     float eps;
 } mod__norm_job;
 static void mod__norm_item(void *ctx, int r, int thread) {
     const mod__norm_job *j = MOD__CAST(const mod__norm_job *, ctx);
     (void)thread;
-    mod__rmsnorm(j->out + (size_t)r * j->n, j->x + (size_t)r * j->n, j->g, j->n, j->eps);
+    mod__rmsnorm(j->out + (size_t)r * j->n, j->x + (size_t)r * j->n, j->g, j->n, j->eps, j->offset);
 }
 
+/* RMSNorm of `rows` rows of n values with gains g (offset: 1 + g). */
 static void mod__rmsnorm_rows(const mod_session *s, float *out, const float *x, int rows, const mod__tensor *g, int n,
-                              float eps) {
+                              float eps, int offset) {
     mod__norm_job j;
-    j.out = out; j.x = x; j.g = MOD__CAST(const float *, g->data); j.n = n; j.eps = eps;
+    j.out = out; j.x = x; j.g = MOD__CAST(const float *, g->data); j.n = n; j.eps = eps; j.offset = offset;
     mod__each(s, rows, n, mod__norm_item, &j);
 }
 
@@ -2862,7 +2964,33 @@ static float mod__silu(float x) { return x / (1.0f + MOD_EXPF(-x)); }
 static float mod__sigmoid(float x) { return 1.0f / (1.0f + MOD_EXPF(-x)); }
 
 /* RoPE, "rotate half": element i of a head pairs with element i + hd/2. */
-/* The rotation of position pos: cs[i] = cos, sn[i] = sin of pos * theta^(-2i/hd). */
+/* The frequencies, in double: theta^(-2i/hd), then the model's scaling as Hugging Face's
+   modeling_rope_utils computes it (MODEL.md "RoPE scaling"): linear divides every frequency by
+   the factor; llama3 divides those whose wavelength 2 pi / f exceeds original / low_freq_factor
+   by the factor, keeps those whose wavelength is below original / high_freq_factor, and blends
+   the ones between, (1 - s) f / factor + s f with s = (original / wavelength - low) / (high - low). */
+static void mod__rope_freqs(double *inv_freq, const mod_config *c) {
+    const int hd = c->head_dim;
+    int i;
+    for (i = 0; i < hd / 2; i++) {
+        double f = MOD_POW((double)c->rope_theta, -2.0 * i / (double)hd);
+        if (c->rope_scaling == MOD_ROPE_SCALING_LINEAR) {
+            f = f / (double)c->rope_factor;
+        } else if (c->rope_scaling == MOD_ROPE_SCALING_LLAMA3) {
+            const double factor = c->rope_factor, low = c->rope_low_freq_factor, high = c->rope_high_freq_factor;
+            const double old = (double)c->rope_original_max_pos;
+            const double wavelen = 2.0 * 3.14159265358979323846 / f;
+            if (wavelen > old / low) f = f / factor;
+            else if (!(wavelen < old / high)) {
+                const double smooth = (old / wavelen - low) / (high - low);
+                f = (1.0 - smooth) * f / factor + smooth * f;
+            }
+        }
+        inv_freq[i] = f;
+    }
+}
+
+/* The rotation of position pos: cs[i] = cos, sn[i] = sin of pos * inv_freq[i]. */
 static void mod__rope_angles(float *cs, float *sn, int hd, int pos, const double *inv_freq) {
     int i;
     for (i = 0; i < hd / 2; i++) {
@@ -2970,6 +3098,27 @@ static void mod__swiglu(float *h, const float *u, size_t n) {
     for (; i < n; i++) h[i] = mod__silu(h[i]) * u[i];
 }
 
+/* The tanh form of GELU, 0.5 x (1 + tanh(y)) with y = sqrt(2/pi) (x + 0.044715 x^3), taken as
+   x / (1 + e^(-2y)) (the same number: 0.5 (1 + tanh(y)) is the logistic function of 2y), so
+   that it shares e^x with silu. */
+#define MOD__GELU_2K 1.5957691216057308f /* 2 sqrt(2 / pi) */
+#define MOD__GELU_C 0.044715f
+static float mod__gelu_tanh(float x) { return x / (1.0f + MOD_EXPF(-(MOD__GELU_2K * (x + MOD__GELU_C * x * x * x)))); }
+
+/* h = gelu_tanh(g) * u over n values (the GeGLU gate, Gemma). */
+static void mod__geglu(float *h, const float *u, size_t n) {
+    size_t i = 0;
+#ifdef MOD__VEXP_USE
+    for (; i + MOD__VL <= n; i += MOD__VL) {
+        const mod__v g = mod__vload(h + i);
+        const mod__v y = mod__vmul(mod__vdup(MOD__GELU_2K), mod__vfma(g, mod__vmul(mod__vmul(g, g), g), mod__vdup(MOD__GELU_C)));
+        const mod__v e = mod__vexp(mod__vfma(mod__vzero(), y, mod__vdup(-1.0f)));
+        mod__vstore(h + i, mod__vmul(mod__vdiv(g, mod__vadd(mod__vdup(1.0f), e)), mod__vload(u + i)));
+    }
+#endif
+    for (; i < n; i++) h[i] = mod__gelu_tanh(h[i]) * u[i];
+}
+
 /* ======================================================================================= */
 /* >>router    The router and token selection                                            */
 /* ======================================================================================= */
@@ -2982,7 +3131,7 @@ static void mod__route(mod_session *s, const mod__layer *l, const float *x, int 
     const float *w = MOD__CAST(const float *, l->router.data);
     int i, d = c->dim;
     if (c->router_input == MOD_ROUTER_INPUT_NORMED) {
-        mod__rmsnorm_rows(s, s->xn, x, n, &l->attn_norm, d, c->norm_eps);
+        mod__rmsnorm_rows(s, s->xn, x, n, &l->attn_norm, d, c->norm_eps, c->norm_offset);
         u = s->xn;
     }
     for (i = 0; i < n; i++) s->router[i] = mod__dot(w, u + (size_t)i * d, d) + rb;
@@ -3254,18 +3403,36 @@ static void mod__attend4(float *out, size_t ostride, const float *p, size_t pstr
 }
 #endif
 
+/* The first cache entry a query sees: with a sliding window W, the entries [0, T) hold
+   increasing context positions and the query's own entry is the last; it sees those whose
+   position q has p - q < W (p its own position), a run that ends the list. 0 without a window. */
+static int mod__window_start(const mod__cache *cache, int T, int window) {
+    const int32_t *pos = cache->pos;
+    const int64_t first = (int64_t)pos[T - 1] - window; /* positions above this are seen */
+    int lo = 0, hi = T - 1;
+    if (!window) return 0;
+    while (lo < hi) { /* the first entry past `first`; the last one always is */
+        const int mid = lo + (hi - lo) / 2;
+        if ((int64_t)pos[mid] > first) hi = mid; else lo = mid + 1;
+    }
+    return lo;
+}
+
 /* Attention of ns new queries (already in the cache) over the cache. Work is split into (head,
    block of up to s->qblock queries): the queries of a block share every key and value row they
    read, so the cache streams through once per block rather than once per query. Groups of four
    queries take the keys as register tiles (mod__kscores4 for scores, mod__attend4 for values).
    Each score is the operations of mod__kscores1 (MOD__KB > 1) or mod__dot, and each output
    element the operations of mod__axpy over the keys in order, whatever the blocking: a query's
-   result never depends on the other queries of its call. */
+   result never depends on the other queries of its call. With a sliding window a query's keys
+   start at its own first visible entry (mod__window_start): its softmax runs over those alone,
+   and in a group of four the keys before it (seen by an earlier query of the group) get weight
+   exactly 0, which leaves its zeroed sums +0 as if they were skipped. */
 static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     const mod_config *c = &s->m->cfg;
     const int H = c->n_heads, hd = c->head_dim, qd = H * hd;
     const int group = H / c->n_kv_heads, base = cache->n, QB = s->qblock;
-    const int blocks = (ns + QB - 1) / QB;
+    const int blocks = (ns + QB - 1) / QB, window = c->sliding_window;
     const float scale = 1.0f / MOD_SQRTF((float)hd);
     int job;
     int parallel = (double)ns * H * (base + ns) * hd > MOD__PARALLEL_WORK && s->threads > 1;
@@ -3287,49 +3454,61 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         const float *q = s->q + (size_t)j0 * qd + (size_t)h * hd;
         float *att = s->att + (size_t)j0 * qd + (size_t)h * hd;
         float sums[MOD__QBLOCK];
+        int lo[MOD__QBLOCK]; /* each query's first visible key */
         int t, j = 0, i;
-        /* scores: query j sees keys [0, base + j0 + j] */
+        for (j = 0; j < nq; j++) lo[j] = mod__window_start(cache, base + j0 + j + 1, window);
+        j = 0;
+        /* scores: query j sees keys [lo[j], base + j0 + j] */
 #if MOD__KB > 1
         {
             const size_t kstride = (size_t)MOD__KB * hd;
-            for (; j + 4 <= nq; j += 4) /* the key blocks the last of the four sees */
-                mod__kscores4(sc + (size_t)j * stride, stride, q + (size_t)j * qd, (size_t)qd, kh, kstride,
-                              (int)(mod__kb_round((size_t)(base + j0 + j + 4)) / MOD__KB), hd);
-            for (; j < nq; j++)
-                mod__kscores1(sc + (size_t)j * stride, q + (size_t)j * qd, kh, kstride,
-                              (int)(mod__kb_round((size_t)(base + j0 + j + 1)) / MOD__KB), hd);
+            for (; j + 4 <= nq; j += 4) { /* the key blocks the last of the four sees, from the first's first */
+                const int b0 = lo[j] / MOD__KB;
+                mod__kscores4(sc + (size_t)j * stride + (size_t)b0 * MOD__KB, stride, q + (size_t)j * qd, (size_t)qd,
+                              kh + (size_t)b0 * kstride, kstride, (int)(mod__kb_round((size_t)(base + j0 + j + 4)) / MOD__KB) - b0, hd);
+            }
+            for (; j < nq; j++) {
+                const int b0 = lo[j] / MOD__KB;
+                mod__kscores1(sc + (size_t)j * stride + (size_t)b0 * MOD__KB, q + (size_t)j * qd, kh + (size_t)b0 * kstride, kstride,
+                              (int)(mod__kb_round((size_t)(base + j0 + j + 1)) / MOD__KB) - b0, hd);
+            }
         }
 #else
-        for (; j < nq; j++) mod__scores(sc + (size_t)j * stride, q + (size_t)j * qd, kh, kvd, base + j0 + j + 1, hd);
+        for (; j < nq; j++)
+            mod__scores(sc + (size_t)j * stride + lo[j], q + (size_t)j * qd, kh + (size_t)lo[j] * kvd, kvd,
+                        base + j0 + j + 1 - lo[j], hd);
 #endif
         /* softmax: the exponentials here, the division by their sum once per output element
            at the end rather than once per key */
         for (j = 0; j < nq; j++) {
             const int T = base + j0 + j + 1;
             float *row = sc + (size_t)j * stride, *out = att + (size_t)j * qd;
-            sums[j] = mod__softmax_exp(row, T, scale);
+            sums[j] = mod__softmax_exp(row + lo[j], T - lo[j], scale);
             for (i = 0; i < hd; i++) out[i] = 0.0f;
         }
         /* values: out_j += p_j[t] v_t, keys in order */
         j = 0;
 #if defined(MOD__VL) && MOD__ATT_TILES
         for (; j + 4 <= nq; j += 4) {
-            const int T0 = base + j0 + j + 1, whole = hd / MOD__VL * MOD__VL;
+            const int T0 = base + j0 + j + 1, whole = hd / MOD__VL * MOD__VL, L = lo[j];
             int jj;
-            mod__attend4(att + (size_t)j * qd, (size_t)qd, sc + (size_t)j * stride, stride, vh, vs, T0, hd);
+            for (jj = j + 1; jj < j + 4; jj++) /* keys the first query sees and this one does not */
+                for (t = L; t < lo[jj]; t++) sc[(size_t)jj * stride + t] = 0.0f;
+            if (T0 > L)
+                mod__attend4(att + (size_t)j * qd, (size_t)qd, sc + (size_t)j * stride + L, stride, vh + (size_t)L * vs, vs, T0 - L, hd);
             for (jj = j; jj < j + 4; jj++) {
                 float *out = att + (size_t)jj * qd;
                 const float *p = sc + (size_t)jj * stride;
-                for (t = T0; t < base + j0 + jj + 1; t++) mod__axpy(out, p[t], vh + (size_t)t * vs, whole);
+                for (t = T0 > lo[jj] ? T0 : lo[jj]; t < base + j0 + jj + 1; t++) mod__axpy(out, p[t], vh + (size_t)t * vs, whole);
                 if (whole < hd)
-                    for (t = 0; t < base + j0 + jj + 1; t++) mod__axpy(out + whole, p[t], vh + (size_t)t * vs + whole, hd - whole);
+                    for (t = lo[jj]; t < base + j0 + jj + 1; t++) mod__axpy(out + whole, p[t], vh + (size_t)t * vs + whole, hd - whole);
             }
         }
 #endif
         for (; j < nq; j++) {
             float *out = att + (size_t)j * qd;
             const float *p = sc + (size_t)j * stride;
-            for (t = 0; t < base + j0 + j + 1; t++) mod__axpy(out, p[t], vh + (size_t)t * vs, hd);
+            for (t = lo[j]; t < base + j0 + j + 1; t++) mod__axpy(out, p[t], vh + (size_t)t * vs, hd);
         }
         for (j = 0; j < nq; j++) {
             float *out = att + (size_t)j * qd;
@@ -3375,9 +3554,15 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     const mod_config *c = &m->cfg;
     size_t d = (size_t)c->dim, kvd = (size_t)c->n_kv_heads * (size_t)c->head_dim;
     size_t F = (size_t)c->hidden_dim, Fp = c->predictor_hidden > 0 ? (size_t)c->predictor_hidden : 1;
+    size_t qd = (size_t)c->n_heads * (size_t)c->head_dim;
     size_t V = (size_t)c->vocab_size, wl = d > F ? d : F, i;
+    /* rows of q, att and h: the model width, the query width and (new keys and values pass
+       through att and h) the key/value width, whichever is widest */
+    size_t qw = d > qd ? d : qd;
     mod__cache *cache;
     if (Fp > wl) wl = Fp;
+    if (qd > wl) wl = qd; /* the output projection's rows are qd long */
+    if (kvd > qw) qw = kvd;
     memset(s, 0, sizeof *s);
     s->cache = cache = MOD__CAST(mod__cache *, mod__take_n(a, (size_t)c->n_layers, sizeof(mod__cache)));
     s->saved = MOD__CAST(mod__cache *, mod__take_n(a, (size_t)c->n_layers, sizeof(mod__cache)));
@@ -3395,9 +3580,9 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     s->x = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
     s->xs = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
     s->xn = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
-    s->q = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
-    s->att = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
-    s->h = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
+    s->q = MOD__CAST(float *, mod__take_n(a, (size_t)B * qw, sizeof(float)));
+    s->att = MOD__CAST(float *, mod__take_n(a, (size_t)B * qw, sizeof(float)));
+    s->h = MOD__CAST(float *, mod__take_n(a, (size_t)B * qw, sizeof(float)));
     s->hb = MOD__CAST(float *, mod__take_n(a, (size_t)B * F, sizeof(float)));
     s->hb2 = MOD__CAST(float *, mod__take_n(a, (size_t)B * F, sizeof(float)));
     s->pbuf = c->decision == MOD_DECISION_PREDICTOR && c->n_routed
@@ -3488,7 +3673,6 @@ mod_result mod_session_create(mod_session **out, const mod_model *m, const mod_s
     size_t need;
     void *block = NULL;
     mod_result r;
-    int i;
     if (!out) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "session is NULL");
     *out = NULL;
     r = mod_session_memory_required(m, desc, &need, err);
@@ -3515,8 +3699,7 @@ mod_result mod_session_create(mod_session **out, const mod_model *m, const mod_s
     s->block = block;
     s->max_tokens = p.T; s->max_batch = p.B; s->threads = p.nth;
     s->prompt_routing = p.routing; s->capacity = p.capacity; s->threshold = p.threshold;
-    for (i = 0; i < m->cfg.head_dim / 2; i++)
-        s->inv_freq[i] = MOD_POW((double)m->cfg.rope_theta, -2.0 * i / (double)m->cfg.head_dim);
+    mod__rope_freqs(s->inv_freq, &m->cfg);
     *out = s;
     return MOD_OK;
 }
@@ -3553,7 +3736,7 @@ static void mod__rope_item(void *ctx, int j, int thread) {
     float *cs = r->s->rope + (size_t)thread * (size_t)hd;
     /* one set of angles for the token's queries and keys */
     mod__rope_angles(cs, cs + hd / 2, hd, r->compacted ? base + j : pos, r->s->inv_freq);
-    mod__rope_apply(r->s->q + (size_t)j * c->dim, c->n_heads, hd, cs, cs + hd / 2);
+    mod__rope_apply(r->s->q + (size_t)j * c->n_heads * hd, c->n_heads, hd, cs, cs + hd / 2);
     mod__rope_apply(r->knew + (size_t)j * kvd, c->n_kv_heads, hd, cs, cs + hd / 2);
     r->cache->pos[base + j] = pos;
 #if MOD__KB > 1
@@ -3562,11 +3745,12 @@ static void mod__rope_item(void *ctx, int j, int thread) {
 #endif
 }
 
-static void mod__swiglu_item(void *ctx, int j, int thread) {
+static void mod__glu_item(void *ctx, int j, int thread) {
     mod_session *s = MOD__CAST(mod_session *, ctx);
     const size_t F = (size_t)s->m->cfg.hidden_dim;
     (void)thread;
-    mod__swiglu(s->hb + (size_t)j * F, s->hb2 + (size_t)j * F, F);
+    if (s->m->cfg.activation == MOD_ACTIVATION_GELU_TANH) mod__geglu(s->hb + (size_t)j * F, s->hb2 + (size_t)j * F, F);
+    else mod__swiglu(s->hb + (size_t)j * F, s->hb2 + (size_t)j * F, F);
 }
 
 /* Runs the block on ns gathered rows xs (context positions ctx[j], RoPE positions from the
@@ -3584,7 +3768,7 @@ static void mod__block(mod_session *s, const mod__layer *l, mod__cache *cache, c
     size_t i, nd = (size_t)ns * (size_t)d;
     mod__mm mm[3];
     mod__rope_job rj;
-    mod__rmsnorm_rows(s, s->xn, xs, ns, &l->attn_norm, d, c->norm_eps);
+    mod__rmsnorm_rows(s, s->xn, xs, ns, &l->attn_norm, d, c->norm_eps, c->norm_offset);
     mm[0].y = s->q; mm[0].w = &l->wq; mm[0].b = &l->bq;
     mm[1].y = knew; mm[1].w = &l->wk; mm[1].b = &l->bk;
     mm[2].y = vnew; mm[2].w = &l->wv; mm[2].b = &l->bv;
@@ -3594,19 +3778,20 @@ static void mod__block(mod_session *s, const mod__layer *l, mod__cache *cache, c
     mod__each(s, ns, d + kvd, mod__rope_item, &rj);
     mod__attention(s, cache, ns);
     cache->n = base + ns;
-    mod__matmul(s, s->h, s->att, ns, &l->wo, NULL);
+    mod__matmul(s, s->h, s->att, ns, &l->wo, &l->bo);
     for (i = 0; i < nd; i++) s->h[i] += xs[i];
-    mod__rmsnorm_rows(s, s->xn, s->h, ns, &l->mlp_norm, d, c->norm_eps);
-    mm[0].y = s->hb; mm[0].w = &l->w_gate; mm[0].b = NULL;
-    mm[1].y = s->hb2; mm[1].w = &l->w_up; mm[1].b = NULL;
+    mod__rmsnorm_rows(s, s->xn, s->h, ns, &l->mlp_norm, d, c->norm_eps, c->norm_offset);
+    mm[0].y = s->hb; mm[0].w = &l->w_gate; mm[0].b = &l->b_gate;
+    mm[1].y = s->hb2; mm[1].w = &l->w_up; mm[1].b = &l->b_up;
     mod__matmuls(s, s->xn, ns, mm, 2);
     /* row by row: where a row's vector part ends must not depend on the batch */
-    mod__each(s, ns, F, mod__swiglu_item, s);
-    mod__matmul(s, s->q, s->hb, ns, &l->w_down, NULL);
+    mod__each(s, ns, F, mod__glu_item, s);
+    mod__matmul(s, s->q, s->hb, ns, &l->w_down, &l->b_down);
 }
 
 /* FLOPs of one token through a block's attention and MLP, seeing `visible` cache entries. */
 static double mod__token_flops(const mod_config *c, int visible) {
+    if (c->sliding_window && visible > c->sliding_window) visible = c->sliding_window; /* at most */
     double d = c->dim, qd = (double)c->n_heads * c->head_dim, kvd = (double)c->n_kv_heads * c->head_dim;
     return 2.0 * d * (qd + 2.0 * kvd) + 2.0 * qd * d + 6.0 * d * c->hidden_dim + 4.0 * qd * visible;
 }
@@ -3621,6 +3806,10 @@ static int mod__forward(mod_session *s, const int32_t *tokens, int n, int topk) 
     for (b = 0; b < n; b++) {
         const float *e = mod__row(&m->embed, tokens[b], s->wrow);
         memcpy(s->x + (size_t)b * d, e, sizeof(float) * (size_t)d);
+        if (c->embed_scale != 1.0f) { /* Gemma: the rows times the file's scale, in f32 */
+            float *x = s->x + (size_t)b * d;
+            for (j = 0; j < d; j++) x[j] *= c->embed_scale;
+        }
     }
     for (li = 0; li < c->n_layers; li++) {
         const mod__layer *l = &m->layers[li];
@@ -3706,11 +3895,11 @@ static mod_result mod__run(mod_session *s, const int32_t *tokens, int n, float *
             }
             if (logits) {
                 for (b = 0; b < chunk; b++)
-                    mod__rmsnorm(s->xn + (size_t)b * c->dim, s->x + (size_t)b * c->dim, g, c->dim, c->norm_eps);
+                    mod__rmsnorm(s->xn + (size_t)b * c->dim, s->x + (size_t)b * c->dim, g, c->dim, c->norm_eps, c->norm_offset);
                 mod__matmul(s, logits + (size_t)i * c->vocab_size, s->xn, chunk, w, NULL);
                 s->out_flops += 2.0 * c->dim * c->vocab_size * chunk;
             } else if (i + chunk == n) {
-                mod__rmsnorm(s->xn, s->x + (size_t)(chunk - 1) * c->dim, g, c->dim, c->norm_eps);
+                mod__rmsnorm(s->xn, s->x + (size_t)(chunk - 1) * c->dim, g, c->dim, c->norm_eps, c->norm_offset);
                 mod__matmul(s, s->logits, s->xn, 1, w, NULL);
                 s->out_flops += 2.0 * c->dim * c->vocab_size;
             }

@@ -79,6 +79,7 @@ typedef struct {
     double capacity;
     double *attn_norm, *wq, *wk, *wv, *wo, *bq, *bk, *bv;
     double *mlp_norm, *wg, *wu, *wd;
+    double *bo, *bg, *bu, *bd; /* version 2's o and mlp biases (NULL when absent) */
     double *router, *router_bias;
     double *p_w1, *p_b1, *p_w2, *p_b2;
 } ref__layer;
@@ -87,6 +88,10 @@ typedef struct {
     int V, d, L, H, Hkv, F, hd, Fp;
     double eps, theta, threshold;
     int tied, router_input, router_scale, combine, positions, decision;
+    /* version 2 (defaults for version 1): GeGLU, gains 1 + w, embedding scale, RoPE scaling,
+       sliding window */
+    int gelu, norm_offset, rope_scaling, rope_orig, window;
+    double embed_scale, rope_factor, rope_low, rope_high;
     double *emb, *out_norm, *out;
     ref__layer *layers;
     double **allocs;
@@ -137,6 +142,21 @@ REF_FN int ref__load(ref__model *m, const unsigned char *f, size_t size)
     int l;
     memset(m, 0, sizeof *m);
     if (size < 160 || memcmp(f, "MODH", 4) != 0) return -1;
+    if (ref__u32(f + 4) == 2) { /* the header goes on: FORMAT.md's version 2 fields */
+        if (size < 256) return -1;
+        m->hd = (int)ref__u32(f + 160);
+        m->gelu = (int)ref__u32(f + 164);
+        m->norm_offset = (int)ref__u32(f + 168);
+        m->embed_scale = ref__f32(f + 172);
+        m->rope_scaling = (int)ref__u32(f + 176);
+        m->rope_factor = ref__f32(f + 180);
+        m->rope_low = ref__f32(f + 184);
+        m->rope_high = ref__f32(f + 188);
+        m->rope_orig = (int)ref__u32(f + 192);
+        m->window = (int)ref__u32(f + 196);
+    } else {
+        m->embed_scale = 1.0;
+    }
     m->V = (int)ref__u32(f + 80);
     m->d = (int)ref__u32(f + 84);
     m->L = (int)ref__u32(f + 88);
@@ -153,9 +173,9 @@ REF_FN int ref__load(ref__model *m, const unsigned char *f, size_t size)
     m->decision = (int)ref__u32(f + 136);
     m->Fp = (int)ref__u32(f + 140);
     m->threshold = ref__f32(f + 144);
-    m->hd = m->d / m->H;
+    if (!m->hd) m->hd = m->d / m->H;
     m->layers = (ref__layer *)calloc((size_t)m->L, sizeof *m->layers);
-    m->allocs = (double **)calloc(3 + 21 * (size_t)m->L, sizeof *m->allocs);
+    m->allocs = (double **)calloc(3 + 25 * (size_t)m->L, sizeof *m->allocs);
     if (!m->layers || !m->allocs) { ref__free(m); return -1; }
     m->emb = ref__tensor(m, f, 0, -1);
     m->out_norm = ref__tensor(m, f, 1, -1);
@@ -183,6 +203,10 @@ REF_FN int ref__load(ref__model *m, const unsigned char *f, size_t size)
         y->p_b1 = ref__tensor(m, f, 18, l);
         y->p_w2 = ref__tensor(m, f, 19, l);
         y->p_b2 = ref__tensor(m, f, 20, l);
+        y->bo = ref__tensor(m, f, 21, l);
+        y->bg = ref__tensor(m, f, 22, l);
+        y->bu = ref__tensor(m, f, 23, l);
+        y->bd = ref__tensor(m, f, 24, l);
         if (!y->attn_norm || !y->wq || !y->wk || !y->wv || !y->wo || !y->mlp_norm || !y->wg ||
             !y->wu || !y->wd || (y->routed && !y->router))
             m->failed = 1;
@@ -193,13 +217,14 @@ REF_FN int ref__load(ref__model *m, const unsigned char *f, size_t size)
 
 /* ---- math ---- */
 
-REF_FN void ref__rmsnorm(double *out, const double *x, const double *g, int d, double eps)
+/* gain g[i], or 1 + g[i] with offset (Gemma) */
+REF_FN void ref__rmsnorm(double *out, const double *x, const double *g, int d, double eps, int offset)
 {
     double ss = 0.0, s;
     int i;
     for (i = 0; i < d; i++) ss += x[i] * x[i];
     s = 1.0 / sqrt(ss / d + eps);
-    for (i = 0; i < d; i++) out[i] = x[i] * s * g[i];
+    for (i = 0; i < d; i++) out[i] = x[i] * s * (offset ? 1.0 + g[i] : g[i]);
 }
 
 /* out[r] = W[r,:] . x (+ b[r]), W is [rows, cols] row-major. */
@@ -215,13 +240,38 @@ REF_FN void ref__matvec(double *out, const double *W, const double *b, const dou
 
 REF_FN double ref__silu(double x) { return x / (1.0 + exp(-x)); }
 
-REF_FN void ref__rope(double *v, int n_heads, int hd, double p, double theta)
+/* GELU, tanh approximation (PyTorch's gelu(approximate="tanh"), HF's gelu_pytorch_tanh) */
+REF_FN double ref__gelu_tanh(double x)
+{
+    return 0.5 * x * (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x)));
+}
+
+/* Frequency i of the rotation: theta^(-2i/hd), scaled as MODEL.md "RoPE scaling" says (Hugging
+   Face's _compute_linear_scaling_rope_parameters and _compute_llama3_parameters). */
+REF_FN double ref__freq(const ref__model *m, int i)
+{
+    const double pi = 3.14159265358979323846;
+    double f = pow(m->theta, -2.0 * i / m->hd);
+    if (m->rope_scaling == 1) return f / m->rope_factor;
+    if (m->rope_scaling == 2) {
+        double wavelen = 2.0 * pi / f, low_wl = m->rope_orig / m->rope_low, high_wl = m->rope_orig / m->rope_high;
+        if (wavelen < high_wl) return f;                 /* high frequencies: unchanged */
+        if (wavelen > low_wl) return f / m->rope_factor; /* low frequencies: divided */
+        {
+            double smooth = (m->rope_orig / wavelen - m->rope_low) / (m->rope_high - m->rope_low);
+            return (1.0 - smooth) * f / m->rope_factor + smooth * f;
+        }
+    }
+    return f;
+}
+
+REF_FN void ref__rope(const ref__model *m, double *v, int n_heads, int hd, double p)
 {
     int h, i, half = hd / 2;
     for (h = 0; h < n_heads; h++) {
         double *x = v + (size_t)h * hd;
         for (i = 0; i < half; i++) {
-            double a = p * pow(theta, -2.0 * i / hd), c = cos(a), s = sin(a);
+            double a = p * ref__freq(m, i), c = cos(a), s = sin(a);
             double x0 = x[i], x1 = x[i + half];
             x[i] = x0 * c - x1 * s;
             x[i + half] = x1 * c + x0 * s;
@@ -234,18 +284,19 @@ REF_FN void ref__mlp(const ref__model *m, const ref__layer *y, const double *h, 
                      double *tmp_d, double *tmp_g, double *tmp_u)
 {
     int i;
-    ref__rmsnorm(tmp_d, h, y->mlp_norm, m->d, m->eps);
-    ref__matvec(tmp_g, y->wg, NULL, tmp_d, m->F, m->d);
-    ref__matvec(tmp_u, y->wu, NULL, tmp_d, m->F, m->d);
-    for (i = 0; i < m->F; i++) tmp_g[i] = ref__silu(tmp_g[i]) * tmp_u[i];
-    ref__matvec(out, y->wd, NULL, tmp_g, m->d, m->F);
+    ref__rmsnorm(tmp_d, h, y->mlp_norm, m->d, m->eps, m->norm_offset);
+    ref__matvec(tmp_g, y->wg, y->bg, tmp_d, m->F, m->d);
+    ref__matvec(tmp_u, y->wu, y->bu, tmp_d, m->F, m->d);
+    for (i = 0; i < m->F; i++) tmp_g[i] = (m->gelu ? ref__gelu_tanh(tmp_g[i]) : ref__silu(tmp_g[i])) * tmp_u[i];
+    ref__matvec(out, y->wd, y->bd, tmp_g, m->d, m->F);
 }
 
-/* Runs one block on the k tokens xs[0..k) (rows of width d) at positions pos[0..k), each
- * attending to itself and the rows before it. Writes h (after attention) and mlp
- * (MLP(RMSNorm(h))) for every row. */
+/* Runs one block on the k tokens xs[0..k) (rows of width d) at RoPE positions pos[0..k) and
+ * context positions ctx[0..k), each attending to itself and the rows before it (with a sliding
+ * window W, only those whose context position is less than W before its own). Writes h (after
+ * attention) and mlp (MLP(RMSNorm(h))) for every row. */
 REF_FN int ref__block(const ref__model *m, const ref__layer *y, const double *xs, const double *pos,
-                      int k, double *h, double *mlp)
+                      const int *ctx, int k, double *h, double *mlp)
 {
     int d = m->d, hd = m->hd, H = m->H, Hkv = m->Hkv, qd = H * hd, kvd = Hkv * hd;
     int i, j, hh, t;
@@ -256,44 +307,47 @@ REF_FN int ref__block(const ref__model *m, const ref__layer *y, const double *xs
     double *att = (double *)malloc((size_t)qd * sizeof(double));
     double *w = (double *)malloc((size_t)(k ? k : 1) * sizeof(double));
     double *o = (double *)malloc((size_t)d * sizeof(double));
+    double *nrm2 = (double *)malloc((size_t)d * sizeof(double));
     double *tg = (double *)malloc((size_t)m->F * sizeof(double));
     double *tu = (double *)malloc((size_t)m->F * sizeof(double));
     int rc = -1;
-    if (!nrm || !q || !kk || !vv || !att || !w || !o || !tg || !tu) goto done;
+    if (!nrm || !q || !kk || !vv || !att || !w || !o || !tg || !tu || !nrm2) goto done;
     for (i = 0; i < k; i++) {
-        ref__rmsnorm(nrm, xs + (size_t)i * d, y->attn_norm, d, m->eps);
+        ref__rmsnorm(nrm, xs + (size_t)i * d, y->attn_norm, d, m->eps, m->norm_offset);
         ref__matvec(q + (size_t)i * qd, y->wq, y->bq, nrm, qd, d);
         ref__matvec(kk + (size_t)i * kvd, y->wk, y->bk, nrm, kvd, d);
         ref__matvec(vv + (size_t)i * kvd, y->wv, y->bv, nrm, kvd, d);
-        ref__rope(q + (size_t)i * qd, H, hd, pos[i], m->theta);
-        ref__rope(kk + (size_t)i * kvd, Hkv, hd, pos[i], m->theta);
+        ref__rope(m, q + (size_t)i * qd, H, hd, pos[i]);
+        ref__rope(m, kk + (size_t)i * kvd, Hkv, hd, pos[i]);
     }
     for (i = 0; i < k; i++) {
         for (hh = 0; hh < H; hh++) {
             const double *qi = q + (size_t)i * qd + (size_t)hh * hd;
             int kvh = hh / (H / Hkv);
             double mx = -INFINITY, sum = 0.0;
-            for (j = 0; j <= i; j++) {
+            int first = 0; /* the first row the window lets row i see */
+            while (m->window > 0 && ctx[i] - ctx[first] >= m->window) first++;
+            for (j = first; j <= i; j++) {
                 const double *kj = kk + (size_t)j * kvd + (size_t)kvh * hd;
                 double s = 0.0;
                 for (t = 0; t < hd; t++) s += qi[t] * kj[t];
                 w[j] = s / sqrt((double)hd);
                 if (w[j] > mx) mx = w[j];
             }
-            for (j = 0; j <= i; j++) { w[j] = exp(w[j] - mx); sum += w[j]; }
+            for (j = first; j <= i; j++) { w[j] = exp(w[j] - mx); sum += w[j]; }
             for (t = 0; t < hd; t++) {
                 double s = 0.0;
-                for (j = 0; j <= i; j++) s += w[j] * vv[(size_t)j * kvd + (size_t)kvh * hd + t];
+                for (j = first; j <= i; j++) s += w[j] * vv[(size_t)j * kvd + (size_t)kvh * hd + t];
                 att[(size_t)hh * hd + t] = s / sum;
             }
         }
-        ref__matvec(o, y->wo, NULL, att, d, qd);
+        ref__matvec(o, y->wo, y->bo, att, d, qd);
         for (t = 0; t < d; t++) h[(size_t)i * d + t] = xs[(size_t)i * d + t] + o[t];
-        ref__mlp(m, y, h + (size_t)i * d, mlp + (size_t)i * d, nrm, tg, tu);
+        ref__mlp(m, y, h + (size_t)i * d, mlp + (size_t)i * d, nrm2, tg, tu);
     }
     rc = 0;
 done:
-    free(nrm); free(q); free(kk); free(vv); free(att); free(w); free(o); free(tg); free(tu);
+    free(nrm); free(nrm2); free(q); free(kk); free(vv); free(att); free(w); free(o); free(tg); free(tu);
     return rc;
 }
 
@@ -329,7 +383,7 @@ REF_FN int ref_forward_ex(const unsigned char *file, size_t size, const int *tok
     double *x = NULL, *xs = NULL, *pos = NULL, *h = NULL, *mlp = NULL, *r = NULL, *a = NULL;
     double *u = NULL, *ph = NULL, *nrm = NULL;
     unsigned char *sel = NULL;
-    int *idx = NULL;
+    int *idx = NULL, *cpos = NULL;
     double tau;
 
     if (n <= 0 || ref__load(&m, file, size) != 0) return -1;
@@ -349,9 +403,13 @@ REF_FN int ref_forward_ex(const unsigned char *file, size_t size, const int *tok
     nrm = (double *)malloc((size_t)d * sizeof *nrm);
     sel = (unsigned char *)malloc((size_t)n);
     idx = (int *)malloc((size_t)n * sizeof *idx);
-    if (!x || !xs || !h || !mlp || !pos || !r || !a || !u || !ph || !nrm || !sel || !idx) goto done;
+    cpos = (int *)malloc((size_t)n * sizeof *cpos);
+    if (!x || !xs || !h || !mlp || !pos || !r || !a || !u || !ph || !nrm || !sel || !idx || !cpos) goto done;
 
-    for (i = 0; i < n; i++) memcpy(x + (size_t)i * d, m.emb + (size_t)tokens[i] * d, (size_t)d * sizeof *x);
+    for (i = 0; i < n; i++) {
+        int t;
+        for (t = 0; t < d; t++) x[(size_t)i * d + t] = m.emb[(size_t)tokens[i] * d + t] * m.embed_scale;
+    }
     if (trace && trace->states) memcpy(trace->states, x, (size_t)n * d * sizeof *x);
 
     for (l = 0; l < m.L; l++) {
@@ -363,7 +421,7 @@ REF_FN int ref_forward_ex(const unsigned char *file, size_t size, const int *tok
             double c = capacity_override > 0 ? capacity_override : y->capacity;
             for (i = 0; i < n; i++) {
                 const double *xi = x + (size_t)i * d;
-                if (m.router_input == 1) { ref__rmsnorm(u, xi, y->attn_norm, d, m.eps); xi = u; }
+                if (m.router_input == 1) { ref__rmsnorm(u, xi, y->attn_norm, d, m.eps, m.norm_offset); xi = u; }
                 r[i] = 0.0;
                 for (j = 0; j < d; j++) r[i] += y->router[j] * xi[j];
                 if (y->router_bias) r[i] += y->router_bias[0];
@@ -391,11 +449,12 @@ REF_FN int ref_forward_ex(const unsigned char *file, size_t size, const int *tok
         for (i = 0; i < n; i++) {
             if (!sel[i]) continue;
             idx[k] = i;
+            cpos[k] = i;
             memcpy(xs + (size_t)k * d, x + (size_t)i * d, (size_t)d * sizeof *x);
             pos[k] = (y->routed && m.positions == 1) ? (double)k : (double)i;
             k++;
         }
-        if (k > 0 && ref__block(&m, y, xs, pos, k, h, mlp) != 0) goto done;
+        if (k > 0 && ref__block(&m, y, xs, pos, cpos, k, h, mlp) != 0) goto done;
         for (j = 0; j < k; j++) {
             double *xi = x + (size_t)idx[j] * d, *hj = h + (size_t)j * d, *mj = mlp + (size_t)j * d;
             int t;
@@ -423,13 +482,13 @@ REF_FN int ref_forward_ex(const unsigned char *file, size_t size, const int *tok
     }
 
     for (i = 0; logits && i < n; i++) {
-        ref__rmsnorm(nrm, x + (size_t)i * d, m.out_norm, d, m.eps);
+        ref__rmsnorm(nrm, x + (size_t)i * d, m.out_norm, d, m.eps, m.norm_offset);
         ref__matvec(logits + (size_t)i * m.V, m.out, NULL, nrm, m.V, d);
     }
     rc = 0;
 done:
     free(x); free(xs); free(h); free(mlp); free(pos); free(r); free(a);
-    free(u); free(ph); free(nrm); free(sel); free(idx);
+    free(u); free(ph); free(nrm); free(sel); free(idx); free(cpos);
     ref__free(&m);
     return rc;
 }

@@ -54,7 +54,7 @@ static char *section(const char *heading)
     return out;
 }
 
-#define MAX_ROWS 40
+#define MAX_ROWS 48
 #define MAX_COLS 6
 typedef struct table {
     int n_rows, n_cols;
@@ -123,7 +123,7 @@ static void ident(const char *cell, char *out, size_t cap)
 static const char *doc_type(const char *type)
 {
     static const char *const map[][2] = { { "U32", "u32" }, { "I32", "i32" }, { "U64", "u64" }, { "F32", "f32" },
-                                          { "U8X4", "u8[4]" }, { "U32X3", "u32[3]" }, { "U64X4", "u64[4]" } };
+                                          { "U8X4", "u8[4]" }, { "U32X3", "u32[3]" }, { "U32X14", "u32[14]" }, { "U64X4", "u64[4]" } };
     size_t i;
     for (i = 0; i < sizeof map / sizeof map[0]; i++)
         if (!strcmp(map[i][0], type)) return map[i][1];
@@ -180,6 +180,11 @@ static void test_records(void)
     check(find_table(hs, "offset", "type", &t), "header: a table of offset | type | field");
     check_record("header", &t, 2, g_header, (int)(sizeof g_header / sizeof g_header[0]), (int)number_before(hs, " bytes)"), MOD__HEADER_BYTES);
     check(MOD__HEADER_BYTES == MOD__HEADER_SIZE, "header: MOD__HEADER_BYTES %d equals the loader's MOD__HEADER_SIZE", MOD__HEADER_BYTES);
+    {   /* where version 1's header ends: the first field of version 2 */
+        char want[64];
+        snprintf(want, sizeof want, "a version 1 header ends at offset %d", MOD__HEADER_BYTES_V1);
+        check(strstr(hs, want) != NULL && MOD__HEADER_AT_head_dim == MOD__HEADER_BYTES_V1, "header: \"%s\" on the page", want);
+    }
     {   /* the fixed values */
         char want[32];
         int i;
@@ -321,7 +326,7 @@ static void test_roles(void)
     {   /* shapes evaluated: a model of V 300, d 64, 8 heads of which 2 for keys and values, F 96, Fp 16 and 0 */
         int fp;
         for (fp = 0; fp < 2; fp++) {
-            const mod__dims m = mf_dims(300, 64, 8, 2, 96, fp ? 16 : 0);
+            const mod__dims m = mf_dims(300, 64, 8, 2, 0, 96, fp ? 16 : 0);
             uint64_t rows, cols;
             mf_role_shape(MOD__ROLE_K, &m, &rows, &cols);
             check(rows == 16 && cols == 64, "attn_k is [Hkv*hd, d] = [16, 64]: [%llu, %llu]", (unsigned long long)rows, (unsigned long long)cols);
@@ -341,7 +346,7 @@ static void test_roles(void)
    zero: the bytes must stand at the field's offset, as put, and nowhere else. */
 #define PROBE(f, offset, type)                                                                            \
     {                                                                                                     \
-        unsigned char *mem = (unsigned char *)&r.f, out[256];                                             \
+        unsigned char *mem = (unsigned char *)&r.f, out[512];                                             \
         size_t k;                                                                                         \
         int ok = 1;                                                                                       \
         memset(&r, 0, sizeof r);                                                                          \
@@ -382,7 +387,7 @@ static void test_layout(void)
 {
     static const int routed[3] = { 0, 1, 1 };
     static const float capacity[3] = { 0.9f, 0.5f, 0.25f };
-    mf_tensor ts[3 + 21 * 3];
+    mf_tensor ts[3 + 25 * 3];
     mod__file_header h;
     mod__dims dims;
     uint32_t n = 0, i;
@@ -410,7 +415,7 @@ static void test_layout(void)
     memset(&h, 0, sizeof h);
     h.vocab_size = 3; h.dim = 64; h.n_layers = 3; h.n_heads = 4; h.n_kv_heads = 2; h.hidden_dim = 96; h.max_seq_len = 16;
     h.norm_eps = 1e-5f; h.rope_theta = 10000.0f; h.decision = 1; h.predictor_hidden = 8;
-    dims = mf_dims(h.vocab_size, h.dim, h.n_heads, h.n_kv_heads, h.hidden_dim, h.predictor_hidden);
+    dims = mf_dims(h.vocab_size, h.dim, h.n_heads, h.n_kv_heads, h.head_dim, h.hidden_dim, h.predictor_hidden);
     for (l = -1; l < 3; l++)
         for (role = l < 0 ? 0 : MOD__ROLE_ATTN_NORM; role < (l < 0 ? MOD__ROLE_ATTN_NORM : MOD__ROLE_COUNT); role++) {
             int want = mf_role_wanted(role, 0, l >= 0 && routed[l], 1, 8);

@@ -548,7 +548,7 @@ static void test_rmsnorm(void)
                 int i, wi = 0, ok = 1;
                 fill(x, (size_t)n, scales[c]);
                 for (i = 0; i < n; i++) g[i] = (float)(1.0 + 0.5 * sym()) * (i % 5 == 4 ? -1.0f : 1.0f);
-                mod__rmsnorm(out, x, g, n, eps);
+                mod__rmsnorm(out, x, g, n, eps, 0);
                 for (i = 0; i < n; i++) ss += (double)x[i] * x[i];
                 inv = 1.0 / sqrt(ss / n + (double)eps);
                 for (i = 0; i < n; i++) {
@@ -562,9 +562,20 @@ static void test_rmsnorm(void)
                 {
                     float *y = (float *)xmalloc(sizeof(float) * (size_t)n);
                     memcpy(y, x, sizeof(float) * (size_t)n);
-                    mod__rmsnorm(y, y, g, n, eps);
+                    mod__rmsnorm(y, y, g, n, eps, 0);
                     check(memcmp(y, out, sizeof(float) * (size_t)n) == 0, "rmsnorm n=%d in place differs", n);
                     free(y);
+                }
+                /* the gain offset (Gemma): gains w - 1 with the offset are gains w, when w - 1
+                   and 1 + (w - 1) are exact (w in [1, 2) is) */
+                {
+                    float *y = (float *)xmalloc(sizeof(float) * (size_t)n), *gm = (float *)xmalloc(sizeof(float) * (size_t)n);
+                    float *ref = (float *)xmalloc(sizeof(float) * (size_t)n);
+                    for (i = 0; i < n; i++) { ref[i] = 1.0f + 0.5f * (float)fabs(g[i] - 1.0f); gm[i] = ref[i] - 1.0f; }
+                    mod__rmsnorm(y, x, gm, n, eps, 1);
+                    mod__rmsnorm(out, x, ref, n, eps, 0);
+                    check(memcmp(y, out, sizeof(float) * (size_t)n) == 0, "rmsnorm n=%d with gains 1 + w differs from gains 1 + w given", n);
+                    free(y); free(gm); free(ref);
                 }
                 free(x); free(g); free(out);
             }
@@ -573,7 +584,7 @@ static void test_rmsnorm(void)
         float x[32], g[32], out[32];
         int i, ok = 1;
         for (i = 0; i < 32; i++) { x[i] = 0.0f; g[i] = 1.0f + (float)i; }
-        mod__rmsnorm(out, x, g, 32, 1e-5f);
+        mod__rmsnorm(out, x, g, 32, 1e-5f, 0);
         for (i = 0; i < 32; i++) ok &= out[i] == 0.0f;
         check(ok, "rmsnorm of zeros is not zero");
     }
@@ -591,9 +602,9 @@ static void test_rmsnorm(void)
         memset(&ss, 0, sizeof ss);
         ss.threads = 2;
         gt.data = g; gt.dtype = MOD_DTYPE_F32; gt.rows = 1; gt.cols = 128;
-        mod__rmsnorm_rows(&ss, out, x, 300, &gt, 128, 1e-5f);
+        mod__rmsnorm_rows(&ss, out, x, 300, &gt, 128, 1e-5f, 0);
         for (r = 0; r < 300; r++) {
-            mod__rmsnorm(one, x + 128 * r, g, 128, 1e-5f);
+            mod__rmsnorm(one, x + 128 * r, g, 128, 1e-5f, 0);
             ok &= memcmp(one, out + 128 * r, sizeof one) == 0;
         }
         check(ok, "mod__rmsnorm_rows differs from mod__rmsnorm per row");

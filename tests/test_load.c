@@ -271,7 +271,7 @@ typedef struct basefile {
     size_t size;
 } basefile;
 
-static basefile BA, BB, BC, BD, BE, BF;
+static basefile BA, BB, BC, BD, BE, BF, BG;
 
 static void make_base(basefile *b, const char *name, const mkm_opts *o)
 {
@@ -351,6 +351,36 @@ static void make_bases(void)
     o.predictor_hidden = 32;
     o.dtype = MKM_DTYPE_Q4_0;
     make_base(&BF, "F(bpe,predictor,q4_0)", &o);
+    /* G: every version 2 variant: a head size of its own (n_heads x head_dim != dim), GeGLU,
+       gains 1 + w, an embedding scale, llama3 RoPE scaling, a sliding window, o and mlp biases */
+    mkm_defaults(&o);
+    o.seed = 17;
+    o.tokenizer = MKM_TOKENIZER_BPE;
+    o.head_dim = 12;
+    o.activation = 1;
+    o.norm_offset = 1;
+    o.embed_scale = 5.65625f;
+    o.rope_scaling = 2;
+    o.rope_factor = 8.0f;
+    o.rope_low_freq_factor = 1.0f;
+    o.rope_high_freq_factor = 4.0f;
+    o.rope_original_max_pos = 16;
+    o.sliding_window = 5;
+    o.o_bias = 1;
+    o.mlp_bias = 1;
+    o.qkv_bias = 1;
+    make_base(&BG, "G(bpe,every variant)", &o);
+}
+
+/* A version-1 file of the same model as a version-2 file whose variant fields are the
+   defaults: the 160-byte header, version 1, the bytes 160..255 zero (padding before the
+   layer table, which stays where it is). */
+static void to_version1(unsigned char *w, size_t n)
+{
+    mkm_put_u32(w + MKM_OFF_VERSION, 1);
+    mkm_put_u32(w + MKM_OFF_HEADER_SIZE, 160);
+    memset(w + 160, 0, 96);
+    mkm_checksum(w, n);
 }
 
 /* ---- the working copy and field access --------------------------------------------------- */
@@ -476,13 +506,20 @@ static void check_config(const basefile *b, const mod_model *m)
     int i, routed = 0, ok;
     for (i = 0; i < o->n_layers; i++) routed += o->routed[i];
     ok = c && c->vocab_size == mkm_vocab_size(o) && c->dim == o->dim && c->n_layers == o->n_layers &&
-         c->n_heads == o->n_heads && c->n_kv_heads == o->n_kv_heads && c->head_dim == o->dim / o->n_heads &&
+         c->n_heads == o->n_heads && c->n_kv_heads == o->n_kv_heads &&
          c->hidden_dim == o->hidden_dim && c->max_seq_len == o->max_seq_len && c->norm_eps == o->norm_eps &&
          c->rope_theta == o->rope_theta && c->tied_embeddings == o->tied &&
          (int)c->router_input == o->router_input && (int)c->router_scale == o->router_scale &&
          (int)c->combine == o->combine && (int)c->positions == o->positions &&
          (int)c->decision == o->decision && c->predictor_hidden == (o->decision == 1 && routed ? o->predictor_hidden : 0) &&
-         c->threshold == o->threshold && c->n_routed == routed;
+         c->threshold == o->threshold && c->n_routed == routed && c->head_dim == mkm_head_dim(o) &&
+         (int)c->activation == o->activation && c->norm_offset == o->norm_offset &&
+         c->embed_scale == (o->embed_scale > 0.0f ? o->embed_scale : 1.0f) && (int)c->rope_scaling == o->rope_scaling &&
+         c->rope_factor == (o->rope_scaling ? o->rope_factor : 0.0f) &&
+         c->rope_low_freq_factor == (o->rope_scaling == 2 ? o->rope_low_freq_factor : 0.0f) &&
+         c->rope_high_freq_factor == (o->rope_scaling == 2 ? o->rope_high_freq_factor : 0.0f) &&
+         c->rope_original_max_pos == (o->rope_scaling == 2 ? o->rope_original_max_pos : 0) &&
+         c->sliding_window == o->sliding_window;
     check(ok, "%s: mod_model_config does not match the options the file was written with", b->name);
     for (i = 0; i < o->n_layers; i++) {
         float want = o->routed[i] ? o->capacity[i] : 0.0f;
@@ -526,10 +563,10 @@ static void check_tokenizer_roundtrip(const basefile *b, const mod_model *m)
 
 static void group_valid(void)
 {
-    const basefile *bases[6];
+    const basefile *bases[7];
     int i;
-    bases[0] = &BA; bases[1] = &BB; bases[2] = &BC; bases[3] = &BD; bases[4] = &BE; bases[5] = &BF;
-    for (i = 0; i < 6; i++) {
+    bases[0] = &BA; bases[1] = &BB; bases[2] = &BC; bases[3] = &BD; bases[4] = &BE; bases[5] = &BF; bases[6] = &BG;
+    for (i = 0; i < 7; i++) {
         const basefile *b = bases[i];
         mod_model *m = NULL;
         mod_error err;
@@ -746,12 +783,15 @@ static void group_header(void)
     begin(&BA); memset(W, 0, 4); done("magic zero", MOD_ERR_BAD_MAGIC);
     begin(&BA); memcpy(W, "modh", 4); done("magic lower case", MOD_ERR_BAD_MAGIC);
     begin(&BA); p32(MKM_OFF_VERSION, 0); done("version 0", MOD_ERR_BAD_VERSION);
-    begin(&BA); p32(MKM_OFF_VERSION, 2); done("version 2", MOD_ERR_BAD_VERSION);
+    begin(&BA); p32(MKM_OFF_VERSION, 3); done("version 3", MOD_ERR_BAD_VERSION);
     begin(&BA); p32(MKM_OFF_VERSION, 0xFFFFFFFFu); done("version 0xFFFFFFFF", MOD_ERR_BAD_VERSION);
     begin(&BA); p32(MKM_OFF_VERSION, 0x100u); done("version 256 (big-endian 1)", MOD_ERR_BAD_VERSION);
     begin(&BA); p32(MKM_OFF_HEADER_SIZE, 0); done("header_size 0", MOD_ERR_CORRUPT);
     begin(&BA); p32(MKM_OFF_HEADER_SIZE, 200); done("header_size 200", MOD_ERR_CORRUPT);
     begin(&BA); p32(MKM_OFF_HEADER_SIZE, 159); done("header_size 159", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_HEADER_SIZE, 160); done("header_size 160 in a version 2 file", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_HEADER_SIZE, 257); done("header_size 257", MOD_ERR_CORRUPT);
+    begin(&BA); to_version1(W, WN); p32(MKM_OFF_HEADER_SIZE, 256); done("header_size 256 in a version 1 file", MOD_ERR_CORRUPT);
     begin(&BA); p64(MKM_OFF_FILE_SIZE, WN + 1); done("file_size one more than the buffer", MOD_ERR_TRUNCATED);
     begin(&BA); p64(MKM_OFF_FILE_SIZE, UINT64_MAX); done("file_size 2^64-1", MOD_ERR_TRUNCATED);
     begin(&BA); p64(MKM_OFF_FILE_SIZE, WN - 1); done("file_size one less than the buffer", MOD_ERR_CORRUPT);
@@ -809,6 +849,127 @@ static void group_header(void)
     check_group("header fields");
 }
 
+/* Version 2's fields, each out of range on its own. */
+static void group_header_v2(void)
+{
+    char name[128];
+    int i;
+    begin(&BA); p32(MKM_OFF_HEAD_DIM, 0); done("head_dim 0", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_HEAD_DIM, 7); done("head_dim 7 (odd)", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_HEAD_DIM, 1); done("head_dim 1", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_HEAD_DIM, 1u << 20); done("head_dim 2^20 (n_heads x head_dim too large)", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_HEAD_DIM, 0x80000000u); done("head_dim 2^31", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_HEAD_DIM, 16); done("head_dim 16: the tensors have head size 8", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_N_HEADS, 0); done("n_heads 0 (version 2)", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_N_HEADS, 0xFFFFFFFFu); done("n_heads 2^32-1 (version 2)", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_ACTIVATION, 2); done("activation 2", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_ACTIVATION, 0xFFFFFFFFu); done("activation 2^32-1", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_NORM_OFFSET, 2); done("norm_offset 2", MOD_ERR_CORRUPT);
+    begin(&BA); pf32(MKM_OFF_EMBED_SCALE, 0.0f); done("embed_scale 0", MOD_ERR_CORRUPT);
+    begin(&BA); pf32(MKM_OFF_EMBED_SCALE, -1.0f); done("embed_scale -1", MOD_ERR_CORRUPT);
+    begin(&BA); pf32(MKM_OFF_EMBED_SCALE, (float)NAN); done("embed_scale NaN", MOD_ERR_CORRUPT);
+    begin(&BA); pf32(MKM_OFF_EMBED_SCALE, (float)INFINITY); done("embed_scale inf", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_ROPE_SCALING, 3); done("rope_scaling 3", MOD_ERR_CORRUPT);
+    begin(&BA); pf32(MKM_OFF_ROPE_FACTOR, 2.0f); done("rope_scaling none with rope_factor 2", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_ROPE_ORIG, 8); done("rope_scaling none with rope_original_max_pos 8", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_ROPE_SCALING, 1); done("rope_scaling linear with rope_factor 0", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_ROPE_SCALING, 1); pf32(MKM_OFF_ROPE_FACTOR, -2.0f); done("rope_scaling linear with rope_factor -2", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_ROPE_SCALING, 1); pf32(MKM_OFF_ROPE_FACTOR, (float)NAN); done("rope_scaling linear with rope_factor NaN", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_ROPE_SCALING, 1); pf32(MKM_OFF_ROPE_FACTOR, 2.0f); pf32(MKM_OFF_ROPE_LOW, 1.0f);
+    done("rope_scaling linear with rope_low_freq_factor set", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_ROPE_SCALING, 1); pf32(MKM_OFF_ROPE_FACTOR, 2.0f); done("rope_scaling linear, factor 2", MOD_OK);
+    begin(&BG); pf32(MKM_OFF_ROPE_FACTOR, (float)INFINITY); done("llama3 with rope_factor inf", MOD_ERR_CORRUPT);
+    begin(&BG); pf32(MKM_OFF_ROPE_LOW, 0.0f); done("llama3 with rope_low_freq_factor 0", MOD_ERR_CORRUPT);
+    begin(&BG); pf32(MKM_OFF_ROPE_HIGH, 1.0f); done("llama3 with rope_high_freq_factor equal to low", MOD_ERR_CORRUPT);
+    begin(&BG); pf32(MKM_OFF_ROPE_HIGH, 0.5f); done("llama3 with rope_high_freq_factor below low", MOD_ERR_CORRUPT);
+    begin(&BG); pf32(MKM_OFF_ROPE_HIGH, (float)NAN); done("llama3 with rope_high_freq_factor NaN", MOD_ERR_CORRUPT);
+    begin(&BG); p32(MKM_OFF_ROPE_ORIG, 0); done("llama3 with rope_original_max_pos 0", MOD_ERR_CORRUPT);
+    begin(&BG); p32(MKM_OFF_ROPE_ORIG, (1u << 24) + 1); done("llama3 with rope_original_max_pos 2^24+1", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_SLIDING_WINDOW, (1u << 24) + 1); done("sliding_window 2^24+1", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_SLIDING_WINDOW, 0xFFFFFFFFu); done("sliding_window 2^32-1", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_SLIDING_WINDOW, 1); done("sliding_window 1", MOD_OK);
+    for (i = 0; i < 14; i++) {
+        begin(&BA); p32(MKM_OFF_RESERVED2 + 4 * (size_t)i, 1u);
+        snprintf(name, sizeof name, "reserved header word %d of version 2 non-zero", 3 + i);
+        done(name, MOD_ERR_CORRUPT);
+    }
+    /* the new roles: sets, shapes, one-dimensional f32 */
+    begin(&BG); dir_remove(ent(MKM_ROLE_MLP_UP_BIAS, 2)); done("mlp_up_bias missing from one block", MOD_ERR_CORRUPT);
+    begin(&BG); dir_remove(ent(MKM_ROLE_MLP_DOWN_BIAS, 0)); done("mlp_down_bias missing from one block", MOD_ERR_CORRUPT);
+    begin(&BG); dir_remove(ent(MKM_ROLE_ATTN_O_BIAS, 1)); done("attn_o_bias missing from one block (optional per block)", MOD_OK);
+    begin(&BG); p64(ent(MKM_ROLE_ATTN_O_BIAS, 1) + MKM_TD_DIMS, 16); done("attn_o_bias of 16 values for dim 32", MOD_ERR_CORRUPT);
+    begin(&BG); p64(ent(MKM_ROLE_MLP_GATE_BIAS, 1) + MKM_TD_DIMS, 32); done("mlp_gate_bias of 32 values for hidden_dim 64", MOD_ERR_CORRUPT);
+    begin(&BG); p32(ent(MKM_ROLE_MLP_DOWN_BIAS, 3) + MKM_TD_DTYPE, MKM_DTYPE_F16); done("mlp_down_bias as f16", MOD_ERR_CORRUPT);
+    begin(&BG); p32(ent(MKM_ROLE_ATTN_O_BIAS, 3) + MKM_TD_LAYER, 4); done("attn_o_bias of layer 4 of 4", MOD_ERR_CORRUPT);
+    begin(&BG); p32(ent(MKM_ROLE_ATTN_O_BIAS, 3) + MKM_TD_LAYER, 2); done("attn_o_bias of layer 2 twice", MOD_ERR_CORRUPT);
+    begin(&BG); p32(ent(MKM_ROLE_ATTN_O_BIAS, 3) + MKM_TD_ROLE, 25); done("role 25", MOD_ERR_CORRUPT);
+    /* the query width n_heads x head_dim shapes q, k, v and o */
+    begin(&BG); p32(MKM_OFF_HEAD_DIM, 8); done("head_dim 8 where the tensors have 12", MOD_ERR_CORRUPT);
+    check_group("version 2 header fields and roles");
+}
+
+/* Version-1 files: the same model reads the same, and what version 1 cannot say is refused. */
+static void group_version1(void)
+{
+    const basefile *bases[3];
+    int i;
+    bases[0] = &BA; bases[1] = &BB; bases[2] = &BF;
+    for (i = 0; i < 3; i++) {
+        mod_model *m1 = NULL, *m2 = NULL;
+        gbuf g1, g2;
+        char name[96];
+        begin(bases[i]);
+        to_version1(W, WN);
+        snprintf(name, sizeof name, "%s as version 1", bases[i]->name);
+        expect(name, W, WN, MOD_OK);
+        gbuf_new(&g1, W, WN, 0);
+        gbuf_new(&g2, bases[i]->buf, bases[i]->size, 0);
+        if (check(mod_model_load_memory(&m1, g1.p, WN, NULL, NULL) == MOD_OK && mod_model_load_memory(&m2, g2.p, WN, NULL, NULL) == MOD_OK,
+                  "%s: loads", name)) {
+            const mod_config *c1 = mod_model_config(m1), *c2 = mod_model_config(m2);
+            check(!memcmp(c1, c2, sizeof *c1), "%s: the configuration is the version 2 file's", name);
+            {   /* and the logits, bit for bit */
+                static const int32_t toks[] = { 5, 9, 77, 3, 1, 200, 42, 8 };
+                const int n = (int)(sizeof toks / sizeof toks[0]), V = c1->vocab_size;
+                float *l1 = (float *)malloc(sizeof(float) * (size_t)(n * V)), *l2 = (float *)malloc(sizeof(float) * (size_t)(n * V));
+                mod_session *s1 = NULL, *s2 = NULL;
+                check(l1 && l2 && mod_session_create(&s1, m1, NULL, NULL) == MOD_OK && mod_session_create(&s2, m2, NULL, NULL) == MOD_OK &&
+                      mod_prefill(s1, toks, n, l1) == MOD_OK && mod_prefill(s2, toks, n, l2) == MOD_OK &&
+                      !memcmp(l1, l2, sizeof(float) * (size_t)(n * V)), "%s: logits equal the version 2 file's bit for bit", name);
+                mod_session_free(s1); mod_session_free(s2);
+                free(l1); free(l2);
+            }
+        }
+        mod_model_free(m1); mod_model_free(m2);
+        gbuf_free(&g1); gbuf_free(&g2);
+    }
+    /* bytes 160..255 of a version 1 file are padding, not version 2's fields */
+    begin(&BA); to_version1(W, WN); p32(MKM_OFF_HEAD_DIM, 7); pf32(MKM_OFF_EMBED_SCALE, -1.0f); p32(MKM_OFF_ACTIVATION, 9);
+    done("version 1 with non-zero padding where version 2 has its fields", MOD_OK);
+    begin(&BA); to_version1(W, WN); p32(MKM_OFF_N_HEADS, 3); done("version 1: n_heads 3 does not divide dim 32", MOD_ERR_CORRUPT);
+    begin(&BA); to_version1(W, WN); p32(MKM_OFF_N_HEADS, 16); p32(MKM_OFF_N_KV_HEADS, 16); done("version 1: head size 2 (dim 32 / 16) is even, the shapes do not match", MOD_ERR_CORRUPT);
+    begin(&BG); to_version1(W, WN); done("version 1 with the tensors of version 2's variants", MOD_ERR_CORRUPT);
+    {   /* a version 2 role in a version 1 file: the message names it */
+        gbuf g;
+        mod_model *m = NULL;
+        mod_error err;
+        mkm_opts o = BA.o;
+        unsigned char *buf;
+        size_t n;
+        o.o_bias = 1;
+        if (check(mkm_build(&o, &buf, &n) == 0, "build with o biases")) {
+            to_version1(buf, n);
+            gbuf_new(&g, buf, n, 0);
+            check(mod_model_load_memory(&m, g.p, n, NULL, &err) == MOD_ERR_CORRUPT && strstr(err.message, "attn_o_bias") &&
+                  strstr(err.message, "version 2"), "version 1 with attn_o_bias: %s", err.message);
+            mod_model_free(m);
+            gbuf_free(&g);
+            free(buf);
+        }
+    }
+    check_group("version 1 files");
+}
+
 static void group_sections(void)
 {
     uint64_t dir, lay, tok, tsz, data, dsz;
@@ -848,7 +1009,7 @@ static void group_sections(void)
     begin(&BA); p64(MKM_OFF_DATA_SIZE, UINT64_MAX - data + 1); done("data_offset + data_size == 2^64 + 1", MOD_ERR_TRUNCATED);
     begin(&BA); p32(MKM_OFF_N_TENSORS, 0xFFFFFFFFu); done("n_tensors 2^32-1", MOD_ERR_CORRUPT);
     begin(&BA); p32(MKM_OFF_N_TENSORS, 0x04000000u); done("n_tensors 2^26 (directory length 2^32)", MOD_ERR_CORRUPT);
-    begin(&BA); p32(MKM_OFF_N_TENSORS, 3u + 21u * 4u + 1u); done("n_tensors one more than 4 blocks can have", MOD_ERR_CORRUPT);
+    begin(&BA); p32(MKM_OFF_N_TENSORS, 3u + 25u * 4u + 1u); done("n_tensors one more than 4 blocks can have", MOD_ERR_CORRUPT);
     begin(&BA); p32(MKM_OFF_N_TENSORS, g32(MKM_OFF_N_TENSORS) + 1); done("n_tensors + 1 (directory runs into the tokenizer)", MOD_ERR_CORRUPT);
     begin(&BA); p32(MKM_OFF_N_TENSORS, 0); done("n_tensors 0", MOD_ERR_CORRUPT);
     begin(&BA); p32(MKM_OFF_N_LAYERS, 5); done("n_layers 5 (layer table runs into the directory)", MOD_ERR_CORRUPT);
@@ -1256,9 +1417,9 @@ static void group_arena(void)
         size_t need;
         mod_result r;
         begin(&BA);
-        p32(MKM_OFF_VERSION, 2);
+        p32(MKM_OFF_VERSION, 3);
         r = mod_model_memory_required(W, WN, &need, &err);
-        check(r == MOD_ERR_BAD_VERSION && err.message[0], "memory_required of a version 2 file: %s", code_name(r));
+        check(r == MOD_ERR_BAD_VERSION && err.message[0], "memory_required of a version 3 file: %s", code_name(r));
         begin(&BA);
         p32(MKM_OFF_N_LAYERS, 0);
         r = mod_model_memory_required(W, WN, &need, &err);
@@ -1560,6 +1721,8 @@ int main(void)
     group_checksum();
     group_truncation();
     group_header();
+    group_header_v2();
+    group_version1();
     group_sections();
     group_tensors();
     group_layers();
@@ -1570,6 +1733,6 @@ int main(void)
     group_files();
     group_fuzz(it && atoi(it) > 0 ? atoi(it) : 3000);
     free(W);
-    free(BA.buf); free(BB.buf); free(BC.buf); free(BD.buf); free(BE.buf);
+    free(BA.buf); free(BB.buf); free(BC.buf); free(BD.buf); free(BE.buf); free(BF.buf); free(BG.buf);
     return check_finish();
 }

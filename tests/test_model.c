@@ -132,7 +132,44 @@ static void v_everything(mkm_opts *o) {
     o->positions = 1; o->decision = 1; o->predictor_hidden = 8; o->n_kv_heads = 1; o->threshold = -0.2f;
 }
 
+/* the architecture variants (MODEL.md "Variants"), alone and as the families combine them; the
+   default model has dense blocks 0 and 2 and routed blocks 1 and 3 */
+static void v_head_dim_wide(mkm_opts *o) { o->head_dim = 12; }          /* H hd 48 > d 32 */
+static void v_head_dim_narrow(mkm_opts *o) { o->head_dim = 4; o->n_kv_heads = 1; } /* H hd 16 < d 32 */
+static void v_geglu(mkm_opts *o) { o->activation = 1; }
+static void v_norm_offset(mkm_opts *o) { o->norm_offset = 1; o->router_input = 1; }
+static void v_embed_scale(mkm_opts *o) { o->embed_scale = 5.65625f; o->init_scale = 0.2f; }
+static void v_rope_linear(mkm_opts *o) { o->rope_scaling = 1; o->rope_factor = 4.0f; }
+/* hd 8, theta 1e4: wavelengths 6.3, 63, 628, 6283 against 64 / 4 = 16 and 64 / 1 = 64, so one
+   frequency of each kind: kept, blended, divided */
+static void v_rope_llama3(mkm_opts *o) {
+    o->rope_scaling = 2; o->rope_factor = 8.0f; o->rope_low_freq_factor = 1.0f; o->rope_high_freq_factor = 4.0f;
+    o->rope_original_max_pos = 64;
+}
+static void v_window(mkm_opts *o) { o->sliding_window = 5; }
+static void v_window_routed(mkm_opts *o) {
+    int i;
+    for (i = 0; i < o->n_layers; i++) { o->routed[i] = 1; o->capacity[i] = 0.5f; }
+    o->sliding_window = 3; o->positions = 1;
+}
+static void v_o_bias(mkm_opts *o) { o->o_bias = 1; }
+static void v_mlp_bias(mkm_opts *o) { o->mlp_bias = 1; }
+static void v_llama3(mkm_opts *o) { v_rope_llama3(o); o->rope_theta = 500000.0f; o->rope_original_max_pos = 8; o->o_bias = 1; o->qkv_bias = 1; o->mlp_bias = 1; }
+static void v_mistral(mkm_opts *o) { o->sliding_window = 7; o->n_kv_heads = 1; }
+static void v_qwen2(mkm_opts *o) { o->qkv_bias = 1; o->rope_theta = 1000000.0f; o->tied = 1; }
+static void v_gemma(mkm_opts *o) {
+    o->head_dim = 16; o->n_kv_heads = 1; o->activation = 1; o->norm_offset = 1; o->embed_scale = 5.65625f;
+    o->init_scale = 0.2f; o->tied = 1;
+}
+
 static const variant variants[] = {
+    { "head_dim 12 (H hd > d)", v_head_dim_wide }, { "head_dim 4 (H hd < d), MQA", v_head_dim_narrow },
+    { "GeGLU (gelu_tanh)", v_geglu }, { "norm gains 1 + w, normed router input", v_norm_offset },
+    { "embedding scale", v_embed_scale }, { "RoPE linear x4", v_rope_linear }, { "RoPE llama3", v_rope_llama3 },
+    { "sliding window 5", v_window }, { "sliding window 3, all routed, compacted", v_window_routed },
+    { "attn_o bias", v_o_bias }, { "mlp biases", v_mlp_bias },
+    { "family llama 3.1 (llama3 RoPE, all biases)", v_llama3 }, { "family mistral (window 7, MQA)", v_mistral },
+    { "family qwen2 (q/k/v biases, tied)", v_qwen2 }, { "family gemma (hd 16, GeGLU, 1 + w, scale, tied)", v_gemma },
     { "default (GQA, residual, identity, delta, absolute, router)", v_default },
     { "MHA", v_mha }, { "MQA", v_mqa }, { "q/k/v biases", v_bias }, { "tied output", v_tied },
     { "normed router input", v_normed }, { "sigmoid gate", v_sigmoid }, { "combine mlp", v_combine_mlp },
@@ -215,7 +252,8 @@ static void test_quantized_against_reference(int dtype) {
             mkm_opts o;
             mkm_defaults(&o);
             variants[vi].apply(&o);
-            if (o.dim % 32 || o.hidden_dim % 32) continue;
+            o.dtype = dtype;
+            if (mkm_check(&o)) continue; /* widths q8_0 and q4_0 cannot take (n_heads x head_dim 48) */
             e = compare_with_reference(vi, dtype, rule, 500 + vi, 1 + (dtype == MKM_DTYPE_Q4_0), 1);
             snprintf(what, sizeof what, "%s vs reference: %s, %s: rel diff %.3g", name, variants[vi].name, rule ? "causal" : "top-k", e);
             check(e <= 5e-2, "%s", what);
@@ -428,10 +466,10 @@ static void test_dense_equivalence(void) {
 
 static void test_causal_incremental(void) {
     int variant;
-    for (variant = 0; variant < 14; variant++) {
+    for (variant = 0; variant < 19; variant++) {
         mkm_opts o;
         built b;
-        mod_session *all, *one;
+        mod_session *all, *one, *chunked = NULL;
         mod_session_desc d;
         const int n = 26;
         int toks[32], V, i, l, caches_ok = 1;
@@ -463,6 +501,23 @@ static void test_causal_incremental(void) {
             o.n_kv_heads = variant % 2 ? 1 : 2;
             o.hidden_dim = variant % 2 ? 160 : 96;
         }
+        if (variant >= 14) {
+            /* sliding windows: a window smaller than a group of four queries and than a key
+               block (so the queries of one tile start at different keys), in routed blocks,
+               with wide heads on the vector kernels, and every variant at once */
+            static const int windows[5] = { 3, 5, 2, 7, 6 };
+            o.dtype = MKM_DTYPE_F32;
+            o.sliding_window = windows[variant - 14];
+            o.dim = 32; o.n_heads = 4; o.n_kv_heads = 2; o.hidden_dim = 64;
+            if (variant == 15) { int k; for (k = 0; k < o.n_layers; k++) { o.routed[k] = 1; o.capacity[k] = 0.5f; } }
+            if (variant == 16) { o.dim = 256; o.n_heads = 2; o.hidden_dim = 96; }
+            if (variant == 17) { o.dim = 144; o.n_heads = 2; o.n_kv_heads = 1; o.head_dim = 72; }
+            if (variant == 18) {
+                o.head_dim = 24; o.activation = 1; o.norm_offset = 1; o.embed_scale = 2.0f; o.o_bias = 1; o.mlp_bias = 1;
+                o.rope_scaling = 2; o.rope_factor = 8.0f; o.rope_low_freq_factor = 1.0f; o.rope_high_freq_factor = 4.0f;
+                o.rope_original_max_pos = 32;
+            }
+        }
         if (build(&o, &b)) { check(0, "%s: the test model builds and loads", __func__); continue; }
         V = mod_model_config(b.model)->vocab_size;
         make_tokens(toks, t32, n, V, (unsigned)variant + 40);
@@ -483,7 +538,32 @@ static void test_causal_incremental(void) {
               o.decision ? (o.predictor_hidden ? "predictor MLP" : "linear predictor") : "router",
               o.n_kv_heads == 1 ? "MQA" : o.n_kv_heads == o.n_heads ? "MHA" : "GQA", o.dim / o.n_heads, e);
         check(memcmp(step, full, sizeof(float) * (size_t)n * V) == 0,
-              "causal: all at once and one at a time are bit-identical on one build (head dim %d, dtype %d)", o.dim / o.n_heads, o.dtype);
+              "causal: all at once and one at a time are bit-identical on one build (head dim %d, dtype %d, window %d)",
+              mkm_head_dim(&o), o.dtype, o.sliding_window);
+        if (o.sliding_window) {
+            /* in chunks of 5 (the window spans chunks), and against the reference */
+            float *chunk = (float *)malloc(sizeof(float) * (size_t)n * V);
+            double *ref = (double *)malloc(sizeof(double) * (size_t)n * V);
+            mod_session_desc dc = d;
+            dc.max_batch = 5;
+            check(mod_session_create(&chunked, b.model, &dc, NULL) == MOD_OK && mod_prefill(chunked, t32, n, chunk) == MOD_OK &&
+                  memcmp(chunk, full, sizeof(float) * (size_t)n * V) == 0,
+                  "window %d: a prefill in chunks of 5 is bit-identical too", o.sliding_window);
+            check(ref_forward(b.buf, b.size, toks, n, REF_RULE_CAUSAL, 0, 0, 0, ref) == 0 && rel_diff(full, ref, (size_t)n * V) <= 1e-4,
+                  "window %d (variant %d): causal logits match the reference (%.3g)", o.sliding_window, variant, rel_diff(full, ref, (size_t)n * V));
+            {   /* and the window matters: the same model without it computes something else */
+                mkm_opts o2 = o;
+                unsigned char *buf2;
+                size_t size2;
+                o2.sliding_window = 0;
+                check(mkm_build(&o2, &buf2, &size2) == 0 && ref_forward(buf2, size2, toks, n, REF_RULE_CAUSAL, 0, 0, 0, ref) == 0 &&
+                      rel_diff(full, ref, (size_t)n * V) > 1e-2, "window %d changes the logits (%.3g without it)", o.sliding_window,
+                      rel_diff(full, ref, (size_t)n * V));
+                free(buf2);
+            }
+            mod_session_free(chunked);
+            free(chunk); free(ref);
+        }
         /* the caches hold exactly the tokens the reference says each block processed */
         ref_selection(b.buf, b.size, toks, n, REF_RULE_CAUSAL, 0, 0, 0, NULL, sel);
         for (l = 0; l < o.n_layers; l++) {

@@ -197,12 +197,17 @@ static int validate(const unsigned char *f, size_t size, const mkm_opts *o)
     uint32_t nt, V, d, L, H, Hkv, F, Fp, hd;
     int l, role;
     unsigned char seen[MKM_N_ROLES][MKM_MAX_LAYERS + 1];
-    if (size < 160) VFAIL("too small");
-    if (memcmp(f, "MODH", 4) != 0 || mkm_get_u32(f + 4) != 1) VFAIL("magic/version");
+    if (size < 256) VFAIL("too small");
+    if (memcmp(f, "MODH", 4) != 0 || mkm_get_u32(f + 4) != 2) VFAIL("magic/version");
     if (mkm_get_u64(f + 8) != mkm_fnv1a(f, size)) VFAIL("checksum");
     if (mkm_get_u64(f + 16) != size) VFAIL("file_size");
-    if (mkm_get_u32(f + 24) != 160) VFAIL("header_size");
+    if (mkm_get_u32(f + 24) != 256) VFAIL("header_size");
     for (i = 148; i < 160; i++) if (f[i]) VFAIL("reserved header byte %u", (unsigned)i);
+    for (i = 200; i < 256; i++) if (f[i]) VFAIL("reserved header byte %u", (unsigned)i);
+    if (mkm_get_u32(f + 160) != (uint32_t)mkm_head_dim(o) || mkm_get_u32(f + 164) != (uint32_t)o->activation ||
+        mkm_get_u32(f + 168) != (uint32_t)o->norm_offset || mkm_get_f32(f + 172) != (o->embed_scale > 0 ? o->embed_scale : 1.0f) ||
+        mkm_get_u32(f + 176) != (uint32_t)o->rope_scaling || mkm_get_u32(f + 196) != (uint32_t)o->sliding_window)
+        VFAIL("version 2 fields disagree with options");
     nt = mkm_get_u32(f + 28);
     lt = mkm_get_u64(f + 32);
     dir = mkm_get_u64(f + 40);
@@ -213,14 +218,14 @@ static int validate(const unsigned char *f, size_t size, const mkm_opts *o)
     V = mkm_get_u32(f + 80); d = mkm_get_u32(f + 84); L = mkm_get_u32(f + 88);
     H = mkm_get_u32(f + 92); Hkv = mkm_get_u32(f + 96); F = mkm_get_u32(f + 100);
     Fp = mkm_get_u32(f + 140);
-    if (!V || !d || !L || !H || !Hkv || !F || d % H || (d / H) % 2 || H % Hkv) VFAIL("sizes");
-    hd = d / H;
+    hd = mkm_get_u32(f + 160);
+    if (!V || !d || !L || !H || !Hkv || !F || !hd || hd % 2 || H % Hkv) VFAIL("sizes");
     if ((int)V != mkm_vocab_size(o) || (int)d != o->dim || (int)L != o->n_layers || (int)F != o->hidden_dim)
         VFAIL("header disagrees with options");
     if (!(mkm_get_f32(f + 108) > 0) || !(mkm_get_f32(f + 112) > 0)) VFAIL("eps/theta");
     for (i = 116; i < 140; i += 4) if (mkm_get_u32(f + i) > 1) VFAIL("enum at %u", (unsigned)i);
     if (lt % 8 || dir % 8 || tok % 8 || data % 64) VFAIL("section alignment");
-    if (lt < 160 || dir < lt + 8ull * L || (tok && tok < dir + 64ull * nt) ||
+    if (lt < 256 || dir < lt + 8ull * L || (tok && tok < dir + 64ull * nt) ||
         data < (tok ? tok + toks : dir + 64ull * nt) || data + dsz != size)
         VFAIL("section placement");
     if ((tok == 0) != (toks == 0) || (tok != 0) != (o->tokenizer != 0)) VFAIL("tokenizer presence");
@@ -260,6 +265,8 @@ static int validate(const unsigned char *f, size_t size, const mkm_opts *o)
         case 17: e0 = Fp ? Fp : 1; e1 = d; break;
         case 18: e0 = Fp ? Fp : 1; break;
         case 19: e0 = Fp; break;
+        case 21: case 24: e0 = d; break;
+        case 22: case 23: e0 = F; break;
         }
         if (d0 != e0 || d1 != e1) VFAIL("shape of role %u", r);
         cnt = d1 ? d0 * d1 : d0;
@@ -282,6 +289,8 @@ static int validate(const unsigned char *f, size_t size, const mkm_opts *o)
             else if (role == 16) want = o->routed[l] && (o->router_bias || o->router_const);
             else if (role == 17 || role == 18) want = o->routed[l] && o->decision == 1;
             else if (role == 19 || role == 20) want = o->routed[l] && o->decision == 1 && o->predictor_hidden > 0;
+            else if (role == 21) want = o->o_bias;
+            else if (role >= 22 && role <= 24) want = o->mlp_bias;
             else want = 1;
             if (seen[role][l] != want) VFAIL("role %d layer %d present=%d expected=%d", role, l, seen[role][l], want);
         }

@@ -55,7 +55,9 @@ static const char *const canonical[NROLES] = {
     "model.layers.%d.mlp.up_proj.weight", "model.layers.%d.mlp.down_proj.weight",
     "model.layers.%d.router.weight", "model.layers.%d.router.bias",
     "model.layers.%d.predictor.0.weight (or predictor.weight)", "model.layers.%d.predictor.0.bias",
-    "model.layers.%d.predictor.2.weight", "model.layers.%d.predictor.2.bias"
+    "model.layers.%d.predictor.2.weight", "model.layers.%d.predictor.2.bias",
+    "model.layers.%d.self_attn.o_proj.bias", "model.layers.%d.mlp.gate_proj.bias",
+    "model.layers.%d.mlp.up_proj.bias", "model.layers.%d.mlp.down_proj.bias"
 };
 
 /* ---- errors and messages ---------------------------------------------------------------- */
@@ -185,6 +187,11 @@ typedef struct model {
     float eps, theta;
     int router_input, router_scale, combine, positions, decision, Fp;
     float threshold;
+    /* the variants of version 2 (MODEL.md "Variants"): head size (0: d / H), GeGLU, gains 1 + w,
+       embedding scale (0: none), RoPE scaling, sliding window (0: none) */
+    int hd, activation, norm_offset, rope_scaling, rope_orig, window;
+    float embed_scale, rope_factor, rope_low, rope_high;
+    const char *family;         /* the model_type it was converted as (config.json), or NULL */
     int *routed;
     float *capacity;
     /* inputs */
@@ -1039,7 +1046,7 @@ static int shape_is(const tensor *t, uint64_t r, uint64_t c)
    [1] or [] (a scalar). */
 static int check_shape(const model *m, const tensor *t, int role, uint64_t *rows, uint64_t *cols)
 {
-    const mod__dims dims = mf_dims((uint64_t)m->V, (uint64_t)m->d, (uint64_t)m->H, (uint64_t)m->Hkv, (uint64_t)m->F, (uint64_t)m->Fp);
+    const mod__dims dims = mf_dims((uint64_t)m->V, (uint64_t)m->d, (uint64_t)m->H, (uint64_t)m->Hkv, (uint64_t)m->hd, (uint64_t)m->F, (uint64_t)m->Fp);
     const int Fp = m->Fp;
     uint64_t r, c;
     const char *what = "";
@@ -1181,12 +1188,12 @@ static int assign_hf(model *m, mapping *mp, int tie_key)
         int nb = (at[MOD__ROLE_Q_BIAS] != NULL) + (at[MOD__ROLE_K_BIAS] != NULL) + (at[MOD__ROLE_V_BIAS] != NULL);
         for (role = MOD__ROLE_ATTN_NORM; role < NROLES; role++) {
             const tensor *t = at[role];
-            int routing_role = role >= MOD__ROLE_ROUTER;
+            int routing_role = role >= MOD__ROLE_ROUTER && role <= MOD__ROLE_PRED_B2;
             if (routing_role && !m->routed[l]) {
                 if (t) return fail("tensor %s (in %s): block %d is not a routed block; list it in mod_layers (config.json) or --mod-layers", t->name, m->files[t->file].path, l);
                 continue;
             }
-            if (role >= MOD__ROLE_PRED_W1 && m->decision == 0) {
+            if (role >= MOD__ROLE_PRED_W1 && role <= MOD__ROLE_PRED_B2 && m->decision == 0) {
                 if (t) {
                     ((tensor *)t)->used = 1;
                     if (role == MOD__ROLE_PRED_W1) note("ignoring the predictor of block %d (%s): the decision rule is router", l, t->name);
@@ -1208,7 +1215,7 @@ static int assign_hf(model *m, mapping *mp, int tie_key)
                 continue;
             }
             if (!t) {
-                if (role == MOD__ROLE_Q_BIAS || role == MOD__ROLE_K_BIAS || role == MOD__ROLE_V_BIAS) continue;
+                if (role == MOD__ROLE_Q_BIAS || role == MOD__ROLE_K_BIAS || role == MOD__ROLE_V_BIAS || role >= MOD__ROLE_O_BIAS) continue;
                 if (role == MOD__ROLE_PRED_B1) { set_zero(m, role, l, m->Fp ? (uint64_t)m->Fp : 1); continue; }
                 if (role == MOD__ROLE_PRED_B2) { set_zero(m, role, l, 1); continue; }
                 snprintf(name, sizeof name, canonical[role], l);
@@ -1969,6 +1976,10 @@ static int read_mod(model *m, const opts *o)
         m->router_input = (int)c->router_input; m->router_scale = (int)c->router_scale; m->combine = (int)c->combine;
         m->positions = (int)c->positions; m->decision = (int)c->decision; m->Fp = c->predictor_hidden;
         m->threshold = c->threshold;
+        m->hd = c->head_dim; m->activation = (int)c->activation; m->norm_offset = c->norm_offset;
+        m->embed_scale = c->embed_scale; m->rope_scaling = (int)c->rope_scaling; m->rope_factor = c->rope_factor;
+        m->rope_low = c->rope_low_freq_factor; m->rope_high = c->rope_high_freq_factor;
+        m->rope_orig = c->rope_original_max_pos; m->window = c->sliding_window;
     }
     m->routed = (int *)calloc((size_t)m->L, sizeof *m->routed);
     m->capacity = (float *)calloc((size_t)m->L, sizeof *m->capacity);
@@ -2195,13 +2206,13 @@ static int write_model(model *m, const opts *o, int fd, const char *tmp_path, ui
     unsigned char cs[8], *row = NULL, *inbuf = NULL, *prefix = NULL;
     float *vals = NULL;
     progress pg;
-    ts = (mf_tensor *)calloc((size_t)(3 + 21 * m->L), sizeof *ts);
-    srcs = (const src **)calloc((size_t)(3 + 21 * m->L), sizeof *srcs);
+    ts = (mf_tensor *)calloc((size_t)(3 + (NROLES - MOD__ROLE_ATTN_NORM) * m->L), sizeof *ts);
+    srcs = (const src **)calloc((size_t)(3 + (NROLES - MOD__ROLE_ATTN_NORM) * m->L), sizeof *srcs);
     w = (writer *)malloc(sizeof *w);
     if (!ts || !srcs || !w) { free(ts); free(srcs); free(w); return fail("out of memory"); }
     w->fd = fd; w->path = tmp_path; w->n = 0; w->pos = 0; w->hash = MOD__FNV1A_BASIS;
     for (l = -1; l < m->L; l++)
-        for (role = l < 0 ? MOD__ROLE_EMBED : MOD__ROLE_ATTN_NORM; role <= (l < 0 ? MOD__ROLE_OUTPUT : MOD__ROLE_PRED_B2); role++) {
+        for (role = l < 0 ? MOD__ROLE_EMBED : MOD__ROLE_ATTN_NORM; role <= (l < 0 ? MOD__ROLE_OUTPUT : NROLES - 1); role++) {
             const src *s = slot(m, role, l);
             mf_tensor *t = &ts[n];
             if (!s->present) continue;
@@ -2229,6 +2240,12 @@ static int write_model(model *m, const opts *o, int fd, const char *tmp_path, ui
     h.combine = (uint32_t)m->combine; h.positions = (uint32_t)m->positions;
     h.decision = (uint32_t)m->decision; h.predictor_hidden = (uint32_t)m->Fp;
     h.threshold = m->threshold;
+    h.head_dim = (uint32_t)m->hd; /* 0: dim / n_heads (mf_layout) */
+    h.activation = (uint32_t)m->activation; h.norm_offset = (uint32_t)m->norm_offset;
+    h.embed_scale = m->embed_scale; /* 0: 1 (mf_layout) */
+    h.rope_scaling = (uint32_t)m->rope_scaling; h.rope_factor = m->rope_factor;
+    h.rope_low_freq_factor = m->rope_low; h.rope_high_freq_factor = m->rope_high;
+    h.rope_original_max_pos = (uint32_t)m->rope_orig; h.sliding_window = (uint32_t)m->window;
     mf_layout(&h, ts, n, m->tok ? (uint64_t)m->tok_size : 0);
     *file_size = h.file_size;
     row = (unsigned char *)malloc((size_t)max_row * 4 + 4);

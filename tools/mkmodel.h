@@ -1,4 +1,4 @@
-/* mkmodel.h - in-memory writer of random-weight model files (docs/FORMAT.md, version 1).
+/* mkmodel.h - in-memory writer of random-weight model files (docs/FORMAT.md, version 2).
  *
  * Header-only; every function is static. The file itself (layout, records, encoders,
  * checksum) is written by tools/modfile.h; this adds the options, the random values and a
@@ -16,7 +16,9 @@
  * biases, the routing knobs or the tokenizer share the values of every tensor they have in
  * common (up to dtype rounding; a different vocab size adds or drops trailing embedding and
  * output rows). The exceptions: router_const changes the router and predictor tensors, tied
- * changes the output norm gains, init_scale and the other sizes change everything.
+ * changes the output norm gains, init_scale and the other sizes change everything. norm_offset
+ * stores every norm gain less 1, so that the gains in effect (1 + w) are those of the same
+ * model without it, up to rounding; the architecture options (head_dim aside) keep every value.
  */
 #ifndef MKMODEL_H
 #define MKMODEL_H
@@ -76,6 +78,17 @@
 #define MKM_OFF_PREDICTOR_HIDDEN MOD__HEADER_AT_predictor_hidden
 #define MKM_OFF_THRESHOLD MOD__HEADER_AT_threshold
 #define MKM_OFF_RESERVED MOD__HEADER_AT_reserved
+#define MKM_OFF_HEAD_DIM MOD__HEADER_AT_head_dim
+#define MKM_OFF_ACTIVATION MOD__HEADER_AT_activation
+#define MKM_OFF_NORM_OFFSET MOD__HEADER_AT_norm_offset
+#define MKM_OFF_EMBED_SCALE MOD__HEADER_AT_embed_scale
+#define MKM_OFF_ROPE_SCALING MOD__HEADER_AT_rope_scaling
+#define MKM_OFF_ROPE_FACTOR MOD__HEADER_AT_rope_factor
+#define MKM_OFF_ROPE_LOW MOD__HEADER_AT_rope_low_freq_factor
+#define MKM_OFF_ROPE_HIGH MOD__HEADER_AT_rope_high_freq_factor
+#define MKM_OFF_ROPE_ORIG MOD__HEADER_AT_rope_original_max_pos
+#define MKM_OFF_SLIDING_WINDOW MOD__HEADER_AT_sliding_window
+#define MKM_OFF_RESERVED2 MOD__HEADER_AT_reserved2
 /* layer table entry fields */
 #define MKM_LT_ROUTED MOD__LAYER_ENTRY_AT_routed
 #define MKM_LT_CAPACITY MOD__LAYER_ENTRY_AT_capacity
@@ -121,6 +134,10 @@
 #define MKM_ROLE_PREDICTOR_B1 MOD__ROLE_PRED_B1
 #define MKM_ROLE_PREDICTOR_W2 MOD__ROLE_PRED_W2
 #define MKM_ROLE_PREDICTOR_B2 MOD__ROLE_PRED_B2
+#define MKM_ROLE_ATTN_O_BIAS MOD__ROLE_O_BIAS
+#define MKM_ROLE_MLP_GATE_BIAS MOD__ROLE_GATE_BIAS
+#define MKM_ROLE_MLP_UP_BIAS MOD__ROLE_UP_BIAS
+#define MKM_ROLE_MLP_DOWN_BIAS MOD__ROLE_DOWN_BIAS
 #define MKM_N_ROLES MOD__ROLE_COUNT
 /* dtypes */
 #define MKM_DTYPE_F32 MOD_DTYPE_F32
@@ -180,6 +197,17 @@ typedef struct mkm_opts {
     float init_scale;
     int tokenizer;        /* 0 none, 1 byte-level BPE, 2 scored BPE */
     int n_merges;         /* kind 1: merge rules; kind 2: multi-character tokens */
+    /* the architecture variants (MODEL.md "Variants"; all 0: Llama) */
+    int head_dim;         /* 0: dim / n_heads; else any even size (n_heads x head_dim need not be dim) */
+    int activation;       /* 0 silu (SwiGLU), 1 gelu_tanh (GeGLU) */
+    int norm_offset;      /* 1: gains are 1 + w (Gemma) */
+    float embed_scale;    /* embedding scale; 0 or 1: none */
+    int rope_scaling;     /* 0 none, 1 linear, 2 llama3 */
+    float rope_factor, rope_low_freq_factor, rope_high_freq_factor; /* linear: factor; llama3: all */
+    int rope_original_max_pos; /* llama3 */
+    int sliding_window;   /* 0: none */
+    int o_bias;           /* 1: every block has an attn_o bias */
+    int mlp_bias;         /* 1: every block has mlp gate, up and down biases */
 } mkm_opts;
 
 /* ---- reading a built file (for the tests) ---- */
@@ -271,6 +299,12 @@ MKM_FN int mkm_vocab_size(const mkm_opts *o)
     return o->tokenizer ? mkm_n_tokens(o) : 300;
 }
 
+/* The head size the file will have. */
+MKM_FN int mkm_head_dim(const mkm_opts *o)
+{
+    return o->head_dim ? o->head_dim : o->n_heads > 0 ? o->dim / o->n_heads : 0;
+}
+
 /* NULL when the options are buildable, else a message saying what is wrong. */
 MKM_FN const char *mkm_check(const mkm_opts *o)
 {
@@ -279,8 +313,9 @@ MKM_FN const char *mkm_check(const mkm_opts *o)
         o->max_seq_len <= 0)
         return "dim, heads, kv heads, hidden dim and max_seq_len must be > 0";
     if (o->n_layers <= 0 || o->n_layers > MKM_MAX_LAYERS) return "n_layers must be in 1..64";
-    if (o->dim % o->n_heads != 0) return "dim must be a multiple of n_heads";
-    if ((o->dim / o->n_heads) % 2 != 0) return "head dim (dim / n_heads) must be even";
+    if (o->head_dim < 0 || o->head_dim % 2) return "head_dim must be 0 (dim / n_heads) or even";
+    if (!o->head_dim && o->dim % o->n_heads != 0) return "dim must be a multiple of n_heads";
+    if (!o->head_dim && (o->dim / o->n_heads) % 2 != 0) return "head dim (dim / n_heads) must be even";
     if (o->n_heads % o->n_kv_heads != 0) return "n_heads must be a multiple of n_kv_heads";
     if (o->vocab_size < 0) return "vocab_size must be >= 0 (0 = automatic)";
     if (!(o->norm_eps > 0.0f) || !(o->rope_theta > 0.0f)) return "norm_eps and rope_theta must be > 0";
@@ -295,10 +330,21 @@ MKM_FN const char *mkm_check(const mkm_opts *o)
     if (o->predictor_hidden < 0) return "predictor_hidden must be >= 0";
     if (o->threshold != o->threshold) return "threshold must be a number";
     if (o->dtype < 0 || o->dtype > 4) return "dtype must be 0 (f32), 1 (f16), 2 (bf16), 3 (q8_0) or 4 (q4_0)";
-    if (o->dtype == MKM_DTYPE_Q8_0 && (o->dim % 32 || o->hidden_dim % 32))
-        return "q8_0 needs dim and hidden_dim to be multiples of 32";
-    if (o->dtype == MKM_DTYPE_Q4_0 && (o->dim % 32 || o->hidden_dim % 32))
-        return "q4_0 needs dim and hidden_dim to be multiples of 32";
+    if (o->dtype == MKM_DTYPE_Q8_0 && (o->dim % 32 || o->hidden_dim % 32 || o->n_heads * mkm_head_dim(o) % 32))
+        return "q8_0 needs dim, hidden_dim and n_heads x head_dim to be multiples of 32";
+    if (o->dtype == MKM_DTYPE_Q4_0 && (o->dim % 32 || o->hidden_dim % 32 || o->n_heads * mkm_head_dim(o) % 32))
+        return "q4_0 needs dim, hidden_dim and n_heads x head_dim to be multiples of 32";
+    if (o->activation < 0 || o->activation > 1) return "activation must be 0 (silu) or 1 (gelu_tanh)";
+    if (o->norm_offset != 0 && o->norm_offset != 1) return "norm_offset must be 0 or 1";
+    if (!(o->embed_scale >= 0.0f && o->embed_scale < 1e30f)) return "embed_scale must be 0 (none) or positive";
+    if (o->rope_scaling < 0 || o->rope_scaling > 2) return "rope_scaling must be 0 (none), 1 (linear) or 2 (llama3)";
+    if (o->rope_scaling && !(o->rope_factor > 0.0f)) return "rope_factor must be > 0 with rope scaling";
+    if (o->rope_scaling == 2 && !(o->rope_low_freq_factor > 0.0f && o->rope_high_freq_factor > o->rope_low_freq_factor &&
+                                  o->rope_original_max_pos > 0))
+        return "llama3 rope scaling needs 0 < low_freq_factor < high_freq_factor and original_max_pos > 0";
+    if (o->sliding_window < 0) return "sliding_window must be >= 0 (0: none)";
+    if (o->o_bias != 0 && o->o_bias != 1) return "o_bias must be 0 or 1";
+    if (o->mlp_bias != 0 && o->mlp_bias != 1) return "mlp_bias must be 0 or 1";
     if (o->tokenizer < 0 || o->tokenizer > 2) return "tokenizer must be 0 (none), 1 (bpe) or 2 (scored)";
     if (o->n_merges < 0 || o->n_merges > MKM_MAX_MERGES) return "n_merges must be in 0..20000";
     for (i = 0; i < o->n_layers; i++) {
@@ -745,6 +791,7 @@ MKM_FN void mkm__values(const mkm_opts *o, const mf_tensor *t, float *v)
         base = o->tied ? 0.3 : 1.0; s = 0.1 * base; break;
     case MKM_ROLE_ATTN_NORM: case MKM_ROLE_MLP_NORM: base = 1.0; s = 0.1; break;
     case MKM_ROLE_ATTN_Q_BIAS: case MKM_ROLE_ATTN_K_BIAS: case MKM_ROLE_ATTN_V_BIAS: s = 0.1; break;
+    case MKM_ROLE_ATTN_O_BIAS: case MKM_ROLE_MLP_GATE_BIAS: case MKM_ROLE_MLP_UP_BIAS: case MKM_ROLE_MLP_DOWN_BIAS: s = 0.1; break;
     case MKM_ROLE_ROUTER:
         s = constant ? 0.0 : 1.0 / sqrt(d);
         break;
@@ -764,6 +811,8 @@ MKM_FN void mkm__values(const mkm_opts *o, const mf_tensor *t, float *v)
     default: s = o->init_scale > 0 ? o->init_scale : 1.0 / sqrt((double)fan_in); break;
     }
     for (i = 0; i < count; i++) v[i] = (float)(base + s * mkm__normal(&r));
+    if (o->norm_offset && (t->role == MKM_ROLE_OUTPUT_NORM || t->role == MKM_ROLE_ATTN_NORM || t->role == MKM_ROLE_MLP_NORM))
+        for (i = 0; i < count; i++) v[i] = (float)((double)v[i] - 1.0); /* the gain in effect is 1 + v */
     if (t->role == MKM_ROLE_PREDICTOR_W2 && count > 1) {
         /* silu(z) has a positive mean, so zero-sum output weights keep P(u) centred on 0 */
         double mean = 0.0;
@@ -777,7 +826,7 @@ MKM_FN void mkm__values(const mkm_opts *o, const mf_tensor *t, float *v)
  * ones as the options ask (q/k/v biases, router biases). Returns their number. */
 MKM_FN uint32_t mkm__plan(const mkm_opts *o, uint64_t V, mf_tensor *ts)
 {
-    const mod__dims dims = mf_dims(V, (uint64_t)o->dim, (uint64_t)o->n_heads, (uint64_t)o->n_kv_heads,
+    const mod__dims dims = mf_dims(V, (uint64_t)o->dim, (uint64_t)o->n_heads, (uint64_t)o->n_kv_heads, (uint64_t)mkm_head_dim(o),
                                    (uint64_t)o->hidden_dim, o->decision == 1 ? (uint64_t)o->predictor_hidden : 0);
     uint32_t n = 0;
     int l, role;
@@ -787,7 +836,10 @@ MKM_FN uint32_t mkm__plan(const mkm_opts *o, uint64_t V, mf_tensor *ts)
             const int want = mf_role_wanted(role, o->tied, routed, o->decision == 1, o->decision == 1 ? o->predictor_hidden : 0);
             mf_tensor *t = &ts[n];
             if (want == 0) continue;
-            if (want == 2 && !(role == MKM_ROLE_ROUTER_BIAS ? o->router_bias || o->router_const : o->qkv_bias)) continue;
+            if (want == 2 && !(role == MKM_ROLE_ROUTER_BIAS ? o->router_bias || o->router_const
+                               : role == MKM_ROLE_ATTN_O_BIAS ? o->o_bias
+                               : role >= MKM_ROLE_MLP_GATE_BIAS && role <= MKM_ROLE_MLP_DOWN_BIAS ? o->mlp_bias
+                               : o->qkv_bias)) continue;
             memset(t, 0, sizeof *t);
             t->role = role;
             t->layer = l;
@@ -821,7 +873,7 @@ MKM_FN int mkm_build(const mkm_opts *o, unsigned char **out, size_t *size)
         return -2;
     }
 
-    ts = (mf_tensor *)malloc((size_t)(3 + 21 * o->n_layers) * sizeof *ts);
+    ts = (mf_tensor *)malloc((size_t)(3 + (MOD__ROLE_COUNT - MOD__ROLE_ATTN_NORM) * o->n_layers) * sizeof *ts);
     if (!ts) { free(tok.p); return -2; }
     memset(&h, 0, sizeof h);
     h.vocab_size = (uint32_t)mkm_vocab_size(o);
@@ -845,6 +897,18 @@ MKM_FN int mkm_build(const mkm_opts *o, unsigned char **out, size_t *size)
         h.predictor_hidden = o->decision == 1 && any ? (uint32_t)o->predictor_hidden : 0u;
     }
     h.threshold = o->threshold;
+    h.head_dim = (uint32_t)mkm_head_dim(o);
+    h.activation = (uint32_t)o->activation;
+    h.norm_offset = (uint32_t)o->norm_offset;
+    h.embed_scale = o->embed_scale > 0.0f ? o->embed_scale : 1.0f;
+    h.rope_scaling = (uint32_t)o->rope_scaling;
+    if (o->rope_scaling) h.rope_factor = o->rope_factor;
+    if (o->rope_scaling == 2) {
+        h.rope_low_freq_factor = o->rope_low_freq_factor;
+        h.rope_high_freq_factor = o->rope_high_freq_factor;
+        h.rope_original_max_pos = (uint32_t)o->rope_original_max_pos;
+    }
+    h.sliding_window = (uint32_t)o->sliding_window;
     n = mkm__plan(o, h.vocab_size, ts);
     mf_layout(&h, ts, n, o->tokenizer ? (uint64_t)tok.n : 0);
     for (i = 0; i < n; i++)

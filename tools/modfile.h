@@ -1,4 +1,5 @@
-/* modfile.h - the one writer of mod.h model files (docs/FORMAT.md, version 1).
+/* modfile.h - the one writer of mod.h model files (docs/FORMAT.md, version 2; version 1 is read,
+   not written).
 
    Header-only, every function static; tools/convert.c, tools/mkmodel.h and the tests use it.
    The layout is not written out here: the records (header, layer table entry, tensor
@@ -9,7 +10,8 @@
    Files are put in place with examples/cli.h's output writer (complete or not at all).
 
    Writing a file:
-     mod__file_header h;  memset(&h, 0, sizeof h);  ... the config fields (vocab_size .. threshold) ...
+     mod__file_header h;  memset(&h, 0, sizeof h);  ... the config fields (vocab_size .. sliding_window;
+                          head_dim and embed_scale left 0 become dim / n_heads and 1) ...
      mf_tensor ts[...];   ... role, layer, dtype, rows, cols of each tensor, in file order ...
      mf_layout(&h, ts, n, tokenizer_bytes);          the offsets, sizes and file_size
      mf_put_prefix(buf, &h, routed, capacity, ts, tokenizer);   bytes [0, h.data_offset)
@@ -75,6 +77,7 @@ static inline float mf_get_f32(const unsigned char *p)
 #define MF__PUT_F32(p, v) mf_put_f32(p, v)
 #define MF__PUT_U8X4(p, v) memcpy(p, v, 4)
 #define MF__PUT_U32X3(p, v) { int k_; for (k_ = 0; k_ < 3; k_++) mf_put_u32((p) + 4 * k_, (v)[k_]); }
+#define MF__PUT_U32X14(p, v) { int k_; for (k_ = 0; k_ < 14; k_++) mf_put_u32((p) + 4 * k_, (v)[k_]); }
 #define MF__PUT_U64X4(p, v) { int k_; for (k_ = 0; k_ < 4; k_++) mf_put_u64((p) + 8 * k_, (v)[k_]); }
 #define MF__PUT_FIELD(field, offset, type) MF__PUT_##type(p + (offset), r->field);
 
@@ -111,11 +114,12 @@ static inline const char *mf_role_name(int role)
 }
 
 /* The sizes of MOD__ROLES' shapes for a model of vocab V, width d, H query heads, Hkv
-   key/value heads, MLP width F and predictor width Fp. */
-static inline mod__dims mf_dims(uint64_t V, uint64_t d, uint64_t H, uint64_t Hkv, uint64_t F, uint64_t Fp)
+   key/value heads of hd values each (0: d / H), MLP width F and predictor width Fp. */
+static inline mod__dims mf_dims(uint64_t V, uint64_t d, uint64_t H, uint64_t Hkv, uint64_t hd, uint64_t F, uint64_t Fp)
 {
     mod__dims m;
-    m.v = V; m.d = d; m.qd = d / H * H; m.kvd = d / H * Hkv; m.f = F; m.fp = Fp;
+    if (!hd) hd = d / H;
+    m.v = V; m.d = d; m.qd = hd * H; m.kvd = hd * Hkv; m.f = F; m.fp = Fp;
     return m;
 }
 
@@ -323,8 +327,9 @@ static inline uint64_t mf_align(uint64_t x, uint64_t a) { return (x + a - 1) & ~
 
 /* Places n tensors, in file order, in the tensor data and the sections after the header
    (layer table, tensor directory, tokenizer of tokenizer_size bytes or none, tensor data).
-   h holds the config (h->n_layers is read); this sets magic, version, header_size,
-   n_tensors, the section offsets and sizes, file_size, and each tensor's offset and size. */
+   h holds the config (h->n_layers is read; head_dim 0 becomes dim / n_heads and embed_scale 0
+   becomes 1, version 1's meaning); this sets magic, version (2), header_size, n_tensors, the
+   section offsets and sizes, file_size, and each tensor's offset and size. */
 static inline void mf_layout(mod__file_header *h, mf_tensor *ts, uint32_t n, uint64_t tokenizer_size)
 {
     uint64_t data_size = 0, tok;
@@ -337,6 +342,8 @@ static inline void mf_layout(mod__file_header *h, mf_tensor *ts, uint32_t n, uin
     memcpy(h->magic, MOD__MAGIC, 4);
     h->version = MOD__FORMAT_VERSION;
     h->header_size = MOD__HEADER_BYTES;
+    if (!h->head_dim && h->n_heads) h->head_dim = h->dim / h->n_heads;
+    if (h->embed_scale == 0.0f) h->embed_scale = 1.0f;
     h->n_tensors = n;
     h->layer_table_offset = MOD__HEADER_BYTES;
     h->tensor_dir_offset = mf_align(h->layer_table_offset + (uint64_t)h->n_layers * MOD__LAYER_ENTRY_BYTES, MOD__SECTION_ALIGN);
