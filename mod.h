@@ -326,7 +326,10 @@ typedef struct mod_sampler {
    for a NULL sampler, a negative, infinite or NaN temperature, a negative top_k or a top_p
    outside [0, 1]; a sampler refused that way also refuses every mod_sample call. */
 MOD_API mod_result mod_sampler_init(mod_sampler *sampler, const mod_sampler_desc *desc);
-/* Draws a token from the session's last logits. Same seed, same logits: same tokens. */
+/* Draws a token from the session's last logits. Same seed, same logits: same tokens. When the
+   model has a tokenizer, only its tokens are drawn: the rows of a vocabulary padded past
+   them (mod_model_config()->vocab_size > the tokenizer's token count, as checkpoints often
+   are) have no text and are never sampled, greedy included. */
 MOD_API mod_result mod_sample(mod_session *session, mod_sampler *sampler, int32_t *token);
 
 /* ---- tokenizer ------------------------------------------------------------------------ */
@@ -348,10 +351,13 @@ MOD_API mod_result mod_sample(mod_session *session, mod_sampler *sampler, int32_
 MOD_API mod_result mod_tokenize(const mod_model *model, const char *text, size_t len, int add_bos,
                                 int32_t *tokens, int capacity, int *n_tokens, mod_error *err);
 /* Decodes tokens into out (not NUL-terminated); *len receives the bytes needed even when
-   MOD_ERR_BUFFER_TOO_SMALL is returned. */
+   MOD_ERR_BUFFER_TOO_SMALL is returned. Control tokens and the ids of vocabulary padding
+   (past the tokenizer's tokens, below vocab_size) decode to nothing, as Hugging Face's decode
+   skips ids it has no token for; an id outside [0, vocab_size) is MOD_ERR_BAD_TOKEN. */
 MOD_API mod_result mod_detokenize(const mod_model *model, const int32_t *tokens, int n, char *out,
                                   size_t capacity, size_t *len);
-/* The raw bytes of one token (none for control tokens and ids without text), for streaming. */
+/* The raw bytes of one token (none for control tokens and ids without text, padding included),
+   for streaming; NULL for an id outside [0, vocab_size). */
 MOD_API const char *mod_token_bytes(const mod_model *model, int32_t token, size_t *len);
 MOD_API int32_t mod_token_bos(const mod_model *model); /* -1 if none */
 MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
@@ -3827,6 +3833,12 @@ static void mod__prob_top(mod__prob *p, int n, int k) {
     mod__prob_sort(p, k);
 }
 
+/* The ids a sampler draws from: the tokenizer's tokens when the model has one (the rows past
+   them only pad the vocabulary), else every row. */
+static int mod__sample_count(const mod_model *m) {
+    return m->has_vocab ? m->vocab.n_tokens : m->cfg.vocab_size;
+}
+
 mod_result mod_sample(mod_session *s, mod_sampler *smp, int32_t *token) {
     const float *logits;
     mod__prob *p;
@@ -3841,7 +3853,7 @@ mod_result mod_sample(mod_session *s, mod_sampler *smp, int32_t *token) {
     if (!(top_p > 0.0f && top_p <= 1.0f)) return mod__serr(s, MOD_ERR_INVALID_ARGUMENT, "top_p must be in (0, 1]");
     if (smp->mod__top_k < 0) return mod__serr(s, MOD_ERR_INVALID_ARGUMENT, "top_k must be >= 0");
     logits = s->logits;
-    V = s->m->cfg.vocab_size;
+    V = mod__sample_count(s->m);
     for (i = 0; i < V; i++)
         if (logits[i] == logits[i] && (best < 0 || logits[i] > mx)) { mx = logits[i]; best = i; }
     if (best < 0) return mod__serr(s, MOD_ERR_NUMERIC, "every logit is NaN");

@@ -647,6 +647,9 @@ static void test_split_patterns(void)
         if (m) {
             static const int want_t[] = { 259, 264 };
             check(tok_is(m, "hello world", want_t, 2), "%s: tokenize \"hello world\"", known[k].name);
+            if (k == 0)
+                check(m->vocab.n_tokens == 267 && mod_model_config(m)->vocab_size == 300,
+                      "a vocabulary padded past the tokenizer (300 rows, 267 tokens) converts as it is");
             mod_model_free(m);
         }
     }

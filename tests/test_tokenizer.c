@@ -37,6 +37,7 @@ static void test_free(void *p)
 #define TEST_NO_MALLOC 0
 #endif
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1469,6 +1470,80 @@ static void test_public_api(void)
     check_group("public API");
 }
 
+/* A vocabulary padded past the tokenizer: the padded ids are never sampled, even when their
+   logits are the largest, and decode to nothing. */
+static void test_padding(void)
+{
+    mkm_opts o;
+    unsigned char *buf = NULL;
+    size_t size, need = 0, len = 9;
+    mod_model *m = NULL;
+    mod_session *s = NULL;
+    mod_session_desc sd;
+    mod_sampler smp;
+    mod_sampler_desc smd;
+    void *arena = NULL, *sarena = NULL;
+    int n_tok, V, i, k, bad = 0, drawn = 0;
+    int32_t t, in[3];
+    char out[64];
+    mkm_defaults(&o);
+    o.tokenizer = 1;
+    o.n_merges = 50;
+    n_tok = mkm_n_tokens(&o);
+    o.vocab_size = n_tok + 37;
+    memset(&sd, 0, sizeof sd);
+    sd.max_tokens = 8;
+    if (mkm_build(&o, &buf, &size) != 0 || !load_model(&m, buf, size, &arena) ||
+        mod_session_memory_required(m, &sd, &need, NULL) != MOD_OK || !(sarena = malloc(need))) {
+        check(0, "padding: a model with %d tokens and vocab_size %d loads", n_tok, n_tok + 37);
+        goto done;
+    }
+    V = mod_model_config(m)->vocab_size;
+    sd.arena = sarena;
+    sd.arena_size = need;
+    check(V == n_tok + 37 && m->vocab.n_tokens == n_tok, "padding: vocab_size %d, %d tokens", V, n_tok);
+    in[0] = 0;
+    if (mod_session_create(&s, m, &sd, NULL) != MOD_OK || mod_prefill(s, in, 1, NULL) != MOD_OK) {
+        check(0, "padding: a session runs a token");
+        goto done;
+    }
+    for (k = 0; k < 4; k++) {
+        /* the padded rows hold the largest logits; the last real token the next */
+        for (i = 0; i < V; i++) s->logits[i] = i >= n_tok ? 50.0f + (float)(k == 3 ? 0 : i % 3) : i == n_tok - 1 ? 10.0f : 0.0f;
+        if (k == 2) for (i = n_tok; i < V; i++) s->logits[i] = i % 2 ? INFINITY : -INFINITY;
+        memset(&smd, 0, sizeof smd);
+        smd.temperature = k == 0 ? 0.0f : 1.0f;
+        smd.top_k = k == 1 ? 3 : 0;
+        smd.top_p = k == 3 ? 0.5f : 0.0f;
+        smd.seed = (uint64_t)k + 1;
+        mod_sampler_init(&smp, &smd);
+        for (i = 0; i < 300; i++) {
+            if (mod_sample(s, &smp, &t) != MOD_OK || t < 0 || t >= n_tok) bad++;
+            drawn += t == n_tok - 1;
+        }
+    }
+    check(bad == 0, "padding: 1200 draws (greedy, top-k, infinite padded logits, top-p) never give a padded id (%d did)", bad);
+    check(drawn > 1000, "padding: the real token with the largest logit is drawn most (%d of 1200)", drawn);
+    in[0] = 5; in[1] = n_tok; in[2] = V - 1;
+    check(mod_detokenize(m, in + 1, 2, out, sizeof out, &len) == MOD_OK && len == 0, "padding: padded ids decode to nothing");
+    {
+        size_t l1 = 0, l2 = 9;
+        const char *p1 = mod_token_bytes(m, 5, &l1), *p2 = mod_token_bytes(m, n_tok, &l2);
+        check(mod_detokenize(m, in, 3, out, sizeof out, &len) == MOD_OK && p1 && len == l1 && memcmp(out, p1, l1) == 0,
+              "padding: mixed with a real token, only the real token's bytes");
+        check(p2 && l2 == 0 && mod_token_bytes(m, V, &l2) == NULL, "padding: mod_token_bytes gives no bytes for a padded id, NULL past vocab_size");
+    }
+    in[0] = V;
+    check(mod_detokenize(m, in, 1, out, sizeof out, &len) == MOD_ERR_BAD_TOKEN, "padding: vocab_size itself is refused");
+done:
+    if (s) mod_session_free(s);
+    if (m) mod_model_free(m);
+    free(sarena);
+    free(arena);
+    free(buf);
+    check_group("vocabulary padding");
+}
+
 int main(void)
 {
     test_lookup();
@@ -1486,5 +1561,6 @@ int main(void)
 #endif
     test_long();
     test_public_api();
+    test_padding();
     return check_finish();
 }
