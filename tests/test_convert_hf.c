@@ -592,6 +592,82 @@ static void test_tied(void)
     check(rc == 1 && strstr(g_err, "lm_head.weight") && strstr(g_err, "tie_word_embeddings"), "tie_word_embeddings false without lm_head: named (%s)", g_err);
 }
 
+/* tokenizer.json with the Split pre-tokenizer's pattern ({key: regex_json}, JSON-escaped) and
+   settings replaced. */
+static void write_split_tokenizer(const char *path, const char *key, const char *regex_json, const char *behavior, const char *invert)
+{
+    static const char gpt2[] = "{\"Regex\":\"'s|'t|'re|'ve|'m|'ll|'d| ?\\\\p{L}+| ?\\\\p{N}+| ?[^\\\\s\\\\p{L}\\\\p{N}]+|\\\\s+(?!\\\\S)|\\\\s+\"}";
+    static const char tail[] = "\"behavior\":\"Isolated\",\"invert\":false";
+    size_t n, k;
+    unsigned char *b;
+    char *o, *at, *t;
+    write_tokenizer(path, 0, 1, NULL, NULL, -1);
+    b = read_file(path, &n);
+    o = (char *)malloc(n + 1000);
+    if (!b || !o) { check(0, "scratch for %s", path); free(b); free(o); return; }
+    b = (unsigned char *)realloc(b, n + 1);
+    b[n] = 0;
+    at = strstr((char *)b, gpt2);
+    t = at ? strstr(at, tail) : NULL;
+    if (!t) { check(0, "the GPT-2 Split is in the written tokenizer.json"); free(b); free(o); return; }
+    k = (size_t)(at - (char *)b);
+    memcpy(o, b, k);
+    k += (size_t)sprintf(o + k, "{\"%s\":\"%s\"},\"behavior\":\"%s\",\"invert\":%s", key, regex_json, behavior, invert);
+    t += sizeof tail - 1;
+    memcpy(o + k, t, n - (size_t)(t - (char *)b));
+    k += n - (size_t)(t - (char *)b);
+    write_file(path, o, k);
+    free(b);
+    free(o);
+}
+
+/* The Llama 3 and Qwen2 Split regexes map to pretokenizers 2 and 3; any other is refused with
+   the regex quoted. */
+static void test_split_patterns(void)
+{
+    static const char llama3[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+";
+    static const char qwen2[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+";
+    static const char gpt2[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\\\p{L}+| ?\\\\p{N}+| ?[^\\\\s\\\\p{L}\\\\p{N}]+|\\\\s+(?!\\\\S)|\\\\s+";
+    static const struct { const char *regex; int pretok; const char *name; } known[] = {
+        { gpt2, 1, "GPT-2" }, { llama3, 2, "Llama 3" }, { qwen2, 3, "Qwen2" },
+    };
+    spec s;
+    int k, rc;
+    spec_default(&s);
+    make_dir(P("split"), &s, &canon, "F32", NULL, NULL);
+    for (k = 0; k < 3; k++) {
+        mod_model *m;
+        char want[64];
+        write_split_tokenizer(P("split/tokenizer.json"), "Regex", known[k].regex, "Isolated", "false");
+        rc = conv(P("split"), "-o", P("split%d.mod", k), NULL);
+        m = rc == 0 ? load(P("split%d.mod", k)) : NULL;
+        snprintf(want, sizeof want, "%s pretokenizer", known[k].name);
+        check(m && m->vocab.pretokenizer == known[k].pretok && strstr(g_out, want),
+              "the %s Split regex converts to pretokenizer %d, and the summary says \"%s\" (%s)", known[k].name, known[k].pretok, want, g_err);
+        if (m) {
+            static const int want_t[] = { 259, 264 };
+            check(tok_is(m, "hello world", want_t, 2), "%s: tokenize \"hello world\"", known[k].name);
+            if (k == 0)
+                check(m->vocab.n_tokens == 267 && mod_model_config(m)->vocab_size == 300,
+                      "a vocabulary padded past the tokenizer (300 rows, 267 tokens) converts as it is");
+            mod_model_free(m);
+        }
+    }
+    /* one character off, a String pattern, other behaviors: refused, the regex quoted */
+    write_split_tokenizer(P("split/tokenizer.json"), "Regex", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,2}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+", "Isolated", "false");
+    refuse("a Llama 3 regex with \\p{N}{1,2}", "regex \"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,2}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+\" is none that mod.h implements", P("split"), NULL, NULL);
+    write_split_tokenizer(P("split/tokenizer.json"), "Regex", "\\\\p{L}+|\\u00e9", "Isolated", "false");
+    refuse("an unknown regex with a non-ASCII character", "regex \"\\p{L}+|\\xC3\\xA9\" is none", P("split"), NULL, NULL);
+    write_split_tokenizer(P("split/tokenizer.json"), "Regex", llama3, "Removed", "false");
+    refuse("the Llama 3 regex with behavior Removed", "with Llama 3's regex must have behavior \"Isolated\"", P("split"), NULL, NULL);
+    write_split_tokenizer(P("split/tokenizer.json"), "Regex", qwen2, "Isolated", "true");
+    refuse("the Qwen2 regex inverted", "with Qwen2's regex must have behavior \"Isolated\" and invert false", P("split"), NULL, NULL);
+    write_split_tokenizer(P("split/tokenizer.json"), "String", llama3, "Isolated", "false");
+    refuse("a String pattern", "pattern is not a regex (a String pattern)", P("split"), NULL, NULL);
+    rc = conv(P("split"), "-o", P("split_none.mod"), "--tokenizer", "none", NULL);
+    check(rc == 0, "... and it converts with --tokenizer none (%s)", g_err);
+}
+
 int main(int argc, char **argv)
 {
     static const ckpt_test tests[] = {
@@ -604,6 +680,7 @@ int main(int argc, char **argv)
         { test_rounding, "rounding sweep" },
         { test_overrides, "routing settings" },
         { test_tied, "tied embeddings" },
+        { test_split_patterns, "Split regexes" },
     };
     return ckpt_main(argc, argv, tests, (int)(sizeof tests / sizeof tests[0]));
 }

@@ -37,6 +37,7 @@ static void test_free(void *p)
 #define TEST_NO_MALLOC 0
 #endif
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,98 @@ static size_t r_match(const unsigned char *s, size_t n)
     return 1;
 }
 
+/* The Llama 3 and Qwen2 patterns over code points. The naive UTF-8 decoder builds a value
+   from the lead byte's length and its continuation bytes, then rejects what Unicode calls
+   ill-formed (overlong, surrogate, past U+10FFFF); a rejected lead byte is one character of
+   its own (code point -1, class other), as is every stray byte. */
+typedef struct r_text { int32_t cp[MAXTEXT + 1]; size_t at[MAXTEXT + 2]; size_t n; } r_text;
+
+static void r_decode(const unsigned char *s, size_t n, r_text *t)
+{
+    size_t i = 0, k;
+    t->n = 0;
+    while (i < n) {
+        int len = s[i] < 0x80 ? 1 : (s[i] >> 5) == 6 ? 2 : (s[i] >> 4) == 14 ? 3 : (s[i] >> 3) == 30 ? 4 : 0;
+        uint32_t v = len == 1 ? s[i] : len == 2 ? (s[i] & 31u) : len == 3 ? (s[i] & 15u) : (s[i] & 7u);
+        static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+        int good = len > 0 && i + (size_t)len <= n;
+        for (k = 1; good && k < (size_t)len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) good = 0;
+            v = v << 6 | (s[i + k] & 63u);
+        }
+        if (good && (v < least[len] || (v >= 0xD800 && v <= 0xDFFF) || v > 0x10FFFF)) good = 0;
+        t->at[t->n] = i;
+        t->cp[t->n++] = good ? (int32_t)v : -1;
+        i += good ? (size_t)len : 1;
+    }
+    t->at[t->n] = n;
+}
+
+/* The class by a linear walk of the runs (the table's contents are checked against Node's
+   Unicode data by tests/split_oracle.js): 0 space, 1 letter, 2 number, 3 other. */
+static int r_uclass(int32_t cp)
+{
+    int k, c = 3;
+    if (cp < 0) return 3;
+    for (k = 0; k < MOD__UNI_RUNS && (mod__uni_runs[k] >> 2) <= (uint32_t)cp; k++) c = (int)(mod__uni_runs[k] & 3u);
+    return c;
+}
+static int r_is_s(int32_t c) { return r_uclass(c) == 0; }
+static int r_is_l(int32_t c) { return r_uclass(c) == 1; }
+static int r_is_n(int32_t c) { return r_uclass(c) == 2; }
+static int r_is_crlf(int32_t c) { return c == '\r' || c == '\n'; }
+static int r_not_crlf_l_n(int32_t c) { return !r_is_crlf(c) && !r_is_l(c) && !r_is_n(c); }
+static int r_not_s_l_n(int32_t c) { return !r_is_s(c) && !r_is_l(c) && !r_is_n(c); }
+static int r_fold(int32_t c, int x) { return c == x || c == x - 32 || (x == 's' && c == 0x17F); }
+
+/* Longest run of cls from position i, at most max (0: no limit), in characters. */
+static size_t r_count(const r_text *t, size_t i, int (*cls)(int32_t), size_t max)
+{
+    size_t k = 0;
+    while (i + k < t->n && cls(t->cp[i + k]) && (max == 0 || k < max)) k++;
+    return k;
+}
+
+/* Characters matched at i by the pattern, alternative by alternative with backtracking. */
+static size_t r_llama3(const r_text *t, size_t i, size_t max_digits)
+{
+    static const char *const con[] = {"s", "t", "re", "ve", "m", "ll", "d"};
+    const size_t n = t->n;
+    size_t a, k, opt, run;
+    for (a = 0; a < 7; a++) {               /* (?i:'s|'t|'re|'ve|'m|'ll|'d) */
+        size_t l = strlen(con[a]);
+        if (i + 1 + l > n || t->cp[i] != '\'') continue;
+        for (k = 0; k < l && r_fold(t->cp[i + 1 + k], con[a][k]); k++) {}
+        if (k == l) return 1 + l;
+    }
+    for (opt = 2; opt-- > 0;) {             /* [^\r\n\p{L}\p{N}]?\p{L}+: with the option, then without */
+        if (opt && !(i < n && r_not_crlf_l_n(t->cp[i]))) continue;
+        if ((run = r_count(t, i + opt, r_is_l, 0)) > 0) return opt + run;
+    }
+    if ((run = r_count(t, i, r_is_n, max_digits)) > 0) return run;   /* \p{N}{1,3} or \p{N} */
+    for (opt = 2; opt-- > 0;) {             /*  ?[^\s\p{L}\p{N}]+[\r\n]* */
+        if (opt && t->cp[i] != ' ') continue;
+        if ((run = r_count(t, i + opt, r_not_s_l_n, 0)) > 0) return opt + run + r_count(t, i + opt + run, r_is_crlf, 0);
+    }
+    run = r_count(t, i, r_is_s, 0);
+    for (k = run + 1; k-- > 0;) {           /* \s*[\r\n]+: \s* gives back one at a time */
+        size_t nl = r_count(t, i + k, r_is_crlf, 0);
+        if (nl > 0) return k + nl;
+    }
+    for (k = run; k >= 1; k--)              /* \s+(?!\S) */
+        if (i + k == n || r_is_s(t->cp[i + k])) return k;
+    return run ? run : 1;                   /* \s+; nothing else is left */
+}
+
+/* Bytes matched at the start of s[0..n) by pretokenizer pt (1 GPT-2, 2 Llama 3, 3 Qwen2). */
+static size_t r_split(int pt, const unsigned char *s, size_t n)
+{
+    static r_text t;
+    if (pt == 1) return r_match(s, n);
+    r_decode(s, n, &t);
+    return t.at[r_llama3(&t, 0, pt == 2 ? 3 : 1)];
+}
+
 static int r_single_byte_token(const tb *b, unsigned char c, int type)
 {
     int i;
@@ -287,7 +380,7 @@ static int ref_encode1(const tb *b, const unsigned char *text, size_t len, int32
     memcpy(s + n, text, len);
     n += len;
     while (i < n) {
-        size_t plen = b->v.pretokenizer == 1 ? r_match(s + i, n - i) : n - i;
+        size_t plen = b->v.pretokenizer ? r_split(b->v.pretokenizer, s + i, n - i) : n - i;
         int32_t t[MAXTEXT + 1];
         int m = 0, j, r;
         for (k = 0; k < plen; k++)
@@ -489,22 +582,29 @@ static void build_random2(tb *b, unsigned flags, int holes)
 /* ---- hand-checked cases -------------------------------------------------------------- */
 
 /* Splits text with the library's pretokenizer and compares with pieces joined by '|'. */
-static void expect_split(const char *text, size_t len, size_t pre, const char *want, size_t wlen)
+static void expect_split_pt(int pt, const char *text, size_t len, size_t pre, const char *want, size_t wlen)
 {
     char got[1024], msg[2048];
     size_t n = len + pre, i = 0, k = 0, e;
+    mod__vocab v;
+    memset(&v, 0, sizeof v);
+    v.pretokenizer = pt;
     while (i < n) {
-        e = mod__tok_gpt2_split(text, pre, n, i);
+        e = mod__tok_split(&v, text, pre, n, i);
         if (e <= i || e > n) { memcpy(got, "<bad end>", 9); k = 9; break; }
         if (i) got[k++] = '|';
         for (; i < e; i++) got[k++] = (char)mod__tok_byte(text, pre, i);
     }
-    snprintf(msg, sizeof msg, "split \"%s\" (prefix %d): got \"%s\", want \"%s\"", show(text, len), (int)pre,
+    snprintf(msg, sizeof msg, "split %d \"%s\" (prefix %d): got \"%s\", want \"%s\"", pt, show(text, len), (int)pre,
              show(got, k), show(want, wlen));
     check(k == wlen && memcmp(got, want, k) == 0, "%s", msg);
 }
-#define SPLIT(text, want) expect_split(text, sizeof text - 1, 0, want, sizeof want - 1)
-#define SPLIT_PRE(text, want) expect_split(text, sizeof text - 1, 1, want, sizeof want - 1)
+#define SPLIT(text, want) expect_split_pt(1, text, sizeof text - 1, 0, want, sizeof want - 1)
+#define SPLIT_PRE(text, want) expect_split_pt(1, text, sizeof text - 1, 1, want, sizeof want - 1)
+#define SPLIT_L3(text, want) expect_split_pt(2, text, sizeof text - 1, 0, want, sizeof want - 1)
+#define SPLIT_Q2(text, want) expect_split_pt(3, text, sizeof text - 1, 0, want, sizeof want - 1)
+/* the same pieces under both patterns */
+#define SPLIT_L3Q2(text, want) (SPLIT_L3(text, want), SPLIT_Q2(text, want))
 
 static void test_pretokenizer(void)
 {
@@ -548,6 +648,78 @@ static void test_pretokenizer(void)
     SPLIT_PRE("'s", " '|s");
     SPLIT_PRE("12", " 12");
     check_group("pretokenizer");
+}
+
+/* Pieces worked out by hand from the regexes (docs/FORMAT.md); the random comparisons below
+   use a naive matcher instead. */
+static void test_split_unicode(void)
+{
+    mod__vocab v;
+    static const struct { uint32_t cp; int cls; } classes[] = {
+        {'a', 1}, {'Z', 1}, {'5', 2}, {' ', 0}, {'\t', 0}, {'\r', 0}, {'!', 3}, {0, 3},
+        {0x85, 0}, {0xA0, 0}, {0xAA, 1}, {0xB2, 2}, {0xBD, 2}, {0xE9, 1}, {0x17F, 1}, {0x301, 3},
+        {0x660, 2}, {0x966, 2}, {0x1680, 0}, {0x180E, 3}, {0x2000, 0}, {0x200A, 0}, {0x200B, 3},
+        {0x200D, 3}, {0x2028, 0}, {0x2029, 0}, {0x202F, 0}, {0x205F, 0}, {0x2160, 2}, {0x2460, 2},
+        {0x3000, 0}, {0x3007, 2}, {0x3041, 1}, {0x4E00, 1}, {0x9FFF, 1}, {0xAC00, 1}, {0xD7A3, 1},
+        {0xFEFF, 3}, {0xFF10, 2}, {0xFFFD, 3}, {0x1D7D8, 2}, {0x1F600, 3}, {0x1F3FD, 3},
+        {0x20000, 1}, {0x2A6DF, 1}, {0x31350, 1}, {0x323AF, 1}, {0x323B0, 3}, {0xE0001, 3}, {0x10FFFF, 3},
+    };
+    size_t k;
+    for (k = 0; k < sizeof classes / sizeof classes[0]; k++)
+        check(mod__uni_class(classes[k].cp) == classes[k].cls, "class of U+%04X is %d, want %d", (unsigned)classes[k].cp,
+              mod__uni_class(classes[k].cp), classes[k].cls);
+    memset(&v, 0, sizeof v);
+    v.pretokenizer = 4;
+    check(mod__tok_split(&v, "a b", 0, 3, 0) == 3, "an unknown pretokenizer value splits nothing (the loader refuses it)");
+    SPLIT_L3Q2("", "");
+    SPLIT_L3Q2("Hello world", "Hello| world");
+    SPLIT_L3Q2("I'm I'M don't DON'T", "I|'m| I|'M| don|'t| DON|'T");
+    SPLIT_L3Q2("we'll WE'LL We'Ll they're THEY'RE I've I'VE he'd HE'D", "we|'ll| WE|'LL| We|'Ll| they|'re| THEY|'RE| I|'ve| I|'VE| he|'d| HE|'D");
+    SPLIT_L3Q2("it's IT'S x'\xC5\xBF", "it|'s| IT|'S| x|'\xC5\xBF");   /* U+017F folds to s */
+    SPLIT_L3Q2("a'sx b'Tx c'REx d'vEx e'Mx f'LLx g'dx h'\xC5\xBFx", "a|'s|x| b|'T|x| c|'RE|x| d|'vE|x| e|'M|x| f|'LL|x| g|'d|x| h|'\xC5\xBF|x");
+    SPLIT_L3Q2("a'kx a're", "a|'kx| a|'re");
+    SPLIT_L3Q2("'l'r'x", "'l|'r|'x");
+    SPLIT_L3Q2("''s", "''|s");
+    SPLIT_L3Q2(" 's", " '|s");
+    SPLIT_L3Q2("!'s", "!'|s");
+    SPLIT_L3Q2("(word) [x]", "(word|)| [|x|]");
+    SPLIT_L3Q2("x [y", "x| [|y");
+    SPLIT_L3Q2("[y", "[y");
+    SPLIT_L3Q2("\tword", "\tword");
+    SPLIT_L3Q2("\nword", "\n|word");
+    SPLIT_L3Q2("\xE3\x80\x80word", "\xE3\x80\x80word");
+    SPLIT_L3Q2("a  b", "a| | b");
+    SPLIT_L3Q2("a   ", "a|   ");
+    SPLIT_L3Q2("a \xC2\xA0 b", "a| \xC2\xA0| b");
+    SPLIT_L3Q2("a\n\nb", "a|\n\n|b");
+    SPLIT_L3Q2("a \n \n  b", "a| \n \n| | b");
+    SPLIT_L3Q2("a\r\n\r\n", "a|\r\n\r\n");
+    SPLIT_L3Q2("x;\r\n\r\ny", "x|;\r\n\r\n|y");
+    SPLIT_L3Q2("x ;\n", "x| ;\n");
+    SPLIT_L3Q2("x  ;", "x| | ;");
+    SPLIT_L3Q2("x\t;", "x|\t|;");
+    SPLIT_L3Q2("!!! ...", "!!!| ...");
+    SPLIT_L3Q2("caf\xC3\xA9 na\xC3\xAFve", "caf\xC3\xA9| na\xC3\xAFve");
+    SPLIT_L3Q2("e\xCC\x81t", "e|\xCC\x81t");                  /* a combining mark is not a letter */
+    SPLIT_L3Q2("\xE4\xBD\xA0\xE5\xA5\xBD \xE4\xB8\x96", "\xE4\xBD\xA0\xE5\xA5\xBD| \xE4\xB8\x96");
+    SPLIT_L3Q2("\xF0\x9F\x98\x80\xF0\x9F\x98\x80 ok", "\xF0\x9F\x98\x80\xF0\x9F\x98\x80| ok");
+    SPLIT_L3Q2("\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9x", "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9|x");
+    SPLIT_L3Q2("\xE2\x80\x8Bx", "\xE2\x80\x8Bx");              /* U+200B is not a space */
+    SPLIT_L3Q2("\x80!\xFF", "\x80!\xFF");                      /* invalid bytes are other */
+    SPLIT_L3Q2("a\xC3", "a|\xC3");
+    SPLIT_L3Q2("\xC3" "a", "\xC3" "a");
+    SPLIT_L3Q2("\xED\xA0\x80x", "\xED\xA0\x80|x");              /* a surrogate: three others */
+    SPLIT_L3Q2("\x80x", "\x80x");
+    SPLIT_L3Q2("\xE4\xBD", "\xE4\xBD");
+    SPLIT_L3Q2("\xFF\n\n", "\xFF\n\n");
+    SPLIT_L3Q2("\xC0\xAF\xF4\x90\x80\x80", "\xC0\xAF\xF4\x90\x80\x80");
+    SPLIT_L3("1234567 x12", "123|456|7| x|12");
+    SPLIT_Q2("1234567 x12", "1|2|3|4|5|6|7| x|1|2");
+    SPLIT_L3("\xD9\xA1\xD9\xA2\xD9\xA3\xD9\xA4", "\xD9\xA1\xD9\xA2\xD9\xA3|\xD9\xA4");
+    SPLIT_Q2("\xD9\xA1\xD9\xA2", "\xD9\xA1|\xD9\xA2");
+    SPLIT_L3("\xC2\xB2\xC2\xBD\xE2\x85\xA0" "1", "\xC2\xB2\xC2\xBD\xE2\x85\xA0|1");
+    SPLIT_L3("3.14", "3|.|14");
+    check_group("Llama 3 and Qwen2 splits");
 }
 
 static void expect_enc(const tb *b, const char *text, size_t len, int add_bos, const char *want)
@@ -911,6 +1083,65 @@ static void test_random(void)
     check_group("kind 2 round trip");
 }
 
+/* Texts for the Unicode splits: pieces of every class and the tricky spots of the patterns. */
+static const char *const ufocus[] = {
+    "a", "Z", "s", "S", "t", "l", "L", "e", "r", "'", "'", "1", "7", " ", " ", "  ", "\t", "\n", "\r", "\r\n", "\v",
+    "!", ".", "(", "\xC3\xA9", "\xC5\xBF", "\xCC\x81", "\xD9\xA3", "\xC2\xB2", "\xE2\x85\xA0", "\xC2\x85", "\xC2\xA0",
+    "\xE2\x80\x83", "\xE3\x80\x80", "\xE2\x80\x8B", "\xE2\x80\x8D", "\xEF\xBB\xBF", "\xE4\xBD\xA0", "\xF0\x9F\x98\x80",
+    "\xF0\xA0\x80\x80", "\x80", "\xC3", "\xFF", "\xED\xA0\x80", "\xE4\xBD", "\0",
+};
+
+static size_t gen_utext(unsigned char *o, size_t want)
+{
+    size_t n = 0;
+    while (n < want) {
+        const char *f = ufocus[rnd_to((int)(sizeof ufocus / sizeof ufocus[0]))];
+        size_t l = f[0] ? strlen(f) : 1;
+        memcpy(o + n, f, l);
+        n += l;
+    }
+    return n;
+}
+
+/* The library's pieces against the naive matcher's on random texts, one check per text. */
+static void compare_splits(int pt, const char *name, int rounds)
+{
+    static unsigned char text[MAXTEXT];
+    mod__vocab v;
+    int i;
+    memset(&v, 0, sizeof v);
+    v.pretokenizer = pt;
+    for (i = 0; i < rounds; i++) {
+        size_t len = i % 4 == 3 ? gen_utext(text, (size_t)rnd_to(i % 40 == 3 ? 2000 : 60)) : gen_text(text, i % 3), at = 0, e, w;
+        int same = 1;
+        while (same && at < len) {
+            e = mod__tok_split(&v, (const char *)text, 0, len, at);
+            w = at + r_split(pt, text + at, len - at);
+            same = e == w;
+            if (!same) check(0, "%s: \"%s\" at byte %d: the piece ends at %d, the reference's at %d", name,
+                             show((const char *)text, len), (int)at, (int)e, (int)w);
+            at = e;
+        }
+        if (same) check(1, "%s: a text of %d bytes", name, (int)len);
+    }
+}
+
+static void test_random_splits(void)
+{
+    compare_splits(2, "Llama 3 split", 3000);
+    compare_splits(3, "Qwen2 split", 3000);
+    check_group("Llama 3 and Qwen2 splits vs reference");
+    build_random1(&g_a, 2, 0, 0);
+    build_random1(&g_b, 3, 1, 0);
+    build_random1(&g_c, 2, 1, 1);
+    compare_random(&g_a, "kind 1 llama3", 1500);
+    compare_random(&g_b, "kind 1 qwen2+prefix", 1500);
+    compare_random(&g_c, "kind 1 llama3+prefix, holes", 1000);
+    round_trip(&g_a, "kind 1 llama3", 1000);
+    round_trip(&g_b, "kind 1 qwen2+prefix", 1000);
+    check_group("kind 1 with the Unicode splits vs reference");
+}
+
 /* ---- long and adversarial inputs ----------------------------------------------------- */
 
 /* Kind 1 over a small alphabet: a token for every byte, then n_rules random rules whose
@@ -1239,14 +1470,90 @@ static void test_public_api(void)
     check_group("public API");
 }
 
+/* A vocabulary padded past the tokenizer: the padded ids are never sampled, even when their
+   logits are the largest, and decode to nothing. */
+static void test_padding(void)
+{
+    mkm_opts o;
+    unsigned char *buf = NULL;
+    size_t size, need = 0, len = 9;
+    mod_model *m = NULL;
+    mod_session *s = NULL;
+    mod_session_desc sd;
+    mod_sampler smp;
+    mod_sampler_desc smd;
+    void *arena = NULL, *sarena = NULL;
+    int n_tok, V, i, k, bad = 0, drawn = 0;
+    int32_t t, in[3];
+    char out[64];
+    mkm_defaults(&o);
+    o.tokenizer = 1;
+    o.n_merges = 50;
+    n_tok = mkm_n_tokens(&o);
+    o.vocab_size = n_tok + 37;
+    memset(&sd, 0, sizeof sd);
+    sd.max_tokens = 8;
+    if (mkm_build(&o, &buf, &size) != 0 || !load_model(&m, buf, size, &arena) ||
+        mod_session_memory_required(m, &sd, &need, NULL) != MOD_OK || !(sarena = malloc(need))) {
+        check(0, "padding: a model with %d tokens and vocab_size %d loads", n_tok, n_tok + 37);
+        goto done;
+    }
+    V = mod_model_config(m)->vocab_size;
+    sd.arena = sarena;
+    sd.arena_size = need;
+    check(V == n_tok + 37 && m->vocab.n_tokens == n_tok, "padding: vocab_size %d, %d tokens", V, n_tok);
+    in[0] = 0;
+    if (mod_session_create(&s, m, &sd, NULL) != MOD_OK || mod_prefill(s, in, 1, NULL) != MOD_OK) {
+        check(0, "padding: a session runs a token");
+        goto done;
+    }
+    for (k = 0; k < 4; k++) {
+        /* the padded rows hold the largest logits; the last real token the next */
+        for (i = 0; i < V; i++) s->logits[i] = i >= n_tok ? 50.0f + (float)(k == 3 ? 0 : i % 3) : i == n_tok - 1 ? 10.0f : 0.0f;
+        if (k == 2) for (i = n_tok; i < V; i++) s->logits[i] = i % 2 ? INFINITY : -INFINITY;
+        memset(&smd, 0, sizeof smd);
+        smd.temperature = k == 0 ? 0.0f : 1.0f;
+        smd.top_k = k == 1 ? 3 : 0;
+        smd.top_p = k == 3 ? 0.5f : 0.0f;
+        smd.seed = (uint64_t)k + 1;
+        mod_sampler_init(&smp, &smd);
+        for (i = 0; i < 300; i++) {
+            if (mod_sample(s, &smp, &t) != MOD_OK || t < 0 || t >= n_tok) bad++;
+            drawn += t == n_tok - 1;
+        }
+    }
+    check(bad == 0, "padding: 1200 draws (greedy, top-k, infinite padded logits, top-p) never give a padded id (%d did)", bad);
+    check(drawn > 1000, "padding: the real token with the largest logit is drawn most (%d of 1200)", drawn);
+    in[0] = 5; in[1] = n_tok; in[2] = V - 1;
+    check(mod_detokenize(m, in + 1, 2, out, sizeof out, &len) == MOD_OK && len == 0, "padding: padded ids decode to nothing");
+    {
+        size_t l1 = 0, l2 = 9;
+        const char *p1 = mod_token_bytes(m, 5, &l1), *p2 = mod_token_bytes(m, n_tok, &l2);
+        check(mod_detokenize(m, in, 3, out, sizeof out, &len) == MOD_OK && p1 && len == l1 && memcmp(out, p1, l1) == 0,
+              "padding: mixed with a real token, only the real token's bytes");
+        check(p2 && l2 == 0 && mod_token_bytes(m, V, &l2) == NULL, "padding: mod_token_bytes gives no bytes for a padded id, NULL past vocab_size");
+    }
+    in[0] = V;
+    check(mod_detokenize(m, in, 1, out, sizeof out, &len) == MOD_ERR_BAD_TOKEN, "padding: vocab_size itself is refused");
+done:
+    if (s) mod_session_free(s);
+    if (m) mod_model_free(m);
+    free(sarena);
+    free(arena);
+    free(buf);
+    check_group("vocabulary padding");
+}
+
 int main(void)
 {
     test_lookup();
     test_pretokenizer();
+    test_split_unicode();
     test_kind1();
     test_kind2();
     test_errors();
     test_random();
+    test_random_splits();
     test_adversarial();
 #ifndef MOD_NO_MALLOC
     test_paths();
@@ -1254,5 +1561,6 @@ int main(void)
 #endif
     test_long();
     test_public_api();
+    test_padding();
     return check_finish();
 }

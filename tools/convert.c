@@ -1416,10 +1416,33 @@ static long idhash_find(const idhash *h, const tokb *b, const unsigned char *s, 
 static const char *const bos_names[] = { "<|begin_of_text|>", "<|bos|>", "<s>", "<|endoftext|>", NULL };
 static const char *const eos_names[] = { "<|end_of_text|>", "<|eos|>", "</s>", "<|endoftext|>", NULL };
 
+/* The Split patterns mod.h implements, as tokenizer.json writes them, and their pretokenizer
+   values (docs/FORMAT.md). */
+static const struct { const char *regex; int pretok; const char *name; } split_patterns[] = {
+    { "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+", 1, "GPT-2" },
+    { "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", 2, "Llama 3" },
+    { "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", 3, "Qwen2" },
+};
+static const char *const pretok_names[] = { "no", "GPT-2", "Llama 3", "Qwen2" };
+
+/* A pattern as it reads in a message: printable ASCII as is, other bytes as \xNN. */
+static const char *show_pattern(const char *s, size_t n)
+{
+    static char buf[600];
+    size_t i, k = 0;
+    for (i = 0; i < n && k < sizeof buf - 8; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f) buf[k++] = (char)c;
+        else k += (size_t)sprintf(buf + k, "\\x%02X", c);
+    }
+    if (i < n) { memcpy(buf + k, "...", 3); k += 3; }
+    buf[k] = 0;
+    return buf;
+}
+
 /* Checks the pre-tokenizer: returns 0 with the pretokenizer code and flags, or fails. */
 static int json_pretok(const json_doc *d, const char *path, int *pretok, unsigned *flags)
 {
-    static const char gpt2[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
     int pt = json_get(d, 0, "pre_tokenizer"), list, e, byte_level = 0, splits = 0;
     int norm = json_get(d, 0, "normalizer");
     *pretok = 0;
@@ -1445,15 +1468,26 @@ static int json_pretok(const json_doc *d, const char *path, int *pretok, unsigne
         if (json_str_is(d, ty, "ByteLevel")) {
             int ur = json_get(d, e, "use_regex"), aps = json_get(d, e, "add_prefix_space");
             byte_level++;
-            if (ur < 0 || d->nodes[ur].type == JSON_TRUE) splits++;
+            if (ur < 0 || d->nodes[ur].type == JSON_TRUE) { splits++; *pretok = 1; }
             if (aps >= 0 && d->nodes[aps].type == JSON_TRUE) *flags |= 1u;
         } else if (json_str_is(d, ty, "Split")) {
             int pat = json_get(d, e, "pattern"), beh = json_get(d, e, "behavior"), inv = json_get(d, e, "invert");
             int rx = json_get(d, pat, "Regex");
-            if (rx < 0) rx = json_get(d, pat, "String");
+            size_t k, known = sizeof split_patterns / sizeof split_patterns[0];
             if (byte_level) return fail("%s: a Split pre-tokenizer after ByteLevel is not supported", path);
-            if (!json_str_is(d, rx, gpt2) || (beh >= 0 && !json_str_is(d, beh, "Isolated")) || (inv >= 0 && d->nodes[inv].type == JSON_TRUE))
-                return fail("%s: the Split pre-tokenizer is not GPT-2's pattern (isolated); mod.h implements only GPT-2's split; use --tokenizer none to convert without a tokenizer", path);
+            if (rx < 0 || d->nodes[rx].type != JSON_STRING) {
+                int st = json_get(d, pat, "String");
+                return fail("%s: the Split pre-tokenizer's pattern is not a regex (%s); mod.h implements the GPT-2, Llama 3 and Qwen2 regexes; use --tokenizer none to convert without a tokenizer",
+                            path, st >= 0 && d->nodes[st].type == JSON_STRING ? "a String pattern" : "no \"Regex\"");
+            }
+            for (k = 0; k < known && !json_str_is(d, rx, split_patterns[k].regex); k++) {}
+            if (k == known)
+                return fail("%s: the Split pre-tokenizer's regex \"%s\" is none that mod.h implements (GPT-2's, Llama 3's, Qwen2's); use --tokenizer none to convert without a tokenizer",
+                            path, show_pattern(json_str(d, rx, NULL), d->nodes[rx].str_len));
+            if ((beh >= 0 && !json_str_is(d, beh, "Isolated")) || (inv >= 0 && d->nodes[inv].type == JSON_TRUE))
+                return fail("%s: the Split pre-tokenizer with %s's regex must have behavior \"Isolated\" and invert false; use --tokenizer none to convert without a tokenizer",
+                            path, split_patterns[k].name);
+            *pretok = split_patterns[k].pretok;
             splits++;
         } else if (json_str_is(d, ty, "Metaspace")) {
             return fail("%s: SentencePiece-style tokenizers (Metaspace) cannot be represented; use --tokenizer none to convert without a tokenizer", path);
@@ -1463,8 +1497,7 @@ static int json_pretok(const json_doc *d, const char *path, int *pretok, unsigne
         }
     }
     if (byte_level != 1) return fail("%s: the tokenizer is not byte-level (no ByteLevel pre-tokenizer); mod.h stores byte-level BPE only; use --tokenizer none to convert without a tokenizer", path);
-    if (splits > 1) return fail("%s: the pre-tokenizer splits the text twice; mod.h supports one GPT-2 split", path);
-    *pretok = splits;
+    if (splits > 1) return fail("%s: the pre-tokenizer splits the text twice (a Split and ByteLevel with use_regex); mod.h supports one split", path);
     return 0;
 }
 
@@ -1680,7 +1713,7 @@ static int tok_from_json(model *m, const char *path, const json_doc *cfg, const 
     b.eos = (int32_t)eos;
     if (tokb_finish(&b, path, &m->tok, &m->tok_size) != 0) goto done;
     snprintf(m->tok_desc, sizeof m->tok_desc, "byte-level BPE, %u tokens, %u merges, %s pretokenizer%s, bos %d, eos %d",
-             b.n, b.n_merges, b.pretok ? "GPT-2" : "no", (b.flags & 1u) ? ", prefix space" : "", (int)b.bos, (int)b.eos);
+             b.n, b.n_merges, pretok_names[b.pretok], (b.flags & 1u) ? ", prefix space" : "", (int)b.bos, (int)b.eos);
     rc = 0;
 done:
     tokb_free(&b);

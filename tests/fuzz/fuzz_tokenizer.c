@@ -1,4 +1,5 @@
-/* libFuzzer harness: encode arbitrary bytes with both tokenizer kinds and check that decoding
+/* libFuzzer harness: encode arbitrary bytes with both tokenizer kinds (byte-level BPE under
+   every pretokenizer) and check that decoding
    gives the bytes back and that every id is in range; on inputs of up to 512 bytes, the
    priority-queue merge must equal the in-place rescan on the whole input as one piece.
    clang -fsanitize=fuzzer,address,undefined -I. -Itools tests/fuzz/fuzz_tokenizer.c -lm */
@@ -55,6 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!models[0]) setup();
     if (size < 1 || size > 4096) return 0;
     m = models[data[0] % 3];
+    /* byte-level BPE under each pretokenizer in turn (none, GPT-2, Llama 3, Qwen2) */
+    if (m->vocab.kind == 1) models[data[0] % 3]->vocab.pretokenizer = (data[0] >> 3) & 3;
     cap = (int)size + 1;
     toks = (int32_t *)malloc(sizeof *toks * (size_t)cap);
     back = (char *)malloc(size + 1);
