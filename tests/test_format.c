@@ -294,6 +294,11 @@ static void test_roles(void)
     const int n = (int)(sizeof g_roles / sizeof g_roles[0]);
     if (!check(ts && find_table(ts, "role", "name", &t), "the page has a table of role | name | layer | shape | when")) { free(ts); return; }
     check(t.n_rows == n && n == MOD__ROLE_COUNT, "the page lists %d roles, mod.h %d", t.n_rows, n);
+    {   /* the roles a version 1 file may have */
+        char want[64];
+        snprintf(want, sizeof want, "Roles %d to %d are version 2's", MOD__ROLE_LAST_V1 + 1, MOD__ROLE_COUNT - 1);
+        check(strstr(ts, want) != NULL, "roles: \"%s\" on the page (MOD__ROLE_LAST_V1 %d)", want, MOD__ROLE_LAST_V1);
+    }
     for (i = 0; i < n && i < t.n_rows; i++) {
         const role *r = &g_roles[i];
         char shape[80], lower[16];

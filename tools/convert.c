@@ -1,6 +1,8 @@
 /* mod-convert: turns a Hugging Face style checkpoint directory (config.json, safetensors,
    tokenizer.json) or a llama2.c checkpoint into a mod.h model file (docs/FORMAT.md), or
    re-encodes a mod.h model file in another dtype (configuration, routing and tokenizer kept).
+   The checkpoint's family (model_type: llama, mistral, qwen2, gemma) and its config.json keys
+   set the architecture variants of MODEL.md (read_config); other families are refused.
 
    Inputs are untrusted and may be many gigabytes: every header field is checked before use,
    and tensor data is read and converted a block of rows at a time through a small buffer. The
@@ -192,6 +194,8 @@ typedef struct model {
     int hd, activation, norm_offset, rope_scaling, rope_orig, window;
     float embed_scale, rope_factor, rope_low, rope_high;
     const char *family;         /* the model_type it was converted as (config.json), or NULL */
+    int gemma_scale;            /* 1: embed_scale is sqrt(hidden_size) in the run dtype (below) */
+    int run_dtype;              /* config.json torch_dtype as MOD_DTYPE_F32/F16/BF16, or -1 */
     int *routed;
     float *capacity;
     /* inputs */
@@ -581,37 +585,183 @@ static int config_token_id(const json_doc *cfg, const char *cfg_path, const char
     return 0;
 }
 
+/* The families config.json may name (model_type, or the class in architectures), and what each
+   computes (MODEL.md "Variants"); Mixtral and anything else are refused. */
+static const struct { const char *type, *arch; } families[] = {
+    { "llama", "LlamaForCausalLM" }, { "mistral", "MistralForCausalLM" }, { "qwen2", "Qwen2ForCausalLM" },
+    { "gemma", "GemmaForCausalLM" }
+};
+
+/* The family: model_type, else the first of architectures, else llama (a plain Llama config). */
+static int read_family(model *m, const json_doc *d, const char *path)
+{
+    int n = json_get(d, 0, "model_type"), a = json_get(d, 0, "architectures"), e = -1;
+    size_t k;
+    const char *name = NULL, *key = NULL;
+    if (a >= 0 && d->nodes[a].type == JSON_ARRAY) e = json_at(d, a, 0);
+    if (n >= 0 && d->nodes[n].type != JSON_NULL) {
+        if (d->nodes[n].type != JSON_STRING) return fail("%s: \"model_type\" must be a string", path);
+        name = json_str(d, n, NULL);
+        key = "model_type";
+        for (k = 0; k < sizeof families / sizeof families[0]; k++)
+            if (!strcmp(name, families[k].type)) { m->family = families[k].type; return 0; }
+    } else if (e >= 0 && d->nodes[e].type == JSON_STRING) {
+        name = json_str(d, e, NULL);
+        key = "architectures";
+        for (k = 0; k < sizeof families / sizeof families[0]; k++)
+            if (!strcmp(name, families[k].arch)) { m->family = families[k].type; return 0; }
+    } else {
+        m->family = "llama";
+        return 0;
+    }
+    if (!strcmp(name, "mixtral") || !strcmp(name, "MixtralForCausalLM"))
+        return fail("%s: \"%s\" is \"%s\": Mixtral's MLP is a mixture of experts, which mod.h does not compute", path, key, name);
+    return fail("%s: \"%s\" is \"%s\", not a family mod-convert converts (llama, mistral, qwen2, gemma; docs/CONVERT.md)", path, key, name);
+}
+
+/* A number in config.json's rope_scaling object (required, > 0 and finite). */
+static int rope_num(const json_doc *d, int rs, const char *path, const char *type, const char *key, double *out)
+{
+    int n = json_get(d, rs, key);
+    if (n < 0 || d->nodes[n].type != JSON_NUMBER || !(d->nodes[n].num > 0.0 && d->nodes[n].num < 1e30))
+        return fail("%s: \"rope_scaling\" of type \"%s\" needs \"%s\", a positive number", path, type, key);
+    *out = d->nodes[n].num;
+    return 0;
+}
+
+/* rope_scaling: null, or an object whose "rope_type" (or the older "type") is default, linear or
+   llama3 (MODEL.md "RoPE scaling"); any other type is refused. */
+static int read_rope_scaling(model *m, const json_doc *d, const char *path)
+{
+    int rs = json_get(d, 0, "rope_scaling"), t;
+    double v;
+    const char *type;
+    if (rs < 0 || d->nodes[rs].type == JSON_NULL) return 0;
+    if (d->nodes[rs].type != JSON_OBJECT) return fail("%s: \"rope_scaling\" must be an object or null", path);
+    t = json_get(d, rs, "rope_type");
+    if (t < 0 || d->nodes[t].type == JSON_NULL) t = json_get(d, rs, "type");
+    if (t < 0 || d->nodes[t].type != JSON_STRING) return fail("%s: \"rope_scaling\" has no \"rope_type\" (or \"type\")", path);
+    type = json_str(d, t, NULL);
+    if (!strcmp(type, "default")) return 0;
+    if (!strcmp(type, "linear")) {
+        if (rope_num(d, rs, path, type, "factor", &v)) return -1;
+        m->rope_scaling = MOD_ROPE_SCALING_LINEAR;
+        m->rope_factor = (float)v;
+        return 0;
+    }
+    if (!strcmp(type, "llama3")) {
+        double lo, hi, orig;
+        if (rope_num(d, rs, path, type, "factor", &v) || rope_num(d, rs, path, type, "low_freq_factor", &lo) ||
+            rope_num(d, rs, path, type, "high_freq_factor", &hi) ||
+            rope_num(d, rs, path, type, "original_max_position_embeddings", &orig))
+            return -1;
+        if (!((float)hi > (float)lo)) return fail("%s: \"rope_scaling\": \"high_freq_factor\" %g must be above \"low_freq_factor\" %g", path, hi, lo);
+        if (orig != (double)(long)orig || orig > MOD__MAX_SEQ)
+            return fail("%s: \"rope_scaling\": \"original_max_position_embeddings\" must be an integer in [1, %d]", path, MOD__MAX_SEQ);
+        m->rope_scaling = MOD_ROPE_SCALING_LLAMA3;
+        m->rope_factor = (float)v; m->rope_low = (float)lo; m->rope_high = (float)hi; m->rope_orig = (int)orig;
+        return 0;
+    }
+    return fail("%s: \"rope_scaling\" type \"%s\" is not supported (mod.h computes linear and llama3 scaling, MODEL.md \"Variants\")", path, type);
+}
+
+/* A boolean key: absent or null gives def. */
+static int cfg_bool(const json_doc *d, const char *path, const char *key, int def, int *out)
+{
+    int n = json_get(d, 0, key);
+    if (n < 0 || d->nodes[n].type == JSON_NULL) { *out = def; return 0; }
+    if (d->nodes[n].type != JSON_TRUE && d->nodes[n].type != JSON_FALSE) return fail("%s: \"%s\" must be true or false", path, key);
+    *out = d->nodes[n].type == JSON_TRUE;
+    return 0;
+}
+
+/* The activation: Gemma's hidden_activation (null: gelu_pytorch_tanh, as GemmaMLP does, which
+   ignores hidden_act), every other family's hidden_act (silu). */
+static int read_activation(model *m, const json_doc *d, const char *path)
+{
+    int n;
+    if (!strcmp(m->family, "gemma")) {
+        n = json_get(d, 0, "hidden_activation");
+        if (n >= 0 && d->nodes[n].type != JSON_NULL) {
+            if (!json_str_is(d, n, "gelu_pytorch_tanh") && !json_str_is(d, n, "gelu_tanh"))
+                return fail("%s: \"hidden_activation\" must be \"gelu_pytorch_tanh\" or \"gelu_tanh\" (GeGLU with the tanh GELU) for gemma", path);
+        } else {
+            n = json_get(d, 0, "hidden_act");
+            if (n >= 0 && d->nodes[n].type != JSON_NULL && !json_str_is(d, n, "gelu_pytorch_tanh") && !json_str_is(d, n, "gelu_tanh"))
+                note("%s: gemma has no \"hidden_activation\"; its \"hidden_act\" is ignored and the MLP is GeGLU with the tanh GELU, as Hugging Face's GemmaMLP does", path);
+        }
+        m->activation = MOD_ACTIVATION_GELU_TANH;
+        return 0;
+    }
+    n = json_get(d, 0, "hidden_act");
+    if (n >= 0 && d->nodes[n].type != JSON_NULL && !json_str_is(d, n, "silu"))
+        return fail("%s: \"hidden_act\" must be \"silu\" for %s (the MLP is SwiGLU)", path, m->family);
+    m->activation = MOD_ACTIVATION_SILU;
+    return 0;
+}
+
+/* The sliding window: Mistral's sliding_window (null: none); Qwen2's only with
+   use_sliding_window, in the blocks from max_window_layers on, which must be all or none of
+   them (the window is the model's). Llama and Gemma have none. */
+static int read_window(model *m, const json_doc *d, const char *path)
+{
+    int n = json_get(d, 0, "sliding_window"), use = 1, mwl = 0;
+    long w = 0;
+    if (!strcmp(m->family, "llama") || !strcmp(m->family, "gemma")) return 0;
+    if (n >= 0 && d->nodes[n].type != JSON_NULL && json_int(d, n, 1, MOD__MAX_SEQ, &w) != 0)
+        return fail("%s: \"sliding_window\" must be null or an integer in [1, %d]", path, MOD__MAX_SEQ);
+    if (!strcmp(m->family, "qwen2")) {
+        if (cfg_bool(d, path, "use_sliding_window", 0, &use) || cfg_int(d, path, "max_window_layers", 0, 0, MOD__MAX_LAYERS, 0, &mwl)) return -1;
+        if (!use || !w || mwl >= m->L) return 0; /* no block has the window */
+        if (mwl > 0)
+            return fail("%s: \"use_sliding_window\" with \"max_window_layers\" %d: blocks from %d on have a window and the others not; "
+                        "mod.h's window is the whole model's", path, mwl, mwl);
+    }
+    m->window = (int)w;
+    return 0;
+}
+
 static int read_config(model *m, const json_doc *d, const char *path, int *tie_key)
 {
     int n, hd;
     long id;
     if (d->nodes[0].type != JSON_OBJECT) return fail("%s: the top level must be an object", path);
+    if (read_family(m, d, path) != 0) return -1;
     if (cfg_int(d, path, "hidden_size", 1, 2, MOD__MAX_DIM, 0, &m->d) ||
         cfg_int(d, path, "intermediate_size", 1, 1, 4 * MOD__MAX_DIM, 0, &m->F) ||
         cfg_int(d, path, "num_hidden_layers", 1, 1, MOD__MAX_LAYERS, 0, &m->L) ||
-        cfg_int(d, path, "num_attention_heads", 1, 1, m->d, 0, &m->H) ||
+        cfg_int(d, path, "num_attention_heads", 1, 1, MOD__MAX_DIM, 0, &m->H) ||
         cfg_int(d, path, "num_key_value_heads", 0, 1, m->H, m->H, &m->Hkv) ||
         cfg_int(d, path, "vocab_size", 1, 1, MOD__MAX_VOCAB, 0, &m->V) ||
         cfg_int(d, path, "max_position_embeddings", 0, 1, MOD__MAX_SEQ, 2048, &m->seq) ||
         cfg_float(d, path, "rms_norm_eps", 0.0, 0.5, 1e-6, &m->eps) ||
         cfg_float(d, path, "rope_theta", 0.0, 1e30, 10000.0, &m->theta))
         return -1;
-    if (m->d % m->H) return fail("%s: num_attention_heads %d does not divide hidden_size %d", path, m->H, m->d);
-    hd = m->d / m->H;
-    if (hd % 2) return fail("%s: the head size hidden_size / num_attention_heads = %d is odd; RoPE needs it even", path, hd);
     if (m->H % m->Hkv) return fail("%s: num_key_value_heads %d does not divide num_attention_heads %d", path, m->Hkv, m->H);
     n = json_get(d, 0, "head_dim");
     if (n >= 0 && d->nodes[n].type != JSON_NULL) {
         long v;
-        if (json_int(d, n, 1, MOD__MAX_DIM, &v) != 0 || v != hd)
-            return fail("%s: \"head_dim\" must equal hidden_size / num_attention_heads = %d (the format has no separate head size)", path, hd);
+        if (json_int(d, n, 2, MOD__MAX_DIM, &v) != 0 || v % 2)
+            return fail("%s: \"head_dim\" must be an even integer in [2, %d] (RoPE needs it even)", path, MOD__MAX_DIM);
+        if ((uint64_t)v * (uint64_t)m->H > MOD__MAX_DIM) return fail("%s: \"head_dim\" x num_attention_heads is more than %d", path, MOD__MAX_DIM);
+        hd = (int)v;
+    } else {
+        if (m->d % m->H) return fail("%s: num_attention_heads %d does not divide hidden_size %d (and there is no \"head_dim\")", path, m->H, m->d);
+        hd = m->d / m->H;
+        if (hd % 2) return fail("%s: the head size hidden_size / num_attention_heads = %d is odd; RoPE needs it even", path, hd);
     }
-    n = json_get(d, 0, "rope_scaling");
-    if (n >= 0 && d->nodes[n].type != JSON_NULL)
-        return fail("%s: \"rope_scaling\" is set; mod.h implements plain RoPE only", path);
-    n = json_get(d, 0, "hidden_act");
-    if (n >= 0 && d->nodes[n].type != JSON_NULL && !json_str_is(d, n, "silu"))
-        return fail("%s: \"hidden_act\" must be \"silu\" (the MLP is SwiGLU)", path);
+    m->hd = hd;
+    if (read_rope_scaling(m, d, path) != 0 || read_activation(m, d, path) != 0 || read_window(m, d, path) != 0) return -1;
+    if (!strcmp(m->family, "gemma")) { /* GemmaRMSNorm's 1 + w, and the embedding normalizer */
+        m->norm_offset = 1;
+        m->gemma_scale = 1;
+    }
+    m->run_dtype = -1;
+    n = json_get(d, 0, "torch_dtype");
+    if (n < 0 || d->nodes[n].type == JSON_NULL) n = json_get(d, 0, "dtype");
+    if (n >= 0 && d->nodes[n].type == JSON_STRING)
+        m->run_dtype = json_str_is(d, n, "bfloat16") ? MOD_DTYPE_BF16 : json_str_is(d, n, "float16") ? MOD_DTYPE_F16
+                     : json_str_is(d, n, "float32") ? MOD_DTYPE_F32 : -1;
     /* checked whether or not a tokenizer comes: an id must exist in the model */
     if (config_token_id(d, path, "bos_token_id", m->V, &id) != 0 || config_token_id(d, path, "eos_token_id", m->V, &id) != 0)
         return -1;
@@ -622,6 +772,16 @@ static int read_config(model *m, const json_doc *d, const char *path, int *tie_k
         *tie_key = d->nodes[n].type == JSON_TRUE;
     }
     return 0;
+}
+
+/* sqrt(hidden_size) rounded to nearest, ties to even, to the precision of dtype (f32, f16 or
+   bf16; a normal number in each), as torch.tensor(hidden_size ** 0.5, dtype=...) gives it. */
+static float embed_normalizer(int d, int dtype)
+{
+    const int bits = dtype == MOD_DTYPE_BF16 ? 8 : dtype == MOD_DTYPE_F16 ? 11 : 24; /* significant bits */
+    int e;
+    const double f = frexp(sqrt((double)d), &e); /* f in [0.5, 1) */
+    return (float)ldexp(nearbyint(ldexp(f, bits)), e - bits);
 }
 
 /* ---- safetensors ----------------------------------------------------------------------- */
@@ -925,7 +1085,7 @@ done:
 
 /* ---- tensor names -> roles --------------------------------------------------------------- */
 
-enum { K_PLAIN, K_MLP, K_LINEAR, K_IGNORE, K_NO_O_BIAS };
+enum { K_PLAIN, K_MLP, K_LINEAR, K_IGNORE };
 
 static const struct { const char *suffix; int role, kind; } layer_names[] = {
     { "input_layernorm.weight", MOD__ROLE_ATTN_NORM, K_PLAIN },
@@ -936,12 +1096,15 @@ static const struct { const char *suffix; int role, kind; } layer_names[] = {
     { "self_attn.q_proj.bias", MOD__ROLE_Q_BIAS, K_PLAIN },
     { "self_attn.k_proj.bias", MOD__ROLE_K_BIAS, K_PLAIN },
     { "self_attn.v_proj.bias", MOD__ROLE_V_BIAS, K_PLAIN },
-    { "self_attn.o_proj.bias", 0, K_NO_O_BIAS },
+    { "self_attn.o_proj.bias", MOD__ROLE_O_BIAS, K_PLAIN },
     { "self_attn.rotary_emb.inv_freq", 0, K_IGNORE },
     { "post_attention_layernorm.weight", MOD__ROLE_MLP_NORM, K_PLAIN },
     { "mlp.gate_proj.weight", MOD__ROLE_GATE, K_PLAIN },
     { "mlp.up_proj.weight", MOD__ROLE_UP, K_PLAIN },
     { "mlp.down_proj.weight", MOD__ROLE_DOWN, K_PLAIN },
+    { "mlp.gate_proj.bias", MOD__ROLE_GATE_BIAS, K_PLAIN },
+    { "mlp.up_proj.bias", MOD__ROLE_UP_BIAS, K_PLAIN },
+    { "mlp.down_proj.bias", MOD__ROLE_DOWN_BIAS, K_PLAIN },
     { "router.weight", MOD__ROLE_ROUTER, K_PLAIN },
     { "router.bias", MOD__ROLE_ROUTER_BIAS, K_PLAIN },
     { "router.weight_predictor.weight", MOD__ROLE_ROUTER, K_PLAIN },
@@ -1014,8 +1177,6 @@ static int map_tensor(model *m, mapping *mp, tensor *t)
     for (k = 0; k < sizeof layer_names / sizeof layer_names[0]; k++) {
         if (strcmp(rest, layer_names[k].suffix) != 0) continue;
         if (layer_names[k].kind == K_IGNORE) { t->used = 1; return 0; }
-        if (layer_names[k].kind == K_NO_O_BIAS)
-            return fail("tensor %s (in %s): the format has no output-projection bias (attention_bias models cannot be converted)", n, file);
         return place(m, mp, t, layer_names[k].role, (int)layer);
     }
     for (k = 0; k < sizeof predictor_prefixes / sizeof predictor_prefixes[0]; k++) {
@@ -1068,6 +1229,8 @@ static int check_shape(const model *m, const tensor *t, int role, uint64_t *rows
     case MOD__ROLE_PRED_W1: what = Fp ? "[predictor width, hidden_size]" : "[1, hidden_size] or [hidden_size]"; break;
     case MOD__ROLE_PRED_B1: what = Fp ? "[predictor width]" : "[1] or []"; break;
     case MOD__ROLE_PRED_W2: what = "[1, predictor width] or [predictor width]"; break;
+    case MOD__ROLE_O_BIAS: case MOD__ROLE_DOWN_BIAS: what = "[hidden_size]"; break;
+    case MOD__ROLE_GATE_BIAS: case MOD__ROLE_UP_BIAS: what = "[intermediate_size]"; break;
     default: break;
     }
     ok = shape_is(t, r, c);
@@ -1224,6 +1387,8 @@ static int assign_hf(model *m, mapping *mp, int tie_key)
             if (set_src(m, t, role, l) != 0) return -1;
         }
         if (nb != 0 && nb != 3) return fail("block %d has some but not all of the q/k/v projection biases", l);
+        nb = (at[MOD__ROLE_GATE_BIAS] != NULL) + (at[MOD__ROLE_UP_BIAS] != NULL) + (at[MOD__ROLE_DOWN_BIAS] != NULL);
+        if (nb != 0 && nb != 3) return fail("block %d has some but not all of the mlp gate/up/down projection biases", l);
     }
     if ((mp->shared_w || mp->shared_b)) {
         int any = 0;
@@ -1921,6 +2086,11 @@ static int read_hf(model *m, const opts *o)
     for (k = 0; k < m->n_tensors; k++)
         if (!m->tensors[k].used && map_tensor(m, &mp, &m->tensors[k]) != 0) goto done;
     if (assign_hf(m, &mp, tie_key) != 0) goto done;
+    if (m->gemma_scale) {
+        /* the dtype the model runs in: config.json's torch_dtype, else the embedding's */
+        const int dt = m->run_dtype >= 0 ? m->run_dtype : mp.at[MOD__ROLE_EMBED]->dtype;
+        m->embed_scale = embed_normalizer(m->d, dt);
+    }
     /* the tokenizer */
     if (!o->tok_none) {
         if (o->tokenizer) tok_path = xstrdup(o->tokenizer);
@@ -2380,6 +2550,16 @@ static void summary(const model *m, const opts *o, const mod_model *mm, uint64_t
     printf("  shape: vocab %d, dim %d, %d blocks, %d heads (%d key/value), hidden %d, context %d, %s output\n",
            c->vocab_size, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->hidden_dim, c->max_seq_len,
            c->tied_embeddings ? "tied" : "separate");
+    printf("  architecture:%s%s head size %d, %s", m->family ? " " : "", m->family ? m->family : "", c->head_dim,
+           c->activation == MOD_ACTIVATION_GELU_TANH ? "GeGLU (tanh GELU)" : "SwiGLU");
+    if (c->norm_offset) printf(", norm gains 1 + w");
+    if (c->embed_scale != 1.0f) printf(", embedding scale %.9g", (double)c->embed_scale);
+    if (c->rope_scaling == MOD_ROPE_SCALING_LINEAR) printf(", RoPE linear x%g", (double)c->rope_factor);
+    if (c->rope_scaling == MOD_ROPE_SCALING_LLAMA3)
+        printf(", RoPE llama3 (factor %g, low %g, high %g, original %d)", (double)c->rope_factor, (double)c->rope_low_freq_factor,
+               (double)c->rope_high_freq_factor, c->rope_original_max_pos);
+    if (c->sliding_window) printf(", sliding window %d", c->sliding_window);
+    printf("\n");
     printf("  routed blocks:");
     for (l = 0; l < c->n_layers; l++)
         if (mod_model_layer_routed(mm, l) == 1) { printf("%s %d (capacity %g)", n ? "," : "", l, (double)mod_model_layer_capacity(mm, l)); n++; }

@@ -40,6 +40,17 @@ static const char usage[] =
     "  --dtype f32|f16|bf16|q8_0|q4_0  dtype of the matrices (default f32)\n"
     "  --tokenizer none|bpe|scored         (default none)\n"
     "  --merges N            bpe merges / scored multi-character tokens (default 64)\n"
+    "The architecture variants (docs/MODEL.md \"Variants\"):\n"
+    "  --head-dim N          head size; 0 = dim / heads (default 0)\n"
+    "  --activation silu|gelu_tanh         MLP gate: SwiGLU or GeGLU (default silu)\n"
+    "  --norm-offset 0|1     RMSNorm gains are 1 + w (default 0)\n"
+    "  --embed-scale S       embedding scale; 0 = none (default 0)\n"
+    "  --rope-scaling none|linear|llama3   (default none)\n"
+    "  --rope-factor F       linear and llama3 factor\n"
+    "  --rope-low F, --rope-high F, --rope-orig N   llama3 low/high frequency factors, original length\n"
+    "  --window N            sliding window; 0 = none (default 0)\n"
+    "  --o-bias 0|1          attention output biases in every block (default 0)\n"
+    "  --mlp-bias 0|1        MLP gate/up/down biases in every block (default 0)\n"
     "  --help                this text\n";
 
 static int fail(const char *fmt, const char *a, const char *b)
@@ -212,6 +223,23 @@ int main(int argc, char **argv)
             else bad = 1;
         }
         else if (strcmp(a, "--merges") == 0) bad = parse_int(v, 0, MKM_MAX_MERGES, &o.n_merges);
+        else if (strcmp(a, "--head-dim") == 0) bad = parse_int(v, 0, 1 << 20, &o.head_dim);
+        else if (strcmp(a, "--activation") == 0) bad = parse_enum(v, "silu", "gelu_tanh", &o.activation);
+        else if (strcmp(a, "--norm-offset") == 0) bad = parse_int(v, 0, 1, &o.norm_offset);
+        else if (strcmp(a, "--embed-scale") == 0) bad = parse_float(v, &o.embed_scale);
+        else if (strcmp(a, "--rope-scaling") == 0) {
+            if (strcmp(v, "none") == 0) o.rope_scaling = 0;
+            else if (strcmp(v, "linear") == 0) o.rope_scaling = 1;
+            else if (strcmp(v, "llama3") == 0) o.rope_scaling = 2;
+            else bad = 1;
+        }
+        else if (strcmp(a, "--rope-factor") == 0) bad = parse_float(v, &o.rope_factor);
+        else if (strcmp(a, "--rope-low") == 0) bad = parse_float(v, &o.rope_low_freq_factor);
+        else if (strcmp(a, "--rope-high") == 0) bad = parse_float(v, &o.rope_high_freq_factor);
+        else if (strcmp(a, "--rope-orig") == 0) bad = parse_int(v, 1, 1 << 24, &o.rope_original_max_pos);
+        else if (strcmp(a, "--window") == 0) bad = parse_int(v, 0, 1 << 24, &o.sliding_window);
+        else if (strcmp(a, "--o-bias") == 0) bad = parse_int(v, 0, 1, &o.o_bias);
+        else if (strcmp(a, "--mlp-bias") == 0) bad = parse_int(v, 0, 1, &o.mlp_bias);
         else return fail("unknown option %s%s (see --help)", a, "");
         if (bad) return fail("bad value for %s: '%s' (see --help)", a, v);
     }

@@ -167,7 +167,8 @@ def tokenizer_json(vocab, merges, eos, merges_as_list):
 BASE = dict(d=32, L=3, H=4, Hkv=4, F=64, V=300, S=24, tied=True, qkv_bias=False, dtype="F32",
             vec_dtype=None, eps=1e-5, theta=10000.0, max_pos=64, router_bias=True, predictor=None, Fp=16,
             mod=None, convert_args=None, router_alias=None, predictor_alias=None, wrapper=None,
-            shared_router=False, shards=1, tokenizer=None, n_merges=0, seed=0, note="")
+            shared_router=False, shards=1, tokenizer=None, n_merges=0, seed=0, note="",
+            family="llama", hd=None, o_bias=False, mlp_bias=False, cfg={})
 
 FIXTURES = [
     dict(name="basic", seed=101,
@@ -235,6 +236,30 @@ FIXTURES = [
               "order, 47 merges, <|endoftext|> = bos = eos = 303); routed [1] with every other mod_* key "
               "absent (defaults: capacity 0.125, residual, identity, delta, absolute, router, 0)",
          mod=dict(mod_layers=[1])),
+    # the families of MODEL.md "Variants", each with its real config.json keys
+    dict(name="fam_llama31", seed=1111, Hkv=2, tied=False, qkv_bias=True, o_bias=True, mlp_bias=True, hd=12,
+         theta=500000.0, max_pos=128,
+         cfg={"head_dim": 12, "attention_bias": True, "mlp_bias": True,
+              "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                               "original_max_position_embeddings": 32, "rope_type": "llama3"}},
+         note="llama (Llama 3.1): llama3 RoPE scaling (factor 8, 1, 4, original 32), head_dim 12 (H hd 48 > d 32), "
+              "attention_bias (q, k, v and o) and mlp_bias, GQA 4/2, theta 5e5; routed [1], capacity 0.5",
+         mod=dict(mod_layers=[1], mod_capacity=0.5)),
+    dict(name="fam_mistral", seed=1212, Hkv=1, tied=False, family="mistral", dtype="BF16", vec_dtype="F32",
+         cfg={"sliding_window": 5, "head_dim": 8},
+         note="mistral: sliding_window 5 in every block (dense and routed), MQA 4/1, BF16 matrices; routed [1] with "
+              "compacted positions (the window stays on context positions), capacity 0.5",
+         mod=dict(mod_layers=[1], mod_capacity=0.5, mod_positions="compacted")),
+    dict(name="fam_qwen2", seed=1313, Hkv=2, qkv_bias=True, family="qwen2", theta=1000000.0,
+         cfg={"use_sliding_window": False, "sliding_window": 4096, "max_window_layers": 21},
+         note="qwen2: q/k/v biases, tied, use_sliding_window false (no window), theta 1e6; routed [2], capacity 0.5",
+         mod=dict(mod_layers=[2], mod_capacity=0.5)),
+    dict(name="fam_gemma", seed=1414, Hkv=1, family="gemma", hd=16, dtype="BF16",
+         cfg={"head_dim": 16, "hidden_act": "gelu_pytorch_tanh", "hidden_activation": "gelu_pytorch_tanh"},
+         note="gemma: GeGLU with the tanh GELU, head_dim 16 (H hd 64 > d 32), MQA, tied, RMSNorm gains 1 + w "
+              "(stored w near 0), the normalizer sqrt(32) in bfloat16 (5.65625), BF16; routed [1], normed router "
+              "input, capacity 0.5",
+         mod=dict(mod_layers=[1], mod_capacity=0.5, mod_router_input="normed")),
     dict(name="tok_bpe_list", seed=1010, L=2, Hkv=2, tokenizer="list", n_merges=60, dtype="BF16",
          vec_dtype="F32",
          note="byte-level BPE tokenizer.json with merges as [\"a\", \"b\"] lists (60 merges, "
@@ -244,11 +269,14 @@ FIXTURES = [
 
 def gen_weights(fx, routed):
     d, F, V, H, Hkv, L = fx["d"], fx["F"], fx["V"], fx["H"], fx["Hkv"], fx["L"]
-    hd = d // H
+    hd = fx["hd"] or d // H
+    gemma = fx["family"] == "gemma"
     w = {}
     mat = lambda o, i: torch.randn(o, i, dtype=torch.float64) / math.sqrt(i)
-    gain = lambda: 1.0 + 0.1 * torch.randn(d, dtype=torch.float64)
-    w["model.embed_tokens.weight"] = torch.randn(V, d, dtype=torch.float64)
+    # Gemma stores the w of its gains 1 + w
+    gain = lambda: (0.0 if gemma else 1.0) + 0.1 * torch.randn(d, dtype=torch.float64)
+    # Gemma scales the embedding by sqrt(d): keep the block inputs of order 1
+    w["model.embed_tokens.weight"] = torch.randn(V, d, dtype=torch.float64) / (math.sqrt(d) if gemma else 1.0)
     for i in range(L):
         p = f"model.layers.{i}."
         w[p + "input_layernorm.weight"] = gain()
@@ -260,10 +288,16 @@ def gen_weights(fx, routed):
             w[p + "self_attn.q_proj.bias"] = 0.2 * torch.randn(H * hd, dtype=torch.float64)
             w[p + "self_attn.k_proj.bias"] = 0.2 * torch.randn(Hkv * hd, dtype=torch.float64)
             w[p + "self_attn.v_proj.bias"] = 0.2 * torch.randn(Hkv * hd, dtype=torch.float64)
+        if fx["o_bias"]:
+            w[p + "self_attn.o_proj.bias"] = 0.2 * torch.randn(d, dtype=torch.float64)
         w[p + "post_attention_layernorm.weight"] = gain()
         w[p + "mlp.gate_proj.weight"] = mat(F, d)
         w[p + "mlp.up_proj.weight"] = mat(F, d)
         w[p + "mlp.down_proj.weight"] = mat(d, F)
+        if fx["mlp_bias"]:
+            w[p + "mlp.gate_proj.bias"] = 0.2 * torch.randn(F, dtype=torch.float64)
+            w[p + "mlp.up_proj.bias"] = 0.2 * torch.randn(F, dtype=torch.float64)
+            w[p + "mlp.down_proj.bias"] = 0.2 * torch.randn(d, dtype=torch.float64)
         if i in routed:
             w[p + "router.weight"] = torch.randn(1, d, dtype=torch.float64) / math.sqrt(d)
             if fx["router_bias"]:
@@ -349,8 +383,8 @@ def write_checkpoint(fx, w, routed, out):
 
 def config_json(fx, extra):
     c = {
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": "llama",
+        "architectures": [ref.FAMILIES[fx["family"]]],
+        "model_type": fx["family"],
         "hidden_size": fx["d"],
         "intermediate_size": fx["F"],
         "num_hidden_layers": fx["L"],
@@ -364,6 +398,9 @@ def config_json(fx, extra):
         "hidden_act": "silu",
         "torch_dtype": {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}[fx["dtype"]],
     }
+    if fx["family"] == "gemma":
+        c.pop("hidden_act")
+    c.update(fx["cfg"])
     c.update(extra)
     if fx["mod"]:
         c.update(fx["mod"])

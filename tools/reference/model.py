@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""PyTorch reference for the computation defined in docs/MODEL.md.
+"""PyTorch reference for the computation defined in docs/MODEL.md, with its variants (the llama,
+mistral, qwen2 and gemma families of MODEL.md "Variants", read from config.json as mod-convert
+reads them, docs/CONVERT.md "Families").
 
 Library use:
     import model
@@ -225,6 +227,62 @@ class Model:
     pass
 
 
+FAMILIES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
+            "gemma": "GemmaForCausalLM"}
+_TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+_ST_TORCH = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+
+
+def family_of(cfg):
+    """model_type, else the class in architectures, else llama; other families are refused."""
+    mt = cfg.get("model_type")
+    if mt is not None:
+        if mt not in FAMILIES:
+            raise ValueError(f"model_type {mt!r} is not one of {sorted(FAMILIES)}")
+        return mt
+    arch = (cfg.get("architectures") or [None])[0]
+    if arch is None:
+        return "llama"
+    for fam, cls in FAMILIES.items():
+        if cls == arch:
+            return fam
+    raise ValueError(f"architectures {arch!r} is not a class of {sorted(FAMILIES)}")
+
+
+def rope_scaling_of(cfg):
+    """(type, params) of config.json's rope_scaling: ('none', {}), ('linear', {factor}) or
+    ('llama3', {factor, low_freq_factor, high_freq_factor, original_max_position_embeddings})."""
+    rs = cfg.get("rope_scaling")
+    if rs is None:
+        return "none", {}
+    t = rs.get("rope_type", rs.get("type"))
+    if t == "default":
+        return "none", {}
+    if t == "linear":
+        return "linear", {"factor": float(rs["factor"])}
+    if t == "llama3":
+        return "llama3", {k: float(rs[k]) for k in ("factor", "low_freq_factor", "high_freq_factor",
+                                                     "original_max_position_embeddings")}
+    raise ValueError(f"rope_scaling type {t!r} is not supported")
+
+
+def window_of(cfg, family, L):
+    """The sliding window (0: none): mistral's sliding_window; qwen2's with use_sliding_window,
+    in blocks from max_window_layers on (all of them or none)."""
+    w = cfg.get("sliding_window")
+    if family in ("llama", "gemma") or not w:
+        return 0
+    if family == "qwen2":
+        if not cfg.get("use_sliding_window", False):
+            return 0
+        mwl = int(cfg.get("max_window_layers", 0))
+        if mwl >= L:
+            return 0
+        if mwl > 0:
+            raise ValueError("a window in some blocks only (max_window_layers)")
+    return int(w)
+
+
 def load(path, overrides=None):
     """Loads a Hugging Face style checkpoint directory. overrides: dict of mod_* keys that
     replace (or supply) the config.json values."""
@@ -259,9 +317,23 @@ def load(path, overrides=None):
     m.eps = f32(cfg.get("rms_norm_eps", 1e-6))
     m.theta = float(cfg.get("rope_theta", 10000.0))
     m.max_pos = int(cfg.get("max_position_embeddings", 2048))
-    if m.d % m.H or (m.d // m.H) % 2 or m.H % m.Hkv:
+    m.family = family_of(cfg)
+    m.hd = int(cfg.get("head_dim") or 0) or (m.d // m.H)
+    if (not cfg.get("head_dim") and m.d % m.H) or m.hd % 2 or m.H % m.Hkv:
         raise ValueError("bad head configuration")
-    m.hd = m.d // m.H
+    m.rope_type, m.rope_params = rope_scaling_of(cfg)
+    m.window = window_of(cfg, m.family, m.L)
+    gemma = m.family == "gemma"
+    if gemma:
+        act = cfg.get("hidden_activation") or "gelu_pytorch_tanh"
+        if act not in ("gelu_pytorch_tanh", "gelu_tanh"):
+            raise ValueError(f"hidden_activation {act!r}")
+        m.act = "gelu_tanh"
+    else:
+        if cfg.get("hidden_act", "silu") not in (None, "silu"):
+            raise ValueError(f"hidden_act {cfg.get('hidden_act')!r}")
+        m.act = "silu"
+    m.norm_offset = gemma   # GemmaRMSNorm: the normalized x times (1 + w)
 
     mod = {k: cfg.get(k, v) for k, v in MOD_DEFAULTS.items()}
     for k, ch in _CHOICES.items():
@@ -317,6 +389,13 @@ def load(path, overrides=None):
 
     d, F, V, hd, H, Hkv = m.d, m.F, m.V, m.hd, m.H, m.Hkv
     m.embed = need("model.embed_tokens.weight", [V, d])
+    m.embed_scale = 1.0
+    if gemma:
+        # GemmaModel: torch.tensor(hidden_size ** 0.5, dtype=hidden_states.dtype), the dtype the
+        # model runs in (config.json torch_dtype, else the embedding's)
+        run = _TORCH_DTYPES.get(cfg.get("torch_dtype") or cfg.get("dtype") or "",
+                                _ST_TORCH[dtypes[[k for k in raw if canonical_name(k) == "model.embed_tokens.weight"][0]]])
+        m.embed_scale = float(torch.tensor(d ** 0.5, dtype=run))
     m.norm = need("model.norm.weight", [d])
     tied = bool(cfg.get("tie_word_embeddings", False))
     if tied or "lm_head.weight" not in w:
@@ -339,8 +418,11 @@ def load(path, overrides=None):
             "w_up": need(p + "mlp.up_proj.weight", [F, d]),
             "w_down": need(p + "mlp.down_proj.weight", [d, F]),
         }
-        for x, n in (("bq", H * hd), ("bk", Hkv * hd), ("bv", Hkv * hd)):
+        for x, n in (("bq", H * hd), ("bk", Hkv * hd), ("bv", Hkv * hd), ("bo", d)):
             name = p + f"self_attn.{x[1]}_proj.bias"
+            lay[x] = need(name, [n]) if name in w else None
+        for x, part, n in (("b_gate", "gate", F), ("b_up", "up", F), ("b_down", "down", d)):
+            name = p + f"mlp.{part}_proj.bias"
             lay[x] = need(name, [n]) if name in w else None
         if i in m.routed:
             lay["router_w"] = need(p + "router.weight", [1, d]).reshape(d)
@@ -368,20 +450,41 @@ def load(path, overrides=None):
 # ----------------------------------------------------------------------------------------------
 # forward
 
-def rmsnorm(x, g, eps):
-    return x / torch.sqrt((x * x).mean(-1, keepdim=True) + eps) * g
+def rmsnorm(x, g, eps, offset=False):
+    """offset (Gemma): the gain is 1 + g."""
+    return x / torch.sqrt((x * x).mean(-1, keepdim=True) + eps) * ((1.0 + g) if offset else g)
 
 
-def mlp(n, lay):
-    return Fn.linear(Fn.silu(Fn.linear(n, lay["w_gate"])) * Fn.linear(n, lay["w_up"]), lay["w_down"])
+def mlp(n, lay, act="silu"):
+    gate = Fn.linear(n, lay["w_gate"], lay.get("b_gate"))
+    gate = Fn.silu(gate) if act == "silu" else Fn.gelu(gate, approximate="tanh")
+    return Fn.linear(gate * Fn.linear(n, lay["w_up"], lay.get("b_up")), lay["w_down"], lay.get("b_down"))
 
 
-def rope(x, pos, theta):
-    """x: [n, heads, hd]; pos: [n] positions. Rotate-half layout, angle p * theta^(-2i/hd)."""
+def inv_freq(hd, theta, rope_type="none", params=None):
+    """theta^(-2i/hd), i < hd/2, in float64, then scaled as Hugging Face's modeling_rope_utils
+    (_compute_linear_scaling_rope_parameters, _compute_llama3_parameters) does."""
+    i = torch.arange(hd // 2, dtype=torch.float64)
+    inv = theta ** (-2.0 * i / hd)
+    if rope_type == "linear":
+        return inv / params["factor"]
+    if rope_type == "llama3":
+        factor, low, high = params["factor"], params["low_freq_factor"], params["high_freq_factor"]
+        old = params["original_max_position_embeddings"]
+        wavelen = 2 * math.pi / inv
+        scaled = torch.where(wavelen > old / low, inv / factor, inv)
+        smooth = (old / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = ~(wavelen < old / high) & ~(wavelen > old / low)
+        return torch.where(medium, smoothed, scaled)
+    return inv
+
+
+def rope(x, pos, theta, rope_type="none", params=None):
+    """x: [n, heads, hd]; pos: [n] positions. Rotate-half layout, angle p * f_i (inv_freq)."""
     hd = x.shape[-1]
     half = hd // 2
-    i = torch.arange(half, dtype=torch.float64)
-    inv = theta ** (-2.0 * i / hd)
+    inv = inv_freq(hd, theta, rope_type, params)
     ang = pos.to(torch.float64)[:, None] * inv[None, :]
     cos = torch.cos(ang).to(x.dtype)[:, None, :]
     sin = torch.sin(ang).to(x.dtype)[:, None, :]
@@ -389,22 +492,27 @@ def rope(x, pos, theta):
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
 
 
-def attention(n, pos, lay, m):
-    """Causal self-attention among the rows of n (already normed), at RoPE positions pos."""
+def attention(n, pos, lay, m, ctx=None):
+    """Causal self-attention among the rows of n (already normed), at RoPE positions pos; with a
+    sliding window, row i sees row j only when ctx[i] - ctx[j] < window (ctx: the rows' context
+    positions, default pos)."""
     S = n.shape[0]
     q = Fn.linear(n, lay["wq"], lay["bq"]).view(S, m.H, m.hd)
     k = Fn.linear(n, lay["wk"], lay["bk"]).view(S, m.Hkv, m.hd)
     v = Fn.linear(n, lay["wv"], lay["bv"]).view(S, m.Hkv, m.hd)
-    q, k = rope(q, pos, m.theta), rope(k, pos, m.theta)
+    q, k = rope(q, pos, m.theta, m.rope_type, m.rope_params), rope(k, pos, m.theta, m.rope_type, m.rope_params)
     rep = m.H // m.Hkv               # query head h uses kv head h // rep
     k = k.repeat_interleave(rep, dim=1)
     v = v.repeat_interleave(rep, dim=1)
     s = torch.einsum("ihd,jhd->hij", q, k) / math.sqrt(m.hd)
     mask = torch.ones(S, S, dtype=torch.bool).triu(1)
+    if m.window:
+        c = (pos if ctx is None else ctx).to(torch.int64)
+        mask = mask | (c[:, None] - c[None, :] >= m.window)
     s = s.masked_fill(mask, float("-inf"))
     p = torch.softmax(s, dim=-1)
     o = torch.einsum("hij,jhd->ihd", p, v).reshape(S, m.H * m.hd)
-    return Fn.linear(o, lay["wo"])
+    return Fn.linear(o, lay["wo"], lay.get("bo"))
 
 
 def capacity_k(c, S):
@@ -452,17 +560,17 @@ def forward(m, tokens, rule="topk", capacity=None, threshold=None, dtype=torch.f
     if int(toks.min()) < 0 or int(toks.max()) >= m.V:
         raise ValueError("token id out of range")
     cv = lambda t: None if t is None else t.to(dtype)
-    x = m.embed.to(dtype)[toks]
+    x = m.embed.to(dtype)[toks] * m.embed_scale
     tau = f32(m.threshold if threshold is None else threshold)
-    eps = m.eps
+    eps, off = m.eps, m.norm_offset
     for li, L in enumerate(m.layers):
         lay = {k: (cv(v) if isinstance(v, torch.Tensor) or v is None else v) for k, v in L.items()}
         if li not in m.routed:
             pos = torch.arange(S)
-            h = x + attention(rmsnorm(x, lay["g_att"], eps), pos, lay, m)
-            x = h + mlp(rmsnorm(h, lay["g_mlp"], eps), lay)
+            h = x + attention(rmsnorm(x, lay["g_att"], eps, off), pos, lay, m)
+            x = h + mlp(rmsnorm(h, lay["g_mlp"], eps, off), lay, m.act)
             continue
-        u = x if m.router_input == "residual" else rmsnorm(x, lay["g_att"], eps)
+        u = x if m.router_input == "residual" else rmsnorm(x, lay["g_att"], eps, off)
         r = u @ lay["router_w"]
         if lay["router_b"] is not None:
             r = r + lay["router_b"]
@@ -484,8 +592,8 @@ def forward(m, tokens, rule="topk", capacity=None, threshold=None, dtype=torch.f
             continue
         xs = x[sel]
         pos = sel if m.positions == "absolute" else torch.arange(sel.numel())
-        h = xs + attention(rmsnorm(xs, lay["g_att"], eps), pos, lay, m)
-        f = mlp(rmsnorm(h, lay["g_mlp"], eps), lay)
+        h = xs + attention(rmsnorm(xs, lay["g_att"], eps, off), pos, lay, m, ctx=sel)
+        f = mlp(rmsnorm(h, lay["g_mlp"], eps, off), lay, m.act)
         rs = r[sel]
         g = rs if m.router_scale == "identity" else torch.sigmoid(rs)
         g = g[:, None]
@@ -496,7 +604,7 @@ def forward(m, tokens, rule="topk", capacity=None, threshold=None, dtype=torch.f
             new = h + g * f
         x = x.clone()
         x[sel] = new
-    return Fn.linear(rmsnorm(x, m.norm.to(dtype), eps), m.lm_head.to(dtype))
+    return Fn.linear(rmsnorm(x, m.norm.to(dtype), eps, off), m.lm_head.to(dtype))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -539,7 +647,7 @@ def main(argv=None):
     trace = []
     logits = forward(m, toks, args.rule, args.capacity, args.threshold, dtype, trace)
     S, V = logits.shape
-    print(f"model: d={m.d} layers={m.L} heads={m.H}/{m.Hkv} F={m.F} V={V} routed={m.routed} "
+    print(f"model: {m.family} d={m.d} layers={m.L} heads={m.H}/{m.Hkv} hd={m.hd} F={m.F} V={V} routed={m.routed} "
           f"rule={args.rule} S={S} dtype={'float64' if args.float64 else 'float32'}")
     for t in trace:
         print(f"  block {t['layer']}: {t['selected'].numel()}/{S} selected")
