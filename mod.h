@@ -339,7 +339,7 @@ MOD_API mod_result mod_sample(mod_session *session, mod_sampler *sampler, int32_
    always enough; with less, MOD_ERR_BUFFER_TOO_SMALL may be returned and *n_tokens is set to
    len + 2.
    Time is O(n log n) in the length n of the longest piece (the whole text for scored BPE or
-   without a pretokenizer, else a piece of the split pattern): a piece of more than 16 tokens merges through a
+   without a pretokenizer, else a split piece): a piece of more than 16 tokens merges through a
    priority queue whose scratch, 40 bytes per token of the longest such piece, comes from
    MOD_MALLOC once per call and is freed before the call returns (MOD_ERR_OUT_OF_MEMORY if it
    cannot be had). Under MOD_NO_MALLOC every piece merges in place, rescanning all pairs
