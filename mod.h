@@ -881,7 +881,7 @@ typedef struct mod__vocab {
     int n_tokens, n_merges, n_sorted;
     int32_t bos, eos;      /* -1 if none */
     int pretokenizer;      /* MOD__PRETOK_*: 0 none, 1 GPT-2 style, 2 Llama 3, 3 Qwen2 */
-    unsigned flags;        /* bit 0: dummy prefix space */
+    unsigned flags;        /* bit 0: dummy prefix space; bit 1: a piece that is a token stays whole */
     int max_token_len;
     const uint32_t *offsets;  /* n_tokens + 1 */
     const float *scores;      /* n_tokens */
@@ -1215,7 +1215,8 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
     if (n_tokens < 1 || n_tokens > (uint32_t)m->cfg.vocab_size) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: n_tokens %u is not in [1, vocab_size]", n_tokens);
     if (v->kind == 2 && n_merges) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: scored BPE has no merge table, n_merges is %u", n_merges);
     if (th.pretokenizer > MOD__PRETOK_QWEN2 || (v->kind == 2 && v->pretokenizer)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: bad pretokenizer %u", th.pretokenizer);
-    if (v->flags > 1) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved flag bits are set");
+    if (v->flags > 3) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved flag bits are set");
+    if (v->kind != 1 && (v->flags & 2)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: flag bit 1 (whole-piece tokens) is for byte-level BPE only");
     if (th.reserved != 0) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved field is not zero");
     if (v->max_token_len < 1 || v->max_token_len > MOD__MAX_TOKEN_LEN) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: max_token_len %d is not in [1, 1024]", v->max_token_len);
     if (bos < -1 || bos >= (int32_t)n_tokens || eos < -1 || eos >= (int32_t)n_tokens) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: bos or eos id out of range");
@@ -4505,6 +4506,14 @@ static mod_result mod__tok_encode_ranked(const mod__vocab *v, const char *text, 
         int m = 0;
         mod_result r;
         e = mod__tok_split(v, text, pre, n, i);
+        if (v->flags & 2) { /* a piece that is a normal token is that token (ignore_merges) */
+            const int32_t id = i < pre ? mod__vocab_lookup(v, " ", 1, text, e - pre)
+                                       : mod__vocab_lookup(v, text + (i - pre), e - i, "", 0);
+            if (id >= 0) {
+                *o++ = id;
+                continue;
+            }
+        }
         for (k = i; k < e; k++) {
             const int c = mod__tok_byte(text, pre, k);
             const int32_t id = v->byte_token[c];
