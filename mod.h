@@ -354,7 +354,7 @@ MOD_API mod_result mod_sample(mod_session *session, mod_sampler *sampler, int32_
    always enough; with less, MOD_ERR_BUFFER_TOO_SMALL may be returned and *n_tokens is set to
    len + 2.
    Time is O(n log n) in the length n of the longest piece (the whole text for scored BPE or
-   without a pretokenizer, else a piece of the split pattern): a piece of more than 16 tokens merges through a
+   without a pretokenizer, else a split piece): a piece of more than 16 tokens merges through a
    priority queue whose scratch, 40 bytes per token of the longest such piece, comes from
    MOD_MALLOC once per call and is freed before the call returns (MOD_ERR_OUT_OF_MEMORY if it
    cannot be had). Under MOD_NO_MALLOC every piece merges in place, rescanning all pairs
@@ -919,7 +919,7 @@ typedef struct mod__vocab {
     int n_tokens, n_merges, n_sorted;
     int32_t bos, eos;      /* -1 if none */
     int pretokenizer;      /* MOD__PRETOK_*: 0 none, 1 GPT-2 style, 2 Llama 3, 3 Qwen2 */
-    unsigned flags;        /* bit 0: dummy prefix space */
+    unsigned flags;        /* bit 0: dummy prefix space; bit 1: a piece that is a token stays whole */
     int max_token_len;
     const uint32_t *offsets;  /* n_tokens + 1 */
     const float *scores;      /* n_tokens */
@@ -1311,7 +1311,8 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
     if (n_tokens < 1 || n_tokens > (uint32_t)m->cfg.vocab_size) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: n_tokens %u is not in [1, vocab_size]", n_tokens);
     if (v->kind == 2 && n_merges) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: scored BPE has no merge table, n_merges is %u", n_merges);
     if (th.pretokenizer > MOD__PRETOK_QWEN2 || (v->kind == 2 && v->pretokenizer)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: bad pretokenizer %u", th.pretokenizer);
-    if (v->flags > 1) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved flag bits are set");
+    if (v->flags > 3) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved flag bits are set");
+    if (v->kind != 1 && (v->flags & 2)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: flag bit 1 (whole-piece tokens) is for byte-level BPE only");
     if (th.reserved != 0) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved field is not zero");
     if (v->max_token_len < 1 || v->max_token_len > MOD__MAX_TOKEN_LEN) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: max_token_len %d is not in [1, 1024]", v->max_token_len);
     if (bos < -1 || bos >= (int32_t)n_tokens || eos < -1 || eos >= (int32_t)n_tokens) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: bos or eos id out of range");
@@ -4707,6 +4708,14 @@ static mod_result mod__tok_encode_ranked(const mod__vocab *v, const char *text, 
         int m = 0;
         mod_result r;
         e = mod__tok_split(v, text, pre, n, i);
+        if (v->flags & 2) { /* a piece that is a normal token is that token (ignore_merges) */
+            const int32_t id = i < pre ? mod__vocab_lookup(v, " ", 1, text, e - pre)
+                                       : mod__vocab_lookup(v, text + (i - pre), e - i, "", 0);
+            if (id >= 0) {
+                *o++ = id;
+                continue;
+            }
+        }
         for (k = i; k < e; k++) {
             const int c = mod__tok_byte(text, pre, k);
             const int32_t id = v->byte_token[c];

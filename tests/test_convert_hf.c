@@ -653,6 +653,30 @@ static void test_split_patterns(void)
             mod_model_free(m);
         }
     }
+    {   /* Llama 3's tokenizer.json sets ignore_merges: flag bit 1 */
+        size_t n;
+        unsigned char *b;
+        char *f, *o;
+        mod_model *m;
+        write_split_tokenizer(P("split/tokenizer.json"), "Regex", llama3, "Isolated", "false");
+        b = read_file(P("split/tokenizer.json"), &n);
+        f = b ? strstr((char *)b, "\"fuse_unk\":false") : NULL;
+        o = (char *)malloc(n + 32);
+        if (f && o) {
+            size_t k = (size_t)(f - (char *)b);
+            memcpy(o, b, k);
+            k += (size_t)sprintf(o + k, "\"ignore_merges\":true,");
+            memcpy(o + k, f, n - (size_t)(f - (char *)b));
+            write_file(P("split/tokenizer.json"), o, n + 21);
+        }
+        free(b);
+        free(o);
+        rc = conv(P("split"), "-o", P("split_im.mod"), NULL);
+        m = rc == 0 ? load(P("split_im.mod")) : NULL;
+        check(f && m && m->vocab.flags == 2u && m->vocab.pretokenizer == 2 && strstr(g_out, "whole-piece tokens (ignore_merges)"),
+              "ignore_merges true converts to flag bit 1, named in the summary (%s)", g_err);
+        mod_model_free(m);
+    }
     /* one character off, a String pattern, other behaviors: refused, the regex quoted */
     write_split_tokenizer(P("split/tokenizer.json"), "Regex", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,2}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+", "Isolated", "false");
     refuse("a Llama 3 regex with \\p{N}{1,2}", "regex \"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,2}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+\" is none that mod.h implements", P("split"), NULL, NULL);

@@ -1196,7 +1196,7 @@ static void group_tokenizer(void)
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_EOS, 0x7FFFFFFFu); done("eos_id 2^31-1", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_PRETOKENIZER, 4); done("pretokenizer 4", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_PRETOKENIZER, 0x80000002u); done("pretokenizer 2^31 + 2", MOD_ERR_CORRUPT);
-    begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 2); done("tokenizer flags bit 1", MOD_ERR_CORRUPT);
+    begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 4); done("tokenizer flags bit 2", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 0x80000001u); done("tokenizer flags bit 31", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_MAX_TOKEN_LEN, 0); done("max_token_len 0", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_MAX_TOKEN_LEN, 5000); done("max_token_len 5000", MOD_ERR_CORRUPT);
@@ -1237,6 +1237,7 @@ static void group_tokenizer(void)
     begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_N_MERGES, 1); done("scored BPE with n_merges 1", MOD_ERR_CORRUPT);
     begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_PRETOKENIZER, 1); done("scored BPE with the GPT-2 pretokenizer", MOD_ERR_CORRUPT);
     begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_PRETOKENIZER, 3); done("scored BPE with the Qwen2 pretokenizer", MOD_ERR_CORRUPT);
+    begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 3); done("scored BPE with flag bit 1 (whole-piece tokens)", MOD_ERR_CORRUPT);
     begin(&BB); t = tok_layout();
     for (i = 0; i < t.n; i++) if (W[t.types + i] == 0 && tok_len(&t, i) == 2) break;
     W[t.types + i] = 1;
@@ -1266,6 +1267,7 @@ static void group_tokenizer(void)
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_PRETOKENIZER, 0); done("byte-level BPE without a pretokenizer", MOD_OK);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_PRETOKENIZER, 2); done("byte-level BPE with the Llama 3 split", MOD_OK);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_PRETOKENIZER, 3); done("byte-level BPE with the Qwen2 split", MOD_OK);
+    begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 3); done("byte-level BPE with flag bits 0 and 1", MOD_OK);
     check_group("tokenizer");
 }
 

@@ -1709,10 +1709,10 @@ static int tok_from_json(model *m, const char *path, const json_doc *cfg, const 
                 goto done;
             }
         }
-        e = json_get(&d, mdl, "ignore_merges");
-        if (e >= 0 && d.nodes[e].type == JSON_TRUE) { fail("%s: \"ignore_merges\" is true; mod.h always applies the merges", path); goto done; }
     }
     if (json_pretok(&d, path, &b.pretok, &b.flags) != 0) goto done;
+    e = json_get(&d, mdl, "ignore_merges");
+    if (e >= 0 && d.nodes[e].type == JSON_TRUE) b.flags |= 2u; /* a piece that is a token stays whole */
     b.kind = 1;
     tmp_off = (uint32_t *)calloc((size_t)m->V, sizeof *tmp_off);
     tmp_len = (uint32_t *)calloc((size_t)m->V, sizeof *tmp_len);
@@ -1877,8 +1877,9 @@ static int tok_from_json(model *m, const char *path, const json_doc *cfg, const 
     b.bos = (int32_t)bos;
     b.eos = (int32_t)eos;
     if (tokb_finish(&b, path, &m->tok, &m->tok_size) != 0) goto done;
-    snprintf(m->tok_desc, sizeof m->tok_desc, "byte-level BPE, %u tokens, %u merges, %s pretokenizer%s, bos %d, eos %d",
-             b.n, b.n_merges, pretok_names[b.pretok], (b.flags & 1u) ? ", prefix space" : "", (int)b.bos, (int)b.eos);
+    snprintf(m->tok_desc, sizeof m->tok_desc, "byte-level BPE, %u tokens, %u merges, %s pretokenizer%s%s, bos %d, eos %d",
+             b.n, b.n_merges, pretok_names[b.pretok], (b.flags & 1u) ? ", prefix space" : "",
+             (b.flags & 2u) ? ", whole-piece tokens (ignore_merges)" : "", (int)b.bos, (int)b.eos);
     rc = 0;
 done:
     tokb_free(&b);

@@ -56,8 +56,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!models[0]) setup();
     if (size < 1 || size > 4096) return 0;
     m = models[data[0] % 3];
-    /* byte-level BPE under each pretokenizer in turn (none, GPT-2, Llama 3, Qwen2) */
-    if (m->vocab.kind == 1) models[data[0] % 3]->vocab.pretokenizer = (data[0] >> 3) & 3;
+    /* byte-level BPE under each pretokenizer in turn (none, GPT-2, Llama 3, Qwen2), with and
+       without whole-piece tokens (flag bit 1) */
+    if (m->vocab.kind == 1) {
+        mod__vocab *v = &models[data[0] % 3]->vocab;
+        v->pretokenizer = (data[0] >> 3) & 3;
+        v->flags = (v->flags & 1u) | ((data[0] >> 5) & 1u) << 1;
+    }
     cap = (int)size + 1;
     toks = (int32_t *)malloc(sizeof *toks * (size_t)cap);
     back = (char *)malloc(size + 1);
