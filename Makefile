@@ -15,7 +15,7 @@ LDLIBS  := -lm
 B       := build
 
 PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod2c $(B)/mod-convert $(B)/mod-bench \
-            $(B)/mod-tokbench
+            $(B)/mod-tokbench $(B)/mod-tokenize
 TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer $(B)/test_ref_selfcheck \
             $(B)/check_logits $(B)/compare_logits $(B)/check_tokens \
             $(B)/test_convert_hf $(B)/test_convert_llama2c $(B)/test_convert_modfile $(B)/test_convert_errors \
@@ -47,6 +47,8 @@ $(B)/mod-bench: tools/bench.c $(HEADERS) $(WRITER) | $(B)
 $(B)/mod-tokbench: tools/tokbench.c $(HEADERS) $(WRITER) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -Itools -o $@ $< $(LDLIBS)
 $(B)/mkmodel: tools/mkmodel.c $(WRITER) mod.h examples/cli.h | $(B)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
+$(B)/mod-tokenize: tools/tokenize.c $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod2c: tools/mod2c.c $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDLIBS)
@@ -192,7 +194,7 @@ LIBDIR       ?= $(PREFIX)/lib
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 CMAKEDIR     ?= $(LIBDIR)/cmake/modh
 INSTALL      ?= install
-INSTALL_BIN  := mod-generate mod-eval mod-convert mod-bench mod2c
+INSTALL_BIN  := mod-generate mod-eval mod-convert mod-bench mod2c mod-tokenize
 # modh.pc, modhConfig.cmake and modhConfigVersion.cmake, written at every install from
 # tools/install/*.in: the version is mod.h's MOD_VERSION_STRING, so it cannot drift from the
 # header; the pkg-config file names PREFIX; the CMake package finds the header relative to its
