@@ -19,7 +19,7 @@ PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod2c
 TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer $(B)/test_ref_selfcheck \
             $(B)/check_logits $(B)/compare_logits $(B)/check_tokens \
             $(B)/test_convert_hf $(B)/test_convert_llama2c $(B)/test_convert_modfile $(B)/test_convert_errors \
-            $(B)/test_tokenizer_queue $(B)/test_tokenizer_nomalloc $(B)/test_format
+            $(B)/test_tokenizer_queue $(B)/test_tokenizer_nomalloc $(B)/test_format $(B)/hf_ckpt
 HEADERS  := mod.h examples/cli.h
 # the model-file writer: tools/modfile.h, and mkmodel.h on top of it
 WRITER   := tools/mkmodel.h tools/modfile.h
@@ -66,6 +66,9 @@ $(B)/test_tokenizer_queue: tests/test_tokenizer.c mod.h tests/*.h $(WRITER) | $(
 $(B)/test_tokenizer_nomalloc: tests/test_tokenizer.c mod.h tests/*.h $(WRITER) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -DMOD_NO_MALLOC -Itools -Itests -o $@ $< $(LDLIBS)
 
+# the checkpoint writer of tests/test_hf_tokenizers.sh
+$(B)/hf_ckpt: tests/hf_ckpt.c mod.h tests/*.h $(WRITER) | $(B)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -Itools -Itests -o $@ $< $(LDLIBS)
 $(B)/check_tokens: tests/check_tokens.c tests/check.h mod.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/compare_logits: tests/compare_logits.c | $(B)
