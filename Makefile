@@ -15,12 +15,12 @@ LDLIBS  := -lm
 B       := build
 
 PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod2c $(B)/mod-convert $(B)/mod-bench \
-            $(B)/mod-tokbench
+            $(B)/mod-tokbench $(B)/mod-tokenize
 TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer $(B)/test_ref_selfcheck \
             $(B)/check_logits $(B)/compare_logits $(B)/check_tokens \
             $(B)/test_convert_hf $(B)/test_convert_llama2c $(B)/test_convert_modfile $(B)/test_convert_errors \
             $(B)/test_convert_families \
-            $(B)/test_tokenizer_queue $(B)/test_tokenizer_nomalloc $(B)/test_format $(B)/split_pieces
+            $(B)/test_tokenizer_queue $(B)/test_tokenizer_nomalloc $(B)/test_format $(B)/split_pieces $(B)/hf_ckpt
 HEADERS  := mod.h examples/cli.h
 # the model-file writer: tools/modfile.h, and mkmodel.h on top of it
 WRITER   := tools/mkmodel.h tools/modfile.h
@@ -49,6 +49,8 @@ $(B)/mod-tokbench: tools/tokbench.c $(HEADERS) $(WRITER) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -Itools -o $@ $< $(LDLIBS)
 $(B)/mkmodel: tools/mkmodel.c $(WRITER) mod.h examples/cli.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
+$(B)/mod-tokenize: tools/tokenize.c $(HEADERS) | $(B)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod2c: tools/mod2c.c $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod-convert: tools/convert.c tools/json.h tools/modfile.h $(HEADERS) | $(B)
@@ -68,6 +70,9 @@ $(B)/test_tokenizer_nomalloc: tests/test_tokenizer.c mod.h tests/*.h $(WRITER) |
 # The pretokenizers' pieces for tests/split_oracle.js (tests/test_split_oracle.sh).
 $(B)/split_pieces: tests/split_pieces.c mod.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
+# the checkpoint writer of tests/test_hf_tokenizers.sh
+$(B)/hf_ckpt: tests/hf_ckpt.c mod.h tests/*.h $(WRITER) | $(B)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -Itools -Itests -o $@ $< $(LDLIBS)
 $(B)/check_tokens: tests/check_tokens.c tests/check.h mod.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/compare_logits: tests/compare_logits.c | $(B)
@@ -196,7 +201,7 @@ LIBDIR       ?= $(PREFIX)/lib
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 CMAKEDIR     ?= $(LIBDIR)/cmake/modh
 INSTALL      ?= install
-INSTALL_BIN  := mod-generate mod-eval mod-convert mod-bench mod2c
+INSTALL_BIN  := mod-generate mod-eval mod-convert mod-bench mod2c mod-tokenize
 # modh.pc, modhConfig.cmake and modhConfigVersion.cmake, written at every install from
 # tools/install/*.in: the version is mod.h's MOD_VERSION_STRING, so it cannot drift from the
 # header; the pkg-config file names PREFIX; the CMake package finds the header relative to its

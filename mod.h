@@ -11,7 +11,7 @@
        if (mod_model_load_file(&model, "model.mod", NULL, &err)) { puts(err.message); return 1; }
        memset(&desc, 0, sizeof desc); desc.max_tokens = 512;
        if (mod_session_create(&s, model, &desc, &err)) { puts(err.message); return 1; }
-       mod_tokenize(model, "In the beginning", 16, mod_token_bos(model) >= 0, toks, 256, &n, &err);
+       mod_tokenize(model, "In the beginning", 16, mod_token_bos(model) >= 0 ? MOD_TOKENIZE_BOS : 0, toks, 256, &n, &err);
        mod_prefill(s, toks, n, NULL);
        memset(&sd, 0, sizeof sd);
        sd.temperature = 0.8f; sd.top_k = 40; sd.top_p = 0.95f; sd.seed = 42;
@@ -115,8 +115,8 @@
        >>attention  the KV cache layout, the attention kernels, the sliding window
        >>session    session creation, one block on its tokens, the forward pass
        >>sampling   temperature, top-k, top-p
-       >>tokenizer  byte-level and scored BPE, the split patterns and their Unicode table,
-                    encoding and decoding
+       >>tokenizer  byte-level, scored and SentencePiece-style BPE, the split patterns and
+                    their Unicode table, encoding and decoding
 
    LICENSE
      See the end of the file.
@@ -349,10 +349,21 @@ MOD_API mod_result mod_sample(mod_session *session, mod_sampler *sampler, int32_
 
 /* ---- tokenizer ------------------------------------------------------------------------ */
 
-/* Encodes len bytes of text. add_bos: prepend the model's BOS token; on a model without one
-   (mod_token_bos() is -1) that fails with MOD_ERR_TOKENIZE. A buffer of len + 2 tokens is
-   always enough; with less, MOD_ERR_BUFFER_TOO_SMALL may be returned and *n_tokens is set to
-   len + 2.
+/* mod_tokenize's flags. */
+#define MOD_TOKENIZE_BOS 1     /* prepend the model's BOS token (1, so add_bos-style callers work) */
+#define MOD_TOKENIZE_SPECIAL 2 /* recognise special tokens typed in the text (chat formats) */
+
+/* Encodes len bytes of text. flags: MOD_TOKENIZE_BOS prepends the model's BOS token; on a model
+   without one (mod_token_bos() is -1) that fails with MOD_ERR_TOKENIZE. MOD_TOKENIZE_SPECIAL
+   makes the special tokens of a tokenizer with an added-token table (kind 3) recognised where
+   their text appears; without it such text is encoded as plain text, so a prompt cannot inject
+   control tokens (Hugging Face's split_special_tokens=True). Non-special added tokens are always
+   matched, as Hugging Face does. Other bits are refused (MOD_ERR_INVALID_ARGUMENT).
+   A buffer of len + 2 tokens is always enough for kinds 1 and 2 and for the usual kind 3
+   tokenizers; with less, MOD_ERR_BUFFER_TOO_SMALL may be returned and *n_tokens is set to
+   len + 2. A kind 3 tokenizer that prepends its space to every piece between added tokens, or
+   has no token for the space, can need up to 3 * len + 2: then MOD_ERR_BUFFER_TOO_SMALL with
+   *n_tokens set to that.
    Time is O(n log n) in the length n of the longest piece (the whole text for scored BPE or
    without a pretokenizer, else a split piece): a piece of more than 16 tokens merges through a
    priority queue whose scratch, 40 bytes per token of the longest such piece, comes from
@@ -363,7 +374,7 @@ MOD_API mod_result mod_sample(mod_session *session, mod_sampler *sampler, int32_
    threads are safe. err (may be NULL) receives a message saying what failed and where: the
    byte offset in the text of a byte that has no token (MOD_ERR_TOKENIZE), the capacity
    needed, the scratch that could not be had, the argument that is wrong. */
-MOD_API mod_result mod_tokenize(const mod_model *model, const char *text, size_t len, int add_bos,
+MOD_API mod_result mod_tokenize(const mod_model *model, const char *text, size_t len, int flags,
                                 int32_t *tokens, int capacity, int *n_tokens, mod_error *err);
 /* Decodes tokens into out (not NUL-terminated); *len receives the bytes needed even when
    MOD_ERR_BUFFER_TOO_SMALL is returned. Control tokens and the ids of vocabulary padding
@@ -450,6 +461,20 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
     X(strings_size, 32, U64) \
     X(max_token_len, 40, U32) \
     X(reserved, 44, U32)
+/* Kind 3 only: right after the tokenizer header. */
+#define MOD__TOKENIZER_SP_FIELDS(X) \
+    X(unk_id, 0, I32) \
+    X(model_flags, 4, U32) \
+    X(prepend, 8, U32) \
+    X(decode_strip, 12, U32) \
+    X(n_added, 16, U32) \
+    X(reserved, 20, U32X3)
+/* Kind 3's added-token table: n_added of these, after the merges. */
+#define MOD__ADDED_TOKEN_FIELDS(X) \
+    X(id, 0, U32) \
+    X(flags, 4, U32) \
+    X(offset, 8, U32) \
+    X(length, 12, U32)
 
 #define MOD__CTYPE_U32 uint32_t
 #define MOD__CTYPE_I32 int32_t
@@ -485,14 +510,25 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
 #define MOD__LAYER_ENTRY_AT(field, offset, type) MOD__LAYER_ENTRY_AT_##field = offset,
 #define MOD__TENSOR_ENTRY_AT(field, offset, type) MOD__TENSOR_ENTRY_AT_##field = offset,
 #define MOD__TOKENIZER_HEADER_AT(field, offset, type) MOD__TOKENIZER_HEADER_AT_##field = offset,
+#define MOD__TOKENIZER_SP_AT(field, offset, type) MOD__TOKENIZER_SP_AT_##field = offset,
+#define MOD__ADDED_TOKEN_AT(field, offset, type) MOD__ADDED_TOKEN_AT_##field = offset,
 typedef struct mod__file_header { MOD__HEADER_FIELDS(MOD__MEMBER) } mod__file_header;
 typedef struct mod__layer_entry { MOD__LAYER_ENTRY_FIELDS(MOD__MEMBER) } mod__layer_entry;
 typedef struct mod__tensor_entry { MOD__TENSOR_ENTRY_FIELDS(MOD__MEMBER) } mod__tensor_entry;
 typedef struct mod__tokenizer_header { MOD__TOKENIZER_HEADER_FIELDS(MOD__MEMBER) } mod__tokenizer_header;
+typedef struct mod__tokenizer_sp { MOD__TOKENIZER_SP_FIELDS(MOD__MEMBER) } mod__tokenizer_sp;
+typedef struct mod__added_token { MOD__ADDED_TOKEN_FIELDS(MOD__MEMBER) } mod__added_token;
 enum { MOD__HEADER_FIELDS(MOD__HEADER_AT) MOD__HEADER_BYTES = 0 MOD__HEADER_FIELDS(MOD__PLUS_BYTES) };
 enum { MOD__LAYER_ENTRY_FIELDS(MOD__LAYER_ENTRY_AT) MOD__LAYER_ENTRY_BYTES = 0 MOD__LAYER_ENTRY_FIELDS(MOD__PLUS_BYTES) };
 enum { MOD__TENSOR_ENTRY_FIELDS(MOD__TENSOR_ENTRY_AT) MOD__TENSOR_ENTRY_BYTES = 0 MOD__TENSOR_ENTRY_FIELDS(MOD__PLUS_BYTES) };
 enum { MOD__TOKENIZER_HEADER_FIELDS(MOD__TOKENIZER_HEADER_AT) MOD__TOKENIZER_HEADER_BYTES = 0 MOD__TOKENIZER_HEADER_FIELDS(MOD__PLUS_BYTES) };
+enum { MOD__TOKENIZER_SP_FIELDS(MOD__TOKENIZER_SP_AT) MOD__TOKENIZER_SP_BYTES = 0 MOD__TOKENIZER_SP_FIELDS(MOD__PLUS_BYTES) };
+enum { MOD__ADDED_TOKEN_FIELDS(MOD__ADDED_TOKEN_AT) MOD__ADDED_TOKEN_BYTES = 0 MOD__ADDED_TOKEN_FIELDS(MOD__PLUS_BYTES) };
+/* Kind 3's settings: model_flags bits, prepend and decode_strip values, added-token flags. */
+enum { MOD__SP_BYTE_FALLBACK = 1, MOD__SP_FUSE_UNK = 2, MOD__SP_IGNORE_MERGES = 4, MOD__SP_SPLIT = 8, MOD__SP_FLAGS_ALL = 15 };
+enum { MOD__SP_PREPEND_NEVER = 0, MOD__SP_PREPEND_FIRST = 1, MOD__SP_PREPEND_ALWAYS = 2, MOD__SP_PREPEND_EACH = 3 };
+enum { MOD__SP_STRIP_NONE = 0, MOD__SP_STRIP_ONE = 1, MOD__SP_STRIP_FIRST_TOKEN = 2 };
+enum { MOD__ADDED_SPECIAL = 1 };
 
 #define MOD__MAGIC "MODH"
 #define MOD__FORMAT_VERSION 2    /* what the writer writes; the loader reads 1 and 2 */
@@ -914,7 +950,7 @@ typedef struct mod__layer {
 } mod__layer;
 
 typedef struct mod__vocab {
-    int kind;              /* 1 byte-level BPE, 2 scored BPE */
+    int kind;              /* 1 byte-level BPE, 2 scored BPE, 3 SentencePiece-style BPE */
     int vocab_size;        /* model vocab size (>= n_tokens) */
     int n_tokens, n_merges, n_sorted;
     int32_t bos, eos;      /* -1 if none */
@@ -928,6 +964,13 @@ typedef struct mod__vocab {
     const uint32_t *merges;   /* n_merges x (left, right, result, rank), sorted by (left,right) */
     const char *strings;
     int32_t byte_token[256];  /* the token of each single byte, -1 if none */
+    /* kind 3 */
+    int32_t unk;              /* -1 if none */
+    unsigned sp_flags;        /* MOD__SP_* bits */
+    int prepend, decode_strip;
+    int n_added;
+    const uint32_t *added;    /* n_added x (id, flags, offset, length), ordered by their bytes */
+    int max_added_len;
 } mod__vocab;
 
 enum { MOD__TOKEN_NORMAL = 0, MOD__TOKEN_BYTE = 1, MOD__TOKEN_CONTROL = 2 };
@@ -1025,6 +1068,7 @@ static void mod__read_header(mod__file_header *r, const unsigned char *p) { MOD_
 static void mod__read_layer_entry(mod__layer_entry *r, const unsigned char *p) { MOD__LAYER_ENTRY_FIELDS(MOD__GET_FIELD) }
 static void mod__read_tensor_entry(mod__tensor_entry *r, const unsigned char *p) { MOD__TENSOR_ENTRY_FIELDS(MOD__GET_FIELD) }
 static void mod__read_tokenizer_header(mod__tokenizer_header *r, const unsigned char *p) { MOD__TOKENIZER_HEADER_FIELDS(MOD__GET_FIELD) }
+static void mod__read_tokenizer_sp(mod__tokenizer_sp *r, const unsigned char *p) { MOD__TOKENIZER_SP_FIELDS(MOD__GET_FIELD) }
 /* the tables describe the sizes the loader checks */
 typedef char mod__header_size_check[MOD__HEADER_BYTES == MOD__HEADER_SIZE && MOD__TENSOR_ENTRY_BYTES == MOD__DIR_ENTRY ? 1 : -1];
 
@@ -1307,10 +1351,29 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
     n_sorted = th.n_sorted;
     strings_size = th.strings_size;
     v->max_token_len = (int)th.max_token_len;
-    if (v->kind != 1 && v->kind != 2) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: unknown kind %d", v->kind);
+    if (v->kind < 1 || v->kind > 3) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: unknown kind %d", v->kind);
+    v->unk = -1;
+    if (v->kind == 3) {
+        mod__tokenizer_sp sp;
+        if (size < pos + MOD__TOKENIZER_SP_BYTES) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: section is %U bytes, too short for kind 3's %d-byte record", size, MOD__TOKENIZER_HEADER_BYTES + MOD__TOKENIZER_SP_BYTES);
+        mod__read_tokenizer_sp(&sp, s + pos);
+        pos += MOD__TOKENIZER_SP_BYTES;
+        if (sp.unk_id < -1 || sp.unk_id >= (int32_t)n_tokens) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: unk_id %d is out of range", (int)sp.unk_id);
+        if (sp.model_flags & ~(uint32_t)MOD__SP_FLAGS_ALL) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved model_flags bits are set");
+        if (sp.prepend > MOD__SP_PREPEND_EACH) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: unknown prepend rule %u", sp.prepend);
+        if (sp.decode_strip > MOD__SP_STRIP_FIRST_TOKEN) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: unknown decode_strip rule %u", sp.decode_strip);
+        if (sp.n_added > n_tokens) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: n_added %u exceeds n_tokens", sp.n_added);
+        if (sp.reserved[0] || sp.reserved[1] || sp.reserved[2]) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: kind 3's reserved fields are not zero");
+        if (th.pretokenizer || th.flags) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: kind 3 uses neither pretokenizer nor flags, both must be 0");
+        v->unk = sp.unk_id;
+        v->sp_flags = sp.model_flags;
+        v->prepend = (int)sp.prepend;
+        v->decode_strip = (int)sp.decode_strip;
+        v->n_added = (int)sp.n_added;
+    }
     if (n_tokens < 1 || n_tokens > (uint32_t)m->cfg.vocab_size) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: n_tokens %u is not in [1, vocab_size]", n_tokens);
     if (v->kind == 2 && n_merges) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: scored BPE has no merge table, n_merges is %u", n_merges);
-    if (th.pretokenizer > MOD__PRETOK_QWEN2 || (v->kind == 2 && v->pretokenizer)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: bad pretokenizer %u", th.pretokenizer);
+    if (th.pretokenizer > MOD__PRETOK_QWEN2 || (v->kind != 1 && v->pretokenizer)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: bad pretokenizer %u", th.pretokenizer);
     if (v->flags > 3) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved flag bits are set");
     if (v->kind != 1 && (v->flags & 2)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: flag bit 1 (whole-piece tokens) is for byte-level BPE only");
     if (th.reserved != 0) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved field is not zero");
@@ -1329,13 +1392,17 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
     need = mod__add(need, 4ull * n_sorted, &ok);
     v->merges = MOD__CAST(const uint32_t *, MOD__CAST(const void *, s + (ok && need <= size ? need : 0)));
     need = mod__add(need, mod__mul(16, n_merges, &ok), &ok);
+    v->added = MOD__CAST(const uint32_t *, MOD__CAST(const void *, s + (ok && need <= size ? need : 0)));
+    need = mod__add(need, (uint64_t)MOD__ADDED_TOKEN_BYTES * (uint64_t)v->n_added, &ok);
     v->strings = MOD__CAST(const char *, MOD__CAST(const void *, s + (ok && need <= size ? need : 0)));
     need = mod__add(need, strings_size, &ok);
     if (!ok || need > size) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: its arrays need %U bytes, the section has %U", need, size);
     v->n_tokens = (int)n_tokens; v->n_merges = (int)n_merges; v->n_sorted = (int)n_sorted;
     v->bos = bos; v->eos = eos; v->vocab_size = m->cfg.vocab_size;
     for (i = 0; i < 256; i++) v->byte_token[i] = -1;
-    if (v->offsets[0] != 0 || v->offsets[n_tokens] != strings_size) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: string offsets do not span the string blob");
+    /* kind 3's added-token texts follow the token strings in the blob */
+    if (v->offsets[0] != 0 || (v->kind == 3 ? v->offsets[n_tokens] > strings_size : v->offsets[n_tokens] != strings_size))
+        return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: string offsets do not span the string blob");
     for (i = 0; i < n_tokens; i++) {
         uint32_t a = v->offsets[i], b = v->offsets[i + 1], len;
         unsigned ty = v->types[i];
@@ -1349,7 +1416,7 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
             unsigned char byte;
             if (len != 1) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: byte token %u is not exactly one byte", i);
             byte = MOD__CAST(unsigned char, v->strings[a]);
-            if (v->kind == 2 && v->byte_token[byte] < 0) v->byte_token[byte] = (int32_t)i;
+            if (v->kind != 1 && v->byte_token[byte] < 0) v->byte_token[byte] = (int32_t)i;
         }
         if (!(v->scores[i] >= -FLT_MAX && v->scores[i] <= FLT_MAX)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: token %u has a non-finite score", i);
     }
@@ -1384,6 +1451,18 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
         if (lr != la + lb || memcmp(v->strings + v->offsets[e[2]], v->strings + v->offsets[e[0]], la) != 0 ||
             memcmp(v->strings + v->offsets[e[2]] + la, v->strings + v->offsets[e[1]], lb) != 0)
             return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: merge %u: result is not left followed by right", i);
+    }
+    for (i = 0; i < (uint32_t)v->n_added; i++) {
+        const uint32_t *a = v->added + 4 * (size_t)i;
+        const uint64_t lo = v->offsets[n_tokens];
+        if (a[0] >= n_tokens) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: added token %u has id %u, not below n_tokens", i, a[0]);
+        if (a[1] & ~(uint32_t)MOD__ADDED_SPECIAL) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: added token %u has reserved flag bits set", i);
+        if ((a[1] & MOD__ADDED_SPECIAL) && v->types[a[0]] != MOD__TOKEN_CONTROL) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: special added token %u is not a control token", i);
+        if (a[3] < 1 || a[3] > MOD__MAX_TOKEN_LEN || a[2] < lo || (uint64_t)a[2] + a[3] > strings_size)
+            return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: added token %u's text is empty, too long or outside the added texts", i);
+        if (i > 0 && mod__bytes_cmp(v->strings + a[-2], a[-1], v->strings + a[2], a[3]) >= 0)
+            return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: added tokens are not strictly ordered by their bytes at %u", i);
+        if ((int)a[3] > v->max_added_len) v->max_added_len = (int)a[3];
     }
     return MOD_OK;
 }
@@ -4098,7 +4177,7 @@ mod_result mod_sample(mod_session *s, mod_sampler *smp, int32_t *token) {
 }
 
 /* ======================================================================================= */
-/* >>tokenizer Tokenizer: byte-level BPE and scored BPE                                  */
+/* >>tokenizer Tokenizer: byte-level BPE, scored BPE, SentencePiece-style BPE             */
 /* ======================================================================================= */
 
 /* Encoding writes each piece's unmerged tokens (one per byte or character) into the caller's
@@ -4497,10 +4576,10 @@ static uint64_t mod__tok_pair_scored(const mod__vocab *v, int32_t a, int32_t b) 
     return MOD__CAST(uint64_t, mod__tok_score_key(v->scores[id])) << 32 | MOD__CAST(uint32_t, id);
 }
 
-/* The merge of tokens a, b, or MOD__TOK_NONE. Kind 1: by the rule's rank. */
+/* The merge of tokens a, b, or MOD__TOK_NONE. Kinds 1 and 3: by the rule's rank. */
 static inline uint64_t mod__tok_pair(const mod__vocab *v, int32_t a, int32_t b) {
     const uint32_t *m;
-    if (v->kind != 1) return mod__tok_pair_scored(v, a, b);
+    if (v->kind == 2) return mod__tok_pair_scored(v, a, b);
     m = mod__tok_rule(v, MOD__CAST(uint32_t, a), MOD__CAST(uint32_t, b));
     return m ? MOD__CAST(uint64_t, m[3]) << 32 | m[2] : MOD__TOK_NONE;
 }
@@ -4657,7 +4736,11 @@ static mod_result mod__tok_reserve(mod__tok_scratch *s, size_t tokens, mod_error
     (void)s;
     return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "no scratch for a piece of %U tokens (MOD_NO_MALLOC)", (uint64_t)tokens);
 #else
-    if (s->block) return MOD_OK;
+    if (s->block && s->tokens >= tokens) return MOD_OK;
+    if (s->block) { /* kind 3 sizes it word by word: a longer word grows it */
+        MOD_FREE(s->block);
+        s->block = NULL;
+    }
     if (tokens > SIZE_MAX / MOD__TOK_SCRATCH || !(s->block = MOD_MALLOC(tokens * MOD__TOK_SCRATCH)))
         return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "cannot allocate %U bytes of scratch for a piece of %U tokens",
                          (uint64_t)tokens * MOD__TOK_SCRATCH, (uint64_t)tokens);
@@ -4768,11 +4851,190 @@ static mod_result mod__tok_encode_scored(const mod__vocab *v, const char *text, 
     return MOD_OK;
 }
 
+/* Kind 3 (SentencePiece-style BPE as Hugging Face tokenizers runs it). The vocabulary stores
+   SentencePiece's U+2581 as a space, so normalizing the text maps both the space and U+2581 to
+   a space. Pieces between added tokens are normalized separately (a space prepended by the
+   prepend rule), split before each space with MOD__SP_SPLIT, and each word's characters
+   become tokens (else byte tokens, else unk) that merge by rank. */
+typedef struct mod__sp_out {
+    int32_t *out;
+    int n, cap;
+} mod__sp_out;
+
+static int mod__sp_push(mod__sp_out *o, int32_t id) {
+    if (o->n >= o->cap) return 0;
+    o->out[o->n++] = id;
+    return 1;
+}
+
+/* Bytes of the character at s[0] (n > 0 bytes left): a valid UTF-8 sequence, else one byte. */
+static size_t mod__sp_char_len(const char *s, size_t n) {
+    const unsigned char c = MOD__CAST(unsigned char, s[0]);
+    size_t l = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 1, k;
+    if (l > n) return 1;
+    for (k = 1; k < l; k++)
+        if ((MOD__CAST(unsigned char, s[k]) & 0xC0) != 0x80) return 1;
+    if (l == 3) { /* no overlong forms, no surrogates */
+        const unsigned char c1 = MOD__CAST(unsigned char, s[1]);
+        if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0)) return 1;
+    } else if (l == 4) {
+        const unsigned char c1 = MOD__CAST(unsigned char, s[1]);
+        if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90)) return 1;
+    }
+    return l;
+}
+
+/* Whether the l bytes at s are a space once normalized: a space or U+2581. */
+static int mod__sp_is_space(const char *s, size_t l) {
+    return (l == 1 && s[0] == ' ') || (l == 3 && !memcmp(s, "\xE2\x96\x81", 3));
+}
+
+/* Where the next space (or U+2581) at or after `from` starts in t, or n. */
+static size_t mod__sp_next_space(const char *t, size_t n, size_t from) {
+    size_t l;
+    for (; from < n; from += l) {
+        l = mod__sp_char_len(t + from, n - from);
+        if (mod__sp_is_space(t + from, l)) break;
+    }
+    return from;
+}
+
+/* One word: a space when pre, then the n bytes at t with each space or U+2581 read as a space;
+   its characters' tokens, merged. at: the offset of t in the caller's text. */
+static mod_result mod__sp_word(const mod__vocab *v, const char *t, size_t n, int pre, size_t at, mod__sp_out *o,
+                               mod__tok_scratch *sc, mod_error *err) {
+    size_t i, l;
+    int first = o->n, m;
+    int32_t unk = -1;
+    mod_result r;
+    if (v->sp_flags & MOD__SP_IGNORE_MERGES) { /* the whole word, if it is a token */
+        char w[MOD__MAX_TOKEN_LEN];
+        size_t k = 0;
+        if (pre) w[k++] = ' ';
+        for (i = 0; i < n && k < MOD__CAST(size_t, v->max_token_len); i += l) {
+            l = mod__sp_char_len(t + i, n - i);
+            if (mod__sp_is_space(t + i, l)) w[k++] = ' ';
+            else if (k + l <= MOD__CAST(size_t, v->max_token_len)) { memcpy(w + k, t + i, l); k += l; }
+            else break;
+        }
+        if (i >= n) {
+            int32_t id = mod__vocab_lookup(v, w, k, "", 0);
+            if (id >= 0) return mod__sp_push(o, id) ? MOD_OK : MOD_ERR_BUFFER_TOO_SMALL;
+        }
+    }
+    for (i = 0; i < n + MOD__CAST(size_t, pre); i += l) {
+        /* the character: the prepended space, or the next one of t */
+        const char *c = pre && i == 0 ? " " : t + i - MOD__CAST(size_t, pre);
+        int32_t id;
+        int space;
+        l = pre && i == 0 ? 1 : mod__sp_char_len(c, n + MOD__CAST(size_t, pre) - i);
+        space = mod__sp_is_space(c, l);
+        id = mod__vocab_lookup(v, space ? " " : c, space ? 1 : l, "", 0);
+        if (id >= 0) {
+            if (unk >= 0 && !mod__sp_push(o, unk)) return MOD_ERR_BUFFER_TOO_SMALL;
+            unk = -1;
+            if (!mod__sp_push(o, id)) return MOD_ERR_BUFFER_TOO_SMALL;
+            continue;
+        }
+        if (v->sp_flags & MOD__SP_BYTE_FALLBACK) {
+            /* the character's bytes as the normalized text has them: a space is U+2581 */
+            const char *b = space ? "\xE2\x96\x81" : c;
+            const size_t bl = space ? 3 : l;
+            size_t k;
+            for (k = 0; k < bl && v->byte_token[MOD__CAST(unsigned char, b[k])] >= 0; k++) {}
+            if (k == bl) {
+                /* a pending unk stays pending past byte tokens, as in Hugging Face's BPE */
+                for (k = 0; k < bl; k++)
+                    if (!mod__sp_push(o, v->byte_token[MOD__CAST(unsigned char, b[k])])) return MOD_ERR_BUFFER_TOO_SMALL;
+                continue;
+            }
+        }
+        if (v->unk < 0) {
+            /* Hugging Face drops the character; an exact encoder can only refuse the text */
+            if (space) return mod__fail(err, MOD_ERR_TOKENIZE, "a space has no token, no byte tokens and there is no unk token");
+            return mod__tok_no_byte(err, MOD__CAST(unsigned char, c[0]), at + i - MOD__CAST(size_t, pre), 0);
+        }
+        if (unk >= 0 && !(v->sp_flags & MOD__SP_FUSE_UNK) && !mod__sp_push(o, unk)) return MOD_ERR_BUFFER_TOO_SMALL;
+        unk = v->unk;
+    }
+    if (unk >= 0 && !mod__sp_push(o, unk)) return MOD_ERR_BUFFER_TOO_SMALL;
+    m = o->n - first;
+    if (mod__tok_queued(m) && (r = mod__tok_reserve(sc, MOD__CAST(size_t, m), err)) != MOD_OK) return r;
+    o->n = first + mod__tok_merge(v, o->out + first, m, sc);
+    return MOD_OK;
+}
+
+/* One piece of text between added tokens (at: its offset in the text): the prepend rule, the
+   split before each space, then each word. */
+static mod_result mod__sp_piece(const mod__vocab *v, const char *t, size_t n, size_t at, mod__sp_out *o,
+                                mod__tok_scratch *sc, mod_error *err) {
+    size_t i = 0, e;
+    int lead, pre;
+    mod_result r;
+    if (n == 0) return MOD_OK;
+    lead = mod__sp_is_space(t, mod__sp_char_len(t, n));
+    pre = v->prepend == MOD__SP_PREPEND_EACH || (v->prepend == MOD__SP_PREPEND_ALWAYS && !lead) ||
+          (v->prepend == MOD__SP_PREPEND_FIRST && !lead && at == 0);
+    if (!(v->sp_flags & MOD__SP_SPLIT)) return mod__sp_word(v, t, n, pre, at, o, sc, err);
+    if (pre) { /* the prepended space starts the first word */
+        e = mod__sp_next_space(t, n, 0);
+        if ((r = mod__sp_word(v, t, e, 1, at, o, sc, err)) != MOD_OK) return r;
+        i = e;
+    }
+    for (; i < n; i = e) {
+        e = mod__sp_next_space(t, n, i + mod__sp_char_len(t + i, n - i));
+        if ((r = mod__sp_word(v, t + i, e - i, 0, at + i, o, sc, err)) != MOD_OK) return r;
+    }
+    return MOD_OK;
+}
+
+/* The longest added token that may match at t (n bytes left), as its index, or -1. */
+static int mod__sp_added_at(const mod__vocab *v, const char *t, size_t n, int special) {
+    int best = -1, lo = 0;
+    size_t l, most = n < MOD__CAST(size_t, v->max_added_len) ? n : MOD__CAST(size_t, v->max_added_len);
+    for (l = 1; l <= most; l++) {
+        /* the first entry not below t[0, l); none starts with t[0, l) when it does not */
+        int a = lo, b = v->n_added;
+        const uint32_t *e;
+        while (a < b) {
+            int mid = a + (b - a) / 2;
+            e = v->added + 4 * (size_t)mid;
+            if (mod__bytes_cmp(v->strings + e[2], e[3], t, l) < 0) a = mid + 1; else b = mid;
+        }
+        if (a == v->n_added) break;
+        e = v->added + 4 * (size_t)a;
+        if (e[3] < l || memcmp(v->strings + e[2], t, l) != 0) break;
+        lo = a;
+        if (e[3] == l && (special || !(e[1] & MOD__ADDED_SPECIAL))) best = a;
+    }
+    return best;
+}
+
+static mod_result mod__sp_encode(const mod__vocab *v, const char *text, size_t len, int flags, int32_t *out,
+                                 int *t, int cap, mod__tok_scratch *sc, mod_error *err) {
+    mod__sp_out o;
+    size_t i = 0, start = 0;
+    mod_result r = MOD_OK;
+    o.out = out; o.n = *t; o.cap = cap;
+    while (r == MOD_OK && i < len) {
+        int a = v->n_added ? mod__sp_added_at(v, text + i, len - i, flags & MOD_TOKENIZE_SPECIAL) : -1;
+        if (a < 0) { i++; continue; }
+        r = mod__sp_piece(v, text + start, i - start, start, &o, sc, err);
+        if (r == MOD_OK && !mod__sp_push(&o, MOD__CAST(int32_t, v->added[4 * (size_t)a]))) r = MOD_ERR_BUFFER_TOO_SMALL;
+        i += v->added[4 * (size_t)a + 3];
+        start = i;
+    }
+    if (r == MOD_OK) r = mod__sp_piece(v, text + start, len - start, start, &o, sc, err);
+    if (r == MOD_ERR_BUFFER_TOO_SMALL) return mod__fail(err, r, "capacity %d tokens is too small for this text; %U always suffice", cap, 3 * (uint64_t)len + 2);
+    *t = o.n;
+    return r;
+}
+
 /* Every text byte yields at most one token before merging, plus BOS and the prefix space: a
    buffer of len + 2 tokens holds the unmerged tokens, and merging only shrinks them. */
-static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_t len, int add_bos,
+static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_t len, int flags,
                                     int32_t *out, int cap, int *n_out, mod_error *err) {
-    size_t pre = (v->flags & 1) && len > 0;
+    size_t pre = v->kind != 3 && (v->flags & 1) && len > 0;
     mod__tok_scratch s;
     mod_result r;
     int t = 0;
@@ -4783,16 +5045,21 @@ static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_
         return mod__fail(err, MOD_ERR_BUFFER_TOO_SMALL, "capacity %d tokens; a text of %U bytes needs up to %U",
                          cap, (uint64_t)len, (uint64_t)len + 2);
     }
-    if (add_bos) {
-        if (v->bos < 0) return mod__fail(err, MOD_ERR_TOKENIZE, "add_bos is set but the model has no BOS token");
+    if (flags & MOD_TOKENIZE_BOS) {
+        if (v->bos < 0) return mod__fail(err, MOD_ERR_TOKENIZE, "MOD_TOKENIZE_BOS is set but the model has no BOS token");
         out[t++] = v->bos;
     }
     s.block = NULL;
     s.tokens = 0;
     r = v->kind == 1 ? mod__tok_encode_ranked(v, text, pre, len + pre, out, &t, &s, err)
-                     : mod__tok_encode_scored(v, text, len, pre, out, &t, &s, err);
+      : v->kind == 2 ? mod__tok_encode_scored(v, text, len, pre, out, &t, &s, err)
+                     : mod__sp_encode(v, text, len, flags, out, &t, cap, &s, err);
     if (s.block) MOD_FREE(s.block);
     if (r == MOD_OK) *n_out = t;
+    else if (r == MOD_ERR_BUFFER_TOO_SMALL) {
+        const size_t int_max = MOD__CAST(unsigned, -1) >> 1;
+        *n_out = len < (int_max - 2) / 3 ? 3 * MOD__CAST(int, len) + 2 : MOD__CAST(int, int_max);
+    }
     return r;
 }
 
@@ -4800,7 +5067,8 @@ static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_
 static mod_result mod__vocab_decode(const mod__vocab *v, const int32_t *tokens, int n, char *out,
                                     size_t cap, size_t *len) {
     size_t need = 0;
-    int i, drop_space = v->flags & 1;
+    int i, drop_space = v->kind == 3 ? v->decode_strip == MOD__SP_STRIP_ONE : v->flags & 1;
+    int first_token = v->kind == 3 && v->decode_strip == MOD__SP_STRIP_FIRST_TOKEN;
     *len = 0;
     for (i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= v->vocab_size) return MOD_ERR_BAD_TOKEN;
@@ -4808,6 +5076,18 @@ static mod_result mod__vocab_decode(const mod__vocab *v, const int32_t *tokens, 
         size_t l;
         const char *p = mod__vocab_piece(v, tokens[i], &l);
         if (l == 0) continue;
+        if (first_token) { /* Metaspace's decoder: the first token loses all its spaces */
+            size_t k;
+            first_token = 0;
+            if (v->types[tokens[i]] == MOD__TOKEN_NORMAL) {
+                for (k = 0; k < l; k++) {
+                    if (p[k] == ' ') continue;
+                    if (need < cap) out[need] = p[k];
+                    need++;
+                }
+                continue;
+            }
+        }
         if (drop_space && p[0] == ' ') { p++; l--; }
         drop_space = 0;
         if (l > (size_t)-1 - need) { *len = (size_t)-1; return MOD_ERR_BUFFER_TOO_SMALL; }
@@ -4819,7 +5099,7 @@ static mod_result mod__vocab_decode(const mod__vocab *v, const int32_t *tokens, 
 }
 
 
-mod_result mod_tokenize(const mod_model *m, const char *text, size_t len, int add_bos,
+mod_result mod_tokenize(const mod_model *m, const char *text, size_t len, int flags,
                         int32_t *tokens, int capacity, int *n_tokens, mod_error *err) {
     if (err) { err->code = MOD_OK; err->message[0] = 0; }
     if (n_tokens) *n_tokens = 0;
@@ -4827,8 +5107,9 @@ mod_result mod_tokenize(const mod_model *m, const char *text, size_t len, int ad
     if (!text && len) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "text is NULL but len is %U", (uint64_t)len);
     if (!tokens || !n_tokens) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "%s is NULL", tokens ? "n_tokens" : "tokens");
     if (capacity < 0) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "capacity %d is negative", capacity);
+    if (flags & ~(MOD_TOKENIZE_BOS | MOD_TOKENIZE_SPECIAL)) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "unknown flags %d", flags);
     if (!m->has_vocab) return mod__fail(err, MOD_ERR_NO_TOKENIZER, "the model file has no tokenizer");
-    return mod__vocab_encode(&m->vocab, text ? text : "", len, add_bos, tokens, capacity, n_tokens, err);
+    return mod__vocab_encode(&m->vocab, text ? text : "", len, flags, tokens, capacity, n_tokens, err);
 }
 
 mod_result mod_detokenize(const mod_model *m, const int32_t *tokens, int n, char *out,

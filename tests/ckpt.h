@@ -595,6 +595,39 @@ CKPT_FN void write_tokenizer(const char *path, int form, int pretok, const char 
     free(j);
 }
 
+/* A hand-made SentencePiece-style tokenizer.json (kind 3): <unk> <s> </s> (special added
+   tokens), <0x00>..<0xFF> (ids 3..258), then U+2581 (259), a (260), b (261), U+2581a (262),
+   ab (263), U+2581ab (264), <x> (265, a non-special added token), and extra_vocab ("\"k\":id"
+   entries); merges U+2581 a, a b, U+2581a b. normalizer, pre_tokenizer and decoder are JSON
+   values (NULL: the Llama 2 form, Prepend + Replace, no pre-tokenizer, Replace + ByteFallback +
+   Fuse + Strip); added_flags is spliced into <x>'s entry (NULL: none). */
+#define CK_SP "\\u2581"
+CKPT_FN void write_sp_tokenizer(const char *path, const char *normalizer, const char *pre_tokenizer, const char *decoder,
+                                const char *extra_vocab, const char *added_flags)
+{
+    char *j = (char *)malloc(100000);
+    int n = 0, b;
+    n += sprintf(j + n, "{\"version\":\"1.0\",\"added_tokens\":[");
+    n += sprintf(j + n, "{\"id\":0,\"content\":\"<unk>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},");
+    n += sprintf(j + n, "{\"id\":1,\"content\":\"<s>\",\"special\":true},{\"id\":2,\"content\":\"</s>\",\"special\":true},");
+    n += sprintf(j + n, "{\"id\":265,\"content\":\"<x>\",\"special\":false%s%s}],", added_flags ? "," : "", added_flags ? added_flags : "");
+    n += sprintf(j + n, "\"normalizer\":%s,", normalizer ? normalizer :
+                 "{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"" CK_SP "\"},"
+                 "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"" CK_SP "\"}]}");
+    n += sprintf(j + n, "\"pre_tokenizer\":%s,", pre_tokenizer ? pre_tokenizer : "null");
+    n += sprintf(j + n, "\"decoder\":%s,", decoder ? decoder :
+                 "{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":{\"String\":\"" CK_SP "\"},\"content\":\" \"},"
+                 "{\"type\":\"ByteFallback\"},{\"type\":\"Fuse\"},{\"type\":\"Strip\",\"content\":\" \",\"start\":1,\"stop\":0}]}");
+    n += sprintf(j + n, "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\",\"continuing_subword_prefix\":null,"
+                        "\"end_of_word_suffix\":null,\"fuse_unk\":true,\"byte_fallback\":true,\"vocab\":{\"<unk>\":0,\"<s>\":1,\"</s>\":2");
+    for (b = 0; b < 256; b++) n += sprintf(j + n, ",\"<0x%02X>\":%d", b, 3 + b);
+    n += sprintf(j + n, ",\"" CK_SP "\":259,\"a\":260,\"b\":261,\"" CK_SP "a\":262,\"ab\":263,\"" CK_SP "ab\":264,\"<x>\":265%s%s",
+                 extra_vocab ? "," : "", extra_vocab ? extra_vocab : "");
+    n += sprintf(j + n, "},\"merges\":[\"" CK_SP " a\",[\"a\",\"b\"],\"" CK_SP "a b\"]}}");
+    write_file(path, j, (size_t)n);
+    free(j);
+}
+
 /* ---- llama2.c checkpoints and tokenizer.bin --------------------------------------------- */
 
 typedef struct l2c {

@@ -155,6 +155,21 @@ static void test_corrupt(void)
     refuse("an unsupported tokenizer model type", "unsupported tokenizer model type \"WordPiece\"", d, NULL, NULL);
     write_tokenizer(P("bad/tokenizer.json"), 0, 0, NULL, "\"hell d\"", -1);
     refuse("a merge whose result is not in the vocab", "the merged token is not in the vocab", d, NULL, NULL);
+    /* SentencePiece-style tokenizer.json: what kind 3 cannot reproduce is named */
+    write_sp_tokenizer(P("bad/tokenizer.json"), "{\"type\":\"NFKC\"}", NULL, NULL, NULL, NULL);
+    refuse("a SentencePiece-style tokenizer with an NFKC normalizer", "the normalizer NFKC is not one mod.h reproduces", d, NULL, NULL);
+    write_sp_tokenizer(P("bad/tokenizer.json"), NULL, NULL, NULL, "\"c d\":270", NULL);
+    refuse("a SentencePiece-style vocab token with a literal space", "token \"c d\" (id 270) has a literal space", d, NULL, NULL);
+    write_sp_tokenizer(P("bad/tokenizer.json"), NULL, NULL, NULL, NULL, "\"lstrip\":true");
+    refuse("an added token with lstrip", "added token \"<x>\" has \"lstrip\": true", d, NULL, NULL);
+    write_sp_tokenizer(P("bad/tokenizer.json"), NULL, NULL, "null", NULL, NULL);
+    refuse("a SentencePiece-style tokenizer without a decoder", "the tokenizer has no decoder", d, NULL, NULL);
+    write_sp_tokenizer(P("bad/tokenizer.json"), "null", "{\"type\":\"Metaspace\",\"replacement\":\"_\"}", NULL, NULL, NULL);
+    refuse("a Metaspace replacement other than U+2581", "the Metaspace replacement is not", d, NULL, NULL);
+    write_sp_tokenizer(P("bad/tokenizer.json"), "null", "null", NULL, NULL, NULL);
+    refuse("byte fallback but spaces never replaced", "neither the normalizer nor a Metaspace pre-tokenizer", d, NULL, NULL);
+    write_sp_tokenizer(P("bad/tokenizer.json"), NULL, "{\"type\":\"Digits\"}", NULL, NULL, NULL);
+    refuse("a SentencePiece-style tokenizer with a Digits pre-tokenizer", "the pre-tokenizer Digits is not one mod.h reproduces", d, NULL, NULL);
     unlink(P("bad/tokenizer.json"));
     st_free(l);
     free(l);

@@ -692,6 +692,55 @@ static void test_split_patterns(void)
     check(rc == 0, "... and it converts with --tokenizer none (%s)", g_err);
 }
 
+/* A SentencePiece-style tokenizer.json (kind 3) converts: merges by rank, byte fallback, the
+   prepend rule per piece, added tokens with their ids, special ones only when asked for. */
+static void test_sp_tokenizer(void)
+{
+    spec s;
+    mod_model *m;
+    spec_default(&s);
+    s.L = 1;
+    make_dir(P("sp"), &s, &canon, "F32", NULL, ",\n  \"bos_token_id\": 1,\n  \"eos_token_id\": 2");
+    write_sp_tokenizer(P("sp/tokenizer.json"), NULL, NULL, NULL, NULL, NULL);
+    check(conv(P("sp"), "-o", P("sp.mod"), NULL) == 0 && strstr(g_out, "SentencePiece-style BPE, 266 tokens, 3 merges, 4 added tokens"),
+          "converts, kind 3 (%s%s)", g_out, g_err);
+    if ((m = load(P("sp.mod"))) != NULL) {
+        static const int ab_a[] = { 264, 262 }, z[] = { 259, 3 + 'z' };
+        int32_t t[16];
+        int n = -1;
+        char back[64];
+        size_t bl = 0;
+        check(tok_is(m, "ab a", ab_a, 2), "\"ab a\": U+2581 prepended, merged by rank, decoded without the leading space");
+        check(tok_is(m, "z", z, 2), "\"z\": byte fallback");
+        check(mod_tokenize(m, "a<x>b", 5, 0, t, 16, &n, NULL) == MOD_OK && n == 4 && t[0] == 262 && t[1] == 265 && t[2] == 259 && t[3] == 261,
+              "\"a<x>b\": the non-special added token <x>, each piece prepended");
+        check(mod_tokenize(m, "<s>ab", 5, MOD_TOKENIZE_SPECIAL | MOD_TOKENIZE_BOS, t, 16, &n, NULL) == MOD_OK && n == 3 && t[0] == 1 &&
+              t[1] == 1 && t[2] == 264, "\"<s>ab\" with MOD_TOKENIZE_SPECIAL: <s> recognised");
+        check(mod_tokenize(m, "<s>", 3, 0, t, 16, &n, NULL) == MOD_OK && n == 4 && t[0] == 259 && t[1] == 3 + '<',
+              "\"<s>\" without it: plain text");
+        t[0] = 1; t[1] = 264; t[2] = 2;
+        check(mod_detokenize(m, t, 3, back, sizeof back, &bl) == MOD_OK && bl == 2 && !memcmp(back, "ab", 2), "decode skips <s> and </s>");
+        check(mod_token_bos(m) == 1 && mod_token_eos(m) == 2, "bos and eos from config.json");
+        mod_model_free(m);
+    }
+    /* the Metaspace form, and one pre_tokenizer that splits nothing after the Replace normalizer */
+    write_sp_tokenizer(P("sp/tokenizer.json"), "null",
+                       "{\"type\":\"Metaspace\",\"replacement\":\"" CK_SP "\",\"prepend_scheme\":\"first\",\"split\":false}",
+                       "{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"ByteFallback\"},"
+                       "{\"type\":\"Metaspace\",\"replacement\":\"" CK_SP "\",\"prepend_scheme\":\"first\",\"split\":false}]}", NULL, NULL);
+    check(conv(P("sp"), "-o", P("sp2.mod"), "--force", NULL) == 0, "Metaspace form converts (%s)", g_err);
+    if ((m = load(P("sp2.mod"))) != NULL) {
+        int32_t t[16];
+        int n = -1;
+        check(mod_tokenize(m, "ab<x>ab", 7, 0, t, 16, &n, NULL) == MOD_OK && n == 3 && t[0] == 264 && t[1] == 265 && t[2] == 263,
+              "prepend_scheme first: only the piece at the start of the text");
+        mod_model_free(m);
+    }
+    write_sp_tokenizer(P("sp/tokenizer.json"), "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"" CK_SP "\"}",
+                       "{\"type\":\"Split\",\"pattern\":{\"String\":\" \"},\"behavior\":\"MergedWithPrevious\",\"invert\":false}", NULL, NULL, NULL);
+    check(conv(P("sp"), "-o", P("sp3.mod"), "--force", NULL) == 0, "Gemma's form (Replace, then a Split on spaces) converts (%s)", g_err);
+}
+
 int main(int argc, char **argv)
 {
     static const ckpt_test tests[] = {
@@ -705,6 +754,7 @@ int main(int argc, char **argv)
         { test_overrides, "routing settings" },
         { test_tied, "tied embeddings" },
         { test_split_patterns, "Split regexes" },
+        { test_sp_tokenizer, "SentencePiece-style tokenizer.json" },
     };
     return ckpt_main(argc, argv, tests, (int)(sizeof tests / sizeof tests[0]));
 }

@@ -142,6 +142,8 @@ static const field g_header[] = { MOD__HEADER_FIELDS(FIELD) };
 static const field g_layer[] = { MOD__LAYER_ENTRY_FIELDS(FIELD) };
 static const field g_tensor[] = { MOD__TENSOR_ENTRY_FIELDS(FIELD) };
 static const field g_tokenizer[] = { MOD__TOKENIZER_HEADER_FIELDS(FIELD) };
+static const field g_tokenizer_sp[] = { MOD__TOKENIZER_SP_FIELDS(FIELD) };
+static const field g_added[] = { MOD__ADDED_TOKEN_FIELDS(FIELD) };
 
 /* One record's table on the page against mod.h's, field by field; size: the record's size
    as the page states it. */
@@ -219,6 +221,15 @@ static void test_records(void)
     check(find_table(ks, "offset", "type", &t), "tokenizer: a table of offset | type | field | meaning");
     check_record("tokenizer header", &t, 2, g_tokenizer, (int)(sizeof g_tokenizer / sizeof g_tokenizer[0]), (int)number_before(ks, "-byte header"),
                  MOD__TOKENIZER_HEADER_BYTES);
+    {   /* kind 3's record and its added-token entries */
+        const char *k3 = strstr(ks, "### Kind 3 record"), *ae = strstr(ks, "Added-token entry");
+        if (check(k3 && find_table(k3, "offset", "type", &t), "tokenizer: a table of the kind 3 record"))
+            check_record("kind 3 record", &t, 2, g_tokenizer_sp, (int)(sizeof g_tokenizer_sp / sizeof g_tokenizer_sp[0]),
+                         (int)number_before(k3, " bytes)"), MOD__TOKENIZER_SP_BYTES);
+        if (check(ae && find_table(ae, "offset", "type", &t), "tokenizer: a table of the added-token entry"))
+            check_record("added-token entry", &t, 2, g_added, (int)(sizeof g_added / sizeof g_added[0]),
+                         (int)number_before(ae, " bytes)"), MOD__ADDED_TOKEN_BYTES);
+    }
     /* alignment of the sections and tensors, and the checksum's constants */
     check(strstr(lay, "layer_table_offset   (8-aligned)") && strstr(lay, "tensor_dir_offset    (8-aligned)") &&
           strstr(lay, "tokenizer_offset     (8-aligned") && MOD__SECTION_ALIGN == 8, "sections 8-aligned on the page and in mod.h (%d)", MOD__SECTION_ALIGN);
@@ -376,6 +387,10 @@ static void test_roles(void)
         FIELDS(PROBE)                                            \
     }
 
+/* The loader reads added-token entries in place; this reads one through the same table. */
+#define GET_FIELD_LE(field, offset, type) MOD__GET_##type(r->field, p + (offset));
+static void test_read_added_token(mod__added_token *r, const unsigned char *p) { MOD__ADDED_TOKEN_FIELDS(GET_FIELD_LE) }
+
 static void test_writer_fields(void)
 {
     PROBE_RECORD(mod__file_header, MOD__HEADER_FIELDS, mf_put_header, mod__read_header, "header", MOD__HEADER_BYTES)
@@ -383,6 +398,10 @@ static void test_writer_fields(void)
     PROBE_RECORD(mod__tensor_entry, MOD__TENSOR_ENTRY_FIELDS, mf_put_tensor_entry, mod__read_tensor_entry, "tensor entry", MOD__TENSOR_ENTRY_BYTES)
     PROBE_RECORD(mod__tokenizer_header, MOD__TOKENIZER_HEADER_FIELDS, mf_put_tokenizer_header, mod__read_tokenizer_header,
                  "tokenizer header", MOD__TOKENIZER_HEADER_BYTES)
+    PROBE_RECORD(mod__tokenizer_sp, MOD__TOKENIZER_SP_FIELDS, mf_put_tokenizer_sp, mod__read_tokenizer_sp,
+                 "kind 3 record", MOD__TOKENIZER_SP_BYTES)
+    PROBE_RECORD(mod__added_token, MOD__ADDED_TOKEN_FIELDS, mf_put_added_token, test_read_added_token,
+                 "added-token entry", MOD__ADDED_TOKEN_BYTES)
     check_group("writer: each field at the page's offset");
 }
 

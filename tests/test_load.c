@@ -271,7 +271,7 @@ typedef struct basefile {
     size_t size;
 } basefile;
 
-static basefile BA, BB, BC, BD, BE, BF, BG;
+static basefile BA, BB, BC, BD, BE, BF, BG, BH;
 
 static void make_base(basefile *b, const char *name, const mkm_opts *o)
 {
@@ -370,6 +370,12 @@ static void make_bases(void)
     o.mlp_bias = 1;
     o.qkv_bias = 1;
     make_base(&BG, "G(bpe,every variant)", &o);
+    /* H: SentencePiece-style BPE (kind 3: byte fallback, unk, added tokens), tied */
+    mkm_defaults(&o);
+    o.seed = 17;
+    o.tokenizer = MKM_TOKENIZER_SP;
+    o.tied = 1;
+    make_base(&BH, "H(sp,tied)", &o);
 }
 
 /* A version-1 file of the same model as a version-2 file whose variant fields are the
@@ -456,8 +462,8 @@ static void done(const char *name, mod_result want)
 
 /* Absolute positions of the tokenizer arrays in the working copy. */
 typedef struct toklay {
-    size_t base, offsets, scores, types, sorted, merges, strings;
-    uint32_t n, nm, ns, maxlen;
+    size_t base, offsets, scores, types, sorted, merges, strings, sp, added; /* sp, added: kind 3 */
+    uint32_t n, nm, ns, maxlen, na;
     int32_t bos, eos;
     uint64_t ss;
 } toklay;
@@ -473,12 +479,15 @@ static toklay tok_layout(void)
     t.eos = (int32_t)g32(t.base + MKM_TK_EOS);
     t.ss = g64(t.base + MKM_TK_STRINGS_SIZE);
     t.maxlen = g32(t.base + MKM_TK_MAX_TOKEN_LEN);
-    t.offsets = t.base + MKM_TOK_HEADER_SIZE;
+    t.sp = t.base + MKM_TOK_HEADER_SIZE;
+    t.na = g32(t.base + MKM_TK_KIND) == 3 ? g32(t.sp + MOD__TOKENIZER_SP_AT_n_added) : 0;
+    t.offsets = t.sp + (g32(t.base + MKM_TK_KIND) == 3 ? MOD__TOKENIZER_SP_BYTES : 0);
     t.scores = t.offsets + 4 * ((size_t)t.n + 1);
     t.types = t.scores + 4 * (size_t)t.n;
     t.sorted = t.types + (((size_t)t.n + 3) & ~(size_t)3);
     t.merges = t.sorted + 4 * (size_t)t.ns;
-    t.strings = t.merges + 16 * (size_t)t.nm;
+    t.added = t.merges + 16 * (size_t)t.nm;
+    t.strings = t.added + MOD__ADDED_TOKEN_BYTES * (size_t)t.na;
     return t;
 }
 
@@ -563,10 +572,10 @@ static void check_tokenizer_roundtrip(const basefile *b, const mod_model *m)
 
 static void group_valid(void)
 {
-    const basefile *bases[7];
+    const basefile *bases[8];
     int i;
-    bases[0] = &BA; bases[1] = &BB; bases[2] = &BC; bases[3] = &BD; bases[4] = &BE; bases[5] = &BF; bases[6] = &BG;
-    for (i = 0; i < 7; i++) {
+    bases[0] = &BA; bases[1] = &BB; bases[2] = &BC; bases[3] = &BD; bases[4] = &BE; bases[5] = &BF; bases[6] = &BG; bases[7] = &BH;
+    for (i = 0; i < 8; i++) {
         const basefile *b = bases[i];
         mod_model *m = NULL;
         mod_error err;
@@ -1186,7 +1195,8 @@ static void group_tokenizer(void)
     uint32_t i, k;
     char name[128];
     /* kind 1 (base A) */
-    begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_KIND, 3); done("tokenizer kind 3", MOD_ERR_CORRUPT);
+    begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_KIND, 4); done("tokenizer kind 4", MOD_ERR_CORRUPT);
+    begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_KIND, 3); done("a kind 1 section declared kind 3", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_KIND, 0); done("tokenizer kind 0", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_N_TOKENS, 0); done("tokenizer n_tokens 0", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_N_TOKENS, g32(MKM_OFF_VOCAB) + 1); done("tokenizer n_tokens > vocab_size", MOD_ERR_CORRUPT);
@@ -1259,6 +1269,38 @@ static void group_tokenizer(void)
     begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_BOS, 0xFFFFFFFEu); done("scored BPE bos_id -2", MOD_ERR_CORRUPT);
     begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_N_SORTED, t.ns - 1); done("n_sorted one less than the normal tokens", MOD_ERR_CORRUPT);
     begin(&BB); t = tok_layout(); swap_bytes(t.sorted + 4 * (size_t)(t.ns - 2), t.sorted + 4 * (size_t)(t.ns - 1), 4); done("scored BPE sorted index out of order at the end", MOD_ERR_CORRUPT);
+    /* kind 3 (base G): its record, the added-token table, the added texts */
+#define SPF(f) (t.sp + MOD__TOKENIZER_SP_AT_##f)
+#define ADD(i, f) (t.added + MOD__ADDED_TOKEN_BYTES * (size_t)(i) + MOD__ADDED_TOKEN_AT_##f)
+    begin(&BH); t = tok_layout(); check(t.na == 3 && g32(t.base + MKM_TK_KIND) == 3, "base H is kind 3 with 3 added tokens"); done("kind 3 as written", MOD_OK);
+    begin(&BH); t = tok_layout(); p32(SPF(unk_id), t.n); done("kind 3 unk_id == n_tokens", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(SPF(unk_id), 0xFFFFFFFEu); done("kind 3 unk_id -2", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(SPF(unk_id), 0xFFFFFFFFu); done("kind 3 unk_id -1 (none)", MOD_OK);
+    begin(&BH); t = tok_layout(); p32(SPF(model_flags), 16); done("kind 3 model_flags bit 4", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(SPF(model_flags), 15); done("kind 3 every model flag", MOD_OK);
+    begin(&BH); t = tok_layout(); p32(SPF(prepend), 4); done("kind 3 prepend rule 4", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(SPF(decode_strip), 3); done("kind 3 decode_strip 3", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(SPF(reserved) + 8, 1); done("kind 3 reserved word non-zero", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(SPF(n_added), t.n + 1); done("kind 3 n_added > n_tokens", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(SPF(n_added), 4); done("kind 3 n_added + 1 (the strings move)", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(SPF(n_added), 0xFFFFFFFFu); done("kind 3 n_added 2^32-1", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(t.base + MKM_TK_PRETOKENIZER, 1); done("kind 3 with the GPT-2 pretokenizer", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 1); done("kind 3 with flag bit 0", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p64(MKM_OFF_TOKENIZER_SIZE, 48 + 16); done("kind 3 section cut inside its record", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(ADD(0, id), t.n); done("added token id == n_tokens", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(ADD(1, flags), 2); done("added token flag bit 1", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(ADD(1, id), 300); done("special added token that is a normal token", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(ADD(1, flags), 0); done("a special added token made ordinary", MOD_OK);
+    begin(&BH); t = tok_layout(); p32(ADD(2, length), 0); done("empty added token", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(ADD(2, length), 1025); done("added token of 1025 bytes", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(ADD(2, length), g32(ADD(2, length)) + 1); done("added token runs past the strings", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(ADD(2, offset), 0xFFFFFFFFu); done("added token offset 2^32-1", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(ADD(0, offset), tok_off(&t, t.n) - 1); done("added text inside the token strings", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); swap_bytes(ADD(0, id), ADD(1, id), MOD__ADDED_TOKEN_BYTES); done("added tokens out of order", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); memcpy(W + ADD(1, id), W + ADD(0, id), MOD__ADDED_TOKEN_BYTES); done("an added token twice", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(t.offsets + 4 * (size_t)t.n, (uint32_t)t.ss + 1); done("kind 3 token strings past strings_size", MOD_ERR_CORRUPT);
+#undef SPF
+#undef ADD
     tok_runaway_offsets();
     /* positive controls */
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_BOS, 0xFFFFFFFFu); p32(t.base + MKM_TK_EOS, 0xFFFFFFFFu); done("bos and eos -1", MOD_OK);
@@ -1739,6 +1781,6 @@ int main(void)
     group_files();
     group_fuzz(it && atoi(it) > 0 ? atoi(it) : 3000);
     free(W);
-    free(BA.buf); free(BB.buf); free(BC.buf); free(BD.buf); free(BE.buf); free(BF.buf); free(BG.buf);
+    free(BA.buf); free(BB.buf); free(BC.buf); free(BD.buf); free(BE.buf); free(BF.buf); free(BG.buf); free(BH.buf);
     return check_finish();
 }

@@ -138,4 +138,22 @@ out=$(CI= sh -c "$probe" 2>&1); rc=$?
 [ $rc -eq 2 ] && grep -q "usage: minimal" "$T/err" && ok "minimal refuses an unknown option with its usage" || bad "minimal --bogus (exit $rc): $(cat "$T/err" | head -c 300)"
 expect "minimal runs on the shipped model" "$B/minimal" models/kjv-mod.mod "And God said,"
 
+# mod-tokenize: ids, decoding, special tokens, several files, errors
+"$B/mkmodel" "$T/notok.mod" --seed 6 --dim 32 --layers 1 --heads 2 --kv-heads 1 --hidden 48 --seq 16 >/dev/null || bad "mkmodel without a tokenizer"
+"$B/mkmodel" "$T/sp.mod" --seed 5 --tokenizer sp --merges 80 --dim 32 --layers 2 --heads 2 --kv-heads 1 --hidden 48 --seq 64 >/dev/null || bad "mkmodel sp"
+ids=$("$B/mod-tokenize" "$T/sp.mod" -p "$(printf 'Hello world, caf\303\251')" 2>&1)
+case $ids in *[!0-9,]*|"") bad "mod-tokenize ids: $ids" ;; *) ok "mod-tokenize prints comma-separated ids" ;; esac
+[ "$("$B/mod-tokenize" "$T/sp.mod" --decode "$ids")" = "$(printf 'Hello world, caf\303\251')" ] && ok "mod-tokenize --decode gives the text back" || bad "mod-tokenize --decode: $("$B/mod-tokenize" "$T/sp.mod" --decode "$ids" 2>&1)"
+[ "$("$B/mod-tokenize" "$T/sp.mod" -p "<s>" --special)" = "1" ] && ok "mod-tokenize --special: <s> is the BOS token" || bad "--special: $("$B/mod-tokenize" "$T/sp.mod" -p "<s>" --special 2>&1)"
+plain=$("$B/mod-tokenize" "$T/sp.mod" -p "<s>")
+case ",$plain," in *,1,*) bad "without --special <s> became the BOS token: $plain" ;; *) ok "without --special <s> is plain text ($plain)" ;; esac
+case $("$B/mod-tokenize" "$T/sp.mod" -p "x" --bos) in 1,*) ok "mod-tokenize --bos" ;; *) bad "--bos" ;; esac
+printf 'abc' >"$T/t1"; printf 'a\nb' >"$T/t2"
+"$B/mod-tokenize" "$T/bpe.mod" --text "$T/t1" --text "$T/t2" >"$T/out" 2>&1
+[ "$(wc -l <"$T/out")" -eq 2 ] && [ "$(head -n 1 "$T/out")" = "$("$B/mod-tokenize" "$T/bpe.mod" -p abc)" ] && ok "mod-tokenize: one line of ids per --text file" || bad "several --text: $(cat "$T/out")"
+refuse "mod-tokenize --decode with an id past the vocabulary" "cannot decode" "$B/mod-tokenize" "$T/sp.mod" --decode 1,99999
+refuse "mod-tokenize --decode with a malformed list" "comma-separated" "$B/mod-tokenize" "$T/sp.mod" --decode "1,,2"
+refuse "mod-tokenize on a model without a tokenizer" "no tokenizer" "$B/mod-tokenize" "$T/notok.mod" -p x
+"$B/mod-tokenize" "$T/sp.mod" >/dev/null 2>&1; [ $? -eq 2 ] && ok "mod-tokenize without a text: usage error" || bad "mod-tokenize without a text: not exit 2"
+
 finish

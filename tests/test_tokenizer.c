@@ -77,6 +77,7 @@ enum { NORMAL = 0, BYTE = 1, CONTROL = 2 };
 #define MAXT 1200
 #define MAXM 600
 #define MAXS 20000
+#define MAXA 16
 
 typedef struct tb {
     mod__vocab v;
@@ -88,6 +89,10 @@ typedef struct tb {
     char strings[MAXS];
     uint32_t rules[MAXM][4]; /* merges in the order they were added, for the reference */
     int n_rules;
+    /* kind 3: added tokens (id, flags, offset, length), their texts kept here until tb_finish */
+    uint32_t added[MAXA * 4];
+    char added_text[MAXA][32];
+    int n_added;
 } tb;
 
 static void tb_init(tb *b, int kind, int pretokenizer, unsigned flags)
@@ -97,6 +102,17 @@ static void tb_init(tb *b, int kind, int pretokenizer, unsigned flags)
     b->v.pretokenizer = pretokenizer;
     b->v.flags = flags;
     b->v.bos = b->v.eos = -1;
+    b->v.unk = -1;
+}
+
+/* Kind 3: an added token with this text (it is matched in the text), special or not. */
+static void tb_added(tb *b, int id, const char *text, int special)
+{
+    int k = b->n_added++;
+    if (k >= MAXA || strlen(text) >= sizeof b->added_text[0]) { printf("builder overflow\n"); exit(2); }
+    strcpy(b->added_text[k], text);
+    b->added[4 * k] = (uint32_t)id;
+    b->added[4 * k + 1] = special ? MOD__ADDED_SPECIAL : 0;
 }
 
 static size_t tb_len(const tb *b, int id) { return b->offsets[id + 1] - b->offsets[id]; }
@@ -195,6 +211,28 @@ static void tb_finish(tb *b, int32_t bos, int32_t eos, int extra)
     b->v.sorted = b->sorted;
     b->v.merges = b->merges;
     b->v.strings = b->strings;
+    if (b->v.kind == 3) { /* the added texts after the token strings, ordered by their bytes */
+        uint32_t at = b->offsets[b->v.n_tokens];
+        b->v.max_added_len = 0;
+        for (i = 0; i < b->n_added; i++) {
+            uint32_t l = (uint32_t)strlen(b->added_text[i]);
+            memcpy(b->strings + at, b->added_text[i], l);
+            b->added[4 * i + 2] = at;
+            b->added[4 * i + 3] = l;
+            at += l;
+            if ((int)l > b->v.max_added_len) b->v.max_added_len = (int)l;
+        }
+        for (i = 1; i < b->n_added; i++)
+            for (j = i; j > 0; j--) {
+                uint32_t *x = b->added + 4 * (j - 1), *y = b->added + 4 * j, t[4];
+                size_t lx = x[3], ly = y[3];
+                int c = memcmp(b->strings + x[2], b->strings + y[2], lx < ly ? lx : ly);
+                if (c < 0 || (c == 0 && lx < ly)) break;
+                memcpy(t, x, sizeof t); memcpy(x, y, sizeof t); memcpy(y, t, sizeof t);
+            }
+        b->v.n_added = b->n_added;
+        b->v.added = b->added;
+    }
 }
 
 /* Tokens as text: pieces joined by '|', byte tokens as <XX>, control tokens as [text], other
@@ -459,6 +497,141 @@ static int ref_encode2(const tb *b, const unsigned char *text, size_t len, int32
         n--;
     }
     return n;
+}
+
+
+/* Kind 3, in Hugging Face's own terms: the text is split at added tokens (the longest match at
+   the leftmost position), each piece normalized with SentencePiece's U+2581 (3 bytes) for every
+   space and prepended per the rule, split before each U+2581, and each word's characters looked
+   up by comparing with every token's text written the same way (a space as U+2581); then the
+   lowest-ranked rule is applied, leftmost first, until none applies. */
+#define SP "\xE2\x96\x81"
+static size_t hf_text(const tb *b, int id, char *o)
+{
+    size_t i, k = 0;
+    for (i = 0; i < tb_len(b, id); i++) {
+        if (tb_str(b, id)[i] == ' ') { memcpy(o + k, SP, 3); k += 3; }
+        else o[k++] = tb_str(b, id)[i];
+    }
+    return k;
+}
+static int hf_find(const tb *b, const char *s, size_t n)
+{
+    char buf[256];
+    int i;
+    for (i = 0; i < b->v.n_tokens; i++)
+        if (b->types[i] == NORMAL && tb_len(b, i) * 3 < sizeof buf && hf_text(b, i, buf) == n && memcmp(buf, s, n) == 0) return i;
+    return -1;
+}
+/* bytes of the UTF-8 character at s: a well-formed sequence, else 1 */
+static size_t hf_char(const unsigned char *s, size_t n)
+{
+    uint32_t cp;
+    size_t l, k;
+    if (s[0] < 0x80) return 1;
+    l = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 0;
+    if (l == 0 || l > n || s[0] > 0xF4) return 1;
+    for (k = 1; k < l; k++) if ((s[k] & 0xC0) != 0x80) return 1;
+    cp = l == 2 ? (uint32_t)(s[0] & 0x1F) << 6 | (s[1] & 0x3F)
+       : l == 3 ? (uint32_t)(s[0] & 0x0F) << 12 | (uint32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F)
+                : (uint32_t)(s[0] & 0x07) << 18 | (uint32_t)(s[1] & 0x3F) << 12 | (uint32_t)(s[2] & 0x3F) << 6 | (s[3] & 0x3F);
+    if ((l == 2 && cp < 0x80) || (l == 3 && cp < 0x800) || (l == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp < 0xE000)) return 1;
+    return l;
+}
+static int hf_word(const tb *b, const char *w, size_t n, int32_t *out)
+{
+    int32_t t[MAXTEXT + 8];
+    int m = 0, j, r, pending = -1;
+    size_t i = 0, l, k;
+    if (b->v.sp_flags & MOD__SP_IGNORE_MERGES) {
+        int id = hf_find(b, w, n);
+        if (id >= 0) { out[0] = id; return 1; }
+    }
+    for (i = 0; i < n; i += l) {
+        int id;
+        l = hf_char((const unsigned char *)w + i, n - i);
+        id = hf_find(b, w + i, l);
+        if (id >= 0) {
+            if (pending >= 0) t[m++] = pending;
+            pending = -1;
+            t[m++] = id;
+            continue;
+        }
+        if (b->v.sp_flags & MOD__SP_BYTE_FALLBACK) {
+            for (k = 0; k < l && r_single_byte_token(b, (unsigned char)w[i + k], BYTE) >= 0; k++) {}
+            if (k == l) {
+                for (k = 0; k < l; k++) t[m++] = r_single_byte_token(b, (unsigned char)w[i + k], BYTE);
+                continue;
+            }
+        }
+        if (b->v.unk < 0) return -1;
+        if (pending >= 0 && !(b->v.sp_flags & MOD__SP_FUSE_UNK)) t[m++] = pending;
+        pending = b->v.unk;
+    }
+    if (pending >= 0) t[m++] = pending;
+    for (;;) {
+        int at = -1, rule = -1;
+        for (j = 0; j + 1 < m; j++)
+            for (r = 0; r < b->n_rules; r++)
+                if (b->rules[r][0] == (uint32_t)t[j] && b->rules[r][1] == (uint32_t)t[j + 1] &&
+                    (rule < 0 || b->rules[r][3] < b->rules[rule][3])) { at = j; rule = r; }
+        if (rule < 0) break;
+        t[at] = (int32_t)b->rules[rule][2];
+        for (j = at + 1; j + 1 < m; j++) t[j] = t[j + 1];
+        m--;
+    }
+    memcpy(out, t, (size_t)m * sizeof t[0]);
+    return m;
+}
+static int hf_piece(const tb *b, const unsigned char *p, size_t n, size_t at, int32_t *out)
+{
+    char s[3 * MAXTEXT + 8];
+    size_t k = 0, i, l, w, e;
+    int total = 0, prepend = b->v.prepend;
+    if (n == 0) return 0;
+    for (i = 0; i < n; i += l) {
+        l = hf_char(p + i, n - i);
+        if (l == 1 && p[i] == ' ') { memcpy(s + k, SP, 3); k += 3; }
+        else { memcpy(s + k, p + i, l); k += l; }
+    }
+    if (prepend == MOD__SP_PREPEND_EACH || ((prepend == MOD__SP_PREPEND_ALWAYS || (prepend == MOD__SP_PREPEND_FIRST && at == 0)) &&
+                                            !(k >= 3 && memcmp(s, SP, 3) == 0))) {
+        memmove(s + 3, s, k);
+        memcpy(s, SP, 3);
+        k += 3;
+    }
+    for (w = 0; w < k; w = e) {
+        int m;
+        if (!(b->v.sp_flags & MOD__SP_SPLIT)) e = k;
+        else for (e = w + 1; e < k && !(e + 3 <= k && memcmp(s + e, SP, 3) == 0); e++) {}
+        if ((m = hf_word(b, s + w, e - w, out + total)) < 0) return -1;
+        total += m;
+    }
+    return total;
+}
+static int ref_encode3(const tb *b, const unsigned char *text, size_t len, int special, int32_t *out)
+{
+    size_t i = 0, start = 0;
+    int total = 0, m;
+    while (i < len) {
+        int a, best = -1;
+        size_t best_len = 0;
+        for (a = 0; a < b->n_added; a++) {
+            size_t l = b->added[4 * a + 3];
+            if ((special || !b->added[4 * a + 1]) && l <= len - i && l > best_len && memcmp(text + i, b->strings + b->added[4 * a + 2], l) == 0) {
+                best = a;
+                best_len = l;
+            }
+        }
+        if (best < 0) { i++; continue; }
+        if ((m = hf_piece(b, text + start, i - start, start, out + total)) < 0) return -1;
+        total += m;
+        out[total++] = (int32_t)b->added[4 * best];
+        i += best_len;
+        start = i;
+    }
+    if ((m = hf_piece(b, text + start, len - start, start, out + total)) < 0) return -1;
+    return total + m;
 }
 
 /* ---- random generation --------------------------------------------------------------- */
@@ -955,6 +1128,100 @@ static void test_kind2(void)
     check_group("kind 2 (llama2.c)");
 }
 
+/* Kind 3, by hand: <unk> <s> </s>, 256 byte tokens, then " ", "a", "b", "x", "<x>" and the
+   rules " "+"a" (rank 0), "a"+"b" (1), " a"+"b" (2), "a"+" " (3); <s> and </s> are special
+   added tokens, "<x>" a non-special one. */
+#define ENC3(b, flags, text, want) expect_enc(b, text, sizeof text - 1, flags, want)
+static void build_hand3(tb *b, int prepend, unsigned sp_flags, int unk)
+{
+    int i;
+    tb_init(b, 3, 0, 0);
+    tb_addz(b, "<unk>", CONTROL, 0);
+    tb_addz(b, "<s>", CONTROL, 0);
+    tb_addz(b, "</s>", CONTROL, 0);
+    for (i = 0; i < 256; i++) {
+        char c = (char)i;
+        tb_add(b, &c, 1, BYTE, 0);
+    }
+    tb_addz(b, " ", NORMAL, 0);
+    tb_addz(b, "a", NORMAL, 0);
+    tb_addz(b, "b", NORMAL, 0);
+    tb_addz(b, "x", NORMAL, 0);
+    tb_addz(b, "<x>", NORMAL, 0);
+    tb_rule_s(b, " ", "a", 0);
+    tb_rule_s(b, "a", "b", 1);
+    tb_rule_s(b, " a", "b", 2);
+    tb_rule_s(b, "a", " ", 3);
+    tb_added(b, 1, "<s>", 1);
+    tb_added(b, 2, "</s>", 1);
+    tb_added(b, tb_find(b, "<x>", 3), "<x>", 0);
+    b->v.prepend = prepend;
+    b->v.sp_flags = sp_flags;
+    b->v.decode_strip = MOD__SP_STRIP_ONE;
+    tb_finish(b, 1, 2, 0);
+    b->v.unk = unk;
+}
+
+static void test_kind3(void)
+{
+    tb *b = &g_a;
+    int32_t t[8];
+    build_hand3(b, MOD__SP_PREPEND_EACH, MOD__SP_BYTE_FALLBACK, 0);
+    ENC3(b, 0, "ab", " ab");                       /* " a" first (rank 0), then " a"+"b" */
+    ENC3(b, 0, "ba", " |b|a");
+    ENC3(b, 0, "a b", " a| |b");                   /* one word: "a"+" " (3) loses to " "+"a" (0) */
+    ENC3(b, 0, "a\xE2\x96\x81" "b", " a| |b");     /* U+2581 in the text is a space */
+    ENC3(b, 0, "z", " |<7A>");                     /* byte fallback */
+    ENC3(b, 0, "\xC3\xA9", " |<C3>|<A9>");
+    ENC3(b, 0, "", "");
+    ENC3(b, 0, " ", " | ");                        /* the prepend rule of a normalizer: always */
+    ENC3(b, 0, "<s>a", " |<3C>|<73>|<3E>|a");      /* special tokens are plain text by default */
+    ENC3(b, MOD_TOKENIZE_SPECIAL, "<s>a", "[<s>]| a"); /* each piece between them prepended */
+    ENC3(b, MOD_TOKENIZE_SPECIAL | MOD_TOKENIZE_BOS, "a</s>", "[<s>]| a|[</s>]");
+    ENC3(b, 0, "a<x>b", " a|<x>| |b");             /* non-special added tokens always split */
+    ENC3(b, 0, "<x", " |<3C>|x");
+    b->v.prepend = MOD__SP_PREPEND_ALWAYS;          /* Metaspace "always": not before a space */
+    ENC3(b, 0, " a", " a");
+    ENC3(b, MOD_TOKENIZE_SPECIAL, "<s>b", "[<s>]| |b");
+    b->v.prepend = MOD__SP_PREPEND_FIRST;           /* Metaspace "first": only at the start */
+    ENC3(b, MOD_TOKENIZE_SPECIAL, "<s>b", "[<s>]|b");
+    ENC3(b, MOD_TOKENIZE_SPECIAL, "b<s>b", " |b|[<s>]|b");
+    b->v.prepend = MOD__SP_PREPEND_NEVER;
+    ENC3(b, 0, "ab", "ab");
+    ENC3(b, 0, "a ", "a ");
+    b->v.sp_flags |= MOD__SP_SPLIT;                 /* words start at spaces: "a"+" " cannot */
+    ENC3(b, 0, "a ", "a| ");
+    ENC3(b, 0, "a  ab", "a| | ab");
+    b->v.sp_flags = 0;                              /* no byte fallback: unk, fused or not */
+    ENC3(b, 0, "zz", "[<unk>]|[<unk>]");
+    ENC3(b, 0, "zaz", "[<unk>]|a|[<unk>]");
+    b->v.sp_flags = MOD__SP_FUSE_UNK;
+    ENC3(b, 0, "zzab", "[<unk>]|ab");
+    ENC3(b, 0, "z\xE2\x82\xAC" "a", "[<unk>]|a");
+    b->v.unk = -1;
+    ENC3(b, 0, "az", "MOD_ERR_TOKENIZE");
+    b->v.unk = 0;
+    b->v.sp_flags = MOD__SP_IGNORE_MERGES;          /* a word that is a token is that token */
+    ENC3(b, 0, " ab", " ab");
+    ENC3(b, 0, "<x>", "<x>");
+    build_hand3(b, MOD__SP_PREPEND_EACH, MOD__SP_BYTE_FALLBACK, 0);
+    t[0] = 1; t[1] = tb_find(b, " ab", 3); t[2] = tb_find(b, " ", 1);
+    expect_dec(b, t, 3, "ab ");                     /* one leading space dropped */
+    t[0] = 3 + ' '; t[1] = tb_find(b, "a", 1);
+    expect_dec(b, t, 2, "a");
+    b->v.decode_strip = MOD__SP_STRIP_NONE;
+    t[0] = 1; t[1] = tb_find(b, " ab", 3);
+    expect_dec(b, t, 2, " ab");
+    b->v.decode_strip = MOD__SP_STRIP_FIRST_TOKEN;  /* Metaspace's decoder: every space of the first */
+    t[0] = 1; t[1] = tb_find(b, " ", 1); t[2] = tb_find(b, " ab", 3);
+    expect_dec(b, t, 3, " ab");
+    t[0] = tb_find(b, "a ", 2); t[1] = tb_find(b, " a", 2);
+    expect_dec(b, t, 2, "a a");
+    t[0] = 3 + ' '; t[1] = tb_find(b, " a", 2);     /* a byte token is not stripped */
+    expect_dec(b, t, 2, "  a");
+    check_group("kind 3 (SentencePiece-style)");
+}
+
 static void test_errors(void)
 {
     tb *b = &g_a;
@@ -976,7 +1243,7 @@ static void test_errors(void)
     check(mod__vocab_encode(&b->v, "a\xC3\xA9", 3, 0, out, 64, &n, &e) == MOD_ERR_TOKENIZE &&
           strcmp(e.message, "byte 1 of the text (0xC3) has no token and no byte token") == 0, "kind 2: a character without a token, and where");
     check(mod__vocab_encode(&b->v, "a", 1, 1, out, 64, &n, &e) == MOD_ERR_TOKENIZE &&
-          strcmp(e.message, "add_bos is set but the model has no BOS token") == 0, "add_bos without a BOS token, said");
+          strcmp(e.message, "MOD_TOKENIZE_BOS is set but the model has no BOS token") == 0, "MOD_TOKENIZE_BOS without a BOS token, said");
     check(mod__vocab_encode(&b->v, "a", 1, 0, out, 64, &n, NULL) == MOD_OK && n == 2, "kind 2 without byte tokens");
     b->v.flags = 0;
     check(mod__vocab_encode(&b->v, " ", 1, 0, out, 64, &n, NULL) == MOD_OK && n == 1 && out[0] == 1, "kind 2: one space");
@@ -1084,6 +1351,94 @@ static void round_trip(const tb *b, const char *name, int rounds)
         snprintf(msg, sizeof msg, "%s round trip \"%s\" -> \"%s\"", name, show((const char *)text, len), show(back, blen));
         check(0, "%s", msg);
     }
+}
+
+/* Kind 3: <unk> <s> </s>, byte tokens (some missing when `holes`), some characters (not all,
+   so some fall back), the added tokens "<x>" and "<x>y" (non-special, also ordinary tokens)
+   and <s>, </s> (special), random rules over them ranked in a small range; the settings
+   (prepend rule, split, byte fallback, fused unk, ignore_merges, an unk token) from `mix`. */
+static void build_random3(tb *b, int mix, int holes)
+{
+    static const char *const chars[] = { " ", "a", "b", "c", "s", "e", "'", "1", "\n", "!", "<", ">", "x", "\xC3\xA9",
+                                         "\xF0\x9F\x98\x80", "<x>", "<x>y" }; /* U+2581 is stored as the space */
+    int i, pool[MAXT], n_pool = 0, tries;
+    tb_init(b, 3, 0, 0);
+    tb_addz(b, "<unk>", CONTROL, 0);
+    tb_addz(b, "<s>", CONTROL, 0);
+    tb_addz(b, "</s>", CONTROL, 0);
+    for (i = 0; i < 256; i++) {
+        char c = (char)i;
+        if (!(holes && i >= 0xE0)) tb_add(b, &c, 1, BYTE, 0);
+    }
+    for (i = 0; i < (int)(sizeof chars / sizeof chars[0]); i++)
+        pool[n_pool++] = tb_addz(b, chars[i], NORMAL, 0);
+    for (tries = 0; b->n_rules < 300 && tries < 20000; tries++) {
+        int l = pool[rnd_to(n_pool)], r = pool[rnd_to(n_pool)], res;
+        if (tb_len(b, l) + tb_len(b, r) > 10 || tb_has_rule(b, l, r)) continue;
+        res = tb_rule(b, l, r, (uint32_t)rnd_to(100));
+        if (n_pool < MAXT) pool[n_pool++] = res;
+    }
+    tb_added(b, 1, "<s>", 1);
+    tb_added(b, 2, "</s>", 1);
+    tb_added(b, tb_find(b, "<x>", 3), "<x>", 0);
+    tb_added(b, tb_find(b, "<x>y", 4), "<x>y", 0);
+    b->v.prepend = mix & 3;
+    b->v.sp_flags = (unsigned)(mix >> 2) & MOD__SP_FLAGS_ALL;
+    b->v.decode_strip = MOD__SP_STRIP_ONE;
+    tb_finish(b, 1, 2, 2);
+    b->v.unk = (mix & 64) ? -1 : 0;
+}
+
+/* Texts for kind 3: its characters, added tokens and their look-alikes, random bytes. */
+static size_t gen_text3(unsigned char *o)
+{
+    static const char *const parts[] = { " ", "  ", "a", "b", "ab", "c", "s", "e", "x", "<s>", "</s>", "<x>", "<x>y", "<x",
+                                         "<", ">", "\xE2\x96\x81", "\xC3\xA9", "\xF0\x9F\x98\x80", "\xE6\x97\xA5",
+                                         "\n", "\n\n", "1", "!", "'", "\xC3", "\x80", "\xFF" };
+    size_t n = 0, want = (size_t)rnd_to(30);
+    while (n < want) {
+        const char *p = parts[rnd_to((int)(sizeof parts / sizeof parts[0]))];
+        if (rnd_to(10) == 0) o[n++] = (unsigned char)rnd();
+        else { memcpy(o + n, p, strlen(p)); n += strlen(p); }
+    }
+    return n;
+}
+
+static void compare_random3(const tb *b, const char *name, int rounds)
+{
+    static int32_t got[3 * MAXTEXT + 2], want[3 * MAXTEXT + 2];
+    static char msg[4096], gs[2048];
+    unsigned char text[MAXTEXT];
+    int i;
+    for (i = 0; i < rounds; i++) {
+        size_t len = gen_text3(text);
+        int bos = rnd_to(4) == 0, special = rnd_to(2), n = -1, wn;
+        mod_result r = mod__vocab_encode(&b->v, (const char *)text, len, (bos ? MOD_TOKENIZE_BOS : 0) | (special ? MOD_TOKENIZE_SPECIAL : 0),
+                                         got, 3 * MAXTEXT + 2, &n, NULL);
+        want[0] = b->v.bos;
+        wn = ref_encode3(b, text, len, special, want + bos);
+        if (wn >= 0) wn += bos;
+        if (wn < 0 ? r == MOD_ERR_TOKENIZE : (r == MOD_OK && n == wn && memcmp(got, want, (size_t)n * sizeof got[0]) == 0)) {
+            check(1, "%s, text of %d bytes", name, (int)len);
+            continue;
+        }
+        snprintf(gs, sizeof gs, "%s", r == MOD_OK ? render(b, got, n) : result_name(r));
+        snprintf(msg, sizeof msg, "%s (special %d), text of %d bytes \"%s\": got %d tokens \"%s\", reference %d \"%s\"", name, special,
+                 (int)len, show((const char *)text, len), r == MOD_OK ? n : -1, gs, wn, wn < 0 ? "error" : render(b, want, wn));
+        check(0, "%s", msg);
+    }
+}
+
+static void test_random3(void)
+{
+    int mix;
+    char name[64];
+    for (mix = 0; mix < 128; mix++) { /* every setting with and without an unk token */
+        build_random3(&g_a, mix, mix % 3 == 0);
+        snprintf(name, sizeof name, "kind 3 settings %d", mix);
+        compare_random3(&g_a, name, 40);
+    }
+    check_group("kind 3 vs reference");
 }
 
 static void test_random(void)
@@ -1579,9 +1934,11 @@ int main(void)
     test_split_unicode();
     test_kind1();
     test_kind2();
+    test_kind3();
     test_errors();
     test_random();
     test_random_splits();
+    test_random3();
     test_adversarial();
 #ifndef MOD_NO_MALLOC
     test_paths();

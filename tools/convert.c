@@ -1413,13 +1413,16 @@ typedef struct tokb {
     uint8_t *type;
     uint32_t (*merge)[4];
     uint32_t n_merges;
+    mod__tokenizer_sp sp;       /* kind 3 */
+    mod__added_token *added;
+    uint32_t n_added;
 } tokb;
 
 enum { TT_NORMAL = 0, TT_BYTE = 1, TT_CONTROL = 2 };
 
 static void tokb_free(tokb *b)
 {
-    free(b->blob); free(b->off); free(b->score); free(b->type); free(b->merge);
+    free(b->blob); free(b->off); free(b->score); free(b->type); free(b->merge); free(b->added);
     memset(b, 0, sizeof *b);
 }
 
@@ -1520,7 +1523,11 @@ static int tokb_finish(tokb *b, const char *path, unsigned char **out, size_t *s
     sec.sorted = sorted;
     sec.merges = b->n_merges ? &b->merge[0][0] : NULL;
     sec.strings = b->blob;
-    total = mf_tokenizer_bytes(&sec.h);
+    if (b->kind == 3) {
+        sec.sp = b->sp;
+        sec.added = b->added;
+    }
+    total = mf_tokenizer_size(&sec);
     p = (unsigned char *)malloc(total);
     if (!p) { free(sorted); return fail("out of memory"); }
     mf_put_tokenizer(p, &sec);
@@ -1666,6 +1673,377 @@ static int json_pretok(const json_doc *d, const char *path, int *pretok, unsigne
     return 0;
 }
 
+/* ---- SentencePiece-style BPE from tokenizer.json (kind 3) -------------------------------- */
+
+/* A token string of a SentencePiece-style vocabulary as the file stores it: U+2581 becomes the
+   space it stands for. A literal space cannot be told from it, so it is refused (-1). */
+static int sp_map(const char *s, size_t n, unsigned char *out, size_t *k)
+{
+    size_t i = 0, w = 0;
+    while (i < n) {
+        if (s[i] == ' ') return -1;
+        if (i + 3 <= n && !memcmp(s + i, "\xE2\x96\x81", 3)) { out[w++] = ' '; i += 3; continue; }
+        out[w++] = (unsigned char)s[i++];
+    }
+    *k = w;
+    return 0;
+}
+
+static int json_is_true(const json_doc *d, int n) { return n >= 0 && d->nodes[n].type == JSON_TRUE; }
+static int json_is_null(const json_doc *d, int n) { return n < 0 || d->nodes[n].type == JSON_NULL; }
+static const char *json_type_name(const json_doc *d, int n)
+{
+    int ty = json_get(d, n, "type");
+    return ty >= 0 && d->nodes[ty].type == JSON_STRING ? show(json_str(d, ty, NULL), d->nodes[ty].str_len) : "?";
+}
+
+/* The members of a "Sequence" node's list `key`, or the node itself: the first, then next. */
+static int seq_first(const json_doc *d, int n, const char *key, int *list)
+{
+    *list = -1;
+    if (n < 0 || d->nodes[n].type != JSON_OBJECT) return -1;
+    if (json_str_is(d, json_get(d, n, "type"), "Sequence")) {
+        *list = json_get(d, n, key);
+        return *list >= 0 && d->nodes[*list].type == JSON_ARRAY ? d->nodes[*list].child : -1;
+    }
+    return n;
+}
+static int seq_next(const json_doc *d, int e, int list) { return list >= 0 ? d->nodes[e].next : -1; }
+
+/* A Replace whose pattern is the string `from` and whose content is `to`. */
+static int is_replace(const json_doc *d, int e, const char *from, const char *to)
+{
+    return json_str_is(d, json_get(d, e, "type"), "Replace") && json_str_is(d, json_get(d, json_get(d, e, "pattern"), "String"), from) &&
+           json_str_is(d, json_get(d, e, "content"), to);
+}
+
+/* Whether tokenizer.json describes a SentencePiece-style BPE: byte fallback, a Metaspace
+   pre-tokenizer, or a normalizer that turns spaces into U+2581. */
+static int sp_style(const json_doc *d, int mdl)
+{
+    int list, e;
+    if (json_is_true(d, json_get(d, mdl, "byte_fallback"))) return 1;
+    for (e = seq_first(d, json_get(d, 0, "pre_tokenizer"), "pretokenizers", &list); e >= 0; e = seq_next(d, e, list))
+        if (json_str_is(d, json_get(d, e, "type"), "Metaspace")) return 1;
+    for (e = seq_first(d, json_get(d, 0, "normalizer"), "normalizers", &list); e >= 0; e = seq_next(d, e, list))
+        if (is_replace(d, e, " ", "\xE2\x96\x81") || json_str_is(d, json_get(d, e, "type"), "Prepend")) return 1;
+    return 0;
+}
+
+/* The normalizer, pre-tokenizer and decoder as kind 3's settings, or a failure naming what
+   mod.h does not reproduce. */
+static int sp_settings(const json_doc *d, const char *path, mod__tokenizer_sp *sp)
+{
+    int list, e, replaced = 0, prepend_norm = 0, meta = 0, dec_replace = 0, dec_bytes = 0;
+    int norm = json_get(d, 0, "normalizer"), pre = json_get(d, 0, "pre_tokenizer"), dec = json_get(d, 0, "decoder");
+    const char *why = "use --tokenizer none to convert without a tokenizer";
+    if (!json_is_null(d, norm)) {
+        for (e = seq_first(d, norm, "normalizers", &list); e >= 0; e = seq_next(d, e, list)) {
+            if (is_replace(d, e, " ", "\xE2\x96\x81")) replaced = 1;
+            else if (json_str_is(d, json_get(d, e, "type"), "Prepend") && json_str_is(d, json_get(d, e, "prepend"), "\xE2\x96\x81")) prepend_norm = 1;
+            else return fail("%s: the normalizer %s is not one mod.h reproduces (it knows Replace(\" \", \"\xE2\x96\x81\") and Prepend(\"\xE2\x96\x81\")); %s",
+                             path, json_type_name(d, e), why);
+        }
+    }
+    sp->prepend = prepend_norm ? MOD__SP_PREPEND_EACH : MOD__SP_PREPEND_NEVER;
+    if (!json_is_null(d, pre)) {
+        for (e = seq_first(d, pre, "pretokenizers", &list); e >= 0; e = seq_next(d, e, list)) {
+            if (json_str_is(d, json_get(d, e, "type"), "Metaspace")) {
+                int rep = json_get(d, e, "replacement"), ps = json_get(d, e, "prepend_scheme"), aps = json_get(d, e, "add_prefix_space");
+                int split = json_get(d, e, "split");
+                if (meta++ || prepend_norm) return fail("%s: a Metaspace pre-tokenizer together with another prepending step is not supported; %s", path, why);
+                if (rep >= 0 && !json_str_is(d, rep, "\xE2\x96\x81")) return fail("%s: the Metaspace replacement is not \"\xE2\x96\x81\"; %s", path, why);
+                if (ps >= 0 && !json_is_null(d, ps)) {
+                    if (json_str_is(d, ps, "first")) sp->prepend = MOD__SP_PREPEND_FIRST;
+                    else if (json_str_is(d, ps, "always")) sp->prepend = MOD__SP_PREPEND_ALWAYS;
+                    else if (json_str_is(d, ps, "never")) sp->prepend = MOD__SP_PREPEND_NEVER;
+                    else return fail("%s: unknown Metaspace prepend_scheme; %s", path, why);
+                } else {
+                    sp->prepend = aps < 0 || json_is_true(d, aps) ? MOD__SP_PREPEND_ALWAYS : MOD__SP_PREPEND_NEVER;
+                }
+                if (split < 0 || json_is_true(d, split)) sp->model_flags |= MOD__SP_SPLIT;
+                replaced = 1;
+            } else if (json_str_is(d, json_get(d, e, "type"), "Split") && replaced && !meta &&
+                       json_str_is(d, json_get(d, json_get(d, e, "pattern"), "String"), " ") && !json_is_true(d, json_get(d, e, "invert"))) {
+                /* the normalizer has already turned every space into U+2581: nothing to split */
+            } else {
+                return fail("%s: the pre-tokenizer %s is not one mod.h reproduces for SentencePiece-style BPE (it knows Metaspace); %s",
+                            path, json_type_name(d, e), why);
+            }
+        }
+    }
+    if (!replaced) return fail("%s: neither the normalizer nor a Metaspace pre-tokenizer turns spaces into \"\xE2\x96\x81\"; %s", path, why);
+    if (json_is_null(d, dec)) return fail("%s: the tokenizer has no decoder; %s", path, why);
+    for (e = seq_first(d, dec, "decoders", &list); e >= 0; e = seq_next(d, e, list)) {
+        int ty = json_get(d, e, "type");
+        if (is_replace(d, e, "\xE2\x96\x81", " ")) dec_replace = 1;
+        else if (json_str_is(d, ty, "ByteFallback")) dec_bytes = 1;
+        else if (json_str_is(d, ty, "Fuse")) {}
+        else if (json_str_is(d, ty, "Strip") && json_str_is(d, json_get(d, e, "content"), " ")) {
+            long start, stop;
+            if (json_int(d, json_get(d, e, "start"), 0, 1, &start) != 0 || json_int(d, json_get(d, e, "stop"), 0, 0, &stop) != 0)
+                return fail("%s: the Strip decoder removes other than at most one leading space; %s", path, why);
+            if (start) sp->decode_strip = MOD__SP_STRIP_ONE;
+        } else if (json_str_is(d, ty, "Metaspace")) {
+            int ps = json_get(d, e, "prepend_scheme"), aps = json_get(d, e, "add_prefix_space");
+            int strips = ps >= 0 && !json_is_null(d, ps) ? !json_str_is(d, ps, "never") : aps < 0 || json_is_true(d, aps);
+            dec_replace = 1;
+            if (strips) sp->decode_strip = MOD__SP_STRIP_FIRST_TOKEN;
+        } else {
+            return fail("%s: the decoder %s is not one mod.h reproduces; %s", path, json_type_name(d, e), why);
+        }
+    }
+    if (!dec_replace) return fail("%s: the decoder does not turn \"\xE2\x96\x81\" back into spaces; %s", path, why);
+    if ((sp->model_flags & MOD__SP_BYTE_FALLBACK) && !dec_bytes)
+        return fail("%s: the model falls back to byte tokens but the decoder has no ByteFallback; %s", path, why);
+    return 0;
+}
+
+static const tokb *g_added_b;
+static int cmp_added(const void *x, const void *y)
+{
+    const mod__added_token *a = (const mod__added_token *)x, *c = (const mod__added_token *)y;
+    int r = memcmp(g_added_b->blob + a->offset, g_added_b->blob + c->offset, a->length < c->length ? a->length : c->length);
+    if (r) return r;
+    return a->length < c->length ? -1 : a->length > c->length;
+}
+
+/* Appends bytes to the blob after the token strings (the added tokens' texts). */
+static int tokb_append(tokb *b, const void *p, size_t len, uint32_t *at)
+{
+    uint32_t keep = b->n ? b->off[b->n] : 0;
+    *at = (uint32_t)b->blob_n;
+    if (tokb_push(b, b->n - 1, p, len) != 0) return -1; /* sets off[n]; put back below */
+    b->off[b->n] = keep;
+    return 0;
+}
+
+static const char *const sp_bos_names[] = { "<s>", "<bos>", NULL };
+static const char *const sp_eos_names[] = { "</s>", "<eos>", NULL };
+
+/* tokenizer.json of a SentencePiece-style BPE (Llama 2, Mistral, Gemma): kind 3. */
+static int tok_from_json_sp(model *m, const char *path, const json_doc *d, int mdl, const json_doc *cfg, const char *cfg_path)
+{
+    int rc = -1, vocab = json_get(d, mdl, "vocab"), merges = json_get(d, mdl, "merges"), added = json_get(d, 0, "added_tokens"), e, k;
+    tokb b;
+    idhash h;
+    uint32_t n = 0, i, *slen = NULL, *soff = NULL;
+    uint8_t *stype = NULL, *have = NULL;
+    unsigned char *tmp = NULL, *scratch = NULL;
+    size_t tmp_n = 0, tmp_cap = 0;
+    long bos, eos, unk = -1;
+    memset(&b, 0, sizeof b);
+    memset(&h, 0, sizeof h);
+    if (vocab < 0 || d->nodes[vocab].type != JSON_OBJECT || merges < 0 || d->nodes[merges].type != JSON_ARRAY)
+        return fail("%s: a BPE model needs a \"vocab\" object and a \"merges\" list", path);
+    {
+        static const char *const bad_keys[] = { "continuing_subword_prefix", "end_of_word_suffix" };
+        for (k = 0; k < 2; k++) {
+            int x = json_get(d, mdl, bad_keys[k]);
+            if (x >= 0 && d->nodes[x].type != JSON_NULL && !(d->nodes[x].type == JSON_STRING && d->nodes[x].str_len == 0))
+                return fail("%s: \"%s\" is set; mod.h's BPE has no subword markers", path, bad_keys[k]);
+        }
+        if (!json_is_null(d, json_get(d, mdl, "dropout")))
+            return fail("%s: \"dropout\" is set; mod.h's BPE is deterministic", path);
+    }
+    b.kind = 3;
+    if (json_is_true(d, json_get(d, mdl, "byte_fallback"))) b.sp.model_flags |= MOD__SP_BYTE_FALLBACK;
+    if (json_is_true(d, json_get(d, mdl, "fuse_unk"))) b.sp.model_flags |= MOD__SP_FUSE_UNK;
+    if (json_is_true(d, json_get(d, mdl, "ignore_merges"))) b.sp.model_flags |= MOD__SP_IGNORE_MERGES;
+    if (sp_settings(d, path, &b.sp) != 0) return -1;
+    soff = (uint32_t *)calloc((size_t)m->V, sizeof *soff);
+    slen = (uint32_t *)calloc((size_t)m->V, sizeof *slen);
+    stype = (uint8_t *)calloc((size_t)m->V, 1);
+    have = (uint8_t *)calloc((size_t)m->V, 1);
+    scratch = (unsigned char *)malloc(2 * (size_t)JSON_MAX_STRING + 8);
+    if (!soff || !slen || !stype || !have || !scratch) { fail("out of memory"); goto done; }
+    /* id -> bytes: the vocab, then the added tokens that are not in it */
+    for (k = 0; k < 2; k++) {
+        int list = k ? added : vocab;
+        if (k && json_is_null(d, added)) break;
+        if (k && d->nodes[added].type != JSON_ARRAY) { fail("%s: \"added_tokens\" must be a list", path); goto done; }
+        for (e = d->nodes[list].child; e >= 0; e = d->nodes[e].next) {
+            long id;
+            const char *s;
+            size_t sl, bl = 0;
+            int type = TT_NORMAL, special = 0;
+            if (!k) {
+                s = d->out + d->nodes[e].key;
+                sl = d->nodes[e].key_len;
+                if (json_int(d, e, 0, 2147483647.0, &id) != 0) { fail("%s: vocab entry \"%s\" must have a non-negative integer id", path, show(s, sl)); goto done; }
+            } else {
+                int cn = json_get(d, e, "content");
+                static const char *const unsupported[] = { "lstrip", "rstrip", "single_word", "normalized" };
+                if (json_int(d, json_get(d, e, "id"), 0, 2147483647.0, &id) != 0 || cn < 0 || d->nodes[cn].type != JSON_STRING) {
+                    fail("%s: every added token needs an integer \"id\" and a string \"content\"", path);
+                    goto done;
+                }
+                s = json_str(d, cn, &sl);
+                for (i = 0; i < 4; i++)
+                    if (json_is_true(d, json_get(d, e, unsupported[i]))) {
+                        fail("%s: added token \"%s\" has \"%s\": true, which mod.h does not implement; use --tokenizer none to convert without a tokenizer",
+                             path, show(s, sl), unsupported[i]);
+                        goto done;
+                    }
+                special = json_is_true(d, json_get(d, e, "special"));
+                if (sl == 0) { fail("%s: added token %ld is empty", path, id); goto done; }
+                if (sl > MOD__MAX_TOKEN_LEN) { fail("%s: added token %ld is %lu bytes; the format allows %d", path, id, (unsigned long)sl, MOD__MAX_TOKEN_LEN); goto done; }
+            }
+            if (id >= m->V) { fail("%s: token \"%s\" has id %ld, outside the model's vocab_size %d", path, show(s, sl), id, m->V); goto done; }
+            if (!k && have[id]) { fail("%s: id %ld is used by two vocab entries", path, id); goto done; }
+            if (k) {
+                b.n_added++;
+                if (have[id] && !special) continue; /* its vocab entry stands */
+                if (special) type = TT_CONTROL;
+            }
+            if (type == TT_CONTROL) { memcpy(scratch, s, sl); bl = sl; }
+            else if ((b.sp.model_flags & MOD__SP_BYTE_FALLBACK) && sl == 6 && !memcmp(s, "<0x", 3) && s[5] == '>' &&
+                     isxdigit_c((unsigned char)s[3]) && isxdigit_c((unsigned char)s[4]) && !(s[3] >= 'a' || s[4] >= 'a')) {
+                scratch[0] = (unsigned char)(hexval((unsigned char)s[3]) * 16 + hexval((unsigned char)s[4]));
+                bl = 1;
+                type = TT_BYTE;
+            } else if (sp_map(s, sl, scratch, &bl) != 0) {
+                fail("%s: token \"%s\" (id %ld) has a literal space, which a SentencePiece-style vocabulary cannot hold here", path, show(s, sl), id);
+                goto done;
+            }
+            if (bl == 0) type = TT_CONTROL;
+            if (tmp_n + bl > tmp_cap) {
+                size_t cap = tmp_cap ? tmp_cap * 2 : 65536;
+                unsigned char *nt;
+                while (cap < tmp_n + bl) cap *= 2;
+                if (!(nt = (unsigned char *)realloc(tmp, cap))) { fail("out of memory"); goto done; }
+                tmp = nt;
+                tmp_cap = cap;
+            }
+            memcpy(tmp + tmp_n, scratch, bl);
+            soff[id] = (uint32_t)tmp_n;
+            slen[id] = (uint32_t)bl;
+            stype[id] = (uint8_t)type;
+            have[id] = 1;
+            tmp_n += bl;
+            if ((uint32_t)id + 1 > n) n = (uint32_t)id + 1;
+        }
+    }
+    if (n == 0) { fail("%s: the vocabulary is empty", path); goto done; }
+    if (tokb_alloc(&b, n) != 0) goto done;
+    for (i = 0; i < n; i++) {
+        b.off[i] = (uint32_t)b.blob_n;
+        b.type[i] = have[i] ? stype[i] : TT_CONTROL;
+        if (tokb_push(&b, i, have[i] ? tmp + soff[i] : NULL, have[i] ? slen[i] : 0) != 0) goto done;
+    }
+    /* the added-token table: ids and their texts as typed, after the token strings */
+    if (b.n_added) {
+        b.added = (mod__added_token *)calloc(b.n_added, sizeof *b.added);
+        if (!b.added) { fail("out of memory"); goto done; }
+        for (e = d->nodes[added].child, i = 0; e >= 0; e = d->nodes[e].next, i++) {
+            size_t sl;
+            const char *s = json_str(d, json_get(d, e, "content"), &sl);
+            long id;
+            json_int(d, json_get(d, e, "id"), 0, 2147483647.0, &id);
+            b.added[i].id = (uint32_t)id;
+            b.added[i].flags = json_is_true(d, json_get(d, e, "special")) ? MOD__ADDED_SPECIAL : 0;
+            b.added[i].length = (uint32_t)sl;
+            if (b.added[i].flags && b.type[id] != TT_CONTROL) { fail("%s: special token \"%s\" (id %ld) is also an ordinary token", path, show(s, sl), id); goto done; }
+            if (tokb_append(&b, s, sl, &b.added[i].offset) != 0) goto done;
+        }
+        g_added_b = &b;
+        qsort(b.added, b.n_added, sizeof *b.added, cmp_added);
+        for (i = 1; i < b.n_added; i++)
+            if (!cmp_added(&b.added[i - 1], &b.added[i])) { fail("%s: two added tokens are \"%s\"", path, show(b.blob + b.added[i].offset, b.added[i].length)); goto done; }
+        b.sp.n_added = b.n_added;
+    }
+    h.cap = 16;
+    while (h.cap < 2 * (size_t)n) h.cap *= 2;
+    h.slots = (uint32_t *)calloc(h.cap, sizeof *h.slots);
+    if (!h.slots) { fail("out of memory"); goto done; }
+    for (i = 0; i < n; i++) {
+        size_t s;
+        if (b.type[i] != TT_NORMAL) continue;
+        s = (size_t)fnv(b.blob + b.off[i], b.off[i + 1] - b.off[i]) & (h.cap - 1);
+        while (h.slots[s]) s = (s + 1) & (h.cap - 1);
+        h.slots[s] = i + 1;
+    }
+    /* the unk token, by its text */
+    {
+        int u = json_get(d, mdl, "unk_token");
+        if (!json_is_null(d, u)) {
+            size_t ul;
+            const char *us = json_str(d, u, &ul);
+            if (d->nodes[u].type != JSON_STRING) { fail("%s: \"unk_token\" must be a string or null", path); goto done; }
+            for (e = d->nodes[vocab].child; e >= 0 && unk < 0; e = d->nodes[e].next)
+                if (d->nodes[e].key_len == ul && !memcmp(d->out + d->nodes[e].key, us, ul)) json_int(d, e, 0, 2147483647.0, &unk);
+            if (unk < 0) { fail("%s: the unk token \"%s\" is not in the vocab", path, show(us, ul)); goto done; }
+        }
+    }
+    b.sp.unk_id = (int32_t)unk;
+    /* merges, in either form: "a b" or ["a", "b"] */
+    if (d->nodes[merges].count) {
+        b.merge = (uint32_t(*)[4])malloc(d->nodes[merges].count * sizeof *b.merge);
+        if (!b.merge) { fail("out of memory"); goto done; }
+    }
+    for (e = d->nodes[merges].child, i = 0; e >= 0; e = d->nodes[e].next, i++) {
+        const char *part[2];
+        size_t plen[2], bl[2];
+        long ids[3];
+        if (d->nodes[e].type == JSON_STRING) {
+            const char *s = json_str(d, e, NULL), *sp = memchr(s, ' ', d->nodes[e].str_len);
+            if (!sp || memchr(sp + 1, ' ', d->nodes[e].str_len - (size_t)(sp + 1 - s))) {
+                fail("%s: merge %u (\"%s\") is not two tokens separated by one space", path, i, show(s, d->nodes[e].str_len));
+                goto done;
+            }
+            part[0] = s; plen[0] = (size_t)(sp - s);
+            part[1] = sp + 1; plen[1] = d->nodes[e].str_len - plen[0] - 1;
+        } else if (d->nodes[e].type == JSON_ARRAY && d->nodes[e].count == 2 &&
+                   d->nodes[json_at(d, e, 0)].type == JSON_STRING && d->nodes[json_at(d, e, 1)].type == JSON_STRING) {
+            part[0] = json_str(d, json_at(d, e, 0), &plen[0]);
+            part[1] = json_str(d, json_at(d, e, 1), &plen[1]);
+        } else {
+            fail("%s: merge %u must be a string \"a b\" or a list [\"a\", \"b\"]", path, i);
+            goto done;
+        }
+        for (k = 0; k < 2; k++) {
+            if (sp_map(part[k], plen[k], scratch + (k ? bl[0] : 0), &bl[k]) != 0 ||
+                (ids[k] = idhash_find(&h, &b, scratch + (k ? bl[0] : 0), bl[k])) < 0) {
+                fail("%s: merge %u (\"%s\" + \"%s\") names the token \"%s\", which is not an ordinary token of the vocab", path, i,
+                     show(part[0], plen[0]), show(part[1], plen[1]), show(part[k], plen[k]));
+                goto done;
+            }
+        }
+        ids[2] = idhash_find(&h, &b, scratch, bl[0] + bl[1]);
+        if (ids[2] < 0) {
+            fail("%s: merge %u (\"%s\" + \"%s\"): the merged token is not in the vocab", path, i, show(part[0], plen[0]), show(part[1], plen[1]));
+            goto done;
+        }
+        b.merge[i][0] = (uint32_t)ids[0];
+        b.merge[i][1] = (uint32_t)ids[1];
+        b.merge[i][2] = (uint32_t)ids[2];
+        b.merge[i][3] = i;
+    }
+    b.n_merges = i;
+    /* BOS and EOS: config.json first, then the usual names */
+    if (config_token_id(cfg, cfg_path, "bos_token_id", MOD__MAX_VOCAB, &bos) != 0 || config_token_id(cfg, cfg_path, "eos_token_id", MOD__MAX_VOCAB, &eos) != 0) goto done;
+    for (k = 0; k < 2; k++) {
+        long *id = k ? &eos : &bos;
+        const char *const *names = k ? sp_eos_names : sp_bos_names;
+        int j;
+        if (*id >= (long)n) { fail("%s: \"%s\" is %ld, but %s has only %u tokens", cfg_path, k ? "eos_token_id" : "bos_token_id", *id, path, n); goto done; }
+        for (j = 0; *id == -2 && names[j]; j++)
+            for (i = 0; i < n; i++)
+                if (b.type[i] == TT_CONTROL && b.off[i + 1] - b.off[i] == strlen(names[j]) && !memcmp(b.blob + b.off[i], names[j], strlen(names[j]))) { *id = (long)i; break; }
+        if (*id == -2) *id = -1;
+    }
+    b.bos = (int32_t)bos;
+    b.eos = (int32_t)eos;
+    if (tokb_finish(&b, path, &m->tok, &m->tok_size) != 0) goto done;
+    snprintf(m->tok_desc, sizeof m->tok_desc, "SentencePiece-style BPE, %u tokens, %u merges, %u added tokens%s, bos %d, eos %d",
+             b.n, b.n_merges, b.n_added, (b.sp.model_flags & MOD__SP_BYTE_FALLBACK) ? ", byte fallback" : "", (int)b.bos, (int)b.eos);
+    rc = 0;
+done:
+    tokb_free(&b);
+    free(h.slots); free(tmp); free(soff); free(slen); free(stype); free(have); free(scratch);
+    return rc;
+}
+
 /* tokenizer.json (Hugging Face tokenizers, model type BPE, byte level). */
 static int tok_from_json(model *m, const char *path, const json_doc *cfg, const char *cfg_path)
 {
@@ -1691,6 +2069,10 @@ static int tok_from_json(model *m, const char *path, const json_doc *cfg, const 
     if (ty >= 0 && !json_str_is(&d, ty, "BPE")) {
         fail("%s: unsupported tokenizer model type \"%s\": mod.h stores byte-level BPE (and llama2.c scored BPE); use --tokenizer none to convert without a tokenizer",
              path, d.nodes[ty].type == JSON_STRING ? show(json_str(&d, ty, NULL), d.nodes[ty].str_len) : "?");
+        goto done;
+    }
+    if (sp_style(&d, mdl)) { /* SentencePiece-style: kind 3 */
+        rc = tok_from_json_sp(m, path, &d, mdl, cfg, cfg_path);
         goto done;
     }
     vocab = json_get(&d, mdl, "vocab");

@@ -38,7 +38,7 @@ static const char usage[] =
     "  --router-const B      router weights 0 and router bias B: every score is B\n"
     "  --init-scale S        std of the model matrices; 0 = automatic (default 0)\n"
     "  --dtype f32|f16|bf16|q8_0|q4_0  dtype of the matrices (default f32)\n"
-    "  --tokenizer none|bpe|scored         (default none)\n"
+    "  --tokenizer none|bpe|scored|sp      (default none; sp: SentencePiece-style BPE)\n"
     "  --merges N            bpe merges / scored multi-character tokens (default 64)\n"
     "The architecture variants (docs/MODEL.md \"Variants\"):\n"
     "  --head-dim N          head size; 0 = dim / heads (default 0)\n"
@@ -220,6 +220,7 @@ int main(int argc, char **argv)
             if (strcmp(v, "none") == 0) o.tokenizer = MKM_TOKENIZER_NONE;
             else if (strcmp(v, "bpe") == 0) o.tokenizer = MKM_TOKENIZER_BPE;
             else if (strcmp(v, "scored") == 0) o.tokenizer = MKM_TOKENIZER_SCORED;
+            else if (strcmp(v, "sp") == 0) o.tokenizer = MKM_TOKENIZER_SP;
             else bad = 1;
         }
         else if (strcmp(a, "--merges") == 0) bad = parse_int(v, 0, MKM_MAX_MERGES, &o.n_merges);

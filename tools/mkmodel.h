@@ -159,7 +159,7 @@
 #define mkm_fnv1a mf_file_checksum /* FNV-1a 64 of bytes [16, size) */
 #define mkm_checksum mf_set_checksum /* ... stored in the header, and returned */
 
-enum { MKM_TOKENIZER_NONE = 0, MKM_TOKENIZER_BPE = 1, MKM_TOKENIZER_SCORED = 2 };
+enum { MKM_TOKENIZER_NONE = 0, MKM_TOKENIZER_BPE = 1, MKM_TOKENIZER_SCORED = 2, MKM_TOKENIZER_SP = 3 };
 
 typedef struct mkm_opts {
     int vocab_size;  /* V; 0 = automatic: n_tokens of the tokenizer, or 300 without one */
@@ -288,7 +288,7 @@ MKM_FN int mkm_n_tokens(const mkm_opts *o)
 {
     if (o->tokenizer == MKM_TOKENIZER_BPE) return 256 + o->n_merges + 2;
     /* <unk> <s> </s>, 256 byte tokens, 95 printable ASCII, 2 multi-byte UTF-8 characters */
-    if (o->tokenizer == MKM_TOKENIZER_SCORED) return 3 + 256 + 95 + 2 + o->n_merges;
+    if (o->tokenizer == MKM_TOKENIZER_SCORED || o->tokenizer == MKM_TOKENIZER_SP) return 3 + 256 + 95 + 2 + o->n_merges;
     return 0;
 }
 
@@ -345,7 +345,7 @@ MKM_FN const char *mkm_check(const mkm_opts *o)
     if (o->sliding_window < 0) return "sliding_window must be >= 0 (0: none)";
     if (o->o_bias != 0 && o->o_bias != 1) return "o_bias must be 0 or 1";
     if (o->mlp_bias != 0 && o->mlp_bias != 1) return "mlp_bias must be 0 or 1";
-    if (o->tokenizer < 0 || o->tokenizer > 2) return "tokenizer must be 0 (none), 1 (bpe) or 2 (scored)";
+    if (o->tokenizer < 0 || o->tokenizer > 3) return "tokenizer must be 0 (none), 1 (bpe), 2 (scored) or 3 (sp)";
     if (o->n_merges < 0 || o->n_merges > MKM_MAX_MERGES) return "n_merges must be in 0..20000";
     for (i = 0; i < o->n_layers; i++) {
         if (o->routed[i] != 0 && o->routed[i] != 1) return "routed[] entries must be 0 or 1";
@@ -655,7 +655,7 @@ MKM_FN int mkm__train(mkm__tok *t, int kind, int count, uint64_t seed)
             }
             if (id < 0) break;
         }
-        if (kind == 1) {
+        if (kind != 2) { /* ranked merges: kinds 1 and 3 */
             t->merge[made][0] = (uint32_t)left;
             t->merge[made][1] = (uint32_t)right;
             t->merge[made][2] = (uint32_t)id;
@@ -668,7 +668,7 @@ MKM_FN int mkm__train(mkm__tok *t, int kind, int count, uint64_t seed)
     free(pairs);
     free(seq);
     if (made < count || t->err) return -1;
-    t->n_merges = kind == 1 ? made : 0;
+    t->n_merges = kind != 2 ? made : 0;
     return 0;
 }
 
@@ -689,6 +689,8 @@ MKM_FN int mkm__build_tokenizer(const mkm_opts *o, mkm__buf *out)
     int i, n_sorted = 0, bos, eos, rc = -1;
     uint32_t *sorted = NULL, *morder = NULL, *merges = NULL, max_len = 0;
     mf_tokenizer sec;
+    mod__added_token added[3];
+    unsigned char *strings = NULL;
     memset(&t, 0, sizeof t);
     t.cap = mkm_n_tokens(o);
     t.hash_cap = 1;
@@ -723,7 +725,7 @@ MKM_FN int mkm__build_tokenizer(const mkm_opts *o, mkm__buf *out)
         }
         mkm__tok_add(&t, (const unsigned char *)"\xC3\xA9", 2, 0, 0.0f);     /* e acute */
         mkm__tok_add(&t, (const unsigned char *)"\xE2\x82\xAC", 3, 0, 0.0f); /* euro sign */
-        if (mkm__train(&t, 2, o->n_merges, o->seed) != 0) goto done;
+        if (mkm__train(&t, o->tokenizer, o->n_merges, o->seed) != 0) goto done;
     }
     if (t.err || t.n != t.cap) goto done;
 
@@ -758,7 +760,37 @@ MKM_FN int mkm__build_tokenizer(const mkm_opts *o, mkm__buf *out)
     sec.sorted = sorted;
     sec.merges = merges;
     sec.strings = t.strings.p;
-    out->n = out->cap = mf_tokenizer_bytes(&sec.h);
+    if (o->tokenizer == MKM_TOKENIZER_SP) {
+        /* SentencePiece-style: byte fallback, unk, a space prepended to each piece, the
+           special tokens <unk> <s> </s> in the added-token table (their texts after the
+           token strings, ordered by their bytes) */
+        static const char *const texts[3] = { "</s>", "<s>", "<unk>" };
+        static const uint32_t ids[3] = { 2, 1, 0 };
+        size_t at = t.strings.n;
+        int k;
+        strings = (unsigned char *)malloc(t.strings.n + 16);
+        if (!strings) goto done;
+        memcpy(strings, t.strings.p, t.strings.n);
+        for (k = 0; k < 3; k++) {
+            added[k].id = ids[k];
+            added[k].flags = MOD__ADDED_SPECIAL;
+            added[k].offset = (uint32_t)at;
+            added[k].length = (uint32_t)strlen(texts[k]);
+            memcpy(strings + at, texts[k], strlen(texts[k]));
+            at += strlen(texts[k]);
+        }
+        sec.h.pretokenizer = 0;
+        sec.h.flags = 0;
+        sec.h.strings_size = (uint64_t)at;
+        sec.strings = strings;
+        sec.sp.unk_id = 0;
+        sec.sp.model_flags = MOD__SP_BYTE_FALLBACK;
+        sec.sp.prepend = MOD__SP_PREPEND_EACH;
+        sec.sp.decode_strip = MOD__SP_STRIP_ONE;
+        sec.sp.n_added = 3;
+        sec.added = added;
+    }
+    out->n = out->cap = mf_tokenizer_size(&sec);
     out->p = (unsigned char *)malloc(out->n);
     if (!out->p) goto done;
     mf_put_tokenizer(out->p, &sec);
@@ -767,6 +799,7 @@ done:
     free(sorted);
     free(morder);
     free(merges);
+    free(strings);
     mkm__tok_free(&t);
     return rc;
 }

@@ -85,6 +85,8 @@ static inline void mf_put_header(unsigned char *p, const mod__file_header *r) { 
 static inline void mf_put_layer_entry(unsigned char *p, const mod__layer_entry *r) { MOD__LAYER_ENTRY_FIELDS(MF__PUT_FIELD) }
 static inline void mf_put_tensor_entry(unsigned char *p, const mod__tensor_entry *r) { MOD__TENSOR_ENTRY_FIELDS(MF__PUT_FIELD) }
 static inline void mf_put_tokenizer_header(unsigned char *p, const mod__tokenizer_header *r) { MOD__TOKENIZER_HEADER_FIELDS(MF__PUT_FIELD) }
+static inline void mf_put_tokenizer_sp(unsigned char *p, const mod__tokenizer_sp *r) { MOD__TOKENIZER_SP_FIELDS(MF__PUT_FIELD) }
+static inline void mf_put_added_token(unsigned char *p, const mod__added_token *r) { MOD__ADDED_TOKEN_FIELDS(MF__PUT_FIELD) }
 
 /* ---- names ---- */
 
@@ -393,15 +395,17 @@ static inline void mf_put_prefix(unsigned char *p, const mod__file_header *h, co
 
 typedef struct mf_tokenizer {
     mod__tokenizer_header h;      /* the counts and settings (reserved is written as 0) */
+    mod__tokenizer_sp sp;         /* kind 3 only (reserved is written as 0) */
     const uint32_t *offsets;      /* n_tokens + 1 */
     const float *scores;          /* n_tokens */
     const uint8_t *types;         /* n_tokens */
     const uint32_t *sorted;       /* n_sorted */
     const uint32_t *merges;       /* n_merges x (left, right, result, rank), in file order */
-    const unsigned char *strings; /* strings_size */
+    const mod__added_token *added; /* kind 3: sp.n_added, ordered by their bytes */
+    const unsigned char *strings; /* strings_size (kind 3: the added tokens' texts at the end) */
 } mf_tokenizer;
 
-/* Bytes of the tokenizer section with these counts. */
+/* Bytes of a kind 1 or 2 tokenizer section with these counts. */
 static inline size_t mf_tokenizer_bytes(const mod__tokenizer_header *h)
 {
     return MOD__TOKENIZER_HEADER_BYTES + 4 * ((size_t)h->n_tokens + 1) + 4 * (size_t)h->n_tokens +
@@ -409,21 +413,37 @@ static inline size_t mf_tokenizer_bytes(const mod__tokenizer_header *h)
            (size_t)h->strings_size;
 }
 
-/* Writes the section (mf_tokenizer_bytes(&t->h) bytes) to p. */
+/* Bytes of the section t describes, of any kind. */
+static inline size_t mf_tokenizer_size(const mf_tokenizer *t)
+{
+    return mf_tokenizer_bytes(&t->h) +
+           (t->h.kind == 3 ? MOD__TOKENIZER_SP_BYTES + MOD__ADDED_TOKEN_BYTES * (size_t)t->sp.n_added : 0);
+}
+
+/* Writes the section (mf_tokenizer_size(t) bytes) to p. */
 static inline void mf_put_tokenizer(unsigned char *p, const mf_tokenizer *t)
 {
     const mod__tokenizer_header *h = &t->h;
     mod__tokenizer_header head = *h;
+    const int kind3 = h->kind == 3;
     size_t pos = MOD__TOKENIZER_HEADER_BYTES, i;
-    memset(p, 0, mf_tokenizer_bytes(h));
+    memset(p, 0, mf_tokenizer_size(t));
     head.reserved = 0;
     mf_put_tokenizer_header(p, &head);
+    if (kind3) {
+        mod__tokenizer_sp sp = t->sp;
+        sp.reserved[0] = sp.reserved[1] = sp.reserved[2] = 0;
+        mf_put_tokenizer_sp(p + pos, &sp);
+        pos += MOD__TOKENIZER_SP_BYTES;
+    }
     for (i = 0; i <= h->n_tokens; i++, pos += 4) mf_put_u32(p + pos, t->offsets[i]);
     for (i = 0; i < h->n_tokens; i++, pos += 4) mf_put_f32(p + pos, t->scores[i]);
     if (h->n_tokens) memcpy(p + pos, t->types, h->n_tokens);
     pos += ((size_t)h->n_tokens + 3) & ~(size_t)3;
     for (i = 0; i < h->n_sorted; i++, pos += 4) mf_put_u32(p + pos, t->sorted[i]);
     for (i = 0; i < 4 * (size_t)h->n_merges; i++, pos += 4) mf_put_u32(p + pos, t->merges[i]);
+    if (kind3)
+        for (i = 0; i < t->sp.n_added; i++, pos += MOD__ADDED_TOKEN_BYTES) mf_put_added_token(p + pos, &t->added[i]);
     if (h->strings_size) memcpy(p + pos, t->strings, (size_t)h->strings_size);
 }
 
