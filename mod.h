@@ -951,7 +951,7 @@ typedef struct mod__layer {
 } mod__layer;
 
 typedef struct mod__vocab {
-    int kind;              /* 1 byte-level BPE, 2 scored BPE, 3 SentencePiece-style BPE */
+    int kind;              /* MOD__VOCAB_*: 1 byte-level BPE, 2 scored BPE, 3 SentencePiece-style BPE */
     int vocab_size;        /* model vocab size (>= n_tokens) */
     int n_tokens, n_merges, n_sorted;
     int32_t bos, eos;      /* -1 if none */
@@ -977,6 +977,8 @@ typedef struct mod__vocab {
 enum { MOD__TOKEN_NORMAL = 0, MOD__TOKEN_BYTE = 1, MOD__TOKEN_CONTROL = 2 };
 /* The split rules of the tokenizer header's pretokenizer field (docs/FORMAT.md; >>tokenizer). */
 enum { MOD__PRETOK_NONE = 0, MOD__PRETOK_GPT2 = 1, MOD__PRETOK_LLAMA3 = 2, MOD__PRETOK_QWEN2 = 3 };
+/* the tokenizer kinds of docs/FORMAT.md */
+enum { MOD__VOCAB_BYTE_BPE = 1, MOD__VOCAB_SCORED = 2, MOD__VOCAB_SP = 3 };
 
 struct mod_model {
     mod_config cfg;
@@ -1354,7 +1356,7 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
     v->max_token_len = (int)th.max_token_len;
     if (v->kind < 1 || v->kind > 3) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: unknown kind %d", v->kind);
     v->unk = -1;
-    if (v->kind == 3) {
+    if (v->kind == MOD__VOCAB_SP) {
         mod__tokenizer_sp sp;
         if (size < pos + MOD__TOKENIZER_SP_BYTES) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: section is %U bytes, too short for kind 3's %d-byte record", size, MOD__TOKENIZER_HEADER_BYTES + MOD__TOKENIZER_SP_BYTES);
         mod__read_tokenizer_sp(&sp, s + pos);
@@ -1373,10 +1375,10 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
         v->n_added = (int)sp.n_added;
     }
     if (n_tokens < 1 || n_tokens > (uint32_t)m->cfg.vocab_size) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: n_tokens %u is not in [1, vocab_size]", n_tokens);
-    if (v->kind == 2 && n_merges) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: scored BPE has no merge table, n_merges is %u", n_merges);
-    if (th.pretokenizer > MOD__PRETOK_QWEN2 || (v->kind != 1 && v->pretokenizer)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: bad pretokenizer %u", th.pretokenizer);
+    if (v->kind == MOD__VOCAB_SCORED && n_merges) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: scored BPE has no merge table, n_merges is %u", n_merges);
+    if (th.pretokenizer > MOD__PRETOK_QWEN2 || (v->kind != MOD__VOCAB_BYTE_BPE && v->pretokenizer)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: bad pretokenizer %u", th.pretokenizer);
     if (v->flags > 3) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved flag bits are set");
-    if (v->kind != 1 && (v->flags & 2)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: flag bit 1 (whole-piece tokens) is for byte-level BPE only");
+    if (v->kind != MOD__VOCAB_BYTE_BPE && (v->flags & 2)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: flag bit 1 (whole-piece tokens) is for byte-level BPE only");
     if (th.reserved != 0) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved field is not zero");
     if (v->max_token_len < 1 || v->max_token_len > MOD__MAX_TOKEN_LEN) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: max_token_len %d is not in [1, 1024]", v->max_token_len);
     if (bos < -1 || bos >= (int32_t)n_tokens || eos < -1 || eos >= (int32_t)n_tokens) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: bos or eos id out of range");
@@ -1402,7 +1404,7 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
     v->bos = bos; v->eos = eos; v->vocab_size = m->cfg.vocab_size;
     for (i = 0; i < 256; i++) v->byte_token[i] = -1;
     /* kind 3's added-token texts follow the token strings in the blob */
-    if (v->offsets[0] != 0 || (v->kind == 3 ? v->offsets[n_tokens] > strings_size : v->offsets[n_tokens] != strings_size))
+    if (v->offsets[0] != 0 || (v->kind == MOD__VOCAB_SP ? v->offsets[n_tokens] > strings_size : v->offsets[n_tokens] != strings_size))
         return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: string offsets do not span the string blob");
     for (i = 0; i < n_tokens; i++) {
         uint32_t a = v->offsets[i], b = v->offsets[i + 1], len;
@@ -1417,7 +1419,7 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
             unsigned char byte;
             if (len != 1) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: byte token %u is not exactly one byte", i);
             byte = MOD__CAST(unsigned char, v->strings[a]);
-            if (v->kind != 1 && v->byte_token[byte] < 0) v->byte_token[byte] = (int32_t)i;
+            if (v->kind != MOD__VOCAB_BYTE_BPE && v->byte_token[byte] < 0) v->byte_token[byte] = (int32_t)i;
         }
         if (!(v->scores[i] >= -FLT_MAX && v->scores[i] <= FLT_MAX)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: token %u has a non-finite score", i);
     }
@@ -1431,7 +1433,7 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
                                v->strings + v->offsets[id], v->offsets[id + 1] - v->offsets[id]) >= 0)
                 return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: sorted index is not strictly ordered at entry %u", i);
         }
-        if (v->kind == 1 && v->offsets[id + 1] - v->offsets[id] == 1)
+        if (v->kind == MOD__VOCAB_BYTE_BPE && v->offsets[id + 1] - v->offsets[id] == 1)
             v->byte_token[MOD__CAST(unsigned char, v->strings[v->offsets[id]])] = (int32_t)id;
     }
     {   /* every normal token must be in the index, or lookups would miss it */
@@ -4580,7 +4582,7 @@ static uint64_t mod__tok_pair_scored(const mod__vocab *v, int32_t a, int32_t b) 
 /* The merge of tokens a, b, or MOD__TOK_NONE. Kinds 1 and 3: by the rule's rank. */
 static inline uint64_t mod__tok_pair(const mod__vocab *v, int32_t a, int32_t b) {
     const uint32_t *m;
-    if (v->kind == 2) return mod__tok_pair_scored(v, a, b);
+    if (v->kind == MOD__VOCAB_SCORED) return mod__tok_pair_scored(v, a, b);
     m = mod__tok_rule(v, MOD__CAST(uint32_t, a), MOD__CAST(uint32_t, b));
     return m ? MOD__CAST(uint64_t, m[3]) << 32 | m[2] : MOD__TOK_NONE;
 }
@@ -5035,7 +5037,7 @@ static mod_result mod__sp_encode(const mod__vocab *v, const char *text, size_t l
    buffer of len + 2 tokens holds the unmerged tokens, and merging only shrinks them. */
 static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_t len, int flags,
                                     int32_t *out, int cap, int *n_out, mod_error *err) {
-    size_t pre = v->kind != 3 && (v->flags & 1) && len > 0;
+    size_t pre = v->kind != MOD__VOCAB_SP && (v->flags & 1) && len > 0;
     mod__tok_scratch s;
     mod_result r;
     int t = 0;
@@ -5052,8 +5054,8 @@ static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_
     }
     s.block = NULL;
     s.tokens = 0;
-    r = v->kind == 1 ? mod__tok_encode_ranked(v, text, pre, len + pre, out, &t, &s, err)
-      : v->kind == 2 ? mod__tok_encode_scored(v, text, len, pre, out, &t, &s, err)
+    r = v->kind == MOD__VOCAB_BYTE_BPE ? mod__tok_encode_ranked(v, text, pre, len + pre, out, &t, &s, err)
+      : v->kind == MOD__VOCAB_SCORED ? mod__tok_encode_scored(v, text, len, pre, out, &t, &s, err)
                      : mod__sp_encode(v, text, len, flags, out, &t, cap, &s, err);
     if (s.block) MOD_FREE(s.block);
     if (r == MOD_OK) *n_out = t;
@@ -5068,8 +5070,8 @@ static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_
 static mod_result mod__vocab_decode(const mod__vocab *v, const int32_t *tokens, int n, char *out,
                                     size_t cap, size_t *len) {
     size_t need = 0;
-    int i, drop_space = v->kind == 3 ? v->decode_strip == MOD__SP_STRIP_ONE : v->flags & 1;
-    int first_token = v->kind == 3 && v->decode_strip == MOD__SP_STRIP_FIRST_TOKEN;
+    int i, drop_space = v->kind == MOD__VOCAB_SP ? v->decode_strip == MOD__SP_STRIP_ONE : v->flags & 1;
+    int first_token = v->kind == MOD__VOCAB_SP && v->decode_strip == MOD__SP_STRIP_FIRST_TOKEN;
     *len = 0;
     for (i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= v->vocab_size) return MOD_ERR_BAD_TOKEN;
