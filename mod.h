@@ -4310,7 +4310,9 @@ static mod_result mod__tok_encode_ranked(const mod__vocab *v, const char *text, 
             if (id < 0) return mod__tok_no_byte(err, MOD__CAST(unsigned char, c), k - pre, k < pre);
             o[m++] = id;
         }
-        if (mod__tok_queued(m) && !s->block &&
+        /* reserved once for the longest piece from here on; with special tokens the text comes
+           in several parts, and a later part may need more */
+        if (mod__tok_queued(m) && (!s->block || s->tokens < MOD__CAST(size_t, m)) &&
             (r = mod__tok_reserve(s, mod__tok_longest(v, text, pre, n, i), err)) != MOD_OK)
             return r;
         o += mod__tok_merge(v, o, m, s);

@@ -1045,6 +1045,9 @@ static void test_special12(void)
     ENC3(b, MOD_TOKENIZE_SPECIAL, "x[[Ay", "x|[[]|[[]|A|y");
     ENC3(b, MOD_TOKENIZE_SPECIAL | MOD_TOKENIZE_BOS, "[A]xy[A]", "[[A]]|[[A]]|xy|[[A]]");
     ENC3(b, MOD_TOKENIZE_SPECIAL, "xy", "xy");
+    /* a later part with a longer piece than any before it (the queue's scratch must grow) */
+    ENC3(b, MOD_TOKENIZE_SPECIAL, "xy[A]xyxyxyxyxyxyxyxyxyxyxyxyxyxyxyxyxyxy",
+         "xy|[[A]]|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy");
     tb_init(b, 2, 0, 1);
     tb_addz(b, "<unk>", CONTROL, 0);
     tb_addz(b, "<s>", CONTROL, 0);
