@@ -356,10 +356,12 @@ MOD_API mod_result mod_sample(mod_session *session, mod_sampler *sampler, int32_
 
 /* Encodes len bytes of text. flags: MOD_TOKENIZE_BOS prepends the model's BOS token; on a model
    without one (mod_token_bos() is -1) that fails with MOD_ERR_TOKENIZE. MOD_TOKENIZE_SPECIAL
-   makes the special tokens of a tokenizer with an added-token table (kind 3) recognised where
-   their text appears; without it such text is encoded as plain text, so a prompt cannot inject
-   control tokens (Hugging Face's split_special_tokens=True). Non-special added tokens are always
-   matched, as Hugging Face does. Other bits are refused (MOD_ERR_INVALID_ARGUMENT).
+   makes special tokens recognised where their text appears (the longest at the leftmost
+   position): the special added tokens of a kind 3 tokenizer, the control tokens that have text
+   (such as "<|im_start|>") of kinds 1 and 2. Without it such text is encoded as plain text, so
+   a prompt cannot inject control tokens (Hugging Face's split_special_tokens=True). A kind 3
+   tokenizer's non-special added tokens are always matched, as Hugging Face does. Other bits
+   are refused (MOD_ERR_INVALID_ARGUMENT).
    A buffer of len + 2 tokens is always enough for kinds 1 and 2 and for the usual kind 3
    tokenizers; with less, MOD_ERR_BUFFER_TOO_SMALL may be returned and *n_tokens is set to
    len + 2. A kind 3 tokenizer that prepends its space to every piece between added tokens, or
@@ -4808,7 +4810,9 @@ static mod_result mod__tok_encode_ranked(const mod__vocab *v, const char *text, 
             if (id < 0) return mod__tok_no_byte(err, MOD__CAST(unsigned char, c), k - pre, k < pre);
             o[m++] = id;
         }
-        if (mod__tok_queued(m) && !s->block &&
+        /* reserved once for the longest piece from here on; with special tokens the text comes
+           in several parts, and a later part may need more */
+        if (mod__tok_queued(m) && (!s->block || s->tokens < MOD__CAST(size_t, m)) &&
             (r = mod__tok_reserve(s, mod__tok_longest(v, text, pre, n, i), err)) != MOD_OK)
             return r;
         o += mod__tok_merge(v, o, m, s);
@@ -5033,8 +5037,65 @@ static mod_result mod__sp_encode(const mod__vocab *v, const char *text, size_t l
     return r;
 }
 
+/* Kinds 1 and 2: the text of len bytes (pre: the prefix space before it, 0 or 1). */
+static mod_result mod__tok_encode_12(const mod__vocab *v, const char *text, size_t len, size_t pre,
+                                     int32_t *out, int *t, mod__tok_scratch *s, mod_error *err) {
+    return v->kind == MOD__VOCAB_BYTE_BPE ? mod__tok_encode_ranked(v, text, pre, len + pre, out, t, s, err)
+                        : mod__tok_encode_scored(v, text, len, pre, out, t, s, err);
+}
+
+/* Kinds 1 and 2 have no added-token table: with MOD_TOKENIZE_SPECIAL their special tokens are
+   the control tokens that have text, the longest one that starts at the leftmost position
+   first (the lowest id among equal texts). ids: up to MOD__TOK_SPECIALS of them, else NULL
+   and every token is looked at. The prefix space goes before the first piece only. */
+#define MOD__TOK_SPECIALS 256
+static int32_t mod__tok_control_at(const mod__vocab *v, const char *t, size_t n, const int32_t *ids, int count) {
+    int32_t best = -1;
+    size_t best_len = 0;
+    int i, total = ids ? count : v->n_tokens;
+    for (i = 0; i < total; i++) {
+        const int32_t id = ids ? ids[i] : MOD__CAST(int32_t, i);
+        size_t l;
+        if (!ids && v->types[id] != MOD__TOKEN_CONTROL) continue;
+        l = v->offsets[id + 1] - v->offsets[id];
+        if (l == 0 || l > n || l <= best_len || memcmp(v->strings + v->offsets[id], t, l) != 0) continue;
+        best = id;
+        best_len = l;
+    }
+    return best;
+}
+
+static mod_result mod__tok_encode_special(const mod__vocab *v, const char *text, size_t len, size_t pre,
+                                          int32_t *out, int *t, mod__tok_scratch *s, mod_error *err) {
+    int32_t ids[MOD__TOK_SPECIALS];
+    unsigned char first[32];
+    int count = 0, i;
+    size_t at = 0, start = 0;
+    mod_result r;
+    memset(first, 0, sizeof first);
+    for (i = 0; i < v->n_tokens; i++) {
+        unsigned char c;
+        if (v->types[i] != MOD__TOKEN_CONTROL || v->offsets[i + 1] == v->offsets[i]) continue;
+        c = MOD__CAST(unsigned char, v->strings[v->offsets[i]]);
+        first[c >> 3] = MOD__CAST(unsigned char, first[c >> 3] | 1u << (c & 7));
+        if (count < MOD__TOK_SPECIALS) ids[count] = MOD__CAST(int32_t, i);
+        count++;
+    }
+    while (at < len) {
+        const unsigned char c = MOD__CAST(unsigned char, text[at]);
+        int32_t id = (first[c >> 3] >> (c & 7)) & 1 ? mod__tok_control_at(v, text + at, len - at, count <= MOD__TOK_SPECIALS ? ids : NULL, count) : -1;
+        if (id < 0) { at++; continue; }
+        if (at > start && (r = mod__tok_encode_12(v, text + start, at - start, start == 0 ? pre : 0, out, t, s, err)) != MOD_OK) return r;
+        out[(*t)++] = id;
+        at += v->offsets[id + 1] - v->offsets[id];
+        start = at;
+    }
+    return start < len ? mod__tok_encode_12(v, text + start, len - start, start == 0 ? pre : 0, out, t, s, err) : MOD_OK;
+}
+
 /* Every text byte yields at most one token before merging, plus BOS and the prefix space: a
-   buffer of len + 2 tokens holds the unmerged tokens, and merging only shrinks them. */
+   buffer of len + 2 tokens holds the unmerged tokens, and merging only shrinks them (a
+   special token takes at least one byte). */
 static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_t len, int flags,
                                     int32_t *out, int cap, int *n_out, mod_error *err) {
     size_t pre = v->kind != MOD__VOCAB_SP && (v->flags & 1) && len > 0;
@@ -5054,9 +5115,9 @@ static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_
     }
     s.block = NULL;
     s.tokens = 0;
-    r = v->kind == MOD__VOCAB_BYTE_BPE ? mod__tok_encode_ranked(v, text, pre, len + pre, out, &t, &s, err)
-      : v->kind == MOD__VOCAB_SCORED ? mod__tok_encode_scored(v, text, len, pre, out, &t, &s, err)
-                     : mod__sp_encode(v, text, len, flags, out, &t, cap, &s, err);
+    r = v->kind == MOD__VOCAB_SP ? mod__sp_encode(v, text, len, flags, out, &t, cap, &s, err)
+      : flags & MOD_TOKENIZE_SPECIAL ? mod__tok_encode_special(v, text, len, pre, out, &t, &s, err)
+                                     : mod__tok_encode_12(v, text, len, pre, out, &t, &s, err);
     if (s.block) MOD_FREE(s.block);
     if (r == MOD_OK) *n_out = t;
     else if (r == MOD_ERR_BUFFER_TOO_SMALL) {

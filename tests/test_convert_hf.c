@@ -723,6 +723,14 @@ static void test_sp_tokenizer(void)
         check(mod_token_bos(m) == 1 && mod_token_eos(m) == 2, "bos and eos from config.json");
         mod_model_free(m);
     }
+    check(conv(P("sp.mod"), "-o", P("sp_f16.mod"), "--dtype", "f16", NULL) == 0 &&
+          strstr(g_out, "SentencePiece-style BPE, 266 tokens, 3 merges, bos 1, eos 2 (as in the input)"),
+          "a kind 3 model file re-encoded keeps its tokenizer (%s%s)", g_out, g_err);
+    if ((m = load(P("sp_f16.mod"))) != NULL) {
+        static const int ab_a[] = { 264, 262 };
+        check(tok_is(m, "ab a", ab_a, 2), "the re-encoded file tokenizes alike");
+        mod_model_free(m);
+    }
     /* the Metaspace form, and one pre_tokenizer that splits nothing after the Replace normalizer */
     write_sp_tokenizer(P("sp/tokenizer.json"), "null",
                        "{\"type\":\"Metaspace\",\"replacement\":\"" CK_SP "\",\"prepend_scheme\":\"first\",\"split\":false}",

@@ -1222,6 +1222,50 @@ static void test_kind3(void)
     check_group("kind 3 (SentencePiece-style)");
 }
 
+/* Kinds 1 and 2 with MOD_TOKENIZE_SPECIAL: control tokens with text are matched, the longest
+   at the leftmost position; the prefix space goes before the first piece only. */
+static void test_special12(void)
+{
+    tb *b = &g_a;
+    int i;
+    tb_init(b, 1, 1, 0);
+    for (i = 0; i < 256; i++) {
+        char c = (char)i;
+        tb_add(b, &c, 1, NORMAL, 0);
+    }
+    tb_addz(b, "[A]", CONTROL, 0);
+    tb_addz(b, "[A]b", CONTROL, 0);
+    tb_addz(b, "[", CONTROL, 0);
+    tb_addz(b, "", CONTROL, 0);                     /* an id without text matches nothing */
+    tb_rule_s(b, "x", "y", 0);
+    tb_finish(b, 256, -1, 0);
+    ENC3(b, 0, "x[A]y", "x|[|A|]|y");               /* plain text by default */
+    ENC3(b, MOD_TOKENIZE_SPECIAL, "x[A]y", "x|[[A]]|y");
+    ENC3(b, MOD_TOKENIZE_SPECIAL, "x[A]by", "x|[[A]b]|y");
+    ENC3(b, MOD_TOKENIZE_SPECIAL, "x[[Ay", "x|[[]|[[]|A|y");
+    ENC3(b, MOD_TOKENIZE_SPECIAL | MOD_TOKENIZE_BOS, "[A]xy[A]", "[[A]]|[[A]]|xy|[[A]]");
+    ENC3(b, MOD_TOKENIZE_SPECIAL, "xy", "xy");
+    /* a later part with a longer piece than any before it (the queue's scratch must grow) */
+    ENC3(b, MOD_TOKENIZE_SPECIAL, "xy[A]xyxyxyxyxyxyxyxyxyxyxyxyxyxyxyxyxyxy",
+         "xy|[[A]]|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy|xy");
+    tb_init(b, 2, 0, 1);
+    tb_addz(b, "<unk>", CONTROL, 0);
+    tb_addz(b, "<s>", CONTROL, 0);
+    tb_addz(b, "</s>", CONTROL, 0);
+    for (i = 0; i < 256; i++) {
+        char c = (char)i;
+        tb_add(b, &c, 1, BYTE, 0);
+    }
+    tb_addz(b, " ", NORMAL, 0);
+    tb_addz(b, "a", NORMAL, 0);
+    tb_addz(b, " a", NORMAL, 1);
+    tb_finish(b, 1, 2, 0);
+    ENC3(b, 0, "a<s>a", " a|<3C>|<73>|<3E>|a");
+    ENC3(b, MOD_TOKENIZE_SPECIAL, "a<s>a", " a|[<s>]|a");
+    ENC3(b, MOD_TOKENIZE_SPECIAL, "<s>a</s>", "[<s>]|a|[</s>]");
+    check_group("special tokens of kinds 1 and 2");
+}
+
 static void test_errors(void)
 {
     tb *b = &g_a;
@@ -1935,6 +1979,7 @@ int main(void)
     test_kind1();
     test_kind2();
     test_kind3();
+    test_special12();
     test_errors();
     test_random();
     test_random_splits();

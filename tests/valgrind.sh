@@ -14,6 +14,10 @@ run "mod-eval with dump" "$B/mod-eval" "$T/m.mod" --tokens 1,2,3,4,5,6 --dump-lo
 printf 'In the beginning God created the heaven and the earth.\n' >"$T/t.txt"
 run "mod-eval on text in windows" "$B/mod-eval" "$T/m.mod" --text "$T/t.txt" --ctx 16 --threads 1
 run "minimal" "$B/minimal" "$T/m.mod" "abc"
+"$B/mkmodel" "$T/sp.mod" --seed 6 --tokenizer sp --merges 50 --dim 16 --layers 1 --heads 2 --kv-heads 1 --hidden 32 --seq 32 >/dev/null
+printf '<s>A<x> b\342\226\201c</s>' >"$T/s.txt"
+run "mod-tokenize, SentencePiece-style, special tokens" "$B/mod-tokenize" "$T/sp.mod" --text "$T/t.txt" --text "$T/s.txt" --bos --special
+run "mod-tokenize --decode" "$B/mod-tokenize" "$T/sp.mod" --decode 1,300,5,2
 # failing runs must be clean too: exit 1 from the program, never 99 from valgrind
 head -c 3000 "$T/m.mod" >"$T/trunc.mod"
 for args in "$T/none.mod -p x" "$T/trunc.mod -p x" "$T/m.mod -p x -t -1"; do

@@ -2641,6 +2641,9 @@ static int read_mod(model *m, const opts *o)
         if (th.kind == 1)
             snprintf(m->tok_desc, sizeof m->tok_desc, "byte-level BPE, %u tokens, %u merges, bos %d, eos %d (as in the input)",
                      th.n_tokens, th.n_merges, (int)th.bos_id, (int)th.eos_id);
+        else if (th.kind == 3)
+            snprintf(m->tok_desc, sizeof m->tok_desc, "SentencePiece-style BPE, %u tokens, %u merges, bos %d, eos %d (as in the input)",
+                     th.n_tokens, th.n_merges, (int)th.bos_id, (int)th.eos_id);
         else
             snprintf(m->tok_desc, sizeof m->tok_desc, "scored BPE, %u tokens, bos %d, eos %d (as in the input)",
                      th.n_tokens, (int)th.bos_id, (int)th.eos_id);
