@@ -1585,6 +1585,60 @@ static long idhash_find(const idhash *h, const tokb *b, const unsigned char *s, 
     return -1;
 }
 
+/* The merges array of tokenizer.json, "a b" strings or ["a", "b"] lists, into b->merge with
+   their rank: each half and the merged token must be normal tokens of the vocab after `map`
+   (the byte-level alphabet, or U+2581 as space). scratch holds both halves. 0, or -1 after fail(). */
+static int read_merges(const json_doc *d, int merges, const char *path, const idhash *h, tokb *b,
+                       int (*map)(const char *, size_t, unsigned char *, size_t *), unsigned char *scratch)
+{
+    uint32_t i;
+    int e, k;
+    if (d->nodes[merges].count) {
+        b->merge = (uint32_t(*)[4])malloc(d->nodes[merges].count * sizeof *b->merge);
+        if (!b->merge) { fail("out of memory"); return -1; }
+    }
+    for (e = d->nodes[merges].child, i = 0; e >= 0; e = d->nodes[e].next, i++) {
+        const char *part[2];
+        size_t plen[2], bl[2];
+        long ids[3];
+        if (d->nodes[e].type == JSON_STRING) {
+            const char *s = json_str(d, e, NULL), *sp = memchr(s, ' ', d->nodes[e].str_len);
+            if (!sp || memchr(sp + 1, ' ', d->nodes[e].str_len - (size_t)(sp + 1 - s))) {
+                fail("%s: merge %u (\"%s\") is not two tokens separated by one space", path, i, show(s, d->nodes[e].str_len));
+                return -1;
+            }
+            part[0] = s; plen[0] = (size_t)(sp - s);
+            part[1] = sp + 1; plen[1] = d->nodes[e].str_len - plen[0] - 1;
+        } else if (d->nodes[e].type == JSON_ARRAY && d->nodes[e].count == 2 &&
+                   d->nodes[json_at(d, e, 0)].type == JSON_STRING && d->nodes[json_at(d, e, 1)].type == JSON_STRING) {
+            part[0] = json_str(d, json_at(d, e, 0), &plen[0]);
+            part[1] = json_str(d, json_at(d, e, 1), &plen[1]);
+        } else {
+            fail("%s: merge %u must be a string \"a b\" or a list [\"a\", \"b\"]", path, i);
+            return -1;
+        }
+        for (k = 0; k < 2; k++) {
+            if (map(part[k], plen[k], scratch + (k ? bl[0] : 0), &bl[k]) != 0 ||
+                (ids[k] = idhash_find(h, b, scratch + (k ? bl[0] : 0), bl[k])) < 0) {
+                fail("%s: merge %u (\"%s\" + \"%s\") names the token \"%s\", which is not in the vocab", path, i,
+                     show(part[0], plen[0]), show(part[1], plen[1]), show(part[k], plen[k]));
+                return -1;
+            }
+        }
+        ids[2] = idhash_find(h, b, scratch, bl[0] + bl[1]);
+        if (ids[2] < 0) {
+            fail("%s: merge %u (\"%s\" + \"%s\"): the merged token is not in the vocab", path, i, show(part[0], plen[0]), show(part[1], plen[1]));
+            return -1;
+        }
+        b->merge[i][0] = (uint32_t)ids[0];
+        b->merge[i][1] = (uint32_t)ids[1];
+        b->merge[i][2] = (uint32_t)ids[2];
+        b->merge[i][3] = i;
+    }
+    b->n_merges = i;
+    return 0;
+}
+
 static const char *const bos_names[] = { "<|begin_of_text|>", "<|bos|>", "<s>", "<|endoftext|>", NULL };
 static const char *const eos_names[] = { "<|end_of_text|>", "<|eos|>", "</s>", "<|endoftext|>", NULL };
 
@@ -1976,50 +2030,7 @@ static int tok_from_json_sp(model *m, const char *path, const json_doc *d, int m
         }
     }
     b.sp.unk_id = (int32_t)unk;
-    /* merges, in either form: "a b" or ["a", "b"] */
-    if (d->nodes[merges].count) {
-        b.merge = (uint32_t(*)[4])malloc(d->nodes[merges].count * sizeof *b.merge);
-        if (!b.merge) { fail("out of memory"); goto done; }
-    }
-    for (e = d->nodes[merges].child, i = 0; e >= 0; e = d->nodes[e].next, i++) {
-        const char *part[2];
-        size_t plen[2], bl[2];
-        long ids[3];
-        if (d->nodes[e].type == JSON_STRING) {
-            const char *s = json_str(d, e, NULL), *sp = memchr(s, ' ', d->nodes[e].str_len);
-            if (!sp || memchr(sp + 1, ' ', d->nodes[e].str_len - (size_t)(sp + 1 - s))) {
-                fail("%s: merge %u (\"%s\") is not two tokens separated by one space", path, i, show(s, d->nodes[e].str_len));
-                goto done;
-            }
-            part[0] = s; plen[0] = (size_t)(sp - s);
-            part[1] = sp + 1; plen[1] = d->nodes[e].str_len - plen[0] - 1;
-        } else if (d->nodes[e].type == JSON_ARRAY && d->nodes[e].count == 2 &&
-                   d->nodes[json_at(d, e, 0)].type == JSON_STRING && d->nodes[json_at(d, e, 1)].type == JSON_STRING) {
-            part[0] = json_str(d, json_at(d, e, 0), &plen[0]);
-            part[1] = json_str(d, json_at(d, e, 1), &plen[1]);
-        } else {
-            fail("%s: merge %u must be a string \"a b\" or a list [\"a\", \"b\"]", path, i);
-            goto done;
-        }
-        for (k = 0; k < 2; k++) {
-            if (sp_map(part[k], plen[k], scratch + (k ? bl[0] : 0), &bl[k]) != 0 ||
-                (ids[k] = idhash_find(&h, &b, scratch + (k ? bl[0] : 0), bl[k])) < 0) {
-                fail("%s: merge %u (\"%s\" + \"%s\") names the token \"%s\", which is not an ordinary token of the vocab", path, i,
-                     show(part[0], plen[0]), show(part[1], plen[1]), show(part[k], plen[k]));
-                goto done;
-            }
-        }
-        ids[2] = idhash_find(&h, &b, scratch, bl[0] + bl[1]);
-        if (ids[2] < 0) {
-            fail("%s: merge %u (\"%s\" + \"%s\"): the merged token is not in the vocab", path, i, show(part[0], plen[0]), show(part[1], plen[1]));
-            goto done;
-        }
-        b.merge[i][0] = (uint32_t)ids[0];
-        b.merge[i][1] = (uint32_t)ids[1];
-        b.merge[i][2] = (uint32_t)ids[2];
-        b.merge[i][3] = i;
-    }
-    b.n_merges = i;
+    if (read_merges(d, merges, path, &h, &b, sp_map, scratch) != 0) goto done;
     /* BOS and EOS: config.json first, then the usual names */
     if (config_token_id(cfg, cfg_path, "bos_token_id", MOD__MAX_VOCAB, &bos) != 0 || config_token_id(cfg, cfg_path, "eos_token_id", MOD__MAX_VOCAB, &eos) != 0) goto done;
     for (k = 0; k < 2; k++) {
@@ -2197,51 +2208,7 @@ static int tok_from_json(model *m, const char *path, const json_doc *cfg, const 
         while (h.slots[s]) s = (s + 1) & (h.cap - 1);
         h.slots[s] = i + 1;
     }
-    /* merges, in either form: "a b" or ["a", "b"] */
-    if (d.nodes[merges].count) {
-        b.merge = (uint32_t(*)[4])malloc(d.nodes[merges].count * sizeof *b.merge);
-        if (!b.merge) { fail("out of memory"); goto done; }
-    }
-    for (e = d.nodes[merges].child, i = 0; e >= 0; e = d.nodes[e].next, i++) {
-        const char *part[2];
-        size_t plen[2], bl[2];
-        long ids[3];
-        int k;
-        if (d.nodes[e].type == JSON_STRING) {
-            const char *s = json_str(&d, e, NULL), *sp = memchr(s, ' ', d.nodes[e].str_len);
-            if (!sp || memchr(sp + 1, ' ', d.nodes[e].str_len - (size_t)(sp + 1 - s))) {
-                fail("%s: merge %u (\"%s\") is not two tokens separated by one space", path, i, show(s, d.nodes[e].str_len));
-                goto done;
-            }
-            part[0] = s; plen[0] = (size_t)(sp - s);
-            part[1] = sp + 1; plen[1] = d.nodes[e].str_len - plen[0] - 1;
-        } else if (d.nodes[e].type == JSON_ARRAY && d.nodes[e].count == 2 &&
-                   d.nodes[json_at(&d, e, 0)].type == JSON_STRING && d.nodes[json_at(&d, e, 1)].type == JSON_STRING) {
-            part[0] = json_str(&d, json_at(&d, e, 0), &plen[0]);
-            part[1] = json_str(&d, json_at(&d, e, 1), &plen[1]);
-        } else {
-            fail("%s: merge %u must be a string \"a b\" or a list [\"a\", \"b\"]", path, i);
-            goto done;
-        }
-        for (k = 0; k < 2; k++) {
-            if (unmap_bytes(part[k], plen[k], scratch + (k ? bl[0] : 0), &bl[k]) != 0 ||
-                (ids[k] = idhash_find(&h, &b, scratch + (k ? bl[0] : 0), bl[k])) < 0) {
-                fail("%s: merge %u (\"%s\" + \"%s\") names the token \"%s\", which is not in the vocab", path, i,
-                     show(part[0], plen[0]), show(part[1], plen[1]), show(part[k], plen[k]));
-                goto done;
-            }
-        }
-        ids[2] = idhash_find(&h, &b, scratch, bl[0] + bl[1]);
-        if (ids[2] < 0) {
-            fail("%s: merge %u (\"%s\" + \"%s\"): the merged token is not in the vocab", path, i, show(part[0], plen[0]), show(part[1], plen[1]));
-            goto done;
-        }
-        b.merge[i][0] = (uint32_t)ids[0];
-        b.merge[i][1] = (uint32_t)ids[1];
-        b.merge[i][2] = (uint32_t)ids[2];
-        b.merge[i][3] = i;
-    }
-    b.n_merges = i;
+    if (read_merges(&d, merges, path, &h, &b, unmap_bytes, scratch) != 0) goto done;
     /* BOS and EOS: config.json first, then conventional special-token names */
     if (config_token_id(cfg, cfg_path, "bos_token_id", MOD__MAX_VOCAB, &bos) != 0 || config_token_id(cfg, cfg_path, "eos_token_id", MOD__MAX_VOCAB, &eos) != 0) goto done;
     {
