@@ -890,12 +890,9 @@ static float mod__bf16_to_f32(uint16_t h) {
 #define MOD__Q8_BYTES 34 /* f16 scale + 32 int8 */
 #define MOD__INT8X_BYTES 36 /* an activation block: f32 scale + 32 int8 */
 #define MOD__Q4_BYTES 18 /* f16 scale + 16 bytes of two 4-bit values each */
-/* the f16 scale at the start of a weight block */
-#if !defined(MOD_NO_SIMD) && defined(__F16C__)
-#define MOD__BLOCK_SCALE(p) _cvtsh_ss(MOD__CAST(unsigned short, (p)[0] | (p)[1] << 8))
-#else
-#define MOD__BLOCK_SCALE(p) mod__f16_to_f32(MOD__CAST(uint16_t, (p)[0] | (p)[1] << 8))
-#endif
+/* the f16 scale at the start of a weight block, portably; each backend defines
+   MOD__BLOCK_SCALE(p), with a conversion instruction where it has one */
+#define MOD__BLOCK_SCALE_PORTABLE(p) mod__f16_to_f32(MOD__CAST(uint16_t, (p)[0] | (p)[1] << 8))
 
 /* Bytes of a rows x cols matrix in a dtype; 0 when the shape cannot be stored in it. */
 static uint64_t mod__matrix_bytes(int dtype, uint64_t rows, uint64_t cols, int *ok) {
@@ -1705,6 +1702,7 @@ uint64_t mod_model_parameters(const mod_model *m) {
 
    Every backend:
      MOD__SIMD            its name ("avx512", "avx2", "neon", "helium", "scalar")
+     MOD__BLOCK_SCALE(p)  the f16 scale at the start of a q8_0/q4_0 block, as a float
      MOD__VREGS           vector registers (32 or 16)
      MOD__TILE_ROWS       weight rows of a prefill register tile (mod__tile; >>f32)
      MOD__DOT_CHUNK       columns of a dot-product chunk (a whole row where there is no cache)
@@ -1751,6 +1749,11 @@ uint64_t mod_model_parameters(const mod_model *m) {
 #ifdef MOD__BACKEND_AVX512
 #include <immintrin.h>
 #define MOD__SIMD "avx512"
+#if defined(__F16C__)
+#define MOD__BLOCK_SCALE(p) _cvtsh_ss(MOD__CAST(unsigned short, (p)[0] | (p)[1] << 8))
+#else
+#define MOD__BLOCK_SCALE(p) MOD__BLOCK_SCALE_PORTABLE(p)
+#endif
 #define MOD__VREGS 32
 #define MOD__TILE_ROWS 6
 #define MOD__DOT_CHUNK 1024
@@ -1951,6 +1954,11 @@ static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, m
 #ifdef MOD__BACKEND_AVX2
 #include <immintrin.h>
 #define MOD__SIMD "avx2"
+#if defined(__F16C__)
+#define MOD__BLOCK_SCALE(p) _cvtsh_ss(MOD__CAST(unsigned short, (p)[0] | (p)[1] << 8))
+#else
+#define MOD__BLOCK_SCALE(p) MOD__BLOCK_SCALE_PORTABLE(p)
+#endif
 #define MOD__VREGS 16
 #define MOD__TILE_ROWS 3
 #define MOD__DOT_CHUNK 1024
@@ -2121,6 +2129,7 @@ static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, m
 #ifdef MOD__BACKEND_NEON
 #include <arm_neon.h>
 #define MOD__SIMD "neon"
+#define MOD__BLOCK_SCALE(p) MOD__BLOCK_SCALE_PORTABLE(p)
 #define MOD__VREGS 32
 #define MOD__TILE_ROWS 6
 #define MOD__DOT_CHUNK 1024
@@ -2278,6 +2287,7 @@ static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qs start, mod__qi qx, m
 #ifdef MOD__BACKEND_HELIUM
 #include <arm_mve.h>
 #define MOD__SIMD "helium"
+#define MOD__BLOCK_SCALE(p) MOD__BLOCK_SCALE_PORTABLE(p)
 #define MOD__VREGS 16
 #define MOD__TILE_ROWS 4
 #define MOD__DOT_CHUNK 0x7fffffff /* no data cache to fit: every row whole, the chunk loops fold away */
@@ -2311,6 +2321,7 @@ static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
 /* ---- >>backend-scalar   portable C: any compiler, any CPU --------------------------- */
 #ifdef MOD__BACKEND_SCALAR
 #define MOD__SIMD "scalar"
+#define MOD__BLOCK_SCALE(p) MOD__BLOCK_SCALE_PORTABLE(p)
 #define MOD__VREGS 16
 #define MOD__TILE_ROWS 4
 #define MOD__DOT_CHUNK 1024
@@ -2324,7 +2335,7 @@ static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
 #endif /* MOD__BACKEND_SCALAR */
 
 /* The contract check: a backend that misses a piece stops the build here. */
-#if !defined(MOD__SIMD) || !defined(MOD__VREGS) || !defined(MOD__TILE_ROWS) || !defined(MOD__DOT_CHUNK) || \
+#if !defined(MOD__SIMD) || !defined(MOD__BLOCK_SCALE) || !defined(MOD__VREGS) || !defined(MOD__TILE_ROWS) || !defined(MOD__DOT_CHUNK) || \
     !defined(MOD__KB) || !defined(MOD__ATT_TILES) || !defined(MOD__FORCE_INLINE) || !defined(MOD__ROWS) ||  \
     (defined(MOD__QUANTIZE) == defined(MOD__QUANTIZE_PORTABLE))
 #error "mod.h: the backend does not define the whole contract (see >>backend)"
