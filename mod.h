@@ -225,6 +225,9 @@ typedef struct mod_config {
 typedef struct mod_model mod_model;
 
 #define MOD_LOAD_VERIFY_CHECKSUM 1u /* hash the whole file at load time */
+#define MOD_LOAD_NO_MMAP         2u /* mod_model_load_file: read the file into memory, never map it
+                                       (docs/PERFORMANCE.md: on some virtual machines a mapping of
+                                       several GB reads many times slower than the same bytes read) */
 
 typedef struct mod_model_desc {
     unsigned flags;    /* MOD_LOAD_* */
@@ -1487,7 +1490,7 @@ mod_result mod_model_load_memory(mod_model **out, const void *data, size_t size,
     if ((uintptr_t)data % 16) return mod__fail(err, MOD_ERR_ALIGNMENT, "model bytes start at an address that is not 16-byte aligned");
     memset(&d, 0, sizeof d);
     if (desc) d = *desc;
-    if (d.flags & ~MOD_LOAD_VERIFY_CHECKSUM) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "unknown load flags");
+    if (d.flags & ~(MOD_LOAD_VERIFY_CHECKSUM | MOD_LOAD_NO_MMAP)) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "unknown load flags");
     memset(&h, 0, sizeof h);
     r = mod__parse_header(p, size, &h, &c, err);
     if (r) return r;
@@ -1588,7 +1591,7 @@ static mod_result mod__load_fd(mod_model **out, int fd, const struct stat *st, c
         return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "%s is too large to load", path);
     size = (size_t)st->st_size;
 #ifdef MOD__MMAP
-    if (size > 0) {
+    if (size > 0 && !(desc && (desc->flags & MOD_LOAD_NO_MMAP))) {
         void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (map != MAP_FAILED) {
             mod_result r = mod__load_named(out, map, size, desc, err, path);

@@ -457,4 +457,24 @@ static inline void cli_output_abort(cli_out *o) {
     if (cli__tmp_live) { unlink(cli__tmp); cli__tmp_live = 0; }
 }
 
+/* ---- models --------------------------------------------------------------------------------
+   What every program does the same way with a model file (needs mod.h included first). */
+#ifdef MOD_H
+/* The context a session gets when --ctx is not given: the model's own, at most CLI_DEFAULT_CTX
+   tokens, so that a model trained for 128k tokens does not reserve 128k tokens of KV cache and
+   batch memory (tens of GB for an 8B model) by default; --ctx asks for more. */
+#define CLI_DEFAULT_CTX 4096
+static inline int cli_default_ctx(const mod_model *m) {
+    int n = mod_model_config(m)->max_seq_len;
+    return n < CLI_DEFAULT_CTX ? n : CLI_DEFAULT_CTX;
+}
+/* --no-mmap: the file read into memory instead of mapped (MOD_LOAD_NO_MMAP). */
+static inline mod_result cli_load_model(mod_model **m, const char *path, int no_mmap, mod_error *err) {
+    mod_model_desc d;
+    memset(&d, 0, sizeof d);
+    d.flags = no_mmap ? MOD_LOAD_NO_MMAP : 0u;
+    return mod_model_load_file(m, path, &d, err);
+}
+#endif
+
 #endif

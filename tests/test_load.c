@@ -619,9 +619,9 @@ static void group_arguments(void)
     r = mod_model_load_memory(&m, NULL, 0, NULL, NULL);
     check(r == MOD_ERR_INVALID_ARGUMENT, "load_memory(data NULL, err NULL): %s", code_name(r));
     memset(&d, 0, sizeof d);
-    d.flags = 2u;
+    d.flags = 4u;
     r = mod_model_load_memory(&m, g.p, BA.size, &d, &err);
-    check(r == MOD_ERR_INVALID_ARGUMENT && err.code == r && err.message[0] && m == NULL, "load_memory(unknown flag 2): %s", code_name(r));
+    check(r == MOD_ERR_INVALID_ARGUMENT && err.code == r && err.message[0] && m == NULL, "load_memory(unknown flag 4): %s", code_name(r));
     d.flags = 0x80000000u | MOD_LOAD_VERIFY_CHECKSUM;
     r = mod_model_load_memory(&m, g.p, BA.size, &d, &err);
     check(r == MOD_ERR_INVALID_ARGUMENT && err.message[0], "load_memory(unknown flag 0x80000001): %s", code_name(r));
@@ -1494,8 +1494,8 @@ static void group_files(void)
     mod_result r;
     mod_model *m = NULL;
     bases[0] = &BA; bases[1] = &BB; bases[2] = &BC;
-    for (i = 0; i < 3; i++) {
-        const basefile *b = bases[i];
+    for (i = 0; i < 6; i++) { /* each file mapped, then read (MOD_LOAD_NO_MMAP) */
+        const basefile *b = bases[i % 3];
         char tmpl[] = "/tmp/mod_test_load_XXXXXX";
         mod_model *mf = NULL, *mm = NULL;
         mod_model_desc d;
@@ -1505,9 +1505,9 @@ static void group_files(void)
         close(fd);
         if (write_file(tmpl, b->buf, b->size) != 0) { check(0, "cannot write %s", tmpl); remove(tmpl); continue; }
         memset(&d, 0, sizeof d);
-        d.flags = MOD_LOAD_VERIFY_CHECKSUM;
+        d.flags = MOD_LOAD_VERIFY_CHECKSUM | (i >= 3 ? MOD_LOAD_NO_MMAP : 0u);
         r = mod_model_load_file(&mf, tmpl, &d, &err);
-        check(r == MOD_OK, "%s: load_file gave %s: %s", b->name, code_name(r), err.message);
+        check(r == MOD_OK, "%s: load_file (%s) gave %s: %s", b->name, i >= 3 ? "read" : "mapped", code_name(r), err.message);
         gbuf_new(&g, b->buf, b->size, 0);
         r = mod_model_load_memory(&mm, g.p, b->size, NULL, &err);
         check(r == MOD_OK, "%s: load_memory gave %s", b->name, code_name(r));

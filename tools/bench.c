@@ -20,7 +20,7 @@ typedef struct opts {
     int threads[MAX_LIST], n_threads;
     int prompts[MAX_LIST], n_prompts;
     int dtypes[MAX_LIST], n_dtypes;
-    int decode, repeat, json, limits, width, layers;
+    int decode, repeat, json, limits, width, layers, no_mmap;
 } opts;
 
 static void usage(FILE *f) {
@@ -40,6 +40,7 @@ static void usage(FILE *f) {
         "                      prefill is also shown against a short peak-FMA measurement made\n"
         "                      right before each repetition: \"alongside\", the median share)\n"
         "  --no-limits         skip the bandwidth and peak-FMA measurements\n"
+        "  --no-mmap           read model files into memory instead of mapping them\n"
         "  --json              one JSON object per line instead of a table\n"
         "  -h, --help          this text\n"
         "At the end: the model's f32 matrix product shapes on their own at 256 tokens, weights\n"
@@ -512,6 +513,7 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         if (!strcmp(a, "--json")) { o.json = 1; continue; }
         if (!strcmp(a, "--no-limits")) { o.limits = 0; continue; }
+        if (!strcmp(a, "--no-mmap")) { o.no_mmap = 1; continue; }
         if (a[0] != '-') { if (n_paths < 32) paths[n_paths++] = a; continue; }
         if (!v) { fprintf(stderr, "error: %s needs a value\n", a); return 2; }
         if (!strcmp(a, "--threads")) bad = parse_list(v, o.threads, &o.n_threads, 1, 1024);
@@ -558,7 +560,7 @@ int main(int argc, char **argv) {
         for (i = 0; i < n_paths; i++) {
             mod_model *m;
             mod_error err;
-            if (mod_model_load_file(&m, paths[i], NULL, &err) != MOD_OK) { fprintf(stderr, "error: %s\n", err.message); return 1; }
+            if (cli_load_model(&m, paths[i], o.no_mmap, &err) != MOD_OK) { fprintf(stderr, "error: %s\n", err.message); return 1; }
             for (ti = 0; ti < o.n_threads; ti++) {
                 result r;
                 const mod_model *one = m;

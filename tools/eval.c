@@ -16,9 +16,10 @@ static void usage(FILE *f) {
         "  --routing topk|causal rule for routed blocks (default causal)\n"
         "  --capacity C          override every routed block's capacity, in (0, 1]\n"
         "  --threshold T         override the causal routing threshold\n"
-        "  --ctx N               window length (default: the model's max_seq_len); longer inputs\n"
-        "                        are scored in consecutive windows of N tokens\n"
+        "  --ctx N               window length (default: the model's max_seq_len, at most 4096);\n"
+        "                        longer inputs are scored in consecutive windows of N tokens\n"
         "  --threads N           threads (default: all)\n"
+        "  --no-mmap             read the model file into memory instead of mapping it\n"
         "  --dump-logits FILE    write float32 little-endian logits, S rows of V, row-major, to\n"
         "                        FILE (a regular file or a new path, never an input)\n"
         "  --incremental         feed the tokens one at a time (causal decoding) instead of one\n"
@@ -61,7 +62,7 @@ static int parse_tokens(const char *s, int32_t **out, int *n) {
 
 int main(int argc, char **argv) {
     const char *path = NULL, *tokens_arg = NULL, *text_path = NULL, *dump_path = NULL;
-    int threads = 0, ctx = 0, i, n = 0, status = 1, have_threshold = 0, incremental = 0;
+    int threads = 0, ctx = 0, i, n = 0, status = 1, have_threshold = 0, incremental = 0, no_mmap = 0;
     float capacity = 0.0f, threshold = 0.0f;
     mod_routing routing = MOD_ROUTING_CAUSAL;
     mod_model *model = NULL;
@@ -87,6 +88,7 @@ int main(int argc, char **argv) {
         int bad = 0;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         if (!strcmp(a, "--incremental")) { incremental = 1; continue; }
+        if (!strcmp(a, "--no-mmap")) { no_mmap = 1; continue; }
         if (a[0] != '-' || !a[1]) {
             if (path) { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
             path = a;
@@ -124,7 +126,7 @@ int main(int argc, char **argv) {
         n_ids = input_ids(path, text_path, ids);
         if (cli_output_check(dump_path, 1, ids, n_ids, NULL, why, sizeof why) != 0) { fprintf(stderr, "error: %s\n", why); return 1; }
     }
-    if (mod_model_load_file(&model, path, NULL, &err) != MOD_OK) {
+    if (cli_load_model(&model, path, no_mmap, &err) != MOD_OK) {
         fprintf(stderr, "error: %s\n", err.message); /* it names the file */
         return 1;
     }
@@ -150,7 +152,7 @@ int main(int argc, char **argv) {
         if (toks[i] < 0 || toks[i] >= V) { fprintf(stderr, "error: token %d at index %d is outside the vocabulary [0, %d)\n", (int)toks[i], i, V); goto done; }
 
     memset(&sd, 0, sizeof sd);
-    sd.max_tokens = ctx ? ctx : c->max_seq_len;
+    sd.max_tokens = ctx ? ctx : cli_default_ctx(model);
     sd.prompt_routing = routing;
     sd.capacity = capacity;
     sd.override_threshold = have_threshold;
