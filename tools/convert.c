@@ -1585,30 +1585,80 @@ static long idhash_find(const idhash *h, const tokb *b, const unsigned char *s, 
     return -1;
 }
 
+/* Indexes the normal tokens of b by their bytes. */
+static int idhash_build(idhash *h, const tokb *b)
+{
+    uint32_t i;
+    h->cap = 16;
+    while (h->cap < 2 * (size_t)b->n) h->cap *= 2;
+    h->slots = (uint32_t *)calloc(h->cap, sizeof *h->slots);
+    if (!h->slots) return fail("out of memory");
+    for (i = 0; i < b->n; i++) {
+        size_t s;
+        if (b->type[i] != TT_NORMAL) continue;
+        s = (size_t)fnv(b->blob + b->off[i], b->off[i + 1] - b->off[i]) & (h->cap - 1);
+        while (h->slots[s]) s = (s + 1) & (h->cap - 1);
+        h->slots[s] = i + 1;
+    }
+    return 0;
+}
+
+/* Merge rule i, the tokens part[0] + part[1] as the file spells them, into b->merge[i] with
+   rank i: each half and the merged token must be normal tokens of the vocab after `map` (the
+   byte-level alphabet, or U+2581 as space). scratch holds both halves. 0, or -1 after fail(). */
+static int add_merge(tokb *b, const idhash *h, uint32_t i, const char *const part[2], const size_t plen[2], const char *path,
+                     int (*map)(const char *, size_t, unsigned char *, size_t *), unsigned char *scratch)
+{
+    size_t bl[2];
+    long ids[3];
+    int k;
+    for (k = 0; k < 2; k++) {
+        if (map(part[k], plen[k], scratch + (k ? bl[0] : 0), &bl[k]) != 0 ||
+            (ids[k] = idhash_find(h, b, scratch + (k ? bl[0] : 0), bl[k])) < 0)
+            return fail("%s: merge %u (\"%s\" + \"%s\") names the token \"%s\", which is not in the vocab", path, i,
+                        show(part[0], plen[0]), show(part[1], plen[1]), show(part[k], plen[k]));
+    }
+    ids[2] = idhash_find(h, b, scratch, bl[0] + bl[1]);
+    if (ids[2] < 0)
+        return fail("%s: merge %u (\"%s\" + \"%s\"): the merged token is not in the vocab", path, i, show(part[0], plen[0]), show(part[1], plen[1]));
+    b->merge[i][0] = (uint32_t)ids[0];
+    b->merge[i][1] = (uint32_t)ids[1];
+    b->merge[i][2] = (uint32_t)ids[2];
+    b->merge[i][3] = i;
+    return 0;
+}
+
+/* A merge written as one string "a b": its two halves, or -1 when it is not two tokens
+   separated by one space. */
+static int split_merge(const char *s, size_t n, const char *part[2], size_t plen[2])
+{
+    const char *sp = (const char *)memchr(s, ' ', n);
+    if (!sp || memchr(sp + 1, ' ', n - (size_t)(sp + 1 - s))) return -1;
+    part[0] = s; plen[0] = (size_t)(sp - s);
+    part[1] = sp + 1; plen[1] = n - plen[0] - 1;
+    return 0;
+}
+
 /* The merges array of tokenizer.json, "a b" strings or ["a", "b"] lists, into b->merge with
-   their rank: each half and the merged token must be normal tokens of the vocab after `map`
-   (the byte-level alphabet, or U+2581 as space). scratch holds both halves. 0, or -1 after fail(). */
+   their rank (add_merge). 0, or -1 after fail(). */
 static int read_merges(const json_doc *d, int merges, const char *path, const idhash *h, tokb *b,
                        int (*map)(const char *, size_t, unsigned char *, size_t *), unsigned char *scratch)
 {
     uint32_t i;
-    int e, k;
+    int e;
     if (d->nodes[merges].count) {
         b->merge = (uint32_t(*)[4])malloc(d->nodes[merges].count * sizeof *b->merge);
         if (!b->merge) { fail("out of memory"); return -1; }
     }
     for (e = d->nodes[merges].child, i = 0; e >= 0; e = d->nodes[e].next, i++) {
         const char *part[2];
-        size_t plen[2], bl[2];
-        long ids[3];
+        size_t plen[2];
         if (d->nodes[e].type == JSON_STRING) {
-            const char *s = json_str(d, e, NULL), *sp = memchr(s, ' ', d->nodes[e].str_len);
-            if (!sp || memchr(sp + 1, ' ', d->nodes[e].str_len - (size_t)(sp + 1 - s))) {
+            const char *s = json_str(d, e, NULL);
+            if (split_merge(s, d->nodes[e].str_len, part, plen) != 0) {
                 fail("%s: merge %u (\"%s\") is not two tokens separated by one space", path, i, show(s, d->nodes[e].str_len));
                 return -1;
             }
-            part[0] = s; plen[0] = (size_t)(sp - s);
-            part[1] = sp + 1; plen[1] = d->nodes[e].str_len - plen[0] - 1;
         } else if (d->nodes[e].type == JSON_ARRAY && d->nodes[e].count == 2 &&
                    d->nodes[json_at(d, e, 0)].type == JSON_STRING && d->nodes[json_at(d, e, 1)].type == JSON_STRING) {
             part[0] = json_str(d, json_at(d, e, 0), &plen[0]);
@@ -1617,25 +1667,40 @@ static int read_merges(const json_doc *d, int merges, const char *path, const id
             fail("%s: merge %u must be a string \"a b\" or a list [\"a\", \"b\"]", path, i);
             return -1;
         }
-        for (k = 0; k < 2; k++) {
-            if (map(part[k], plen[k], scratch + (k ? bl[0] : 0), &bl[k]) != 0 ||
-                (ids[k] = idhash_find(h, b, scratch + (k ? bl[0] : 0), bl[k])) < 0) {
-                fail("%s: merge %u (\"%s\" + \"%s\") names the token \"%s\", which is not in the vocab", path, i,
-                     show(part[0], plen[0]), show(part[1], plen[1]), show(part[k], plen[k]));
-                return -1;
-            }
-        }
-        ids[2] = idhash_find(h, b, scratch, bl[0] + bl[1]);
-        if (ids[2] < 0) {
-            fail("%s: merge %u (\"%s\" + \"%s\"): the merged token is not in the vocab", path, i, show(part[0], plen[0]), show(part[1], plen[1]));
-            return -1;
-        }
-        b->merge[i][0] = (uint32_t)ids[0];
-        b->merge[i][1] = (uint32_t)ids[1];
-        b->merge[i][2] = (uint32_t)ids[2];
-        b->merge[i][3] = i;
+        if (add_merge(b, h, i, part, plen, path, map, scratch) != 0) return -1;
     }
     b->n_merges = i;
+    return 0;
+}
+
+/* The first control token whose text is one of names, or -1. */
+static long named_control(const tokb *b, const char *const *names)
+{
+    int k;
+    uint32_t i;
+    for (k = 0; names[k]; k++)
+        for (i = 0; i < b->n; i++)
+            if (b->type[i] == TT_CONTROL && b->off[i + 1] - b->off[i] == strlen(names[k]) && !memcmp(b->blob + b->off[i], names[k], strlen(names[k])))
+                return (long)i;
+    return -1;
+}
+
+/* A non-special added token that repeats a vocab string cannot be a second normal token: the
+   vocab entry stays normal, the copy (have[id] == 2) becomes a control token. */
+static int demote_added_copies(tokb *b, const uint8_t *have)
+{
+    uint32_t *ids = (uint32_t *)malloc((size_t)b->n * sizeof *ids + 1), k = 0, i;
+    if (!ids) return fail("out of memory");
+    for (i = 0; i < b->n; i++) if (b->type[i] == TT_NORMAL) ids[k++] = i;
+    g_sort_b = b;
+    qsort(ids, k, sizeof *ids, cmp_tok_bytes);
+    for (i = 1; i < k; i++) {
+        uint32_t a = ids[i - 1], c = ids[i];
+        size_t la = b->off[a + 1] - b->off[a];
+        if (la == b->off[c + 1] - b->off[c] && !memcmp(b->blob + b->off[a], b->blob + b->off[c], la))
+            b->type[have[a] == 2 && have[c] != 2 ? a : c] = TT_CONTROL;
+    }
+    free(ids);
     return 0;
 }
 
@@ -2006,17 +2071,7 @@ static int tok_from_json_sp(model *m, const char *path, const json_doc *d, int m
             if (!cmp_added(&b.added[i - 1], &b.added[i])) { fail("%s: two added tokens are \"%s\"", path, show(b.blob + b.added[i].offset, b.added[i].length)); goto done; }
         b.sp.n_added = b.n_added;
     }
-    h.cap = 16;
-    while (h.cap < 2 * (size_t)n) h.cap *= 2;
-    h.slots = (uint32_t *)calloc(h.cap, sizeof *h.slots);
-    if (!h.slots) { fail("out of memory"); goto done; }
-    for (i = 0; i < n; i++) {
-        size_t s;
-        if (b.type[i] != TT_NORMAL) continue;
-        s = (size_t)fnv(b.blob + b.off[i], b.off[i + 1] - b.off[i]) & (h.cap - 1);
-        while (h.slots[s]) s = (s + 1) & (h.cap - 1);
-        h.slots[s] = i + 1;
-    }
+    if (idhash_build(&h, &b) != 0) goto done;
     /* the unk token, by its text */
     {
         int u = json_get(d, mdl, "unk_token");
@@ -2035,13 +2090,8 @@ static int tok_from_json_sp(model *m, const char *path, const json_doc *d, int m
     if (config_token_id(cfg, cfg_path, "bos_token_id", MOD__MAX_VOCAB, &bos) != 0 || config_token_id(cfg, cfg_path, "eos_token_id", MOD__MAX_VOCAB, &eos) != 0) goto done;
     for (k = 0; k < 2; k++) {
         long *id = k ? &eos : &bos;
-        const char *const *names = k ? sp_eos_names : sp_bos_names;
-        int j;
         if (*id >= (long)n) { fail("%s: \"%s\" is %ld, but %s has only %u tokens", cfg_path, k ? "eos_token_id" : "bos_token_id", *id, path, n); goto done; }
-        for (j = 0; *id == -2 && names[j]; j++)
-            for (i = 0; i < n; i++)
-                if (b.type[i] == TT_CONTROL && b.off[i + 1] - b.off[i] == strlen(names[j]) && !memcmp(b.blob + b.off[i], names[j], strlen(names[j]))) { *id = (long)i; break; }
-        if (*id == -2) *id = -1;
+        if (*id == -2) *id = named_control(&b, k ? sp_eos_names : sp_bos_names);
     }
     b.bos = (int32_t)bos;
     b.eos = (int32_t)eos;
@@ -2181,46 +2231,16 @@ static int tok_from_json(model *m, const char *path, const json_doc *cfg, const 
         b.type[i] = have[i] ? tmp_type[i] : TT_CONTROL; /* ids without a token: empty control */
         if (tokb_push(&b, i, have[i] ? tmp + tmp_off[i] : NULL, have[i] ? tmp_len[i] : 0) != 0) goto done;
     }
-    {   /* a non-special added token that repeats a vocab string cannot be a second normal token */
-        uint32_t *ids = (uint32_t *)malloc((size_t)n * sizeof *ids), k = 0;
-        if (!ids) { fail("out of memory"); goto done; }
-        for (i = 0; i < n; i++) if (b.type[i] == TT_NORMAL) ids[k++] = i;
-        g_sort_b = &b;
-        qsort(ids, k, sizeof *ids, cmp_tok_bytes);
-        for (i = 1; i < k; i++) {
-            uint32_t a = ids[i - 1], c = ids[i];
-            size_t la = b.off[a + 1] - b.off[a];
-            if (la == b.off[c + 1] - b.off[c] && !memcmp(b.blob + b.off[a], b.blob + b.off[c], la)) {
-                /* the vocab entry stays normal; the copy from added_tokens becomes control */
-                b.type[have[a] == 2 && have[c] != 2 ? a : c] = TT_CONTROL;
-            }
-        }
-        free(ids);
-    }
-    h.cap = 16;
-    while (h.cap < 2 * (size_t)n) h.cap *= 2;
-    h.slots = (uint32_t *)calloc(h.cap, sizeof *h.slots);
-    if (!h.slots) { fail("out of memory"); goto done; }
-    for (i = 0; i < n; i++) {
-        size_t s;
-        if (b.type[i] != TT_NORMAL) continue;
-        s = (size_t)fnv(b.blob + b.off[i], b.off[i + 1] - b.off[i]) & (h.cap - 1);
-        while (h.slots[s]) s = (s + 1) & (h.cap - 1);
-        h.slots[s] = i + 1;
-    }
+    if (demote_added_copies(&b, have) != 0 || idhash_build(&h, &b) != 0) goto done;
     if (read_merges(&d, merges, path, &h, &b, unmap_bytes, scratch) != 0) goto done;
     /* BOS and EOS: config.json first, then conventional special-token names */
     if (config_token_id(cfg, cfg_path, "bos_token_id", MOD__MAX_VOCAB, &bos) != 0 || config_token_id(cfg, cfg_path, "eos_token_id", MOD__MAX_VOCAB, &eos) != 0) goto done;
     {
-        int k, pass;
+        int pass;
         for (pass = 0; pass < 2; pass++) {
             long *id = pass ? &eos : &bos;
-            const char *const *names = pass ? eos_names : bos_names;
             if (*id >= (long)n) { fail("%s: \"%s\" is %ld, but %s has only %u tokens", cfg_path, pass ? "eos_token_id" : "bos_token_id", *id, path, n); goto done; }
-            for (k = 0; *id == -2 && names[k]; k++)
-                for (i = 0; i < n; i++)
-                    if (b.type[i] == TT_CONTROL && b.off[i + 1] - b.off[i] == strlen(names[k]) && !memcmp(b.blob + b.off[i], names[k], strlen(names[k]))) { *id = (long)i; break; }
-            if (*id == -2) *id = -1;
+            if (*id == -2) *id = named_control(&b, pass ? eos_names : bos_names);
         }
     }
     b.bos = (int32_t)bos;
