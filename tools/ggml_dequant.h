@@ -1,7 +1,7 @@
 /* ggml_dequant.h - ggml's quantized block types (as stored in GGUF tensors) decoded to f32.
 
-   Header-only, every function static; C99 (also compiles as C++), libc only. The GGUF path of
-   tools/convert.c uses it for tensor types it does not carry over block for block.
+   Header-only, every function static; C99 (also compiles as C++), libc only. For the GGUF
+   input of tools/convert.c: the tensor types it cannot carry over block for block.
 
      int ggml_dequant_supported(uint32_t ggml_type);
          1 for the types below, 0 otherwise.
@@ -15,18 +15,21 @@
          with dst untouched. Reads src_bytes bytes of src, writes n floats of dst, no more.
 
    Types (ggml_type ids as in ggml.h / GGUF): Q4_0 2, Q4_1 3, Q5_0 6, Q5_1 7, Q8_0 8,
-   Q2_K 10, Q3_K 11, Q4_K 12, Q5_K 13, Q6_K 14, Q8_K 15. All multi-byte fields are
-   little-endian (as GGUF stores them); scales are IEEE half precision except Q8_K's f32.
+   Q2_K 10, Q3_K 11, Q4_K 12, Q5_K 13, Q6_K 14, Q8_K 15 (ggml's intermediate type for dot
+   products, rare in files). All multi-byte fields are little-endian (as GGUF stores them);
+   scales are IEEE half precision except Q8_K's f32. Each block's layout is given above its
+   decoder below.
 
    The floats are exactly those of ggml's reference (scalar) dequantization, which these
    functions follow operation for operation. The order matters less than it seems: a half
-   has 11 significant bits and the integer factors at most 8, so every product of scale,
-   sub-scale and quant is exact in float (at most 11 + 7 + 5 bits) and each value takes at most
-   one rounding (the add of the _1 types and of Q2_K/Q4_K/Q5_K, or Q8_K's f32 product). Each
-   value is therefore the correctly rounded float of its format's formula, whatever the
-   evaluation order and whether a compiler fuses a multiply-add. Assumes IEEE binary32
-   evaluated in its own precision (FLT_EVAL_METHOD 0, as on x86-64 and AArch64; x87
-   extended precision could round twice).
+   scale has 11 significant bits and the integers that multiply it have at most 12 together
+   (the most: Q6_K's int8 sub-scale, 7 bits of magnitude, times its quant in -32..31, 5), so
+   every product is exact in float's 24 bits and a value takes at most one rounding: the
+   add of Q4_1, Q5_1, Q2_K, Q4_K and Q5_K, or Q8_K's product with its f32 scale. Each value
+   is therefore the correctly rounded float of its format's formula, whatever the evaluation
+   order and whether a compiler fuses a multiply-add. Assumes IEEE binary32 evaluated in its
+   own precision (FLT_EVAL_METHOD 0, as on x86-64 and AArch64; x87 extended precision could
+   round twice).
 */
 #ifndef GGML_DEQUANT_H
 #define GGML_DEQUANT_H
@@ -54,12 +57,12 @@ enum {
 static inline float ggml_dequant__half(const unsigned char *p)
 {
     uint32_t h = (uint32_t)p[0] | (uint32_t)p[1] << 8;
-    uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
+    uint32_t sign = (h & 0x8000u) << 16, ex = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
     float f;
-    if (exp == 0x1f) {
+    if (ex == 0x1f) {
         bits = sign | 0x7f800000u | man << 13;
-    } else if (exp != 0) {
-        bits = sign | (exp + 112u) << 23 | man << 13;       /* rebias 15 -> 127 */
+    } else if (ex != 0) {
+        bits = sign | (ex + 112u) << 23 | man << 13;       /* rebias 15 -> 127 */
     } else if (man == 0) {
         bits = sign;
     } else {
@@ -180,8 +183,9 @@ static inline int ggml_dequant__q3_k_scale(const unsigned char *s, int k)
     return (lo | hi << 4) - 32;
 }
 
-/* Q3_K, 110 bytes: hmask[32], qs[64], scales[12], d; value v has its third bit in
-   hmask[v % 32] bit v / 32, set meaning +0 and clear meaning -4; x = (d * sc) * q */
+/* Q3_K, 110 bytes: hmask[32], qs[64], scales[12], d; value e of the block has its third
+   bit in hmask[e % 32] bit e / 32, set meaning +0 and clear meaning -4; x = (d * sc) * q,
+   q in -4..3 */
 static inline void ggml_dequant__q3_k(const unsigned char *b, float *y)
 {
     const unsigned char *hm = b, *qs = b + 32, *sc = b + 96;
