@@ -384,12 +384,16 @@ static void test_quantized(void)
 /* K-quants: decoded through tools/ggml_dequant.h once it decodes them; refused by name before. */
 static void test_kquants(void)
 {
-    static const int types[] = { T_Q4_K, T_Q6_K };
+    /* type, bytes per block of 256, where its f16 scales are (-1 none; Q8_K's is an f32 at 0) */
+    static const struct { int type; const char *name; size_t bytes; int h0, h1; } types[] = {
+        { 10, "Q2_K", 84, 80, 82 }, { 11, "Q3_K", 110, 108, -1 }, { T_Q4_K, "Q4_K", 144, 0, 2 }, { 13, "Q5_K", 176, 0, 2 },
+        { T_Q6_K, "Q6_K", 210, 208, -1 }, { 15, "Q8_K", 292, -1, -1 }
+    };
     size_t c;
     for (c = 0; c < sizeof types / sizeof types[0]; c++) {
-        const int t = types[c];
-        const char *tn = t == T_Q4_K ? "Q4_K" : "Q6_K", *g = P("k%d.gguf", t);
-        const size_t bytes = t == T_Q4_K ? 144 : 210;
+        const int t = types[c].type;
+        const char *tn = types[c].name, *g = P("k%d.gguf", t);
+        const size_t bytes = types[c].bytes;
         spec s;
         wts m;
         gw w;
@@ -408,23 +412,27 @@ static void test_kquants(void)
                 w.t[k].nbytes = bytes * 8;
                 w.t[k].data = (unsigned char *)malloc(bytes * 8);
                 for (j = 0; j < bytes * 8; j++) w.t[k].data[j] = (unsigned char)(mix(j) >> 9);
-                for (j = 0; j < 8; j++) { /* finite scales: Q4_K's d and dmin lead, Q6_K's d ends the block */
-                    if (t == T_Q4_K) { put_h(w.t[k].data + j * bytes, 0.01f); put_h(w.t[k].data + j * bytes + 2, 0.01f); }
-                    else put_h(w.t[k].data + j * bytes + bytes - 2, 0.01f);
+                for (j = 0; j < 8; j++) { /* finite scales */
+                    if (types[c].h0 >= 0) put_h(w.t[k].data + j * bytes + types[c].h0, 0.01f);
+                    if (types[c].h1 >= 0) put_h(w.t[k].data + j * bytes + types[c].h1, 0.002f);
+                    if (t == 15) mf_put_f32(w.t[k].data + j * bytes, 0.0003f);
                 }
             }
         gw_write(&w, g);
         if (ggml_dequant_supported((uint32_t)t)) {
             /* the directory holds the values tools/ggml_dequant.h decodes (its own tests check
                them against a transcription of the block formats) */
-            const char *dir = P("k%d", t), *a = P("k%d_g.mod", t), *b = P("k%d_h.mod", t);
+            const char *dir = P("k%d", t), *a = P("k%d_g.mod", t), *b = P("k%d_h.mod", t), *a32 = P("k%d_g32.mod", t), *b32 = P("k%d_h32.mod", t);
             for (k = 0; k < (size_t)w.nt; k++)
                 if (!strcmp(w.t[k].name, "token_embd.weight"))
                     check(ggml_dequant_row((uint32_t)t, w.t[k].data, bytes * 8, m.w[MOD__ROLE_EMBED], 256 * 8) == 0, "%s decodes", tn);
             write_hf(dir, &m, "F32", NULL, NULL);
-            check(conv(g, "-o", a, "--quiet", NULL) == 0, "%s GGUF converts (re-encoded as q8_0) (%s)", tn, g_err);
-            check(conv(dir, "-o", b, "--quiet", "--tokenizer", "none", "--dtype", "q8_0", NULL) == 0 && same_files(a, b),
-                  "%s: the file is the directory's --dtype q8_0 conversion of the decoded values", tn);
+            check(conv(g, "-o", P("k%d_def.mod", t), NULL) == 0 && strstr(g_out, "mixed dtype (as in the input; ggml block types as q8_0)"),
+                  "%s GGUF converts, its %s matrix as q8_0 and the F32 ones as f32 (%s)", tn, tn, g_err);
+            check(conv(g, "-o", a32, "--quiet", "--dtype", "f32", NULL) == 0 && conv(dir, "-o", b32, "--quiet", "--tokenizer", "none", NULL) == 0 &&
+                  same_files(a32, b32), "%s with --dtype f32: the directory's f32 conversion of the decoded values", tn);
+            check(conv(g, "-o", a, "--quiet", "--dtype", "q8_0", NULL) == 0 && conv(dir, "-o", b, "--quiet", "--tokenizer", "none", "--dtype", "q8_0", NULL) == 0 &&
+                  same_files(a, b), "%s with --dtype q8_0: the directory's q8_0 conversion of the decoded values", tn);
         } else {
             printf("   (tools/ggml_dequant.h does not decode %s yet: refused)\n", tn);
             refuse(tn, "has type Q", g, NULL, NULL);
