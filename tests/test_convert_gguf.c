@@ -595,7 +595,9 @@ static void test_tok_gpt2(void)
     wts m;
     gw w;
     int b, k;
-    const char *g = P("tg.gguf"), *dir = P("tg"), *a = P("tg_g.mod"), *h = P("tg_h.mod"), *g2 = P("tg2.gguf");
+    const char *g = P("tg.gguf"), *dir = P("tg"), *a = P("tg_g.mod"), *h = P("tg_h.mod"), *g2 = P("tg2.gguf"), *g3 = P("tg3.gguf");
+    const char *g4 = P("tg4.gguf"), *dir4 = P("tg4");
+    mod_model *mm = NULL;
     for (b = 0; b < 256; b++) { size_t n = byte_utf8(b, buf[B(b)]); buf[B(b)][n] = 0; tok[B(b)] = buf[B(b)]; type[B(b)] = 1; }
     for (k = 0; k < 10; k++) { tok[256 + k] = (char *)merged[k]; type[256 + k] = 1; }
     tok[266] = (char *)"<|endoftext|>";
@@ -604,24 +606,53 @@ static void test_tok_gpt2(void)
     wts_init(&m, &s, T_F32, 0);
     write_hf(dir, &m, "F32", NULL, NULL);
     write_tokenizer(P("tg/tokenizer.json"), 0, 0, NULL, NULL, -1);
-    for (k = 0; k < 2; k++) {
+    for (k = 0; k < 4; k++) {
         gw_init(&w);
         gguf_model(&w, &m, "llama", 1);
         gw_str(&w, "tokenizer.ggml.model", "gpt2");
-        gw_str(&w, "tokenizer.ggml.pre", k ? "deepseek-llm" : "default");
+        gw_str(&w, "tokenizer.ggml.pre", k == 1 ? "deepseek-llm" : k == 3 ? "llama-bpe" : "default");
         gw_arr_str(&w, "tokenizer.ggml.tokens", tok, NULL, 267);
         gw_arr_i32(&w, "tokenizer.ggml.token_type", type, 267);
         gw_arr_str(&w, "tokenizer.ggml.merges", (char *const *)merges, NULL, 10);
         gw_u32(&w, "tokenizer.ggml.bos_token_id", 266);
         gw_u32(&w, "tokenizer.ggml.eos_token_id", 266);
-        gw_bool(&w, "tokenizer.ggml.add_bos_token", 0);
-        gw_write(&w, k ? g2 : g);
+        gw_bool(&w, "tokenizer.ggml.add_bos_token", k != 2);
+        gw_write(&w, k == 0 ? g : k == 1 ? g2 : k == 2 ? g3 : g4);
         gw_free(&w);
     }
     check(conv(dir, "-o", h, "--quiet", NULL) == 0, "the directory with its byte-level tokenizer.json converts (%s)", g_err);
     check(conv(g, "-o", a, "--quiet", NULL) == 0, "the GGUF with a \"gpt2\" tokenizer converts (%s)", g_err);
     check(same_files(a, h), "\"gpt2\": the whole file, tokenizer section included, is the tokenizer.json conversion's");
+    {   /* Llama 3's split and ignore_merges in tokenizer.json; "llama-bpe" in the GGUF */
+        static const char *const gpt2_rx = "'s|'t|'re|'ve|'m|'ll|'d| ?\\\\p{L}+| ?\\\\p{N}+| ?[^\\\\s\\\\p{L}\\\\p{N}]+|\\\\s+(?!\\\\S)|\\\\s+";
+        static const char *const llama3_rx = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+";
+        size_t n;
+        char *j, *o, *at;
+        write_hf(dir4, &m, "F32", NULL, NULL);
+        write_tokenizer(P("tg4/tokenizer.json"), 0, 1, NULL, NULL, -1);
+        j = (char *)read_file(P("tg4/tokenizer.json"), &n);
+        o = (char *)malloc(n + 4096);
+        at = strstr(j, gpt2_rx);
+        check(at != NULL, "the test finds GPT-2's regex in its tokenizer.json");
+        if (at) {
+            char *mdl;
+            sprintf(o, "%.*s%s%s", (int)(at - j), j, llama3_rx, at + strlen(gpt2_rx));
+            mdl = strstr(o, "\"type\":\"BPE\",");
+            if (mdl) { mdl += 13; memmove(mdl + 21, mdl, strlen(mdl) + 1); memcpy(mdl, "\"ignore_merges\":true,", 21); }
+            write_str(P("tg4/tokenizer.json"), o);
+            check(conv(dir4, "-o", P("tg4_h.mod"), "--quiet", NULL) == 0 && conv(g4, "-o", P("tg4_g.mod"), "--quiet", NULL) == 0 &&
+                  same_files(P("tg4_g.mod"), P("tg4_h.mod")), "\"llama-bpe\": the file of the tokenizer.json with Llama 3's split and ignore_merges (%s)", g_err);
+        }
+        free(j);
+        free(o);
+    }
     refuse("tokenizer.ggml.pre naming a split mod.h lacks", "tokenizer.ggml.pre is \"deepseek-llm\"", g2, NULL, NULL);
+    check(conv(g3, "-o", P("tg3.mod"), NULL) == 0 && strstr(g_err, "add_bos_token is false") && (mm = load(P("tg3.mod"))) != NULL,
+          "add_bos_token false converts, with a note (%s)", g_err);
+    if (mm) {
+        check(mod_token_bos(mm) == -1 && mod_token_eos(mm) == 266, "add_bos_token false: no BOS in the model file (so none is prepended), EOS 266");
+        mod_model_free(mm);
+    }
     wts_free(&m);
 }
 

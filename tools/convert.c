@@ -2829,6 +2829,13 @@ static int tok_from_gguf(model *m, const gguf_file *g, const char *path)
         if (k) b.eos = (int32_t)v;
         else b.bos = (int32_t)v;
     }
+    kv = gguf_get(g, "tokenizer.ggml.add_bos_token");
+    if (kv && kv->type != GGUF_BOOL) { fail("%s: tokenizer.ggml.add_bos_token must be a bool", path); goto done; }
+    if (kv && !g->p[kv->off] && b.bos >= 0) {
+        /* the model file's BOS is the one programs prepend (mod-generate does when there is one) */
+        note("%s: tokenizer.ggml.add_bos_token is false: the model file gets no BOS token (%d is not prepended)", path, (int)b.bos);
+        b.bos = -1;
+    }
     if (tokb_finish(&b, path, &m->tok, &m->tok_size) != 0) goto done;
     if (sp) snprintf(m->tok_desc, sizeof m->tok_desc, "scored BPE (SentencePiece), %u tokens%s, bos %d, eos %d", b.n,
                      (b.flags & 1u) ? ", prefix space" : "", (int)b.bos, (int)b.eos);
