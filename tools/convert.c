@@ -1,5 +1,6 @@
 /* mod-convert: turns a Hugging Face style checkpoint directory (config.json, safetensors,
-   tokenizer.json) or a llama2.c checkpoint into a mod.h model file (docs/FORMAT.md), or
+   tokenizer.json), a GGUF file (tools/gguf.h) or a llama2.c checkpoint into a mod.h model file
+   (docs/FORMAT.md), or
    re-encodes a mod.h model file in another dtype (configuration, routing and tokenizer kept).
    The checkpoint's family (model_type: llama, mistral, qwen2, gemma) and its config.json keys
    set the architecture variants of MODEL.md (read_config); other families are refused.
@@ -3566,15 +3567,17 @@ static void usage(FILE *f)
         "       mod-convert --verify FILE\n"
         "Converts a checkpoint into a mod.h model file (docs/FORMAT.md). INPUT is a Hugging Face\n"
         "style directory (config.json; model.safetensors, or model.safetensors.index.json and its\n"
-        "shards; tokenizer.json), a llama2.c checkpoint file (legacy or version 1), or a mod.h\n"
-        "model file (recognised by its magic \"MODH\") to re-encode in another dtype, e.g.\n"
+        "shards; tokenizer.json), a GGUF file (llama, mistral, qwen2, gemma; recognised by its\n"
+        "magic \"GGUF\"), a llama2.c checkpoint file (legacy or version 1), or a mod.h model file\n"
+        "(recognised by its magic \"MODH\") to re-encode in another dtype, e.g.\n"
         "  mod-convert models/kjv-mod.mod -o kjv-q4_0.mod --dtype q4_0\n"
         "A mod.h model file keeps its configuration, routing settings and tokenizer: the options\n"
         "that would change them (--mod-layers ... --threshold, --tokenizer FILE) are refused.\n"
         "\n"
         "  -o, --output OUT        the model file to write (atomically; never an input file)\n"
         "  --dtype f32|f16|bf16|q8_0|q4_0  dtype of the matrices (default f32; for a mod.h model\n"
-        "                          file, each matrix's own dtype); 1-D tensors are always f32;\n"
+        "                          file, each matrix's own dtype; for GGUF, each matrix's own, or\n"
+        "                          q8_0 for ggml's other block types); 1-D tensors are always f32;\n"
         "                          q8_0 and q4_0 need column counts that are multiples of 32\n"
         "  --allow-requantize      let a q8_0 matrix become q4_0 or the reverse (the roundings add\n"
         "                          up); without it that is refused. q8_0/q4_0 to f32, f16 or bf16,\n"
