@@ -23,7 +23,7 @@ static unsigned long walk(const gguf_file *g)
         sum += kv->key_len;
         if (gguf_int(g, kv, &v) == 0) sum += (unsigned long)v;
         if (gguf_float(g, kv, &f) == 0 && f == f) sum += 1;
-        if (kv->type == GGUF_STRING) sum += g->p[kv->off + (kv->n ? kv->n - 1 : 0)];
+        if (kv->type == GGUF_STRING && kv->n) sum += g->p[kv->off + kv->n - 1];
         if (kv->type != GGUF_ARRAY) continue;
         if (kv->elem_type == GGUF_STRING)
             for (j = 0, pos = kv->off; j < kv->n; j++) {
