@@ -805,6 +805,32 @@ static void e_hc_array(gw *w)
     }
 }
 
+/* A small tokenizer added to a model's file, with one thing wrong in it (what). */
+static int g_tok_fault;
+static void e_tok(gw *w)
+{
+    char *tok[6] = { (char *)"<s>", (char *)"a", (char *)"b", (char *)"ab", (char *)"<0x41>", (char *)"\xE2\x96\x81" "a" };
+    int32_t type[6] = { 3, 1, 1, 1, 6, 1 };
+    float score[6] = { 0, -1, -2, -3, 0, -4 };
+    char *merges[1] = { (char *)"a b" };
+    const int f = g_tok_fault;
+    if (f >= 5 && f <= 7) tok[5] = (char *)"\xC4\xA0" "a";     /* gpt2: " a" in the byte-level alphabet */
+    if (f == 1) tok[3] = (char *)"a b";                       /* a literal space in a SentencePiece token */
+    if (f == 2) tok[4] = (char *)"<0xZ1>";                    /* a byte token that is not <0xXX> */
+    if (f == 3) type[2] = 9;                                  /* a token type llama.cpp does not have */
+    if (f == 4) score[1] = 1.0f / 0.0f;                       /* a score that is not finite */
+    if (f == 5) tok[1] = (char *)"\xE2\x82\xAC";             /* a gpt2 token outside the byte-level alphabet */
+    if (f == 6) merges[0] = (char *)"ab";                     /* a merge that is not two tokens */
+    if (f == 7) merges[0] = (char *)"a c";                    /* a merge naming a token not in the vocabulary */
+    gw_str(w, "tokenizer.ggml.model", f >= 5 && f <= 7 ? "gpt2" : "llama");
+    gw_arr_str(w, "tokenizer.ggml.tokens", tok, NULL, 6);
+    if (f == 8) gw_arr_f32(w, "tokenizer.ggml.scores", score, 5); /* one score short */
+    else gw_arr_f32(w, "tokenizer.ggml.scores", score, 6);
+    gw_arr_i32(w, "tokenizer.ggml.token_type", type, 6);
+    if (f >= 5 && f <= 7) gw_arr_str(w, "tokenizer.ggml.merges", merges, NULL, 1);
+    gw_u32(w, "tokenizer.ggml.bos_token_id", f == 9 ? 6 : 0); /* an id past the tokens */
+}
+
 static void test_corrupt(void)
 {
     char big[70];
@@ -870,6 +896,39 @@ static void test_corrupt(void)
     model_refuse("an attention.head_count per block", "llama.attention.head_count is an array", "llama", e_hc_array, NULL, NULL);
     model_refuse("--tokenizer FILE", "--tokenizer FILE cannot replace it", "llama", NULL, "--tokenizer", P("x.json"));
     model_refuse("--mod-layers", "no block can be routed", "llama", NULL, "--mod-layers", "1");
+    {   /* tokenizers */
+        static const struct { const char *what, *pattern; } faults[] = {
+            { "a tokenizer that is fine", NULL },
+            { "a SentencePiece token with a literal space", "token 3 (\"a b\") has a literal space" },
+            { "a byte token that is not <0xXX>", "token 4 (\"<0xZ1>\") has the byte type but is not <0xXX>" },
+            { "a token type out of range", "token 2 has token_type 9" },
+            { "an infinite score", "token 1 has a score that is not a finite number" },
+            { "a gpt2 token outside the byte-level alphabet", "token 1 (\"\\xE2\\x82\\xAC\") has a character outside the byte-level alphabet" },
+            { "a merge that is not two tokens", "merge 0 (\"ab\") is not two tokens separated by one space" },
+            { "a merge of a token not in the vocabulary", "names the token \"c\", which is not in the vocab" },
+            { "scores not one per token", "tokenizer.ggml.scores must be an array of 6 float32 values" },
+            { "a BOS id past the tokens", "tokenizer.ggml.bos_token_id must be a token id below 6" },
+        };
+        size_t k;
+        for (k = 0; k < sizeof faults / sizeof faults[0]; k++) {
+            g_tok_fault = (int)k;
+            if (faults[k].pattern) model_refuse(faults[k].what, faults[k].pattern, "llama", e_tok, NULL, NULL);
+            else {
+                spec s;
+                wts m;
+                gw w;
+                spec_default(&s);
+                wts_init(&m, &s, T_F16, 0);
+                gw_init(&w);
+                gguf_model(&w, &m, "llama", 1);
+                e_tok(&w);
+                gw_write(&w, P("tokok.gguf"));
+                gw_free(&w);
+                wts_free(&m);
+                check(conv(P("tokok.gguf"), "-o", P("tokok.mod"), "--quiet", NULL) == 0, "the small tokenizer the faults below start from converts (%s)", g_err);
+            }
+        }
+    }
     {   /* an IQ type where a weight is expected */
         spec s;
         wts m;
