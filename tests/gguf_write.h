@@ -53,7 +53,7 @@ CKPT_FN void gw_free(gw *w)
 /* value types of the specification */
 enum { GW_U8, GW_I8, GW_U16, GW_I16, GW_U32, GW_I32, GW_F32, GW_BOOL, GW_STRING, GW_ARRAY, GW_U64, GW_I64, GW_F64 };
 
-static void gw_key(gw *w, const char *key, uint32_t type)
+CKPT_FN void gw_key(gw *w, const char *key, uint32_t type)
 {
     fb_gstr(&w->kv, key, strlen(key));
     fb_u32(&w->kv, type);

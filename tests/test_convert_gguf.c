@@ -781,12 +781,6 @@ static void e_missing(gw *w) { int i; for (i = 0; i < w->nt; i++) if (!strcmp(w-
 static void e_shape(gw *w) { int i; for (i = 0; i < w->nt; i++) if (!strcmp(w->t[i].name, "blk.1.attn_k.weight")) { w->t[i].ne[1] = 8; w->t[i].nbytes = 8 * 32 * 4; } }
 static void e_extra(gw *w) { float z[4] = { 0 }; uint64_t ne = 4; gw_tensor(w, "blk.0.attn_sinks.weight", T_F32, 1, &ne, z, sizeof z); }
 static void e_iq(gw *w) { unsigned char z[74 * 32]; uint64_t ne[2] = { 256, 32 }; memset(z, 0, sizeof z); gw_tensor(w, "blk.0.attn_iq.weight", T_IQ2_XS, 2, ne, z, sizeof z); }
-static void e_iq_embed(gw *w)
-{
-    int i;
-    for (i = 0; i < w->nt; i++)
-        if (!strcmp(w->t[i].name, "blk.0.attn_q.weight")) { w->t[i].type = T_IQ2_XS; w->t[i].nbytes = 0; }
-}
 static void e_hc_array(gw *w)
 {
     size_t k;
@@ -952,7 +946,6 @@ static void test_corrupt(void)
         wts_free(&m);
         refuse("an IQ2_XS weight", "is IQ2_XS: the IQ types (codebook quantizations) are not supported", p, NULL, NULL);
     }
-    (void)e_iq_embed;
 }
 
 int main(int argc, char **argv)
