@@ -19,8 +19,9 @@ PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod2c
 TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer $(B)/test_ref_selfcheck \
             $(B)/check_logits $(B)/compare_logits $(B)/check_tokens \
             $(B)/test_convert_hf $(B)/test_convert_llama2c $(B)/test_convert_modfile $(B)/test_convert_errors \
-            $(B)/test_convert_families \
-            $(B)/test_tokenizer_queue $(B)/test_tokenizer_nomalloc $(B)/test_format $(B)/split_pieces $(B)/hf_ckpt
+            $(B)/test_convert_families $(B)/test_convert_gguf \
+            $(B)/test_tokenizer_queue $(B)/test_tokenizer_nomalloc $(B)/test_format $(B)/split_pieces $(B)/hf_ckpt \
+            $(B)/test_ggml_dequant
 HEADERS  := mod.h examples/cli.h
 # the model-file writer: tools/modfile.h, and mkmodel.h on top of it
 WRITER   := tools/mkmodel.h tools/modfile.h
@@ -53,12 +54,14 @@ $(B)/mod-tokenize: tools/tokenize.c $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod2c: tools/mod2c.c $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDLIBS)
-$(B)/mod-convert: tools/convert.c tools/json.h tools/modfile.h $(HEADERS) | $(B)
+$(B)/mod-convert: tools/convert.c tools/json.h tools/modfile.h tools/gguf.h tools/ggml_dequant.h $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # Tests build with OpenMP so the multi-threaded paths are exercised against the serial ones.
-$(B)/test_%: tests/test_%.c mod.h tests/*.h $(WRITER) | $(B)
+$(B)/test_%: tests/test_%.c mod.h tests/*.h $(WRITER) tools/ggml_dequant.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -Itools -Itests -o $@ $< $(LDLIBS)
+
+$(B)/test_ggml_dequant: tools/ggml_dequant.h
 
 # The tokenizer tests twice more: every piece through the priority queue, and every piece
 # merged in place as without an allocator (MOD_NO_MALLOC, the firmware configuration).
@@ -119,9 +122,9 @@ test-sanitize:
 
 # libFuzzer harnesses (clang). `make fuzz` runs each for FUZZ_SECONDS (default 900) over a
 # scratch copy of its committed seed corpus; `make fuzz-smoke` runs each for 30 s.
-FUZZERS := $(B)/fuzz/fuzz_model $(B)/fuzz/fuzz_tokenizer $(B)/fuzz/fuzz_cli $(B)/fuzz/fuzz_convert
+FUZZERS := $(B)/fuzz/fuzz_model $(B)/fuzz/fuzz_tokenizer $(B)/fuzz/fuzz_cli $(B)/fuzz/fuzz_convert $(B)/fuzz/fuzz_gguf
 FUZZ_SECONDS ?= 900
-$(B)/fuzz/%: tests/fuzz/%.c mod.h $(WRITER) examples/generate.c examples/cli.h tools/convert.c tools/json.h
+$(B)/fuzz/%: tests/fuzz/%.c mod.h $(WRITER) examples/generate.c examples/cli.h tools/convert.c tools/json.h tools/gguf.h tools/ggml_dequant.h
 	mkdir -p $(B)/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itools -o $@ $< -lm
 fuzz: $(FUZZERS)

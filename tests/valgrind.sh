@@ -18,6 +18,10 @@ run "minimal" "$B/minimal" "$T/m.mod" "abc"
 printf '<s>A<x> b\342\226\201c</s>' >"$T/s.txt"
 run "mod-tokenize, SentencePiece-style, special tokens" "$B/mod-tokenize" "$T/sp.mod" --text "$T/t.txt" --text "$T/s.txt" --bos --special
 run "mod-tokenize --decode" "$B/mod-tokenize" "$T/sp.mod" --decode 1,300,5,2
+# GGUF files from the fuzz seeds: a byte-level BPE, a SentencePiece and a Q4_1 model
+for seed in seed009 seed013 seed006; do
+    run "mod-convert GGUF $seed" "$B/mod-convert" "tests/fuzz/corpus/gguf/$seed.gguf" -o "$T/$seed.mod" --quiet
+done
 # failing runs must be clean too: exit 1 from the program, never 99 from valgrind
 head -c 3000 "$T/m.mod" >"$T/trunc.mod"
 for args in "$T/none.mod -p x" "$T/trunc.mod -p x" "$T/m.mod -p x -t -1"; do

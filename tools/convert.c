@@ -1,5 +1,6 @@
 /* mod-convert: turns a Hugging Face style checkpoint directory (config.json, safetensors,
-   tokenizer.json) or a llama2.c checkpoint into a mod.h model file (docs/FORMAT.md), or
+   tokenizer.json), a GGUF file (tools/gguf.h) or a llama2.c checkpoint into a mod.h model file
+   (docs/FORMAT.md), or
    re-encodes a mod.h model file in another dtype (configuration, routing and tokenizer kept).
    The checkpoint's family (model_type: llama, mistral, qwen2, gemma) and its config.json keys
    set the architecture variants of MODEL.md (read_config); other families are refused.
@@ -21,6 +22,8 @@
 #include "../examples/cli.h"
 #include "json.h"
 #include "modfile.h"
+#include "gguf.h"
+#include "ggml_dequant.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +48,7 @@
    tools/modfile.h. Input tensors of a dtype that cannot convert are DT_OTHER; q8_0 and q4_0
    come as input only from mod.h model files. */
 #define DT_OTHER 99
+#define DT_GGML 100 /* a GGUF tensor of a ggml block type, decoded by ggml_dequant_row */
 #define NROLES MOD__ROLE_COUNT
 /* Canonical input names, for messages about missing tensors (%d is the layer). */
 static const char *const canonical[NROLES] = {
@@ -181,6 +185,8 @@ typedef struct src {
     int perm_hd;                /* > 0: llama2.c q/k rows, paired layout -> rotate-half, head size */
     const unsigned char *mem;   /* non-NULL: the data is here (a validated mod.h file), not in fd */
     int keep_dtype;             /* a matrix written in its input dtype (mod.h input without --dtype) */
+    uint32_t gtype;             /* DT_GGML: the ggml type */
+    int default_dtype;          /* > 0: 1 + the dtype of this matrix without --dtype (GGUF) */
 } src;
 
 typedef struct model {
@@ -216,8 +222,15 @@ typedef struct model {
     void *map;
     size_t map_size;
     mod_model *in_model;
-    char dtype_desc[48];        /* the matrices' dtype, for the summary */
+    char dtype_desc[64];        /* the matrices' dtype, for the summary */
 } model;
+
+/* Bytes of one row of cols elements of a source tensor (a ggml block type, or a mod.h dtype). */
+static uint64_t src_row_bytes(const src *s, uint64_t cols)
+{
+    if (s->dtype == DT_GGML) return cols / gguf_types[s->gtype].block * gguf_types[s->gtype].bytes;
+    return row_bytes(s->dtype, cols);
+}
 
 static src *slot(model *m, int role, int layer) { return &m->slots[(size_t)(layer + 1) * NROLES + (size_t)role]; }
 
@@ -1585,30 +1598,80 @@ static long idhash_find(const idhash *h, const tokb *b, const unsigned char *s, 
     return -1;
 }
 
+/* Indexes the normal tokens of b by their bytes. */
+static int idhash_build(idhash *h, const tokb *b)
+{
+    uint32_t i;
+    h->cap = 16;
+    while (h->cap < 2 * (size_t)b->n) h->cap *= 2;
+    h->slots = (uint32_t *)calloc(h->cap, sizeof *h->slots);
+    if (!h->slots) return fail("out of memory");
+    for (i = 0; i < b->n; i++) {
+        size_t s;
+        if (b->type[i] != TT_NORMAL) continue;
+        s = (size_t)fnv(b->blob + b->off[i], b->off[i + 1] - b->off[i]) & (h->cap - 1);
+        while (h->slots[s]) s = (s + 1) & (h->cap - 1);
+        h->slots[s] = i + 1;
+    }
+    return 0;
+}
+
+/* Merge rule i, the tokens part[0] + part[1] as the file spells them, into b->merge[i] with
+   rank i: each half and the merged token must be normal tokens of the vocab after `map` (the
+   byte-level alphabet, or U+2581 as space). scratch holds both halves. 0, or -1 after fail(). */
+static int add_merge(tokb *b, const idhash *h, uint32_t i, const char *const part[2], const size_t plen[2], const char *path,
+                     int (*map)(const char *, size_t, unsigned char *, size_t *), unsigned char *scratch)
+{
+    size_t bl[2];
+    long ids[3];
+    int k;
+    for (k = 0; k < 2; k++) {
+        if (map(part[k], plen[k], scratch + (k ? bl[0] : 0), &bl[k]) != 0 ||
+            (ids[k] = idhash_find(h, b, scratch + (k ? bl[0] : 0), bl[k])) < 0)
+            return fail("%s: merge %u (\"%s\" + \"%s\") names the token \"%s\", which is not in the vocab", path, i,
+                        show(part[0], plen[0]), show(part[1], plen[1]), show(part[k], plen[k]));
+    }
+    ids[2] = idhash_find(h, b, scratch, bl[0] + bl[1]);
+    if (ids[2] < 0)
+        return fail("%s: merge %u (\"%s\" + \"%s\"): the merged token is not in the vocab", path, i, show(part[0], plen[0]), show(part[1], plen[1]));
+    b->merge[i][0] = (uint32_t)ids[0];
+    b->merge[i][1] = (uint32_t)ids[1];
+    b->merge[i][2] = (uint32_t)ids[2];
+    b->merge[i][3] = i;
+    return 0;
+}
+
+/* A merge written as one string "a b": its two halves, or -1 when it is not two tokens
+   separated by one space. */
+static int split_merge(const char *s, size_t n, const char *part[2], size_t plen[2])
+{
+    const char *sp = (const char *)memchr(s, ' ', n);
+    if (!sp || memchr(sp + 1, ' ', n - (size_t)(sp + 1 - s))) return -1;
+    part[0] = s; plen[0] = (size_t)(sp - s);
+    part[1] = sp + 1; plen[1] = n - plen[0] - 1;
+    return 0;
+}
+
 /* The merges array of tokenizer.json, "a b" strings or ["a", "b"] lists, into b->merge with
-   their rank: each half and the merged token must be normal tokens of the vocab after `map`
-   (the byte-level alphabet, or U+2581 as space). scratch holds both halves. 0, or -1 after fail(). */
+   their rank (add_merge). 0, or -1 after fail(). */
 static int read_merges(const json_doc *d, int merges, const char *path, const idhash *h, tokb *b,
                        int (*map)(const char *, size_t, unsigned char *, size_t *), unsigned char *scratch)
 {
     uint32_t i;
-    int e, k;
+    int e;
     if (d->nodes[merges].count) {
         b->merge = (uint32_t(*)[4])malloc(d->nodes[merges].count * sizeof *b->merge);
         if (!b->merge) { fail("out of memory"); return -1; }
     }
     for (e = d->nodes[merges].child, i = 0; e >= 0; e = d->nodes[e].next, i++) {
         const char *part[2];
-        size_t plen[2], bl[2];
-        long ids[3];
+        size_t plen[2];
         if (d->nodes[e].type == JSON_STRING) {
-            const char *s = json_str(d, e, NULL), *sp = memchr(s, ' ', d->nodes[e].str_len);
-            if (!sp || memchr(sp + 1, ' ', d->nodes[e].str_len - (size_t)(sp + 1 - s))) {
+            const char *s = json_str(d, e, NULL);
+            if (split_merge(s, d->nodes[e].str_len, part, plen) != 0) {
                 fail("%s: merge %u (\"%s\") is not two tokens separated by one space", path, i, show(s, d->nodes[e].str_len));
                 return -1;
             }
-            part[0] = s; plen[0] = (size_t)(sp - s);
-            part[1] = sp + 1; plen[1] = d->nodes[e].str_len - plen[0] - 1;
         } else if (d->nodes[e].type == JSON_ARRAY && d->nodes[e].count == 2 &&
                    d->nodes[json_at(d, e, 0)].type == JSON_STRING && d->nodes[json_at(d, e, 1)].type == JSON_STRING) {
             part[0] = json_str(d, json_at(d, e, 0), &plen[0]);
@@ -1617,25 +1680,40 @@ static int read_merges(const json_doc *d, int merges, const char *path, const id
             fail("%s: merge %u must be a string \"a b\" or a list [\"a\", \"b\"]", path, i);
             return -1;
         }
-        for (k = 0; k < 2; k++) {
-            if (map(part[k], plen[k], scratch + (k ? bl[0] : 0), &bl[k]) != 0 ||
-                (ids[k] = idhash_find(h, b, scratch + (k ? bl[0] : 0), bl[k])) < 0) {
-                fail("%s: merge %u (\"%s\" + \"%s\") names the token \"%s\", which is not in the vocab", path, i,
-                     show(part[0], plen[0]), show(part[1], plen[1]), show(part[k], plen[k]));
-                return -1;
-            }
-        }
-        ids[2] = idhash_find(h, b, scratch, bl[0] + bl[1]);
-        if (ids[2] < 0) {
-            fail("%s: merge %u (\"%s\" + \"%s\"): the merged token is not in the vocab", path, i, show(part[0], plen[0]), show(part[1], plen[1]));
-            return -1;
-        }
-        b->merge[i][0] = (uint32_t)ids[0];
-        b->merge[i][1] = (uint32_t)ids[1];
-        b->merge[i][2] = (uint32_t)ids[2];
-        b->merge[i][3] = i;
+        if (add_merge(b, h, i, part, plen, path, map, scratch) != 0) return -1;
     }
     b->n_merges = i;
+    return 0;
+}
+
+/* The first control token whose text is one of names, or -1. */
+static long named_control(const tokb *b, const char *const *names)
+{
+    int k;
+    uint32_t i;
+    for (k = 0; names[k]; k++)
+        for (i = 0; i < b->n; i++)
+            if (b->type[i] == TT_CONTROL && b->off[i + 1] - b->off[i] == strlen(names[k]) && !memcmp(b->blob + b->off[i], names[k], strlen(names[k])))
+                return (long)i;
+    return -1;
+}
+
+/* A non-special added token that repeats a vocab string cannot be a second normal token: the
+   vocab entry stays normal, the copy (have[id] == 2) becomes a control token. */
+static int demote_added_copies(tokb *b, const uint8_t *have)
+{
+    uint32_t *ids = (uint32_t *)malloc((size_t)b->n * sizeof *ids + 1), k = 0, i;
+    if (!ids) return fail("out of memory");
+    for (i = 0; i < b->n; i++) if (b->type[i] == TT_NORMAL) ids[k++] = i;
+    g_sort_b = b;
+    qsort(ids, k, sizeof *ids, cmp_tok_bytes);
+    for (i = 1; i < k; i++) {
+        uint32_t a = ids[i - 1], c = ids[i];
+        size_t la = b->off[a + 1] - b->off[a];
+        if (la == b->off[c + 1] - b->off[c] && !memcmp(b->blob + b->off[a], b->blob + b->off[c], la))
+            b->type[have[a] == 2 && have[c] != 2 ? a : c] = TT_CONTROL;
+    }
+    free(ids);
     return 0;
 }
 
@@ -2006,17 +2084,7 @@ static int tok_from_json_sp(model *m, const char *path, const json_doc *d, int m
             if (!cmp_added(&b.added[i - 1], &b.added[i])) { fail("%s: two added tokens are \"%s\"", path, show(b.blob + b.added[i].offset, b.added[i].length)); goto done; }
         b.sp.n_added = b.n_added;
     }
-    h.cap = 16;
-    while (h.cap < 2 * (size_t)n) h.cap *= 2;
-    h.slots = (uint32_t *)calloc(h.cap, sizeof *h.slots);
-    if (!h.slots) { fail("out of memory"); goto done; }
-    for (i = 0; i < n; i++) {
-        size_t s;
-        if (b.type[i] != TT_NORMAL) continue;
-        s = (size_t)fnv(b.blob + b.off[i], b.off[i + 1] - b.off[i]) & (h.cap - 1);
-        while (h.slots[s]) s = (s + 1) & (h.cap - 1);
-        h.slots[s] = i + 1;
-    }
+    if (idhash_build(&h, &b) != 0) goto done;
     /* the unk token, by its text */
     {
         int u = json_get(d, mdl, "unk_token");
@@ -2035,13 +2103,8 @@ static int tok_from_json_sp(model *m, const char *path, const json_doc *d, int m
     if (config_token_id(cfg, cfg_path, "bos_token_id", MOD__MAX_VOCAB, &bos) != 0 || config_token_id(cfg, cfg_path, "eos_token_id", MOD__MAX_VOCAB, &eos) != 0) goto done;
     for (k = 0; k < 2; k++) {
         long *id = k ? &eos : &bos;
-        const char *const *names = k ? sp_eos_names : sp_bos_names;
-        int j;
         if (*id >= (long)n) { fail("%s: \"%s\" is %ld, but %s has only %u tokens", cfg_path, k ? "eos_token_id" : "bos_token_id", *id, path, n); goto done; }
-        for (j = 0; *id == -2 && names[j]; j++)
-            for (i = 0; i < n; i++)
-                if (b.type[i] == TT_CONTROL && b.off[i + 1] - b.off[i] == strlen(names[j]) && !memcmp(b.blob + b.off[i], names[j], strlen(names[j]))) { *id = (long)i; break; }
-        if (*id == -2) *id = -1;
+        if (*id == -2) *id = named_control(&b, k ? sp_eos_names : sp_bos_names);
     }
     b.bos = (int32_t)bos;
     b.eos = (int32_t)eos;
@@ -2181,46 +2244,16 @@ static int tok_from_json(model *m, const char *path, const json_doc *cfg, const 
         b.type[i] = have[i] ? tmp_type[i] : TT_CONTROL; /* ids without a token: empty control */
         if (tokb_push(&b, i, have[i] ? tmp + tmp_off[i] : NULL, have[i] ? tmp_len[i] : 0) != 0) goto done;
     }
-    {   /* a non-special added token that repeats a vocab string cannot be a second normal token */
-        uint32_t *ids = (uint32_t *)malloc((size_t)n * sizeof *ids), k = 0;
-        if (!ids) { fail("out of memory"); goto done; }
-        for (i = 0; i < n; i++) if (b.type[i] == TT_NORMAL) ids[k++] = i;
-        g_sort_b = &b;
-        qsort(ids, k, sizeof *ids, cmp_tok_bytes);
-        for (i = 1; i < k; i++) {
-            uint32_t a = ids[i - 1], c = ids[i];
-            size_t la = b.off[a + 1] - b.off[a];
-            if (la == b.off[c + 1] - b.off[c] && !memcmp(b.blob + b.off[a], b.blob + b.off[c], la)) {
-                /* the vocab entry stays normal; the copy from added_tokens becomes control */
-                b.type[have[a] == 2 && have[c] != 2 ? a : c] = TT_CONTROL;
-            }
-        }
-        free(ids);
-    }
-    h.cap = 16;
-    while (h.cap < 2 * (size_t)n) h.cap *= 2;
-    h.slots = (uint32_t *)calloc(h.cap, sizeof *h.slots);
-    if (!h.slots) { fail("out of memory"); goto done; }
-    for (i = 0; i < n; i++) {
-        size_t s;
-        if (b.type[i] != TT_NORMAL) continue;
-        s = (size_t)fnv(b.blob + b.off[i], b.off[i + 1] - b.off[i]) & (h.cap - 1);
-        while (h.slots[s]) s = (s + 1) & (h.cap - 1);
-        h.slots[s] = i + 1;
-    }
+    if (demote_added_copies(&b, have) != 0 || idhash_build(&h, &b) != 0) goto done;
     if (read_merges(&d, merges, path, &h, &b, unmap_bytes, scratch) != 0) goto done;
     /* BOS and EOS: config.json first, then conventional special-token names */
     if (config_token_id(cfg, cfg_path, "bos_token_id", MOD__MAX_VOCAB, &bos) != 0 || config_token_id(cfg, cfg_path, "eos_token_id", MOD__MAX_VOCAB, &eos) != 0) goto done;
     {
-        int k, pass;
+        int pass;
         for (pass = 0; pass < 2; pass++) {
             long *id = pass ? &eos : &bos;
-            const char *const *names = pass ? eos_names : bos_names;
             if (*id >= (long)n) { fail("%s: \"%s\" is %ld, but %s has only %u tokens", cfg_path, pass ? "eos_token_id" : "bos_token_id", *id, path, n); goto done; }
-            for (k = 0; *id == -2 && names[k]; k++)
-                for (i = 0; i < n; i++)
-                    if (b.type[i] == TT_CONTROL && b.off[i + 1] - b.off[i] == strlen(names[k]) && !memcmp(b.blob + b.off[i], names[k], strlen(names[k]))) { *id = (long)i; break; }
-            if (*id == -2) *id = -1;
+            if (*id == -2) *id = named_control(&b, pass ? eos_names : bos_names);
         }
     }
     b.bos = (int32_t)bos;
@@ -2464,10 +2497,541 @@ done:
     return rc;
 }
 
+/* ---- GGUF files ------------------------------------------------------------------------------ */
+
+/* A GGUF file (docs/CONVERT.md, "GGUF"): read by tools/gguf.h from the mapped file, every count,
+   size and offset checked there; the architecture's hyperparameters come from its {arch}.*
+   keys, the tensors from ggml's names, the tokenizer from tokenizer.ggml.*. */
+
+static const struct { const char *arch; int permuted; } gguf_archs[] = {
+    /* llama.cpp's converter permutes the q/k rows (and biases) of the Llama layout for its
+       interleaved RoPE; Qwen2 and Gemma run with rotate-half and are stored as they are */
+    { "llama", 1 }, { "mistral", 1 }, { "qwen2", 0 }, { "gemma", 0 }
+};
+
+static const struct { const char *suffix; int role; } gguf_block_names[] = {
+    { "attn_norm.weight", MOD__ROLE_ATTN_NORM }, { "attn_q.weight", MOD__ROLE_Q }, { "attn_k.weight", MOD__ROLE_K },
+    { "attn_v.weight", MOD__ROLE_V }, { "attn_output.weight", MOD__ROLE_O }, { "attn_q.bias", MOD__ROLE_Q_BIAS },
+    { "attn_k.bias", MOD__ROLE_K_BIAS }, { "attn_v.bias", MOD__ROLE_V_BIAS }, { "attn_output.bias", MOD__ROLE_O_BIAS },
+    { "ffn_norm.weight", MOD__ROLE_MLP_NORM }, { "ffn_gate.weight", MOD__ROLE_GATE }, { "ffn_up.weight", MOD__ROLE_UP },
+    { "ffn_down.weight", MOD__ROLE_DOWN }, { "ffn_gate.bias", MOD__ROLE_GATE_BIAS }, { "ffn_up.bias", MOD__ROLE_UP_BIAS },
+    { "ffn_down.bias", MOD__ROLE_DOWN_BIAS }
+};
+
+/* The GGUF name of a role (for messages about missing tensors); %d is the block. */
+static const char *gguf_role_name(int role)
+{
+    size_t k;
+    if (role == MOD__ROLE_EMBED) return "token_embd.weight";
+    if (role == MOD__ROLE_OUT_NORM) return "output_norm.weight";
+    if (role == MOD__ROLE_OUTPUT) return "output.weight";
+    for (k = 0; k < sizeof gguf_block_names / sizeof gguf_block_names[0]; k++)
+        if (gguf_block_names[k].role == role) return gguf_block_names[k].suffix;
+    return "?";
+}
+
+/* The metadata key {arch}.name, or NULL. */
+static const gguf_kv *gg_key(const gguf_file *g, const char *arch, const char *name, char *key, size_t cap)
+{
+    snprintf(key, cap, "%s.%s", arch, name);
+    return gguf_get(g, key);
+}
+
+/* An integer hyperparameter {arch}.name in [lo, hi]; absent: def, or a failure when required. */
+static int gg_int(const gguf_file *g, const char *path, const char *arch, const char *name, int required, int64_t lo, int64_t hi,
+                  int64_t def, int *out)
+{
+    char key[128];
+    const gguf_kv *kv = gg_key(g, arch, name, key, sizeof key);
+    int64_t v;
+    if (!kv) {
+        if (required) return fail("%s: missing metadata key %s", path, key);
+        *out = (int)def;
+        return 0;
+    }
+    if (kv->type == GGUF_ARRAY)
+        return fail("%s: %s is an array (a value per block); mod.h's blocks all have the same shape", path, key);
+    if (gguf_int(g, kv, &v) != 0 || v < lo || v > hi)
+        return fail("%s: %s must be an integer in [%lld, %lld]", path, key, (long long)lo, (long long)hi);
+    *out = (int)v;
+    return 0;
+}
+
+/* A float hyperparameter {arch}.name in (lo, hi]; absent: def, or a failure when required. */
+static int gg_float(const gguf_file *g, const char *path, const char *arch, const char *name, int required, double lo, double hi,
+                    double def, float *out)
+{
+    char key[128];
+    const gguf_kv *kv = gg_key(g, arch, name, key, sizeof key);
+    double v;
+    if (!kv) {
+        if (required) return fail("%s: missing metadata key %s", path, key);
+        *out = (float)def;
+        return 0;
+    }
+    if (gguf_float(g, kv, &v) != 0 || !((float)v > (float)lo && v <= hi))
+        return fail("%s: %s must be a number in (%g, %g]", path, key, lo, hi);
+    *out = (float)v;
+    return 0;
+}
+
+/* A string value: 1 with s and n when key is a string, 0 when absent, -1 (failed) otherwise. */
+static int gg_str(const gguf_file *g, const char *path, const char *key, const char **s, size_t *n)
+{
+    const gguf_kv *kv = gguf_get(g, key);
+    if (!kv) return 0;
+    if (kv->type != GGUF_STRING) return fail("%s: %s must be a string, it is a %s", path, key, gguf_value_type_names[kv->type]);
+    *s = (const char *)g->p + kv->off;
+    *n = (size_t)kv->n;
+    return 1;
+}
+
+static int str_is(const char *s, size_t n, const char *lit) { return strlen(lit) == n && !memcmp(s, lit, n); }
+
+/* The factor of frequency i of the llama3 scaling as llama.cpp's converter stores it in
+   rope_freqs.weight (the frequency is divided by it). */
+static double llama3_freq_factor(double theta, int hd, int i, double factor, double low, double high, double orig)
+{
+    const double f = pow(theta, -2.0 * i / hd), w = 2.0 * 3.14159265358979323846 / f, sm = (orig / w - low) / (high - low);
+    if (w < orig / high) return 1.0;
+    if (w > orig / low) return factor;
+    return 1.0 / ((1.0 - sm) / factor + sm);
+}
+
+/* rope_freqs.weight (Llama 3.1 and later): per-frequency factors computed from the four
+   numbers of the llama3 scaling, which the file does not keep. The factor is the last entry
+   (the longest wavelength); the other three are found among the values published models use,
+   by comparing every entry. */
+static int gguf_llama3(model *m, const gguf_file *g, const gguf_tensor *t, const char *path)
+{
+    static const double lows[] = { 1, 2, 0.5 }, highs[] = { 4, 2, 8 }, origs[] = { 8192, 4096, 16384, 32768, 2048, 65536 };
+    const int n = m->hd / 2;
+    const unsigned char *p = g->p + g->data_offset + t->offset;
+    char key[128];
+    double factor;
+    size_t a, b, c;
+    int i;
+    if (t->type != GGML_T_F32 || t->n_dims != 1 || t->ne[0] != (uint64_t)n)
+        return fail("%s: tensor rope_freqs.weight must be F32 of %d values (half the head size), it is %s of %llu", path, n,
+                    gguf_type_name(t->type), (unsigned long long)t->n_elems);
+    factor = mf_get_f32(p + 4 * (size_t)(n - 1));
+    if (!(factor >= 1.0 && factor < 1e6)) return fail("%s: rope_freqs.weight: its last factor %g is not a llama3 scaling factor (>= 1)", path, factor);
+    for (a = 0; a < sizeof origs / sizeof origs[0] + 1; a++) {
+        double orig = a ? origs[a - 1] : 0;
+        if (!a) { /* the file's own original context length first, when it has one */
+            const gguf_kv *kv = gg_key(g, m->family, "rope.scaling.original_context_length", key, sizeof key);
+            int64_t x;
+            if (!kv || gguf_int(g, kv, &x) != 0 || x < 1 || x > MOD__MAX_SEQ) continue;
+            orig = (double)x;
+        }
+        for (b = 0; b < sizeof lows / sizeof lows[0]; b++)
+            for (c = 0; c < sizeof highs / sizeof highs[0]; c++) {
+                if (!(highs[c] > lows[b])) continue;
+                for (i = 0; i < n; i++) {
+                    const double want = llama3_freq_factor(m->theta, m->hd, i, factor, lows[b], highs[c], orig);
+                    if (fabs((double)mf_get_f32(p + 4 * (size_t)i) - want) > 1e-4 * want) break;
+                }
+                if (i == n) {
+                    m->rope_scaling = MOD_ROPE_SCALING_LLAMA3;
+                    m->rope_factor = (float)factor; m->rope_low = (float)lows[b]; m->rope_high = (float)highs[c];
+                    m->rope_orig = (int)orig;
+                    note("%s: rope_freqs.weight is the llama3 scaling with factor %g, low_freq_factor %g, high_freq_factor %g, original context %d",
+                         path, factor, lows[b], highs[c], m->rope_orig);
+                    return 0;
+                }
+            }
+    }
+    return fail("%s: rope_freqs.weight holds per-frequency RoPE factors that match no llama3 scaling (factor %g with the usual "
+                "low/high frequency factors and original context lengths); mod.h cannot compute them", path, factor);
+}
+
+/* The source of one output tensor: its shape against the hyperparameters, its type. */
+static int gguf_src(model *m, const opts *o, const gguf_file *g, const gguf_tensor *t, int role, int layer, int permuted, const char *path)
+{
+    const mod__dims dims = mf_dims((uint64_t)m->V, (uint64_t)m->d, (uint64_t)m->H, (uint64_t)m->Hkv, (uint64_t)m->hd, (uint64_t)m->F, 0);
+    src *s = slot(m, role, layer);
+    uint64_t r, c;
+    char name[80];
+    snprintf(name, sizeof name, "%s", gguf_show(t->name, t->name_len));
+    mf_role_shape(role, &dims, &r, &c);
+    if (r ? t->n_dims != 2 || t->ne[0] != c || t->ne[1] != r : t->n_dims != 1 || t->ne[0] != c) {
+        char got[120];
+        size_t k = 0;
+        uint32_t d;
+        for (d = t->n_dims; d-- > 0;) k += (size_t)snprintf(got + k, sizeof got - k, d + 1 < t->n_dims ? ", %llu" : "%llu", (unsigned long long)t->ne[d]);
+        if (r) return fail("%s: tensor %s has shape [%s] (rows first), but the metadata implies [%llu, %llu]", path, name, got,
+                           (unsigned long long)r, (unsigned long long)c);
+        return fail("%s: tensor %s has shape [%s], but the metadata implies [%llu]", path, name, got, (unsigned long long)c);
+    }
+    s->present = 1;
+    s->name = label(m, name, 0);
+    s->fd = -1;
+    s->path = path;
+    s->mem = g->p + g->data_offset + t->offset;
+    s->rows = r;
+    s->cols = c;
+    if (permuted && (role == MOD__ROLE_Q || role == MOD__ROLE_K || role == MOD__ROLE_Q_BIAS || role == MOD__ROLE_K_BIAS)) s->perm_hd = m->hd;
+    switch (t->type) {
+    case GGML_T_F32: s->dtype = MOD_DTYPE_F32; break;
+    case GGML_T_F16: s->dtype = MOD_DTYPE_F16; break;
+    case GGML_T_BF16: s->dtype = MOD_DTYPE_BF16; break;
+    case GGML_T_Q8_0: s->dtype = MOD_DTYPE_Q8_0; break;
+    case GGML_T_Q4_0: s->dtype = MOD_DTYPE_Q4_0; break; /* ggml's Q4_0 blocks are mod.h's q4_0 byte for byte */
+    default:
+        if (!ggml_dequant_supported(t->type)) {
+            if (!strncmp(gguf_type_name(t->type), "IQ", 2))
+                return fail("%s: tensor %s is %s: the IQ types (codebook quantizations) are not supported; convert a GGUF in F16, BF16, "
+                            "Q8_0, Q4_0 or a K-quant", path, name, gguf_type_name(t->type));
+            return fail("%s: tensor %s has type %s, which mod-convert cannot decode (docs/CONVERT.md, \"GGUF\", lists the types)",
+                        path, name, gguf_type_name(t->type));
+        }
+        s->dtype = DT_GGML;
+        s->gtype = t->type;
+        if (r) s->default_dtype = 1 + MOD_DTYPE_Q8_0;
+        return 0;
+    }
+    if (r) {
+        s->keep_dtype = 1;
+        if (dt_quantized(s->dtype) && o->dtype_given && dt_quantized(o->dtype) && o->dtype != s->dtype && !o->allow_requantize)
+            return fail("%s: tensor %s is already %s; quantizing it again as %s adds the rounding of both (convert the original "
+                        "weights instead, or pass --allow-requantize)", path, name, mf_dtype_name(s->dtype), mf_dtype_name(o->dtype));
+    }
+    return 0;
+}
+
+/* tokenizer.ggml.*: "llama" (SentencePiece) as kind 2, scored BPE, which merges as llama.cpp's
+   and SentencePiece's BPE do; "gpt2" as kind 1, byte-level BPE with the split named by
+   tokenizer.ggml.pre. */
+static int tok_from_gguf(model *m, const gguf_file *g, const char *path)
+{
+    const gguf_kv *toks = gguf_get(g, "tokenizer.ggml.tokens"), *scores = gguf_get(g, "tokenizer.ggml.scores");
+    const gguf_kv *types = gguf_get(g, "tokenizer.ggml.token_type"), *merges = gguf_get(g, "tokenizer.ggml.merges"), *kv;
+    const char *model_name = NULL, *pre = NULL;
+    size_t model_len = 0, pre_len = 0;
+    tokb b;
+    idhash h;
+    uint8_t *have = NULL;
+    unsigned char *scratch = NULL;
+    uint64_t pos, i, n;
+    int rc = -1, k, sp;
+    memset(&b, 0, sizeof b);
+    memset(&h, 0, sizeof h);
+    if ((k = gg_str(g, path, "tokenizer.ggml.model", &model_name, &model_len)) < 0) return -1;
+    if (k == 0) { note("%s has no tokenizer (no tokenizer.ggml.model): the model file will have none", path); return 0; }
+    if (str_is(model_name, model_len, "llama")) sp = 1;
+    else if (str_is(model_name, model_len, "gpt2")) sp = 0;
+    else
+        return fail("%s: tokenizer.ggml.model is \"%s\": mod.h reproduces SentencePiece (\"llama\") and byte-level BPE (\"gpt2\") "
+                    "vocabularies only; use --tokenizer none to convert without a tokenizer", path, show(model_name, model_len));
+    if (!toks || toks->type != GGUF_ARRAY || toks->elem_type != GGUF_STRING || toks->n == 0)
+        return fail("%s: tokenizer.ggml.tokens must be a non-empty array of strings", path);
+    n = toks->n;
+    if (n > (uint64_t)m->V) return fail("%s: tokenizer.ggml.tokens has %llu tokens, more than the %d rows of token_embd.weight", path, (unsigned long long)n, m->V);
+    if (scores && (scores->type != GGUF_ARRAY || scores->elem_type != GGUF_F32 || scores->n != n))
+        return fail("%s: tokenizer.ggml.scores must be an array of %llu float32 values, one per token", path, (unsigned long long)n);
+    if (types && (types->type != GGUF_ARRAY || (types->elem_type != GGUF_I32 && types->elem_type != GGUF_U32) || types->n != n))
+        return fail("%s: tokenizer.ggml.token_type must be an array of %llu int32 values, one per token", path, (unsigned long long)n);
+    b.kind = sp ? 2 : 1;
+    init_byte_alphabet();
+    have = (uint8_t *)calloc((size_t)n + 1, 1);
+    scratch = (unsigned char *)malloc(2 * (size_t)(3 * MOD__MAX_TOKEN_LEN) + 8);
+    if (!have || !scratch || tokb_alloc(&b, (uint32_t)n) != 0) { fail("out of memory"); goto done; }
+    for (i = 0, pos = toks->off; i < n; i++) {
+        const char *s;
+        uint64_t sl;
+        size_t bl = 0;
+        uint32_t ty = types ? gguf_arr_u32(g, types, i) : 1;
+        int type = TT_NORMAL;
+        gguf_arr_str(g, &pos, &s, &sl);
+        b.off[i] = (uint32_t)b.blob_n;
+        if (sl > 3 * MOD__MAX_TOKEN_LEN) { fail("%s: token %llu is %llu bytes long; the format allows %d", path, (unsigned long long)i, (unsigned long long)sl, MOD__MAX_TOKEN_LEN); goto done; }
+        if (ty < 1 || ty > 6) { fail("%s: token %llu has token_type %lu; llama.cpp's types are 1 to 6", path, (unsigned long long)i, (unsigned long)ty); goto done; }
+        if (scores) {
+            b.score[i] = gguf_arr_f32(g, scores, i);
+            if (!(b.score[i] >= -3.4e38f && b.score[i] <= 3.4e38f)) { fail("%s: token %llu has a score that is not a finite number", path, (unsigned long long)i); goto done; }
+            if (!sp) b.score[i] = 0.0f;
+        }
+        if (ty == 2 || ty == 3 || ty == 5) { /* unknown, control, unused: never produced by encoding */
+            type = TT_CONTROL;
+            memcpy(scratch, s, (size_t)sl);
+            bl = (size_t)sl;
+        } else if (sp && ty == 6) {
+            if (!(sl == 6 && !memcmp(s, "<0x", 3) && s[5] == '>' && isxdigit_c((unsigned char)s[3]) && isxdigit_c((unsigned char)s[4]))) {
+                fail("%s: token %llu (\"%s\") has the byte type but is not <0xXX>", path, (unsigned long long)i, show(s, (size_t)sl));
+                goto done;
+            }
+            scratch[0] = (unsigned char)(hexval((unsigned char)s[3]) * 16 + hexval((unsigned char)s[4]));
+            bl = 1;
+            type = TT_BYTE;
+        } else if (sp) {
+            if (sp_map(s, (size_t)sl, scratch, &bl) != 0) {
+                fail("%s: token %llu (\"%s\") has a literal space, which a SentencePiece vocabulary cannot hold (spaces are \"\xE2\x96\x81\")",
+                     path, (unsigned long long)i, show(s, (size_t)sl));
+                goto done;
+            }
+        } else if (ty == 4) { /* a user-defined (added) token: its text as typed */
+            memcpy(scratch, s, (size_t)sl);
+            bl = (size_t)sl;
+            have[i] = 2;
+        } else if (unmap_bytes(s, (size_t)sl, scratch, &bl) != 0) {
+            fail("%s: token %llu (\"%s\") has a character outside the byte-level alphabet", path, (unsigned long long)i, show(s, (size_t)sl));
+            goto done;
+        }
+        if (bl == 0) type = TT_CONTROL;
+        b.type[i] = (uint8_t)type;
+        if (tokb_push(&b, (uint32_t)i, scratch, bl) != 0) goto done;
+    }
+    if (!sp) {
+        if (demote_added_copies(&b, have) != 0 || idhash_build(&h, &b) != 0) goto done;
+        if (!merges) { fail("%s: a \"gpt2\" tokenizer needs tokenizer.ggml.merges", path); goto done; }
+        if (merges->type != GGUF_ARRAY || merges->elem_type != GGUF_STRING || merges->n > 0xffffffffu) {
+            fail("%s: tokenizer.ggml.merges must be an array of strings", path);
+            goto done;
+        }
+        if (merges->n) {
+            b.merge = (uint32_t(*)[4])malloc((size_t)merges->n * sizeof *b.merge);
+            if (!b.merge) { fail("out of memory"); goto done; }
+        }
+        for (i = 0, pos = merges->off; i < merges->n; i++) {
+            const char *s, *part[2];
+            uint64_t sl;
+            size_t plen[2];
+            gguf_arr_str(g, &pos, &s, &sl);
+            if (sl > 6 * MOD__MAX_TOKEN_LEN || split_merge(s, (size_t)sl, part, plen) != 0) {
+                fail("%s: merge %llu (\"%s\") is not two tokens separated by one space", path, (unsigned long long)i, show(s, (size_t)sl));
+                goto done;
+            }
+            if (add_merge(&b, &h, (uint32_t)i, part, plen, path, unmap_bytes, scratch) != 0) goto done;
+        }
+        b.n_merges = (uint32_t)merges->n;
+        if ((k = gg_str(g, path, "tokenizer.ggml.pre", &pre, &pre_len)) < 0) goto done;
+        if (k == 0 || str_is(pre, pre_len, "default") || str_is(pre, pre_len, "gpt2") || str_is(pre, pre_len, "gpt-2")) b.pretok = 1;
+        else if (str_is(pre, pre_len, "llama-bpe") || str_is(pre, pre_len, "llama3")) {
+            b.pretok = 2;
+            b.flags |= 2u; /* Llama 3's ignore_merges: a piece that is a token stays whole */
+        } else if (str_is(pre, pre_len, "qwen2")) b.pretok = 3;
+        else {
+            fail("%s: tokenizer.ggml.pre is \"%s\", a split mod.h does not implement (it knows \"default\"/\"gpt2\", \"llama-bpe\"/\"llama3\" "
+                 "and \"qwen2\"); use --tokenizer none to convert without a tokenizer", path, show(pre, pre_len));
+            goto done;
+        }
+    }
+    kv = gguf_get(g, "tokenizer.ggml.add_space_prefix");
+    if (kv && kv->type != GGUF_BOOL) { fail("%s: tokenizer.ggml.add_space_prefix must be a bool", path); goto done; }
+    if (kv ? g->p[kv->off] : sp) b.flags |= 1u; /* llama.cpp's default: a space before SentencePiece text, none before BPE's */
+    for (k = 0; k < 2; k++) {
+        const char *key = k ? "tokenizer.ggml.eos_token_id" : "tokenizer.ggml.bos_token_id";
+        int64_t v = -1;
+        kv = gguf_get(g, key);
+        if (kv && (gguf_int(g, kv, &v) != 0 || v < 0 || (uint64_t)v >= n)) {
+            fail("%s: %s must be a token id below %llu", path, key, (unsigned long long)n);
+            goto done;
+        }
+        if (k) b.eos = (int32_t)v;
+        else b.bos = (int32_t)v;
+    }
+    kv = gguf_get(g, "tokenizer.ggml.add_bos_token");
+    if (kv && kv->type != GGUF_BOOL) { fail("%s: tokenizer.ggml.add_bos_token must be a bool", path); goto done; }
+    if (kv && !g->p[kv->off] && b.bos >= 0) {
+        /* the model file's BOS is the one programs prepend (mod-generate does when there is one) */
+        note("%s: tokenizer.ggml.add_bos_token is false: the model file gets no BOS token (%d is not prepended)", path, (int)b.bos);
+        b.bos = -1;
+    }
+    if (tokb_finish(&b, path, &m->tok, &m->tok_size) != 0) goto done;
+    if (sp) snprintf(m->tok_desc, sizeof m->tok_desc, "scored BPE (SentencePiece), %u tokens%s, bos %d, eos %d", b.n,
+                     (b.flags & 1u) ? ", prefix space" : "", (int)b.bos, (int)b.eos);
+    else snprintf(m->tok_desc, sizeof m->tok_desc, "byte-level BPE, %u tokens, %u merges, %s pretokenizer%s, bos %d, eos %d", b.n, b.n_merges,
+                  pretok_names[b.pretok], (b.flags & 2u) ? ", whole-piece tokens" : "", (int)b.bos, (int)b.eos);
+    rc = 0;
+done:
+    tokb_free(&b);
+    free(h.slots);
+    free(have);
+    free(scratch);
+    return rc;
+}
+
+static int read_gguf(model *m, const opts *o)
+{
+    const char *path = o->input, *arch = NULL;
+    size_t arch_len = 0, a;
+    gguf_file g;
+    char err[600], key[128];
+    int fi, rc = -1, l, k, permuted = 0, mwindow = 0;
+    uint64_t t;
+    const gguf_tensor **at = NULL, *rope_freqs = NULL, *emb = NULL;
+    memset(&g, 0, sizeof g);
+    if (o->tokenizer) return fail("%s is a GGUF file: its tokenizer is read from its metadata (or left out with --tokenizer none); --tokenizer FILE cannot replace it", path);
+    if (o->mod_layers && strcmp(o->mod_layers, "none") != 0)
+        return fail("%s: a GGUF file has no router weights, so no block can be routed (--mod-layers)", path);
+    if (open_input(m, path, &fi) != 0) return -1;
+    if (m->files[fi].size > (uint64_t)SIZE_MAX) return fail("%s is too large to map", path);
+    m->map = mmap(NULL, (size_t)m->files[fi].size, PROT_READ, MAP_PRIVATE, m->files[fi].fd, 0);
+    if (m->map == MAP_FAILED) { m->map = NULL; return fail("cannot map %s: %s", path, strerror(errno)); }
+    m->map_size = (size_t)m->files[fi].size;
+    if (gguf_parse(&g, (const unsigned char *)m->map, m->files[fi].size, err, sizeof err) != 0) return fail("%s: %s", path, err);
+    m->format = g.version == 2 ? "GGUF version 2" : "GGUF version 3";
+    if ((k = gg_str(&g, path, "general.architecture", &arch, &arch_len)) <= 0) {
+        if (k == 0) fail("%s: no general.architecture in the metadata", path);
+        goto done;
+    }
+    for (a = 0; a < sizeof gguf_archs / sizeof gguf_archs[0] && !str_is(arch, arch_len, gguf_archs[a].arch); a++) {}
+    if (a == sizeof gguf_archs / sizeof gguf_archs[0]) {
+        fail("%s: general.architecture is \"%s\", not one mod-convert converts (llama, mistral, qwen2, gemma; docs/CONVERT.md, \"GGUF\")", path, show(arch, arch_len));
+        goto done;
+    }
+    m->family = gguf_archs[a].arch;
+    permuted = gguf_archs[a].permuted;
+    {
+        int experts = 0;
+        if (gg_int(&g, path, m->family, "expert_count", 0, 0, 1 << 20, 0, &experts) != 0) goto done;
+        if (experts > 0) { fail("%s: %s.expert_count is %d: the MLP is a mixture of experts, which mod.h does not compute", path, m->family, experts); goto done; }
+    }
+    for (t = 0; t < g.n_tensors; t++)
+        if (str_is(g.tensors[t].name, g.tensors[t].name_len, "token_embd.weight")) emb = &g.tensors[t];
+    if (!emb) { fail("%s: missing tensor token_embd.weight", path); goto done; }
+    if (emb->n_dims != 2 || emb->ne[1] > MOD__MAX_VOCAB) { fail("%s: tensor token_embd.weight must be a matrix of at most %d rows", path, MOD__MAX_VOCAB); goto done; }
+    m->V = (int)emb->ne[1];
+    if (gg_int(&g, path, m->family, "context_length", 1, 1, MOD__MAX_SEQ, 0, &m->seq) ||
+        gg_int(&g, path, m->family, "embedding_length", 1, 2, MOD__MAX_DIM, 0, &m->d) ||
+        gg_int(&g, path, m->family, "block_count", 1, 1, MOD__MAX_LAYERS, 0, &m->L) ||
+        gg_int(&g, path, m->family, "feed_forward_length", 1, 1, 4 * MOD__MAX_DIM, 0, &m->F) ||
+        gg_int(&g, path, m->family, "attention.head_count", 1, 1, MOD__MAX_DIM, 0, &m->H) ||
+        gg_int(&g, path, m->family, "attention.head_count_kv", 0, 1, m->H, m->H, &m->Hkv) ||
+        gg_float(&g, path, m->family, "attention.layer_norm_rms_epsilon", 1, 0.0, 0.5, 0, &m->eps) ||
+        gg_float(&g, path, m->family, "rope.freq_base", 0, 0.0, 1e30, 10000.0, &m->theta) ||
+        gg_int(&g, path, m->family, "attention.sliding_window", 0, 0, MOD__MAX_SEQ, 0, &mwindow))
+        goto done;
+    if (m->H % m->Hkv) { fail("%s: %s.attention.head_count_kv %d does not divide attention.head_count %d", path, m->family, m->Hkv, m->H); goto done; }
+    if (gguf_get(&g, (snprintf(key, sizeof key, "%s.attention.key_length", m->family), key))) {
+        int vl = 0;
+        if (gg_int(&g, path, m->family, "attention.key_length", 1, 2, MOD__MAX_DIM, 0, &m->hd) ||
+            gg_int(&g, path, m->family, "attention.value_length", 0, 1, MOD__MAX_DIM, m->hd, &vl))
+            goto done;
+        if (vl != m->hd) { fail("%s: %s.attention.value_length %d differs from key_length %d; mod.h's heads have one size", path, m->family, vl, m->hd); goto done; }
+    } else {
+        if (m->d % m->H) { fail("%s: attention.head_count %d does not divide embedding_length %d (and there is no attention.key_length)", path, m->H, m->d); goto done; }
+        m->hd = m->d / m->H;
+    }
+    if (m->hd % 2) { fail("%s: the head size %d is odd; RoPE needs it even", path, m->hd); goto done; }
+    if ((uint64_t)m->hd * (uint64_t)m->H > MOD__MAX_DIM) { fail("%s: the heads' total size is more than %d", path, MOD__MAX_DIM); goto done; }
+    {
+        int rd = m->hd;
+        if (gg_int(&g, path, m->family, "rope.dimension_count", 0, 1, MOD__MAX_DIM, m->hd, &rd) != 0) goto done;
+        if (rd != m->hd) { fail("%s: %s.rope.dimension_count is %d, not the head size %d: mod.h rotates whole heads", path, m->family, rd, m->hd); goto done; }
+    }
+    m->window = mwindow;
+    {   /* RoPE scaling: none, linear (rope.scaling.type, or the older rope.scale_linear) */
+        const char *ty;
+        size_t tl;
+        snprintf(key, sizeof key, "%s.rope.scaling.type", m->family);
+        if ((k = gg_str(&g, path, key, &ty, &tl)) < 0) goto done;
+        if (k && str_is(ty, tl, "linear")) {
+            if (gg_float(&g, path, m->family, "rope.scaling.factor", 1, 0.0, 1e30, 1.0, &m->rope_factor) != 0) goto done;
+            m->rope_scaling = MOD_ROPE_SCALING_LINEAR;
+        } else if (k && !str_is(ty, tl, "none")) {
+            fail("%s: %s is \"%s\": mod.h computes linear and llama3 RoPE scaling only (MODEL.md \"Variants\")", path, key, show(ty, tl));
+            goto done;
+        } else if (!k) {
+            float f = 1.0f;
+            if (gg_float(&g, path, m->family, "rope.scale_linear", 0, 0.0, 1e30, 1.0, &f) != 0) goto done;
+            if (f != 1.0f) { m->rope_scaling = MOD_ROPE_SCALING_LINEAR; m->rope_factor = f; }
+        }
+    }
+    if (!strcmp(m->family, "gemma")) {
+        /* llama.cpp's converter stores Gemma's RMSNorm gains as 1 + w (added in f32, or in f16 for
+           an f16 checkpoint) and its graph scales the embedding by sqrtf(n_embd): the file's gains
+           are used as they are (norm_offset 0) and the scale is that float */
+        m->activation = MOD_ACTIVATION_GELU_TANH;
+        m->embed_scale = sqrtf((float)m->d);
+    } else {
+        m->activation = MOD_ACTIVATION_SILU;
+    }
+    if (resolve_routing(m, o, NULL, NULL) != 0) goto done;
+    m->slots = (src *)calloc((size_t)(m->L + 1) * NROLES, sizeof *m->slots);
+    at = (const gguf_tensor **)calloc((size_t)(m->L + 1) * NROLES, sizeof *at);
+    if (!m->slots || !at) { fail("out of memory"); goto done; }
+    for (t = 0; t < g.n_tensors; t++) {
+        const gguf_tensor *x = &g.tensors[t];
+        const char *nm = x->name, *rest;
+        size_t nl = x->name_len, j;
+        long layer = -1;
+        int role = -1;
+        if (str_is(nm, nl, "token_embd.weight")) role = MOD__ROLE_EMBED;
+        else if (str_is(nm, nl, "output_norm.weight")) role = MOD__ROLE_OUT_NORM;
+        else if (str_is(nm, nl, "output.weight")) role = MOD__ROLE_OUTPUT;
+        else if (str_is(nm, nl, "rope_freqs.weight")) { rope_freqs = x; continue; }
+        else if (nl > 4 && !memcmp(nm, "blk.", 4) && nm[4] >= '0' && nm[4] <= '9' && !(nm[4] == '0' && nl > 5 && nm[5] != '.')) {
+            for (rest = nm + 4, layer = 0; rest < nm + nl && *rest >= '0' && *rest <= '9' && layer <= 100000; rest++) layer = layer * 10 + (*rest - '0');
+            if (rest < nm + nl && *rest == '.' && layer < 100000) {
+                size_t rl = (size_t)(nm + nl - rest - 1);
+                if (str_is(rest + 1, rl, "attn_rot_embd")) continue; /* a RoPE table some converters kept: computed from rope.freq_base */
+                for (j = 0; j < sizeof gguf_block_names / sizeof gguf_block_names[0]; j++)
+                    if (str_is(rest + 1, rl, gguf_block_names[j].suffix)) { role = gguf_block_names[j].role; break; }
+                if (role >= 0 && layer >= m->L) {
+                    fail("%s: tensor %s belongs to block %ld, but %s.block_count is %d", path, gguf_show(nm, nl), layer, m->family, m->L);
+                    goto done;
+                }
+            }
+        }
+        if (role < 0) {
+            if (memmem(nm, nl, "_exps", 5)) fail("%s: tensor %s is an expert of a mixture-of-experts MLP, which mod.h does not compute", path, gguf_show(nm, nl));
+            else fail("%s: unexpected tensor %s: not a weight of a %s model as llama.cpp names them (docs/CONVERT.md, \"GGUF\")", path, gguf_show(nm, nl), m->family);
+            goto done;
+        }
+        at[(size_t)(layer + 1) * NROLES + (size_t)role] = x;
+    }
+    m->tied = at[MOD__ROLE_OUTPUT] == NULL;
+    for (l = -1; l < m->L; l++) {
+        const gguf_tensor **row = &at[(size_t)(l + 1) * NROLES];
+        int role, nb;
+        for (role = l < 0 ? MOD__ROLE_EMBED : MOD__ROLE_ATTN_NORM; role <= (l < 0 ? MOD__ROLE_OUTPUT : NROLES - 1); role++) {
+            if (role >= MOD__ROLE_ROUTER && role <= MOD__ROLE_PRED_B2) continue;
+            if (!row[role]) {
+                if (role == MOD__ROLE_OUTPUT || role == MOD__ROLE_Q_BIAS || role == MOD__ROLE_K_BIAS || role == MOD__ROLE_V_BIAS || role >= MOD__ROLE_O_BIAS) continue;
+                if (l < 0) fail("%s: missing tensor %s", path, gguf_role_name(role));
+                else fail("%s: missing tensor blk.%d.%s", path, l, gguf_role_name(role));
+                goto done;
+            }
+            if (gguf_src(m, o, &g, row[role], role, l, permuted, path) != 0) goto done;
+        }
+        if (l < 0) continue;
+        nb = (row[MOD__ROLE_Q_BIAS] != NULL) + (row[MOD__ROLE_K_BIAS] != NULL) + (row[MOD__ROLE_V_BIAS] != NULL);
+        if (nb != 0 && nb != 3) { fail("%s: block %d has some but not all of the q/k/v biases (attn_q.bias, attn_k.bias, attn_v.bias)", path, l); goto done; }
+        nb = (row[MOD__ROLE_GATE_BIAS] != NULL) + (row[MOD__ROLE_UP_BIAS] != NULL) + (row[MOD__ROLE_DOWN_BIAS] != NULL);
+        if (nb != 0 && nb != 3) { fail("%s: block %d has some but not all of the MLP biases (ffn_gate.bias, ffn_up.bias, ffn_down.bias)", path, l); goto done; }
+    }
+    if (rope_freqs) {
+        if (m->rope_scaling) { fail("%s: both rope_freqs.weight and a RoPE scaling type are given", path); goto done; }
+        if (gguf_llama3(m, &g, rope_freqs, path) != 0) goto done;
+    }
+    {   /* the summary's dtype */
+        int dts = 0, deq = 0, i;
+        for (l = -1; l < m->L; l++)
+            for (k = 0; k < NROLES; k++) {
+                const src *s = slot(m, k, l);
+                if (!s->present || !s->rows) continue;
+                if (s->dtype == DT_GGML) deq |= 1;
+                dts |= 1 << (o->dtype_given ? o->dtype : s->default_dtype > 0 ? s->default_dtype - 1 : s->dtype);
+            }
+        for (i = 0; i <= MOD_DTYPE_Q4_0 && dts != 1 << i; i++) {}
+        snprintf(m->dtype_desc, sizeof m->dtype_desc, "%s%s", i <= MOD_DTYPE_Q4_0 ? mf_dtype_name(i) : "mixed dtype",
+                 o->dtype_given ? "" : deq ? " (as in the input; ggml block types as q8_0)" : " (as in the input)");
+    }
+    if (!o->tok_none && tok_from_gguf(m, &g, path) != 0) goto done;
+    /* tokenizer.chat_template stays in the metadata (gguf_get(&g, "tokenizer.chat_template")) */
+    rc = 0;
+done:
+    free(at);
+    gguf_free(&g);
+    return rc;
+}
+
 /* ---- mod.h model files -------------------------------------------------------------------- */
 
-/* 1 when the file starts with the magic of a mod.h model file ("MODH"), as the library checks. */
-static int is_mod_file(const char *path)
+/* 1 when the file starts with these 4 bytes: "MODH" a mod.h model file (as the library checks),
+   "GGUF" a GGUF file. */
+static int has_magic(const char *path, const char *want)
 {
     unsigned char magic[4];
     ssize_t got;
@@ -2477,7 +3041,7 @@ static int is_mod_file(const char *path)
     if (fd < 0) return 0;
     do got = read(fd, magic, 4); while (got < 0 && errno == EINTR);
     close(fd);
-    return got == 4 && !memcmp(magic, MOD__MAGIC, 4);
+    return got == 4 && !memcmp(magic, want, 4);
 }
 
 /* A mod.h model file: loaded through the library with its checksum verified (every field,
@@ -2618,11 +3182,13 @@ static int read_mod(model *m, const opts *o)
     return 0;
 }
 
-/* A regular file: a mod.h model file when it starts with "MODH", else a llama2.c checkpoint
-   (whose first field, dim, is never that large). */
+/* A regular file: a mod.h model file when it starts with "MODH", a GGUF file with "GGUF", else a
+   llama2.c checkpoint (whose first field, dim, is never that large). */
 static int read_file_input(model *m, const opts *o)
 {
-    return is_mod_file(o->input) ? read_mod(m, o) : read_llama2c(m, o);
+    if (has_magic(o->input, MOD__MAGIC)) return read_mod(m, o);
+    if (has_magic(o->input, "GGUF")) return read_gguf(m, o);
+    return read_llama2c(m, o);
 }
 
 /* ---- writing --------------------------------------------------------------------------- */
@@ -2715,7 +3281,7 @@ static int write_tensor(writer *w, const mf_tensor *t, const src *s, unsigned ch
                         progress *pg)
 {
     uint64_t rows = t->rows ? t->rows : 1, r = 0, c;
-    size_t rowb = (size_t)row_bytes(s->dtype, t->cols), bad;
+    size_t rowb = (size_t)src_row_bytes(s, t->cols), bad;
     const int verbatim = dt_quantized(t->dtype) && s->dtype == t->dtype;
     while (r < rows) {
         uint64_t k = s->perm_hd > 0 ? 1 : (READ_BLOCK / rowb ? READ_BLOCK / rowb : 1), j;
@@ -2726,9 +3292,22 @@ static int write_tensor(writer *w, const mf_tensor *t, const src *s, unsigned ch
         else if (read_at(s->fd, inbuf, (size_t)k * rowb, s->off + src_row(s, r) * rowb, s->path) != 0) return -1;
         for (j = 0; j < k; j++, r++) {
             const unsigned char *in = blk + (size_t)j * rowb;
-            for (c = 0; c < t->cols; c++) {
-                vals[c] = load_elem(in, c, s->dtype);
-                if (vals[c] != vals[c] || vals[c] - vals[c] != 0.0f) break;
+            if (s->dtype == DT_GGML) {
+                if (ggml_dequant_row(s->gtype, in, rowb, vals, (size_t)t->cols) != 0)
+                    return fail("tensor %s: internal error: its %s row does not decode", s->name, gguf_type_name(s->gtype));
+                for (c = 0; c < t->cols && !(vals[c] != vals[c] || vals[c] - vals[c] != 0.0f); c++) {}
+            } else {
+                for (c = 0; c < t->cols; c++) {
+                    vals[c] = load_elem(in, c, s->dtype);
+                    if (vals[c] != vals[c] || vals[c] - vals[c] != 0.0f) break;
+                }
+            }
+            if (s->perm_hd > 0 && !t->rows && c == t->cols) {
+                /* a q or k bias of a GGUF llama: its elements move as the rows of the matrix */
+                float *tmp = (float *)(void *)row;
+                uint64_t e;
+                for (e = 0; e < t->cols; e++) tmp[e] = vals[src_row(s, e)];
+                memcpy(vals, tmp, (size_t)t->cols * sizeof *vals);
             }
             /* the first fault in the order of the values (a q8_0 or q4_0 row is checked whole
                first): a value too large for f16 or bf16, a non-finite value, a block scale too
@@ -2774,7 +3353,8 @@ static int write_model(model *m, const opts *o, int fd, const char *tmp_path, ui
             if (!s->present) continue;
             t->role = role; t->layer = l; srcs[n] = s;
             t->rows = s->rows; t->cols = s->cols;
-            t->dtype = !s->rows ? MOD_DTYPE_F32 : s->keep_dtype ? s->dtype : o->dtype;
+            t->dtype = !s->rows ? MOD_DTYPE_F32 : o->dtype_given ? o->dtype : s->default_dtype > 0 ? s->default_dtype - 1
+                     : s->keep_dtype ? s->dtype : o->dtype;
             if (dt_quantized(t->dtype) && t->cols % 32) {
                 const unsigned long long cols = (unsigned long long)t->cols;
                 const char *dn = mf_dtype_name(t->dtype);
@@ -2814,7 +3394,7 @@ static int write_model(model *m, const opts *o, int fd, const char *tmp_path, ui
     memset(&pg, 0, sizeof pg);
     pg.last = -1;
     for (k = 0; k < n; k++)
-        pg.total += srcs[k]->fd >= 0 || srcs[k]->mem ? (ts[k].rows ? ts[k].rows : 1) * row_bytes(srcs[k]->dtype, ts[k].cols) : 0;
+        pg.total += srcs[k]->fd >= 0 || srcs[k]->mem ? (ts[k].rows ? ts[k].rows : 1) * src_row_bytes(srcs[k], ts[k].cols) : 0;
     pg.on = !o->quiet && m->input_bytes > PROGRESS_MIN_BYTES && isatty(2);
     for (k = 0; k < n; k++) {
         if (w_zeros(w, h.data_offset + ts[k].offset - w->pos) != 0) goto done;
@@ -2987,15 +3567,17 @@ static void usage(FILE *f)
         "       mod-convert --verify FILE\n"
         "Converts a checkpoint into a mod.h model file (docs/FORMAT.md). INPUT is a Hugging Face\n"
         "style directory (config.json; model.safetensors, or model.safetensors.index.json and its\n"
-        "shards; tokenizer.json), a llama2.c checkpoint file (legacy or version 1), or a mod.h\n"
-        "model file (recognised by its magic \"MODH\") to re-encode in another dtype, e.g.\n"
+        "shards; tokenizer.json), a GGUF file (llama, mistral, qwen2, gemma; recognised by its\n"
+        "magic \"GGUF\"), a llama2.c checkpoint file (legacy or version 1), or a mod.h model file\n"
+        "(recognised by its magic \"MODH\") to re-encode in another dtype, e.g.\n"
         "  mod-convert models/kjv-mod.mod -o kjv-q4_0.mod --dtype q4_0\n"
         "A mod.h model file keeps its configuration, routing settings and tokenizer: the options\n"
         "that would change them (--mod-layers ... --threshold, --tokenizer FILE) are refused.\n"
         "\n"
         "  -o, --output OUT        the model file to write (atomically; never an input file)\n"
         "  --dtype f32|f16|bf16|q8_0|q4_0  dtype of the matrices (default f32; for a mod.h model\n"
-        "                          file, each matrix's own dtype); 1-D tensors are always f32;\n"
+        "                          file, each matrix's own dtype; for GGUF, each matrix's own, or\n"
+        "                          q8_0 for ggml's other block types); 1-D tensors are always f32;\n"
         "                          q8_0 and q4_0 need column counts that are multiples of 32\n"
         "  --allow-requantize      let a q8_0 matrix become q4_0 or the reverse (the roundings add\n"
         "                          up); without it that is refused. q8_0/q4_0 to f32, f16 or bf16,\n"

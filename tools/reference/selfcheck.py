@@ -46,7 +46,8 @@ def load_fixture(d):
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                               "..", "..", "tests", "fixtures")
-    names = sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n)))
+    # the PyTorch fixtures are the directories with tokens.txt (as in tests/test_fixtures.sh)
+    names = sorted(n for n in os.listdir(root) if os.path.isfile(os.path.join(root, n, "tokens.txt")))
     for name in names:
         d = os.path.join(root, name)
         m, toks = load_fixture(d)
