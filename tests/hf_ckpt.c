@@ -1,6 +1,7 @@
-/* hf_ckpt DIR VOCAB_SIZE [BOS EOS]: writes a small Hugging Face checkpoint directory (config.json
-   and model.safetensors, random f32 weights, one layer) whose vocab_size is VOCAB_SIZE, for a
-   real tokenizer.json to be converted with (tests/test_hf_tokenizers.sh). */
+/* hf_ckpt DIR VOCAB_SIZE [BOS EOS [FAVOUR]]: writes a small Hugging Face checkpoint directory
+   (config.json and model.safetensors, random f32 weights, one layer) whose vocab_size is
+   VOCAB_SIZE, for a real tokenizer.json to be converted with (tests/test_hf_tokenizers.sh).
+   With FAVOUR, greedy decoding always picks that token (tests/test_chat_programs.sh). */
 #define _POSIX_C_SOURCE 200809L
 #define MOD_IMPLEMENTATION
 #include "../mod.h"
@@ -10,8 +11,8 @@ int main(int argc, char **argv)
 {
     spec s;
     char extra[256] = "";
-    if (argc != 3 && argc != 5) {
-        fprintf(stderr, "usage: hf_ckpt DIR VOCAB_SIZE [BOS_ID EOS_ID]\n");
+    if (argc != 3 && argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: hf_ckpt DIR VOCAB_SIZE [BOS_ID EOS_ID [FAVOUR_ID]]\n");
         return 2;
     }
     spec_default(&s);
@@ -21,7 +22,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "hf_ckpt: bad vocab size %s\n", argv[2]);
         return 2;
     }
-    if (argc == 5) snprintf(extra, sizeof extra, ",\n  \"bos_token_id\": %d,\n  \"eos_token_id\": %d", atoi(argv[3]), atoi(argv[4]));
+    if (argc == 6) { s.favour = atoi(argv[5]) + 1; s.tied = 0; }
+    if (argc >= 5) snprintf(extra, sizeof extra, ",\n  \"bos_token_id\": %d,\n  \"eos_token_id\": %d", atoi(argv[3]), atoi(argv[4]));
     make_dir(argv[1], &s, &canon, "F32", NULL, extra);
     return 0;
 }
