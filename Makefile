@@ -120,7 +120,7 @@ test-sanitize:
 
 # libFuzzer harnesses (clang). `make fuzz` runs each for FUZZ_SECONDS (default 900) over a
 # scratch copy of its committed seed corpus; `make fuzz-smoke` runs each for 30 s.
-FUZZERS := $(B)/fuzz/fuzz_model $(B)/fuzz/fuzz_tokenizer $(B)/fuzz/fuzz_cli $(B)/fuzz/fuzz_convert
+FUZZERS := $(B)/fuzz/fuzz_model $(B)/fuzz/fuzz_tokenizer $(B)/fuzz/fuzz_cli $(B)/fuzz/fuzz_convert $(B)/fuzz/fuzz_chat
 FUZZ_SECONDS ?= 900
 $(B)/fuzz/%: tests/fuzz/%.c mod.h $(WRITER) examples/generate.c examples/cli.h tools/convert.c tools/json.h
 	mkdir -p $(B)/fuzz

@@ -439,7 +439,9 @@ MOD_API mod_chat_format mod_chat_format_detect(const char *template_text, size_t
 /* Sets a chat up: format MOD_CHAT_NONE detects it from template_text (MOD_ERR_UNSUPPORTED when
    not recognised or there is no template); another format is used as given. For chatml the
    template (if any) also gives the default system prompt: the literal text of
-   '<|im_start|>system\n...<|im_end|>' in it. template_text may be NULL when len is 0. */
+   '<|im_start|>system\n...<|im_end|>' in it; chat then points into template_text, which must
+   stay valid while chat is used (a model's stored template lives as long as the model).
+   template_text may be NULL when len is 0. */
 MOD_API mod_result mod_chat_init(mod_chat *chat, mod_chat_format format, const char *template_text, size_t len);
 /* The chat template stored in the model file (not NUL-terminated), or NULL (*len 0). */
 MOD_API const char *mod_model_chat_template(const mod_model *model, size_t *len);

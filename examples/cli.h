@@ -476,7 +476,9 @@ static inline int cli_chat_setup(const mod_model *model, const char *name, mod_c
     if (name) {
         const mod_chat_format want = mod_chat_format_by_name(name);
         if (want == MOD_CHAT_NONE) { cli__msg(err, cap, "unknown chat format '%s' (the formats are %s)", name, names); return -1; }
-        return mod_chat_init(chat, want, tmpl, len) == MOD_OK ? 0 : -1;
+        if (mod_chat_init(chat, want, tmpl, len) == MOD_OK) return 0;
+        cli__msg(err, cap, "cannot set the %s chat format up", name);
+        return -1;
     }
     if (!tmpl) {
         cli__msg(err, cap, "the model file has no chat template: name the chat format with --chat-format (one of %s)", names);
