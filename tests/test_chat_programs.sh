@@ -120,6 +120,23 @@ if have node "chat template oracle"; then
         echo hi | "$B/mod-generate" "$m" -i --chat-format llama3 >/dev/null 2>"$T/err"; rc=$?
         [ $rc -eq 1 ] && grep -q "<|eot_id|>, which is not a special token" "$T/err" && ok "a format whose turn-end token the vocabulary lacks" \
             || bad "llama3 format on a llama2 vocabulary: exit $rc, $(cat "$T/err")"
+        # tokenizer_config.json's other forms, and the template kept when a model file is re-encoded
+        mkdir -p "$e/list" "$e/nodefault" "$e/badtype"
+        for d in list nodefault badtype; do cp "$T/llama2-chat/tokenizer.json" "$e/$d/"; "$B/hf_ckpt" "$e/$d" 32000 1 2; done
+        printf '{"chat_template": [{"name": "tool_use", "template": "{{ x }}"}, {"name": "default", "template": "<|im_start|>{{ m }}<|im_end|>"}]}' >"$e/list/tokenizer_config.json"
+        printf '{"chat_template": [{"name": "tool_use", "template": "<|im_start|>{{ x }}<|im_end|>"}]}' >"$e/nodefault/tokenizer_config.json"
+        printf '{"chat_template": 7}' >"$e/badtype/tokenizer_config.json"
+        "$B/mod-convert" "$e/list" -o "$e/list/model.mod" >"$T/out" 2>&1 && grep -q "chat template: 29 bytes, chatml" "$T/out" \
+            && ok "a list of named templates: the one named default" || bad "list form: $(cat "$T/out")"
+        "$B/mod-convert" "$e/nodefault" -o "$e/nodefault/model.mod" >"$T/out" 2>&1 && grep -q 'without one named "default"' "$T/out" && ! grep -q "chat template:" "$T/out" \
+            && ok "a list without default: a note, no template" || bad "list without default: $(cat "$T/out")"
+        "$B/mod-convert" "$e/badtype" -o "$e/badtype/model.mod" >"$T/out" 2>&1; rc=$?
+        [ $rc -ne 0 ] && grep -q "chat_template is neither a string nor a list" "$T/out" && [ ! -e "$e/badtype/model.mod" ] \
+            && ok "a chat_template of another type: an error, no file" || bad "chat_template 7: exit $rc, $(cat "$T/out")"
+        "$B/mod-convert" "$m" -o "$e/re.mod" --dtype f16 >"$T/out" 2>&1 && grep -q "chat template: [0-9]* bytes, llama2" "$T/out" \
+            && ok "re-encoding a model file keeps its chat template" || bad "re-encoding: $(cat "$T/out")"
+        "$B/mod-convert" "$m" -o "$e/re2.mod" --tokenizer none >"$T/out" 2>&1 && ! grep -q "chat template" "$T/out" \
+            && ok "--tokenizer none drops the chat template with the tokenizer" || bad "--tokenizer none: $(cat "$T/out")"
         # the context full: turns of 12 tokens and a reply of 1 in a context of 30
         printf 'one two three four\nfive six seven eight\nnine ten eleven twelve\n' | "$B/mod-generate" "$m" -i --verbose -t 0 --ctx 30 >"$T/so" 2>"$T/log"; rc=$?
         last=$(sed -n 's/^turn \([0-9]*\): stop .*$/\1/p' "$T/log" | tail -n 1)
