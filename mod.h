@@ -5379,18 +5379,19 @@ static const char *const mod__chat_names[MOD_CHAT_FORMAT_COUNT] = { NULL, "llama
 static const char *const mod__chat_turn_ends[MOD_CHAT_FORMAT_COUNT] = { NULL, "</s>", "<|eot_id|>", "<|im_end|>", "<end_of_turn>" };
 
 const char *mod_chat_format_name(mod_chat_format f) {
-    return (int)f > 0 && (int)f < (int)MOD_CHAT_FORMAT_COUNT ? mod__chat_names[f] : NULL;
+    return (unsigned)f - 1u < (unsigned)MOD_CHAT_FORMAT_COUNT - 1u ? mod__chat_names[f] : NULL;
 }
 
 mod_chat_format mod_chat_format_by_name(const char *name) {
     int f;
-    for (f = 1; name && f < MOD_CHAT_FORMAT_COUNT; f++)
-        if (strcmp(name, mod__chat_names[f]) == 0) return MOD__CAST(mod_chat_format, f);
+    const size_t n = name ? strlen(name) : 0;
+    for (f = 1; name && f < MOD_CHAT_FORMAT_COUNT; f++) /* no strcmp: the firmware links only the memory functions */
+        if (n == strlen(mod__chat_names[f]) && memcmp(name, mod__chat_names[f], n) == 0) return MOD__CAST(mod_chat_format, f);
     return MOD_CHAT_NONE;
 }
 
 const char *mod_chat_turn_end(mod_chat_format f) {
-    return (int)f > 0 && (int)f < (int)MOD_CHAT_FORMAT_COUNT ? mod__chat_turn_ends[f] : NULL;
+    return (unsigned)f - 1u < (unsigned)MOD_CHAT_FORMAT_COUNT - 1u ? mod__chat_turn_ends[f] : NULL;
 }
 
 /* The first occurrence of the NUL-terminated needle in s[from, n), or -1. */
@@ -5415,7 +5416,7 @@ mod_chat_format mod_chat_format_detect(const char *t, size_t n) {
 }
 
 mod_result mod_chat_init(mod_chat *chat, mod_chat_format format, const char *t, size_t n) {
-    if (!chat || (!t && n) || (int)format < 0 || (int)format >= (int)MOD_CHAT_FORMAT_COUNT) return MOD_ERR_INVALID_ARGUMENT;
+    if (!chat || (!t && n) || (unsigned)format >= (unsigned)MOD_CHAT_FORMAT_COUNT) return MOD_ERR_INVALID_ARGUMENT;
     memset(chat, 0, sizeof *chat);
     if (format == MOD_CHAT_NONE) format = mod_chat_format_detect(t, n);
     if (format == MOD_CHAT_NONE) return MOD_ERR_UNSUPPORTED;
@@ -5523,12 +5524,12 @@ mod_result mod_chat_render(const mod_chat *chat, const mod_chat_message *msg, in
     if (len) *len = 0;
     if (!chat || !len || (!out && capacity)) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "%s is NULL", !chat ? "chat" : !len ? "len" : "out");
     f = chat->format;
-    if ((int)f <= 0 || (int)f >= (int)MOD_CHAT_FORMAT_COUNT) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "the chat has no format (mod_chat_init)");
+    if ((unsigned)f - 1u >= (unsigned)MOD_CHAT_FORMAT_COUNT - 1u) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "the chat has no format (mod_chat_init)");
     if (n < 1 || !msg) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "no messages (n is %d)", n);
     if (from < 0 || from > n) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "from %d is outside [0, %d]", from, n);
     if (flags & ~(MOD_CHAT_ADD_ASSISTANT | MOD_CHAT_REPLY_FED)) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "unknown flags %u", flags);
     for (i = 0; i < n; i++) {
-        if ((int)msg[i].role < 0 || (int)msg[i].role > (int)MOD_CHAT_ASSISTANT || !msg[i].content)
+        if ((unsigned)msg[i].role > (unsigned)MOD_CHAT_ASSISTANT || !msg[i].content)
             return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "message %d: %s", i, msg[i].content ? "role is not a mod_chat_role" : "content is NULL");
     }
     if ((flags & MOD_CHAT_REPLY_FED) && (from == 0 || from == n || msg[from].role != MOD_CHAT_ASSISTANT))
