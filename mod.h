@@ -97,6 +97,14 @@
      overflow-safe arithmetic against the bytes actually present before anything is used; a bad
      file yields MOD_ERR_* and a message, never an out-of-bounds access.
 
+   CHAT
+     Instruct models talk in their family's chat format, rendered in C (>>chat): mod_chat_init
+     recognises the template stored in the model file (mod_model_chat_template) or takes a
+     format by name; mod_chat_render writes a conversation, or only its newest turn (the
+     history stays in the session), into a caller buffer, with no allocation. Tokenize the text
+     with MOD_TOKENIZE_SPECIAL (the BOS is in it), prefill, and sample until
+     mod_chat_turn_end_token or EOS.
+
    MAP
      The implementation runs in the order data flows through it; search for a tag to jump to
      its section.

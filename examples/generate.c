@@ -157,7 +157,10 @@ static int run_chat(mod_model *model, mod_session *s, const gen_args *g, mod_sam
         mod_result r;
         char *owned;
         if (interactive) { printf("> "); fflush(stdout); }
-        if ((got = getline(&line, &line_cap, stdin)) < 0) break;
+        if ((got = getline(&line, &line_cap, stdin)) < 0) {
+            if (interactive) printf("\n"); /* end the prompt's line */
+            break;
+        }
         while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
         if (n_msg + 2 > cap_msg) {
             mod_chat_message *nm = (mod_chat_message *)realloc(msg, (size_t)(cap_msg * 2 + 4) * sizeof *msg);
