@@ -5402,24 +5402,24 @@ const char *mod_chat_turn_end(mod_chat_format f) {
     return (unsigned)f - 1u < (unsigned)MOD_CHAT_FORMAT_COUNT - 1u ? mod__chat_turn_ends[f] : NULL;
 }
 
-/* The first occurrence of the NUL-terminated needle in s[from, n), or -1. */
-static long mod__chat_find(const char *s, size_t n, size_t from, const char *needle) {
+/* The first occurrence of the NUL-terminated needle in s[from, n), or MOD__CHAT_NOT_FOUND. */
+#define MOD__CHAT_NOT_FOUND (~MOD__CAST(size_t, 0))
+static size_t mod__chat_find(const char *s, size_t n, size_t from, const char *needle) {
     const size_t k = strlen(needle);
     size_t i;
     for (i = from; k <= n && i <= n - k; i++)
-        if (s[i] == needle[0] && memcmp(s + i, needle, k) == 0) return MOD__CAST(long, i);
-    return -1;
+        if (s[i] == needle[0] && memcmp(s + i, needle, k) == 0) return i;
+    return MOD__CHAT_NOT_FOUND;
 }
+static int mod__chat_has(const char *s, size_t n, const char *needle) { return mod__chat_find(s, n, 0, needle) != MOD__CHAT_NOT_FOUND; }
 
 mod_chat_format mod_chat_format_detect(const char *t, size_t n) {
     if (!t) return MOD_CHAT_NONE;
-    if (mod__chat_find(t, n, 0, "<|start_header_id|>") >= 0 && mod__chat_find(t, n, 0, "<|end_header_id|>") >= 0 &&
-        mod__chat_find(t, n, 0, "<|eot_id|>") >= 0)
+    if (mod__chat_has(t, n, "<|start_header_id|>") && mod__chat_has(t, n, "<|end_header_id|>") && mod__chat_has(t, n, "<|eot_id|>"))
         return MOD_CHAT_LLAMA3;
-    if (mod__chat_find(t, n, 0, "<|im_start|>") >= 0 && mod__chat_find(t, n, 0, "<|im_end|>") >= 0) return MOD_CHAT_CHATML;
-    if (mod__chat_find(t, n, 0, "<start_of_turn>") >= 0 && mod__chat_find(t, n, 0, "<end_of_turn>") >= 0) return MOD_CHAT_GEMMA;
-    if (mod__chat_find(t, n, 0, "[INST]") >= 0 && mod__chat_find(t, n, 0, "[/INST]") >= 0 && mod__chat_find(t, n, 0, "<<SYS>>") >= 0)
-        return MOD_CHAT_LLAMA2;
+    if (mod__chat_has(t, n, "<|im_start|>") && mod__chat_has(t, n, "<|im_end|>")) return MOD_CHAT_CHATML;
+    if (mod__chat_has(t, n, "<start_of_turn>") && mod__chat_has(t, n, "<end_of_turn>")) return MOD_CHAT_GEMMA;
+    if (mod__chat_has(t, n, "[INST]") && mod__chat_has(t, n, "[/INST]") && mod__chat_has(t, n, "<<SYS>>")) return MOD_CHAT_LLAMA2;
     return MOD_CHAT_NONE;
 }
 
@@ -5435,20 +5435,19 @@ mod_result mod_chat_init(mod_chat *chat, mod_chat_format format, const char *t, 
         static const char *const heads[2] = { "<|im_start|>system\\n", "<|im_start|>system\n" };
         int h;
         for (h = 0; h < 2 && !chat->mod__system; h++) {
-            long at = 0;
-            while ((at = mod__chat_find(t, n, (size_t)at, heads[h])) >= 0) {
-                const size_t body = (size_t)at + strlen(heads[h]);
-                const long end = mod__chat_find(t, n, body, "<|im_end|>");
+            size_t at = 0;
+            while ((at = mod__chat_find(t, n, at, heads[h])) != MOD__CHAT_NOT_FOUND) {
+                const size_t body = at + strlen(heads[h]), end = mod__chat_find(t, n, body, "<|im_end|>");
                 size_t i;
                 int quoted = 0;
-                if (end < 0) break;
-                for (i = body; i < (size_t)end; i++) {
+                if (end == MOD__CHAT_NOT_FOUND) break;
+                for (i = body; i < end; i++) {
                     if (t[i] == '\\') { i++; continue; }
                     if (t[i] == '\'' || t[i] == '"') quoted = 1;
                 }
-                if (!quoted && (size_t)end > body) {
+                if (!quoted && end > body) {
                     chat->mod__system = t + body;
-                    chat->mod__system_len = (size_t)end - body;
+                    chat->mod__system_len = end - body;
                     break;
                 }
                 at++;
