@@ -136,6 +136,14 @@ static int run_chat(mod_model *model, mod_session *s, const gen_args *g, mod_sam
     int n_msg = 0, cap_msg = 0, from = 0, reply_fed = 0, need_end = 0, turn = 0, status = 1, toks_cap = 0, gen_cap = 0, i;
     const int ctx = g->ctx ? g->ctx : mod_model_config(model)->max_seq_len, interactive = !g->script;
     ssize_t got;
+    {
+        int32_t none;
+        int nn;
+        if (mod_tokenize(model, "", 0, 0, &none, 1, &nn, NULL) == MOD_ERR_NO_TOKENIZER) {
+            fprintf(stderr, "error: the model file has no tokenizer; --chat needs one\n");
+            return 1;
+        }
+    }
     if (cli_chat_setup(model, g->chat_format, &chat, why, sizeof why) != 0) { fprintf(stderr, "error: %s\n", why); return 1; }
     end_id = mod_chat_turn_end_token(model, chat.format);
     if (end_id < 0) {

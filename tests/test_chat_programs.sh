@@ -137,6 +137,9 @@ if have node "chat template oracle"; then
             && ok "re-encoding a model file keeps its chat template" || bad "re-encoding: $(cat "$T/out")"
         "$B/mod-convert" "$m" -o "$e/re2.mod" --tokenizer none >"$T/out" 2>&1 && ! grep -q "chat template" "$T/out" \
             && ok "--tokenizer none drops the chat template with the tokenizer" || bad "--tokenizer none: $(cat "$T/out")"
+        echo hi | "$B/mod-generate" "$e/re2.mod" -i --chat-format llama2 >/dev/null 2>"$T/err"; rc=$?
+        [ $rc -eq 1 ] && grep -q "no tokenizer; --chat needs one" "$T/err" && ok "a model without a tokenizer: --chat says it needs one" \
+            || bad "no tokenizer: exit $rc, $(cat "$T/err")"
         # the context full: turns of 12 tokens and a reply of 1 in a context of 30
         printf 'one two three four\nfive six seven eight\nnine ten eleven twelve\n' | "$B/mod-generate" "$m" -i --verbose -t 0 --ctx 30 >"$T/so" 2>"$T/log"; rc=$?
         last=$(sed -n 's/^turn \([0-9]*\): stop .*$/\1/p' "$T/log" | tail -n 1)
