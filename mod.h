@@ -464,7 +464,9 @@ MOD_API const char *mod_model_chat_template(const mod_model *model, size_t *len)
    MOD_CHAT_REPLY_FED (from > 0, messages[from] the assistant's) leaves out that reply up to and
    including its turn-end token, for a reply that is in the context as it was generated.
    The text holds the formats' control tokens (BOS included) as text: tokenize it with
-   MOD_TOKENIZE_SPECIAL and without MOD_TOKENIZE_BOS. Contents are written as the templates
+   MOD_TOKENIZE_SPECIAL and without MOD_TOKENIZE_BOS. Contents go in as they are, so a
+   special token's text typed in a message becomes that token too, as with Hugging Face's
+   apply_chat_template; where that matters, refuse such contents before rendering. Contents are written as the templates
    write them (llama2, llama3 and gemma strip leading and trailing whitespace as Python's
    str.strip does; chatml writes them as they are). llama2 and gemma fold a first system message
    into the first user message and need user and assistant to alternate, starting with the
