@@ -21,7 +21,7 @@ TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer
             $(B)/test_convert_hf $(B)/test_convert_llama2c $(B)/test_convert_modfile $(B)/test_convert_errors \
             $(B)/test_convert_families $(B)/test_convert_gguf \
             $(B)/test_tokenizer_queue $(B)/test_tokenizer_nomalloc $(B)/test_format $(B)/split_pieces $(B)/hf_ckpt \
-            $(B)/test_ggml_dequant
+            $(B)/test_ggml_dequant $(B)/test_chat
 HEADERS  := mod.h examples/cli.h
 # the model-file writer: tools/modfile.h, and mkmodel.h on top of it
 WRITER   := tools/mkmodel.h tools/modfile.h
@@ -122,7 +122,7 @@ test-sanitize:
 
 # libFuzzer harnesses (clang). `make fuzz` runs each for FUZZ_SECONDS (default 900) over a
 # scratch copy of its committed seed corpus; `make fuzz-smoke` runs each for 30 s.
-FUZZERS := $(B)/fuzz/fuzz_model $(B)/fuzz/fuzz_tokenizer $(B)/fuzz/fuzz_cli $(B)/fuzz/fuzz_convert $(B)/fuzz/fuzz_gguf
+FUZZERS := $(B)/fuzz/fuzz_model $(B)/fuzz/fuzz_tokenizer $(B)/fuzz/fuzz_cli $(B)/fuzz/fuzz_convert $(B)/fuzz/fuzz_gguf $(B)/fuzz/fuzz_chat
 FUZZ_SECONDS ?= 900
 $(B)/fuzz/%: tests/fuzz/%.c mod.h $(WRITER) examples/generate.c examples/cli.h tools/convert.c tools/json.h tools/gguf.h tools/ggml_dequant.h
 	mkdir -p $(B)/fuzz

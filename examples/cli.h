@@ -477,4 +477,38 @@ static inline mod_result cli_load_model(mod_model **m, const char *path, int no_
 }
 #endif
 
+/* ---- chat ---------------------------------------------------------------------------------
+   (with mod.h included first) */
+#ifdef MOD_H
+/* The chat format for a model: the one named (--chat-format NAME), else the one its stored
+   chat template is recognised as. 0, or -1 with the reason in err: an unknown name, a
+   template not recognised, no template at all; each names the formats to choose from. */
+static inline int cli_chat_setup(const mod_model *model, const char *name, mod_chat *chat, char *err, size_t cap) {
+    size_t len;
+    const char *tmpl = mod_model_chat_template(model, &len);
+    char names[128] = "";
+    int f;
+    for (f = 1; f < MOD_CHAT_FORMAT_COUNT; f++) {
+        strcat(names, f > 1 ? ", " : "");
+        strcat(names, mod_chat_format_name((mod_chat_format)f));
+    }
+    if (name) {
+        const mod_chat_format want = mod_chat_format_by_name(name);
+        if (want == MOD_CHAT_NONE) { cli__msg(err, cap, "unknown chat format '%s' (the formats are %s)", name, names); return -1; }
+        if (mod_chat_init(chat, want, tmpl, len) == MOD_OK) return 0;
+        cli__msg(err, cap, "cannot set the %s chat format up", name);
+        return -1;
+    }
+    if (!tmpl) {
+        cli__msg(err, cap, "the model file has no chat template: name the chat format with --chat-format (one of %s)", names);
+        return -1;
+    }
+    if (mod_chat_init(chat, MOD_CHAT_NONE, tmpl, len) != MOD_OK) {
+        cli__msg(err, cap, "the model's chat template is not one mod.h recognises: name its format with --chat-format (one of %s)", names);
+        return -1;
+    }
+    return 0;
+}
+#endif
+
 #endif

@@ -1,4 +1,5 @@
-/* mod-generate: streams text from a mod.h model, then prints speed and routing statistics. */
+/* mod-generate: streams text from a mod.h model, then prints speed and routing statistics; with
+   --chat, holds a conversation in the model's chat format, the history kept in the session. */
 #define _POSIX_C_SOURCE 200809L
 #define MOD_IMPLEMENTATION
 #include "../mod.h"
@@ -7,6 +8,7 @@
 static void usage(FILE *f) {
     fprintf(f,
         "usage: mod-generate MODEL -p PROMPT [options]\n"
+        "       mod-generate MODEL --chat [-i] [--system TEXT] [--chat-format NAME] [options]\n"
         "  -p, --prompt TEXT     text to continue (may be empty if the model has a BOS token)\n"
         "  -f, --prompt-file F   read the prompt from file F instead (any bytes, any length)\n"
         "  -n N                  tokens to generate (default 128; 0 runs the prompt only)\n"
@@ -17,16 +19,25 @@ static void usage(FILE *f) {
         "  --routing causal|topk rule for the prompt (default causal); generation is always causal\n"
         "  --capacity C          override every routed block's capacity, in (0, 1]\n"
         "  --threshold T         override the causal routing threshold\n"
-        "  --ctx N               context length (default: the model's max_seq_len)\n"
+        "  --ctx N               context length (default: the model's max_seq_len, at most 4096)\n"
         "  --threads N           threads (default: all)\n"
         "  --no-stats            do not print the statistics line\n"
+        "  --no-mmap             read the model file into memory instead of mapping it\n"
         "  --ids                 print the generated token ids (comma-separated) instead of text\n"
+        "  --chat                a conversation: user turns from the terminal, one per line, each\n"
+        "                        answered in the model's chat format (-n caps a reply)\n"
+        "  -i                    --chat for scripts: user turns from stdin, one per line, no\n"
+        "                        prompts; only the replies are printed, each on one line\n"
+        "  --system TEXT         the conversation's system prompt (with --chat)\n"
+        "  --chat-format NAME    llama2, llama3, chatml or gemma: overrides the stored template\n"
+        "  --verbose             with --chat: print each turn's token ids and positions to stderr\n"
         "  -h, --help            this text\n");
 }
 
 typedef struct gen_args {
     const char *path, *prompt, *prompt_file;
-    int n_gen, top_k, threads, ctx, stats, have_threshold, ids;
+    const char *system, *chat_format;
+    int n_gen, top_k, threads, ctx, stats, have_threshold, ids, chat, script, verbose, no_mmap;
     float temp, top_p, capacity, threshold;
     uint64_t seed;
     mod_routing routing;
@@ -44,7 +55,11 @@ static int parse_args(int argc, char **argv, gen_args *g) {
         int bad = 0, takes = 1;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 1; }
         else if (!strcmp(a, "--no-stats")) { g->stats = 0; takes = 0; }
+        else if (!strcmp(a, "--no-mmap")) { g->no_mmap = 1; takes = 0; }
         else if (!strcmp(a, "--ids")) { g->ids = 1; takes = 0; }
+        else if (!strcmp(a, "--chat")) { g->chat = 1; takes = 0; }
+        else if (!strcmp(a, "-i")) { g->chat = g->script = 1; takes = 0; }
+        else if (!strcmp(a, "--verbose")) { g->verbose = 1; takes = 0; }
         else if (a[0] != '-' || !a[1]) {
             if (g->path) { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
             g->path = a; takes = 0;
@@ -52,6 +67,8 @@ static int parse_args(int argc, char **argv, gen_args *g) {
         else if (!v) { fprintf(stderr, "error: %s needs a value\n", a); return 2; }
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) g->prompt = v;
         else if (!strcmp(a, "-f") || !strcmp(a, "--prompt-file")) g->prompt_file = v;
+        else if (!strcmp(a, "--system")) g->system = v;
+        else if (!strcmp(a, "--chat-format")) g->chat_format = v;
         else if (!strcmp(a, "-n")) bad = cli_int(v, 0, INT_MAX, &g->n_gen);
         else if (!strcmp(a, "-t") || !strcmp(a, "--temperature")) bad = cli_float(v, 0.0, 1e6, &g->temp);
         else if (!strcmp(a, "--top-k")) bad = cli_int(v, 0, INT_MAX, &g->top_k);
@@ -71,6 +88,15 @@ static int parse_args(int argc, char **argv, gen_args *g) {
         i += takes;
     }
     if (!g->path) { usage(stderr); return 2; }
+    if (g->chat) {
+        if (g->prompt || g->prompt_file) { fprintf(stderr, "error: --chat reads the user's turns from the input; -p and -f are not used\n"); return 2; }
+        if (g->ids) { fprintf(stderr, "error: --ids is not used with --chat\n"); return 2; }
+        return 0;
+    }
+    if (g->system || g->chat_format || g->verbose) {
+        fprintf(stderr, "error: %s needs --chat\n", g->system ? "--system" : g->chat_format ? "--chat-format" : "--verbose");
+        return 2;
+    }
     if (!g->prompt && !g->prompt_file) { fprintf(stderr, "error: no prompt; give one with -p or -f (see --help)\n"); return 2; }
     if (g->prompt && g->prompt_file) { fprintf(stderr, "error: give the prompt with -p or with -f, not both\n"); return 2; }
     return 0;
@@ -86,6 +112,180 @@ static size_t fewest_tokens(const mod_model *m, size_t len) {
     for (id = 0; id < n; id++)
         if (mod_token_bytes(m, id, &l) && l > longest) longest = l;
     return len / longest + (len % longest != 0) + (mod_token_bos(m) >= 0);
+}
+
+
+/* ---- chat ---------------------------------------------------------------------------------- */
+
+static void print_ids(const char *what, int turn, const int32_t *t, int n) {
+    int i;
+    fprintf(stderr, "turn %d: %s %d:", turn, what, n);
+    for (i = 0; i < n; i++) fprintf(stderr, "%s%d", i ? "," : " ", (int)t[i]);
+    fprintf(stderr, "\n");
+}
+
+/* The conversation: each user line is rendered as the delta after what the session already
+   holds (mod_chat_render from the last reply), tokenized with special tokens recognised, fed
+   with mod_prefill; the reply is sampled until the turn-end token or EOS, which is fed too, so
+   the next turn continues right after it. The history is never fed again. */
+static int run_chat(mod_model *model, mod_session *s, const gen_args *g, mod_sampler *smp) {
+    mod_chat chat;
+    mod_error err;
+    mod_chat_message *msg = NULL;
+    char why[400], *line = NULL, *text = NULL, *reply = NULL;
+    size_t line_cap = 0, text_cap = 0, reply_cap = 0, reply_len;
+    int32_t *toks = NULL, *gen = NULL, end_id, eos = mod_token_eos(model);
+    int n_msg = 0, cap_msg = 0, from = 0, reply_fed = 0, need_end = 0, turn = 0, status = 1, toks_cap = 0, gen_cap = 0, i;
+    const int ctx = g->ctx ? g->ctx : cli_default_ctx(model), interactive = !g->script;
+    ssize_t got;
+    {
+        int32_t none;
+        int nn;
+        if (mod_tokenize(model, "", 0, 0, &none, 1, &nn, NULL) == MOD_ERR_NO_TOKENIZER) {
+            fprintf(stderr, "error: the model file has no tokenizer; --chat needs one\n");
+            return 1;
+        }
+    }
+    if (cli_chat_setup(model, g->chat_format, &chat, why, sizeof why) != 0) { fprintf(stderr, "error: %s\n", why); return 1; }
+    end_id = mod_chat_turn_end_token(model, chat.format);
+    if (end_id < 0) {
+        fprintf(stderr, "error: the %s chat format ends a turn with %s, which is not a special token of this model's vocabulary\n",
+                mod_chat_format_name(chat.format), mod_chat_turn_end(chat.format));
+        return 1;
+    }
+    if (g->verbose) fprintf(stderr, "chat format %s, turn end %s (%d)\n", mod_chat_format_name(chat.format), mod_chat_turn_end(chat.format), (int)end_id);
+    if (g->system) {
+        if (!(msg = (mod_chat_message *)malloc(4 * sizeof *msg))) goto oom;
+        cap_msg = 4;
+        msg[0].role = MOD_CHAT_SYSTEM;
+        msg[0].content = g->system;
+        n_msg = 1;
+    }
+    for (;;) {
+        size_t need, tl;
+        int n_tok = 0, generated = 0, pos0, stop_end = 0;
+        mod_result r;
+        char *owned;
+        if (interactive) { printf("> "); fflush(stdout); }
+        if ((got = getline(&line, &line_cap, stdin)) < 0) {
+            if (interactive) printf("\n"); /* end the prompt's line */
+            break;
+        }
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
+        if (n_msg + 2 > cap_msg) {
+            mod_chat_message *nm = (mod_chat_message *)realloc(msg, (size_t)(cap_msg * 2 + 4) * sizeof *msg);
+            if (!nm) goto oom;
+            msg = nm;
+            cap_msg = cap_msg * 2 + 4;
+        }
+        if (!(owned = (char *)malloc((size_t)got + 1))) goto oom;
+        memcpy(owned, line, (size_t)got + 1);
+        msg[n_msg].role = MOD_CHAT_USER;
+        msg[n_msg++].content = owned;
+        turn++;
+        /* the text to feed: the turn-end token when the last reply did not end with it, then the delta */
+        r = mod_chat_render(&chat, msg, n_msg, from, MOD_CHAT_ADD_ASSISTANT | (reply_fed ? MOD_CHAT_REPLY_FED : 0u), NULL, 0, &need, &err);
+        if (r != MOD_OK && r != MOD_ERR_BUFFER_TOO_SMALL) { fprintf(stderr, "error: %s\n", err.message); goto done; }
+        tl = need_end ? strlen(mod_chat_turn_end(chat.format)) : 0;
+        if (need + tl + 1 > text_cap) {
+            char *nt = (char *)realloc(text, need + tl + 1);
+            if (!nt) goto oom;
+            text = nt;
+            text_cap = need + tl + 1;
+        }
+        if (tl) memcpy(text, mod_chat_turn_end(chat.format), tl);
+        if (mod_chat_render(&chat, msg, n_msg, from, MOD_CHAT_ADD_ASSISTANT | (reply_fed ? MOD_CHAT_REPLY_FED : 0u), text + tl, need + 1, &need, &err) != MOD_OK) {
+            fprintf(stderr, "error: %s\n", err.message);
+            goto done;
+        }
+        need += tl;
+        if (need > (size_t)INT_MAX / 4) { fprintf(stderr, "error: the turn is too long\n"); goto done; }
+        if ((int)need + 2 > toks_cap) {
+            int32_t *nt = (int32_t *)realloc(toks, ((size_t)need + 2) * sizeof *toks);
+            if (!nt) goto oom;
+            toks = nt;
+            toks_cap = (int)need + 2;
+        }
+        /* BOS, where the format has one, is in the text */
+        if ((r = mod_tokenize(model, text, need, MOD_TOKENIZE_SPECIAL, toks, toks_cap, &n_tok, &err)) != MOD_OK) {
+            fprintf(stderr, "error: cannot tokenize the turn: %s\n", err.message);
+            goto done;
+        }
+        pos0 = mod_session_position(s);
+        if (n_tok > ctx - pos0) {
+            fprintf(stderr, "context full: turn %d is %d tokens and the context has room for %d of its %d; the conversation ends here\n",
+                    turn, n_tok, ctx - pos0, ctx);
+            status = 0;
+            goto done;
+        }
+        if (g->verbose) { fprintf(stderr, "turn %d: position %d\n", turn, pos0); print_ids("fed", turn, toks, n_tok); }
+        if (mod_prefill(s, toks, n_tok, NULL) != MOD_OK) { fprintf(stderr, "error: %s\n", mod_session_error(s)); goto done; }
+        /* the reply */
+        reply_len = 0;
+        while (generated < g->n_gen) {
+            int32_t tok;
+            size_t len;
+            const char *piece;
+            if (mod_sample(s, smp, &tok) != MOD_OK) { fprintf(stderr, "\nerror: %s\n", mod_session_error(s)); goto done; }
+            if (mod_session_position(s) >= ctx) {
+                fprintf(stderr, "\ncontext full after %d tokens: the conversation ends here\n", mod_session_position(s));
+                status = 0;
+                goto done;
+            }
+            if (mod_decode(s, tok) != MOD_OK) { fprintf(stderr, "\nerror: %s\n", mod_session_error(s)); goto done; }
+            if (generated == gen_cap) {
+                int32_t *ng = (int32_t *)realloc(gen, (size_t)(gen_cap * 2 + 64) * sizeof *gen);
+                if (!ng) goto oom;
+                gen = ng;
+                gen_cap = gen_cap * 2 + 64;
+            }
+            gen[generated++] = tok;
+            if (tok == end_id || tok == eos) { stop_end = tok == end_id; break; }
+            piece = mod_token_bytes(model, tok, &len);
+            if (piece && len) {
+                if (reply_len + len + 1 > reply_cap) {
+                    char *nr = (char *)realloc(reply, (reply_len + len + 1) * 2);
+                    if (!nr) goto oom;
+                    reply = nr;
+                    reply_cap = (reply_len + len + 1) * 2;
+                }
+                memcpy(reply + reply_len, piece, len);
+                reply_len += len;
+                fwrite(piece, 1, len, stdout);
+                fflush(stdout);
+            }
+        }
+        printf("\n");
+        fflush(stdout);
+        if (g->verbose) {
+            print_ids("generated", turn, gen, generated);
+            fprintf(stderr, "turn %d: stop %s, position %d\n", turn, stop_end ? "turn end" : generated && gen[generated - 1] == eos ? "eos" : "limit",
+                    mod_session_position(s));
+        }
+        /* the reply joins the conversation: the next delta starts after it */
+        if (!(owned = (char *)malloc(reply_len + 1))) goto oom;
+        if (reply_len) memcpy(owned, reply, reply_len);
+        owned[reply_len] = 0;
+        msg[n_msg].role = MOD_CHAT_ASSISTANT;
+        msg[n_msg].content = owned;
+        from = n_msg++;
+        reply_fed = 1;
+        need_end = !stop_end;
+    }
+    status = 0;
+    goto done;
+oom:
+    fprintf(stderr, "error: out of memory\n");
+done:
+    for (i = 0; i < n_msg; i++)
+        if (msg[i].role != MOD_CHAT_SYSTEM) free((void *)msg[i].content);
+    free(msg);
+    free(line);
+    free(text);
+    free(reply);
+    free(toks);
+    free(gen);
+    return status;
 }
 
 int main(int argc, char **argv) {
@@ -108,12 +308,12 @@ int main(int argc, char **argv) {
     if ((parsed = parse_args(argc, argv, &g)) != 0) return parsed == 1 ? 0 : 2;
     path = g.path;
     prompt = g.prompt;
-    if (mod_model_load_file(&model, path, NULL, &err) != MOD_OK) {
+    if (cli_load_model(&model, path, g.no_mmap, &err) != MOD_OK) {
         fprintf(stderr, "error: %s\n", err.message); /* it names the file */
         return 1;
     }
     memset(&sd, 0, sizeof sd);
-    sd.max_tokens = g.ctx;
+    sd.max_tokens = g.ctx ? g.ctx : cli_default_ctx(model);
     sd.prompt_routing = g.routing;
     sd.capacity = g.capacity;
     sd.override_threshold = g.have_threshold;
@@ -123,6 +323,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "error: cannot create a session: %s\n", err.message);
         goto done;
     }
+    if (g.chat) {
+        memset(&smpd, 0, sizeof smpd);
+        smpd.temperature = g.temp; smpd.top_k = g.top_k; smpd.top_p = g.top_p; smpd.seed = g.seed;
+        if (mod_sampler_init(&smp, &smpd) != MOD_OK) { fprintf(stderr, "error: invalid sampler settings\n"); goto done; }
+        status = run_chat(model, s, &g, &smp);
+        goto done;
+    }
     if (g.prompt_file) {
         if (!(file_prompt = cli_read_file(g.prompt_file, &plen))) goto done;
         prompt = file_prompt;
@@ -130,7 +337,7 @@ int main(int argc, char **argv) {
         plen = strlen(prompt);
     }
     /* a prompt that cannot fit fails before the work of tokenizing it */
-    ctx = g.ctx ? g.ctx : mod_model_config(model)->max_seq_len;
+    ctx = sd.max_tokens;
     if ((fewest = fewest_tokens(model, plen)) > (size_t)ctx) {
         fprintf(stderr, "error: context full: a prompt of %zu bytes is at least %zu tokens, more than the %d the context holds\n",
                 plen, fewest, ctx);

@@ -292,6 +292,8 @@ typedef struct spec {
     int router_bias, pred, Fp;     /* pred: 0 none, 1 MLP, 2 linear */
     int same_router;               /* every routed block has the same router values */
     unsigned seed;
+    int favour;                    /* > 0: untied, and greedy decoding always picks token favour - 1
+                                      (embedding column 0 large, only that output row reads it) */
 } spec;
 
 CKPT_FN void spec_default(spec *s)
@@ -333,6 +335,14 @@ CKPT_FN float value(const spec *s, int role, int layer, uint64_t i)
     double scale;
     int key_layer = (role == ROLE_ROUTER || role == ROLE_ROUTER_B) && s->same_router ? 99 : layer;
     float u = uval(s->seed, role, key_layer, i);
+    if (s->favour > 0) {
+        /* the residual stream's dimension 0 stays positive; the final norm keeps only it, and only
+           the favoured token's output row reads it: its logit is positive, every other one 0 */
+        const uint64_t col = i % (uint64_t)s->d, row = i / (uint64_t)s->d;
+        if (role == ROLE_EMBED && col == 0) return 50.0f;
+        if (role == ROLE_OUT_NORM) return i == 0 ? 1.0f : 0.0f;
+        if (role == ROLE_OUTPUT) return col == 0 ? (row == (uint64_t)(s->favour - 1) ? 1.0f : 0.0f) : u;
+    }
     switch (role) {
     case ROLE_EMBED: scale = 1.0; break;
     case ROLE_OUT_NORM: case ROLE_ATTN_NORM: case ROLE_MLP_NORM: return 1.0f + 0.2f * u;

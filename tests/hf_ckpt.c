@@ -1,6 +1,8 @@
-/* hf_ckpt DIR VOCAB_SIZE [BOS EOS]: writes a small Hugging Face checkpoint directory (config.json
-   and model.safetensors, random f32 weights, one layer) whose vocab_size is VOCAB_SIZE, for a
-   real tokenizer.json to be converted with (tests/test_hf_tokenizers.sh). */
+/* hf_ckpt DIR VOCAB_SIZE [BOS EOS [FAVOUR]]: writes a small Hugging Face checkpoint directory
+   (config.json and model.safetensors, random f32 weights, one layer) whose vocab_size is
+   VOCAB_SIZE, for a real tokenizer.json to be converted with (tests/test_hf_tokenizers.sh).
+   A negative BOS or EOS is written as null. With FAVOUR, greedy decoding always picks that
+   token (tests/test_chat_programs.sh). */
 #define _POSIX_C_SOURCE 200809L
 #define MOD_IMPLEMENTATION
 #include "../mod.h"
@@ -10,18 +12,24 @@ int main(int argc, char **argv)
 {
     spec s;
     char extra[256] = "";
-    if (argc != 3 && argc != 5) {
-        fprintf(stderr, "usage: hf_ckpt DIR VOCAB_SIZE [BOS_ID EOS_ID]\n");
+    if (argc != 3 && argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: hf_ckpt DIR VOCAB_SIZE [BOS_ID EOS_ID [FAVOUR_ID]]\n");
         return 2;
     }
     spec_default(&s);
     s.V = atoi(argv[2]);
-    s.d = 16; s.L = 1; s.H = 2; s.Hkv = 1; s.F = 32; s.seq = 64; s.tied = 1;
+    s.d = 16; s.L = 1; s.H = 2; s.Hkv = 1; s.F = 32; s.seq = 256; s.tied = 1;
     if (s.V < 1 || s.V > MOD__MAX_VOCAB) {
         fprintf(stderr, "hf_ckpt: bad vocab size %s\n", argv[2]);
         return 2;
     }
-    if (argc == 5) snprintf(extra, sizeof extra, ",\n  \"bos_token_id\": %d,\n  \"eos_token_id\": %d", atoi(argv[3]), atoi(argv[4]));
+    if (argc == 6) { s.favour = atoi(argv[5]) + 1; s.tied = 0; }
+    if (argc >= 5) { /* a negative id: null (no such token) */
+        char b[16] = "null", e[16] = "null";
+        if (atoi(argv[3]) >= 0) snprintf(b, sizeof b, "%d", atoi(argv[3]));
+        if (atoi(argv[4]) >= 0) snprintf(e, sizeof e, "%d", atoi(argv[4]));
+        snprintf(extra, sizeof extra, ",\n  \"bos_token_id\": %s,\n  \"eos_token_id\": %s", b, e);
+    }
     make_dir(argv[1], &s, &canon, "F32", NULL, extra);
     return 0;
 }

@@ -656,6 +656,11 @@ static void test_tok_gpt2(void)
     wts_free(&m);
 }
 
+/* a template in the ChatML form (the markers mod.h recognises; not any model's own text) */
+static const char k_chat_template[] =
+    "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>' + '\\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
 static void test_tok_spm(void)
 {
     static const char *const texts[] = { "", "a", "ab", "a b", " ab", "ab ", "ba", "aab", "abab", "a  b", "hello", "\xC3\xA9", "a\nb", "b a ab", "  ", "aba bab" };
@@ -692,6 +697,7 @@ static void test_tok_spm(void)
     gw_u32(&w, "tokenizer.ggml.eos_token_id", 2);
     gw_u32(&w, "tokenizer.ggml.unknown_token_id", 0);
     gw_bool(&w, "tokenizer.ggml.add_bos_token", 1);
+    gw_str(&w, "tokenizer.chat_template", k_chat_template);
     gw_write(&w, g);
     gw_free(&w);
     check(conv(dir, "-o", h, "--quiet", NULL) == 0, "the directory with its SentencePiece-style tokenizer.json converts (%s)", g_err);
@@ -718,6 +724,13 @@ static void test_tok_spm(void)
         }
         check(same, "\"llama\": %d texts encode to the same tokens as with the tokenizer.json of the same vocabulary", (int)(sizeof texts / sizeof texts[0]));
         check(dsame, "\"llama\": and decode to the same text, which is the text encoded");
+        {
+            size_t tl = 0;
+            const char *t = mod_model_chat_template(ma, &tl);
+            check(t && tl == strlen(k_chat_template) && !memcmp(t, k_chat_template, tl) && mod_chat_format_detect(t, tl) == MOD_CHAT_CHATML,
+                  "tokenizer.chat_template is the model file's chat template, recognised as ChatML");
+            check(!mod_model_chat_template(mh, &tl), "the directory without tokenizer_config.json: no chat template");
+        }
     } else check(0, "both files load");
     if (ma) mod_model_free(ma);
     if (mh) mod_model_free(mh);

@@ -123,7 +123,7 @@ static void ident(const char *cell, char *out, size_t cap)
 static const char *doc_type(const char *type)
 {
     static const char *const map[][2] = { { "U32", "u32" }, { "I32", "i32" }, { "U64", "u64" }, { "F32", "f32" },
-                                          { "U8X4", "u8[4]" }, { "U32X3", "u32[3]" }, { "U32X14", "u32[14]" }, { "U64X4", "u64[4]" } };
+                                          { "U8X4", "u8[4]" }, { "U32X3", "u32[3]" }, { "U32X10", "u32[10]" }, { "U64X4", "u64[4]" } };
     size_t i;
     for (i = 0; i < sizeof map / sizeof map[0]; i++)
         if (!strcmp(map[i][0], type)) return map[i][1];

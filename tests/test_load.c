@@ -897,7 +897,7 @@ static void group_header_v2(void)
     begin(&BA); p32(MKM_OFF_SLIDING_WINDOW, (1u << 24) + 1); done("sliding_window 2^24+1", MOD_ERR_CORRUPT);
     begin(&BA); p32(MKM_OFF_SLIDING_WINDOW, 0xFFFFFFFFu); done("sliding_window 2^32-1", MOD_ERR_CORRUPT);
     begin(&BA); p32(MKM_OFF_SLIDING_WINDOW, 1); done("sliding_window 1", MOD_OK);
-    for (i = 0; i < 14; i++) {
+    for (i = 0; i < 10; i++) {
         begin(&BA); p32(MKM_OFF_RESERVED2 + 4 * (size_t)i, 1u);
         snprintf(name, sizeof name, "reserved header word %d of version 2 non-zero", 3 + i);
         done(name, MOD_ERR_CORRUPT);
@@ -1008,6 +1008,26 @@ static void group_sections(void)
     begin(&BA); p64(MKM_OFF_TOKENIZER, (WN + 7) & ~(size_t)7); done("tokenizer past the end of the file", MOD_ERR_TRUNCATED);
     begin(&BA); p64(MKM_OFF_DATA, (WN + 63) & ~(size_t)63); done("tensor data past the end of the file", MOD_ERR_TRUNCATED);
     begin(&BA); p64(MKM_OFF_DATA_SIZE, dsz + 1); done("data_size one byte past the end", MOD_ERR_TRUNCATED);
+    /* the chat template section: placed in the padding before the tensor data */
+    {
+        const uint64_t ct = (tok + tsz + 7) & ~(uint64_t)7;
+        const size_t at = MOD__HEADER_AT_chat_template_offset, sz = MOD__HEADER_AT_chat_template_size;
+        if (data - ct >= 8) {
+            begin(&BA); memcpy(W + ct, "{{x}}", 5); p64(at, ct); p64(sz, 5); done("a chat template in the padding before the data", MOD_OK);
+        } else printf("test setup: no room for a chat template in %s\n", BA.name), exit(2);
+        begin(&BA); p64(at, ct); done("chat_template_offset set, chat_template_size 0", MOD_ERR_CORRUPT);
+        begin(&BA); p64(sz, 8); done("chat_template_offset 0 with a non-zero size", MOD_ERR_CORRUPT);
+        begin(&BA); p64(at, ct + 4); p64(sz, 4); done("chat template offset not 8-aligned", MOD_ERR_CORRUPT);
+        begin(&BA); p64(at, tok); p64(sz, 8); done("chat template inside the tokenizer", MOD_ERR_CORRUPT);
+        begin(&BA); p64(at, dir); p64(sz, 8); done("chat template at the tensor directory", MOD_ERR_CORRUPT);
+        begin(&BA); p64(at, data); p64(sz, 8); done("chat template at the tensor data", MOD_ERR_CORRUPT);
+        begin(&BA); p64(at, (WN + 7) & ~(size_t)7); p64(sz, 8); done("chat template past the end of the file", MOD_ERR_TRUNCATED);
+        begin(&BA); p64(at, ct); p64(sz, (1u << 20) + 1); done("chat_template_size 2^20 + 1", MOD_ERR_CORRUPT);
+        begin(&BA); p64(at, ct); p64(sz, UINT64_MAX); done("chat_template_size 2^64 - 1", MOD_ERR_CORRUPT);
+        begin(&BA); p64(at, 8); p64(sz, UINT64_MAX - 7); done("chat template [8, 2^64) wraps around", MOD_ERR_CORRUPT);
+        begin(&BA); memcpy(W + ct, "{{x}}", 5); p64(at, ct); p64(sz, 5); p64(MKM_OFF_TOKENIZER, 0); p64(MKM_OFF_TOKENIZER_SIZE, 0);
+        done("a chat template without a tokenizer", MOD_ERR_CORRUPT);
+    }
     begin(&BA); p64(MKM_OFF_TOKENIZER_SIZE, WN); done("tokenizer_size the whole file", MOD_ERR_TRUNCATED);
     begin(&BA); p64(MKM_OFF_LAYER_TABLE, UINT64_MAX - 7); done("layer table offset 2^64-8 (offset + length wraps)", MOD_ERR_TRUNCATED);
     begin(&BA); p64(MKM_OFF_TENSOR_DIR, UINT64_MAX - 63); done("tensor directory offset 2^64-64 (wraps)", MOD_ERR_TRUNCATED);

@@ -22,6 +22,11 @@ run "mod-tokenize --decode" "$B/mod-tokenize" "$T/sp.mod" --decode 1,300,5,2
 for seed in seed009 seed013 seed006; do
     run "mod-convert GGUF $seed" "$B/mod-convert" "tests/fuzz/corpus/gguf/$seed.gguf" -o "$T/$seed.mod" --quiet
 done
+printf 'hello there\nand again\nand once more, a longer turn than the context holds\n' >"$T/turns"
+run "mod-generate --chat -i (llama2 format), the context filling up" "$B/mod-generate" "$T/sp.mod" -i --chat-format llama2 --system "be brief" --verbose -n 4 --ctx 32 --threads 1 <"$T/turns"
+grep -q "^context full" "$T/err" && ok "the chat run filled its context" || bad "the chat run did not fill its context: $(tail -n 3 "$T/err")"
+$VG "$B/mod-generate" "$T/sp.mod" -i <"$T/turns" >/dev/null 2>"$T/err"
+[ $? -eq 1 ] && grep -q "no chat template" "$T/err" && ok "error path clean: --chat without a template" || { bad "--chat without a template under memcheck"; tail -n 20 "$T/err"; }
 # failing runs must be clean too: exit 1 from the program, never 99 from valgrind
 head -c 3000 "$T/m.mod" >"$T/trunc.mod"
 for args in "$T/none.mod -p x" "$T/trunc.mod -p x" "$T/m.mod -p x -t -1"; do

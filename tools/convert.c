@@ -218,6 +218,8 @@ typedef struct model {
     unsigned char *tok;
     size_t tok_size;
     char tok_desc[160];
+    char *chat_template;        /* tokenizer_config.json's chat_template, or NULL */
+    size_t chat_template_len;
     /* mod.h model file input: the mapping and the library's view of it */
     void *map;
     size_t map_size;
@@ -245,7 +247,7 @@ static void model_free(model *m)
     for (k = 0; k < m->n_tensors; k++) free(m->tensors[k].name);
     for (i = 0; i < m->n_labels; i++) free(m->labels[i]);
     free(m->files); free(m->tensors); free(m->slots); free(m->labels);
-    free(m->routed); free(m->capacity); free(m->tok);
+    free(m->routed); free(m->capacity); free(m->tok); free(m->chat_template);
     if (m->in_model) mod_model_free(m->in_model);
     if (m->map) munmap(m->map, m->map_size);
 }
@@ -2444,6 +2446,70 @@ static int read_llama2c(model *m, const opts *o)
     return 0;
 }
 
+/* ---- the chat template ---------------------------------------------------------------- */
+
+/* Keeps a chat template (from tokenizer_config.json or a GGUF file's metadata, path names it)
+   for the model file's chat template section: at most MOD__MAX_CHAT_TEMPLATE bytes, no NUL. */
+static int keep_chat_template(model *m, const char *text, size_t tlen, const char *path)
+{
+    if (tlen > MOD__MAX_CHAT_TEMPLATE)
+        return fail("%s: the chat template is %llu bytes, more than the %d a model file holds", path, (unsigned long long)tlen, MOD__MAX_CHAT_TEMPLATE);
+    if (memchr(text, 0, tlen)) return fail("%s: the chat template contains a NUL character", path);
+    free(m->chat_template);
+    m->chat_template = (char *)malloc(tlen);
+    if (!m->chat_template) return fail("out of memory");
+    memcpy(m->chat_template, text, tlen);
+    m->chat_template_len = tlen;
+    return 0;
+}
+
+/* tokenizer_config.json beside tokenizer.json: its chat_template, a string or a list of
+   {"name", "template"} from which the one named "default" is taken, kept for the model file's
+   chat template section. No file or no template: none. */
+static int read_chat_template(model *m, const char *tok_path)
+{
+    const char *slash = strrchr(tok_path, '/');
+    char *dir = NULL, *path = NULL, *buf = NULL;
+    size_t len, tlen = 0;
+    const char *text = NULL;
+    json_doc d;
+    int rc = -1, ct, k;
+    struct stat st;
+    memset(&d, 0, sizeof d);
+    dir = slash ? (char *)malloc((size_t)(slash - tok_path) + 1) : xstrdup(".");
+    if (!dir) return fail("out of memory");
+    if (slash) { memcpy(dir, tok_path, (size_t)(slash - tok_path)); dir[slash - tok_path] = 0; }
+    path = join(dir, "tokenizer_config.json");
+    if (!path) { fail("out of memory"); goto done; }
+    if (stat(path, &st) != 0) { rc = 0; goto done; }
+    if (read_small(m, path, MAX_CONFIG_JSON, &buf, &len) != 0 || parse_json(&d, path, buf, len, 64) != 0) goto done;
+    ct = json_get(&d, 0, "chat_template");
+    if (json_type_of(&d, ct) == JSON_STRING) {
+        text = json_str(&d, ct, &tlen);
+    } else if (json_type_of(&d, ct) == JSON_ARRAY) {
+        for (k = 0; k < (int)d.nodes[ct].count; k++) {
+            const int e = json_at(&d, ct, (size_t)k), nm = json_get(&d, e, "name"), tp = json_get(&d, e, "template");
+            if (json_type_of(&d, nm) != JSON_STRING || json_type_of(&d, tp) != JSON_STRING) {
+                fail("%s: chat_template is a list whose entry %d is not {\"name\": string, \"template\": string}", path, k);
+                goto done;
+            }
+            if (json_str_is(&d, nm, "default")) text = json_str(&d, tp, &tlen);
+        }
+        if (!text) note("%s: chat_template is a list of named templates without one named \"default\": no chat template is stored", path);
+    } else if (ct >= 0 && json_type_of(&d, ct) != JSON_NULL) {
+        fail("%s: chat_template is neither a string nor a list of named templates", path);
+        goto done;
+    }
+    if (text && tlen && keep_chat_template(m, text, tlen, path) != 0) goto done;
+    rc = 0;
+done:
+    json_free(&d);
+    free(buf);
+    free(path);
+    free(dir);
+    return rc;
+}
+
 /* ---- Hugging Face style directories ---------------------------------------------------- */
 
 static int read_hf(model *m, const opts *o)
@@ -2485,7 +2551,7 @@ static int read_hf(model *m, const opts *o)
                 tok_path = NULL;
             }
         }
-        if (tok_path && tok_from_json(m, tok_path, &cfg, cfg_path) != 0) goto done;
+        if (tok_path && (tok_from_json(m, tok_path, &cfg, cfg_path) != 0 || read_chat_template(m, tok_path) != 0)) goto done;
     }
     rc = 0;
 done:
@@ -3019,7 +3085,11 @@ static int read_gguf(model *m, const opts *o)
                  o->dtype_given ? "" : deq ? " (as in the input; ggml block types as q8_0)" : " (as in the input)");
     }
     if (!o->tok_none && tok_from_gguf(m, &g, path) != 0) goto done;
-    /* tokenizer.chat_template stays in the metadata (gguf_get(&g, "tokenizer.chat_template")) */
+    if (!o->tok_none) { /* the chat template goes with the tokenizer */
+        const gguf_kv *ct = gguf_get(&g, "tokenizer.chat_template");
+        if (ct && ct->type != GGUF_STRING) { fail("%s: tokenizer.chat_template is not a string", path); goto done; }
+        if (ct && ct->n && keep_chat_template(m, (const char *)g.p + ct->off, (size_t)ct->n, path) != 0) goto done;
+    }
     rc = 0;
 done:
     free(at);
@@ -3179,6 +3249,15 @@ static int read_mod(model *m, const opts *o)
             snprintf(m->tok_desc, sizeof m->tok_desc, "scored BPE, %u tokens, bos %d, eos %d (as in the input)",
                      th.n_tokens, (int)th.bos_id, (int)th.eos_id);
     } else if (tok_size) note("--tokenizer none: the tokenizer of %s is left out", path);
+    if (tok_size && !o->tok_none) { /* the chat template goes with the tokenizer */
+        size_t tl;
+        const char *tt = mod_model_chat_template(m->in_model, &tl);
+        if (tt) {
+            if (!(m->chat_template = (char *)malloc(tl))) return fail("out of memory");
+            memcpy(m->chat_template, tt, tl);
+            m->chat_template_len = tl;
+        }
+    }
     return 0;
 }
 
@@ -3382,6 +3461,7 @@ static int write_model(model *m, const opts *o, int fd, const char *tmp_path, ui
     h.rope_scaling = (uint32_t)m->rope_scaling; h.rope_factor = m->rope_factor;
     h.rope_low_freq_factor = m->rope_low; h.rope_high_freq_factor = m->rope_high;
     h.rope_original_max_pos = (uint32_t)m->rope_orig; h.sliding_window = (uint32_t)m->window;
+    h.chat_template_size = m->tok ? (uint64_t)m->chat_template_len : 0;
     mf_layout(&h, ts, n, m->tok ? (uint64_t)m->tok_size : 0);
     *file_size = h.file_size;
     row = (unsigned char *)malloc((size_t)max_row * 4 + 4);
@@ -3390,6 +3470,7 @@ static int write_model(model *m, const opts *o, int fd, const char *tmp_path, ui
     prefix = (unsigned char *)malloc((size_t)h.data_offset);
     if (!row || !vals || !inbuf || !prefix) { fail("out of memory"); goto done; }
     mf_put_prefix(prefix, &h, m->routed, m->capacity, ts, m->tok);
+    mf_put_chat_template(prefix, &h, m->chat_template);
     if (w_bytes(w, prefix, (size_t)h.data_offset) != 0) goto done;
     memset(&pg, 0, sizeof pg);
     pg.last = -1;
@@ -3504,6 +3585,11 @@ static void summary(const model *m, const opts *o, const mod_model *mm, uint64_t
         printf(", threshold %g\n", (double)c->threshold);
     }
     printf("  tokenizer: %s\n", m->tok ? m->tok_desc : "none");
+    if (m->tok && m->chat_template) {
+        const mod_chat_format cf = mod_chat_format_detect(m->chat_template, m->chat_template_len);
+        printf("  chat template: %llu bytes, %s\n", (unsigned long long)m->chat_template_len,
+               cf ? mod_chat_format_name(cf) : "not a format mod.h recognises (mod-generate --chat needs --chat-format)");
+    }
     printf("  file: %llu bytes, checksum 0x%016llx\n", (unsigned long long)file_size, (unsigned long long)mod_model_checksum(mm));
 }
 

@@ -15,6 +15,7 @@
      mf_tensor ts[...];   ... role, layer, dtype, rows, cols of each tensor, in file order ...
      mf_layout(&h, ts, n, tokenizer_bytes);          the offsets, sizes and file_size
      mf_put_prefix(buf, &h, routed, capacity, ts, tokenizer);   bytes [0, h.data_offset)
+     mf_put_chat_template(buf, &h, text);   the chat template, if h.chat_template_size was set
      mf_encode(buf + h.data_offset + ts[i].offset, values, count, ts[i].dtype);  each tensor
      mf_set_checksum(buf, h.file_size);   (or mf_fnv1a over a stream, stored at offset 8)
 */
@@ -77,7 +78,7 @@ static inline float mf_get_f32(const unsigned char *p)
 #define MF__PUT_F32(p, v) mf_put_f32(p, v)
 #define MF__PUT_U8X4(p, v) memcpy(p, v, 4)
 #define MF__PUT_U32X3(p, v) { int k_; for (k_ = 0; k_ < 3; k_++) mf_put_u32((p) + 4 * k_, (v)[k_]); }
-#define MF__PUT_U32X14(p, v) { int k_; for (k_ = 0; k_ < 14; k_++) mf_put_u32((p) + 4 * k_, (v)[k_]); }
+#define MF__PUT_U32X10(p, v) { int k_; for (k_ = 0; k_ < 10; k_++) mf_put_u32((p) + 4 * k_, (v)[k_]); }
 #define MF__PUT_U64X4(p, v) { int k_; for (k_ = 0; k_ < 4; k_++) mf_put_u64((p) + 8 * k_, (v)[k_]); }
 #define MF__PUT_FIELD(field, offset, type) MF__PUT_##type(p + (offset), r->field);
 
@@ -328,10 +329,12 @@ typedef struct mf_tensor {
 static inline uint64_t mf_align(uint64_t x, uint64_t a) { return (x + a - 1) & ~(a - 1); }
 
 /* Places n tensors, in file order, in the tensor data and the sections after the header
-   (layer table, tensor directory, tokenizer of tokenizer_size bytes or none, tensor data).
-   h holds the config (h->n_layers is read; head_dim 0 becomes dim / n_heads and embed_scale 0
-   becomes 1, version 1's meaning); this sets magic, version (2), header_size, n_tensors, the
-   section offsets and sizes, file_size, and each tensor's offset and size. */
+   (layer table, tensor directory, tokenizer of tokenizer_size bytes or none, chat template of
+   h->chat_template_size bytes or none, tensor data).
+   h holds the config (h->n_layers and h->chat_template_size are read; head_dim 0 becomes
+   dim / n_heads and embed_scale 0 becomes 1, version 1's meaning); this sets magic, version
+   (2), header_size, n_tensors, the section offsets and sizes, file_size, and each tensor's
+   offset and size. */
 static inline void mf_layout(mod__file_header *h, mf_tensor *ts, uint32_t n, uint64_t tokenizer_size)
 {
     uint64_t data_size = 0, tok;
@@ -352,7 +355,9 @@ static inline void mf_layout(mod__file_header *h, mf_tensor *ts, uint32_t n, uin
     tok = mf_align(h->tensor_dir_offset + (uint64_t)n * MOD__TENSOR_ENTRY_BYTES, MOD__SECTION_ALIGN);
     h->tokenizer_offset = tokenizer_size ? tok : 0;
     h->tokenizer_size = tokenizer_size;
-    h->data_offset = mf_align(tok + tokenizer_size, MOD__DATA_ALIGN);
+    tok = mf_align(tok + tokenizer_size, MOD__SECTION_ALIGN);
+    h->chat_template_offset = h->chat_template_size ? tok : 0;
+    h->data_offset = mf_align(tok + h->chat_template_size, MOD__DATA_ALIGN);
     h->data_size = data_size;
     h->file_size = h->data_offset + data_size;
 }
@@ -389,6 +394,13 @@ static inline void mf_put_prefix(unsigned char *p, const mod__file_header *h, co
         mf_put_tensor_entry(p + h->tensor_dir_offset + (uint64_t)i * MOD__TENSOR_ENTRY_BYTES, &e);
     }
     if (h->tokenizer_size) memcpy(p + h->tokenizer_offset, tokenizer, (size_t)h->tokenizer_size);
+}
+
+/* Writes the chat template (h->chat_template_size bytes of text) where mf_layout placed it,
+   into the bytes mf_put_prefix wrote. */
+static inline void mf_put_chat_template(unsigned char *p, const mod__file_header *h, const char *text)
+{
+    if (h->chat_template_size) memcpy(p + h->chat_template_offset, text, (size_t)h->chat_template_size);
 }
 
 /* ---- the tokenizer section ---- */
