@@ -21,7 +21,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "hf_ckpt: bad vocab size %s\n", argv[2]);
         return 2;
     }
-    if (argc == 5) snprintf(extra, sizeof extra, ",\n  \"bos_token_id\": %d,\n  \"eos_token_id\": %d", atoi(argv[3]), atoi(argv[4]));
+    /* an id below 0 (the tokenizer adds no such token) is left out of config.json */
+    if (argc == 5 && atoi(argv[3]) >= 0) snprintf(extra, sizeof extra, ",\n  \"bos_token_id\": %d", atoi(argv[3]));
+    if (argc == 5 && atoi(argv[4]) >= 0)
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ",\n  \"eos_token_id\": %d", atoi(argv[4]));
     make_dir(argv[1], &s, &canon, "F32", NULL, extra);
     return 0;
 }
