@@ -20,7 +20,7 @@ TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer
             $(B)/check_logits $(B)/compare_logits $(B)/check_tokens \
             $(B)/test_convert_hf $(B)/test_convert_llama2c $(B)/test_convert_modfile $(B)/test_convert_errors \
             $(B)/test_convert_families \
-            $(B)/test_tokenizer_queue $(B)/test_tokenizer_nomalloc $(B)/test_format $(B)/split_pieces $(B)/hf_ckpt
+            $(B)/test_tokenizer_queue $(B)/test_tokenizer_nomalloc $(B)/test_format $(B)/split_pieces $(B)/hf_ckpt $(B)/test_nfc
 HEADERS  := mod.h examples/cli.h
 # the model-file writer: tools/modfile.h, and mkmodel.h on top of it
 WRITER   := tools/mkmodel.h tools/modfile.h
