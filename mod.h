@@ -463,7 +463,7 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
     X(n_sorted, 28, U32) \
     X(strings_size, 32, U64) \
     X(max_token_len, 40, U32) \
-    X(reserved, 44, U32)
+    X(n_added, 44, U32)
 /* Kind 3 only: right after the tokenizer header. */
 #define MOD__TOKENIZER_SP_FIELDS(X) \
     X(unk_id, 0, I32) \
@@ -472,7 +472,7 @@ MOD_API int32_t mod_token_eos(const mod_model *model); /* -1 if none */
     X(decode_strip, 12, U32) \
     X(n_added, 16, U32) \
     X(reserved, 20, U32X3)
-/* Kind 3's added-token table: n_added of these, after the merges. */
+/* The added-token table of kinds 1 and 3: n_added of these, after the merges. */
 #define MOD__ADDED_TOKEN_FIELDS(X) \
     X(id, 0, U32) \
     X(flags, 4, U32) \
@@ -955,7 +955,7 @@ typedef struct mod__vocab {
     int n_tokens, n_merges, n_sorted;
     int32_t bos, eos;      /* -1 if none */
     int pretokenizer;      /* MOD__PRETOK_*: 0 none, 1 GPT-2 style, 2 Llama 3, 3 Qwen2 */
-    unsigned flags;        /* bit 0: dummy prefix space; bit 1: a piece that is a token stays whole */
+    unsigned flags;        /* MOD__TOK_*: bit 0 dummy prefix space, bit 1 whole-piece tokens, bit 2 NFC */
     int max_token_len;
     const uint32_t *offsets;  /* n_tokens + 1 */
     const float *scores;      /* n_tokens */
@@ -968,12 +968,16 @@ typedef struct mod__vocab {
     int32_t unk;              /* -1 if none */
     unsigned sp_flags;        /* MOD__SP_* bits */
     int prepend, decode_strip;
+    /* kinds 1 and 3 */
     int n_added;
     const uint32_t *added;    /* n_added x (id, flags, offset, length), ordered by their bytes */
     int max_added_len;
 } mod__vocab;
 
 enum { MOD__TOKEN_NORMAL = 0, MOD__TOKEN_BYTE = 1, MOD__TOKEN_CONTROL = 2 };
+/* The tokenizer header's flags (docs/FORMAT.md): the llama2.c prefix space, whole-piece tokens
+   (ignore_merges) and NFC normalization, the last two for byte-level BPE only. */
+enum { MOD__TOK_PREFIX_SPACE = 1, MOD__TOK_WHOLE_PIECE = 2, MOD__TOK_NFC = 4, MOD__TOK_FLAGS_ALL = 7 };
 /* The split rules of the tokenizer header's pretokenizer field (docs/FORMAT.md; >>tokenizer). */
 enum { MOD__PRETOK_NONE = 0, MOD__PRETOK_GPT2 = 1, MOD__PRETOK_LLAMA3 = 2, MOD__PRETOK_QWEN2 = 3 };
 /* the tokenizer kinds of docs/FORMAT.md */
@@ -1355,6 +1359,10 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
     v->max_token_len = (int)th.max_token_len;
     if (v->kind < 1 || v->kind > 3) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: unknown kind %d", v->kind);
     v->unk = -1;
+    /* kind 1's added tokens are counted in the header, kind 3's in its record */
+    if (th.n_added && v->kind != MOD__VOCAB_BYTE_BPE) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: the header's n_added is for kind 1 only, it must be 0");
+    if (th.n_added > n_tokens) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: n_added %u exceeds n_tokens", th.n_added);
+    v->n_added = (int)th.n_added;
     if (v->kind == MOD__VOCAB_SP) {
         mod__tokenizer_sp sp;
         if (size < pos + MOD__TOKENIZER_SP_BYTES) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: section is %U bytes, too short for kind 3's %d-byte record", size, MOD__TOKENIZER_HEADER_BYTES + MOD__TOKENIZER_SP_BYTES);
@@ -1376,9 +1384,9 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
     if (n_tokens < 1 || n_tokens > (uint32_t)m->cfg.vocab_size) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: n_tokens %u is not in [1, vocab_size]", n_tokens);
     if (v->kind == MOD__VOCAB_SCORED && n_merges) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: scored BPE has no merge table, n_merges is %u", n_merges);
     if (th.pretokenizer > MOD__PRETOK_QWEN2 || (v->kind != MOD__VOCAB_BYTE_BPE && v->pretokenizer)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: bad pretokenizer %u", th.pretokenizer);
-    if (v->flags > 3) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved flag bits are set");
-    if (v->kind != MOD__VOCAB_BYTE_BPE && (v->flags & 2)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: flag bit 1 (whole-piece tokens) is for byte-level BPE only");
-    if (th.reserved != 0) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved field is not zero");
+    if (v->flags & ~MOD__CAST(unsigned, MOD__TOK_FLAGS_ALL)) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: reserved flag bits are set");
+    if (v->kind != MOD__VOCAB_BYTE_BPE && (v->flags & (MOD__TOK_WHOLE_PIECE | MOD__TOK_NFC)))
+        return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: flag bits 1 (whole-piece tokens) and 2 (NFC) are for byte-level BPE only");
     if (v->max_token_len < 1 || v->max_token_len > MOD__MAX_TOKEN_LEN) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: max_token_len %d is not in [1, 1024]", v->max_token_len);
     if (bos < -1 || bos >= (int32_t)n_tokens || eos < -1 || eos >= (int32_t)n_tokens) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: bos or eos id out of range");
     if (n_sorted > n_tokens) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: n_sorted %u exceeds n_tokens", n_sorted);
@@ -1402,8 +1410,8 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
     v->n_tokens = (int)n_tokens; v->n_merges = (int)n_merges; v->n_sorted = (int)n_sorted;
     v->bos = bos; v->eos = eos; v->vocab_size = m->cfg.vocab_size;
     for (i = 0; i < 256; i++) v->byte_token[i] = -1;
-    /* kind 3's added-token texts follow the token strings in the blob */
-    if (v->offsets[0] != 0 || (v->kind == MOD__VOCAB_SP ? v->offsets[n_tokens] > strings_size : v->offsets[n_tokens] != strings_size))
+    /* the added tokens' texts (kinds 1 and 3) follow the token strings in the blob */
+    if (v->offsets[0] != 0 || (v->kind == MOD__VOCAB_SP || v->n_added ? v->offsets[n_tokens] > strings_size : v->offsets[n_tokens] != strings_size))
         return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: string offsets do not span the string blob");
     for (i = 0; i < n_tokens; i++) {
         uint32_t a = v->offsets[i], b = v->offsets[i + 1], len;
@@ -5730,7 +5738,7 @@ static mod_result mod__tok_encode_ranked(const mod__vocab *v, const char *text, 
         int m = 0;
         mod_result r;
         e = mod__tok_split(v, text, pre, n, i);
-        if (v->flags & 2) { /* a piece that is a normal token is that token (ignore_merges) */
+        if (v->flags & MOD__TOK_WHOLE_PIECE) { /* a piece that is a normal token is that token (ignore_merges) */
             const int32_t id = i < pre ? mod__vocab_lookup(v, " ", 1, text, e - pre)
                                        : mod__vocab_lookup(v, text + (i - pre), e - i, "", 0);
             if (id >= 0) {
@@ -5745,10 +5753,12 @@ static mod_result mod__tok_encode_ranked(const mod__vocab *v, const char *text, 
             o[m++] = id;
         }
         /* reserved once for the longest piece from here on; with special tokens the text comes
-           in several parts, and a later part may need more */
-        if (mod__tok_queued(m) && (!s->block || s->tokens < MOD__CAST(size_t, m)) &&
-            (r = mod__tok_reserve(s, mod__tok_longest(v, text, pre, n, i), err)) != MOD_OK)
-            return r;
+           in several parts, and a later part may need more. The scan starts after this piece,
+           whose bytes its tokens may have overwritten (NFC text lives in the token array). */
+        if (mod__tok_queued(m) && (!s->block || s->tokens < MOD__CAST(size_t, m))) {
+            size_t most = mod__tok_longest(v, text, pre, n, e);
+            if ((r = mod__tok_reserve(s, most > MOD__CAST(size_t, m) ? most : MOD__CAST(size_t, m), err)) != MOD_OK) return r;
+        }
         o += mod__tok_merge(v, o, m, s);
     }
     *t = MOD__CAST(int, o - out);
@@ -5971,9 +5981,33 @@ static mod_result mod__sp_encode(const mod__vocab *v, const char *text, size_t l
     return r;
 }
 
-/* Kinds 1 and 2: the text of len bytes (pre: the prefix space before it, 0 or 1). */
+static mod_result mod__tok_full(mod_error *err, int cap) {
+    return mod__fail(err, MOD_ERR_BUFFER_TOO_SMALL, "capacity %d tokens is too small for this text once normalized (NFC)", cap);
+}
+
+/* Kinds 1 and 2: the text of len bytes (pre: the prefix space before it, 0 or 1), into out,
+   whose *t tokens so far leave cap - *t free.
+   With NFC (flag bit 2) the text is normalized into the free end of out itself, so encoding
+   needs no buffer of its own, with or without an allocator. The normalized text ends at
+   out's end; the tokens are written from out + *t on, at most one per byte read so far before
+   merging, and a token is 4 bytes: when *t + pre + the normalized length is at most cap,
+   they never reach a byte not yet read (tokens for the first k bytes end at byte 4 (*t + k)
+   of out, the unread text starts at byte 4 cap - n + k). A text that does not fit is
+   MOD_ERR_BUFFER_TOO_SMALL, as a longer text would be. Positions in error messages are then
+   positions in the normalized text. */
 static mod_result mod__tok_encode_12(const mod__vocab *v, const char *text, size_t len, size_t pre,
-                                     int32_t *out, int *t, mod__tok_scratch *s, mod_error *err) {
+                                     int32_t *out, int *t, int cap, mod__tok_scratch *s, mod_error *err) {
+    if ((v->flags & MOD__TOK_NFC) && len > 0) {
+        char *room = MOD__CAST(char *, MOD__CAST(void *, out + *t));
+        const size_t free_tokens = MOD__CAST(size_t, cap - *t), free_bytes = free_tokens * sizeof *out;
+        const size_t n = mod__nfc(text, len, room, free_bytes);
+        if (n + pre > free_tokens)
+            return mod__fail(err, MOD_ERR_BUFFER_TOO_SMALL, "capacity %d tokens is too small for this text once normalized (NFC, %U bytes)",
+                             cap, (uint64_t)n);
+        memmove(room + free_bytes - n, room, n);
+        text = room + free_bytes - n;
+        len = n;
+    }
     return v->kind == MOD__VOCAB_BYTE_BPE ? mod__tok_encode_ranked(v, text, pre, len + pre, out, t, s, err)
                         : mod__tok_encode_scored(v, text, len, pre, out, t, s, err);
 }
@@ -6000,7 +6034,7 @@ static int32_t mod__tok_control_at(const mod__vocab *v, const char *t, size_t n,
 }
 
 static mod_result mod__tok_encode_special(const mod__vocab *v, const char *text, size_t len, size_t pre,
-                                          int32_t *out, int *t, mod__tok_scratch *s, mod_error *err) {
+                                          int32_t *out, int *t, int cap, mod__tok_scratch *s, mod_error *err) {
     int32_t ids[MOD__TOK_SPECIALS];
     unsigned char first[32];
     int count = 0, i;
@@ -6019,20 +6053,42 @@ static mod_result mod__tok_encode_special(const mod__vocab *v, const char *text,
         const unsigned char c = MOD__CAST(unsigned char, text[at]);
         int32_t id = (first[c >> 3] >> (c & 7)) & 1 ? mod__tok_control_at(v, text + at, len - at, count <= MOD__TOK_SPECIALS ? ids : NULL, count) : -1;
         if (id < 0) { at++; continue; }
-        if (at > start && (r = mod__tok_encode_12(v, text + start, at - start, start == 0 ? pre : 0, out, t, s, err)) != MOD_OK) return r;
+        if (at > start && (r = mod__tok_encode_12(v, text + start, at - start, start == 0 ? pre : 0, out, t, cap, s, err)) != MOD_OK) return r;
+        if (*t >= cap) return mod__tok_full(err, cap); /* only NFC can fill it so soon */
         out[(*t)++] = id;
         at += v->offsets[id + 1] - v->offsets[id];
         start = at;
     }
-    return start < len ? mod__tok_encode_12(v, text + start, len - start, start == 0 ? pre : 0, out, t, s, err) : MOD_OK;
+    return start < len ? mod__tok_encode_12(v, text + start, len - start, start == 0 ? pre : 0, out, t, cap, s, err) : MOD_OK;
+}
+
+/* Kind 1 with an added-token table: the text splits at added tokens as kind 3's does (the
+   longest added text at each position; special ones only with MOD_TOKENIZE_SPECIAL), each
+   piece between them encoded (and normalized) on its own, the prefix space before the first
+   piece only. Every added token takes at least one byte of text for its one token. */
+static mod_result mod__tok_encode_added(const mod__vocab *v, const char *text, size_t len, size_t pre, int flags,
+                                        int32_t *out, int *t, int cap, mod__tok_scratch *s, mod_error *err) {
+    size_t i = 0, start = 0;
+    mod_result r;
+    while (i < len) {
+        const int a = mod__sp_added_at(v, text + i, len - i, flags & MOD_TOKENIZE_SPECIAL);
+        if (a < 0) { i++; continue; }
+        if (i > start && (r = mod__tok_encode_12(v, text + start, i - start, start == 0 ? pre : 0, out, t, cap, s, err)) != MOD_OK) return r;
+        if (*t >= cap) return mod__tok_full(err, cap); /* only NFC can fill it so soon */
+        out[(*t)++] = MOD__CAST(int32_t, v->added[4 * (size_t)a]);
+        i += v->added[4 * (size_t)a + 3];
+        start = i;
+    }
+    return start < len ? mod__tok_encode_12(v, text + start, len - start, start == 0 ? pre : 0, out, t, cap, s, err) : MOD_OK;
 }
 
 /* Every text byte yields at most one token before merging, plus BOS and the prefix space: a
    buffer of len + 2 tokens holds the unmerged tokens, and merging only shrinks them (a
-   special token takes at least one byte). */
+   special token takes at least one byte). NFC may lengthen the text up to three times (UAX
+   #15's bound for UTF-8), so 3 len + 2 suffice then; mod__tok_encode_12 checks as it goes. */
 static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_t len, int flags,
                                     int32_t *out, int cap, int *n_out, mod_error *err) {
-    size_t pre = v->kind != MOD__VOCAB_SP && (v->flags & 1) && len > 0;
+    size_t pre = v->kind != MOD__VOCAB_SP && (v->flags & MOD__TOK_PREFIX_SPACE) && len > 0;
     mod__tok_scratch s;
     mod_result r;
     int t = 0;
@@ -6050,8 +6106,9 @@ static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_
     s.block = NULL;
     s.tokens = 0;
     r = v->kind == MOD__VOCAB_SP ? mod__sp_encode(v, text, len, flags, out, &t, cap, &s, err)
-      : flags & MOD_TOKENIZE_SPECIAL ? mod__tok_encode_special(v, text, len, pre, out, &t, &s, err)
-                                     : mod__tok_encode_12(v, text, len, pre, out, &t, &s, err);
+      : v->n_added ? mod__tok_encode_added(v, text, len, pre, flags, out, &t, cap, &s, err)
+      : flags & MOD_TOKENIZE_SPECIAL ? mod__tok_encode_special(v, text, len, pre, out, &t, cap, &s, err)
+                                     : mod__tok_encode_12(v, text, len, pre, out, &t, cap, &s, err);
     if (s.block) MOD_FREE(s.block);
     if (r == MOD_OK) *n_out = t;
     else if (r == MOD_ERR_BUFFER_TOO_SMALL) {
@@ -6065,7 +6122,7 @@ static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_
 static mod_result mod__vocab_decode(const mod__vocab *v, const int32_t *tokens, int n, char *out,
                                     size_t cap, size_t *len) {
     size_t need = 0;
-    int i, drop_space = v->kind == MOD__VOCAB_SP ? v->decode_strip == MOD__SP_STRIP_ONE : v->flags & 1;
+    int i, drop_space = v->kind == MOD__VOCAB_SP ? v->decode_strip == MOD__SP_STRIP_ONE : v->flags & MOD__TOK_PREFIX_SPACE;
     int first_token = v->kind == MOD__VOCAB_SP && v->decode_strip == MOD__SP_STRIP_FIRST_TOKEN;
     *len = 0;
     for (i = 0; i < n; i++)

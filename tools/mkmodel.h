@@ -111,7 +111,7 @@
 #define MKM_TK_N_SORTED MOD__TOKENIZER_HEADER_AT_n_sorted
 #define MKM_TK_STRINGS_SIZE MOD__TOKENIZER_HEADER_AT_strings_size
 #define MKM_TK_MAX_TOKEN_LEN MOD__TOKENIZER_HEADER_AT_max_token_len
-#define MKM_TK_RESERVED MOD__TOKENIZER_HEADER_AT_reserved
+#define MKM_TK_RESERVED MOD__TOKENIZER_HEADER_AT_n_added /* kind 1's n_added, 0 for the others */
 /* tensor roles */
 #define MKM_ROLE_TOKEN_EMBEDDING MOD__ROLE_EMBED
 #define MKM_ROLE_OUTPUT_NORM MOD__ROLE_OUT_NORM
