@@ -22,7 +22,7 @@ const fixed = [
     '~!@#$%^&*()_+`-=[]\\{}|;\':",./<>?', '....', '!!!???', '—–-‐', '«quotes» „low” ‘single’ “double”',
     '€100 £50 ¥1000 ₹20 ₿', '½ ¾ ² ³ µ', 'ﬁ ﬂ ﬀ', 'ＡＢＣ ａｂｃ', 'ß ẞ İ ı', 'Ǆ ǅ ǆ',
     // where JavaScript's \s and Oniguruma's differ, and (?i:'s) with long s
-    'a\ufeff b', ' \ufeff\ufeffx', 'x \u0085y', '\u0085\u0085 z\u0085', '\ufeff', '\u0085', "it'ſ IT'S it'Ll we'RE", "'ſ 'ß 'ﬆ",
+    'a\ufeff b', ' \ufeff\ufeffx', 'x \u0085y', '\u0085\u0085 z\u0085', '\ufeff', '\u0085', "it'ſ IT'S it'Ll we'RE", "'ſ 'ß 'ﬆ", "they'ſt 'ſx 'ſ'ſ", '\ufeff\ufeffword \ufeff', 'x\u0085\u0085y\u0085 \u0085',
     // normalization (NFC): decomposed, singletons, exclusions, ordering, Hangul, non-starters first
     'Cafe\u0301 cre\u0300me bru\u0302le\u0301e', 'A\u030a \u212b \u2126 \u212a', 'a\u0323\u0302 a\u0302\u0323 \u1ea1\u0302',
     '\u0958\u0959 \ufb1d \u2adc\u0338 \u0f73 \u0f75 \u0f81 \u0344 \u0340\u0341\u0343', '\u0301\u0301leading marks',
