@@ -357,16 +357,18 @@ MOD_API mod_result mod_sample(mod_session *session, mod_sampler *sampler, int32_
 /* Encodes len bytes of text. flags: MOD_TOKENIZE_BOS prepends the model's BOS token; on a model
    without one (mod_token_bos() is -1) that fails with MOD_ERR_TOKENIZE. MOD_TOKENIZE_SPECIAL
    makes special tokens recognised where their text appears (the longest at the leftmost
-   position): the special added tokens of a kind 3 tokenizer, the control tokens that have text
-   (such as "<|im_start|>") of kinds 1 and 2. Without it such text is encoded as plain text, so
-   a prompt cannot inject control tokens (Hugging Face's split_special_tokens=True). A kind 3
-   tokenizer's non-special added tokens are always matched, as Hugging Face does. Other bits
-   are refused (MOD_ERR_INVALID_ARGUMENT).
+   position): the special added tokens of a tokenizer with an added-token table (kinds 1 and
+   3), else the control tokens that have text (such as "<|im_start|>") of kinds 1 and 2.
+   Without it such text is encoded as plain text, so a prompt cannot inject control tokens
+   (Hugging Face's split_special_tokens=True). Non-special added tokens (Qwen's "<think>") are
+   always matched, as Hugging Face does. Other bits are refused (MOD_ERR_INVALID_ARGUMENT).
+   A tokenizer with NFC normalization (Qwen2 and Qwen3) normalizes the text between added
+   tokens first, in place at the free end of tokens: no other memory is used.
    A buffer of len + 2 tokens is always enough for kinds 1 and 2 and for the usual kind 3
    tokenizers; with less, MOD_ERR_BUFFER_TOO_SMALL may be returned and *n_tokens is set to
    len + 2. A kind 3 tokenizer that prepends its space to every piece between added tokens, or
-   has no token for the space, can need up to 3 * len + 2: then MOD_ERR_BUFFER_TOO_SMALL with
-   *n_tokens set to that.
+   has no token for the space, and a text that NFC lengthens can need up to 3 * len + 2: then
+   MOD_ERR_BUFFER_TOO_SMALL with *n_tokens set to that.
    Time is O(n log n) in the length n of the longest piece (the whole text for scored BPE or
    without a pretokenizer, else a split piece): a piece of more than 16 tokens merges through a
    priority queue whose scratch, 40 bytes per token of the longest such piece, comes from
