@@ -18,6 +18,9 @@ run "minimal" "$B/minimal" "$T/m.mod" "abc"
 printf '<s>A<x> b\342\226\201c</s>' >"$T/s.txt"
 run "mod-tokenize, SentencePiece-style, special tokens" "$B/mod-tokenize" "$T/sp.mod" --text "$T/t.txt" --text "$T/s.txt" --bos --special
 run "mod-tokenize --decode" "$B/mod-tokenize" "$T/sp.mod" --decode 1,300,5,2
+"$B/mkmodel" "$T/nfc.mod" --seed 7 --tokenizer bpe --merges 80 --bpe-added 1 --bpe-nfc 1 --dim 16 --layers 1 --heads 2 --kv-heads 1 --hidden 32 --seq 32 >/dev/null
+printf 'e\314\201<think>\340\245\230 \341\204\222\341\205\241<|end|>x\377' >"$T/n.txt"
+run "mod-tokenize, byte-level BPE with NFC and added tokens" "$B/mod-tokenize" "$T/nfc.mod" --text "$T/t.txt" --text "$T/n.txt" --special
 # failing runs must be clean too: exit 1 from the program, never 99 from valgrind
 head -c 3000 "$T/m.mod" >"$T/trunc.mod"
 for args in "$T/none.mod -p x" "$T/trunc.mod -p x" "$T/m.mod -p x -t -1"; do
