@@ -3,6 +3,8 @@
 // does something (combining marks, Indic and Tibetan vowel signs, Hangul jamo and syllables,
 // precomposed Latin and Greek, kana voicing marks, compatibility ideographs, musical symbols)
 // and from all of Unicode. Each line: the text's UTF-8 in hex, a tab, its NFC's UTF-8 in hex.
+// Node's ICU may know a later Unicode than mod.h's 15.0 (process.versions.unicode); the strings
+// come from a fixed seed and draw no code point whose normalization changed after 15.0.
 //   node nfc_oracle.js > PAIRS
 'use strict';
 const texts = require('./hf_texts.js');
