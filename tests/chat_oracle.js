@@ -10,7 +10,7 @@
 //   node chat_oracle.js setup NODE_MODULES TEMPLATE_DIR NAME DIR
 //       DIR/tokenizer_config.json (the chat template and special tokens); prints "VOCAB_SIZE BOS
 //       EOS TURN_END_ID TURN_END TOKENIZER" (ids -1: none): TOKENIZER is the tokenizer.json to
-//       copy into DIR, or - when DIR/tokenizer.json was written (changed) here
+//       copy into DIR
 //   node chat_oracle.js turns NODE_MODULES TEMPLATE_DIR NAME OUT SYSTEM|- TURN_END USER...
 //       OUT/fedK.txt: the text a chat program must feed for user turn K when every reply is
 //       empty and ended by its turn-end token (that token in the context): turn 1 the whole
@@ -104,7 +104,7 @@ if (mode === 'render') {
     const pkg = src.pkg || src.tokpkg;
     const tokPath = path.join(nm, pkg, 'models/tokenizer.json');
     const tokJSON = JSON.parse(fs.readFileSync(tokPath, 'utf8'));
-    let copy = tokPath;
+    const copy = tokPath;
     const { tok, template } = load(src);
     const turnEnd = { llama2: '</s>', llama3: '<|eot_id|>', chatml: '<|im_end|>', gemma: '<end_of_turn>' }[src.format];
     const idOf = (t) => {
@@ -116,13 +116,6 @@ if (mode === 'render') {
     for (const id of Object.values(tokJSON.model.vocab)) v = Math.max(v, id + 1);
     for (const t of tokJSON.added_tokens) v = Math.max(v, t.id + 1);
     fs.mkdirSync(dir, { recursive: true });
-    // Qwen's NFC normalizer changes none of the tests' texts (they are NFC already); without it,
-    // mod-convert takes the tokenizer before mod.h has a normalizer of its own
-    if (tokJSON.normalizer && tokJSON.normalizer.type === 'NFC') {
-        tokJSON.normalizer = null;
-        fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokJSON));
-        copy = '-';
-    }
     const config = { chat_template: template, ...tok.special };
     fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config, null, 2));
     console.log([v, idOf(tok.special.bos_token), idOf(tok.special.eos_token), idOf(turnEnd), turnEnd, copy].join(' '));

@@ -25,6 +25,25 @@ static void raw_st(const char *dir, const char *hdr, size_t data, int64_t len_ov
     free(f);
 }
 
+/* The file at path with its first `from` replaced by `to` (the test's JSON edits). */
+static void edit_file(const char *path, const char *from, const char *to)
+{
+    size_t n, fl = strlen(from), tl = strlen(to);
+    unsigned char *b = read_file(path, &n);
+    char *at, *o;
+    if (!b || !(at = strstr((char *)b, from)) || !(o = (char *)malloc(n + tl + 1))) {
+        check(0, "edit %s: \"%s\" found", path, from);
+        free(b);
+        return;
+    }
+    memcpy(o, b, (size_t)(at - (char *)b));
+    memcpy(o + (at - (char *)b), to, tl);
+    memcpy(o + (at - (char *)b) + tl, at + fl, n - (size_t)(at - (char *)b) - fl);
+    write_file(path, o, n - fl + tl);
+    free(o);
+    free(b);
+}
+
 static void test_corrupt(void)
 {
     spec s;
@@ -155,6 +174,20 @@ static void test_corrupt(void)
     refuse("an unsupported tokenizer model type", "unsupported tokenizer model type \"WordPiece\"", d, NULL, NULL);
     write_tokenizer(P("bad/tokenizer.json"), 0, 0, NULL, "\"hell d\"", -1);
     refuse("a merge whose result is not in the vocab", "the merged token is not in the vocab", d, NULL, NULL);
+    /* byte-level tokenizer.json: normalizers other than NFC, added tokens mod.h cannot match */
+    write_tokenizer(P("bad/tokenizer.json"), 0, 0, NULL, NULL, -1);
+    edit_file(P("bad/tokenizer.json"), "\"normalizer\":null", "\"normalizer\":{\"type\":\"NFKC\"}");
+    refuse("a byte-level tokenizer with an NFKC normalizer", "has a normalizer (NFKC), which mod.h cannot reproduce (it knows NFC)", d, NULL, NULL);
+    write_tokenizer(P("bad/tokenizer.json"), 0, 0, NULL, NULL, -1);
+    edit_file(P("bad/tokenizer.json"), "\"normalizer\":null", "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFC\"},{\"type\":\"Lowercase\"}]}");
+    refuse("a byte-level tokenizer with NFC and Lowercase", "has a normalizer (Sequence)", d, NULL, NULL);
+    write_tokenizer(P("bad/tokenizer.json"), 0, 0, NULL, NULL, -1);
+    edit_file(P("bad/tokenizer.json"), "\"lstrip\":false", "\"lstrip\":true");
+    refuse("a byte-level added token with lstrip", "added token \"<|endoftext|>\" has \"lstrip\": true", d, NULL, NULL);
+    write_tokenizer(P("bad/tokenizer.json"), 0, 0, NULL, NULL, -1);
+    edit_file(P("bad/tokenizer.json"), "\"normalizer\":null", "\"normalizer\":{\"type\":\"NFC\"}");
+    edit_file(P("bad/tokenizer.json"), "\"normalized\":false", "\"normalized\":true");
+    refuse("a byte-level added token normalized after NFC", "has \"normalized\": true with the NFC normalizer", d, NULL, NULL);
     /* SentencePiece-style tokenizer.json: what kind 3 cannot reproduce is named */
     write_sp_tokenizer(P("bad/tokenizer.json"), "{\"type\":\"NFKC\"}", NULL, NULL, NULL, NULL);
     refuse("a SentencePiece-style tokenizer with an NFKC normalizer", "the normalizer NFKC is not one mod.h reproduces", d, NULL, NULL);

@@ -202,6 +202,49 @@ static void test_dense_with_tokenizer(void)
         check(tok_is(m, "hello", t1, 2), "ByteLevel add_prefix_space: a space is prepended, and dropped when decoding");
         mod_model_free(m);
     } else check(0, "add_prefix_space tokenizer converts (%s)", g_err);
+    /* NFC and a non-special added token (decomposed e acute, matched as typed before the text
+       is normalized, as Hugging Face matches added tokens that are not "normalized") */
+    write_tokenizer(P("dense/tokenizer.json"), 0, 0, NULL, NULL, -1);
+    {
+        size_t n;
+        unsigned char *j = read_file(P("dense/tokenizer.json"), &n);
+        char *at = j ? strstr((char *)j, "\"special\":true}],") : NULL, *o = (char *)malloc(n + 400);
+        int k = 0;
+        if (at && o) {
+            k = (int)(at - (char *)j) + 15;
+            memcpy(o, j, (size_t)k);
+            k += sprintf(o + k, ",{\"id\":267,\"content\":\"e\\u0301\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,"
+                                "\"normalized\":false,\"special\":false}");
+            memcpy(o + k, at + 15, n - (size_t)(at + 15 - (char *)j));
+            k += (int)(n - (size_t)(at + 15 - (char *)j));
+            at = strstr(o, "\"normalizer\":null");
+        }
+        if (at) {
+            char *q = (char *)malloc((size_t)k + 64);
+            int h = (int)(at - o);
+            memcpy(q, o, (size_t)h);
+            h += sprintf(q + h, "\"normalizer\":{\"type\":\"NFC\"}");
+            memcpy(q + h, at + 17, (size_t)(k - (int)(at - o) - 17));
+            write_file(P("dense/tokenizer.json"), q, (size_t)(h + k - (int)(at - o) - 17));
+            free(q);
+        }
+        free(o);
+        free(j);
+    }
+    rc = conv(P("dense"), "-o", P("dense_n.mod"), NULL);
+    m = rc == 0 ? load(P("dense_n.mod")) : NULL;
+    if (m) {
+        static const int t1[] = { 265 }, t2[] = { 267 }, t3[] = { 259, 265 };
+        int t4[2];
+        t4[0] = B('e'); t4[1] = 267;
+        check(m->vocab.flags == 4u && m->vocab.n_added == 2 && strstr(g_out, "2 added tokens") && strstr(g_out, "NFC"),
+              "NFC and two added tokens: flag bit 2, the table, the summary says so");
+        check(tok_is(m, "\xC3\xA9", t1, 1), "NFC: U+00E9 stays and encodes as its merge");
+        check(tok_is(m, "e\xCC\x81", t2, 1), "an added token is matched as typed, before NFC would compose it");
+        check(tok_is(m, "ee\xCC\x81", t4, 2), "e, then the added token");
+        check(tok_is(m, "hello\xC3\xA9", t3, 2), "hello, U+00E9 (no added token)");
+        mod_model_free(m);
+    } else check(0, "NFC tokenizer with a non-special added token converts (%s)", g_err);
     /* bos/eos from config.json win */
     write_tokenizer(P("dense/tokenizer.json"), 0, 0, NULL, NULL, -1);
     write_config(P("dense"), &s, NULL, ", \"bos_token_id\": 1, \"eos_token_id\": [2, 266]");

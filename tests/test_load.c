@@ -1226,13 +1226,15 @@ static void group_tokenizer(void)
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_EOS, 0x7FFFFFFFu); done("eos_id 2^31-1", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_PRETOKENIZER, 4); done("pretokenizer 4", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_PRETOKENIZER, 0x80000002u); done("pretokenizer 2^31 + 2", MOD_ERR_CORRUPT);
-    begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 4); done("tokenizer flags bit 2", MOD_ERR_CORRUPT);
+    begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 8); done("tokenizer flags bit 3", MOD_ERR_CORRUPT);
+    begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 4); done("kind 1 with flag bit 2 (NFC)", MOD_OK);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 0x80000001u); done("tokenizer flags bit 31", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_MAX_TOKEN_LEN, 0); done("max_token_len 0", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_MAX_TOKEN_LEN, 5000); done("max_token_len 5000", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_MAX_TOKEN_LEN, 1025); done("max_token_len 1025", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_MAX_TOKEN_LEN, t.maxlen - 1); done("a token longer than max_token_len", MOD_ERR_CORRUPT);
-    begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_RESERVED, 1); done("tokenizer reserved word non-zero", MOD_ERR_CORRUPT);
+    begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_RESERVED, 1); done("kind 1's n_added 1 without a table", MOD_ERR_CORRUPT);
+    begin(&BA); t = tok_layout(); p32(t.base + MKM_TK_RESERVED, t.n + 1); done("kind 1's n_added past n_tokens", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.offsets + 4 * 100, tok_off(&t, 101) + 1); done("string offsets decrease at token 100", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.offsets + 4 * (size_t)t.n, (uint32_t)t.ss - 1); done("last string offset != strings_size", MOD_ERR_CORRUPT);
     begin(&BA); t = tok_layout(); p32(t.offsets, 1); done("first string offset 1", MOD_ERR_CORRUPT);
@@ -1268,6 +1270,8 @@ static void group_tokenizer(void)
     begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_PRETOKENIZER, 1); done("scored BPE with the GPT-2 pretokenizer", MOD_ERR_CORRUPT);
     begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_PRETOKENIZER, 3); done("scored BPE with the Qwen2 pretokenizer", MOD_ERR_CORRUPT);
     begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 3); done("scored BPE with flag bit 1 (whole-piece tokens)", MOD_ERR_CORRUPT);
+    begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 5); done("scored BPE with flag bit 2 (NFC)", MOD_ERR_CORRUPT);
+    begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_RESERVED, 1); done("scored BPE with n_added 1 in the header", MOD_ERR_CORRUPT);
     begin(&BB); t = tok_layout();
     for (i = 0; i < t.n; i++) if (W[t.types + i] == 0 && tok_len(&t, i) == 2) break;
     W[t.types + i] = 1;
@@ -1306,6 +1310,8 @@ static void group_tokenizer(void)
     begin(&BH); t = tok_layout(); p32(SPF(n_added), 0xFFFFFFFFu); done("kind 3 n_added 2^32-1", MOD_ERR_CORRUPT);
     begin(&BH); t = tok_layout(); p32(t.base + MKM_TK_PRETOKENIZER, 1); done("kind 3 with the GPT-2 pretokenizer", MOD_ERR_CORRUPT);
     begin(&BH); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 1); done("kind 3 with flag bit 0", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 4); done("kind 3 with flag bit 2 (NFC)", MOD_ERR_CORRUPT);
+    begin(&BH); t = tok_layout(); p32(t.base + MKM_TK_RESERVED, 1); done("kind 3 with the header's n_added 1", MOD_ERR_CORRUPT);
     begin(&BH); t = tok_layout(); p64(MKM_OFF_TOKENIZER_SIZE, 48 + 16); done("kind 3 section cut inside its record", MOD_ERR_CORRUPT);
     begin(&BH); t = tok_layout(); p32(ADD(0, id), t.n); done("added token id == n_tokens", MOD_ERR_CORRUPT);
     begin(&BH); t = tok_layout(); p32(ADD(1, flags), 2); done("added token flag bit 1", MOD_ERR_CORRUPT);

@@ -1971,6 +1971,144 @@ done:
     check_group("vocabulary padding");
 }
 
+
+/* Byte-level BPE with NFC (flag bit 2) and with an added-token table, through the public API,
+   against references built from the plain model of the same vocabulary: NFC is mod__nfc
+   (checked against Unicode's conformance test by tests/test_nfc.sh) applied to each piece
+   between added tokens, and the pieces are split at the added texts by a naive scan. The
+   capacity: len + 2 either suffices or is reported with 3 len + 2, and nothing is written
+   past it. */
+#define NA_PIECES 4
+static const char *const na_texts[NA_PIECES] = { "<think>", "<|bos|>", "<|end|>", "<|eos|>" };
+
+/* The reference: plain encodes each piece (normalized when nfc) between the added texts
+   (the special ones only when special). */
+static int na_reference(const mod_model *plain, const mod_model *with, const char *t, size_t len, int nfc, int special,
+                        int32_t *out, int cap)
+{
+    static char norm[4096];
+    size_t i = 0, start = 0;
+    int n = 0, k, got;
+    for (;;) {
+        int hit = -1;
+        if (i < len)
+            for (k = 0; k < NA_PIECES; k++)
+                if ((k == 0 || special) && len - i >= 7 && !memcmp(t + i, na_texts[k], 7)) hit = k;
+        if (i < len && hit < 0) { i++; continue; }
+        if (i > start) {
+            const char *p = t + start;
+            size_t pl = i - start;
+            if (nfc) { pl = mod__nfc(p, pl, norm, sizeof norm); p = norm; }
+            if (pl > sizeof norm || mod_tokenize(plain, p, pl, 0, out + n, cap - n, &got, NULL) != MOD_OK) return -1;
+            n += got;
+        }
+        if (i >= len) return n;
+        {   /* the added token's id, from the model that has it */
+            int32_t id = -1, x;
+            size_t l;
+            for (x = 0; x < mod_model_config(with)->vocab_size && id < 0; x++) {
+                const char *b = mod_token_bytes(with, x, &l);
+                if (b && l == 7 && !memcmp(b, na_texts[hit], 7) && (hit == 0 || with->vocab.types[x] == MOD__TOKEN_CONTROL)) id = x;
+            }
+            for (k = 0; hit > 0 && k < with->vocab.n_added; k++) /* control tokens decode to nothing: ask the table */
+                if (with->vocab.added[4 * k + 3] == 7 && !memcmp(with->vocab.strings + with->vocab.added[4 * k + 2], na_texts[hit], 7))
+                    id = (int32_t)with->vocab.added[4 * k];
+            out[n++] = id;
+        }
+        i += 7;
+        start = i;
+    }
+}
+
+static void test_nfc_added(void)
+{
+    static const char *const parts[] = {
+        "<think>", "<|end|>", "<|bos|>", "<|eos|>", "<thi", "nk>", "<|", "e", "\xCC\x81", "\xCC\xA3", "\xE0\xA5\x98",
+        "\xE1\x84\x92\xE1\x85\xA1\xE1\x86\xAB", "\xED\x95\x9C", " ", "  ", "word", "\xEF\xBB\xBF", "\xC3\xA9", "\xFF",
+        "12345", "\n", "\xE2\x84\xAB", "A\xCC\x8A", "\xF0\x9D\x85\x9E", "x'S", "'s"
+    };
+    mod_model *models[4] = { NULL, NULL, NULL, NULL };
+    unsigned char *bufs[4] = { NULL, NULL, NULL, NULL };
+    void *arenas[4] = { NULL, NULL, NULL, NULL };
+    static char text[512];
+    static int32_t got[2048], want[2048];
+    int k, trial, bad = 0, bad_cap = 0, tight = 0;
+    for (k = 0; k < 4; k++) {
+        mkm_opts o;
+        size_t size;
+        mkm_defaults(&o);
+        o.tokenizer = 1;
+        o.n_merges = 300;
+        o.bpe_nfc = k & 1;
+        o.bpe_added = k >> 1;
+        if (mkm_build(&o, &bufs[k], &size) != 0 || !load_model(&models[k], bufs[k], size, &arenas[k])) {
+            check(0, "NFC and added tokens: model %d builds and loads", k);
+            goto done;
+        }
+    }
+    check(models[3]->vocab.n_added == 4 && (models[3]->vocab.flags & MOD__TOK_NFC), "the model has 4 added tokens and NFC");
+    for (trial = 0; trial < 400; trial++) {
+        size_t len = 0;
+        int parts_n = 1 + rnd_to(12), i, n, want_n, special = trial & 1;
+        for (i = 0; i < parts_n; i++) {
+            const char *p = parts[rnd_to((int)(sizeof parts / sizeof parts[0]))];
+            memcpy(text + len, p, strlen(p));
+            len += strlen(p);
+        }
+        for (k = 1; k < 4; k++) {
+            const int nfc = k & 1, flags = special ? MOD_TOKENIZE_SPECIAL : 0;
+            int cap = 3 * (int)len + 2;
+            mod_result r;
+            want_n = na_reference(models[0], models[k], text, len, nfc, k >> 1 ? special : -1, want, 2048);
+            if (!(k >> 1)) { /* no table: the reference without splits, special tokens of kind 1 aside */
+                if (special) continue;
+                want_n = na_reference(models[0], models[k], text, len, nfc, 0, want, 2048);
+                if (strstr(text, "<think>")) { /* <think> is no added token here: plain text */
+                    size_t l = len;
+                    static char norm[4096];
+                    const char *p = text;
+                    if (nfc) { l = mod__nfc(text, len, norm, sizeof norm); p = norm; }
+                    if (mod_tokenize(models[0], p, l, 0, want, 2048, &want_n, NULL) != MOD_OK) want_n = -1;
+                }
+            }
+            for (i = 0; i < 16; i++) got[cap + i] = 0x5A5A5A5A;
+            r = mod_tokenize(models[k], text, len, flags, got, cap, &n, NULL);
+            if (want_n < 0 || r != MOD_OK || n != want_n || memcmp(got, want, sizeof got[0] * (size_t)n) != 0) {
+                if (bad++ < 5) check(0, "NFC and added tokens: model %d, text %d (%d bytes, special %d): %d tokens, the reference %d",
+                                     k, trial, (int)len, special, r == MOD_OK ? n : -1, want_n);
+            }
+            /* the plain bound len + 2: enough, or reported, never overrun */
+            cap = (int)len + 2;
+            for (i = 0; i < 16; i++) got[cap + i] = 0x5A5A5A5A;
+            r = mod_tokenize(models[k], text, len, flags, got, cap, &n, NULL);
+            if (r == MOD_ERR_BUFFER_TOO_SMALL) tight++;
+            if (!(r == MOD_OK ? n == want_n : r == MOD_ERR_BUFFER_TOO_SMALL && n == 3 * (int)len + 2)) bad_cap++;
+            for (i = 0; i < 16; i++) bad_cap += got[cap + i] != 0x5A5A5A5A;
+        }
+    }
+    check(bad == 0, "NFC and added tokens: 400 random texts encode as the references (%d do not)", bad);
+    check(bad_cap == 0 && tight > 0, "capacity len + 2: enough or reported with 3 len + 2, never overrun (%d bad; %d too small)", bad_cap, tight);
+    {   /* nothing composes across an added token, which splits first */
+        int32_t a[16], b[16];
+        int na = 0, nb = 0, nc = 0;
+        check(mod_tokenize(models[3], "e<think>\xCC\x81", 10, 0, a, 16, &na, NULL) == MOD_OK &&
+              mod_tokenize(models[0], "e", 1, 0, b, 16, &nb, NULL) == MOD_OK && nb == 1 &&
+              mod_tokenize(models[0], "\xCC\x81", 2, 0, b + 2, 14, &nc, NULL) == MOD_OK && na == nc + 2 && a[0] == b[0] &&
+              a[1] == (int32_t)models[3]->vocab.n_tokens - 2 && !memcmp(a + 2, b + 2, sizeof a[0] * (size_t)nc),
+              "NFC and added tokens: e<think>U+0301 stays e, <think>, U+0301");
+        check(mod_tokenize(models[1], "e\xCC\x81", 3, 0, a, 16, &na, NULL) == MOD_OK &&
+              mod_tokenize(models[0], "\xC3\xA9", 2, 0, b, 16, &nb, NULL) == MOD_OK && na == nb && !memcmp(a, b, sizeof a[0] * (size_t)na),
+              "NFC: e U+0301 encodes as U+00E9");
+    }
+done:
+    for (k = 0; k < 4; k++) {
+        if (models[k]) mod_model_free(models[k]);
+        free(arenas[k]);
+        free(bufs[k]);
+    }
+    check_group("NFC and added tokens (kind 1)");
+}
+
 int main(void)
 {
     test_lookup();
@@ -1992,5 +2130,6 @@ int main(void)
     test_long();
     test_public_api();
     test_padding();
+    test_nfc_added();
     return check_finish();
 }

@@ -27,6 +27,9 @@ run "mod-generate --chat -i (llama2 format), the context filling up" "$B/mod-gen
 grep -q "^context full" "$T/err" && ok "the chat run filled its context" || bad "the chat run did not fill its context: $(tail -n 3 "$T/err")"
 $VG "$B/mod-generate" "$T/sp.mod" -i <"$T/turns" >/dev/null 2>"$T/err"
 [ $? -eq 1 ] && grep -q "no chat template" "$T/err" && ok "error path clean: --chat without a template" || { bad "--chat without a template under memcheck"; tail -n 20 "$T/err"; }
+"$B/mkmodel" "$T/nfc.mod" --seed 7 --tokenizer bpe --merges 80 --bpe-added 1 --bpe-nfc 1 --dim 16 --layers 1 --heads 2 --kv-heads 1 --hidden 32 --seq 32 >/dev/null
+printf 'e\314\201<think>\340\245\230 \341\204\222\341\205\241<|end|>x\377' >"$T/n.txt"
+run "mod-tokenize, byte-level BPE with NFC and added tokens" "$B/mod-tokenize" "$T/nfc.mod" --text "$T/t.txt" --text "$T/n.txt" --special
 # failing runs must be clean too: exit 1 from the program, never 99 from valgrind
 head -c 3000 "$T/m.mod" >"$T/trunc.mod"
 for args in "$T/none.mod -p x" "$T/trunc.mod -p x" "$T/m.mod -p x -t -1"; do

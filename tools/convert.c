@@ -1541,6 +1541,9 @@ static int tokb_finish(tokb *b, const char *path, unsigned char **out, size_t *s
     if (b->kind == 3) {
         sec.sp = b->sp;
         sec.added = b->added;
+    } else if (b->kind == 1) {
+        sec.h.n_added = b->n_added;
+        sec.added = b->added;
     }
     total = mf_tokenizer_size(&sec);
     p = (unsigned char *)malloc(total);
@@ -1754,10 +1757,17 @@ static int json_pretok(const json_doc *d, const char *path, int *pretok, unsigne
     *pretok = 0;
     *flags = 0;
     if (norm >= 0 && d->nodes[norm].type != JSON_NULL) {
-        int ty = json_get(d, norm, "type");
-        int ok = json_str_is(d, ty, "Sequence") && json_get(d, norm, "normalizers") >= 0 && d->nodes[json_get(d, norm, "normalizers")].count == 0;
-        if (!ok) return fail("%s: the tokenizer has a normalizer (%s), which mod.h cannot reproduce; use --tokenizer none to convert without a tokenizer",
-                             path, ty >= 0 && d->nodes[ty].type == JSON_STRING ? json_str(d, ty, NULL) : "?");
+        /* NFC (Qwen2, Qwen3), alone or as the one normalizer of a Sequence: flag bit 2; an
+           empty Sequence does nothing */
+        int ty = json_get(d, norm, "type"), one = norm, list = json_get(d, norm, "normalizers");
+        if (json_str_is(d, ty, "Sequence") && list >= 0 && d->nodes[list].type == JSON_ARRAY && d->nodes[list].count <= 1) {
+            one = d->nodes[list].count ? d->nodes[list].child : -1;
+            ty = one >= 0 ? json_get(d, one, "type") : -1;
+        }
+        if (one >= 0 && json_str_is(d, ty, "NFC")) *flags |= 4u;
+        else if (one >= 0)
+            return fail("%s: the tokenizer has a normalizer (%s), which mod.h cannot reproduce (it knows NFC); use --tokenizer none to convert without a tokenizer",
+                        path, ty >= 0 && d->nodes[ty].type == JSON_STRING ? json_str(d, ty, NULL) : "?");
     }
     if (pt < 0 || d->nodes[pt].type == JSON_NULL)
         return fail("%s: the tokenizer has no pre-tokenizer; mod.h's byte-level BPE needs the ByteLevel pre-tokenizer", path);
@@ -1952,6 +1962,34 @@ static int tokb_append(tokb *b, const void *p, size_t len, uint32_t *at)
     return 0;
 }
 
+/* The added-token table (kinds 1 and 3): every entry of added_tokens with its id, special
+   flag and text as typed, appended to the blob after the token strings (b's tokens are all
+   pushed); sorted by text. A special one must be a control token. */
+static int tokb_added_table(tokb *b, const json_doc *d, int added, const char *path)
+{
+    uint32_t i;
+    int e;
+    if (!b->n_added) return 0;
+    b->added = (mod__added_token *)calloc(b->n_added, sizeof *b->added);
+    if (!b->added) return fail("out of memory");
+    for (e = d->nodes[added].child, i = 0; e >= 0 && i < b->n_added; e = d->nodes[e].next, i++) {
+        size_t sl;
+        const char *s = json_str(d, json_get(d, e, "content"), &sl);
+        long id = 0;
+        json_int(d, json_get(d, e, "id"), 0, 2147483647.0, &id);
+        b->added[i].id = (uint32_t)id;
+        b->added[i].flags = json_is_true(d, json_get(d, e, "special")) ? MOD__ADDED_SPECIAL : 0;
+        b->added[i].length = (uint32_t)sl;
+        if (b->added[i].flags && b->type[id] != TT_CONTROL) return fail("%s: special token \"%s\" (id %ld) is also an ordinary token", path, show(s, sl), id);
+        if (tokb_append(b, s, sl, &b->added[i].offset) != 0) return -1;
+    }
+    g_added_b = b;
+    qsort(b->added, b->n_added, sizeof *b->added, cmp_added);
+    for (i = 1; i < b->n_added; i++)
+        if (!cmp_added(&b->added[i - 1], &b->added[i])) return fail("%s: two added tokens are \"%s\"", path, show(b->blob + b->added[i].offset, b->added[i].length));
+    return 0;
+}
+
 static const char *const sp_bos_names[] = { "<s>", "<bos>", NULL };
 static const char *const sp_eos_names[] = { "</s>", "<eos>", NULL };
 
@@ -2066,26 +2104,8 @@ static int tok_from_json_sp(model *m, const char *path, const json_doc *d, int m
         if (tokb_push(&b, i, have[i] ? tmp + soff[i] : NULL, have[i] ? slen[i] : 0) != 0) goto done;
     }
     /* the added-token table: ids and their texts as typed, after the token strings */
-    if (b.n_added) {
-        b.added = (mod__added_token *)calloc(b.n_added, sizeof *b.added);
-        if (!b.added) { fail("out of memory"); goto done; }
-        for (e = d->nodes[added].child, i = 0; e >= 0; e = d->nodes[e].next, i++) {
-            size_t sl;
-            const char *s = json_str(d, json_get(d, e, "content"), &sl);
-            long id;
-            json_int(d, json_get(d, e, "id"), 0, 2147483647.0, &id);
-            b.added[i].id = (uint32_t)id;
-            b.added[i].flags = json_is_true(d, json_get(d, e, "special")) ? MOD__ADDED_SPECIAL : 0;
-            b.added[i].length = (uint32_t)sl;
-            if (b.added[i].flags && b.type[id] != TT_CONTROL) { fail("%s: special token \"%s\" (id %ld) is also an ordinary token", path, show(s, sl), id); goto done; }
-            if (tokb_append(&b, s, sl, &b.added[i].offset) != 0) goto done;
-        }
-        g_added_b = &b;
-        qsort(b.added, b.n_added, sizeof *b.added, cmp_added);
-        for (i = 1; i < b.n_added; i++)
-            if (!cmp_added(&b.added[i - 1], &b.added[i])) { fail("%s: two added tokens are \"%s\"", path, show(b.blob + b.added[i].offset, b.added[i].length)); goto done; }
-        b.sp.n_added = b.n_added;
-    }
+    if (tokb_added_table(&b, d, added, path) != 0) goto done;
+    b.sp.n_added = b.n_added;
     if (idhash_build(&h, &b) != 0) goto done;
     /* the unk token, by its text */
     {
@@ -2217,6 +2237,19 @@ static int tok_from_json(model *m, const char *path, const json_doc *cfg, const 
             }
             c = json_str(&d, cn, &cl);
             if (id >= m->V) { fail("%s: added token \"%s\" has id %ld, outside the model's vocab_size %d", path, show(c, cl), id, m->V); goto done; }
+            {   /* every added token is matched in the text as typed (docs/CONVERT.md) */
+                static const char *const unsupported[] = { "lstrip", "rstrip", "single_word", "normalized" };
+                int k;
+                for (k = 0; k < 4; k++)
+                    if (json_is_true(&d, json_get(&d, e, unsupported[k])) && (k < 3 || (b.flags & 4u))) {
+                        fail("%s: added token \"%s\" has \"%s\": true%s, which mod.h does not implement; use --tokenizer none to convert without a tokenizer",
+                             path, show(c, cl), unsupported[k], k == 3 ? " with the NFC normalizer" : "");
+                        goto done;
+                    }
+            }
+            if (cl == 0) { fail("%s: added token %ld is empty", path, id); goto done; }
+            if (cl > MOD__MAX_TOKEN_LEN) { fail("%s: added token %ld is %lu bytes; the format allows %d", path, id, (unsigned long)cl, MOD__MAX_TOKEN_LEN); goto done; }
+            b.n_added++;
             if (sp >= 0 && d.nodes[sp].type == JSON_TRUE) {
                 /* control: its text is only for display */
             } else if (have[id]) {
@@ -2246,7 +2279,9 @@ static int tok_from_json(model *m, const char *path, const json_doc *cfg, const 
         b.type[i] = have[i] ? tmp_type[i] : TT_CONTROL; /* ids without a token: empty control */
         if (tokb_push(&b, i, have[i] ? tmp + tmp_off[i] : NULL, have[i] ? tmp_len[i] : 0) != 0) goto done;
     }
-    if (demote_added_copies(&b, have) != 0 || idhash_build(&h, &b) != 0) goto done;
+    if (demote_added_copies(&b, have) != 0) goto done;
+    /* the added-token table: every added token, matched in the text before it is split */
+    if (tokb_added_table(&b, &d, added, path) != 0 || idhash_build(&h, &b) != 0) goto done;
     if (read_merges(&d, merges, path, &h, &b, unmap_bytes, scratch) != 0) goto done;
     /* BOS and EOS: config.json first, then conventional special-token names */
     if (config_token_id(cfg, cfg_path, "bos_token_id", MOD__MAX_VOCAB, &bos) != 0 || config_token_id(cfg, cfg_path, "eos_token_id", MOD__MAX_VOCAB, &eos) != 0) goto done;
@@ -2261,9 +2296,9 @@ static int tok_from_json(model *m, const char *path, const json_doc *cfg, const 
     b.bos = (int32_t)bos;
     b.eos = (int32_t)eos;
     if (tokb_finish(&b, path, &m->tok, &m->tok_size) != 0) goto done;
-    snprintf(m->tok_desc, sizeof m->tok_desc, "byte-level BPE, %u tokens, %u merges, %s pretokenizer%s%s, bos %d, eos %d",
-             b.n, b.n_merges, pretok_names[b.pretok], (b.flags & 1u) ? ", prefix space" : "",
-             (b.flags & 2u) ? ", whole-piece tokens (ignore_merges)" : "", (int)b.bos, (int)b.eos);
+    snprintf(m->tok_desc, sizeof m->tok_desc, "byte-level BPE, %u tokens, %u merges, %u added tokens, %s pretokenizer%s%s%s, bos %d, eos %d",
+             b.n, b.n_merges, b.n_added, pretok_names[b.pretok], (b.flags & 1u) ? ", prefix space" : "",
+             (b.flags & 2u) ? ", whole-piece tokens (ignore_merges)" : "", (b.flags & 4u) ? ", NFC" : "", (int)b.bos, (int)b.eos);
     rc = 0;
 done:
     tokb_free(&b);

@@ -40,6 +40,8 @@ static const char usage[] =
     "  --dtype f32|f16|bf16|q8_0|q4_0  dtype of the matrices (default f32)\n"
     "  --tokenizer none|bpe|scored|sp      (default none; sp: SentencePiece-style BPE)\n"
     "  --merges N            bpe merges / scored multi-character tokens (default 64)\n"
+    "  --bpe-added 0|1       bpe: add <think> (ordinary) and <|end|> (special) and an added-token table\n"
+    "  --bpe-nfc 0|1         bpe: NFC-normalize text before splitting it (tokenizer flag bit 2)\n"
     "The architecture variants (docs/MODEL.md \"Variants\"):\n"
     "  --head-dim N          head size; 0 = dim / heads (default 0)\n"
     "  --activation silu|gelu_tanh         MLP gate: SwiGLU or GeGLU (default silu)\n"
@@ -224,6 +226,8 @@ int main(int argc, char **argv)
             else bad = 1;
         }
         else if (strcmp(a, "--merges") == 0) bad = parse_int(v, 0, MKM_MAX_MERGES, &o.n_merges);
+        else if (strcmp(a, "--bpe-added") == 0) bad = parse_int(v, 0, 1, &o.bpe_added);
+        else if (strcmp(a, "--bpe-nfc") == 0) bad = parse_int(v, 0, 1, &o.bpe_nfc);
         else if (strcmp(a, "--head-dim") == 0) bad = parse_int(v, 0, 1 << 20, &o.head_dim);
         else if (strcmp(a, "--activation") == 0) bad = parse_enum(v, "silu", "gelu_tanh", &o.activation);
         else if (strcmp(a, "--norm-offset") == 0) bad = parse_int(v, 0, 1, &o.norm_offset);

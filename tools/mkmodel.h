@@ -111,7 +111,7 @@
 #define MKM_TK_N_SORTED MOD__TOKENIZER_HEADER_AT_n_sorted
 #define MKM_TK_STRINGS_SIZE MOD__TOKENIZER_HEADER_AT_strings_size
 #define MKM_TK_MAX_TOKEN_LEN MOD__TOKENIZER_HEADER_AT_max_token_len
-#define MKM_TK_RESERVED MOD__TOKENIZER_HEADER_AT_reserved
+#define MKM_TK_RESERVED MOD__TOKENIZER_HEADER_AT_n_added /* kind 1's n_added, 0 for the others */
 /* tensor roles */
 #define MKM_ROLE_TOKEN_EMBEDDING MOD__ROLE_EMBED
 #define MKM_ROLE_OUTPUT_NORM MOD__ROLE_OUT_NORM
@@ -197,6 +197,9 @@ typedef struct mkm_opts {
     float init_scale;
     int tokenizer;        /* 0 none, 1 byte-level BPE, 2 scored BPE */
     int n_merges;         /* kind 1: merge rules; kind 2: multi-character tokens */
+    int bpe_added;        /* kind 1: 1 adds "<think>" (an ordinary added token) and "<|end|>" (special)
+                             after <|bos|> <|eos|>, and an added-token table of all four */
+    int bpe_nfc;          /* kind 1: 1 sets flag bit 2, NFC before splitting */
     /* the architecture variants (MODEL.md "Variants"; all 0: Llama) */
     int head_dim;         /* 0: dim / n_heads; else any even size (n_heads x head_dim need not be dim) */
     int activation;       /* 0 silu (SwiGLU), 1 gelu_tanh (GeGLU) */
@@ -286,7 +289,7 @@ MKM_FN void mkm_defaults(mkm_opts *o)
 /* Number of tokens the tokenizer section describes (0 without a tokenizer). */
 MKM_FN int mkm_n_tokens(const mkm_opts *o)
 {
-    if (o->tokenizer == MKM_TOKENIZER_BPE) return 256 + o->n_merges + 2;
+    if (o->tokenizer == MKM_TOKENIZER_BPE) return 256 + o->n_merges + 2 + (o->bpe_added ? 2 : 0);
     /* <unk> <s> </s>, 256 byte tokens, 95 printable ASCII, 2 multi-byte UTF-8 characters */
     if (o->tokenizer == MKM_TOKENIZER_SCORED || o->tokenizer == MKM_TOKENIZER_SP) return 3 + 256 + 95 + 2 + o->n_merges;
     return 0;
@@ -689,7 +692,7 @@ MKM_FN int mkm__build_tokenizer(const mkm_opts *o, mkm__buf *out)
     int i, n_sorted = 0, bos, eos, rc = -1;
     uint32_t *sorted = NULL, *morder = NULL, *merges = NULL, max_len = 0;
     mf_tokenizer sec;
-    mod__added_token added[3];
+    mod__added_token added[4];
     unsigned char *strings = NULL;
     memset(&t, 0, sizeof t);
     t.cap = mkm_n_tokens(o);
@@ -711,6 +714,10 @@ MKM_FN int mkm__build_tokenizer(const mkm_opts *o, mkm__buf *out)
         if (mkm__train(&t, 1, o->n_merges, o->seed) != 0) goto done;
         bos = mkm__tok_add(&t, (const unsigned char *)"<|bos|>", 7, 2, 0.0f);
         eos = mkm__tok_add(&t, (const unsigned char *)"<|eos|>", 7, 2, 0.0f);
+        if (o->bpe_added) {
+            mkm__tok_add(&t, (const unsigned char *)"<think>", 7, 0, 0.0f);
+            mkm__tok_add(&t, (const unsigned char *)"<|end|>", 7, 2, 0.0f);
+        }
     } else {
         mkm__tok_add(&t, (const unsigned char *)"<unk>", 5, 2, 0.0f);
         bos = mkm__tok_add(&t, (const unsigned char *)"<s>", 3, 2, 0.0f);
@@ -760,6 +767,29 @@ MKM_FN int mkm__build_tokenizer(const mkm_opts *o, mkm__buf *out)
     sec.sorted = sorted;
     sec.merges = merges;
     sec.strings = t.strings.p;
+    if (o->tokenizer == MKM_TOKENIZER_BPE && o->bpe_nfc) sec.h.flags |= 4u;
+    if (o->tokenizer == MKM_TOKENIZER_BPE && o->bpe_added) {
+        /* the table, ordered by the texts (after the token strings): <think> is ordinary */
+        static const char *const texts[4] = { "<think>", "<|bos|>", "<|end|>", "<|eos|>" };
+        const uint32_t ids[4] = { (uint32_t)t.n - 2, (uint32_t)bos, (uint32_t)t.n - 1, (uint32_t)eos };
+        size_t at = t.strings.n;
+        int k;
+        strings = (unsigned char *)malloc(t.strings.n + 32);
+        if (!strings) goto done;
+        memcpy(strings, t.strings.p, t.strings.n);
+        for (k = 0; k < 4; k++) {
+            added[k].id = ids[k];
+            added[k].flags = k == 0 ? 0 : MOD__ADDED_SPECIAL;
+            added[k].offset = (uint32_t)at;
+            added[k].length = 7;
+            memcpy(strings + at, texts[k], 7);
+            at += 7;
+        }
+        sec.h.strings_size = (uint64_t)at;
+        sec.strings = strings;
+        sec.h.n_added = 4;
+        sec.added = added;
+    }
     if (o->tokenizer == MKM_TOKENIZER_SP) {
         /* SentencePiece-style: byte fallback, unk, a space prepended to each piece, the
            special tokens <unk> <s> </s> in the added-token table (their texts after the

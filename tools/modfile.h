@@ -406,15 +406,15 @@ static inline void mf_put_chat_template(unsigned char *p, const mod__file_header
 /* ---- the tokenizer section ---- */
 
 typedef struct mf_tokenizer {
-    mod__tokenizer_header h;      /* the counts and settings (reserved is written as 0) */
+    mod__tokenizer_header h;      /* the counts and settings (n_added: kind 1's; written as 0 for kinds 2 and 3) */
     mod__tokenizer_sp sp;         /* kind 3 only (reserved is written as 0) */
     const uint32_t *offsets;      /* n_tokens + 1 */
     const float *scores;          /* n_tokens */
     const uint8_t *types;         /* n_tokens */
     const uint32_t *sorted;       /* n_sorted */
     const uint32_t *merges;       /* n_merges x (left, right, result, rank), in file order */
-    const mod__added_token *added; /* kind 3: sp.n_added, ordered by their bytes */
-    const unsigned char *strings; /* strings_size (kind 3: the added tokens' texts at the end) */
+    const mod__added_token *added; /* kind 1: h.n_added, kind 3: sp.n_added, ordered by their bytes */
+    const unsigned char *strings; /* strings_size (kinds 1 and 3: the added tokens' texts at the end) */
 } mf_tokenizer;
 
 /* Bytes of a kind 1 or 2 tokenizer section with these counts. */
@@ -425,11 +425,17 @@ static inline size_t mf_tokenizer_bytes(const mod__tokenizer_header *h)
            (size_t)h->strings_size;
 }
 
+/* Entries of the added-token table of the section t describes (kinds 1 and 3). */
+static inline size_t mf_tokenizer_added(const mf_tokenizer *t)
+{
+    return t->h.kind == 3 ? (size_t)t->sp.n_added : t->h.kind == 1 ? (size_t)t->h.n_added : 0;
+}
+
 /* Bytes of the section t describes, of any kind. */
 static inline size_t mf_tokenizer_size(const mf_tokenizer *t)
 {
-    return mf_tokenizer_bytes(&t->h) +
-           (t->h.kind == 3 ? MOD__TOKENIZER_SP_BYTES + MOD__ADDED_TOKEN_BYTES * (size_t)t->sp.n_added : 0);
+    return mf_tokenizer_bytes(&t->h) + (t->h.kind == 3 ? MOD__TOKENIZER_SP_BYTES : 0) +
+           MOD__ADDED_TOKEN_BYTES * mf_tokenizer_added(t);
 }
 
 /* Writes the section (mf_tokenizer_size(t) bytes) to p. */
@@ -440,7 +446,7 @@ static inline void mf_put_tokenizer(unsigned char *p, const mf_tokenizer *t)
     const int kind3 = h->kind == 3;
     size_t pos = MOD__TOKENIZER_HEADER_BYTES, i;
     memset(p, 0, mf_tokenizer_size(t));
-    head.reserved = 0;
+    if (h->kind != 1) head.n_added = 0;
     mf_put_tokenizer_header(p, &head);
     if (kind3) {
         mod__tokenizer_sp sp = t->sp;
@@ -454,8 +460,7 @@ static inline void mf_put_tokenizer(unsigned char *p, const mf_tokenizer *t)
     pos += ((size_t)h->n_tokens + 3) & ~(size_t)3;
     for (i = 0; i < h->n_sorted; i++, pos += 4) mf_put_u32(p + pos, t->sorted[i]);
     for (i = 0; i < 4 * (size_t)h->n_merges; i++, pos += 4) mf_put_u32(p + pos, t->merges[i]);
-    if (kind3)
-        for (i = 0; i < t->sp.n_added; i++, pos += MOD__ADDED_TOKEN_BYTES) mf_put_added_token(p + pos, &t->added[i]);
+    for (i = 0; i < mf_tokenizer_added(t); i++, pos += MOD__ADDED_TOKEN_BYTES) mf_put_added_token(p + pos, &t->added[i]);
     if (h->strings_size) memcpy(p + pos, t->strings, (size_t)h->strings_size);
 }
 

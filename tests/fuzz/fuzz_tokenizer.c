@@ -1,5 +1,6 @@
 /* libFuzzer harness: encode arbitrary bytes with every tokenizer kind (byte-level BPE under
-   every pretokenizer) and check that decoding gives the bytes back (unless special tokens were
+   every pretokenizer, with and without NFC, one model with an added-token table) and check
+   that decoding gives the bytes back (their NFC with NFC on; unless special tokens were
    recognised, or, kind 3, the text has U+2581, which decodes as a space) and that every id is
    in range; on inputs of up to 512 bytes, the
    priority-queue merge must equal the in-place rescan on the whole input as one piece.
@@ -25,6 +26,7 @@ static void setup(void) {
         o.dim = 8; o.n_heads = 2; o.n_kv_heads = 1; o.hidden_dim = 8; o.n_layers = 1;
         o.tokenizer = k == 3 ? MKM_TOKENIZER_SP : k == 2 ? MKM_TOKENIZER_SCORED : MKM_TOKENIZER_BPE;
         o.n_merges = k == 1 ? 2000 : 200;
+        o.bpe_added = k == 0; /* "<think>" and three special tokens in a table */
         if (mkm_build(&o, &files[k], &n) != 0 || mod_model_load_memory(&models[k], files[k], n, NULL, &err) != MOD_OK) abort();
     }
 }
@@ -59,33 +61,41 @@ static int memmem_sp(const uint8_t *p, size_t n) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int32_t *toks;
     char *back;
-    int n, i, cap, flags, exact;
-    size_t len;
+    int n, i, cap, flags, exact, nfc = 0;
+    size_t len, want_len;
+    char *want;
     const mod_model *m;
     if (!models[0]) setup();
     if (size < 1 || size > 4096) return 0;
     m = models[data[0] % 4];
     flags = (data[0] & 4 ? MOD_TOKENIZE_BOS : 0) | (data[0] & 8 ? MOD_TOKENIZE_SPECIAL : 0);
     /* byte-level BPE under each pretokenizer in turn (none, GPT-2, Llama 3, Qwen2), with and
-       without whole-piece tokens (flag bit 1) */
+       without whole-piece tokens (flag bit 1) and NFC (flag bit 2) */
     if (m->vocab.kind == 1) {
         mod__vocab *v = &models[data[0] % 4]->vocab;
         v->pretokenizer = (data[0] >> 4) & 3;
-        v->flags = (v->flags & 1u) | ((data[0] >> 6) & 1u) << 1;
+        nfc = (data[0] >> 7) & 1;
+        v->flags = (v->flags & 1u) | ((data[0] >> 6) & 1u) << 1 | (unsigned)nfc << 2;
     }
     exact = !(flags & MOD_TOKENIZE_SPECIAL) && (m->vocab.kind != 3 || !memmem_sp(data + 1, size - 1));
-    cap = (int)size + 1;
+    cap = nfc ? 3 * (int)size + 2 : (int)size + 1; /* 3 len + 2 always suffice */
     toks = (int32_t *)malloc(sizeof *toks * (size_t)cap);
-    back = (char *)malloc(size + 1);
-    if (!toks || !back) abort();
+    back = (char *)malloc(3 * size + 1);
+    want = (char *)malloc(3 * size + 1);
+    if (!toks || !back || !want) abort();
+    /* what decoding gives back: the text, or its NFC (bounded by three times its bytes) */
+    want_len = size - 1;
+    memcpy(want, data + 1, size - 1);
+    if (nfc && (want_len = mod__nfc((const char *)data + 1, size - 1, want, 3 * size)) > 3 * (size - 1)) abort();
     if (mod_tokenize(m, (const char *)data + 1, size - 1, flags, toks, cap, &n, NULL) != MOD_OK) abort();
     for (i = 0; i < n; i++) if (toks[i] < 0 || toks[i] >= mod_model_config(m)->vocab_size) abort();
-    if (mod_detokenize(m, toks, n, back, size, &len) != MOD_OK) abort();
-    if (exact && (len != size - 1 || memcmp(back, data + 1, size - 1) != 0)) abort();
+    if (mod_detokenize(m, toks, n, back, 3 * size, &len) != MOD_OK) abort();
+    if (exact && (len != want_len || memcmp(back, want, want_len) != 0)) abort();
     /* a buffer that is too small is reported, not overrun */
     if (size > 3 && mod_tokenize(m, (const char *)data + 1, size - 1, 0, toks, (int)(size / 2), &n, NULL) == MOD_OK && n > (int)(size / 2)) abort();
     if (size <= 513) same_merges(&m->vocab, (const char *)data + 1, size - 1);
     free(toks);
     free(back);
+    free(want);
     return 0;
 }

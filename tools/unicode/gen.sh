@@ -1,14 +1,21 @@
 #!/bin/sh
-# Generates mod.h's Unicode class table (>>tokenizer, mod__uni_runs) from the Unicode
-# Character Database: every code point is a letter (general category L*: Lu Ll Lt Lm Lo), a
-# number (N*: Nd Nl No), White_Space (PropList.txt), or other; the table lists the code points
-# where the class changes, each as start << 2 | class, class as mod.h's MOD__TOK_* values
-# (0 space, 1 letter, 2 number, 3 other).
+# Generates mod.h's Unicode tables (>>tokenizer) from the Unicode Character Database:
+# - the class table (mod__uni_runs): every code point is a letter (general category L*: Lu Ll
+#   Lt Lm Lo), a number (N*: Nd Nl No), White_Space (PropList.txt), or other; the table lists
+#   the code points where the class changes, each as start << 2 | class, class as mod.h's
+#   MOD__TOK_* values (0 space, 1 letter, 2 number, 3 other);
+# - the normalization tables (mod__nfc_*), for NFC: the canonical combining class as runs
+#   (start << 8 | class); every canonical decomposition mapping (UnicodeData.txt field 5
+#   without a <tag>; Hangul syllables are left to the algorithm) ordered by code point, one
+#   step each (cp, first, second or 0) packed into two 32-bit words with a bit that says
+#   whether the pair composes back (a primary composite: two code points, not in
+#   Full_Composition_Exclusion of DerivedNormalizationProps.txt); and the composing entries'
+#   indices ordered by (first, second).
 #
-#   sh tools/unicode/gen.sh [UCD_DIR]            print the table
-#   sh tools/unicode/gen.sh --update [UCD_DIR]   rewrite it in mod.h, between its marker lines
+#   sh tools/unicode/gen.sh [UCD_DIR]            print the tables
+#   sh tools/unicode/gen.sh --update [UCD_DIR]   rewrite them in mod.h, between their marker lines
 #
-# UCD_DIR holds UnicodeData.txt and PropList.txt; the default is Debian's unicode-data package
+# UCD_DIR holds UnicodeData.txt, PropList.txt and DerivedNormalizationProps.txt; the default is Debian's unicode-data package
 # (/usr/share/unicode; apt-get install unicode-data). The table in mod.h is committed; the
 # build and CI never run this. docs/FORMAT.md says which Unicode version it is.
 set -eu
@@ -16,7 +23,7 @@ update=0
 if [ "${1:-}" = "--update" ]; then update=1; shift; fi
 ucd=${1:-/usr/share/unicode}
 here=$(cd "$(dirname "$0")/../.." && pwd)
-for f in UnicodeData.txt PropList.txt ReadMe.txt; do
+for f in UnicodeData.txt PropList.txt DerivedNormalizationProps.txt ReadMe.txt; do
     [ -r "$ucd/$f" ] || { echo "gen.sh: $ucd/$f is missing (apt-get install unicode-data)" >&2; exit 1; }
 done
 version=$(sed -n 's/^# Unicode Character Database.*$//; s/.*Version \([0-9][0-9.]*\).*/\1/p' "$ucd/ReadMe.txt" | head -n 1)
@@ -64,16 +71,101 @@ END {
     print "};"
 }' "$ucd/UnicodeData.txt" "$ucd/PropList.txt")
 
-if [ $update = 0 ]; then printf '%s\n' "$table"; exit 0; fi
-begin='/* >>unicode-table begin */'
-end='/* >>unicode-table end */'
-grep -qF "$begin" "$here/mod.h" && grep -qF "$end" "$here/mod.h" || { echo "gen.sh: mod.h has no table markers" >&2; exit 1; }
-tmp="$here/mod.h.tmp.$$"
-printf '%s\n' "$table" > "$tmp.table"
-awk -v b="$begin" -v e="$end" -v t="$tmp.table" '
+nfc=$(awk -v version="$version" '
+function hex(s,   i, c, v) {
+    v = 0; s = toupper(s)
+    for (i = 1; i <= length(s); i++) { c = index("0123456789ABCDEF", substr(s, i, 1)) - 1; v = v * 16 + c }
+    return v
+}
+function full(cp) { # the length of the full canonical decomposition
+    if (!(cp in d1)) return 1
+    return full(d1[cp]) + ((cp in d2) ? full(d2[cp]) : 0)
+}
+function emit(name, type, count, items,   i, line, item) {
+    printf "static const %s %s[%s] = {\n", type, name, count
+    line = "   "
+    for (i = 0; i < n_items; i++) {
+        item = sprintf(" %s%s", items[i], i + 1 < n_items ? "," : "")
+        if (length(line) + length(item) > 95) { print line; line = "   " }
+        line = line item
+    }
+    print line
+    print "};"
+}
+FNR == 1 { file++ }
+file == 1 {
+    split($0, f, ";")
+    cp = hex(f[1])
+    if (f[2] ~ /, (First|Last)>$/) next # ranges: class 0, no decomposition
+    if (f[4] != 0) ccc[cp] = f[4] + 0
+    if (f[6] != "" && f[6] !~ /^</) {
+        n = split(f[6], parts, " ")
+        d1[cp] = hex(parts[1])
+        if (n == 2) d2[cp] = hex(parts[2])
+        if (n > 2) { print "gen.sh: " f[1] " has a canonical decomposition of " n " code points" > "/dev/stderr"; exit 1 }
+    }
+    next
+}
+file == 2 && $0 ~ /^[0-9A-F]/ {
+    split($0, f, ";"); gsub(/ /, "", f[1]); p = f[2]; sub(/#.*/, "", p); gsub(/ /, "", p)
+    if (p != "Full_Composition_Exclusion") next
+    n = split(f[1], r, "\\.\\.")
+    for (k = hex(r[1]); k <= hex(r[n]); k++) excl[k] = 1
+}
+END {
+    # canonical combining class runs
+    prev = -1; nr = 0
+    for (cp = 0; cp <= 1114111; cp++) {
+        c = (cp in ccc) ? ccc[cp] : 0
+        if (c != prev) { runs[nr++] = cp * 256 + c; prev = c }
+    }
+    # decompositions in code point order; the composing ones by (first, second)
+    nd = 0; nc = 0; maxlen = 0; minc = 1114112
+    for (cp = 0; cp <= 1114111; cp++) {
+        if (!(cp in d1)) continue
+        second = (cp in d2) ? d2[cp] : 0
+        comp = (cp in d2) && !(cp in excl)
+        lo[nd] = cp + (d1[cp] % 2048) * 2097152
+        hi[nd] = int(d1[cp] / 2048) + second * 1024 + comp * 2147483648
+        if (comp) { key[nc] = d1[cp] * 2097152 + second; idx[nc++] = nd; if (second < minc) minc = second }
+        if (full(cp) > maxlen) maxlen = full(cp)
+        nd++
+    }
+    for (i = 1; i < nc; i++) { # insertion sort by key
+        k = key[i]; x = idx[i]
+        for (j = i - 1; j >= 0 && key[j] > k; j--) { key[j + 1] = key[j]; idx[j + 1] = idx[j] }
+        key[j + 1] = k; idx[j + 1] = x
+    }
+    bytes = 4 * nr + 8 * nd + 2 * nc
+    printf "/* Unicode %s: %d combining class runs, %d decompositions, %d compositions; %d bytes\n", version, nr, nd, nc, bytes
+    printf "   (generated by tools/unicode/gen.sh; do not edit) */\n"
+    printf "#define MOD__NFC_CCC_RUNS %d\n#define MOD__NFC_DECOMPS %d\n#define MOD__NFC_COMPS %d\n", nr, nd, nc
+    printf "#define MOD__NFC_MAX_DECOMP %d /* the longest full decomposition, in code points */\n", maxlen
+    printf "#define MOD__NFC_MIN_SECOND 0x%X /* the lowest code point that composes with a preceding one */\n", minc
+    n_items = nr; for (i = 0; i < nr; i++) items[i] = sprintf("0x%X", runs[i])
+    emit("mod__nfc_ccc", "uint32_t", "MOD__NFC_CCC_RUNS", items)
+    n_items = nd; for (i = 0; i < nd; i++) items[i] = sprintf("{0x%X, 0x%X}", lo[i], hi[i])
+    printf "/* cp | first << 21 (low 11 bits), first >> 11 | second << 10 | composes << 31 */\n"
+    emit("mod__nfc_decomp", "uint32_t", "MOD__NFC_DECOMPS][2", items)
+    n_items = nc; for (i = 0; i < nc; i++) items[i] = idx[i]
+    emit("mod__nfc_comp", "uint16_t", "MOD__NFC_COMPS", items)
+}' "$ucd/UnicodeData.txt" "$ucd/DerivedNormalizationProps.txt")
+
+if [ $update = 0 ]; then printf '%s\n%s\n' "$table" "$nfc"; exit 0; fi
+# replace(NAME, TEXT): TEXT between mod.h's lines "/* >>NAME begin */" and "/* >>NAME end */"
+replace() {
+    begin="/* >>$1 begin */"
+    end="/* >>$1 end */"
+    grep -qF "$begin" "$here/mod.h" && grep -qF "$end" "$here/mod.h" || { echo "gen.sh: mod.h has no $1 markers" >&2; exit 1; }
+    tmp="$here/mod.h.tmp.$$"
+    printf '%s\n' "$2" > "$tmp.table"
+    awk -v b="$begin" -v e="$end" -v t="$tmp.table" '
 $0 == b { print; while ((getline l < t) > 0) print l; skip = 1; next }
 $0 == e { skip = 0 }
 !skip { print }' "$here/mod.h" > "$tmp"
-rm -f "$tmp.table"
-mv "$tmp" "$here/mod.h"
+    rm -f "$tmp.table"
+    mv "$tmp" "$here/mod.h"
+}
+replace unicode-table "$table"
+replace nfc-table "$nfc"
 echo "gen.sh: mod.h updated (Unicode $version)"
