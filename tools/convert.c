@@ -1965,6 +1965,27 @@ static int tokb_append(tokb *b, const void *p, size_t len, uint32_t *at)
 /* The added-token table (kinds 1 and 3): every entry of added_tokens with its id, special
    flag and text as typed, appended to the blob after the token strings (b's tokens are all
    pushed); sorted by text. A special one must be a control token. */
+/* Entry i of the added-token table: token id, its text as typed, special or not. */
+static int tokb_added_entry(tokb *b, uint32_t i, long id, const char *s, size_t sl, int special, const char *path)
+{
+    b->added[i].id = (uint32_t)id;
+    b->added[i].flags = special ? MOD__ADDED_SPECIAL : 0;
+    b->added[i].length = (uint32_t)sl;
+    if (special && b->type[id] != TT_CONTROL) return fail("%s: special token \"%s\" (id %ld) is also an ordinary token", path, show(s, sl), id);
+    return tokb_append(b, s, sl, &b->added[i].offset);
+}
+
+/* The table's entries in the order of their texts; two with one text are an error. */
+static int tokb_added_sort(tokb *b, const char *path)
+{
+    uint32_t i;
+    g_added_b = b;
+    qsort(b->added, b->n_added, sizeof *b->added, cmp_added);
+    for (i = 1; i < b->n_added; i++)
+        if (!cmp_added(&b->added[i - 1], &b->added[i])) return fail("%s: two added tokens are \"%s\"", path, show(b->blob + b->added[i].offset, b->added[i].length));
+    return 0;
+}
+
 static int tokb_added_table(tokb *b, const json_doc *d, int added, const char *path)
 {
     uint32_t i;
@@ -1977,17 +1998,9 @@ static int tokb_added_table(tokb *b, const json_doc *d, int added, const char *p
         const char *s = json_str(d, json_get(d, e, "content"), &sl);
         long id = 0;
         json_int(d, json_get(d, e, "id"), 0, 2147483647.0, &id);
-        b->added[i].id = (uint32_t)id;
-        b->added[i].flags = json_is_true(d, json_get(d, e, "special")) ? MOD__ADDED_SPECIAL : 0;
-        b->added[i].length = (uint32_t)sl;
-        if (b->added[i].flags && b->type[id] != TT_CONTROL) return fail("%s: special token \"%s\" (id %ld) is also an ordinary token", path, show(s, sl), id);
-        if (tokb_append(b, s, sl, &b->added[i].offset) != 0) return -1;
+        if (tokb_added_entry(b, i, id, s, sl, json_is_true(d, json_get(d, e, "special")), path) != 0) return -1;
     }
-    g_added_b = b;
-    qsort(b->added, b->n_added, sizeof *b->added, cmp_added);
-    for (i = 1; i < b->n_added; i++)
-        if (!cmp_added(&b->added[i - 1], &b->added[i])) return fail("%s: two added tokens are \"%s\"", path, show(b->blob + b->added[i].offset, b->added[i].length));
-    return 0;
+    return tokb_added_sort(b, path);
 }
 
 static const char *const sp_bos_names[] = { "<s>", "<bos>", NULL };
@@ -2883,7 +2896,27 @@ static int tok_from_gguf(model *m, const gguf_file *g, const char *path)
         if (tokb_push(&b, (uint32_t)i, scratch, bl) != 0) goto done;
     }
     if (!sp) {
-        if (demote_added_copies(&b, have) != 0 || idhash_build(&h, &b) != 0) goto done;
+        if (demote_added_copies(&b, have) != 0) goto done;
+        /* the added-token table, as a tokenizer.json's added_tokens give it: llama.cpp's control
+           tokens are the special ones (matched only when asked), user-defined ones the others */
+        for (i = 0; i < n; i++) {
+            uint32_t ty = types ? gguf_arr_u32(g, types, i) : 1;
+            if ((ty == 3 || ty == 4) && b.off[i + 1] > b.off[i]) b.n_added++;
+        }
+        if (b.n_added) {
+            uint32_t e = 0;
+            if (!(b.added = (mod__added_token *)calloc(b.n_added, sizeof *b.added))) { fail("out of memory"); goto done; }
+            for (i = 0, pos = toks->off; i < n; i++) {
+                const char *s;
+                uint64_t sl;
+                uint32_t ty = types ? gguf_arr_u32(g, types, i) : 1;
+                gguf_arr_str(g, &pos, &s, &sl);
+                if ((ty == 3 || ty == 4) && b.off[i + 1] > b.off[i] &&
+                    tokb_added_entry(&b, e++, (long)i, s, (size_t)sl, ty == 3, path) != 0) goto done;
+            }
+            if (tokb_added_sort(&b, path) != 0) goto done;
+        }
+        if (idhash_build(&h, &b) != 0) goto done;
         if (!merges) { fail("%s: a \"gpt2\" tokenizer needs tokenizer.ggml.merges", path); goto done; }
         if (merges->type != GGUF_ARRAY || merges->elem_type != GGUF_STRING || merges->n > 0xffffffffu) {
             fail("%s: tokenizer.ggml.merges must be an array of strings", path);
@@ -2941,8 +2974,8 @@ static int tok_from_gguf(model *m, const gguf_file *g, const char *path)
     if (tokb_finish(&b, path, &m->tok, &m->tok_size) != 0) goto done;
     if (sp) snprintf(m->tok_desc, sizeof m->tok_desc, "scored BPE (SentencePiece), %u tokens%s, bos %d, eos %d", b.n,
                      (b.flags & 1u) ? ", prefix space" : "", (int)b.bos, (int)b.eos);
-    else snprintf(m->tok_desc, sizeof m->tok_desc, "byte-level BPE, %u tokens, %u merges, %s pretokenizer%s, bos %d, eos %d", b.n, b.n_merges,
-                  pretok_names[b.pretok], (b.flags & 2u) ? ", whole-piece tokens" : "", (int)b.bos, (int)b.eos);
+    else snprintf(m->tok_desc, sizeof m->tok_desc, "byte-level BPE, %u tokens, %u merges, %u added tokens, %s pretokenizer%s, bos %d, eos %d", b.n,
+                  b.n_merges, b.n_added, pretok_names[b.pretok], (b.flags & 2u) ? ", whole-piece tokens" : "", (int)b.bos, (int)b.eos);
     rc = 0;
 done:
     tokb_free(&b);
