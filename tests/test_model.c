@@ -1024,7 +1024,11 @@ static void test_kv_f16(void) {
                   ref_forward(b.buf, b.size, toks, n, rule == 0 ? REF_RULE_TOPK : REF_RULE_CAUSAL, 0, 0, 0, ref32) == 0, "references run");
             e_ref = rel_diff(e16, ref, (size_t)n * V);
             e_ref32 = rel_diff(e16, ref32, (size_t)n * V);
-            check(e_ref <= 1e-4, "variant %d: f16 cache vs the reference rounding K/V to f16: %.3g", variant, e_ref);
+            /* the f32 bound, plus room for a few elements that the engine's f32 key and the
+               reference's double key round to neighbouring f16 values (one f16 step, 2^-11 of the
+               element, where the two lie either side of a midpoint): 1e-4 to 1.1e-4 seen on the
+               scalar and AVX2 builds, 2e-5 to 6e-5 elsewhere */
+            check(e_ref <= 2e-4, "variant %d: f16 cache vs the reference rounding K/V to f16: %.3g (bound 2e-4)", variant, e_ref);
             /* and the rounding is what it models: the plain reference is farther away */
             check(e_ref32 > 2 * e_ref, "variant %d: the unrounded reference differs more (%.3g)", variant, e_ref32);
         }
@@ -1034,8 +1038,9 @@ static void test_kv_f16(void) {
             check(e32 > 0 && e32 <= 5e-3, "variant %d: f16 cache vs f32 cache: rel diff %.3g (bound 5e-3)", variant, e32);
         else
             check(e32 > 0 && e32 <= 5e-2, "variant %d (q8_0 weights): f16 cache vs f32 cache: rel diff %.3g (bound 5e-2)", variant, e32);
-        printf("f16 KV cache, variant %d (%d tokens): vs f32 cache %.3g, vs reference (K/V rounded) %.3g\n", variant, n, e32,
-               o.dtype == MKM_DTYPE_F32 ? e_ref : -1.0);
+        if (o.dtype == MKM_DTYPE_F32)
+            printf("f16 KV cache, variant %d (%d tokens): vs f32 cache %.3g, vs reference with K/V rounded %.3g, unrounded %.3g\n",
+                   variant, n, e32, e_ref, e_ref32);
         /* decoding one token at a time, and two threads, bit for bit */
         if (rule == 1) {
             check(mod_session_create(&one, b.model, &d, NULL) == MOD_OK, "f16 decoding session");
