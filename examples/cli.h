@@ -43,6 +43,15 @@ static inline int cli_u64(const char *s, uint64_t *out) {
     return 0;
 }
 
+/* --kv / --cache-type: "f32" or "f16" as a mod_kv_dtype; 0 on success. */
+static inline int cli_kv(const char *s, mod_kv_dtype *out) {
+    if (!s) return -1;
+    if (!strcmp(s, "f32")) *out = MOD_KV_F32;
+    else if (!strcmp(s, "f16")) *out = MOD_KV_F16;
+    else return -1;
+    return 0;
+}
+
 /* Parses a whole string as a finite float in [lo, hi]; 0 on success. */
 static inline int cli_float(const char *s, double lo, double hi, float *out) {
     char *end;
