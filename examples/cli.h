@@ -43,15 +43,6 @@ static inline int cli_u64(const char *s, uint64_t *out) {
     return 0;
 }
 
-/* --kv / --cache-type: "f32" or "f16" as a mod_kv_dtype; 0 on success. */
-static inline int cli_kv(const char *s, mod_kv_dtype *out) {
-    if (!s) return -1;
-    if (!strcmp(s, "f32")) *out = MOD_KV_F32;
-    else if (!strcmp(s, "f16")) *out = MOD_KV_F16;
-    else return -1;
-    return 0;
-}
-
 /* Parses a whole string as a finite float in [lo, hi]; 0 on success. */
 static inline int cli_float(const char *s, double lo, double hi, float *out) {
     char *end;
@@ -483,6 +474,14 @@ static inline mod_result cli_load_model(mod_model **m, const char *path, int no_
     memset(&d, 0, sizeof d);
     d.flags = no_mmap ? MOD_LOAD_NO_MMAP : 0u;
     return mod_model_load_file(m, path, &d, err);
+}
+/* --kv / --cache-type: "f32" or "f16" as a mod_kv_dtype; 0 on success. */
+static inline int cli_kv(const char *s, mod_kv_dtype *out) {
+    if (!s) return -1;
+    if (!strcmp(s, "f32")) *out = MOD_KV_F32;
+    else if (!strcmp(s, "f16")) *out = MOD_KV_F16;
+    else return -1;
+    return 0;
 }
 #endif
 
