@@ -1054,6 +1054,16 @@ static void test_kv_f16(void) {
                   memcmp(c, e16, sizeof(float) * (size_t)n * V) == 0, "variant %d: f16 cache: prefill in batches of 9, bit for bit", variant);
             d.max_batch = 0;
         }
+        if (variant == 0) { /* in a caller arena of exactly the reported size, as without an allocator */
+            mod_session *in_arena = NULL;
+            unsigned char *arena = (unsigned char *)malloc(need16);
+            d.arena = arena; d.arena_size = need16;
+            check(arena && mod_session_create(&in_arena, b.model, &d, NULL) == MOD_OK && mod_prefill(in_arena, t32, n, c) == MOD_OK &&
+                  memcmp(c, e16, sizeof(float) * (size_t)n * V) == 0, "f16 cache in an arena of mod_session_memory_required bytes: same logits");
+            mod_session_free(in_arena);
+            free(arena);
+            d.arena = NULL; d.arena_size = 0;
+        }
         d.threads = 2;
         check(mod_session_create(&two, b.model, &d, NULL) == MOD_OK && mod_prefill(two, t32, n, c) == MOD_OK &&
               memcmp(c, e16, sizeof(float) * (size_t)n * V) == 0, "variant %d: f16 cache: 2 threads == 1, bit for bit", variant);
