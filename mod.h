@@ -65,6 +65,8 @@
      A session owns everything that changes: per-block KV caches, activations, logits, sampler
      scratch. Its size is fixed at creation (mod_session_memory_required reports the exact bytes)
      and comes from MOD_MALLOC or from the caller's arena. Nothing is allocated per token.
+     mod_session_desc.kv_dtype = MOD_KV_F16 halves the KV caches (keys and values rounded
+     once to f16 when stored; attention reads them back exactly, a chunk at a time).
 
    ERRORS
      Every fallible function returns a mod_result (MOD_OK is 0); mod_result_string() turns it
@@ -3567,7 +3569,7 @@ static int mod__window_start(const mod__cache *cache, int T, int window) {
 static const float *mod__kv_span(const float *f, const uint16_t *h, size_t off, size_t n, float *buf) {
     size_t i;
     if (!h) return f + off;
-    for (i = mod__f16_row(buf, h + off, n, 0); i < n; i++) buf[i] = mod__f16_to_f32(h[off + i]);
+    for (i = mod__f16_row(buf, h + off, n, n); i < n; i++) buf[i] = mod__f16_to_f32(h[off + i]); /* fetching the next chunk */
     return buf;
 }
 
