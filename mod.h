@@ -898,7 +898,7 @@ static uint16_t mod__f32_to_f16(float f) {
     memcpy(&u, &f, 4);
     sign = (u >> 16) & 0x8000u;
     mag = u & 0x7fffffffu;
-    if (mag > 0x7f800000u) return MOD__CAST(uint16_t, sign | 0x7e00u | (mag >> 13));
+    if (mag > 0x7f800000u) return MOD__CAST(uint16_t, sign | 0x7e00u | ((mag >> 13) & 0x1ffu)); /* quiet, payload kept where it fits */
     if (mag >= 0x477ff000u) return MOD__CAST(uint16_t, sign | 0x7c00u); /* 65520 and up: past the largest, 65504 */
     if (mag >= 0x38800000u) { /* normal in f16: drop 13 mantissa bits, rounding, and rebias the exponent */
         const uint32_t r = mag + 0xfffu + ((mag >> 13) & 1u);

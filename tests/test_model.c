@@ -1110,7 +1110,13 @@ static void test_f16_rounding(void) {
     check(ties == 0x7c00, "f32 -> f16: halfway cases go to the even neighbour (%d of %d)", ties, 0x7c00);
     check(mod__f32_to_f16(65520.0f) == 0x7c00u && mod__f32_to_f16(65519.99f) == 0x7bffu && mod__f32_to_f16(1e30f) == 0x7c00u &&
           mod__f32_to_f16(-1e30f) == 0xfc00u, "f32 -> f16: past 65504 by half an ulp is infinity");
-    check((mod__f32_to_f16((float)NAN) & 0x7fffu) > 0x7c00u, "f32 -> f16: NaN stays NaN");
+    {
+        float nan_pos = (float)NAN, nan_neg;
+        uint32_t u;
+        memcpy(&u, &nan_pos, 4); u &= 0x7fffffffu; memcpy(&nan_pos, &u, 4); u |= 0x80000000u; memcpy(&nan_neg, &u, 4);
+        check(mod__f32_to_f16(nan_pos) > 0x7c00u && mod__f32_to_f16(nan_pos) < 0x8000u && mod__f32_to_f16(nan_neg) > 0xfc00u,
+              "f32 -> f16: NaN stays NaN, with its sign");
+    }
     check(mod__f32_to_f16(1e-9f) == 0 && mod__f32_to_f16(3e-8f) == 1, "f32 -> f16: below half the least subnormal is 0");
     check_group("f32 -> f16 rounding");
 }
