@@ -65,6 +65,8 @@
      A session owns everything that changes: per-block KV caches, activations, logits, sampler
      scratch. Its size is fixed at creation (mod_session_memory_required reports the exact bytes)
      and comes from MOD_MALLOC or from the caller's arena. Nothing is allocated per token.
+     mod_session_desc.kv_dtype = MOD_KV_F16 halves the KV caches (keys and values rounded
+     once to f16 when stored; attention reads them back exactly, a chunk at a time).
 
    ERRORS
      Every fallible function returns a mod_result (MOD_OK is 0); mod_result_string() turns it
@@ -272,6 +274,12 @@ typedef enum mod_routing {
     MOD_ROUTING_TOPK = 2     /* top-k of the tokens of each prefill call, by capacity */
 } mod_routing;
 
+/* How a session caches keys and values. MOD_KV_F16 halves the cache: each key (after RoPE)
+   and value is rounded once to the nearest f16 (ties to even) when stored and read back
+   exactly, so attention computes what it would with an f32 cache holding those rounded values
+   (docs/MODEL.md "KV cache"). */
+typedef enum mod_kv_dtype { MOD_KV_F32 = 0, MOD_KV_F16 = 1 } mod_kv_dtype;
+
 /* Zero means "default" for every field. */
 typedef struct mod_session_desc {
     int max_tokens;          /* context length; default the model's max_seq_len */
@@ -284,6 +292,7 @@ typedef struct mod_session_desc {
     int routed_cache_tokens; /* KV entries reserved per routed block; default max_tokens.
                                 Smaller saves memory; a call that would overflow one fails
                                 with MOD_ERR_CONTEXT_FULL and changes nothing. */
+    mod_kv_dtype kv_dtype;   /* how keys and values are cached; default MOD_KV_F32 */
     void *arena;             /* optional caller memory (see mod_session_memory_required) */
     size_t arena_size;
 } mod_session_desc;
@@ -978,6 +987,25 @@ static float mod__f16_to_f32(uint16_t h) {
     else u = sign | ((exp + 112) << 23) | (man << 13);
     memcpy(&f, &u, 4);
     return f;
+}
+/* f32 -> f16, to nearest with ties to even; beyond the f16 range: infinity; NaN stays NaN */
+static uint16_t mod__f32_to_f16(float f) {
+    uint32_t u, sign, mag;
+    memcpy(&u, &f, 4);
+    sign = (u >> 16) & 0x8000u;
+    mag = u & 0x7fffffffu;
+    if (mag > 0x7f800000u) return MOD__CAST(uint16_t, sign | 0x7e00u | ((mag >> 13) & 0x1ffu)); /* quiet, payload kept where it fits */
+    if (mag >= 0x477ff000u) return MOD__CAST(uint16_t, sign | 0x7c00u); /* 65520 and up: past the largest, 65504 */
+    if (mag >= 0x38800000u) { /* normal in f16: drop 13 mantissa bits, rounding, and rebias the exponent */
+        const uint32_t r = mag + 0xfffu + ((mag >> 13) & 1u);
+        return MOD__CAST(uint16_t, sign | ((r - 0x38000000u) >> 13));
+    }
+    {   /* subnormal (or zero) in f16: a multiple of 2^-24, exact in float after scaling */
+        const float a = (f < 0 ? -f : f) * 16777216.0f, fr = a - (float)(uint32_t)a;
+        uint32_t i = (uint32_t)a;
+        if (fr > 0.5f || (fr == 0.5f && (i & 1u))) i++;
+        return MOD__CAST(uint16_t, sign | i);
+    }
 }
 static float mod__bf16_to_f32(uint16_t h) {
     uint32_t u = MOD__CAST(uint32_t, h) << 16;
@@ -2870,7 +2898,8 @@ typedef struct mod__prob { float p; int32_t id; } mod__prob;
 
 /* One block's key/value cache; a routed block only holds the tokens it processed. */
 typedef struct mod__cache {
-    float *k, *v;     /* [cap, kv_dim], keys already rotated */
+    float *k, *v;     /* [cap, kv_dim], keys already rotated (NULL with an f16 cache) */
+    uint16_t *hk, *hv; /* the f16 cache instead (NULL with an f32 one), kv head by kv head */
     int32_t *pos;     /* context position of each entry */
     int n, cap;
     uint64_t seen, processed;
@@ -2880,6 +2909,7 @@ typedef struct mod__cache {
 struct mod_session {
     const mod_model *m;
     int max_tokens, max_batch, threads, pos, has_logits;
+    int kv_f16;              /* keys and values cached as f16 */
     mod_routing prompt_routing;
     float capacity;          /* 0: the model's */
     float threshold;
@@ -2892,6 +2922,7 @@ struct mod_session {
     double *inv_freq;        /* RoPE frequencies, [head_dim / 2] */
     float *rope;             /* cos and sin of one position, [head_dim] */
     float *scores;           /* [threads, qblock, max_tokens in whole key blocks] attention scores */
+    float *kvbuf;            /* [threads, MOD__KV_CHUNK, head_dim] f16 keys or values as f32 */
     int qblock;              /* queries sharing one pass over the cache in attention */
     float *wrow;             /* [threads, wrow_len] weight rows converted to f32 */
     int wrow_len;
@@ -3449,6 +3480,8 @@ static size_t mod__kb_round(size_t n) { return (n + MOD__KB - 1) / MOD__KB * MOD
 
 /* Queries that share one pass over the cache in attention, at most. */
 #define MOD__QBLOCK 16
+/* Positions of an f16 cache converted at a time (whole key blocks): 32 KB of f32 at head_dim 64 */
+#define MOD__KV_CHUNK 128
 
 #if MOD__KB > 1
 /* Scores against key blocks [0, nb) of one head: k is the head's first dimension in block 0,
@@ -3559,17 +3592,20 @@ static void mod__scores(float *row, const float *q, const float *k, int kvd, int
 #endif
 
 #if defined(MOD__VL) && MOD__ATT_TILES
-/* out[j] (four queries, ostride apart) = sum over keys t < T of p[j][t] v_t, on the columns
+/* out[j] (four queries, ostride apart) += sum over keys t < T of p[j][t] v_t, on the columns
    that fill whole vectors (the rest are left alone): the output stays in registers across the
-   keys, with the same fused multiply-add per key, in the same order, as mod__axpy into a
-   zeroed row. */
+   keys, with the same fused multiply-add per key, in the same order, as mod__axpy onto the
+   row. */
+#define MOD__ATT_IN(j, k) mod__vload(out + (j) * ostride + c + (k) * MOD__VL)
 static void mod__attend4(float *out, size_t ostride, const float *p, size_t pstride, const float *v,
                          size_t vstride, int T, int hd) {
     int c = 0, t;
 #if MOD__VREGS == 32 /* sixteen accumulators, next to their operands */
     for (; c + 4 * MOD__VL <= hd; c += 4 * MOD__VL) {
-        mod__v a00 = mod__vzero(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-        mod__v a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        mod__v a00 = MOD__ATT_IN(0, 0), a01 = MOD__ATT_IN(0, 1), a02 = MOD__ATT_IN(0, 2), a03 = MOD__ATT_IN(0, 3);
+        mod__v a10 = MOD__ATT_IN(1, 0), a11 = MOD__ATT_IN(1, 1), a12 = MOD__ATT_IN(1, 2), a13 = MOD__ATT_IN(1, 3);
+        mod__v a20 = MOD__ATT_IN(2, 0), a21 = MOD__ATT_IN(2, 1), a22 = MOD__ATT_IN(2, 2), a23 = MOD__ATT_IN(2, 3);
+        mod__v a30 = MOD__ATT_IN(3, 0), a31 = MOD__ATT_IN(3, 1), a32 = MOD__ATT_IN(3, 2), a33 = MOD__ATT_IN(3, 3);
         for (t = 0; t < T; t++) {
             const float *vt = v + (size_t)t * vstride + c;
             const mod__v v0 = mod__vload(vt), v1 = mod__vload(vt + MOD__VL), v2 = mod__vload(vt + 2 * MOD__VL), v3 = mod__vload(vt + 3 * MOD__VL);
@@ -3591,7 +3627,8 @@ static void mod__attend4(float *out, size_t ostride, const float *p, size_t pstr
     }
 #else /* sixteen registers: two columns of vectors at a time */
     for (; c + 2 * MOD__VL <= hd; c += 2 * MOD__VL) {
-        mod__v a00 = mod__vzero(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        mod__v a00 = MOD__ATT_IN(0, 0), a01 = MOD__ATT_IN(0, 1), a10 = MOD__ATT_IN(1, 0), a11 = MOD__ATT_IN(1, 1);
+        mod__v a20 = MOD__ATT_IN(2, 0), a21 = MOD__ATT_IN(2, 1), a30 = MOD__ATT_IN(3, 0), a31 = MOD__ATT_IN(3, 1);
         for (t = 0; t < T; t++) {
             const float *vt = v + (size_t)t * vstride + c;
             const mod__v v0 = mod__vload(vt), v1 = mod__vload(vt + MOD__VL);
@@ -3611,7 +3648,7 @@ static void mod__attend4(float *out, size_t ostride, const float *p, size_t pstr
     }
 #endif
     for (; c + MOD__VL <= hd; c += MOD__VL) {
-        mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
+        mod__v a0 = MOD__ATT_IN(0, 0), a1 = MOD__ATT_IN(1, 0), a2 = MOD__ATT_IN(2, 0), a3 = MOD__ATT_IN(3, 0);
         for (t = 0; t < T; t++) {
             const mod__v vt = mod__vload(v + (size_t)t * vstride + c);
             a0 = mod__vfma(a0, mod__vdup(p[t]), vt);
@@ -3625,6 +3662,7 @@ static void mod__attend4(float *out, size_t ostride, const float *p, size_t pstr
         mod__vstore(out + 3 * ostride + c, a3);
     }
 }
+#undef MOD__ATT_IN
 #endif
 
 /* The first cache entry a query sees: with a sliding window W, the entries [0, T) hold
@@ -3642,6 +3680,15 @@ static int mod__window_start(const mod__cache *cache, int T, int window) {
     return lo;
 }
 
+/* Positions [t0, t1) of one kv head's keys or values as f32, n floats from off: the f32
+   cache's own, or an f16 cache's converted into buf (exactly: every f16 is a float). */
+static const float *mod__kv_span(const float *f, const uint16_t *h, size_t off, size_t n, float *buf) {
+    size_t i;
+    if (!h) return f + off;
+    for (i = mod__f16_row(buf, h + off, n, n); i < n; i++) buf[i] = mod__f16_to_f32(h[off + i]); /* fetching the next chunk */
+    return buf;
+}
+
 /* Attention of ns new queries (already in the cache) over the cache. Work is split into (head,
    block of up to s->qblock queries): the queries of a block share every key and value row they
    read, so the cache streams through once per block rather than once per query. Groups of four
@@ -3651,57 +3698,78 @@ static int mod__window_start(const mod__cache *cache, int T, int window) {
    result never depends on the other queries of its call. With a sliding window a query's keys
    start at its own first visible entry (mod__window_start): its softmax runs over those alone,
    and in a group of four the keys before it (seen by an earlier query of the group) get weight
-   exactly 0, which leaves its zeroed sums +0 as if they were skipped. */
+   exactly 0, which leaves its zeroed sums +0 as if they were skipped. An f16 cache is read
+   MOD__KV_CHUNK positions at a time, converted to f32 once per block of queries; a score never
+   spans chunks and the value sums continue across them, so the chunks change no result. */
 static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     const mod_config *c = &s->m->cfg;
     const int H = c->n_heads, hd = c->head_dim, qd = H * hd;
     const int group = H / c->n_kv_heads, base = cache->n, QB = s->qblock;
     const int blocks = (ns + QB - 1) / QB, window = c->sliding_window;
     const float scale = 1.0f / MOD_SQRTF((float)hd);
+    const size_t stride = mod__kb_round((size_t)s->max_tokens);
+    /* positions per chunk: an f32 cache is read in place, all at once */
+    const int C = cache->hk ? MOD__KV_CHUNK : (int)stride;
     int job;
     int parallel = (double)ns * H * (base + ns) * hd > MOD__PARALLEL_WORK && s->threads > 1;
     (void)parallel;
     MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, 1))
     for (job = 0; job < blocks * H; job++) {
         const int h = job % H, j0 = job / H * QB, kvh = h / group;
-        const int nq = ns - j0 < QB ? ns - j0 : QB;
-        const size_t stride = mod__kb_round((size_t)s->max_tokens);
+        const int nq = ns - j0 < QB ? ns - j0 : QB, Tmax = base + j0 + nq;
         float *sc = s->scores + (size_t)MOD__THREAD_ID() * (size_t)QB * stride;
+        float *buf = s->kvbuf ? s->kvbuf + (size_t)MOD__THREAD_ID() * MOD__KV_CHUNK * (size_t)hd : NULL;
+        /* a head's keys and values: position t at t * ks (whole key blocks) and t * vs */
 #if MOD__KB > 1
-        const size_t head = mod__kb_round((size_t)cache->cap) * (size_t)hd, vs = (size_t)hd;
-        const float *kh = cache->k + (size_t)kvh * head, *vh = cache->v + (size_t)kvh * head;
+        const size_t head = mod__kb_round((size_t)cache->cap) * (size_t)hd, ks = (size_t)hd, vs = (size_t)hd;
+        const size_t kh = (size_t)kvh * head, vh = kh;
 #else
-        const int kvd = c->n_kv_heads * hd;
-        const size_t vs = (size_t)kvd;
-        const float *kh = cache->k + (size_t)kvh * hd, *vh = cache->v + (size_t)kvh * hd;
+        const size_t head = (size_t)cache->cap * (size_t)hd;
+        const size_t ks = cache->hk ? (size_t)hd : (size_t)c->n_kv_heads * hd, vs = ks;
+        const size_t kh = cache->hk ? (size_t)kvh * head : (size_t)kvh * hd, vh = kh;
 #endif
         const float *q = s->q + (size_t)j0 * qd + (size_t)h * hd;
         float *att = s->att + (size_t)j0 * qd + (size_t)h * hd;
         float sums[MOD__QBLOCK];
         int lo[MOD__QBLOCK]; /* each query's first visible key */
-        int t, j = 0, i;
+        int t, j = 0, i, t0, first;
+        lo[0] = 0;
         for (j = 0; j < nq; j++) lo[j] = mod__window_start(cache, base + j0 + j + 1, window);
-        j = 0;
+        first = lo[0] / MOD__KB * MOD__KB; /* the queries' keys are nondecreasing: the first sees the earliest */
+        (void)head;
         /* scores: query j sees keys [lo[j], base + j0 + j] */
+        for (t0 = first; t0 < Tmax; t0 += C) {
+            const int t1 = Tmax - t0 < C ? Tmax : t0 + C;
 #if MOD__KB > 1
-        {
+            const int c0 = t0 / MOD__KB, c1 = (int)(mod__kb_round((size_t)t1) / MOD__KB); /* key blocks [c0, c1) */
             const size_t kstride = (size_t)MOD__KB * hd;
+            const float *kp = mod__kv_span(cache->k, cache->hk, kh + (size_t)t0 * ks, (size_t)(c1 - c0) * kstride, buf);
+            j = 0;
             for (; j + 4 <= nq; j += 4) { /* the key blocks the last of the four sees, from the first's first */
-                const int b0 = lo[j] / MOD__KB;
-                mod__kscores4(sc + (size_t)j * stride + (size_t)b0 * MOD__KB, stride, q + (size_t)j * qd, (size_t)qd,
-                              kh + (size_t)b0 * kstride, kstride, (int)(mod__kb_round((size_t)(base + j0 + j + 4)) / MOD__KB) - b0, hd);
+                int b0 = lo[j] / MOD__KB, b1 = (int)(mod__kb_round((size_t)(base + j0 + j + 4)) / MOD__KB);
+                if (b0 < c0) b0 = c0;
+                if (b1 > c1) b1 = c1;
+                if (b1 > b0)
+                    mod__kscores4(sc + (size_t)j * stride + (size_t)b0 * MOD__KB, stride, q + (size_t)j * qd, (size_t)qd,
+                                  kp + (size_t)(b0 - c0) * kstride, kstride, b1 - b0, hd);
             }
             for (; j < nq; j++) {
-                const int b0 = lo[j] / MOD__KB;
-                mod__kscores1(sc + (size_t)j * stride + (size_t)b0 * MOD__KB, q + (size_t)j * qd, kh + (size_t)b0 * kstride, kstride,
-                              (int)(mod__kb_round((size_t)(base + j0 + j + 1)) / MOD__KB) - b0, hd);
+                int b0 = lo[j] / MOD__KB, b1 = (int)(mod__kb_round((size_t)(base + j0 + j + 1)) / MOD__KB);
+                if (b0 < c0) b0 = c0;
+                if (b1 > c1) b1 = c1;
+                if (b1 > b0)
+                    mod__kscores1(sc + (size_t)j * stride + (size_t)b0 * MOD__KB, q + (size_t)j * qd,
+                                  kp + (size_t)(b0 - c0) * kstride, kstride, b1 - b0, hd);
             }
-        }
 #else
-        for (; j < nq; j++)
-            mod__scores(sc + (size_t)j * stride + lo[j], q + (size_t)j * qd, kh + (size_t)lo[j] * kvd, kvd,
-                        base + j0 + j + 1 - lo[j], hd);
+            const float *kp = mod__kv_span(cache->k, cache->hk, kh + (size_t)t0 * ks, (size_t)(t1 - t0 - 1) * ks + (size_t)hd, buf);
+            const size_t kst = cache->hk ? (size_t)hd : ks;
+            for (j = 0; j < nq; j++) {
+                const int a = lo[j] > t0 ? lo[j] : t0, e = base + j0 + j + 1 < t1 ? base + j0 + j + 1 : t1;
+                if (e > a) mod__scores(sc + (size_t)j * stride + a, q + (size_t)j * qd, kp + (size_t)(a - t0) * kst, (int)kst, e - a, hd);
+            }
 #endif
+        }
         /* softmax: the exponentials here, the division by their sum once per output element
            at the end rather than once per key */
         for (j = 0; j < nq; j++) {
@@ -3710,34 +3778,66 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
             sums[j] = mod__softmax_exp(row + lo[j], T - lo[j], scale);
             for (i = 0; i < hd; i++) out[i] = 0.0f;
         }
-        /* values: out_j += p_j[t] v_t, keys in order */
-        j = 0;
 #if defined(MOD__VL) && MOD__ATT_TILES
-        for (; j + 4 <= nq; j += 4) {
-            const int T0 = base + j0 + j + 1, whole = hd / MOD__VL * MOD__VL, L = lo[j];
+        for (j = 0; j + 4 <= nq; j += 4) {
             int jj;
             for (jj = j + 1; jj < j + 4; jj++) /* keys the first query sees and this one does not */
-                for (t = L; t < lo[jj]; t++) sc[(size_t)jj * stride + t] = 0.0f;
-            if (T0 > L)
-                mod__attend4(att + (size_t)j * qd, (size_t)qd, sc + (size_t)j * stride + L, stride, vh + (size_t)L * vs, vs, T0 - L, hd);
-            for (jj = j; jj < j + 4; jj++) {
-                float *out = att + (size_t)jj * qd;
-                const float *p = sc + (size_t)jj * stride;
-                for (t = T0 > lo[jj] ? T0 : lo[jj]; t < base + j0 + jj + 1; t++) mod__axpy(out, p[t], vh + (size_t)t * vs, whole);
-                if (whole < hd)
-                    for (t = lo[jj]; t < base + j0 + jj + 1; t++) mod__axpy(out + whole, p[t], vh + (size_t)t * vs + whole, hd - whole);
-            }
+                for (t = lo[j]; t < lo[jj]; t++) sc[(size_t)jj * stride + t] = 0.0f;
         }
 #endif
-        for (; j < nq; j++) {
-            float *out = att + (size_t)j * qd;
-            const float *p = sc + (size_t)j * stride;
-            for (t = lo[j]; t < base + j0 + j + 1; t++) mod__axpy(out, p[t], vh + (size_t)t * vs, hd);
+        /* values: out_j += p_j[t] v_t, keys in order */
+        for (t0 = lo[0]; t0 < Tmax; t0 += C) {
+            const int t1 = Tmax - t0 < C ? Tmax : t0 + C;
+            const size_t vst = cache->hv ? (size_t)hd : vs;
+            const float *vp = mod__kv_span(cache->v, cache->hv, vh + (size_t)t0 * vs, (size_t)(t1 - t0 - 1) * vst + (size_t)hd, buf);
+            j = 0;
+#if defined(MOD__VL) && MOD__ATT_TILES
+            for (; j + 4 <= nq; j += 4) {
+                const int T0 = base + j0 + j + 1, whole = hd / MOD__VL * MOD__VL;
+                const int a = lo[j] > t0 ? lo[j] : t0, e = T0 < t1 ? T0 : t1;
+                int jj;
+                if (e > a)
+                    mod__attend4(att + (size_t)j * qd, (size_t)qd, sc + (size_t)j * stride + a, stride, vp + (size_t)(a - t0) * vst, vst, e - a, hd);
+                for (jj = j; jj < j + 4; jj++) {
+                    float *out = att + (size_t)jj * qd;
+                    const float *p = sc + (size_t)jj * stride;
+                    const int Tj = base + j0 + jj + 1 < t1 ? base + j0 + jj + 1 : t1;
+                    int from = T0 > lo[jj] ? T0 : lo[jj];
+                    if (from < t0) from = t0;
+                    for (t = from; t < Tj; t++) mod__axpy(out, p[t], vp + (size_t)(t - t0) * vst, whole);
+                    if (whole < hd)
+                        for (t = lo[jj] > t0 ? lo[jj] : t0; t < Tj; t++) mod__axpy(out + whole, p[t], vp + (size_t)(t - t0) * vst + whole, hd - whole);
+                }
+            }
+#endif
+            for (; j < nq; j++) {
+                float *out = att + (size_t)j * qd;
+                const float *p = sc + (size_t)j * stride;
+                const int Tj = base + j0 + j + 1 < t1 ? base + j0 + j + 1 : t1;
+                for (t = lo[j] > t0 ? lo[j] : t0; t < Tj; t++) mod__axpy(out, p[t], vp + (size_t)(t - t0) * vst, hd);
+            }
         }
         for (j = 0; j < nq; j++) {
             float *out = att + (size_t)j * qd;
             for (i = 0; i < hd; i++) out[i] /= sums[j];
         }
+    }
+}
+
+/* A token's keys and values (heads x hd each) into an f16 cache at position p, rounded once:
+   keys as mod__kvput lays them out (plain rows per kv head where MOD__KB is 1), values
+   [kv head][position][head_dim]. */
+static void mod__kvput16(uint16_t *k, uint16_t *v, size_t cap, int heads, int hd, int p, const float *krow,
+                         const float *vrow, int last) {
+    int g, d, l;
+    for (g = 0; g < heads; g++) {
+        const size_t head = (size_t)g * cap * (size_t)hd;
+        uint16_t *kb = k + head + (size_t)(p / MOD__KB) * MOD__KB * (size_t)hd, *vp = v + head + (size_t)p * hd;
+        for (d = 0; d < hd; d++) kb[(size_t)d * MOD__KB + p % MOD__KB] = mod__f32_to_f16(krow[(size_t)g * hd + d]);
+        if (last)
+            for (d = 0; d < hd; d++)
+                for (l = p % MOD__KB + 1; l < MOD__KB; l++) kb[(size_t)d * MOD__KB + l] = 0;
+        for (d = 0; d < hd; d++) vp[d] = mod__f32_to_f16(vrow[(size_t)g * hd + d]);
     }
 }
 
@@ -3774,7 +3874,7 @@ static void *mod__take_n(mod__arena *a, size_t count, size_t elsize) {
 
 /* Carves a session's buffers out of an arena into s: the same code measures (a->base == NULL,
    s a scratch struct) and places. */
-static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *m, int T, int B, int nth, int R) {
+static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *m, int T, int B, int nth, int R, int kv16) {
     const mod_config *c = &m->cfg;
     size_t d = (size_t)c->dim, kvd = (size_t)c->n_kv_heads * (size_t)c->head_dim;
     size_t F = (size_t)c->hidden_dim, Fp = c->predictor_hidden > 0 ? (size_t)c->predictor_hidden : 1;
@@ -3793,12 +3893,15 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     for (i = 0; i < (size_t)c->n_layers; i++) {
         /* a routed block's cache only ever holds the tokens it processed */
         const int cap = m->layers[i].routed ? R : T;
-        float *k = MOD__CAST(float *, mod__take_n(a, mod__kb_round((size_t)cap) * kvd, sizeof(float)));
-        float *v = MOD__CAST(float *, mod__take_n(a, mod__kb_round((size_t)cap) * kvd, sizeof(float)));
+        const size_t es = kv16 ? sizeof(uint16_t) : sizeof(float);
+        void *k = mod__take_n(a, mod__kb_round((size_t)cap) * kvd, es);
+        void *v = mod__take_n(a, mod__kb_round((size_t)cap) * kvd, es);
         int32_t *pos = MOD__CAST(int32_t *, mod__take_n(a, (size_t)cap, sizeof(int32_t)));
         if (cache) {
             memset(&cache[i], 0, sizeof cache[i]);
-            cache[i].k = k; cache[i].v = v; cache[i].pos = pos; cache[i].cap = cap;
+            if (kv16) { cache[i].hk = MOD__CAST(uint16_t *, k); cache[i].hv = MOD__CAST(uint16_t *, v); }
+            else { cache[i].k = MOD__CAST(float *, k); cache[i].v = MOD__CAST(float *, v); }
+            cache[i].pos = pos; cache[i].cap = cap;
         }
     }
     s->x = MOD__CAST(float *, mod__take_n(a, (size_t)B * d, sizeof(float)));
@@ -3820,6 +3923,7 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     s->rope = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)c->head_dim, sizeof(float)));
     s->qblock = B < MOD__QBLOCK ? B : MOD__QBLOCK;
     s->scores = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)s->qblock * mod__kb_round((size_t)T), sizeof(float)));
+    s->kvbuf = kv16 ? MOD__CAST(float *, mod__take_n(a, (size_t)nth * MOD__KV_CHUNK * (size_t)c->head_dim, sizeof(float))) : NULL;
     /* room for the rows of one tile per thread (mod__matmul converts a block at a time) */
     s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * MOD__ROWS_CONVERTED * wl, sizeof(float)));
     s->wrow_len = (int)(MOD__ROWS_CONVERTED * wl);
@@ -3829,7 +3933,7 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
 }
 
 typedef struct mod__session_params {
-    int T, B, nth, R;
+    int T, B, nth, R, kv16;
     mod_routing routing;
     float capacity, threshold;
 } mod__session_params;
@@ -3846,6 +3950,8 @@ static mod_result mod__session_params_from(const mod_model *m, const mod_session
     if (d.threads < 0) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "threads %d is negative", d.threads);
     if (d.routed_cache_tokens < 0)
         return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "routed_cache_tokens %d is negative", d.routed_cache_tokens);
+    if ((unsigned)d.kv_dtype > (unsigned)MOD_KV_F16)
+        return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "kv_dtype %u is not a mod_kv_dtype value", (unsigned)d.kv_dtype);
     if ((unsigned)d.prompt_routing > (unsigned)MOD_ROUTING_TOPK)
         return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "prompt_routing %u is not a mod_routing value", (unsigned)d.prompt_routing);
     if (d.capacity != d.capacity || d.capacity < 0.0f || d.capacity > 1.0f) {
@@ -3858,6 +3964,7 @@ static mod_result mod__session_params_from(const mod_model *m, const mod_session
     p->B = d.max_batch ? d.max_batch : p->T;
     if (p->B > p->T) p->B = p->T;
     p->R = d.routed_cache_tokens && d.routed_cache_tokens < p->T ? d.routed_cache_tokens : p->T;
+    p->kv16 = d.kv_dtype == MOD_KV_F16;
     p->routing = d.prompt_routing == MOD_ROUTING_DEFAULT ? MOD_ROUTING_CAUSAL : d.prompt_routing;
     p->capacity = d.capacity;
     p->threshold = d.override_threshold ? d.threshold : m->cfg.threshold;
@@ -3881,7 +3988,7 @@ mod_result mod_session_memory_required(const mod_model *m, const mod_session_des
     if (!bytes) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "bytes is NULL");
     memset(&a, 0, sizeof a);
     mod__take(&a, sizeof(mod_session));
-    mod__session_layout(&a, &scratch, m, p.T, p.B, p.nth, p.R);
+    mod__session_layout(&a, &scratch, m, p.T, p.B, p.nth, p.R, p.kv16);
     if (a.overflow || a.used > SIZE_MAX - MOD__ALIGN)
         return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "a session of max_tokens %d, max_batch %d, threads %d does not fit in memory",
                          p.T, p.B, p.nth);
@@ -3917,11 +4024,11 @@ mod_result mod_session_create(mod_session **out, const mod_model *m, const mod_s
     }
     s = MOD__CAST(mod_session *, mod__take(&a, sizeof(mod_session)));
     MOD_ASSERT(s != NULL);
-    mod__session_layout(&a, s, m, p.T, p.B, p.nth, p.R);
+    mod__session_layout(&a, s, m, p.T, p.B, p.nth, p.R, p.kv16);
     MOD_ASSERT(!a.overflow);
     s->m = m;
     s->block = block;
-    s->max_tokens = p.T; s->max_batch = p.B; s->threads = p.nth;
+    s->max_tokens = p.T; s->max_batch = p.B; s->threads = p.nth; s->kv_f16 = p.kv16;
     s->prompt_routing = p.routing; s->capacity = p.capacity; s->threshold = p.threshold;
     mod__rope_freqs(s->inv_freq, &m->cfg);
     *out = s;
@@ -3963,9 +4070,13 @@ static void mod__rope_item(void *ctx, int j, int thread) {
     mod__rope_apply(r->s->q + (size_t)j * c->n_heads * hd, c->n_heads, hd, cs, cs + hd / 2);
     mod__rope_apply(r->knew + (size_t)j * kvd, c->n_kv_heads, hd, cs, cs + hd / 2);
     r->cache->pos[base + j] = pos;
+    if (r->cache->hk)
+        mod__kvput16(r->cache->hk, r->cache->hv, mod__kb_round((size_t)r->cache->cap), c->n_kv_heads, hd, base + j,
+                     r->knew + (size_t)j * kvd, r->vnew + (size_t)j * kvd, j == r->n - 1);
 #if MOD__KB > 1
-    mod__kvput(r->cache->k, r->cache->v, mod__kb_round((size_t)r->cache->cap), c->n_kv_heads, hd, base + j,
-               r->knew + (size_t)j * kvd, r->vnew + (size_t)j * kvd, j == r->n - 1);
+    else
+        mod__kvput(r->cache->k, r->cache->v, mod__kb_round((size_t)r->cache->cap), c->n_kv_heads, hd, base + j,
+                   r->knew + (size_t)j * kvd, r->vnew + (size_t)j * kvd, j == r->n - 1);
 #endif
 }
 
@@ -3984,11 +4095,11 @@ static void mod__block(mod_session *s, const mod__layer *l, mod__cache *cache, c
     const mod_config *c = &s->m->cfg;
     const int d = c->dim, hd = c->head_dim, kvd = c->n_kv_heads * hd, F = c->hidden_dim;
     const int base = cache->n, compacted = l->routed && c->positions == MOD_POSITIONS_COMPACTED;
-    /* new keys and values go straight into plain rows; into the blocked layout token by token
-       after RoPE (mod__rope_item), from s->att and s->h (free until attention and the output
-       projection) */
-    float *knew = MOD__KB > 1 ? s->att : cache->k + (size_t)base * kvd;
-    float *vnew = MOD__KB > 1 ? s->h : cache->v + (size_t)base * kvd;
+    /* new keys and values go straight into plain rows; into the blocked layout or an f16 cache
+       token by token after RoPE (mod__rope_item), from s->att and s->h (free until attention
+       and the output projection) */
+    float *knew = MOD__KB > 1 || s->kv_f16 ? s->att : cache->k + (size_t)base * kvd;
+    float *vnew = MOD__KB > 1 || s->kv_f16 ? s->h : cache->v + (size_t)base * kvd;
     size_t i, nd = (size_t)ns * (size_t)d;
     mod__mm mm[3];
     mod__rope_job rj;

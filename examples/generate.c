@@ -21,6 +21,8 @@ static void usage(FILE *f) {
         "  --threshold T         override the causal routing threshold\n"
         "  --ctx N               context length (default: the model's max_seq_len, at most 4096)\n"
         "  --threads N           threads (default: all)\n"
+        "  --kv f32|f16          KV cache element type (default f32; f16 halves its memory)\n"
+        "  --cache-type f32|f16  the same\n"
         "  --no-stats            do not print the statistics line\n"
         "  --no-mmap             read the model file into memory instead of mapping it\n"
         "  --ids                 print the generated token ids (comma-separated) instead of text\n"
@@ -41,6 +43,7 @@ typedef struct gen_args {
     float temp, top_p, capacity, threshold;
     uint64_t seed;
     mod_routing routing;
+    mod_kv_dtype kv;
 } gen_args;
 
 /* 0: run; 1: help was printed; 2: bad arguments (message printed). */
@@ -83,6 +86,7 @@ static int parse_args(int argc, char **argv, gen_args *g) {
         else if (!strcmp(a, "--threshold")) { bad = cli_float(v, -1e30, 1e30, &g->threshold); g->have_threshold = 1; }
         else if (!strcmp(a, "--ctx")) bad = cli_int(v, 1, 1 << 24, &g->ctx);
         else if (!strcmp(a, "--threads")) bad = cli_int(v, 1, 1024, &g->threads);
+        else if (!strcmp(a, "--kv") || !strcmp(a, "--cache-type")) bad = cli_kv(v, &g->kv);
         else { fprintf(stderr, "error: unknown option '%s' (see --help)\n", a); return 2; }
         if (bad) { fprintf(stderr, "error: invalid value '%s' for %s (see --help)\n", v, a); return 2; }
         i += takes;
@@ -319,6 +323,7 @@ int main(int argc, char **argv) {
     sd.override_threshold = g.have_threshold;
     sd.threshold = g.threshold;
     sd.threads = g.threads;
+    sd.kv_dtype = g.kv;
     if ((r = mod_session_create(&s, model, &sd, &err)) != MOD_OK) {
         fprintf(stderr, "error: cannot create a session: %s\n", err.message);
         goto done;

@@ -66,6 +66,21 @@ REF_FN double ref__f16(const unsigned char *p)
     return (h & 0x8000) ? -v : v;
 }
 
+/* x rounded to the nearest f16 (ties to even; past 65504 by half an ulp: infinity), as a
+ * double: what an f16 KV cache stores */
+REF_FN double ref__round_f16(double x)
+{
+    double a = fabs(x), q, r;
+    int e;
+    if (a != a || a == 0.0) return x;
+    if (a >= 65520.0) return x < 0 ? -INFINITY : INFINITY;
+    frexp(a, &e); /* a = f 2^e, f in [0.5, 1) */
+    q = e - 11 < -24 ? ldexp(1.0, -24) : ldexp(1.0, e - 11); /* the f16 ulp at a: 11 significant bits */
+    r = floor(a / q);
+    if (a / q - r > 0.5 || (a / q - r == 0.5 && fmod(r, 2.0) != 0.0)) r += 1.0;
+    return x < 0 ? -r * q : r * q;
+}
+
 REF_FN double ref__bf16(const unsigned char *p)
 {
     uint32_t u = ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 24);
@@ -91,6 +106,7 @@ typedef struct {
     /* version 2 (defaults for version 1): GeGLU, gains 1 + w, embedding scale, RoPE scaling,
        sliding window */
     int gelu, norm_offset, rope_scaling, rope_orig, window;
+    int kv_f16; /* not from the file: keys (after RoPE) and values rounded to f16 (ref_forward_kv) */
     double embed_scale, rope_factor, rope_low, rope_high;
     double *emb, *out_norm, *out;
     ref__layer *layers;
@@ -319,6 +335,11 @@ REF_FN int ref__block(const ref__model *m, const ref__layer *y, const double *xs
         ref__matvec(vv + (size_t)i * kvd, y->wv, y->bv, nrm, kvd, d);
         ref__rope(m, q + (size_t)i * qd, H, hd, pos[i]);
         ref__rope(m, kk + (size_t)i * kvd, Hkv, hd, pos[i]);
+        if (m->kv_f16)
+            for (t = 0; t < kvd; t++) {
+                kk[(size_t)i * kvd + t] = ref__round_f16(kk[(size_t)i * kvd + t]);
+                vv[(size_t)i * kvd + t] = ref__round_f16(vv[(size_t)i * kvd + t]);
+            }
     }
     for (i = 0; i < k; i++) {
         for (hh = 0; hh < H; hh++) {
@@ -374,9 +395,9 @@ REF_FN void ref__topk(const double *r, int S, double c, unsigned char *sel)
 /* Like ref_forward, plus: rule REF_RULE_PREFILL (top-k over the first n_prefill tokens,
  * causal afterwards; ignored for other rules) and optional traces. Returns 0, or -1 when the
  * file cannot be read, a token is out of range or memory runs out. */
-REF_FN int ref_forward_ex(const unsigned char *file, size_t size, const int *tokens, int n, int rule,
-                          int n_prefill, double capacity_override, int threshold_override_set,
-                          double threshold_override, double *logits, ref_trace *trace)
+REF_FN int ref__forward(const unsigned char *file, size_t size, const int *tokens, int n, int rule,
+                        int n_prefill, double capacity_override, int threshold_override_set,
+                        double threshold_override, double *logits, ref_trace *trace, int kv_f16)
 {
     ref__model m;
     int d, i, l, rc = -1;
@@ -387,6 +408,7 @@ REF_FN int ref_forward_ex(const unsigned char *file, size_t size, const int *tok
     double tau;
 
     if (n <= 0 || ref__load(&m, file, size) != 0) return -1;
+    m.kv_f16 = kv_f16;
     d = m.d;
     tau = threshold_override_set ? threshold_override : m.threshold;
     for (i = 0; i < n; i++)
@@ -491,6 +513,21 @@ done:
     free(u); free(ph); free(nrm); free(sel); free(idx); free(cpos);
     ref__free(&m);
     return rc;
+}
+
+REF_FN int ref_forward_ex(const unsigned char *file, size_t size, const int *tokens, int n, int rule,
+                          int n_prefill, double capacity_override, int threshold_override_set,
+                          double threshold_override, double *logits, ref_trace *trace)
+{
+    return ref__forward(file, size, tokens, n, rule, n_prefill, capacity_override, threshold_override_set,
+                        threshold_override, logits, trace, 0);
+}
+
+/* Like ref_forward without overrides, with every key (after RoPE) and value rounded to the
+ * nearest f16 before attention reads it, as a session with an f16 KV cache stores them. */
+REF_FN int ref_forward_kv16(const unsigned char *file, size_t size, const int *tokens, int n, int rule, double *logits)
+{
+    return ref__forward(file, size, tokens, n, rule, 0, 0, 0, 0, logits, NULL, 1);
 }
 
 /* Logits [n * vocab_size] (row-major; NULL to skip) of tokens[0..n) under rule REF_RULE_TOPK (0)

@@ -276,17 +276,51 @@ static void test_dense_with_tokenizer(void)
 }
 
 /* --dtype q4_0: the blocks mkmodel's quantizer writes (checked against its error bounds in
-   test_kernels), 18 bytes per 32 weights; 48 columns refused */
+   test_kernels), 18 bytes per 32 weights; a matrix of 48 columns (mlp_down with hidden 48)
+   stays in f16, byte for byte what --dtype f16 writes, while the rest are quantized */
 static void test_q4_0(void)
 {
     spec s;
     char why[300] = "";
-    int rc;
+    int rc, l, dt;
     spec_mod(&s, 1);
     make_dir(P("q4in48"), &s, &canon, "F32", mod_keys_full, NULL);
-    rc = conv(P("q4in48"), "-o", P("q4bad.mod"), "--dtype", "q4_0", NULL);
-    check(rc == 1 && strstr(g_err, "q4_0 needs a multiple of 32 columns, it has 48") && !exists(P("q4bad.mod")),
-          "q4_0 with 48 columns is refused (%s)", g_err);
+    rc = conv(P("q4in48"), "-o", P("q4h.mod"), "--dtype", "f16", "--quiet", NULL);
+    check(rc == 0, "48 columns -> f16 (%s)", g_err);
+    for (dt = 0; dt < 2; dt++) {
+        const char *name = dt ? "q8_0" : "q4_0", *out = dt ? P("q8mix.mod") : P("q4mix.mod");
+        size_t size, hsize;
+        unsigned char *b, *h;
+        int ok = 1;
+        mod_model *m;
+        rc = conv(P("q4in48"), "-o", out, "--dtype", name, NULL);
+        check(rc == 0 && strstr(g_err, "note: tensor") && strstr(g_err, "48 columns are not a multiple of 32, kept in f16") &&
+              strstr(g_out, "4 matrices kept in f16"), "%s with 48 columns: the 48-column matrices stay f16, with a note (%s)", name, g_err);
+        b = read_file(out, &size);
+        h = read_file(P("q4h.mod"), &hsize);
+        for (l = 0; l < s.L && b && h; l++) {
+            const size_t e = mkm_tensor_entry(b, size, ROLE_DOWN, l), eh = mkm_tensor_entry(h, hsize, ROLE_DOWN, l);
+            const size_t g = mkm_tensor_entry(b, size, ROLE_GATE, l);
+            ok &= e && eh && g && mkm_get_u32(b + e + 8) == MOD_DTYPE_F16 && mkm_get_u64(b + e + 56) == 32 * 48 * 2 &&
+                  memcmp(b + mkm_tensor_data(b, size, ROLE_DOWN, l), h + mkm_tensor_data(h, hsize, ROLE_DOWN, l), 32 * 48 * 2) == 0 &&
+                  mkm_get_u32(b + g + 8) == (uint32_t)(dt ? MOD_DTYPE_Q8_0 : MOD_DTYPE_Q4_0);
+        }
+        check(b && h && ok, "%s: mlp_down [32, 48] is f16, the bytes --dtype f16 writes; mlp_gate [48, 32] is %s", name, name);
+        m = load(out);
+        {
+            mod_session *ss = NULL;
+            int32_t toks[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+            const float *lg = NULL;
+            int i, fin = 1;
+            check(m && mod_session_create(&ss, m, NULL, NULL) == MOD_OK && mod_prefill(ss, toks, 8, NULL) == MOD_OK &&
+                  (lg = mod_session_logits(ss)) != NULL, "%s with f16 matrices loads and runs", name);
+            for (i = 0; ss && lg && i < mod_model_config(m)->vocab_size; i++) fin &= lg[i] - lg[i] == 0.0f;
+            check(ss && lg && fin, "%s with f16 matrices: finite logits", name);
+            mod_session_free(ss);
+        }
+        mod_model_free(m);
+        free(b); free(h);
+    }
     s.F = 64;
     make_dir(P("q4in"), &s, &canon, "F32", mod_keys_full, NULL);
     rc = conv(P("q4in"), "-o", P("q4.mod"), "--dtype", "q4_0", NULL);

@@ -213,6 +213,30 @@ static void test_llama2c(void)
         free(b);
         l2c_free(&c);
     }
+    {   /* stories260K's shape: an MLP 172 wide, so mlp_down has 172 columns; under q8_0 and
+           q4_0 it stays f16 (the bytes --dtype f16 writes), the rest are quantized */
+        l2c c;
+        int dt;
+        l2c_init(&c, 64, 172, 2, 8, 4, V, 48, 0, 0, 9);
+        l2c_write(P("l2c_172.bin"), &c);
+        k = conv(P("l2c_172.bin"), "-o", P("l2c_172h.mod"), "--tokenizer", "none", "--dtype", "f16", "--quiet", NULL);
+        check(k == 0, "hidden 172 -> f16 (%s)", g_err);
+        for (dt = MOD_DTYPE_Q8_0; dt <= MOD_DTYPE_Q4_0; dt++) {
+            const char *name = dt == MOD_DTYPE_Q8_0 ? "q8_0" : "q4_0";
+            mod_model *m, *h;
+            k = conv(P("l2c_172.bin"), "-o", P("l2c_172q.mod"), "--force", "--tokenizer", "none", "--dtype", name, NULL);
+            m = k == 0 ? load(P("l2c_172q.mod")) : NULL;
+            h = load(P("l2c_172h.mod"));
+            check(m && h && strstr(g_err, "172 columns are not a multiple of 32, kept in f16") &&
+                      m->layers[1].w_down.dtype == MOD_DTYPE_F16 && m->layers[1].w_gate.dtype == dt &&
+                      m->layers[1].wq.dtype == dt && m->output.dtype == dt &&
+                      memcmp(m->layers[1].w_down.data, h->layers[1].w_down.data, 64 * 172 * 2) == 0,
+                  "llama2.c, hidden 172 -> %s: mlp_down stays f16 (as --dtype f16 writes it), the rest %s (%s)", name, name, g_err);
+            mod_model_free(m);
+            mod_model_free(h);
+        }
+        l2c_free(&c);
+    }
     for (i = 0; i < V; i++) free(vocab[i]);
     free(vocab);
     free(scores);

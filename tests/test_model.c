@@ -964,6 +964,163 @@ static void test_sampling(void) {
     check_group("sampling");
 }
 
+/* ---- f16 KV cache --------------------------------------------------------------------- */
+
+/* An f16 cache: against the reference that rounds keys and values to f16 at the bound of the
+   f32 cache against the plain reference, against the f32 cache within what f16 rounding
+   allows, prefill == decoding and 1 == 2 threads bit for bit, over more positions than one
+   conversion chunk (MOD__KV_CHUNK) and with sliding windows, routed blocks, MQA, heads wide
+   enough for the vector kernels. */
+static void test_kv_f16(void) {
+    int variant;
+    for (variant = 0; variant < 6; variant++) {
+        mkm_opts o;
+        built b;
+        mod_session *f16 = NULL, *f32 = NULL, *one = NULL, *two = NULL, *chunked = NULL;
+        mod_session_desc d;
+        const int n = variant < 3 ? 2 * MOD__KV_CHUNK + 37 : 40;
+        int *toks, V, i, rule = variant == 1 ? 0 : 1;
+        int32_t *t32;
+        float *a, *c, *e16;
+        double *ref, *ref32, e_ref = 0, e_ref32 = 0, e32;
+        size_t need16, need32;
+        mkm_defaults(&o);
+        o.seed = 700 + variant;
+        o.max_seq_len = n;
+        if (variant == 0) { o.dim = 128; o.n_heads = 2; o.n_kv_heads = 1; o.hidden_dim = 64; }   /* head dim 64, MQA */
+        if (variant == 1) { o.dim = 144; o.n_heads = 2; o.n_kv_heads = 2; o.hidden_dim = 64; }   /* 72: vectors and a tail; top-k */
+        if (variant == 2) { o.sliding_window = 150; o.n_kv_heads = 2; }                          /* a window across chunks */
+        if (variant == 3) { int k; for (k = 0; k < o.n_layers; k++) { o.routed[k] = 1; o.capacity[k] = 0.5f; } o.positions = 1; }
+        if (variant == 4) { o.sliding_window = 5; o.dim = 256; o.n_heads = 2; o.hidden_dim = 96; }
+        if (variant == 5) { o.dtype = MKM_DTYPE_Q8_0; o.dim = 64; o.n_heads = 2; o.hidden_dim = 96; }
+        if (build(&o, &b)) { check(0, "%s: the test model builds and loads", __func__); continue; }
+        V = mod_model_config(b.model)->vocab_size;
+        toks = (int *)malloc(sizeof(int) * (size_t)n);
+        t32 = (int32_t *)malloc(sizeof(int32_t) * (size_t)n);
+        a = (float *)malloc(sizeof(float) * (size_t)n * V);
+        c = (float *)malloc(sizeof(float) * (size_t)n * V);
+        e16 = (float *)malloc(sizeof(float) * (size_t)n * V);
+        ref = (double *)malloc(sizeof(double) * (size_t)n * V);
+        ref32 = (double *)malloc(sizeof(double) * (size_t)n * V);
+        make_tokens(toks, t32, n, V, (unsigned)variant + 90);
+        memset(&d, 0, sizeof d);
+        d.prompt_routing = rule == 0 ? MOD_ROUTING_TOPK : MOD_ROUTING_CAUSAL;
+        d.threads = 1;
+        mod_session_memory_required(b.model, &d, &need32, NULL);
+        check(mod_session_create(&f32, b.model, &d, NULL) == MOD_OK && mod_prefill(f32, t32, n, a) == MOD_OK, "f32 cache runs");
+        d.kv_dtype = MOD_KV_F16;
+        mod_session_memory_required(b.model, &d, &need16, NULL);
+        check(mod_session_create(&f16, b.model, &d, NULL) == MOD_OK && mod_prefill(f16, t32, n, e16) == MOD_OK, "f16 cache runs");
+        {   /* the caches' share of the session halves (less the conversion buffer) */
+            const mod_config *cf = mod_model_config(b.model);
+            const double kv32 = 2.0 * 4.0 * cf->n_layers * (double)mod__kb_round((size_t)n) * cf->n_kv_heads * cf->head_dim;
+            check(fabs((double)need32 - (double)need16 - (kv32 / 2 - 4.0 * MOD__KV_CHUNK * cf->head_dim)) <= 2.0 * MOD__ALIGN * cf->n_layers + MOD__ALIGN,
+                  "variant %d: memory_required drops by half the f32 caches (%.0f of %.0f bytes)", variant,
+                  (double)need32 - (double)need16, kv32 / 2);
+        }
+        e32 = rel_diff_f(e16, a, (size_t)n * V);
+        if (o.dtype == MKM_DTYPE_F32) {
+            check(ref_forward_kv16(b.buf, b.size, toks, n, rule == 0 ? REF_RULE_TOPK : REF_RULE_CAUSAL, ref) == 0 &&
+                  ref_forward(b.buf, b.size, toks, n, rule == 0 ? REF_RULE_TOPK : REF_RULE_CAUSAL, 0, 0, 0, ref32) == 0, "references run");
+            e_ref = rel_diff(e16, ref, (size_t)n * V);
+            e_ref32 = rel_diff(e16, ref32, (size_t)n * V);
+            /* the f32 bound, plus room for a few elements that the engine's f32 key and the
+               reference's double key round to neighbouring f16 values (one f16 step, 2^-11 of the
+               element, where the two lie either side of a midpoint): 1e-4 to 1.1e-4 seen on the
+               scalar and AVX2 builds, 2e-5 to 6e-5 elsewhere */
+            check(e_ref <= 2e-4, "variant %d: f16 cache vs the reference rounding K/V to f16: %.3g (bound 2e-4)", variant, e_ref);
+            /* and the rounding is what it models: the plain reference is farther away */
+            check(e_ref32 > 2 * e_ref, "variant %d: the unrounded reference differs more (%.3g)", variant, e_ref32);
+        }
+        /* f16 keeps 11 significant bits; with int8 activations (q8_0) a small change can move a
+           value to the next int8 step, so the bound there is that of q8_0 against the reference */
+        if (o.dtype == MKM_DTYPE_F32)
+            check(e32 > 0 && e32 <= 5e-3, "variant %d: f16 cache vs f32 cache: rel diff %.3g (bound 5e-3)", variant, e32);
+        else
+            check(e32 > 0 && e32 <= 5e-2, "variant %d (q8_0 weights): f16 cache vs f32 cache: rel diff %.3g (bound 5e-2)", variant, e32);
+        if (o.dtype == MKM_DTYPE_F32)
+            printf("f16 KV cache, variant %d (%d tokens): vs f32 cache %.3g, vs reference with K/V rounded %.3g, unrounded %.3g\n",
+                   variant, n, e32, e_ref, e_ref32);
+        /* decoding one token at a time, and two threads, bit for bit */
+        if (rule == 1) {
+            check(mod_session_create(&one, b.model, &d, NULL) == MOD_OK, "f16 decoding session");
+            for (i = 0; i < n && one; i++) {
+                mod_decode(one, t32[i]);
+                memcpy(c + (size_t)i * V, mod_session_logits(one), sizeof(float) * (size_t)V);
+            }
+            check(memcmp(c, e16, sizeof(float) * (size_t)n * V) == 0, "variant %d: f16 cache: prefill == one at a time, bit for bit", variant);
+            d.max_batch = 9;
+            check(mod_session_create(&chunked, b.model, &d, NULL) == MOD_OK && mod_prefill(chunked, t32, n, c) == MOD_OK &&
+                  memcmp(c, e16, sizeof(float) * (size_t)n * V) == 0, "variant %d: f16 cache: prefill in batches of 9, bit for bit", variant);
+            d.max_batch = 0;
+        }
+        if (variant == 0) { /* in a caller arena of exactly the reported size, as without an allocator */
+            mod_session *in_arena = NULL;
+            unsigned char *arena = (unsigned char *)malloc(need16);
+            d.arena = arena; d.arena_size = need16;
+            check(arena && mod_session_create(&in_arena, b.model, &d, NULL) == MOD_OK && mod_prefill(in_arena, t32, n, c) == MOD_OK &&
+                  memcmp(c, e16, sizeof(float) * (size_t)n * V) == 0, "f16 cache in an arena of mod_session_memory_required bytes: same logits");
+            mod_session_free(in_arena);
+            free(arena);
+            d.arena = NULL; d.arena_size = 0;
+        }
+        d.threads = 2;
+        check(mod_session_create(&two, b.model, &d, NULL) == MOD_OK && mod_prefill(two, t32, n, c) == MOD_OK &&
+              memcmp(c, e16, sizeof(float) * (size_t)n * V) == 0, "variant %d: f16 cache: 2 threads == 1, bit for bit", variant);
+        mod_session_free(f16); mod_session_free(f32); mod_session_free(one); mod_session_free(two); mod_session_free(chunked);
+        free(toks); free(t32); free(a); free(c); free(e16); free(ref); free(ref32);
+        unbuild(&b);
+    }
+    {   /* a bad kv_dtype is refused by name */
+        mkm_opts o;
+        built b;
+        mod_session_desc d;
+        mkm_defaults(&o);
+        if (build(&o, &b) == 0) {
+            memset(&d, 0, sizeof d);
+            d.kv_dtype = (mod_kv_dtype)7;
+            check_session_fault(b.model, &d, MOD_ERR_INVALID_ARGUMENT, "kv_dtype", "kv_dtype 7 refused");
+            unbuild(&b);
+        }
+    }
+    check_group("f16 KV cache");
+}
+
+/* The f32 -> f16 rounding against the reference's: every f16 back to itself, and the values
+   halfway between neighbours (and just either side) to nearest, ties to even. */
+static void test_f16_rounding(void) {
+    uint32_t h;
+    int bad = 0, ties = 0;
+    for (h = 0; h < 0x7c00u; h++) { /* finite, nonnegative */
+        const float f = mod__f16_to_f32((uint16_t)h);
+        if (mod__f32_to_f16(f) != h || mod__f32_to_f16(-f) != (h | 0x8000u)) bad++;
+        {
+            const double lo = (double)f, hi = h + 1 < 0x7c00u ? (double)mod__f16_to_f32((uint16_t)(h + 1)) : 65536.0;
+            const float mid = (float)((lo + hi) / 2); /* exact: 12 significant bits */
+            float below = mid, above = mid;
+            uint32_t u;
+            memcpy(&u, &mid, 4); u--; memcpy(&below, &u, 4); u += 2; memcpy(&above, &u, 4);
+            if ((double)mod__f16_to_f32(mod__f32_to_f16(mid)) != ref__round_f16((double)mid) && !(mid >= 65520.0f)) bad++;
+            if ((double)mod__f16_to_f32(mod__f32_to_f16(below)) != ref__round_f16((double)below)) bad++;
+            if (h + 1 < 0x7bffu && (double)mod__f16_to_f32(mod__f32_to_f16(above)) != ref__round_f16((double)above)) bad++;
+            if (mod__f32_to_f16(mid) == (((h & 1u) ? h + 1 : h))) ties++;
+        }
+    }
+    check(bad == 0, "f32 -> f16: every f16 round-trips, neighbours' midpoints round as the reference does (%d wrong)", bad);
+    check(ties == 0x7c00, "f32 -> f16: halfway cases go to the even neighbour (%d of %d)", ties, 0x7c00);
+    check(mod__f32_to_f16(65520.0f) == 0x7c00u && mod__f32_to_f16(65519.99f) == 0x7bffu && mod__f32_to_f16(1e30f) == 0x7c00u &&
+          mod__f32_to_f16(-1e30f) == 0xfc00u, "f32 -> f16: past 65504 by half an ulp is infinity");
+    {
+        float nan_pos = (float)NAN, nan_neg;
+        uint32_t u;
+        memcpy(&u, &nan_pos, 4); u &= 0x7fffffffu; memcpy(&nan_pos, &u, 4); u |= 0x80000000u; memcpy(&nan_neg, &u, 4);
+        check(mod__f32_to_f16(nan_pos) > 0x7c00u && mod__f32_to_f16(nan_pos) < 0x8000u && mod__f32_to_f16(nan_neg) > 0xfc00u,
+              "f32 -> f16: NaN stays NaN, with its sign");
+    }
+    check(mod__f32_to_f16(1e-9f) == 0 && mod__f32_to_f16(3e-8f) == 1, "f32 -> f16: below half the least subnormal is 0");
+    check_group("f32 -> f16 rounding");
+}
+
 int main(void) {
     test_against_reference();
     test_quantized_against_reference(MKM_DTYPE_Q8_0);
@@ -975,6 +1132,8 @@ int main(void) {
     test_causal_incremental();
     test_topk_prompt_then_decode();
     test_sessions();
+    test_kv_f16();
+    test_f16_rounding();
     test_sampling();
     return check_finish();
 }

@@ -86,6 +86,13 @@ done
 expect "mod-eval --incremental" "$B/mod-eval" "$T/bpe.mod" --tokens $TOKS --incremental --dump-logits "$T/l_inc.bin"
 expect "incremental logits agree with the reference" "$B/check_logits" "$T/bpe.mod" "$T/l_inc.bin" causal 100000 $TOKS
 refuse "--incremental with top-k routing" "cannot be combined" "$B/mod-eval" "$T/bpe.mod" --tokens 1,2 --incremental --routing topk
+# an f16 KV cache: prefill and one token at a time agree bit for bit, and it differs from f32
+expect "mod-eval --kv f16" "$B/mod-eval" "$T/bpe.mod" --tokens $TOKS --kv f16 --dump-logits "$T/l_kv16.bin"
+expect "mod-eval --cache-type f16 --incremental" "$B/mod-eval" "$T/bpe.mod" --tokens $TOKS --cache-type f16 --incremental --dump-logits "$T/l_kv16i.bin"
+cmp -s "$T/l_kv16.bin" "$T/l_kv16i.bin" && ok "f16 KV cache: prefill and incremental logits identical" || bad "f16 KV cache: prefill and incremental logits differ"
+cmp -s "$T/l_kv16.bin" "$T/l_causal.bin" && bad "--kv f16 gave the f32 cache's logits" || ok "--kv f16 changes the logits (rounded keys and values)"
+refuse "mod-eval --kv q8 refused" "invalid value 'q8' for --kv" "$B/mod-eval" "$T/bpe.mod" --tokens 1,2 --kv q8
+expect "mod-generate --kv f16" "$B/mod-generate" "$T/bpe.mod" -p "hello world" -n 8 --kv f16
 expect "mod-eval in windows of 8 (causal)" "$B/mod-eval" "$T/bpe.mod" --tokens $TOKS --ctx 8 --dump-logits "$T/lw.bin"
 grep -q "windows of 8" "$T/out" && ok "windowed evaluation reported" || bad "windows: $(cat "$T/out")"
 expect "windowed logits agree with the reference" "$B/check_logits" "$T/bpe.mod" "$T/lw.bin" causal 8 $TOKS

@@ -20,7 +20,8 @@ typedef struct opts {
     int threads[MAX_LIST], n_threads;
     int prompts[MAX_LIST], n_prompts;
     int dtypes[MAX_LIST], n_dtypes;
-    int decode, repeat, json, limits, width, layers, no_mmap;
+    int decode, depth, repeat, json, limits, width, layers, no_mmap;
+    mod_kv_dtype kv;
 } opts;
 
 static void usage(FILE *f) {
@@ -33,7 +34,9 @@ static void usage(FILE *f) {
         "                      (default f32,f16,bf16)\n"
         "  --threads LIST      thread counts (default 1,2)\n"
         "  --prompts LIST      prefill lengths (default 16,64,256,1024, capped by the context)\n"
-        "  --decode N          tokens decoded after a 16-token prompt (default 128)\n"
+        "  --decode N          tokens decoded after the prompt of --depth (default 128)\n"
+        "  --depth N           tokens in the context before decoding starts (default 16)\n"
+        "  --kv f32|f16        KV cache element type (default f32; also --cache-type)\n"
         "  --repeat N          repetitions; the median is reported, dense and MoD runs\n"
         "                      alternate and their speed ratio is taken pair by pair (default 3)\n"
         "                      (the machine's limits are the best of 5, as STREAM reports them;\n"
@@ -165,7 +168,7 @@ typedef struct result {
     double prefill_peak[MAX_LIST][16];                /* the peak measured just before each */
     double prefill_alongside[MAX_LIST];               /* median share of those peaks (0: none) */
     double decode_tps, decode_bytes_per_token;
-    double weight_bytes, kv_bytes, kv_bytes_routed, kv_bytes_if_dense;
+    double weight_bytes, kv_bytes, kv_bytes_routed, kv_bytes_if_dense, session_bytes;
     double processed_share[64];
     int n_routed;
 } result;
@@ -188,7 +191,7 @@ static int run_models(const mod_model *const *ms, int count, const opts *o, int 
     int32_t *toks;
     int i, k, p, maxp = 0, ctx, vocab = 1 << 30;
     for (p = 0; p < o->n_prompts; p++) if (o->prompts[p] > maxp) maxp = o->prompts[p];
-    ctx = maxp > 16 + o->decode ? maxp : 16 + o->decode;
+    ctx = maxp > o->depth + o->decode ? maxp : o->depth + o->decode;
     for (k = 0; k < count; k++) if (mod_model_config(ms[k])->vocab_size < vocab) vocab = mod_model_config(ms[k])->vocab_size;
     toks = (int32_t *)malloc(sizeof *toks * (size_t)ctx);
     if (!toks) return -1;
@@ -197,11 +200,15 @@ static int run_models(const mod_model *const *ms, int count, const opts *o, int 
         const mod_model *m = ms[k];
         const mod_config *c = mod_model_config(m);
         mod_session_desc d;
+        size_t sz = 0;
         memset(&res[k], 0, sizeof res[k]);
         memset(&d, 0, sizeof d);
         d.max_tokens = ctx;
         d.threads = threads;
         d.prompt_routing = MOD_ROUTING_TOPK;
+        d.kv_dtype = o->kv;
+        mod_session_memory_required(m, &d, &sz, NULL);
+        res[k].session_bytes = (double)sz;
         if (mod_session_create(&ss[k], m, &d, NULL) != MOD_OK) { while (k--) mod_session_free(ss[k]); free(toks); return -1; }
         res[k].weight_bytes = tensor_bytes(&m->embed) + tensor_bytes(&m->output);
         for (i = 0; i < c->n_layers; i++) res[k].weight_bytes += block_bytes(&m->layers[i]);
@@ -236,7 +243,7 @@ static int run_models(const mod_model *const *ms, int count, const opts *o, int 
             res[k].prefill_alongside[p] = median(t, o->repeat);
         }
     }
-    /* decoding: a 16-token prompt, then o->decode tokens one at a time (causal routing) */
+    /* decoding: a prompt of o->depth tokens, then o->decode tokens one at a time (causal routing) */
     {
         int r, l;
         uint64_t seen0[2][256], proc0[2][256];
@@ -246,7 +253,7 @@ static int run_models(const mod_model *const *ms, int count, const opts *o, int 
                 const mod_config *c = mod_model_config(ms[k]);
                 double t0;
                 mod_session_reset(ss[k]);
-                mod_prefill(ss[k], toks, 16, NULL);
+                mod_prefill(ss[k], toks, o->depth, NULL);
                 for (l = 0; l < c->n_layers && l < 256; l++) {
                     mod_block_stats st;
                     mod_session_stats(ss[k], l, &st);
@@ -254,7 +261,7 @@ static int run_models(const mod_model *const *ms, int count, const opts *o, int 
                     proc0[k][l] = st.tokens_processed;
                 }
                 t0 = cli_now();
-                for (i = 0; i < o->decode; i++) mod_decode(ss[k], toks[16 + i]);
+                for (i = 0; i < o->decode; i++) mod_decode(ss[k], toks[o->depth + i]);
                 res[k].decode_rep[r] = cli_now() - t0;
             }
         for (k = 0; k < count; k++) {
@@ -268,7 +275,7 @@ static int run_models(const mod_model *const *ms, int count, const opts *o, int 
                     tensor_bytes(&m->embed) / c->vocab_size;
             for (l = 0; l < c->n_layers; l++) {
                 mod_block_stats st;
-                const double kvd = (double)c->n_kv_heads * c->head_dim;
+                const double kvd = (double)c->n_kv_heads * c->head_dim * (o->kv == MOD_KV_F16 ? 0.5 : 1.0);
                 mod_session_stats(ss[k], l, &st);
                 if (st.routed && l < 256) {
                     /* the decoded tokens only, not the prompt */
@@ -312,16 +319,17 @@ static void print_result(const char *name, const mod_model *m, const opts *o, in
             printf("%s{\"tokens\":%d,\"tok_s\":%.2f,\"gflop_s\":%.2f,\"share_of_peak\":%.3f,\"share_of_peak_alongside\":%.3f}",
                    p ? "," : "", o->prompts[p], r->prefill_tps[p], r->prefill_flops[p] / 1e9,
                    peak > 0 ? r->prefill_flops[p] / peak : 0.0, r->prefill_alongside[p]);
-        printf("],\"decode\":{\"tokens\":%d,\"tok_s\":%.2f,\"bytes_per_token\":%.0f,\"gb_s\":%.3f,\"share_of_bandwidth\":%.3f}",
-               o->decode, r->decode_tps, r->decode_bytes_per_token, r->decode_tps * r->decode_bytes_per_token / 1e9,
+        printf("],\"kv\":\"%s\",\"session_bytes\":%.0f", o->kv == MOD_KV_F16 ? "f16" : "f32", r->session_bytes);
+        printf(",\"decode\":{\"depth\":%d,\"tokens\":%d,\"tok_s\":%.2f,\"bytes_per_token\":%.0f,\"gb_s\":%.3f,\"share_of_bandwidth\":%.3f}",
+               o->depth, o->decode, r->decode_tps, r->decode_bytes_per_token, r->decode_tps * r->decode_bytes_per_token / 1e9,
                bw > 0 ? r->decode_tps * r->decode_bytes_per_token / bw : 0.0);
         printf(",\"processed_share\":[");
         for (i = 0; i < r->n_routed; i++) printf("%s%.4f", i ? "," : "", r->processed_share[i]);
         printf("]}\n");
         return;
     }
-    printf("%-22s %-4s %2dt  weights %7.1f MB  KV %6.1f MB", name, dtype_name(m->embed.dtype), threads,
-           r->weight_bytes / 1e6, r->kv_bytes / 1e6);
+    printf("%-22s %-4s %2dt  weights %7.1f MB  KV (%s) %6.1f MB  session %.1f MB", name, dtype_name(m->embed.dtype), threads,
+           r->weight_bytes / 1e6, o->kv == MOD_KV_F16 ? "f16" : "f32", r->kv_bytes / 1e6, r->session_bytes / 1e6);
     if (c->n_routed) printf(" (routed blocks %.1f of %.1f MB)", r->kv_bytes_routed / 1e6, r->kv_bytes_if_dense / 1e6);
     printf("\n");
     for (p = 0; p < o->n_prompts; p++)
@@ -329,8 +337,8 @@ static void print_result(const char *name, const mod_model *m, const opts *o, in
             printf("    prefill %5d tok: %9.1f tok/s  %7.1f GFLOP/s  %5.1f%% of peak  (%.1f%% alongside)\n", o->prompts[p],
                    r->prefill_tps[p], r->prefill_flops[p] / 1e9, peak > 0 ? 100.0 * r->prefill_flops[p] / peak : 0.0,
                    100.0 * r->prefill_alongside[p]);
-    printf("    decode  %5d tok: %9.1f tok/s  %7.2f GB/s     %5.1f%% of bandwidth (%.1f MB read per token)\n",
-           o->decode, r->decode_tps, r->decode_tps * r->decode_bytes_per_token / 1e9,
+    printf("    decode  %5d tok at depth %d: %9.1f tok/s  %7.2f GB/s     %5.1f%% of bandwidth (%.1f MB of weights read per token)\n",
+           o->decode, o->depth, r->decode_tps, r->decode_tps * r->decode_bytes_per_token / 1e9,
            bw > 0 ? 100.0 * r->decode_tps * r->decode_bytes_per_token / bw : 0.0, r->decode_bytes_per_token / 1e6);
     if (r->n_routed) {
         printf("    decode: share of tokens each routed block processed:");
@@ -506,7 +514,7 @@ int main(int argc, char **argv) {
     o.n_threads = 2; o.threads[0] = 1; o.threads[1] = 2;
     o.n_prompts = 4; o.prompts[0] = 16; o.prompts[1] = 64; o.prompts[2] = 256; o.prompts[3] = 1024;
     o.n_dtypes = 3; o.dtypes[0] = 0; o.dtypes[1] = 1; o.dtypes[2] = 2;
-    o.decode = 128; o.repeat = 3; o.limits = 1; o.width = 768; o.layers = 12;
+    o.decode = 128; o.depth = 16; o.repeat = 3; o.limits = 1; o.width = 768; o.layers = 12;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -519,6 +527,8 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--threads")) bad = parse_list(v, o.threads, &o.n_threads, 1, 1024);
         else if (!strcmp(a, "--prompts")) bad = parse_list(v, o.prompts, &o.n_prompts, 1, 1 << 20);
         else if (!strcmp(a, "--decode")) bad = cli_int(v, 1, 1 << 20, &o.decode);
+        else if (!strcmp(a, "--depth")) bad = cli_int(v, 1, 1 << 20, &o.depth);
+        else if (!strcmp(a, "--kv") || !strcmp(a, "--cache-type")) bad = cli_kv(v, &o.kv);
         else if (!strcmp(a, "--repeat")) bad = cli_int(v, 1, 15, &o.repeat);
         else if (!strcmp(a, "--synthetic")) bad = sscanf(v, "%dx%d", &o.width, &o.layers) != 2 || o.width < 64 || o.width % 64 || o.layers < 1 || o.layers > 64;
         else if (!strcmp(a, "--dtypes")) {

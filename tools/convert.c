@@ -225,6 +225,7 @@ typedef struct model {
     size_t map_size;
     mod_model *in_model;
     char dtype_desc[64];        /* the matrices' dtype, for the summary */
+    int kept_f16;               /* matrices of q8_0/q4_0 output kept in f16 (columns not a multiple of 32) */
 } model;
 
 /* Bytes of one row of cols elements of a source tensor (a ggml block type, or a mod.h dtype). */
@@ -3503,12 +3504,12 @@ static int write_model(model *m, const opts *o, int fd, const char *tmp_path, ui
             t->dtype = !s->rows ? MOD_DTYPE_F32 : o->dtype_given ? o->dtype : s->default_dtype > 0 ? s->default_dtype - 1
                      : s->keep_dtype ? s->dtype : o->dtype;
             if (dt_quantized(t->dtype) && t->cols % 32) {
-                const unsigned long long cols = (unsigned long long)t->cols;
-                const char *dn = mf_dtype_name(t->dtype);
-                free(ts);
-                free(srcs);
-                free(w);
-                return fail("tensor %s: %s needs a multiple of 32 columns, it has %llu", s->name, dn, cols);
+                /* rows that are not whole blocks of 32 cannot be q8_0 or q4_0: such a matrix
+                   stays in f16, the rest are quantized */
+                note("tensor %s: %llu columns are not a multiple of 32, kept in f16 instead of %s", s->name,
+                     (unsigned long long)t->cols, mf_dtype_name(t->dtype));
+                t->dtype = MOD_DTYPE_F16;
+                m->kept_f16++;
             }
             if (t->cols > max_row) max_row = t->cols;
             n++;
@@ -3629,6 +3630,9 @@ static void summary(const model *m, const opts *o, const mod_model *mm, uint64_t
     printf("wrote %s from %s\n", o->output, m->format);
     printf("  parameters: %llu (%s matrices, 1-D tensors f32)\n", (unsigned long long)mod_model_parameters(mm),
            m->dtype_desc[0] ? m->dtype_desc : mf_dtype_name(o->dtype));
+    if (m->kept_f16)
+        printf("  %d matri%s kept in f16: %s columns are not a multiple of 32\n", m->kept_f16, m->kept_f16 == 1 ? "x" : "ces",
+               m->kept_f16 == 1 ? "its" : "their");
     printf("  shape: vocab %d, dim %d, %d blocks, %d heads (%d key/value), hidden %d, context %d, %s output\n",
            c->vocab_size, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->hidden_dim, c->max_seq_len,
            c->tied_embeddings ? "tied" : "separate");
@@ -3732,7 +3736,8 @@ static void usage(FILE *f)
         "  --dtype f32|f16|bf16|q8_0|q4_0  dtype of the matrices (default f32; for a mod.h model\n"
         "                          file, each matrix's own dtype; for GGUF, each matrix's own, or\n"
         "                          q8_0 for ggml's other block types); 1-D tensors are always f32;\n"
-        "                          q8_0 and q4_0 need column counts that are multiples of 32\n"
+        "                          a matrix whose column count is not a multiple of 32 stays in\n"
+        "                          f16 under q8_0 and q4_0 (a note names it)\n"
         "  --allow-requantize      let a q8_0 matrix become q4_0 or the reverse (the roundings add\n"
         "                          up); without it that is refused. q8_0/q4_0 to f32, f16 or bf16,\n"
         "                          and a matrix already in the requested type, need no permission\n"

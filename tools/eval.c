@@ -19,6 +19,8 @@ static void usage(FILE *f) {
         "  --ctx N               window length (default: the model's max_seq_len, at most 4096);\n"
         "                        longer inputs are scored in consecutive windows of N tokens\n"
         "  --threads N           threads (default: all)\n"
+        "  --kv f32|f16          KV cache element type (default f32; f16 halves its memory)\n"
+        "  --cache-type f32|f16  the same\n"
         "  --no-mmap             read the model file into memory instead of mapping it\n"
         "  --dump-logits FILE    write float32 little-endian logits, S rows of V, row-major, to\n"
         "                        FILE (a regular file or a new path, never an input)\n"
@@ -65,6 +67,7 @@ int main(int argc, char **argv) {
     int threads = 0, ctx = 0, i, n = 0, status = 1, have_threshold = 0, incremental = 0, no_mmap = 0;
     float capacity = 0.0f, threshold = 0.0f;
     mod_routing routing = MOD_ROUTING_CAUSAL;
+    mod_kv_dtype kv = MOD_KV_F32;
     mod_model *model = NULL;
     mod_session *s = NULL;
     mod_session_desc sd;
@@ -107,6 +110,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--threshold")) { bad = cli_float(v, -1e30, 1e30, &threshold); have_threshold = 1; }
         else if (!strcmp(a, "--ctx")) bad = cli_int(v, 1, 1 << 24, &ctx);
         else if (!strcmp(a, "--threads")) bad = cli_int(v, 1, 1024, &threads);
+        else if (!strcmp(a, "--kv") || !strcmp(a, "--cache-type")) bad = cli_kv(v, &kv);
         else { fprintf(stderr, "error: unknown option '%s' (see --help)\n", a); return 2; }
         if (bad) { fprintf(stderr, "error: invalid value '%s' for %s (see --help)\n", v, a); return 2; }
         i++;
@@ -158,6 +162,7 @@ int main(int argc, char **argv) {
     sd.override_threshold = have_threshold;
     sd.threshold = threshold;
     sd.threads = threads;
+    sd.kv_dtype = kv;
     W = sd.max_tokens;
     if ((r = mod_session_create(&s, model, &sd, &err)) != MOD_OK) { fprintf(stderr, "error: cannot create a session: %s\n", err.message); goto done; }
     logits = (float *)malloc((size_t)(n < W ? n : W) * (size_t)V * sizeof *logits);
