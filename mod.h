@@ -2861,7 +2861,8 @@ static int mod__default_threads(const mod_model *m) {
    then took 5-100 times as long here), so it runs on one thread while that is faster. The
    pace of each mode is seconds per floating-point operation (tokens differ in work: routing,
    context): the mode in use by a moving average, the other by its last try, which is repeated
-   after 16 calls and, each time it loses, after twice as many (at most 1024). Single tokens and
+   after 16 calls and, each time it loses, after twice as many or, if more, 20 times its
+   slowdown (a try then costs at most 5%; at most 1024 calls apart). Single tokens and
    prompts are paced apart (their work per second differs). The thread count never changes a
    result. */
 static double mod__session_flops(const mod_session *s) {
@@ -2882,8 +2883,11 @@ static void mod__pace_end(mod__pace *p, int mode, double seconds, double flops) 
     if (mode == p->mode) {
         p->rate[mode] = p->rate[mode] == 0.0 ? rate : 0.75 * p->rate[mode] + 0.25 * rate;
     } else {
-        if (p->rate[!mode] > 0.0) /* a try against a known pace: a loss backs off */
-            p->gap = rate < p->rate[!mode] ? 16 : (p->gap < 512 ? 2 * p->gap : 1024);
+        if (p->rate[!mode] > 0.0) { /* a try against a known pace: a loss backs off */
+            double gap = 20.0 * rate / p->rate[!mode]; /* tries then cost at most 5% */
+            if (gap < 2.0 * p->gap) gap = 2.0 * p->gap;
+            p->gap = rate < p->rate[!mode] ? 16 : gap > 1024.0 ? 1024 : (int)gap;
+        }
         p->rate[mode] = rate;
         p->left = p->gap;
     }

@@ -18,7 +18,7 @@ static void usage(FILE *f) {
         "  --capacity C          override every routed block's capacity, in (0, 1]\n"
         "  --threshold T         override the causal routing threshold\n"
         "  --ctx N               context length (default: the model's max_seq_len)\n"
-        "  --threads N           threads (default: all)\n"
+        "  --threads N           threads (default: as many as the model's size pays for)\n"
         "  --no-stats            do not print the statistics line\n"
         "  --ids                 print the generated token ids (comma-separated) instead of text\n"
         "  -h, --help            this text\n");
