@@ -76,8 +76,9 @@
      A model is read-only after loading and may be shared by any number of sessions on any
      number of threads. A session must be used by one thread at a time. With OpenMP, a session
      splits its own work over mod_session_desc.threads threads (by default as many as the
-     model's work per token pays for: a small model decodes on one thread); results are
-     bit-identical for every thread count.
+     model's work per token pays for: a small model decodes on one thread; with more, calls
+     fall back to one thread while that is faster, e.g. a core taken by another process);
+     results are bit-identical for every thread count.
 
    SPEED
      Prefill multiplies matrices in register tiles of weight rows by four tokens (6 rows on
@@ -2831,6 +2832,7 @@ static mod_result mod__serr(mod_session *s, mod_result code, const char *fmt, ..
    omp_get_max_threads(). A token of a smaller model is over before a second thread pays for
    the dozens of meetings per token (and one descheduled thread holds up every one of them). */
 #define MOD__THREAD_WORK 8e6
+#ifdef MOD__OPENMP
 static double mod__token_work(const mod_model *m) {
     const mod__tensor *out = m->cfg.tied_embeddings ? &m->embed : &m->output;
     double work = (double)out->rows * out->cols;
@@ -2846,14 +2848,9 @@ static double mod__token_work(const mod_model *m) {
     return work;
 }
 static int mod__default_threads(const mod_model *m) {
-#ifdef MOD__OPENMP
     const double fit = mod__token_work(m) / MOD__THREAD_WORK;
     const int most = omp_get_max_threads();
     return fit < 1.0 ? 1 : fit >= (double)most ? most : (int)fit;
-#else
-    (void)m;
-    return 1;
-#endif
 }
 
 /* A session on the default thread count times its decoding: when a core is taken by another
@@ -2896,6 +2893,7 @@ static void mod__pace_end(mod__pace *p, int mode, double seconds, double flops) 
         p->left = p->gap;
     }
 }
+#endif
 
 /* fn(ctx, i, thread) for i in [0, n), shared out between the session's threads when the n
    items hold enough work (about work_each multiply-adds each); otherwise a plain loop, since

@@ -24,6 +24,7 @@
 #include <unistd.h>
 #ifdef __linux__
 #include <sched.h>
+#include <sys/prctl.h>
 #endif
 #endif
 
@@ -406,6 +407,7 @@ static pid_t start_competitor(int pinned) {
         volatile double x = 1.0;
 #ifdef __linux__
         cpu_set_t set;
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* no spinning orphan if mod-bench is killed */
         if (pinned && sched_getaffinity(0, sizeof set, &set) == 0) {
             int cpu, last = -1;
             for (cpu = 0; cpu < CPU_SETSIZE; cpu++) if (CPU_ISSET(cpu, &set)) last = cpu;
