@@ -275,7 +275,7 @@ typedef struct mod_session_desc {
     int threads;             /* OpenMP threads; default: one per 8 million multiply-adds of a
                                 token's dense work (its products and the output projection),
                                 at least 1, at most omp_get_max_threads(); with more than
-                                one, decoding falls back to one thread while that is faster
+                                one, calls fall back to one thread while that is faster
                                 (a core taken by another process). N > 0 forces N threads.
                                 mod_session_threads tells the count chosen. */
     int routed_cache_tokens; /* KV entries reserved per routed block; default max_tokens.
@@ -310,7 +310,7 @@ MOD_API mod_result mod_prefill(mod_session *session, const int32_t *tokens, int 
 MOD_API mod_result mod_decode(mod_session *session, int32_t token);
 MOD_API const float *mod_session_logits(const mod_session *session); /* vocab_size floats, or NULL */
 MOD_API int mod_session_position(const mod_session *session);     /* tokens in the context */
-MOD_API int mod_session_threads(const mod_session *session);      /* threads it splits work over */
+MOD_API int mod_session_threads(const mod_session *session);      /* threads it splits work over (1 without OpenMP) */
 MOD_API const char *mod_session_error(const mod_session *session); /* last error message */
 
 /* The positions of the tokens held in a block's KV cache, in the order they were processed. */
@@ -2853,9 +2853,9 @@ static int mod__default_threads(const mod_model *m) {
     return fit < 1.0 ? 1 : fit >= (double)most ? most : (int)fit;
 }
 
-/* A session on the default thread count times its decoding: when a core is taken by another
+/* A session on the default thread count times its calls: when a core is taken by another
    process, every meeting of the threads waits for the descheduled one (a token on two threads
-   then took 5-100 times as long here), so it runs on one thread while that is faster. The
+   then took 16-50 times as long here), so it runs on one thread while that is faster. The
    pace of each mode is seconds per floating-point operation (tokens differ in work: routing,
    context): the mode in use by a moving average, the other by its last try, which is repeated
    after 16 calls and, each time it loses, after twice as many or, if more, 20 times its

@@ -971,8 +971,9 @@ static void test_sampling(void) {
    as a one-thread session does. */
 static void test_default_threads(void) {
     static const int dims[2] = { 64, 512 };
-    int k, most = 1;
+    int k, most = 1, forced = 1; /* without OpenMP every session runs on the calling thread */
 #ifdef _OPENMP
+    forced = 3;
     const int before = omp_get_max_threads();
     omp_set_num_threads(4); /* the rule's cap, the same on any machine */
     most = omp_get_max_threads();
@@ -1001,8 +1002,8 @@ static void test_default_threads(void) {
         memset(&d, 0, sizeof d);
         d.threads = 3;
         if (mod_session_create(&t, b.model, &d, NULL) != MOD_OK) t = NULL;
-        check(t && mod_session_threads(t) == 3,
-              "%.1fM multiply-adds a token: threads 3 given, 3 used", work / 1e6);
+        check(t && mod_session_threads(t) == forced,
+              "%.1fM multiply-adds a token: threads 3 given, %d used", work / 1e6, forced);
         mod_session_free(t);
         d.threads = 1;
         if (s && mod_session_create(&t, b.model, &d, NULL) == MOD_OK) {

@@ -18,7 +18,7 @@ static void usage(FILE *f) {
         "  --threshold T         override the causal routing threshold\n"
         "  --ctx N               window length (default: the model's max_seq_len, at most 4096);\n"
         "                        longer inputs are scored in consecutive windows of N tokens\n"
-        "  --threads N           threads (default: all)\n"
+        "  --threads N           threads (default: as many as the model's size pays for)\n"
         "  --no-mmap             read the model file into memory instead of mapping it\n"
         "  --dump-logits FILE    write float32 little-endian logits, S rows of V, row-major, to\n"
         "                        FILE (a regular file or a new path, never an input)\n"
