@@ -77,8 +77,10 @@
    THREADS
      A model is read-only after loading and may be shared by any number of sessions on any
      number of threads. A session must be used by one thread at a time. With OpenMP, a session
-     splits its own work over mod_session_desc.threads threads; results are bit-identical for
-     every thread count.
+     splits its own work over mod_session_desc.threads threads (by default as many as the
+     model's work per token pays for: a small model decodes on one thread; with more, calls
+     fall back to one thread while that is faster, e.g. a core taken by another process);
+     results are bit-identical for every thread count.
 
    SPEED
      Prefill multiplies matrices in register tiles of weight rows by four tokens (6 rows on
@@ -288,7 +290,12 @@ typedef struct mod_session_desc {
     float capacity;          /* > 0: overrides every routed block's capacity, in (0, 1] */
     int override_threshold;  /* non-zero: use threshold below instead of the model's */
     float threshold;
-    int threads;             /* OpenMP threads; default: omp_get_max_threads() */
+    int threads;             /* OpenMP threads; default: one per 8 million multiply-adds of a
+                                token's dense work (its products and the output projection),
+                                at least 1, at most omp_get_max_threads(); with more than
+                                one, calls fall back to one thread while that is faster
+                                (a core taken by another process). N > 0 forces N threads.
+                                mod_session_threads tells the count chosen. */
     int routed_cache_tokens; /* KV entries reserved per routed block; default max_tokens.
                                 Smaller saves memory; a call that would overflow one fails
                                 with MOD_ERR_CONTEXT_FULL and changes nothing. */
@@ -322,6 +329,7 @@ MOD_API mod_result mod_prefill(mod_session *session, const int32_t *tokens, int 
 MOD_API mod_result mod_decode(mod_session *session, int32_t token);
 MOD_API const float *mod_session_logits(const mod_session *session); /* vocab_size floats, or NULL */
 MOD_API int mod_session_position(const mod_session *session);     /* tokens in the context */
+MOD_API int mod_session_threads(const mod_session *session);      /* threads it splits work over (1 without OpenMP) */
 MOD_API const char *mod_session_error(const mod_session *session); /* last error message */
 
 /* The positions of the tokens held in a block's KV cache, in the order they were processed. */
@@ -2906,10 +2914,19 @@ typedef struct mod__cache {
     double flops, flops_dense;
 } mod__cache;
 
+/* How fast calls ran on one thread and on all (mod__pace_begin in >>matmul). */
+typedef struct mod__pace {
+    int mode, left, gap;     /* mode 1: threads_max; the other mode is tried when left reaches 0 */
+    double rate[2];          /* seconds per FLOP on 1 thread, on threads_max; 0: unknown */
+} mod__pace;
+
 struct mod_session {
     const mod_model *m;
     int max_tokens, max_batch, threads, pos, has_logits;
     int kv_f16;              /* keys and values cached as f16 */
+    int threads_max;         /* threads is this or, while a call is paced on one, 1 */
+    int paced;               /* the default thread count: calls are paced (mod__pace_begin) */
+    mod__pace pace[2];       /* single tokens, prompts */
     mod_routing prompt_routing;
     float capacity;          /* 0: the model's */
     float threshold;
@@ -2956,6 +2973,74 @@ static mod_result mod__serr(mod_session *s, mod_result code, const char *fmt, ..
 
 /* Below this many multiply-adds a loop is not worth waking threads for. */
 #define MOD__PARALLEL_WORK 32768
+
+/* The default thread count: one thread per MOD__THREAD_WORK multiply-adds of a token's dense
+   work (every block's products and the output projection), at least one, at most
+   omp_get_max_threads(). A token of a smaller model is over before a second thread pays for
+   the dozens of meetings per token (and one descheduled thread holds up every one of them). */
+#define MOD__THREAD_WORK 8e6
+#ifdef MOD__OPENMP
+static double mod__token_work(const mod_model *m) {
+    const mod__tensor *out = m->cfg.tied_embeddings ? &m->embed : &m->output;
+    double work = (double)out->rows * out->cols;
+    int i;
+    for (i = 0; i < m->cfg.n_layers; i++) {
+        const mod__tensor *t[7];
+        int j;
+        t[0] = &m->layers[i].wq; t[1] = &m->layers[i].wk; t[2] = &m->layers[i].wv; t[3] = &m->layers[i].wo;
+        t[4] = &m->layers[i].w_gate; t[5] = &m->layers[i].w_up; t[6] = &m->layers[i].w_down;
+        for (j = 0; j < 7; j++)
+            if (t[j]->data) work += (double)t[j]->rows * t[j]->cols;
+    }
+    return work;
+}
+static int mod__default_threads(const mod_model *m) {
+    const double fit = mod__token_work(m) / MOD__THREAD_WORK;
+    const int most = omp_get_max_threads();
+    return fit < 1.0 ? 1 : fit >= (double)most ? most : (int)fit;
+}
+
+/* A session on the default thread count times its calls: when a core is taken by another
+   process, every meeting of the threads waits for the descheduled one (a token on two threads
+   then took 16-50 times as long here), so it runs on one thread while that is faster. The
+   pace of each mode is seconds per floating-point operation (tokens differ in work: routing,
+   context): the mode in use by a moving average, the other by its last try, which is repeated
+   after 16 calls and, each time it loses, after twice as many or, if more, 20 times its
+   slowdown (a try then costs at most 5%; at most 1024 calls apart). Single tokens and
+   prompts are paced apart (their work per second differs). The thread count never changes a
+   result. */
+static double mod__session_flops(const mod_session *s) {
+    double f = s->out_flops;
+    int i;
+    for (i = 0; i < s->m->cfg.n_layers; i++) f += s->cache[i].flops;
+    return f;
+}
+static int mod__pace_begin(mod_session *s, mod__pace *p) {
+    int mode = p->mode;
+    if (p->rate[mode] > 0.0 && (p->rate[!mode] == 0.0 || --p->left <= 0)) mode = !mode; /* a try of the other */
+    s->threads = mode ? s->threads_max : 1;
+    return mode;
+}
+static void mod__pace_end(mod__pace *p, int mode, double seconds, double flops) {
+    const double rate = flops > 0.0 ? seconds / flops : 0.0;
+    if (rate <= 0.0) return;
+    if (mode == p->mode) {
+        p->rate[mode] = p->rate[mode] == 0.0 ? rate : 0.75 * p->rate[mode] + 0.25 * rate;
+    } else {
+        if (p->rate[!mode] > 0.0) { /* a try against a known pace: a loss backs off */
+            double gap = 20.0 * rate / p->rate[!mode]; /* tries then cost at most 5% */
+            if (gap < 2.0 * p->gap) gap = 2.0 * p->gap;
+            p->gap = rate < p->rate[!mode] ? 16 : gap > 1024.0 ? 1024 : (int)gap;
+        }
+        p->rate[mode] = rate;
+        p->left = p->gap;
+    }
+    if (p->rate[!p->mode] > 0.0 && p->rate[!p->mode] < p->rate[p->mode]) {
+        p->mode = !p->mode;
+        p->left = p->gap;
+    }
+}
+#endif
 
 /* fn(ctx, i, thread) for i in [0, n), shared out between the session's threads when the n
    items hold enough work (about work_each multiply-adds each); otherwise a plain loop, since
@@ -3933,7 +4018,7 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
 }
 
 typedef struct mod__session_params {
-    int T, B, nth, R, kv16;
+    int T, B, nth, R, kv16, paced;
     mod_routing routing;
     float capacity, threshold;
 } mod__session_params;
@@ -3969,10 +4054,11 @@ static mod_result mod__session_params_from(const mod_model *m, const mod_session
     p->capacity = d.capacity;
     p->threshold = d.override_threshold ? d.threshold : m->cfg.threshold;
 #ifdef MOD__OPENMP
-    p->nth = d.threads ? d.threads : omp_get_max_threads();
+    p->nth = d.threads ? d.threads : mod__default_threads(m);
 #else
     p->nth = 1;
 #endif
+    p->paced = !d.threads && p->nth > 1;
     if (p->nth < 1) p->nth = 1;
     if (p->nth > 1024) p->nth = 1024;
     return MOD_OK;
@@ -4004,6 +4090,7 @@ mod_result mod_session_create(mod_session **out, const mod_model *m, const mod_s
     size_t need;
     void *block = NULL;
     mod_result r;
+    int i;
     if (!out) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "session is NULL");
     *out = NULL;
     r = mod_session_memory_required(m, desc, &need, err);
@@ -4028,7 +4115,9 @@ mod_result mod_session_create(mod_session **out, const mod_model *m, const mod_s
     MOD_ASSERT(!a.overflow);
     s->m = m;
     s->block = block;
-    s->max_tokens = p.T; s->max_batch = p.B; s->threads = p.nth; s->kv_f16 = p.kv16;
+    s->max_tokens = p.T; s->max_batch = p.B; s->threads = s->threads_max = p.nth; s->kv_f16 = p.kv16;
+    s->paced = p.paced;
+    for (i = 0; i < 2; i++) { s->pace[i].mode = 1; s->pace[i].left = s->pace[i].gap = 16; s->pace[i].rate[0] = s->pace[i].rate[1] = 0.0; }
     s->prompt_routing = p.routing; s->capacity = p.capacity; s->threshold = p.threshold;
     mod__rope_freqs(s->inv_freq, &m->cfg);
     *out = s;
@@ -4197,7 +4286,23 @@ static const mod__tensor *mod__output_weights(const mod_model *m) {
     return m->cfg.tied_embeddings ? &m->embed : &m->output;
 }
 
+static mod_result mod__run_on(mod_session *s, const int32_t *tokens, int n, float *logits, int topk);
 static mod_result mod__run(mod_session *s, const int32_t *tokens, int n, float *logits, int topk) {
+#ifdef MOD__OPENMP
+    if (s && s->paced) {
+        mod__pace *p = &s->pace[n > 1];
+        const double f0 = mod__session_flops(s), t0 = omp_get_wtime();
+        const int mode = mod__pace_begin(s, p);
+        const mod_result r = mod__run_on(s, tokens, n, logits, topk);
+        if (r == MOD_OK) mod__pace_end(p, mode, omp_get_wtime() - t0, mod__session_flops(s) - f0);
+        s->threads = s->threads_max;
+        return r;
+    }
+#endif
+    return mod__run_on(s, tokens, n, logits, topk);
+}
+
+static mod_result mod__run_on(mod_session *s, const int32_t *tokens, int n, float *logits, int topk) {
     const mod_model *m;
     const mod_config *c;
     int i;
@@ -4257,6 +4362,7 @@ mod_result mod_decode(mod_session *s, int32_t token) {
 
 const float *mod_session_logits(const mod_session *s) { return s && s->has_logits ? s->logits : NULL; }
 int mod_session_position(const mod_session *s) { return s ? s->pos : 0; }
+int mod_session_threads(const mod_session *s) { return s ? s->threads_max : 0; }
 const char *mod_session_error(const mod_session *s) { return s ? s->err : ""; }
 
 mod_result mod_session_cache(const mod_session *s, int layer, int *count, const int32_t **positions) {

@@ -20,7 +20,7 @@ static void usage(FILE *f) {
         "  --capacity C          override every routed block's capacity, in (0, 1]\n"
         "  --threshold T         override the causal routing threshold\n"
         "  --ctx N               context length (default: the model's max_seq_len, at most 4096)\n"
-        "  --threads N           threads (default: all)\n"
+        "  --threads N           threads (default: as many as the model's size pays for)\n"
         "  --kv f32|f16          KV cache element type (default f32; f16 halves its memory)\n"
         "  --cache-type f32|f16  the same\n"
         "  --no-stats            do not print the statistics line\n"

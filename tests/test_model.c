@@ -1121,7 +1121,71 @@ static void test_f16_rounding(void) {
     check_group("f32 -> f16 rounding");
 }
 
+/* The default thread count follows the documented rule (mod_session_desc.threads): one thread
+   per 8 million multiply-adds of a token's dense work, counted here from the shapes, at least
+   one, at most omp_get_max_threads(); explicit threads are kept. A default session that runs
+   calls on one thread and on all (it tries the other mode on its second call) decodes exactly
+   as a one-thread session does. */
+static void test_default_threads(void) {
+    static const int dims[2] = { 64, 512 };
+    int k, most = 1, forced = 1; /* without OpenMP every session runs on the calling thread */
+#ifdef _OPENMP
+    forced = 3;
+    const int before = omp_get_max_threads();
+    omp_set_num_threads(4); /* the rule's cap, the same on any machine */
+    most = omp_get_max_threads();
+#endif
+    for (k = 0; k < 2; k++) {
+        mkm_opts o;
+        built b;
+        mod_session_desc d;
+        mod_session *s = NULL, *t = NULL;
+        double work;
+        int expect, kvd, i, same = 1, n = 0;
+        mkm_defaults(&o);
+        o.seed = 11;
+        o.dim = dims[k]; o.n_heads = 8; o.n_kv_heads = 4; o.n_layers = 2; o.max_seq_len = 64;
+        o.hidden_dim = 2 * dims[k]; o.vocab_size = k ? 32000 : 300;
+        o.dtype = MKM_DTYPE_F16;
+        if (build(&o, &b)) { check(0, "%s: the test model builds and loads", __func__); return; }
+        kvd = o.dim / o.n_heads * o.n_kv_heads;
+        work = (double)o.n_layers * ((double)o.dim * o.dim * 2 + 2.0 * o.dim * kvd + 3.0 * o.dim * o.hidden_dim) +
+               (double)o.vocab_size * o.dim;
+        expect = work < 8e6 ? 1 : work / 8e6 >= most ? most : (int)(work / 8e6);
+        if (mod_session_create(&s, b.model, NULL, NULL) != MOD_OK) s = NULL;
+        check(s && mod_session_threads(s) == expect,
+              "%.1fM multiply-adds a token, at most %d threads: default %d threads (the rule: %d)", work / 1e6, most,
+              s ? mod_session_threads(s) : -1, expect);
+        memset(&d, 0, sizeof d);
+        d.threads = 3;
+        if (mod_session_create(&t, b.model, &d, NULL) != MOD_OK) t = NULL;
+        check(t && mod_session_threads(t) == forced,
+              "%.1fM multiply-adds a token: threads 3 given, %d used", work / 1e6, forced);
+        mod_session_free(t);
+        d.threads = 1;
+        if (s && mod_session_create(&t, b.model, &d, NULL) == MOD_OK) {
+            for (i = 0; i < 12; i++) {
+                const int32_t tok = (int32_t)((i * 37 + 5) % o.vocab_size);
+                if (mod_decode(s, tok) != MOD_OK || mod_decode(t, tok) != MOD_OK ||
+                    memcmp(mod_session_logits(s), mod_session_logits(t), sizeof(float) * (size_t)o.vocab_size) != 0)
+                    same = 0;
+                n++;
+            }
+            check(same, "%.1fM multiply-adds a token: the default session decodes %d tokens as a 1-thread one, bit for bit%s",
+                  work / 1e6, n, expect > 1 ? " (paced: both modes ran)" : "");
+            if (expect > 1) check(s->pace[0].rate[0] > 0.0 && s->pace[0].rate[1] > 0.0, "the paced session ran on 1 and on %d threads", expect);
+            mod_session_free(t);
+        }
+        mod_session_free(s);
+        unbuild(&b);
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(before);
+#endif
+}
+
 int main(void) {
+    test_default_threads();
     test_against_reference();
     test_quantized_against_reference(MKM_DTYPE_Q8_0);
     test_quantized_against_reference(MKM_DTYPE_Q4_0);

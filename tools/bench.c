@@ -6,12 +6,26 @@
    times the model's f32 matrix product shapes on their own (and OpenBLAS's sgemm on them when
    linked with it). */
 #define _POSIX_C_SOURCE 200809L
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* sched_setaffinity, to pin the --busy competitor */
+#endif
 #define MOD_IMPLEMENTATION
 #include "../mod.h"
 #include "../examples/cli.h"
 #include "mkmodel.h"
 #ifdef MOD_BENCH_OPENBLAS
 #include <cblas.h>
+#endif
+#if defined(__unix__) || defined(__APPLE__)
+#define BENCH_BUSY 1
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sched.h>
+#include <sys/prctl.h>
+#endif
 #endif
 
 #define MAX_LIST 16
@@ -22,6 +36,7 @@ typedef struct opts {
     int dtypes[MAX_LIST], n_dtypes;
     int decode, depth, repeat, json, limits, width, layers, no_mmap;
     mod_kv_dtype kv;
+    int busy;  /* 0: off, 1: the competitor pinned to the last core, 2: unpinned */
 } opts;
 
 static void usage(FILE *f) {
@@ -44,6 +59,11 @@ static void usage(FILE *f) {
         "                      right before each repetition: \"alongside\", the median share)\n"
         "  --no-limits         skip the bandwidth and peak-FMA measurements\n"
         "  --no-mmap           read model files into memory instead of mapping them\n"
+        "  --busy              instead of the tables: the default thread count's speed with\n"
+        "                      both cores free and with a CPU-bound process pinned to the last\n"
+        "                      core, next to one thread's and to the last --threads count with\n"
+        "                      that core busy (configurations alternate, medians reported)\n"
+        "  --busy-unpinned     the same with the competitor free to run on any core\n"
         "  --json              one JSON object per line instead of a table\n"
         "  -h, --help          this text\n"
         "At the end: the model's f32 matrix product shapes on their own at 256 tokens, weights\n"
@@ -384,6 +404,88 @@ static int build_synthetic(const opts *o, int routed, int dtype, unsigned char *
     return 0;
 }
 
+/* ---- a busy core ----------------------------------------------------------------------- */
+
+#ifdef BENCH_BUSY
+/* A CPU-bound child process: pinned to the last core this process may use (Linux), or left
+   to the scheduler. */
+static pid_t start_competitor(int pinned) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        volatile double x = 1.0;
+#ifdef __linux__
+        cpu_set_t set;
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* no spinning orphan if mod-bench is killed */
+        if (pinned && sched_getaffinity(0, sizeof set, &set) == 0) {
+            int cpu, last = -1;
+            for (cpu = 0; cpu < CPU_SETSIZE; cpu++) if (CPU_ISSET(cpu, &set)) last = cpu;
+            CPU_ZERO(&set);
+            if (last >= 0) { CPU_SET(last, &set); sched_setaffinity(0, sizeof set, &set); }
+        }
+#else
+        (void)pinned;
+#endif
+        for (;;) x = x * 1.0000001 + 1e-9;
+    }
+    if (pid > 0) { /* let it start */
+        struct timespec pause;
+        pause.tv_sec = 0;
+        pause.tv_nsec = 50000000L;
+        nanosleep(&pause, NULL);
+    }
+    return pid;
+}
+static void stop_competitor(pid_t pid) {
+    if (pid > 0) { kill(pid, SIGKILL); waitpid(pid, NULL, 0); }
+}
+
+/* The default thread count (threads 0) free and busy, one thread free, and the last --threads count
+   threads busy, alternating repetition by repetition; medians of decode and prefill speed. */
+static int run_busy(const char *name, const mod_model *m, const opts *o) {
+    static const char *label[4] = { "1 thread, cores free", "default, cores free", "default, one core busy", "" };
+    const int most = o->threads[o->n_threads - 1], threads[4] = { 1, 0, 0, most }, busy[4] = { 0, 0, 1, 1 };
+    double dec[4][16], pre[4][MAX_LIST][16], med[4], premed[4][MAX_LIST];
+    char forced[64];
+    opts one = *o;
+    int r, c, p, chosen = 0;
+    mod_session *s;
+    if (mod_session_create(&s, m, NULL, NULL) == MOD_OK) { chosen = mod_session_threads(s); mod_session_free(s); }
+    one.repeat = 1;
+    for (r = 0; r < o->repeat; r++)
+        for (c = 0; c < 4; c++) {
+            result res;
+            pid_t pid = busy[c] ? start_competitor(o->busy == 1) : 0;
+            int bad;
+            if (busy[c] && pid <= 0) { fprintf(stderr, "error: cannot start the competitor\n"); return -1; }
+            bad = run_models(&m, 1, &one, threads[c], &res);
+            stop_competitor(pid);
+            if (bad) return -1;
+            dec[c][r] = res.decode_tps;
+            for (p = 0; p < o->n_prompts; p++) pre[c][p][r] = res.prefill_tps[p];
+        }
+    for (c = 0; c < 4; c++) {
+        med[c] = median(dec[c], o->repeat);
+        for (p = 0; p < o->n_prompts; p++) premed[c][p] = median(pre[c][p], o->repeat);
+    }
+    snprintf(forced, sizeof forced, "%d thread%s, one core busy", most, most > 1 ? "s" : "");
+    if (o->json) {
+        printf("{\"busy\":{\"model\":\"%s\",\"competitor\":\"%s\",\"default_threads\":%d,\"forced_threads\":%d,\"decode_tok_s\":"
+               "{\"one_free\":%.2f,\"default_free\":%.2f,\"default_busy\":%.2f,\"forced_busy\":%.2f}}}\n",
+               name, o->busy == 1 ? "pinned" : "unpinned", chosen, most, med[0], med[1], med[2], med[3]);
+        return 0;
+    }
+    printf("%s: default %d thread%s; competitor %s; median of %d\n", name, chosen, chosen > 1 ? "s" : "",
+           o->busy == 1 ? "pinned to the last core" : "unpinned", o->repeat);
+    for (c = 0; c < 4; c++) {
+        printf("    %-30s decode %9.1f tok/s (%3.0f%% of 1 thread)", c == 3 ? forced : label[c], med[c], 100.0 * med[c] / med[0]);
+        for (p = 0; p < o->n_prompts; p++)
+            if (premed[c][p] > 0) printf("  prefill %d: %.1f tok/s", o->prompts[p], premed[c][p]);
+        printf("\n");
+    }
+    return 0;
+}
+#endif
+
 /* ---- single matrix products ------------------------------------------------------------ */
 
 /* The model's three product shapes at 256 tokens (q/k/v/o, gate/up, w_down) with f32 weights
@@ -522,6 +624,8 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--json")) { o.json = 1; continue; }
         if (!strcmp(a, "--no-limits")) { o.limits = 0; continue; }
         if (!strcmp(a, "--no-mmap")) { o.no_mmap = 1; continue; }
+        if (!strcmp(a, "--busy")) { o.busy = 1; continue; }
+        if (!strcmp(a, "--busy-unpinned")) { o.busy = 2; continue; }
         if (a[0] != '-') { if (n_paths < 32) paths[n_paths++] = a; continue; }
         if (!v) { fprintf(stderr, "error: %s needs a value\n", a); return 2; }
         if (!strcmp(a, "--threads")) bad = parse_list(v, o.threads, &o.n_threads, 1, 1024);
@@ -545,6 +649,39 @@ int main(int argc, char **argv) {
         if (bad) { fprintf(stderr, "error: invalid value '%s' for %s\n", v, a); return 2; }
     }
     if (!o.json) printf("mod.h %s, SIMD path: %s\n", mod_version(), MOD__SIMD);
+    if (o.busy) {
+#ifdef BENCH_BUSY
+        o.limits = 0;
+        if (n_paths == 0) { /* the synthetic models */
+            for (di = 0; di < o.n_dtypes; di++)
+                for (i = 0; i < 2; i++) {
+                    unsigned char *buf, *data;
+                    size_t size;
+                    mod_model *m;
+                    char name[64];
+                    if (build_synthetic(&o, i, o.dtypes[di], &buf, &data, &size) || mod_model_load_memory(&m, data, size, NULL, NULL)) {
+                        fprintf(stderr, "error: cannot build the synthetic model\n");
+                        return 1;
+                    }
+                    snprintf(name, sizeof name, "%s-%dx%d %s", i ? "mod" : "dense", o.width, o.layers, dtype_name(o.dtypes[di]));
+                    if (run_busy(name, m, &o)) { fprintf(stderr, "error: cannot run %s\n", name); return 1; }
+                    mod_model_free(m);
+                    free(buf);
+                }
+        }
+        for (i = 0; i < n_paths; i++) {
+            mod_model *m;
+            mod_error err;
+            if (cli_load_model(&m, paths[i], o.no_mmap, &err) != MOD_OK) { fprintf(stderr, "error: %s\n", err.message); return 1; }
+            if (run_busy(paths[i], m, &o)) { fprintf(stderr, "error: cannot run %s\n", paths[i]); return 1; }
+            mod_model_free(m);
+        }
+        return 0;
+#else
+        fprintf(stderr, "error: --busy needs fork (POSIX)\n");
+        return 2;
+#endif
+    }
     for (ti = 0; ti < o.n_threads; ti++) {
         bw[ti] = o.limits ? measure_bandwidth(o.threads[ti], 5) : 0;
         peak[ti] = o.limits ? measure_peak_flops(o.threads[ti], 5, PEAK_ITERS) : 0;

@@ -18,7 +18,7 @@ static void usage(FILE *f) {
         "  --threshold T         override the causal routing threshold\n"
         "  --ctx N               window length (default: the model's max_seq_len, at most 4096);\n"
         "                        longer inputs are scored in consecutive windows of N tokens\n"
-        "  --threads N           threads (default: all)\n"
+        "  --threads N           threads (default: as many as the model's size pays for)\n"
         "  --kv f32|f16          KV cache element type (default f32; f16 halves its memory)\n"
         "  --cache-type f32|f16  the same\n"
         "  --no-mmap             read the model file into memory instead of mapping it\n"
