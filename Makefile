@@ -124,7 +124,7 @@ test-sanitize:
 # scratch copy of its committed seed corpus; `make fuzz-smoke` runs each for 30 s.
 FUZZERS := $(B)/fuzz/fuzz_model $(B)/fuzz/fuzz_tokenizer $(B)/fuzz/fuzz_cli $(B)/fuzz/fuzz_convert $(B)/fuzz/fuzz_gguf $(B)/fuzz/fuzz_chat
 FUZZ_SECONDS ?= 900
-$(B)/fuzz/%: tests/fuzz/%.c mod.h $(WRITER) examples/generate.c examples/cli.h tools/convert.c tools/json.h tools/gguf.h tools/ggml_dequant.h
+$(B)/fuzz/%: tests/fuzz/%.c mod.h $(WRITER) examples/generate.c examples/cli.h tools/convert.c tools/json.h tools/gguf.h tools/ggml_dequant.h tests/fuzz/converted.h
 	mkdir -p $(B)/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Itools -o $@ $< -lm
 fuzz: $(FUZZERS)

@@ -9,6 +9,7 @@
                     here so that mutations reach the checks behind it) */
 #define MOD_CONVERT_NO_MAIN
 #include "../../tools/convert.c"
+#include "converted.h"
 #include "../../examples/cli.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,11 +41,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *sep = "\n@@\n";
     const uint8_t *part[3];
     size_t plen[3], i, start = 1;
-    int np = 0, mode, rc, fd;
+    int np = 0, mode, rc;
     model m;
     opts o;
-    char out[512], path[512];
-    uint64_t file_size = 0;
+    char path[512];
     if (!g_dir[0]) {
         snprintf(g_dir, sizeof g_dir, "/tmp/fuzz_convert.%d", (int)getpid());
         mkdir(g_dir, 0700);
@@ -97,27 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         o.input = path;
         rc = read_file_input(&m, &o);
     }
-    if (rc == 0) {
-        snprintf(out, sizeof out, "%s/out.mod", g_dir);
-        fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0) {
-            if (write_model(&m, &o, fd, out, &file_size) == 0) {
-                mod_model *mm;
-                mod_error err;
-                mod_model_desc d;
-                close(fd);
-                memset(&d, 0, sizeof d);
-                d.flags = MOD_LOAD_VERIFY_CHECKSUM;
-                if (mod_model_load_file(&mm, out, &d, &err) != MOD_OK) {
-                    fprintf(stderr, "converter wrote a file mod.h rejects: %s\n", err.message);
-                    abort();
-                }
-                mod_model_free(mm);
-            } else {
-                close(fd);
-            }
-        }
-    }
+    if (rc == 0) fuzz_write_and_load(&m, &o, g_dir);
     model_free(&m);
     free((void *)o.tokenizer);
     return 0;

@@ -6,6 +6,7 @@
    bits choose --dtype and --tokenizer none (the file itself is the whole input). */
 #define MOD_CONVERT_NO_MAIN
 #include "../../tools/convert.c"
+#include "converted.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -46,11 +47,10 @@ static unsigned long walk(const gguf_file *g)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static volatile unsigned long sink;
     gguf_file g;
-    char err[600], path[512], out[512];
+    char err[600], path[512];
     model m;
     opts o;
-    int rc, fd;
-    uint64_t file_size = 0;
+    int rc;
     FILE *f;
     if (!g_dir[0]) {
         snprintf(g_dir, sizeof g_dir, "/tmp/fuzz_gguf.%d", (int)getpid());
@@ -75,27 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     o.allow_requantize = size > 8 && (data[size - 1] & 8);
     o.tok_none = size > 8 && (data[size - 1] & 16);
     rc = read_file_input(&m, &o);
-    if (rc == 0) {
-        snprintf(out, sizeof out, "%s/out.mod", g_dir);
-        fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0) {
-            if (write_model(&m, &o, fd, out, &file_size) == 0) {
-                mod_model *mm;
-                mod_error e;
-                mod_model_desc d;
-                close(fd);
-                memset(&d, 0, sizeof d);
-                d.flags = MOD_LOAD_VERIFY_CHECKSUM;
-                if (mod_model_load_file(&mm, out, &d, &e) != MOD_OK) {
-                    fprintf(stderr, "converter wrote a file mod.h rejects: %s\n", e.message);
-                    abort();
-                }
-                mod_model_free(mm);
-            } else {
-                close(fd);
-            }
-        }
-    }
+    if (rc == 0) fuzz_write_and_load(&m, &o, g_dir);
     model_free(&m);
     return 0;
 }
