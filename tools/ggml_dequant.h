@@ -221,30 +221,13 @@ static inline void ggml_dequant__k4_scale(const unsigned char *s, int k, int *sc
 
 /* Q4_K, 144 bytes: d, dmin, scales[12], qs[128]; eight 32-value sub-blocks, sub-blocks 2r
    and 2r + 1 in the low and high nibbles of qs[32r .. 32r + 31];
-   x = (d * sc) * q - (dmin * mn) */
-static inline void ggml_dequant__q4_k(const unsigned char *b, float *y)
+   x = (d * sc) * q - (dmin * mn).
+   Q5_K, 176 bytes: d, dmin, scales[12], qh[32], qs[128]; as Q4_K plus a fifth bit for
+   value l of sub-block k in qh[l] bit k (qh NULL: Q4_K) */
+static inline void ggml_dequant__q45_k(const unsigned char *b, const unsigned char *qh, const unsigned char *qs, float *y)
 {
     float d = ggml_dequant__half(b), dmin = ggml_dequant__half(b + 2);
-    const unsigned char *sc = b + 4, *qs = b + 16;
-    int sub, l;
-    for (sub = 0; sub < 8; sub++) {
-        int s, m, shift = 4 * (sub & 1);
-        const unsigned char *q = qs + 32 * (sub / 2);
-        float dl, ml;
-        ggml_dequant__k4_scale(sc, sub, &s, &m);
-        dl = d * (float)s;
-        ml = dmin * (float)m;
-        for (l = 0; l < 32; l++)
-            *y++ = dl * (float)((q[l] >> shift) & 0x0f) - ml;
-    }
-}
-
-/* Q5_K, 176 bytes: d, dmin, scales[12], qh[32], qs[128]; as Q4_K plus a fifth bit for
-   value l of sub-block k in qh[l] bit k */
-static inline void ggml_dequant__q5_k(const unsigned char *b, float *y)
-{
-    float d = ggml_dequant__half(b), dmin = ggml_dequant__half(b + 2);
-    const unsigned char *sc = b + 4, *qh = b + 16, *qs = b + 48;
+    const unsigned char *sc = b + 4;
     int sub, l;
     for (sub = 0; sub < 8; sub++) {
         int s, m, shift = 4 * (sub & 1);
@@ -254,11 +237,14 @@ static inline void ggml_dequant__q5_k(const unsigned char *b, float *y)
         dl = d * (float)s;
         ml = dmin * (float)m;
         for (l = 0; l < 32; l++) {
-            int v = ((q[l] >> shift) & 0x0f) | ((qh[l] >> sub) & 1) << 4;
+            int v = (q[l] >> shift) & 0x0f;
+            if (qh) v |= ((qh[l] >> sub) & 1) << 4;
             *y++ = dl * (float)v - ml;
         }
     }
 }
+static inline void ggml_dequant__q4_k(const unsigned char *b, float *y) { ggml_dequant__q45_k(b, NULL, b + 16, y); }
+static inline void ggml_dequant__q5_k(const unsigned char *b, float *y) { ggml_dequant__q45_k(b, b + 16, b + 48, y); }
 
 /* Q6_K, 210 bytes: ql[128], qh[64], scales[16] (int8, one per 16 values), d. In a 128-value
    run r (ql + 64r, qh + 32r), value 32f + l has its low 4 bits in ql[l + 32 * (f & 1)]

@@ -448,6 +448,32 @@ typedef struct {
     int err;
 } mkm__tok;
 
+
+/* The token strings followed by the added tokens' texts (given in the order of their bytes),
+   and the added-token table over them: ids[k] has texts[k]; the first `ordinary` are not
+   special. The caller frees the strings; NULL when out of memory. */
+static unsigned char *mkm__added_table(const mkm__tok *t, const char *const *texts, const uint32_t *ids, int ordinary, int n,
+                                       mod__added_token *added, uint64_t *strings_size)
+{
+    size_t at = t->strings.n, total = at;
+    unsigned char *strings;
+    int k;
+    for (k = 0; k < n; k++) total += strlen(texts[k]);
+    if (!(strings = (unsigned char *)malloc(total))) return NULL;
+    memcpy(strings, t->strings.p, at);
+    for (k = 0; k < n; k++) {
+        const size_t len = strlen(texts[k]);
+        added[k].id = ids[k];
+        added[k].flags = k < ordinary ? 0 : MOD__ADDED_SPECIAL;
+        added[k].offset = (uint32_t)at;
+        added[k].length = (uint32_t)len;
+        memcpy(strings + at, texts[k], len);
+        at += len;
+    }
+    *strings_size = (uint64_t)at;
+    return strings;
+}
+
 MKM_FN uint32_t mkm__hash_bytes(const unsigned char *s, size_t n)
 {
     uint32_t h = 2166136261u;
@@ -772,20 +798,7 @@ MKM_FN int mkm__build_tokenizer(const mkm_opts *o, mkm__buf *out)
         /* the table, ordered by the texts (after the token strings): <think> is ordinary */
         static const char *const texts[4] = { "<think>", "<|bos|>", "<|end|>", "<|eos|>" };
         const uint32_t ids[4] = { (uint32_t)t.n - 2, (uint32_t)bos, (uint32_t)t.n - 1, (uint32_t)eos };
-        size_t at = t.strings.n;
-        int k;
-        strings = (unsigned char *)malloc(t.strings.n + 32);
-        if (!strings) goto done;
-        memcpy(strings, t.strings.p, t.strings.n);
-        for (k = 0; k < 4; k++) {
-            added[k].id = ids[k];
-            added[k].flags = k == 0 ? 0 : MOD__ADDED_SPECIAL;
-            added[k].offset = (uint32_t)at;
-            added[k].length = 7;
-            memcpy(strings + at, texts[k], 7);
-            at += 7;
-        }
-        sec.h.strings_size = (uint64_t)at;
+        if (!(strings = mkm__added_table(&t, texts, ids, 1, 4, added, &sec.h.strings_size))) goto done;
         sec.strings = strings;
         sec.h.n_added = 4;
         sec.added = added;
@@ -796,22 +809,9 @@ MKM_FN int mkm__build_tokenizer(const mkm_opts *o, mkm__buf *out)
            token strings, ordered by their bytes) */
         static const char *const texts[3] = { "</s>", "<s>", "<unk>" };
         static const uint32_t ids[3] = { 2, 1, 0 };
-        size_t at = t.strings.n;
-        int k;
-        strings = (unsigned char *)malloc(t.strings.n + 16);
-        if (!strings) goto done;
-        memcpy(strings, t.strings.p, t.strings.n);
-        for (k = 0; k < 3; k++) {
-            added[k].id = ids[k];
-            added[k].flags = MOD__ADDED_SPECIAL;
-            added[k].offset = (uint32_t)at;
-            added[k].length = (uint32_t)strlen(texts[k]);
-            memcpy(strings + at, texts[k], strlen(texts[k]));
-            at += strlen(texts[k]);
-        }
+        if (!(strings = mkm__added_table(&t, texts, ids, 0, 3, added, &sec.h.strings_size))) goto done;
         sec.h.pretokenizer = 0;
         sec.h.flags = 0;
-        sec.h.strings_size = (uint64_t)at;
         sec.strings = strings;
         sec.sp.unk_id = 0;
         sec.sp.model_flags = MOD__SP_BYTE_FALLBACK;
