@@ -349,6 +349,26 @@ typedef struct mod_block_stats {
    output projection included in both counts). */
 MOD_API mod_result mod_session_stats(const mod_session *session, int layer, mod_block_stats *stats);
 
+/* What the routers decided for one token in one routed block. */
+typedef struct mod_route {
+    float score;    /* the router's score r = w.x + b (before the sigmoid of router_scale) */
+    float decision; /* what the causal rule compares with the threshold: r itself, or the
+                       predictor's output (decision MOD_DECISION_PREDICTOR) */
+    int processed;  /* 1: the token went through the block's attention and MLP */
+} mod_route;
+
+/* Records the routing of every later mod_prefill and mod_decode call into caller memory:
+   records[r * max_tokens + i] for the r-th routed block (in layer order, r < n_routed) and the
+   i-th token of the call, for the call's first max_tokens tokens. The records hold what the
+   call used, whichever rule chose (top-k or causal), so a top-k prefill shows where the causal
+   rule would have agreed (decision > threshold against processed). records NULL or max_tokens
+   0 stops recording. Nothing is allocated; a session that never records pays one pointer test
+   per routed block per call. MOD_ERR_INVALID_ARGUMENT for a negative max_tokens. */
+MOD_API mod_result mod_session_record_routing(mod_session *session, mod_route *records, int max_tokens);
+/* Tokens recorded by the last call: min(its tokens, max_tokens), 0 when not recording or when
+   the call failed. */
+MOD_API int mod_session_routing_recorded(const mod_session *session);
+
 /* ---- sampling ------------------------------------------------------------------------- */
 
 /* Sampler settings. A zero-initialised desc is valid: greedy decoding. */
@@ -2948,6 +2968,9 @@ struct mod_session {
     mod__prob *probs;        /* [vocab] sampler scratch */
     double out_flops;        /* FLOPs of the output projection (the same in a dense model) */
     uint64_t tokens;
+    mod_route *rec;          /* mod_session_record_routing's records, or NULL */
+    int rec_cap, rec_n;      /* tokens per routed block in rec; tokens recorded by the last call */
+    int rec_base;            /* index in the call of the current chunk's first token */
     char err[240];
 };
 
@@ -3549,6 +3572,21 @@ static int mod__select(mod_session *s, const mod__layer *l, int n, int topk) {
     return k;
 }
 
+/* Copies routed block ri's scores, decision values and choice of this chunk's n tokens into
+   the records of mod_session_record_routing. */
+static void mod__record_routing(mod_session *s, int ri, int n, int ns) {
+    mod_route *r = s->rec + (size_t)ri * (size_t)s->rec_cap;
+    int i, j;
+    for (i = 0; i < n && s->rec_base + i < s->rec_cap; i++) {
+        mod_route *t = r + s->rec_base + i;
+        t->score = s->router[i];
+        t->decision = s->decide[i];
+        t->processed = 0;
+    }
+    for (j = 0; j < ns; j++)
+        if (s->rec_base + s->sel[j] < s->rec_cap) r[s->rec_base + s->sel[j]].processed = 1;
+}
+
 /* ======================================================================================= */
 /* >>attention Attention and the KV cache                                                */
 /* ======================================================================================= */
@@ -4135,7 +4173,7 @@ void mod_session_reset(mod_session *s) {
         mod__cache *c = &s->cache[i];
         c->n = 0; c->seen = c->processed = 0; c->flops = c->flops_dense = 0;
     }
-    s->pos = 0; s->has_logits = 0; s->out_flops = 0; s->tokens = 0;
+    s->pos = 0; s->has_logits = 0; s->out_flops = 0; s->tokens = 0; s->rec_n = 0;
     s->err[0] = 0;
 }
 
@@ -4226,7 +4264,7 @@ static int mod__forward(mod_session *s, const int32_t *tokens, int n, int topk) 
     const mod_model *m = s->m;
     const mod_config *c = &m->cfg;
     const int d = c->dim;
-    int li, b, j;
+    int li, b, j, ri = 0;
     for (b = 0; b < n; b++) {
         const float *e = mod__row(&m->embed, tokens[b], s->wrow);
         memcpy(s->x + (size_t)b * d, e, sizeof(float) * (size_t)d);
@@ -4251,6 +4289,8 @@ static int mod__forward(mod_session *s, const int32_t *tokens, int n, int topk) 
             mod__route(s, l, s->x, n);
             ns = mod__select(s, l, n, topk);
             if (ns > cache->cap - cache->n) return li;
+            if (s->rec) mod__record_routing(s, ri, n, ns);
+            ri++;
             spent = (double)n * 2.0 * d;
             if (c->decision == MOD_DECISION_PREDICTOR)
                 spent += (double)n * (c->predictor_hidden ? 2.0 * d * c->predictor_hidden + 4.0 * c->predictor_hidden : 2.0 * d);
@@ -4308,6 +4348,7 @@ static mod_result mod__run_on(mod_session *s, const int32_t *tokens, int n, floa
     int i;
     if (!s) return MOD_ERR_INVALID_ARGUMENT;
     m = s->m; c = &m->cfg;
+    s->rec_n = 0;
     if (!tokens || n <= 0) return mod__serr(s, MOD_ERR_INVALID_ARGUMENT, "no tokens given (n = %d)", n);
     for (i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= c->vocab_size)
@@ -4326,7 +4367,9 @@ static mod_result mod__run_on(mod_session *s, const int32_t *tokens, int n, floa
         const float *g = MOD__CAST(const float *, m->out_norm.data);
         for (i = 0; i < n;) {
             const int chunk = n - i < s->max_batch ? n - i : s->max_batch;
-            int b, full = mod__forward(s, tokens + i, chunk, topk);
+            int b, full;
+            s->rec_base = i;
+            full = mod__forward(s, tokens + i, chunk, topk);
             if (full >= 0) {
                 /* caches are append-only, so restoring their counts undoes the call */
                 memcpy(s->cache, s->saved, sizeof(mod__cache) * (size_t)c->n_layers);
@@ -4348,6 +4391,7 @@ static mod_result mod__run_on(mod_session *s, const int32_t *tokens, int n, floa
     }
     if (logits) memcpy(s->logits, logits + ((size_t)n - 1) * c->vocab_size, sizeof(float) * (size_t)c->vocab_size);
     s->has_logits = 1;
+    if (s->rec) s->rec_n = n < s->rec_cap ? n : s->rec_cap;
     return MOD_OK;
 }
 
@@ -4371,6 +4415,17 @@ mod_result mod_session_cache(const mod_session *s, int layer, int *count, const 
     if (positions) *positions = s->cache[layer].pos;
     return MOD_OK;
 }
+
+mod_result mod_session_record_routing(mod_session *s, mod_route *records, int max_tokens) {
+    if (!s) return MOD_ERR_INVALID_ARGUMENT;
+    if (max_tokens < 0) return mod__serr(s, MOD_ERR_INVALID_ARGUMENT, "max_tokens %d is negative", max_tokens);
+    s->rec = max_tokens > 0 ? records : NULL;
+    s->rec_cap = s->rec ? max_tokens : 0;
+    s->rec_n = 0;
+    return MOD_OK;
+}
+
+int mod_session_routing_recorded(const mod_session *s) { return s ? s->rec_n : 0; }
 
 mod_result mod_session_stats(const mod_session *s, int layer, mod_block_stats *st) {
     int i;

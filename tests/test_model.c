@@ -1184,6 +1184,142 @@ static void test_default_threads(void) {
 #endif
 }
 
+/* ---- routing records ------------------------------------------------------------------ */
+
+/* mod_session_record_routing against the double-precision reference's trace: the same tokens
+   processed in every routed block, the same router scores and decision values; a prompt in
+   chunks, token-by-token decoding and a short record buffer record the same things; nothing is
+   written when recording is off or a call fails. */
+static void test_routing_records(void) {
+    static const size_t vis[] = { 15, 20, 21, 24, 25, 26, 29, 31 }; /* default, normed, sigmoid, predictors, threshold 0.3, all routed, everything */
+    const int n = 24;
+    size_t k;
+    for (k = 0; k < sizeof vis / sizeof vis[0]; k++) {
+        const size_t vi = vis[k];
+        int rule;
+        for (rule = 0; rule < 2; rule++) {
+            mkm_opts o;
+            built b;
+            mod_session *s;
+            mod_session_desc d;
+            const mod_config *c;
+            int toks[32], L, V, nr, l, i, ri, bad_sel = 0, recorded;
+            int32_t t32[32];
+            double es = 0, ed = 0;
+            unsigned char *sel;
+            double *rr, *dd;
+            mod_route *rec;
+            ref_trace tr;
+            mkm_defaults(&o);
+            o.seed = 700 + vi;
+            variants[vi].apply(&o);
+            if (build(&o, &b)) { check(0, "records: %s builds", variants[vi].name); continue; }
+            c = mod_model_config(b.model);
+            L = c->n_layers; V = c->vocab_size; nr = c->n_routed;
+            make_tokens(toks, t32, n, V, (unsigned)(31 * vi + 5));
+            sel = (unsigned char *)calloc((size_t)L * n, 1);
+            rr = (double *)calloc((size_t)L * n, sizeof(double));
+            dd = (double *)calloc((size_t)L * n, sizeof(double));
+            rec = (mod_route *)calloc((size_t)nr * n + 1, sizeof(mod_route));
+            memset(&tr, 0, sizeof tr);
+            tr.selected = sel; tr.router = rr; tr.decision = dd;
+            memset(&d, 0, sizeof d);
+            d.prompt_routing = rule == 0 ? MOD_ROUTING_TOPK : MOD_ROUTING_CAUSAL;
+            if (ref_forward_ex(b.buf, b.size, toks, n, rule == 0 ? REF_RULE_TOPK : REF_RULE_CAUSAL, 0, 0, 0, 0, NULL, &tr) != 0 ||
+                mod_session_create(&s, b.model, &d, NULL) != MOD_OK) {
+                check(0, "records: %s: reference and session run", variants[vi].name);
+                free(sel); free(rr); free(dd); free(rec); unbuild(&b);
+                continue;
+            }
+            check(mod_session_routing_recorded(s) == 0, "records: nothing recorded before asking");
+            check(mod_session_record_routing(s, rec, -1) == MOD_ERR_INVALID_ARGUMENT, "records: a negative max_tokens is refused");
+            check(mod_session_record_routing(s, rec, n) == MOD_OK, "records: recording starts");
+            check(mod_prefill(s, t32, n, NULL) == MOD_OK, "records: %s prefill", variants[vi].name);
+            recorded = mod_session_routing_recorded(s);
+            check(recorded == n, "records: %s: %d tokens recorded, %d expected", variants[vi].name, recorded, n);
+            for (l = 0, ri = 0; l < L; l++) {
+                if (!mod_model_layer_routed(b.model, l)) continue;
+                for (i = 0; i < n; i++) {
+                    const mod_route *t = &rec[(size_t)ri * n + i];
+                    double e1 = fabs(t->score - rr[(size_t)l * n + i]) / (1.0 + fabs(rr[(size_t)l * n + i]));
+                    double e2 = fabs(t->decision - dd[(size_t)l * n + i]) / (1.0 + fabs(dd[(size_t)l * n + i]));
+                    if (!(e1 <= es)) es = e1;
+                    if (!(e2 <= ed)) ed = e2;
+                    if (t->processed != (int)sel[(size_t)l * n + i]) bad_sel++;
+                }
+                ri++;
+            }
+            check(ri == nr, "records: %d routed blocks, config says %d", ri, nr);
+            check(bad_sel == 0, "records: %s, %s: the processed tokens are the reference's (%d differ)", variants[vi].name, rule ? "causal" : "top-k", bad_sel);
+            check(es <= 1e-4 && ed <= 1e-4, "records: %s, %s: scores and decision values match the reference (%.3g, %.3g)",
+                  variants[vi].name, rule ? "causal" : "top-k", es, ed);
+            if (rule == 1) {
+                /* the same tokens one by one, then in chunks of 5: the same records, to the bit */
+                mod_session *s2;
+                mod_session_desc d2 = d;
+                mod_route *one = (mod_route *)calloc((size_t)nr, sizeof(mod_route));
+                int same = 1, j;
+                d2.max_batch = 5;
+                if (mod_session_create(&s2, b.model, &d2, NULL) == MOD_OK) {
+                    mod_session_record_routing(s2, one, 1);
+                    for (i = 0; i < n; i++) {
+                        if (mod_decode(s2, t32[i]) != MOD_OK || mod_session_routing_recorded(s2) != 1) { same = 0; break; }
+                        for (j = 0; j < nr; j++)
+                            if (memcmp(&one[j], &rec[(size_t)j * n + i], sizeof(mod_route)) != 0) same = 0;
+                    }
+                    check(same, "records: %s: token-by-token decoding records what the prompt recorded", variants[vi].name);
+                    mod_session_reset(s2);
+                    {
+                        mod_route *rc = (mod_route *)calloc((size_t)nr * n, sizeof(mod_route));
+                        mod_session_record_routing(s2, rc, n);
+                        check(mod_prefill(s2, t32, n, NULL) == MOD_OK && mod_session_routing_recorded(s2) == n &&
+                              memcmp(rc, rec, sizeof(mod_route) * (size_t)nr * n) == 0,
+                              "records: %s: a prompt in chunks of 5 records what one call did", variants[vi].name);
+                        free(rc);
+                    }
+                    mod_session_free(s2);
+                } else check(0, "records: second session");
+                free(one);
+            } else {
+                /* a buffer of 7 tokens keeps the first 7 of each block; off, nothing is written */
+                mod_route *few = (mod_route *)calloc((size_t)nr * 7, sizeof(mod_route));
+                mod_route canary;
+                int ok = 1;
+                mod_session_reset(s);
+                mod_session_record_routing(s, few, 7);
+                check(mod_prefill(s, t32, n, NULL) == MOD_OK && mod_session_routing_recorded(s) == 7, "records: a 7-token buffer records 7");
+                for (ri = 0; ri < nr; ri++)
+                    if (memcmp(&few[(size_t)ri * 7], &rec[(size_t)ri * n], 7 * sizeof(mod_route)) != 0) ok = 0;
+                check(ok, "records: %s: a 7-token buffer holds the first 7 tokens of each block", variants[vi].name);
+                memset(&canary, 0x5a, sizeof canary);
+                for (i = 0; i < nr * 7; i++) few[i] = canary;
+                mod_session_reset(s);
+                mod_session_record_routing(s, NULL, 0);
+                check(mod_prefill(s, t32, n, NULL) == MOD_OK && mod_session_routing_recorded(s) == 0, "records: off, none recorded");
+                for (i = 0; i < nr * 7; i++) if (memcmp(&few[i], &canary, sizeof canary) != 0) ok = 0;
+                check(ok, "records: off, the old buffer is not written");
+                free(few);
+            }
+            mod_session_free(s);
+            {
+                mod_session_desc d3 = d;
+                mod_session *s3;
+                d3.max_tokens = n;
+                if (mod_session_create(&s3, b.model, &d3, NULL) == MOD_OK) {
+                    mod_session_record_routing(s3, rec, n);
+                    check(mod_prefill(s3, t32, n - 2, NULL) == MOD_OK && mod_session_routing_recorded(s3) == n - 2, "records: %d recorded", n - 2);
+                    check(mod_prefill(s3, t32, 3, NULL) == MOD_ERR_CONTEXT_FULL && mod_session_routing_recorded(s3) == 0,
+                          "records: a call that fails records nothing");
+                    mod_session_free(s3);
+                }
+            }
+            free(sel); free(rr); free(dd); free(rec);
+            unbuild(&b);
+        }
+    }
+    check_group("routing records");
+}
+
 int main(void) {
     test_default_threads();
     test_against_reference();
@@ -1199,5 +1335,6 @@ int main(void) {
     test_kv_f16();
     test_f16_rounding();
     test_sampling();
+    test_routing_records();
     return check_finish();
 }
