@@ -40,7 +40,7 @@ $(B)/mod-generate: examples/generate.c $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/minimal: examples/minimal.c mod.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
-$(B)/mod-eval: tools/eval.c $(HEADERS) | $(B)
+$(B)/mod-eval: tools/eval.c tools/ppl.h $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -o $@ $< $(LDLIBS)
 # mod-bench links OpenBLAS for a side-by-side sgemm figure when the library is installed.
 BENCH_BLAS := $(shell printf '\043include <cblas.h>\nint main(void){openblas_set_num_threads(1);return 0;}\n' | $(CC) -x c - -o /dev/null -lopenblas 2>/dev/null && echo -DMOD_BENCH_OPENBLAS -lopenblas)
