@@ -78,30 +78,24 @@ PPL_FN int ppl_windows(mod_session *s, const mod_model *model, const int32_t *to
     return 0;
 }
 
-/* The tokens of a text file as mod-eval --text takes them: the model's BOS first if it has
-   one, every id checked against the vocabulary. *toks (the caller frees it, on failure too)
-   and *n; -1 after
-   printing what went wrong (an empty result included) to stderr. */
-PPL_FN int ppl_text_tokens(const mod_model *model, const char *path, int32_t **toks, int *n) {
+/* The tokens of a text (len bytes, read from path) as mod-eval --text takes them: the model's
+   BOS first if it has one, every id checked against the vocabulary. *toks (the caller frees
+   it, on failure too) and *n; -1 after printing what went wrong (an empty result included)
+   to stderr. */
+PPL_FN int ppl_text_tokens(const mod_model *model, const char *text, size_t len, const char *path, int32_t **toks, int *n) {
     const int V = mod_model_config(model)->vocab_size;
-    size_t len;
     mod_error err;
     int i;
-    char *text = cli_read_file(path, &len);
     *toks = NULL;
     *n = 0;
-    if (!text) return -1;
     if (len > (size_t)INT_MAX - 2 || !(*toks = (int32_t *)malloc((len + 2) * sizeof **toks))) {
-        free(text);
         fprintf(stderr, "error: %s is too large\n", path);
         return -1;
     }
     if (mod_tokenize(model, text, len, mod_token_bos(model) >= 0, *toks, (int)len + 2, n, &err) != MOD_OK) {
-        free(text);
         fprintf(stderr, "error: cannot tokenize %s: %s\n", path, err.message);
         return -1;
     }
-    free(text);
     if (*n < 1) { fprintf(stderr, "error: no tokens to evaluate\n"); return -1; }
     for (i = 0; i < *n; i++)
         if ((*toks)[i] < 0 || (*toks)[i] >= V) {

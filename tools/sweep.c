@@ -410,7 +410,8 @@ int main(int argc, char **argv) {
     float *logits = NULL;
     uint64_t *seen = NULL, *processed = NULL;
     const mod_config *c;
-    char why[4400];
+    char why[4400], *text_bytes = NULL;
+    size_t text_len = 0;
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -475,8 +476,13 @@ int main(int argc, char **argv) {
         sm[k].path = k ? dense : path;
         if (cli_load_model(&sm[k].m, sm[k].path, no_mmap, &err) != MOD_OK) { fprintf(stderr, "error: %s\n", err.message); goto done; }
         n_models++;
-        if (ppl_text_tokens(sm[k].m, text, &sm[k].toks, &sm[k].n) != 0) goto done;
     }
+    /* read once (it may be a pipe), tokenized by each model */
+    if (!(text_bytes = cli_read_file(text, &text_len))) goto done;
+    for (k = 0; k < n_models; k++)
+        if (ppl_text_tokens(sm[k].m, text_bytes, text_len, text, &sm[k].toks, &sm[k].n) != 0) goto done;
+    free(text_bytes);
+    text_bytes = NULL;
     if (n_models > 1 && mod_model_config(sm[1].m)->n_routed)
         fprintf(stderr, "note: %s has routed blocks; it is measured with its own routing (causal, its own threshold)\n", dense);
     if (n_models > 1 && sm[1].n != sm[0].n)
@@ -594,8 +600,8 @@ int main(int argc, char **argv) {
 
     if (json) write_json(stdout, sm, n_models, text, W, threads, repeat, prefill_n, decode_n, pts, n_pts);
     else {
-        printf("%s on %s: %d tokens in windows of %d; %d thread%s; speeds: median of %d rounds, prefill of %d tokens, decoding of %d\n",
-               path, text, sm[0].n, W, threads, threads > 1 ? "s" : "", repeat, prefill_n, decode_n);
+        printf("%s on %s: %d tokens in windows of %d; %d thread%s; speeds: median of %d round%s, prefill of %d tokens, decoding of %d\n",
+               path, text, sm[0].n, W, threads, threads > 1 ? "s" : "", repeat, repeat > 1 ? "s" : "", prefill_n, decode_n);
         printf("%-7s %-12s %7s %9s %11s %12s %14s %13s\n", "rule", "setting", "routed", "mean nll", "perplexity",
                "MFLOP/token", "prefill tok/s", "decode tok/s");
         for (i = 0; i < n_pts; i++) {
@@ -607,12 +613,13 @@ int main(int argc, char **argv) {
             else snprintf(share, sizeof share, "%.1f%%", 100.0 * p->share);
             if (p->rule == RULE_TOPK) snprintf(dec, sizeof dec, "-");
             else snprintf(dec, sizeof dec, "%.1f", p->decode_tps);
-            printf("%-7s %-12s %7s ", p->rule == RULE_DENSE ? (p->model ? "dense" : "model") : rule_name(p->rule), set, share);
+            printf("%-7s %-12s %7s ", p->rule == RULE_DENSE ? (p->model ? "twin" : "dense") : rule_name(p->rule), set, share);
             if (p->scored) printf("%9.6f %11.4f", p->nll / (double)p->scored, exp(p->nll / (double)p->scored));
             else printf("%9s %11s", "n/a", "n/a");
             printf(" %12.3f %14.1f %13s\n", p->flops / (double)sm[p->model].n / 1e6, p->prefill_tps, dec);
         }
-        if (c->n_routed) printf("* the model's own setting; routed: share of tokens the routed blocks processed; decoding is always causal\n");
+        for (k = 0, i = 0; i < n_pts; i++) k |= pts[i].trained;
+        if (c->n_routed) printf("%srouted: share of tokens the routed blocks processed; decoding is always causal\n", k ? "* the model's own setting; " : "");
     }
     if (json_out) {
         FILE *f;
@@ -633,6 +640,7 @@ done:
     if (pts)
         for (i = 0; i < n_pts; i++) { mod_session_free(pts[i].s); free(pts[i].block_share); }
     free(pts);
+    free(text_bytes);
     free(logits);
     free(seen);
     free(processed);
