@@ -154,6 +154,16 @@ node -e '
     && ok "default lists: the six capacities, thresholds from the decision values, the model's own marked" || bad "default lists: $(cat "$T/msg")"
 against_eval "default lists" "$T/mod.mod" "$T/dense.mod" "$T/d.json" "$T/text.txt"
 
+# routed blocks of different capacities: the default top-k list adds each block's own
+"$B/mkmodel" "$T/mixed.mod" $SHAPE --mod-layers odd --capacity 0.25,0.5 >/dev/null || bad "mkmodel mixed"
+"$S" "$T/mixed.mod" --text "$T/text.txt" --repeat 1 --threads 1 --json-out "$T/mixed.json" >"$T/table" 2>"$T/err" || bad "mixed capacities: $(head -c 300 "$T/err")"
+node -e '
+    const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const own = j.points.filter(p => p.rule === "topk" && p.capacity === null);
+    if (own.length !== 1 || !own[0].trained || own[0].block_share.length !== 2 || !(own[0].block_share[0] < own[0].block_share[1])) process.exit(1);' "$T/mixed.json" \
+    && grep -q "c=own \*" "$T/table" && ok "capacities 0.25 and 0.5: one top-k point with each block's own, marked" || bad "mixed capacities: $(grep own "$T/table")"
+against_eval "mixed capacities" "$T/mixed.mod" "$T/mixed.mod" "$T/mixed.json" "$T/text.txt"
+
 # a dense model as MODEL: one point, said so
 "$S" "$T/dense.mod" --text "$T/text.txt" --repeat 1 --threads 1 --json-out "$T/one.json" >"$T/table" 2>"$T/err"
 rc=$?

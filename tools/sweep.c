@@ -140,11 +140,15 @@ static int default_thresholds(const sweep_model *sm, int W, mod_kv_dtype kv, flo
         if (mod_prefill(s, sm->toks + start, len, NULL) != MOD_OK) { fprintf(stderr, "error: %s\n", mod_session_error(s)); goto done; }
         got = mod_session_routing_recorded(s);
         for (r = 0; r < c->n_routed; r++)
-            for (k = 0; k < got; k++) v[nv++] = rec[(size_t)r * (size_t)W + (size_t)k].decision;
+            for (k = 0; k < got; k++) {
+                const float x = rec[(size_t)r * (size_t)W + (size_t)k].decision;
+                if (x == x) v[nv++] = x; /* a NaN decision is never above a threshold */
+            }
     }
     {
         double *sorted = (double *)malloc(sizeof *sorted * nv);
         int m = 0;
+        if (nv == 0) { *n_out = 0; status = 0; free(sorted); goto done; }
         if (!sorted) { fprintf(stderr, "error: out of memory\n"); goto done; }
         for (i = 0; i < nv; i++) sorted[i] = v[i];
         qsort(sorted, nv, sizeof *sorted, cmp_double);
@@ -526,13 +530,16 @@ int main(int argc, char **argv) {
 
     /* sessions, and each point's perplexity, FLOPs and routing shares: once (they are exact) */
     {
-        int most_v = 0, most_l = 0;
+        size_t most = 0;
+        int most_l = 0;
         for (k = 0; k < n_models; k++) {
             const mod_config *ck = mod_model_config(sm[k].m);
-            if (ck->vocab_size > most_v) most_v = ck->vocab_size;
+            /* a window's rows of logits, as mod-eval holds them */
+            size_t rows = (size_t)(sm[k].n < W ? sm[k].n : W) * (size_t)ck->vocab_size;
+            if (rows > most) most = rows;
             if (ck->n_layers > most_l) most_l = ck->n_layers;
         }
-        logits = (float *)malloc(sizeof *logits * (size_t)W * (size_t)most_v);
+        logits = (float *)malloc(sizeof *logits * most);
         seen = (uint64_t *)malloc(sizeof *seen * (size_t)most_l);
         processed = (uint64_t *)malloc(sizeof *processed * (size_t)most_l);
         if (!logits || !seen || !processed) { fprintf(stderr, "error: out of memory\n"); goto done; }
