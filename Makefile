@@ -15,7 +15,7 @@ LDLIBS  := -lm
 B       := build
 
 PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod2c $(B)/mod-convert $(B)/mod-bench \
-            $(B)/mod-tokbench $(B)/mod-tokenize
+            $(B)/mod-tokbench $(B)/mod-tokenize $(B)/mod-sweep
 TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer $(B)/test_ref_selfcheck \
             $(B)/check_logits $(B)/compare_logits $(B)/check_tokens \
             $(B)/test_convert_hf $(B)/test_convert_llama2c $(B)/test_convert_modfile $(B)/test_convert_errors \
@@ -40,7 +40,9 @@ $(B)/mod-generate: examples/generate.c $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/minimal: examples/minimal.c mod.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
-$(B)/mod-eval: tools/eval.c $(HEADERS) | $(B)
+$(B)/mod-eval: tools/eval.c tools/ppl.h $(HEADERS) | $(B)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -o $@ $< $(LDLIBS)
+$(B)/mod-sweep: tools/sweep.c tools/ppl.h tools/svg.h $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -o $@ $< $(LDLIBS)
 # mod-bench links OpenBLAS for a side-by-side sgemm figure when the library is installed.
 BENCH_BLAS := $(shell printf '\043include <cblas.h>\nint main(void){openblas_set_num_threads(1);return 0;}\n' | $(CC) -x c - -o /dev/null -lopenblas 2>/dev/null && echo -DMOD_BENCH_OPENBLAS -lopenblas)
@@ -204,7 +206,7 @@ LIBDIR       ?= $(PREFIX)/lib
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 CMAKEDIR     ?= $(LIBDIR)/cmake/modh
 INSTALL      ?= install
-INSTALL_BIN  := mod-generate mod-eval mod-convert mod-bench mod2c mod-tokenize
+INSTALL_BIN  := mod-generate mod-eval mod-convert mod-bench mod2c mod-tokenize mod-sweep
 # modh.pc, modhConfig.cmake and modhConfigVersion.cmake, written at every install from
 # tools/install/*.in: the version is mod.h's MOD_VERSION_STRING, so it cannot drift from the
 # header; the pkg-config file names PREFIX; the CMake package finds the header relative to its

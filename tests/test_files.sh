@@ -57,6 +57,9 @@ fi
 refuse "mod-eval: a FIFO as the model" "is not a regular file" "$B/mod-eval" "$T/fifo" --tokens 1
 refuse "mod-eval: /dev/zero as the model" "is not a regular file" "$B/mod-eval" /dev/zero --tokens 1
 refuse "mod-eval: --text /dev/zero" "is not a regular file or a pipe" "$B/mod-eval" "$T/m.mod" --text /dev/zero
+refuse "mod-sweep: a FIFO as the model" "is not a regular file" "$B/mod-sweep" "$T/fifo" --text /dev/null
+refuse "mod-sweep: /dev/zero as the --dense twin" "is not a regular file" "$B/mod-sweep" "$T/m.mod" --dense /dev/zero --text /dev/null
+refuse "mod-sweep: --text /dev/zero" "is not a regular file or a pipe" "$B/mod-sweep" "$T/m.mod" --text /dev/zero
 : >"$T/empty.txt"
 "$B/mod-eval" "$T/m.mod" --text "$T/empty.txt" >"$T/want" 2>&1; want=$?
 timeout $TO "$B/mod-eval" "$T/m.mod" --text "$T/fifo" >"$T/got" 2>&1; got=$?
@@ -103,12 +106,15 @@ guarded() {
 for o in m.mod hard.mod sym.mod; do
     guarded "mod-eval --dump-logits $o (the model)" "$B/mod-eval" "$T/in/m.mod" --tokens 1,2,3 --dump-logits "$T/in/$o"
     guarded "mod2c -o $o (the model)" "$B/mod2c" "$T/in/m.mod" name -o "$T/in/$o"
+    guarded "mod-sweep --plot $o (the model)" "$B/mod-sweep" "$T/in/m.mod" --text "$T/t.txt" --capacities 1 --repeat 1 --plot "$T/in/$o"
+    guarded "mod-sweep --json-out $o (the --dense model)" "$B/mod-sweep" "$T/m.mod" --dense "$T/in/m.mod" --text "$T/t.txt" --capacities 1 --repeat 1 --json-out "$T/in/$o"
     guarded "mod-convert -o $o --force (the model)" "$B/mod-convert" "$T/in/m.mod" -o "$T/in/$o" --force --dtype f16
 done
 ln "$T/t.txt" "$T/t-hard.txt"
 text_sum=$(sum "$T/t.txt")
 refuse "mod-eval --dump-logits the --text file" "is the input file" "$B/mod-eval" "$T/m.mod" --text "$T/t.txt" --dump-logits "$T/t.txt"
 refuse "mod-eval --dump-logits a hard link to the --text file" "is the input file" "$B/mod-eval" "$T/m.mod" --text "$T/t.txt" --dump-logits "$T/t-hard.txt"
+refuse "mod-sweep --plot a hard link to the --text file" "is the input file" "$B/mod-sweep" "$T/m.mod" --text "$T/t.txt" --plot "$T/t-hard.txt"
 [ "$(sum "$T/t.txt")" = "$text_sum" ] && ok "the text is untouched" || bad "the text changed"
 ln "$T/hf/tokenizer.json" "$T/tok-hard.json"
 ln -s hf/config.json "$T/cfg-sym.json"
@@ -128,6 +134,7 @@ device() {
 device "mod-eval --dump-logits a character device" "is not a regular file" "$B/mod-eval" "$T/m.mod" --tokens 1,2,3 --dump-logits "$DEV"
 device "mod2c -o a character device" "is not a regular file.*mod2c writes to standard output when -o is left out" "$B/mod2c" "$T/m.mod" name -o "$DEV"
 device "mod-convert -o a character device --force" "is not a regular file" "$B/mod-convert" "$T/m.mod" -o "$DEV" --force
+device "mod-sweep --plot a character device" "is not a regular file" "$B/mod-sweep" "$T/m.mod" --text "$T/t.txt" --capacities 1 --repeat 1 --plot "$DEV"
 device "mkmodel: a character device as the output" "is not a regular file" "$B/mkmodel" "$DEV"
 # /proc/self/fd/N rather than /dev/stdout: a writer that got this wrong would put a temporary
 # file beside the output, which /proc refuses, while in /dev it would replace /dev/stdout
@@ -137,6 +144,7 @@ timeout $TO "$B/mod2c" "$T/m.mod" name -o /proc/self/fd/1 2>"$T/err" | cat >"$T/
 grep -q "is not a regular file.*when -o is left out" "$T/err" && [ ! -s "$T/out" ] && ok "mod2c -o /proc/self/fd/1 (a pipe) refused" ||
     bad "mod2c -o /proc/self/fd/1 into a pipe: $(head -c 300 "$T/err")"
 refuse "mod-convert -o /proc/self/fd/1 --force (a file)" "standard output" "$B/mod-convert" "$T/m.mod" -o /proc/self/fd/1 --force
+refuse "mod-sweep --json-out /proc/self/fd/1 (a file)" "standard output" "$B/mod-sweep" "$T/m.mod" --text "$T/t.txt" --capacities 1 --repeat 1 --json-out /proc/self/fd/1
 refuse "mod-eval --dump-logits /proc/self/fd/2 (a file)" "standard error" "$B/mod-eval" "$T/m.mod" --tokens 1,2 --dump-logits /proc/self/fd/2
 # existing regular files: replaced by mod-eval, mod2c and mkmodel; by mod-convert only with --force
 for w in eval mod2c mkmodel convert; do echo old >"$T/old-$w"; done

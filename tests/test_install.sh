@@ -40,7 +40,7 @@ pat=$(sed -n 's/^#define MOD_VERSION_PATCH \([0-9]*\)$/\1/p' mod.h)
 
 # ---- install into a scratch prefix, from the programs already built in BUILD_DIR ----
 if mk install PREFIX="$P"; then ok "make install PREFIX=<scratch>"; else bad "make install: $(head -c 600 "$T/make.out")"; fi
-for f in bin/mod-generate bin/mod-eval bin/mod-convert bin/mod-bench bin/mod2c bin/mod-tokenize; do
+for f in bin/mod-generate bin/mod-eval bin/mod-convert bin/mod-bench bin/mod2c bin/mod-tokenize bin/mod-sweep; do
     [ "$(mode "$P/$f")" = "-rwxr-xr-x" ] && ok "$f installed, mode 0755" || bad "$f: $(mode "$P/$f" 2>&1)"
 done
 for f in include/mod.h lib/pkgconfig/modh.pc lib/cmake/modh/modhConfig.cmake lib/cmake/modh/modhConfigVersion.cmake; do
@@ -48,7 +48,7 @@ for f in include/mod.h lib/pkgconfig/modh.pc lib/cmake/modh/modhConfig.cmake lib
 done
 cmp -s mod.h "$P/include/mod.h" && ok "include/mod.h is mod.h" || bad "include/mod.h differs from mod.h"
 n=$(files "$P" | wc -l)
-[ "$n" -eq 10 ] && ok "nothing else installed (10 files)" || bad "$n files installed: $(files "$P" | tr '\n' ' ')"
+[ "$n" -eq 11 ] && ok "nothing else installed (11 files)" || bad "$n files installed: $(files "$P" | tr '\n' ' ')"
 pcv=$(sed -n 's/^Version: *//p' "$P/lib/pkgconfig/modh.pc")
 [ "$pcv" = "$version" ] && ok "modh.pc: Version $pcv is MOD_VERSION_STRING" || bad "modh.pc: Version \"$pcv\", mod.h $version"
 grep -q "^set(PACKAGE_VERSION \"$version\")" "$P/lib/cmake/modh/modhConfigVersion.cmake" &&
@@ -61,7 +61,7 @@ if "$P/bin/mod-generate" "$MODEL" -p "And God" -n 8 >"$T/gen.out" 2>"$T/gen.err"
     [ "$(wc -c <"$T/gen.out")" -gt 12 ] && grep -q '^And God' "$T/gen.out"; then
     ok "installed mod-generate: $(head -n 1 "$T/gen.out")"
 else bad "installed mod-generate: $(head -c 300 "$T/gen.err")"; fi
-for p in mod-eval mod-convert mod-bench mod2c mod-tokenize; do
+for p in mod-eval mod-convert mod-bench mod2c mod-tokenize mod-sweep; do
     "$P/bin/$p" --help >/dev/null 2>&1 && ok "installed $p --help" || bad "installed $p --help failed"
 done
 ids=$("$P/bin/mod-tokenize" "$MODEL" -p "And God said" --bos 2>&1)

@@ -13,6 +13,8 @@ run "mod-generate, top-k prompt" "$B/mod-generate" "$T/m.mod" -p "hello there" -
 run "mod-eval with dump" "$B/mod-eval" "$T/m.mod" --tokens 1,2,3,4,5,6 --dump-logits "$T/l.bin" --threads 1
 printf 'In the beginning God created the heaven and the earth.\n' >"$T/t.txt"
 run "mod-eval on text in windows" "$B/mod-eval" "$T/m.mod" --text "$T/t.txt" --ctx 16 --threads 1
+run "mod-sweep with a plot and JSON" "$B/mod-sweep" "$T/m.mod" --text "$T/t.txt" --ctx 16 --capacities 0.5,1 --thresholds 0 --repeat 1 --threads 1 --plot "$T/p.svg" --json-out "$T/p.json"
+run "mod-sweep, default lists" "$B/mod-sweep" "$T/m.mod" --text "$T/t.txt" --ctx 16 --repeat 1 --threads 1
 run "minimal" "$B/minimal" "$T/m.mod" "abc"
 "$B/mkmodel" "$T/sp.mod" --seed 6 --tokenizer sp --merges 50 --dim 16 --layers 1 --heads 2 --kv-heads 1 --hidden 32 --seq 32 >/dev/null
 printf '<s>A<x> b\342\226\201c</s>' >"$T/s.txt"

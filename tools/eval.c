@@ -7,6 +7,7 @@
 #define MOD_IMPLEMENTATION
 #include "../mod.h"
 #include "../examples/cli.h"
+#include "ppl.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -84,7 +85,7 @@ int main(int argc, char **argv) {
     long scored = 0;
     uint64_t *seen = NULL, *processed = NULL;
     const mod_config *c;
-    int V, W, start;
+    int V, W;
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -173,39 +174,7 @@ int main(int argc, char **argv) {
         if (cli_output_open(&out, dump_path, 1, why, sizeof why) != 0) { fprintf(stderr, "error: %s\n", why); goto done; }
         if (!(dump = cli_output_stream(&out))) { fprintf(stderr, "error: cannot write %s: %s\n", dump_path, strerror(errno)); goto done; }
     }
-    for (start = 0; start < n; start += W) {
-        const int len = n - start < W ? n - start : W;
-        int l, t;
-        mod_session_reset(s);
-        if (incremental) {
-            for (t = 0; t < len; t++) {
-                if ((r = mod_decode(s, toks[start + t])) != MOD_OK) { fprintf(stderr, "error: %s\n", mod_session_error(s)); goto done; }
-                memcpy(logits + (size_t)t * V, mod_session_logits(s), sizeof(float) * (size_t)V);
-            }
-        } else if ((r = mod_prefill(s, toks + start, len, logits)) != MOD_OK) {
-            fprintf(stderr, "error: %s\n", mod_session_error(s));
-            goto done;
-        }
-        for (t = 0; t + 1 < len; t++) {
-            const float *row = logits + (size_t)t * V;
-            double mx = row[0], sum = 0.0;
-            int k;
-            for (k = 1; k < V; k++) if (row[k] > mx) mx = row[k];
-            for (k = 0; k < V; k++) sum += exp((double)row[k] - mx);
-            nll += mx + log(sum) - (double)row[toks[start + t + 1]];
-            scored++;
-        }
-        for (l = 0; l < c->n_layers; l++) {
-            mod_block_stats b;
-            mod_session_stats(s, l, &b);
-            seen[l] += b.tokens_seen;
-            processed[l] += b.tokens_processed;
-        }
-        if (dump && fwrite(logits, sizeof *logits, (size_t)len * (size_t)V, dump) != (size_t)len * (size_t)V) {
-            fprintf(stderr, "error: cannot write %s: %s\n", dump_path, strerror(errno));
-            goto done;
-        }
-    }
+    if (ppl_windows(s, model, toks, n, W, incremental, logits, &nll, &scored, seen, processed, NULL, dump, dump_path) != 0) goto done;
     if (dump) {
         int bad = fclose(dump) != 0;
         dump = NULL;

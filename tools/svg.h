@@ -133,6 +133,27 @@ SVG_FN void svg_circle(svg *g, double cx, double cy, double r, const char *fill,
     fputs("/>\n", g->f);
 }
 
+/* Marker shapes for data points: in colour and in shape, series stay apart in greyscale too. */
+enum { SVG_MARK_CIRCLE = 0, SVG_MARK_SQUARE = 1, SVG_MARK_DIAMOND = 2, SVG_MARK_TRIANGLE = 3 };
+
+/* A data-point marker centred on (x, y), r its half-size; extra: NULL or more attributes
+   written as they are (e.g. "class=\"point\"", so a test can count the points). */
+SVG_FN void svg_marker(svg *g, double x, double y, double r, int shape, const char *fill, const char *stroke,
+                       double stroke_width, const char *extra) {
+    if (shape == SVG_MARK_SQUARE)
+        fprintf(g->f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\"", x - r * 0.9, y - r * 0.9, r * 1.8, r * 1.8);
+    else if (shape == SVG_MARK_DIAMOND)
+        fprintf(g->f, "<path d=\"M%.2f %.2fL%.2f %.2fL%.2f %.2fL%.2f %.2fZ\"", x, y - r * 1.25, x + r * 1.25, y, x, y + r * 1.25, x - r * 1.25, y);
+    else if (shape == SVG_MARK_TRIANGLE)
+        fprintf(g->f, "<path d=\"M%.2f %.2fL%.2f %.2fL%.2f %.2fZ\"", x, y - r * 1.2, x + r * 1.1, y + r * 0.8, x - r * 1.1, y + r * 0.8);
+    else
+        fprintf(g->f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%.2f\"", x, y, r);
+    fprintf(g->f, " fill=\"%s\"", fill ? fill : "none");
+    if (stroke && stroke_width > 0) fprintf(g->f, " stroke=\"%s\" stroke-width=\"%.2f\"", stroke, stroke_width);
+    if (extra) fprintf(g->f, " %s", extra);
+    fputs("/>\n", g->f);
+}
+
 /* A polyline through n points xy[2i], xy[2i + 1]; points with a non-finite coordinate are left out. */
 SVG_FN void svg_polyline(svg *g, const double *xy, int n, const char *stroke, double width, const char *dash) {
     int i;
