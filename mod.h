@@ -407,18 +407,19 @@ MOD_API mod_result mod_sample(mod_session *session, mod_sampler *sampler, int32_
 /* Encodes len bytes of text. flags: MOD_TOKENIZE_BOS prepends the model's BOS token; on a model
    without one (mod_token_bos() is -1) that fails with MOD_ERR_TOKENIZE. MOD_TOKENIZE_SPECIAL
    makes special tokens recognised where their text appears (the longest at the leftmost
-   position): the special added tokens of a tokenizer with an added-token table (kinds 1 and
-   3), else the control tokens that have text (such as "<|im_start|>") of kinds 1 and 2.
+   position): the special added tokens of a tokenizer with an added-token table, else the
+   control tokens that have text (such as "<|im_start|>") of kinds 1 and 2.
    Without it such text is encoded as plain text, so a prompt cannot inject control tokens
    (Hugging Face's split_special_tokens=True). Non-special added tokens (Qwen's "<think>") are
    always matched, as Hugging Face does. Other bits are refused (MOD_ERR_INVALID_ARGUMENT).
    A tokenizer with NFC normalization (Qwen2 and Qwen3) normalizes the text between added
    tokens first, in place at the free end of tokens: no other memory is used.
-   A buffer of len + 2 tokens is always enough for kinds 1 and 2 and for the usual kind 3
-   tokenizers; with less, MOD_ERR_BUFFER_TOO_SMALL may be returned and *n_tokens is set to
-   len + 2. A kind 3 tokenizer that prepends its space to every piece between added tokens, or
-   has no token for the space, and a text that NFC lengthens can need up to 3 * len + 2: then
-   MOD_ERR_BUFFER_TOO_SMALL with *n_tokens set to that.
+   A buffer of len + 2 tokens is always enough for kind 1, for kind 2 but on text with added
+   or special tokens in it, and for the usual kind 3 tokenizers; with less,
+   MOD_ERR_BUFFER_TOO_SMALL may be returned and *n_tokens is set to len + 2. A kind 2 or 3
+   tokenizer that prepends its space to every piece between added (or special) tokens, a kind 3
+   one that has no token for the space, and a text that NFC lengthens can need up to
+   3 * len + 2: then MOD_ERR_BUFFER_TOO_SMALL with *n_tokens set to that.
    Time is O(n log n) in the length n of the longest piece (the whole text for scored BPE or
    without a pretokenizer, else a split piece): a piece of more than 16 tokens merges through a
    priority queue whose scratch, 40 bytes per token of the longest such piece, comes from
@@ -607,7 +608,7 @@ MOD_API int32_t mod_chat_turn_end_token(const mod_model *model, mod_chat_format 
     X(decode_strip, 12, U32) \
     X(n_added, 16, U32) \
     X(reserved, 20, U32X3)
-/* The added-token table of kinds 1 and 3: n_added of these, after the merges. */
+/* The added-token table (any kind): n_added of these, after the merges. */
 #define MOD__ADDED_TOKEN_FIELDS(X) \
     X(id, 0, U32) \
     X(flags, 4, U32) \
@@ -1123,7 +1124,7 @@ typedef struct mod__vocab {
     int32_t unk;              /* -1 if none */
     unsigned sp_flags;        /* MOD__SP_* bits */
     int prepend, decode_strip;
-    /* kinds 1 and 3 */
+    /* the added-token table */
     int n_added;
     const uint32_t *added;    /* n_added x (id, flags, offset, length), ordered by their bytes */
     int max_added_len;
@@ -1522,8 +1523,8 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
     v->max_token_len = (int)th.max_token_len;
     if (v->kind < 1 || v->kind > 3) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: unknown kind %d", v->kind);
     v->unk = -1;
-    /* kind 1's added tokens are counted in the header, kind 3's in its record */
-    if (th.n_added && v->kind != MOD__VOCAB_BYTE_BPE) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: the header's n_added is for kind 1 only, it must be 0");
+    /* kind 1's and 2's added tokens are counted in the header, kind 3's in its record */
+    if (th.n_added && v->kind == MOD__VOCAB_SP) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: the header's n_added is for kinds 1 and 2 only, it must be 0");
     if (th.n_added > n_tokens) return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: n_added %u exceeds n_tokens", th.n_added);
     v->n_added = (int)th.n_added;
     if (v->kind == MOD__VOCAB_SP) {
@@ -1573,7 +1574,7 @@ static mod_result mod__load_vocab(mod_model *m, const unsigned char *p, const mo
     v->n_tokens = (int)n_tokens; v->n_merges = (int)n_merges; v->n_sorted = (int)n_sorted;
     v->bos = bos; v->eos = eos; v->vocab_size = m->cfg.vocab_size;
     for (i = 0; i < 256; i++) v->byte_token[i] = -1;
-    /* the added tokens' texts (kinds 1 and 3) follow the token strings in the blob */
+    /* the added tokens' texts follow the token strings in the blob */
     if (v->offsets[0] != 0 || (v->kind == MOD__VOCAB_SP || v->n_added ? v->offsets[n_tokens] > strings_size : v->offsets[n_tokens] != strings_size))
         return mod__fail(err, MOD_ERR_CORRUPT, "tokenizer: string offsets do not span the string blob");
     for (i = 0; i < n_tokens; i++) {
@@ -6322,8 +6323,8 @@ static mod_result mod__sp_piece(const mod__vocab *v, const char *t, size_t n, si
     return MOD_OK;
 }
 
-/* The longest added token that may match at t (n bytes left), as its index, or -1 (kinds 1
-   and 3). */
+/* The longest added token that may match at t (n bytes left), as its index, or -1 (any kind
+   with an added-token table). */
 static int mod__added_at(const mod__vocab *v, const char *t, size_t n, int special) {
     int best = -1, lo = 0;
     size_t l, most = n < MOD__CAST(size_t, v->max_added_len) ? n : MOD__CAST(size_t, v->max_added_len);
@@ -6366,7 +6367,7 @@ static mod_result mod__sp_encode(const mod__vocab *v, const char *text, size_t l
 }
 
 static mod_result mod__tok_full(mod_error *err, int cap) {
-    return mod__fail(err, MOD_ERR_BUFFER_TOO_SMALL, "capacity %d tokens is too small for this text once normalized (NFC)", cap);
+    return mod__fail(err, MOD_ERR_BUFFER_TOO_SMALL, "capacity %d tokens is too small for this text", cap);
 }
 
 /* Kinds 1 and 2: the text of len bytes (pre: the prefix space before it, 0 or 1), into out,
@@ -6391,15 +6392,24 @@ static mod_result mod__tok_encode_12(const mod__vocab *v, const char *text, size
         memmove(room + free_bytes - n, room, n);
         text = room + free_bytes - n;
         len = n;
-    }
+    } else if (len + pre > MOD__CAST(size_t, cap - *t)) /* kind 2's prefix before each piece */
+        return mod__fail(err, MOD_ERR_BUFFER_TOO_SMALL, "capacity %d tokens is too small for this text", cap);
     return v->kind == MOD__VOCAB_BYTE_BPE ? mod__tok_encode_ranked(v, text, pre, len + pre, out, t, s, err)
                         : mod__tok_encode_scored(v, text, len, pre, out, t, s, err);
 }
 
-/* Kinds 1 and 2 have no added-token table: with MOD_TOKENIZE_SPECIAL their special tokens are
-   the control tokens that have text, the longest one that starts at the leftmost position
+/* The prefix space (pre, 0 or 1) of the piece of text that starts at byte start, when the text
+   splits at added or special tokens: kind 1 puts it before the text's first piece only; kind 2
+   before every piece, the first and each one after such a token, as llama.cpp's SentencePiece
+   tokenizer and Hugging Face's Prepend normalizer do. */
+static size_t mod__tok_piece_pre(const mod__vocab *v, size_t start, size_t pre) {
+    return start == 0 || v->kind == MOD__VOCAB_SCORED ? pre : 0;
+}
+
+/* Kinds 1 and 2 without an added-token table: with MOD_TOKENIZE_SPECIAL their special tokens
+   are the control tokens that have text, the longest one that starts at the leftmost position
    first (the lowest id among equal texts). ids: up to MOD__TOK_SPECIALS of them, else NULL
-   and every token is looked at. The prefix space goes before the first piece only. */
+   and every token is looked at. */
 #define MOD__TOK_SPECIALS 256
 static int32_t mod__tok_control_at(const mod__vocab *v, const char *t, size_t n, const int32_t *ids, int count) {
     int32_t best = -1;
@@ -6437,19 +6447,19 @@ static mod_result mod__tok_encode_special(const mod__vocab *v, const char *text,
         const unsigned char c = MOD__CAST(unsigned char, text[at]);
         int32_t id = (first[c >> 3] >> (c & 7)) & 1 ? mod__tok_control_at(v, text + at, len - at, count <= MOD__TOK_SPECIALS ? ids : NULL, count) : -1;
         if (id < 0) { at++; continue; }
-        if (at > start && (r = mod__tok_encode_12(v, text + start, at - start, start == 0 ? pre : 0, out, t, cap, s, err)) != MOD_OK) return r;
-        if (*t >= cap) return mod__tok_full(err, cap); /* only NFC can fill it so soon */
+        if (at > start && (r = mod__tok_encode_12(v, text + start, at - start, mod__tok_piece_pre(v, start, pre), out, t, cap, s, err)) != MOD_OK) return r;
+        if (*t >= cap) return mod__tok_full(err, cap); /* only NFC or kind 2's prefixes fill it so soon */
         out[(*t)++] = id;
         at += v->offsets[id + 1] - v->offsets[id];
         start = at;
     }
-    return start < len ? mod__tok_encode_12(v, text + start, len - start, start == 0 ? pre : 0, out, t, cap, s, err) : MOD_OK;
+    return start < len ? mod__tok_encode_12(v, text + start, len - start, mod__tok_piece_pre(v, start, pre), out, t, cap, s, err) : MOD_OK;
 }
 
-/* Kind 1 with an added-token table: the text splits at added tokens as kind 3's does (the
-   longest added text at each position; special ones only with MOD_TOKENIZE_SPECIAL), each
-   piece between them encoded (and normalized) on its own, the prefix space before the first
-   piece only. Every added token takes at least one byte of text for its one token. */
+/* Kinds 1 and 2 with an added-token table: the text splits at added tokens as kind 3's does
+   (the longest added text at each position; special ones only with MOD_TOKENIZE_SPECIAL), each
+   piece between them encoded (and normalized) on its own, with the prefix space of
+   mod__tok_piece_pre. Every added token takes at least one byte of text for its one token. */
 static mod_result mod__tok_encode_added(const mod__vocab *v, const char *text, size_t len, size_t pre, int flags,
                                         int32_t *out, int *t, int cap, mod__tok_scratch *s, mod_error *err) {
     size_t i = 0, start = 0;
@@ -6457,19 +6467,21 @@ static mod_result mod__tok_encode_added(const mod__vocab *v, const char *text, s
     while (i < len) {
         const int a = mod__added_at(v, text + i, len - i, flags & MOD_TOKENIZE_SPECIAL);
         if (a < 0) { i++; continue; }
-        if (i > start && (r = mod__tok_encode_12(v, text + start, i - start, start == 0 ? pre : 0, out, t, cap, s, err)) != MOD_OK) return r;
-        if (*t >= cap) return mod__tok_full(err, cap); /* only NFC can fill it so soon */
+        if (i > start && (r = mod__tok_encode_12(v, text + start, i - start, mod__tok_piece_pre(v, start, pre), out, t, cap, s, err)) != MOD_OK) return r;
+        if (*t >= cap) return mod__tok_full(err, cap); /* only NFC or kind 2's prefixes fill it so soon */
         out[(*t)++] = MOD__CAST(int32_t, v->added[4 * (size_t)a]);
         i += v->added[4 * (size_t)a + 3];
         start = i;
     }
-    return start < len ? mod__tok_encode_12(v, text + start, len - start, start == 0 ? pre : 0, out, t, cap, s, err) : MOD_OK;
+    return start < len ? mod__tok_encode_12(v, text + start, len - start, mod__tok_piece_pre(v, start, pre), out, t, cap, s, err) : MOD_OK;
 }
 
 /* Every text byte yields at most one token before merging, plus BOS and the prefix space: a
    buffer of len + 2 tokens holds the unmerged tokens, and merging only shrinks them (a
    special token takes at least one byte). NFC may lengthen the text up to three times (UAX
-   #15's bound for UTF-8), so 3 len + 2 suffice then; mod__tok_encode_12 checks as it goes. */
+   #15's bound for UTF-8), so 3 len + 2 suffice then; kind 2's prefix space before each piece
+   after an added or special token (of one byte or more) adds at most one token per such
+   token, so 2 len + 2 suffice there. mod__tok_encode_12 checks as it goes. */
 static mod_result mod__vocab_encode(const mod__vocab *v, const char *text, size_t len, int flags,
                                     int32_t *out, int cap, int *n_out, mod_error *err) {
     size_t pre = v->kind != MOD__VOCAB_SP && (v->flags & MOD__TOK_PREFIX_SPACE) && len > 0;

@@ -610,17 +610,20 @@ CKPT_FN void write_tokenizer(const char *path, int form, int pretok, const char 
    ab (263), U+2581ab (264), <x> (265, a non-special added token), and extra_vocab ("\"k\":id"
    entries); merges U+2581 a, a b, U+2581a b. normalizer, pre_tokenizer and decoder are JSON
    values (NULL: the Llama 2 form, Prepend + Replace, no pre-tokenizer, Replace + ByteFallback +
-   Fuse + Strip); added_flags is spliced into <x>'s entry (NULL: none). */
+   Fuse + Strip); added_flags is spliced into <x>'s entry (NULL: none). write_sp_tokenizer_more
+   also appends extra_added (added_tokens entries) and extra_merges (merges, ranked after the
+   three) when they are not NULL. */
 #define CK_SP "\\u2581"
-CKPT_FN void write_sp_tokenizer(const char *path, const char *normalizer, const char *pre_tokenizer, const char *decoder,
-                                const char *extra_vocab, const char *added_flags)
+CKPT_FN void write_sp_tokenizer_more(const char *path, const char *normalizer, const char *pre_tokenizer, const char *decoder,
+                                     const char *extra_vocab, const char *added_flags, const char *extra_added, const char *extra_merges)
 {
     char *j = (char *)malloc(100000);
     int n = 0, b;
     n += sprintf(j + n, "{\"version\":\"1.0\",\"added_tokens\":[");
     n += sprintf(j + n, "{\"id\":0,\"content\":\"<unk>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},");
     n += sprintf(j + n, "{\"id\":1,\"content\":\"<s>\",\"special\":true},{\"id\":2,\"content\":\"</s>\",\"special\":true},");
-    n += sprintf(j + n, "{\"id\":265,\"content\":\"<x>\",\"special\":false%s%s}],", added_flags ? "," : "", added_flags ? added_flags : "");
+    n += sprintf(j + n, "{\"id\":265,\"content\":\"<x>\",\"special\":false%s%s}%s%s],", added_flags ? "," : "", added_flags ? added_flags : "",
+                 extra_added ? "," : "", extra_added ? extra_added : "");
     n += sprintf(j + n, "\"normalizer\":%s,", normalizer ? normalizer :
                  "{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"" CK_SP "\"},"
                  "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"" CK_SP "\"}]}");
@@ -633,9 +636,15 @@ CKPT_FN void write_sp_tokenizer(const char *path, const char *normalizer, const 
     for (b = 0; b < 256; b++) n += sprintf(j + n, ",\"<0x%02X>\":%d", b, 3 + b);
     n += sprintf(j + n, ",\"" CK_SP "\":259,\"a\":260,\"b\":261,\"" CK_SP "a\":262,\"ab\":263,\"" CK_SP "ab\":264,\"<x>\":265%s%s",
                  extra_vocab ? "," : "", extra_vocab ? extra_vocab : "");
-    n += sprintf(j + n, "},\"merges\":[\"" CK_SP " a\",[\"a\",\"b\"],\"" CK_SP "a b\"]}}");
+    n += sprintf(j + n, "},\"merges\":[\"" CK_SP " a\",[\"a\",\"b\"],\"" CK_SP "a b\"%s%s]}}", extra_merges ? "," : "", extra_merges ? extra_merges : "");
     write_file(path, j, (size_t)n);
     free(j);
+}
+
+CKPT_FN void write_sp_tokenizer(const char *path, const char *normalizer, const char *pre_tokenizer, const char *decoder,
+                                const char *extra_vocab, const char *added_flags)
+{
+    write_sp_tokenizer_more(path, normalizer, pre_tokenizer, decoder, extra_vocab, added_flags, NULL, NULL);
 }
 
 /* ---- llama2.c checkpoints and tokenizer.bin --------------------------------------------- */

@@ -737,6 +737,170 @@ static void test_tok_spm(void)
     wts_free(&m);
 }
 
+/* A SentencePiece vocabulary with added tokens: test_tok_spm's, then the user-defined (type 4)
+   "<table>" (266), "\n\n" (267) and U+2581 U+2581 (268; Gemma spells its whitespace runs so),
+   and the control (3) "<start_of_turn>" (269); "<x>" (265) is user-defined already. The same
+   vocabulary as a tokenizer.json: these as added tokens (special: the control ones), U+2581
+   U+2581 also reached by the merge "U+2581 U+2581", ranked last as its GGUF score is lowest. */
+#define SPA_N 270
+static const char k_spa_vocab[] = "\"<table>\":266,\"\\n\\n\":267,\"" CK_SP CK_SP "\":268,\"<start_of_turn>\":269";
+static const char k_spa_added[] =
+    "{\"id\":266,\"content\":\"<table>\",\"special\":false},{\"id\":267,\"content\":\"\\n\\n\",\"special\":false},"
+    "{\"id\":268,\"content\":\"" CK_SP CK_SP "\",\"special\":false},{\"id\":269,\"content\":\"<start_of_turn>\",\"special\":true}";
+static const char k_spa_merges[] = "\"" CK_SP " " CK_SP "\"";
+
+static void spa_gguf(const char *path, const wts *m, int prefix)
+{
+    char *tok[SPA_N], bytes[256][8];
+    float score[SPA_N];
+    int32_t type[SPA_N];
+    gw w;
+    int i;
+    tok[0] = (char *)"<unk>"; type[0] = 2;
+    tok[1] = (char *)"<s>"; type[1] = 3;
+    tok[2] = (char *)"</s>"; type[2] = 3;
+    for (i = 0; i < 256; i++) { sprintf(bytes[i], "<0x%02X>", i); tok[3 + i] = bytes[i]; type[3 + i] = 6; }
+    tok[259] = (char *)"\xE2\x96\x81"; tok[260] = (char *)"a"; tok[261] = (char *)"b";
+    tok[262] = (char *)"\xE2\x96\x81" "a"; tok[263] = (char *)"ab"; tok[264] = (char *)"\xE2\x96\x81" "ab"; tok[265] = (char *)"<x>";
+    tok[266] = (char *)"<table>"; tok[267] = (char *)"\n\n"; tok[268] = (char *)"\xE2\x96\x81\xE2\x96\x81"; tok[269] = (char *)"<start_of_turn>";
+    for (i = 0; i < SPA_N; i++) score[i] = 0.0f;
+    for (i = 259; i < 265; i++) type[i] = 1;
+    type[265] = type[266] = type[267] = type[268] = 4;
+    type[269] = 3;
+    score[259] = -100; score[260] = -101; score[261] = -102; score[262] = -1; score[263] = -2; score[264] = -3; score[268] = -4;
+    gw_init(&w);
+    gguf_model(&w, m, "llama", 1);
+    gw_str(&w, "tokenizer.ggml.model", "llama");
+    gw_arr_str(&w, "tokenizer.ggml.tokens", tok, NULL, SPA_N);
+    gw_arr_f32(&w, "tokenizer.ggml.scores", score, SPA_N);
+    gw_arr_i32(&w, "tokenizer.ggml.token_type", type, SPA_N);
+    gw_u32(&w, "tokenizer.ggml.bos_token_id", 1);
+    gw_u32(&w, "tokenizer.ggml.eos_token_id", 2);
+    gw_bool(&w, "tokenizer.ggml.add_space_prefix", prefix);
+    gw_write(&w, path);
+    gw_free(&w);
+}
+
+/* Ids as a comma-separated list, for messages and comparisons. */
+static const char *ids_str(const int32_t *t, int n)
+{
+    static char buf[2][1024];
+    static int which;
+    char *o = buf[which++ & 1];
+    int i, k = 0;
+    o[0] = 0;
+    for (i = 0; i < n && k < 1000; i++) k += snprintf(o + k, (size_t)(1024 - k), "%s%d", i ? "," : "", (int)t[i]);
+    return o;
+}
+
+/* Added tokens of a SentencePiece GGUF (user-defined always matched, control ones with
+   MOD_TOKENIZE_SPECIAL), against the tokenizer.json conversion of the same vocabulary (kind 3,
+   whose encoder tests/test_hf_tokenizers.sh holds to Hugging Face's) and against ids worked out
+   by hand, which were also checked once with the Node oracle (@lenml/tokenizers, as
+   tests/hf_oracle.js drives it) on the tokenizer.json written here. Llama style: a prefix space
+   (add_space_prefix; tokenizer.json's Prepend normalizer) before each piece of text between
+   added tokens, as llama.cpp puts it; Gemma style: none, and every text decodes to itself. */
+static void test_tok_spm_added(void)
+{
+    static const char *const texts[] = { "<x>", "a<x>", "<x>a", "a<x>b", "<x><x>", "<x><table>ab", "ab<table>", "a\n\nb", "\n\n\n",
+                                         "\n\n\n\n", "a  b", "  a", "a\xE2\x96\x81\xE2\x96\x81" "b", "<s>a</s>", "<start_of_turn>a",
+                                         "a <start_of_turn> b", "<unk>", "<tab<table>", "<table", " <x> ", "b<x>\n\n<s><table>", "" };
+    /* (text, flags, Llama-style ids, Gemma-style ids): worked out by hand from the merges, and
+       the same as the Node oracle gives for the tokenizer.json (its merges given as pairs) */
+    static const struct { const char *text; int flags; int32_t llama[8], gemma[8]; int nl, ng; } want[] = {
+        { "a<x>b", 0, { 262, 265, 259, 261 }, { 260, 265, 261 }, 4, 3 },
+        { "<x>ab", 0, { 265, 264 }, { 265, 263 }, 2, 2 },
+        { "ab<x>", 0, { 264, 265 }, { 263, 265 }, 2, 2 },
+        { "<x><table>", 0, { 265, 266 }, { 265, 266 }, 2, 2 },
+        { "a\n\nb", 0, { 262, 267, 259, 261 }, { 260, 267, 261 }, 4, 3 },
+        { "a  b", 0, { 262, 268, 261 }, { 260, 268, 261 }, 3, 3 },
+        { "  a", 0, { 268, 262 }, { 259, 262 }, 2, 2 },
+        { "a\xE2\x96\x81\xE2\x96\x81" "b", 0, { 262, 268, 259, 261 }, { 260, 268, 261 }, 4, 3 },
+        { "<s>a</s>", MOD_TOKENIZE_SPECIAL, { 1, 262, 2 }, { 1, 260, 2 }, 3, 3 },
+        { "<s>ab", MOD_TOKENIZE_SPECIAL | MOD_TOKENIZE_BOS, { 1, 1, 264 }, { 1, 1, 263 }, 3, 3 },
+        { "<s>a", 0, { 259, 3 + '<', 3 + 's', 3 + '>', 260 }, { 3 + '<', 3 + 's', 3 + '>', 260 }, 5, 4 },
+        { "<start_of_turn>a", MOD_TOKENIZE_SPECIAL, { 269, 262 }, { 269, 260 }, 2, 2 },
+        { "<unk>", MOD_TOKENIZE_SPECIAL, { 0 }, { 0 }, 1, 1 },
+        { "<tab<table>", 0, { 259, 3 + '<', 3 + 't', 263, 266 }, { 3 + '<', 3 + 't', 263, 266 }, 5, 4 },
+        { "a <start_of_turn> b", MOD_TOKENIZE_SPECIAL, { 262, 259, 269, 268, 261 }, { 260, 259, 269, 259, 261 }, 5, 5 },
+        { " <x> ", 0, { 268, 265, 268 }, { 259, 265, 259 }, 3, 3 },
+        { "\n\n\n", 0, { 267, 259, 3 + '\n' }, { 267, 3 + '\n' }, 3, 2 },
+        { "b<x>\n\n<s><table>", MOD_TOKENIZE_SPECIAL, { 259, 261, 265, 267, 1, 266 }, { 261, 265, 267, 1, 266 }, 6, 5 },
+    };
+    static const int flag_sets[3] = { 0, MOD_TOKENIZE_SPECIAL, MOD_TOKENIZE_SPECIAL | MOD_TOKENIZE_BOS };
+    static const char gemma_norm[] = "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"" CK_SP "\"}";
+    static const char gemma_dec[] = "{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":{\"String\":\"" CK_SP "\"},\"content\":\" \"},"
+                                    "{\"type\":\"ByteFallback\"},{\"type\":\"Fuse\"}]}";
+    spec s;
+    wts m;
+    int style, i, f;
+    spec_default(&s);
+    wts_init(&m, &s, T_F16, 0);
+    for (style = 0; style < 2; style++) { /* 0 Llama style, 1 Gemma style */
+        const char *g = P(style ? "tsg.gguf" : "tsl.gguf"), *dir = P(style ? "tsg" : "tsl");
+        const char *a = P(style ? "tsg_g.mod" : "tsl_g.mod"), *h = P(style ? "tsg_h.mod" : "tsl_h.mod"), *name = style ? "Gemma style" : "Llama style";
+        char json[4200];
+        mod_model *ma, *mh;
+        int same = 1, dsame = 1, round = 1, n_cmp = 0;
+        write_hf(dir, &m, "F16", NULL, NULL);
+        snprintf(json, sizeof json, "%s/tokenizer.json", dir);
+        write_sp_tokenizer_more(json, style ? gemma_norm : NULL, NULL, style ? gemma_dec : NULL, k_spa_vocab, NULL, k_spa_added, k_spa_merges);
+        spa_gguf(g, &m, !style);
+        check(conv(dir, "-o", h, "--quiet", NULL) == 0, "%s: the tokenizer.json with added tokens converts (%s)", name, g_err);
+        check(conv(g, "-o", a, "--quiet", NULL) == 0, "%s: the SentencePiece GGUF with user-defined and control tokens converts (%s)", name, g_err);
+        ma = load(a);
+        mh = load(h);
+        if (!ma || !mh) {
+            check(0, "%s: both files load", name);
+            if (ma) mod_model_free(ma);
+            if (mh) mod_model_free(mh);
+            continue;
+        }
+        check(ma->vocab.kind == MOD__VOCAB_SCORED && ma->vocab.n_added == 8 && mh->vocab.kind == MOD__VOCAB_SP && mh->vocab.n_added == 8,
+              "%s: kind 2 with 8 added tokens from the GGUF (<unk> <s> </s> <start_of_turn> special; <x> <table> \\n\\n U+2581 U+2581): %d; "
+              "kind 3 with the same 8 from tokenizer.json: %d", name, ma->vocab.n_added, mh->vocab.n_added);
+        for (i = 0; i < (int)(sizeof texts / sizeof texts[0]); i++)
+            for (f = 0; f < 3; f++) {
+                int32_t ta[64], th[64];
+                int na = -1, nh = -2;
+                char da[256], dh[256];
+                size_t la = 0, lh = 1, tl = strlen(texts[i]);
+                mod_result ra = mod_tokenize(ma, texts[i], tl, flag_sets[f], ta, 64, &na, NULL);
+                mod_result rh = mod_tokenize(mh, texts[i], tl, flag_sets[f], th, 64, &nh, NULL);
+                n_cmp++;
+                if (ra != MOD_OK || rh != MOD_OK || na != nh || memcmp(ta, th, sizeof(int32_t) * (size_t)(na > 0 ? na : 0))) {
+                    same = 0;
+                    printf("   %s, \"%s\" (flags %d): GGUF %s, tokenizer.json %s\n", name, texts[i], flag_sets[f], ids_str(ta, na), ids_str(th, nh));
+                    continue;
+                }
+                mod_detokenize(ma, ta, na, da, sizeof da, &la);
+                mod_detokenize(mh, ta, na, dh, sizeof dh, &lh);
+                if (la != lh || memcmp(da, dh, la)) dsame = 0;
+                /* Gemma style: every text comes back (as plain text, no control token read), but for a
+                   typed U+2581, whose tokens decode to spaces */
+                if (style && f == 0 && !strstr(texts[i], "\xE2\x96\x81") && (la != tl || memcmp(da, texts[i], tl))) {
+                    round = 0;
+                    printf("   %s: \"%s\" decodes to \"%.*s\"\n", name, texts[i], (int)la, da);
+                }
+            }
+        check(same, "%s: %d encodings (texts x no flags, special, special + BOS) equal the tokenizer.json conversion's", name, n_cmp);
+        check(dsame, "%s: and decode to the same text", name);
+        if (style) check(round, "%s: every text without a typed U+2581 decodes to itself", name);
+        for (i = 0; i < (int)(sizeof want / sizeof want[0]); i++) {
+            int32_t t[64];
+            int n = -1;
+            const int32_t *w = style ? want[i].gemma : want[i].llama;
+            const int wn = style ? want[i].ng : want[i].nl;
+            mod_tokenize(ma, want[i].text, strlen(want[i].text), want[i].flags, t, 64, &n, NULL);
+            check(n == wn && !memcmp(t, w, sizeof(int32_t) * (size_t)wn), "%s: \"%s\" (flags %d) is %s (want %s)", name, want[i].text,
+                  want[i].flags, ids_str(t, n), ids_str(w, wn));
+        }
+        mod_model_free(ma);
+        mod_model_free(mh);
+    }
+    wts_free(&m);
+}
+
 /* ---- corrupt files ------------------------------------------------------------------------- */
 
 /* A buffer being built by hand. */
@@ -829,6 +993,14 @@ static void e_tok(gw *w)
     if (f == 5) tok[1] = (char *)"\xE2\x82\xAC";             /* a gpt2 token outside the byte-level alphabet */
     if (f == 6) merges[0] = (char *)"ab";                     /* a merge that is not two tokens */
     if (f == 7) merges[0] = (char *)"a c";                    /* a merge naming a token not in the vocabulary */
+    if (f == 10) {                                            /* a user-defined token of 400 U+2581: 400 bytes stored, 1200 typed */
+        static char run[1201];
+        int i;
+        for (i = 0; i < 400; i++) memcpy(run + 3 * i, "\xE2\x96\x81", 3);
+        tok[5] = run;
+        type[5] = 4;
+    }
+    if (f == 11) { tok[5] = (char *)"<s>"; type[5] = 4; }    /* a user-defined token with a control token's text */
     gw_str(w, "tokenizer.ggml.model", f >= 5 && f <= 7 ? "gpt2" : "llama");
     gw_arr_str(w, "tokenizer.ggml.tokens", tok, NULL, 6);
     if (f == 8) gw_arr_f32(w, "tokenizer.ggml.scores", score, 5); /* one score short */
@@ -915,6 +1087,8 @@ static void test_corrupt(void)
             { "a merge of a token not in the vocabulary", "names the token \"c\", which is not in the vocab" },
             { "scores not one per token", "tokenizer.ggml.scores must be an array of 6 float32 values" },
             { "a BOS id past the tokens", "tokenizer.ggml.bos_token_id must be a token id below 6" },
+            { "an added token longer than the format allows as typed", "token 5 is 1200 bytes long as typed; the format allows 1024" },
+            { "two added tokens with one text", "two added tokens are \"<s>\"" },
         };
         size_t k;
         for (k = 0; k < sizeof faults / sizeof faults[0]; k++) {
@@ -973,6 +1147,7 @@ int main(int argc, char **argv)
         { test_settings, "version 2, alignment, window, linear scaling" },
         { test_tok_gpt2, "tokenizer gpt2" },
         { test_tok_spm, "tokenizer llama (SentencePiece)" },
+        { test_tok_spm_added, "tokenizer llama: user-defined and control tokens" },
         { test_corrupt, "corrupt files and refusals" },
     };
     int rc = ckpt_main(argc, argv, tests, (int)(sizeof tests / sizeof tests[0]));

@@ -427,7 +427,7 @@ static void test_layout(void)
     size_t tok_bytes;
     memset(&sec, 0, sizeof sec);
     sec.h.kind = 2; sec.h.n_tokens = 3; sec.h.bos_id = -1; sec.h.eos_id = -1; sec.h.n_sorted = 3;
-    sec.h.strings_size = 4; sec.h.max_token_len = 2; sec.h.n_added = 7; /* kind 2: written as 0 */
+    sec.h.strings_size = 4; sec.h.max_token_len = 2;
     sec.offsets = offsets; sec.scores = scores; sec.types = types; sec.sorted = sorted;
     sec.strings = (const unsigned char *)"abcd";
     tok_bytes = mf_tokenizer_bytes(&sec.h);
@@ -435,7 +435,7 @@ static void test_layout(void)
     tok = (unsigned char *)calloc(tok_bytes, 1);
     mf_put_tokenizer(tok, &sec);
     check(mf_get_u32(tok + 44) == 0 && tok[48 + 16 + 12 + 3] == 0 && !memcmp(tok + tok_bytes - 4, "abcd", 4),
-          "tokenizer section: n_added 0 for kind 2, types padded with zeros to 4 bytes, the strings last");
+          "tokenizer section: n_added 0 without a table, types padded with zeros to 4 bytes, the strings last");
     memset(&h, 0, sizeof h);
     h.vocab_size = 3; h.dim = 64; h.n_layers = 3; h.n_heads = 4; h.n_kv_heads = 2; h.hidden_dim = 96; h.max_seq_len = 16;
     h.norm_eps = 1e-5f; h.rope_theta = 10000.0f; h.decision = 1; h.predictor_hidden = 8;

@@ -271,7 +271,7 @@ typedef struct basefile {
     size_t size;
 } basefile;
 
-static basefile BA, BB, BC, BD, BE, BF, BG, BH;
+static basefile BA, BB, BC, BD, BE, BF, BG, BH, BI;
 
 static void make_base(basefile *b, const char *name, const mkm_opts *o)
 {
@@ -376,6 +376,13 @@ static void make_bases(void)
     o.tokenizer = MKM_TOKENIZER_SP;
     o.tied = 1;
     make_base(&BH, "H(sp,tied)", &o);
+    /* I: scored BPE (kind 2) with an added-token table, tied */
+    mkm_defaults(&o);
+    o.seed = 18;
+    o.tokenizer = MKM_TOKENIZER_SCORED;
+    o.bpe_added = 1;
+    o.tied = 1;
+    make_base(&BI, "I(scored,added,tied)", &o);
 }
 
 /* A version-1 file of the same model as a version-2 file whose variant fields are the
@@ -462,7 +469,7 @@ static void done(const char *name, mod_result want)
 
 /* Absolute positions of the tokenizer arrays in the working copy. */
 typedef struct toklay {
-    size_t base, offsets, scores, types, sorted, merges, strings, sp, added; /* sp, added: kind 3 */
+    size_t base, offsets, scores, types, sorted, merges, strings, sp, added; /* sp: kind 3 */
     uint32_t n, nm, ns, maxlen, na;
     int32_t bos, eos;
     uint64_t ss;
@@ -480,7 +487,7 @@ static toklay tok_layout(void)
     t.ss = g64(t.base + MKM_TK_STRINGS_SIZE);
     t.maxlen = g32(t.base + MKM_TK_MAX_TOKEN_LEN);
     t.sp = t.base + MKM_TOK_HEADER_SIZE;
-    t.na = g32(t.base + MKM_TK_KIND) == 3 ? g32(t.sp + MOD__TOKENIZER_SP_AT_n_added) : 0;
+    t.na = g32(t.base + MKM_TK_KIND) == 3 ? g32(t.sp + MOD__TOKENIZER_SP_AT_n_added) : g32(t.base + MKM_TK_RESERVED);
     t.offsets = t.sp + (g32(t.base + MKM_TK_KIND) == 3 ? MOD__TOKENIZER_SP_BYTES : 0);
     t.scores = t.offsets + 4 * ((size_t)t.n + 1);
     t.types = t.scores + 4 * (size_t)t.n;
@@ -572,10 +579,10 @@ static void check_tokenizer_roundtrip(const basefile *b, const mod_model *m)
 
 static void group_valid(void)
 {
-    const basefile *bases[8];
+    const basefile *bases[9];
     int i;
-    bases[0] = &BA; bases[1] = &BB; bases[2] = &BC; bases[3] = &BD; bases[4] = &BE; bases[5] = &BF; bases[6] = &BG; bases[7] = &BH;
-    for (i = 0; i < 8; i++) {
+    bases[0] = &BA; bases[1] = &BB; bases[2] = &BC; bases[3] = &BD; bases[4] = &BE; bases[5] = &BF; bases[6] = &BG; bases[7] = &BH; bases[8] = &BI;
+    for (i = 0; i < 9; i++) {
         const basefile *b = bases[i];
         mod_model *m = NULL;
         mod_error err;
@@ -1271,7 +1278,7 @@ static void group_tokenizer(void)
     begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_PRETOKENIZER, 3); done("scored BPE with the Qwen2 pretokenizer", MOD_ERR_CORRUPT);
     begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 3); done("scored BPE with flag bit 1 (whole-piece tokens)", MOD_ERR_CORRUPT);
     begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_FLAGS, 5); done("scored BPE with flag bit 2 (NFC)", MOD_ERR_CORRUPT);
-    begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_RESERVED, 1); done("scored BPE with n_added 1 in the header", MOD_ERR_CORRUPT);
+    begin(&BB); t = tok_layout(); p32(t.base + MKM_TK_RESERVED, 1); done("scored BPE with n_added 1 but no table", MOD_ERR_CORRUPT);
     begin(&BB); t = tok_layout();
     for (i = 0; i < t.n; i++) if (W[t.types + i] == 0 && tok_len(&t, i) == 2) break;
     W[t.types + i] = 1;
@@ -1325,6 +1332,25 @@ static void group_tokenizer(void)
     begin(&BH); t = tok_layout(); swap_bytes(ADD(0, id), ADD(1, id), MOD__ADDED_TOKEN_BYTES); done("added tokens out of order", MOD_ERR_CORRUPT);
     begin(&BH); t = tok_layout(); memcpy(W + ADD(1, id), W + ADD(0, id), MOD__ADDED_TOKEN_BYTES); done("an added token twice", MOD_ERR_CORRUPT);
     begin(&BH); t = tok_layout(); p32(t.offsets + 4 * (size_t)t.n, (uint32_t)t.ss + 1); done("kind 3 token strings past strings_size", MOD_ERR_CORRUPT);
+    /* kind 2 (base I): the table counted in the header, checked as kind 3's */
+    begin(&BI); t = tok_layout(); check(t.na == 4 && g32(t.base + MKM_TK_KIND) == 2, "base I is kind 2 with 4 added tokens"); done("kind 2 with a table as written", MOD_OK);
+    begin(&BI); t = tok_layout(); p32(t.base + MKM_TK_RESERVED, t.n + 1); done("kind 2 n_added > n_tokens", MOD_ERR_CORRUPT);
+    begin(&BI); t = tok_layout(); p32(t.base + MKM_TK_RESERVED, 5); done("kind 2 n_added + 1 (the strings move)", MOD_ERR_CORRUPT);
+    begin(&BI); t = tok_layout(); p32(t.base + MKM_TK_RESERVED, 0xFFFFFFFFu); done("kind 2 n_added 2^32-1", MOD_ERR_CORRUPT);
+    begin(&BI); t = tok_layout(); p32(t.base + MKM_TK_RESERVED, 3); done("kind 2 n_added - 1 (the strings move)", MOD_ERR_CORRUPT);
+    begin(&BI); t = tok_layout(); p32(ADD(0, id), t.n); done("kind 2 added token id == n_tokens", MOD_ERR_CORRUPT);
+    begin(&BI); t = tok_layout(); p32(ADD(1, flags), 2); done("kind 2 added token flag bit 1", MOD_ERR_CORRUPT);
+    begin(&BI); t = tok_layout(); p32(ADD(0, flags), 1); done("kind 2 special added token that is a normal token", MOD_ERR_CORRUPT);
+    begin(&BI); t = tok_layout(); p32(ADD(1, flags), 0); done("kind 2 special added token made ordinary", MOD_OK);
+    begin(&BI); t = tok_layout(); p32(ADD(2, length), 0); done("kind 2 empty added token", MOD_ERR_CORRUPT);
+    begin(&BI); t = tok_layout(); p32(ADD(2, length), 1025); done("kind 2 added token of 1025 bytes", MOD_ERR_CORRUPT);
+    begin(&BI); t = tok_layout(); p32(ADD(3, length), g32(ADD(3, length)) + 1); done("kind 2 added token runs past the strings", MOD_ERR_CORRUPT);
+    begin(&BI); t = tok_layout(); p32(ADD(2, offset), 0xFFFFFFFFu); done("kind 2 added token offset 2^32-1", MOD_ERR_CORRUPT);
+    begin(&BI); t = tok_layout(); p32(ADD(0, offset), tok_off(&t, t.n) - 1); done("kind 2 added text inside the token strings", MOD_ERR_CORRUPT);
+    begin(&BI); t = tok_layout(); swap_bytes(ADD(0, id), ADD(1, id), MOD__ADDED_TOKEN_BYTES); done("kind 2 added tokens out of order", MOD_ERR_CORRUPT);
+    begin(&BI); t = tok_layout(); memcpy(W + ADD(2, id), W + ADD(1, id), MOD__ADDED_TOKEN_BYTES); done("kind 2 an added token twice", MOD_ERR_CORRUPT);
+    begin(&BI); t = tok_layout(); p32(t.offsets + 4 * (size_t)t.n, (uint32_t)t.ss + 1); done("kind 2 token strings past strings_size", MOD_ERR_CORRUPT);
+    begin(&BI); t = tok_layout(); p64(MKM_OFF_TOKENIZER_SIZE, (uint64_t)(t.strings - t.base) - 1); done("kind 2 section cut inside its table", MOD_ERR_CORRUPT);
 #undef SPF
 #undef ADD
     tok_runaway_offsets();
@@ -1807,6 +1833,6 @@ int main(void)
     group_files();
     group_fuzz(it && atoi(it) > 0 ? atoi(it) : 3000);
     free(W);
-    free(BA.buf); free(BB.buf); free(BC.buf); free(BD.buf); free(BE.buf); free(BF.buf); free(BG.buf); free(BH.buf);
+    free(BA.buf); free(BB.buf); free(BC.buf); free(BD.buf); free(BE.buf); free(BF.buf); free(BG.buf); free(BH.buf); free(BI.buf);
     return check_finish();
 }

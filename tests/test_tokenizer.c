@@ -105,7 +105,7 @@ static void tb_init(tb *b, int kind, int pretokenizer, unsigned flags)
     b->v.unk = -1;
 }
 
-/* Kind 3: an added token with this text (it is matched in the text), special or not. */
+/* An added token with this text (it is matched in the text), special or not. */
 static void tb_added(tb *b, int id, const char *text, int special)
 {
     int k = b->n_added++;
@@ -211,7 +211,7 @@ static void tb_finish(tb *b, int32_t bos, int32_t eos, int extra)
     b->v.sorted = b->sorted;
     b->v.merges = b->merges;
     b->v.strings = b->strings;
-    if (b->v.kind == 3) { /* the added texts after the token strings, ordered by their bytes */
+    if (b->v.kind == 3 || b->n_added) { /* the added texts after the token strings, ordered by their bytes */
         uint32_t at = b->offsets[b->v.n_tokens];
         b->v.max_added_len = 0;
         for (i = 0; i < b->n_added; i++) {
@@ -609,6 +609,9 @@ static int hf_piece(const tb *b, const unsigned char *p, size_t n, size_t at, in
     }
     return total;
 }
+/* Kinds 2 and 3 with an added-token table: the text split at the longest added text at each
+   position (special ones only when asked), each piece between them encoded on its own: kind 3
+   as Hugging Face does, kind 2 by ref_encode2 (so with its prefix space before every piece). */
 static int ref_encode3(const tb *b, const unsigned char *text, size_t len, int special, int32_t *out)
 {
     size_t i = 0, start = 0;
@@ -624,13 +627,13 @@ static int ref_encode3(const tb *b, const unsigned char *text, size_t len, int s
             }
         }
         if (best < 0) { i++; continue; }
-        if ((m = hf_piece(b, text + start, i - start, start, out + total)) < 0) return -1;
+        if ((m = b->v.kind == 2 ? ref_encode2(b, text + start, i - start, out + total) : hf_piece(b, text + start, i - start, start, out + total)) < 0) return -1;
         total += m;
         out[total++] = (int32_t)b->added[4 * best];
         i += best_len;
         start = i;
     }
-    if ((m = hf_piece(b, text + start, len - start, start, out + total)) < 0) return -1;
+    if ((m = b->v.kind == 2 ? ref_encode2(b, text + start, len - start, out + total) : hf_piece(b, text + start, len - start, start, out + total)) < 0) return -1;
     return total + m;
 }
 
@@ -1223,7 +1226,10 @@ static void test_kind3(void)
 }
 
 /* Kinds 1 and 2 with MOD_TOKENIZE_SPECIAL: control tokens with text are matched, the longest
-   at the leftmost position; the prefix space goes before the first piece only. */
+   at the leftmost position; kind 2's prefix space goes before every piece (llama.cpp's
+   SentencePiece tokenizer; Hugging Face's Prepend normalizer, as tests/test_convert_gguf.c
+   checks with the Node oracle). Then kind 2 with an added-token table: non-special added
+   tokens always matched, special ones with MOD_TOKENIZE_SPECIAL, the prefix space the same. */
 static void test_special12(void)
 {
     tb *b = &g_a;
@@ -1261,9 +1267,36 @@ static void test_special12(void)
     tb_addz(b, " a", NORMAL, 1);
     tb_finish(b, 1, 2, 0);
     ENC3(b, 0, "a<s>a", " a|<3C>|<73>|<3E>|a");
-    ENC3(b, MOD_TOKENIZE_SPECIAL, "a<s>a", " a|[<s>]|a");
-    ENC3(b, MOD_TOKENIZE_SPECIAL, "<s>a</s>", "[<s>]|a|[</s>]");
-    check_group("special tokens of kinds 1 and 2");
+    ENC3(b, MOD_TOKENIZE_SPECIAL, "a<s>a", " a|[<s>]| a");
+    ENC3(b, MOD_TOKENIZE_SPECIAL, "<s>a</s>", "[<s>]| a|[</s>]");
+    {
+        const int t_id = tb_addz(b, "<t>", NORMAL, 0), nl = tb_addz(b, "\n", NORMAL, 0);
+        int32_t out[40];
+        int n = -1;
+        mod_result r;
+        tb_addz(b, "b", NORMAL, 0);
+        tb_added(b, 1, "<s>", 1);
+        tb_added(b, 2, "</s>", 1);
+        tb_added(b, t_id, "<t>", 0);
+        tb_added(b, nl, "\n", 0);
+        tb_finish(b, 1, 2, 0);
+        ENC3(b, 0, "a<t>a", " a|<t>| a");
+        ENC3(b, 0, "<t>a<t>", "<t>| a|<t>");
+        ENC3(b, 0, "<t><t>", "<t>|<t>");
+        ENC3(b, 0, "<s>a", " |<3C>|<73>|<3E>|a");
+        ENC3(b, MOD_TOKENIZE_SPECIAL, "<s><t>a", "[<s>]|<t>| a");
+        ENC3(b, MOD_TOKENIZE_SPECIAL | MOD_TOKENIZE_BOS, "a</s>", "[<s>]| a|[</s>]");
+        ENC3(b, 0, "<t", " |<3C>|<74>");
+        /* a prefix after each one-byte added token: 12 tokens for 8 bytes, more than len + 2 */
+        for (n = 0; n < 40; n++) out[n] = -7;
+        r = mod__vocab_encode(&b->v, "\nb\nb\nb\nb", 8, 0, out, 11, &n, NULL);
+        check(r == MOD_ERR_BUFFER_TOO_SMALL && n == 26 && out[11] == -7, "kind 2, 12 tokens into 11: MOD_ERR_BUFFER_TOO_SMALL (%s), 3 len + 2 = %d asked, nothing past the end",
+              result_name(r), n);
+        r = mod__vocab_encode(&b->v, "\nb\nb\nb\nb", 8, 0, out, 12, &n, NULL);
+        check(r == MOD_OK && n == 12 && out[0] == nl && out[1] == tb_find(b, " ", 1) && out[2] == tb_find(b, "b", 1) && out[11] == out[2],
+              "kind 2, 12 tokens into 12: %s, %d tokens", result_name(r), n);
+    }
+    check_group("special and added tokens of kinds 1 and 2");
 }
 
 static void test_errors(void)
@@ -1483,6 +1516,30 @@ static void test_random3(void)
         compare_random3(&g_a, name, 40);
     }
     check_group("kind 3 vs reference");
+}
+
+/* Kind 2 with an added-token table: build_random2's vocabulary, then "<x>" and "<x>y" (normal
+   tokens, non-special added ones, as a GGUF's user-defined tokens) and <s>, </s> (special);
+   kind 3's texts, which have them and their look-alikes. */
+static void test_random2_added(void)
+{
+    int k;
+    for (k = 0; k < 3; k++) {
+        tb *b = &g_a;
+        int x, xy;
+        build_random2(b, k == 2 ? 0u : 1u, k == 1);
+        x = tb_find(b, "<x>", 3);
+        if (x < 0) x = tb_addz(b, "<x>", NORMAL, (float)(rnd_to(9) - 4));
+        xy = tb_find(b, "<x>y", 4);
+        if (xy < 0) xy = tb_addz(b, "<x>y", NORMAL, (float)(rnd_to(9) - 4));
+        tb_added(b, 1, "<s>", 1);
+        tb_added(b, 2, "</s>", 1);
+        tb_added(b, x, "<x>", 0);
+        tb_added(b, xy, "<x>y", 0);
+        tb_finish(b, 1, 2, 2);
+        compare_random3(b, k == 0 ? "kind 2 prefix, added tokens" : k == 1 ? "kind 2 prefix, holes, added tokens" : "kind 2, added tokens", 1500);
+    }
+    check_group("kind 2 with added tokens vs reference");
 }
 
 static void test_random(void)
@@ -2122,6 +2179,7 @@ int main(void)
     test_random();
     test_random_splits();
     test_random3();
+    test_random2_added();
     test_adversarial();
 #ifndef MOD_NO_MALLOC
     test_paths();

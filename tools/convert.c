@@ -1542,7 +1542,7 @@ static int tokb_finish(tokb *b, const char *path, unsigned char **out, size_t *s
     if (b->kind == 3) {
         sec.sp = b->sp;
         sec.added = b->added;
-    } else if (b->kind == 1) {
+    } else {
         sec.h.n_added = b->n_added;
         sec.added = b->added;
     }
@@ -2814,9 +2814,37 @@ static int gguf_src(model *m, const opts *o, const gguf_file *g, const gguf_tens
     return 0;
 }
 
+/* The added-token table of a GGUF vocabulary (both kinds), as a tokenizer.json's added_tokens
+   give it and as llama.cpp splits text before it runs the BPE: control (3) and unknown (2)
+   tokens with text are the special ones (matched only when asked), user-defined (4) ones the
+   others (always matched); each entry's text is the token as the file spells it (a
+   SentencePiece "\xE2\x96\x81" stays U+2581, matched as typed, as llama.cpp matches it). */
+static int gguf_added_table(tokb *b, const gguf_file *g, const gguf_kv *toks, const gguf_kv *types, const char *path)
+{
+    uint64_t i, pos;
+    uint32_t e = 0;
+    if (!types) return 0;
+    for (i = 0; i < toks->n; i++) {
+        const uint32_t ty = gguf_arr_u32(g, types, i);
+        if ((ty >= 2 && ty <= 4) && b->off[i + 1] > b->off[i]) b->n_added++;
+    }
+    if (!b->n_added) return 0;
+    if (!(b->added = (mod__added_token *)calloc(b->n_added, sizeof *b->added))) return fail("out of memory");
+    for (i = 0, pos = toks->off; i < toks->n; i++) {
+        const char *s;
+        uint64_t sl;
+        const uint32_t ty = gguf_arr_u32(g, types, i);
+        gguf_arr_str(g, &pos, &s, &sl);
+        if (!(ty >= 2 && ty <= 4) || b->off[i + 1] == b->off[i]) continue;
+        if (sl > MOD__MAX_TOKEN_LEN) return fail("%s: token %llu is %llu bytes long as typed; the format allows %d", path, (unsigned long long)i, (unsigned long long)sl, MOD__MAX_TOKEN_LEN);
+        if (tokb_added_entry(b, e++, (long)i, s, (size_t)sl, ty != 4, path) != 0) return -1;
+    }
+    return tokb_added_sort(b, path);
+}
+
 /* tokenizer.ggml.*: "llama" (SentencePiece) as kind 2, scored BPE, which merges as llama.cpp's
    and SentencePiece's BPE do; "gpt2" as kind 1, byte-level BPE with the split named by
-   tokenizer.ggml.pre. */
+   tokenizer.ggml.pre. Both with the added-token table of gguf_added_table. */
 static int tok_from_gguf(model *m, const gguf_file *g, const char *path)
 {
     const gguf_kv *toks = gguf_get(g, "tokenizer.ggml.tokens"), *scores = gguf_get(g, "tokenizer.ggml.scores");
@@ -2896,27 +2924,9 @@ static int tok_from_gguf(model *m, const gguf_file *g, const char *path)
         b.type[i] = (uint8_t)type;
         if (tokb_push(&b, (uint32_t)i, scratch, bl) != 0) goto done;
     }
+    if (!sp && demote_added_copies(&b, have) != 0) goto done;
+    if (gguf_added_table(&b, g, toks, types, path) != 0) goto done;
     if (!sp) {
-        if (demote_added_copies(&b, have) != 0) goto done;
-        /* the added-token table, as a tokenizer.json's added_tokens give it: llama.cpp's control
-           tokens are the special ones (matched only when asked), user-defined ones the others */
-        for (i = 0; i < n; i++) {
-            uint32_t ty = types ? gguf_arr_u32(g, types, i) : 1;
-            if ((ty == 3 || ty == 4) && b.off[i + 1] > b.off[i]) b.n_added++;
-        }
-        if (b.n_added) {
-            uint32_t e = 0;
-            if (!(b.added = (mod__added_token *)calloc(b.n_added, sizeof *b.added))) { fail("out of memory"); goto done; }
-            for (i = 0, pos = toks->off; i < n; i++) {
-                const char *s;
-                uint64_t sl;
-                uint32_t ty = types ? gguf_arr_u32(g, types, i) : 1;
-                gguf_arr_str(g, &pos, &s, &sl);
-                if ((ty == 3 || ty == 4) && b.off[i + 1] > b.off[i] &&
-                    tokb_added_entry(&b, e++, (long)i, s, (size_t)sl, ty == 3, path) != 0) goto done;
-            }
-            if (tokb_added_sort(&b, path) != 0) goto done;
-        }
         if (idhash_build(&h, &b) != 0) goto done;
         if (!merges) { fail("%s: a \"gpt2\" tokenizer needs tokenizer.ggml.merges", path); goto done; }
         if (merges->type != GGUF_ARRAY || merges->elem_type != GGUF_STRING || merges->n > 0xffffffffu) {
@@ -2973,8 +2983,8 @@ static int tok_from_gguf(model *m, const gguf_file *g, const char *path)
         b.bos = -1;
     }
     if (tokb_finish(&b, path, &m->tok, &m->tok_size) != 0) goto done;
-    if (sp) snprintf(m->tok_desc, sizeof m->tok_desc, "scored BPE (SentencePiece), %u tokens%s, bos %d, eos %d", b.n,
-                     (b.flags & 1u) ? ", prefix space" : "", (int)b.bos, (int)b.eos);
+    if (sp) snprintf(m->tok_desc, sizeof m->tok_desc, "scored BPE (SentencePiece), %u tokens, %u added tokens%s, bos %d, eos %d", b.n,
+                     b.n_added, (b.flags & 1u) ? ", prefix space" : "", (int)b.bos, (int)b.eos);
     else snprintf(m->tok_desc, sizeof m->tok_desc, "byte-level BPE, %u tokens, %u merges, %u added tokens, %s pretokenizer%s, bos %d, eos %d", b.n,
                   b.n_merges, b.n_added, pretok_names[b.pretok], (b.flags & 2u) ? ", whole-piece tokens" : "", (int)b.bos, (int)b.eos);
     rc = 0;

@@ -198,7 +198,9 @@ typedef struct mkm_opts {
     int tokenizer;        /* 0 none, 1 byte-level BPE, 2 scored BPE */
     int n_merges;         /* kind 1: merge rules; kind 2: multi-character tokens */
     int bpe_added;        /* kind 1: 1 adds "<think>" (an ordinary added token) and "<|end|>" (special)
-                             after <|bos|> <|eos|>, and an added-token table of all four */
+                             after <|bos|> <|eos|>, and an added-token table of all four;
+                             kind 2: 1 adds a table of "#" (ordinary, the normal token "#", as a
+                             GGUF's user-defined tokens are) and <unk> <s> </s> (special) */
     int bpe_nfc;          /* kind 1: 1 sets flag bit 2, NFC before splitting */
     /* the architecture variants (MODEL.md "Variants"; all 0: Llama) */
     int head_dim;         /* 0: dim / n_heads; else any even size (n_heads x head_dim need not be dim) */
@@ -798,6 +800,14 @@ MKM_FN int mkm__build_tokenizer(const mkm_opts *o, mkm__buf *out)
         /* the table, ordered by the texts (after the token strings): <think> is ordinary */
         static const char *const texts[4] = { "<think>", "<|bos|>", "<|end|>", "<|eos|>" };
         const uint32_t ids[4] = { (uint32_t)t.n - 2, (uint32_t)bos, (uint32_t)t.n - 1, (uint32_t)eos };
+        if (!(strings = mkm__added_table(&t, texts, ids, 1, 4, added, &sec.h.strings_size))) goto done;
+        sec.strings = strings;
+        sec.h.n_added = 4;
+        sec.added = added;
+    }
+    if (o->tokenizer == MKM_TOKENIZER_SCORED && o->bpe_added) {
+        static const char *const texts[4] = { "#", "</s>", "<s>", "<unk>" };
+        static const uint32_t ids[4] = { 3 + 256 + ('#' - 0x20), 2, 1, 0 };
         if (!(strings = mkm__added_table(&t, texts, ids, 1, 4, added, &sec.h.strings_size))) goto done;
         sec.strings = strings;
         sec.h.n_added = 4;

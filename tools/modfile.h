@@ -406,15 +406,15 @@ static inline void mf_put_chat_template(unsigned char *p, const mod__file_header
 /* ---- the tokenizer section ---- */
 
 typedef struct mf_tokenizer {
-    mod__tokenizer_header h;      /* the counts and settings (n_added: kind 1's; written as 0 for kinds 2 and 3) */
+    mod__tokenizer_header h;      /* the counts and settings (n_added: kinds 1 and 2; written as 0 for kind 3) */
     mod__tokenizer_sp sp;         /* kind 3 only (reserved is written as 0) */
     const uint32_t *offsets;      /* n_tokens + 1 */
     const float *scores;          /* n_tokens */
     const uint8_t *types;         /* n_tokens */
     const uint32_t *sorted;       /* n_sorted */
     const uint32_t *merges;       /* n_merges x (left, right, result, rank), in file order */
-    const mod__added_token *added; /* kind 1: h.n_added, kind 3: sp.n_added, ordered by their bytes */
-    const unsigned char *strings; /* strings_size (kinds 1 and 3: the added tokens' texts at the end) */
+    const mod__added_token *added; /* kinds 1 and 2: h.n_added, kind 3: sp.n_added, ordered by their bytes */
+    const unsigned char *strings; /* strings_size (with added tokens: their texts at the end) */
 } mf_tokenizer;
 
 /* Bytes of a kind 1 or 2 tokenizer section with these counts. */
@@ -425,10 +425,10 @@ static inline size_t mf_tokenizer_bytes(const mod__tokenizer_header *h)
            (size_t)h->strings_size;
 }
 
-/* Entries of the added-token table of the section t describes (kinds 1 and 3). */
+/* Entries of the added-token table of the section t describes. */
 static inline size_t mf_tokenizer_added(const mf_tokenizer *t)
 {
-    return t->h.kind == 3 ? (size_t)t->sp.n_added : t->h.kind == 1 ? (size_t)t->h.n_added : 0;
+    return t->h.kind == 3 ? (size_t)t->sp.n_added : (size_t)t->h.n_added;
 }
 
 /* Bytes of the section t describes, of any kind. */
@@ -446,7 +446,7 @@ static inline void mf_put_tokenizer(unsigned char *p, const mf_tokenizer *t)
     const int kind3 = h->kind == 3;
     size_t pos = MOD__TOKENIZER_HEADER_BYTES, i;
     memset(p, 0, mf_tokenizer_size(t));
-    if (h->kind != 1) head.n_added = 0;
+    if (kind3) head.n_added = 0;
     mf_put_tokenizer_header(p, &head);
     if (kind3) {
         mod__tokenizer_sp sp = t->sp;

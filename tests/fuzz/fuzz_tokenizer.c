@@ -26,7 +26,7 @@ static void setup(void) {
         o.dim = 8; o.n_heads = 2; o.n_kv_heads = 1; o.hidden_dim = 8; o.n_layers = 1;
         o.tokenizer = k == 3 ? MKM_TOKENIZER_SP : k == 2 ? MKM_TOKENIZER_SCORED : MKM_TOKENIZER_BPE;
         o.n_merges = k == 1 ? 2000 : 200;
-        o.bpe_added = k == 0; /* "<think>" and three special tokens in a table */
+        o.bpe_added = k == 0 || k == 2; /* tables: kind 1 "<think>" and three special tokens, kind 2 "#" and three */
         if (mkm_build(&o, &files[k], &n) != 0 || mod_model_load_memory(&models[k], files[k], n, NULL, &err) != MOD_OK) abort();
     }
 }
@@ -61,7 +61,7 @@ static int memmem_sp(const uint8_t *p, size_t n) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int32_t *toks;
     char *back;
-    int n, i, cap, flags, exact, nfc = 0;
+    int n, i, cap, flags, exact, nfc = 0, added2;
     size_t len, want_len;
     char *want;
     const mod_model *m;
@@ -77,8 +77,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         nfc = (data[0] >> 7) & 1;
         v->flags = (v->flags & 1u) | ((data[0] >> 6) & 1u) << 1 | (unsigned)nfc << 2;
     }
-    exact = !(flags & MOD_TOKENIZE_SPECIAL) && (m->vocab.kind != 3 || !memmem_sp(data + 1, size - 1));
-    cap = nfc ? 3 * (int)size + 2 : (int)size + 1; /* 3 len + 2 always suffice */
+    /* kind 2 puts its prefix space before the text after each added token ("#"): that space
+       decodes as text, and the tokens can outnumber len + 2 */
+    added2 = m->vocab.kind == 2 && m->vocab.n_added && memchr(data + 1, '#', size - 1);
+    exact = !(flags & MOD_TOKENIZE_SPECIAL) && (m->vocab.kind != 3 || !memmem_sp(data + 1, size - 1)) && !added2;
+    cap = nfc || added2 ? 3 * (int)size + 2 : (int)size + 1; /* 3 len + 2 always suffice */
     toks = (int32_t *)malloc(sizeof *toks * (size_t)cap);
     back = (char *)malloc(3 * size + 1);
     want = (char *)malloc(3 * size + 1);
