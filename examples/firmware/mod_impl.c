@@ -4,6 +4,7 @@
    functions named by MOD_SQRTF ... MOD_CEIL, and the compiler's runtime helpers. */
 #define MOD_NO_STDIO
 #define MOD_NO_MALLOC
+#define MOD_NO_UNICODE_TABLES /* the firmware model splits ASCII-style: 27 KB less flash */
 /* internal invariants only (never input): a failed one traps; the fault handler of picolibc's
    semihosting crt0 reports it and exits with a failure status */
 #define MOD_ASSERT(x) ((x) ? (void)0 : __builtin_trap())
