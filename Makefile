@@ -21,8 +21,8 @@ TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer
             $(B)/test_convert_hf $(B)/test_convert_llama2c $(B)/test_convert_modfile $(B)/test_convert_errors \
             $(B)/test_convert_families $(B)/test_convert_gguf \
             $(B)/test_tokenizer_queue $(B)/test_tokenizer_nomalloc $(B)/test_format $(B)/split_pieces $(B)/hf_ckpt \
-            $(B)/test_ggml_dequant $(B)/test_chat $(B)/test_nfc $(B)/test_svg
-HEADERS  := mod.h examples/cli.h
+            $(B)/test_ggml_dequant $(B)/test_chat $(B)/test_nfc $(B)/test_svg $(B)/routing_oracle
+HEADERS  := mod.h examples/cli.h examples/routeview.h
 # the model-file writer: tools/modfile.h, and mkmodel.h on top of it
 WRITER   := tools/mkmodel.h tools/modfile.h
 
@@ -40,7 +40,7 @@ $(B)/mod-generate: examples/generate.c $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/minimal: examples/minimal.c mod.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
-$(B)/mod-eval: tools/eval.c $(HEADERS) | $(B)
+$(B)/mod-eval: tools/eval.c $(HEADERS) tools/svg.h tools/routemap.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -o $@ $< $(LDLIBS)
 # mod-bench links OpenBLAS for a side-by-side sgemm figure when the library is installed.
 BENCH_BLAS := $(shell printf '\043include <cblas.h>\nint main(void){openblas_set_num_threads(1);return 0;}\n' | $(CC) -x c - -o /dev/null -lopenblas 2>/dev/null && echo -DMOD_BENCH_OPENBLAS -lopenblas)
@@ -76,6 +76,9 @@ $(B)/split_pieces: tests/split_pieces.c mod.h | $(B)
 # the checkpoint writer of tests/test_hf_tokenizers.sh
 $(B)/hf_ckpt: tests/hf_ckpt.c mod.h tests/*.h $(WRITER) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -Itools -Itests -o $@ $< $(LDLIBS)
+# what tests/test_routing_view.sh checks the programs' routing views against
+$(B)/routing_oracle: tests/routing_oracle.c mod.h | $(B)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/check_tokens: tests/check_tokens.c tests/check.h mod.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/compare_logits: tests/compare_logits.c | $(B)
