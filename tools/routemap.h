@@ -7,7 +7,8 @@
    - a heatmap, rows the routed blocks, columns the tokens with their text written above them
      (rotated; spaces as ·, line breaks as ↵), wrapped into bands; a cell's colour is the
      router score on one scale for every block (svg_ramp, legend of values), and a cell is
-     outlined when the block processed the token. Cells are <rect class="cell"> and
+     outlined when the block processed the token (the scale: the 1st to 99th percentile of
+     the scores, widened to the cuts and threshold; scores beyond it take its ends). Cells are <rect class="cell"> and
      <rect class="cell processed">, with the scores in a tooltip;
    - per routed block a histogram of the router scores, with the top-k cut (the score of the
      k-th best token, k from the block's capacity over the tokens drawn) and the causal
@@ -21,9 +22,10 @@
 
 #define RM_BINS 24
 #define RM_LABEL_CHARS 12
+#define RM_MAX_BANDS 32 /* 1024 tokens at most, 58 a band */
 
 typedef struct rm_block {
-    int layer, k, processed, causal, agree, both, nan;
+    int layer, k, processed, causal, agree, both, nan, beyond;
     float capacity, cut;
     int bins[RM_BINS];
 } rm_block;
@@ -66,6 +68,11 @@ static size_t rm_label(const mod_model *m, int32_t tok, char *out, size_t cap) {
 
 static void rm_html_escape(FILE *f, const char *s) { svg_escape(f, s, strlen(s)); }
 
+static int rm_cmp(const void *a, const void *b) {
+    const float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Draws the map of rec (n_routed rows of stride records, N tokens) into f. */
 static void rm_draw(FILE *f, int html, const mod_model *m, const mod_session_desc *sd, const int32_t *toks, int N,
                     const mod_route *rec, size_t stride, const rm_block *blk, int nr, float lo, float hi,
@@ -73,18 +80,32 @@ static void rm_draw(FILE *f, int html, const mod_model *m, const mod_session_des
     const mod_config *c = mod_model_config(m);
     const float thr = sd->override_threshold ? sd->threshold : c->threshold;
     const int topk = sd->prompt_routing == MOD_ROUTING_TOPK;
-    const double W = SVG_MAX_WIDTH, margin = 12, lab = 44, cw = 16, ch = 18, label_h = 92;
+    const double W = SVG_MAX_WIDTH, margin = 12, lab = 44, cw = 16, ch = 18;
     const int per_band = (int)((W - 2 * margin - lab) / cw);
     const int bands = (N + per_band - 1) / per_band;
-    const double band_h = label_h + nr * ch + 22;
     const int pcols = nr < 4 ? nr : 4, prows = (nr + pcols - 1) / pcols;
-    const double pw = (W - 2 * margin) / pcols, ph = 190;
-    const double header = 112, hist_top = header + bands * band_h + 16;
-    const double H = hist_top + 40 + prows * ph - 20;
+    const double pw = (W - 2 * margin) / pcols, ph = 190, header = 112;
+    double band_top[RM_MAX_BANDS + 1], label_h[RM_MAX_BANDS], hist_top, H;
     char title[600], col[8], lbl[64], tip[300];
     double agree_all = 0;
-    int b, r, i, ymax;
+    int b, r, i, ymax, beyond = 0;
     svg g;
+    /* each band as tall as its longest label (monospace, about 0.62 em a character) */
+    band_top[0] = header;
+    for (b = 0; b < bands && b < RM_MAX_BANDS; b++) {
+        int most = 2;
+        for (i = b * per_band; i < N && i < (b + 1) * per_band; i++) {
+            size_t ll = rm_label(m, toks[i], lbl, sizeof lbl), k;
+            int chars = 0;
+            for (k = 0; k < ll; k++) chars += ((unsigned char)lbl[k] & 0xC0) != 0x80;
+            if (chars > most) most = chars;
+        }
+        label_h[b] = 12 + 6.9 * most;
+        band_top[b + 1] = band_top[b] + label_h[b] + nr * ch + 22;
+    }
+    hist_top = band_top[bands] + 16;
+    H = hist_top + 40 + prows * ph - 20;
+    for (r = 0; r < nr; r++) beyond += blk[r].beyond;
     for (r = 0; r < nr; r++) agree_all += N ? (double)blk[r].agree / N : 0;
     agree_all = nr ? agree_all / nr : 0;
     snprintf(title, sizeof title, "Routing map of %s: router scores of the first %d tokens of %s, %s routing", model_name, N,
@@ -125,10 +146,13 @@ static void rm_draw(FILE *f, int html, const mod_model *m, const mod_session_des
         svg_rect(&g, bx + bw + 40, by - 1, 14, 14, "#ffffff", "#d2691e", 2.5);
         svg_textf(&g, bx + bw + 60, by + 10, 12, SVG_START, "#333333", "processed by the block (%s)",
                   topk ? "top-k at its capacity" : (c->decision == MOD_DECISION_PREDICTOR ? "predictor > threshold" : "score > threshold"));
+        if (beyond)
+            svg_textf(&g, bx + bw + 40, by + 30, 11, SVG_START, "#555555",
+                      "the scale spans the 1st to 99th percentile: %d score%s beyond it drawn at its ends", beyond, beyond == 1 ? "" : "s");
     }
     /* the heatmap, in bands */
     for (b = 0; b < bands; b++) {
-        const double top = header + b * band_h, cells = top + label_h;
+        const double cells = band_top[b] + label_h[b];
         const int first = b * per_band, last = first + per_band < N ? first + per_band : N;
         for (r = 0; r < nr; r++)
             svg_textf(&g, margin + lab - 8, cells + r * ch + ch * 0.7, 12, SVG_END, "#000000", "L%d", blk[r].layer);
@@ -222,7 +246,8 @@ static int routemap_write(const mod_model *m, const mod_session_desc *sd, const 
     mod_error err;
     mod_route *rec = NULL;
     rm_block *blk = NULL;
-    int *order = NULL, N, r, i, l, rc = -1;
+    int *order = NULL, *rank = NULL, N, r, i, l, rc = -1;
+    float *vals = NULL;
     float lo = 0, hi = 0;
     cli_out out;
     FILE *f = NULL;
@@ -235,26 +260,13 @@ static int routemap_write(const mod_model *m, const mod_session_desc *sd, const 
     rec = (mod_route *)malloc((size_t)nr * (size_t)N * sizeof *rec);
     blk = (rm_block *)calloc((size_t)nr, sizeof *blk);
     order = (int *)malloc((size_t)N * sizeof *order);
-    if (!rec || !blk || !order) { cli__msg(why, cap, "out of memory"); goto done; }
+    rank = (int *)malloc((size_t)N * sizeof *rank);
+    vals = (float *)malloc((size_t)nr * (size_t)N * sizeof *vals);
+    if (!rec || !blk || !order || !rank || !vals) { cli__msg(why, cap, "out of memory"); goto done; }
     if (mod_session_record_routing(s, rec, N) != MOD_OK || mod_prefill(s, toks, N, NULL) != MOD_OK ||
         mod_session_routing_recorded(s) != N) {
         cli__msg(why, cap, "%s", mod_session_error(s));
         goto done;
-    }
-    /* the scale: every finite score, with the threshold when it is on the same axis */
-    lo = hi = c->decision == MOD_DECISION_ROUTER ? thr : NAN;
-    for (i = 0; i < nr * N; i++) {
-        float v = rec[i].score;
-        if (!isfinite(v)) continue;
-        if (!(v >= lo)) lo = v;
-        if (!(v <= hi)) hi = v;
-    }
-    if (!(lo == lo)) lo = hi = 0;
-    if (hi - lo < 1e-6f) { lo -= 0.5f; hi += 0.5f; }
-    {
-        const float pad = (hi - lo) * 0.02f;
-        lo -= pad;
-        hi += pad;
     }
     for (r = 0, l = 0; l < c->n_layers && r < nr; l++) {
         rm_block *k = &blk[r];
@@ -272,21 +284,49 @@ static int routemap_write(const mod_model *m, const mod_session_desc *sd, const 
             order[j] = i;
         }
         k->cut = t[order[k->k - 1]].score;
+        for (i = 0; i < N; i++) rank[order[i]] = i;
         for (i = 0; i < N; i++) {
-            int j, in_topk = 0, causal = t[i].decision > thr;
-            for (j = 0; j < k->k; j++) if (order[j] == i) { in_topk = 1; break; }
+            const int in_topk = rank[i] < k->k, causal = t[i].decision > thr;
             k->processed += t[i].processed != 0;
             k->causal += causal;
             k->agree += causal == in_topk;
             k->both += causal && in_topk;
-            if (t[i].score != t[i].score) { k->nan++; continue; }
-            {
-                double u = (t[i].score - lo) / (hi - lo) * RM_BINS;
-                int bin = u < 0 ? 0 : u >= RM_BINS ? RM_BINS - 1 : (int)u;
-                k->bins[bin]++;
-            }
         }
         r++;
+    }
+    /* the scale: the finite scores from the 1st to the 99th percentile (one outlier, such as a
+       BOS token's, would squeeze the rest into a few shades), widened to the top-k cuts and to
+       the threshold when it is on the same axis; scores beyond it are drawn at its ends */
+    {
+        int m_ = 0;
+        for (i = 0; i < nr * N; i++)
+            if (isfinite(rec[i].score)) vals[m_++] = rec[i].score;
+        qsort(vals, (size_t)m_, sizeof *vals, rm_cmp);
+        if (m_) {
+            lo = vals[(size_t)(0.01 * (m_ - 1))];
+            hi = vals[(size_t)ceil(0.99 * (m_ - 1))];
+        }
+        if (c->decision == MOD_DECISION_ROUTER && isfinite(thr)) { if (!m_ || thr < lo) lo = thr; if (!m_ || thr > hi) hi = thr; m_++; }
+        for (r = 0; r < nr; r++)
+            if (isfinite(blk[r].cut)) { if (!m_ || blk[r].cut < lo) lo = blk[r].cut; if (!m_ || blk[r].cut > hi) hi = blk[r].cut; m_++; }
+        if (hi - lo < 1e-6f) { lo -= 0.5f; hi += 0.5f; }
+        {
+            const float pad = (hi - lo) * 0.02f;
+            lo -= pad;
+            hi += pad;
+        }
+    }
+    for (r = 0; r < nr; r++) {
+        const mod_route *t = rec + (size_t)r * (size_t)N;
+        for (i = 0; i < N; i++) {
+            double u;
+            int bin;
+            if (t[i].score != t[i].score) { blk[r].nan++; continue; }
+            if (t[i].score < lo || t[i].score > hi) blk[r].beyond++;
+            u = (t[i].score - lo) / (hi - lo) * RM_BINS;
+            bin = u < 0 ? 0 : u >= RM_BINS ? RM_BINS - 1 : (int)u;
+            blk[r].bins[bin]++;
+        }
     }
     if (cli_output_open(&out, path, 1, why, cap) != 0) goto done;
     if (!(f = cli_output_stream(&out))) { cli__msg(why, cap, "cannot write %s: %s", path, strerror(errno)); goto done; }
@@ -303,6 +343,8 @@ done:
     if (f) fclose(f);
     cli_output_abort(&out);
     free(order);
+    free(rank);
+    free(vals);
     free(blk);
     free(rec);
     mod_session_free(s);
