@@ -103,7 +103,16 @@ static int counts(int argc, char **argv) {
                 }
         }
     }
-    for (i = 0; i < n + nd; i++) printf("%d %s\n", cnt[i], mask[i]);
+    for (i = 0; i < n + nd; i++) {
+        printf("%d %s\n", cnt[i], mask[i]);
+        free(mask[i]);
+    }
+    free(mask);
+    free(cnt);
+    free(ids);
+    free(dec);
+    mod_session_free(s);
+    mod_model_free(m);
     return 0;
 }
 

@@ -173,11 +173,11 @@ map_check() { # map_check MODEL FILE N LABEL OUT [options]: a map of the first N
         awk -v n="$N" '{ s[$1] += $2; b[$1] = 1 } END { for (k in b) { if (s[k] != n) bad++; nb++ } print nb, bad + 0 }' >"$T/h"
     [ "$(cat "$T/h")" = "$nr 0" ] && ok "$label: each of the $nr histograms counts the $N tokens" || bad "$label: histograms (blocks, wrong sums): $(cat "$T/h")"
 }
-map_check "$KJV" models/heldout.txt 128 "routing map, kjv-mod (SVG)" /tmp/routemap-test-$$.svg
+map_check "$KJV" models/heldout.txt 128 "routing map, kjv-mod (SVG)" "$T/kjv.svg"
 # top-k: each block outlines exactly k = ceil(0.125 N) tokens
-[ "$(grep -c 'class="cell processed"' /tmp/routemap-test-$$.svg)" = $((4 * 16)) ] && ok "top-k: 16 of 128 tokens outlined per block" || bad "top-k outline count"
-grep -q 'width="1000"' /tmp/routemap-test-$$.svg && ! grep -q 'font-size="\([0-9]\|10\)\.' /tmp/routemap-test-$$.svg && ok "1000 units wide, no font below 11" || bad "width or font size"
-rm -f /tmp/routemap-test-$$.svg
+[ "$(grep -c 'class="cell processed"' "$T/kjv.svg")" = $((4 * 16)) ] && ok "top-k: 16 of 128 tokens outlined per block" || bad "top-k outline count"
+grep -q 'width="1000"' "$T/kjv.svg" && ! grep -q 'font-size="\([0-9]\|10\)\.' "$T/kjv.svg" && ok "1000 units wide, no font below 11" || bad "width or font size"
+rm -f "$T/kjv.svg"
 map_check "$KJV" models/heldout.txt 40 "routing map, kjv-mod, HTML page, --map-tokens 40" "$T/map.html" --map-tokens 40
 grep -q '^<!DOCTYPE html>' "$T/map.html" && ! grep -q '<?xml' "$T/map.html" && ! grep -qi '<script\|https\?://[^w]' "$T/map.html" && ok "HTML: one page, the SVG inline, no scripts or fetched resources" || bad "HTML page form"
 ROUTING=causal map_check "$KJV" models/heldout.txt 64 "routing map, kjv-mod, --routing causal" "$T/causal.svg" --map-tokens 64 --routing causal
@@ -189,7 +189,7 @@ map_check "$T/ten.mod" models/heldout.txt 64 "routing map, ten routed blocks, pr
 cp models/heldout.txt "$T/in.txt"
 "$B/mod-eval" "$KJV" --text "$T/in.txt" --routing-map "$T/in.txt" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 1 ] && cmp -s "$T/in.txt" models/heldout.txt && ok "--routing-map over the input text refused" || bad "map over input (exit $rc)"
-ls -a "$T" | grep -q '^\.' && [ -z "$(ls -a "$T" | grep '^\..\+\.' )" ] && ok "no temporary file left" || bad "temporary files left: $(ls -a "$T")"
+[ -z "$(ls -A "$T" | grep '^\.')" ] && ok "no temporary file left" || bad "temporary files left: $(ls -A "$T" | grep '^\.')"
 "$B/mod-eval" "$KJV" --text models/heldout.txt --routing-map "$T/x.svg" --map-tokens 0 >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] && ok "--map-tokens 0 refused" || bad "--map-tokens 0 (exit $rc)"
 finish

@@ -14,6 +14,8 @@ run "mod-eval with dump" "$B/mod-eval" "$T/m.mod" --tokens 1,2,3,4,5,6 --dump-lo
 printf 'In the beginning God created the heaven and the earth.\n' >"$T/t.txt"
 run "mod-eval on text in windows" "$B/mod-eval" "$T/m.mod" --text "$T/t.txt" --ctx 16 --threads 1
 run "minimal" "$B/minimal" "$T/m.mod" "abc"
+run "mod-generate --show-routing=blocks, colour" "$B/mod-generate" "$T/m.mod" -p "hello there" -n 8 --threads 1 --show-routing=blocks --color=always
+run "mod-eval --show-routing --routing-map" "$B/mod-eval" "$T/m.mod" --text "$T/t.txt" --ctx 16 --threads 1 --show-routing --routing-map "$T/map.html"
 "$B/mkmodel" "$T/sp.mod" --seed 6 --tokenizer sp --merges 50 --dim 16 --layers 1 --heads 2 --kv-heads 1 --hidden 32 --seq 32 >/dev/null
 printf '<s>A<x> b\342\226\201c</s>' >"$T/s.txt"
 run "mod-tokenize, SentencePiece-style, special tokens" "$B/mod-tokenize" "$T/sp.mod" --text "$T/t.txt" --text "$T/s.txt" --bos --special
