@@ -184,6 +184,11 @@ ROUTING=causal map_check "$KJV" models/heldout.txt 64 "routing map, kjv-mod, --r
 map_check "$T/tiny.mod" "$T/bytes.txt" 1000 "routing map, random model, broken and control bytes" "$T/bytes.svg"
 # --map-tokens past the window: the window's 64 tokens, in two bands
 map_check "$T/ten.mod" models/heldout.txt 64 "routing map, ten routed blocks, predictor, 64 tokens in two bands" "$T/ten.svg" --map-tokens 300 --ctx 64
+# token ids without a tokenizer: columns named by id
+"$B/mod-eval" "$T/notok.mod" --tokens 5,17,3,99,42,7,7,250,1,0,33,64 --routing-map "$T/ids.svg" >/dev/null 2>"$T/err" &&
+    { ! have xmllint "the map of bare ids" || xmllint --noout "$T/ids.svg"; } && [ "$(grep -c 'class="cell' "$T/ids.svg")" = 12 ] &&
+    grep -q '>#250</text>' "$T/ids.svg" && ok "--routing-map of --tokens on a model without a tokenizer: 12 cells, columns named by id" ||
+    bad "map of bare ids: $(cat "$T/err")"
 "$B/mod-eval" "$KJV" --text models/heldout.txt --routing-map "$T/nodir/map.svg" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 1 ] && [ ! -e "$T/nodir" ] && grep -q "does not exist" "$T/err" && ok "--routing-map into a missing directory fails, nothing left" || bad "missing directory (exit $rc): $(cat "$T/err")"
 cp models/heldout.txt "$T/in.txt"
