@@ -21,8 +21,8 @@ TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer
             $(B)/test_convert_hf $(B)/test_convert_llama2c $(B)/test_convert_modfile $(B)/test_convert_errors \
             $(B)/test_convert_families $(B)/test_convert_gguf \
             $(B)/test_tokenizer_queue $(B)/test_tokenizer_nomalloc $(B)/test_format $(B)/split_pieces $(B)/hf_ckpt \
-            $(B)/test_ggml_dequant $(B)/test_chat $(B)/test_nfc $(B)/test_svg $(B)/test_no_unicode
-HEADERS  := mod.h examples/cli.h
+            $(B)/test_ggml_dequant $(B)/test_chat $(B)/test_nfc $(B)/test_svg $(B)/test_no_unicode $(B)/routing_oracle
+HEADERS  := mod.h examples/cli.h examples/routeview.h
 # the model-file writer: tools/modfile.h, and mkmodel.h on top of it
 WRITER   := tools/mkmodel.h tools/modfile.h
 
@@ -40,7 +40,7 @@ $(B)/mod-generate: examples/generate.c $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/minimal: examples/minimal.c mod.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
-$(B)/mod-eval: tools/eval.c tools/ppl.h $(HEADERS) | $(B)
+$(B)/mod-eval: tools/eval.c tools/ppl.h tools/svg.h tools/routemap.h $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod-sweep: tools/sweep.c tools/ppl.h tools/svg.h $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -o $@ $< $(LDLIBS)
@@ -78,6 +78,9 @@ $(B)/split_pieces: tests/split_pieces.c mod.h | $(B)
 # the checkpoint writer of tests/test_hf_tokenizers.sh
 $(B)/hf_ckpt: tests/hf_ckpt.c mod.h tests/*.h $(WRITER) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -Itools -Itests -o $@ $< $(LDLIBS)
+# what tests/test_routing_view.sh checks the programs' routing views against
+$(B)/routing_oracle: tests/routing_oracle.c mod.h | $(B)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/check_tokens: tests/check_tokens.c tests/check.h mod.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/compare_logits: tests/compare_logits.c | $(B)
@@ -91,6 +94,17 @@ run: $(B)/mod-generate
 # The shipped models, rebuilt from scratch (needs Debian's bible-kjv, bible-kjv-text and
 # python3-torch; about 40 minutes on 2 cores): corpus and held-out split, tokenizer, the MoD
 # model and its dense twin, their metrics, conversion to f16 model files. See models/README.md.
+# The README's pictures (docs/img): the routing map of two held-out verses (Genesis 20:1-2,
+# models/heldout.txt) and the quality/speed curve of the shipped pair on the held-out text,
+# measured on this machine (so the speeds differ from run to run).
+.PHONY: pictures
+pictures: $(B)/mod-eval $(B)/mod-sweep
+	mkdir -p $(B)/pictures docs/img
+	sed -n '2,3p' models/heldout.txt >$(B)/pictures/verses.txt
+	$(B)/mod-eval models/kjv-mod.mod --text $(B)/pictures/verses.txt --routing-map docs/img/routing-map.svg
+	$(B)/mod-sweep models/kjv-mod.mod --text models/heldout.txt --dense models/kjv-dense.mod --repeat 9 --threads 1 \
+	    --plot docs/img/sweep.svg
+
 .PHONY: models
 models: $(B)/mod-convert
 	/usr/bin/python3 tools/train/corpus.py --out $(B)/train/data --heldout models/heldout.txt

@@ -113,6 +113,16 @@
      with MOD_TOKENIZE_SPECIAL (the BOS is in it), prefill, and sample until
      mod_chat_turn_end_token or EOS.
 
+   ROUTING
+     mod_session_stats counts per block the tokens seen and processed, the KV entries held and
+     the FLOPs spent; mod_session_cache lists the positions a block's cache holds. To see the
+     choices token by token, mod_session_record_routing(session, records, max_tokens) makes
+     every later mod_prefill and mod_decode write, for routed block r (in layer order) and the
+     call's token i, the router score, the causal decision value and whether the token was
+     processed into records[r * max_tokens + i]: caller memory, nothing allocated, whichever
+     rule chose; mod_session_routing_recorded tells how many tokens the last call wrote.
+     mod-generate and mod-eval --show-routing and mod-eval --routing-map are built on it.
+
    MAP
      The implementation runs in the order data flows through it; search for a tag to jump to
      its section.

@@ -4,6 +4,7 @@
 #define MOD_IMPLEMENTATION
 #include "../mod.h"
 #include "cli.h"
+#include "routeview.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -33,6 +34,13 @@ static void usage(FILE *f) {
         "  --system TEXT         the conversation's system prompt (with --chat)\n"
         "  --chat-format NAME    llama2, llama3, chatml or gemma: overrides the stored template\n"
         "  --verbose             with --chat: print each turn's token ids and positions to stderr\n"
+        "  --show-routing[=count|blocks]\n"
+        "                        mark each token (the prompt's too; with --chat the replies') by\n"
+        "                        the routed blocks that processed it: count (default) shades it\n"
+        "                        by their number (a subscript without colour), blocks adds a\n"
+        "                        braille column with one dot per routed block\n"
+        "  --color WHEN          auto (default: colour on a terminal unless NO_COLOR is set),\n"
+        "                        always or never, for --show-routing\n"
         "  -h, --help            this text\n");
 }
 
@@ -40,6 +48,7 @@ typedef struct gen_args {
     const char *path, *prompt, *prompt_file;
     const char *system, *chat_format;
     int n_gen, top_k, threads, ctx, stats, have_threshold, ids, chat, script, verbose, no_mmap;
+    int show, color;        /* --show-routing (RV_*), --color (RV_COLOR_*) */
     float temp, top_p, capacity, threshold;
     uint64_t seed;
     mod_routing routing;
@@ -63,6 +72,14 @@ static int parse_args(int argc, char **argv, gen_args *g) {
         else if (!strcmp(a, "--chat")) { g->chat = 1; takes = 0; }
         else if (!strcmp(a, "-i")) { g->chat = g->script = 1; takes = 0; }
         else if (!strcmp(a, "--verbose")) { g->verbose = 1; takes = 0; }
+        else if (!strncmp(a, "--show-routing", 14) && (!a[14] || a[14] == '=')) {
+            takes = 0;
+            if (rv_parse_mode(a[14] ? a + 15 : NULL, &g->show)) { fprintf(stderr, "error: invalid value '%s' for --show-routing (count or blocks)\n", a + 15); return 2; }
+        }
+        else if (!strncmp(a, "--color=", 8)) {
+            takes = 0;
+            if (rv_parse_color(a + 8, &g->color)) { fprintf(stderr, "error: invalid value '%s' for --color (auto, always or never)\n", a + 8); return 2; }
+        }
         else if (a[0] != '-' || !a[1]) {
             if (g->path) { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
             g->path = a; takes = 0;
@@ -87,11 +104,13 @@ static int parse_args(int argc, char **argv, gen_args *g) {
         else if (!strcmp(a, "--ctx")) bad = cli_int(v, 1, 1 << 24, &g->ctx);
         else if (!strcmp(a, "--threads")) bad = cli_int(v, 1, 1024, &g->threads);
         else if (!strcmp(a, "--kv") || !strcmp(a, "--cache-type")) bad = cli_kv(v, &g->kv);
+        else if (!strcmp(a, "--color")) bad = rv_parse_color(v, &g->color);
         else { fprintf(stderr, "error: unknown option '%s' (see --help)\n", a); return 2; }
         if (bad) { fprintf(stderr, "error: invalid value '%s' for %s (see --help)\n", v, a); return 2; }
         i += takes;
     }
     if (!g->path) { usage(stderr); return 2; }
+    if (g->show && g->ids) { fprintf(stderr, "error: --show-routing marks the text; it cannot be combined with --ids\n"); return 2; }
     if (g->chat) {
         if (g->prompt || g->prompt_file) { fprintf(stderr, "error: --chat reads the user's turns from the input; -p and -f are not used\n"); return 2; }
         if (g->ids) { fprintf(stderr, "error: --ids is not used with --chat\n"); return 2; }
@@ -132,7 +151,7 @@ static void print_ids(const char *what, int turn, const int32_t *t, int n) {
    holds (mod_chat_render from the last reply), tokenized with special tokens recognised, fed
    with mod_prefill; the reply is sampled until the turn-end token or EOS, which is fed too, so
    the next turn continues right after it. The history is never fed again. */
-static int run_chat(mod_model *model, mod_session *s, const gen_args *g, mod_sampler *smp) {
+static int run_chat(mod_model *model, mod_session *s, const gen_args *g, mod_sampler *smp, rv_view *view, mod_route *rec) {
     mod_chat chat;
     mod_error err;
     mod_chat_message *msg = NULL;
@@ -223,7 +242,9 @@ static int run_chat(mod_model *model, mod_session *s, const gen_args *g, mod_sam
             goto done;
         }
         if (g->verbose) { fprintf(stderr, "turn %d: position %d\n", turn, pos0); print_ids("fed", turn, toks, n_tok); }
+        if (rec) mod_session_record_routing(s, NULL, 0); /* the turn is not shown */
         if (mod_prefill(s, toks, n_tok, NULL) != MOD_OK) { fprintf(stderr, "error: %s\n", mod_session_error(s)); goto done; }
+        if (rec) mod_session_record_routing(s, rec, 1);
         /* the reply */
         reply_len = 0;
         while (generated < g->n_gen) {
@@ -255,10 +276,14 @@ static int run_chat(mod_model *model, mod_session *s, const gen_args *g, mod_sam
                 }
                 memcpy(reply + reply_len, piece, len);
                 reply_len += len;
-                fwrite(piece, 1, len, stdout);
-                fflush(stdout);
+                if (g->show) rv_token(view, tok, rec, 1, 0);
+                else {
+                    fwrite(piece, 1, len, stdout);
+                    fflush(stdout);
+                }
             }
         }
+        if (g->show) rv_finish(view);
         printf("\n");
         fflush(stdout);
         if (g->verbose) {
@@ -304,6 +329,8 @@ int main(int argc, char **argv) {
     mod_result r;
     int32_t *toks = NULL;
     char *file_prompt = NULL;
+    rv_view view;
+    mod_route *rec = NULL;
     size_t plen, fewest;
     double t0, t1, t2;
     int status = 1;
@@ -328,11 +355,20 @@ int main(int argc, char **argv) {
         fprintf(stderr, "error: cannot create a session: %s\n", err.message);
         goto done;
     }
+    if (g.show) {
+        rv_init(&view, stdout, model, g.show, g.color, !g.chat);
+        if (view.mode == RV_OFF) fprintf(stderr, "model has no routed blocks: nothing to show\n");
+        else rv_legend(&view, stderr);
+    }
     if (g.chat) {
+        if (g.show && view.mode != RV_OFF && !(rec = (mod_route *)malloc((size_t)view.n_routed * sizeof *rec))) {
+            fprintf(stderr, "error: out of memory\n");
+            goto done;
+        }
         memset(&smpd, 0, sizeof smpd);
         smpd.temperature = g.temp; smpd.top_k = g.top_k; smpd.top_p = g.top_p; smpd.seed = g.seed;
         if (mod_sampler_init(&smp, &smpd) != MOD_OK) { fprintf(stderr, "error: invalid sampler settings\n"); goto done; }
-        status = run_chat(model, s, &g, &smp);
+        status = run_chat(model, s, &g, &smp, &view, rec);
         goto done;
     }
     if (g.prompt_file) {
@@ -359,7 +395,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "error: context full: the prompt is %d tokens, more than the %d the context holds\n", n_prompt, ctx);
         goto done;
     }
-    if (!g.ids) fwrite(prompt, 1, plen, stdout);
+    if (g.show && view.mode != RV_OFF) {
+        /* the prompt's routing, then each generated token's (one per mod_decode) */
+        if (!(rec = (mod_route *)malloc((size_t)view.n_routed * (size_t)n_prompt * sizeof *rec))) { fprintf(stderr, "error: out of memory\n"); goto done; }
+        mod_session_record_routing(s, rec, n_prompt);
+    }
+    if (!g.ids && !g.show) fwrite(prompt, 1, plen, stdout);
     fflush(stdout);
 
     t0 = cli_now();
@@ -368,6 +409,11 @@ int main(int argc, char **argv) {
         goto done;
     }
     t1 = cli_now();
+    if (g.show) {
+        int i;
+        for (i = 0; i < n_prompt; i++) rv_token(&view, toks[i], rec, (size_t)n_prompt, i);
+        if (rec) mod_session_record_routing(s, rec, 1);
+    }
     memset(&smpd, 0, sizeof smpd);
     smpd.temperature = g.temp;
     smpd.top_k = g.top_k;
@@ -381,11 +427,18 @@ int main(int argc, char **argv) {
         if ((r = mod_sample(s, &smp, &tok)) != MOD_OK) { fprintf(stderr, "\nerror: %s\n", mod_session_error(s)); goto done; }
         if (g.ids) printf("%s%d", generated ? "," : "", (int)tok);
         if (tok == mod_token_eos(model)) break;
-        piece = mod_token_bytes(model, tok, &len);
-        if (piece && len && !g.ids) fwrite(piece, 1, len, stdout);
-        fflush(stdout);
-        if (generated + 1 == g.n_gen) { generated++; break; }
+        if (!g.show) {
+            piece = mod_token_bytes(model, tok, &len);
+            if (piece && len && !g.ids) fwrite(piece, 1, len, stdout);
+            fflush(stdout);
+            if (generated + 1 == g.n_gen) { generated++; break; }
+        }
         r = mod_decode(s, tok);
+        if (g.show) {
+            /* shown once run (its routing is known then), the last token too */
+            rv_token(&view, tok, r == MOD_OK ? rec : NULL, 1, 0);
+            if (r == MOD_OK && generated + 1 == g.n_gen) { generated++; break; }
+        }
         if (r == MOD_ERR_CONTEXT_FULL) {
             generated++;
             fprintf(stderr, "\n[context full after %d tokens]", mod_session_position(s));
@@ -394,6 +447,7 @@ int main(int argc, char **argv) {
         if (r != MOD_OK) { fprintf(stderr, "\nerror: %s\n", mod_session_error(s)); goto done; }
     }
     t2 = cli_now();
+    if (g.show) rv_finish(&view);
     printf("\n");
     fflush(stdout);
     if (g.stats) {
@@ -417,6 +471,7 @@ int main(int argc, char **argv) {
     }
     status = 0;
 done:
+    free(rec);
     free(toks);
     free(file_prompt);
     mod_session_free(s);

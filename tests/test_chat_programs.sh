@@ -92,6 +92,28 @@ if have node "chat template oracle"; then
         else
             ok "a reply that ended by itself ($s1): nothing to check for a cut one"
         fi
+        # --show-routing in a conversation: the replies marked, each token by the blocks that
+        # hold it in their caches (build/routing_oracle replays the turns: causal routing gives
+        # the same in one prefill as token by token)
+        rr=$T/routed
+        mkdir -p "$rr" && cp "$ck/tokenizer.json" "$ck/tokenizer_config.json" "$rr/"
+        "$B/hf_ckpt" "$rr" 32000 1 2 -1 1 && "$B/mod-convert" "$rr" -o "$r/routed.mod" --mod-layers 0 --capacity 0.5 >/dev/null 2>"$T/err" ||
+            bad "routed llama2 model: $(cat "$T/err")"
+        printf 'one\ntwo\n' | "$B/mod-generate" "$r/routed.mod" -i --verbose -t 0 -n 3 >"$T/plain" 2>"$T/log"
+        printf 'one\ntwo\n' | "$B/mod-generate" "$r/routed.mod" -i -t 0 -n 3 --show-routing >"$T/so" 2>/dev/null
+        "$B/routing_oracle" strip "$T/so" >"$T/stripped"
+        cmp -s "$T/stripped" "$T/plain" && ok "chat --show-routing: the marks stripped leave the replies" || bad "chat --show-routing: replies differ: $(head -c 200 "$T/so")"
+        f1=$(sed -n 's/^turn 1: fed [0-9]*: *//p' "$T/log"); g1=$(sed -n 's/^turn 1: generated [0-9]*: *//p' "$T/log")
+        f2=$(sed -n 's/^turn 2: fed [0-9]*: *//p' "$T/log"); g2=$(sed -n 's/^turn 2: generated [0-9]*: *//p' "$T/log")
+        "$B/routing_oracle" counts "$r/routed.mod" causal 4096 "$f1" "$g1,$f2,$g2" >"$T/counts"
+        # the replies' tokens, but for the turn-end token </s> (2), which is run but not shown
+        echo "$f1,$g1,$f2,$g2" | tr ',' '\n' >"$T/ids"
+        n1=$(echo "$f1" | tr ',' '\n' | wc -l); ng1=$(echo "$g1" | tr ',' '\n' | wc -l); n2=$(echo "$f2" | tr ',' '\n' | wc -l)
+        paste -d' ' "$T/ids" "$T/counts" | awk -v a="$n1" -v b="$ng1" -v c="$n2" \
+            '{ i = NR; rep = (i > a && i <= a + b) || i > a + b + c; if (rep && $1 != 2) print $2 }' >"$T/want"
+        "$B/routing_oracle" marks "$T/so" | sed -n 's/^C //p' >"$T/got"
+        if [ -s "$T/got" ] && cmp -s "$T/got" "$T/want"; then ok "chat --show-routing: the $(grep -c . "$T/got") reply tokens marked as the caches hold them"
+        else bad "chat --show-routing: marks $(tr '\n' ' ' <"$T/got"), caches $(tr '\n' ' ' <"$T/want")"; fi
     fi
 
     # errors

@@ -35,7 +35,10 @@ printf '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="300" viewBox
 if have xmllint "the pictures' XML"; then
     for f in $pics; do
         case $f in
-        *.html) xmllint --html --noout "$f" 2>"$T/x.err" && [ ! -s "$T/x.err" ] && ok "$f parses as HTML" || bad "$f: $(head -n 3 "$T/x.err")"
+        *.html) # HTML in XML syntax (libxml2's HTML parser is HTML 4 and knows no inline SVG)
+                xmllint --noout "$f" 2>"$T/x.err" && ok "$f is well-formed (XML syntax)" || bad "$f: $(head -n 3 "$T/x.err")"
+                xmllint --html --noout "$f" 2>&1 | grep -v 'Tag [a-zA-Z]* invalid' | grep -A2 'error' >"$T/x.err"
+                [ ! -s "$T/x.err" ] && ok "$f parses as HTML (inline SVG tags aside)" || bad "$f: $(head -n 3 "$T/x.err")"
                 # the SVG inside the page must itself be well-formed
                 sed -n '/<svg/,/<\/svg>/p' "$f" >"$T/inner.svg"
                 xmllint --noout "$T/inner.svg" 2>"$T/x.err" && ok "$f: its SVG is well-formed" || bad "$f: its SVG: $(head -n 3 "$T/x.err")"

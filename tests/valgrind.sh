@@ -16,6 +16,8 @@ run "mod-eval on text in windows" "$B/mod-eval" "$T/m.mod" --text "$T/t.txt" --c
 run "mod-sweep with a plot and JSON" "$B/mod-sweep" "$T/m.mod" --text "$T/t.txt" --ctx 16 --capacities 0.5,1 --thresholds 0 --repeat 1 --threads 1 --plot "$T/p.svg" --json-out "$T/p.json"
 run "mod-sweep, default lists" "$B/mod-sweep" "$T/m.mod" --text "$T/t.txt" --ctx 16 --repeat 1 --threads 1
 run "minimal" "$B/minimal" "$T/m.mod" "abc"
+run "mod-generate --show-routing=blocks, colour" "$B/mod-generate" "$T/m.mod" -p "hello there" -n 8 --threads 1 --show-routing=blocks --color=always
+run "mod-eval --show-routing --routing-map" "$B/mod-eval" "$T/m.mod" --text "$T/t.txt" --ctx 16 --threads 1 --show-routing --routing-map "$T/map.html"
 "$B/mkmodel" "$T/sp.mod" --seed 6 --tokenizer sp --merges 50 --dim 16 --layers 1 --heads 2 --kv-heads 1 --hidden 32 --seq 32 >/dev/null
 printf '<s>A<x> b\342\226\201c</s>' >"$T/s.txt"
 run "mod-tokenize, SentencePiece-style, special tokens" "$B/mod-tokenize" "$T/sp.mod" --text "$T/t.txt" --text "$T/s.txt" --bos --special

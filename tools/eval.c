@@ -8,6 +8,9 @@
 #include "../mod.h"
 #include "../examples/cli.h"
 #include "ppl.h"
+#include "../examples/routeview.h"
+#include "svg.h"
+#include "routemap.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -27,6 +30,18 @@ static void usage(FILE *f) {
         "                        FILE (a regular file or a new path, never an input)\n"
         "  --incremental         feed the tokens one at a time (causal decoding) instead of one\n"
         "                        prefill call; the logits must agree with --routing causal\n"
+        "  --show-routing[=count|blocks]\n"
+        "                        print the text, each token marked by the routed blocks that\n"
+        "                        processed it: count (default) shades it by their number (a\n"
+        "                        subscript without colour), blocks adds a braille column with\n"
+        "                        one dot per routed block\n"
+        "  --color WHEN          auto (default: colour on a terminal unless NO_COLOR is set),\n"
+        "                        always or never, for --show-routing\n"
+        "  --routing-map FILE    write a picture of the first tokens' router scores: SVG, or an\n"
+        "                        HTML page holding it if FILE ends in .html; routing defaults\n"
+        "                        to topk with it (unless --routing or --incremental is given)\n"
+        "  --map-tokens N        tokens the map draws, at most one window (default 128, at most\n"
+        "                        1024)\n"
         "  -h, --help            this text\n");
 }
 
@@ -63,9 +78,65 @@ static int parse_tokens(const char *s, int32_t **out, int *n) {
     return 0;
 }
 
+/* --show-routing: the tokens run again in the same windows with the same rule as the scoring
+   (one prefill per window, or one mod_decode per token with --incremental), their routing
+   recorded, and printed as text marked by it (examples/routeview.h). 0, or -1 (message
+   printed). */
+static int show_routing(mod_model *model, const mod_session_desc *sd, const int32_t *toks, int n, int incremental,
+                        int mode, int when) {
+    const int nr = mod_model_config(model)->n_routed, W = sd->max_tokens;
+    mod_session *s = NULL;
+    mod_route *rec = NULL, *one = NULL;
+    mod_error err;
+    rv_view view;
+    int start, t, rc = -1;
+    rv_init(&view, stdout, model, mode, when, 1);
+    if (view.mode == RV_OFF) fprintf(stderr, "model has no routed blocks: nothing to show\n");
+    else rv_legend(&view, stderr);
+    if (mod_session_create(&s, model, sd, &err) != MOD_OK) { fprintf(stderr, "error: cannot create a session: %s\n", err.message); return -1; }
+    if (nr > 0 && (!(rec = (mod_route *)malloc((size_t)nr * (size_t)(n < W ? n : W) * sizeof *rec)) ||
+                   !(one = (mod_route *)malloc((size_t)nr * sizeof *one)))) {
+        fprintf(stderr, "error: out of memory\n");
+        goto done;
+    }
+    for (start = 0; start < n; start += W) {
+        const int len = n - start < W ? n - start : W;
+        mod_session_reset(s);
+        if (incremental) {
+            if (nr) mod_session_record_routing(s, one, 1);
+            for (t = 0; t < len; t++) {
+                int r;
+                if (mod_decode(s, toks[start + t]) != MOD_OK) { fprintf(stderr, "error: %s\n", mod_session_error(s)); goto done; }
+                for (r = 0; r < nr; r++) rec[(size_t)r * (size_t)len + (size_t)t] = one[r];
+            }
+        } else {
+            if (nr) mod_session_record_routing(s, rec, len);
+            if (mod_prefill(s, toks + start, len, NULL) != MOD_OK) { fprintf(stderr, "error: %s\n", mod_session_error(s)); goto done; }
+        }
+        for (t = 0; t < len; t++) rv_token(&view, toks[start + t], rec, (size_t)len, t);
+    }
+    rc = 0;
+done:
+    rv_finish(&view);
+    printf("\n");
+    fflush(stdout);
+    free(rec);
+    free(one);
+    mod_session_free(s);
+    return rc;
+}
+
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash && slash[1] ? slash + 1 : path;
+}
+
 int main(int argc, char **argv) {
     const char *path = NULL, *tokens_arg = NULL, *text_path = NULL, *dump_path = NULL;
     int threads = 0, ctx = 0, i, n = 0, status = 1, have_threshold = 0, incremental = 0, no_mmap = 0;
+    int show = RV_OFF, color = RV_COLOR_AUTO, routing_given = 0, map_tokens = 128;
+    const char *map_path = NULL;
+    int32_t none;
     float capacity = 0.0f, threshold = 0.0f;
     mod_routing routing = MOD_ROUTING_CAUSAL;
     mod_kv_dtype kv = MOD_KV_F32;
@@ -93,6 +164,14 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         if (!strcmp(a, "--incremental")) { incremental = 1; continue; }
         if (!strcmp(a, "--no-mmap")) { no_mmap = 1; continue; }
+        if (!strncmp(a, "--show-routing", 14) && (!a[14] || a[14] == '=')) {
+            if (rv_parse_mode(a[14] ? a + 15 : NULL, &show)) { fprintf(stderr, "error: invalid value '%s' for --show-routing (count or blocks)\n", a + 15); return 2; }
+            continue;
+        }
+        if (!strncmp(a, "--color=", 8)) {
+            if (rv_parse_color(a + 8, &color)) { fprintf(stderr, "error: invalid value '%s' for --color (auto, always or never)\n", a + 8); return 2; }
+            continue;
+        }
         if (a[0] != '-' || !a[1]) {
             if (path) { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
             path = a;
@@ -102,7 +181,11 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--tokens")) tokens_arg = v;
         else if (!strcmp(a, "--text")) text_path = v;
         else if (!strcmp(a, "--dump-logits")) dump_path = v;
+        else if (!strcmp(a, "--color")) bad = rv_parse_color(v, &color);
+        else if (!strcmp(a, "--routing-map")) map_path = v;
+        else if (!strcmp(a, "--map-tokens")) bad = cli_int(v, 1, 1024, &map_tokens);
         else if (!strcmp(a, "--routing")) {
+            routing_given = 1;
             if (!strcmp(v, "causal")) routing = MOD_ROUTING_CAUSAL;
             else if (!strcmp(v, "topk")) routing = MOD_ROUTING_TOPK;
             else bad = 1;
@@ -116,6 +199,7 @@ int main(int argc, char **argv) {
         if (bad) { fprintf(stderr, "error: invalid value '%s' for %s (see --help)\n", v, a); return 2; }
         i++;
     }
+    if (map_path && !routing_given && !incremental) routing = MOD_ROUTING_TOPK;
     if (incremental && routing == MOD_ROUTING_TOPK) {
         fprintf(stderr, "error: --incremental decodes causally; it cannot be combined with --routing topk\n");
         return 2;
@@ -127,10 +211,10 @@ int main(int argc, char **argv) {
     }
     memset(&out, 0, sizeof out);
     out.fd = -1;
-    if (dump_path) {
-        n_ids = input_ids(path, text_path, ids);
-        if (cli_output_check(dump_path, 1, ids, n_ids, NULL, why, sizeof why) != 0) { fprintf(stderr, "error: %s\n", why); return 1; }
-    }
+    n_ids = input_ids(path, text_path, ids);
+    if (dump_path && cli_output_check(dump_path, 1, ids, n_ids, NULL, why, sizeof why) != 0) { fprintf(stderr, "error: %s\n", why); return 1; }
+    if (map_path && cli_output_check(map_path, 1, ids, n_ids, NULL, why, sizeof why) != 0) { fprintf(stderr, "error: %s\n", why); return 1; }
+    if (map_path && dump_path && !strcmp(map_path, dump_path)) { fprintf(stderr, "error: --routing-map and --dump-logits name the same file\n"); return 2; }
     if (cli_load_model(&model, path, no_mmap, &err) != MOD_OK) {
         fprintf(stderr, "error: %s\n", err.message); /* it names the file */
         return 1;
@@ -156,6 +240,10 @@ int main(int argc, char **argv) {
     for (i = 0; i < n; i++)
         if (toks[i] < 0 || toks[i] >= V) { fprintf(stderr, "error: token %d at index %d is outside the vocabulary [0, %d)\n", (int)toks[i], i, V); goto done; }
 
+    if (show && tokens_arg && mod_tokenize(model, "", 0, 0, &none, 1, &i, NULL) == MOD_ERR_NO_TOKENIZER) {
+        fprintf(stderr, "error: --show-routing prints text, and the model file has no tokenizer\n");
+        goto done;
+    }
     memset(&sd, 0, sizeof sd);
     sd.max_tokens = ctx ? ctx : cli_default_ctx(model);
     sd.prompt_routing = routing;
@@ -175,6 +263,13 @@ int main(int argc, char **argv) {
         if (!(dump = cli_output_stream(&out))) { fprintf(stderr, "error: cannot write %s: %s\n", dump_path, strerror(errno)); goto done; }
     }
     if (ppl_windows(s, model, toks, n, W, incremental, logits, &nll, &scored, seen, processed, NULL, dump, dump_path) != 0) goto done;
+    if (show && show_routing(model, &sd, toks, n, incremental, show, color) != 0) goto done;
+    if (map_path) {
+        int m = routemap_write(model, &sd, toks, n, map_tokens, map_path, ids, n_ids, base_name(path),
+                               text_path ? base_name(text_path) : "--tokens", why, sizeof why);
+        if (m < 0) { fprintf(stderr, "error: %s\n", why); goto done; }
+        if (m > 0) fprintf(stderr, "model has no routed blocks: nothing to show (%s not written)\n", map_path);
+    }
     if (dump) {
         int bad = fclose(dump) != 0;
         dump = NULL;

@@ -91,19 +91,24 @@ SVG_FN void svg_escape(FILE *f, const char *text, size_t len) {
 }
 
 /* Starts a document of width x height user units (drawn 1:1) with a white background and the
-   title as its accessible name. */
-SVG_FN void svg_begin(svg *g, FILE *f, double width, double height, const char *title) {
+   title as its accessible name; standalone: with the XML declaration (a file of its own), 0
+   without (an <svg> element inside an HTML page). */
+SVG_FN void svg_begin_ex(svg *g, FILE *f, double width, double height, const char *title, int standalone) {
     g->f = f;
     g->width = width;
     g->height = height;
     g->failed = 0;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    if (standalone) fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
                "role=\"img\" font-family=\"%s\">\n", width, height, width, height, SVG_FONT);
     fputs("<title>", f);
     svg_escape(f, title, strlen(title));
     fputs("</title>\n", f);
     fprintf(f, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"#ffffff\"/>\n", width, height);
+}
+
+SVG_FN void svg_begin(svg *g, FILE *f, double width, double height, const char *title) {
+    svg_begin_ex(g, f, width, height, title, 1);
 }
 
 /* Ends the document; -1 if any write to the stream failed. */
@@ -118,6 +123,19 @@ SVG_FN void svg_rect(svg *g, double x, double y, double w, double h, const char 
     fprintf(g->f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"", x, y, w, h, fill ? fill : "none");
     if (stroke && stroke_width > 0) fprintf(g->f, " stroke=\"%s\" stroke-width=\"%.2f\"", stroke, stroke_width);
     fputs("/>\n", g->f);
+}
+
+/* A rectangle with more: extra, NULL or attributes written as they are (e.g. "class=\"cell\""),
+   and a tooltip, title_len bytes of text (escaped) or NULL. */
+SVG_FN void svg_rect_ex(svg *g, double x, double y, double w, double h, const char *fill, const char *stroke, double stroke_width,
+                        const char *extra, const char *title, size_t title_len) {
+    fprintf(g->f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"", x, y, w, h, fill ? fill : "none");
+    if (stroke && stroke_width > 0) fprintf(g->f, " stroke=\"%s\" stroke-width=\"%.2f\"", stroke, stroke_width);
+    if (extra) fprintf(g->f, " %s", extra);
+    if (!title) { fputs("/>\n", g->f); return; }
+    fputs("><title>", g->f);
+    svg_escape(g->f, title, title_len);
+    fputs("</title></rect>\n", g->f);
 }
 
 /* A line; dash NULL for solid, else an SVG dash array such as "4 3". */
