@@ -661,6 +661,20 @@ static const char k_chat_template[] =
     "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>' + '\\n' }}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
+/* The SentencePiece vocabulary both SentencePiece tests start from: <unk> (unknown), <s> and
+   </s> (control), the 256 byte tokens, then "\u2581", "a", "b", "\u2581a", "ab", "\u2581ab" and
+   "<x>" at 259-265 (their types and scores are each test's). */
+static void spm_vocab_base(char **tok, int32_t *type, char bytes[256][8])
+{
+    int i;
+    tok[0] = (char *)"<unk>"; type[0] = 2;
+    tok[1] = (char *)"<s>"; type[1] = 3;
+    tok[2] = (char *)"</s>"; type[2] = 3;
+    for (i = 0; i < 256; i++) { sprintf(bytes[i], "<0x%02X>", i); tok[3 + i] = bytes[i]; type[3 + i] = 6; }
+    tok[259] = (char *)"\xE2\x96\x81"; tok[260] = (char *)"a"; tok[261] = (char *)"b";
+    tok[262] = (char *)"\xE2\x96\x81" "a"; tok[263] = (char *)"ab"; tok[264] = (char *)"\xE2\x96\x81" "ab"; tok[265] = (char *)"<x>";
+}
+
 static void test_tok_spm(void)
 {
     static const char *const texts[] = { "", "a", "ab", "a b", " ab", "ab ", "ba", "aab", "abab", "a  b", "hello", "\xC3\xA9", "a\nb", "b a ab", "  ", "aba bab" };
@@ -673,12 +687,7 @@ static void test_tok_spm(void)
     int i;
     const char *g = P("ts.gguf"), *dir = P("ts"), *a = P("ts_g.mod"), *h = P("ts_h.mod");
     mod_model *ma, *mh;
-    tok[0] = (char *)"<unk>"; type[0] = 2;
-    tok[1] = (char *)"<s>"; type[1] = 3;
-    tok[2] = (char *)"</s>"; type[2] = 3;
-    for (i = 0; i < 256; i++) { sprintf(bytes[i], "<0x%02X>", i); tok[3 + i] = bytes[i]; type[3 + i] = 6; }
-    tok[259] = (char *)"\xE2\x96\x81"; tok[260] = (char *)"a"; tok[261] = (char *)"b";
-    tok[262] = (char *)"\xE2\x96\x81" "a"; tok[263] = (char *)"ab"; tok[264] = (char *)"\xE2\x96\x81" "ab"; tok[265] = (char *)"<x>";
+    spm_vocab_base(tok, type, bytes);
     for (i = 0; i < 266; i++) score[i] = 0.0f;
     for (i = 259; i < 265; i++) type[i] = 1;
     type[265] = 4;
@@ -756,12 +765,7 @@ static void spa_gguf(const char *path, const wts *m, int prefix)
     int32_t type[SPA_N];
     gw w;
     int i;
-    tok[0] = (char *)"<unk>"; type[0] = 2;
-    tok[1] = (char *)"<s>"; type[1] = 3;
-    tok[2] = (char *)"</s>"; type[2] = 3;
-    for (i = 0; i < 256; i++) { sprintf(bytes[i], "<0x%02X>", i); tok[3 + i] = bytes[i]; type[3 + i] = 6; }
-    tok[259] = (char *)"\xE2\x96\x81"; tok[260] = (char *)"a"; tok[261] = (char *)"b";
-    tok[262] = (char *)"\xE2\x96\x81" "a"; tok[263] = (char *)"ab"; tok[264] = (char *)"\xE2\x96\x81" "ab"; tok[265] = (char *)"<x>";
+    spm_vocab_base(tok, type, bytes);
     tok[266] = (char *)"<table>"; tok[267] = (char *)"\n\n"; tok[268] = (char *)"\xE2\x96\x81\xE2\x96\x81"; tok[269] = (char *)"<start_of_turn>";
     for (i = 0; i < SPA_N; i++) score[i] = 0.0f;
     for (i = 259; i < 265; i++) type[i] = 1;
