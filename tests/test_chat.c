@@ -190,7 +190,7 @@ static void group_formats(void)
 
 static void group_steps(void)
 {
-    static const char *const texts[] = { "Hello", "  padded  ", "", "line one\nline two\n", "Gr\xc3\xbc\xc3\x9f" "e \xf0\x9f\x98\x80 \xe6\x97\xa5\xe6\x9c\xac",
+    static const char *const texts[] = { "Hello", "  padded  ", "", "line one\nline two\n", ("Gr\xc3\xbc\xc3\x9f" "e \xf0\x9f\x98\x80 \xe6\x97\xa5\xe6\x9c\xac"),
                                          "{{ not jinja }} and 'quotes' \"too\"", "<|im_end|> as text", "\t\n \xe2\x80\x83" };
     static const char qwen[] = "'<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n'";
     mod_chat_message m[12];

@@ -807,7 +807,7 @@ static const char *ids_str(const int32_t *t, int n)
 static void test_tok_spm_added(void)
 {
     static const char *const texts[] = { "<x>", "a<x>", "<x>a", "a<x>b", "<x><x>", "<x><table>ab", "ab<table>", "a\n\nb", "\n\n\n",
-                                         "\n\n\n\n", "a  b", "  a", "a\xE2\x96\x81\xE2\x96\x81" "b", "<s>a</s>", "<start_of_turn>a",
+                                         "\n\n\n\n", "a  b", "  a", "a\xE2\x96\x81\xE2\x96\x81\x62", "<s>a</s>", "<start_of_turn>a",
                                          "a <start_of_turn> b", "<unk>", "<tab<table>", "<table", " <x> ", "b<x>\n\n<s><table>", "" };
     /* (text, flags, Llama-style ids, Gemma-style ids): worked out by hand from the merges, and
        the same as the Node oracle gives for the tokenizer.json (its merges given as pairs) */
