@@ -51,7 +51,7 @@ static void usage(FILE *f) {
         "  --prompts LIST      prefill lengths (default 16,64,256,1024, capped by the context)\n"
         "  --decode N          tokens decoded after the prompt of --depth (default 128)\n"
         "  --depth N           tokens in the context before decoding starts (default 16)\n"
-        "  --kv f32|f16        KV cache element type (default f32; also --cache-type)\n"
+        "  --kv f32|f16|q8_0   KV cache element type (default f32; also --cache-type)\n"
         "  --repeat N          repetitions; the median is reported, dense and MoD runs\n"
         "                      alternate and their speed ratio is taken pair by pair (default 3)\n"
         "                      (the machine's limits are the best of 5, as STREAM reports them;\n"
