@@ -3825,14 +3825,32 @@ static void mod__kv_q8(signed char *q, size_t qstride, uint16_t *scale, const fl
     }
 }
 
+/* n f16 scales as f32 */
+static void mod__kv_scales(float *out, const uint16_t *p, size_t n) {
+    size_t i;
+    for (i = mod__f16_row(out, p, n, 0); i < n; i++) out[i] = mod__f16_to_f32(p[i]);
+}
+
+/* Scales converted at a time: the rows of a q8_0 span take theirs in groups of this many. */
+#define MOD__KV_SCALES 64
+
 /* n positions of q8_0 rows (values; keys too where MOD__KB is 1) as f32 rows [n][hd]. */
 static void mod__kv_q8_rows(float *out, const signed char *q, const uint16_t *sc, int n, int hd) {
-    const int nblk = mod__kv_nblk(hd);
-    int t, j, i;
-    for (t = 0; t < n; t++, q += hd, sc += nblk, out += hd)
+    const int nblk = mod__kv_nblk(hd), per = nblk < MOD__KV_SCALES ? MOD__KV_SCALES / nblk : 1;
+    float sf[MOD__KV_SCALES];
+    int t, j, i, r = per;
+    for (t = 0; t < n; t++, r++, q += hd, sc += nblk, out += hd)
         for (j = 0; j < nblk; j++) {
             const int e = (j + 1) * MOD__INT8_BLOCK < hd ? (j + 1) * MOD__INT8_BLOCK : hd;
-            const float s = mod__f16_to_f32(sc[j]);
+            float s;
+            if (nblk > MOD__KV_SCALES) s = mod__f16_to_f32(sc[j]);
+            else {
+                if (r == per) { /* the next group of rows' scales */
+                    mod__kv_scales(sf, sc, (size_t)(n - t < per ? n - t : per) * (size_t)nblk);
+                    r = 0;
+                }
+                s = sf[r * nblk + j];
+            }
             i = j * MOD__INT8_BLOCK;
 #ifdef MOD__VI8
             for (; i + MOD__VL <= e; i += MOD__VL) mod__vstore(out + i, mod__vmul(mod__vdup(s), mod__vload_i8(q + i)));
@@ -3846,13 +3864,13 @@ static void mod__kv_q8_rows(float *out, const signed char *q, const uint16_t *sc
    one vector of the blocks' scales times each dimension's MOD__KB int8. */
 static void mod__kv_q8_keys(float *out, const signed char *q, const uint16_t *sc, int nb, int hd) {
     const int nblk = mod__kv_nblk(hd);
-    int b, j, i, l;
+    int b, j, i;
     for (b = 0; b < nb; b++, q += (size_t)MOD__KB * hd, sc += (size_t)MOD__KB * nblk, out += (size_t)MOD__KB * hd)
         for (j = 0; j < nblk; j++) {
             const int e = (j + 1) * MOD__INT8_BLOCK < hd ? (j + 1) * MOD__INT8_BLOCK : hd;
             float s[MOD__KB];
             mod__v vs;
-            for (l = 0; l < MOD__KB; l++) s[l] = mod__f16_to_f32(sc[(size_t)j * MOD__KB + l]);
+            mod__kv_scales(s, sc + (size_t)j * MOD__KB, MOD__KB);
             vs = mod__vload(s);
             for (i = j * MOD__INT8_BLOCK; i < e; i++)
                 mod__vstore(out + (size_t)i * MOD__KB, mod__vmul(vs, mod__vload_i8(q + (size_t)i * MOD__KB)));
