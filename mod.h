@@ -3891,6 +3891,87 @@ static const float *mod__kv_q8_span(const mod__cache *cache, int key, int kvh, i
     return buf;
 }
 
+/* One query against q8_0 cache entries read in place, for decoding, where a buffer would be
+   filled for one reader only: each int8 is widened and multiplied by its scale in a register,
+   which gives the very number the conversion stores (s q is exact), and then takes the same
+   operations as on the converted span, so the results are those of that path, bit for bit. */
+#if MOD__KB > 1
+/* mod__kscores1 on nb q8_0 key blocks (q, sc as mod__kv_q8_keys takes them) */
+static void mod__kscores1_q8(float *out, const float *qv, const signed char *q, const uint16_t *sc, int nb, int hd) {
+    const int nblk = mod__kv_nblk(hd);
+    const size_t kst = (size_t)MOD__KB * hd, sst = (size_t)MOD__KB * nblk;
+    float s[4][MOD__KB];
+    int b = 0, j, d, u;
+    for (; b + 4 <= nb; b += 4) {
+        const signed char *k0 = q + (size_t)b * kst, *k1 = k0 + kst, *k2 = k1 + kst, *k3 = k2 + kst;
+        mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
+        for (j = 0; j < nblk; j++) {
+            const int e = (j + 1) * MOD__INT8_BLOCK < hd ? (j + 1) * MOD__INT8_BLOCK : hd;
+            mod__v s0, s1, s2, s3;
+            for (u = 0; u < 4; u++) mod__kv_scales(s[u], sc + (size_t)(b + u) * sst + (size_t)j * MOD__KB, MOD__KB);
+            s0 = mod__vload(s[0]); s1 = mod__vload(s[1]); s2 = mod__vload(s[2]); s3 = mod__vload(s[3]);
+            for (d = j * MOD__INT8_BLOCK; d < e; d++) {
+                const mod__v x = mod__vdup(qv[d]);
+                const size_t o = (size_t)d * MOD__KB;
+                a0 = mod__vfma(a0, x, mod__vmul(s0, mod__vload_i8(k0 + o)));
+                a1 = mod__vfma(a1, x, mod__vmul(s1, mod__vload_i8(k1 + o)));
+                a2 = mod__vfma(a2, x, mod__vmul(s2, mod__vload_i8(k2 + o)));
+                a3 = mod__vfma(a3, x, mod__vmul(s3, mod__vload_i8(k3 + o)));
+            }
+        }
+        mod__vstore(out + (size_t)b * MOD__KB, a0);
+        mod__vstore(out + (size_t)(b + 1) * MOD__KB, a1);
+        mod__vstore(out + (size_t)(b + 2) * MOD__KB, a2);
+        mod__vstore(out + (size_t)(b + 3) * MOD__KB, a3);
+    }
+    for (; b < nb; b++) {
+        const signed char *k0 = q + (size_t)b * kst;
+        mod__v a0 = mod__vzero();
+        for (j = 0; j < nblk; j++) {
+            const int e = (j + 1) * MOD__INT8_BLOCK < hd ? (j + 1) * MOD__INT8_BLOCK : hd;
+            mod__v s0;
+            mod__kv_scales(s[0], sc + (size_t)b * sst + (size_t)j * MOD__KB, MOD__KB);
+            s0 = mod__vload(s[0]);
+            for (d = j * MOD__INT8_BLOCK; d < e; d++) a0 = mod__vfma(a0, mod__vdup(qv[d]), mod__vmul(s0, mod__vload_i8(k0 + (size_t)d * MOD__KB)));
+        }
+        mod__vstore(out + (size_t)b * MOD__KB, a0);
+    }
+}
+#endif
+
+#if defined(MOD__VL) && defined(MOD__VI8)
+/* mod__axpy of p[t] times q8_0 value rows t in [0, n) (q, sc as mod__kv_q8_rows takes them):
+   whole vectors, then the rest of the row one by one, as mod__axpy splits a row (blocks of 32
+   are whole vectors) */
+static void mod__axpy_q8(float *y, const float *p, const signed char *q, const uint16_t *sc, int n, int hd) {
+    const int nblk = mod__kv_nblk(hd);
+    float sf[MOD__KV_SCALES];
+    int t, j, i, r = 0;
+    for (t = 0; t < n; t++, r += nblk, q += hd, sc += nblk) {
+        const mod__v va = mod__vdup(p[t]);
+        for (j = 0; j < nblk; j++) {
+            const int e = (j + 1) * MOD__INT8_BLOCK < hd ? (j + 1) * MOD__INT8_BLOCK : hd;
+            float sj;
+            if (nblk > MOD__KV_SCALES) sj = mod__f16_to_f32(sc[j]);
+            else {
+                if (j == 0 && (t == 0 || r + nblk > MOD__KV_SCALES)) { /* the next rows' scales */
+                    const int rows = MOD__KV_SCALES / nblk < n - t ? MOD__KV_SCALES / nblk : n - t;
+                    mod__kv_scales(sf, sc, (size_t)rows * (size_t)nblk);
+                    r = 0;
+                }
+                sj = sf[r + j];
+            }
+            {
+                const mod__v vs = mod__vdup(sj);
+                i = j * MOD__INT8_BLOCK;
+                for (; i + MOD__VL <= e; i += MOD__VL) mod__vstore(y + i, mod__vfma(mod__vload(y + i), va, mod__vmul(vs, mod__vload_i8(q + i))));
+                for (; i < e; i++) y[i] += p[t] * (sj * (float)q[i]);
+            }
+        }
+    }
+}
+#endif
+
 /* Attention of ns new queries (already in the cache) over the cache. Work is split into (head,
    block of up to s->qblock queries): the queries of a block share every key and value row they
    read, so the cache streams through once per block rather than once per query. Groups of four
@@ -3903,7 +3984,9 @@ static const float *mod__kv_q8_span(const mod__cache *cache, int key, int kvh, i
    exactly 0, which leaves its zeroed sums +0 as if they were skipped. An f16 cache is read
    MOD__KV_CHUNK positions at a time, converted to f32 once per block of queries; a score never
    spans chunks and the value sums continue across them, so the chunks change no result. A q8_0
-   cache is read the same way, its chunks converted to f32 exactly (mod__kv_q8_span). */
+   cache is read the same way, its chunks converted to f32 exactly (mod__kv_q8_span), except
+   by a lone query (decoding), which reads the int8 in place with the same operations
+   (mod__kscores1_q8, mod__axpy_q8). */
 static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     const mod_config *c = &s->m->cfg;
     const int H = c->n_heads, hd = c->head_dim, qd = H * hd;
@@ -3946,8 +4029,18 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
 #if MOD__KB > 1
             const int c0 = t0 / MOD__KB, c1 = (int)(mod__kb_round((size_t)t1) / MOD__KB); /* key blocks [c0, c1) */
             const size_t kstride = (size_t)MOD__KB * hd;
-            const float *kp = cache->qk ? mod__kv_q8_span(cache, 1, kvh, t0, (c1 - c0) * MOD__KB, hd, buf)
-                                        : mod__kv_span(cache->k, cache->hk, kh + (size_t)t0 * ks, (size_t)(c1 - c0) * kstride, buf);
+            const float *kp;
+            if (cache->qk && nq == 1) { /* decoding: the int8 in place (mod__kscores1_q8) */
+                const size_t at = (size_t)kvh * mod__kb_round((size_t)cache->cap) + (size_t)t0;
+                const int b0 = lo[0] / MOD__KB > c0 ? lo[0] / MOD__KB : c0;
+                const int b1 = (int)(mod__kb_round((size_t)(base + j0 + 1)) / MOD__KB) < c1 ? (int)(mod__kb_round((size_t)(base + j0 + 1)) / MOD__KB) : c1;
+                if (b1 > b0)
+                    mod__kscores1_q8(sc + (size_t)b0 * MOD__KB, q, cache->qk + (at + (size_t)(b0 - c0) * MOD__KB) * (size_t)hd,
+                                     cache->sk + (at + (size_t)(b0 - c0) * MOD__KB) * (size_t)mod__kv_nblk(hd), b1 - b0, hd);
+                continue;
+            }
+            kp = cache->qk ? mod__kv_q8_span(cache, 1, kvh, t0, (c1 - c0) * MOD__KB, hd, buf)
+                           : mod__kv_span(cache->k, cache->hk, kh + (size_t)t0 * ks, (size_t)(c1 - c0) * kstride, buf);
             j = 0;
             for (; j + 4 <= nq; j += 4) { /* the key blocks the last of the four sees, from the first's first */
                 int b0 = lo[j] / MOD__KB, b1 = (int)(mod__kb_round((size_t)(base + j0 + j + 4)) / MOD__KB);
@@ -3991,7 +4084,17 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         }
 #endif
         /* values: out_j += p_j[t] v_t, keys in order */
+#if defined(MOD__VL) && defined(MOD__VI8)
+        if (cache->qv && nq == 1) { /* decoding: the int8 in place (mod__axpy_q8) */
+            const size_t at = (size_t)kvh * mod__kb_round((size_t)cache->cap) + (size_t)lo[0];
+            mod__axpy_q8(att, sc + lo[0], cache->qv + at * (size_t)hd, cache->sv + at * (size_t)mod__kv_nblk(hd), Tmax - lo[0], hd);
+            t0 = Tmax; /* nothing left for the loop below */
+        } else
+            t0 = lo[0];
+        for (; t0 < Tmax; t0 += C) {
+#else
         for (t0 = lo[0]; t0 < Tmax; t0 += C) {
+#endif
             const int t1 = Tmax - t0 < C ? Tmax : t0 + C;
             const size_t vst = conv ? (size_t)hd : vs;
             const float *vp = cache->qv ? mod__kv_q8_span(cache, 0, kvh, t0, t1 - t0, hd, buf)
