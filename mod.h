@@ -70,7 +70,8 @@
      scratch. Its size is fixed at creation (mod_session_memory_required reports the exact bytes)
      and comes from MOD_MALLOC or from the caller's arena. Nothing is allocated per token.
      mod_session_desc.kv_dtype = MOD_KV_F16 halves the KV caches (keys and values rounded
-     once to f16 when stored; attention reads them back exactly, a chunk at a time).
+     once to f16 when stored; attention reads them back exactly, a chunk at a time);
+     MOD_KV_Q8_0 stores them as int8 blocks of 32 with an f16 scale (34 bytes per 32 values).
 
    ERRORS
      Every fallible function returns a mod_result (MOD_OK is 0); mod_result_string() turns it
@@ -293,8 +294,12 @@ typedef enum mod_routing {
 /* How a session caches keys and values. MOD_KV_F16 halves the cache: each key (after RoPE)
    and value is rounded once to the nearest f16 (ties to even) when stored and read back
    exactly, so attention computes what it would with an f32 cache holding those rounded values
-   (docs/MODEL.md "KV cache"). */
-typedef enum mod_kv_dtype { MOD_KV_F32 = 0, MOD_KV_F16 = 1 } mod_kv_dtype;
+   (docs/MODEL.md "KV cache"). MOD_KV_Q8_0 takes about a quarter of the f32 bytes: each key
+   (after RoPE) and value, per kv head, in blocks of 32 along head_dim (the last block shorter
+   when head_dim is not a multiple of 32), each block an f16 scale and int8 values; attention
+   reads back scale x int8, exactly, and computes what it would with an f32 cache holding
+   those numbers. */
+typedef enum mod_kv_dtype { MOD_KV_F32 = 0, MOD_KV_F16 = 1, MOD_KV_Q8_0 = 2 } mod_kv_dtype;
 
 /* Zero means "default" for every field. */
 typedef struct mod_session_desc {
@@ -1916,6 +1921,7 @@ uint64_t mod_model_parameters(const mod_model *m) {
      mod__vfma(acc, a, b)  acc + a b, fused;  mod__vadd, mod__vmul, mod__vmax, mod__vdiv
      mod__vsum(v)         the lanes added in a fixed order; mod__vsum4(out, a, b, c, d) with
                           MOD__VSUM4: four such sums by the very same additions
+     mod__vload_i8(p) with MOD__VI8 (optional): MOD__VL int8 at p as f32 lanes (q8_0 caches)
      e^x: MOD__VEXP with mod__vexp_out(x) (nonzero when a lane is below -87.3, above 88.7 or
      NaN), mod__vround(x) (to nearest, ties to even) and mod__vscale(y, n) (y 2^n, n
      integral); or MOD__VEXP_SCALAR: MOD_EXPF one value at a time (>>pointwise)
@@ -1988,6 +1994,8 @@ static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
 #define mod__vmul(a, b) _mm512_mul_ps(a, b)
 #define mod__vmax(a, b) _mm512_max_ps(a, b)
 #define mod__vdiv(a, b) _mm512_div_ps(a, b)
+#define MOD__VI8 1
+#define mod__vload_i8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p)))))
 
 #define MOD__VEXP 1
 static int mod__vexp_out(mod__v x) {
@@ -2191,6 +2199,8 @@ static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
 #define mod__vmul(a, b) _mm256_mul_ps(a, b)
 #define mod__vmax(a, b) _mm256_max_ps(a, b)
 #define mod__vdiv(a, b) _mm256_div_ps(a, b)
+#define MOD__VI8 1
+#define mod__vload_i8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(MOD__CAST(const __m128i *, MOD__CAST(const void *, p)))))
 
 #define MOD__VEXP 1
 static int mod__vexp_out(mod__v x) {
@@ -2343,6 +2353,12 @@ typedef float32x4_t mod__v;
 #define mod__vmul(a, b) vmulq_f32(a, b)
 #define mod__vmax(a, b) vmaxq_f32(a, b)
 #define mod__vdiv(a, b) vdivq_f32(a, b)
+#define MOD__VI8 1
+static mod__v mod__vload_i8(const signed char *p) {
+    int32_t u;
+    memcpy(&u, p, 4);
+    return vcvtq_f32_s32(vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(u))))));
+}
 static float mod__vsum(mod__v v) { return vaddvq_f32(v); }
 #define MOD__VSUM4 1
 static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
@@ -2501,6 +2517,8 @@ typedef float32x4_t mod__v;
 #define mod__vadd(a, b) vaddq_f32(a, b)
 #define mod__vmul(a, b) vmulq_f32(a, b)
 #define mod__vmax(a, b) vmaxnmq_f32(a, b)
+#define MOD__VI8 1
+#define mod__vload_i8(p) vcvtq_f32_s32(vldrbq_s32(MOD__CAST(const int8_t *, p)))
 static float mod__vsum(mod__v v) {
     return (vgetq_lane_f32(v, 0) + vgetq_lane_f32(v, 1)) + (vgetq_lane_f32(v, 2) + vgetq_lane_f32(v, 3));
 }
@@ -2948,8 +2966,10 @@ typedef struct mod__prob { float p; int32_t id; } mod__prob;
 
 /* One block's key/value cache; a routed block only holds the tokens it processed. */
 typedef struct mod__cache {
-    float *k, *v;     /* [cap, kv_dim], keys already rotated (NULL with an f16 cache) */
-    uint16_t *hk, *hv; /* the f16 cache instead (NULL with an f32 one), kv head by kv head */
+    float *k, *v;     /* [cap, kv_dim], keys already rotated (NULL with an f16 or q8_0 cache) */
+    uint16_t *hk, *hv; /* the f16 cache instead (NULL otherwise), kv head by kv head */
+    signed char *qk, *qv; /* the q8_0 cache instead (NULL otherwise): int8 laid out as hk, hv */
+    uint16_t *sk, *sv; /* and its f16 scales, one per block of 32 along head_dim (>>attention) */
     int32_t *pos;     /* context position of each entry */
     int n, cap;
     uint64_t seen, processed;
@@ -2965,7 +2985,7 @@ typedef struct mod__pace {
 struct mod_session {
     const mod_model *m;
     int max_tokens, max_batch, threads, pos, has_logits;
-    int kv_f16;              /* keys and values cached as f16 */
+    int kv_dtype;            /* how keys and values are cached (mod_kv_dtype) */
     int threads_max;         /* threads is this or, while a call is paced on one, 1 */
     int paced;               /* the default thread count: calls are paced (mod__pace_begin) */
     mod__pace pace[2];       /* single tokens, prompts */
@@ -2981,7 +3001,7 @@ struct mod_session {
     double *inv_freq;        /* RoPE frequencies, [head_dim / 2] */
     float *rope;             /* cos and sin of one position, [head_dim] */
     float *scores;           /* [threads, qblock, max_tokens in whole key blocks] attention scores */
-    float *kvbuf;            /* [threads, MOD__KV_CHUNK, head_dim] f16 keys or values as f32 */
+    float *kvbuf;            /* [threads, MOD__KV_CHUNK, head_dim] f16 or q8_0 keys or values as f32 */
     int qblock;              /* queries sharing one pass over the cache in attention */
     float *wrow;             /* [threads, wrow_len] weight rows converted to f32 */
     int wrow_len;
@@ -3834,6 +3854,184 @@ static const float *mod__kv_span(const float *f, const uint16_t *h, size_t off, 
     return buf;
 }
 
+/* The q8_0 cache. A kv head's keys and values are split along head_dim into blocks of 32 (the
+   last one shorter when head_dim is not a multiple of 32), each an f16 scale s and int8 values
+   q in [-127, 127] standing for s q, which f32 holds exactly (11 by 7 significant bits), so
+   reading back is exact on every path. The int8 lie where an f16 cache keeps its f16 (keys in
+   transposed key blocks, values as rows, per kv head); the scales of a kv head follow the same
+   positions, nblk of them per position: keys [key block][nblk][MOD__KB], values
+   [position][nblk]. */
+static int mod__kv_nblk(int hd) { return (hd + MOD__INT8_BLOCK - 1) / MOD__INT8_BLOCK; }
+
+/* One block of n values x into a q8_0 cache: amax the largest |x| (NaNs ignored), the scale the
+   f16 nearest to amax / 127 (f32 division; from 65504 on, 65504), each value x / scale (f32
+   division) rounded to nearest with ties away from zero and clamped to [-127, 127]; a scale of
+   0 stores zeros, a NaN stores 0. q is written qstride apart. */
+static void mod__kv_q8(signed char *q, size_t qstride, uint16_t *scale, const float *x, int n) {
+    float amax = 0.0f, d;
+    int j;
+    for (j = 0; j < n; j++) { const float a = x[j] < 0 ? -x[j] : x[j]; if (a > amax) amax = a; }
+    d = amax / 127.0f;
+    *scale = d < 65504.0f ? mod__f32_to_f16(d) : MOD__CAST(uint16_t, 0x7bffu);
+    d = mod__f16_to_f32(*scale);
+    for (j = 0; j < n; j++) {
+        float v = d > 0.0f ? x[j] / d : 0.0f, f;
+        int r;
+        v = v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v; /* NaN stays NaN: 0 below */
+        r = v == v ? (int)v : 0;
+        f = v == v ? v - (float)r : 0.0f; /* exact: |v| <= 127 */
+        r += f >= 0.5f ? 1 : f <= -0.5f ? -1 : 0;
+        q[(size_t)j * qstride] = MOD__CAST(signed char, r);
+    }
+}
+
+/* n f16 scales as f32 */
+static void mod__kv_scales(float *out, const uint16_t *p, size_t n) {
+    size_t i;
+    for (i = mod__f16_row(out, p, n, 0); i < n; i++) out[i] = mod__f16_to_f32(p[i]);
+}
+
+/* Scales converted at a time: the rows of a q8_0 span take theirs in groups of this many. */
+#define MOD__KV_SCALES 64
+
+/* n positions of q8_0 rows (values; keys too where MOD__KB is 1) as f32 rows [n][hd]. */
+static void mod__kv_q8_rows(float *out, const signed char *q, const uint16_t *sc, int n, int hd) {
+    const int nblk = mod__kv_nblk(hd), per = nblk < MOD__KV_SCALES ? MOD__KV_SCALES / nblk : 1;
+    float sf[MOD__KV_SCALES];
+    int t, j, i, r = per;
+    for (t = 0; t < n; t++, r++, q += hd, sc += nblk, out += hd)
+        for (j = 0; j < nblk; j++) {
+            const int e = (j + 1) * MOD__INT8_BLOCK < hd ? (j + 1) * MOD__INT8_BLOCK : hd;
+            float s;
+            if (nblk > MOD__KV_SCALES) s = mod__f16_to_f32(sc[j]);
+            else {
+                if (r == per) { /* the next group of rows' scales */
+                    mod__kv_scales(sf, sc, (size_t)(n - t < per ? n - t : per) * (size_t)nblk);
+                    r = 0;
+                }
+                s = sf[r * nblk + j];
+            }
+            i = j * MOD__INT8_BLOCK;
+#ifdef MOD__VI8
+            for (; i + MOD__VL <= e; i += MOD__VL) mod__vstore(out + i, mod__vmul(mod__vdup(s), mod__vload_i8(q + i)));
+#endif
+            for (; i < e; i++) out[i] = s * (float)q[i];
+        }
+}
+
+#if MOD__KB > 1
+/* nb key blocks of a q8_0 cache as f32 key blocks [nb][hd][MOD__KB], the f32 cache's layout:
+   one vector of the blocks' scales times each dimension's MOD__KB int8. */
+static void mod__kv_q8_keys(float *out, const signed char *q, const uint16_t *sc, int nb, int hd) {
+    const int nblk = mod__kv_nblk(hd);
+    int b, j, i;
+    for (b = 0; b < nb; b++, q += (size_t)MOD__KB * hd, sc += (size_t)MOD__KB * nblk, out += (size_t)MOD__KB * hd)
+        for (j = 0; j < nblk; j++) {
+            const int e = (j + 1) * MOD__INT8_BLOCK < hd ? (j + 1) * MOD__INT8_BLOCK : hd;
+            float s[MOD__KB];
+            mod__v vs;
+            mod__kv_scales(s, sc + (size_t)j * MOD__KB, MOD__KB);
+            vs = mod__vload(s);
+            for (i = j * MOD__INT8_BLOCK; i < e; i++)
+                mod__vstore(out + (size_t)i * MOD__KB, mod__vmul(vs, mod__vload_i8(q + (size_t)i * MOD__KB)));
+        }
+}
+#endif
+
+/* Positions [t0, t0 + n) of kv head kvh's keys (key non-zero) or values in a q8_0 cache, as
+   f32 in buf, laid out as the f32 cache (for keys where MOD__KB > 1, t0 and n whole blocks). */
+static const float *mod__kv_q8_span(const mod__cache *cache, int key, int kvh, int t0, int n, int hd, float *buf) {
+    const size_t at = (size_t)kvh * mod__kb_round((size_t)cache->cap) + (size_t)t0;
+    const signed char *q = (key ? cache->qk : cache->qv) + at * (size_t)hd;
+    const uint16_t *sc = (key ? cache->sk : cache->sv) + at * (size_t)mod__kv_nblk(hd);
+#if MOD__KB > 1
+    if (key) { mod__kv_q8_keys(buf, q, sc, n / MOD__KB, hd); return buf; }
+#endif
+    mod__kv_q8_rows(buf, q, sc, n, hd);
+    return buf;
+}
+
+/* One query against q8_0 cache entries read in place, for decoding, where a buffer would be
+   filled for one reader only: each int8 is widened and multiplied by its scale in a register,
+   which gives the very number the conversion stores (s q is exact), and then takes the same
+   operations as on the converted span, so the results are those of that path, bit for bit. */
+#if MOD__KB > 1
+/* mod__kscores1 on nb q8_0 key blocks (q, sc as mod__kv_q8_keys takes them) */
+static void mod__kscores1_q8(float *out, const float *qv, const signed char *q, const uint16_t *sc, int nb, int hd) {
+    const int nblk = mod__kv_nblk(hd);
+    const size_t kst = (size_t)MOD__KB * hd, sst = (size_t)MOD__KB * nblk;
+    float s[4][MOD__KB];
+    int b = 0, j, d, u;
+    for (; b + 4 <= nb; b += 4) {
+        const signed char *k0 = q + (size_t)b * kst, *k1 = k0 + kst, *k2 = k1 + kst, *k3 = k2 + kst;
+        mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
+        for (j = 0; j < nblk; j++) {
+            const int e = (j + 1) * MOD__INT8_BLOCK < hd ? (j + 1) * MOD__INT8_BLOCK : hd;
+            mod__v s0, s1, s2, s3;
+            for (u = 0; u < 4; u++) mod__kv_scales(s[u], sc + (size_t)(b + u) * sst + (size_t)j * MOD__KB, MOD__KB);
+            s0 = mod__vload(s[0]); s1 = mod__vload(s[1]); s2 = mod__vload(s[2]); s3 = mod__vload(s[3]);
+            for (d = j * MOD__INT8_BLOCK; d < e; d++) {
+                const mod__v x = mod__vdup(qv[d]);
+                const size_t o = (size_t)d * MOD__KB;
+                a0 = mod__vfma(a0, x, mod__vmul(s0, mod__vload_i8(k0 + o)));
+                a1 = mod__vfma(a1, x, mod__vmul(s1, mod__vload_i8(k1 + o)));
+                a2 = mod__vfma(a2, x, mod__vmul(s2, mod__vload_i8(k2 + o)));
+                a3 = mod__vfma(a3, x, mod__vmul(s3, mod__vload_i8(k3 + o)));
+            }
+        }
+        mod__vstore(out + (size_t)b * MOD__KB, a0);
+        mod__vstore(out + (size_t)(b + 1) * MOD__KB, a1);
+        mod__vstore(out + (size_t)(b + 2) * MOD__KB, a2);
+        mod__vstore(out + (size_t)(b + 3) * MOD__KB, a3);
+    }
+    for (; b < nb; b++) {
+        const signed char *k0 = q + (size_t)b * kst;
+        mod__v a0 = mod__vzero();
+        for (j = 0; j < nblk; j++) {
+            const int e = (j + 1) * MOD__INT8_BLOCK < hd ? (j + 1) * MOD__INT8_BLOCK : hd;
+            mod__v s0;
+            mod__kv_scales(s[0], sc + (size_t)b * sst + (size_t)j * MOD__KB, MOD__KB);
+            s0 = mod__vload(s[0]);
+            for (d = j * MOD__INT8_BLOCK; d < e; d++) a0 = mod__vfma(a0, mod__vdup(qv[d]), mod__vmul(s0, mod__vload_i8(k0 + (size_t)d * MOD__KB)));
+        }
+        mod__vstore(out + (size_t)b * MOD__KB, a0);
+    }
+}
+#endif
+
+#if defined(MOD__VL) && defined(MOD__VI8)
+/* mod__axpy of p[t] times q8_0 value rows t in [0, n) (q, sc as mod__kv_q8_rows takes them):
+   whole vectors, then the rest of the row one by one, as mod__axpy splits a row (blocks of 32
+   are whole vectors) */
+static void mod__axpy_q8(float *y, const float *p, const signed char *q, const uint16_t *sc, int n, int hd) {
+    const int nblk = mod__kv_nblk(hd);
+    float sf[MOD__KV_SCALES];
+    int t, j, i, r = 0;
+    for (t = 0; t < n; t++, r += nblk, q += hd, sc += nblk) {
+        const mod__v va = mod__vdup(p[t]);
+        for (j = 0; j < nblk; j++) {
+            const int e = (j + 1) * MOD__INT8_BLOCK < hd ? (j + 1) * MOD__INT8_BLOCK : hd;
+            float sj;
+            if (nblk > MOD__KV_SCALES) sj = mod__f16_to_f32(sc[j]);
+            else {
+                if (j == 0 && (t == 0 || r + nblk > MOD__KV_SCALES)) { /* the next rows' scales */
+                    const int rows = MOD__KV_SCALES / nblk < n - t ? MOD__KV_SCALES / nblk : n - t;
+                    mod__kv_scales(sf, sc, (size_t)rows * (size_t)nblk);
+                    r = 0;
+                }
+                sj = sf[r + j];
+            }
+            {
+                const mod__v vs = mod__vdup(sj);
+                i = j * MOD__INT8_BLOCK;
+                for (; i + MOD__VL <= e; i += MOD__VL) mod__vstore(y + i, mod__vfma(mod__vload(y + i), va, mod__vmul(vs, mod__vload_i8(q + i))));
+                for (; i < e; i++) y[i] += p[t] * (sj * (float)q[i]);
+            }
+        }
+    }
+}
+#endif
+
 /* Attention of ns new queries (already in the cache) over the cache. Work is split into (head,
    block of up to s->qblock queries): the queries of a block share every key and value row they
    read, so the cache streams through once per block rather than once per query. Groups of four
@@ -3845,7 +4043,10 @@ static const float *mod__kv_span(const float *f, const uint16_t *h, size_t off, 
    and in a group of four the keys before it (seen by an earlier query of the group) get weight
    exactly 0, which leaves its zeroed sums +0 as if they were skipped. An f16 cache is read
    MOD__KV_CHUNK positions at a time, converted to f32 once per block of queries; a score never
-   spans chunks and the value sums continue across them, so the chunks change no result. */
+   spans chunks and the value sums continue across them, so the chunks change no result. A q8_0
+   cache is read the same way, its chunks converted to f32 exactly (mod__kv_q8_span), except
+   by a lone query (decoding), which reads the int8 in place with the same operations
+   (mod__kscores1_q8, mod__axpy_q8). */
 static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     const mod_config *c = &s->m->cfg;
     const int H = c->n_heads, hd = c->head_dim, qd = H * hd;
@@ -3853,8 +4054,8 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     const int blocks = (ns + QB - 1) / QB, window = c->sliding_window;
     const float scale = 1.0f / MOD_SQRTF((float)hd);
     const size_t stride = mod__kb_round((size_t)s->max_tokens);
-    /* positions per chunk: an f32 cache is read in place, all at once */
-    const int C = cache->hk ? MOD__KV_CHUNK : (int)stride;
+    /* positions per chunk: an f32 cache is read in place, all at once; f16 and q8_0 converted */
+    const int conv = !cache->k, C = conv ? MOD__KV_CHUNK : (int)stride;
     int job;
     int parallel = (double)ns * H * (base + ns) * hd > MOD__PARALLEL_WORK && s->threads > 1;
     (void)parallel;
@@ -3870,8 +4071,8 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         const size_t kh = (size_t)kvh * head, vh = kh;
 #else
         const size_t head = (size_t)cache->cap * (size_t)hd;
-        const size_t ks = cache->hk ? (size_t)hd : (size_t)c->n_kv_heads * hd, vs = ks;
-        const size_t kh = cache->hk ? (size_t)kvh * head : (size_t)kvh * hd, vh = kh;
+        const size_t ks = conv ? (size_t)hd : (size_t)c->n_kv_heads * hd, vs = ks;
+        const size_t kh = conv ? (size_t)kvh * head : (size_t)kvh * hd, vh = kh;
 #endif
         const float *q = s->q + (size_t)j0 * qd + (size_t)h * hd;
         float *att = s->att + (size_t)j0 * qd + (size_t)h * hd;
@@ -3888,7 +4089,18 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
 #if MOD__KB > 1
             const int c0 = t0 / MOD__KB, c1 = (int)(mod__kb_round((size_t)t1) / MOD__KB); /* key blocks [c0, c1) */
             const size_t kstride = (size_t)MOD__KB * hd;
-            const float *kp = mod__kv_span(cache->k, cache->hk, kh + (size_t)t0 * ks, (size_t)(c1 - c0) * kstride, buf);
+            const float *kp;
+            if (cache->qk && nq == 1) { /* decoding: the int8 in place (mod__kscores1_q8) */
+                const size_t at = (size_t)kvh * mod__kb_round((size_t)cache->cap) + (size_t)t0;
+                const int b0 = lo[0] / MOD__KB > c0 ? lo[0] / MOD__KB : c0;
+                const int b1 = (int)(mod__kb_round((size_t)(base + j0 + 1)) / MOD__KB) < c1 ? (int)(mod__kb_round((size_t)(base + j0 + 1)) / MOD__KB) : c1;
+                if (b1 > b0)
+                    mod__kscores1_q8(sc + (size_t)b0 * MOD__KB, q, cache->qk + (at + (size_t)(b0 - c0) * MOD__KB) * (size_t)hd,
+                                     cache->sk + (at + (size_t)(b0 - c0) * MOD__KB) * (size_t)mod__kv_nblk(hd), b1 - b0, hd);
+                continue;
+            }
+            kp = cache->qk ? mod__kv_q8_span(cache, 1, kvh, t0, (c1 - c0) * MOD__KB, hd, buf)
+                           : mod__kv_span(cache->k, cache->hk, kh + (size_t)t0 * ks, (size_t)(c1 - c0) * kstride, buf);
             j = 0;
             for (; j + 4 <= nq; j += 4) { /* the key blocks the last of the four sees, from the first's first */
                 int b0 = lo[j] / MOD__KB, b1 = (int)(mod__kb_round((size_t)(base + j0 + j + 4)) / MOD__KB);
@@ -3907,8 +4119,9 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
                                   kp + (size_t)(b0 - c0) * kstride, kstride, b1 - b0, hd);
             }
 #else
-            const float *kp = mod__kv_span(cache->k, cache->hk, kh + (size_t)t0 * ks, (size_t)(t1 - t0 - 1) * ks + (size_t)hd, buf);
-            const size_t kst = cache->hk ? (size_t)hd : ks;
+            const float *kp = cache->qk ? mod__kv_q8_span(cache, 1, kvh, t0, t1 - t0, hd, buf)
+                                        : mod__kv_span(cache->k, cache->hk, kh + (size_t)t0 * ks, (size_t)(t1 - t0 - 1) * ks + (size_t)hd, buf);
+            const size_t kst = conv ? (size_t)hd : ks;
             for (j = 0; j < nq; j++) {
                 const int a = lo[j] > t0 ? lo[j] : t0, e = base + j0 + j + 1 < t1 ? base + j0 + j + 1 : t1;
                 if (e > a) mod__scores(sc + (size_t)j * stride + a, q + (size_t)j * qd, kp + (size_t)(a - t0) * kst, (int)kst, e - a, hd);
@@ -3931,10 +4144,21 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         }
 #endif
         /* values: out_j += p_j[t] v_t, keys in order */
+#if defined(MOD__VL) && defined(MOD__VI8)
+        if (cache->qv && nq == 1) { /* decoding: the int8 in place (mod__axpy_q8) */
+            const size_t at = (size_t)kvh * mod__kb_round((size_t)cache->cap) + (size_t)lo[0];
+            mod__axpy_q8(att, sc + lo[0], cache->qv + at * (size_t)hd, cache->sv + at * (size_t)mod__kv_nblk(hd), Tmax - lo[0], hd);
+            t0 = Tmax; /* nothing left for the loop below */
+        } else
+            t0 = lo[0];
+        for (; t0 < Tmax; t0 += C) {
+#else
         for (t0 = lo[0]; t0 < Tmax; t0 += C) {
+#endif
             const int t1 = Tmax - t0 < C ? Tmax : t0 + C;
-            const size_t vst = cache->hv ? (size_t)hd : vs;
-            const float *vp = mod__kv_span(cache->v, cache->hv, vh + (size_t)t0 * vs, (size_t)(t1 - t0 - 1) * vst + (size_t)hd, buf);
+            const size_t vst = conv ? (size_t)hd : vs;
+            const float *vp = cache->qv ? mod__kv_q8_span(cache, 0, kvh, t0, t1 - t0, hd, buf)
+                                        : mod__kv_span(cache->v, cache->hv, vh + (size_t)t0 * vs, (size_t)(t1 - t0 - 1) * vst + (size_t)hd, buf);
             j = 0;
 #if defined(MOD__VL) && MOD__ATT_TILES
             for (; j + 4 <= nq; j += 4) {
@@ -3986,6 +4210,31 @@ static void mod__kvput16(uint16_t *k, uint16_t *v, size_t cap, int heads, int hd
     }
 }
 
+/* A token's keys and values (heads x hd each) into a q8_0 cache at position p (cap in whole
+   key blocks), block by block (mod__kv_q8), in the layout of mod__kv_q8_span; after the last
+   token of a call the rest of its key block is zeroed, scales too, as mod__kvput does. */
+static void mod__kvput8(mod__cache *cache, size_t cap, int heads, int hd, int p, const float *krow, const float *vrow,
+                        int last) {
+    const int nblk = mod__kv_nblk(hd), l0 = p % MOD__KB;
+    int g, j, l;
+    for (g = 0; g < heads; g++) {
+        const size_t kb = (size_t)g * cap + (size_t)(p - l0); /* the key block's first position */
+        signed char *kq = cache->qk + kb * (size_t)hd + l0, *vq = cache->qv + ((size_t)g * cap + (size_t)p) * hd;
+        uint16_t *ks = cache->sk + kb * (size_t)nblk + l0, *vs = cache->sv + ((size_t)g * cap + (size_t)p) * nblk;
+        for (j = 0; j < nblk; j++) {
+            const int w = hd - j * MOD__INT8_BLOCK < MOD__INT8_BLOCK ? hd - j * MOD__INT8_BLOCK : MOD__INT8_BLOCK;
+            const size_t at = (size_t)g * hd + (size_t)j * MOD__INT8_BLOCK;
+            mod__kv_q8(kq + (size_t)j * MOD__INT8_BLOCK * MOD__KB, MOD__KB, ks + (size_t)j * MOD__KB, krow + at, w);
+            mod__kv_q8(vq + (size_t)j * MOD__INT8_BLOCK, 1, vs + j, vrow + at, w);
+        }
+        if (last)
+            for (l = l0 + 1; l < MOD__KB; l++) {
+                for (j = 0; j < hd; j++) kq[(size_t)j * MOD__KB + (size_t)(l - l0)] = 0;
+                for (j = 0; j < nblk; j++) ks[(size_t)j * MOD__KB + (size_t)(l - l0)] = 0;
+            }
+    }
+}
+
 #if MOD__KB > 1
 /* A token's keys and values (heads x hd each) into the cache at position p, in the layout
    above (cap: the capacity in whole key blocks). After the last token of a call, the rest of
@@ -4019,7 +4268,7 @@ static void *mod__take_n(mod__arena *a, size_t count, size_t elsize) {
 
 /* Carves a session's buffers out of an arena into s: the same code measures (a->base == NULL,
    s a scratch struct) and places. */
-static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *m, int T, int B, int nth, int R, int kv16) {
+static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *m, int T, int B, int nth, int R, int kv) {
     const mod_config *c = &m->cfg;
     size_t d = (size_t)c->dim, kvd = (size_t)c->n_kv_heads * (size_t)c->head_dim;
     size_t F = (size_t)c->hidden_dim, Fp = c->predictor_hidden > 0 ? (size_t)c->predictor_hidden : 1;
@@ -4038,14 +4287,21 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     for (i = 0; i < (size_t)c->n_layers; i++) {
         /* a routed block's cache only ever holds the tokens it processed */
         const int cap = m->layers[i].routed ? R : T;
-        const size_t es = kv16 ? sizeof(uint16_t) : sizeof(float);
+        const size_t es = kv == MOD_KV_F32 ? sizeof(float) : kv == MOD_KV_F16 ? sizeof(uint16_t) : 1;
         void *k = mod__take_n(a, mod__kb_round((size_t)cap) * kvd, es);
         void *v = mod__take_n(a, mod__kb_round((size_t)cap) * kvd, es);
+        /* a q8_0 cache's scales (>>attention) */
+        const size_t ns = kv == MOD_KV_Q8_0 ? mod__kb_round((size_t)cap) * (size_t)c->n_kv_heads * (size_t)mod__kv_nblk(c->head_dim) : 0;
+        uint16_t *sk = ns ? MOD__CAST(uint16_t *, mod__take_n(a, ns, sizeof(uint16_t))) : NULL;
+        uint16_t *sv = ns ? MOD__CAST(uint16_t *, mod__take_n(a, ns, sizeof(uint16_t))) : NULL;
         int32_t *pos = MOD__CAST(int32_t *, mod__take_n(a, (size_t)cap, sizeof(int32_t)));
         if (cache) {
             memset(&cache[i], 0, sizeof cache[i]);
-            if (kv16) { cache[i].hk = MOD__CAST(uint16_t *, k); cache[i].hv = MOD__CAST(uint16_t *, v); }
-            else { cache[i].k = MOD__CAST(float *, k); cache[i].v = MOD__CAST(float *, v); }
+            if (kv == MOD_KV_F16) { cache[i].hk = MOD__CAST(uint16_t *, k); cache[i].hv = MOD__CAST(uint16_t *, v); }
+            else if (kv == MOD_KV_Q8_0) {
+                cache[i].qk = MOD__CAST(signed char *, k); cache[i].qv = MOD__CAST(signed char *, v);
+                cache[i].sk = sk; cache[i].sv = sv;
+            } else { cache[i].k = MOD__CAST(float *, k); cache[i].v = MOD__CAST(float *, v); }
             cache[i].pos = pos; cache[i].cap = cap;
         }
     }
@@ -4068,7 +4324,7 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     s->rope = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)c->head_dim, sizeof(float)));
     s->qblock = B < MOD__QBLOCK ? B : MOD__QBLOCK;
     s->scores = MOD__CAST(float *, mod__take_n(a, (size_t)nth * (size_t)s->qblock * mod__kb_round((size_t)T), sizeof(float)));
-    s->kvbuf = kv16 ? MOD__CAST(float *, mod__take_n(a, (size_t)nth * MOD__KV_CHUNK * (size_t)c->head_dim, sizeof(float))) : NULL;
+    s->kvbuf = kv != MOD_KV_F32 ? MOD__CAST(float *, mod__take_n(a, (size_t)nth * MOD__KV_CHUNK * (size_t)c->head_dim, sizeof(float))) : NULL;
     /* room for the rows of one tile per thread (mod__matmul converts a block at a time) */
     s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * MOD__ROWS_CONVERTED * wl, sizeof(float)));
     s->wrow_len = (int)(MOD__ROWS_CONVERTED * wl);
@@ -4078,7 +4334,7 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
 }
 
 typedef struct mod__session_params {
-    int T, B, nth, R, kv16, paced;
+    int T, B, nth, R, kv, paced;
     mod_routing routing;
     float capacity, threshold;
 } mod__session_params;
@@ -4095,7 +4351,7 @@ static mod_result mod__session_params_from(const mod_model *m, const mod_session
     if (d.threads < 0) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "threads %d is negative", d.threads);
     if (d.routed_cache_tokens < 0)
         return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "routed_cache_tokens %d is negative", d.routed_cache_tokens);
-    if ((unsigned)d.kv_dtype > (unsigned)MOD_KV_F16)
+    if ((unsigned)d.kv_dtype > (unsigned)MOD_KV_Q8_0)
         return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "kv_dtype %u is not a mod_kv_dtype value", (unsigned)d.kv_dtype);
     if ((unsigned)d.prompt_routing > (unsigned)MOD_ROUTING_TOPK)
         return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "prompt_routing %u is not a mod_routing value", (unsigned)d.prompt_routing);
@@ -4109,7 +4365,7 @@ static mod_result mod__session_params_from(const mod_model *m, const mod_session
     p->B = d.max_batch ? d.max_batch : p->T;
     if (p->B > p->T) p->B = p->T;
     p->R = d.routed_cache_tokens && d.routed_cache_tokens < p->T ? d.routed_cache_tokens : p->T;
-    p->kv16 = d.kv_dtype == MOD_KV_F16;
+    p->kv = (int)d.kv_dtype;
     p->routing = d.prompt_routing == MOD_ROUTING_DEFAULT ? MOD_ROUTING_CAUSAL : d.prompt_routing;
     p->capacity = d.capacity;
     p->threshold = d.override_threshold ? d.threshold : m->cfg.threshold;
@@ -4134,7 +4390,7 @@ mod_result mod_session_memory_required(const mod_model *m, const mod_session_des
     if (!bytes) return mod__fail(err, MOD_ERR_INVALID_ARGUMENT, "bytes is NULL");
     memset(&a, 0, sizeof a);
     mod__take(&a, sizeof(mod_session));
-    mod__session_layout(&a, &scratch, m, p.T, p.B, p.nth, p.R, p.kv16);
+    mod__session_layout(&a, &scratch, m, p.T, p.B, p.nth, p.R, p.kv);
     if (a.overflow || a.used > SIZE_MAX - MOD__ALIGN)
         return mod__fail(err, MOD_ERR_OUT_OF_MEMORY, "a session of max_tokens %d, max_batch %d, threads %d does not fit in memory",
                          p.T, p.B, p.nth);
@@ -4171,11 +4427,11 @@ mod_result mod_session_create(mod_session **out, const mod_model *m, const mod_s
     }
     s = MOD__CAST(mod_session *, mod__take(&a, sizeof(mod_session)));
     MOD_ASSERT(s != NULL);
-    mod__session_layout(&a, s, m, p.T, p.B, p.nth, p.R, p.kv16);
+    mod__session_layout(&a, s, m, p.T, p.B, p.nth, p.R, p.kv);
     MOD_ASSERT(!a.overflow);
     s->m = m;
     s->block = block;
-    s->max_tokens = p.T; s->max_batch = p.B; s->threads = s->threads_max = p.nth; s->kv_f16 = p.kv16;
+    s->max_tokens = p.T; s->max_batch = p.B; s->threads = s->threads_max = p.nth; s->kv_dtype = p.kv;
     s->paced = p.paced;
     for (i = 0; i < 2; i++) { s->pace[i].mode = 1; s->pace[i].left = s->pace[i].gap = 16; s->pace[i].rate[0] = s->pace[i].rate[1] = 0.0; }
     s->prompt_routing = p.routing; s->capacity = p.capacity; s->threshold = p.threshold;
@@ -4222,6 +4478,9 @@ static void mod__rope_item(void *ctx, int j, int thread) {
     if (r->cache->hk)
         mod__kvput16(r->cache->hk, r->cache->hv, mod__kb_round((size_t)r->cache->cap), c->n_kv_heads, hd, base + j,
                      r->knew + (size_t)j * kvd, r->vnew + (size_t)j * kvd, j == r->n - 1);
+    else if (r->cache->qk)
+        mod__kvput8(r->cache, mod__kb_round((size_t)r->cache->cap), c->n_kv_heads, hd, base + j, r->knew + (size_t)j * kvd,
+                    r->vnew + (size_t)j * kvd, j == r->n - 1);
 #if MOD__KB > 1
     else
         mod__kvput(r->cache->k, r->cache->v, mod__kb_round((size_t)r->cache->cap), c->n_kv_heads, hd, base + j,
@@ -4244,11 +4503,11 @@ static void mod__block(mod_session *s, const mod__layer *l, mod__cache *cache, c
     const mod_config *c = &s->m->cfg;
     const int d = c->dim, hd = c->head_dim, kvd = c->n_kv_heads * hd, F = c->hidden_dim;
     const int base = cache->n, compacted = l->routed && c->positions == MOD_POSITIONS_COMPACTED;
-    /* new keys and values go straight into plain rows; into the blocked layout or an f16 cache
-       token by token after RoPE (mod__rope_item), from s->att and s->h (free until attention
-       and the output projection) */
-    float *knew = MOD__KB > 1 || s->kv_f16 ? s->att : cache->k + (size_t)base * kvd;
-    float *vnew = MOD__KB > 1 || s->kv_f16 ? s->h : cache->v + (size_t)base * kvd;
+    /* new keys and values go straight into plain rows; into the blocked layout or an f16 or
+       q8_0 cache token by token after RoPE (mod__rope_item), from s->att and s->h (free until
+       attention and the output projection) */
+    float *knew = MOD__KB > 1 || s->kv_dtype != MOD_KV_F32 ? s->att : cache->k + (size_t)base * kvd;
+    float *vnew = MOD__KB > 1 || s->kv_dtype != MOD_KV_F32 ? s->h : cache->v + (size_t)base * kvd;
     size_t i, nd = (size_t)ns * (size_t)d;
     mod__mm mm[3];
     mod__rope_job rj;

@@ -475,11 +475,12 @@ static inline mod_result cli_load_model(mod_model **m, const char *path, int no_
     d.flags = no_mmap ? MOD_LOAD_NO_MMAP : 0u;
     return mod_model_load_file(m, path, &d, err);
 }
-/* --kv / --cache-type: "f32" or "f16" as a mod_kv_dtype; 0 on success. */
+/* --kv / --cache-type: "f32", "f16" or "q8_0" as a mod_kv_dtype; 0 on success. */
 static inline int cli_kv(const char *s, mod_kv_dtype *out) {
     if (!s) return -1;
     if (!strcmp(s, "f32")) *out = MOD_KV_F32;
     else if (!strcmp(s, "f16")) *out = MOD_KV_F16;
+    else if (!strcmp(s, "q8_0")) *out = MOD_KV_Q8_0;
     else return -1;
     return 0;
 }

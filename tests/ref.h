@@ -81,6 +81,28 @@ REF_FN double ref__round_f16(double x)
     return x < 0 ? -r * q : r * q;
 }
 
+/* One kv head's row of hd values (x) rounded as a q8_0 KV cache stores them (docs/MODEL.md
+ * "KV cache"): blocks of 32 (the last one shorter), each block's scale the f16 nearest to its
+ * largest magnitude / 127 (at most 65504), each value round(x / scale), halves away from zero,
+ * clamped to [-127, 127], then times the scale. */
+REF_FN void ref__round_q8(double *x, int hd)
+{
+    int b, j;
+    for (b = 0; b < hd; b += 32) {
+        const int e = b + 32 < hd ? b + 32 : hd;
+        double amax = 0.0, s;
+        for (j = b; j < e; j++) if (fabs(x[j]) > amax) amax = fabs(x[j]);
+        s = ref__round_f16(amax / 127.0);
+        if (s > 65504.0) s = 65504.0;
+        for (j = b; j < e; j++) {
+            double q = s > 0 ? x[j] / s : 0.0;
+            q = q < -127.0 ? -127.0 : q > 127.0 ? 127.0 : q;
+            q = q < 0 ? -floor(-q + 0.5) : floor(q + 0.5);
+            x[j] = q * s;
+        }
+    }
+}
+
 REF_FN double ref__bf16(const unsigned char *p)
 {
     uint32_t u = ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 24);
@@ -106,7 +128,8 @@ typedef struct {
     /* version 2 (defaults for version 1): GeGLU, gains 1 + w, embedding scale, RoPE scaling,
        sliding window */
     int gelu, norm_offset, rope_scaling, rope_orig, window;
-    int kv_f16; /* not from the file: keys (after RoPE) and values rounded to f16 (ref_forward_kv) */
+    int kv_f16; /* not from the file: keys (after RoPE) and values rounded to f16 (1,
+                   ref_forward_kv16) or to q8_0 blocks (2, ref_forward_kvq8) */
     double embed_scale, rope_factor, rope_low, rope_high;
     double *emb, *out_norm, *out;
     ref__layer *layers;
@@ -335,7 +358,12 @@ REF_FN int ref__block(const ref__model *m, const ref__layer *y, const double *xs
         ref__matvec(vv + (size_t)i * kvd, y->wv, y->bv, nrm, kvd, d);
         ref__rope(m, q + (size_t)i * qd, H, hd, pos[i]);
         ref__rope(m, kk + (size_t)i * kvd, Hkv, hd, pos[i]);
-        if (m->kv_f16)
+        if (m->kv_f16 == 2)
+            for (t = 0; t < kvd; t += hd) {
+                ref__round_q8(kk + (size_t)i * kvd + t, hd);
+                ref__round_q8(vv + (size_t)i * kvd + t, hd);
+            }
+        else if (m->kv_f16)
             for (t = 0; t < kvd; t++) {
                 kk[(size_t)i * kvd + t] = ref__round_f16(kk[(size_t)i * kvd + t]);
                 vv[(size_t)i * kvd + t] = ref__round_f16(vv[(size_t)i * kvd + t]);
@@ -528,6 +556,13 @@ REF_FN int ref_forward_ex(const unsigned char *file, size_t size, const int *tok
 REF_FN int ref_forward_kv16(const unsigned char *file, size_t size, const int *tokens, int n, int rule, double *logits)
 {
     return ref__forward(file, size, tokens, n, rule, 0, 0, 0, 0, logits, NULL, 1);
+}
+
+/* Likewise with every key (after RoPE) and value rounded as a q8_0 KV cache stores them
+ * (ref__round_q8, per kv head). */
+REF_FN int ref_forward_kvq8(const unsigned char *file, size_t size, const int *tokens, int n, int rule, double *logits)
+{
+    return ref__forward(file, size, tokens, n, rule, 0, 0, 0, 0, logits, NULL, 2);
 }
 
 /* Logits [n * vocab_size] (row-major; NULL to skip) of tokens[0..n) under rule REF_RULE_TOPK (0)

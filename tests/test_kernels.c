@@ -4,7 +4,8 @@
    mod__f16_to_f32, mod__bf16_to_f32, mod__topk_count, the q8_0 and q4_0 block kernels and
    quantizers, plus the checked-arithmetic helpers
    and the FNV-1a checksum, and the attention cache and scores (mod__kvput, mod__kscores4,
-   mod__kscores1); the rest of attention is covered by the model tests.
+   mod__kscores1), the q8_0 cache's rounding, layout and reading back (mod__kv_q8, mod__kvput8,
+   mod__kv_q8_span); the rest of attention is covered by the model tests.
 
    Tolerances are stated next to each test, relative to the magnitude of the inputs; u is the
    unit roundoff of binary32, 2^-24.
@@ -270,6 +271,118 @@ static void test_key_scores(void)
     printf("   (this path keeps keys as plain rows and scores them with mod__dot: nothing to check here)\n");
 #endif
     check_group("attention key scores");
+}
+
+/* ---- the q8_0 KV cache ------------------------------------------------------------------- */
+
+/* One block of a q8_0 cache by the rule of docs/MODEL.md, in double: the scale's f16 bits
+   (mkmodel's f32 -> f16 rounding of amax / 127), and each value's int8. */
+static uint16_t q8_ref_block(const float *x, int n, int *q)
+{
+    double amax = 0.0, s;
+    uint16_t h;
+    int j;
+    for (j = 0; j < n; j++) if (fabs((double)x[j]) > amax) amax = fabs((double)x[j]);
+    h = amax / 127.0 >= 65504.0 ? (uint16_t)0x7bff : mkm_f32_to_f16((float)(amax / 127.0));
+    s = ref_f16(h);
+    for (j = 0; j < n; j++) {
+        double v = s > 0 ? (double)x[j] / s : 0.0;
+        if (v != v) { q[j] = 0; continue; }
+        v = v < -127.0 ? -127.0 : v > 127.0 ? 127.0 : v;
+        q[j] = (int)(v < 0 ? -floor(-v + 0.5) : floor(v + 0.5));
+    }
+    return h;
+}
+
+/* The block rule on edge cases, worked by hand; then whole caches written token by token with
+   mod__kvput8 (in two calls, so the second starts inside a key block) and read back with
+   mod__kv_q8_span, for head sizes with whole, short and no whole blocks: every stored scale
+   and int8 as the rule in double gives it, every value read back exactly scale x int8, keys in
+   the f32 cache's layout (key blocks transposed where MOD__KB > 1) with the unwritten rest of
+   the last key block zero, values as rows. */
+static void test_kv_q8_cache(void)
+{
+    static const int hds[] = { 8, 32, 40, 64, 72, 130 }, lens[] = { 1, 5, 17, 33, 100 };
+    int a, b, g, t, j;
+    {   /* edge cases */
+        float x[32];
+        signed char q[32];
+        uint16_t sc;
+        for (j = 0; j < 32; j++) x[j] = 0.0f;
+        mod__kv_q8(q, 1, &sc, x, 32);
+        check(sc == 0 && q[0] == 0 && q[31] == 0, "an all-zero block: scale 0, values 0");
+        x[0] = 127.0f; x[1] = 2.5f; x[2] = -2.5f; x[3] = 0.49999997f; x[4] = -126.5f; x[5] = 1.5f;
+        mod__kv_q8(q, 1, &sc, x, 6);
+        /* amax 127: scale exactly 1 (0x3c00); halves away from zero */
+        check(sc == 0x3c00 && q[0] == 127 && q[1] == 3 && q[2] == -3 && q[3] == 0 && q[4] == -127 && q[5] == 2,
+              "scale 1: 127 3 -3 0 -127 2 (got 0x%04x: %d %d %d %d %d %d)", sc, q[0], q[1], q[2], q[3], q[4], q[5]);
+        x[0] = 1e9f; x[1] = -1e9f; x[2] = 65504.0f;
+        mod__kv_q8(q, 1, &sc, x, 3);
+        check(sc == 0x7bff && q[0] == 127 && q[1] == -127 && q[2] == 1, "past the f16 range: scale 65504, values clamped");
+        x[0] = 1.0f; x[1] = (float)NAN; x[2] = -0.5f;
+        mod__kv_q8(q, 1, &sc, x, 3);
+        check(q[0] == 127 && q[1] == 0 && q[2] == -64, "a NaN is ignored by amax and stored as 0 (%d %d %d)", q[0], q[1], q[2]);
+        x[0] = 1e-9f; x[1] = -3e-10f;
+        mod__kv_q8(q, 1, &sc, x, 2);
+        check(sc == 0 && q[0] == 0 && q[1] == 0, "amax / 127 below the f16 range: scale 0, values 0");
+    }
+    for (a = 0; a < (int)(sizeof hds / sizeof hds[0]); a++)
+        for (b = 0; b < (int)(sizeof lens / sizeof lens[0]); b++) {
+            const int hd = hds[a], T = lens[b], heads = 2, kvd = heads * hd, nblk = (hd + 31) / 32;
+            const size_t cap = mod__kb_round((size_t)T);
+            float *rows = (float *)xmalloc(sizeof(float) * (size_t)T * kvd), *vrows = (float *)xmalloc(sizeof(float) * (size_t)T * kvd);
+            float *buf = (float *)xmalloc(sizeof(float) * cap * hd);
+            int *qr = (int *)xmalloc(sizeof(int) * 32);
+            mod__cache c;
+            int rule = 1, back = 1, zeroed = 1;
+            memset(&c, 0, sizeof c);
+            c.cap = (int)cap;
+            c.qk = (signed char *)xmalloc(cap * kvd); c.qv = (signed char *)xmalloc(cap * kvd);
+            c.sk = (uint16_t *)xmalloc(sizeof(uint16_t) * cap * heads * nblk); c.sv = (uint16_t *)xmalloc(sizeof(uint16_t) * cap * heads * nblk);
+            memset(c.qk, 0x55, cap * kvd); memset(c.sk, 0x7e, sizeof(uint16_t) * cap * heads * nblk); /* garbage where nothing was written */
+            for (t = 0; t < T * kvd; t++) { /* magnitudes from 1e-3 to 1e3, block by block */
+                const double mag = pow(10.0, (double)((t / 32 + t / kvd) % 7) - 3.0);
+                rows[t] = (float)(mag * sym()); vrows[t] = (float)(mag * sym());
+            }
+            for (t = 0; t < T; t++)
+                mod__kvput8(&c, cap, heads, hd, t, rows + (size_t)t * kvd, vrows + (size_t)t * kvd, t == T / 2 - 1 || t == T - 1);
+            for (g = 0; g < heads; g++) {
+                const float *kf = mod__kv_q8_span(&c, 1, g, 0, (int)cap, hd, buf);
+                for (t = 0; t < (int)cap; t++)
+                    for (j = 0; j < hd; j++) {
+                        const float got = kf[(size_t)(t / MOD__KB) * MOD__KB * hd + (size_t)j * MOD__KB + (size_t)(t % MOD__KB)];
+                        if (t >= T) { zeroed = zeroed && got == 0.0f; continue; }
+                        if (j % 32 == 0) {
+                            const int w = hd - j < 32 ? hd - j : 32;
+                            const uint16_t h = q8_ref_block(rows + (size_t)t * kvd + (size_t)g * hd + j, w, qr);
+                            const size_t kb = ((size_t)g * cap + (size_t)(t / MOD__KB) * MOD__KB) ;
+                            int i;
+                            rule = rule && c.sk[kb * nblk + (size_t)(j / 32) * MOD__KB + (size_t)(t % MOD__KB)] == h;
+                            for (i = 0; i < w; i++) {
+                                rule = rule && c.qk[kb * hd + (size_t)(j + i) * MOD__KB + (size_t)(t % MOD__KB)] == qr[i];
+                                back = back && (double)kf[(size_t)(t / MOD__KB) * MOD__KB * hd + (size_t)(j + i) * MOD__KB + (size_t)(t % MOD__KB)] == ref_f16(h) * qr[i];
+                            }
+                        }
+                    }
+                kf = mod__kv_q8_span(&c, 0, g, 0, T, hd, buf);
+                for (t = 0; t < T; t++)
+                    for (j = 0; j < hd; j += 32) {
+                        const int w = hd - j < 32 ? hd - j : 32;
+                        const uint16_t h = q8_ref_block(vrows + (size_t)t * kvd + (size_t)g * hd + j, w, qr);
+                        int i;
+                        rule = rule && c.sv[((size_t)g * cap + (size_t)t) * nblk + (size_t)(j / 32)] == h;
+                        for (i = 0; i < w; i++) {
+                            rule = rule && c.qv[((size_t)g * cap + (size_t)t) * hd + (size_t)(j + i)] == qr[i];
+                            back = back && (double)kf[(size_t)t * hd + (size_t)(j + i)] == ref_f16(h) * qr[i];
+                        }
+                    }
+            }
+            check(rule, "q8_0 cache hd=%d T=%d: a stored scale or int8 is not the rule's", hd, T);
+            check(back, "q8_0 cache hd=%d T=%d: a value read back is not scale x int8", hd, T);
+            check(zeroed, "q8_0 cache hd=%d T=%d: the last key block's unwritten positions do not read as 0", hd, T);
+            free(rows); free(vrows); free(buf); free(qr); free(c.qk); free(c.qv); free(c.sk); free(c.sv);
+        }
+    check_group("q8_0 KV cache");
 }
 
 /* ---- matmul ----------------------------------------------------------------------------- */
@@ -1217,6 +1330,7 @@ int main(void)
     test_bf16();
     test_dot();
     test_key_scores();
+    test_kv_q8_cache();
     test_matmul();
     test_matmul_groups();
     test_rmsnorm();

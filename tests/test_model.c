@@ -1080,10 +1080,122 @@ static void test_kv_f16(void) {
             memset(&d, 0, sizeof d);
             d.kv_dtype = (mod_kv_dtype)7;
             check_session_fault(b.model, &d, MOD_ERR_INVALID_ARGUMENT, "kv_dtype", "kv_dtype 7 refused");
+            d.kv_dtype = (mod_kv_dtype)(MOD_KV_Q8_0 + 1);
+            check_session_fault(b.model, &d, MOD_ERR_INVALID_ARGUMENT, "kv_dtype", "kv_dtype past MOD_KV_Q8_0 refused");
+            d.kv_dtype = (mod_kv_dtype)-1;
+            check_session_fault(b.model, &d, MOD_ERR_INVALID_ARGUMENT, "kv_dtype", "kv_dtype -1 refused");
             unbuild(&b);
         }
     }
     check_group("f16 KV cache");
+}
+
+/* ---- q8_0 KV cache -------------------------------------------------------------------- */
+
+/* A q8_0 cache: against the double-precision reference that rounds keys (after RoPE) and
+   values to q8_0 blocks as docs/MODEL.md specifies (ref_forward_kvq8), closer than the plain
+   reference; against the f32 cache within what the rounding allows; memory_required drops by
+   the caches' share; prefill == decoding one token at a time, prefill in batches and 1 == 2
+   threads bit for bit; in an arena of the reported size. Over more positions than one
+   conversion chunk, with head sizes of 64, 72 (a last block of 8), 8 (one short block), a
+   sliding window, routed blocks (causal and top-k prompts), MQA and q8_0 weights. */
+#define Q8_REF_BOUND 1e-3
+static void test_kv_q8(void) {
+    int variant;
+    for (variant = 0; variant < 6; variant++) {
+        mkm_opts o;
+        built b;
+        mod_session *q8 = NULL, *f32 = NULL, *one = NULL, *two = NULL, *chunked = NULL;
+        mod_session_desc d;
+        const int n = variant < 3 ? 2 * MOD__KV_CHUNK + 37 : 40;
+        int *toks, V, i, rule = variant == 1 || variant == 4 ? 0 : 1;
+        int32_t *t32;
+        float *a, *c, *e8;
+        double *ref, *ref32, e_ref = 0, e_ref32 = 0, e32;
+        size_t need8, need32;
+        mkm_defaults(&o);
+        o.seed = 900 + variant;
+        o.max_seq_len = n;
+        if (variant == 0) { o.dim = 128; o.n_heads = 2; o.n_kv_heads = 1; o.hidden_dim = 64; }   /* head dim 64, MQA */
+        if (variant == 1) { o.dim = 144; o.n_heads = 2; o.n_kv_heads = 2; o.hidden_dim = 64; }   /* 72: a last block of 8; top-k */
+        if (variant == 2) { o.sliding_window = 150; o.n_kv_heads = 2; }                          /* head dim 8, a window across chunks */
+        if (variant == 3) { int k; for (k = 0; k < o.n_layers; k++) { o.routed[k] = 1; o.capacity[k] = 0.5f; } o.positions = 1; }
+        if (variant == 4) { o.dim = 128; o.n_heads = 2; o.hidden_dim = 96; }                     /* routed blocks, top-k prompt */
+        if (variant == 5) { o.dtype = MKM_DTYPE_Q8_0; o.dim = 64; o.n_heads = 2; o.hidden_dim = 96; }
+        if (build(&o, &b)) { check(0, "%s: the test model builds and loads", __func__); continue; }
+        V = mod_model_config(b.model)->vocab_size;
+        toks = (int *)malloc(sizeof(int) * (size_t)n);
+        t32 = (int32_t *)malloc(sizeof(int32_t) * (size_t)n);
+        a = (float *)malloc(sizeof(float) * (size_t)n * V);
+        c = (float *)malloc(sizeof(float) * (size_t)n * V);
+        e8 = (float *)malloc(sizeof(float) * (size_t)n * V);
+        ref = (double *)malloc(sizeof(double) * (size_t)n * V);
+        ref32 = (double *)malloc(sizeof(double) * (size_t)n * V);
+        make_tokens(toks, t32, n, V, (unsigned)variant + 190);
+        memset(&d, 0, sizeof d);
+        d.prompt_routing = rule == 0 ? MOD_ROUTING_TOPK : MOD_ROUTING_CAUSAL;
+        d.threads = 1;
+        mod_session_memory_required(b.model, &d, &need32, NULL);
+        check(mod_session_create(&f32, b.model, &d, NULL) == MOD_OK && mod_prefill(f32, t32, n, a) == MOD_OK, "f32 cache runs");
+        d.kv_dtype = MOD_KV_Q8_0;
+        mod_session_memory_required(b.model, &d, &need8, NULL);
+        check(mod_session_create(&q8, b.model, &d, NULL) == MOD_OK && mod_prefill(q8, t32, n, e8) == MOD_OK, "q8_0 cache runs");
+        {   /* the caches take (head_dim + 2 ceil(head_dim / 32)) bytes per head_dim f32, plus the conversion buffer */
+            const mod_config *cf = mod_model_config(b.model);
+            const double hd = cf->head_dim, per = (hd + 2.0 * ceil(hd / 32)) / (4.0 * hd);
+            const double kv32 = 2.0 * 4.0 * cf->n_layers * (double)mod__kb_round((size_t)n) * cf->n_kv_heads * cf->head_dim;
+            const double want = kv32 * (1.0 - per) - 4.0 * MOD__KV_CHUNK * hd;
+            check(fabs((double)need32 - (double)need8 - want) <= 4.0 * MOD__ALIGN * cf->n_layers + MOD__ALIGN,
+                  "variant %d: memory_required drops by the caches' share (%.0f bytes, %.0f expected)", variant,
+                  (double)need32 - (double)need8, want);
+        }
+        e32 = rel_diff_f(e8, a, (size_t)n * V);
+        if (o.dtype == MKM_DTYPE_F32) {
+            check(ref_forward_kvq8(b.buf, b.size, toks, n, rule == 0 ? REF_RULE_TOPK : REF_RULE_CAUSAL, ref) == 0 &&
+                  ref_forward(b.buf, b.size, toks, n, rule == 0 ? REF_RULE_TOPK : REF_RULE_CAUSAL, 0, 0, 0, ref32) == 0, "references run");
+            e_ref = rel_diff(e8, ref, (size_t)n * V);
+            e_ref32 = rel_diff(e8, ref32, (size_t)n * V);
+            check(e_ref <= Q8_REF_BOUND, "variant %d: q8_0 cache vs the reference rounding K/V to q8_0: %.3g (bound %g)", variant,
+                  e_ref, Q8_REF_BOUND);
+            check(e_ref32 > 2 * e_ref, "variant %d: the unrounded reference differs more (%.3g)", variant, e_ref32);
+            /* with a top-k prompt the rounding can move a token across the routers' cut, which
+               moves the logits by more than any bound on the rounding (variant 1: 0.097, where
+               the reference that rounds alike agrees within 4e-4) */
+            check(e32 > 0 && (rule == 0 || e32 <= 5e-2), "variant %d: q8_0 cache vs f32 cache: rel diff %.3g (bound 5e-2, causal)", variant, e32);
+            printf("q8_0 KV cache, variant %d (%d tokens): vs f32 cache %.3g, vs reference with K/V rounded %.3g, unrounded %.3g\n",
+                   variant, n, e32, e_ref, e_ref32);
+        } else
+            check(e32 > 0 && e32 <= 1e-1, "variant %d (q8_0 weights): q8_0 cache vs f32 cache: rel diff %.3g (bound 1e-1)", variant, e32);
+        if (rule == 1) { /* decoding one token at a time, and in batches of 9, bit for bit */
+            check(mod_session_create(&one, b.model, &d, NULL) == MOD_OK, "q8_0 decoding session");
+            for (i = 0; i < n && one; i++) {
+                mod_decode(one, t32[i]);
+                memcpy(c + (size_t)i * V, mod_session_logits(one), sizeof(float) * (size_t)V);
+            }
+            check(memcmp(c, e8, sizeof(float) * (size_t)n * V) == 0, "variant %d: q8_0 cache: prefill == one at a time, bit for bit", variant);
+            d.max_batch = 9;
+            check(mod_session_create(&chunked, b.model, &d, NULL) == MOD_OK && mod_prefill(chunked, t32, n, c) == MOD_OK &&
+                  memcmp(c, e8, sizeof(float) * (size_t)n * V) == 0, "variant %d: q8_0 cache: prefill in batches of 9, bit for bit", variant);
+            d.max_batch = 0;
+        }
+        if (variant == 0) { /* in a caller arena of exactly the reported size, as without an allocator */
+            mod_session *in_arena = NULL;
+            unsigned char *arena = (unsigned char *)malloc(need8);
+            d.arena = arena; d.arena_size = need8;
+            check(arena && mod_session_create(&in_arena, b.model, &d, NULL) == MOD_OK && mod_prefill(in_arena, t32, n, c) == MOD_OK &&
+                  memcmp(c, e8, sizeof(float) * (size_t)n * V) == 0, "q8_0 cache in an arena of mod_session_memory_required bytes: same logits");
+            mod_session_free(in_arena);
+            free(arena);
+            d.arena = NULL; d.arena_size = 0;
+        }
+        d.threads = 2;
+        check(mod_session_create(&two, b.model, &d, NULL) == MOD_OK && mod_prefill(two, t32, n, c) == MOD_OK &&
+              memcmp(c, e8, sizeof(float) * (size_t)n * V) == 0, "variant %d: q8_0 cache: 2 threads == 1, bit for bit", variant);
+        mod_session_free(q8); mod_session_free(f32); mod_session_free(one); mod_session_free(two); mod_session_free(chunked);
+        free(toks); free(t32); free(a); free(c); free(e8); free(ref); free(ref32);
+        unbuild(&b);
+    }
+    check_group("q8_0 KV cache");
 }
 
 /* The f32 -> f16 rounding against the reference's: every f16 back to itself, and the values
@@ -1333,6 +1445,7 @@ int main(void) {
     test_topk_prompt_then_decode();
     test_sessions();
     test_kv_f16();
+    test_kv_q8();
     test_f16_rounding();
     test_sampling();
     test_routing_records();

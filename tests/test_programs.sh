@@ -93,6 +93,15 @@ cmp -s "$T/l_kv16.bin" "$T/l_kv16i.bin" && ok "f16 KV cache: prefill and increme
 cmp -s "$T/l_kv16.bin" "$T/l_causal.bin" && bad "--kv f16 gave the f32 cache's logits" || ok "--kv f16 changes the logits (rounded keys and values)"
 refuse "mod-eval --kv q8 refused" "invalid value 'q8' for --kv" "$B/mod-eval" "$T/bpe.mod" --tokens 1,2 --kv q8
 expect "mod-generate --kv f16" "$B/mod-generate" "$T/bpe.mod" -p "hello world" -n 8 --kv f16
+# a q8_0 KV cache likewise, through every program that has --kv
+expect "mod-eval --kv q8_0" "$B/mod-eval" "$T/bpe.mod" --tokens $TOKS --kv q8_0 --dump-logits "$T/l_kv8.bin"
+expect "mod-eval --cache-type q8_0 --incremental" "$B/mod-eval" "$T/bpe.mod" --tokens $TOKS --cache-type q8_0 --incremental --dump-logits "$T/l_kv8i.bin"
+cmp -s "$T/l_kv8.bin" "$T/l_kv8i.bin" && ok "q8_0 KV cache: prefill and incremental logits identical" || bad "q8_0 KV cache: prefill and incremental logits differ"
+cmp -s "$T/l_kv8.bin" "$T/l_causal.bin" && bad "--kv q8_0 gave the f32 cache's logits" || ok "--kv q8_0 changes the logits (rounded keys and values)"
+expect "mod-generate --kv q8_0" "$B/mod-generate" "$T/bpe.mod" -p "hello world" -n 8 --kv q8_0
+expect "mod-bench --kv q8_0" "$B/mod-bench" --synthetic 64x2 --dtypes q8_0 --threads 1 --prompts 16 --decode 4 --depth 20 --repeat 1 --no-limits --kv q8_0 --json
+grep -q '"kv":"q8_0".*"kv_bytes_per_token":[1-9][0-9]*,' "$T/out" && ok "mod-bench --kv q8_0: counts the KV bytes a decoded token reads" ||
+    bad "mod-bench --kv q8_0: $(head -c 400 "$T/out")"
 expect "mod-eval in windows of 8 (causal)" "$B/mod-eval" "$T/bpe.mod" --tokens $TOKS --ctx 8 --dump-logits "$T/lw.bin"
 grep -q "windows of 8" "$T/out" && ok "windowed evaluation reported" || bad "windows: $(cat "$T/out")"
 expect "windowed logits agree with the reference" "$B/check_logits" "$T/bpe.mod" "$T/lw.bin" causal 8 $TOKS
@@ -113,6 +122,8 @@ n=$(grep -c '"product":{"threads":[12],"tokens":256,"rows":\(64\|128\),"cols":\(
 [ "$n" = 6 ] && ok "mod-bench: 6 matrix products (3 shapes x 2 thread counts)" || bad "mod-bench gave $n products: $(grep product "$T/out" | head -c 300)"
 n=$(grep -o '"share_of_peak_alongside":[0-9.]*' "$T/out" | grep -vc ':0.000$')
 [ "$n" = 0 ] && ok "mod-bench --no-limits: no peak measured alongside" || bad "mod-bench --no-limits: $n shares of a peak alongside"
+n=$(grep -c '"share_of_bandwidth":null' "$T/out")
+[ "$n" = 12 ] && ok "mod-bench --no-limits: no share of a bandwidth it did not measure" || bad "mod-bench --no-limits: $n of 12 decode shares null"
 # with the limits: the machine's peak and bandwidth, and a peak beside every prefill repetition
 expect "mod-bench measures the machine's limits" "$B/mod-bench" --synthetic 64x2 --dtypes f32 --threads 1 --prompts 16 --decode 2 --repeat 3 --json
 if grep -q '"limits":{"threads":1,"triad_gb_s":[0-9.]*[1-9][0-9.]*,"peak_gflop_s":[0-9.]*[1-9]' "$T/out" &&

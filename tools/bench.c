@@ -51,7 +51,7 @@ static void usage(FILE *f) {
         "  --prompts LIST      prefill lengths (default 16,64,256,1024, capped by the context)\n"
         "  --decode N          tokens decoded after the prompt of --depth (default 128)\n"
         "  --depth N           tokens in the context before decoding starts (default 16)\n"
-        "  --kv f32|f16        KV cache element type (default f32; also --cache-type)\n"
+        "  --kv f32|f16|q8_0   KV cache element type (default f32; also --cache-type)\n"
         "  --repeat N          repetitions; the median is reported, dense and MoD runs\n"
         "                      alternate and their speed ratio is taken pair by pair (default 3)\n"
         "                      (the machine's limits are the best of 5, as STREAM reports them;\n"
@@ -187,7 +187,7 @@ typedef struct result {
     double prefill_rep[MAX_LIST][16], decode_rep[16]; /* each repetition's seconds */
     double prefill_peak[MAX_LIST][16];                /* the peak measured just before each */
     double prefill_alongside[MAX_LIST];               /* median share of those peaks (0: none) */
-    double decode_tps, decode_bytes_per_token;
+    double decode_tps, decode_bytes_per_token, decode_kv_bytes_per_token; /* weights + KV read; the KV part */
     double weight_bytes, kv_bytes, kv_bytes_routed, kv_bytes_if_dense, session_bytes;
     double processed_share[64];
     int n_routed;
@@ -196,6 +196,16 @@ typedef struct result {
 static double tensor_bytes(const mod__tensor *t) {
     int ok = 1;
     return t->data ? (double)mod__matrix_bytes(t->dtype, (uint64_t)t->rows, (uint64_t)t->cols, &ok) : 0.0;
+}
+
+static const char *kv_name(mod_kv_dtype kv) { return kv == MOD_KV_F16 ? "f16" : kv == MOD_KV_Q8_0 ? "q8_0" : "f32"; }
+
+/* Bytes a KV cache of this dtype takes per cached key or value element (docs/MODEL.md "KV
+   cache"): q8_0 keeps 32 int8 and an f16 scale per block of head_dim. */
+static double kv_value_bytes(mod_kv_dtype kv, int head_dim) {
+    if (kv == MOD_KV_F16) return 2.0;
+    if (kv == MOD_KV_Q8_0) return (head_dim + 2.0 * ((head_dim + 31) / 32)) / head_dim;
+    return 4.0;
 }
 
 static double block_bytes(const mod__layer *l) {
@@ -266,7 +276,7 @@ static int run_models(const mod_model *const *ms, int count, const opts *o, int 
     /* decoding: a prompt of o->depth tokens, then o->decode tokens one at a time (causal routing) */
     {
         int r, l;
-        uint64_t seen0[2][256], proc0[2][256];
+        uint64_t seen0[2][256], proc0[2][256], kv0[2][256];
         double t[16];
         for (r = 0; r < o->repeat; r++)
             for (k = 0; k < count; k++) {
@@ -279,6 +289,7 @@ static int run_models(const mod_model *const *ms, int count, const opts *o, int 
                     mod_session_stats(ss[k], l, &st);
                     seen0[k][l] = st.tokens_seen;
                     proc0[k][l] = st.tokens_processed;
+                    kv0[k][l] = (uint64_t)st.kv_entries;
                 }
                 t0 = cli_now();
                 for (i = 0; i < o->decode; i++) mod_decode(ss[k], toks[o->depth + i]);
@@ -287,7 +298,7 @@ static int run_models(const mod_model *const *ms, int count, const opts *o, int 
         for (k = 0; k < count; k++) {
             const mod_model *m = ms[k];
             const mod_config *c = mod_model_config(m);
-            double bytes;
+            double bytes, kv_read = 0;
             memcpy(t, res[k].decode_rep, sizeof t); /* median sorts its argument */
             res[k].decode_tps = o->decode / median(t, o->repeat);
             /* bytes of weights one decoded token reads: a block it skips reads none of its own */
@@ -295,8 +306,18 @@ static int run_models(const mod_model *const *ms, int count, const opts *o, int 
                     tensor_bytes(&m->embed) / c->vocab_size;
             for (l = 0; l < c->n_layers; l++) {
                 mod_block_stats st;
-                const double kvd = (double)c->n_kv_heads * c->head_dim * (o->kv == MOD_KV_F16 ? 0.5 : 1.0);
+                /* bytes of one cached token's key and value */
+                const double kvd = (double)c->n_kv_heads * c->head_dim * kv_value_bytes(o->kv, c->head_dim) / 4.0;
                 mod_session_stats(ss[k], l, &st);
+                if (l < 256) {
+                    /* the cache entries each decoded token read: a processed token appends
+                       its entry and attends over all (the last sliding_window with a window) */
+                    uint64_t e;
+                    double sum = 0;
+                    for (e = kv0[k][l] + 1; e <= (uint64_t)st.kv_entries; e++)
+                        sum += c->sliding_window && e > (uint64_t)c->sliding_window ? (double)c->sliding_window : (double)e;
+                    kv_read += o->decode > 0 ? sum * kvd * 8.0 / o->decode : 0;
+                }
                 if (st.routed && l < 256) {
                     /* the decoded tokens only, not the prompt */
                     double seen = (double)(st.tokens_seen - seen0[k][l]), share = seen > 0 ? (double)(st.tokens_processed - proc0[k][l]) / seen : 0;
@@ -309,7 +330,8 @@ static int run_models(const mod_model *const *ms, int count, const opts *o, int 
                 }
                 res[k].kv_bytes += st.kv_entries * kvd * 8.0;
             }
-            res[k].decode_bytes_per_token = bytes;
+            res[k].decode_bytes_per_token = bytes + kv_read;
+            res[k].decode_kv_bytes_per_token = kv_read;
         }
     }
     for (k = 0; k < count; k++) mod_session_free(ss[k]);
@@ -339,17 +361,19 @@ static void print_result(const char *name, const mod_model *m, const opts *o, in
             printf("%s{\"tokens\":%d,\"tok_s\":%.2f,\"gflop_s\":%.2f,\"share_of_peak\":%.3f,\"share_of_peak_alongside\":%.3f}",
                    p ? "," : "", o->prompts[p], r->prefill_tps[p], r->prefill_flops[p] / 1e9,
                    peak > 0 ? r->prefill_flops[p] / peak : 0.0, r->prefill_alongside[p]);
-        printf("],\"kv\":\"%s\",\"session_bytes\":%.0f", o->kv == MOD_KV_F16 ? "f16" : "f32", r->session_bytes);
-        printf(",\"decode\":{\"depth\":%d,\"tokens\":%d,\"tok_s\":%.2f,\"bytes_per_token\":%.0f,\"gb_s\":%.3f,\"share_of_bandwidth\":%.3f}",
-               o->depth, o->decode, r->decode_tps, r->decode_bytes_per_token, r->decode_tps * r->decode_bytes_per_token / 1e9,
-               bw > 0 ? r->decode_tps * r->decode_bytes_per_token / bw : 0.0);
+        printf("],\"kv\":\"%s\",\"session_bytes\":%.0f", kv_name(o->kv), r->session_bytes);
+        printf(",\"decode\":{\"depth\":%d,\"tokens\":%d,\"tok_s\":%.2f,\"bytes_per_token\":%.0f,\"kv_bytes_per_token\":%.0f,\"gb_s\":%.3f",
+               o->depth, o->decode, r->decode_tps, r->decode_bytes_per_token, r->decode_kv_bytes_per_token,
+               r->decode_tps * r->decode_bytes_per_token / 1e9);
+        if (bw > 0) printf(",\"share_of_bandwidth\":%.3f}", r->decode_tps * r->decode_bytes_per_token / bw);
+        else printf(",\"share_of_bandwidth\":null}");
         printf(",\"processed_share\":[");
         for (i = 0; i < r->n_routed; i++) printf("%s%.4f", i ? "," : "", r->processed_share[i]);
         printf("]}\n");
         return;
     }
     printf("%-22s %-4s %2dt  weights %7.1f MB  KV (%s) %6.1f MB  session %.1f MB", name, dtype_name(m->embed.dtype), threads,
-           r->weight_bytes / 1e6, o->kv == MOD_KV_F16 ? "f16" : "f32", r->kv_bytes / 1e6, r->session_bytes / 1e6);
+           r->weight_bytes / 1e6, kv_name(o->kv), r->kv_bytes / 1e6, r->session_bytes / 1e6);
     if (c->n_routed) printf(" (routed blocks %.1f of %.1f MB)", r->kv_bytes_routed / 1e6, r->kv_bytes_if_dense / 1e6);
     printf("\n");
     for (p = 0; p < o->n_prompts; p++)
@@ -357,9 +381,12 @@ static void print_result(const char *name, const mod_model *m, const opts *o, in
             printf("    prefill %5d tok: %9.1f tok/s  %7.1f GFLOP/s  %5.1f%% of peak  (%.1f%% alongside)\n", o->prompts[p],
                    r->prefill_tps[p], r->prefill_flops[p] / 1e9, peak > 0 ? 100.0 * r->prefill_flops[p] / peak : 0.0,
                    100.0 * r->prefill_alongside[p]);
-    printf("    decode  %5d tok at depth %d: %9.1f tok/s  %7.2f GB/s     %5.1f%% of bandwidth (%.1f MB of weights read per token)\n",
-           o->decode, o->depth, r->decode_tps, r->decode_tps * r->decode_bytes_per_token / 1e9,
-           bw > 0 ? 100.0 * r->decode_tps * r->decode_bytes_per_token / bw : 0.0, r->decode_bytes_per_token / 1e6);
+    printf("    decode  %5d tok at depth %d: %9.1f tok/s  %7.2f GB/s  ", o->decode, o->depth, r->decode_tps,
+           r->decode_tps * r->decode_bytes_per_token / 1e9);
+    if (bw > 0) printf("   %5.1f%% of bandwidth", 100.0 * r->decode_tps * r->decode_bytes_per_token / bw);
+    else printf("(bandwidth not measured)");
+    printf(" (%.1f MB read per token: %.1f of weights, %.1f of KV cache)\n", r->decode_bytes_per_token / 1e6,
+           (r->decode_bytes_per_token - r->decode_kv_bytes_per_token) / 1e6, r->decode_kv_bytes_per_token / 1e6);
     if (r->n_routed) {
         printf("    decode: share of tokens each routed block processed:");
         for (i = 0; i < r->n_routed; i++) printf(" %.0f%%", 100.0 * r->processed_share[i]);
@@ -699,7 +726,10 @@ int main(int argc, char **argv) {
                 if (p2 > peak[ti]) peak[ti] = p2;
             }
         }
-        if (o.json) printf("{\"limits\":{\"threads\":%d,\"triad_gb_s\":%.3f,\"peak_gflop_s\":%.2f}}\n", o.threads[ti], bw[ti] / 1e9, peak[ti] / 1e9);
+        if (!o.limits) {
+            if (o.json) printf("{\"limits\":{\"threads\":%d,\"triad_gb_s\":null,\"peak_gflop_s\":null}}\n", o.threads[ti]);
+            else printf("machine, %d thread%s: bandwidth and peak not measured (--no-limits)\n", o.threads[ti], o.threads[ti] > 1 ? "s" : "");
+        } else if (o.json) printf("{\"limits\":{\"threads\":%d,\"triad_gb_s\":%.3f,\"peak_gflop_s\":%.2f}}\n", o.threads[ti], bw[ti] / 1e9, peak[ti] / 1e9);
         else printf("machine, %d thread%s: triad bandwidth %.2f GB/s, peak FMA %.1f GFLOP/s\n", o.threads[ti],
                     o.threads[ti] > 1 ? "s" : "", bw[ti] / 1e9, peak[ti] / 1e9);
     }
