@@ -14,7 +14,9 @@
      vocabulary; "llama" (SentencePiece) encodes and decodes texts as the tokenizer.json
      conversion of the same vocabulary;
    - corrupt files, one per rule of tools/gguf.h and the converter, each refused with its own
-     message and no output left (an existing output untouched).
+     message and no output left (an existing output untouched);
+   - mkmodel --gguf: the converted file has the logits of mkmodel's model file of the same
+     options, bit for bit, in every dtype; its SentencePiece vocabulary encodes as built.
    Usage: test_convert_gguf [path/to/mod-convert] (default: beside this program). */
 #define _POSIX_C_SOURCE 200809L
 #define MOD_IMPLEMENTATION
@@ -984,6 +986,83 @@ static void test_corrupt(void)
     }
 }
 
+/* ---- mkmodel --gguf ----------------------------------------------------------------------- */
+
+/* mkmodel (beside mod-convert) with the given options, NULL-terminated; its exit status */
+static int mkmodel(const char *first, ...)
+{
+    static char path[4200];
+    char *argv[64];
+    const char *slash = strrchr(g_conv, '/');
+    int n = 0;
+    va_list ap;
+    const char *a;
+    snprintf(path, sizeof path, "%.*smkmodel", slash ? (int)(slash - g_conv + 1) : 0, g_conv);
+    argv[n++] = path;
+    va_start(ap, first);
+    for (a = first; a && n < 63; a = va_arg(ap, const char *)) argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    return run(argv);
+}
+
+/* Token ids of text (BOS first) under m, as "1,2,3". */
+static const char *encode(const mod_model *m, const char *text)
+{
+    static char out[512];
+    int32_t t[64];
+    int n = 0, i, at = 0;
+    out[0] = 0;
+    if (mod_tokenize(m, text, strlen(text), MOD_TOKENIZE_BOS, t, 64, &n, NULL) != MOD_OK) return "(error)";
+    for (i = 0; i < n && at < 480; i++) at += snprintf(out + at, sizeof out - (size_t)at, "%s%d", i ? "," : "", (int)t[i]);
+    return out;
+}
+
+/* mkmodel --gguf writes the weights of the model file the same options give: converted, the two
+   have the same logits bit for bit (q/k rows permuted and restored, q8_0/q4_0 blocks carried),
+   and its SentencePiece vocabulary converts and encodes as its construction says. */
+static void test_mkmodel_gguf(void)
+{
+    static const char *const dtypes[] = { "f32", "f16", "bf16", "q8_0", "q4_0" };
+    int k;
+    for (k = 0; k < 6; k++) {
+        const char *dt = dtypes[k < 5 ? k : 0], *tied = k == 5 ? "1" : "0";
+        const char *g = P("mk_%d.gguf", k), *direct = P("mk_%d.mod", k), *conv_out = P("mk_%d_conv.mod", k);
+        double md = 0;
+        int built = mkmodel(g, "--gguf", "--dim", "64", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--hidden", "96",
+                            "--vocab", "700", "--seq", "64", "--seed", "5", "--tied", tied, "--dtype", dt, NULL) == 0 &&
+                    mkmodel(direct, "--mod-layers", "none", "--dim", "64", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--hidden", "96",
+                            "--vocab", "700", "--seq", "64", "--seed", "5", "--tied", tied, "--dtype", dt, NULL) == 0;
+        check(built, "mkmodel writes the %s%s model as GGUF and as a model file (%s)", dt, k == 5 ? " tied" : "", g_err);
+        if (!built) continue;
+        check(conv(g, "-o", conv_out, "--quiet", NULL) == 0, "mod-convert converts mkmodel's %s GGUF (%s)", dt, g_err);
+        check(same_logits(conv_out, direct, &md), "%s%s: the converted GGUF's logits are the model file's, bit for bit (max diff %g)", dt,
+              k == 5 ? " tied" : "", md);
+        if (k == 0) {
+            mod_model *m = load(conv_out);
+            size_t n;
+            char text[64];
+            int32_t t[64];
+            int nt = 0;
+            if (!m) { check(0, "the converted file loads"); continue; }
+            /* ids: 0 <unk>, 1 <s>, 2 </s>, 3 + b the byte tokens, 259 the word start, then
+               "_e" 260, "e" 261, "_t" 262, "t" 263, ... (letters by frequency) */
+            check(!strcmp(encode(m, "e"), "1,260"), "\"e\" is <s> \"_e\": %s", encode(m, "e"));
+            /* two letters i, j (indices in that order): "_ij" is 312 + 2 (26 i + j) while below 700 */
+            check(!strcmp(encode(m, "te"), "1,364"), "\"te\" is <s> \"_te\": %s", encode(m, "te"));
+            check(!strcmp(encode(m, "hm"), "1,274,287"), "\"hm\" is <s> \"_h\" \"m\" (\"_hm\" would be 702): %s", encode(m, "hm"));
+            check(!strcmp(encode(m, "E!"), "1,259,72,36"), "\"E!\" is <s> \"_\" and the byte tokens of E and !: %s", encode(m, "E!"));
+            check(mod_tokenize(m, "tea at noon", 11, 0, t, 64, &nt, NULL) == MOD_OK &&
+                  mod_detokenize(m, t, nt, text, sizeof text, &n) == MOD_OK && n == 11 && !memcmp(text, "tea at noon", 11),
+                  "a text decodes back to itself");
+            mod_model_free(m);
+        }
+    }
+    check(mkmodel(P("mk_routed.gguf"), "--gguf", "--mod-layers", "1", NULL) != 0 && strstr(g_err, "no routed blocks") && !exists(P("mk_routed.gguf")),
+          "--gguf with a routed block is refused, nothing written (%s)", g_err);
+    check(mkmodel(P("mk_bias.gguf"), "--gguf", "--qkv-bias", "1", NULL) != 0 && !exists(P("mk_bias.gguf")), "--gguf with q/k/v biases is refused");
+}
+
 int main(int argc, char **argv)
 {
     static const ckpt_test tests[] = {
@@ -997,6 +1076,7 @@ int main(int argc, char **argv)
         { test_tok_gpt2, "tokenizer gpt2" },
         { test_tok_spm, "tokenizer llama (SentencePiece)" },
         { test_corrupt, "corrupt files and refusals" },
+        { test_mkmodel_gguf, "mkmodel --gguf" },
     };
     int rc = ckpt_main(argc, argv, tests, (int)(sizeof tests / sizeof tests[0]));
     free(hb.p);
