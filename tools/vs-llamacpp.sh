@@ -15,6 +15,8 @@
 #   WORK=DIR              where the models and raw results go (default: a new temporary
 #                         directory, removed at the end unless KEEP=1)
 #   LLAMA_COMMIT=...      the llama.cpp commit to print when neither git nor llama-bench knows it
+#   TABLE_ONLY=1          with WORK: no runs, the table of the results already in WORK (those
+#                         of an interrupted run too)
 # Not part of the tests: it needs a llama.cpp build, and takes about 10 minutes per round on
 # two cores.
 set -eu
@@ -40,7 +42,9 @@ KEEP=${KEEP:-0}
 set -- $SHAPE
 width=$1 blocks=$2 heads=$3 hidden=$4 vocab=$5
 
-make -s -C "$root" build/mkmodel build/mod-convert build/mod-bench >&2
+TABLE_ONLY=${TABLE_ONLY:-0}
+[ "$TABLE_ONLY" != 1 ] || [ -f "${WORK:-}/results.tsv" ] || { echo "vs-llamacpp: TABLE_ONLY=1 needs WORK with results.tsv" >&2; exit 2; }
+[ "$TABLE_ONLY" = 1 ] || make -s -C "$root" build/mkmodel build/mod-convert build/mod-bench >&2
 if [ -n "${WORK:-}" ]; then work=$WORK; mkdir -p "$work"
 else work=$(mktemp -d "${TMPDIR:-/tmp}/vs-llamacpp.XXXXXX"); fi
 if [ "$KEEP" != 1 ] && [ -z "${WORK:-}" ]; then trap 'rm -rf "$work"' EXIT INT TERM; fi
@@ -52,6 +56,8 @@ for g in "$dir" "$dir/.."; do
     [ -z "$commit" ] && commit=$(git -C "$g" rev-parse --short=9 HEAD 2>/dev/null) || true
 done
 
+raw=$work/results.tsv
+if [ "$TABLE_ONLY" != 1 ]; then
 # the models: one GGUF per dtype, its conversion, and the MoD twin written directly
 seq=$(echo "$PROMPTS,$DECODE" | tr ',' '\n' | sort -n | tail -1)
 seq=$((seq + 1))
@@ -69,7 +75,6 @@ for dt in $DTYPES; do
 done
 
 # raw results, one line each: engine round dtype threads test tok/s
-raw=$work/results.tsv
 : >"$raw"
 llama_run() { # dtype round
     "$lb" -m "$work/$1.gguf" -p "$PROMPTS" -n "$DECODE" -t "$THREADS" -r "$REPEAT" -o jsonl 2>"$work/llama.err" >"$work/llama.jsonl" ||
@@ -89,7 +94,8 @@ modh_run() { # dtype round
     twin=
     [ "$MOD_TWIN" = 1 ] && twin=$work/$1-twin.mod
     # shellcheck disable=SC2086
-    "$root/build/mod-bench" "$work/$1.mod" $twin --prompts "$PROMPTS" --decode "$DECODE" --depth 1 --threads "$THREADS" \
+    # the first prompt length (8 tokens, not reported) is a warm-up, as llama-bench runs one
+    "$root/build/mod-bench" "$work/$1.mod" $twin --prompts "8,$PROMPTS" --decode "$DECODE" --depth 1 --threads "$THREADS" \
         --repeat "$REPEAT" --kv "$MODH_KV" --no-limits --no-mmap --json >"$work/modh.jsonl" 2>"$work/modh.err" ||
         { cat "$work/modh.err" >&2; exit 1; }
     awk -v dt="$1" -v r="$2" '
@@ -97,9 +103,11 @@ modh_run() { # dtype round
             eng = $0 ~ /-twin\.mod"/ ? "twin" : "modh"
             match($0, /"threads":[0-9]+/); t = substr($0, RSTART + 10, RLENGTH - 10)
             match($0, /"prefill":\[[^]]*\]/); pre = substr($0, RSTART, RLENGTH)
+            first = 1
             while (match(pre, /"tokens":[0-9]+,"tok_s":[0-9.]+/)) {
                 s = substr(pre, RSTART, RLENGTH); pre = substr(pre, RSTART + RLENGTH)
                 split(s, f, /[:,]/)
+                if (first) { first = 0; continue } # the warm-up
                 printf "%s\t%s\t%s\t%s\tp%s\t%s\n", eng, r, dt, t, f[2], f[4]
             }
             match($0, /"decode":\{[^}]*\}/); d = substr($0, RSTART, RLENGTH)
@@ -117,15 +125,17 @@ while [ "$r" -le "$ROUNDS" ]; do
     done
     r=$((r + 1))
 done
+fi
 
 # the table: per cell the median over rounds of mod.h / llama.cpp within the round, and the
 # median tokens/s of each side
+[ -n "$commit" ] || commit=$(sed -n 's/.*"build_commit": *"\([^"]*\)".*/\1/p' "$work/llama.jsonl" 2>/dev/null | head -1)
 [ -n "$commit" ] && [ "$commit" != unknown ] || commit=${LLAMA_COMMIT:-unknown}
 llama_kv=$(head -1 "$work/llama.kv" 2>/dev/null || echo "?")
 cpu=$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo 2>/dev/null | head -1)
 echo "mod.h $(sed -n 's/^#define MOD_VERSION_STRING "\(.*\)"/\1/p' "$root/mod.h" | head -1) ($(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "no git")) against llama.cpp $commit, $(date -u +%Y-%m-%d), ${cpu:-this machine}, $(nproc 2>/dev/null || echo '?') cores"
 echo "model: random-weight llama, width $width, $blocks blocks, $heads heads, MLP $hidden, vocab $vocab; the same weights in both (GGUF -> mod-convert)"
-echo "llama-bench -p $PROMPTS -n $DECODE -t $THREADS -r $REPEAT (KV cache $llama_kv); mod-bench --prompts $PROMPTS --decode $DECODE --depth 1 --threads $THREADS --repeat $REPEAT --kv $MODH_KV --no-mmap; $ROUNDS alternating rounds, medians"
+echo "llama-bench -p $PROMPTS -n $DECODE -t $THREADS -r $REPEAT (KV cache $llama_kv); mod-bench --prompts $PROMPTS --decode $DECODE --depth 1 --threads $THREADS --repeat $REPEAT --kv $MODH_KV --no-mmap (after an 8-token warm-up prefill); $(cut -f2 "$raw" | sort -u | wc -l) alternating round(s), medians"
 echo
 awk -F '\t' -v threads="$THREADS" -v prompts="$PROMPTS" -v dtypes="$DTYPES" -v twin="$MOD_TWIN" '
     function median(list,   n, a, i, j, x) {
@@ -133,6 +143,7 @@ awk -F '\t' -v threads="$THREADS" -v prompts="$PROMPTS" -v dtypes="$DTYPES" -v t
         for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
         return n == 0 ? 0 : n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
+    function fmt(list, f) { return list == "" ? "-" : sprintf(f, median(list)) }
     { v[$1, $2, $3, $4, $5] = $6; rounds[$2] = 1 }
     END {
         nt = split(threads, T, ","); np = split(prompts, P, ","); nd = split(dtypes, D, " ")
@@ -156,8 +167,8 @@ awk -F '\t' -v threads="$THREADS" -v prompts="$PROMPTS" -v dtypes="$DTYPES" -v t
                             if (b != "") ll = ll " " b
                             if (a != "" && b != "" && b > 0) lr = lr " " a / b
                         }
-                        if (pass == 0) line = line sprintf(" %.1f | %.1f | **%.2f** |", median(lm), median(ll), median(lr))
-                        else line = line sprintf(" %.2f |", median(lr))
+                        if (pass == 0) line = line " " fmt(lm, "%.1f") " | " fmt(ll, "%.1f") " | " (lr == "" ? "-" : "**" fmt(lr, "%.2f") "**") " |"
+                        else line = line " " fmt(lr, "%.2f") " |"
                     }
                 print line
             }
