@@ -17,8 +17,8 @@
 #   LLAMA_COMMIT=...      the llama.cpp commit to print when neither git nor llama-bench knows it
 #   TABLE_ONLY=1          with WORK: no runs, the table of the results already in WORK (those
 #                         of an interrupted run too)
-# Not part of the tests: it needs a llama.cpp build, and takes about 10 minutes per round on
-# two cores.
+# Not part of the tests: it needs a llama.cpp build, and a round takes about 15 minutes on two
+# busy cores with the defaults.
 set -eu
 [ $# -eq 1 ] || { echo "usage: tools/vs-llamacpp.sh LLAMA_CPP_BUILD_DIR" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,7 +53,7 @@ if [ "$KEEP" != 1 ] && [ -z "${WORK:-}" ]; then trap 'rm -rf "$work"' EXIT INT T
 # reports, else LLAMA_COMMIT
 commit=
 for g in "$dir" "$dir/.."; do
-    [ -z "$commit" ] && commit=$(git -C "$g" rev-parse --short=9 HEAD 2>/dev/null) || true
+    if [ -z "$commit" ]; then commit=$(git -C "$g" rev-parse --short=9 HEAD 2>/dev/null || true); fi
 done
 
 raw=$work/results.tsv
@@ -70,7 +70,7 @@ for dt in $DTYPES; do
         "$root/build/mkmodel" "$work/$dt.gguf" --gguf $opts
         "$root/build/mod-convert" "$work/$dt.gguf" -o "$work/$dt.mod" --quiet --force
         # shellcheck disable=SC2086
-        [ "$MOD_TWIN" = 1 ] && "$root/build/mkmodel" "$work/$dt-twin.mod" $opts --mod-layers odd --capacity 0.125
+        if [ "$MOD_TWIN" = 1 ]; then "$root/build/mkmodel" "$work/$dt-twin.mod" $opts --mod-layers odd --capacity 0.125; fi
     fi
 done
 
