@@ -17,6 +17,8 @@
 #   LLAMA_COMMIT=...      the llama.cpp commit to print when neither git nor llama-bench knows it
 #   TABLE_ONLY=1          with WORK: no runs, the table of the results already in WORK (those
 #                         of an interrupted run too)
+#   FIRST_ROUND=N         with WORK: number the rounds from N and add them to the results
+#                         already there (more rounds later)
 # Not part of the tests: it needs a llama.cpp build, and a round takes about 15 minutes on two
 # busy cores with the defaults.
 set -eu
@@ -75,7 +77,8 @@ for dt in $DTYPES; do
 done
 
 # raw results, one line each: engine round dtype threads test tok/s
-: >"$raw"
+FIRST_ROUND=${FIRST_ROUND:-1}
+[ "$FIRST_ROUND" -gt 1 ] || : >"$raw"
 llama_run() { # dtype round
     "$lb" -m "$work/$1.gguf" -p "$PROMPTS" -n "$DECODE" -t "$THREADS" -r "$REPEAT" -o jsonl 2>"$work/llama.err" >"$work/llama.jsonl" ||
         { cat "$work/llama.err" >&2; exit 1; }
@@ -115,10 +118,10 @@ modh_run() { # dtype round
         }' "$work/modh.jsonl" >>"$raw"
 }
 
-r=1
-while [ "$r" -le "$ROUNDS" ]; do
+r=$FIRST_ROUND
+while [ "$r" -lt $((FIRST_ROUND + ROUNDS)) ]; do
     for dt in $DTYPES; do
-        echo "vs-llamacpp: round $r of $ROUNDS, $dt" >&2
+        echo "vs-llamacpp: round $r, $dt" >&2
         # the engine that goes first alternates from round to round
         if [ $((r % 2)) -eq 1 ]; then llama_run "$dt" "$r"; modh_run "$dt" "$r"
         else modh_run "$dt" "$r"; llama_run "$dt" "$r"; fi
