@@ -50,7 +50,7 @@ $(B)/mod-bench: tools/bench.c $(HEADERS) $(WRITER) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -Itools -o $@ $< $(BENCH_BLAS) $(LDLIBS)
 $(B)/mod-tokbench: tools/tokbench.c $(HEADERS) $(WRITER) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -Itools -o $@ $< $(LDLIBS)
-$(B)/mkmodel: tools/mkmodel.c $(WRITER) mod.h examples/cli.h | $(B)
+$(B)/mkmodel: tools/mkmodel.c $(WRITER) tools/gguf_write.h mod.h examples/cli.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod-tokenize: tools/tokenize.c $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
@@ -60,7 +60,7 @@ $(B)/mod-convert: tools/convert.c tools/json.h tools/modfile.h tools/gguf.h tool
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # Tests build with OpenMP so the multi-threaded paths are exercised against the serial ones.
-$(B)/test_%: tests/test_%.c mod.h tests/*.h $(WRITER) tools/ggml_dequant.h tools/svg.h | $(B)
+$(B)/test_%: tests/test_%.c mod.h tests/*.h $(WRITER) tools/ggml_dequant.h tools/gguf_write.h tools/svg.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -Itools -Itests -o $@ $< $(LDLIBS)
 
 $(B)/test_ggml_dequant: tools/ggml_dequant.h

@@ -1,4 +1,4 @@
-/* mod-convert on GGUF files, written here by tests/gguf_write.h (from the specification):
+/* mod-convert on GGUF files, written here by tools/gguf_write.h (from the specification):
    - weights: the same model as a Hugging Face directory (tests/ckpt.h) and as a GGUF file in
      each type mod-convert carries (F32, F16, BF16, Q8_0, Q4_0) and each it decodes (Q4_1, Q5_0,
      Q5_1, and the K-quants once tools/ggml_dequant.h decodes them); the quantized blocks are
@@ -14,7 +14,9 @@
      vocabulary; "llama" (SentencePiece) encodes and decodes texts as the tokenizer.json
      conversion of the same vocabulary;
    - corrupt files, one per rule of tools/gguf.h and the converter, each refused with its own
-     message and no output left (an existing output untouched).
+     message and no output left (an existing output untouched);
+   - mkmodel --gguf: the converted file has the logits of mkmodel's model file of the same
+     options, bit for bit, in every dtype; its SentencePiece vocabulary encodes as built.
    Usage: test_convert_gguf [path/to/mod-convert] (default: beside this program). */
 #define _POSIX_C_SOURCE 200809L
 #define MOD_IMPLEMENTATION
@@ -22,6 +24,29 @@
 #include "ckpt.h"
 #include "gguf_write.h"
 #include "ggml_dequant.h"
+
+/* With MOD_GGUF_SEEDS naming a directory, every file of at most 128 KB written through gw_save
+   is also copied there (the seed corpus of tests/fuzz/fuzz_gguf.c is made so). */
+static void gw_save(const char *path, const void *p, size_t n)
+{
+    static int count;
+    const char *seeds = getenv("MOD_GGUF_SEEDS");
+    write_file(path, p, n);
+    if (seeds && *seeds && n <= (128u << 10)) {
+        char copy[4200];
+        snprintf(copy, sizeof copy, "%s/seed%03d.gguf", seeds, count++);
+        write_file(copy, p, n);
+    }
+}
+
+static void gw_write(const gw *w, const char *path)
+{
+    size_t n;
+    unsigned char *p = gw_bytes(w, &n);
+    if (!p) { fprintf(stderr, "out of memory writing %s\n", path); exit(1); }
+    gw_save(path, p, n);
+    free(p);
+}
 
 enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q5_1 = 7, T_Q8_0 = 8, T_Q4_K = 12, T_Q6_K = 14,
        T_IQ2_XS = 17, T_BF16 = 30 };
@@ -908,28 +933,28 @@ static void test_tok_spm_added(void)
 /* ---- corrupt files ------------------------------------------------------------------------- */
 
 /* A buffer being built by hand. */
-static fbuf hb;
+static gw_buf hb;
 static void h_reset(uint32_t version, uint64_t n_tensors, uint64_t n_kv)
 {
     hb.n = 0;
-    fb_put(&hb, "GGUF", 4);
-    fb_u32(&hb, version);
-    fb_u64(&hb, n_tensors);
-    fb_u64(&hb, n_kv);
+    gw_put(&hb, "GGUF", 4);
+    gw_put_u32(&hb, version);
+    gw_put_u64(&hb, n_tensors);
+    gw_put_u64(&hb, n_kv);
 }
-static void h_key(const char *k, uint32_t type) { fb_gstr(&hb, k, strlen(k)); fb_u32(&hb, type); }
-static void h_kv_u32(const char *k, uint32_t v) { h_key(k, GW_U32); fb_u32(&hb, v); }
+static void h_key(const char *k, uint32_t type) { gw_put_str(&hb, k, strlen(k)); gw_put_u32(&hb, type); }
+static void h_kv_u32(const char *k, uint32_t v) { h_key(k, GW_U32); gw_put_u32(&hb, v); }
 static void h_info(const char *name, uint32_t n_dims, uint64_t ne0, uint64_t ne1, uint32_t type, uint64_t off)
 {
-    fb_gstr(&hb, name, strlen(name));
-    fb_u32(&hb, n_dims);
-    fb_u64(&hb, ne0);
-    if (n_dims > 1) fb_u64(&hb, ne1);
-    fb_u32(&hb, type);
-    fb_u64(&hb, off);
+    gw_put_str(&hb, name, strlen(name));
+    gw_put_u32(&hb, n_dims);
+    gw_put_u64(&hb, ne0);
+    if (n_dims > 1) gw_put_u64(&hb, ne1);
+    gw_put_u32(&hb, type);
+    gw_put_u64(&hb, off);
 }
-static void h_pad(size_t to) { static const unsigned char z[256]; fb_put(&hb, z, (to - hb.n % to) % to); }
-static void h_zeros(size_t n) { static const unsigned char z[4096]; while (n) { size_t k = n < sizeof z ? n : sizeof z; fb_put(&hb, z, k); n -= k; } }
+static void h_pad(size_t to) { static const unsigned char z[256]; gw_put(&hb, z, (to - hb.n % to) % to); }
+static void h_zeros(size_t n) { static const unsigned char z[4096]; while (n) { size_t k = n < sizeof z ? n : sizeof z; gw_put(&hb, z, k); n -= k; } }
 static void h_refuse(const char *what, const char *pattern)
 {
     const char *p = P("bad.gguf");
@@ -974,9 +999,9 @@ static void e_hc_array(gw *w)
     {
         uint32_t v[4] = { 4, 4, 4, 4 };
         gw_key(w, "llama.attention.head_count", GW_ARRAY);
-        fb_u32(&w->kv, GW_U32);
-        fb_u64(&w->kv, 4);
-        fb_u32(&w->kv, v[0]); fb_u32(&w->kv, v[1]); fb_u32(&w->kv, v[2]); fb_u32(&w->kv, v[3]);
+        gw_put_u32(&w->kv, GW_U32);
+        gw_put_u64(&w->kv, 4);
+        gw_put_u32(&w->kv, v[0]); gw_put_u32(&w->kv, v[1]); gw_put_u32(&w->kv, v[2]); gw_put_u32(&w->kv, v[3]);
     }
 }
 
@@ -1020,41 +1045,41 @@ static void test_corrupt(void)
     unsigned char one = 2;
     int i;
     /* header */
-    hb.n = 0; fb_put(&hb, "GGUF", 4);
+    hb.n = 0; gw_put(&hb, "GGUF", 4);
     h_refuse("only the magic", "the version needs 4 bytes");
     h_reset(1, 0, 0); h_refuse("version 1", "GGUF version 1 is not supported");
-    hb.n = 0; fb_put(&hb, "GGUF\0\0\0\3", 8); fb_u64(&hb, 0); fb_u64(&hb, 0); h_refuse("a big-endian file", "big-endian GGUF file");
+    hb.n = 0; gw_put(&hb, "GGUF\0\0\0\3", 8); gw_put_u64(&hb, 0); gw_put_u64(&hb, 0); h_refuse("a big-endian file", "big-endian GGUF file");
     h_reset(7, 0, 0); h_refuse("an unknown version", "GGUF version 7 is unknown");
-    hb.n = 0; fb_put(&hb, "GGUF", 4); fb_u32(&hb, 3); fb_u32(&hb, 0); h_refuse("a truncated tensor count", "the tensor count needs 8 bytes");
+    hb.n = 0; gw_put(&hb, "GGUF", 4); gw_put_u32(&hb, 3); gw_put_u32(&hb, 0); h_refuse("a truncated tensor count", "the tensor count needs 8 bytes");
     h_reset(3, 0, 70000); h_refuse("too many keys", "metadata keys, more than the 65536 allowed");
     h_reset(3, 70000, 0); h_refuse("too many tensors", "tensors, more than the 65536 allowed");
     h_reset(3, 1000, 1000); h_zeros(100); h_refuse("counts the file cannot hold", "cannot fit in the");
     /* keys */
-    h_reset(3, 0, 1); fb_u64(&hb, 70000); h_zeros(70010); h_refuse("a key longer than 65535 bytes", "is 70000 bytes long, more than the 65535 allowed");
-    h_reset(3, 0, 1); fb_u64(&hb, 200); h_zeros(20); h_refuse("a key past the end", "claims 200 bytes, but only");
-    h_reset(3, 0, 1); fb_gstr(&hb, "", 0); fb_u32(&hb, GW_U32); fb_u32(&hb, 1); h_refuse("an empty key", "metadata key 0 is empty");
-    h_reset(3, 0, 1); fb_gstr(&hb, "a\0b", 3); fb_u32(&hb, GW_U32); fb_u32(&hb, 1); h_refuse("a key with a NUL byte", "contains a NUL byte");
-    h_reset(3, 0, 1); h_key("general.x", 13); fb_u32(&hb, 1); h_refuse("an unknown value type", "key general.x: unknown value type 13");
-    h_reset(3, 0, 1); h_key("general.b", GW_BOOL); fb_put(&hb, &one, 1); h_refuse("a bool of 2", "a bool must be 0 or 1, it is 2");
-    h_reset(3, 0, 1); h_key("general.a", GW_ARRAY); fb_u32(&hb, 99); fb_u64(&hb, 1); fb_u32(&hb, 0); h_refuse("an array of an unknown type", "an array of unknown value type 99");
-    h_reset(3, 0, 1); h_key("general.a", GW_ARRAY); fb_u32(&hb, GW_U32); fb_u64(&hb, (uint64_t)1 << 61); fb_u32(&hb, 0);
+    h_reset(3, 0, 1); gw_put_u64(&hb, 70000); h_zeros(70010); h_refuse("a key longer than 65535 bytes", "is 70000 bytes long, more than the 65535 allowed");
+    h_reset(3, 0, 1); gw_put_u64(&hb, 200); h_zeros(20); h_refuse("a key past the end", "claims 200 bytes, but only");
+    h_reset(3, 0, 1); gw_put_str(&hb, "", 0); gw_put_u32(&hb, GW_U32); gw_put_u32(&hb, 1); h_refuse("an empty key", "metadata key 0 is empty");
+    h_reset(3, 0, 1); gw_put_str(&hb, "a\0b", 3); gw_put_u32(&hb, GW_U32); gw_put_u32(&hb, 1); h_refuse("a key with a NUL byte", "contains a NUL byte");
+    h_reset(3, 0, 1); h_key("general.x", 13); gw_put_u32(&hb, 1); h_refuse("an unknown value type", "key general.x: unknown value type 13");
+    h_reset(3, 0, 1); h_key("general.b", GW_BOOL); gw_put(&hb, &one, 1); h_refuse("a bool of 2", "a bool must be 0 or 1, it is 2");
+    h_reset(3, 0, 1); h_key("general.a", GW_ARRAY); gw_put_u32(&hb, 99); gw_put_u64(&hb, 1); gw_put_u32(&hb, 0); h_refuse("an array of an unknown type", "an array of unknown value type 99");
+    h_reset(3, 0, 1); h_key("general.a", GW_ARRAY); gw_put_u32(&hb, GW_U32); gw_put_u64(&hb, (uint64_t)1 << 61); gw_put_u32(&hb, 0);
     h_refuse("an array longer than the file", "uint32 values needs more bytes than remain");
-    h_reset(3, 0, 1); h_key("general.a", GW_ARRAY); fb_u32(&hb, GW_STRING); fb_u64(&hb, 1000000); fb_u64(&hb, 0);
+    h_reset(3, 0, 1); h_key("general.a", GW_ARRAY); gw_put_u32(&hb, GW_STRING); gw_put_u64(&hb, 1000000); gw_put_u64(&hb, 0);
     h_refuse("an array of strings longer than the file", "string values needs more bytes than remain");
     h_reset(3, 0, 1); h_key("general.a", GW_ARRAY);
-    for (i = 0; i < 5; i++) { fb_u32(&hb, GW_ARRAY); fb_u64(&hb, 1); }
-    fb_u32(&hb, GW_U8); fb_u64(&hb, 0);
+    for (i = 0; i < 5; i++) { gw_put_u32(&hb, GW_ARRAY); gw_put_u64(&hb, 1); }
+    gw_put_u32(&hb, GW_U8); gw_put_u64(&hb, 0);
     h_refuse("arrays nested 6 deep", "arrays nested more than 4 deep");
-    h_reset(3, 0, 1); h_key("general.s", GW_STRING); fb_u64(&hb, UINT64_MAX); h_zeros(16); h_refuse("a string of 2^64-1 bytes", "a string value at byte");
+    h_reset(3, 0, 1); h_key("general.s", GW_STRING); gw_put_u64(&hb, UINT64_MAX); h_zeros(16); h_refuse("a string of 2^64-1 bytes", "a string value at byte");
     h_reset(3, 0, 2); h_kv_u32("general.k", 1); h_kv_u32("general.k", 2); h_refuse("a repeated key", "metadata key general.k appears twice");
-    h_reset(3, 0, 1); h_key("general.alignment", GW_U64); fb_u64(&hb, 32); h_refuse("general.alignment of the wrong type", "general.alignment must be a uint32, it is a uint64");
+    h_reset(3, 0, 1); h_key("general.alignment", GW_U64); gw_put_u64(&hb, 32); h_refuse("general.alignment of the wrong type", "general.alignment must be a uint32, it is a uint64");
     h_reset(3, 0, 1); h_kv_u32("general.alignment", 48); h_refuse("general.alignment not a power of two", "general.alignment is 48, not a power of two");
     /* tensor infos */
     memset(big, 'x', 65); big[65] = 0;
     h_reset(3, 1, 0); h_info(big, 1, 32, 0, T_F32, 0); h_refuse("a tensor name of 65 bytes", "a tensor name at byte 24 is 65 bytes long, more than the 64 allowed");
     h_reset(3, 1, 0); h_info("", 1, 32, 0, T_F32, 0); h_refuse("an empty tensor name", "tensor 0 has an empty name");
-    h_reset(3, 1, 0); fb_gstr(&hb, "t", 1); fb_u32(&hb, 0); fb_u32(&hb, 0); fb_u64(&hb, 0); h_zeros(32); h_refuse("a tensor of 0 dimensions", "tensor t has 0 dimensions; 1 to 4 are allowed");
-    h_reset(3, 1, 0); fb_gstr(&hb, "t", 1); fb_u32(&hb, 5); h_zeros(60); h_refuse("a tensor of 5 dimensions", "tensor t has 5 dimensions");
+    h_reset(3, 1, 0); gw_put_str(&hb, "t", 1); gw_put_u32(&hb, 0); gw_put_u32(&hb, 0); gw_put_u64(&hb, 0); h_zeros(32); h_refuse("a tensor of 0 dimensions", "tensor t has 0 dimensions; 1 to 4 are allowed");
+    h_reset(3, 1, 0); gw_put_str(&hb, "t", 1); gw_put_u32(&hb, 5); h_zeros(60); h_refuse("a tensor of 5 dimensions", "tensor t has 5 dimensions");
     h_reset(3, 1, 0); h_info("t", 2, 32, 0, T_F32, 0); h_refuse("a dimension of 0", "tensor t: dimension 1 is 0");
     h_reset(3, 1, 0); h_info("t", 2, (uint64_t)1 << 40, (uint64_t)1 << 30, T_F32, 0); h_refuse("an element count over 2^62", "tensor t: its element count exceeds 2^62");
     h_reset(3, 1, 0); h_info("t", 1, 32, 0, 99, 0); h_refuse("an undefined ggml type", "tensor t has type 99, which ggml does not define");
@@ -1067,7 +1092,7 @@ static void test_corrupt(void)
     h_reset(3, 1, 0); h_info("t", 1, 8, 0, T_F32, 0); h_refuse("a file that ends before its data", "the tensor data would start at byte");
     /* the converter's rules */
     h_reset(3, 0, 0); h_refuse("no architecture", "no general.architecture in the metadata");
-    h_reset(3, 0, 1); h_key("general.architecture", GW_STRING); fb_gstr(&hb, "phi3", 4); h_refuse("an architecture not converted", "general.architecture is \"phi3\", not one mod-convert converts");
+    h_reset(3, 0, 1); h_key("general.architecture", GW_STRING); gw_put_str(&hb, "phi3", 4); h_refuse("an architecture not converted", "general.architecture is \"phi3\", not one mod-convert converts");
     model_refuse("a mixture of experts", "the MLP is a mixture of experts", "llama", e_experts, NULL, NULL);
     model_refuse("a YaRN RoPE scaling", "llama.rope.scaling.type is \"yarn\"", "llama", e_yarn, NULL, NULL);
     model_refuse("a partial RoPE", "llama.rope.dimension_count is 4, not the head size 8", "llama", e_partial, NULL, NULL);
@@ -1139,6 +1164,83 @@ static void test_corrupt(void)
     }
 }
 
+/* ---- mkmodel --gguf ----------------------------------------------------------------------- */
+
+/* mkmodel (beside mod-convert) with the given options, NULL-terminated; its exit status */
+static int mkmodel(const char *first, ...)
+{
+    static char path[4200];
+    char *argv[64];
+    const char *slash = strrchr(g_conv, '/');
+    int n = 0;
+    va_list ap;
+    const char *a;
+    snprintf(path, sizeof path, "%.*smkmodel", slash ? (int)(slash - g_conv + 1) : 0, g_conv);
+    argv[n++] = path;
+    va_start(ap, first);
+    for (a = first; a && n < 63; a = va_arg(ap, const char *)) argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    return run(argv);
+}
+
+/* Token ids of text (BOS first) under m, as "1,2,3". */
+static const char *encode(const mod_model *m, const char *text)
+{
+    static char out[512];
+    int32_t t[64];
+    int n = 0, i, at = 0;
+    out[0] = 0;
+    if (mod_tokenize(m, text, strlen(text), MOD_TOKENIZE_BOS, t, 64, &n, NULL) != MOD_OK) return "(error)";
+    for (i = 0; i < n && at < 480; i++) at += snprintf(out + at, sizeof out - (size_t)at, "%s%d", i ? "," : "", (int)t[i]);
+    return out;
+}
+
+/* mkmodel --gguf writes the weights of the model file the same options give: converted, the two
+   have the same logits bit for bit (q/k rows permuted and restored, q8_0/q4_0 blocks carried),
+   and its SentencePiece vocabulary converts and encodes as its construction says. */
+static void test_mkmodel_gguf(void)
+{
+    static const char *const dtypes[] = { "f32", "f16", "bf16", "q8_0", "q4_0" };
+    int k;
+    for (k = 0; k < 6; k++) {
+        const char *dt = dtypes[k < 5 ? k : 0], *tied = k == 5 ? "1" : "0";
+        const char *g = P("mk_%d.gguf", k), *direct = P("mk_%d.mod", k), *conv_out = P("mk_%d_conv.mod", k);
+        double md = 0;
+        int built = mkmodel(g, "--gguf", "--dim", "64", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--hidden", "96",
+                            "--vocab", "700", "--seq", "64", "--seed", "5", "--tied", tied, "--dtype", dt, NULL) == 0 &&
+                    mkmodel(direct, "--mod-layers", "none", "--dim", "64", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--hidden", "96",
+                            "--vocab", "700", "--seq", "64", "--seed", "5", "--tied", tied, "--dtype", dt, NULL) == 0;
+        check(built, "mkmodel writes the %s%s model as GGUF and as a model file (%s)", dt, k == 5 ? " tied" : "", g_err);
+        if (!built) continue;
+        check(conv(g, "-o", conv_out, "--quiet", NULL) == 0, "mod-convert converts mkmodel's %s GGUF (%s)", dt, g_err);
+        check(same_logits(conv_out, direct, &md), "%s%s: the converted GGUF's logits are the model file's, bit for bit (max diff %g)", dt,
+              k == 5 ? " tied" : "", md);
+        if (k == 0) {
+            mod_model *m = load(conv_out);
+            size_t n;
+            char text[64];
+            int32_t t[64];
+            int nt = 0;
+            if (!m) { check(0, "the converted file loads"); continue; }
+            /* ids: 0 <unk>, 1 <s>, 2 </s>, 3 + b the byte tokens, 259 the word start, then
+               "_e" 260, "e" 261, "_t" 262, "t" 263, ... (letters by frequency) */
+            check(!strcmp(encode(m, "e"), "1,260"), "\"e\" is <s> \"_e\": %s", encode(m, "e"));
+            /* two letters i, j (indices in that order): "_ij" is 312 + 2 (26 i + j) while below 700 */
+            check(!strcmp(encode(m, "te"), "1,364"), "\"te\" is <s> \"_te\": %s", encode(m, "te"));
+            check(!strcmp(encode(m, "hm"), "1,274,287"), "\"hm\" is <s> \"_h\" \"m\" (\"_hm\" would be 702): %s", encode(m, "hm"));
+            check(!strcmp(encode(m, "E!"), "1,259,72,36"), "\"E!\" is <s> \"_\" and the byte tokens of E and !: %s", encode(m, "E!"));
+            check(mod_tokenize(m, "tea at noon", 11, 0, t, 64, &nt, NULL) == MOD_OK &&
+                  mod_detokenize(m, t, nt, text, sizeof text, &n) == MOD_OK && n == 11 && !memcmp(text, "tea at noon", 11),
+                  "a text decodes back to itself");
+            mod_model_free(m);
+        }
+    }
+    check(mkmodel(P("mk_routed.gguf"), "--gguf", "--mod-layers", "1", NULL) != 0 && strstr(g_err, "no routed blocks") && !exists(P("mk_routed.gguf")),
+          "--gguf with a routed block is refused, nothing written (%s)", g_err);
+    check(mkmodel(P("mk_bias.gguf"), "--gguf", "--qkv-bias", "1", NULL) != 0 && !exists(P("mk_bias.gguf")), "--gguf with q/k/v biases is refused");
+}
+
 int main(int argc, char **argv)
 {
     static const ckpt_test tests[] = {
@@ -1153,6 +1255,7 @@ int main(int argc, char **argv)
         { test_tok_spm, "tokenizer llama (SentencePiece)" },
         { test_tok_spm_added, "tokenizer llama: user-defined and control tokens" },
         { test_corrupt, "corrupt files and refusals" },
+        { test_mkmodel_gguf, "mkmodel --gguf" },
     };
     int rc = ckpt_main(argc, argv, tests, (int)(sizeof tests / sizeof tests[0]));
     free(hb.p);
