@@ -15,7 +15,7 @@ LDLIBS  := -lm
 B       := build
 
 PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod2c $(B)/mod-convert $(B)/mod-bench \
-            $(B)/mod-tokbench $(B)/mod-tokenize
+            $(B)/mod-tokbench $(B)/mod-tokenize $(B)/mod-plot
 TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer $(B)/test_ref_selfcheck \
             $(B)/check_logits $(B)/compare_logits $(B)/check_tokens \
             $(B)/test_convert_hf $(B)/test_convert_llama2c $(B)/test_convert_modfile $(B)/test_convert_errors \
@@ -52,6 +52,8 @@ $(B)/mkmodel: tools/mkmodel.c $(WRITER) mod.h examples/cli.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod-tokenize: tools/tokenize.c $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
+$(B)/mod-plot: tools/plot.c tools/svg.h $(HEADERS) | $(B)
+	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod2c: tools/mod2c.c $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod-convert: tools/convert.c tools/json.h tools/modfile.h tools/gguf.h tools/ggml_dequant.h $(HEADERS) | $(B)
