@@ -88,6 +88,16 @@ $(B)/check_logits: tests/check_logits.c tests/ref.h | $(B)
 run: $(B)/mod-generate
 	$(B)/mod-generate $(RUN_MODEL) -p "$(RUN_PROMPT)" -n 96
 
+# The isoFLOP study of docs/STUDY.md (about 90 minutes on 2 shared cores; not part of `make
+# test`): the corpus and tokenizer of `make models` (built when missing), then dense and MoD
+# variants trained to equal training FLOPs at three budgets, converted, evaluated and timed;
+# results in $(B)/study/, the table in $(B)/study/table.md, the plots in docs/img/study-*.svg.
+.PHONY: study
+study: $(B)/mod-convert $(B)/mod-eval $(B)/mod-generate $(B)/mod-plot
+	test -f $(B)/train/data/val.jsonl || /usr/bin/python3 tools/train/corpus.py --out $(B)/train/data --heldout $(B)/train/heldout.txt
+	test -f $(B)/train/tokenizer.json || /usr/bin/python3 tools/train/tokenizer.py --train $(B)/train/data/train.jsonl --vocab 4096 -o $(B)/train/tokenizer.json
+	/usr/bin/python3 tools/train/study.py all --out $(B)/study --bin $(B) --tokenizer $(B)/train/tokenizer.json --data $(B)/train/data --img docs/img
+
 # The shipped models, rebuilt from scratch (needs Debian's bible-kjv, bible-kjv-text and
 # python3-torch; about 40 minutes on 2 cores): corpus and held-out split, tokenizer, the MoD
 # model and its dense twin, their metrics, conversion to f16 model files. See models/README.md.

@@ -1,7 +1,7 @@
 /* mod-plot: a scatter (or line) plot as an SVG picture from a table of points.
 
    Input: one point a line, "series, x, y[, label]", fields separated by tabs (when the first
-   data line has one) or commas. A first line whose x field is not a number is a header; empty
+   data line has one) or commas. A first line whose x or y is not a number is a header; empty
    lines and lines starting with '#' are skipped. Each series gets a colour (at most 6, the
    svg.h palette) and a legend entry; every point is one circle marker, labelled when it has a
    label; --lines joins each series' points in order of x. Drawn with tools/svg.h. */

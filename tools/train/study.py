@@ -285,6 +285,16 @@ def cmd_report(a):
     with open(os.path.join(a.out, "table.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
+    if a.img:
+        plot = os.path.join(a.bin, "mod-plot")
+        os.makedirs(a.img, exist_ok=True)
+        run([plot, os.path.join(a.out, "loss-vs-flops.tsv"), "-o", os.path.join(a.img, "study-loss.svg"), "--xlog",
+             "--lines", "--title", "Held-out loss at equal training FLOPs (MoD routing causally)",
+             "--xlabel", "training FLOPs", "--ylabel", "held-out loss (nats per token)"])
+        run([plot, os.path.join(a.out, "ppl-vs-speed.tsv"), "-o", os.path.join(a.img, "study-speed.svg"),
+             "--title", "Held-out perplexity against decoding speed (labels: training budget)",
+             "--xlabel", "decode tokens/s, 1 thread (median)", "--ylabel", "held-out perplexity (causal)"])
+        print("wrote %s/study-loss.svg and %s/study-speed.svg" % (a.img, a.img))
 
 
 def main():
@@ -296,6 +306,7 @@ def main():
     ap.add_argument("--deadline", type=float, default=0, help="Unix time after which no training run may end")
     ap.add_argument("--bin", default="build", help="directory of mod-convert, mod-eval, mod-generate")
     ap.add_argument("--repeat", type=int, default=5, help="decode timing repetitions")
+    ap.add_argument("--img", default="", help="report: write the two plots (SVG) into this directory")
     a = ap.parse_args()
     if a.what == "plan":
         for r in plan():
