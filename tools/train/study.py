@@ -27,9 +27,9 @@ sys.path.insert(0, HERE)
 # The model shape of the study: far smaller than the shipped model (docs/STUDY.md says why).
 SHAPE = dict(dim=96, layers=4, heads=3, kv_heads=1, ffn=256, seq=128, batch=16)
 SEED = 1234
-# Training budgets in FLOPs, in the order they are trained (the cheapest last: it is the one
-# to drop when the machine is slow).
-BUDGETS = [1.0e12, 2.0e12, 0.33e12]
+# Training budgets in FLOPs, in the order they are trained (the largest last: with a deadline,
+# the runs that do not fit are skipped; the extra variants come after the first two budgets).
+BUDGETS = [1.0e12, 0.33e12, 1.5e12]
 # name -> train.py options
 VARIANTS = [
     ("dense", ["--dense"]),
@@ -41,6 +41,8 @@ VARIANTS = [
 # variants trained at every budget; the others only at the first one (time permitting)
 CORE = {"dense", "mod-o12-router", "mod-o12-pred", "mod-a12-router"}
 PY = "/usr/bin/python3"
+# causal thresholds of the inference-time sweep (1e30: the routed blocks off)
+SWEEP = [-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1e30]
 
 
 def budget_name(b):
@@ -73,10 +75,9 @@ def plan():
             steps = int(b // fps)
             runs.append({"budget": b, "variant": name, "opts": opts, "flops_per_step": fps, "steps": steps,
                          "flops": steps * fps})
-    # the extra variants after every core run of the first two budgets
+    # the core variants at the first two budgets, the extra variants, then the rest
     core = [r for r in runs if r["variant"] in CORE]
-    extra = [r for r in runs if r["variant"] not in CORE]
-    return core[:2 * len(CORE)] + extra + core[2 * len(CORE):]
+    return core[:2 * len(CORE)] + [r for r in runs if r["variant"] not in CORE] + core[2 * len(CORE):]
 
 
 def run_dir(out, r):
@@ -225,6 +226,8 @@ def cmd_eval(a):
         print("eval %s: ppl top-k %.2f causal %.2f" % (key, e["ppl_topk"], e["ppl_causal"]), flush=True)
         json.dump(res, open(res_path + ".tmp", "w"), indent=1)
         os.replace(res_path + ".tmp", res_path)
+    if not a.repeat:
+        return
     # decode speed: greedy, one thread, the models in turn (rotated each repetition), medians
     tps = {k: [] for k, _, _ in models}
     proc = {}
@@ -236,6 +239,24 @@ def cmd_eval(a):
             tps[key].append(t)
             proc[key] = p
         print("decode repetition %d of %d done" % (rep + 1, a.repeat), flush=True)
+    # capacity at inference: the causal threshold of one MoD model swept (quality against speed)
+    sweep_key = "1T/mod-o12-router"
+    sweep = []
+    mf = [m for k, _, m in models if k == sweep_key]
+    if mf:
+        for tau in SWEEP:
+            x = parse_eval(run(nice + [meval, mf[0], "--text", text, "--ctx", str(SHAPE["seq"]), "--threads", "1",
+                                       "--routing", "causal", "--threshold", repr(tau)]))
+            sweep.append({"threshold": tau, "nll": x["nll"], "ppl": x["ppl"], "share": x["routing"], "tps_runs": []})
+        for rep in range(a.repeat):
+            for e in sweep[rep % len(sweep):] + sweep[:rep % len(sweep)]:
+                t, _ = parse_generate(run([mgen, mf[0], "-p", "And God said,", "-n", str(SHAPE["seq"] - 8), "-t", "0",
+                                           "--threads", "1", "--threshold", repr(e["threshold"])]))
+                e["tps_runs"].append(t)
+        for e in sweep:
+            e["tps"] = statistics.median(e["tps_runs"])
+        res["sweep"] = {"model": sweep_key, "points": sweep}
+        print("threshold sweep of %s done" % sweep_key, flush=True)
     for key, _, _ in models:
         res[key]["decode_tps_runs"] = tps[key]
         res[key]["decode_tps"] = statistics.median(tps[key])
@@ -249,6 +270,7 @@ nice = ["nice", "-n", "10"]
 
 def cmd_report(a):
     res = json.load(open(os.path.join(a.out, "results.json")))
+    sweep = res.pop("sweep", None)
     order = {v: i for i, (v, _) in enumerate(VARIANTS)}
     keys = sorted(res, key=lambda k: (res[k]["budget"], order[res[k]["variant"]]))
     cols = ["budget", "variant", "steps", "flops", "wall_seconds", "final_train_loss", "nll_topk", "ppl_topk",
@@ -270,6 +292,10 @@ def cmd_report(a):
             e = res[k]
             if "decode_tps" in e:
                 f.write("%s\t%.1f\t%.3f\t%s\n" % (e["variant"], e["decode_tps"], e["ppl_causal"], budget_name(e["budget"])))
+        if sweep:
+            for e in sweep["points"]:
+                if e["threshold"] < 1e29:   # the blocks-off point is far off the scale
+                    f.write("%s, threshold swept\t%.1f\t%.3f\t%g\n" % (sweep["model"], e["tps"], e["ppl"], e["threshold"]))
     # the docs table
     lines = ["| budget | variant | steps | training FLOPs | wall time | final train loss | held-out ppl top-k | "
              "held-out ppl causal | routed blocks off | decode tok/s (median) | causal/top-k agreement |",
@@ -282,6 +308,13 @@ def cmd_report(a):
             "%.1f" % e["ppl_off"] if "ppl_off" in e else "",
             "%.0f" % e["decode_tps"] if "decode_tps" in e else "",
             "%.1f%%" % e["agreement"] if "agreement" in e else ""))
+    if sweep:
+        lines += ["", "Threshold sweep of %s (causal routing):" % sweep["model"], "",
+                  "| threshold | held-out ppl | tokens processed per routed block | decode tok/s (median) |",
+                  "|---:|---:|---|---:|"]
+        for e in sweep["points"]:
+            lines.append("| %g | %.2f | %s | %.0f |" % (e["threshold"], e["ppl"],
+                         " ".join("%s %.1f%%" % kv for kv in sorted(e["share"].items())), e["tps"]))
     with open(os.path.join(a.out, "table.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -305,7 +338,7 @@ def main():
     ap.add_argument("--data", default="build/train/data")
     ap.add_argument("--deadline", type=float, default=0, help="Unix time after which no training run may end")
     ap.add_argument("--bin", default="build", help="directory of mod-convert, mod-eval, mod-generate")
-    ap.add_argument("--repeat", type=int, default=5, help="decode timing repetitions")
+    ap.add_argument("--repeat", type=int, default=21, help="decode timing repetitions (0: none)")
     ap.add_argument("--img", default="", help="report: write the two plots (SVG) into this directory")
     a = ap.parse_args()
     if a.what == "plan":
