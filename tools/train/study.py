@@ -98,6 +98,9 @@ def done_record(path):
 def cmd_train(a):
     runs = plan()
     rate = None   # measured seconds per training GFLOP, from the runs of this invocation
+    if a.only:
+        want = a.only.split(",")
+        runs = [r for w in want for r in runs if "%s/%s" % (budget_name(r["budget"]), r["variant"]) == w]
     for r in runs:
         d = run_dir(a.out, r)
         if done_record(d):
@@ -337,6 +340,7 @@ def main():
     ap.add_argument("--tokenizer", default="build/train/tokenizer.json")
     ap.add_argument("--data", default="build/train/data")
     ap.add_argument("--deadline", type=float, default=0, help="Unix time after which no training run may end")
+    ap.add_argument("--only", default="", help="train: only these runs, in this order (e.g. 1.5T/dense,1T/mod-o12-pred)")
     ap.add_argument("--bin", default="build", help="directory of mod-convert, mod-eval, mod-generate")
     ap.add_argument("--repeat", type=int, default=21, help="decode timing repetitions (0: none)")
     ap.add_argument("--img", default="", help="report: write the two plots (SVG) into this directory")
