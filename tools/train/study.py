@@ -172,18 +172,20 @@ def parse_eval(out):
 
 
 def parse_generate(out):
-    """mod-generate's statistics line -> (decode tokens/s, {layer: % processed})."""
+    """mod-generate's statistics line -> (decode tokens/s, {layer: % processed}, FLOPs % of dense)."""
     for line in out.splitlines():
         if "generated:" in line:
             parts = [p.strip() for p in line.split("|")]
             gen = [p for p in parts if p.startswith("generated:")][0]
             tps = float(gen.split(",")[1].split()[0])
-            proc = {}
+            proc, flops = {}, 100.0
             for p in parts:
+                if p.startswith("FLOPs"):
+                    flops = float(p.split()[1].rstrip("%"))
                 if p.startswith("processed:"):
                     ws = p.split()[1:]
                     proc = {ws[i]: float(ws[i + 1].rstrip("%")) for i in range(0, len(ws) - 1, 2)}
-            return tps, proc
+            return tps, proc, flops
     raise RuntimeError("no statistics line in mod-generate's output: " + out)
 
 
@@ -233,14 +235,15 @@ def cmd_eval(a):
         return
     # decode speed: greedy, one thread, the models in turn (rotated each repetition), medians
     tps = {k: [] for k, _, _ in models}
-    proc = {}
+    proc, flops = {}, {}
     for rep in range(a.repeat):
         order = models[rep % len(models):] + models[:rep % len(models)]
         for key, r, mf in order:
-            t, p = parse_generate(run([mgen, mf, "-p", "And God said,", "-n", str(SHAPE["seq"] - 8), "-t", "0",
-                                       "--threads", "1"]))
+            t, p, fl = parse_generate(run([mgen, mf, "-p", "And God said,", "-n", str(SHAPE["seq"] - 8), "-t", "0",
+                                           "--threads", "1"]))
             tps[key].append(t)
             proc[key] = p
+            flops[key] = fl
         print("decode repetition %d of %d done" % (rep + 1, a.repeat), flush=True)
     # capacity at inference: the causal threshold of one MoD model swept (quality against speed)
     sweep_key = "1T/mod-o12-router"
@@ -253,7 +256,7 @@ def cmd_eval(a):
             sweep.append({"threshold": tau, "nll": x["nll"], "ppl": x["ppl"], "share": x["routing"], "tps_runs": []})
         for rep in range(a.repeat):
             for e in sweep[rep % len(sweep):] + sweep[:rep % len(sweep)]:
-                t, _ = parse_generate(run([mgen, mf[0], "-p", "And God said,", "-n", str(SHAPE["seq"] - 8), "-t", "0",
+                t, _, _ = parse_generate(run([mgen, mf[0], "-p", "And God said,", "-n", str(SHAPE["seq"] - 8), "-t", "0",
                                            "--threads", "1", "--threshold", repr(e["threshold"])]))
                 e["tps_runs"].append(t)
         for e in sweep:
@@ -264,6 +267,7 @@ def cmd_eval(a):
         res[key]["decode_tps_runs"] = tps[key]
         res[key]["decode_tps"] = statistics.median(tps[key])
         res[key]["decode_processed"] = proc[key]
+        res[key]["decode_flops_pct"] = flops[key]
     json.dump(res, open(res_path + ".tmp", "w"), indent=1)
     os.replace(res_path + ".tmp", res_path)
 
@@ -295,22 +299,19 @@ def cmd_report(a):
             e = res[k]
             if "decode_tps" in e:
                 f.write("%s\t%.1f\t%.3f\t%s\n" % (e["variant"], e["decode_tps"], e["ppl_causal"], budget_name(e["budget"])))
-        if sweep:
-            for e in sweep["points"]:
-                if e["threshold"] < 1e29:   # the blocks-off point is far off the scale
-                    f.write("%s, threshold swept\t%.1f\t%.3f\t%g\n" % (sweep["model"], e["tps"], e["ppl"], e["threshold"]))
     # the docs table
     lines = ["| budget | variant | steps | training FLOPs | wall time | final train loss | held-out ppl top-k | "
-             "held-out ppl causal | routed blocks off | decode tok/s (median) | causal/top-k agreement |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "held-out ppl causal | routed blocks off | decode tok/s (median) | decode FLOPs (% of dense) | causal/top-k agreement (recall) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for k in keys:
         e = res[k]
-        lines.append("| %s | %s | %d | %.3g | %.1f min | %.3f | %.2f | %.2f | %s | %s | %s |" % (
+        lines.append("| %s | %s | %d | %.3g | %.1f min | %.3f | %.2f | %.2f | %s | %s | %s | %s |" % (
             budget_name(e["budget"]), e["variant"], e["steps"], e["flops"], e["wall_seconds"] / 60,
             e["final_train_loss"], e["ppl_topk"], e["ppl_causal"],
             "%.1f" % e["ppl_off"] if "ppl_off" in e else "",
             "%.0f" % e["decode_tps"] if "decode_tps" in e else "",
-            "%.1f%%" % e["agreement"] if "agreement" in e else ""))
+            "%.0f%%" % e["decode_flops_pct"] if "decode_flops_pct" in e else "",
+            "%.1f%% (%.0f%%)" % (e["agreement"], e["recall"]) if "agreement" in e else ""))
     if sweep:
         lines += ["", "Threshold sweep of %s (causal routing):" % sweep["model"], "",
                   "| threshold | held-out ppl | tokens processed per routed block | decode tok/s (median) |",
