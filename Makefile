@@ -15,7 +15,7 @@ LDLIBS  := -lm
 B       := build
 
 PROGRAMS := $(B)/mod-generate $(B)/mod-eval $(B)/minimal $(B)/mkmodel $(B)/mod2c $(B)/mod-convert $(B)/mod-bench \
-            $(B)/mod-tokbench $(B)/mod-tokenize $(B)/mod-sweep
+            $(B)/mod-tokbench $(B)/mod-tokenize $(B)/mod-sweep $(B)/mod-plot
 TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer $(B)/test_ref_selfcheck \
             $(B)/check_logits $(B)/compare_logits $(B)/check_tokens \
             $(B)/test_convert_hf $(B)/test_convert_llama2c $(B)/test_convert_modfile $(B)/test_convert_errors \
@@ -54,6 +54,8 @@ $(B)/mkmodel: tools/mkmodel.c $(WRITER) tools/gguf_write.h mod.h examples/cli.h 
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod-tokenize: tools/tokenize.c $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
+$(B)/mod-plot: tools/plot.c tools/svg.h $(HEADERS) | $(B)
+	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod2c: tools/mod2c.c $(HEADERS) | $(B)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(B)/mod-convert: tools/convert.c tools/json.h tools/modfile.h tools/gguf.h tools/ggml_dequant.h $(HEADERS) | $(B)
@@ -90,6 +92,16 @@ $(B)/check_logits: tests/check_logits.c tests/ref.h | $(B)
 
 run: $(B)/mod-generate
 	$(B)/mod-generate $(RUN_MODEL) -p "$(RUN_PROMPT)" -n 96
+
+# The isoFLOP study of docs/STUDY.md (about 90 minutes on 2 shared cores; not part of `make
+# test`): the corpus and tokenizer of `make models` (built when missing), then dense and MoD
+# variants trained to equal training FLOPs at three budgets, converted, evaluated and timed;
+# results in $(B)/study/, the table in $(B)/study/table.md, the plots in docs/img/study-*.svg.
+.PHONY: study
+study: $(B)/mod-convert $(B)/mod-eval $(B)/mod-generate $(B)/mod-plot
+	test -f $(B)/train/data/val.jsonl || /usr/bin/python3 tools/train/corpus.py --out $(B)/train/data --heldout $(B)/train/heldout.txt
+	test -f $(B)/train/tokenizer.json || /usr/bin/python3 tools/train/tokenizer.py --train $(B)/train/data/train.jsonl --vocab 4096 -o $(B)/train/tokenizer.json
+	/usr/bin/python3 tools/train/study.py all --out $(B)/study --bin $(B) --tokenizer $(B)/train/tokenizer.json --data $(B)/train/data --img docs/img
 
 # The shipped models, rebuilt from scratch (needs Debian's bible-kjv, bible-kjv-text and
 # python3-torch; about 40 minutes on 2 cores): corpus and held-out split, tokenizer, the MoD

@@ -43,7 +43,62 @@ static void usage(FILE *f) {
         "                        to topk with it (unless --routing or --incremental is given)\n"
         "  --map-tokens N        tokens the map draws, at most one window (default 128, at most\n"
         "                        1024)\n"
+        "  --agreement           also run a top-k pass over the same windows and print how often\n"
+        "                        the causal rule (decision value > threshold) picks what top-k\n"
+        "                        picked, per routed block and overall\n"
         "  -h, --help            this text\n");
+}
+
+/* --agreement: a top-k pass over the same windows, recording the routing of every call; prints
+   the share of (token, routed block) pairs where the causal rule (decision > threshold) and the
+   top-k choice agree, and the share of top-k choices the causal rule catches (recall). */
+static int print_agreement(mod_model *model, const mod_session_desc *desc, const int32_t *toks, int n, float tau) {
+    const mod_config *c = mod_model_config(model);
+    const int R = c->n_routed, W = desc->max_tokens;
+    mod_session_desc sd = *desc;
+    mod_session *s = NULL;
+    mod_route *rec = NULL;
+    uint64_t *agree = NULL, *caught = NULL, *chosen = NULL, total = 0, all = 0, all_caught = 0, all_chosen = 0;
+    mod_error err;
+    int start, b, l, status = -1;
+    if (R < 1) { printf("agreement: the model has no routed blocks\n"); return 0; }
+    sd.prompt_routing = MOD_ROUTING_TOPK;
+    rec = (mod_route *)malloc((size_t)R * (size_t)W * sizeof *rec);
+    agree = (uint64_t *)calloc((size_t)R * 3, sizeof *agree);
+    if (!rec || !agree) { fprintf(stderr, "error: out of memory\n"); goto done; }
+    caught = agree + R; chosen = agree + 2 * R;
+    if (mod_session_create(&s, model, &sd, &err) != MOD_OK) { fprintf(stderr, "error: cannot create a session: %s\n", err.message); goto done; }
+    if (mod_session_record_routing(s, rec, W) != MOD_OK) { fprintf(stderr, "error: %s\n", mod_session_error(s)); goto done; }
+    for (start = 0; start < n; start += W) {
+        const int len = n - start < W ? n - start : W;
+        int got, t;
+        mod_session_reset(s);
+        if (mod_prefill(s, toks + start, len, NULL) != MOD_OK) { fprintf(stderr, "error: %s\n", mod_session_error(s)); goto done; }
+        got = mod_session_routing_recorded(s);
+        for (b = 0; b < R; b++)
+            for (t = 0; t < got; t++) {
+                const mod_route *x = &rec[(size_t)b * (size_t)W + (size_t)t];
+                const int causal = x->decision > tau;
+                agree[b] += causal == (x->processed != 0);
+                caught[b] += causal && x->processed;
+                chosen[b] += x->processed != 0;
+            }
+        total += (uint64_t)got;
+    }
+    for (b = 0; b < R; b++) { all += agree[b]; all_caught += caught[b]; all_chosen += chosen[b]; }
+    printf("agreement (causal vs topk): %.2f%%", total ? 100.0 * (double)all / ((double)total * R) : 0.0);
+    for (b = 0, l = 0; l < c->n_layers; l++)
+        if (mod_model_layer_routed(model, l) == 1) {
+            printf(" L%d %.2f%%", l, total ? 100.0 * (double)agree[b] / (double)total : 0.0);
+            b++;
+        }
+    printf("\nrecall (top-k choices the causal rule takes): %.2f%%\n", all_chosen ? 100.0 * (double)all_caught / (double)all_chosen : 0.0);
+    status = 0;
+done:
+    mod_session_free(s);
+    free(rec);
+    free(agree);
+    return status;
 }
 
 /* The inputs (model, text) that the logits file must not replace; their count. */
@@ -134,7 +189,7 @@ static const char *base_name(const char *path) {
 
 int main(int argc, char **argv) {
     const char *path = NULL, *tokens_arg = NULL, *text_path = NULL, *dump_path = NULL;
-    int threads = 0, ctx = 0, i, n = 0, status = 1, have_threshold = 0, incremental = 0, no_mmap = 0;
+    int threads = 0, ctx = 0, i, n = 0, status = 1, have_threshold = 0, incremental = 0, no_mmap = 0, agreement = 0;
     int show = RV_OFF, color = RV_COLOR_AUTO, routing_given = 0, map_tokens = 128;
     const char *map_path = NULL;
     int32_t none;
@@ -173,6 +228,7 @@ int main(int argc, char **argv) {
             if (rv_parse_color(a + 8, &color)) { fprintf(stderr, "error: invalid value '%s' for --color (auto, always or never)\n", a + 8); return 2; }
             continue;
         }
+        if (!strcmp(a, "--agreement")) { agreement = 1; continue; }
         if (a[0] != '-' || !a[1]) {
             if (path) { fprintf(stderr, "error: unexpected argument '%s'\n", a); return 2; }
             path = a;
@@ -288,6 +344,7 @@ int main(int argc, char **argv) {
                 printf(" L%d %.1f%%", l, seen[l] ? 100.0 * (double)processed[l] / (double)seen[l] : 0.0);
         printf("\n");
     }
+    if (agreement && print_agreement(model, &sd, toks, n, have_threshold ? threshold : c->threshold) != 0) goto done;
     status = 0;
 done:
     if (dump) fclose(dump);

@@ -12,6 +12,13 @@ An auxiliary binary cross-entropy loss on the router logits (target 1 for the to
 0 otherwise, targets without gradient) teaches the sign of r to reproduce the top-k choice, so
 that causal routing (r > 0, decision "router", threshold 0) can be used for generation.
 
+For the isoFLOP study (docs/STUDY.md) the routed blocks may also be every block (--routed all),
+and the causal decision may come from a small predictor instead of the router's sign (--decision
+predictor, the paper's second method): P(u) = w2 . silu(W1 u + b1) + b2 (--predictor-hidden Fp;
+0: a linear layer) on the block input u = x with the gradient stopped, trained with binary
+cross-entropy against the top-k choice; the router then gets no auxiliary loss. The defaults
+are the shipped recipe.
+
     train.py --mod   --steps N --seed 1234 --out build/train/mod
     train.py --dense --steps N --seed 1234 --out build/train/dense
 
@@ -47,6 +54,8 @@ class Config:
         self.mod_layers = []
         self.mod_capacity = 0.125
         self.mod_threshold = 0.0
+        self.mod_decision = "router"
+        self.predictor_hidden = 32
         self.bos_token_id = self.eos_token_id = 4095
         for k, v in kw.items():
             if not hasattr(self, k):
@@ -65,18 +74,19 @@ class Config:
             "torch_dtype": "float32",
             "mod_layers": list(self.mod_layers), "mod_capacity": self.mod_capacity,
             "mod_router_input": "residual", "mod_router_scale": "identity", "mod_combine": "delta",
-            "mod_positions": "absolute", "mod_decision": "router", "mod_threshold": self.mod_threshold,
+            "mod_positions": "absolute", "mod_decision": self.mod_decision, "mod_threshold": self.mod_threshold,
         }
 
     @staticmethod
     def from_hf(j):
         keys = ["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
                 "num_key_value_heads", "max_position_embeddings", "rms_norm_eps", "rope_theta", "mod_layers",
-                "mod_capacity", "mod_threshold", "bos_token_id", "eos_token_id"]
+                "mod_capacity", "mod_threshold", "mod_decision", "bos_token_id", "eos_token_id"]
         for k, v in (("mod_router_input", "residual"), ("mod_router_scale", "identity"), ("mod_combine", "delta"),
-                     ("mod_positions", "absolute"), ("mod_decision", "router")):
+                     ("mod_positions", "absolute")):
             assert j.get(k, v) == v, (k, j.get(k))
         assert j.get("tie_word_embeddings", True)
+        assert j.get("mod_decision", "router") in ("router", "predictor")
         return Config(**{k: j[k] for k in keys if k in j})
 
 
@@ -119,8 +129,29 @@ class Block(nn.Module):
         self.routed = routed
         self.capacity = cfg.mod_capacity
         self.threshold = cfg.mod_threshold
+        self.decision = cfg.mod_decision
         if routed:
             self.router = nn.Linear(d, 1, bias=True)
+            if self.decision == "predictor":
+                Fp = cfg.predictor_hidden
+                self.predictor = (nn.Sequential(nn.Linear(d, Fp), nn.SiLU(), nn.Linear(Fp, 1)) if Fp
+                                  else nn.Linear(d, 1))
+
+    def decide(self, x):
+        """The causal decision value a [B, S] on x [B, d, S]: the router score r, or P(x) with
+        the gradient stopped at x (the predictor learns the top-k choice; the model ignores it)."""
+        if self.decision != "predictor":
+            return None
+        return self.predictor(x.detach().transpose(1, 2))[..., 0].float()
+
+    def predictor_tensors(self):
+        """(docs/MODEL.md name, tensor) of the predictor: predictor.{0,2}.{weight,bias} or
+        predictor.{weight,bias}."""
+        if not self.routed or self.decision != "predictor":
+            return []
+        if isinstance(self.predictor, nn.Linear):
+            return [("predictor.weight", self.predictor.weight), ("predictor.bias", self.predictor.bias)]
+        return [("predictor.%d.%s" % (i, n), getattr(self.predictor[i], n)) for i in (0, 2) for n in ("weight", "bias")]
 
     def core(self, x, cos, sin):
         """The block on x [B, d, T] whose T tokens attend causally among themselves."""
@@ -159,16 +190,17 @@ class Block(nn.Module):
         if not self.routed or rule == "dense":
             return self.core(x, cos_t[None, None, :, :S], sin_t[None, None, :, :S])
         r = (lin(x, self.router.weight)[:, 0] + self.router.bias).float()   # [B, S], input "residual"
+        a = self.decide(x)
         if rule == "topk":
             k = capacity_k(self.capacity, S)
             order = torch.sort(r.detach(), dim=1, descending=True, stable=True).indices[:, :k]
             idx = order.sort(dim=1).values                             # [B, k] ascending
             sel = torch.zeros(B, S, dtype=torch.bool).scatter(1, idx, True)
-            info.append({"r": r, "sel": sel})
+            info.append({"r": r, "sel": sel, "a": a})
             return self._apply(x, r, idx)
         assert rule == "causal"
-        sel = r.detach() > self.threshold
-        info.append({"r": r, "sel": sel})
+        sel = (r if a is None else a).detach() > self.threshold
+        info.append({"r": r, "sel": sel, "a": a})
         out = []
         for b in range(B):
             idx = sel[b].nonzero().squeeze(1)[None]
@@ -207,6 +239,8 @@ class Model(nn.Module):
         L = self.cfg.num_hidden_layers
         with torch.no_grad():
             for name, p in self.named_parameters():
+                if ".predictor." in name:
+                    continue      # below, from its own generator: the model's weights stay those of the router twin
                 if p.dim() == 1 and "router" not in name:
                     p.fill_(1.0)
                 elif name.endswith("router.bias"):
@@ -214,6 +248,10 @@ class Model(nn.Module):
                 else:
                     std = 0.02 / math.sqrt(2 * L) if name.endswith(("o_proj.weight", "down_proj.weight")) else 0.02
                     p.copy_(torch.randn(p.shape, generator=g) * std)
+            gp = torch.Generator().manual_seed(seed + 2)
+            for name, p in self.named_parameters():
+                if ".predictor." in name:
+                    p.copy_(torch.randn(p.shape, generator=gp) * 0.02 if p.dim() == 2 else torch.zeros(p.shape))
 
     def forward(self, tokens, rule="topk", info=None, vt=False):
         """tokens [B, S] -> logits [B, S, V] ([B, V, S] with vt). rule: "topk" (training),
@@ -241,6 +279,8 @@ class Model(nn.Module):
             if b.routed:
                 out[p + "router.weight"] = b.router.weight
                 out[p + "router.bias"] = b.router.bias
+                for n, t in b.predictor_tensors():
+                    out[p + n] = t
         out["model.norm.weight"] = self.norm
         return {k: v.detach().float().contiguous() for k, v in out.items()}
 
@@ -261,6 +301,8 @@ class Model(nn.Module):
                 if b.routed:
                     b.router.weight.copy_(sd[p + "router.weight"])
                     b.router.bias.copy_(sd[p + "router.bias"])
+                    for n, t in b.predictor_tensors():
+                        t.copy_(sd[p + n].view(t.shape))
 
 
 def n_params(cfg):
@@ -268,7 +310,14 @@ def n_params(cfg):
     hd = d // cfg.num_attention_heads
     att = d * cfg.num_attention_heads * hd * 2 + d * cfg.num_key_value_heads * hd * 2
     blk = att + 3 * d * F_ + 2 * d
-    return V * d + L * blk + len(cfg.mod_layers) * (d + 1) + d
+    return V * d + L * blk + len(cfg.mod_layers) * (d + 1 + predictor_params(cfg)) + d
+
+
+def predictor_params(cfg):
+    if cfg.mod_decision != "predictor":
+        return 0
+    Fp, d = cfg.predictor_hidden, cfg.hidden_size
+    return Fp * d + Fp + Fp + 1 if Fp else d + 1
 
 
 def train_flops_per_seq(cfg, S):
@@ -277,7 +326,10 @@ def train_flops_per_seq(cfg, S):
     Matmuls: 2 FLOPs per weight per token in the forward pass. Attention: QK^T and AV, 2*d
     FLOPs each per (query, visible key) pair, causal: a block processing T tokens has
     T(T+1)/2 pairs. Routed blocks process k = ceil(c S) tokens (plus the router on all S).
-    The output projection counts; embedding lookups, norms, softmax and elementwise ops don't."""
+    The output projection counts; embedding lookups, norms, softmax and elementwise ops don't.
+    A predictor (decision "predictor") runs on all S tokens of a routed block: 2 FLOPs per
+    weight per token, times 3 like the rest (an upper bound: its stopped gradient spares the
+    input gradient)."""
     d, F_, V = cfg.hidden_size, cfg.intermediate_size, cfg.vocab_size
     hd = d // cfg.num_attention_heads
     w_blk = d * cfg.num_attention_heads * hd * 2 + d * cfg.num_key_value_heads * hd * 2 + 3 * d * F_
@@ -287,6 +339,9 @@ def train_flops_per_seq(cfg, S):
         fwd += 2 * w_blk * T + 2 * 2 * d * T * (T + 1) // 2
         if i in cfg.mod_layers:
             fwd += 2 * d * S
+            if cfg.mod_decision == "predictor":
+                Fp = cfg.predictor_hidden
+                fwd += 2 * (Fp * d + Fp if Fp else d) * S
     return 3 * fwd
 
 
@@ -413,7 +468,7 @@ def generate(model, tok, prompt, n, rule, temperature=0.0, top_k=0, seed=0):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     kind = ap.add_mutually_exclusive_group(required=True)
-    kind.add_argument("--mod", action="store_true", help="routed blocks 1, 3, 5, ... (capacity 0.125)")
+    kind.add_argument("--mod", action="store_true", help="a routed model: blocks 1, 3, 5, ... (see --routed)")
     kind.add_argument("--dense", action="store_true", help="the dense twin: no routing")
     ap.add_argument("--steps", type=int, default=450)
     ap.add_argument("--seed", type=int, default=1234)
@@ -428,6 +483,11 @@ def main():
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--capacity", type=float, default=0.125)
+    ap.add_argument("--routed", choices=("other", "all"), default="other",
+                    help="with --mod: route every other block (1, 3, 5, ...) or every block")
+    ap.add_argument("--decision", choices=("router", "predictor"), default="router",
+                    help="causal decision: the router's sign (auxiliary BCE loss on the router) or a predictor")
+    ap.add_argument("--predictor-hidden", type=int, default=32, help="predictor MLP width (0: a linear predictor)")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--min-lr-frac", type=float, default=0.1)
     ap.add_argument("--warmup", type=int, default=40)
@@ -445,15 +505,20 @@ def main():
     S = a.seq
     cfg = Config(vocab_size=tok.vocab_size, hidden_size=a.dim, intermediate_size=a.ffn, num_hidden_layers=a.layers,
                  num_attention_heads=a.heads, num_key_value_heads=a.kv_heads, max_position_embeddings=S,
-                 mod_layers=list(range(1, a.layers, 2)) if a.mod else [], mod_capacity=a.capacity,
-                 bos_token_id=tok.eot, eos_token_id=tok.eot)
+                 mod_layers=(list(range(1, a.layers, 2)) if a.routed == "other" else list(range(a.layers))) if a.mod else [],
+                 mod_capacity=a.capacity, mod_decision=a.decision if a.mod else "router",
+                 predictor_hidden=a.predictor_hidden, bos_token_id=tok.eot, eos_token_id=tok.eot)
     torch.manual_seed(a.seed)
     model = Model(cfg)
     model.init_weights(a.seed)
-    decay = [p for n, p in model.named_parameters() if p.dim() == 2]
-    other = [p for n, p in model.named_parameters() if p.dim() != 2]
+    main_p = [p for n, p in model.named_parameters() if ".predictor." not in n]
+    pred_p = [p for n, p in model.named_parameters() if ".predictor." in n]
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and ".predictor." not in n]
+    other = [p for n, p in model.named_parameters() if p.dim() != 2 and ".predictor." not in n]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd}, {"params": other, "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.95), eps=1e-8, foreach=True)
+    if pred_p:  # the predictor learns on its own (no weight decay, its own clipping)
+        opt.add_param_group({"params": pred_p, "weight_decay": 0.0})
     data_gen = torch.Generator().manual_seed(a.seed + 1)
     vx, vy = val_windows(val_s, S)
     vsub = torch.linspace(0, len(vx) - 1, min(a.val_windows, len(vx))).long()
@@ -491,13 +556,16 @@ def main():
         logits = model(x, rule="topk", info=info, vt=True)
         loss = F.cross_entropy(logits, y)
         aux = torch.zeros(())
-        if info:
-            aux = sum(F.binary_cross_entropy_with_logits(i["r"], i["sel"].float()) for i in info) / len(info)
-        total = loss + a.aux * aux
+        if info:  # the router's (or the predictor's) BCE against the top-k choice
+            aux = sum(F.binary_cross_entropy_with_logits(i["r"] if i["a"] is None else i["a"], i["sel"].float())
+                      for i in info) / len(info)
+        total = loss + (a.aux * aux if not pred_p else aux)
         opt.zero_grad(set_to_none=True)
         total.backward()
         if a.clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
+            torch.nn.utils.clip_grad_norm_(main_p, a.clip)
+            if pred_p:
+                torch.nn.utils.clip_grad_norm_(pred_p, a.clip)
         opt.step()
         t_train += time.time() - ts
         acc["loss"] += loss.item()
@@ -509,7 +577,8 @@ def main():
             if info:
                 rec["aux"] = acc["aux"] / acc["n"]
                 with torch.no_grad():
-                    rec["agree"] = sum(((i["r"] > 0) == i["sel"]).float().mean().item() for i in info) / len(info)
+                    rec["agree"] = sum((((i["r"] if i["a"] is None else i["a"]) > 0) == i["sel"]).float().mean().item()
+                                       for i in info) / len(info)
             emit(rec)
             acc = {"loss": 0.0, "aux": 0.0, "n": 0}
         if (step + 1) % a.val_every == 0 or step + 1 == a.steps:
