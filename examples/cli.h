@@ -464,6 +464,34 @@ static inline void cli_output_abort(cli_out *o) {
    tokens, so that a model trained for 128k tokens does not reserve 128k tokens of KV cache and
    batch memory (tens of GB for an 8B model) by default; --ctx asks for more. */
 #define CLI_DEFAULT_CTX 4096
+/* Tokenizes len bytes of text into *toks (malloc'ed; the caller frees it, on failure too):
+   first with len + 2 slots, enough for the usual tokenizers, then once more with what
+   mod_tokenize says it needs (kind 2 with added tokens, NFC: up to 3 len + 2). MOD_ERR_*
+   with err filled; MOD_ERR_OUT_OF_MEMORY for a text too long to hold. */
+static inline mod_result cli_tokenize(const mod_model *model, const char *text, size_t len, int flags,
+                                      int32_t **toks, int *n, mod_error *err) {
+    int cap = 0;
+    mod_result r = MOD_ERR_OUT_OF_MEMORY;
+    *toks = NULL;
+    *n = 0;
+    if (len > (size_t)INT32_MAX / 3 - 2) {
+        err->code = MOD_ERR_OUT_OF_MEMORY;
+        snprintf(err->message, sizeof err->message, "the text is too long (%zu bytes)", len);
+        return err->code;
+    }
+    for (;;) {
+        cap = *n > cap ? *n : (int)len + 2;
+        free(*toks);
+        if (!(*toks = (int32_t *)malloc((size_t)cap * sizeof **toks))) {
+            err->code = MOD_ERR_OUT_OF_MEMORY;
+            snprintf(err->message, sizeof err->message, "out of memory for %d tokens", cap);
+            return err->code;
+        }
+        r = mod_tokenize(model, text, len, flags, *toks, cap, n, err);
+        if (r != MOD_ERR_BUFFER_TOO_SMALL || *n <= cap) return r;
+    }
+}
+
 static inline int cli_default_ctx(const mod_model *m) {
     int n = mod_model_config(m)->max_seq_len;
     return n < CLI_DEFAULT_CTX ? n : CLI_DEFAULT_CTX;

@@ -385,11 +385,7 @@ int main(int argc, char **argv) {
                 plen, fewest, ctx);
         goto done;
     }
-    if (plen > (size_t)INT_MAX - 2 || !(toks = (int32_t *)malloc((plen + 2) * sizeof *toks))) {
-        fprintf(stderr, "error: prompt too long\n");
-        goto done;
-    }
-    r = mod_tokenize(model, prompt, plen, mod_token_bos(model) >= 0, toks, (int)plen + 2, &n_prompt, &err);
+    r = cli_tokenize(model, prompt, plen, mod_token_bos(model) >= 0, &toks, &n_prompt, &err);
     if (r != MOD_OK) { fprintf(stderr, "error: cannot tokenize the prompt: %s\n", err.message); goto done; }
     if (n_prompt == 0) { fprintf(stderr, "error: the prompt is empty and the model has no BOS token\n"); goto done; }
     if (n_prompt > ctx) {

@@ -174,4 +174,15 @@ refuse "mod-tokenize --decode with a malformed list" "comma-separated" "$B/mod-t
 refuse "mod-tokenize on a model without a tokenizer" "no tokenizer" "$B/mod-tokenize" "$T/notok.mod" -p x
 "$B/mod-tokenize" "$T/sp.mod" >/dev/null 2>&1; [ $? -eq 2 ] && ok "mod-tokenize without a text: usage error" || bad "mod-tokenize without a text: not exit 2"
 
+# a text that needs more than len + 2 tokens (SentencePiece-style added tokens, each followed by
+# a prefix space): the programs ask again with the size the library reports
+"$B/mkmodel" --tokenizer scored --bpe-added 1 "$T/spadd.mod" >/dev/null 2>&1 || bad "mkmodel scored --bpe-added 1"
+printf '# # # # # #' >"$T/spadd.txt"
+want=$("$B/mod-tokenize" "$T/spadd.mod" --text "$T/spadd.txt" --bos | tr ',' '\n' | wc -l)
+[ "$want" -gt 13 ] && ok "the added-token text is $want tokens, more than its 11 bytes + 2" || bad "the added-token text is only $want tokens"
+expect "mod-eval on a text of more than len + 2 tokens" "$B/mod-eval" "$T/spadd.mod" --text "$T/spadd.txt"
+grep -q "^tokens: $want," "$T/out" && ok "mod-eval scores the $want tokens mod-tokenize gives" || bad "mod-eval's token count: $(head -n 1 "$T/out")"
+expect "mod-generate on a prompt of more than len + 2 tokens" "$B/mod-generate" "$T/spadd.mod" -p '# # # # # #' -n 2 --no-stats
+expect "mod-sweep on a text of more than len + 2 tokens" "$B/mod-sweep" "$T/spadd.mod" --text "$T/spadd.txt" --repeat 1
+
 finish

@@ -280,23 +280,18 @@ int main(int argc, char **argv) {
     V = c->vocab_size;
     if (tokens_arg) {
         if (parse_tokens(tokens_arg, &toks, &n) != 0) { fprintf(stderr, "error: --tokens must be a comma-separated list of integers\n"); goto done; }
+        if (n < 1) { fprintf(stderr, "error: no tokens to evaluate\n"); goto done; }
+        for (i = 0; i < n; i++)
+            if (toks[i] < 0 || toks[i] >= V) { fprintf(stderr, "error: token %d at index %d is outside the vocabulary [0, %d)\n", (int)toks[i], i, V); goto done; }
     } else {
         size_t len;
         char *text = cli_read_file(text_path, &len);
+        int bad;
         if (!text) goto done;
-        if (len > (size_t)INT_MAX - 2 || !(toks = (int32_t *)malloc((len + 2) * sizeof *toks))) {
-            free(text);
-            fprintf(stderr, "error: %s is too large\n", text_path);
-            goto done;
-        }
-        r = mod_tokenize(model, text, len, mod_token_bos(model) >= 0, toks, (int)len + 2, &n, &err);
+        bad = ppl_text_tokens(model, text, len, text_path, &toks, &n);
         free(text);
-        if (r != MOD_OK) { fprintf(stderr, "error: cannot tokenize %s: %s\n", text_path, err.message); goto done; }
+        if (bad) goto done;
     }
-    if (n < 1) { fprintf(stderr, "error: no tokens to evaluate\n"); goto done; }
-    for (i = 0; i < n; i++)
-        if (toks[i] < 0 || toks[i] >= V) { fprintf(stderr, "error: token %d at index %d is outside the vocabulary [0, %d)\n", (int)toks[i], i, V); goto done; }
-
     if (show && tokens_arg && mod_tokenize(model, "", 0, 0, &none, 1, &i, NULL) == MOD_ERR_NO_TOKENIZER) {
         fprintf(stderr, "error: --show-routing prints text, and the model file has no tokenizer\n");
         goto done;

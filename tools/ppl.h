@@ -88,11 +88,7 @@ PPL_FN int ppl_text_tokens(const mod_model *model, const char *text, size_t len,
     int i;
     *toks = NULL;
     *n = 0;
-    if (len > (size_t)INT_MAX - 2 || !(*toks = (int32_t *)malloc((len + 2) * sizeof **toks))) {
-        fprintf(stderr, "error: %s is too large\n", path);
-        return -1;
-    }
-    if (mod_tokenize(model, text, len, mod_token_bos(model) >= 0, *toks, (int)len + 2, n, &err) != MOD_OK) {
+    if (cli_tokenize(model, text, len, mod_token_bos(model) >= 0, toks, n, &err) != MOD_OK) {
         fprintf(stderr, "error: cannot tokenize %s: %s\n", path, err.message);
         return -1;
     }
