@@ -971,15 +971,54 @@ static void test_sampling(void) {
    allows, prefill == decoding and 1 == 2 threads bit for bit, over more positions than one
    conversion chunk (MOD__KV_CHUNK) and with sliding windows, routed blocks, MQA, heads wide
    enough for the vector kernels. */
+/* What every KV cache type keeps, against the logits e of one prefill with desc d: token-by-
+   token decoding and prefill in batches of 9 give e bit for bit (causal rule only: top-k
+   chooses over the whole call), so do 2 threads, and (variant 0) a session in a caller arena
+   of exactly need bytes. c is scratch of n x vocab floats. */
+static void kv_invariants(const mod_model *model, mod_session_desc d, const int32_t *t32, int n, const float *e, float *c,
+                          size_t need, const char *kv, int variant, int rule) {
+    const size_t bytes = sizeof(float) * (size_t)n * (size_t)mod_model_config(model)->vocab_size;
+    const int V = mod_model_config(model)->vocab_size;
+    mod_session *s = NULL;
+    int i;
+    if (rule == 1) {
+        check(mod_session_create(&s, model, &d, NULL) == MOD_OK, "%s decoding session", kv);
+        for (i = 0; i < n && s; i++) {
+            mod_decode(s, t32[i]);
+            memcpy(c + (size_t)i * V, mod_session_logits(s), sizeof(float) * (size_t)V);
+        }
+        check(s && memcmp(c, e, bytes) == 0, "variant %d: %s cache: prefill == one at a time, bit for bit", variant, kv);
+        mod_session_free(s); s = NULL;
+        d.max_batch = 9;
+        check(mod_session_create(&s, model, &d, NULL) == MOD_OK && mod_prefill(s, t32, n, c) == MOD_OK &&
+              memcmp(c, e, bytes) == 0, "variant %d: %s cache: prefill in batches of 9, bit for bit", variant, kv);
+        mod_session_free(s); s = NULL;
+        d.max_batch = 0;
+    }
+    if (variant == 0) { /* in a caller arena of exactly the reported size, as without an allocator */
+        unsigned char *arena = (unsigned char *)malloc(need);
+        d.arena = arena; d.arena_size = need;
+        check(arena && mod_session_create(&s, model, &d, NULL) == MOD_OK && mod_prefill(s, t32, n, c) == MOD_OK &&
+              memcmp(c, e, bytes) == 0, "%s cache in an arena of mod_session_memory_required bytes: same logits", kv);
+        mod_session_free(s); s = NULL;
+        free(arena);
+        d.arena = NULL; d.arena_size = 0;
+    }
+    d.threads = 2;
+    check(mod_session_create(&s, model, &d, NULL) == MOD_OK && mod_prefill(s, t32, n, c) == MOD_OK &&
+          memcmp(c, e, bytes) == 0, "variant %d: %s cache: 2 threads == 1, bit for bit", variant, kv);
+    mod_session_free(s);
+}
+
 static void test_kv_f16(void) {
     int variant;
     for (variant = 0; variant < 6; variant++) {
         mkm_opts o;
         built b;
-        mod_session *f16 = NULL, *f32 = NULL, *one = NULL, *two = NULL, *chunked = NULL;
+        mod_session *f16 = NULL, *f32 = NULL;
         mod_session_desc d;
         const int n = variant < 3 ? 2 * MOD__KV_CHUNK + 37 : 40;
-        int *toks, V, i, rule = variant == 1 ? 0 : 1;
+        int *toks, V, rule = variant == 1 ? 0 : 1;
         int32_t *t32;
         float *a, *c, *e16;
         double *ref, *ref32, e_ref = 0, e_ref32 = 0, e32;
@@ -1041,33 +1080,8 @@ static void test_kv_f16(void) {
         if (o.dtype == MKM_DTYPE_F32)
             printf("f16 KV cache, variant %d (%d tokens): vs f32 cache %.3g, vs reference with K/V rounded %.3g, unrounded %.3g\n",
                    variant, n, e32, e_ref, e_ref32);
-        /* decoding one token at a time, and two threads, bit for bit */
-        if (rule == 1) {
-            check(mod_session_create(&one, b.model, &d, NULL) == MOD_OK, "f16 decoding session");
-            for (i = 0; i < n && one; i++) {
-                mod_decode(one, t32[i]);
-                memcpy(c + (size_t)i * V, mod_session_logits(one), sizeof(float) * (size_t)V);
-            }
-            check(memcmp(c, e16, sizeof(float) * (size_t)n * V) == 0, "variant %d: f16 cache: prefill == one at a time, bit for bit", variant);
-            d.max_batch = 9;
-            check(mod_session_create(&chunked, b.model, &d, NULL) == MOD_OK && mod_prefill(chunked, t32, n, c) == MOD_OK &&
-                  memcmp(c, e16, sizeof(float) * (size_t)n * V) == 0, "variant %d: f16 cache: prefill in batches of 9, bit for bit", variant);
-            d.max_batch = 0;
-        }
-        if (variant == 0) { /* in a caller arena of exactly the reported size, as without an allocator */
-            mod_session *in_arena = NULL;
-            unsigned char *arena = (unsigned char *)malloc(need16);
-            d.arena = arena; d.arena_size = need16;
-            check(arena && mod_session_create(&in_arena, b.model, &d, NULL) == MOD_OK && mod_prefill(in_arena, t32, n, c) == MOD_OK &&
-                  memcmp(c, e16, sizeof(float) * (size_t)n * V) == 0, "f16 cache in an arena of mod_session_memory_required bytes: same logits");
-            mod_session_free(in_arena);
-            free(arena);
-            d.arena = NULL; d.arena_size = 0;
-        }
-        d.threads = 2;
-        check(mod_session_create(&two, b.model, &d, NULL) == MOD_OK && mod_prefill(two, t32, n, c) == MOD_OK &&
-              memcmp(c, e16, sizeof(float) * (size_t)n * V) == 0, "variant %d: f16 cache: 2 threads == 1, bit for bit", variant);
-        mod_session_free(f16); mod_session_free(f32); mod_session_free(one); mod_session_free(two); mod_session_free(chunked);
+        kv_invariants(b.model, d, t32, n, e16, c, need16, "f16", variant, rule);
+        mod_session_free(f16); mod_session_free(f32);
         free(toks); free(t32); free(a); free(c); free(e16); free(ref); free(ref32);
         unbuild(&b);
     }
@@ -1105,10 +1119,10 @@ static void test_kv_q8(void) {
     for (variant = 0; variant < 6; variant++) {
         mkm_opts o;
         built b;
-        mod_session *q8 = NULL, *f32 = NULL, *one = NULL, *two = NULL, *chunked = NULL;
+        mod_session *q8 = NULL, *f32 = NULL;
         mod_session_desc d;
         const int n = variant < 3 ? 2 * MOD__KV_CHUNK + 37 : 40;
-        int *toks, V, i, rule = variant == 1 || variant == 4 ? 0 : 1;
+        int *toks, V, rule = variant == 1 || variant == 4 ? 0 : 1;
         int32_t *t32;
         float *a, *c, *e8;
         double *ref, *ref32, e_ref = 0, e_ref32 = 0, e32;
@@ -1166,32 +1180,8 @@ static void test_kv_q8(void) {
                    variant, n, e32, e_ref, e_ref32);
         } else
             check(e32 > 0 && e32 <= 1e-1, "variant %d (q8_0 weights): q8_0 cache vs f32 cache: rel diff %.3g (bound 1e-1)", variant, e32);
-        if (rule == 1) { /* decoding one token at a time, and in batches of 9, bit for bit */
-            check(mod_session_create(&one, b.model, &d, NULL) == MOD_OK, "q8_0 decoding session");
-            for (i = 0; i < n && one; i++) {
-                mod_decode(one, t32[i]);
-                memcpy(c + (size_t)i * V, mod_session_logits(one), sizeof(float) * (size_t)V);
-            }
-            check(memcmp(c, e8, sizeof(float) * (size_t)n * V) == 0, "variant %d: q8_0 cache: prefill == one at a time, bit for bit", variant);
-            d.max_batch = 9;
-            check(mod_session_create(&chunked, b.model, &d, NULL) == MOD_OK && mod_prefill(chunked, t32, n, c) == MOD_OK &&
-                  memcmp(c, e8, sizeof(float) * (size_t)n * V) == 0, "variant %d: q8_0 cache: prefill in batches of 9, bit for bit", variant);
-            d.max_batch = 0;
-        }
-        if (variant == 0) { /* in a caller arena of exactly the reported size, as without an allocator */
-            mod_session *in_arena = NULL;
-            unsigned char *arena = (unsigned char *)malloc(need8);
-            d.arena = arena; d.arena_size = need8;
-            check(arena && mod_session_create(&in_arena, b.model, &d, NULL) == MOD_OK && mod_prefill(in_arena, t32, n, c) == MOD_OK &&
-                  memcmp(c, e8, sizeof(float) * (size_t)n * V) == 0, "q8_0 cache in an arena of mod_session_memory_required bytes: same logits");
-            mod_session_free(in_arena);
-            free(arena);
-            d.arena = NULL; d.arena_size = 0;
-        }
-        d.threads = 2;
-        check(mod_session_create(&two, b.model, &d, NULL) == MOD_OK && mod_prefill(two, t32, n, c) == MOD_OK &&
-              memcmp(c, e8, sizeof(float) * (size_t)n * V) == 0, "variant %d: q8_0 cache: 2 threads == 1, bit for bit", variant);
-        mod_session_free(q8); mod_session_free(f32); mod_session_free(one); mod_session_free(two); mod_session_free(chunked);
+        kv_invariants(b.model, d, t32, n, e8, c, need8, "q8_0", variant, rule);
+        mod_session_free(q8); mod_session_free(f32);
         free(toks); free(t32); free(a); free(c); free(e8); free(ref); free(ref32);
         unbuild(&b);
     }
