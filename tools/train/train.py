@@ -165,24 +165,20 @@ class Block(nn.Module):
         if Hkv != H:  # query head h uses key/value head h // (H / Hkv)
             k = k.repeat_interleave(H // Hkv, dim=1)
             v = v.repeat_interleave(H // Hkv, dim=1)
-        N = B * H
-        # The two attention products as grouped 1x1 convolutions (oneDNN; dilation 2, a no-op
-        # for a 1-wide kernel, keeps torch on oneDNN for batch 1 on one thread).
-        # scores[n, j, i] = k[n, :, j] . q[n, :, i]: key j, query i
-        att = F.conv1d(q.reshape(1, N * hd, T), k.transpose(2, 3).reshape(N * T, hd, 1), groups=N,
-                       dilation=2).view(N, T, T)
-        att = att.masked_fill(self._mask(T), float("-inf")).softmax(1)
-        # out[n, c, i] = sum_j att[n, j, i] v[n, c, j]
-        o = F.conv1d(att.view(1, N * T, T), v.reshape(N * hd, T, 1), groups=N, dilation=2).view(B, H * hd, T)
+        # scores[b, h, i, j] = q[b, h, :, i] . k[b, h, :, j]: query i, key j
+        att = torch.matmul(q.transpose(2, 3), k)
+        att = att.masked_fill(self._mask(T), float("-inf")).softmax(-1)
+        # out[b, h, c, i] = sum_j v[b, h, c, j] att[b, h, i, j]
+        o = torch.matmul(v, att.transpose(2, 3)).reshape(B, H * hd, T)
         h = x + lin(o, self.o_proj.weight)
         m = rms_norm(h, self.post_attention_layernorm, self.eps)
         return h + lin(F.silu(lin(m, self.gate_proj.weight)) * lin(m, self.up_proj.weight), self.down_proj.weight)
 
     @staticmethod
     def _mask(T, cache={}):
-        """True where key j comes after query i (layout [j, i])."""
+        """True where key j comes after query i (layout [i, j])."""
         if T not in cache:
-            cache[T] = torch.ones(T, T, dtype=torch.bool).tril(-1)
+            cache[T] = torch.ones(T, T, dtype=torch.bool).triu(1)
         return cache[T]
 
     def forward(self, x, cos_t, sin_t, rule, info):
@@ -496,8 +492,14 @@ def main():
     ap.add_argument("--aux", type=float, default=0.1, help="weight of the router BCE loss (per routed block, mean)")
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--val-every", type=int, default=250)
+    ap.add_argument("--short-seq", type=int, default=0,
+                    help="train the first --short-steps steps on windows of this many tokens (as many more of them "
+                         "as keeps the tokens per step), the rest at --seq: cheaper steps, then the long context")
+    ap.add_argument("--short-steps", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (the weights depend on it only through rounding)")
     ap.add_argument("--val-windows", type=int, default=64, help="windows used for the periodic val loss")
     a = ap.parse_args()
+    torch.set_num_threads(a.threads)
 
     tok = Tokenizer.load(a.tokenizer)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
@@ -522,7 +524,11 @@ def main():
     data_gen = torch.Generator().manual_seed(a.seed + 1)
     vx, vy = val_windows(val_s, S)
     vsub = torch.linspace(0, len(vx) - 1, min(a.val_windows, len(vx))).long()
+    if a.short_steps and not (0 < a.short_seq <= S and S % a.short_seq == 0 and a.short_steps <= a.steps):
+        sys.exit("train.py: --short-seq must divide --seq and --short-steps must not exceed --steps")
+    short = a.short_seq if a.short_steps else S
     flops = train_flops_per_seq(cfg, S) * a.batch
+    flops_total = (a.steps - a.short_steps) * flops + a.short_steps * train_flops_per_seq(cfg, short) * (a.batch * S // short)
     log_path = a.out.rstrip("/") + ".log.jsonl"
     log = open(log_path, "w")
 
@@ -533,7 +539,7 @@ def main():
               file=sys.stderr, flush=True)
 
     emit({"event": "start", "kind": "mod" if a.mod else "dense", "params": n_params(cfg),
-          "train_tokens": len(train_s), "val_tokens": len(val_s), "flops_per_step": flops, "args": vars(a)})
+          "train_tokens": len(train_s), "val_tokens": len(val_s), "flops_per_step": flops, "flops_total": flops_total, "args": vars(a)})
 
     def lr_at(step):
         if step < a.warmup:
@@ -547,9 +553,10 @@ def main():
     for step in range(a.steps):
         ts = time.time()
         model.train()
-        starts = torch.randint(0, len(train_s) - S - 1, (a.batch,), generator=data_gen)
-        x = torch.stack([train_s[s:s + S] for s in starts])
-        y = torch.stack([train_s[s + 1:s + S + 1] for s in starts])
+        Sx, Bx = (short, a.batch * S // short) if step < a.short_steps else (S, a.batch)
+        starts = torch.randint(0, len(train_s) - Sx - 1, (Bx,), generator=data_gen)
+        x = torch.stack([train_s[s:s + Sx] for s in starts])
+        y = torch.stack([train_s[s + 1:s + Sx + 1] for s in starts])
         for gp in opt.param_groups:
             gp["lr"] = lr_at(step)
         info = []
