@@ -21,6 +21,9 @@ static void usage(FILE *f) {
         "  --capacity C          override every routed block's capacity, in (0, 1]\n"
         "  --threshold T         override the causal routing threshold\n"
         "  --ctx N               context length (default: the model's max_seq_len, at most 4096)\n"
+        "  --no-context-shift    stop when the context is full; by default generation goes on:\n"
+        "                        the BOS token and the newer half of the rest are kept and run\n"
+        "                        again from position 0, the older half is forgotten\n"
         "  --threads N           threads (default: as many as the model's size pays for)\n"
         "  --kv f32|f16|q8_0     KV cache element type (default f32; f16 halves its memory,\n"
         "                        q8_0 takes about a quarter)\n"
@@ -34,7 +37,8 @@ static void usage(FILE *f) {
         "                        prompts; only the replies are printed, each on one line\n"
         "  --system TEXT         the conversation's system prompt (with --chat)\n"
         "  --chat-format NAME    llama2, llama3, chatml or gemma: overrides the stored template\n"
-        "  --verbose             with --chat: print each turn's token ids and positions to stderr\n"
+        "  --verbose             with --chat: print each turn's token ids and positions to stderr;\n"
+        "                        otherwise: say when the context shifts\n"
         "  --show-routing[=count|blocks]\n"
         "                        mark each token (the prompt's too; with --chat the replies') by\n"
         "                        the routed blocks that processed it: count (default) shades it\n"
@@ -48,7 +52,7 @@ static void usage(FILE *f) {
 typedef struct gen_args {
     const char *path, *prompt, *prompt_file;
     const char *system, *chat_format;
-    int n_gen, top_k, threads, ctx, stats, have_threshold, ids, chat, script, verbose, no_mmap;
+    int n_gen, top_k, threads, ctx, stats, have_threshold, ids, chat, script, verbose, no_mmap, no_shift;
     int show, color;        /* --show-routing (RV_*), --color (RV_COLOR_*) */
     float temp, top_p, capacity, threshold;
     uint64_t seed;
@@ -69,6 +73,7 @@ static int parse_args(int argc, char **argv, gen_args *g) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 1; }
         else if (!strcmp(a, "--no-stats")) { g->stats = 0; takes = 0; }
         else if (!strcmp(a, "--no-mmap")) { g->no_mmap = 1; takes = 0; }
+        else if (!strcmp(a, "--no-context-shift")) { g->no_shift = 1; takes = 0; }
         else if (!strcmp(a, "--ids")) { g->ids = 1; takes = 0; }
         else if (!strcmp(a, "--chat")) { g->chat = 1; takes = 0; }
         else if (!strcmp(a, "-i")) { g->chat = g->script = 1; takes = 0; }
@@ -117,8 +122,8 @@ static int parse_args(int argc, char **argv, gen_args *g) {
         if (g->ids) { fprintf(stderr, "error: --ids is not used with --chat\n"); return 2; }
         return 0;
     }
-    if (g->system || g->chat_format || g->verbose) {
-        fprintf(stderr, "error: %s needs --chat\n", g->system ? "--system" : g->chat_format ? "--chat-format" : "--verbose");
+    if (g->system || g->chat_format) {
+        fprintf(stderr, "error: %s needs --chat\n", g->system ? "--system" : "--chat-format");
         return 2;
     }
     if (!g->prompt && !g->prompt_file) { fprintf(stderr, "error: no prompt; give one with -p or -f (see --help)\n"); return 2; }
@@ -318,6 +323,40 @@ done:
     return status;
 }
 
+/* Adds the session's statistics (block l at acc[l], the whole model at acc[n_layers]) to acc. */
+static void stats_add(const mod_session *s, int n_layers, mod_block_stats *acc) {
+    int l;
+    for (l = -1; l < n_layers; l++) {
+        mod_block_stats b;
+        mod_block_stats *a = &acc[l < 0 ? n_layers : l];
+        mod_session_stats(s, l, &b);
+        a->routed = b.routed;
+        a->tokens_seen += b.tokens_seen;
+        a->tokens_processed += b.tokens_processed;
+        a->flops += b.flops;
+        a->flops_dense += b.flops_dense;
+    }
+}
+
+/* The context shift: hist[0, *n) fills the context; keep the BOS token (if hist starts with it)
+   and the newer half of the rest, forget the older half, and run what is kept again from
+   position 0 (routing and positions are recomputed, as for a prompt). Statistics so far are
+   added to acc first, since the reset clears them. */
+static mod_result context_shift(mod_session *s, const mod_model *model, int32_t *hist, int *n, mod_block_stats *acc,
+                                mod_route *rec) {
+    int keep = (*n > 0 && hist[0] == mod_token_bos(model)) ? 1 : 0;
+    int drop = (*n - keep) / 2;
+    mod_result r;
+    stats_add(s, mod_model_config(model)->n_layers, acc);
+    memmove(hist + keep, hist + keep + drop, (size_t)(*n - keep - drop) * sizeof *hist);
+    *n -= drop;
+    mod_session_reset(s);
+    mod_session_record_routing(s, NULL, 0);      /* the kept tokens were shown already */
+    r = mod_prefill(s, hist, *n, NULL);
+    if (rec) mod_session_record_routing(s, rec, 1);
+    return r;
+}
+
 int main(int argc, char **argv) {
     gen_args g;
     int n_prompt = 0, generated = 0, parsed, ctx;
@@ -328,7 +367,9 @@ int main(int argc, char **argv) {
     mod_sampler smp;
     mod_sampler_desc smpd;
     mod_result r;
-    int32_t *toks = NULL;
+    int32_t *toks = NULL, *hist = NULL;
+    int n_hist = 0, shifts = 0;
+    mod_block_stats *acc = NULL;
     char *file_prompt = NULL;
     rv_view view;
     mod_route *rec = NULL;
@@ -392,6 +433,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "error: context full: the prompt is %d tokens, more than the %d the context holds\n", n_prompt, ctx);
         goto done;
     }
+    /* what the context holds, for the context shift */
+    if (!(hist = (int32_t *)malloc((size_t)ctx * sizeof *hist)) ||
+        !(acc = (mod_block_stats *)calloc((size_t)mod_model_config(model)->n_layers + 1, sizeof *acc))) {
+        fprintf(stderr, "error: out of memory\n");
+        goto done;
+    }
+    memcpy(hist, toks, (size_t)n_prompt * sizeof *hist);
+    n_hist = n_prompt;
     if (g.show && view.mode != RV_OFF) {
         /* the prompt's routing, then each generated token's (one per mod_decode) */
         if (!(rec = (mod_route *)malloc((size_t)view.n_routed * (size_t)n_prompt * sizeof *rec))) { fprintf(stderr, "error: out of memory\n"); goto done; }
@@ -430,7 +479,16 @@ int main(int argc, char **argv) {
             fflush(stdout);
             if (generated + 1 == g.n_gen) { generated++; break; }
         }
+        if (n_hist == ctx && !g.no_shift && ctx > 2) {
+            if ((r = context_shift(s, model, hist, &n_hist, acc, rec)) != MOD_OK) {
+                fprintf(stderr, "\nerror: %s\n", mod_session_error(s));
+                goto done;
+            }
+            shifts++;
+            if (g.verbose) fprintf(stderr, "\n[context shift: %d tokens kept]\n", n_hist);
+        }
         r = mod_decode(s, tok);
+        if (r == MOD_OK) hist[n_hist++] = tok;
         if (g.show) {
             /* shown once run (its routing is known then), the last token too */
             rv_token(&view, tok, r == MOD_OK ? rec : NULL, 1, 0);
@@ -451,25 +509,28 @@ int main(int argc, char **argv) {
         const mod_config *c = mod_model_config(model);
         mod_block_stats all;
         int l;
+        stats_add(s, c->n_layers, acc);    /* with what came before any context shift */
         fprintf(stderr, "prompt: %d tok, %.1f tok/s | generated: %d tok, %.1f tok/s",
                 n_prompt, n_prompt / (t1 - t0 > 0 ? t1 - t0 : 1e-9),
                 generated, generated / (t2 - t1 > 0 ? t2 - t1 : 1e-9));
+        if (shifts) fprintf(stderr, " | context shifts: %d", shifts);
         if (c->n_routed) {
             fprintf(stderr, " | processed:");
             for (l = 0; l < c->n_layers; l++) {
-                mod_block_stats b;
-                mod_session_stats(s, l, &b);
+                mod_block_stats b = acc[l];
                 if (b.routed)
                     fprintf(stderr, " L%d %.0f%%", l, b.tokens_seen ? 100.0 * (double)b.tokens_processed / (double)b.tokens_seen : 0.0);
             }
         }
-        mod_session_stats(s, -1, &all);
+        all = acc[c->n_layers];
         fprintf(stderr, " | FLOPs %.0f%% of dense\n", all.flops_dense > 0 ? 100.0 * all.flops / all.flops_dense : 100.0);
     }
     status = 0;
 done:
     free(rec);
     free(toks);
+    free(hist);
+    free(acc);
     free(file_prompt);
     mod_session_free(s);
     mod_model_free(model);

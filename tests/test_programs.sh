@@ -29,8 +29,46 @@ expect "mod-generate with top-k prompt routing and overrides" "$B/mod-generate" 
 expect "mod-generate on a scored-BPE, predictor, f16 model" "$B/mod-generate" "$T/scored.mod" -p "The end" -n 10
 expect "mod-generate -n 0 runs only the prompt" "$B/mod-generate" "$T/bpe.mod" -p "x" -n 0
 expect "mod-generate --help" "$B/mod-generate" --help
-"$B/mod-generate" "$T/bpe.mod" -p "a b c" -n 200 --ctx 24 >/dev/null 2>"$T/err"
-[ $? -eq 0 ] && grep -q "context full" "$T/err" && ok "generation stops cleanly at a full context" || bad "context full: $(cat "$T/err")"
+# the context shift: with --ctx 24, 60 greedy tokens need shifts; after each one, every token
+# must be the argmax of mod-eval's causal logits on what the context then holds (the BOS
+# token and the newer half of the rest, then the tokens generated since), row by row
+"$B/mod-generate" "$T/bpe.mod" -p "a b c" -n 60 -t 0 --ctx 24 --ids --threads 1 >"$T/sids" 2>"$T/serr"
+bos=$("$B/mod-tokenize" "$T/bpe.mod" -p "" --bos 2>/dev/null)
+pids=$("$B/mod-tokenize" "$T/bpe.mod" -p "a b c" --bos 2>/dev/null || "$B/mod-tokenize" "$T/bpe.mod" -p "a b c")
+# each line: the context just before a shift (24 ids) and the row from which on it was generated after the previous shift
+awk -v P="$pids" -v G="$(cat "$T/sids")" -v C=24 -v BOS="${bos:--1}" 'BEGIN {
+    n = split(P, h, ","); m = split(G, g, ","); from = n - 1
+    for (i = 1; i <= m; i++) {
+        if (n == C) {
+            s = h[1]; for (j = 2; j <= n; j++) s = s "," h[j]
+            print s, from, g[i]
+            keep = (h[1] == BOS) ? 1 : 0; drop = int((n - keep) / 2)
+            for (j = keep + 1; j + drop <= n; j++) h[j] = h[j + drop]
+            n -= drop; from = n
+        }
+        h[++n] = g[i]
+    }
+}' >"$T/segs"
+nseg=$(wc -l <"$T/segs")
+if [ "$nseg" -ge 2 ] && grep -q "context shifts: $nseg" "$T/serr"; then ok "60 tokens in a context of 24: $nseg context shifts, generation goes on"
+else bad "context shift: $nseg segments, $(cat "$T/serr")"; fi
+segok=1; [ "$nseg" -ge 2 ] || segok=0
+while read -r ids from next; do
+    "$B/mod-eval" "$T/bpe.mod" --tokens "$ids" --routing causal --dump-logits "$T/slog" --threads 1 >/dev/null 2>&1 || { segok=0; break; }
+    od -An -v -f "$T/slog" | tr -s ' ' '\n' | grep -v '^$' >"$T/sflt"
+    awk -v ids="$ids" -v from="$from" -v next_="$next" -v R=24 '
+        { v[NR - 1] = $1 }
+        END {
+            V = NR / R; split(ids, t, ","); t[R + 1] = next_
+            for (r = from; r < R; r++) {
+                best = 0; for (j = 1; j < V; j++) if (v[r * V + j] > v[r * V + best]) best = j
+                if (best != t[r + 2]) exit 1
+            }
+        }' "$T/sflt" || { segok=0; break; }
+done <"$T/segs"
+[ $segok = 1 ] && ok "after each shift every greedy token is the argmax of a fresh causal prefill of the kept context" || bad "context shift: segment '$ids' from row $from does not match a fresh prefill"
+"$B/mod-generate" "$T/bpe.mod" -p "a b c" -n 200 --ctx 24 --no-context-shift >/dev/null 2>"$T/err"
+[ $? -eq 0 ] && grep -q "context full" "$T/err" && ok "--no-context-shift: generation stops cleanly at a full context" || bad "context full: $(cat "$T/err")"
 expect "examples/minimal runs" "$B/minimal" "$T/bpe.mod" "hi"
 "$B/mod-generate" "$T/bpe.mod" -p "hello world" -n 6 -t 0 --ids --no-stats >"$T/ids" 2>/dev/null
 grep -Eq '^[0-9]+(,[0-9]+){5}$' "$T/ids" && ok "--ids prints the 6 generated ids" || bad "--ids output: $(cat "$T/ids")"
