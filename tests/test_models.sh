@@ -6,8 +6,10 @@
 # at most 2% (0.6% when this was written: 33.288 vs 33.085).
 . "$(dirname "$0")/lib.sh"
 E=models/expected.txt
-ppl() { # ppl MODEL RULE
-    "$B/mod-eval" "models/$1" --text models/heldout.txt --routing "$2" --threads 1 2>/dev/null | sed -n 's/^perplexity: //p'
+ppl() { # ppl MODEL RULE (causal, topk, or off: causal with a threshold no router score passes)
+    case $2 in off) set -- "$1" causal --threshold 1e30 ;; esac
+    m=$1; shift
+    "$B/mod-eval" "models/$m" --text models/heldout.txt --routing "$@" --threads 1 2>/dev/null | sed -n 's/^perplexity: //p'
 }
 within() { # within GOT WANT RELTOL
     awk -v g="$1" -v w="$2" -v t="$3" 'BEGIN { d = g - w; if (d < 0) d = -d; exit !(g != "" && d <= t * w) }'

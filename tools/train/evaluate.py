@@ -8,8 +8,10 @@ Measured (float32 throughout):
   (build/train/data/val.jsonl: every 20th chapter), in non-overlapping windows of the training
   sequence length, every position scored: MoD with the top-k rule and with the causal rule
   (r > 0), and the dense twin;
+- the same with the routed blocks off (causal routing at a threshold of 1e30: they process
+  nothing), to show what the routed blocks are worth;
 - agreement of causal routing with top-k selection on the same windows: for every routed block
-  and token, whether (r > 0) equals (token among the block's top-k), in the top-k forward pass;
+  and token, whether the causal decision (r > 0, or the predictor's P > 0) equals (token among the block's top-k), in the top-k forward pass;
   per routed block and overall, with the share of tokens the causal rule would select;
 - training FLOPs per step (analytic, see train.train_flops_per_seq) and wall time per step
   (from the training logs);
@@ -58,7 +60,7 @@ def agreement(model, x):
         info = []
         model(x[i:i + 16], rule="topk", info=info)
         for j, inf in enumerate(info):
-            pos = inf["r"] > model.cfg.mod_threshold
+            pos = (inf["r"] if inf["a"] is None else inf["a"]) > model.cfg.mod_threshold
             agree[j] += (pos == inf["sel"]).float().sum()
             causal[j] += pos.float().sum()
             topk_hit[j] += (pos & inf["sel"]).float().sum()
@@ -75,13 +77,13 @@ def agreement(model, x):
     }
 
 
-def heldout_ppl(m, toks, P, rule):
+def heldout_ppl(m, toks, P, rule, threshold=None):
     nll, n = 0.0, 0
     for w in range(0, len(toks), P):
         chunk = toks[w:w + P]
         if len(chunk) < 2:
             continue
-        logits = ref.forward(m, chunk, rule).double()
+        logits = ref.forward(m, chunk, rule, threshold=threshold).double()
         nll += F.cross_entropy(logits[:-1], torch.tensor(chunk[1:]), reduction="sum").item()
         n += len(chunk) - 1
     return {"nll": nll / n, "ppl": math.exp(nll / n), "scored_tokens": n}
@@ -137,6 +139,12 @@ def main():
             "train_flops_per_step": T.train_flops_per_seq(cfg, S) * start["args"]["batch"],
             "dense_equivalent_flops_per_step": T.train_flops_per_seq(T.Config(**{**vars(cfg), "mod_layers": []}), S)
             * start["args"]["batch"],
+            "train_steps": start["args"]["steps"],
+            "train_short_steps": start["args"].get("short_steps", 0),
+            "train_short_seq": start["args"].get("short_seq", 0),
+            "train_flops_total": start.get("flops_total", T.train_flops_per_seq(cfg, S) * start["args"]["batch"]
+                                           * start["args"]["steps"]),
+            "train_tokens_total": start["args"]["batch"] * S * start["args"]["steps"],
             "wall_seconds_per_step": round(done["s_per_step"], 4),
             "train_seconds": round(done["train_seconds"], 1),
             "final_train_loss": round(trlog[-1]["loss"], 4),
@@ -150,6 +158,11 @@ def main():
         if cfg.mod_layers:
             r["val_loss_topk"] = round(T.evaluate_loss(model, vx, vy, "topk"), 5)
             r["val_loss_causal"] = round(T.evaluate_loss(model, vx, vy, "causal"), 5)
+            for blk in model.layers:    # routed blocks off: no token passes the causal threshold
+                blk.threshold = 1e30
+            r["val_loss_routed_off"] = round(T.evaluate_loss(model, vx, vy, "causal"), 5)
+            for blk in model.layers:
+                blk.threshold = cfg.mod_threshold
             r["routing"] = agreement(model, vx)
         else:
             r["val_loss"] = round(T.evaluate_loss(model, vx, vy, "dense"), 5)
@@ -186,6 +199,10 @@ def main():
                 for rule in rules:
                     name = kind + ("_" + rule if kind == "mod" else "") + ("" if weights == "f32" else "_f16")
                     res["heldout"][name] = heldout_ppl(rm, toks, P, rule)
+                    print("heldout", name, res["heldout"][name], file=sys.stderr, flush=True)
+                if kind == "mod":   # routed blocks off: causal routing with a threshold no score passes
+                    name = "mod_off" + ("" if weights == "f32" else "_f16")
+                    res["heldout"][name] = heldout_ppl(rm, toks, P, "causal", threshold=1e30)
                     print("heldout", name, res["heldout"][name], file=sys.stderr, flush=True)
                 name = kind + ("_causal" if kind == "mod" else "") + ("" if weights == "f32" else "_f16")
                 ids = greedy(rm, prompt, a.greedy_tokens, "causal")

@@ -16,6 +16,7 @@ lines = [
     "# on the f16-rounded weights the .mod files hold); checked by tests/test_models.sh",
     "ppl kjv-mod.mod causal %.6f" % h["mod_causal_f16"]["ppl"],
     "ppl kjv-mod.mod topk %.6f" % h["mod_topk_f16"]["ppl"],
+    "ppl kjv-mod.mod off %.6f" % h["mod_off_f16"]["ppl"],
     "ppl kjv-dense.mod causal %.6f" % h["dense_f16"]["ppl"],
     "greedy kjv-mod.mod %s" % ",".join(str(t) for t in g["mod_causal_f16"]["tokens"]),
     "greedy kjv-dense.mod %s" % ",".join(str(t) for t in g["dense_f16"]["tokens"]),
