@@ -204,8 +204,10 @@ if [ -f models/kjv-mod.mod ] && [ -f models/kjv-dense.mod ]; then
         const c1 = j.points.find(p => p.rule === "topk" && p.capacity === 1), tw = j.points.find(p => p.rule === "dense");
         const own = j.points.find(p => p.rule === "topk" && p.trained);
         if (c1.flops !== tw.flops + 4 * 2 * 192 * j.tokens) { console.log(c1.flops, tw.flops); process.exit(1); }
-        if (!own || own.capacity !== 0.125 || own.perplexity !== 33.1122) { console.log(JSON.stringify(own)); process.exit(1); }' "$T/kjv.json" >"$T/msg" \
-        && ok "shipped pair: capacity 1 = twin + routers in FLOPs; the trained top-k point is models/README.md's 33.1122" || bad "shipped pair: $(cat "$T/msg")"
+        const want = Number(process.argv[2]);
+        if (!own || own.capacity !== 0.125 || !(Math.abs(own.perplexity - want) <= 1e-4 * want)) { console.log(JSON.stringify(own), want); process.exit(1); }' \
+        "$T/kjv.json" "$(sed -n 's/^ppl kjv-mod.mod topk //p' models/expected.txt)" >"$T/msg" \
+        && ok "shipped pair: capacity 1 = twin + routers in FLOPs; the trained top-k point is the reference's (models/expected.txt) within 0.01%" || bad "shipped pair: $(cat "$T/msg")"
     xmllint --noout "$T/kjv.svg" 2>/dev/null && ok "shipped pair: SVG well-formed" || bad "shipped pair: SVG"
 else
     bad "models/kjv-mod.mod or models/kjv-dense.mod missing"
