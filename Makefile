@@ -91,7 +91,7 @@ $(B)/check_logits: tests/check_logits.c tests/ref.h | $(B)
 	$(CC) $(WARN) $(OPT) $(ARCH) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 run: $(B)/mod-generate
-	$(B)/mod-generate $(RUN_MODEL) -p "$(RUN_PROMPT)" -n 96
+	$(B)/mod-generate $(RUN_MODEL) -p "$(RUN_PROMPT)" -n 512
 
 # The isoFLOP study of docs/STUDY.md (about 90 minutes on 2 shared cores; not part of `make
 # test`): the corpus and tokenizer of `make models` (built when missing), then dense and MoD
@@ -103,9 +103,6 @@ study: $(B)/mod-convert $(B)/mod-eval $(B)/mod-generate $(B)/mod-plot
 	test -f $(B)/train/tokenizer.json || /usr/bin/python3 tools/train/tokenizer.py --train $(B)/train/data/train.jsonl --vocab 4096 -o $(B)/train/tokenizer.json
 	/usr/bin/python3 tools/train/study.py all --out $(B)/study --bin $(B) --tokenizer $(B)/train/tokenizer.json --data $(B)/train/data --img docs/img
 
-# The shipped models, rebuilt from scratch (needs Debian's bible-kjv, bible-kjv-text and
-# python3-torch; about 40 minutes on 2 cores): corpus and held-out split, tokenizer, the MoD
-# model and its dense twin, their metrics, conversion to f16 model files. See models/README.md.
 # The README's pictures (docs/img): the routing map of two held-out verses (Genesis 20:1-2,
 # models/heldout.txt) and the quality/speed curve of the shipped pair on the held-out text,
 # measured on this machine (so the speeds differ from run to run).
@@ -117,12 +114,20 @@ pictures: $(B)/mod-eval $(B)/mod-sweep
 	$(B)/mod-sweep models/kjv-mod.mod --text models/heldout.txt --dense models/kjv-dense.mod --repeat 9 --threads 1 \
 	    --plot docs/img/sweep.svg
 
+# The shipped models, rebuilt from scratch (needs Debian's bible-kjv, bible-kjv-text and
+# python3-torch; libopenblas0-pthread makes torch's matrix products several times faster):
+# corpus and held-out split, tokenizer, the MoD model and its dense twin trained side by side
+# on one thread each (about 75 minutes on 2 cores), their metrics, conversion to model files.
+# See models/README.md.
+TRAIN = /usr/bin/python3 tools/train/train.py --seed 1234 --seq 512 --batch 8 --short-seq 128 --threads 1 \
+	--tokenizer $(B)/train/tokenizer.json --data $(B)/train/data
 .PHONY: models
 models: $(B)/mod-convert
 	/usr/bin/python3 tools/train/corpus.py --out $(B)/train/data --heldout models/heldout.txt
 	/usr/bin/python3 tools/train/tokenizer.py --train $(B)/train/data/train.jsonl --vocab 4096 -o $(B)/train/tokenizer.json
-	/usr/bin/python3 tools/train/train.py --mod --steps 450 --seed 1234 --tokenizer $(B)/train/tokenizer.json --data $(B)/train/data --out $(B)/train/mod
-	/usr/bin/python3 tools/train/train.py --dense --steps 450 --seed 1234 --tokenizer $(B)/train/tokenizer.json --data $(B)/train/data --out $(B)/train/dense
+	$(TRAIN) --mod --decision predictor --steps 1150 --short-steps 1050 --out $(B)/train/mod 2>$(B)/train/mod.stderr & p=$$!; \
+	$(TRAIN) --dense --steps 900 --short-steps 800 --out $(B)/train/dense 2>$(B)/train/dense.stderr; d=$$?; \
+	wait $$p && test $$d = 0
 	/usr/bin/python3 tools/train/evaluate.py --mod $(B)/train/mod --dense $(B)/train/dense --data $(B)/train/data -o models/metrics.json
 	$(B)/mod-convert $(B)/train/mod -o models/kjv-mod.mod --dtype f16 --force
 	$(B)/mod-convert $(B)/train/dense -o models/kjv-dense.mod --dtype f16 --force
