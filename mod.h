@@ -3006,6 +3006,38 @@ MOD__INT_INLINE void mod__q4_tile8x3(float *y, size_t ystride, const mod__qi *wq
 #undef MOD__Q4_OUT
     }
 }
+/* The same against one token (what is left after the threes). */
+MOD__INT_INLINE void mod__q4_tile8x1(float *y, const mod__qi *wq, const mod__qf *ws, int units,
+                                     const unsigned char *w, size_t wrow, const unsigned char *x, int nb) {
+    mod__qf a0 = mod__q8_fzero(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    size_t ox = 0;
+    int u;
+    for (u = 0; u < units; u++, ox += MOD__INT8_UNIT * MOD__INT8X_BYTES) {
+        const mod__qi *q = wq + u * 8, qx = mod__q4_xload(x + ox);
+        const mod__qf *s = ws + u * 8, xs = mod__q8_xscales(x + ox);
+        const mod__qs xb = mod__q4_xstart(qx);
+        a0 = mod__q4_step(a0, q[0], xb, qx, mod__q8_fmul(xs, s[0]));
+        a1 = mod__q4_step(a1, q[1], xb, qx, mod__q8_fmul(xs, s[1]));
+        a2 = mod__q4_step(a2, q[2], xb, qx, mod__q8_fmul(xs, s[2]));
+        a3 = mod__q4_step(a3, q[3], xb, qx, mod__q8_fmul(xs, s[3]));
+        a4 = mod__q4_step(a4, q[4], xb, qx, mod__q8_fmul(xs, s[4]));
+        a5 = mod__q4_step(a5, q[5], xb, qx, mod__q8_fmul(xs, s[5]));
+        a6 = mod__q4_step(a6, q[6], xb, qx, mod__q8_fmul(xs, s[6]));
+        a7 = mod__q4_step(a7, q[7], xb, qx, mod__q8_fmul(xs, s[7]));
+    }
+    {
+        const int b = units * MOD__INT8_UNIT;
+        const size_t o = (size_t)b * MOD__Q4_BYTES;
+        y[0] = mod__int_finish(a0, w + o, x + ox, b, nb, 1);
+        y[1] = mod__int_finish(a1, w + wrow + o, x + ox, b, nb, 1);
+        y[2] = mod__int_finish(a2, w + 2 * wrow + o, x + ox, b, nb, 1);
+        y[3] = mod__int_finish(a3, w + 3 * wrow + o, x + ox, b, nb, 1);
+        y[4] = mod__int_finish(a4, w + 4 * wrow + o, x + ox, b, nb, 1);
+        y[5] = mod__int_finish(a5, w + 5 * wrow + o, x + ox, b, nb, 1);
+        y[6] = mod__int_finish(a6, w + 6 * wrow + o, x + ox, b, nb, 1);
+        y[7] = mod__int_finish(a7, w + 7 * wrow + o, x + ox, b, nb, 1);
+    }
+}
 #endif
 #else
 /* One weight row (nb blocks) against one quantized activation row. */
@@ -3290,10 +3322,7 @@ static void mod__q4_rows8(const mod__int_job *j, const mod__mm *p, int r0) {
         if (rows - r0 >= 16) mod__prefetch_part(wr + 8 * wrow, 8 * wrow, t / 3, tn / 3); /* the next eight rows */
         mod__q4_tile8x3(yt + (size_t)t * rows + r0, (size_t)rows, wq, ws, units, wr, wrow, xt + (size_t)t * xrow, xrow, nb);
     }
-    for (; t < tn; t++) {
-        mod__int_tile4x1(yt + (size_t)t * rows + r0, wr, wrow, 0, xt + (size_t)t * xrow, nb, 1);
-        mod__int_tile4x1(yt + (size_t)t * rows + r0 + 4, wr + 4 * wrow, wrow, 0, xt + (size_t)t * xrow, nb, 1);
-    }
+    for (; t < tn; t++) mod__q4_tile8x1(yt + (size_t)t * rows + r0, wq, ws, units, wr, wrow, xt + (size_t)t * xrow, nb);
     mod__add_bias(yt, (size_t)rows, p->b, r0, 8, tn);
 }
 #endif
