@@ -1927,7 +1927,9 @@ uint64_t mod_model_parameters(const mod_model *m) {
      integral); or MOD__VEXP_SCALAR: MOD_EXPF one value at a time (>>pointwise)
    int8 block steps (optional: MOD__INT8_VEC, MOD__INT8_UNIT blocks per register; >>int8):
      mod__qf, mod__qi, mod__qs; mod__q8_fzero, _szero, _fmul, _load, _wa, _wb, _xload,
-     _wscales, _xscales, _step, _sum; mod__q4_load, _xload, _xstart, _wscales, _step */
+     _wscales, _xscales, _step, _sum; mod__q4_load, _xload, _xstart, _wscales, _step;
+     MOD__Q4_UNPACK_UNITS (optional, with 32 registers): q4_0 prefill unpacks eight rows of
+     up to this many registers once and runs them against three tokens at a time */
 #if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
 #define MOD__BACKEND_AVX512 1
 #elif !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
@@ -2143,7 +2145,8 @@ static mod__qf mod__q4_wscales(const unsigned char *w) {
     return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(a)), _mm_set1_epi16(b), 1));
 }
 #endif
-/* q4_0 prefill unpacks eight rows of up to this many registers (2048 columns) once (>>int8) */
+/* q4_0 prefill unpacks eight rows of up to this many registers (2048 columns, 32 KiB on the
+   stack) once per token block (>>int8) */
 #define MOD__Q4_UNPACK_UNITS 32
 static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__INT8X_BYTES); }
 static mod__qi mod__q4_xstart(mod__qi qx) {
@@ -2954,8 +2957,9 @@ MOD__INT_INLINE void mod__int_tile4x4(float *y, size_t ystride, const unsigned c
 /* q4_0 prefill, eight rows against three tokens: the eight rows' nibbles and scales are
    unpacked once (mod__q4_unpack8, MOD__Q4_UNPACK_UNITS registers of a row at most) and serve
    every token of the block, where mod__int_tile4x4 unpacks them again for each four tokens;
-   each token's activations, their starts and scales serve eight rows. The same steps per
-   element as mod__int_dot. wq, ws: unit u of row r at [u * 8 + r]. */
+   each token's activations, their starts and scales serve eight rows (24 accumulators, the
+   weights read from the buffer, which stays in L1). The same steps per element as
+   mod__int_dot. wq, ws: unit u of row r at [u * 8 + r]. */
 static void mod__q4_unpack8(mod__qi *wq, mod__qf *ws, const unsigned char *w, size_t wrow, int units) {
     int u, r;
     for (u = 0; u < units; u++)
@@ -3340,7 +3344,8 @@ MOD__INT_INLINE void mod__int_block(const mod__int_job *j, int rb, int q4) {
 }
 
 /* The products of a group with q8_0 or q4_0 weights (all the same): the shared activations are
-   quantized once, then blocks of four rows meet blocks of four tokens, as in mod__matmuls. */
+   quantized once, then blocks of four rows meet blocks of four tokens, as in mod__matmuls (q4_0
+   prefill with MOD__Q4_UNPACK_UNITS: blocks of eight rows, three tokens). */
 static void mod__matmuls_int(mod_session *s, const float *x, int n, const mod__mm *mm, int count) {
     const int cols = mm[0].w->cols, nb = cols / MOD__INT8_BLOCK, q4 = mm[0].w->dtype == MOD_DTYPE_Q4_0;
     const size_t xrow = (size_t)nb * MOD__INT8X_BYTES, wrow = (size_t)nb * (q4 ? MOD__Q4_BYTES : MOD__Q8_BYTES);
