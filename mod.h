@@ -1927,7 +1927,9 @@ uint64_t mod_model_parameters(const mod_model *m) {
      integral); or MOD__VEXP_SCALAR: MOD_EXPF one value at a time (>>pointwise)
    int8 block steps (optional: MOD__INT8_VEC, MOD__INT8_UNIT blocks per register; >>int8):
      mod__qf, mod__qi, mod__qs; mod__q8_fzero, _szero, _fmul, _load, _wa, _wb, _xload,
-     _wscales, _xscales, _step, _sum; mod__q4_load, _xload, _xstart, _wscales, _step */
+     _wscales, _xscales, _step, _sum; mod__q4_load, _xload, _xstart, _wscales, _step;
+     MOD__Q4_UNPACK_UNITS (optional, with 32 registers): q4_0 prefill unpacks eight rows of
+     up to this many registers once and runs them against three tokens at a time */
 #if !defined(MOD_NO_SIMD) && defined(__AVX512F__)
 #define MOD__BACKEND_AVX512 1
 #elif !defined(MOD_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
@@ -2143,6 +2145,9 @@ static mod__qf mod__q4_wscales(const unsigned char *w) {
     return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(a)), _mm_set1_epi16(b), 1));
 }
 #endif
+/* q4_0 prefill unpacks eight rows of up to this many registers (2048 columns, 32 KiB on the
+   stack) once per token block (>>int8) */
+#define MOD__Q4_UNPACK_UNITS 32
 static mod__qi mod__q4_xload(const unsigned char *x) { return mod__q8_load(x + 4, MOD__INT8X_BYTES); }
 static mod__qi mod__q4_xstart(mod__qi qx) {
     return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), qx));
@@ -2947,6 +2952,97 @@ MOD__INT_INLINE void mod__int_tile4x4(float *y, size_t ystride, const unsigned c
     MOD__INT_OUT(0, 3); MOD__INT_OUT(1, 3); MOD__INT_OUT(2, 3); MOD__INT_OUT(3, 3);
 #undef MOD__INT_OUT
 }
+
+#ifdef MOD__Q4_UNPACK_UNITS
+/* q4_0 prefill, eight rows against three tokens: the eight rows' nibbles and scales are
+   unpacked once (mod__q4_unpack8, MOD__Q4_UNPACK_UNITS registers of a row at most) and serve
+   every token of the block, where mod__int_tile4x4 unpacks them again for each four tokens;
+   each token's activations, their starts and scales serve eight rows (24 accumulators, the
+   weights read from the buffer, which stays in L1). The same steps per element as
+   mod__int_dot. wq, ws: unit u of row r at [u * 8 + r]. */
+static void mod__q4_unpack8(mod__qi *wq, mod__qf *ws, const unsigned char *w, size_t wrow, int units) {
+    int u, r;
+    for (u = 0; u < units; u++)
+        for (r = 0; r < 8; r++) {
+            const unsigned char *p = w + (size_t)r * wrow + (size_t)u * MOD__INT8_UNIT * MOD__Q4_BYTES;
+            wq[u * 8 + r] = mod__q4_load(p);
+            ws[u * 8 + r] = mod__q4_wscales(p);
+        }
+}
+MOD__INT_INLINE void mod__q4_tile8x3(float *y, size_t ystride, const mod__qi *wq, const mod__qf *ws, int units,
+                                     const unsigned char *w, size_t wrow, const unsigned char *x, size_t xrow, int nb) {
+    const unsigned char *x0 = x, *x1 = x + xrow, *x2 = x + 2 * xrow;
+    mod__qf a00 = mod__q8_fzero(), a10 = a00, a20 = a00, a30 = a00, a40 = a00, a50 = a00, a60 = a00, a70 = a00;
+    mod__qf a01 = a00, a11 = a00, a21 = a00, a31 = a00, a41 = a00, a51 = a00, a61 = a00, a71 = a00;
+    mod__qf a02 = a00, a12 = a00, a22 = a00, a32 = a00, a42 = a00, a52 = a00, a62 = a00, a72 = a00;
+    size_t ox = 0;
+    int u;
+    for (u = 0; u < units; u++, ox += MOD__INT8_UNIT * MOD__INT8X_BYTES) {
+        const mod__qi *q = wq + u * 8;
+        const mod__qf *s = ws + u * 8;
+#define MOD__Q4_TOKEN(t)                                                                           \
+        {                                                                                          \
+            const mod__qi qx = mod__q4_xload(x##t + ox);                                           \
+            const mod__qs xb = mod__q4_xstart(qx);                                                 \
+            const mod__qf xs = mod__q8_xscales(x##t + ox);                                         \
+            a0##t = mod__q4_step(a0##t, q[0], xb, qx, mod__q8_fmul(xs, s[0]));                     \
+            a1##t = mod__q4_step(a1##t, q[1], xb, qx, mod__q8_fmul(xs, s[1]));                     \
+            a2##t = mod__q4_step(a2##t, q[2], xb, qx, mod__q8_fmul(xs, s[2]));                     \
+            a3##t = mod__q4_step(a3##t, q[3], xb, qx, mod__q8_fmul(xs, s[3]));                     \
+            a4##t = mod__q4_step(a4##t, q[4], xb, qx, mod__q8_fmul(xs, s[4]));                     \
+            a5##t = mod__q4_step(a5##t, q[5], xb, qx, mod__q8_fmul(xs, s[5]));                     \
+            a6##t = mod__q4_step(a6##t, q[6], xb, qx, mod__q8_fmul(xs, s[6]));                     \
+            a7##t = mod__q4_step(a7##t, q[7], xb, qx, mod__q8_fmul(xs, s[7]));                     \
+        }
+        MOD__Q4_TOKEN(0) MOD__Q4_TOKEN(1) MOD__Q4_TOKEN(2)
+#undef MOD__Q4_TOKEN
+    }
+    {
+        const int b = units * MOD__INT8_UNIT;
+        const size_t o = (size_t)b * MOD__Q4_BYTES;
+#define MOD__Q4_OUT(r, t) y[t * ystride + r] = mod__int_finish(a##r##t, w + r * wrow + o, x##t + ox, b, nb, 1)
+        MOD__Q4_OUT(0, 0); MOD__Q4_OUT(1, 0); MOD__Q4_OUT(2, 0); MOD__Q4_OUT(3, 0);
+        MOD__Q4_OUT(4, 0); MOD__Q4_OUT(5, 0); MOD__Q4_OUT(6, 0); MOD__Q4_OUT(7, 0);
+        MOD__Q4_OUT(0, 1); MOD__Q4_OUT(1, 1); MOD__Q4_OUT(2, 1); MOD__Q4_OUT(3, 1);
+        MOD__Q4_OUT(4, 1); MOD__Q4_OUT(5, 1); MOD__Q4_OUT(6, 1); MOD__Q4_OUT(7, 1);
+        MOD__Q4_OUT(0, 2); MOD__Q4_OUT(1, 2); MOD__Q4_OUT(2, 2); MOD__Q4_OUT(3, 2);
+        MOD__Q4_OUT(4, 2); MOD__Q4_OUT(5, 2); MOD__Q4_OUT(6, 2); MOD__Q4_OUT(7, 2);
+#undef MOD__Q4_OUT
+    }
+}
+/* The same against one token (what is left after the threes). */
+MOD__INT_INLINE void mod__q4_tile8x1(float *y, const mod__qi *wq, const mod__qf *ws, int units,
+                                     const unsigned char *w, size_t wrow, const unsigned char *x, int nb) {
+    mod__qf a0 = mod__q8_fzero(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    size_t ox = 0;
+    int u;
+    for (u = 0; u < units; u++, ox += MOD__INT8_UNIT * MOD__INT8X_BYTES) {
+        const mod__qi *q = wq + u * 8, qx = mod__q4_xload(x + ox);
+        const mod__qf *s = ws + u * 8, xs = mod__q8_xscales(x + ox);
+        const mod__qs xb = mod__q4_xstart(qx);
+        a0 = mod__q4_step(a0, q[0], xb, qx, mod__q8_fmul(xs, s[0]));
+        a1 = mod__q4_step(a1, q[1], xb, qx, mod__q8_fmul(xs, s[1]));
+        a2 = mod__q4_step(a2, q[2], xb, qx, mod__q8_fmul(xs, s[2]));
+        a3 = mod__q4_step(a3, q[3], xb, qx, mod__q8_fmul(xs, s[3]));
+        a4 = mod__q4_step(a4, q[4], xb, qx, mod__q8_fmul(xs, s[4]));
+        a5 = mod__q4_step(a5, q[5], xb, qx, mod__q8_fmul(xs, s[5]));
+        a6 = mod__q4_step(a6, q[6], xb, qx, mod__q8_fmul(xs, s[6]));
+        a7 = mod__q4_step(a7, q[7], xb, qx, mod__q8_fmul(xs, s[7]));
+    }
+    {
+        const int b = units * MOD__INT8_UNIT;
+        const size_t o = (size_t)b * MOD__Q4_BYTES;
+        y[0] = mod__int_finish(a0, w + o, x + ox, b, nb, 1);
+        y[1] = mod__int_finish(a1, w + wrow + o, x + ox, b, nb, 1);
+        y[2] = mod__int_finish(a2, w + 2 * wrow + o, x + ox, b, nb, 1);
+        y[3] = mod__int_finish(a3, w + 3 * wrow + o, x + ox, b, nb, 1);
+        y[4] = mod__int_finish(a4, w + 4 * wrow + o, x + ox, b, nb, 1);
+        y[5] = mod__int_finish(a5, w + 5 * wrow + o, x + ox, b, nb, 1);
+        y[6] = mod__int_finish(a6, w + 6 * wrow + o, x + ox, b, nb, 1);
+        y[7] = mod__int_finish(a7, w + 7 * wrow + o, x + ox, b, nb, 1);
+    }
+}
+#endif
 #else
 /* One weight row (nb blocks) against one quantized activation row. */
 MOD__INT_INLINE float mod__int_dot(const unsigned char *w, const unsigned char *x, int nb, int q4) {
@@ -3181,18 +3277,19 @@ static void mod__quantize_item(void *ctx, int t, int thread) {
     mod__quantize_q8(j->out + (size_t)t * j->xrow, j->x + (size_t)t * j->cols, j->cols);
 }
 
-/* Row block rb of a group's range against tokens [t0, t0 + tn), q4_0 or q8_0 weights (q4 a
-   constant where this is inlined, so each weight type gets a loop of its own). */
+/* Row block rb of a group's range (blocks of br rows) against tokens [t0, t0 + tn), q4_0 or
+   q8_0 weights (q4 a constant where this is inlined, so each weight type gets a loop of its
+   own). */
 typedef struct mod__int_job {
     const mod__mm *mm;
     const int *start;
     const unsigned char *xq;
     size_t xrow, wrow;
-    int nb, t0, tn;
+    int nb, t0, tn, br;
 } mod__int_job;
-MOD__INT_INLINE void mod__int_block(const mod__int_job *j, int rb, int q4) {
-    const mod__mm *p = j->mm + mod__mm_which(j->start, &rb);
-    const int rows = p->w->rows, r0 = rb * 4, nr = rows - r0 < 4 ? rows - r0 : 4, tn = j->tn, nb = j->nb;
+/* Rows [r0, r0 + nr), nr <= 4, four tokens at a time. */
+MOD__INT_INLINE void mod__int_rows4(const mod__int_job *j, const mod__mm *p, int r0, int nr, int q4) {
+    const int rows = p->w->rows, tn = j->tn, nb = j->nb;
     const size_t wrow = j->wrow, xrow = j->xrow;
     const unsigned char *wr = MOD__CAST(const unsigned char *, p->w->data) + (size_t)r0 * wrow;
     const unsigned char *xt = j->xq + (size_t)j->t0 * xrow;
@@ -3213,15 +3310,47 @@ MOD__INT_INLINE void mod__int_block(const mod__int_job *j, int rb, int q4) {
             yt[(size_t)t * rows + r0 + r] = mod__int_dot(wr + (size_t)r * wrow, xt + (size_t)t * xrow, nb, q4);
     mod__add_bias(yt, (size_t)rows, p->b, r0, nr, tn);
 }
+#ifdef MOD__Q4_UNPACK_UNITS
+/* Rows [r0, r0 + 8) of q4_0 weights, unpacked once, three tokens at a time. */
+static void mod__q4_rows8(const mod__int_job *j, const mod__mm *p, int r0) {
+    mod__qi wq[8 * MOD__Q4_UNPACK_UNITS];
+    mod__qf ws[8 * MOD__Q4_UNPACK_UNITS];
+    const int rows = p->w->rows, tn = j->tn, nb = j->nb, units = nb / MOD__INT8_UNIT;
+    const size_t wrow = j->wrow, xrow = j->xrow;
+    const unsigned char *wr = MOD__CAST(const unsigned char *, p->w->data) + (size_t)r0 * wrow;
+    const unsigned char *xt = j->xq + (size_t)j->t0 * xrow;
+    float *yt = p->y + (size_t)j->t0 * rows;
+    int t = 0;
+    mod__q4_unpack8(wq, ws, wr, wrow, units);
+    for (; t + 3 <= tn; t += 3) {
+        if (rows - r0 >= 16) mod__prefetch_part(wr + 8 * wrow, 8 * wrow, t / 3, tn / 3); /* the next eight rows */
+        mod__q4_tile8x3(yt + (size_t)t * rows + r0, (size_t)rows, wq, ws, units, wr, wrow, xt + (size_t)t * xrow, xrow, nb);
+    }
+    for (; t < tn; t++) mod__q4_tile8x1(yt + (size_t)t * rows + r0, wq, ws, units, wr, wrow, xt + (size_t)t * xrow, nb);
+    mod__add_bias(yt, (size_t)rows, p->b, r0, 8, tn);
+}
+#endif
+MOD__INT_INLINE void mod__int_block(const mod__int_job *j, int rb, int q4) {
+    const mod__mm *p = j->mm + mod__mm_which(j->start, &rb);
+    const int rows = p->w->rows, r0 = rb * j->br, nr = rows - r0 < j->br ? rows - r0 : j->br;
+    int r;
+#ifdef MOD__Q4_UNPACK_UNITS
+    if (q4 && nr == 8) {
+        mod__q4_rows8(j, p, r0);
+        return;
+    }
+#endif
+    for (r = 0; r < nr; r += 4) mod__int_rows4(j, p, r0 + r, nr - r < 4 ? nr - r : 4, q4);
+}
 
 /* The products of a group with q8_0 or q4_0 weights (all the same): the shared activations are
-   quantized once, then blocks of four rows meet blocks of four tokens, as in mod__matmuls. */
+   quantized once, then blocks of four rows meet blocks of four tokens, as in mod__matmuls (q4_0
+   prefill with MOD__Q4_UNPACK_UNITS: blocks of eight rows, three tokens). */
 static void mod__matmuls_int(mod_session *s, const float *x, int n, const mod__mm *mm, int count) {
     const int cols = mm[0].w->cols, nb = cols / MOD__INT8_BLOCK, q4 = mm[0].w->dtype == MOD_DTYPE_Q4_0;
     const size_t xrow = (size_t)nb * MOD__INT8X_BYTES, wrow = (size_t)nb * (q4 ? MOD__Q4_BYTES : MOD__Q8_BYTES);
     const int tb = mod__token_block(xrow);
     int start[MOD__MM_MAX + 1], t0;
-    const int blocks = mod__mm_starts(start, mm, count, 4);
     mod__quantize_job qj;
     mod__int_job job;
     qj.out = s->xq; qj.x = x; qj.cols = cols; qj.xrow = xrow;
@@ -3229,6 +3358,13 @@ static void mod__matmuls_int(mod_session *s, const float *x, int n, const mod__m
     job.mm = mm; job.start = start; job.xq = s->xq; job.xrow = xrow; job.wrow = wrow; job.nb = nb;
     for (t0 = 0; t0 < n; t0 += tb) {
         const int tn = n - t0 < tb ? n - t0 : tb;
+#ifdef MOD__Q4_UNPACK_UNITS
+        /* q4_0 prefill: blocks of eight rows, unpacked once for all the tokens */
+        const int br = q4 && tn >= 8 && nb / MOD__INT8_UNIT <= MOD__Q4_UNPACK_UNITS ? 8 : 4;
+#else
+        const int br = 4;
+#endif
+        const int blocks = mod__mm_starts(start, mm, count, br);
         int rb, parallel = mod__mm_parallel(s, mm, count, tn);
         /* prefill: dynamic, in runs of 32 blocks, so a thread that is held up (a shared
            machine) leaves the rest to the other (2-thread prefill 2-7% faster in alternating
@@ -3236,7 +3372,7 @@ static void mod__matmuls_int(mod_session *s, const float *x, int n, const mod__m
            ahead follows (3% faster than runs of 32) */
         const int run = tn >= 4 ? 32 : (blocks + s->threads - 1) / s->threads;
         (void)parallel; (void)run;
-        job.t0 = t0; job.tn = tn;
+        job.t0 = t0; job.tn = tn; job.br = br;
         if (q4) {
             MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, run))
             for (rb = 0; rb < blocks; rb++) mod__int_block(&job, rb, 1);

@@ -1260,10 +1260,12 @@ static void test_q4(void)
         got = mod__int_dot(w, xq, nb, 1);
         check(fabs(got - exact) <= 1e-5 * mag + 1e-30, "q4 block dot: %g vs exact %g (cols %d)", got, exact, cols);
     }
-    for (trial = 0; trial < 4; trial++) {
+    /* trials 2 and 4 take AVX-512's eight-row prefill blocks: three tokens at a time, then
+       (trial 4) two tokens one by one, with an odd block at the end of each row */
+    for (trial = 0; trial < 5; trial++) {
         const int rows = trial == 0 ? 37 : trial == 1 ? 64 : trial == 2 ? 13 : 70;
-        const int nb = trial == 1 ? 7 : trial == 3 ? 9 : 8, cols = 32 * nb;
-        const int n = trial == 0 ? 4 : trial == 1 ? 7 : trial == 2 ? 9 : 6;
+        const int nb = trial == 1 ? 7 : trial >= 3 ? 9 : 8, cols = 32 * nb;
+        const int n = trial == 0 ? 4 : trial == 1 ? 7 : trial == 2 ? 9 : trial == 3 ? 6 : 8;
         unsigned char *wq = (unsigned char *)xmalloc((size_t)rows * nb * 18);
         float x[9 * 288], y1[9 * 70], y2[9 * 70], y3[70], yb[9 * 70], bias[70], *wf;
         mod__tensor t, bt;
