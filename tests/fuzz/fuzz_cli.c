@@ -1,6 +1,6 @@
 /* libFuzzer harness: mod-generate's argument parser on arbitrary argument vectors (the input
    split at NUL bytes). Parsing must never crash, and what it accepts must be in range and
-   consistent (a prompt, or --chat and its options). */
+   consistent (a prompt, or --chat and its options; --verbose is valid either way). */
 #define MOD_GENERATE_NO_MAIN
 #include "../../examples/generate.c"
 
@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (parse_args(argc, argv, &g) == 0) {
         /* a prompt (exactly one way) without --chat; with it, none, and no --ids */
         const int prompt_bad = g.chat ? g.prompt || g.prompt_file || g.ids
-                                      : !(g.prompt || g.prompt_file) || (g.prompt && g.prompt_file) || g.system || g.chat_format || g.verbose;
+                                      : !(g.prompt || g.prompt_file) || (g.prompt && g.prompt_file) || g.system || g.chat_format;
         if (!g.path || prompt_bad || g.n_gen < 0 || g.top_k < 0 || !(g.temp >= 0) || !(g.top_p > 0 && g.top_p <= 1) ||
             g.capacity < 0 || g.capacity > 1 || g.threads < 0 || g.ctx < 0 || (g.script && !g.chat))
             abort();
