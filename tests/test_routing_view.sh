@@ -104,21 +104,21 @@ fi
 "$B/mod-generate" "$KJV" -p x --color=sometimes >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "invalid value 'sometimes' for --color" "$T/err" && ok "--color=sometimes refused" || bad "--color=sometimes (exit $rc)"
 
-# ---- mod-eval --show-routing -------------------------------------------------------------
+# ---- mod-eval --show-routing (--ctx 128: the held-out snippet in six windows, each a fresh start)
 ids=$("$B/mod-tokenize" "$KJV" --text models/heldout.txt --bos)
 ntok=$(echo "$ids" | tr ',' '\n' | wc -l)
 "$O" counts "$KJV" causal 128 "$ids" >"$T/expect"
 { "$B/mod-tokenize" "$KJV" --decode "$ids"; echo; } >"$T/decoded"
-"$B/mod-eval" "$KJV" --text models/heldout.txt --show-routing >"$T/out" 2>"$T/legend" || bad "mod-eval --show-routing failed: $(cat "$T/legend")"
+"$B/mod-eval" "$KJV" --text models/heldout.txt --ctx 128 --show-routing >"$T/out" 2>"$T/legend" || bad "mod-eval --show-routing failed: $(cat "$T/legend")"
 no_esc "mod-eval --show-routing, not a terminal" "$T/out"
 "$O" strip "$T/out" | head -c "$(wc -c <"$T/decoded")" >"$T/stripped"
 cmp -s "$T/stripped" "$T/decoded" && ok "mod-eval: stripped, the text is mod-tokenize --decode of its ids ($ntok tokens)" || bad "mod-eval: stripped text differs: $(cmp "$T/stripped" "$T/decoded" 2>&1)"
 grep -q "^perplexity: " "$T/out" && ok "mod-eval --show-routing: the scores follow the text" || bad "mod-eval: no perplexity line"
 marks_of "$T/out"; same_counts "mod-eval --show-routing, 6 windows of 128"
-"$B/mod-eval" "$KJV" --text models/heldout.txt --show-routing=blocks --color=always --incremental >"$T/out" 2>"$T/legend"
+"$B/mod-eval" "$KJV" --text models/heldout.txt --ctx 128 --show-routing=blocks --color=always --incremental >"$T/out" 2>"$T/legend"
 marks_of "$T/out"; same_shades "mod-eval --incremental, colour" "$T/legend"; same_blocks "mod-eval --incremental, blocks"
 "$O" counts "$KJV" topk 128 "$ids" >"$T/expect"
-"$B/mod-eval" "$KJV" --text models/heldout.txt --show-routing --routing topk >"$T/out" 2>/dev/null
+"$B/mod-eval" "$KJV" --text models/heldout.txt --ctx 128 --show-routing --routing topk >"$T/out" 2>/dev/null
 marks_of "$T/out"; same_counts "mod-eval --show-routing --routing topk"
 # the subscripts agree with mod-eval's own statistics: their sum is the blocks' processed tokens
 sum=$(grep '^C ' "$T/marks" | awk '{ s += $2 } END { print s }')
