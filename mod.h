@@ -1922,6 +1922,8 @@ uint64_t mod_model_parameters(const mod_model *m) {
      mod__vsum(v)         the lanes added in a fixed order; mod__vsum4(out, a, b, c, d) with
                           MOD__VSUM4: four such sums by the very same additions
      mod__vload_i8(p) with MOD__VI8 (optional): MOD__VL int8 at p as f32 lanes (q8_0 caches)
+     mod__vload_f16(p), mod__vload_bf16(p) with MOD__VHALF (optional): MOD__VL f16 or bf16
+                          values at p as f32 lanes (decoding of f16/bf16 weights; >>f32)
      e^x: MOD__VEXP with mod__vexp_out(x) (nonzero when a lane is below -87.3, above 88.7 or
      NaN), mod__vround(x) (to nearest, ties to even) and mod__vscale(y, n) (y 2^n, n
      integral); or MOD__VEXP_SCALAR: MOD_EXPF one value at a time (>>pointwise)
@@ -1998,6 +2000,10 @@ static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
 #define mod__vdiv(a, b) _mm512_div_ps(a, b)
 #define MOD__VI8 1
 #define mod__vload_i8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p)))))
+#define MOD__VHALF 1
+#define mod__vload_f16(p) _mm512_cvtph_ps(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p))))
+#define mod__vload_bf16(p) \
+    _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p)))), 16))
 
 #define MOD__VEXP 1
 static int mod__vexp_out(mod__v x) {
@@ -2206,6 +2212,12 @@ static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
 #define mod__vdiv(a, b) _mm256_div_ps(a, b)
 #define MOD__VI8 1
 #define mod__vload_i8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(MOD__CAST(const __m128i *, MOD__CAST(const void *, p)))))
+#if defined(__F16C__)
+#define MOD__VHALF 1
+#define mod__vload_f16(p) _mm256_cvtph_ps(_mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p))))
+#define mod__vload_bf16(p) \
+    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(MOD__CAST(const __m128i *, MOD__CAST(const void *, p)))), 16))
+#endif
 
 #define MOD__VEXP 1
 static int mod__vexp_out(mod__v x) {
@@ -2364,6 +2376,9 @@ static mod__v mod__vload_i8(const signed char *p) {
     memcpy(&u, p, 4);
     return vcvtq_f32_s32(vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(u))))));
 }
+#define MOD__VHALF 1
+#define mod__vload_f16(p) vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)))
+#define mod__vload_bf16(p) vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16))
 static float mod__vsum(mod__v v) { return vaddvq_f32(v); }
 #define MOD__VSUM4 1
 static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
@@ -2706,6 +2721,57 @@ static void mod__tile4x1(float *y, const float *w, size_t wstride, const float *
         y[0] += part[0]; y[1] += part[1]; y[2] += part[2]; y[3] += part[3];
     }
 }
+
+#ifdef MOD__VHALF
+/* Decoding of f16 and bf16 weights (bf: 1 for bf16): four rows against one row of x with each
+   weight converted in a register rather than into a buffer first. The conversion is exact, so
+   every sum is the one mod__tile4x1 takes of the converted rows, operation for operation; the
+   rows `ahead` values further on are fetched into the cache meanwhile. Saves a store and a
+   load per weight where decoding is bound by the conversion. */
+static float mod__half_tail(float s, const float *a, const uint16_t *h, int from, int n, int bf) {
+    int i;
+    for (i = from; i < n; i++) s += a[i] * (bf ? mod__bf16_to_f32(h[i]) : mod__f16_to_f32(h[i]));
+    return s;
+}
+#define MOD__HALF_LOAD(bf, p) ((bf) ? mod__vload_bf16(p) : mod__vload_f16(p))
+MOD__SPAN_INLINE void mod__half4x1_span(float *y, const uint16_t *w, size_t wstride, size_t ahead, const float *x, int from,
+                                        int to, int bf) {
+    const uint16_t *w0 = w, *w1 = w + wstride, *w2 = w + 2 * wstride, *w3 = w + 3 * wstride;
+    mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
+    int i = from;
+    for (; i + MOD__VL <= to; i += MOD__VL) {
+        const mod__v u = mod__vload(x + i);
+        if (i % 32 == 0) { /* a cache line of each row */
+            MOD__PREFETCH(w0 + i + ahead);
+            MOD__PREFETCH(w1 + i + ahead);
+            MOD__PREFETCH(w2 + i + ahead);
+            MOD__PREFETCH(w3 + i + ahead);
+        }
+        a0 = mod__vfma(a0, u, MOD__HALF_LOAD(bf, w0 + i));
+        a1 = mod__vfma(a1, u, MOD__HALF_LOAD(bf, w1 + i));
+        a2 = mod__vfma(a2, u, MOD__HALF_LOAD(bf, w2 + i));
+        a3 = mod__vfma(a3, u, MOD__HALF_LOAD(bf, w3 + i));
+    }
+    mod__vsum4(y, a0, a1, a2, a3);
+    y[0] = mod__half_tail(y[0], x, w0, i, to, bf);
+    y[1] = mod__half_tail(y[1], x, w1, i, to, bf);
+    y[2] = mod__half_tail(y[2], x, w2, i, to, bf);
+    y[3] = mod__half_tail(y[3], x, w3, i, to, bf);
+}
+#undef MOD__HALF_LOAD
+/* All columns, chunk by chunk as mod__tile4x1; each type gets code of its own. */
+static void mod__half4x1(float *y, const uint16_t *w, size_t wstride, size_t ahead, const float *x, int cols, int bf) {
+    int c;
+    if (bf) mod__half4x1_span(y, w, wstride, ahead, x, 0, mod__chunk_end(0, cols), 1);
+    else mod__half4x1_span(y, w, wstride, ahead, x, 0, mod__chunk_end(0, cols), 0);
+    for (c = MOD__DOT_CHUNK; c < cols; c += MOD__DOT_CHUNK) {
+        float part[4];
+        if (bf) mod__half4x1_span(part, w, wstride, ahead, x, c, mod__chunk_end(c, cols), 1);
+        else mod__half4x1_span(part, w, wstride, ahead, x, c, mod__chunk_end(c, cols), 0);
+        y[0] += part[0]; y[1] += part[1]; y[2] += part[2]; y[3] += part[3];
+    }
+}
+#endif
 #else
 /* Eight independent sums in a fixed order: vectorizable by the compiler. */
 static float mod__dot(const float *a, const float *b, int n) {
@@ -3414,10 +3480,32 @@ static void mod__matmuls(mod_session *s, const float *x, int n, const mod__mm *m
             const mod__mm *p = mm + mod__mm_which(start, &blk);
             const mod__tensor *w = p->w;
             const int rows = w->rows, r0 = blk * br, nr = rows - r0 < br ? rows - r0 : br;
-            const float *wr = mod__rows(w, r0, nr, s->wrow + (size_t)MOD__THREAD_ID() * (size_t)s->wrow_len);
+            float *const buf = s->wrow + (size_t)MOD__THREAD_ID() * (size_t)s->wrow_len;
+#ifdef MOD__VHALF
+            /* a few tokens of f16/bf16 weights: converted in registers (mod__half4x1) */
+            const int half = tn < 4 && (w->dtype == MOD_DTYPE_F16 || w->dtype == MOD_DTYPE_BF16);
+#else
+            const int half = 0;
+#endif
+            const float *wr = half ? NULL : mod__rows(w, r0, nr, buf);
             const float *xt = x + (size_t)t0 * cols;
             float *yt = p->y + (size_t)t0 * rows;
             int t = 0, r;
+#ifdef MOD__VHALF
+            if (half) {
+                const uint16_t *h = MOD__CAST(const uint16_t *, w->data) + (size_t)r0 * (size_t)cols;
+                const size_t ahead = rows - r0 >= 2 * br ? (size_t)br * (size_t)cols : 0;
+                const int whole = nr / 4 * 4;
+                const float *rest = whole < nr ? mod__rows(w, r0 + whole, nr - whole, buf) : NULL;
+                for (; t < tn; t++) {
+                    for (r = 0; r < whole; r += 4)
+                        mod__half4x1(yt + (size_t)t * rows + r0 + r, h + (size_t)r * cols, (size_t)cols, ahead,
+                                     xt + (size_t)t * cols, cols, w->dtype == MOD_DTYPE_BF16);
+                    for (; r < nr; r++)
+                        yt[(size_t)t * rows + r0 + r] = mod__dot(xt + (size_t)t * cols, rest + (size_t)(r - whole) * cols, cols);
+                }
+            }
+#endif
 #ifdef MOD__VL
             if (nr == MOD__TILE_ROWS && tn >= 4) {
                 /* the next tile's rows, when they are f32 in place and whole */
