@@ -4627,7 +4627,7 @@ mod_result mod_session_create(mod_session **out, const mod_model *m, const mod_s
     mod__session_params p;
     mod__arena a;
     mod_session *s;
-    size_t need;
+    size_t need = 0;
     void *block = NULL;
     mod_result r;
     int i;

@@ -5,7 +5,9 @@
    pair, so both sides see the same moments of the machine. Reports each side's median tokens/s
    and the median, lowest and highest pair ratio.
 
-   usage: mod-ab MODEL.mod [--threads N] [--prompt N] [--decode N] [--repeat N] */
+   usage: mod-ab MODEL.mod [--threads N] [--prompt N] [--decode N] [--repeat N]
+   environment: AB_KV=f32|f16|q8_0 (the KV cache), AB_DEPTH=N (decoding follows an N-token
+   prompt; default 16) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

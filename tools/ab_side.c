@@ -27,6 +27,20 @@ static double ab_now(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* Settings from the environment: AB_KV (f32, f16 or q8_0: the KV cache) and AB_DEPTH (the
+   prompt decoding follows, default 16 tokens) */
+static int ab_depth(void) {
+    const char *v = getenv("AB_DEPTH");
+    const int n = v ? atoi(v) : 16;
+    return n > 0 && n <= (1 << 20) ? n : 16;
+}
+static mod_kv_dtype ab_kv(void) {
+    const char *v = getenv("AB_KV");
+    if (v && !strcmp(v, "f16")) return MOD_KV_F16;
+    if (v && !strcmp(v, "q8_0")) return MOD_KV_Q8_0;
+    return MOD_KV_F32;
+}
+
 /* Loads path and makes a session for prompts of up to max_tokens (top-k routing for prompts,
    as mod-bench times them). Returns NULL with a message on stderr. */
 void *AB_FN(open)(const char *path, int threads, int max_tokens);
@@ -41,7 +55,8 @@ void *AB_FN(open)(const char *path, int threads, int max_tokens) {
         return NULL;
     }
     memset(&d, 0, sizeof d);
-    d.max_tokens = max_tokens;
+    d.max_tokens = max_tokens + ab_depth();
+    d.kv_dtype = ab_kv();
     d.threads = threads;
     d.prompt_routing = MOD_ROUTING_TOPK;
     if (mod_session_create(&h->session, h->model, &d, &err) != MOD_OK) {
@@ -72,16 +87,21 @@ double AB_FN(prefill)(void *hv, int n) {
     return r == MOD_OK ? n / (t1 - t0) : -1.0;
 }
 
-/* Tokens/s of decoding n tokens after a 16-token prompt; negative on error. */
+/* Tokens/s of decoding n tokens after a prompt of AB_DEPTH tokens; negative on error. */
 double AB_FN(decode)(void *hv, int n);
 double AB_FN(decode)(void *hv, int n) {
     ab_side *h = (ab_side *)hv;
-    int32_t tok[16];
+    const int depth = ab_depth();
+    int32_t *tok = (int32_t *)malloc(sizeof(int32_t) * (size_t)depth);
     double t0;
     int i;
-    for (i = 0; i < 16; i++) tok[i] = (int32_t)(((long)i * 7919 + 13) % h->vocab);
+    mod_result r;
+    if (!tok) return -1.0;
+    for (i = 0; i < depth; i++) tok[i] = (int32_t)(((long)i * 7919 + 13) % h->vocab);
     mod_session_reset(h->session);
-    if (mod_prefill(h->session, tok, 16, NULL) != MOD_OK) return -1.0;
+    r = mod_prefill(h->session, tok, depth, NULL);
+    free(tok);
+    if (r != MOD_OK) return -1.0;
     t0 = ab_now();
     for (i = 0; i < n; i++)
         if (mod_decode(h->session, (int32_t)(((long)i * 31 + 5) % h->vocab)) != MOD_OK) return -1.0;
