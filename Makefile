@@ -134,6 +134,12 @@ models: $(B)/mod-convert
 	$(B)/mod-convert $(B)/train/mod -o models/kjv-mod-q8_0.mod --dtype q8_0 --force
 	/usr/bin/python3 tools/train/expected.py -i models/metrics.json -o models/expected.txt
 
+# models/README.md from tools/train/models_readme.in.md, models/metrics.json (written by `make
+# models`) and models/measurements.json (figures measured by hand, each with its command).
+.PHONY: models-readme
+models-readme:
+	/usr/bin/python3 tools/train/models_readme.py
+
 # The header alone (C99 with gcc and clang, MOD_NO_STDIO + MOD_NO_MALLOC, OpenMP, C++, the SIMD
 # targets), the examples and the README's API example as C99 and C++17, all with -Werror.
 # make test runs the same script.

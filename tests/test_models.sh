@@ -7,7 +7,8 @@
 # the activations' q8_0 rounding differs; 0.05% for q8_0 and 0.11% for q4_0 when this was
 # written), and the weight rounding itself, the f32 copy against the f16 model (q8_0 within 1%,
 # q4_0 within 3%: this model loses 1.9% to q4_0 rounding on the snippet, 21.978 vs 21.570, and
-# 1.4% on the whole held-out split, 25.439 vs 25.076, at a 512-token context).
+# 1.4% on the whole held-out split, 25.439 vs 25.076, at a 512-token context). models/README.md
+# is checked against its generator, tools/train/models_readme.py.
 . "$(dirname "$0")/lib.sh"
 E=models/expected.txt
 ppl() { # ppl MODEL RULE (causal, topk, or off: causal with a threshold no router score passes)
@@ -52,4 +53,10 @@ f=$(ppl kjv-mod.mod causal)
 quantized q8_0 models/kjv-mod-q8_0.mod 1.01
 if "$B/mod-convert" models/kjv-mod.mod -o "$T/kjv-mod-q4_0.mod" --dtype q4_0 --quiet 2>"$T/err"; then quantized q4_0 "$T/kjv-mod-q4_0.mod" 1.03
 else bad "mod-convert --dtype q4_0: $(head -c 300 "$T/err")"; fi
+# models/README.md is what its generator writes from models/metrics.json and
+# models/measurements.json (a retrain or a new measurement cannot leave it behind)
+if have /usr/bin/python3 "models/README.md's generator"; then
+    if /usr/bin/python3 tools/train/models_readme.py --check >"$T/readme.log" 2>&1; then ok "models/README.md is what tools/train/models_readme.py writes"
+    else bad "$(cat "$T/readme.log")"; fi
+fi
 finish

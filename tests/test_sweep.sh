@@ -194,8 +194,9 @@ refuse "plot into a missing directory" 1 "$T/no/dir" "$S" "$T/mod.mod" --text "$
 [ ! -e "$T/no" ] && ok "nothing written for a refused output" || bad "a refused output left something"
 
 # the shipped pair, default lists, one round: every perplexity as mod-eval prints it, capacity 1
-# against the twin's FLOPs plus the routers and predictors (4 routed blocks, width 192, predictor
-# hidden 32: 2d + 2d*32 + 4*32 per token each)
+# against the twin's FLOPs plus the routers and predictors: per token and routed block 2d (the
+# router) + 2dp + 4p (a predictor of hidden width p: two products, its activation and output),
+# with the routed blocks, d and p as training recorded them in models/metrics.json
 if [ -f models/kjv-mod.mod ] && [ -f models/kjv-dense.mod ]; then
     "$S" models/kjv-mod.mod --text models/heldout.txt --dense models/kjv-dense.mod --repeat 1 --threads 1 \
         --json-out "$T/kjv.json" --plot "$T/kjv.svg" >"$T/kjv.table" 2>"$T/err" && ok "mod-sweep on the shipped pair" || bad "shipped pair: $(head -c 300 "$T/err")"
@@ -204,7 +205,10 @@ if [ -f models/kjv-mod.mod ] && [ -f models/kjv-dense.mod ]; then
         const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
         const c1 = j.points.find(p => p.rule === "topk" && p.capacity === 1), tw = j.points.find(p => p.rule === "dense");
         const own = j.points.find(p => p.rule === "topk" && p.trained);
-        if (c1.flops !== tw.flops + 4 * (2 * 192 + 2 * 192 * 32 + 4 * 32) * j.tokens) { console.log(c1.flops, tw.flops); process.exit(1); }
+        const m = JSON.parse(require("fs").readFileSync("models/metrics.json", "utf8")).models.mod;
+        const d = m.config.hidden_size, p = m.train_args.decision === "predictor" ? m.train_args.predictor_hidden : 0;
+        const per = 2 * d + (p ? 2 * d * p + 4 * p : 0);
+        if (c1.flops !== tw.flops + m.config.mod_layers.length * per * j.tokens) { console.log(c1.flops, tw.flops, d, p); process.exit(1); }
         const want = Number(process.argv[2]);
         if (!own || own.capacity !== 0.125 || !(Math.abs(own.perplexity - want) <= 1e-4 * want)) { console.log(JSON.stringify(own), want); process.exit(1); }' \
         "$T/kjv.json" "$(sed -n 's/^ppl kjv-mod.mod topk //p' models/expected.txt)" >"$T/msg" \
