@@ -4256,6 +4256,48 @@ static void mod__axpy_q8(float *y, const float *p, const signed char *q, const u
 }
 #endif
 
+#if defined(MOD__VL) && defined(MOD__VHALF)
+/* An f16 cache read in place by a lone query (decoding): each key or value converted in a
+   register, exactly, then the operations of mod__kscores1 and mod__axpy on the converted span,
+   so the results are those of prefill's path through the conversion buffer, bit for bit. */
+#if MOD__KB > 1
+static void mod__kscores1_f16(float *out, const float *q, const uint16_t *k, int nb, int hd) {
+    const size_t kstride = (size_t)MOD__KB * hd;
+    int b = 0, d;
+    for (; b + 4 <= nb; b += 4) {
+        const uint16_t *k0 = k + (size_t)b * kstride, *k1 = k0 + kstride, *k2 = k1 + kstride, *k3 = k2 + kstride;
+        mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
+        for (d = 0; d < hd; d++) {
+            const mod__v x = mod__vdup(q[d]);
+            a0 = mod__vfma(a0, x, mod__vload_f16(k0 + (size_t)d * MOD__KB));
+            a1 = mod__vfma(a1, x, mod__vload_f16(k1 + (size_t)d * MOD__KB));
+            a2 = mod__vfma(a2, x, mod__vload_f16(k2 + (size_t)d * MOD__KB));
+            a3 = mod__vfma(a3, x, mod__vload_f16(k3 + (size_t)d * MOD__KB));
+        }
+        mod__vstore(out + (size_t)b * MOD__KB, a0);
+        mod__vstore(out + (size_t)(b + 1) * MOD__KB, a1);
+        mod__vstore(out + (size_t)(b + 2) * MOD__KB, a2);
+        mod__vstore(out + (size_t)(b + 3) * MOD__KB, a3);
+    }
+    for (; b < nb; b++) {
+        const uint16_t *k0 = k + (size_t)b * kstride;
+        mod__v a0 = mod__vzero();
+        for (d = 0; d < hd; d++) a0 = mod__vfma(a0, mod__vdup(q[d]), mod__vload_f16(k0 + (size_t)d * MOD__KB));
+        mod__vstore(out + (size_t)b * MOD__KB, a0);
+    }
+}
+#endif
+/* y += p[t] v_t for the f16 value rows t in [0, n), hd apart */
+static void mod__axpy_f16(float *y, const float *p, const uint16_t *v, int n, int hd) {
+    int t, i;
+    for (t = 0; t < n; t++, v += hd) {
+        const mod__v va = mod__vdup(p[t]);
+        for (i = 0; i + MOD__VL <= hd; i += MOD__VL) mod__vstore(y + i, mod__vfma(mod__vload(y + i), va, mod__vload_f16(v + i)));
+        for (; i < hd; i++) y[i] += p[t] * mod__f16_to_f32(v[i]);
+    }
+}
+#endif
+
 /* Attention of ns new queries (already in the cache) over the cache. Work is split into (head,
    block of up to s->qblock queries): the queries of a block share every key and value row they
    read, so the cache streams through once per block rather than once per query. Groups of four
@@ -4323,6 +4365,14 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
                                      cache->sk + (at + (size_t)(b0 - c0) * MOD__KB) * (size_t)mod__kv_nblk(hd), b1 - b0, hd);
                 continue;
             }
+#ifdef MOD__VHALF
+            if (cache->hk && nq == 1) { /* decoding: the f16 keys in place (mod__kscores1_f16) */
+                const int b0 = lo[0] / MOD__KB > c0 ? lo[0] / MOD__KB : c0;
+                const int b1 = (int)(mod__kb_round((size_t)(base + j0 + 1)) / MOD__KB) < c1 ? (int)(mod__kb_round((size_t)(base + j0 + 1)) / MOD__KB) : c1;
+                if (b1 > b0) mod__kscores1_f16(sc + (size_t)b0 * MOD__KB, q, cache->hk + kh + (size_t)b0 * kstride, b1 - b0, hd);
+                continue;
+            }
+#endif
             kp = cache->qk ? mod__kv_q8_span(cache, 1, kvh, t0, (c1 - c0) * MOD__KB, hd, buf)
                            : mod__kv_span(cache->k, cache->hk, kh + (size_t)t0 * ks, (size_t)(c1 - c0) * kstride, buf);
             j = 0;
@@ -4368,13 +4418,21 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         }
 #endif
         /* values: out_j += p_j[t] v_t, keys in order */
-#if defined(MOD__VL) && defined(MOD__VI8)
+#if defined(MOD__VL) && (defined(MOD__VI8) || defined(MOD__VHALF))
+        t0 = lo[0];
+#ifdef MOD__VI8
         if (cache->qv && nq == 1) { /* decoding: the int8 in place (mod__axpy_q8) */
             const size_t at = (size_t)kvh * mod__kb_round((size_t)cache->cap) + (size_t)lo[0];
             mod__axpy_q8(att, sc + lo[0], cache->qv + at * (size_t)hd, cache->sv + at * (size_t)mod__kv_nblk(hd), Tmax - lo[0], hd);
             t0 = Tmax; /* nothing left for the loop below */
-        } else
-            t0 = lo[0];
+        }
+#endif
+#ifdef MOD__VHALF
+        if (cache->hv && nq == 1) { /* decoding: the f16 values in place (mod__axpy_f16) */
+            mod__axpy_f16(att, sc + lo[0], cache->hv + vh + (size_t)lo[0] * vs, Tmax - lo[0], hd);
+            t0 = Tmax;
+        }
+#endif
         for (; t0 < Tmax; t0 += C) {
 #else
         for (t0 = lo[0]; t0 < Tmax; t0 += C) {
