@@ -4310,9 +4310,10 @@ static void mod__axpy_f16(float *y, const float *p, const uint16_t *v, int n, in
    exactly 0, which leaves its zeroed sums +0 as if they were skipped. An f16 cache is read
    MOD__KV_CHUNK positions at a time, converted to f32 once per block of queries; a score never
    spans chunks and the value sums continue across them, so the chunks change no result. A q8_0
-   cache is read the same way, its chunks converted to f32 exactly (mod__kv_q8_span), except
-   by a lone query (decoding), which reads the int8 in place with the same operations
-   (mod__kscores1_q8, mod__axpy_q8). */
+   cache is read the same way, its chunks converted to f32 exactly (mod__kv_q8_span). A lone
+   query (decoding) reads either cache in place instead, converting in registers, with the same
+   operations (mod__kscores1_q8, mod__axpy_q8; mod__kscores1_f16, mod__axpy_f16 where the
+   backend loads f16 vectors). */
 static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     const mod_config *c = &s->m->cfg;
     const int H = c->n_heads, hd = c->head_dim, qd = H * hd;
