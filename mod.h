@@ -2641,13 +2641,36 @@ static float mod__dot(const float *a, const float *b, int n) {
     return s;
 }
 
-/* y += a * x */
-static void mod__axpy(float *y, float a, const float *x, int n) {
+/* Rows the decoding kernels read as they are stored: MOD__W_F32, or with MOD__VHALF also
+   MOD__W_F16 and MOD__W_BF16, each value converted in a register (exactly) as it is used, so
+   a sum is the one its rows converted to f32 first would give, operation for operation. The
+   kind is a constant wherever these are used hot (the helpers are force-inlined), so each kind
+   gets code of its own. Offsets are in values. */
+#define MOD__W_F32 0
+#define MOD__W_F16 1
+#define MOD__W_BF16 2
+#ifdef MOD__VHALF
+#define MOD__WLOAD(kind, w, o)                                                                                   \
+    ((kind) == MOD__W_F32    ? mod__vload(MOD__CAST(const float *, w) + (o))                                      \
+     : (kind) == MOD__W_F16 ? mod__vload_f16(MOD__CAST(const uint16_t *, w) + (o))                                \
+                            : mod__vload_bf16(MOD__CAST(const uint16_t *, w) + (o)))
+#else
+#define MOD__WLOAD(kind, w, o) ((void)(kind), mod__vload(MOD__CAST(const float *, w) + (o)))
+#endif
+static float mod__wval(const void *w, size_t o, int kind) {
+    if (kind == MOD__W_F32) return MOD__CAST(const float *, w)[o];
+    return kind == MOD__W_F16 ? mod__f16_to_f32(MOD__CAST(const uint16_t *, w)[o]) : mod__bf16_to_f32(MOD__CAST(const uint16_t *, w)[o]);
+}
+
+/* y += a * x, x of the given kind */
+MOD__SPAN_INLINE void mod__axpy_w(float *y, float a, const void *x, int n, int kind) {
     const mod__v va = mod__vdup(a);
     int i = 0;
-    for (; i + MOD__VL <= n; i += MOD__VL) mod__vstore(y + i, mod__vfma(mod__vload(y + i), va, mod__vload(x + i)));
-    for (; i < n; i++) y[i] += a * x[i];
+    for (; i + MOD__VL <= n; i += MOD__VL) mod__vstore(y + i, mod__vfma(mod__vload(y + i), va, MOD__WLOAD(kind, x, i)));
+    for (; i < n; i++) y[i] += a * mod__wval(x, (size_t)i, kind);
 }
+/* y += a * x */
+static void mod__axpy(float *y, float a, const float *x, int n) { mod__axpy_w(y, a, x, n, MOD__W_F32); }
 
 /* MOD__TILE_ROWS rows of W against four rows of x: one accumulator for each pair, each the
    exact sequence of operations mod__dot performs, so results do not depend on tiling. */
@@ -2693,85 +2716,50 @@ static void mod__tile(float *y, size_t ystride, const float *w, size_t wstride, 
 #undef MOD__TILE_OUT
 
 /* Columns [from, to) of one row of x against four rows of W (decoding): four independent
-   chains. */
-MOD__SPAN_INLINE void mod__tile4x1_span(float *y, const float *w, size_t wstride, const float *x, int from, int to) {
-    const float *w0 = w, *w1 = w + wstride, *w2 = w + 2 * wstride, *w3 = w + 3 * wstride;
+   chains, each the operations of mod__dot_span; rows of another kind than f32 fetch the rows
+   `ahead` values further on into the cache meanwhile, a line of each row at a time. */
+MOD__SPAN_INLINE void mod__tile4x1_span(float *y, const void *w, size_t wstride, size_t ahead, const float *x, int from,
+                                        int to, int kind) {
+    const size_t o1 = wstride, o2 = 2 * wstride, o3 = 3 * wstride;
     mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
-    int i = from;
+    int i = from, r;
     for (; i + MOD__VL <= to; i += MOD__VL) {
         const mod__v u = mod__vload(x + i);
-        a0 = mod__vfma(a0, u, mod__vload(w0 + i));
-        a1 = mod__vfma(a1, u, mod__vload(w1 + i));
-        a2 = mod__vfma(a2, u, mod__vload(w2 + i));
-        a3 = mod__vfma(a3, u, mod__vload(w3 + i));
+        if (kind != MOD__W_F32 && i % 32 == 0)
+            for (r = 0; r < 4; r++) MOD__PREFETCH(MOD__CAST(const uint16_t *, w) + (size_t)r * wstride + (size_t)i + ahead);
+        a0 = mod__vfma(a0, u, MOD__WLOAD(kind, w, (size_t)i));
+        a1 = mod__vfma(a1, u, MOD__WLOAD(kind, w, o1 + (size_t)i));
+        a2 = mod__vfma(a2, u, MOD__WLOAD(kind, w, o2 + (size_t)i));
+        a3 = mod__vfma(a3, u, MOD__WLOAD(kind, w, o3 + (size_t)i));
     }
     mod__vsum4(y, a0, a1, a2, a3);
-    y[0] = mod__dot_tail(y[0], x, w0, i, to);
-    y[1] = mod__dot_tail(y[1], x, w1, i, to);
-    y[2] = mod__dot_tail(y[2], x, w2, i, to);
-    y[3] = mod__dot_tail(y[3], x, w3, i, to);
-}
-/* All columns, chunk by chunk as mod__dot. */
-static void mod__tile4x1(float *y, const float *w, size_t wstride, const float *x, int cols) {
-    int c;
-    mod__tile4x1_span(y, w, wstride, x, 0, mod__chunk_end(0, cols));
-    for (c = MOD__DOT_CHUNK; c < cols; c += MOD__DOT_CHUNK) {
-        float part[4];
-        mod__tile4x1_span(part, w, wstride, x, c, mod__chunk_end(c, cols));
-        y[0] += part[0]; y[1] += part[1]; y[2] += part[2]; y[3] += part[3];
+    for (r = 0; r < 4; r++) {
+        int k;
+        for (k = i; k < to; k++) y[r] += x[k] * mod__wval(w, (size_t)r * wstride + (size_t)k, kind);
     }
 }
-
+/* All columns, chunk by chunk as mod__dot; a kind known only at run time is dispatched here
+   to code of its own. */
+static void mod__rows4x1(float *y, const void *w, size_t wstride, size_t ahead, const float *x, int cols, int kind) {
+    int c = 0;
+    (void)kind; /* f32 alone without MOD__VHALF */
+    do {
+        float part[4];
+        float *const o = c ? part : y;
+        const int e = mod__chunk_end(c, cols);
 #ifdef MOD__VHALF
-/* Decoding of f16 and bf16 weights (bf: 1 for bf16): four rows against one row of x with each
-   weight converted in a register rather than into a buffer first. The conversion is exact, so
-   every sum is the one mod__tile4x1 takes of the converted rows, operation for operation; the
-   rows `ahead` values further on are fetched into the cache meanwhile. Saves a store and a
-   load per weight where decoding is bound by the conversion. */
-static float mod__half_tail(float s, const float *a, const uint16_t *h, int from, int n, int bf) {
-    int i;
-    for (i = from; i < n; i++) s += a[i] * (bf ? mod__bf16_to_f32(h[i]) : mod__f16_to_f32(h[i]));
-    return s;
-}
-#define MOD__HALF_LOAD(bf, p) ((bf) ? mod__vload_bf16(p) : mod__vload_f16(p))
-MOD__SPAN_INLINE void mod__half4x1_span(float *y, const uint16_t *w, size_t wstride, size_t ahead, const float *x, int from,
-                                        int to, int bf) {
-    const uint16_t *w0 = w, *w1 = w + wstride, *w2 = w + 2 * wstride, *w3 = w + 3 * wstride;
-    mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
-    int i = from;
-    for (; i + MOD__VL <= to; i += MOD__VL) {
-        const mod__v u = mod__vload(x + i);
-        if (i % 32 == 0) { /* a cache line of each row */
-            MOD__PREFETCH(w0 + i + ahead);
-            MOD__PREFETCH(w1 + i + ahead);
-            MOD__PREFETCH(w2 + i + ahead);
-            MOD__PREFETCH(w3 + i + ahead);
-        }
-        a0 = mod__vfma(a0, u, MOD__HALF_LOAD(bf, w0 + i));
-        a1 = mod__vfma(a1, u, MOD__HALF_LOAD(bf, w1 + i));
-        a2 = mod__vfma(a2, u, MOD__HALF_LOAD(bf, w2 + i));
-        a3 = mod__vfma(a3, u, MOD__HALF_LOAD(bf, w3 + i));
-    }
-    mod__vsum4(y, a0, a1, a2, a3);
-    y[0] = mod__half_tail(y[0], x, w0, i, to, bf);
-    y[1] = mod__half_tail(y[1], x, w1, i, to, bf);
-    y[2] = mod__half_tail(y[2], x, w2, i, to, bf);
-    y[3] = mod__half_tail(y[3], x, w3, i, to, bf);
-}
-#undef MOD__HALF_LOAD
-/* All columns, chunk by chunk as mod__tile4x1; each type gets code of its own. */
-static void mod__half4x1(float *y, const uint16_t *w, size_t wstride, size_t ahead, const float *x, int cols, int bf) {
-    int c;
-    if (bf) mod__half4x1_span(y, w, wstride, ahead, x, 0, mod__chunk_end(0, cols), 1);
-    else mod__half4x1_span(y, w, wstride, ahead, x, 0, mod__chunk_end(0, cols), 0);
-    for (c = MOD__DOT_CHUNK; c < cols; c += MOD__DOT_CHUNK) {
-        float part[4];
-        if (bf) mod__half4x1_span(part, w, wstride, ahead, x, c, mod__chunk_end(c, cols), 1);
-        else mod__half4x1_span(part, w, wstride, ahead, x, c, mod__chunk_end(c, cols), 0);
-        y[0] += part[0]; y[1] += part[1]; y[2] += part[2]; y[3] += part[3];
-    }
-}
+        if (kind == MOD__W_F16) mod__tile4x1_span(o, w, wstride, ahead, x, c, e, MOD__W_F16);
+        else if (kind == MOD__W_BF16) mod__tile4x1_span(o, w, wstride, ahead, x, c, e, MOD__W_BF16);
+        else
 #endif
+            mod__tile4x1_span(o, w, wstride, ahead, x, c, e, MOD__W_F32);
+        if (c) { y[0] += part[0]; y[1] += part[1]; y[2] += part[2]; y[3] += part[3]; }
+        c += MOD__DOT_CHUNK;
+    } while (c < cols);
+}
+static void mod__tile4x1(float *y, const float *w, size_t wstride, const float *x, int cols) {
+    mod__rows4x1(y, w, wstride, 0, x, cols, MOD__W_F32);
+}
 #else
 /* Eight independent sums in a fixed order: vectorizable by the compiler. */
 static float mod__dot(const float *a, const float *b, int n) {
@@ -3482,7 +3470,7 @@ static void mod__matmuls(mod_session *s, const float *x, int n, const mod__mm *m
             const int rows = w->rows, r0 = blk * br, nr = rows - r0 < br ? rows - r0 : br;
             float *const buf = s->wrow + (size_t)MOD__THREAD_ID() * (size_t)s->wrow_len;
 #ifdef MOD__VHALF
-            /* a few tokens of f16/bf16 weights: converted in registers (mod__half4x1) */
+            /* a few tokens of f16/bf16 weights: converted in registers (mod__rows4x1) */
             const int half = tn < 4 && (w->dtype == MOD_DTYPE_F16 || w->dtype == MOD_DTYPE_BF16);
 #else
             const int half = 0;
@@ -3499,8 +3487,8 @@ static void mod__matmuls(mod_session *s, const float *x, int n, const mod__mm *m
                 const float *rest = whole < nr ? mod__rows(w, r0 + whole, nr - whole, buf) : NULL;
                 for (; t < tn; t++) {
                     for (r = 0; r < whole; r += 4)
-                        mod__half4x1(yt + (size_t)t * rows + r0 + r, h + (size_t)r * cols, (size_t)cols, ahead,
-                                     xt + (size_t)t * cols, cols, w->dtype == MOD_DTYPE_BF16);
+                        mod__rows4x1(yt + (size_t)t * rows + r0 + r, h + (size_t)r * cols, (size_t)cols, ahead,
+                                     xt + (size_t)t * cols, cols, w->dtype == MOD_DTYPE_BF16 ? MOD__W_BF16 : MOD__W_F16);
                     for (; r < nr; r++)
                         yt[(size_t)t * rows + r0 + r] = mod__dot(xt + (size_t)t * cols, rest + (size_t)(r - whole) * cols, cols);
                 }
@@ -3944,17 +3932,20 @@ static void mod__kscores4(float *out, size_t ostride, const float *q, size_t qst
         mod__vstore(out + 3 * ostride + (size_t)b * MOD__KB, a3);
     }
 }
-static void mod__kscores1(float *out, const float *q, const float *k, size_t kstride, int nb, int hd) {
+/* One query's scores against nb key blocks of the given kind (MOD__W_*: an f32 cache, or a
+   lone query reading an f16 cache in place) */
+MOD__SPAN_INLINE void mod__kscores1_w(float *out, const float *q, const void *k, size_t kstride, int nb, int hd, int kind) {
     int b = 0, d;
     for (; b + 4 <= nb; b += 4) {
-        const float *k0 = k + (size_t)b * kstride, *k1 = k0 + kstride, *k2 = k1 + kstride, *k3 = k2 + kstride;
+        const size_t k0 = (size_t)b * kstride, k1 = k0 + kstride, k2 = k1 + kstride, k3 = k2 + kstride;
         mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
         for (d = 0; d < hd; d++) {
             const mod__v x = mod__vdup(q[d]);
-            a0 = mod__vfma(a0, x, mod__vload(k0 + (size_t)d * MOD__KB));
-            a1 = mod__vfma(a1, x, mod__vload(k1 + (size_t)d * MOD__KB));
-            a2 = mod__vfma(a2, x, mod__vload(k2 + (size_t)d * MOD__KB));
-            a3 = mod__vfma(a3, x, mod__vload(k3 + (size_t)d * MOD__KB));
+            const size_t o = (size_t)d * MOD__KB;
+            a0 = mod__vfma(a0, x, MOD__WLOAD(kind, k, k0 + o));
+            a1 = mod__vfma(a1, x, MOD__WLOAD(kind, k, k1 + o));
+            a2 = mod__vfma(a2, x, MOD__WLOAD(kind, k, k2 + o));
+            a3 = mod__vfma(a3, x, MOD__WLOAD(kind, k, k3 + o));
         }
         mod__vstore(out + (size_t)b * MOD__KB, a0);
         mod__vstore(out + (size_t)(b + 1) * MOD__KB, a1);
@@ -3962,11 +3953,14 @@ static void mod__kscores1(float *out, const float *q, const float *k, size_t kst
         mod__vstore(out + (size_t)(b + 3) * MOD__KB, a3);
     }
     for (; b < nb; b++) {
-        const float *k0 = k + (size_t)b * kstride;
+        const size_t k0 = (size_t)b * kstride;
         mod__v a0 = mod__vzero();
-        for (d = 0; d < hd; d++) a0 = mod__vfma(a0, mod__vdup(q[d]), mod__vload(k0 + (size_t)d * MOD__KB));
+        for (d = 0; d < hd; d++) a0 = mod__vfma(a0, mod__vdup(q[d]), MOD__WLOAD(kind, k, k0 + (size_t)d * MOD__KB));
         mod__vstore(out + (size_t)b * MOD__KB, a0);
     }
+}
+static void mod__kscores1(float *out, const float *q, const float *k, size_t kstride, int nb, int hd) {
+    mod__kscores1_w(out, q, k, kstride, nb, hd, MOD__W_F32);
 }
 #else
 /* Scores of one query against keys [0, T) of a head (rows kvd apart), four keys at a time
@@ -4256,48 +4250,6 @@ static void mod__axpy_q8(float *y, const float *p, const signed char *q, const u
 }
 #endif
 
-#if defined(MOD__VL) && defined(MOD__VHALF)
-/* An f16 cache read in place by a lone query (decoding): each key or value converted in a
-   register, exactly, then the operations of mod__kscores1 and mod__axpy on the converted span,
-   so the results are those of prefill's path through the conversion buffer, bit for bit. */
-#if MOD__KB > 1
-static void mod__kscores1_f16(float *out, const float *q, const uint16_t *k, int nb, int hd) {
-    const size_t kstride = (size_t)MOD__KB * hd;
-    int b = 0, d;
-    for (; b + 4 <= nb; b += 4) {
-        const uint16_t *k0 = k + (size_t)b * kstride, *k1 = k0 + kstride, *k2 = k1 + kstride, *k3 = k2 + kstride;
-        mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
-        for (d = 0; d < hd; d++) {
-            const mod__v x = mod__vdup(q[d]);
-            a0 = mod__vfma(a0, x, mod__vload_f16(k0 + (size_t)d * MOD__KB));
-            a1 = mod__vfma(a1, x, mod__vload_f16(k1 + (size_t)d * MOD__KB));
-            a2 = mod__vfma(a2, x, mod__vload_f16(k2 + (size_t)d * MOD__KB));
-            a3 = mod__vfma(a3, x, mod__vload_f16(k3 + (size_t)d * MOD__KB));
-        }
-        mod__vstore(out + (size_t)b * MOD__KB, a0);
-        mod__vstore(out + (size_t)(b + 1) * MOD__KB, a1);
-        mod__vstore(out + (size_t)(b + 2) * MOD__KB, a2);
-        mod__vstore(out + (size_t)(b + 3) * MOD__KB, a3);
-    }
-    for (; b < nb; b++) {
-        const uint16_t *k0 = k + (size_t)b * kstride;
-        mod__v a0 = mod__vzero();
-        for (d = 0; d < hd; d++) a0 = mod__vfma(a0, mod__vdup(q[d]), mod__vload_f16(k0 + (size_t)d * MOD__KB));
-        mod__vstore(out + (size_t)b * MOD__KB, a0);
-    }
-}
-#endif
-/* y += p[t] v_t for the f16 value rows t in [0, n), hd apart */
-static void mod__axpy_f16(float *y, const float *p, const uint16_t *v, int n, int hd) {
-    int t, i;
-    for (t = 0; t < n; t++, v += hd) {
-        const mod__v va = mod__vdup(p[t]);
-        for (i = 0; i + MOD__VL <= hd; i += MOD__VL) mod__vstore(y + i, mod__vfma(mod__vload(y + i), va, mod__vload_f16(v + i)));
-        for (; i < hd; i++) y[i] += p[t] * mod__f16_to_f32(v[i]);
-    }
-}
-#endif
-
 /* Attention of ns new queries (already in the cache) over the cache. Work is split into (head,
    block of up to s->qblock queries): the queries of a block share every key and value row they
    read, so the cache streams through once per block rather than once per query. Groups of four
@@ -4312,8 +4264,8 @@ static void mod__axpy_f16(float *y, const float *p, const uint16_t *v, int n, in
    spans chunks and the value sums continue across them, so the chunks change no result. A q8_0
    cache is read the same way, its chunks converted to f32 exactly (mod__kv_q8_span). A lone
    query (decoding) reads either cache in place instead, converting in registers, with the same
-   operations (mod__kscores1_q8, mod__axpy_q8; mod__kscores1_f16, mod__axpy_f16 where the
-   backend loads f16 vectors). */
+   operations (mod__kscores1_q8, mod__axpy_q8; mod__kscores1_w and mod__axpy_w of MOD__W_F16
+   where the backend loads f16 vectors). */
 static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     const mod_config *c = &s->m->cfg;
     const int H = c->n_heads, hd = c->head_dim, qd = H * hd;
@@ -4367,10 +4319,10 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
                 continue;
             }
 #ifdef MOD__VHALF
-            if (cache->hk && nq == 1) { /* decoding: the f16 keys in place (mod__kscores1_f16) */
+            if (cache->hk && nq == 1) { /* decoding: the f16 keys in place, converted in registers */
                 const int b0 = lo[0] / MOD__KB > c0 ? lo[0] / MOD__KB : c0;
                 const int b1 = (int)(mod__kb_round((size_t)(base + j0 + 1)) / MOD__KB) < c1 ? (int)(mod__kb_round((size_t)(base + j0 + 1)) / MOD__KB) : c1;
-                if (b1 > b0) mod__kscores1_f16(sc + (size_t)b0 * MOD__KB, q, cache->hk + kh + (size_t)b0 * kstride, b1 - b0, hd);
+                if (b1 > b0) mod__kscores1_w(sc + (size_t)b0 * MOD__KB, q, cache->hk + kh + (size_t)b0 * kstride, kstride, b1 - b0, hd, MOD__W_F16);
                 continue;
             }
 #endif
@@ -4429,8 +4381,9 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         }
 #endif
 #ifdef MOD__VHALF
-        if (cache->hv && nq == 1) { /* decoding: the f16 values in place (mod__axpy_f16) */
-            mod__axpy_f16(att, sc + lo[0], cache->hv + vh + (size_t)lo[0] * vs, Tmax - lo[0], hd);
+        if (cache->hv && nq == 1) { /* decoding: the f16 values in place, converted in registers */
+            const uint16_t *v = cache->hv + vh + (size_t)lo[0] * vs;
+            for (t = lo[0]; t < Tmax; t++, v += vs) mod__axpy_w(att, sc[t], v, hd, MOD__W_F16);
             t0 = Tmax;
         }
 #endif
