@@ -4309,23 +4309,24 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
             const int c0 = t0 / MOD__KB, c1 = (int)(mod__kb_round((size_t)t1) / MOD__KB); /* key blocks [c0, c1) */
             const size_t kstride = (size_t)MOD__KB * hd;
             const float *kp;
-            if (cache->qk && nq == 1) { /* decoding: the int8 in place (mod__kscores1_q8) */
+#ifdef MOD__VHALF
+            const int f16_in_place = cache->hk != NULL;
+#else
+            const int f16_in_place = 0;
+#endif
+            if ((cache->qk || f16_in_place) && nq == 1) { /* decoding: the cache in place, converted in registers */
                 const size_t at = (size_t)kvh * mod__kb_round((size_t)cache->cap) + (size_t)t0;
                 const int b0 = lo[0] / MOD__KB > c0 ? lo[0] / MOD__KB : c0;
                 const int b1 = (int)(mod__kb_round((size_t)(base + j0 + 1)) / MOD__KB) < c1 ? (int)(mod__kb_round((size_t)(base + j0 + 1)) / MOD__KB) : c1;
-                if (b1 > b0)
+                if (b1 > b0 && cache->qk)
                     mod__kscores1_q8(sc + (size_t)b0 * MOD__KB, q, cache->qk + (at + (size_t)(b0 - c0) * MOD__KB) * (size_t)hd,
                                      cache->sk + (at + (size_t)(b0 - c0) * MOD__KB) * (size_t)mod__kv_nblk(hd), b1 - b0, hd);
-                continue;
-            }
 #ifdef MOD__VHALF
-            if (cache->hk && nq == 1) { /* decoding: the f16 keys in place, converted in registers */
-                const int b0 = lo[0] / MOD__KB > c0 ? lo[0] / MOD__KB : c0;
-                const int b1 = (int)(mod__kb_round((size_t)(base + j0 + 1)) / MOD__KB) < c1 ? (int)(mod__kb_round((size_t)(base + j0 + 1)) / MOD__KB) : c1;
-                if (b1 > b0) mod__kscores1_w(sc + (size_t)b0 * MOD__KB, q, cache->hk + kh + (size_t)b0 * kstride, kstride, b1 - b0, hd, MOD__W_F16);
+                else if (b1 > b0)
+                    mod__kscores1_w(sc + (size_t)b0 * MOD__KB, q, cache->hk + kh + (size_t)b0 * kstride, kstride, b1 - b0, hd, MOD__W_F16);
+#endif
                 continue;
             }
-#endif
             kp = cache->qk ? mod__kv_q8_span(cache, 1, kvh, t0, (c1 - c0) * MOD__KB, hd, buf)
                            : mod__kv_span(cache->k, cache->hk, kh + (size_t)t0 * ks, (size_t)(c1 - c0) * kstride, buf);
             j = 0;
