@@ -83,8 +83,9 @@
      A model is read-only after loading and may be shared by any number of sessions on any
      number of threads. A session must be used by one thread at a time. With OpenMP, a session
      splits its own work over mod_session_desc.threads threads (by default as many as the
-     model's work per token pays for: a small model decodes on one thread; with more, calls
-     fall back to one thread while that is faster, e.g. a core taken by another process);
+     model's work per token pays for: a small model decodes on one thread; with more, calls,
+     and the blocks of a prompt, fall back to one thread while that is faster, e.g. a core
+     taken by another process);
      results are bit-identical for every thread count.
 
    SPEED
@@ -312,8 +313,9 @@ typedef struct mod_session_desc {
     int threads;             /* OpenMP threads; default: one per 8 million multiply-adds of a
                                 token's dense work (its products and the output projection),
                                 at least 1, at most omp_get_max_threads(); with more than
-                                one, calls fall back to one thread while that is faster
-                                (a core taken by another process). N > 0 forces N threads.
+                                one, decoding calls and the blocks of prompts fall back to
+                                one thread while that is faster (a core taken by another
+                                process). N > 0 forces N threads.
                                 mod_session_threads tells the count chosen. */
     int routed_cache_tokens; /* KV entries reserved per routed block; default max_tokens.
                                 Smaller saves memory; a call that would overflow one fails
@@ -3126,9 +3128,12 @@ typedef struct mod__cache {
     double flops, flops_dense;
 } mod__cache;
 
-/* How fast calls ran on one thread and on all (mod__pace_begin in >>matmul). */
+/* How fast calls (or blocks of a prompt) ran on one thread and on all (mod__pace_begin in
+   >>matmul). */
 typedef struct mod__pace {
     int mode, left, gap;     /* mode 1: threads_max; the other mode is tried when left reaches 0 */
+    int base;                /* the gap at first and after a try that won */
+    int skip;                /* timings still to ignore (the first block of a session runs cold) */
     double rate[2];          /* seconds per FLOP on 1 thread, on threads_max; 0: unknown */
 } mod__pace;
 
@@ -3138,7 +3143,8 @@ struct mod_session {
     int kv_dtype;            /* how keys and values are cached (mod_kv_dtype) */
     int threads_max;         /* threads is this or, while a call is paced on one, 1 */
     int paced;               /* the default thread count: calls are paced (mod__pace_begin) */
-    mod__pace pace[2];       /* single tokens, prompts */
+    int pace_blocks;         /* within a paced prompt: each block is paced (mod__forward) */
+    mod__pace pace[3];       /* single tokens; the dense and the routed blocks of prompts */
     mod_routing prompt_routing;
     float capacity;          /* 0: the model's */
     float threshold;
@@ -3221,9 +3227,13 @@ static int mod__default_threads(const mod_model *m) {
    pace of each mode is seconds per floating-point operation (tokens differ in work: routing,
    context): the mode in use by a moving average, the other by its last try, which is repeated
    after 16 calls and, each time it loses, after twice as many or, if more, 20 times its
-   slowdown (a try then costs at most 5%; at most 1024 calls apart). Single tokens and
-   prompts are paced apart (their work per second differs). The thread count never changes a
-   result. */
+   slowdown (a try then costs at most 5%; at most 1024 calls apart). Single tokens are paced
+   call by call. Prompts are paced block by block, dense and routed blocks apart (their work
+   per second differs: a routed block of a prompt runs on its few chosen tokens), with tries
+   4 blocks apart at first and after a win: a try costs one block, not a whole prompt on one
+   thread. A session's first block of each kind is not timed: it runs cold (the first touches
+   of the session's memory, the threads' start) and would favour one thread. The output layer
+   of a prompt runs on the dense blocks' choice. The thread count never changes a result. */
 static double mod__session_flops(const mod_session *s) {
     double f = s->out_flops;
     int i;
@@ -3239,13 +3249,14 @@ static int mod__pace_begin(mod_session *s, mod__pace *p) {
 static void mod__pace_end(mod__pace *p, int mode, double seconds, double flops) {
     const double rate = flops > 0.0 ? seconds / flops : 0.0;
     if (rate <= 0.0) return;
+    if (p->skip > 0) { p->skip--; return; }
     if (mode == p->mode) {
         p->rate[mode] = p->rate[mode] == 0.0 ? rate : 0.75 * p->rate[mode] + 0.25 * rate;
     } else {
         if (p->rate[!mode] > 0.0) { /* a try against a known pace: a loss backs off */
             double gap = 20.0 * rate / p->rate[!mode]; /* tries then cost at most 5% */
             if (gap < 2.0 * p->gap) gap = 2.0 * p->gap;
-            p->gap = rate < p->rate[!mode] ? 16 : gap > 1024.0 ? 1024 : (int)gap;
+            p->gap = rate < p->rate[!mode] ? p->base : gap > 1024.0 ? 1024 : (int)gap;
         }
         p->rate[mode] = rate;
         p->left = p->gap;
@@ -4670,7 +4681,12 @@ mod_result mod_session_create(mod_session **out, const mod_model *m, const mod_s
     s->block = block;
     s->max_tokens = p.T; s->max_batch = p.B; s->threads = s->threads_max = p.nth; s->kv_dtype = p.kv;
     s->paced = p.paced;
-    for (i = 0; i < 2; i++) { s->pace[i].mode = 1; s->pace[i].left = s->pace[i].gap = 16; s->pace[i].rate[0] = s->pace[i].rate[1] = 0.0; }
+    for (i = 0; i < 3; i++) {
+        s->pace[i].mode = 1;
+        s->pace[i].left = s->pace[i].gap = s->pace[i].base = i ? 4 : 16;
+        s->pace[i].skip = i ? 1 : 0;
+        s->pace[i].rate[0] = s->pace[i].rate[1] = 0.0;
+    }
     s->prompt_routing = p.routing; s->capacity = p.capacity; s->threshold = p.threshold;
     mod__rope_freqs(s->inv_freq, &m->cfg);
     *out = s;
@@ -4796,6 +4812,11 @@ static int mod__forward(mod_session *s, const int32_t *tokens, int n, int topk) 
         mod__cache *cache = &s->cache[li];
         int ns = n, base = cache->n;
         double dense = 0.0, spent = 0.0;
+#ifdef MOD__OPENMP
+        mod__pace *pace = s->pace_blocks ? &s->pace[l->routed ? 2 : 1] : NULL;
+        const int mode = pace ? mod__pace_begin(s, pace) : 0;
+        const double t0 = pace ? omp_get_wtime() : 0.0;
+#endif
         for (b = 0; b < n; b++) dense += mod__token_flops(c, s->pos + b + 1);
         if (!l->routed) {
             mod__block(s, l, cache, s->x, n, s->pos, NULL);
@@ -4834,7 +4855,13 @@ static int mod__forward(mod_session *s, const int32_t *tokens, int n, int topk) 
         cache->processed += (uint64_t)ns;
         cache->flops += spent;
         cache->flops_dense += dense;
+#ifdef MOD__OPENMP
+        if (pace) mod__pace_end(pace, mode, omp_get_wtime() - t0, spent);
+#endif
     }
+#ifdef MOD__OPENMP
+    if (s->pace_blocks) s->threads = s->pace[1].mode ? s->threads_max : 1; /* the output layer */
+#endif
     s->pos += n;
     s->tokens += (uint64_t)n;
     return -1;
@@ -4847,8 +4874,16 @@ static const mod__tensor *mod__output_weights(const mod_model *m) {
 static mod_result mod__run_on(mod_session *s, const int32_t *tokens, int n, float *logits, int topk);
 static mod_result mod__run(mod_session *s, const int32_t *tokens, int n, float *logits, int topk) {
 #ifdef MOD__OPENMP
+    if (s && s->paced && n > 1) { /* block by block (mod__forward) */
+        mod_result r;
+        s->pace_blocks = 1;
+        r = mod__run_on(s, tokens, n, logits, topk);
+        s->pace_blocks = 0;
+        s->threads = s->threads_max;
+        return r;
+    }
     if (s && s->paced) {
-        mod__pace *p = &s->pace[n > 1];
+        mod__pace *p = &s->pace[0];
         const double f0 = mod__session_flops(s), t0 = omp_get_wtime();
         const int mode = mod__pace_begin(s, p);
         const mod_result r = mod__run_on(s, tokens, n, logits, topk);

@@ -1227,7 +1227,8 @@ static void test_f16_rounding(void) {
    per 8 million multiply-adds of a token's dense work, counted here from the shapes, at least
    one, at most omp_get_max_threads(); explicit threads are kept. A default session that runs
    calls on one thread and on all (it tries the other mode on its second call) decodes exactly
-   as a one-thread session does. */
+   as a one-thread session does, and one that runs the blocks of its prompts on one thread and
+   on all (paced block by block) prefills exactly as a one-thread session does. */
 static void test_default_threads(void) {
     static const int dims[2] = { 64, 512 };
     int k, most = 1, forced = 1; /* without OpenMP every session runs on the calling thread */
@@ -1276,6 +1277,29 @@ static void test_default_threads(void) {
             check(same, "%.1fM multiply-adds a token: the default session decodes %d tokens as a 1-thread one, bit for bit%s",
                   work / 1e6, n, expect > 1 ? " (paced: both modes ran)" : "");
             if (expect > 1) check(s->pace[0].rate[0] > 0.0 && s->pace[0].rate[1] > 0.0, "the paced session ran on 1 and on %d threads", expect);
+            {
+                const int np = 9, rounds = 4;
+                float *ls = (float *)malloc(sizeof(float) * (size_t)np * (size_t)o.vocab_size);
+                float *lt = (float *)malloc(sizeof(float) * (size_t)np * (size_t)o.vocab_size);
+                int32_t toks[9];
+                int r;
+                same = ls && lt;
+                for (r = 0; r < rounds && same; r++) {
+                    for (i = 0; i < np; i++) toks[i] = (int32_t)((i * 53 + r * 7 + 1) % o.vocab_size);
+                    mod_session_reset(s);
+                    mod_session_reset(t);
+                    if (mod_prefill(s, toks, np, ls) != MOD_OK || mod_prefill(t, toks, np, lt) != MOD_OK ||
+                        memcmp(ls, lt, sizeof(float) * (size_t)np * (size_t)o.vocab_size) != 0)
+                        same = 0;
+                }
+                check(same, "%.1fM multiply-adds a token: the default session prefills %d prompts of %d tokens as a 1-thread one, bit for bit",
+                      work / 1e6, rounds, np);
+                if (expect > 1)
+                    check(s->pace[1].rate[0] > 0.0 && s->pace[1].rate[1] > 0.0,
+                          "the prompts' blocks ran on 1 and on %d threads (paced block by block)", expect);
+                free(ls);
+                free(lt);
+            }
             mod_session_free(t);
         }
         mod_session_free(s);
