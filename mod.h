@@ -2674,6 +2674,35 @@ MOD__SPAN_INLINE void mod__axpy_w(float *y, float a, const void *x, int n, int k
 /* y += a * x */
 static void mod__axpy(float *y, float a, const float *x, int n) { mod__axpy_w(y, a, x, n, MOD__W_F32); }
 
+/* y[n] += p[t] x_t for t in [0, count), in order, rows x_t `stride` values apart, of the given
+   kind: each element takes the operations mod__axpy_w would give it row after row, but y stays
+   in registers, four vectors at a time, across all the rows instead of being stored and loaded
+   again for each (that store-to-load chain bounded decoding after a long context). */
+MOD__SPAN_INLINE void mod__axpy_rows_w(float *y, const float *p, const void *x, size_t stride, int count, int n, int kind) {
+    const size_t size = kind == MOD__W_F32 ? sizeof(float) : sizeof(uint16_t);
+    int c = 0, t;
+    for (; c + 4 * MOD__VL <= n; c += 4 * MOD__VL) {
+        mod__v a0 = mod__vload(y + c), a1 = mod__vload(y + c + MOD__VL);
+        mod__v a2 = mod__vload(y + c + 2 * MOD__VL), a3 = mod__vload(y + c + 3 * MOD__VL);
+        size_t o = (size_t)c;
+        for (t = 0; t < count; t++, o += stride) {
+            const mod__v va = mod__vdup(p[t]);
+            a0 = mod__vfma(a0, va, MOD__WLOAD(kind, x, o));
+            a1 = mod__vfma(a1, va, MOD__WLOAD(kind, x, o + MOD__VL));
+            a2 = mod__vfma(a2, va, MOD__WLOAD(kind, x, o + 2 * MOD__VL));
+            a3 = mod__vfma(a3, va, MOD__WLOAD(kind, x, o + 3 * MOD__VL));
+        }
+        mod__vstore(y + c, a0); mod__vstore(y + c + MOD__VL, a1);
+        mod__vstore(y + c + 2 * MOD__VL, a2); mod__vstore(y + c + 3 * MOD__VL, a3);
+    }
+    if (c < n)
+        for (t = 0; t < count; t++)
+            mod__axpy_w(y + c, p[t], MOD__CAST(const unsigned char *, x) + ((size_t)t * stride + (size_t)c) * size, n - c, kind);
+}
+static void mod__axpy_rows(float *y, const float *p, const float *x, size_t stride, int count, int n) {
+    mod__axpy_rows_w(y, p, x, stride, count, n, MOD__W_F32);
+}
+
 /* MOD__TILE_ROWS rows of W against four rows of x: one accumulator for each pair, each the
    exact sequence of operations mod__dot performs, so results do not depend on tiling. */
 #if MOD__TILE_ROWS == 6
@@ -2777,6 +2806,10 @@ static float mod__dot(const float *a, const float *b, int n) {
 static void mod__axpy(float *y, float a, const float *x, int n) {
     int i;
     for (i = 0; i < n; i++) y[i] += a * x[i];
+}
+static void mod__axpy_rows(float *y, const float *p, const float *x, size_t stride, int count, int n) {
+    int t;
+    for (t = 0; t < count; t++) mod__axpy(y, p[t], x + (size_t)t * stride, n);
 }
 #endif
 
@@ -4231,11 +4264,39 @@ static void mod__kscores1_q8(float *out, const float *qv, const signed char *q, 
 #if defined(MOD__VL) && defined(MOD__VI8)
 /* mod__axpy of p[t] times q8_0 value rows t in [0, n) (q, sc as mod__kv_q8_rows takes them):
    whole vectors, then the rest of the row one by one, as mod__axpy splits a row (blocks of 32
-   are whole vectors) */
+   are whole vectors). Where head_dim is a multiple of four vectors, y stays in registers across
+   the rows, four vectors at a time (as mod__axpy_rows_w), with the same operations. */
 static void mod__axpy_q8(float *y, const float *p, const signed char *q, const uint16_t *sc, int n, int hd) {
     const int nblk = mod__kv_nblk(hd);
     float sf[MOD__KV_SCALES];
     int t, j, i, r = 0;
+    if (hd % (4 * MOD__VL) == 0 && MOD__INT8_BLOCK % MOD__VL == 0 && nblk <= MOD__KV_SCALES) {
+        const int per = MOD__KV_SCALES / nblk;
+        int c;
+        for (c = 0; c < hd; c += 4 * MOD__VL) {
+            /* the scale block of each of the four vectors */
+            const int b0 = c / MOD__INT8_BLOCK, b1 = (c + MOD__VL) / MOD__INT8_BLOCK;
+            const int b2 = (c + 2 * MOD__VL) / MOD__INT8_BLOCK, b3 = (c + 3 * MOD__VL) / MOD__INT8_BLOCK;
+            mod__v a0 = mod__vload(y + c), a1 = mod__vload(y + c + MOD__VL);
+            mod__v a2 = mod__vload(y + c + 2 * MOD__VL), a3 = mod__vload(y + c + 3 * MOD__VL);
+            for (t = 0; t < n; t += per) {
+                const int rows = n - t < per ? n - t : per;
+                const signed char *qr = q + (size_t)t * hd + c;
+                const float *sr = sf;
+                mod__kv_scales(sf, sc + (size_t)t * nblk, (size_t)rows * (size_t)nblk);
+                for (r = 0; r < rows; r++, qr += hd, sr += nblk) {
+                    const mod__v va = mod__vdup(p[t + r]);
+                    a0 = mod__vfma(a0, va, mod__vmul(mod__vdup(sr[b0]), mod__vload_i8(qr)));
+                    a1 = mod__vfma(a1, va, mod__vmul(mod__vdup(sr[b1]), mod__vload_i8(qr + MOD__VL)));
+                    a2 = mod__vfma(a2, va, mod__vmul(mod__vdup(sr[b2]), mod__vload_i8(qr + 2 * MOD__VL)));
+                    a3 = mod__vfma(a3, va, mod__vmul(mod__vdup(sr[b3]), mod__vload_i8(qr + 3 * MOD__VL)));
+                }
+            }
+            mod__vstore(y + c, a0); mod__vstore(y + c + MOD__VL, a1);
+            mod__vstore(y + c + 2 * MOD__VL, a2); mod__vstore(y + c + 3 * MOD__VL, a3);
+        }
+        return;
+    }
     for (t = 0; t < n; t++, r += nblk, q += hd, sc += nblk) {
         const mod__v va = mod__vdup(p[t]);
         for (j = 0; j < nblk; j++) {
@@ -4312,7 +4373,7 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         lo[0] = 0;
         for (j = 0; j < nq; j++) lo[j] = mod__window_start(cache, base + j0 + j + 1, window);
         first = lo[0] / MOD__KB * MOD__KB; /* the queries' keys are nondecreasing: the first sees the earliest */
-        (void)head;
+        (void)head; (void)t; /* t: the vector paths' */
         /* scores: query j sees keys [lo[j], base + j0 + j] */
         for (t0 = first; t0 < Tmax; t0 += C) {
             const int t1 = Tmax - t0 < C ? Tmax : t0 + C;
@@ -4394,8 +4455,7 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
 #endif
 #ifdef MOD__VHALF
         if (cache->hv && nq == 1) { /* decoding: the f16 values in place, converted in registers */
-            const uint16_t *v = cache->hv + vh + (size_t)lo[0] * vs;
-            for (t = lo[0]; t < Tmax; t++, v += vs) mod__axpy_w(att, sc[t], v, hd, MOD__W_F16);
+            mod__axpy_rows_w(att, sc + lo[0], cache->hv + vh + (size_t)lo[0] * vs, vs, Tmax - lo[0], hd, MOD__W_F16);
             t0 = Tmax;
         }
 #endif
@@ -4430,8 +4490,8 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
             for (; j < nq; j++) {
                 float *out = att + (size_t)j * qd;
                 const float *p = sc + (size_t)j * stride;
-                const int Tj = base + j0 + j + 1 < t1 ? base + j0 + j + 1 : t1;
-                for (t = lo[j] > t0 ? lo[j] : t0; t < Tj; t++) mod__axpy(out, p[t], vp + (size_t)(t - t0) * vst, hd);
+                const int Tj = base + j0 + j + 1 < t1 ? base + j0 + j + 1 : t1, from = lo[j] > t0 ? lo[j] : t0;
+                if (Tj > from) mod__axpy_rows(out, p + from, vp + (size_t)(from - t0) * vst, vst, Tj - from, hd);
             }
         }
         for (j = 0; j < nq; j++) {
