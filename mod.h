@@ -4136,13 +4136,21 @@ static void mod__kv_q8(signed char *q, size_t qstride, uint16_t *scale, const fl
     d = amax / 127.0f;
     *scale = d < 65504.0f ? mod__f32_to_f16(d) : MOD__CAST(uint16_t, 0x7bffu);
     d = mod__f16_to_f32(*scale);
+    if (!(d > 0.0f)) {
+        for (j = 0; j < n; j++) q[(size_t)j * qstride] = 0;
+        return;
+    }
+    /* written without branches on the values (the rounding's would be mispredicted half the
+       time): a NaN is 0, then the clamp, truncation and the rounding step */
     for (j = 0; j < n; j++) {
-        float v = d > 0.0f ? x[j] / d : 0.0f, f;
+        float v = x[j] / d, f;
         int r;
-        v = v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v; /* NaN stays NaN: 0 below */
-        r = v == v ? (int)v : 0;
-        f = v == v ? v - (float)r : 0.0f; /* exact: |v| <= 127 */
-        r += f >= 0.5f ? 1 : f <= -0.5f ? -1 : 0;
+        v = v == v ? v : 0.0f;
+        v = v < -127.0f ? -127.0f : v;
+        v = v > 127.0f ? 127.0f : v;
+        r = (int)v;
+        f = v - (float)r; /* exact: |v| <= 127 */
+        r += (f >= 0.5f) - (f <= -0.5f);
         q[(size_t)j * qstride] = MOD__CAST(signed char, r);
     }
 }
