@@ -2671,8 +2671,10 @@ MOD__SPAN_INLINE void mod__axpy_w(float *y, float a, const void *x, int n, int k
     for (; i + MOD__VL <= n; i += MOD__VL) mod__vstore(y + i, mod__vfma(mod__vload(y + i), va, MOD__WLOAD(kind, x, i)));
     for (; i < n; i++) y[i] += a * mod__wval(x, (size_t)i, kind);
 }
-/* y += a * x */
+#if MOD__ATT_TILES
+/* y += a * x (the attention tiles' rows past their whole vectors) */
 static void mod__axpy(float *y, float a, const float *x, int n) { mod__axpy_w(y, a, x, n, MOD__W_F32); }
+#endif
 
 /* y[n] += p[t] x_t for t in [0, count), in order, rows x_t `stride` values apart, of the given
    kind: each element takes the operations mod__axpy_w would give it row after row, but y stays
