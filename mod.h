@@ -2671,10 +2671,6 @@ MOD__SPAN_INLINE void mod__axpy_w(float *y, float a, const void *x, int n, int k
     for (; i + MOD__VL <= n; i += MOD__VL) mod__vstore(y + i, mod__vfma(mod__vload(y + i), va, MOD__WLOAD(kind, x, i)));
     for (; i < n; i++) y[i] += a * mod__wval(x, (size_t)i, kind);
 }
-#if MOD__ATT_TILES
-/* y += a * x (the attention tiles' rows past their whole vectors) */
-static void mod__axpy(float *y, float a, const float *x, int n) { mod__axpy_w(y, a, x, n, MOD__W_F32); }
-#endif
 
 /* y[n] += p[t] x_t for t in [0, count), in order, rows x_t `stride` values apart, of the given
    kind: each element takes the operations mod__axpy_w would give it row after row, but y stays
@@ -4023,7 +4019,7 @@ static void mod__scores(float *row, const float *q, const float *k, int kvd, int
 #if defined(MOD__VL) && MOD__ATT_TILES
 /* out[j] (four queries, ostride apart) += sum over keys t < T of p[j][t] v_t, on the columns
    that fill whole vectors (the rest are left alone): the output stays in registers across the
-   keys, with the same fused multiply-add per key, in the same order, as mod__axpy onto the
+   keys, with the same fused multiply-add per key, in the same order, as mod__axpy_w onto the
    row. */
 #define MOD__ATT_IN(j, k) mod__vload(out + (j) * ostride + c + (k) * MOD__VL)
 static void mod__attend4(float *out, size_t ostride, const float *p, size_t pstride, const float *v,
@@ -4272,8 +4268,8 @@ static void mod__kscores1_q8(float *out, const float *qv, const signed char *q, 
 #endif
 
 #if defined(MOD__VL) && defined(MOD__VI8)
-/* mod__axpy of p[t] times q8_0 value rows t in [0, n) (q, sc as mod__kv_q8_rows takes them):
-   whole vectors, then the rest of the row one by one, as mod__axpy splits a row (blocks of 32
+/* mod__axpy_w of p[t] times q8_0 value rows t in [0, n) (q, sc as mod__kv_q8_rows takes them):
+   whole vectors, then the rest of the row one by one, as mod__axpy_w splits a row (blocks of 32
    are whole vectors). Where head_dim is a multiple of four vectors, y stays in registers across
    the rows, four vectors at a time (as mod__axpy_rows_w), with the same operations. */
 static void mod__axpy_q8(float *y, const float *p, const signed char *q, const uint16_t *sc, int n, int hd) {
@@ -4337,7 +4333,7 @@ static void mod__axpy_q8(float *y, const float *p, const signed char *q, const u
    read, so the cache streams through once per block rather than once per query. Groups of four
    queries take the keys as register tiles (mod__kscores4 for scores, mod__attend4 for values).
    Each score is the operations of mod__kscores1 (MOD__KB > 1) or mod__dot, and each output
-   element the operations of mod__axpy over the keys in order, whatever the blocking: a query's
+   element the operations of mod__axpy_w over the keys in order, whatever the blocking: a query's
    result never depends on the other queries of its call. With a sliding window a query's keys
    start at its own first visible entry (mod__window_start): its softmax runs over those alone,
    and in a group of four the keys before it (seen by an earlier query of the group) get weight
@@ -4379,11 +4375,11 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         float *att = s->att + (size_t)j0 * qd + (size_t)h * hd;
         float sums[MOD__QBLOCK];
         int lo[MOD__QBLOCK]; /* each query's first visible key */
-        int t, j = 0, i, t0, first;
+        int j = 0, i, t0, first;
         lo[0] = 0;
         for (j = 0; j < nq; j++) lo[j] = mod__window_start(cache, base + j0 + j + 1, window);
         first = lo[0] / MOD__KB * MOD__KB; /* the queries' keys are nondecreasing: the first sees the earliest */
-        (void)head; (void)t; /* t: the vector paths' */
+        (void)head;
         /* scores: query j sees keys [lo[j], base + j0 + j] */
         for (t0 = first; t0 < Tmax; t0 += C) {
             const int t1 = Tmax - t0 < C ? Tmax : t0 + C;
@@ -4448,7 +4444,7 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         }
 #if defined(MOD__VL) && MOD__ATT_TILES
         for (j = 0; j + 4 <= nq; j += 4) {
-            int jj;
+            int jj, t;
             for (jj = j + 1; jj < j + 4; jj++) /* keys the first query sees and this one does not */
                 for (t = lo[j]; t < lo[jj]; t++) sc[(size_t)jj * stride + t] = 0.0f;
         }
@@ -4489,11 +4485,12 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
                     float *out = att + (size_t)jj * qd;
                     const float *p = sc + (size_t)jj * stride;
                     const int Tj = base + j0 + jj + 1 < t1 ? base + j0 + jj + 1 : t1;
+                    const int tail = lo[jj] > t0 ? lo[jj] : t0;
                     int from = T0 > lo[jj] ? T0 : lo[jj];
                     if (from < t0) from = t0;
-                    for (t = from; t < Tj; t++) mod__axpy(out, p[t], vp + (size_t)(t - t0) * vst, whole);
-                    if (whole < hd)
-                        for (t = lo[jj] > t0 ? lo[jj] : t0; t < Tj; t++) mod__axpy(out + whole, p[t], vp + (size_t)(t - t0) * vst + whole, hd - whole);
+                    if (Tj > from) mod__axpy_rows(out, p + from, vp + (size_t)(from - t0) * vst, vst, Tj - from, whole);
+                    if (whole < hd && Tj > tail)
+                        mod__axpy_rows(out + whole, p + tail, vp + (size_t)(tail - t0) * vst + whole, vst, Tj - tail, hd - whole);
                 }
             }
 #endif
