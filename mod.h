@@ -1953,6 +1953,11 @@ uint64_t mod_model_parameters(const mod_model *m) {
 #else
 #define MOD__PREFETCH(p) ((void)(p))
 #endif
+/* How far ahead decoding's attention fetches an f16 or q8_0 cache it reads in place, in bytes
+   (the kernels of >>attention): a head's keys and values are short runs, tens of kilobytes,
+   which the hardware prefetchers are slow to follow. An f32 cache is left to the hardware:
+   its runs are longer, and fetching ahead measured no gain there. */
+#define MOD__KV_AHEAD 4096
 
 /* ---- >>backend-avx512   x86 AVX-512 (16 lanes; int8 by VNNI) ------------------------ */
 #ifdef MOD__BACKEND_AVX512
@@ -2678,6 +2683,7 @@ MOD__SPAN_INLINE void mod__axpy_w(float *y, float a, const void *x, int n, int k
    again for each (that store-to-load chain bounded decoding after a long context). */
 MOD__SPAN_INLINE void mod__axpy_rows_w(float *y, const float *p, const void *x, size_t stride, int count, int n, int kind) {
     const size_t size = kind == MOD__W_F32 ? sizeof(float) : sizeof(uint16_t);
+    const int ahead = (int)(MOD__KV_AHEAD / (stride * size) + 1); /* rows */
     int c = 0, t;
     for (; c + 4 * MOD__VL <= n; c += 4 * MOD__VL) {
         mod__v a0 = mod__vload(y + c), a1 = mod__vload(y + c + MOD__VL);
@@ -2685,6 +2691,11 @@ MOD__SPAN_INLINE void mod__axpy_rows_w(float *y, const float *p, const void *x, 
         size_t o = (size_t)c;
         for (t = 0; t < count; t++, o += stride) {
             const mod__v va = mod__vdup(p[t]);
+            if (kind != MOD__W_F32 && t + ahead < count) { /* the same columns of a row further on */
+                const unsigned char *f = MOD__CAST(const unsigned char *, x) + (o + (size_t)ahead * stride) * size;
+                size_t l;
+                for (l = 0; l < 4 * MOD__VL * size; l += 64) MOD__PREFETCH(f + l);
+            }
             a0 = mod__vfma(a0, va, MOD__WLOAD(kind, x, o));
             a1 = mod__vfma(a1, va, MOD__WLOAD(kind, x, o + MOD__VL));
             a2 = mod__vfma(a2, va, MOD__WLOAD(kind, x, o + 2 * MOD__VL));
@@ -3977,13 +3988,20 @@ static void mod__kscores4(float *out, size_t ostride, const float *q, size_t qst
 /* One query's scores against nb key blocks of the given kind (MOD__W_*: an f32 cache, or a
    lone query reading an f16 cache in place) */
 MOD__SPAN_INLINE void mod__kscores1_w(float *out, const float *q, const void *k, size_t kstride, int nb, int hd, int kind) {
+    const size_t size = kind == MOD__W_F32 ? sizeof(float) : sizeof(uint16_t);
     int b = 0, d;
     for (; b + 4 <= nb; b += 4) {
         const size_t k0 = (size_t)b * kstride, k1 = k0 + kstride, k2 = k1 + kstride, k3 = k2 + kstride;
+        /* the next four key blocks, a line of each per line read here */
+        const unsigned char *f = kind != MOD__W_F32 && b + 8 <= nb ? MOD__CAST(const unsigned char *, k) + (k3 + kstride) * size : NULL;
         mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
         for (d = 0; d < hd; d++) {
             const mod__v x = mod__vdup(q[d]);
             const size_t o = (size_t)d * MOD__KB;
+            if (f && o * size % 64 == 0) {
+                MOD__PREFETCH(f + o * size); MOD__PREFETCH(f + (kstride + o) * size);
+                MOD__PREFETCH(f + (2 * kstride + o) * size); MOD__PREFETCH(f + (3 * kstride + o) * size);
+            }
             a0 = mod__vfma(a0, x, MOD__WLOAD(kind, k, k0 + o));
             a1 = mod__vfma(a1, x, MOD__WLOAD(kind, k, k1 + o));
             a2 = mod__vfma(a2, x, MOD__WLOAD(kind, k, k2 + o));
@@ -4228,19 +4246,33 @@ static const float *mod__kv_q8_span(const mod__cache *cache, int key, int kvh, i
 static void mod__kscores1_q8(float *out, const float *qv, const signed char *q, const uint16_t *sc, int nb, int hd) {
     const int nblk = mod__kv_nblk(hd);
     const size_t kst = (size_t)MOD__KB * hd, sst = (size_t)MOD__KB * nblk;
+#ifndef MOD__VHALF
     float s[4][MOD__KB];
+#endif
     int b = 0, j, d, u;
     for (; b + 4 <= nb; b += 4) {
         const signed char *k0 = q + (size_t)b * kst, *k1 = k0 + kst, *k2 = k1 + kst, *k3 = k2 + kst;
+        /* the next four key blocks (a line of each per line read here) and their scales */
+        const signed char *f = b + 8 <= nb ? k3 + kst : NULL;
         mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
+        if (f)
+            for (u = 0; u < (int)(4 * sst * sizeof(uint16_t)); u += 64) MOD__PREFETCH(MOD__CAST(const unsigned char *, MOD__CAST(const void *, sc + (size_t)(b + 4) * sst)) + u);
         for (j = 0; j < nblk; j++) {
             const int e = (j + 1) * MOD__INT8_BLOCK < hd ? (j + 1) * MOD__INT8_BLOCK : hd;
+            const uint16_t *sj = sc + (size_t)b * sst + (size_t)j * MOD__KB; /* the blocks' scales, MOD__KB each */
             mod__v s0, s1, s2, s3;
-            for (u = 0; u < 4; u++) mod__kv_scales(s[u], sc + (size_t)(b + u) * sst + (size_t)j * MOD__KB, MOD__KB);
+#ifdef MOD__VHALF
+            s0 = mod__vload_f16(sj); s1 = mod__vload_f16(sj + sst); s2 = mod__vload_f16(sj + 2 * sst); s3 = mod__vload_f16(sj + 3 * sst);
+#else
+            for (u = 0; u < 4; u++) mod__kv_scales(s[u], sj + (size_t)u * sst, MOD__KB);
             s0 = mod__vload(s[0]); s1 = mod__vload(s[1]); s2 = mod__vload(s[2]); s3 = mod__vload(s[3]);
+#endif
             for (d = j * MOD__INT8_BLOCK; d < e; d++) {
                 const mod__v x = mod__vdup(qv[d]);
                 const size_t o = (size_t)d * MOD__KB;
+                if (f && o % 64 == 0) {
+                    MOD__PREFETCH(f + o); MOD__PREFETCH(f + kst + o); MOD__PREFETCH(f + 2 * kst + o); MOD__PREFETCH(f + 3 * kst + o);
+                }
                 a0 = mod__vfma(a0, x, mod__vmul(s0, mod__vload_i8(k0 + o)));
                 a1 = mod__vfma(a1, x, mod__vmul(s1, mod__vload_i8(k1 + o)));
                 a2 = mod__vfma(a2, x, mod__vmul(s2, mod__vload_i8(k2 + o)));
@@ -4258,8 +4290,12 @@ static void mod__kscores1_q8(float *out, const float *qv, const signed char *q, 
         for (j = 0; j < nblk; j++) {
             const int e = (j + 1) * MOD__INT8_BLOCK < hd ? (j + 1) * MOD__INT8_BLOCK : hd;
             mod__v s0;
+#ifdef MOD__VHALF
+            s0 = mod__vload_f16(sc + (size_t)b * sst + (size_t)j * MOD__KB);
+#else
             mod__kv_scales(s[0], sc + (size_t)b * sst + (size_t)j * MOD__KB, MOD__KB);
             s0 = mod__vload(s[0]);
+#endif
             for (d = j * MOD__INT8_BLOCK; d < e; d++) a0 = mod__vfma(a0, mod__vdup(qv[d]), mod__vmul(s0, mod__vload_i8(k0 + (size_t)d * MOD__KB)));
         }
         mod__vstore(out + (size_t)b * MOD__KB, a0);
@@ -4285,13 +4321,17 @@ static void mod__axpy_q8(float *y, const float *p, const signed char *q, const u
             const int b2 = (c + 2 * MOD__VL) / MOD__INT8_BLOCK, b3 = (c + 3 * MOD__VL) / MOD__INT8_BLOCK;
             mod__v a0 = mod__vload(y + c), a1 = mod__vload(y + c + MOD__VL);
             mod__v a2 = mod__vload(y + c + 2 * MOD__VL), a3 = mod__vload(y + c + 3 * MOD__VL);
+            const int ahead = MOD__KV_AHEAD / hd + 1; /* rows */
             for (t = 0; t < n; t += per) {
                 const int rows = n - t < per ? n - t : per;
                 const signed char *qr = q + (size_t)t * hd + c;
                 const float *sr = sf;
+                if (t + 2 * per <= n) /* the scales after these */
+                    for (r = 0; r < (int)(per * nblk * sizeof(uint16_t)); r += 64) MOD__PREFETCH(MOD__CAST(const unsigned char *, MOD__CAST(const void *, sc + (size_t)(t + per) * nblk)) + r);
                 mod__kv_scales(sf, sc + (size_t)t * nblk, (size_t)rows * (size_t)nblk);
                 for (r = 0; r < rows; r++, qr += hd, sr += nblk) {
                     const mod__v va = mod__vdup(p[t + r]);
+                    if (t + r + ahead < n) MOD__PREFETCH(qr + (size_t)ahead * hd); /* 4 vectors of int8: one line */
                     a0 = mod__vfma(a0, va, mod__vmul(mod__vdup(sr[b0]), mod__vload_i8(qr)));
                     a1 = mod__vfma(a1, va, mod__vmul(mod__vdup(sr[b1]), mod__vload_i8(qr + MOD__VL)));
                     a2 = mod__vfma(a2, va, mod__vmul(mod__vdup(sr[b2]), mod__vload_i8(qr + 2 * MOD__VL)));
@@ -4434,6 +4474,17 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
             }
 #endif
         }
+#ifdef MOD__PREFETCHING
+        if (nq == 1 && (cache->qv || cache->hv)) { /* decoding: the values' first lines, fetched while the softmax runs */
+            const size_t at = (size_t)kvh * mod__kb_round((size_t)cache->cap) + (size_t)lo[0];
+            const unsigned char *v0 = cache->qv ? MOD__CAST(const unsigned char *, MOD__CAST(const void *, cache->qv + at * (size_t)hd))
+                                                : MOD__CAST(const unsigned char *, MOD__CAST(const void *, cache->hv + vh + (size_t)lo[0] * vs));
+            const size_t bytes = (size_t)(Tmax - lo[0]) * (size_t)hd * (cache->qv ? 1 : sizeof(uint16_t));
+            size_t l;
+            for (l = 0; l < bytes && l < MOD__KV_AHEAD; l += 64) MOD__PREFETCH(v0 + l);
+            if (cache->qv) MOD__PREFETCH(cache->sv + at * (size_t)mod__kv_nblk(hd));
+        }
+#endif
         /* softmax: the exponentials here, the division by their sum once per output element
            at the end rather than once per key */
         for (j = 0; j < nq; j++) {
