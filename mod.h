@@ -4415,14 +4415,20 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         float *att = s->att + (size_t)j0 * qd + (size_t)h * hd;
         float sums[MOD__QBLOCK];
         int lo[MOD__QBLOCK]; /* each query's first visible key */
-        int j = 0, i, t0, first;
+        int j = 0, i, t0, first, Cs = C;
         lo[0] = 0;
         for (j = 0; j < nq; j++) lo[j] = mod__window_start(cache, base + j0 + j + 1, window);
         first = lo[0] / MOD__KB * MOD__KB; /* the queries' keys are nondecreasing: the first sees the earliest */
         (void)head;
-        /* scores: query j sees keys [lo[j], base + j0 + j] */
-        for (t0 = first; t0 < Tmax; t0 += C) {
-            const int t1 = Tmax - t0 < C ? Tmax : t0 + C;
+        /* scores: query j sees keys [lo[j], base + j0 + j]; a lone query reading the cache in
+           place takes all its keys in one run (Cs), which the kernels fetch ahead through */
+#if MOD__KB > 1 && defined(MOD__VHALF)
+        Cs = nq == 1 && (cache->qk || cache->hk) ? (int)stride : C;
+#elif MOD__KB > 1
+        Cs = nq == 1 && cache->qk ? (int)stride : C;
+#endif
+        for (t0 = first; t0 < Tmax; t0 += Cs) {
+            const int t1 = Tmax - t0 < Cs ? Tmax : t0 + Cs;
 #if MOD__KB > 1
             const int c0 = t0 / MOD__KB, c1 = (int)(mod__kb_round((size_t)t1) / MOD__KB); /* key blocks [c0, c1) */
             const size_t kstride = (size_t)MOD__KB * hd;
