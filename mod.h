@@ -2608,19 +2608,21 @@ static float mod__dot_tail(float s, const float *a, const float *b, int from, in
 }
 
 #ifdef MOD__VL
+/* Fetches the bytes [p + from, p + to) into the cache, a line at a time. */
+static void mod__prefetch_range(const void *p, size_t from, size_t to) {
+#ifdef MOD__PREFETCHING
+    const unsigned char *c = MOD__CAST(const unsigned char *, p);
+    for (; from < to; from += 64) MOD__PREFETCH(c + from);
+#else
+    (void)p; (void)from; (void)to;
+#endif
+}
 /* Fetches part `part` of `parts` of the bytes [p, p + bytes) into the cache. A matrix product
    spreads the next tile's weight rows over the current tile's token groups this way, so
    memory keeps pace however short the batch. */
 static void mod__prefetch_part(const void *p, size_t bytes, int part, int parts) {
-#ifdef MOD__PREFETCHING
-    const unsigned char *c = MOD__CAST(const unsigned char *, p);
-    const size_t slice = (bytes / (size_t)parts + 64) / 64 * 64;
-    size_t f = (size_t)part * slice;
-    const size_t end = f + slice < bytes ? f + slice : bytes;
-    for (; f < end; f += 64) MOD__PREFETCH(c + f);
-#else
-    (void)p; (void)bytes; (void)part; (void)parts;
-#endif
+    const size_t slice = (bytes / (size_t)parts + 64) / 64 * 64, f = (size_t)part * slice;
+    mod__prefetch_range(p, f, f + slice < bytes ? f + slice : bytes);
 }
 
 /* the end of the chunk of [0, n) that starts at column c */
@@ -2691,11 +2693,8 @@ MOD__SPAN_INLINE void mod__axpy_rows_w(float *y, const float *p, const void *x, 
         size_t o = (size_t)c;
         for (t = 0; t < count; t++, o += stride) {
             const mod__v va = mod__vdup(p[t]);
-            if (kind != MOD__W_F32 && t + ahead < count) { /* the same columns of a row further on */
-                const unsigned char *f = MOD__CAST(const unsigned char *, x) + (o + (size_t)ahead * stride) * size;
-                size_t l;
-                for (l = 0; l < 4 * MOD__VL * size; l += 64) MOD__PREFETCH(f + l);
-            }
+            if (kind != MOD__W_F32 && t + ahead < count) /* the same columns of a row further on */
+                mod__prefetch_range(x, (o + (size_t)ahead * stride) * size, (o + (size_t)ahead * stride + 4 * MOD__VL) * size);
             a0 = mod__vfma(a0, va, MOD__WLOAD(kind, x, o));
             a1 = mod__vfma(a1, va, MOD__WLOAD(kind, x, o + MOD__VL));
             a2 = mod__vfma(a2, va, MOD__WLOAD(kind, x, o + 2 * MOD__VL));
@@ -4248,15 +4247,15 @@ static void mod__kscores1_q8(float *out, const float *qv, const signed char *q, 
     const size_t kst = (size_t)MOD__KB * hd, sst = (size_t)MOD__KB * nblk;
 #ifndef MOD__VHALF
     float s[4][MOD__KB];
+    int u;
 #endif
-    int b = 0, j, d, u;
+    int b = 0, j, d;
     for (; b + 4 <= nb; b += 4) {
         const signed char *k0 = q + (size_t)b * kst, *k1 = k0 + kst, *k2 = k1 + kst, *k3 = k2 + kst;
         /* the next four key blocks (a line of each per line read here) and their scales */
         const signed char *f = b + 8 <= nb ? k3 + kst : NULL;
         mod__v a0 = mod__vzero(), a1 = a0, a2 = a0, a3 = a0;
-        if (f)
-            for (u = 0; u < (int)(4 * sst * sizeof(uint16_t)); u += 64) MOD__PREFETCH(MOD__CAST(const unsigned char *, MOD__CAST(const void *, sc + (size_t)(b + 4) * sst)) + u);
+        if (f) mod__prefetch_range(sc + (size_t)(b + 4) * sst, 0, 4 * sst * sizeof(uint16_t));
         for (j = 0; j < nblk; j++) {
             const int e = (j + 1) * MOD__INT8_BLOCK < hd ? (j + 1) * MOD__INT8_BLOCK : hd;
             const uint16_t *sj = sc + (size_t)b * sst + (size_t)j * MOD__KB; /* the blocks' scales, MOD__KB each */
@@ -4327,7 +4326,7 @@ static void mod__axpy_q8(float *y, const float *p, const signed char *q, const u
                 const signed char *qr = q + (size_t)t * hd + c;
                 const float *sr = sf;
                 if (t + 2 * per <= n) /* the scales after these */
-                    for (r = 0; r < (int)(per * nblk * sizeof(uint16_t)); r += 64) MOD__PREFETCH(MOD__CAST(const unsigned char *, MOD__CAST(const void *, sc + (size_t)(t + per) * nblk)) + r);
+                    mod__prefetch_range(sc + (size_t)(t + per) * nblk, 0, (size_t)per * (size_t)nblk * sizeof(uint16_t));
                 mod__kv_scales(sf, sc + (size_t)t * nblk, (size_t)rows * (size_t)nblk);
                 for (r = 0; r < rows; r++, qr += hd, sr += nblk) {
                     const mod__v va = mod__vdup(p[t + r]);
@@ -4400,6 +4399,15 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     for (job = 0; job < blocks * H; job++) {
         const int h = job % H, j0 = job / H * QB, kvh = h / group;
         const int nq = ns - j0 < QB ? ns - j0 : QB, Tmax = base + j0 + nq;
+        /* decoding reads an f16 or q8_0 cache in place, converting in registers */
+#if MOD__KB > 1 && defined(MOD__VHALF)
+        const int in_place = nq == 1 && (cache->qk || cache->hk);
+#elif MOD__KB > 1
+        const int in_place = nq == 1 && cache->qk;
+#else
+        const int in_place = 0;
+#endif
+        const int Cs = in_place ? (int)stride : C; /* positions per pass over the keys */
         float *sc = s->scores + (size_t)MOD__THREAD_ID() * (size_t)QB * stride;
         float *buf = s->kvbuf ? s->kvbuf + (size_t)MOD__THREAD_ID() * MOD__KV_CHUNK * (size_t)hd : NULL;
         /* a head's keys and values: position t at t * ks (whole key blocks) and t * vs */
@@ -4415,30 +4423,20 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
         float *att = s->att + (size_t)j0 * qd + (size_t)h * hd;
         float sums[MOD__QBLOCK];
         int lo[MOD__QBLOCK]; /* each query's first visible key */
-        int j = 0, i, t0, first, Cs = C;
+        int j = 0, i, t0, first;
         lo[0] = 0;
         for (j = 0; j < nq; j++) lo[j] = mod__window_start(cache, base + j0 + j + 1, window);
         first = lo[0] / MOD__KB * MOD__KB; /* the queries' keys are nondecreasing: the first sees the earliest */
         (void)head;
         /* scores: query j sees keys [lo[j], base + j0 + j]; a lone query reading the cache in
-           place takes all its keys in one run (Cs), which the kernels fetch ahead through */
-#if MOD__KB > 1 && defined(MOD__VHALF)
-        Cs = nq == 1 && (cache->qk || cache->hk) ? (int)stride : C;
-#elif MOD__KB > 1
-        Cs = nq == 1 && cache->qk ? (int)stride : C;
-#endif
+           place takes all its keys in one run, which the kernels fetch ahead through */
         for (t0 = first; t0 < Tmax; t0 += Cs) {
             const int t1 = Tmax - t0 < Cs ? Tmax : t0 + Cs;
 #if MOD__KB > 1
             const int c0 = t0 / MOD__KB, c1 = (int)(mod__kb_round((size_t)t1) / MOD__KB); /* key blocks [c0, c1) */
             const size_t kstride = (size_t)MOD__KB * hd;
             const float *kp;
-#ifdef MOD__VHALF
-            const int f16_in_place = cache->hk != NULL;
-#else
-            const int f16_in_place = 0;
-#endif
-            if ((cache->qk || f16_in_place) && nq == 1) { /* decoding: the cache in place, converted in registers */
+            if (in_place) {
                 const size_t at = (size_t)kvh * mod__kb_round((size_t)cache->cap) + (size_t)t0;
                 const int b0 = lo[0] / MOD__KB > c0 ? lo[0] / MOD__KB : c0;
                 const int b1 = (int)(mod__kb_round((size_t)(base + j0 + 1)) / MOD__KB) < c1 ? (int)(mod__kb_round((size_t)(base + j0 + 1)) / MOD__KB) : c1;
@@ -4480,17 +4478,6 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
             }
 #endif
         }
-#ifdef MOD__PREFETCHING
-        if (nq == 1 && (cache->qv || cache->hv)) { /* decoding: the values' first lines, fetched while the softmax runs */
-            const size_t at = (size_t)kvh * mod__kb_round((size_t)cache->cap) + (size_t)lo[0];
-            const unsigned char *v0 = cache->qv ? MOD__CAST(const unsigned char *, MOD__CAST(const void *, cache->qv + at * (size_t)hd))
-                                                : MOD__CAST(const unsigned char *, MOD__CAST(const void *, cache->hv + vh + (size_t)lo[0] * vs));
-            const size_t bytes = (size_t)(Tmax - lo[0]) * (size_t)hd * (cache->qv ? 1 : sizeof(uint16_t));
-            size_t l;
-            for (l = 0; l < bytes && l < MOD__KV_AHEAD; l += 64) MOD__PREFETCH(v0 + l);
-            if (cache->qv) MOD__PREFETCH(cache->sv + at * (size_t)mod__kv_nblk(hd));
-        }
-#endif
         /* softmax: the exponentials here, the division by their sum once per output element
            at the end rather than once per key */
         for (j = 0; j < nq; j++) {
