@@ -1924,6 +1924,9 @@ uint64_t mod_model_parameters(const mod_model *m) {
      mod__vsum(v)         the lanes added in a fixed order; mod__vsum4(out, a, b, c, d) with
                           MOD__VSUM4: four such sums by the very same additions
      mod__vload_i8(p) with MOD__VI8 (optional): MOD__VL int8 at p as f32 lanes (q8_0 caches)
+     mod__kv_q8_amax(x), mod__kv_q8_round(q, x, d) with MOD__KV_Q8 (optional): one whole
+                          block of the q8_0 cache's rule (mod__kv_q8, >>attention), the
+                          largest |x| and the 32 int8, the same numbers as the scalar code
      mod__vload_f16(p), mod__vload_bf16(p) with MOD__VHALF (optional): MOD__VL f16 or bf16
                           values at p as f32 lanes (decoding of f16/bf16 weights; >>f32)
      e^x: MOD__VEXP with mod__vexp_out(x) (nonzero when a lane is below -87.3, above 88.7 or
@@ -2058,6 +2061,30 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
         memcpy(out, &d, 4);
         _mm_storeu_si128(MOD__CAST(__m128i *, MOD__CAST(void *, out + 4)), _mm512_cvtepi32_epi8(i0));
         _mm_storeu_si128(MOD__CAST(__m128i *, MOD__CAST(void *, out + 20)), _mm512_cvtepi32_epi8(i1));
+    }
+}
+
+/* One whole block of the q8_0 cache's rule (mod__kv_q8): the largest |x| (a NaN |x| leaves
+   the maximum alone), then x / d (the same division) with a NaN as 0, clamped, truncated and
+   stepped away from zero when the dropped fraction is a half or more. */
+#define MOD__KV_Q8 1
+static float mod__kv_q8_amax(const float *x) {
+    const __m512 m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x)), _mm512_setzero_ps());
+    return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 16)), m));
+}
+static void mod__kv_q8_round(signed char *q, const float *x, float d) {
+    int k;
+    for (k = 0; k < 2; k++) {
+        __m512 v = _mm512_div_ps(_mm512_loadu_ps(x + 16 * k), _mm512_set1_ps(d)), f;
+        __m512i r;
+        v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
+        v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
+        f = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        r = _mm512_cvttps_epi32(f);
+        f = _mm512_sub_ps(v, f); /* exact */
+        r = _mm512_mask_add_epi32(r, _mm512_cmp_ps_mask(f, _mm512_set1_ps(0.5f), _CMP_GE_OQ), r, _mm512_set1_epi32(1));
+        r = _mm512_mask_sub_epi32(r, _mm512_cmp_ps_mask(f, _mm512_set1_ps(-0.5f), _CMP_LE_OQ), r, _mm512_set1_epi32(1));
+        _mm_storeu_si128(MOD__CAST(__m128i *, MOD__CAST(void *, q + 16 * k)), _mm512_cvtepi32_epi8(r));
     }
 }
 
@@ -2291,6 +2318,36 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
         _mm256_storeu_si256(MOD__CAST(__m256i *, MOD__CAST(void *, out + 4)), p);
     }
 }
+
+/* One whole block of the q8_0 cache's rule (mod__kv_q8), as on AVX-512 */
+#define MOD__KV_Q8 1
+static float mod__kv_q8_amax(const float *x) {
+    const __m256 abs = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    __m128 h;
+    int j;
+    for (j = 0; j < 4; j++) m = _mm256_max_ps(_mm256_andnot_ps(abs, _mm256_loadu_ps(x + 8 * j)), m); /* NaN: m stays */
+    h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    return _mm_cvtss_f32(_mm_max_ss(h, _mm_shuffle_ps(h, h, 1)));
+}
+static void mod__kv_q8_round(signed char *q, const float *x, float d) {
+    __m256i r[4], p;
+    int j;
+    for (j = 0; j < 4; j++) {
+        __m256 v = _mm256_div_ps(_mm256_loadu_ps(x + 8 * j), _mm256_set1_ps(d)), t;
+        v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q)); /* NaN -> 0 */
+        v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+        t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        r[j] = _mm256_cvttps_epi32(t);
+        t = _mm256_sub_ps(v, t); /* exact; the comparisons are -1 where true */
+        r[j] = _mm256_sub_epi32(r[j], _mm256_castps_si256(_mm256_cmp_ps(t, _mm256_set1_ps(0.5f), _CMP_GE_OQ)));
+        r[j] = _mm256_add_epi32(r[j], _mm256_castps_si256(_mm256_cmp_ps(t, _mm256_set1_ps(-0.5f), _CMP_LE_OQ)));
+    }
+    p = _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(MOD__CAST(__m256i *, MOD__CAST(void *, q)), p);
+}
 #endif /* MOD__BACKEND_AVX2 */
 
 /* The AVX2 int8 block steps: those of this backend and of AVX-512 CPUs without VNNI. */
@@ -2455,6 +2512,29 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
         vst1q_s8(MOD__CAST(int8_t *, MOD__CAST(void *, out + 4)), vcombine_s8(vmovn_s16(h[0]), vmovn_s16(h[1])));
         vst1q_s8(MOD__CAST(int8_t *, MOD__CAST(void *, out + 20)), vcombine_s8(vmovn_s16(h[2]), vmovn_s16(h[3])));
     }
+}
+
+/* One whole block of the q8_0 cache's rule (mod__kv_q8): vmaxnm ignores a NaN |x|, and the
+   conversion rounds to nearest with ties away from zero, the rule's rounding, and takes a NaN
+   (kept by the clamps) to 0 */
+#define MOD__KV_Q8 1
+static float mod__kv_q8_amax(const float *x) {
+    float32x4_t m = vdupq_n_f32(0.0f);
+    int j;
+    for (j = 0; j < 8; j++) m = vmaxnmq_f32(m, vabsq_f32(vld1q_f32(x + 4 * j)));
+    return vmaxnmvq_f32(m);
+}
+static void mod__kv_q8_round(signed char *q, const float *x, float d) {
+    int16x8_t h[4];
+    int j;
+    for (j = 0; j < 8; j += 2) {
+        const float32x4_t v0 = vdivq_f32(vld1q_f32(x + 4 * j), vdupq_n_f32(d)), v1 = vdivq_f32(vld1q_f32(x + 4 * j + 4), vdupq_n_f32(d));
+        const int32x4_t r0 = vcvtaq_s32_f32(vminq_f32(vdupq_n_f32(127.0f), vmaxq_f32(vdupq_n_f32(-127.0f), v0)));
+        const int32x4_t r1 = vcvtaq_s32_f32(vminq_f32(vdupq_n_f32(127.0f), vmaxq_f32(vdupq_n_f32(-127.0f), v1)));
+        h[j / 2] = vcombine_s16(vmovn_s32(r0), vmovn_s32(r1));
+    }
+    vst1q_s8(MOD__CAST(int8_t *, MOD__CAST(void *, q)), vcombine_s8(vmovn_s16(h[0]), vmovn_s16(h[1])));
+    vst1q_s8(MOD__CAST(int8_t *, MOD__CAST(void *, q + 16)), vcombine_s8(vmovn_s16(h[2]), vmovn_s16(h[3])));
 }
 
 #define MOD__INT8_NEON 1
@@ -4147,7 +4227,11 @@ static int mod__kv_nblk(int hd) { return (hd + MOD__INT8_BLOCK - 1) / MOD__INT8_
 static void mod__kv_q8(signed char *q, size_t qstride, uint16_t *scale, const float *x, int n) {
     float amax = 0.0f, d;
     int j;
-    for (j = 0; j < n; j++) { const float a = x[j] < 0 ? -x[j] : x[j]; if (a > amax) amax = a; }
+#ifdef MOD__KV_Q8
+    if (n == MOD__INT8_BLOCK) amax = mod__kv_q8_amax(x);
+    else
+#endif
+        for (j = 0; j < n; j++) { const float a = x[j] < 0 ? -x[j] : x[j]; if (a > amax) amax = a; }
     d = amax / 127.0f;
     *scale = d < 65504.0f ? mod__f32_to_f16(d) : MOD__CAST(uint16_t, 0x7bffu);
     d = mod__f16_to_f32(*scale);
@@ -4155,6 +4239,15 @@ static void mod__kv_q8(signed char *q, size_t qstride, uint16_t *scale, const fl
         for (j = 0; j < n; j++) q[(size_t)j * qstride] = 0;
         return;
     }
+#ifdef MOD__KV_Q8
+    if (n == MOD__INT8_BLOCK) { /* a whole block by the backend; keys written MOD__KB apart */
+        signed char r[MOD__INT8_BLOCK];
+        mod__kv_q8_round(qstride == 1 ? q : r, x, d);
+        if (qstride != 1)
+            for (j = 0; j < n; j++) q[(size_t)j * qstride] = r[j];
+        return;
+    }
+#endif
     /* written without branches on the values (the rounding's would be mispredicted half the
        time): a NaN is 0, then the clamp, truncation and the rounding step */
     for (j = 0; j < n; j++) {

@@ -326,6 +326,33 @@ static void test_kv_q8_cache(void)
         mod__kv_q8(q, 1, &sc, x, 2);
         check(sc == 0 && q[0] == 0 && q[1] == 0, "amax / 127 below the f16 range: scale 0, values 0");
     }
+    {   /* whole blocks (the vector path where the backend has one): halves and near-halves,
+           NaN, infinities and -0, as rows and written 3 apart as key blocks are */
+        static const float edge[] = { 127.0f, 2.5f, -2.5f, 0.49999997f, -126.5f, 1.5f, -0.5f, 0.5f, -0.0f, 126.5f,
+                                      -1.4999999f, 3.5f, -3.5f, 0.50000006f, -0.50000006f, 64.5f, -64.5f, 100.25f };
+        float x[32];
+        signed char q[3 * 32];
+        int qr[32], kind, ok = 1;
+        for (kind = 0; kind < 6; kind++) {
+            uint16_t sc, h;
+            for (j = 0; j < 32; j++)
+                x[j] = j < (int)(sizeof edge / sizeof edge[0]) ? edge[j] : (float)(j * 7 % 23) * 0.75f - 8.25f;
+            if (kind == 1) x[20] = (float)NAN, x[0] = -127.0f;        /* a NaN, amax at a negative value */
+            if (kind == 2) x[31] = (float)INFINITY;                  /* scale 65504, the rest near 0 */
+            if (kind == 3) x[7] = -(float)INFINITY, x[8] = (float)NAN;
+            if (kind == 4) for (j = 0; j < 32; j++) x[j] = (float)NAN; /* no maximum: scale 0 */
+            if (kind == 5) for (j = 0; j < 32; j++) x[j] *= 3.0e-3f; /* a scale that is not a power of 2 */
+            h = q8_ref_block(x, 32, qr);
+            memset(q, 0x55, sizeof q);
+            mod__kv_q8(q, 1, &sc, x, 32);
+            for (j = 0; j < 32; j++) ok = ok && q[j] == qr[j];
+            ok = ok && sc == h;
+            memset(q, 0x55, sizeof q);
+            mod__kv_q8(q, 3, &sc, x, 32);
+            for (j = 0; j < 3 * 32; j++) ok = ok && (j % 3 ? q[j] == 0x55 : q[j] == qr[j / 3]);
+            check(ok, "a whole block, case %d: the scale or an int8 is not the rule's (scale 0x%04x, expected 0x%04x)", kind, sc, h);
+        }
+    }
     for (a = 0; a < (int)(sizeof hds / sizeof hds[0]); a++)
         for (b = 0; b < (int)(sizeof lens / sizeof lens[0]); b++) {
             const int hd = hds[a], T = lens[b], heads = 2, kvd = heads * hd, nblk = (hd + 31) / 32;
