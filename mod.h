@@ -1916,6 +1916,8 @@ uint64_t mod_model_parameters(const mod_model *m) {
      mod__f16_row(out, p, n, ahead), mod__bf16_row(...) with MOD__ROWS: convert a prefix of
                           the n values at p to f32, fetching `ahead` values further on into
                           the cache; return how many (the caller converts the rest one by one)
+                          mod__f16_store(out, x, n) with them: a prefix of the n floats at x
+                          as f16, to nearest even as mod__f32_to_f16 (NaN too), bit for bit
      mod__quantize_q8(out, x, cols) with MOD__QUANTIZE, or MOD__QUANTIZE_PORTABLE for the
                           portable rule (>>int8); a vector version gives the same bytes
    Vector backends (MOD__VL lanes of f32):
@@ -2038,6 +2040,13 @@ static size_t mod__bf16_row(float *out, const uint16_t *p, size_t n, size_t ahea
         MOD__PREFETCH(p + i + ahead);
         _mm512_storeu_ps(out + i, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, p + i)))), 16)));
     }
+    return i;
+}
+static size_t mod__f16_store(uint16_t *out, const float *x, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256(MOD__CAST(__m256i *, MOD__CAST(void *, out + i)),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     return i;
 }
 
@@ -2285,6 +2294,17 @@ static size_t mod__bf16_row(float *out, const uint16_t *p, size_t n, size_t ahea
     }
     return i;
 }
+static size_t mod__f16_store(uint16_t *out, const float *x, size_t n) {
+    size_t i = 0;
+#if defined(__F16C__)
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128(MOD__CAST(__m128i *, MOD__CAST(void *, out + i)),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#else
+    (void)out; (void)x; (void)n;
+#endif
+    return i;
+}
 
 /* x[cols] -> cols / 32 activation blocks by the portable rule (>>int8), byte for byte */
 #define MOD__QUANTIZE 1
@@ -2481,6 +2501,11 @@ static size_t mod__bf16_row(float *out, const uint16_t *p, size_t n, size_t ahea
     }
     return i;
 }
+static size_t mod__f16_store(uint16_t *out, const float *x, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1_u16(out + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(x + i))));
+    return i;
+}
 
 /* x[cols] -> cols / 32 activation blocks by the portable rule (>>int8), byte for byte: the
    maximum ignores NaN (vmaxnm) as the scalar comparison does, the clamps keep a NaN, q +- 0.5
@@ -2637,6 +2662,7 @@ static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
 #define MOD__ROWS 1
 #define mod__f16_row(out, p, n, ahead) ((void)(ahead), (size_t)0)
 #define mod__bf16_row(out, p, n, ahead) ((void)(ahead), (size_t)0)
+#define mod__f16_store(out, x, n) ((size_t)0)
 #define MOD__QUANTIZE_PORTABLE 1
 #endif /* MOD__BACKEND_HELIUM */
 
@@ -2653,6 +2679,7 @@ static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
 #define MOD__ROWS 1
 #define mod__f16_row(out, p, n, ahead) ((void)(ahead), (size_t)0)
 #define mod__bf16_row(out, p, n, ahead) ((void)(ahead), (size_t)0)
+#define mod__f16_store(out, x, n) ((size_t)0)
 #define MOD__QUANTIZE_PORTABLE 1
 #endif /* MOD__BACKEND_SCALAR */
 
@@ -4645,20 +4672,27 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
     }
 }
 
-/* A token's keys and values (heads x hd each) into an f16 cache at position p, rounded once:
-   keys as mod__kvput lays them out (plain rows per kv head where MOD__KB is 1), values
-   [kv head][position][head_dim]. */
+/* A token's keys and values (heads x hd each) into an f16 cache at position p, rounded once
+   (by vectors where the backend converts them: mod__f16_store): keys as mod__kvput lays them
+   out (plain rows per kv head where MOD__KB is 1), values [kv head][position][head_dim]. Keys
+   are converted MOD__KV_STAGE at a time into a buffer, then written MOD__KB apart. */
+#define MOD__KV_STAGE 64
 static void mod__kvput16(uint16_t *k, uint16_t *v, size_t cap, int heads, int hd, int p, const float *krow,
                          const float *vrow, int last) {
     int g, d, l;
     for (g = 0; g < heads; g++) {
         const size_t head = (size_t)g * cap * (size_t)hd;
         uint16_t *kb = k + head + (size_t)(p / MOD__KB) * MOD__KB * (size_t)hd, *vp = v + head + (size_t)p * hd;
-        for (d = 0; d < hd; d++) kb[(size_t)d * MOD__KB + p % MOD__KB] = mod__f32_to_f16(krow[(size_t)g * hd + d]);
+        for (d = 0; d < hd; d += MOD__KV_STAGE) { /* keys a stage at a time, then MOD__KB apart */
+            const int n = hd - d < MOD__KV_STAGE ? hd - d : MOD__KV_STAGE;
+            uint16_t h[MOD__KV_STAGE];
+            for (l = (int)mod__f16_store(h, krow + (size_t)g * hd + d, (size_t)n); l < n; l++) h[l] = mod__f32_to_f16(krow[(size_t)g * hd + d + l]);
+            for (l = 0; l < n; l++) kb[(size_t)(d + l) * MOD__KB + p % MOD__KB] = h[l];
+        }
         if (last)
             for (d = 0; d < hd; d++)
                 for (l = p % MOD__KB + 1; l < MOD__KB; l++) kb[(size_t)d * MOD__KB + l] = 0;
-        for (d = 0; d < hd; d++) vp[d] = mod__f32_to_f16(vrow[(size_t)g * hd + d]);
+        for (d = (int)mod__f16_store(vp, vrow + (size_t)g * hd, (size_t)hd); d < hd; d++) vp[d] = mod__f32_to_f16(vrow[(size_t)g * hd + d]);
     }
 }
 

@@ -412,6 +412,66 @@ static void test_kv_q8_cache(void)
     check_group("q8_0 KV cache");
 }
 
+/* ---- the f16 KV cache's writer ----------------------------------------------------------- */
+
+/* mod__f16_store (vectors where the backend has them) against mod__f32_to_f16 for a million
+   bit patterns spread over all of f32 and the edges (ties, the largest f16 and past it,
+   subnormals, infinities, quiet and signalling NaNs with payloads), in rows of odd lengths,
+   writing nothing past the prefix it reports; then whole caches by mod__kvput16 (head sizes
+   with a partial stage and a partial vector): every key and value where the layout puts it,
+   the value's f16 bits, and the last key block's rest zero. */
+static void test_kv_f16_cache(void)
+{
+    static const uint32_t edge[] = { 0x00000000u, 0x80000000u, 0x00000001u, 0x807fffffu, 0x33000000u, 0x33000001u,
+                                     0x337fffffu, 0x38800000u, 0x387fe000u, 0x387ff000u, 0x3f801000u, 0x3f803000u,
+                                     0x477fe000u, 0x477fefffu, 0x477ff000u, 0x7f7fffffu, 0x7f800000u, 0xff800000u,
+                                     0x7f800001u, 0x7fa00000u, 0x7fc00000u, 0xffc00001u, 0x7fffffffu, 0xff801234u };
+    enum { N = 1 << 20, W = 37 };
+    uint32_t *bits = (uint32_t *)xmalloc(sizeof(uint32_t) * N);
+    uint16_t out[W + 8];
+    int i, j, bad = 0, over = 0;
+    for (i = 0; i < N; i++) bits[i] = i < (int)(sizeof edge / sizeof edge[0]) ? edge[i] : (uint32_t)rnd();
+    for (i = 0; i + W <= N; i += W) {
+        float x[W];
+        size_t k;
+        memcpy(x, bits + i, sizeof x);
+        for (j = 0; j < W + 8; j++) out[j] = 0xabcd;
+        k = mod__f16_store(out, x, W);
+        for (j = (int)k; j < W + 8; j++) over += out[j] != 0xabcd;
+        for (j = (int)k; j < W; j++) out[j] = mod__f32_to_f16(x[j]);
+        for (j = 0; j < W; j++) bad += out[j] != mod__f32_to_f16(x[j]);
+    }
+    check(bad == 0, "mod__f16_store: %d of %d values differ from mod__f32_to_f16", bad, N / W * W);
+    check(over == 0, "mod__f16_store: wrote past the prefix it reports (%d)", over);
+    free(bits);
+    {
+        static const int hds[] = { 8, 64, 72, 130 };
+        int a, g, t, d;
+        for (a = 0; a < 4; a++) {
+            const int hd = hds[a], heads = 2, T = 21, kvd = heads * hd;
+            const size_t cap = mod__kb_round((size_t)T);
+            float *rows = (float *)xmalloc(sizeof(float) * (size_t)T * kvd), *vrows = (float *)xmalloc(sizeof(float) * (size_t)T * kvd);
+            uint16_t *k = (uint16_t *)xmalloc(sizeof(uint16_t) * cap * kvd), *v = (uint16_t *)xmalloc(sizeof(uint16_t) * cap * kvd);
+            int place = 1, zeroed = 1;
+            fill(rows, (size_t)T * kvd, 3.0); fill(vrows, (size_t)T * kvd, 3.0);
+            memset(k, 0x55, sizeof(uint16_t) * cap * kvd);
+            for (t = 0; t < T; t++) mod__kvput16(k, v, cap, heads, hd, t, rows + (size_t)t * kvd, vrows + (size_t)t * kvd, t == T - 1);
+            for (g = 0; g < heads; g++)
+                for (t = 0; t < (int)cap; t++)
+                    for (d = 0; d < hd; d++) {
+                        const uint16_t got = k[(size_t)g * cap * hd + (size_t)(t / MOD__KB) * MOD__KB * hd + (size_t)d * MOD__KB + (size_t)(t % MOD__KB)];
+                        if (t >= T) { zeroed = zeroed && got == 0; continue; }
+                        place = place && got == mod__f32_to_f16(rows[(size_t)t * kvd + (size_t)g * hd + d]) &&
+                                v[((size_t)g * cap + (size_t)t) * hd + d] == mod__f32_to_f16(vrows[(size_t)t * kvd + (size_t)g * hd + d]);
+                    }
+            check(place, "f16 cache hd=%d: a key or value is not its f16 where the layout puts it", hd);
+            check(zeroed, "f16 cache hd=%d: the last key block's unwritten positions are not 0", hd);
+            free(rows); free(vrows); free(k); free(v);
+        }
+    }
+    check_group("f16 KV cache");
+}
+
 /* ---- matmul ----------------------------------------------------------------------------- */
 
 typedef struct wmat {
@@ -1360,6 +1420,7 @@ int main(void)
     test_dot();
     test_key_scores();
     test_kv_q8_cache();
+    test_kv_f16_cache();
     test_matmul();
     test_matmul_groups();
     test_rmsnorm();
