@@ -19,8 +19,8 @@
 #                         of an interrupted run too)
 #   FIRST_ROUND=N         with WORK: number the rounds from N and add them to the results
 #                         already there (more rounds later)
-# Not part of the tests: it needs a llama.cpp build, and a round takes about 15 minutes on two
-# busy cores with the defaults.
+# Not part of the tests: it needs a llama.cpp build. A round took 3-4 minutes on a quiet
+# machine with DECODE=64, and about 15 minutes on two busy cores with the defaults.
 set -eu
 [ $# -eq 1 ] || { echo "usage: tools/vs-llamacpp.sh LLAMA_CPP_BUILD_DIR" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
