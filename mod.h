@@ -1919,16 +1919,18 @@ uint64_t mod_model_parameters(const mod_model *m) {
                           mod__f16_store(out, x, n) with them: a prefix of the n floats at x
                           as f16, to nearest even as mod__f32_to_f16 (NaN too), bit for bit
      mod__quantize_q8(out, x, cols) with MOD__QUANTIZE, or MOD__QUANTIZE_PORTABLE for the
-                          portable rule (>>int8); a vector version gives the same bytes
+                          portable rule (>>int8); a vector version gives the same bytes, and
+                          mod__block_amax(x) with it: the largest |x| of 32 floats, a NaN
+                          |x| leaving the maximum alone (the q8_0 cache's writer uses it too)
    Vector backends (MOD__VL lanes of f32):
      mod__v, mod__vzero(), mod__vload(p), mod__vstore(p, v), mod__vdup(x),
      mod__vfma(acc, a, b)  acc + a b, fused;  mod__vadd, mod__vmul, mod__vmax, mod__vdiv
      mod__vsum(v)         the lanes added in a fixed order; mod__vsum4(out, a, b, c, d) with
                           MOD__VSUM4: four such sums by the very same additions
      mod__vload_i8(p) with MOD__VI8 (optional): MOD__VL int8 at p as f32 lanes (q8_0 caches)
-     mod__kv_q8_amax(x), mod__kv_q8_round(q, x, d) with MOD__KV_Q8 (optional): one whole
-                          block of the q8_0 cache's rule (mod__kv_q8, >>attention), the
-                          largest |x| and the 32 int8, the same numbers as the scalar code
+     mod__kv_q8_round(q, x, d) with MOD__KV_Q8 (optional): the 32 int8 of a whole block
+                          of the q8_0 cache's rule (mod__kv_q8, >>attention), the same as
+                          the scalar code's
      mod__vload_f16(p), mod__vload_bf16(p) with MOD__VHALF (optional): MOD__VL f16 or bf16
                           values at p as f32 lanes (decoding of f16/bf16 weights; >>f32)
      e^x: MOD__VEXP with mod__vexp_out(x) (nonzero when a lane is below -87.3, above 88.7 or
@@ -2050,6 +2052,13 @@ static size_t mod__f16_store(uint16_t *out, const float *x, size_t n) {
     return i;
 }
 
+/* the largest |x| of 32 floats: a NaN |x| leaves the maximum alone, as the scalar comparison
+   does (maxps returns its second operand when one is NaN) */
+static float mod__block_amax(const float *x) {
+    const __m512 m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x)), _mm512_setzero_ps());
+    return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 16)), m));
+}
+
 /* x[cols] -> cols / 32 activation blocks by the portable rule (>>int8), byte for byte */
 #define MOD__QUANTIZE 1
 static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
@@ -2057,9 +2066,7 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
     for (b = 0; b < cols / MOD__INT8_BLOCK; b++, out += MOD__INT8X_BYTES) {
         const __m512 v0 = _mm512_loadu_ps(x + b * MOD__INT8_BLOCK), v1 = _mm512_loadu_ps(x + b * MOD__INT8_BLOCK + 16);
         const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f), half = _mm512_set1_ps(0.5f);
-        /* a NaN |x| leaves the maximum alone, as the scalar comparison does */
-        const __m512 m = _mm512_max_ps(_mm512_abs_ps(v1), _mm512_max_ps(_mm512_abs_ps(v0), _mm512_setzero_ps()));
-        const float amax = _mm512_reduce_max_ps(m), d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+        const float amax = mod__block_amax(x + b * MOD__INT8_BLOCK), d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
         __m512 q0 = _mm512_mul_ps(v0, _mm512_set1_ps(id)), q1 = _mm512_mul_ps(v1, _mm512_set1_ps(id));
         __m512i i0, i1;
         q0 = _mm512_min_ps(hi, _mm512_max_ps(lo, q0)); /* a NaN passes through both */
@@ -2073,14 +2080,10 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
     }
 }
 
-/* One whole block of the q8_0 cache's rule (mod__kv_q8): the largest |x| (a NaN |x| leaves
-   the maximum alone), then x / d (the same division) with a NaN as 0, clamped, truncated and
-   stepped away from zero when the dropped fraction is a half or more. */
+/* One whole block of the q8_0 cache's rule (mod__kv_q8): x / d (the same division) with a
+   NaN as 0, clamped, truncated and stepped away from zero when the dropped fraction is a half
+   or more. */
 #define MOD__KV_Q8 1
-static float mod__kv_q8_amax(const float *x) {
-    const __m512 m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x)), _mm512_setzero_ps());
-    return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 16)), m));
-}
 static void mod__kv_q8_round(signed char *q, const float *x, float d) {
     int k;
     for (k = 0; k < 2; k++) {
@@ -2306,6 +2309,18 @@ static size_t mod__f16_store(uint16_t *out, const float *x, size_t n) {
     return i;
 }
 
+/* the largest |x| of 32 floats: a NaN |x| leaves the maximum alone (maxps returns its second
+   operand when one is NaN) */
+static float mod__block_amax(const float *x) {
+    __m256 m = _mm256_setzero_ps();
+    __m128 h;
+    int j;
+    for (j = 0; j < 4; j++) m = _mm256_max_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_loadu_ps(x + 8 * j)), m);
+    h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    return _mm_cvtss_f32(_mm_max_ss(h, _mm_shuffle_ps(h, h, 1)));
+}
+
 /* x[cols] -> cols / 32 activation blocks by the portable rule (>>int8), byte for byte */
 #define MOD__QUANTIZE 1
 static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
@@ -2313,16 +2328,11 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
     for (b = 0; b < cols / MOD__INT8_BLOCK; b++, out += MOD__INT8X_BYTES) {
         const float *v = x + b * MOD__INT8_BLOCK;
         const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f), zero = _mm256_setzero_ps();
-        __m256 a[4], m = zero;
+        __m256 a[4];
         __m256i q8[4], p;
-        float lanes[8], amax, d, id;
-        for (j = 0; j < 4; j++) {
-            a[j] = _mm256_loadu_ps(v + 8 * j);
-            m = _mm256_max_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), a[j]), m); /* NaN: m stays */
-        }
-        _mm256_storeu_ps(lanes, m);
-        amax = lanes[0];
-        for (j = 1; j < 8; j++) if (lanes[j] > amax) amax = lanes[j];
+        float amax, d, id;
+        for (j = 0; j < 4; j++) a[j] = _mm256_loadu_ps(v + 8 * j);
+        amax = mod__block_amax(v);
         d = amax / 127.0f;
         id = d > 0.0f ? 1.0f / d : 0.0f;
         for (j = 0; j < 4; j++) {
@@ -2341,16 +2351,6 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
 
 /* One whole block of the q8_0 cache's rule (mod__kv_q8), as on AVX-512 */
 #define MOD__KV_Q8 1
-static float mod__kv_q8_amax(const float *x) {
-    const __m256 abs = _mm256_set1_ps(-0.0f);
-    __m256 m = _mm256_setzero_ps();
-    __m128 h;
-    int j;
-    for (j = 0; j < 4; j++) m = _mm256_max_ps(_mm256_andnot_ps(abs, _mm256_loadu_ps(x + 8 * j)), m); /* NaN: m stays */
-    h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-    return _mm_cvtss_f32(_mm_max_ss(h, _mm_shuffle_ps(h, h, 1)));
-}
 static void mod__kv_q8_round(signed char *q, const float *x, float d) {
     __m256i r[4], p;
     int j;
@@ -2507,22 +2507,26 @@ static size_t mod__f16_store(uint16_t *out, const float *x, size_t n) {
     return i;
 }
 
+/* the largest |x| of 32 floats: vmaxnm ignores a NaN |x|, as the scalar comparison does */
+static float mod__block_amax(const float *x) {
+    float32x4_t m = vdupq_n_f32(0.0f);
+    int j;
+    for (j = 0; j < 8; j++) m = vmaxnmq_f32(m, vabsq_f32(vld1q_f32(x + 4 * j)));
+    return vmaxvq_f32(m);
+}
+
 /* x[cols] -> cols / 32 activation blocks by the portable rule (>>int8), byte for byte: the
-   maximum ignores NaN (vmaxnm) as the scalar comparison does, the clamps keep a NaN, q +- 0.5
-   truncates as the cast does, and a NaN converts to 0 */
+   clamps keep a NaN, q +- 0.5 truncates as the cast does, and a NaN converts to 0 */
 #define MOD__QUANTIZE 1
 static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
     int b, j;
     for (b = 0; b < cols / MOD__INT8_BLOCK; b++, out += MOD__INT8X_BYTES) {
         const float *v = x + b * MOD__INT8_BLOCK;
-        float32x4_t a[8], m = vdupq_n_f32(0.0f), vid;
+        float32x4_t a[8], vid;
         int16x8_t h[4];
         float amax, d, id;
-        for (j = 0; j < 8; j++) {
-            a[j] = vld1q_f32(v + 4 * j);
-            m = vmaxnmq_f32(m, vabsq_f32(a[j]));
-        }
-        amax = vmaxvq_f32(m);
+        for (j = 0; j < 8; j++) a[j] = vld1q_f32(v + 4 * j);
+        amax = mod__block_amax(v);
         d = amax / 127.0f;
         id = d > 0.0f ? 1.0f / d : 0.0f;
         vid = vdupq_n_f32(id);
@@ -2539,16 +2543,9 @@ static void mod__quantize_q8(unsigned char *out, const float *x, int cols) {
     }
 }
 
-/* One whole block of the q8_0 cache's rule (mod__kv_q8): vmaxnm ignores a NaN |x|, and the
-   conversion rounds to nearest with ties away from zero, the rule's rounding, and takes a NaN
-   (kept by the clamps) to 0 */
+/* One whole block of the q8_0 cache's rule (mod__kv_q8): the conversion rounds to nearest
+   with ties away from zero, the rule's rounding, and takes a NaN (kept by the clamps) to 0 */
 #define MOD__KV_Q8 1
-static float mod__kv_q8_amax(const float *x) {
-    float32x4_t m = vdupq_n_f32(0.0f);
-    int j;
-    for (j = 0; j < 8; j++) m = vmaxnmq_f32(m, vabsq_f32(vld1q_f32(x + 4 * j)));
-    return vmaxnmvq_f32(m);
-}
 static void mod__kv_q8_round(signed char *q, const float *x, float d) {
     int16x8_t h[4];
     int j;
@@ -2694,6 +2691,9 @@ static void mod__vsum4(float *out, mod__v a, mod__v b, mod__v c, mod__v d) {
 #endif
 #if defined(MOD__INT8_VEC) && !defined(MOD__INT8_UNIT)
 #error "mod.h: the int8 block steps are incomplete (see >>backend)"
+#endif
+#if defined(MOD__KV_Q8) && !defined(MOD__QUANTIZE)
+#error "mod.h: the q8_0 cache's block step needs the backend's mod__block_amax (see >>backend)"
 #endif
 
 /* ======================================================================================= */
@@ -4255,7 +4255,7 @@ static void mod__kv_q8(signed char *q, size_t qstride, uint16_t *scale, const fl
     float amax = 0.0f, d;
     int j;
 #ifdef MOD__KV_Q8
-    if (n == MOD__INT8_BLOCK) amax = mod__kv_q8_amax(x);
+    if (n == MOD__INT8_BLOCK) amax = mod__block_amax(x);
     else
 #endif
         for (j = 0; j < n; j++) { const float a = x[j] < 0 ? -x[j] : x[j]; if (a > amax) amax = a; }
@@ -4675,8 +4675,13 @@ static void mod__attention(mod_session *s, mod__cache *cache, int ns) {
 /* A token's keys and values (heads x hd each) into an f16 cache at position p, rounded once
    (by vectors where the backend converts them: mod__f16_store): keys as mod__kvput lays them
    out (plain rows per kv head where MOD__KB is 1), values [kv head][position][head_dim]. Keys
-   are converted MOD__KV_STAGE at a time into a buffer, then written MOD__KB apart. */
+   are converted MOD__KV_STAGE at a time into a buffer, then written MOD__KB apart.
+   mod__f16_put: n floats as f16, the backend's prefix and the rest one by one. */
 #define MOD__KV_STAGE 64
+static void mod__f16_put(uint16_t *out, const float *x, int n) {
+    int i;
+    for (i = (int)mod__f16_store(out, x, (size_t)n); i < n; i++) out[i] = mod__f32_to_f16(x[i]);
+}
 static void mod__kvput16(uint16_t *k, uint16_t *v, size_t cap, int heads, int hd, int p, const float *krow,
                          const float *vrow, int last) {
     int g, d, l;
@@ -4686,13 +4691,13 @@ static void mod__kvput16(uint16_t *k, uint16_t *v, size_t cap, int heads, int hd
         for (d = 0; d < hd; d += MOD__KV_STAGE) { /* keys a stage at a time, then MOD__KB apart */
             const int n = hd - d < MOD__KV_STAGE ? hd - d : MOD__KV_STAGE;
             uint16_t h[MOD__KV_STAGE];
-            for (l = (int)mod__f16_store(h, krow + (size_t)g * hd + d, (size_t)n); l < n; l++) h[l] = mod__f32_to_f16(krow[(size_t)g * hd + d + l]);
+            mod__f16_put(h, krow + (size_t)g * hd + d, n);
             for (l = 0; l < n; l++) kb[(size_t)(d + l) * MOD__KB + p % MOD__KB] = h[l];
         }
         if (last)
             for (d = 0; d < hd; d++)
                 for (l = p % MOD__KB + 1; l < MOD__KB; l++) kb[(size_t)d * MOD__KB + l] = 0;
-        for (d = (int)mod__f16_store(vp, vrow + (size_t)g * hd, (size_t)hd); d < hd; d++) vp[d] = mod__f32_to_f16(vrow[(size_t)g * hd + d]);
+        mod__f16_put(vp, vrow + (size_t)g * hd, hd);
     }
 }
 
