@@ -21,7 +21,8 @@ TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer
             $(B)/test_convert_hf $(B)/test_convert_llama2c $(B)/test_convert_modfile $(B)/test_convert_errors \
             $(B)/test_convert_families $(B)/test_convert_gguf \
             $(B)/test_tokenizer_queue $(B)/test_tokenizer_nomalloc $(B)/test_format $(B)/split_pieces $(B)/hf_ckpt \
-            $(B)/test_ggml_dequant $(B)/test_chat $(B)/test_nfc $(B)/test_svg $(B)/test_no_unicode $(B)/routing_oracle
+            $(B)/test_ggml_dequant $(B)/test_chat $(B)/test_nfc $(B)/test_svg $(B)/test_no_unicode $(B)/routing_oracle \
+            $(B)/test_amx
 HEADERS  := mod.h examples/cli.h examples/routeview.h
 # the model-file writer: tools/modfile.h, and mkmodel.h on top of it
 WRITER   := tools/mkmodel.h tools/modfile.h

@@ -133,7 +133,7 @@
        >>loader     the model file, validated once, then used in place
        >>backend    the contract every target defines, then one section per target:
                     >>backend-avx512, >>backend-avx2, >>backend-neon, >>backend-helium,
-                    >>backend-scalar
+                    >>backend-scalar; >>backend-amx, AMX tiles for bf16 prompts (MOD_AMX)
        >>f32        dot products, register tiles, weight rows as f32
        >>int8       q8_0 and q4_0 block products, the activation quantizer
        >>state      what a session holds
@@ -211,6 +211,9 @@ typedef struct mod_error {
 
 MOD_API const char *mod_result_string(mod_result r);
 MOD_API const char *mod_version(void); /* MOD_VERSION_STRING of the compiled implementation */
+/* 1 when prompts' products of bf16 weights run on AMX tiles (opt-in at build time: MOD_AMX;
+   >>backend-amx), else 0; *why (if not NULL) says which, or why not. */
+MOD_API int mod_amx(const char **why);
 
 /* ---- model ---------------------------------------------------------------------------- */
 
@@ -2212,6 +2215,213 @@ static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, m
 #endif
 #endif /* MOD__BACKEND_AVX512 */
 
+/* ---- >>backend-amx   x86 AMX tiles: prefill of bf16 weights (opt-in: MOD_AMX) ---------- */
+/* With MOD_AMX defined, an AVX-512 build for x86-64 Linux with gcc 11+ or clang 12+ also holds
+   a product of bf16 weights on AMX tiles (TDPBF16PS), used for batches of MOD__AMX_MIN tokens
+   or more (prompts) where the CPU has AMX-TILE and AMX-BF16 and Linux grants the process its
+   tile state (arch_prctl ARCH_REQ_XCOMP_PERM); everything else, and decoding, stays on the
+   vector paths, and a refusal is a fallback, never a crash. Numbers: the activations are
+   rounded to bf16 (to nearest, ties to even), each product of two bf16 is exact in f32, and
+   the sum runs over the columns in order in f32 (rounded to nearest even, subnormals flushed,
+   as the instruction defines it), so a prompt's logits on AMX agree with decoding's to the
+   rounding of the activations (docs/PERFORMANCE.md gives the bound), not to the bit.
+   Layout: the weights are the A tiles, read in place (16 rows x 32 columns); the activations
+   are the B tiles, converted once per product into pairs of columns (16 x 2 values per 64-byte
+   row: VNNI order), 16 tokens per tile. The result tiles are 16 weight rows x 16 tokens. */
+#if defined(MOD_AMX) && defined(MOD__BACKEND_AVX512) && defined(__x86_64__) && defined(__linux__) && \
+    ((defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
+#define MOD__AMX 1
+#define MOD__AMX_MIN 16  /* tokens in a batch below which products stay on the vector path */
+#define MOD__AMX_TB 256  /* tokens converted at a time (a product's B tiles) */
+#define MOD__AMX_TARGET __attribute__((target("amx-tile,amx-bf16")))
+
+/* 1: AMX in use; 0: not asked yet; below 0: why not (mod__amx_why). Set once, the first time a
+   session is laid out (concurrent first sessions store the same value). */
+static int mod__amx_state = 0;
+static void mod__cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {
+    __asm__ __volatile__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+/* Linux's arch_prctl(2) (syscall 158) by the instruction itself: -std=c99 has no syscall(). */
+static long mod__arch_prctl(long code, unsigned long arg) {
+    long ret;
+    __asm__ __volatile__("syscall" : "=a"(ret) : "0"(158L), "D"(code), "S"(arg) : "rcx", "r11", "memory");
+    return ret;
+}
+static long mod__arch_prctl_get(long code, unsigned long long *out) {
+    long ret;
+    __asm__ __volatile__("syscall" : "=a"(ret) : "0"(158L), "D"(code), "S"(out) : "rcx", "r11", "memory");
+    return ret;
+}
+static int mod__amx_ready(void) {
+    if (mod__amx_state == 0) {
+        unsigned r[4];
+        unsigned long long perm = 0;
+        mod__cpuid(0, 0, r);
+        if (r[0] < 7) { mod__amx_state = -1; return 0; }
+        mod__cpuid(7, 0, r);
+        if (!(r[3] >> 24 & 1) || !(r[3] >> 22 & 1)) { mod__amx_state = -1; return 0; } /* AMX-TILE, AMX-BF16 */
+        mod__cpuid(1, 0, r);
+        if (!(r[2] >> 27 & 1)) { mod__amx_state = -2; return 0; } /* OSXSAVE */
+        {
+            unsigned lo, hi;
+            __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+            if ((lo >> 17 & 3) != 3) { mod__amx_state = -2; return 0; } /* XTILECFG and XTILEDATA */
+        }
+        /* ARCH_REQ_XCOMP_PERM (0x1023) for XFEATURE_XTILEDATA (18), then ARCH_GET_XCOMP_PERM
+           (0x1022) to see it granted: the permission is the process's, so OpenMP's threads
+           have it too */
+        if (mod__arch_prctl(0x1023, 18) != 0 || mod__arch_prctl_get(0x1022, &perm) != 0 ||
+            !(perm >> 18 & 1)) {
+            mod__amx_state = -3;
+            return 0;
+        }
+        mod__amx_state = 1;
+    }
+    return mod__amx_state == 1;
+}
+static const char *mod__amx_why(void) {
+    switch (mod__amx_state) {
+    case 1: return "AMX tiles for bf16 weights in prompts";
+    case -1: return "this CPU has no AMX-TILE and AMX-BF16";
+    case -2: return "the operating system does not enable AMX state (XCR0)";
+    case -3: return "Linux refused the process AMX state (arch_prctl ARCH_REQ_XCOMP_PERM)";
+    default: return "not asked";
+    }
+}
+
+/* r[16] -> its transpose, 32-bit elements: pairs, then quadruples within 128-bit lanes, then
+   the lanes. */
+static void mod__t16(__m512i r[16]) {
+    __m512i a[16], b[16];
+    int i, c;
+    for (i = 0; i < 16; i += 2) {
+        a[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        a[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (i = 0; i < 16; i += 4) { /* b[i + c], lane L: rows i..i+3 of column 4L + c */
+        b[i] = _mm512_unpacklo_epi64(a[i], a[i + 2]);
+        b[i + 1] = _mm512_unpackhi_epi64(a[i], a[i + 2]);
+        b[i + 2] = _mm512_unpacklo_epi64(a[i + 1], a[i + 3]);
+        b[i + 3] = _mm512_unpackhi_epi64(a[i + 1], a[i + 3]);
+    }
+    for (c = 0; c < 4; c++) {
+        const __m512i c0 = _mm512_shuffle_i32x4(b[c], b[4 + c], 0x88), c1 = _mm512_shuffle_i32x4(b[c], b[4 + c], 0xdd);
+        const __m512i c2 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0x88), c3 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0xdd);
+        r[c] = _mm512_shuffle_i32x4(c0, c2, 0x88);
+        r[4 + c] = _mm512_shuffle_i32x4(c1, c3, 0x88);
+        r[8 + c] = _mm512_shuffle_i32x4(c0, c2, 0xdd);
+        r[12 + c] = _mm512_shuffle_i32x4(c1, c3, 0xdd);
+    }
+}
+
+/* 16 floats -> bf16 in the low halves of 32-bit lanes: to nearest, ties to even; NaN stays a
+   quiet NaN with its sign and top payload bits */
+static __m512i mod__bf16_round(__m512 v) {
+    const __m512i u = _mm512_castps_si512(v), one = _mm512_set1_epi32(1);
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), one);
+    const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))), 16);
+    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    return _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+}
+
+/* Tokens [0, tn) of x (rows xstride floats apart, tn <= 16, cols columns) -> one B tile per 32
+   columns, nkb = cols rounded up / 32 of them, 1 KiB each at xb: row p of a tile holds columns
+   2p and 2p + 1 of each of the 16 tokens. Tokens past tn and columns past cols are zeros. */
+static void mod__amx_pack_x(uint16_t *xb, const float *x, size_t xstride, int tn, int cols) {
+    const int nkb = (cols + 31) / 32;
+    int kb, j;
+    for (kb = 0; kb < nkb; kb++) {
+        __m512i r[16];
+        const int k0 = kb * 32, left = cols - k0;
+        const __mmask16 m0 = left >= 16 ? 0xffff : MOD__CAST(__mmask16, (1u << left) - 1u);
+        const __mmask16 m1 = left >= 32 ? 0xffff : left <= 16 ? 0 : MOD__CAST(__mmask16, (1u << (left - 16)) - 1u);
+        for (j = 0; j < 16; j++) {
+            if (j < tn) {
+                const float *p = x + (size_t)j * xstride + k0;
+                const __m256i lo = _mm512_cvtepi32_epi16(mod__bf16_round(_mm512_maskz_loadu_ps(m0, p)));
+                const __m256i hi = _mm512_cvtepi32_epi16(mod__bf16_round(_mm512_maskz_loadu_ps(m1, p + 16)));
+                r[j] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); /* column pairs as 32-bit lanes */
+            } else {
+                r[j] = _mm512_setzero_si512();
+            }
+        }
+        mod__t16(r);
+        for (j = 0; j < 16; j++) _mm512_storeu_si512(MOD__CAST(void *, xb + (size_t)kb * 512 + (size_t)j * 32), r[j]);
+    }
+}
+
+/* The result tile c[16 rows][16 tokens] stored into y (token t, row r at y[t * ystride + r]) for
+   rows [0, nr) and tokens [0, tn): transposed by registers. */
+static void mod__amx_put(float *y, size_t ystride, const float *c, int nr, int tn) {
+    __m512i r[16];
+    const __mmask16 m = nr >= 16 ? 0xffff : MOD__CAST(__mmask16, (1u << nr) - 1u);
+    int i;
+    for (i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(MOD__CAST(const void *, c + 16 * i));
+    mod__t16(r);
+    for (i = 0; i < tn; i++) _mm512_mask_storeu_ps(y + (size_t)i * ystride, m, _mm512_castsi512_ps(r[i]));
+}
+
+/* The tile configuration: palette 1, eight tiles of 16 rows x 64 bytes (tiles 0-3 the sums,
+   4-5 weights, 6-7 activations). */
+static const unsigned char mod__amx_cfg[64] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                               64, 0, 64, 0, 64, 0, 64, 0, 64, 0, 64, 0, 64, 0, 64, 0,
+                                               0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                               16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* y (token t, row r at y[t * ystride + r]) = 32 rows of bf16 weights at w (wstride bytes apart,
+   32 * nkb columns readable, rows [nr, 32) too) against the token tiles at xb (tiles of 16
+   tokens, nkb B tiles each; an even number of them, the last holding tokens up to tn). */
+MOD__AMX_TARGET static void mod__amx_rows32(float *y, size_t ystride, const uint16_t *w, size_t wstride, const uint16_t *xb,
+                                            int nkb, int nr, int tn) {
+    float c[4][256];
+    const unsigned char *w0 = MOD__CAST(const unsigned char *, MOD__CAST(const void *, w)), *w1 = w0 + 16 * wstride;
+    int t, kb, i;
+    __asm__ __volatile__("" ::: "memory"); /* the weight copy and the tiles written before are stored */
+    _tile_loadconfig(mod__amx_cfg);
+    for (t = 0; t < tn; t += 32) {
+        const uint16_t *b0 = xb + (size_t)t / 16 * (size_t)nkb * 512, *b1 = b0 + (size_t)nkb * 512;
+        _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+        for (kb = 0; kb < nkb; kb++) {
+            _tile_loadd(4, w0 + (size_t)kb * 64, wstride);
+            _tile_loadd(5, w1 + (size_t)kb * 64, wstride);
+            _tile_loadd(6, b0 + (size_t)kb * 512, 64);
+            _tile_loadd(7, b1 + (size_t)kb * 512, 64);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(3, 5, 7);
+        }
+        _tile_stored(0, c[0], 64);
+        _tile_stored(1, c[1], 64);
+        _tile_stored(2, c[2], 64);
+        _tile_stored(3, c[3], 64);
+        for (i = 0; i < 4; i++) {
+            const int r0 = i >> 1 ? 16 : 0, t0 = t + (i & 1 ? 16 : 0);
+            if (r0 < nr && t0 < tn)
+                mod__amx_put(y + (size_t)t0 * ystride + r0, ystride, c[i], nr - r0, tn - t0 < 16 ? tn - t0 : 16);
+        }
+    }
+    _tile_release();
+}
+
+/* The peak: n rounds of four 16 x 16 x 32 bf16 tile products on tiles that stay in place;
+   returns the floating-point operations done (mod-bench's AMX figure). */
+MOD__AMX_TARGET __attribute__((unused)) static double mod__amx_peak(long n) {
+    long i;
+    _tile_loadconfig(mod__amx_cfg);
+    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+    _tile_zero(4); _tile_zero(5); _tile_zero(6); _tile_zero(7);
+    for (i = 0; i < n; i++) {
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_release();
+    return (double)n * 4.0 * 16 * 16 * 32 * 2;
+}
+#endif /* MOD__AMX */
+
 /* ---- >>backend-avx2   x86 AVX2 with FMA (8 lanes) ----------------------------------- */
 #ifdef MOD__BACKEND_AVX2
 #include <immintrin.h>
@@ -3310,6 +3520,10 @@ struct mod_session {
     float *wrow;             /* [threads, wrow_len] weight rows converted to f32 */
     int wrow_len;
     unsigned char *xq;       /* [max_batch, widest row / 32] activation blocks for q8_0 and q4_0 */
+#ifdef MOD__AMX
+    uint16_t *amx_x;         /* prompts' activations as AMX B tiles (NULL: no AMX; >>backend-amx) */
+    uint16_t *amx_w;         /* [threads, 32 rows, widest row in 32s] bf16 weight rows padded */
+#endif
     float *logits;           /* [vocab] after the last token */
     mod__prob *probs;        /* [vocab] sampler scratch */
     double out_flops;        /* FLOPs of the output projection (the same in a dense model) */
@@ -3596,6 +3810,88 @@ static void mod__matmuls_int(mod_session *s, const float *x, int n, const mod__m
     }
 }
 
+#ifdef MOD__AMX
+/* Whether a model has bf16 matrices among its blocks' products (sessions then hold the AMX
+   buffers). */
+static int mod__model_bf16(const mod_model *m) {
+    int i;
+    for (i = 0; i < m->cfg.n_layers; i++) {
+        const mod__layer *l = &m->layers[i];
+        if (l->wq.dtype == MOD_DTYPE_BF16 || l->wk.dtype == MOD_DTYPE_BF16 || l->wv.dtype == MOD_DTYPE_BF16 ||
+            l->wo.dtype == MOD_DTYPE_BF16 || l->w_gate.dtype == MOD_DTYPE_BF16 || l->w_up.dtype == MOD_DTYPE_BF16 ||
+            l->w_down.dtype == MOD_DTYPE_BF16)
+            return 1;
+    }
+    return 0;
+}
+
+/* A group with bf16 weights on AMX tiles (>>backend-amx): per MOD__AMX_TB tokens, their
+   activations into B tiles (in parallel, 16 tokens an item), then blocks of 32 weight rows
+   against all of them (in parallel), each row block read in place or, when its rows are not
+   32 whole rows of a multiple of 32 columns, copied with zeros around it. */
+typedef struct mod__amx_job {
+    mod_session *s;
+    const mod__mm *mm;
+    const int *start;
+    const float *x;
+    int cols, nkb, t0, tn;
+} mod__amx_job;
+static void mod__amx_x_item(void *ctx, int i, int thread) {
+    const mod__amx_job *j = MOD__CAST(const mod__amx_job *, ctx);
+    const int t = 16 * i, tn = j->tn - t < 16 ? j->tn - t : 16;
+    (void)thread;
+    mod__amx_pack_x(j->s->amx_x + (size_t)i * (size_t)j->nkb * 512, tn > 0 ? j->x + (size_t)(j->t0 + t) * (size_t)j->cols : j->x,
+                    (size_t)j->cols, tn, j->cols);
+}
+static void mod__amx_block(const mod__amx_job *j, int rb, int thread) {
+    const mod__mm *p = j->mm + mod__mm_which(j->start, &rb);
+    const int rows = p->w->rows, cols = j->cols, r0 = 32 * rb, nr = rows - r0 < 32 ? rows - r0 : 32;
+    const uint16_t *w = MOD__CAST(const uint16_t *, p->w->data) + (size_t)r0 * (size_t)cols;
+    size_t wstride = (size_t)cols * sizeof(uint16_t);
+    if (nr < 32 || cols % 32) {
+        const size_t kp = (size_t)j->nkb * 32;
+        uint16_t *buf = j->s->amx_w + (size_t)thread * 32 * kp;
+        int r;
+        for (r = 0; r < 32; r++) {
+            uint16_t *o = buf + (size_t)r * kp;
+            size_t c = 0;
+            if (r < nr) for (; c < (size_t)cols; c++) o[c] = w[(size_t)r * (size_t)cols + c];
+            for (; c < kp; c++) o[c] = 0;
+        }
+        w = buf;
+        wstride = kp * sizeof(uint16_t);
+    }
+    mod__amx_rows32(p->y + (size_t)j->t0 * (size_t)rows + r0, (size_t)rows, w, wstride, j->s->amx_x, j->nkb, nr, j->tn);
+    mod__add_bias(p->y + (size_t)j->t0 * (size_t)rows, (size_t)rows, p->b, r0, nr, j->tn);
+}
+static void mod__matmuls_amx(mod_session *s, const float *x, int n, const mod__mm *mm, int count) {
+    int start[MOD__MM_MAX + 1], t0, rb;
+    const int blocks = mod__mm_starts(start, mm, count, 32);
+    mod__amx_job job;
+    job.s = s; job.mm = mm; job.start = start; job.x = x; job.cols = mm[0].w->cols; job.nkb = (job.cols + 31) / 32;
+    for (t0 = 0; t0 < n; t0 += MOD__AMX_TB) {
+        const int tn = n - t0 < MOD__AMX_TB ? n - t0 : MOD__AMX_TB;
+        int parallel = mod__mm_parallel(s, mm, count, tn);
+        (void)parallel;
+        job.t0 = t0; job.tn = tn;
+        mod__each(s, (tn + 31) / 32 * 2, 16.0 * job.cols, mod__amx_x_item, &job);
+        MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, 1))
+        for (rb = 0; rb < blocks; rb++) mod__amx_block(&job, rb, MOD__THREAD_ID());
+    }
+}
+#endif
+
+int mod_amx(const char **why) {
+#ifdef MOD__AMX
+    const int on = mod__amx_ready();
+    if (why) *why = mod__amx_why();
+    return on;
+#else
+    if (why) *why = "not built in (it takes MOD_AMX and an AVX-512 build for x86-64 Linux by gcc 11+ or clang 12+)";
+    return 0;
+#endif
+}
+
 /* y[n, rows] = x[n, cols] W^T (+ bias) for each product of a group sharing x (q, k and v; gate
    and up), in one parallel loop over blocks of output rows (a prefill tile's worth, four when
    decoding): every element is computed the same way on any number of threads and in any
@@ -3613,6 +3909,12 @@ static void mod__matmuls(mod_session *s, const float *x, int n, const mod__mm *m
         mod__matmuls_int(s, x, n, mm, count);
         return;
     }
+#ifdef MOD__AMX
+    if (mm[0].w->dtype == MOD_DTYPE_BF16 && n >= MOD__AMX_MIN && s->amx_x) {
+        mod__matmuls_amx(s, x, n, mm, count);
+        return;
+    }
+#endif
     {
     const int blocks = mod__mm_starts(start, mm, count, br);
     for (t0 = 0; t0 < n; t0 += tb) {
@@ -4820,6 +5122,13 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     s->wrow = MOD__CAST(float *, mod__take_n(a, (size_t)nth * MOD__ROWS_CONVERTED * wl, sizeof(float)));
     s->wrow_len = (int)(MOD__ROWS_CONVERTED * wl);
     s->xq = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B * (wl / MOD__INT8_BLOCK + 1), MOD__INT8X_BYTES));
+#ifdef MOD__AMX
+    if (B >= MOD__AMX_MIN && mod__model_bf16(m) && mod__amx_ready()) {
+        const size_t tp = (size_t)((B < MOD__AMX_TB ? B : MOD__AMX_TB) + 31) / 32 * 32, kp = (wl + 31) / 32 * 32;
+        s->amx_x = MOD__CAST(uint16_t *, mod__take_n(a, tp * kp, sizeof(uint16_t)));
+        s->amx_w = MOD__CAST(uint16_t *, mod__take_n(a, (size_t)nth * 32 * kp, sizeof(uint16_t)));
+    }
+#endif
     s->logits = MOD__CAST(float *, mod__take_n(a, V, sizeof(float)));
     s->probs = MOD__CAST(mod__prob *, mod__take_n(a, V, sizeof(mod__prob)));
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The code people compile themselves, with every warning an error: the header alone as C99
 # (gcc, clang; with MOD_NO_STDIO + MOD_NO_MALLOC; with MOD_NO_MMAP; with stdio but no POSIX
-# files; with OpenMP; for AVX2, AVX-512 and this CPU)
+# files; with OpenMP; for AVX2, AVX-512 and this CPU; with the AMX tiles of MOD_AMX)
 # and as C++; examples/minimal.c and examples/generate.c as C99 and as C++17; the README's API
 # example and the header's QUICK START as C99 and C++17, the README's linked and run on the
 # shipped model; the relative links of the Markdown documents. A compiler that is not installed is
@@ -29,6 +29,16 @@ for a in "-mavx2 -mfma -mf16c" "-mavx512f" "-march=native"; do
     compile "header, C99 $a" gcc -std=c99 $W $a -I. -c "$T/header_tu.c" -o "$T/o.o"
     # shellcheck disable=SC2086
     compile "header, C++11 $a" g++ -x c++ -std=c++11 $W $a -I. -c "$T/header_tu.c" -o "$T/o.o"
+done
+
+# The AMX tiles (MOD_AMX): for AVX-512 alone, this CPU, and a CPU that has AMX
+for a in "-mavx512f" "-march=native" "-march=sapphirerapids"; do
+    # shellcheck disable=SC2086
+    compile "header, MOD_AMX, C99 $a, gcc" gcc -std=c99 $W -fopenmp -DMOD_AMX $a -I. -c "$T/header_tu.c" -o "$T/o.o"
+    # shellcheck disable=SC2086
+    compile "header, MOD_AMX, C99 $a, clang" clang -std=c99 $W -DMOD_AMX $a -I. -c "$T/header_tu.c" -o "$T/o.o"
+    # shellcheck disable=SC2086
+    compile "header, MOD_AMX, C++11 $a" g++ -x c++ -std=c++11 $W -DMOD_AMX $a -I. -c "$T/header_tu.c" -o "$T/o.o"
 done
 
 for ex in examples/minimal.c examples/generate.c; do

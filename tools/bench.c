@@ -132,6 +132,26 @@ static double measure_bandwidth(int threads, int repeat) {
 #else
 #define PEAK_ITERS_ALONGSIDE (PEAK_ITERS / 16)
 #endif
+#ifdef MOD__AMX
+/* The AMX bf16 peak (>>backend-amx): every thread runs rounds of four tile products on tiles
+   that stay in place; the best of `repeat` runs. A round is 4 x 16 x 16 x 32 multiply-adds. */
+#define AMX_ROUNDS 2000000L
+static double measure_amx_peak(int threads, int repeat) {
+    double best = 0.0;
+    int r;
+    for (r = 0; r < repeat; r++) {
+        const double t0 = cli_now();
+        double flops = 0.0, dt;
+        int th;
+        (void)threads;
+        MOD__PRAGMA(omp parallel for num_threads(threads) schedule(static, 1) reduction(+ : flops))
+        for (th = 0; th < threads; th++) flops += mod__amx_peak(AMX_ROUNDS);
+        dt = cli_now() - t0;
+        if (dt > 0 && flops / dt > best) best = flops / dt;
+    }
+    return best;
+}
+#endif
 static double measure_peak_flops(int threads, int repeat, long iters) {
     double t[16];
     int r;
@@ -349,6 +369,10 @@ static double paired_speedup(const double *a, const double *b, int n) {
 
 static const char *dtype_name(int d) { return mf_dtype_name(d) ? mf_dtype_name(d) : "?"; }
 
+/* The AMX bf16 peak of each thread count, and of the one being run (0: AMX not in use or not
+   measured). */
+static double amx_peak[MAX_LIST], amx_peak_now;
+
 static void print_result(const char *name, const mod_model *m, const opts *o, int threads, const result *r,
                          double bw, double peak) {
     int p, i;
@@ -377,10 +401,15 @@ static void print_result(const char *name, const mod_model *m, const opts *o, in
     if (c->n_routed) printf(" (routed blocks %.1f of %.1f MB)", r->kv_bytes_routed / 1e6, r->kv_bytes_if_dense / 1e6);
     printf("\n");
     for (p = 0; p < o->n_prompts; p++)
-        if (r->prefill_tps[p] > 0)
-            printf("    prefill %5d tok: %9.1f tok/s  %7.1f GFLOP/s  %5.1f%% of peak  (%.1f%% alongside)\n", o->prompts[p],
+        if (r->prefill_tps[p] > 0) {
+            printf("    prefill %5d tok: %9.1f tok/s  %7.1f GFLOP/s  %5.1f%% of peak  (%.1f%% alongside)", o->prompts[p],
                    r->prefill_tps[p], r->prefill_flops[p] / 1e9, peak > 0 ? 100.0 * r->prefill_flops[p] / peak : 0.0,
                    100.0 * r->prefill_alongside[p]);
+            /* bf16 weights on AMX tiles: the share of the AMX peak too */
+            if (amx_peak_now > 0 && m->layers[0].wq.dtype == MOD_DTYPE_BF16)
+                printf("  %5.1f%% of the AMX peak", 100.0 * r->prefill_flops[p] / amx_peak_now);
+            printf("\n");
+        }
     printf("    decode  %5d tok at depth %d: %9.1f tok/s  %7.2f GB/s  ", o->decode, o->depth, r->decode_tps,
            r->decode_tps * r->decode_bytes_per_token / 1e9);
     if (bw > 0) printf("   %5.1f%% of bandwidth", 100.0 * r->decode_tps * r->decode_bytes_per_token / bw);
@@ -675,7 +704,11 @@ int main(int argc, char **argv) {
         i++;
         if (bad) { fprintf(stderr, "error: invalid value '%s' for %s\n", v, a); return 2; }
     }
-    if (!o.json) printf("mod.h %s, SIMD path: %s\n", mod_version(), MOD__SIMD);
+    if (!o.json) {
+        const char *why;
+        const int amx = mod_amx(&why);
+        printf("mod.h %s, SIMD path: %s; AMX: %s%s\n", mod_version(), MOD__SIMD, amx ? "" : "no, ", why);
+    }
     if (o.busy) {
 #ifdef BENCH_BUSY
         o.limits = 0;
@@ -732,6 +765,14 @@ int main(int argc, char **argv) {
         } else if (o.json) printf("{\"limits\":{\"threads\":%d,\"triad_gb_s\":%.3f,\"peak_gflop_s\":%.2f}}\n", o.threads[ti], bw[ti] / 1e9, peak[ti] / 1e9);
         else printf("machine, %d thread%s: triad bandwidth %.2f GB/s, peak FMA %.1f GFLOP/s\n", o.threads[ti],
                     o.threads[ti] > 1 ? "s" : "", bw[ti] / 1e9, peak[ti] / 1e9);
+#ifdef MOD__AMX
+        if (o.limits && mod_amx(NULL)) {
+            const double amx = measure_amx_peak(o.threads[ti], 5);
+            amx_peak[ti] = amx;
+            if (o.json) printf("{\"limits\":{\"threads\":%d,\"amx_bf16_peak_gflop_s\":%.2f}}\n", o.threads[ti], amx / 1e9);
+            else printf("machine, %d thread%s: peak AMX bf16 %.1f GFLOP/s\n", o.threads[ti], o.threads[ti] > 1 ? "s" : "", amx / 1e9);
+        }
+#endif
     }
     if (n_paths) {
         for (i = 0; i < n_paths; i++) {
@@ -739,6 +780,7 @@ int main(int argc, char **argv) {
             mod_error err;
             if (cli_load_model(&m, paths[i], o.no_mmap, &err) != MOD_OK) { fprintf(stderr, "error: %s\n", err.message); return 1; }
             for (ti = 0; ti < o.n_threads; ti++) {
+                amx_peak_now = amx_peak[ti];
                 result r;
                 const mod_model *one = m;
                 if (run_models(&one, 1, &o, o.threads[ti], &r)) { fprintf(stderr, "error: cannot run %s\n", paths[i]); return 1; }
@@ -767,6 +809,7 @@ int main(int argc, char **argv) {
         for (ti = 0; ti < o.n_threads; ti++) {
             result r[2];
             int p;
+            amx_peak_now = amx_peak[ti];
             const mod_model *pair[2];
             pair[0] = m[0];
             pair[1] = m[1];
