@@ -22,7 +22,7 @@ TESTS    := $(B)/test_kernels $(B)/test_model $(B)/test_load $(B)/test_tokenizer
             $(B)/test_convert_families $(B)/test_convert_gguf \
             $(B)/test_tokenizer_queue $(B)/test_tokenizer_nomalloc $(B)/test_format $(B)/split_pieces $(B)/hf_ckpt \
             $(B)/test_ggml_dequant $(B)/test_chat $(B)/test_nfc $(B)/test_svg $(B)/test_no_unicode $(B)/routing_oracle \
-            $(B)/test_amx
+            $(B)/test_amx $(B)/test_amx_pairwise $(B)/test_amx_emu
 HEADERS  := mod.h examples/cli.h examples/routeview.h
 # the model-file writer: tools/modfile.h, and mkmodel.h on top of it
 WRITER   := tools/mkmodel.h tools/modfile.h
@@ -67,6 +67,11 @@ $(B)/test_%: tests/test_%.c mod.h tests/*.h $(WRITER) tools/ggml_dequant.h tools
 	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -Itools -Itests -o $@ $< $(LDLIBS)
 
 $(B)/test_ggml_dequant: tools/ggml_dequant.h
+
+# The AMX test once more, its emulator adding each tile product's pairs in two partial sums
+# (the other order the manuals describe): products to the rounding bound instead of the bit.
+$(B)/test_amx_pairwise: tests/test_amx.c mod.h tests/*.h $(WRITER) | $(B)
+	$(CC) $(WARN) $(OPT) $(ARCH) $(OPENMP) $(CFLAGS) -DAMX_EMU_BF16_PAIRWISE=1 -Itools -Itests -o $@ $< $(LDLIBS)
 
 # The tokenizer tests twice more: every piece through the priority queue, and every piece
 # merged in place as without an allocator (MOD_NO_MALLOC, the firmware configuration).

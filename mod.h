@@ -2222,9 +2222,10 @@ static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, m
    tile state (arch_prctl ARCH_REQ_XCOMP_PERM); everything else, and decoding, stays on the
    vector paths, and a refusal is a fallback, never a crash. Numbers: the activations are
    rounded to bf16 (to nearest, ties to even), each product of two bf16 is exact in f32, and
-   the sum runs over the columns in order in f32 (rounded to nearest even, subnormals flushed,
-   as the instruction defines it), so a prompt's logits on AMX agree with decoding's to the
-   rounding of the activations (docs/PERFORMANCE.md gives the bound), not to the bit.
+   the products are summed in f32 (rounded to nearest even, subnormals flushed) in the
+   instruction's order: column by column in the older manuals, in two partial sums per
+   instruction in the current one. So a prompt's logits on AMX agree with decoding's to the
+   rounding of the activations (docs/MODEL.md gives the bound), not to the bit.
    Layout: the weights are the A tiles, read in place (16 rows x 32 columns); the activations
    are the B tiles, converted once per product into pairs of columns (16 x 2 values per 64-byte
    row: VNNI order), 16 tokens per tile. The result tiles are 16 weight rows x 16 tokens. */

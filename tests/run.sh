@@ -6,7 +6,7 @@ B=${1:-build}
 total_pass=0
 total_fail=0
 status=0
-for t in tests/test_build.sh "$B"/test_kernels "$B"/test_amx "$B"/test_model "$B"/test_load "$B"/test_tokenizer "$B"/test_tokenizer_queue "$B"/test_tokenizer_nomalloc tests/test_nfc.sh tests/test_split_oracle.sh "$B"/test_ref_selfcheck "$B"/test_format "$B"/test_chat "$B"/test_svg "$B"/test_no_unicode "$B"/test_ggml_dequant "$B"/test_convert_hf "$B"/test_convert_llama2c "$B"/test_convert_modfile "$B"/test_convert_errors "$B"/test_convert_families "$B"/test_convert_gguf tests/test_programs.sh tests/test_sweep.sh tests/test_routing_view.sh tests/test_files.sh tests/test_models.sh tests/test_fixtures.sh tests/test_simd.sh tests/test_hf_tokenizers.sh tests/test_chat_templates.sh tests/test_chat_programs.sh tests/test_install.sh tests/test_pictures.sh tests/test_train.sh tests/test_plot.sh; do
+for t in tests/test_build.sh "$B"/test_kernels "$B"/test_amx "$B"/test_amx_pairwise "$B"/test_amx_emu "$B"/test_model "$B"/test_load "$B"/test_tokenizer "$B"/test_tokenizer_queue "$B"/test_tokenizer_nomalloc tests/test_nfc.sh tests/test_split_oracle.sh "$B"/test_ref_selfcheck "$B"/test_format "$B"/test_chat "$B"/test_svg "$B"/test_no_unicode "$B"/test_ggml_dequant "$B"/test_convert_hf "$B"/test_convert_llama2c "$B"/test_convert_modfile "$B"/test_convert_errors "$B"/test_convert_families "$B"/test_convert_gguf tests/test_programs.sh tests/test_sweep.sh tests/test_routing_view.sh tests/test_files.sh tests/test_models.sh tests/test_fixtures.sh tests/test_simd.sh tests/test_hf_tokenizers.sh tests/test_chat_templates.sh tests/test_chat_programs.sh tests/test_install.sh tests/test_pictures.sh tests/test_train.sh tests/test_plot.sh; do
     name=$(basename "$t")
     if [ ! -e "$t" ]; then
         echo "== $name: missing"
