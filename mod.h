@@ -133,7 +133,7 @@
        >>loader     the model file, validated once, then used in place
        >>backend    the contract every target defines, then one section per target:
                     >>backend-avx512, >>backend-avx2, >>backend-neon, >>backend-helium,
-                    >>backend-scalar; >>backend-amx, AMX tiles for bf16 prompts (MOD_AMX)
+                    >>backend-scalar; >>backend-amx, AMX tiles for prompts (MOD_AMX)
        >>f32        dot products, register tiles, weight rows as f32
        >>int8       q8_0 and q4_0 block products, the activation quantizer
        >>state      what a session holds
@@ -211,8 +211,8 @@ typedef struct mod_error {
 
 MOD_API const char *mod_result_string(mod_result r);
 MOD_API const char *mod_version(void); /* MOD_VERSION_STRING of the compiled implementation */
-/* 1 when prompts' products of bf16 weights run on AMX tiles (opt-in at build time: MOD_AMX;
-   >>backend-amx), else 0; *why (if not NULL) says which, or why not. */
+/* 1 when prompts' products of bf16, q8_0 and q4_0 weights run on AMX tiles (opt-in at build
+   time: MOD_AMX; >>backend-amx), else 0; *why (if not NULL) says which, or why not. */
 MOD_API int mod_amx(const char **why);
 
 /* ---- model ---------------------------------------------------------------------------- */
@@ -2215,12 +2215,13 @@ static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, m
 #endif
 #endif /* MOD__BACKEND_AVX512 */
 
-/* ---- >>backend-amx   x86 AMX tiles: prefill of bf16 weights (opt-in: MOD_AMX) ---------- */
+/* ---- >>backend-amx   x86 AMX tiles: prompts of bf16, q8_0, q4_0 weights (MOD_AMX) ------ */
 /* With MOD_AMX defined, an AVX-512 build for x86-64 Linux with gcc 11+ or clang 12+ also holds
-   a product of bf16 weights on AMX tiles (TDPBF16PS), used for batches of MOD__AMX_MIN tokens
-   or more (prompts) where the CPU has AMX-TILE and AMX-BF16 and Linux grants the process its
-   tile state (arch_prctl ARCH_REQ_XCOMP_PERM); everything else, and decoding, stays on the
-   vector paths, and a refusal is a fallback, never a crash. Numbers: the activations are
+   products of bf16 weights (TDPBF16PS) and of q8_0 and q4_0 weights (TDPBSSD, below) on AMX
+   tiles, used for batches of MOD__AMX_MIN tokens or more (prompts) where the CPU has AMX-TILE,
+   AMX-BF16 and AMX-INT8 and Linux grants the process its tile state (arch_prctl
+   ARCH_REQ_XCOMP_PERM); everything else, and decoding, stays on the vector paths, and a
+   refusal is a fallback, never a crash. bf16 below; q8_0 and q4_0 further down. Numbers: the activations are
    rounded to bf16 (to nearest, ties to even), each product of two bf16 is exact in f32, and
    the products are summed in f32 (rounded to nearest even, subnormals flushed) in the
    instruction's order: column by column in the older manuals, in two partial sums per
@@ -2234,7 +2235,7 @@ static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, m
 #define MOD__AMX 1
 #define MOD__AMX_MIN 16  /* tokens in a batch below which products stay on the vector path */
 #define MOD__AMX_TB 256  /* tokens converted at a time (a product's B tiles) */
-#define MOD__AMX_TARGET __attribute__((target("amx-tile,amx-bf16")))
+#define MOD__AMX_TARGET __attribute__((target("amx-tile,amx-bf16,amx-int8")))
 
 /* 1: AMX in use; 0: not asked yet; below 0: why not (mod__amx_why). Set once, the first time a
    session is laid out (concurrent first sessions store the same value). */
@@ -2260,7 +2261,7 @@ static int mod__amx_ready(void) {
         mod__cpuid(0, 0, r);
         if (r[0] < 7) { mod__amx_state = -1; return 0; }
         mod__cpuid(7, 0, r);
-        if (!(r[3] >> 24 & 1) || !(r[3] >> 22 & 1)) { mod__amx_state = -1; return 0; } /* AMX-TILE, AMX-BF16 */
+        if (!(r[3] >> 24 & 1) || !(r[3] >> 22 & 1) || !(r[3] >> 25 & 1)) { mod__amx_state = -1; return 0; } /* AMX-TILE, -BF16, -INT8 */
         mod__cpuid(1, 0, r);
         if (!(r[2] >> 27 & 1)) { mod__amx_state = -2; return 0; } /* OSXSAVE */
         {
@@ -2282,8 +2283,8 @@ static int mod__amx_ready(void) {
 }
 static const char *mod__amx_why(void) {
     switch (mod__amx_state) {
-    case 1: return "AMX tiles for bf16 weights in prompts";
-    case -1: return "this CPU has no AMX-TILE and AMX-BF16";
+    case 1: return "AMX tiles for bf16, q8_0 and q4_0 weights in prompts";
+    case -1: return "this CPU has no AMX-TILE, AMX-BF16 and AMX-INT8";
     case -2: return "the operating system does not enable AMX state (XCR0)";
     case -3: return "Linux refused the process AMX state (arch_prctl ARCH_REQ_XCOMP_PERM)";
     default: return "not asked";
@@ -2400,6 +2401,87 @@ MOD__AMX_TARGET static void mod__amx_rows32(float *y, size_t ystride, const uint
             const int r0 = i >> 1 ? 16 : 0, t0 = t + (i & 1 ? 16 : 0);
             if (r0 < nr && t0 < tn)
                 mod__amx_put(y + (size_t)t0 * ystride + r0, ystride, c[i], nr - r0, tn - t0 < 16 ? tn - t0 : 16);
+        }
+    }
+    _tile_release();
+}
+
+/* q8_0 and q4_0 weights (AMX-INT8): each block of 32 columns is one product of int8 tiles,
+   16 weight rows x 32 bytes (A) against 8 rows of 16 tokens x 4 bytes (B, VNNI order), whose
+   exact int32 sums are then scaled in f32 as the vector paths scale theirs, sum x (activation
+   scale x weight scale), and added to f32 sums (one fused multiply-add), block after block. */
+static const unsigned char mod__amx_cfg_int8[64] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                    64, 0, 64, 0, 64, 0, 64, 0, 32, 0, 32, 0, 64, 0, 64, 0,
+                                                    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                    16, 16, 16, 16, 16, 16, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0};
+#define MOD__AMX_QTILE 576 /* bytes of one block of 16 tokens: the B tile (512) and their 16 f32 scales */
+
+/* Tokens [0, tn) (tn <= 16) of activation blocks (>>int8: f32 scale + 32 int8, rows xrow
+   bytes apart) -> for each of the nb blocks a B tile (row p: bytes 4p..4p+3 of each token's
+   block) followed by the 16 tokens' scales; tokens past tn are zeros. */
+static void mod__amx_pack_q8(unsigned char *xb, const unsigned char *xq, size_t xrow, int tn, int nb) {
+    int kb, j;
+    for (kb = 0; kb < nb; kb++, xb += MOD__AMX_QTILE) {
+        __m512i r[16];
+        float d[16];
+        for (j = 0; j < 16; j++) {
+            d[j] = 0.0f;
+            r[j] = _mm512_setzero_si512();
+            if (j < tn) {
+                const unsigned char *b = xq + (size_t)j * xrow + (size_t)kb * MOD__INT8X_BYTES;
+                memcpy(&d[j], b, sizeof(float));
+                r[j] = _mm512_inserti64x4(r[j], _mm256_loadu_si256(MOD__CAST(const __m256i *, MOD__CAST(const void *, b + 4))), 0);
+            }
+        }
+        mod__t16(r);
+        for (j = 0; j < 8; j++) _mm512_storeu_si512(MOD__CAST(void *, xb + 64 * j), r[j]);
+        memcpy(xb + 512, d, sizeof d);
+    }
+}
+
+/* y (token t, row r at y[t * ystride + r]) = 32 rows of int8 weights against the token tiles
+   at xb (mod__amx_pack_q8; an even number of tiles of nb blocks, the last holding tokens up
+   to tn): block kb of row r is 32 bytes at w + r * wstride + kb * wstep (rows [nr, 32)
+   readable too), its scale ws[kb * 32 + r]. */
+MOD__AMX_TARGET static void mod__amx_int_rows32(float *y, size_t ystride, const unsigned char *w, size_t wstride, size_t wstep,
+                                                const float *ws, const unsigned char *xb, int nb, int nr, int tn) {
+    float acc[4][256];
+    int32_t c[4][256];
+    const unsigned char *w1 = w + 16 * wstride;
+    int t, kb, i, q;
+    __asm__ __volatile__("" ::: "memory"); /* the weight copy and the tiles written before are stored */
+    _tile_loadconfig(mod__amx_cfg_int8);
+    for (t = 0; t < tn; t += 32) {
+        const unsigned char *b0 = xb + (size_t)t / 16 * (size_t)nb * MOD__AMX_QTILE, *b1 = b0 + (size_t)nb * MOD__AMX_QTILE;
+        memset(acc, 0, sizeof acc);
+        for (kb = 0; kb < nb; kb++) {
+            const unsigned char *x0 = b0 + (size_t)kb * MOD__AMX_QTILE, *x1 = b1 + (size_t)kb * MOD__AMX_QTILE;
+            _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+            _tile_loadd(4, w + (size_t)kb * wstep, wstride);
+            _tile_loadd(5, w1 + (size_t)kb * wstep, wstride);
+            _tile_loadd(6, x0, 64);
+            _tile_loadd(7, x1, 64);
+            _tile_dpbssd(0, 4, 6);
+            _tile_dpbssd(1, 4, 7);
+            _tile_dpbssd(2, 5, 6);
+            _tile_dpbssd(3, 5, 7);
+            _tile_stored(0, c[0], 64);
+            _tile_stored(1, c[1], 64);
+            _tile_stored(2, c[2], 64);
+            _tile_stored(3, c[3], 64);
+            for (q = 0; q < 4; q++) { /* tile q: rows 16 (q >> 1) on, tokens 16 (q & 1) on */
+                const __m512 dx = _mm512_loadu_ps(MOD__CAST(const float *, MOD__CAST(const void *, (q & 1 ? x1 : x0) + 512)));
+                const float *dw = ws + (size_t)kb * 32 + (q >> 1) * 16;
+                for (i = 0; i < 16; i++) {
+                    const __m512 sum = _mm512_cvtepi32_ps(_mm512_loadu_si512(MOD__CAST(const void *, c[q] + 16 * i)));
+                    _mm512_storeu_ps(acc[q] + 16 * i, _mm512_fmadd_ps(sum, _mm512_mul_ps(dx, _mm512_set1_ps(dw[i])), _mm512_loadu_ps(acc[q] + 16 * i)));
+                }
+            }
+        }
+        for (q = 0; q < 4; q++) {
+            const int r0 = q >> 1 ? 16 : 0, t0 = t + (q & 1 ? 16 : 0);
+            if (r0 < nr && t0 < tn)
+                mod__amx_put(y + (size_t)t0 * ystride + r0, ystride, acc[q], nr - r0, tn - t0 < 16 ? tn - t0 : 16);
         }
     }
     _tile_release();
@@ -3812,15 +3894,19 @@ static void mod__matmuls_int(mod_session *s, const float *x, int n, const mod__m
 }
 
 #ifdef MOD__AMX
-/* Whether a model has bf16 matrices among its blocks' products (sessions then hold the AMX
-   buffers). */
-static int mod__model_bf16(const mod_model *m) {
+/* Whether a dtype's products of prompts run on AMX tiles. */
+static int mod__amx_dtype(int dtype) {
+    return dtype == MOD_DTYPE_BF16 || dtype == MOD_DTYPE_Q8_0 || dtype == MOD_DTYPE_Q4_0;
+}
+/* Whether a model has bf16, q8_0 or q4_0 matrices among its blocks' products (sessions then
+   hold the AMX buffers). */
+static int mod__model_amx(const mod_model *m) {
     int i;
     for (i = 0; i < m->cfg.n_layers; i++) {
         const mod__layer *l = &m->layers[i];
-        if (l->wq.dtype == MOD_DTYPE_BF16 || l->wk.dtype == MOD_DTYPE_BF16 || l->wv.dtype == MOD_DTYPE_BF16 ||
-            l->wo.dtype == MOD_DTYPE_BF16 || l->w_gate.dtype == MOD_DTYPE_BF16 || l->w_up.dtype == MOD_DTYPE_BF16 ||
-            l->w_down.dtype == MOD_DTYPE_BF16)
+        if (mod__amx_dtype(l->wq.dtype) || mod__amx_dtype(l->wk.dtype) || mod__amx_dtype(l->wv.dtype) ||
+            mod__amx_dtype(l->wo.dtype) || mod__amx_dtype(l->w_gate.dtype) || mod__amx_dtype(l->w_up.dtype) ||
+            mod__amx_dtype(l->w_down.dtype))
             return 1;
     }
     return 0;
@@ -3865,6 +3951,70 @@ static void mod__amx_block(const mod__amx_job *j, int rb, int thread) {
     mod__amx_rows32(p->y + (size_t)j->t0 * (size_t)rows + r0, (size_t)rows, w, wstride, j->s->amx_x, j->nkb, nr, j->tn);
     mod__add_bias(p->y + (size_t)j->t0 * (size_t)rows, (size_t)rows, p->b, r0, nr, j->tn);
 }
+/* q8_0 and q4_0 weights: the activations quantized once (mod__quantize_q8, as the vector path
+   does), then, per MOD__AMX_TB tokens, their blocks into B tiles, and blocks of 32 weight rows
+   against all of them: q8_0 rows read in place (their int8 34 bytes apart), q4_0 rows and a
+   last block of fewer than 32 rows first written out as int8 (q4_0: v - 8); the weight scales
+   of a row block gathered as f32. */
+static void mod__amx_q8_item(void *ctx, int i, int thread) {
+    const mod__amx_job *j = MOD__CAST(const mod__amx_job *, ctx);
+    const size_t xrow = (size_t)j->nkb * MOD__INT8X_BYTES;
+    const int t = 16 * i, tn = j->tn - t < 16 ? j->tn - t : 16;
+    (void)thread;
+    mod__amx_pack_q8(MOD__CAST(unsigned char *, MOD__CAST(void *, j->s->amx_x)) + (size_t)i * (size_t)j->nkb * MOD__AMX_QTILE,
+                     tn > 0 ? j->s->xq + (size_t)(j->t0 + t) * xrow : j->s->xq, xrow, tn, j->nkb);
+}
+static void mod__amx_int_block(const mod__amx_job *j, int rb, int thread) {
+    const mod__mm *p = j->mm + mod__mm_which(j->start, &rb);
+    const int rows = p->w->rows, nb = j->nkb, r0 = 32 * rb, nr = rows - r0 < 32 ? rows - r0 : 32, q4 = p->w->dtype == MOD_DTYPE_Q4_0;
+    const size_t wrow = (size_t)nb * (q4 ? MOD__Q4_BYTES : MOD__Q8_BYTES);
+    const unsigned char *w = MOD__CAST(const unsigned char *, p->w->data) + (size_t)r0 * wrow;
+    /* the thread's room: 32 rows of int8, then the scales */
+    unsigned char *buf = MOD__CAST(unsigned char *, MOD__CAST(void *, j->s->amx_w + (size_t)thread * 32 * (size_t)(nb * 32)));
+    float *ws = MOD__CAST(float *, MOD__CAST(void *, buf + (size_t)32 * nb * 32));
+    const unsigned char *a = w + 2;
+    size_t astride = wrow, astep = MOD__Q8_BYTES;
+    int r, b, k;
+    for (r = 0; r < 32; r++)
+        for (b = 0; b < nb; b++) ws[b * 32 + r] = r < nr ? MOD__BLOCK_SCALE(w + (size_t)r * wrow + (size_t)b * (q4 ? MOD__Q4_BYTES : MOD__Q8_BYTES)) : 0.0f;
+    if (q4 || nr < 32) {
+        for (r = 0; r < 32; r++) {
+            signed char *o = MOD__CAST(signed char *, MOD__CAST(void *, buf + (size_t)r * nb * 32));
+            for (b = 0; b < nb; b++, o += 32) {
+                const unsigned char *blk = w + (size_t)r * wrow + (size_t)b * (q4 ? MOD__Q4_BYTES : MOD__Q8_BYTES) + 2;
+                for (k = 0; k < 16; k++) {
+                    if (r >= nr) { o[k] = 0; o[k + 16] = 0; }
+                    else if (q4) { o[k] = MOD__CAST(signed char, (blk[k] & 15) - 8); o[k + 16] = MOD__CAST(signed char, (blk[k] >> 4) - 8); }
+                    else { o[k] = MOD__CAST(signed char, blk[k]); o[k + 16] = MOD__CAST(signed char, blk[k + 16]); }
+                }
+            }
+        }
+        a = buf;
+        astride = (size_t)nb * 32;
+        astep = 32;
+    }
+    mod__amx_int_rows32(p->y + (size_t)j->t0 * (size_t)rows + r0, (size_t)rows, a, astride, astep, ws,
+                        MOD__CAST(const unsigned char *, MOD__CAST(const void *, j->s->amx_x)), nb, nr, j->tn);
+    mod__add_bias(p->y + (size_t)j->t0 * (size_t)rows, (size_t)rows, p->b, r0, nr, j->tn);
+}
+static void mod__matmuls_amx_int(mod_session *s, const float *x, int n, const mod__mm *mm, int count) {
+    int start[MOD__MM_MAX + 1], t0, rb;
+    const int blocks = mod__mm_starts(start, mm, count, 32);
+    mod__quantize_job qj;
+    mod__amx_job job;
+    job.s = s; job.mm = mm; job.start = start; job.x = x; job.cols = mm[0].w->cols; job.nkb = job.cols / MOD__INT8_BLOCK;
+    qj.out = s->xq; qj.x = x; qj.cols = job.cols; qj.xrow = (size_t)job.nkb * MOD__INT8X_BYTES;
+    mod__each(s, n, job.cols, mod__quantize_item, &qj);
+    for (t0 = 0; t0 < n; t0 += MOD__AMX_TB) {
+        const int tn = n - t0 < MOD__AMX_TB ? n - t0 : MOD__AMX_TB;
+        int parallel = mod__mm_parallel(s, mm, count, tn);
+        (void)parallel;
+        job.t0 = t0; job.tn = tn;
+        mod__each(s, (tn + 31) / 32 * 2, 16.0 * job.cols, mod__amx_q8_item, &job);
+        MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, 1))
+        for (rb = 0; rb < blocks; rb++) mod__amx_int_block(&job, rb, MOD__THREAD_ID());
+    }
+}
 static void mod__matmuls_amx(mod_session *s, const float *x, int n, const mod__mm *mm, int count) {
     int start[MOD__MM_MAX + 1], t0, rb;
     const int blocks = mod__mm_starts(start, mm, count, 32);
@@ -3906,16 +4056,17 @@ static void mod__matmuls(mod_session *s, const float *x, int n, const mod__mm *m
             for (j = 0; j < count; j++) mod__matmuls(s, x, n, mm + j, 1);
             return;
         }
+#ifdef MOD__AMX
+    if (mod__amx_dtype(mm[0].w->dtype) && n >= MOD__AMX_MIN && s->amx_x) { /* a prompt on AMX tiles */
+        if (mm[0].w->dtype == MOD_DTYPE_BF16) mod__matmuls_amx(s, x, n, mm, count);
+        else mod__matmuls_amx_int(s, x, n, mm, count);
+        return;
+    }
+#endif
     if (mm[0].w->dtype == MOD_DTYPE_Q8_0 || mm[0].w->dtype == MOD_DTYPE_Q4_0) {
         mod__matmuls_int(s, x, n, mm, count);
         return;
     }
-#ifdef MOD__AMX
-    if (mm[0].w->dtype == MOD_DTYPE_BF16 && n >= MOD__AMX_MIN && s->amx_x) {
-        mod__matmuls_amx(s, x, n, mm, count);
-        return;
-    }
-#endif
     {
     const int blocks = mod__mm_starts(start, mm, count, br);
     for (t0 = 0; t0 < n; t0 += tb) {
@@ -5124,7 +5275,7 @@ static void mod__session_layout(mod__arena *a, mod_session *s, const mod_model *
     s->wrow_len = (int)(MOD__ROWS_CONVERTED * wl);
     s->xq = MOD__CAST(unsigned char *, mod__take_n(a, (size_t)B * (wl / MOD__INT8_BLOCK + 1), MOD__INT8X_BYTES));
 #ifdef MOD__AMX
-    if (B >= MOD__AMX_MIN && mod__model_bf16(m) && mod__amx_ready()) {
+    if (B >= MOD__AMX_MIN && mod__model_amx(m) && mod__amx_ready()) {
         const size_t tp = (size_t)((B < MOD__AMX_TB ? B : MOD__AMX_TB) + 31) / 32 * 32, kp = (wl + 31) / 32 * 32;
         s->amx_x = MOD__CAST(uint16_t *, mod__take_n(a, tp * kp, sizeof(uint16_t)));
         s->amx_w = MOD__CAST(uint16_t *, mod__take_n(a, (size_t)nth * 32 * kp, sizeof(uint16_t)));

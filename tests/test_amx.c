@@ -142,25 +142,27 @@ static void test_helpers(void) {
     }
 }
 
-/* The model of the product and prompt checks: bf16 matrices; cols 100 and 72 (not multiples of
-   32) or 64 and 128 (multiples), rows with a partial block of 32 or without. */
+/* The models of the product and prompt checks, by kind: 0 bf16 with columns 64 and 128 (rows
+   multiples of 32), 1 bf16 with columns 100 and 72 (not), 2 q8_0 and 3 q4_0 with columns 64
+   and 96 and an output projection of 300 rows (9 blocks of 32 and 12 rows). */
 typedef struct built {
     unsigned char *buf;
     size_t size;
     mod_model *model;
 } built;
-static int build(built *b, int odd, int routed, int bias) {
+static const char *const kind_name[4] = {"bf16", "bf16 odd shapes", "q8_0", "q4_0"};
+static int build(built *b, int kind, int routed, int bias) {
     mkm_opts o;
     mod_error err;
     int i;
     mkm_defaults(&o);
-    o.dtype = MOD_DTYPE_BF16;
-    o.seed = odd ? 11 : 12;
+    o.dtype = kind < 2 ? MOD_DTYPE_BF16 : kind == 2 ? MOD_DTYPE_Q8_0 : MOD_DTYPE_Q4_0;
+    o.seed = 11 + (uint64_t)kind;
     o.n_layers = 3;
-    o.dim = odd ? 100 : 64;
-    o.n_heads = odd ? 5 : 4;
-    o.n_kv_heads = odd ? 5 : 2;
-    o.hidden_dim = odd ? 72 : 128;
+    o.dim = kind == 1 ? 100 : 64;
+    o.n_heads = kind == 1 ? 5 : 4;
+    o.n_kv_heads = kind == 1 ? 5 : 2;
+    o.hidden_dim = kind == 0 ? 128 : kind == 1 ? 72 : 96;
     o.max_seq_len = 320;
     o.qkv_bias = bias;
     o.mlp_bias = bias;
@@ -209,23 +211,55 @@ static void product_def(float *y, double *bound, const float *x, const mod__tens
         }
 }
 
+/* The same for q8_0 and q4_0 weights: x quantized to int8 blocks by the library's quantizer
+   (checked against the portable rule in test_kernels), then per block the exact integer sum,
+   times (activation scale x weight scale), added by one fused multiply-add, block by block. */
+static void product_def_int(float *y, const float *x, const mod__tensor *w, const mod__tensor *b, int n) {
+    const int nb = w->cols / 32, q4 = w->dtype == MOD_DTYPE_Q4_0, bs = q4 ? 18 : 34;
+    unsigned char *xq = (unsigned char *)malloc((size_t)nb * 36);
+    const unsigned char *wd = (const unsigned char *)w->data;
+    int t, r, k, j;
+    for (t = 0; t < n; t++) {
+        mod__quantize_q8(xq, x + (size_t)t * w->cols, w->cols);
+        for (r = 0; r < w->rows; r++) {
+            float acc = 0.0f;
+            for (k = 0; k < nb; k++) {
+                const unsigned char *wb = wd + ((size_t)r * nb + k) * bs, *xb = xq + (size_t)k * 36;
+                const float dw = mod__f16_to_f32((uint16_t)(wb[0] | wb[1] << 8));
+                float dx;
+                int32_t sum = 0;
+                memcpy(&dx, xb, 4);
+                for (j = 0; j < 32; j++) {
+                    const int wv = q4 ? ((j < 16 ? wb[2 + j] & 15 : wb[2 + j - 16] >> 4) - 8) : (int)(signed char)wb[2 + j];
+                    sum += wv * (int)(signed char)xb[4 + j];
+                }
+                acc = fmaf((float)sum, dx * dw, acc);
+            }
+            if (b && b->data) acc += ((const float *)b->data)[r];
+            y[(size_t)t * w->rows + r] = acc;
+        }
+    }
+    free(xq);
+}
+
 static void test_products(int emulated) {
     static const int batches[] = {16, 37, 300};
-    int odd, bi, threads;
-    for (odd = 0; odd < 2; odd++) {
+    int kind, bi, threads;
+    for (kind = 0; kind < 4; kind++) {
         built b;
-        if (!check(build(&b, odd, 0, 1) == 0, "bf16 model (odd shapes %d) builds", odd)) return;
+        if (!check(build(&b, kind, 0, 1) == 0, "%s model builds", kind_name[kind])) return;
         for (threads = 1; threads <= 2; threads++) {
             mod_session *s = session(b.model, 1, threads);
             if (!check(s != NULL && s->amx_x != NULL, "a session with AMX forced holds the AMX buffers")) continue;
             for (bi = 0; bi < 3; bi++) {
                 const mod__layer *l = &b.model->layers[0];
-                const mod__tensor *ws[3], *bs[3];
+                const mod__tensor *ws[4], *bs[4];
                 int wi;
                 ws[0] = &l->wq; bs[0] = &l->bq; ws[1] = &l->w_gate; bs[1] = &l->b_gate; ws[2] = &l->w_down; bs[2] = &l->b_down;
-                for (wi = 0; wi < 3; wi++) {
+                ws[3] = &b.model->output; bs[3] = NULL;
+                for (wi = 0; wi < 4; wi++) {
                     const mod__tensor *w = ws[wi];
-                    const int n = batches[bi];
+                    const int n = batches[bi], integer = kind >= 2;
                     float *x = (float *)malloc(sizeof(float) * (size_t)n * w->cols);
                     float *y = (float *)malloc(sizeof(float) * (size_t)n * w->rows);
                     float *want = (float *)malloc(sizeof(float) * (size_t)n * w->rows);
@@ -236,7 +270,12 @@ static void test_products(int emulated) {
                     for (i = 0; i < (size_t)n * w->cols; i++) x[i] = uniform() * 3.0f;
                     for (i = 0; i < (size_t)n * w->rows; i++) y[i] = NAN;
                     mod__matmul(s, y, x, n, w, bs[wi]);
-                    product_def(want, bound, x, w, bs[wi], n);
+                    if (integer) {
+                        product_def_int(want, x, w, bs[wi], n);
+                        for (i = 0; i < (size_t)n * w->rows; i++) bound[i] = 0.0; /* integer sums: exact in any order */
+                    } else {
+                        product_def(want, bound, x, w, bs[wi], n);
+                    }
                     for (i = 0; i < (size_t)n * w->rows; i++) {
                         const double e = fabs((double)y[i] - (double)want[i]);
                         bad += f2u(y[i]) != f2u(want[i]);
@@ -244,14 +283,14 @@ static void test_products(int emulated) {
                         if (!(e <= worst)) worst = e;
                     }
                     if (emulated)
-                        check(amx_emu_count() > before, "the %dx%d product ran on tiles (%lu instructions)", w->rows, w->cols,
-                              amx_emu_count() - before);
-                    if (emulated && IN_ORDER) {
-                        check(bad == 0, "AMX product %dx%d, %d tokens, %d thread(s): %zu of %zu values differ from the definition (largest %g)",
-                              w->rows, w->cols, n, threads, bad, (size_t)n * w->rows, worst);
+                        check(amx_emu_count() > before, "the %s %dx%d product ran on tiles (%lu instructions)", kind_name[kind], w->rows,
+                              w->cols, amx_emu_count() - before);
+                    if (integer || (emulated && IN_ORDER)) {
+                        check(bad == 0, "AMX product, %s %dx%d, %d tokens, %d thread(s): %zu of %zu values differ from the definition "
+                              "(largest %g)", kind_name[kind], w->rows, w->cols, n, threads, bad, (size_t)n * w->rows, worst);
                     } else { /* another order of the additions: the same sum to rounding */
-                        check(over == 0, "AMX product %dx%d, %d tokens: %zu values beyond the rounding bound of the definition (largest "
-                              "difference %g)", w->rows, w->cols, n, over, worst);
+                        check(over == 0, "AMX product, %s %dx%d, %d tokens: %zu values beyond the rounding bound of the definition "
+                              "(largest difference %g)", kind_name[kind], w->rows, w->cols, n, over, worst);
                     }
                     free(x); free(y); free(want); free(bound);
                 }
@@ -276,10 +315,13 @@ static double rel(const float *a, const float *b, size_t n) {
 
 /* The bound on whole prompts: max |difference| / max |logit| (docs/PERFORMANCE.md, "AMX"). */
 #define PROMPT_BOUND 2e-2
+/* q8_0 and q4_0: the same exact int8 block sums, only summed in another order; an activation
+   can still step to a neighbouring int8 value where rounding moved it across a half */
+#define INT_BOUND 5e-2
 
 static void test_prompts(void) {
-    int odd, routed;
-    for (odd = 0; odd < 2; odd++)
+    int kind, routed;
+    for (kind = 0; kind < 4; kind++)
         for (routed = 0; routed < 2; routed++) {
             built b;
             const int n = 40;
@@ -288,7 +330,7 @@ static void test_prompts(void) {
             float *amx, *vec, *dec;
             double *ref;
             mod_session *sa, *sv;
-            if (!check(build(&b, odd, routed, 0) == 0, "model builds")) return;
+            if (!check(build(&b, kind, routed, 0) == 0, "model builds")) return;
             V = mod_model_config(b.model)->vocab_size;
             for (i = 0; i < n; i++) toks[i] = (int32_t)(next32() % (uint32_t)V);
             amx = (float *)malloc(sizeof(float) * (size_t)n * V);
@@ -318,12 +360,18 @@ static void test_prompts(void) {
                     memcpy(dec + (size_t)i * V, mod_session_logits(sa), sizeof(float) * (size_t)V);
                 }
                 to_dec = rel(amx, dec, (size_t)n * V);
-                printf("  %s shapes, %s: AMX prompt against the reference %.2e (vector path %.2e), against the vector path %.2e, "
-                       "against decoding %.2e\n", odd ? "odd" : "even", routed ? "MoD" : "dense", to_ref, vec_ref, to_vec, to_dec);
-                check(to_ref <= PROMPT_BOUND && to_vec <= PROMPT_BOUND && to_dec <= PROMPT_BOUND,
-                      "AMX prompt (%s shapes, %s) within %g of the reference (%g), the vector path (%g) and decoding (%g)",
-                      odd ? "odd" : "even", routed ? "MoD" : "dense", PROMPT_BOUND, to_ref, to_vec, to_dec);
-                check(to_vec > 0.0, "the AMX prompt is not the vector path's (bf16 activations change the rounding)");
+                printf("  %s, %s: AMX prompt against the reference %.2e (vector path %.2e), against the vector path %.2e, "
+                       "against decoding %.2e\n", kind_name[kind], routed ? "MoD" : "dense", to_ref, vec_ref, to_vec, to_dec);
+                if (kind < 2) {
+                    check(to_ref <= PROMPT_BOUND && to_vec <= PROMPT_BOUND && to_dec <= PROMPT_BOUND,
+                          "AMX prompt (%s, %s) within %g of the reference (%g), the vector path (%g) and decoding (%g)", kind_name[kind],
+                          routed ? "MoD" : "dense", PROMPT_BOUND, to_ref, to_vec, to_dec);
+                    check(to_vec > 0.0, "the AMX prompt is not the vector path's (bf16 activations change the rounding)");
+                } else { /* the same int8 sums, scaled and added in another order */
+                    check(to_vec <= INT_BOUND && to_dec <= INT_BOUND && to_ref <= vec_ref + INT_BOUND,
+                          "AMX prompt (%s, %s) within %g of the vector path (%g) and decoding (%g), and as near the reference as the "
+                          "vector path (%g, %g)", kind_name[kind], routed ? "MoD" : "dense", INT_BOUND, to_vec, to_dec, to_ref, vec_ref);
+                }
                 check(i == n && rel(dec, vec, (size_t)n * V) == 0.0, "decoding on the AMX session equals the vector path's prompt (%g)",
                       rel(dec, vec, (size_t)n * V));
             }
