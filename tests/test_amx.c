@@ -22,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #ifdef MOD__AMX
 #include "amx_emu.h"
@@ -319,6 +322,53 @@ static double rel(const float *a, const float *b, size_t n) {
    can still step to a neighbouring int8 value where rounding moved it across a half */
 #define INT_BOUND 5e-2
 
+/* Nothing past a matrix is read: the matrix is placed so that it ends where an inaccessible
+   page begins, and the product runs in a child process (a read past the end kills it; run
+   before OpenMP has started threads, which a child would not have). The
+   matrices whose last row block is partial, or whose rows are not a multiple of 32 columns:
+   the weights are then copied, not read in place. */
+static void test_bounds(void) {
+    static const int kinds[] = {1, 2, 3};
+    size_t k;
+    for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        const int kind = kinds[k];
+        built b;
+        mod_session *s;
+        const mod__tensor *w;
+        mod__tensor t;
+        size_t bytes, page = (size_t)sysconf(_SC_PAGESIZE), span;
+        unsigned char *map;
+        int ok = 0, n = 37, status = 0;
+        pid_t pid;
+        if (!check(build(&b, kind, 0, 0) == 0, "model builds")) return;
+        s = session(b.model, 1, 1); /* one thread: OpenMP's threads do not survive fork() */
+        w = kind == 1 ? &b.model->layers[0].w_gate : &b.model->output; /* 72 x 100 bf16; 300 x 64 int8 */
+        t = *w;
+        bytes = kind == 1 ? (size_t)w->rows * (size_t)w->cols * 2 : (size_t)w->rows * (size_t)(w->cols / 32) * (kind == 2 ? 34 : 18);
+        span = (bytes + page - 1) / page * page;
+        map = (unsigned char *)mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (s && map != MAP_FAILED && mprotect(map + span, page, PROT_NONE) == 0) {
+            memcpy(map + span - bytes, w->data, bytes);
+            t.data = map + span - bytes;
+            fflush(stdout);
+            pid = fork();
+            if (pid == 0) {
+                float *x = (float *)calloc((size_t)n * (size_t)w->cols, sizeof(float));
+                float *y = (float *)malloc(sizeof(float) * (size_t)n * (size_t)w->rows);
+                int i;
+                for (i = 0; i < n * w->cols; i++) x[i] = uniform();
+                mod__matmul(s, y, x, n, &t, NULL);
+                _exit(0);
+            }
+            ok = pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        }
+        check(ok, "the %s %dx%d product reads nothing past its matrix (child status %d)", kind_name[kind], w->rows, w->cols, status);
+        if (map != MAP_FAILED) munmap(map, span + page);
+        mod_session_free(s);
+        mod_model_free(b.model); free(b.buf);
+    }
+}
+
 static void test_prompts(void) {
     int kind, routed;
     for (kind = 0; kind < 4; kind++)
@@ -401,6 +451,8 @@ int main(void) {
               "the peak loop: %g operations, %lu tile instructions", flops, amx_emu_count() - before);
         mod__amx_state = native ? 1 : -1;
     }
+    test_bounds(); /* first: before any OpenMP threads exist */
+    check_group("bounds");
     test_products(emulated);
     check_group("products");
     test_prompts();
