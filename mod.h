@@ -2281,6 +2281,17 @@ static int mod__amx_ready(void) {
     }
     return mod__amx_state == 1;
 }
+/* Each thread asks again before its first tile instruction: Linux grants the permission to the
+   whole process, so this only repeats it, but llama.cpp's AMX kernel was reported to die of
+   SIGILL on worker threads that had not asked (its pull request 26954), and the call costs
+   one system call per thread. */
+static __thread int mod__amx_asked;
+static void mod__amx_thread(void) {
+    if (!mod__amx_asked) {
+        (void)mod__arch_prctl(0x1023, 18);
+        mod__amx_asked = 1;
+    }
+}
 static const char *mod__amx_why(void) {
     switch (mod__amx_state) {
     case 1: return "AMX tiles for bf16, q8_0 and q4_0 weights in prompts";
@@ -2364,7 +2375,8 @@ static void mod__amx_put(float *y, size_t ystride, const float *c, int nr, int t
 }
 
 /* The tile configuration: palette 1, eight tiles of 16 rows x 64 bytes (tiles 0-3 the sums,
-   4-5 weights, 6-7 activations). */
+   4-5 weights, 6-7 activations). Constant data, not a local: gcc's LDTILECFG tells the
+   compiler it reads 8 bytes, and the stores of a local's other 56 can be dropped. */
 static const unsigned char mod__amx_cfg[64] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                                                64, 0, 64, 0, 64, 0, 64, 0, 64, 0, 64, 0, 64, 0, 64, 0,
                                                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -2378,6 +2390,7 @@ MOD__AMX_TARGET static void mod__amx_rows32(float *y, size_t ystride, const uint
     float c[4][256];
     const unsigned char *w0 = MOD__CAST(const unsigned char *, MOD__CAST(const void *, w)), *w1 = w0 + 16 * wstride;
     int t, kb, i;
+    mod__amx_thread();
     __asm__ __volatile__("" ::: "memory"); /* the weight copy and the tiles written before are stored */
     _tile_loadconfig(mod__amx_cfg);
     for (t = 0; t < tn; t += 32) {
@@ -2449,6 +2462,7 @@ MOD__AMX_TARGET static void mod__amx_int_rows32(float *y, size_t ystride, const 
     int32_t c[4][256];
     const unsigned char *w1 = w + 16 * wstride;
     int t, kb, i, q;
+    mod__amx_thread();
     __asm__ __volatile__("" ::: "memory"); /* the weight copy and the tiles written before are stored */
     _tile_loadconfig(mod__amx_cfg_int8);
     for (t = 0; t < tn; t += 32) {
@@ -2491,6 +2505,7 @@ MOD__AMX_TARGET static void mod__amx_int_rows32(float *y, size_t ystride, const 
    returns the floating-point operations done (mod-bench's AMX figure). */
 MOD__AMX_TARGET __attribute__((unused)) static double mod__amx_peak(long n) {
     long i;
+    mod__amx_thread();
     _tile_loadconfig(mod__amx_cfg);
     _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
     _tile_zero(4); _tile_zero(5); _tile_zero(6); _tile_zero(7);
