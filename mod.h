@@ -2374,6 +2374,16 @@ static void mod__amx_put(float *y, size_t ystride, const float *c, int nr, int t
     for (i = 0; i < tn; i++) _mm512_mask_storeu_ps(y + (size_t)i * ystride, m, _mm512_castsi512_ps(r[i]));
 }
 
+/* The four result tiles of 32 rows x 32 tokens from token t on, c[q] rows 16 (q >> 1) on and
+   tokens 16 (q & 1) on, into y: rows [0, nr) and tokens [t, tn) only. */
+static void mod__amx_put4(float *y, size_t ystride, float c[4][256], int t, int nr, int tn) {
+    int q;
+    for (q = 0; q < 4; q++) {
+        const int r0 = q >> 1 ? 16 : 0, t0 = t + (q & 1 ? 16 : 0);
+        if (r0 < nr && t0 < tn) mod__amx_put(y + (size_t)t0 * ystride + r0, ystride, c[q], nr - r0, tn - t0 < 16 ? tn - t0 : 16);
+    }
+}
+
 /* The tile configuration: palette 1, eight tiles of 16 rows x 64 bytes (tiles 0-3 the sums,
    4-5 weights, 6-7 activations). Constant data, not a local: gcc's LDTILECFG tells the
    compiler it reads 8 bytes, and the stores of a local's other 56 can be dropped. */
@@ -2389,7 +2399,7 @@ MOD__AMX_TARGET static void mod__amx_rows32(float *y, size_t ystride, const uint
                                             int nkb, int nr, int tn) {
     float c[4][256];
     const unsigned char *w0 = MOD__CAST(const unsigned char *, MOD__CAST(const void *, w)), *w1 = w0 + 16 * wstride;
-    int t, kb, i;
+    int t, kb;
     mod__amx_thread();
     __asm__ __volatile__("" ::: "memory"); /* the weight copy and the tiles written before are stored */
     _tile_loadconfig(mod__amx_cfg);
@@ -2410,11 +2420,7 @@ MOD__AMX_TARGET static void mod__amx_rows32(float *y, size_t ystride, const uint
         _tile_stored(1, c[1], 64);
         _tile_stored(2, c[2], 64);
         _tile_stored(3, c[3], 64);
-        for (i = 0; i < 4; i++) {
-            const int r0 = i >> 1 ? 16 : 0, t0 = t + (i & 1 ? 16 : 0);
-            if (r0 < nr && t0 < tn)
-                mod__amx_put(y + (size_t)t0 * ystride + r0, ystride, c[i], nr - r0, tn - t0 < 16 ? tn - t0 : 16);
-        }
+        mod__amx_put4(y, ystride, c, t, nr, tn);
     }
     _tile_release();
 }
@@ -2492,11 +2498,7 @@ MOD__AMX_TARGET static void mod__amx_int_rows32(float *y, size_t ystride, const 
                 }
             }
         }
-        for (q = 0; q < 4; q++) {
-            const int r0 = q >> 1 ? 16 : 0, t0 = t + (q & 1 ? 16 : 0);
-            if (r0 < nr && t0 < tn)
-                mod__amx_put(y + (size_t)t0 * ystride + r0, ystride, acc[q], nr - r0, tn - t0 < 16 ? tn - t0 : 16);
-        }
+        mod__amx_put4(y, ystride, acc, t, nr, tn);
     }
     _tile_release();
 }
