@@ -2221,15 +2221,16 @@ static mod__qf mod__q4_step(mod__qf acc, mod__qi v, mod__qi start, mod__qi qx, m
    tiles, used for batches of MOD__AMX_MIN tokens or more (prompts) where the CPU has AMX-TILE,
    AMX-BF16 and AMX-INT8 and Linux grants the process its tile state (arch_prctl
    ARCH_REQ_XCOMP_PERM); everything else, and decoding, stays on the vector paths, and a
-   refusal is a fallback, never a crash. bf16 below; q8_0 and q4_0 further down. Numbers: the activations are
-   rounded to bf16 (to nearest, ties to even), each product of two bf16 is exact in f32, and
-   the products are summed in f32 (rounded to nearest even, subnormals flushed) in the
-   instruction's order: column by column in the older manuals, in two partial sums per
-   instruction in the current one. So a prompt's logits on AMX agree with decoding's to the
-   rounding of the activations (docs/MODEL.md gives the bound), not to the bit.
-   Layout: the weights are the A tiles, read in place (16 rows x 32 columns); the activations
-   are the B tiles, converted once per product into pairs of columns (16 x 2 values per 64-byte
-   row: VNNI order), 16 tokens per tile. The result tiles are 16 weight rows x 16 tokens. */
+   refusal is a fallback, never a crash. bf16 first; q8_0 and q4_0 further down.
+   bf16 numbers: the activations are rounded to bf16 (to nearest, ties to even), each product
+   of two bf16 is exact in f32, and the products are summed in f32 (rounded to nearest even,
+   subnormals flushed) in the instruction's order: column by column in the older manuals, in
+   two partial sums per instruction in the current one. So a prompt's logits on AMX agree
+   with decoding's to the rounding of the activations (docs/MODEL.md gives the bound), not to
+   the bit. bf16 layout: the weights are the A tiles, read in place (16 rows x 32 columns);
+   the activations are the B tiles, converted once per product into pairs of columns (16 x 2
+   values per 64-byte row: VNNI order), 16 tokens per tile. The result tiles are 16 weight
+   rows x 16 tokens. */
 #if defined(MOD_AMX) && defined(MOD__BACKEND_AVX512) && defined(__x86_64__) && defined(__linux__) && \
     ((defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
 #define MOD__AMX 1
@@ -2494,7 +2495,8 @@ MOD__AMX_TARGET static void mod__amx_int_rows32(float *y, size_t ystride, const 
                 const float *dw = ws + (size_t)kb * 32 + (q >> 1) * 16;
                 for (i = 0; i < 16; i++) {
                     const __m512 sum = _mm512_cvtepi32_ps(_mm512_loadu_si512(MOD__CAST(const void *, c[q] + 16 * i)));
-                    _mm512_storeu_ps(acc[q] + 16 * i, _mm512_fmadd_ps(sum, _mm512_mul_ps(dx, _mm512_set1_ps(dw[i])), _mm512_loadu_ps(acc[q] + 16 * i)));
+                    const __m512 scale = _mm512_mul_ps(dx, _mm512_set1_ps(dw[i]));
+                    _mm512_storeu_ps(acc[q] + 16 * i, _mm512_fmadd_ps(sum, scale, _mm512_loadu_ps(acc[q] + 16 * i)));
                 }
             }
         }
@@ -3984,7 +3986,7 @@ static void mod__amx_q8_item(void *ctx, int i, int thread) {
 static void mod__amx_int_block(const mod__amx_job *j, int rb, int thread) {
     const mod__mm *p = j->mm + mod__mm_which(j->start, &rb);
     const int rows = p->w->rows, nb = j->nkb, r0 = 32 * rb, nr = rows - r0 < 32 ? rows - r0 : 32, q4 = p->w->dtype == MOD_DTYPE_Q4_0;
-    const size_t wrow = (size_t)nb * (q4 ? MOD__Q4_BYTES : MOD__Q8_BYTES);
+    const size_t bbytes = q4 ? MOD__Q4_BYTES : MOD__Q8_BYTES, wrow = (size_t)nb * bbytes;
     const unsigned char *w = MOD__CAST(const unsigned char *, p->w->data) + (size_t)r0 * wrow;
     /* the thread's room: 32 rows of int8, then the scales */
     unsigned char *buf = MOD__CAST(unsigned char *, MOD__CAST(void *, j->s->amx_w + (size_t)thread * 32 * (size_t)(nb * 32)));
@@ -3993,15 +3995,18 @@ static void mod__amx_int_block(const mod__amx_job *j, int rb, int thread) {
     size_t astride = wrow, astep = MOD__Q8_BYTES;
     int r, b, k;
     for (r = 0; r < 32; r++)
-        for (b = 0; b < nb; b++) ws[b * 32 + r] = r < nr ? MOD__BLOCK_SCALE(w + (size_t)r * wrow + (size_t)b * (q4 ? MOD__Q4_BYTES : MOD__Q8_BYTES)) : 0.0f;
+        for (b = 0; b < nb; b++) ws[b * 32 + r] = r < nr ? MOD__BLOCK_SCALE(w + (size_t)r * wrow + (size_t)b * bbytes) : 0.0f;
     if (q4 || nr < 32) {
         for (r = 0; r < 32; r++) {
             signed char *o = MOD__CAST(signed char *, MOD__CAST(void *, buf + (size_t)r * nb * 32));
             for (b = 0; b < nb; b++, o += 32) {
-                const unsigned char *blk = w + (size_t)r * wrow + (size_t)b * (q4 ? MOD__Q4_BYTES : MOD__Q8_BYTES) + 2;
+                const unsigned char *blk = w + (size_t)r * wrow + (size_t)b * bbytes + 2;
                 for (k = 0; k < 16; k++) {
                     if (r >= nr) { o[k] = 0; o[k + 16] = 0; }
-                    else if (q4) { o[k] = MOD__CAST(signed char, (blk[k] & 15) - 8); o[k + 16] = MOD__CAST(signed char, (blk[k] >> 4) - 8); }
+                    else if (q4) {
+                        o[k] = MOD__CAST(signed char, (blk[k] & 15) - 8);
+                        o[k + 16] = MOD__CAST(signed char, (blk[k] >> 4) - 8);
+                    }
                     else { o[k] = MOD__CAST(signed char, blk[k]); o[k + 16] = MOD__CAST(signed char, blk[k + 16]); }
                 }
             }
