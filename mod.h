@@ -4019,37 +4019,31 @@ static void mod__amx_int_block(const mod__amx_job *j, int rb, int thread) {
                         MOD__CAST(const unsigned char *, MOD__CAST(const void *, j->s->amx_x)), nb, nr, j->tn);
     mod__add_bias(p->y + (size_t)j->t0 * (size_t)rows, (size_t)rows, p->b, r0, nr, j->tn);
 }
-static void mod__matmuls_amx_int(mod_session *s, const float *x, int n, const mod__mm *mm, int count) {
-    int start[MOD__MM_MAX + 1], t0, rb;
-    const int blocks = mod__mm_starts(start, mm, count, 32);
-    mod__quantize_job qj;
-    mod__amx_job job;
-    job.s = s; job.mm = mm; job.start = start; job.x = x; job.cols = mm[0].w->cols; job.nkb = job.cols / MOD__INT8_BLOCK;
-    qj.out = s->xq; qj.x = x; qj.cols = job.cols; qj.xrow = (size_t)job.nkb * MOD__INT8X_BYTES;
-    mod__each(s, n, job.cols, mod__quantize_item, &qj);
-    for (t0 = 0; t0 < n; t0 += MOD__AMX_TB) {
-        const int tn = n - t0 < MOD__AMX_TB ? n - t0 : MOD__AMX_TB;
-        int parallel = mod__mm_parallel(s, mm, count, tn);
-        (void)parallel;
-        job.t0 = t0; job.tn = tn;
-        mod__each(s, (tn + 31) / 32 * 2, 16.0 * job.cols, mod__amx_q8_item, &job);
-        MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, 1))
-        for (rb = 0; rb < blocks; rb++) mod__amx_int_block(&job, rb, MOD__THREAD_ID());
-    }
-}
+/* A group on AMX tiles, bf16 or int8 weights (one dtype): the int8 activations quantized once
+   first; then per MOD__AMX_TB tokens their B tiles (16 tokens an item), and the row blocks of
+   32 against all of them, both in parallel. */
 static void mod__matmuls_amx(mod_session *s, const float *x, int n, const mod__mm *mm, int count) {
+    const int integer = mm[0].w->dtype != MOD_DTYPE_BF16;
     int start[MOD__MM_MAX + 1], t0, rb;
     const int blocks = mod__mm_starts(start, mm, count, 32);
     mod__amx_job job;
     job.s = s; job.mm = mm; job.start = start; job.x = x; job.cols = mm[0].w->cols; job.nkb = (job.cols + 31) / 32;
+    if (integer) { /* q8_0 and q4_0 rows are whole blocks of 32 */
+        mod__quantize_job qj;
+        qj.out = s->xq; qj.x = x; qj.cols = job.cols; qj.xrow = (size_t)job.nkb * MOD__INT8X_BYTES;
+        mod__each(s, n, job.cols, mod__quantize_item, &qj);
+    }
     for (t0 = 0; t0 < n; t0 += MOD__AMX_TB) {
         const int tn = n - t0 < MOD__AMX_TB ? n - t0 : MOD__AMX_TB;
         int parallel = mod__mm_parallel(s, mm, count, tn);
         (void)parallel;
         job.t0 = t0; job.tn = tn;
-        mod__each(s, (tn + 31) / 32 * 2, 16.0 * job.cols, mod__amx_x_item, &job);
+        mod__each(s, (tn + 31) / 32 * 2, 16.0 * job.cols, integer ? mod__amx_q8_item : mod__amx_x_item, &job);
         MOD__PRAGMA(omp parallel for num_threads(s->threads) if(parallel) schedule(dynamic, 1))
-        for (rb = 0; rb < blocks; rb++) mod__amx_block(&job, rb, MOD__THREAD_ID());
+        for (rb = 0; rb < blocks; rb++) {
+            if (integer) mod__amx_int_block(&job, rb, MOD__THREAD_ID());
+            else mod__amx_block(&job, rb, MOD__THREAD_ID());
+        }
     }
 }
 #endif
@@ -4080,8 +4074,7 @@ static void mod__matmuls(mod_session *s, const float *x, int n, const mod__mm *m
         }
 #ifdef MOD__AMX
     if (mod__amx_dtype(mm[0].w->dtype) && n >= MOD__AMX_MIN && s->amx_x) { /* a prompt on AMX tiles */
-        if (mm[0].w->dtype == MOD_DTYPE_BF16) mod__matmuls_amx(s, x, n, mm, count);
-        else mod__matmuls_amx_int(s, x, n, mm, count);
+        mod__matmuls_amx(s, x, n, mm, count);
         return;
     }
 #endif

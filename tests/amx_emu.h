@@ -140,6 +140,18 @@ static void amx_emu_puthex(struct amx_emu_msg *m, uint64_t v, int digits)
         if (m->n < sizeof m->b - 1) m->b[m->n++] = hex[(v >> (4 * digits)) & 15];
 }
 
+/* " (bytes xx xx ...)": the bytes of the instruction read so far */
+static void amx_emu_putbytes(struct amx_emu_msg *m, const unsigned char *p, unsigned n)
+{
+    unsigned i;
+    amx_emu_puts(m, " (bytes");
+    for (i = 0; i < n; i++) {
+        amx_emu_puts(m, " ");
+        amx_emu_puthex(m, p[i], 2);
+    }
+    amx_emu_puts(m, ")");
+}
+
 static void amx_emu_putdec(struct amx_emu_msg *m, unsigned v)
 {
     char d[12];
@@ -561,12 +573,8 @@ static int amx_emu_step(ucontext_t *uc, struct amx_emu_msg *msg)
     return AMX_EMU_DONE;
 
 not_amx:
-    amx_emu_puts(msg, " (bytes");
-    for (i = 0; i < nread; i++) {
-        amx_emu_puts(msg, " ");
-        amx_emu_puthex(msg, p[i], 2);
-    }
-    amx_emu_puts(msg, "): not an AMX instruction; dying of SIGILL");
+    amx_emu_putbytes(msg, p, nread);
+    amx_emu_puts(msg, ": not an AMX instruction; dying of SIGILL");
     return AMX_EMU_NOT_AMX;
 ud:
     amx_emu_puts(msg, ": ");
@@ -577,12 +585,8 @@ ud:
     }
     amx_emu_puts(msg, ": #UD: ");
     amx_emu_puts(msg, why);
-    amx_emu_puts(msg, " (bytes");
-    for (i = 0; i < nread; i++) {
-        amx_emu_puts(msg, " ");
-        amx_emu_puthex(msg, p[i], 2);
-    }
-    amx_emu_puts(msg, "); dying of SIGILL");
+    amx_emu_putbytes(msg, p, nread);
+    amx_emu_puts(msg, "; dying of SIGILL");
     return AMX_EMU_UD;
 gp:
     amx_emu_puts(msg, ": LDTILECFG: #GP: ");

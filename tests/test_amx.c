@@ -207,10 +207,14 @@ static void product_def(float *y, double *bound, const float *x, const mod__tens
                 acc += p;
                 mag += fabs((double)p);
             }
-            if (b && b->data) acc += ((const float *)b->data)[r];
+            if (b && b->data) {
+                acc += ((const float *)b->data)[r];
+                mag += fabs((double)((const float *)b->data)[r]);
+            }
             y[(size_t)t * w->rows + r] = acc;
-            /* any order of the additions: within (cols + 1) roundings of 2^-24 of the magnitudes */
-            bound[(size_t)t * w->rows + r] = 2.0 * (w->cols + 1) * ldexp(1.0, -24) * (mag + 1.0);
+            /* any order of the cols + 1 additions, each rounded to 2^-24 relative, both sums:
+               |difference| <= 2 (cols + 1) 2^-24 sum |terms| */
+            bound[(size_t)t * w->rows + r] = 2.0 * (w->cols + 1) * ldexp(1.0, -24) * mag;
         }
 }
 
